@@ -1,0 +1,5 @@
+"""`python -m orlop` runs the CLI."""
+
+from orlop.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""What every command gets: the global options and a lazily built engine."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from orlop.config import EngineConfig
+
+if TYPE_CHECKING:
+    from orlop.engine import Engine
+
+
+@dataclass
+class Context:
+    config: EngineConfig
+    command: str  # "run", "volume ls", ...: for messages such as "See 'orlop run --help'."
+    stdout: TextIO
+    stderr: TextIO
+    _engine: Engine | None = field(default=None, repr=False)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from orlop.engine import Engine
+
+            self._engine = Engine(self.config)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+class UsageError(Exception):
+    """Wrong flags or arguments: printed with a hint to --help (Docker's wording)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() owns every exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def require_args(
+    args: list[str], command: str, *, at_least: int = 0, at_most: int | None = None,
+    exactly: int | None = None,
+) -> None:
+    """Docker's argument-count messages, e.g. '"orlop volume rm" requires at least 1 argument.'"""
+
+    def plural(n: int) -> str:
+        return "argument" if n == 1 else "arguments"
+
+    if exactly is not None and len(args) != exactly:
+        raise UsageError(f'"orlop {command}" requires exactly {exactly} {plural(exactly)}.')
+    if len(args) < at_least:
+        raise UsageError(f'"orlop {command}" requires at least {at_least} {plural(at_least)}.')
+    if at_most is not None and len(args) > at_most:
+        raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')

@@ -1,0 +1,99 @@
+"""Entry point of the `orlop` CLI: the only place where an exception becomes an exit code.
+
+Exit codes follow Docker: 125 when the engine fails for run/create/start (so that a
+container's own 1 or 2 stays distinguishable), 1 for other commands' errors, and
+the container's status otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from orlop.cli.context import Context, Parser, UsageError
+from orlop.cli.registry import COMMANDS
+
+# Commands whose engine errors exit 125, as Docker's `run`, `create` and `start` do.
+_ENGINE_EXIT_125 = {"run", "create", "start"}
+
+
+def _top_parser() -> Parser:
+    p = Parser(prog="orlop", add_help=False, usage="orlop [OPTIONS] COMMAND")
+    p.add_argument("--root", help="Root of persistent state (default /var/lib/orlop, $ORLOP_ROOT)")
+    p.add_argument("--run-root", help="Root of run-time state (default /run/orlop)")
+    p.add_argument("--runtime", dest="global_runtime",
+                   help="OCI runtime: orlop (built-in), crun, runc or a path")
+    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("-v", "--version", action="store_true")
+    p.add_argument("command", nargs="?")
+    p.add_argument("args", nargs="...")
+    return p
+
+
+def _help_text() -> str:
+    lines = ["", "Usage:  orlop [OPTIONS] COMMAND", "",
+             "A container engine for Linux built around its containers' data", "",
+             "Options:",
+             "      --root string      Root of persistent state (default \"/var/lib/orlop\")",
+             "      --run-root string  Root of run-time state (default \"/run/orlop\")",
+             "      --runtime string   OCI runtime: orlop (built-in), crun, runc or a path",
+             "  -v, --version          Print version information and quit", "",
+             "Commands:"]
+    width = max(len(n) for n in COMMANDS) + 2
+    for name, (_mod, summary) in COMMANDS.items():
+        lines.append(f"  {name:<{width}}{summary}")
+    lines += ["", "Run 'orlop COMMAND --help' for more information on a command.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        top = _top_parser().parse_args(argv)
+    except UsageError as err:
+        print(f"orlop: {err}\nSee 'orlop --help'.", file=sys.stderr)
+        return 125
+    if top.version:
+        from orlop import __version__
+
+        print(f"Orlop version {__version__}")
+        return 0
+    if top.help or not top.command:
+        print(_help_text())
+        return 0
+    name = top.command
+    if name not in COMMANDS:
+        print(f"orlop: '{name}' is not an orlop command.\nSee 'orlop --help'", file=sys.stderr)
+        return 1
+
+    from orlop.config import EngineConfig
+
+    config = EngineConfig.from_env(top.root, top.run_root, top.global_runtime)
+    module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
+    ctx = Context(config=config, command=name, stdout=sys.stdout, stderr=sys.stderr)
+    failure_code = 125 if name in _ENGINE_EXIT_125 else 1
+    try:
+        code: int = module.main(name, top.args, ctx)
+        return code
+    except UsageError as err:
+        print(f"orlop: {err}\nSee 'orlop {ctx.command} --help'.", file=sys.stderr)
+        return failure_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as err:  # noqa: BLE001 - the one place errors become exit codes
+        from orlop.errors import OrlopError
+
+        if isinstance(err, OrlopError):
+            code = getattr(err, "exit_code", failure_code)
+            prefix = "orlop: " if name in _ENGINE_EXIT_125 else ""
+            print(f"{prefix}Error: {err}", file=sys.stderr)
+            return int(code)
+        if isinstance(err, PermissionError | OSError):
+            print(f"Error: {err}", file=sys.stderr)
+            return failure_code
+        raise
+    finally:
+        ctx.close()

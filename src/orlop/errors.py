@@ -1,0 +1,151 @@
+"""The one error tree of Orlop.
+
+Every error carries a ``kind``; the CLI maps kinds to exit codes in one place
+(``cli/main.py``) and a future API server maps them to HTTP status codes in one
+place.  Messages name the offending value and, where Docker has a text for the
+case, use Docker's text, so scripts that grep Docker's errors keep working.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorKind(Enum):
+    NOT_FOUND = "not_found"  # HTTP 404
+    CONFLICT = "conflict"  # HTTP 409
+    INVALID = "invalid"  # HTTP 400
+    FORBIDDEN = "forbidden"  # HTTP 403
+    UNSUPPORTED = "unsupported"  # HTTP 501
+    SYSTEM = "system"  # HTTP 500
+
+
+class OrlopError(Exception):
+    """Base of every error Orlop raises on purpose."""
+
+    kind: ErrorKind = ErrorKind.SYSTEM
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(OrlopError):
+    kind = ErrorKind.NOT_FOUND
+
+
+class ConflictError(OrlopError):
+    kind = ErrorKind.CONFLICT
+
+
+class InvalidParameterError(OrlopError):
+    kind = ErrorKind.INVALID
+
+
+class PermissionDeniedError(OrlopError):
+    kind = ErrorKind.FORBIDDEN
+
+
+class UnsupportedError(OrlopError):
+    kind = ErrorKind.UNSUPPORTED
+
+
+class SystemFailureError(OrlopError):
+    kind = ErrorKind.SYSTEM
+
+
+# --- not found -------------------------------------------------------------
+
+
+class ContainerNotFoundError(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"No such container: {ref}")
+        self.ref = ref
+
+
+class ImageNotFoundError(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"No such image: {ref}")
+        self.ref = ref
+
+
+class VolumeNotFoundError(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No such volume: {name}")
+        self.name = name
+
+
+# --- conflicts -------------------------------------------------------------
+
+
+class NameConflictError(ConflictError):
+    """A container name that another container already has (Docker's text)."""
+
+    def __init__(self, name: str, owner_id: str) -> None:
+        super().__init__(
+            f'Conflict. The container name "/{name}" is already in use by container '
+            f'"{owner_id}". You have to remove (or rename) that container to be able to reuse '
+            "that name."
+        )
+
+
+class VolumeInUseError(ConflictError):
+    def __init__(self, name: str, refs: list[str]) -> None:
+        super().__init__(f"remove {name}: volume is in use - [{', '.join(refs)}]")
+        self.name = name
+        self.refs = refs
+
+
+class ContainerStateError(ConflictError):
+    pass
+
+
+# --- invalid input -----------------------------------------------------------
+
+
+class InvalidMountError(InvalidParameterError):
+    """A -v / --mount / --tmpfs / --volumes-from spec that cannot be used."""
+
+
+class InvalidVolumeNameError(InvalidParameterError):
+    pass
+
+
+class InvalidArchiveError(InvalidParameterError):
+    """A tar archive that is corrupt or tries to write outside its target."""
+
+
+# --- system ------------------------------------------------------------------
+
+
+class MountError(SystemFailureError):
+    """A mount(2)-family call failed; reads like runc's mountError."""
+
+    def __init__(
+        self, op: str, source: str | None, target: str, flags: str, data: str | None, errno: int
+    ) -> None:
+        import os
+
+        parts = [op]
+        if source:
+            parts.append(f"src={source},")
+        parts.append(f"dst={target}")
+        if flags:
+            parts[-1] += ","
+            parts.append(f"flags={flags}")
+        if data:
+            parts[-1] += ","
+            parts.append(f"data={data}")
+        super().__init__(" ".join(parts) + f": {os.strerror(errno)}")
+        self.errno = errno
+
+
+class RuntimeFailedError(SystemFailureError):
+    """The OCI runtime could not start the container process."""
+
+    def __init__(self, message: str, exit_code: int = 125) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,140 @@
+"""ctypes wrappers for the syscalls Python 3.11's `os` lacks.
+
+Each wrapper raises a plain ``OSError`` carrying errno, the way the `os` module
+does; callers that know the context (the runtime, a volume driver) wrap it into a
+richer error.  x86_64 syscall numbers, checked against asm/unistd_64.h.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+
+from orlop.kernel.flags import (
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_RECURSIVE,
+    MOVE_MOUNT_F_EMPTY_PATH,
+    MOVE_MOUNT_T_EMPTY_PATH,
+    OPEN_TREE_CLOEXEC,
+    OPEN_TREE_CLONE,
+)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+_NR: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "pivot_root": 155, "unshare": 272, "setns": 308, "renameat2": 316,
+        "open_tree": 428, "move_mount": 429, "openat2": 437, "mount_setattr": 442,
+        "capget": 125, "capset": 126, "prctl": 157,
+    },
+    "aarch64": {
+        "pivot_root": 41, "unshare": 97, "setns": 268, "renameat2": 276,
+        "open_tree": 428, "move_mount": 429, "openat2": 437, "mount_setattr": 442,
+        "capget": 90, "capset": 91, "prctl": 167,
+    },
+}
+NR = _NR.get(platform.machine(), _NR["x86_64"])
+
+
+def _check(ret: int, what: str, path: str | None = None) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        if path is not None:
+            raise OSError(err, f"{what}: {os.strerror(err)}", path)
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def _b(value: str | bytes | None) -> bytes | None:
+    if value is None:
+        return None
+    return os.fsencode(value)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int,
+          data: str | None = None) -> None:
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(int(flags)),
+                       _b(data)), "mount", target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount2", target)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(int(flags))), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check(_libc.syscall(NR["pivot_root"], _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+
+def renameat2(olddirfd: int, old: str, newdirfd: int, new: str, flags: int) -> None:
+    _check(_libc.syscall(NR["renameat2"], ctypes.c_int(olddirfd), _b(old),
+                         ctypes.c_int(newdirfd), _b(new), ctypes.c_uint(flags)), "renameat2", new)
+
+
+class OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2(2): the kernel resolves ``path`` under the given RESOLVE_* rules."""
+    how = OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    return _check(_libc.syscall(NR["openat2"], ctypes.c_int(dirfd), _b(path), ctypes.byref(how),
+                                ctypes.c_size_t(ctypes.sizeof(how))), "openat2", path)
+
+
+class MountAttrStruct(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(dirfd: int, path: str, flags: int, attr_set: int, attr_clr: int = 0,
+                  propagation: int = 0) -> None:
+    attr = MountAttrStruct(attr_set, attr_clr, propagation, 0)
+    _check(_libc.syscall(NR["mount_setattr"], ctypes.c_int(dirfd), _b(path), ctypes.c_uint(flags),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))),
+           "mount_setattr", path)
+
+
+def open_tree(dirfd: int, path: str, flags: int) -> int:
+    return _check(_libc.syscall(NR["open_tree"], ctypes.c_int(dirfd), _b(path),
+                                ctypes.c_uint(flags)), "open_tree", path)
+
+
+def move_mount(from_dirfd: int, from_path: str, to_dirfd: int, to_path: str, flags: int) -> None:
+    _check(_libc.syscall(NR["move_mount"], ctypes.c_int(from_dirfd), _b(from_path),
+                         ctypes.c_int(to_dirfd), _b(to_path), ctypes.c_uint(flags)),
+           "move_mount", to_path)
+
+
+def clone_tree(src_fd: int, recursive: bool = True) -> int:
+    """A detached copy of the mount tree at ``src_fd`` (open_tree OPEN_TREE_CLONE)."""
+    flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH
+    if recursive:
+        flags |= AT_RECURSIVE
+    return open_tree(src_fd, "", flags)
+
+
+def attach_tree(tree_fd: int, target_fd: int) -> None:
+    """Attach a detached tree onto a pinned target directory fd."""
+    move_mount(tree_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                              ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), "prctl")
+
+
+__all__ = ["AT_FDCWD", "attach_tree", "clone_tree", "mount", "mount_setattr", "move_mount",
+           "open_tree", "openat2", "pivot_root", "prctl", "renameat2", "setns", "umount2",
+           "unshare"]

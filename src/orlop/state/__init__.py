@@ -1,0 +1,5 @@
+"""The SQLite store shared by every `orlop` process on a host."""
+
+from orlop.state.db import Database
+
+__all__ = ["Database"]

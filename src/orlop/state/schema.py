@@ -1,0 +1,75 @@
+"""The versioned schema: one SQL script per step, applied one step at a time.
+
+A database at version N is migrated by running MIGRATIONS[N], MIGRATIONS[N+1], ...
+each in its own IMMEDIATE transaction together with the bump of ``user_version``,
+so a crash mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE layers (
+        diff_id   TEXT PRIMARY KEY,          -- sha256:<hex> of the uncompressed tar
+        size      INTEGER NOT NULL,          -- bytes of the uncompressed tar
+        created   TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id        TEXT PRIMARY KEY,          -- sha256:<hex> of the image config JSON
+        config    TEXT NOT NULL,             -- the OCI/Docker image config JSON
+        created   TEXT NOT NULL,
+        size      INTEGER NOT NULL
+    );
+    CREATE TABLE image_layers (
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,          -- 0 = bottom layer
+        diff_id   TEXT NOT NULL REFERENCES layers(diff_id),
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE TABLE image_tags (
+        ref       TEXT PRIMARY KEY,          -- normalised "repository:tag"
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,        -- 64 hex
+        name        TEXT NOT NULL UNIQUE,    -- without the leading "/"
+        image_id    TEXT NOT NULL REFERENCES images(id),
+        image_ref   TEXT NOT NULL,           -- what the user typed (Config.Image)
+        created     TEXT NOT NULL,
+        config      TEXT NOT NULL,           -- JSON of the container's create config
+        host_config TEXT NOT NULL,           -- JSON of the container's host config
+        status      TEXT NOT NULL,           -- created|running|exited|removing|dead
+        pid         INTEGER NOT NULL DEFAULT 0,
+        exit_code   INTEGER NOT NULL DEFAULT 0,
+        started_at  TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
+        finished_at TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
+        error       TEXT NOT NULL DEFAULT '',
+        runtime     TEXT NOT NULL
+    );
+    CREATE TABLE volumes (
+        name        TEXT PRIMARY KEY,
+        driver      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        labels      TEXT,                    -- JSON object, or NULL as Docker reports it
+        options     TEXT,                    -- JSON object, or NULL
+        anonymous   INTEGER NOT NULL DEFAULT 0,
+        mount_count INTEGER NOT NULL DEFAULT 0
+    );
+    -- A container's mount points.  A row that names a volume is a reference to it:
+    -- the foreign key makes "remove a volume that a container uses" impossible even
+    -- for a racing process, whatever the Python code checked before.
+    CREATE TABLE mount_points (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        destination  TEXT NOT NULL,
+        position     INTEGER NOT NULL,
+        type         TEXT NOT NULL,          -- volume|bind|tmpfs
+        volume_name  TEXT REFERENCES volumes(name) ON DELETE RESTRICT,
+        spec         TEXT NOT NULL,          -- JSON of the MountPoint
+        PRIMARY KEY (container_id, destination)
+    );
+    CREATE INDEX mount_points_volume ON mount_points(volume_name);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
