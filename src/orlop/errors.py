@@ -110,6 +110,20 @@ class InvalidMountError(InvalidParameterError):
     """A -v / --mount / --tmpfs / --volumes-from spec that cannot be used."""
 
 
+class InvalidMountFlagError(InvalidMountError):
+    """A ``--mount`` / ``-v`` value refused by the flag parser itself (Docker's CLI side).
+
+    Docker's CLI prints these without "Error response from daemon":
+    ``invalid argument "<value>" for "--mount" flag: <message>`` for ``--mount``, the bare
+    message for ``-v`` (CLI >= 23).  ``flag`` and ``value`` let Orlop's CLI do the same.
+    """
+
+    def __init__(self, message: str, *, flag: str, value: str) -> None:
+        super().__init__(message)
+        self.flag = flag
+        self.value = value
+
+
 class InvalidVolumeNameError(InvalidParameterError):
     pass
 

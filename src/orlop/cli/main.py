@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
-    except Exception as err:  # noqa: BLE001 - the one place errors become exit codes
+    except Exception as err:
         from orlop.errors import OrlopError
 
         if isinstance(err, OrlopError):

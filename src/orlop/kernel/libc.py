@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 from orlop.kernel.flags import (
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_RECURSIVE,
+    LINUX_CAPABILITY_VERSION_3,
     MOVE_MOUNT_F_EMPTY_PATH,
     MOVE_MOUNT_T_EMPTY_PATH,
     OPEN_TREE_CLOEXEC,
@@ -29,14 +29,16 @@ _NR: dict[str, dict[str, int]] = {
         "pivot_root": 155, "unshare": 272, "setns": 308, "renameat2": 316,
         "open_tree": 428, "move_mount": 429, "openat2": 437, "mount_setattr": 442,
         "capget": 125, "capset": 126, "prctl": 157,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "close_range": 436,
     },
     "aarch64": {
         "pivot_root": 41, "unshare": 97, "setns": 268, "renameat2": 276,
         "open_tree": 428, "move_mount": 429, "openat2": 437, "mount_setattr": 442,
         "capget": 90, "capset": 91, "prctl": 167,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "close_range": 436,
     },
 }
-NR = _NR.get(platform.machine(), _NR["x86_64"])
+NR = _NR.get(os.uname().machine, _NR["x86_64"])
 
 
 def _check(ret: int, what: str, path: str | None = None) -> int:
@@ -135,6 +137,62 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
                               ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), "prctl")
 
 
-__all__ = ["AT_FDCWD", "attach_tree", "clone_tree", "mount", "mount_setattr", "move_mount",
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    """close_range(2): close (or, with CLOSE_RANGE_CLOEXEC, mark) every fd in [first, last]."""
+    _check(_libc.syscall(NR["close_range"], ctypes.c_uint(first), ctypes.c_uint(last),
+                         ctypes.c_uint(flags)), "close_range")
+
+
+def fsopen(fstype: str, flags: int) -> int:
+    """fsopen(2): a filesystem context fd, configured with :func:`fsconfig`."""
+    return _check(_libc.syscall(NR["fsopen"], _b(fstype), ctypes.c_uint(flags)), "fsopen", fstype)
+
+
+def fsconfig(fs_fd: int, cmd: int, key: str | None = None, value: str | None = None,
+             aux: int = 0) -> None:
+    """fsconfig(2); ``value`` has no length limit, unlike mount(2)'s one-page data."""
+    _check(_libc.syscall(NR["fsconfig"], ctypes.c_int(fs_fd), ctypes.c_uint(cmd), _b(key),
+                         _b(value), ctypes.c_int(aux)), "fsconfig", key)
+
+
+def fsmount(fs_fd: int, flags: int, attr_flags: int = 0) -> int:
+    """fsmount(2): a detached mount of a created context, to attach with move_mount."""
+    return _check(_libc.syscall(NR["fsmount"], ctypes.c_int(fs_fd), ctypes.c_uint(flags),
+                                ctypes.c_uint(attr_flags)), "fsmount")
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def capget() -> tuple[int, int, int]:
+    """The calling thread's (effective, permitted, inheritable) sets as 64-bit masks."""
+    hdr = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    _check(_libc.syscall(NR["capget"], ctypes.byref(hdr), ctypes.byref(data)), "capget")
+    return (data[0].effective | data[1].effective << 32,
+            data[0].permitted | data[1].permitted << 32,
+            data[0].inheritable | data[1].inheritable << 32)
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """capset(2) with the version-3 (64-bit) header, for the calling thread."""
+    hdr = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    for i in (0, 1):
+        shift = 32 * i
+        data[i].effective = (effective >> shift) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    _check(_libc.syscall(NR["capset"], ctypes.byref(hdr), ctypes.byref(data)), "capset")
+
+
+__all__ = ["AT_FDCWD", "attach_tree", "capget", "capset", "clone_tree", "close_range",
+           "fsconfig", "fsmount", "fsopen", "mount", "mount_setattr", "move_mount",
            "open_tree", "openat2", "pivot_root", "prctl", "renameat2", "setns", "umount2",
            "unshare"]

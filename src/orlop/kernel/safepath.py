@@ -16,9 +16,8 @@ import errno
 import os
 import stat
 
-from orlop.kernel.libc import openat2
-
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS
+from orlop.kernel.libc import openat2
 
 _RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 

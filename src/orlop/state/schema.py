@@ -13,13 +13,15 @@ MIGRATIONS: list[str] = [
     CREATE TABLE layers (
         diff_id   TEXT PRIMARY KEY,          -- sha256:<hex> of the uncompressed tar
         size      INTEGER NOT NULL,          -- bytes of the uncompressed tar
+        content_size INTEGER NOT NULL DEFAULT 0, -- bytes of files + symlink targets (Docker's Size)
         created   TEXT NOT NULL
     );
     CREATE TABLE images (
         id        TEXT PRIMARY KEY,          -- sha256:<hex> of the image config JSON
         config    TEXT NOT NULL,             -- the OCI/Docker image config JSON
         created   TEXT NOT NULL,
-        size      INTEGER NOT NULL
+        size      INTEGER NOT NULL,
+        last_tag_time TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z'  -- Metadata.LastTagTime
     );
     CREATE TABLE image_layers (
         image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
@@ -69,6 +71,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (container_id, destination)
     );
     CREATE INDEX mount_points_volume ON mount_points(volume_name);
+    -- Who currently has a volume's driver mount in use (VolumeService.mount/unmount):
+    -- one row per (volume, reference), so mount() and unmount() are idempotent per
+    -- reference and reconcile() can drop the references of containers that are gone.
+    -- volumes.mount_count is kept equal to the number of rows, for cheap reads.
+    CREATE TABLE volume_mounts (
+        volume_name TEXT NOT NULL REFERENCES volumes(name) ON DELETE RESTRICT,
+        ref         TEXT NOT NULL,           -- a container id
+        PRIMARY KEY (volume_name, ref)
+    );
     """,
 ]
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything Orlop and its tests need on a fresh Debian 12 machine (run as root):
+# system packages from Debian, then Orlop itself (editable) with its dev tools from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v busybox >/dev/null 2>&1 && busybox --list >/dev/null 2>&1 || need_apt+=(busybox-static)
+command -v crun >/dev/null 2>&1 || need_apt+=(crun)
+command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need_apt+=(mount)
+command -v tar >/dev/null 2>&1 || need_apt+=(tar)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter' >/dev/null 2>&1 \
+   || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
+  echo "setup: installing orlop and its dev tools with pip"
+  "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+fi
+# The busybox image every test and the demo use, built from Debian's busybox-static.
+bash scripts/build-busybox.sh .cache/busybox.tar >/dev/null
+echo "setup: done"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's test command: set everything up, check style and types, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PY=${PYTHON:-python3}
+echo "== ruff"; "$PY" -m ruff check src tests
+echo "== mypy"; "$PY" -m mypy src
+echo "== import-linter"; lint-imports
+echo "== pytest"
+"$PY" -m pytest -q -p no:cacheprovider "$@" tests

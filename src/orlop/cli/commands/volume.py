@@ -1,0 +1,338 @@
+"""`orlop volume create | inspect | ls | rm | prune`: Docker's flags, output and exit codes.
+
+Texts follow the docker CLI 28 (reference/docker-cli28.md): the ``DRIVER    VOLUME NAME``
+table, one JSON object per line for ``ls --format json``, the inspect array with
+4-space indent and sorted keys, ``[]`` plus an error for an unknown volume, and the
+prune prompt and ``Total reclaimed space:`` summary.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.output import dump_json, format_template
+from orlop.errors import InvalidParameterError, OrlopError
+
+if TYPE_CHECKING:
+    from orlop.volumes.model import Volume
+    from orlop.volumes.service import VolumeService
+
+_USAGE = """
+Usage:  orlop volume COMMAND
+
+Manage volumes
+
+Commands:
+  create      Create a volume
+  inspect     Display detailed information on one or more volumes
+  ls          List volumes
+  prune       Remove unused local volumes
+  rm          Remove one or more volumes
+
+Run 'orlop volume COMMAND --help' for more information on a command."""
+
+_HELP = {
+    "create": """
+Usage:  orlop volume create [OPTIONS] [VOLUME]
+
+Create a volume
+
+Options:
+  -d, --driver string   Specify volume driver name (default "local")
+      --label list      Set metadata for a volume
+  -o, --opt map         Set driver specific options (default map[])
+                        local driver: type, device, o (as mount(8)); Orlop's size=10m
+                        makes an ext4-image volume limited to that size""",
+    "inspect": """
+Usage:  orlop volume inspect [OPTIONS] VOLUME [VOLUME...]
+
+Display detailed information on one or more volumes
+
+Options:
+  -f, --format string   Format output using a custom template:
+                        'json':             Print in JSON format
+                        'TEMPLATE':         Print output using the given Go template.""",
+    "ls": """
+Usage:  orlop volume ls [OPTIONS]
+
+List volumes
+
+Aliases:
+  orlop volume ls, orlop volume list
+
+Options:
+  -f, --filter filter   Provide filter values (e.g. "dangling=true")
+      --format string   Format output using a custom template:
+                        'table':          Print output in table format with column headers
+                                          (default)
+                        'table TEMPLATE': Print output in table format using the given Go
+                                          template
+                        'json':           Print in JSON format
+                        'TEMPLATE':       Print output using the given Go template.
+  -q, --quiet           Only display volume names""",
+    "rm": """
+Usage:  orlop volume rm [OPTIONS] VOLUME [VOLUME...]
+
+Remove one or more volumes. You cannot remove a volume that is in use by a container.
+
+Aliases:
+  orlop volume rm, orlop volume remove
+
+Options:
+  -f, --force   Force the removal of one or more volumes""",
+    "prune": """
+Usage:  orlop volume prune [OPTIONS]
+
+Remove unused local volumes
+
+Options:
+  -a, --all             Remove all unused volumes, not just anonymous ones
+      --filter filter   Provide filter values (e.g. "label=<label>")
+  -f, --force           Do not prompt for confirmation""",
+}
+
+_ALIASES = {"list": "ls", "remove": "rm"}
+
+# docker CLI 28 cli/command/volume/prune.go
+_PRUNE_WARNING = ("WARNING! This will remove anonymous local volumes not used by at least one "
+                  "container.\nAre you sure you want to continue? [y/N] ")
+_PRUNE_ALL_WARNING = ("WARNING! This will remove all local volumes not used by at least one "
+                      "container.\nAre you sure you want to continue? [y/N] ")
+
+# Column titles of `ls --format "table ..."` (docker CLI formatter/volume.go).
+_HEADERS = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+            "Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE",
+            "Group": "GROUP", "Availability": "AVAILABILITY", "Status": "STATUS"}
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_USAGE, file=ctx.stdout)
+        return 0
+    sub = _ALIASES.get(argv[0], argv[0])
+    handler = _COMMANDS.get(sub)
+    if handler is None:
+        ctx.command = "volume"
+        raise UsageError(f"'volume {argv[0]}' is not an orlop command.")
+    ctx.command = f"volume {sub}"
+    if "-h" in argv[1:] or "--help" in argv[1:]:
+        print(_HELP[sub], file=ctx.stdout)
+        return 0
+    return handler(argv[1:], ctx)
+
+
+def _service(ctx: Context) -> VolumeService:
+    return ctx.engine().volumes
+
+
+# --- create -------------------------------------------------------------------------
+
+
+def _create(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume create", add_help=False)
+    p.add_argument("-d", "--driver", default="local")
+    p.add_argument("-o", "--opt", action="append", default=[])
+    p.add_argument("--label", action="append", default=[])
+    p.add_argument("--name", default="")  # hidden in Docker, kept for old scripts
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "volume create", at_most=1)
+    name: str | None = args.names[0] if args.names else None
+    if args.name:
+        if name is not None and name != args.name:
+            raise UsageError("conflicting options: either specify --name or provide "
+                             "positional arg, not both")
+        name = args.name
+    options = _kv_map(args.opt, "opt") if args.opt else None
+    labels = _kv_map(args.label, "label") if args.label else None
+    vol = _service(ctx).create(name, args.driver, options, labels)
+    print(vol.name, file=ctx.stdout)
+    return 0
+
+
+def _kv_map(values: Sequence[str], flag: str) -> dict[str, str]:
+    """``k=v`` -> {k: v}; a bare ``k`` -> {k: ""}, as the docker CLI's map options."""
+    out: dict[str, str] = {}
+    for raw in values:
+        key, _, value = raw.partition("=")
+        if not key.strip():
+            raise UsageError(f'invalid argument "{raw}" for "--{flag}" flag: '
+                             f"invalid {flag} '{raw}': empty name")
+        out[key] = value
+    return out
+
+
+# --- inspect ------------------------------------------------------------------------
+
+
+def _inspect(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume inspect", add_help=False)
+    p.add_argument("-f", "--format", default="")
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "volume inspect", at_least=1)
+    from orlop.errors import VolumeNotFoundError
+
+    svc = _service(ctx)
+    found: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for name in args.names:
+        try:
+            found.append(svc.get(name).to_inspect())
+        except VolumeNotFoundError as err:
+            errors.append(str(err))
+    if args.format and args.format != "json":
+        for obj in found:
+            print(_template(args.format, obj), file=ctx.stdout)
+    else:
+        print(dump_json(found), file=ctx.stdout)
+    for msg in errors:
+        print(f"Error: {msg}", file=ctx.stderr)
+    return 1 if errors else 0
+
+
+# --- ls -----------------------------------------------------------------------------
+
+
+def _ls(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume ls", add_help=False)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format", default="")
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError('"orlop volume ls" accepts no arguments.')
+    from orlop.volumes.filters import parse_filter_args
+
+    vols = _service(ctx).list(parse_filter_args(args.filter))
+    vols.sort(key=lambda v: _natural_key(v.name))  # the docker CLI sorts (sortorder.NaturalLess)
+    fmt: str = args.format.strip()
+    out = ctx.stdout
+    if args.quiet and fmt in ("", "table"):
+        out.write("".join(f"{v.name}\n" for v in vols))
+        return 0
+    if fmt in ("", "table"):
+        rows = [["DRIVER", "VOLUME NAME"], *([v.driver, v.name] for v in vols)]
+        out.write(_tabwrite(rows))
+        return 0
+    if fmt == "json":
+        out.write("".join(json.dumps(_ls_object(v), sort_keys=True, separators=(",", ":"))
+                          + "\n" for v in vols))
+        return 0
+    if fmt.startswith("table"):
+        body = fmt[len("table"):].strip()
+        if not body:
+            body = "{{.Driver}}\t{{.Name}}"
+        header = _template(body, _HEADERS)
+        lines = [header, *(_template(body, _ls_object(v)) for v in vols)]
+        out.write(_tabwrite([line.split("\t") for line in lines]))
+        return 0
+    out.write("".join(_template(fmt, _ls_object(v)) + "\n" for v in vols))
+    return 0
+
+
+def _ls_object(v: Volume) -> dict[str, str]:
+    """The fields a ``volume ls`` template sees (docker CLI formatter/volume.go)."""
+    labels = ",".join(f"{k}={val}" for k, val in sorted((v.labels or {}).items()))
+    return {"Availability": "N/A", "Driver": v.driver, "Group": "N/A", "Labels": labels,
+            "Links": "N/A", "Mountpoint": str(v.mountpoint), "Name": v.name, "Scope": "local",
+            "Size": "N/A", "Status": "N/A"}
+
+
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r"(\d+)", name) if part]
+
+
+def _tabwrite(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:
+    """Go's tabwriter as the docker CLI sets it up (minwidth 10, padding 3): every cell but
+    the last of a row is padded to its column's width."""
+    widths: dict[int, int] = {}
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths.get(i, minwidth), len(cell) + padding)
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("".join(cells) + (row[-1] if row else ""))
+    return "".join(line.rstrip(" ") + "\n" for line in lines)
+
+
+# --- rm -----------------------------------------------------------------------------
+
+
+def _rm(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume rm", add_help=False)
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "volume rm", at_least=1)
+    svc = _service(ctx)
+    failed = False
+    for name in args.names:
+        try:
+            svc.remove(name, force=args.force)
+        except OrlopError as err:
+            print(f"Error: {err}", file=ctx.stderr)
+            failed = True
+            continue
+        print(name, file=ctx.stdout)
+    return 1 if failed else 0
+
+
+# --- prune --------------------------------------------------------------------------
+
+
+def _prune(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume prune", add_help=False)
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError('"orlop volume prune" accepts no arguments.')
+    from orlop.volumes.filters import build_filter, parse_filter_args
+
+    filters = parse_filter_args(args.filter)
+    flt = build_filter(filters, prune=True)  # refuse a bad filter before asking
+    if not args.force:
+        warning = _PRUNE_ALL_WARNING if args.all or flt.all else _PRUNE_WARNING
+        ctx.stdout.write(warning)
+        ctx.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            return 0
+    removed, reclaimed = _service(ctx).prune(args.all, filters)
+    if removed:
+        ctx.stdout.write("Deleted Volumes:\n" + "".join(f"{n}\n" for n in removed) + "\n")
+    ctx.stdout.write(f"Total reclaimed space: {_human_size(reclaimed)}\n")
+    return 0
+
+
+def _human_size(size: int) -> str:
+    """go-units HumanSize (precision 4, 1000-based): ``0B``, ``1.234kB``."""
+    from orlop.cli.units import human_size
+
+    return human_size(size, 4)
+
+
+# --- templates ----------------------------------------------------------------------
+
+
+def _template(fmt: str, obj: Mapping[str, Any]) -> str:
+    try:
+        return format_template(fmt, obj)
+    except ValueError as err:
+        raise InvalidParameterError(f"template parsing error: {err}") from None
+
+
+_COMMANDS: dict[str, Callable[[list[str], Context], int]] = {
+    "create": _create, "inspect": _inspect, "ls": _ls, "prune": _prune, "rm": _rm,
+}

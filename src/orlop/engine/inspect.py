@@ -1,0 +1,122 @@
+"""Docker's JSON shape for `inspect` of a container (Engine API ContainerInspectResponse)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orlop.engine.models import Container
+from orlop.mounts.spec import MountPoint
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+
+def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],
+                   lowers: list[Path]) -> dict[str, Any]:
+    cfg, hc = c.config, c.host_config
+    image = engine.images.get(c.image_id)
+    img_cfg = image.container_config
+    entrypoint = cfg.entrypoint if cfg.entrypoint is not None else img_cfg.get("Entrypoint")
+    cmd = cfg.cmd if cfg.cmd is not None else img_cfg.get("Cmd")
+    args = [*(entrypoint or []), *(cmd or [])]
+    cdir = engine.config.containers_dir / c.id
+    running = c.status == "running"
+    status = c.status if c.status != "dead" else "dead"
+    from orlop.engine.bundle import process_env
+
+    env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
+    env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]
+    return {
+        "Id": c.id,
+        "Created": c.created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": {
+            "Status": status,
+            "Running": running,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": c.status == "dead",
+            "Pid": c.pid if running else 0,
+            "ExitCode": c.exit_code,
+            "Error": c.error,
+            "StartedAt": c.started_at,
+            "FinishedAt": c.finished_at,
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": "",
+        "HostnamePath": str(cdir / "hostname"),
+        "HostsPath": str(cdir / "hosts"),
+        "LogPath": "",
+        "Name": "/" + c.name,
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": {
+            "Binds": hc.binds,
+            "ContainerIDFile": "",
+            "LogConfig": {"Type": "none", "Config": {}},
+            "NetworkMode": hc.network_mode,
+            "PortBindings": {},
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "AutoRemove": hc.auto_remove,
+            "VolumeDriver": "",
+            "VolumesFrom": hc.volumes_from,
+            "CapAdd": None,
+            "CapDrop": None,
+            "Privileged": False,
+            "ReadonlyRootfs": hc.readonly_rootfs,
+            "Runtime": hc.runtime,
+            "Tmpfs": hc.tmpfs,
+            "Mounts": hc.mounts,
+            "MaskedPaths": [
+                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                "/sys/devices/virtual/powercap"],
+            "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"],
+        },
+        "GraphDriver": {
+            "Data": {
+                "LowerDir": ":".join(str(d) for d in reversed(lowers)),
+                "MergedDir": str(cdir / "rootfs"),
+                "UpperDir": str(cdir / "diff"),
+                "WorkDir": str(cdir / "work"),
+            },
+            "Name": "overlay2",
+        },
+        "Mounts": [MountPoint.from_json(s).to_inspect() for s in mount_specs],
+        "Config": {
+            "Hostname": cfg.hostname,
+            "Domainname": "",
+            "User": cfg.user,
+            "AttachStdin": cfg.open_stdin,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": cfg.tty,
+            "OpenStdin": cfg.open_stdin,
+            "StdinOnce": cfg.open_stdin,
+            "Env": env,
+            "Cmd": cmd,
+            "Image": cfg.image,
+            "Volumes": cfg.volumes,
+            "WorkingDir": cfg.working_dir or img_cfg.get("WorkingDir") or "",
+            "Entrypoint": entrypoint,
+            "OnBuild": None,
+            "Labels": {**(img_cfg.get("Labels") or {}), **cfg.labels},
+        },
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "Ports": {},
+            "Networks": {hc.network_mode: {"NetworkID": "", "EndpointID": "", "Gateway": "",
+                                           "IPAddress": "", "MacAddress": ""}},
+        },
+    }

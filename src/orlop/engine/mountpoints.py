@@ -1,0 +1,143 @@
+"""Register a container's mount points: parse, merge, create what is missing, roll back on error.
+
+Order as Docker's registerMountPoints: the inherited mounts of ``--volumes-from``
+first, then ``-v`` and ``--mount`` (which replace an inherited mount on the same
+target), then ``--tmpfs``, and the image's VOLUMEs only where nothing else is
+mounted.  Everything is parsed and validated before anything is created, so a bad
+spec leaves no volume and no directory behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from orlop.engine import store
+from orlop.engine.models import RunOptions
+from orlop.mounts.parser import (
+    check_duplicates,
+    parse_mount_flag,
+    parse_tmpfs_flag,
+    parse_volume_flag,
+    parse_volumes_from,
+    validate_bind_source,
+)
+from orlop.mounts.plan import VolumesFrom, merge_mounts
+from orlop.mounts.spec import MountPoint, MountSpec, to_api_mount
+from orlop.volumes.service import VolumeService
+
+
+@dataclass
+class MountPlan:
+    """The outcome of registration, ready to be stored with the container."""
+
+    points: list[MountPoint]
+    binds: list[str] | None
+    api_mounts: list[dict[str, Any]] | None
+    tmpfs: dict[str, str] | None
+    config_volumes: dict[str, dict[str, Any]] | None
+    created_volumes: list[str] = field(default_factory=list)
+    created_dirs: list[str] = field(default_factory=list)
+
+
+def parse_user_specs(opts: RunOptions) -> tuple[list[MountSpec], list[MountSpec],
+                                                  list[MountSpec]]:
+    """Pure: every user spec parsed and checked, before the engine touches anything."""
+    vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
+    mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts]
+    tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
+    check_duplicates([*vflags, *mflags, *tflags])
+    for spec in mflags:
+        if spec.type == "bind":
+            validate_bind_source(spec, os.path.exists)
+    for raw in opts.volumes_from:
+        parse_volumes_from(raw)
+    return vflags, mflags, tflags
+
+
+def volumes_from_sources(conn: sqlite3.Connection, volumes_from: list[str]) -> list[VolumesFrom]:
+    """Look up each ``--volumes-from`` container and its recorded mount points."""
+    out: list[VolumesFrom] = []
+    for raw in volumes_from:
+        ref, mode = parse_volumes_from(raw)
+        source = store.resolve(conn, ref)
+        points = [MountPoint.from_json(s) for s in store.mount_points(conn, source.id)]
+        out.append(VolumesFrom(container_id=source.id, mode=mode, mount_points=points))
+    return out
+
+
+def register_mount_points(
+    volumes: VolumeService,
+    opts: RunOptions,
+    image_volumes: list[str],
+    sources: list[VolumesFrom],
+) -> MountPlan:
+    """Resolve every spec to a MountPoint, creating named/anonymous volumes and -v bind dirs.
+
+    Precedence is the planner's (orlop.mounts.plan.merge_mounts).  On error, what this
+    call created is removed again (``rollback``).
+    """
+    vflags, mflags, tflags = parse_user_specs(opts)
+    merged = merge_mounts(volumes_from=sources, volume_flags=vflags, mount_flags=mflags,
+                          tmpfs_flags=tflags, image_volumes=image_volumes)
+    plan = MountPlan(points=[], binds=None, api_mounts=None, tmpfs=None, config_volumes=None)
+    try:
+        for item in merged.entries:
+            if isinstance(item, MountPoint):
+                plan.points.append(item)
+            else:
+                plan.points.append(_resolve_spec(item, volumes, plan))
+    except BaseException:
+        rollback(plan, volumes)
+        raise
+
+    binds = [s.raw for s in vflags if s.type == "bind" or (s.type == "volume" and s.source)]
+    plan.binds = binds or None
+    plan.api_mounts = [to_api_mount(s) for s in mflags] or None
+    plan.tmpfs = {s.target: s.raw.partition(":")[2] for s in tflags} or None
+    anon = [s.target for s in vflags if s.type == "volume" and not s.source]
+    config_vols: dict[str, dict[str, Any]] = {t: {} for t in [*anon, *image_volumes]}
+    plan.config_volumes = config_vols or None
+    return plan
+
+
+def _resolve_spec(spec: MountSpec, volumes: VolumeService, plan: MountPlan) -> MountPoint:
+    if spec.type == "volume":
+        name = spec.source or secrets.token_hex(32)
+        vol, created = volumes.ensure(
+            name, spec.volume_driver or "local",
+            options=dict(spec.volume_options) or None,
+            labels=dict(spec.volume_labels) or None,
+            anonymous=not spec.source,
+        )
+        if created:
+            plan.created_volumes.append(vol.name)
+        return MountPoint.from_spec(spec, source=str(vol.mountpoint), name=vol.name,
+                                    driver=vol.driver)
+    if spec.type == "bind" and not os.path.lexists(spec.source):
+        if not spec.create_host_path:
+            validate_bind_source(spec, os.path.lexists)
+        # Docker creates a missing -v host directory (root:root 0755), nested too.
+        chain = [spec.source]
+        while not os.path.lexists(os.path.dirname(chain[-1])):
+            chain.append(os.path.dirname(chain[-1]))
+        os.makedirs(spec.source, mode=0o755, exist_ok=True)
+        plan.created_dirs.extend(chain)  # deepest first, for rollback
+    return MountPoint.from_spec(spec)
+
+
+def rollback(plan: MountPlan, volumes: VolumeService) -> None:
+    """Undo what registration created; named volumes are removed only if we created them."""
+    for name in plan.created_volumes:
+        try:
+            volumes.remove(name, force=True)
+        except Exception:
+            pass
+    for d in plan.created_dirs:  # deepest first; rmdir refuses anything not empty
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass

@@ -1,0 +1,349 @@
+"""Start a container and wait for it in the foreground: the CLI process is its monitor.
+
+The foreground CLI holds an flock on the container's lock file for as long as the
+container runs.  The kernel drops that lock when the CLI dies, however it dies, so
+any later `orlop` command can tell a running container from one whose monitor was
+killed (see Engine.reconcile) without trusting a pid that may have been reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import signal
+import subprocess
+import termios
+import tty as ttymod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orlop.engine import store
+from orlop.engine.bundle import build_spec, process_env, write_bundle
+from orlop.engine.copyup import copy_up, overlay_data
+from orlop.engine.models import Container
+from orlop.engine.timefmt import now_rfc3339
+from orlop.engine.users import resolve_user
+from orlop.errors import ContainerStateError, OrlopError, RuntimeFailedError
+from orlop.mounts.plan import sort_mounts
+from orlop.mounts.spec import MountPoint
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+              signal.SIGUSR2)
+
+
+@dataclass(frozen=True)
+class Stdio:
+    stdin: int
+    stdout: int
+    stderr: int
+
+
+@contextlib.contextmanager
+def container_lock(run_root: Path, container_id: str) -> Iterator[int]:
+    """Exclusive while the container runs; refused if another process holds it."""
+    d = run_root / "containers"
+    d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d / f"{container_id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ContainerStateError(
+                f"container {container_id} is already running") from None
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def is_locked(run_root: Path, container_id: str) -> bool:
+    """Whether a live monitor holds the container's lock."""
+    path = run_root / "containers" / f"{container_id}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: bool) -> int:
+    """Start ``c`` and wait for it; returns Docker's exit code for the container."""
+    cfg = engine.config
+    with container_lock(cfg.run_root, c.id):
+        with engine.db.read() as conn:
+            points = [MountPoint.from_json(s) for s in store.mount_points(conn, c.id)]
+        image = engine.images.get(c.image_id)
+        lowers = engine.images.layer_dirs(image)
+        cdir = cfg.containers_dir / c.id
+        upper, work, rootfs = cdir / "diff", cdir / "work", cdir / "rootfs"
+        mounted: list[str] = []
+        try:
+            for i, mp in enumerate(points):
+                if mp.type == "volume" and mp.name:
+                    path = engine.volumes.mount(mp.name, c.id)
+                    mounted.append(mp.name)
+                    points[i] = _with_source(mp, path)
+            jobs = [(mp.destination, Path(mp.source)) for mp in points
+                    if mp.type == "volume" and mp.copy_up and not mp.subpath]
+            if jobs:
+                copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
+            spec = _spec_for(engine, c, points, lowers, cdir)
+            write_bundle(cdir, spec)
+            runtime = c.runtime or "orlop"
+            if runtime == "orlop":
+                return _run_builtin(engine, c, cdir, spec, stdio, interactive=interactive)
+            return _run_external(engine, c, cdir, runtime, stdio, interactive=interactive,
+                                 overlay=overlay_data(lowers, upper, work))
+        finally:
+            for name in mounted:
+                with contextlib.suppress(OrlopError, OSError):
+                    engine.volumes.unmount(name, c.id)
+
+
+def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
+    from dataclasses import replace
+
+    if not mp.subpath:
+        return replace(mp, source=volume_path)
+    from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS
+    from orlop.kernel.libc import openat2
+
+    vfd = os.open(volume_path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        # The subpath must exist and stay inside the volume, symlinks included
+        # (RESOLVE_BENEATH refuses "..", absolute symlinks and links that leave it).
+        try:
+            sfd = openat2(vfd, mp.subpath, os.O_PATH, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+        except OSError as err:
+            if err.errno == errno.EXDEV:
+                raise RuntimeFailedError(
+                    f"cannot access path {mp.subpath} in volume {mp.name}: "
+                    "path escapes the volume") from None
+            raise RuntimeFailedError(
+                f"cannot access path {mp.subpath} in volume {mp.name}: "
+                f"{os.strerror(err.errno or 0)}") from None
+        try:
+            real = os.readlink(f"/proc/self/fd/{sfd}")
+        finally:
+            os.close(sfd)
+    finally:
+        os.close(vfd)
+    return replace(mp, source=real)
+
+
+def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
+              cdir: Path) -> dict[str, object]:
+    from orlop.mounts.oci import oci_mount
+
+    cfg = c.config
+    image = engine.images.get(c.image_id)
+    img_cfg = image.container_config
+    entrypoint = cfg.entrypoint if cfg.entrypoint is not None else (img_cfg.get("Entrypoint")
+                                                                    or [])
+    cmd = cfg.cmd if cfg.cmd is not None else (img_cfg.get("Cmd") or [])
+    args = [*entrypoint, *cmd]
+    if not args:
+        raise RuntimeFailedError("no command specified", exit_code=125)
+    user = resolve_user(cfg.user or img_cfg.get("User") or "", [cdir / "diff",
+                                                                 *reversed(lowers)])
+    hostname = cfg.hostname or c.id[:12]
+    (cdir / "hostname").write_text(hostname + "\n")
+    (cdir / "hosts").write_text(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        f"127.0.1.1\t{hostname}\n")
+    by_dest = {mp.destination: mp for mp in points}
+    extra = [oci_mount(by_dest[d]) for d in sort_mounts(list(by_dest))]
+    extra += [
+        {"destination": "/etc/hostname", "type": "bind", "source": str(cdir / "hostname"),
+         "options": ["rbind", "rprivate"]},
+        {"destination": "/etc/hosts", "type": "bind", "source": str(cdir / "hosts"),
+         "options": ["rbind", "rprivate"]},
+    ]
+    env = process_env(img_cfg.get("Env") or [], cfg.env, hostname, user.home, cfg.tty)
+    return build_spec(
+        args=args, env=env, cwd=cfg.working_dir or img_cfg.get("WorkingDir") or "/",
+        user=user, hostname=hostname, terminal=cfg.tty, rootfs=cdir / "rootfs",
+        readonly_rootfs=c.host_config.readonly_rootfs, network=c.host_config.network_mode,
+        lower_dirs=lowers, upper_dir=cdir / "diff", work_dir=cdir / "work",
+        extra_mounts=extra,
+    )
+
+
+def _record_start(engine: Engine, c: Container, pid: int) -> None:
+    with engine.db.write() as conn:
+        store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
+                        exit_code=0, error="")
+
+
+def _record_exit(engine: Engine, c: Container, code: int) -> None:
+    with engine.db.write() as conn:
+        store.set_state(conn, c.id, status="exited", pid=0, exit_code=code,
+                        finished_at=now_rfc3339())
+
+
+def _record_failure(engine: Engine, c: Container, err: RuntimeFailedError) -> None:
+    with engine.db.write() as conn:
+        store.set_state(conn, c.id, status="created", exit_code=err.exit_code, error=str(err))
+
+
+def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, object],
+                 stdio: Stdio, *, interactive: bool) -> int:
+    from orlop.runtime import launch
+    from orlop.runtime.spec import Spec
+
+    master = slave = -1
+    stdin = stdio.stdin if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if c.config.tty:
+            master, slave = os.openpty()
+            _copy_winsize(stdio.stdout, slave)
+        try:
+            launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
+                              stderr=stdio.stderr, console=slave if slave >= 0 else None)
+        except RuntimeFailedError as err:
+            _record_failure(engine, c, err)
+            raise
+        if slave >= 0:
+            os.close(slave)
+            slave = -1
+        _record_start(engine, c, launched.pid)
+        code = _wait(launched.pid, master, stdio, interactive)
+        _record_exit(engine, c, code)
+        return code
+    finally:
+        if not interactive:
+            os.close(stdin)
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio: Stdio,
+                  *, interactive: bool, overlay: str) -> int:
+    """Run the same bundle with crun/runc (``RUNTIME --root DIR run --bundle B ID``).
+
+    The runtime runs in a private mount namespace of its own, where the overlay rootfs is
+    mounted first: as with the built-in runtime, no container mount reaches the host's
+    mount table, and a killed CLI leaves none behind.  On a hybrid cgroup host whose
+    v2 hierarchy holds controllers (as this project's machines), crun 1.8 refuses to run
+    ("cgroups in hybrid mode not supported"); the v2 mount is hidden in that namespace.
+    """
+    import shutil
+
+    exe = runtime if "/" in runtime else shutil.which(runtime)
+    if not exe or not os.access(exe, os.X_OK):
+        raise RuntimeFailedError(f'unknown or invalid runtime name: {runtime}')
+    state_root = engine.config.run_root / "runtimes" / os.path.basename(exe)
+    state_root.mkdir(parents=True, exist_ok=True)
+    stdin = stdio.stdin if interactive else subprocess.DEVNULL
+    err_log = cdir / "runtime.log"
+    with open(err_log, "wb") as log:
+        argv = [exe, *_runtime_flags(exe), "--root", str(state_root), "run", "--bundle",
+                str(cdir), c.id]
+        script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
+                  "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
+        proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+             overlay, str(cdir / "rootfs"), *argv],
+            stdin=stdin, stdout=stdio.stdout, stderr=log, close_fds=True)
+    _record_start(engine, c, proc.pid)
+    old = {s: signal.signal(s, lambda signum, _f: proc.send_signal(signum)) for s in _FORWARDED}
+    try:
+        code = proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    tail = err_log.read_text(errors="replace").strip()
+    if tail:
+        os.write(stdio.stderr, (tail + "\n").encode())
+    subprocess.run([exe, "--root", str(state_root), "delete", "--force", c.id],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if code < 0:
+        code = 128 - code
+    _record_exit(engine, c, code)
+    return code
+
+
+def _runtime_flags(exe: str) -> list[str]:
+    """crun refuses hybrid cgroup v1/v2 hosts (like this one) unless it manages no
+    cgroups; Orlop sets no resource limits yet, so nothing is lost."""
+    return ["--cgroup-manager=disabled"] if os.path.basename(exe) == "crun" else []
+
+
+def _copy_winsize(src: int, dst: int) -> None:
+    with contextlib.suppress(OSError):
+        ws = fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(dst, termios.TIOCSWINSZ, ws)
+
+
+def _wait(pid: int, master: int, stdio: Stdio, interactive: bool) -> int:
+    """Wait for the container's PID 1, forwarding signals (Docker's --sig-proxy) and
+    relaying the pty when there is one."""
+    handlers = {}
+    for s in _FORWARDED:
+        handlers[s] = signal.signal(s, lambda signum, _f: _kill(pid, signum))
+    if master >= 0:
+        handlers[signal.SIGWINCH] = signal.signal(
+            signal.SIGWINCH, lambda _s, _f: _copy_winsize(stdio.stdout, master))
+    try:
+        if master >= 0:
+            _relay(master, stdio, interactive)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
+        128 + os.WTERMSIG(status)
+
+
+def _kill(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _relay(master: int, stdio: Stdio, interactive: bool) -> None:
+    import select
+
+    raw_saved = None
+    if interactive and os.isatty(stdio.stdin):
+        raw_saved = termios.tcgetattr(stdio.stdin)
+        ttymod.setraw(stdio.stdin)
+    try:
+        fds = [master] + ([stdio.stdin] if interactive else [])
+        while True:
+            try:
+                ready, _, _ = select.select(fds, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError as err:
+                    if err.errno == errno.EIO:  # the container side closed
+                        return
+                    raise
+                if not data:
+                    return
+                os.write(stdio.stdout, data)
+            if interactive and stdio.stdin in ready:
+                data = os.read(stdio.stdin, 65536)
+                if not data:
+                    fds.remove(stdio.stdin)
+                    os.write(master, b"\x04")  # EOF on a terminal is ^D
+                    continue
+                os.write(master, data)
+    finally:
+        if raw_saved is not None:
+            termios.tcsetattr(stdio.stdin, termios.TCSADRAIN, raw_saved)

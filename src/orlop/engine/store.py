@@ -1,0 +1,97 @@
+"""Container records and their mount points in the SQLite store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from orlop.engine.models import Container, ContainerConfig, HostConfig
+from orlop.errors import ContainerNotFoundError, InvalidParameterError, NameConflictError
+
+_COLUMNS = ("id, name, image_id, image_ref, created, config, host_config, status, pid, "
+            "exit_code, started_at, finished_at, error, runtime")
+
+
+def _row_to_container(row: sqlite3.Row) -> Container:
+    return Container(
+        id=row["id"], name=row["name"], image_id=row["image_id"], image_ref=row["image_ref"],
+        created=row["created"], config=ContainerConfig.from_json(row["config"]),
+        host_config=HostConfig.from_json(row["host_config"]), status=row["status"],
+        pid=row["pid"], exit_code=row["exit_code"], started_at=row["started_at"],
+        finished_at=row["finished_at"], error=row["error"], runtime=row["runtime"],
+    )
+
+
+def insert(conn: sqlite3.Connection, c: Container,
+           mount_points: Sequence[tuple[str, str, str | None, dict[str, Any]]]) -> None:
+    """Insert a container and its mount points: (destination, type, volume_name, spec).
+
+    Runs inside the caller's write transaction, so a name conflict or a volume that a
+    racing `volume rm` deleted (the foreign key) rolls back everything.
+    """
+    owner = conn.execute("SELECT id FROM containers WHERE name = ?", (c.name,)).fetchone()
+    if owner is not None:
+        raise NameConflictError(c.name, owner["id"])
+    conn.execute(
+        f"INSERT INTO containers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (c.id, c.name, c.image_id, c.image_ref, c.created, c.config.to_json(),
+         c.host_config.to_json(), c.status, c.pid, c.exit_code, c.started_at, c.finished_at,
+         c.error, c.runtime),
+    )
+    for pos, (dest, mtype, vol, spec) in enumerate(mount_points):
+        conn.execute(
+            "INSERT INTO mount_points (container_id, destination, position, type, volume_name,"
+            " spec) VALUES (?,?,?,?,?,?)",
+            (c.id, dest, pos, mtype, vol, json.dumps(spec, sort_keys=True)),
+        )
+
+
+def resolve(conn: sqlite3.Connection, ref: str) -> Container:
+    """By full id, name (with or without a leading "/"), or unique id prefix (Docker's order)."""
+    if not ref or "\x00" in ref:
+        raise ContainerNotFoundError(ref)
+    row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (ref,)).fetchone()
+    if row is None:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE name = ?",
+                           (ref.removeprefix("/"),)).fetchone()
+    if row is None and all(ch in "0123456789abcdef" for ch in ref):
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id LIKE ? LIMIT 2",
+                            (ref + "%",)).fetchall()
+        if len(rows) > 1:
+            raise InvalidParameterError(
+                f"multiple IDs found with provided prefix: {ref}")
+        row = rows[0] if rows else None
+    if row is None:
+        raise ContainerNotFoundError(ref)
+    return _row_to_container(row)
+
+
+def list_all(conn: sqlite3.Connection) -> list[Container]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM containers ORDER BY created DESC, rowid DESC")
+    return [_row_to_container(r) for r in rows]
+
+
+def mount_points(conn: sqlite3.Connection, container_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT spec FROM mount_points WHERE container_id = ? ORDER BY position", (container_id,))
+    return [json.loads(r["spec"]) for r in rows]
+
+
+def set_state(conn: sqlite3.Connection, container_id: str, **fields: Any) -> None:
+    allowed = {"status", "pid", "exit_code", "started_at", "finished_at", "error"}
+    if not fields or not set(fields) <= allowed:
+        raise ValueError(f"bad state fields {sorted(fields)}")
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    conn.execute(f"UPDATE containers SET {assignments} WHERE id = ?",
+                 (*fields.values(), container_id))
+
+
+def delete(conn: sqlite3.Connection, container_id: str) -> list[str]:
+    """Delete the record; returns the names of the volumes it referenced."""
+    vols = [r["volume_name"] for r in conn.execute(
+        "SELECT DISTINCT volume_name FROM mount_points WHERE container_id = ? "
+        "AND volume_name IS NOT NULL", (container_id,))]
+    conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+    return vols

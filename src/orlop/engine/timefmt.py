@@ -1,0 +1,26 @@
+"""Docker's timestamps: RFC 3339 with nanoseconds in UTC."""
+
+from __future__ import annotations
+
+import time
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def now_rfc3339() -> str:
+    ns = time.time_ns()
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def parse_rfc3339(text: str) -> float:
+    """Seconds since the epoch; 0.0 for Docker's zero time."""
+    if not text or text.startswith("0001-"):
+        return 0.0
+    import calendar
+
+    main, _, rest = text.partition(".")
+    main = main.rstrip("Z")
+    secs = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    frac = rest.rstrip("Z")
+    return secs + (float("0." + frac) if frac.isdigit() else 0.0)

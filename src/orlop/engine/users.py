@@ -1,0 +1,89 @@
+"""Resolve `-u user[:group]` to numeric ids from the container's own /etc/passwd and /etc/group.
+
+The files are read from the container's layers (its writable layer first, then the
+image's layers top-down) with paths resolved inside each layer, so an image whose
+/etc/passwd is a symlink to the host's cannot make us read the host's file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from orlop.errors import RuntimeFailedError
+from orlop.kernel.safepath import open_in_root
+
+
+@dataclass(frozen=True)
+class ResolvedUser:
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...]
+    home: str
+
+
+def _read_from_layers(dirs: Sequence[Path], name: str) -> str:
+    for d in dirs:
+        try:
+            root = os.open(d, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fd = open_in_root(root, name, os.O_RDONLY)
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO):
+                continue
+            raise
+        finally:
+            os.close(root)
+        with os.fdopen(fd, "r", errors="replace") as f:
+            return f.read(1 << 20)
+    return ""
+
+
+def _entries(text: str, fields: int) -> list[list[str]]:
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        if len(parts) >= fields:
+            out.append(parts)
+    return out
+
+
+def resolve_user(spec: str, layer_dirs: Sequence[Path]) -> ResolvedUser:
+    """``layer_dirs``: the writable layer first, then image layers from the top."""
+    user, _, group = (spec or "0").partition(":")
+    passwd = _entries(_read_from_layers(layer_dirs, "etc/passwd"), 7)
+    groups = _entries(_read_from_layers(layer_dirs, "etc/group"), 4)
+    uid: int | None = None
+    gid: int | None = None
+    home = "/"
+    name = ""
+    for p in passwd:
+        if p[0] == user or (user.isdigit() and p[2] == user):
+            uid, gid, home, name = int(p[2]), int(p[3]), p[5] or "/", p[0]
+            break
+    if uid is None:
+        if not user.isdigit():
+            raise RuntimeFailedError(
+                f"unable to find user {user}: no matching entries in passwd file")
+        uid, gid = int(user), 0
+    if group:
+        for g in groups:
+            if g[0] == group or (group.isdigit() and g[2] == group):
+                gid = int(g[2])
+                break
+        else:
+            if not group.isdigit():
+                raise RuntimeFailedError(
+                    f"unable to find group {group}: no matching entries in group file")
+            gid = int(group)
+    extra = tuple(sorted({int(g[2]) for g in groups
+                          if name and name in g[3].split(",") and g[2].isdigit()} - {gid}))
+    assert gid is not None
+    return ResolvedUser(uid=uid, gid=gid, additional_gids=extra, home=home)

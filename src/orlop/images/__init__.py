@@ -1,0 +1,1 @@
+"""Images: a content-addressed layer store, image configs and tags (design.md)."""

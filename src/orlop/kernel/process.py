@@ -1,0 +1,51 @@
+"""prctl(2) helpers for process lifetime and privilege: subreaper, pdeathsig, NNP, dumpable."""
+
+from __future__ import annotations
+
+from orlop.kernel import libc
+from orlop.kernel.flags import (
+    PR_GET_NO_NEW_PRIVS,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
+    PR_SET_KEEPCAPS,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
+)
+
+
+def set_child_subreaper(on: bool = True) -> None:
+    """Orphaned descendants are reparented to us, so the runtime can waitpid() a grandchild."""
+    libc.prctl(PR_SET_CHILD_SUBREAPER, int(on))
+
+
+def set_pdeathsig(signum: int) -> None:
+    """Deliver ``signum`` to us when the parent *thread* exits (0 clears it).
+
+    The kernel clears this on a change of euid/egid/fsuid/fsgid and on exec of a
+    set-id or file-capability binary, so set it again after switching identity.
+    """
+    libc.prctl(PR_SET_PDEATHSIG, signum)
+
+
+def set_no_new_privs() -> None:
+    """execve() can no longer grant privileges (set-id bits, file capabilities)."""
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def get_no_new_privs() -> bool:
+    return libc.prctl(PR_GET_NO_NEW_PRIVS) == 1
+
+
+def set_dumpable(on: bool) -> None:
+    """A non-dumpable process's /proc/<pid> is owned by root and not ptrace-able.
+
+    The container init keeps it off until execve (which resets it), so nothing in the
+    container can open /proc/1/exe - the host interpreter - meanwhile: the class of
+    CVE-2019-5736 (runc binary overwritten through /proc/self/exe).
+    """
+    libc.prctl(PR_SET_DUMPABLE, int(on))
+
+
+def set_keepcaps(on: bool) -> None:
+    """Keep the permitted set across setuid() from 0 to non-0 (effective is still cleared)."""
+    libc.prctl(PR_SET_KEEPCAPS, int(on))

@@ -1,0 +1,487 @@
+"""Parse ``-v``, ``--mount``, ``--tmpfs`` and ``--volumes-from`` into validated ``MountSpec``s.
+
+Docker splits this work between its CLI (``--mount`` CSV in ``cli/opts/mount.go``, the
+``-v`` checks of the compose loader) and its daemon (``linux_parser.go``:
+``ParseMountRaw``, ``ParseMountSpec``, ``ParseVolumesFrom``).  Orlop does both here,
+in that order, so each input gets the error Docker would print first.  Errors the
+CLI raises are ``InvalidMountFlagError`` (the CLI adds Docker's
+``invalid argument "..." for "--mount" flag:`` prefix); the daemon's are
+``InvalidMountError`` / ``InvalidVolumeNameError``.
+
+Where Docker accepts nonsense, Orlop refuses it (each case says so below):
+``-v relative`` (an anonymous volume at a relative destination), ``-v a:/x`` (read by
+Docker's CLI as a Windows drive ``a:``, giving an anonymous volume at ``"a:/x"``).
+
+No I/O: the working directory comes in as ``cwd``, and the one check that needs the
+filesystem, ``validate_bind_source``, takes an ``exists`` function.
+"""
+
+from __future__ import annotations
+
+import csv
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from orlop.errors import InvalidMountError, InvalidMountFlagError
+from orlop.mounts.spec import (
+    BIND_RECURSIVE_VALUES,
+    DEFAULT_DRIVER,
+    MOUNT_TYPES,
+    MountSpec,
+)
+from orlop.mounts.tmpfs import (
+    TMPFS_DATA_KEYS,
+    TMPFS_FLAG_KEYS,
+    convert_tmpfs_options,
+    invalid_tmpfs_option,
+    kernel_size_in_bytes,
+    merge_tmpfs_options,
+    ram_in_bytes,
+)
+from orlop.mounts.validate import (
+    COPY_MODES,
+    PROPAGATION_MODES,
+    check_no_nul,
+    clean_target,
+    go_quote,
+    is_read_write,
+    mode_propagation,
+    mount_config_error,
+    valid_mount_mode,
+    validate_container_path,
+    validate_mount_spec,
+    validate_volume_name,
+)
+
+__all__ = [
+    "check_duplicates",
+    "clean_target",
+    "convert_tmpfs_options",
+    "finish_mount_spec",
+    "is_read_write",
+    "parse_image_volume",
+    "parse_mount_flag",
+    "parse_tmpfs_flag",
+    "parse_volume_flag",
+    "parse_volumes_from",
+    "validate_bind_source",
+    "validate_volume_name",
+]
+
+_OCTAL_RE = re.compile(r"[0-7]+")
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def _parse_go_bool(text: str) -> bool | None:
+    """Go's ``strconv.ParseBool``, which Docker's CLI uses for ``ro=``/``volume-nocopy=``."""
+    if text in _GO_TRUE:
+        return True
+    if text in _GO_FALSE:
+        return False
+    return None
+
+
+def _absolutise(source: str, cwd: str) -> str:
+    """Resolve a ``.``-prefixed host path against ``cwd`` (Docker CLI >= 23, ``filepath.Abs``)."""
+    if not posixpath.isabs(cwd):
+        raise ValueError(f"cwd must be an absolute path, got {cwd!r}")
+    return posixpath.normpath(posixpath.join(cwd, source))
+
+
+# --- -v / --volume ------------------------------------------------------------------------
+
+
+def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
+    """Parse one ``-v`` value: ``NAME:/ctr[:opts]``, ``/host:/ctr[:opts]`` or ``/ctr``.
+
+    A source starting with ``/`` is a bind (Docker creates a missing host directory, so
+    ``create_host_path`` is True); one starting with ``.`` is a host path relative to
+    ``cwd`` (current Docker CLI); anything else names a volume.  Options (comma
+    separated): ``ro``/``rw`` (one at most), ``nocopy``, one propagation mode, ``z``/``Z``
+    (recorded only), ``consistent``/``cached``/``delegated`` (ignored, macOS only).
+
+    Deliberate differences from Docker, which accepts these and makes an anonymous volume
+    at a nonsense destination: ``-v relative`` is refused with the text Docker gives for
+    ``-v vol:relative``; ``-v a:/x`` (Docker's CLI reads ``a:`` as a Windows drive) is
+    refused as a one-character volume name.
+
+    Raises:
+        InvalidMountFlagError: Docker CLI texts (``invalid empty volume spec``,
+            ``invalid spec: X: empty section between colons``).
+        InvalidMountError: Docker daemon texts (``invalid volume specification: 'X'...``,
+            ``invalid mode: X``).
+        InvalidVolumeNameError: ``create NAME: ...``.
+    """
+    if raw == "":
+        raise InvalidMountFlagError("invalid empty volume spec", flag="--volume", value=raw)
+    check_no_nul("volume specification", raw)
+    parts = raw.split(":")
+    if "" in parts:
+        raise InvalidMountFlagError(f"invalid spec: {raw}: empty section between colons",
+                                    flag="--volume", value=raw)
+    invalid_spec = f"invalid volume specification: '{raw}'"
+    if len(parts) > 3:
+        raise InvalidMountError(invalid_spec)
+    source, mode = "", ""
+    if len(parts) == 1:
+        target = parts[0]
+    elif len(parts) == 2:
+        if valid_mount_mode(parts[1]):
+            # "/foo:rw": a destination and a mode, but volumes cannot carry one (moby).
+            raise InvalidMountError(invalid_spec)
+        source, target = parts
+    else:
+        source, target, mode = parts
+    if not valid_mount_mode(mode):
+        raise InvalidMountError(f"invalid mode: {mode}")
+    if source.startswith("."):
+        source = _absolutise(source, cwd)
+    words = mode.split(",") if mode else []
+    is_bind = posixpath.isabs(source)
+    spec = MountSpec(
+        type="bind" if is_bind else "volume",
+        target=target,
+        source=source,
+        read_only=not is_read_write(mode),
+        origin="volume-flag",
+        raw=raw,
+        mode=mode,
+        propagation=mode_propagation(mode),
+        copy_up=not any(w in COPY_MODES for w in words),
+        create_host_path=is_bind,
+    )
+    try:
+        validate_mount_spec(spec)
+    except InvalidMountError as err:
+        raise InvalidMountError(f"{invalid_spec}: {err.message}") from None
+    spec = finish_mount_spec(spec)
+    if spec.type == "volume" and spec.source and spec.mode == "":
+        # moby setBindModeIfNull: a named local volume from -v shows Mode "z".
+        spec = replace(spec, mode="z")
+    return spec
+
+
+def parse_image_volume(path: str) -> MountSpec:
+    """An image ``VOLUME`` path as an anonymous-volume request (``origin="image"``).
+
+    Docker takes the path as written (and would mount at a relative destination);
+    Orlop refuses a relative path or ``/`` with Docker's mount-path texts.
+
+    Raises:
+        InvalidMountError: ``invalid image volume 'X': <reason>``.
+    """
+    try:
+        validate_container_path(path)
+    except InvalidMountError as err:
+        raise InvalidMountError(f"invalid image volume '{path}': {err.message}") from None
+    return MountSpec(type="volume", target=clean_target(path), origin="image", raw=path)
+
+
+# --- --mount ----------------------------------------------------------------------------
+
+
+def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
+    """Parse one ``--mount`` CSV value, then validate it as Docker's daemon does.
+
+    Keys (case-insensitive, as Docker's CLI): ``type`` (default ``volume``),
+    ``source``/``src``, ``target``/``destination``/``dst``, ``readonly``/``ro`` (bare or
+    a Go bool), ``consistency`` (ignored), ``volume-nocopy``, ``volume-driver``,
+    ``volume-label=k=v``, ``volume-opt=k=v``, ``volume-subpath``, ``bind-propagation``,
+    ``bind-recursive=enabled|disabled|writable|readonly``, ``bind-nonrecursive``
+    (deprecated: ``bind-recursive=disabled``), ``tmpfs-size`` (Docker units),
+    ``tmpfs-mode`` (octal).  A repeated key: the last one wins, as in Docker.  A source
+    starting with ``.`` is resolved against ``cwd`` (current Docker CLI).
+
+    Raises:
+        InvalidMountFlagError: Docker's CLI texts (``target is required``...).
+        InvalidMountError: Docker's daemon texts (``invalid mount config for type ...``).
+        InvalidVolumeNameError: ``create NAME: ...``.
+    """
+    check_no_nul("mount specification", raw)
+
+    def flag_error(message: str) -> InvalidMountFlagError:
+        return InvalidMountFlagError(message, flag="--mount", value=raw)
+
+    try:
+        fields = next(csv.reader([raw], strict=True), [])
+    except csv.Error as err:
+        raise flag_error(f"invalid CSV: {err}") from None
+
+    mtype = "volume"
+    source = target = ""
+    read_only = False
+    families: list[str] = []  # option families used, for Docker's "cannot mix" check
+    opts: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    driver_opts: dict[str, str] = {}
+
+    def use(family: str) -> None:
+        if family not in families:
+            families.append(family)
+
+    for fld in fields:
+        key, eq, val = fld.partition("=")
+        key = key.lower()
+        if not eq:
+            if key in ("readonly", "ro"):
+                read_only = True
+            elif key == "volume-nocopy":
+                use("volume")
+                opts["copy_up"] = False
+            elif key == "bind-nonrecursive":
+                use("bind")
+                opts["bind_recursive"] = "disabled"
+            else:
+                raise flag_error(f"invalid field '{fld}' must be a key=value pair")
+            continue
+        if key == "type":
+            mtype = val.lower()
+        elif key in ("source", "src"):
+            source = val
+            if not posixpath.isabs(val) and val.startswith("."):
+                source = _absolutise(val, cwd)
+        elif key in ("target", "dst", "destination"):
+            target = val
+        elif key in ("readonly", "ro"):
+            parsed = _parse_go_bool(val)
+            if parsed is None:
+                raise flag_error(f"invalid value for {key}: {val}")
+            read_only = parsed
+        elif key == "consistency":
+            pass  # macOS file-sharing hint; Docker on Linux ignores it too
+        elif key == "bind-propagation":
+            use("bind")
+            opts["propagation"] = val.lower()
+        elif key == "bind-nonrecursive":
+            use("bind")
+            parsed = _parse_go_bool(val)
+            if parsed is None:
+                raise flag_error(f"invalid value for {key}: {val}")
+            opts["bind_recursive"] = "disabled" if parsed else "enabled"
+        elif key == "bind-recursive":
+            use("bind")
+            if val not in BIND_RECURSIVE_VALUES:
+                raise flag_error(f'invalid value for {key}: {val} (must be "enabled", '
+                                 '"disabled", "writable", or "readonly")')
+            opts["bind_recursive"] = val
+        elif key == "volume-subpath":
+            use("volume")
+            opts["volume_subpath"] = val
+        elif key == "volume-nocopy":
+            use("volume")
+            parsed = _parse_go_bool(val)
+            if parsed is None:
+                raise flag_error(f"invalid value for volume-nocopy: {val}")
+            opts["copy_up"] = not parsed
+        elif key == "volume-label":
+            use("volume")
+            k, _, v = val.partition("=")
+            if k:
+                labels[k] = v
+        elif key == "volume-driver":
+            use("volume")
+            opts["volume_driver"] = val
+        elif key == "volume-opt":
+            use("volume")
+            k, _, v = val.partition("=")
+            if k:
+                driver_opts[k] = v
+        elif key == "tmpfs-size":
+            use("tmpfs")
+            try:
+                opts["tmpfs_size"] = ram_in_bytes(val)
+            except ValueError:
+                raise flag_error(f"invalid value for {key}: {val}") from None
+        elif key == "tmpfs-mode":
+            use("tmpfs")
+            if _OCTAL_RE.fullmatch(val) is None or int(val, 8) >= 1 << 32:
+                raise flag_error(f"invalid value for {key}: {val}")
+            opts["tmpfs_mode"] = int(val, 8)
+        else:
+            raise flag_error(f"unexpected key '{key}' in '{fld}'")
+
+    if mtype == "":
+        raise flag_error("type is required")
+    if target == "":
+        raise flag_error("target is required")
+    for family in ("volume", "bind", "tmpfs"):
+        if family in families and mtype != family:
+            raise flag_error(f"cannot mix '{family}-*' options with mount type '{mtype}'")
+    recursive = opts.get("bind_recursive")
+    if recursive in ("writable", "readonly") and not read_only:
+        raise flag_error(f"option 'bind-recursive={recursive}' requires 'readonly' to be "
+                         "specified in conjunction")
+    if recursive == "readonly" and opts.get("propagation") != "rprivate":
+        raise flag_error("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' "
+                         "to be specified in conjunction")
+    if mtype not in MOUNT_TYPES:
+        # Docker's daemon checks the target before it looks at the type.
+        try:
+            validate_container_path(target)
+        except InvalidMountError as err:
+            raise mount_config_error(mtype, err.message) from None
+        raise mount_config_error(mtype, "mount type unknown")
+    spec = MountSpec(type=mtype,  # type: ignore[arg-type]  # checked just above
+                     target=target, source=source, read_only=read_only, origin="mount-flag",
+                     raw=raw, volume_labels=labels, volume_options=driver_opts, **opts)
+    return finish_mount_spec(spec)
+
+
+def finish_mount_spec(spec: MountSpec) -> MountSpec:
+    """Docker's daemon-side validation of a ``--mount``/API spec, then normalisation.
+
+    Validates (``validate_mount_spec``), cleans the target and a bind source
+    (``path.Clean``), checks a volume name, checks tmpfs words, and for
+    ``--mount``/API volumes on the local driver sets ``mode="z"`` as Docker does.
+
+    Raises:
+        InvalidMountError, InvalidVolumeNameError: Docker's texts.
+    """
+    validate_mount_spec(spec)
+    changes: dict[str, Any] = {"target": clean_target(spec.target)}
+    if spec.type == "bind":
+        changes["source"] = clean_target(spec.source)
+    elif spec.type == "volume":
+        if spec.source:
+            validate_volume_name(spec.source)
+        if (spec.origin == "mount-flag" and spec.mode == ""
+                and spec.volume_driver in ("", DEFAULT_DRIVER)):
+            changes["mode"] = "z"  # moby setBindModeIfNull, local driver only
+    else:
+        try:
+            merge_tmpfs_options(spec.tmpfs_options)
+        except InvalidMountError as err:
+            raise mount_config_error("tmpfs", err.message) from None
+    return replace(spec, **changes)
+
+
+def validate_bind_source(spec: MountSpec, exists: Callable[[str], bool]) -> None:
+    """Refuse a ``--mount type=bind`` whose source is missing (Docker never creates it).
+
+    ``-v`` binds (``create_host_path``) and other types pass.  The engine passes
+    ``os.path.exists``, which follows symlinks as Docker's ``os.Stat`` does.
+
+    Raises:
+        InvalidMountError: ``invalid mount config for type "bind": bind source path does
+            not exist: <path>``.
+    """
+    if spec.type == "bind" and not spec.create_host_path and not exists(spec.source):
+        raise mount_config_error("bind", f"bind source path does not exist: {spec.source}")
+
+
+# --- --tmpfs -----------------------------------------------------------------------------
+
+
+def parse_tmpfs_flag(raw: str) -> MountSpec:
+    """Parse one ``--tmpfs /ctr[:opts]`` value.
+
+    Options: ``size=`` (the kernel's syntax: bytes with an optional k/m/g/t/p/e suffix,
+    or a percentage of RAM), ``mode=`` (octal), ``ro``/``rw``, mount flags (``exec``,
+    ``nosuid``, ``dev``...) and tmpfs data (``uid=``, ``gid=``, ``nr_inodes=``,
+    ``nr_blocks=``, ``mpol=``).  Docker passes the option text to the kernel unchecked
+    and fails at start; Orlop checks it here.  Orlop also refuses propagation and bind
+    words (``rshared``, ``bind``), which Docker passes on, because they make no sense
+    for a fresh tmpfs.  Defaults (``nosuid,nodev,noexec``) are applied by
+    ``convert_tmpfs_options``, not stored.
+
+    Raises:
+        InvalidMountError: ``invalid mount path: 't' mount path must be absolute``,
+            ``invalid tmpfs option ["x"]``...
+    """
+    check_no_nul("tmpfs specification", raw)
+    target, _, text = raw.partition(":")
+    validate_container_path(target)
+    read_only = False
+    size: int | None = None
+    size_word = ""
+    mode: int | None = None
+    extra: list[str] = []
+    for word in text.split(",") if text else []:
+        key, eq, val = word.partition("=")
+        if word in ("ro", "rw"):
+            read_only = word == "ro"
+        elif word in TMPFS_FLAG_KEYS:
+            extra.append(word)
+        elif eq and key == "size":
+            size_word = word
+            if val.endswith("%") and val[:-1].isdigit():
+                size = None
+            else:
+                try:
+                    size = kernel_size_in_bytes(val)
+                except ValueError:
+                    raise InvalidMountError(
+                        f"invalid tmpfs option {go_quote(word)}: the size must be a number of "
+                        "bytes with an optional k, m or g suffix, or a percentage") from None
+                size_word = ""
+        elif eq and key == "mode":
+            if _OCTAL_RE.fullmatch(val) is None or int(val, 8) > 0o7777:
+                raise InvalidMountError(
+                    f"invalid tmpfs option {go_quote(word)}: the mode must be octal "
+                    "permission bits such as 1777")
+            mode = int(val, 8)
+        elif eq and key in TMPFS_DATA_KEYS and val:
+            extra.append(word)
+        else:
+            raise invalid_tmpfs_option(word)
+    if size_word:
+        extra.append(size_word)
+    return MountSpec(type="tmpfs", target=clean_target(target), read_only=read_only,
+                     origin="tmpfs-flag", raw=raw, tmpfs_size=size, tmpfs_mode=mode,
+                     tmpfs_options=tuple(merge_tmpfs_options(extra)))
+
+
+# --- --volumes-from -----------------------------------------------------------------------
+
+
+def parse_volumes_from(raw: str) -> tuple[str, str]:
+    """Split ``CONTAINER[:MODE]`` (moby ``ParseVolumesFrom``).
+
+    Returns:
+        ``(container_ref, mode)``; mode is ``""`` when none was given (Docker reports
+        ``"rw"``; both mean "keep each mount's own RW").  Use ``is_read_write(mode)``:
+        ``rw`` never makes a read-only mount writable.
+
+    Raises:
+        InvalidMountError: ``invalid mode: X`` for unknown words, propagation or
+            ``nocopy`` (Docker allows only ro/rw, z/Z and consistency words here).
+    """
+    if raw == "":
+        raise InvalidMountError("volumes-from specification cannot be an empty string")
+    check_no_nul("volumes-from specification", raw)
+    ref, _, mode = raw.partition(":")
+    if ref == "":
+        # Docker looks up a container named "" and says "No such container: ".
+        raise InvalidMountError(f"invalid volumes-from specification '{raw}': "
+                                "the container name is empty")
+    if mode == "":
+        return ref, ""
+    words = mode.split(",")
+    if (not valid_mount_mode(mode) or any(w in PROPAGATION_MODES for w in words)
+            or any(w in COPY_MODES for w in words)):
+        raise InvalidMountError(f"invalid mode: {mode}")
+    return ref, mode
+
+
+# --- checks across specs ------------------------------------------------------------------
+
+
+def check_duplicates(specs: Iterable[MountSpec]) -> None:
+    """Refuse two of the user's own mounts on one target (Docker: ``Duplicate mount point``).
+
+    Targets are compared cleaned (``/x/`` is ``/x``).  Docker lets an anonymous ``-v /x``
+    be silently replaced by ``-v vol:/x``; Orlop refuses that too.
+
+    Raises:
+        InvalidMountError: ``Duplicate mount point: /x``.
+    """
+    seen: set[str] = set()
+    for spec in specs:
+        target = clean_target(spec.target)
+        if target in seen:
+            raise InvalidMountError(f"Duplicate mount point: {target}")
+        seen.add(target)

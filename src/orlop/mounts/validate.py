@@ -1,0 +1,243 @@
+"""The one validation path for mount requests, with Docker's error texts.
+
+Every source of mounts (``-v``, ``--mount``, ``--tmpfs``, an API ``Mount`` object)
+ends up here, as in moby's ``daemon/volume/mounts/linux_parser.go`` where
+``ParseMountRaw`` and ``ParseMountSpec`` funnel into the same
+``validateMountConfigImpl``.  The texts are moby's (``validate.go``:
+``errMountConfig``, ``errMissingField``, ``errExtraField``), so scripts that grep
+Docker's errors keep working.  Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import TYPE_CHECKING, Final
+
+from orlop.errors import InvalidMountError, InvalidVolumeNameError
+
+if TYPE_CHECKING:
+    from orlop.mounts.spec import MountSpec
+
+# moby daemon/names: RestrictedNameChars / RestrictedNamePattern (the local driver's rule).
+VOLUME_NAME_CHARS: Final = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
+# fullmatch, not match + "$": Python's "$" also matches before a trailing newline, which
+# would let "ab\n" through (Go's "$" without (?m) only matches at the very end).
+_VOLUME_NAME_RE: Final = re.compile(VOLUME_NAME_CHARS + "+")
+# A volume name becomes a directory name under <root>/volumes: NAME_MAX on Linux.
+MAX_VOLUME_NAME_BYTES: Final = 255
+
+PROPAGATION_MODES: Final = frozenset(
+    {"private", "rprivate", "shared", "rshared", "slave", "rslave"})
+RW_MODES: Final = frozenset({"ro", "rw"})
+LABEL_MODES: Final = frozenset({"z", "Z"})  # SELinux relabel; accepted and only recorded
+COPY_MODES: Final = frozenset({"nocopy"})
+CONSISTENCY_MODES: Final = frozenset({"consistent", "cached", "delegated"})  # macOS only
+
+
+def go_quote(text: str) -> str:
+    """Quote ``text`` as Go's ``%q`` does, because Docker's texts embed ``%q`` names."""
+    out = ['"']
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch == " " or ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES: Final = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                      "\t": "\\t", "\v": "\\v"}
+
+
+def check_no_nul(what: str, value: str) -> None:
+    """Refuse a NUL byte: C strings would silently cut the path short at the kernel.
+
+    Docker has no text for this (Go strings carry NUL and the syscall fails later with
+    EINVAL); Orlop refuses it up front and names the field.
+    """
+    if "\x00" in value:
+        raise InvalidMountError(f"invalid {what} {go_quote(value)}: contains a NUL byte")
+
+
+def clean_target(path: str) -> str:
+    """Clean a container path as Go's ``path.Clean``: ``/x/`` -> ``/x``, ``/a/../b`` -> ``/b``.
+
+    ``posixpath.normpath`` keeps a leading ``//`` (POSIX allows it a special meaning);
+    Go's Clean does not, and neither does the kernel for us, so it is folded here.
+    """
+    check_no_nul("mount path", path)
+    if path == "":
+        return "."
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+def validate_absolute(path: str) -> None:
+    """moby ``linuxValidateAbsolute``."""
+    if not posixpath.isabs(path):
+        raise InvalidMountError(f"invalid mount path: '{path}' mount path must be absolute")
+
+
+def validate_not_root(path: str) -> None:
+    """moby ``linuxValidateNotRoot``: mounting over the container's root is never allowed."""
+    if clean_target(path.replace("\\", "/")) == "/":
+        raise InvalidMountError("invalid specification: destination can't be '/'")
+
+
+def validate_container_path(path: str) -> None:
+    """The destination checks shared by every mount type (not-root, then absolute)."""
+    check_no_nul("mount path", path)
+    validate_not_root(path)
+    validate_absolute(path)
+
+
+def validate_volume_name(name: str) -> None:
+    """Check a local volume name as Docker's local driver does (``create NAME: ...``).
+
+    Docker: 1 byte -> "too short"; otherwise ``^[a-zA-Z0-9][a-zA-Z0-9_.-]+$``.  Orlop
+    also refuses names over 255 bytes (Docker fails later, at mkdir, with "file name too
+    long") so nothing is half-created.
+
+    Raises:
+        InvalidVolumeNameError: with Docker's text, prefixed ``create NAME: ``.
+    """
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size == 1:
+        raise InvalidVolumeNameError(
+            f"create {name}: volume name is too short, names should be at least two "
+            "alphanumeric characters")
+    if _VOLUME_NAME_RE.fullmatch(name) is None:
+        raise InvalidVolumeNameError(
+            f"create {name}: {go_quote(name)} includes invalid characters for a local volume "
+            f"name, only {go_quote(VOLUME_NAME_CHARS)} are allowed. If you intended to pass a "
+            "host directory, use absolute path")
+    if size > MAX_VOLUME_NAME_BYTES:
+        raise InvalidVolumeNameError(
+            f"create {name}: volume name is too long ({size} bytes), names can be at most "
+            f"{MAX_VOLUME_NAME_BYTES} bytes")
+
+
+def valid_mount_mode(mode: str) -> bool:
+    """moby ``linuxValidMountMode``: known words only, at most one of each kind."""
+    if mode == "":
+        return True
+    counts = [0, 0, 0, 0, 0]
+    kinds = (RW_MODES, LABEL_MODES, PROPAGATION_MODES, COPY_MODES, CONSISTENCY_MODES)
+    for word in mode.split(","):
+        for i, kind in enumerate(kinds):
+            if word in kind:
+                counts[i] += 1
+                break
+        else:
+            return False
+    return all(c <= 1 for c in counts)
+
+
+def is_read_write(mode: str) -> bool:
+    """moby ``ReadWrite``: a mode is read-write unless it contains ``ro``."""
+    return "ro" not in mode.split(",")
+
+
+def mode_propagation(mode: str) -> str:
+    """The propagation word of a ``-v`` mode, or ``""``."""
+    return next((w for w in mode.split(",") if w in PROPAGATION_MODES), "")
+
+
+def is_local_subpath(path: str) -> bool:
+    """Go's ``filepath.IsLocal``: relative, non-empty and not escaping with ``..``."""
+    if path == "" or posixpath.isabs(path):
+        return False
+    cleaned = posixpath.normpath(path)
+    return cleaned != ".." and not cleaned.startswith("../")
+
+
+def mount_config_error(mount_type: str, reason: str) -> InvalidMountError:
+    """moby ``errMountConfig``: ``invalid mount config for type "bind": <reason>``."""
+    return InvalidMountError(f"invalid mount config for type {go_quote(mount_type)}: {reason}")
+
+
+def validate_mount_spec(spec: MountSpec) -> None:
+    """moby ``validateMountConfigImpl`` for a spec whose target is still the raw text.
+
+    Checks, in Docker's order: the target (present, not ``/``, absolute), then the
+    type-specific rules, including options that belong to another type ("field
+    BindOptions must not be specified").  The bind-source existence check is I/O and
+    lives in ``parser.validate_bind_source``.
+
+    Raises:
+        InvalidMountError: ``invalid mount config for type "<type>": <reason>``.
+    """
+    mtype = spec.type
+    if spec.target == "":
+        raise mount_config_error(mtype, "field Target must not be empty")
+    try:
+        validate_container_path(spec.target)
+    except InvalidMountError as err:
+        raise mount_config_error(mtype, err.message) from None
+
+    has_bind_options = spec.propagation != "" or spec.bind_recursive != "enabled"
+    has_volume_options = (not spec.copy_up or spec.volume_driver != "" or
+                          bool(spec.volume_labels) or bool(spec.volume_options) or
+                          spec.volume_subpath != "")
+    has_tmpfs_options = (spec.tmpfs_size is not None or spec.tmpfs_mode is not None or
+                         bool(spec.tmpfs_options))
+    if mtype == "bind":
+        if spec.source == "":
+            raise mount_config_error(mtype, "field Source must not be empty")
+        if spec.propagation and spec.propagation not in PROPAGATION_MODES:
+            raise mount_config_error(mtype, f"invalid propagation mode: {spec.propagation}")
+        if has_volume_options:
+            raise mount_config_error(mtype, "field VolumeOptions must not be specified")
+        if has_tmpfs_options:
+            raise mount_config_error(mtype, "field TmpfsOptions must not be specified")
+        check_no_nul("bind source", spec.source)
+        try:
+            validate_absolute(spec.source)
+        except InvalidMountError as err:
+            raise mount_config_error(mtype, err.message) from None
+        if spec.bind_recursive in ("writable", "readonly") and not spec.read_only:
+            raise mount_config_error(
+                mtype, f"option 'bind-recursive={spec.bind_recursive}' requires 'readonly' "
+                "to be specified in conjunction")
+    elif mtype == "volume":
+        if has_bind_options:
+            raise mount_config_error(mtype, "field BindOptions must not be specified")
+        if has_tmpfs_options:
+            raise mount_config_error(mtype, "field TmpfsOptions must not be specified")
+        anonymous = spec.source == ""
+        if spec.volume_subpath:
+            check_no_nul("volume subpath", spec.volume_subpath)
+            if anonymous:
+                raise mount_config_error(
+                    mtype, "must not set Subpath when using anonymous volumes")
+            if not is_local_subpath(spec.volume_subpath):
+                raise mount_config_error(
+                    mtype, "subpath must be a relative path within the volume")
+        if spec.read_only and anonymous:
+            raise mount_config_error(
+                mtype, "must not set ReadOnly mode when using anonymous volumes")
+    elif mtype == "tmpfs":
+        if has_bind_options:
+            raise mount_config_error(mtype, "field BindOptions must not be specified")
+        if spec.source != "":
+            raise mount_config_error(mtype, "field Source must not be specified")
+        if has_volume_options:
+            raise mount_config_error(mtype, "field VolumeOptions must not be specified")
+        if spec.tmpfs_size is not None and spec.tmpfs_size < 0:
+            raise mount_config_error(mtype, f"invalid tmpfs size: {spec.tmpfs_size}")
+        if spec.tmpfs_mode is not None and not 0 <= spec.tmpfs_mode <= 0o7777:
+            raise mount_config_error(mtype, f"invalid tmpfs mode: {spec.tmpfs_mode:o}")
+    else:
+        raise mount_config_error(mtype, "mount type unknown")

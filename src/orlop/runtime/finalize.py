@@ -1,0 +1,141 @@
+"""finalize_rootfs: what is made read-only or hidden after pivot_root, last of all.
+
+Masks and read-only paths come after every other mount so that no later mount can
+land on top of them and undo them (R5; runc applies them in standard_init_linux.go
+after pivot).  Everything is done on fds resolved inside the new root.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from orlop.kernel import libc
+from orlop.kernel.flags import (
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_RECURSIVE,
+    FSCONFIG_CMD_CREATE,
+    FSMOUNT_CLOEXEC,
+    FSOPEN_CLOEXEC,
+    MountAttr,
+)
+from orlop.kernel.safepath import open_in_root, open_nofollow_in_root
+from orlop.runtime.failure import InitStepError, describe
+from orlop.runtime.spec import Spec
+
+
+def finalize_rootfs(root_fd: int, spec: Spec, deferred_ro: list[str]) -> None:
+    """Deferred read-only tmpfs, readonlyPaths, maskedPaths, then a read-only root."""
+    for dest in deferred_ro:
+        _make_readonly(root_fd, dest, recursive=False)
+    for path in spec.linux.readonly_paths:
+        readonly_path(root_fd, path)
+    mask_paths(root_fd, spec.linux.masked_paths)
+    if spec.root.readonly:
+        try:
+            libc.mount_setattr(AT_FDCWD, "/", 0, MountAttr.RDONLY)
+        except OSError as err:
+            raise InitStepError(f"readonly rootfs: {describe(err)}", err.errno or 0) from err
+
+
+def _make_readonly(root_fd: int, path: str, recursive: bool) -> None:
+    fd = open_in_root(root_fd, path)
+    try:
+        flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+        libc.mount_setattr(fd, "", flags, MountAttr.RDONLY)
+    finally:
+        os.close(fd)
+
+
+def readonly_path(root_fd: int, path: str) -> None:
+    """Bind ``path`` over itself and make the bind (and its submounts) read-only.
+
+    A missing path is not an error (the kernel may not have it).
+    """
+    try:
+        fd = open_in_root(root_fd, path)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise InitStepError(f"readonly_path {path}: {describe(err)}", err.errno or 0) from err
+    try:
+        tree = libc.clone_tree(fd, recursive=True)
+        try:
+            libc.mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, MountAttr.RDONLY)
+            libc.attach_tree(tree, fd)
+        finally:
+            os.close(tree)
+    except OSError as err:
+        raise InitStepError(f"readonly_path {path}: {describe(err)}", err.errno or 0) from err
+    finally:
+        os.close(fd)
+
+
+def _open_dev_null(root_fd: int) -> int:
+    """The container's /dev/null, verified to be the char device 1:3.
+
+    CVE-2025-31133: an image (or a racing container) that makes /dev/null a symlink
+    to, say, /proc/sys/kernel/core_pattern turned runc's "bind /dev/null over a
+    masked file" into a writable bind of a host-wide procfs file.  Last component not
+    followed, type and rdev checked on the pinned fd.
+    """
+    fd = open_nofollow_in_root(root_fd, "/dev/null")
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise InitStepError("mask_paths: /dev/null is not the null device", errno.EPERM)
+    return fd
+
+
+def _mount_empty_tmpfs(target_fd: int) -> None:
+    """A fresh read-only tmpfs attached onto a pinned directory (fsopen/fsmount).
+
+    Done without /proc/self/fd, so masking works even for a spec without /proc.
+    """
+    fs_fd = libc.fsopen("tmpfs", FSOPEN_CLOEXEC)
+    try:
+        libc.fsconfig(fs_fd, FSCONFIG_CMD_CREATE)
+        mnt = libc.fsmount(fs_fd, FSMOUNT_CLOEXEC, MountAttr.RDONLY)
+    finally:
+        os.close(fs_fd)
+    try:
+        libc.attach_tree(mnt, target_fd)
+    finally:
+        os.close(mnt)
+
+
+def mask_paths(root_fd: int, paths: list[str]) -> None:
+    """Hide each path: /dev/null bound over files, an empty read-only tmpfs over dirs."""
+    if not paths:
+        return
+    null_fd = -1
+    try:
+        for path in paths:
+            try:
+                fd = open_in_root(root_fd, path)
+            except FileNotFoundError:
+                continue
+            try:
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    _mount_empty_tmpfs(fd)
+                else:
+                    if null_fd < 0:
+                        null_fd = _open_dev_null(root_fd)
+                    tree = libc.clone_tree(null_fd, recursive=False)
+                    try:
+                        libc.attach_tree(tree, fd)
+                    finally:
+                        os.close(tree)
+            except OSError as err:
+                raise InitStepError(f"mask_paths {path}: {describe(err)}",
+                                    err.errno or 0) from err
+            finally:
+                os.close(fd)
+    finally:
+        if null_fd >= 0:
+            os.close(null_fd)
+
+
+__all__ = ["finalize_rootfs", "mask_paths", "readonly_path"]

@@ -1,0 +1,342 @@
+"""The subset of the OCI runtime spec (config.json) that Orlop writes and runs.
+
+Field names are snake_case here and camelCase on disk (``to_dict``/``from_dict`` do the
+mapping in one place).  Keys we do not model are kept in ``extra`` so that a config.json
+written by another tool (``crun spec``, Docker) survives a load/save round trip.
+``default_spec()`` is Docker's default container: the same capabilities, masked and
+read-only paths, mounts and namespaces as moby's daemon/pkg/oci/defaults.go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orlop.kernel.caps import DOCKER_DEFAULT_CAPS
+
+OCI_VERSION = "1.0.2"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Annotations the built-in runtime reads: an overlay mounted on root.path inside the
+# container's mount namespace, so the host's mount table never holds the rootfs.
+ANNOTATION_LOWERDIR = "org.orlop.overlay.lowerdir"
+ANNOTATION_UPPERDIR = "org.orlop.overlay.upperdir"
+ANNOTATION_WORKDIR = "org.orlop.overlay.workdir"
+
+DOCKER_MASKED_PATHS: tuple[str, ...] = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+DOCKER_READONLY_PATHS: tuple[str, ...] = (
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
+
+
+def _strs(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what}: expected a list of strings, got {value!r}")
+    return list(value)
+
+
+def _rest(data: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in known}
+
+
+@dataclass
+class User:
+    uid: int = 0
+    gid: int = 0
+    additional_gids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> User:
+        return cls(uid=int(d.get("uid", 0)), gid=int(d.get("gid", 0)),
+                   additional_gids=[int(g) for g in d.get("additionalGids") or []])
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"uid": self.uid, "gid": self.gid}
+        if self.additional_gids:
+            out["additionalGids"] = list(self.additional_gids)
+        return out
+
+
+@dataclass
+class Capabilities:
+    bounding: list[str] = field(default_factory=list)
+    effective: list[str] = field(default_factory=list)
+    permitted: list[str] = field(default_factory=list)
+    inheritable: list[str] = field(default_factory=list)
+    ambient: list[str] = field(default_factory=list)
+
+    _SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Capabilities:
+        return cls(**{k: _strs(d.get(k), f"capabilities.{k}") for k in cls._SETS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(getattr(self, k)) for k in self._SETS}
+
+
+@dataclass
+class Rlimit:
+    type: str  # "RLIMIT_NOFILE"
+    hard: int
+    soft: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Rlimit:
+        return cls(type=str(d["type"]), hard=int(d["hard"]), soft=int(d["soft"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "hard": self.hard, "soft": self.soft}
+
+
+@dataclass
+class Process:
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
+    cwd: str = "/"
+    terminal: bool = False
+    user: User = field(default_factory=User)
+    capabilities: Capabilities | None = None
+    no_new_privileges: bool = False
+    rlimits: list[Rlimit] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KNOWN = ("args", "env", "cwd", "terminal", "user", "capabilities", "noNewPrivileges",
+              "rlimits")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Process:
+        caps = d.get("capabilities")
+        rl = d.get("rlimits")
+        return cls(
+            args=_strs(d.get("args"), "process.args"),
+            env=_strs(d.get("env"), "process.env"),
+            cwd=str(d.get("cwd", "/")),
+            terminal=bool(d.get("terminal", False)),
+            user=User.from_dict(d.get("user") or {}),
+            capabilities=Capabilities.from_dict(caps) if caps is not None else None,
+            no_new_privileges=bool(d.get("noNewPrivileges", False)),
+            rlimits=[Rlimit.from_dict(r) for r in rl] if rl is not None else None,
+            extra=_rest(d, cls._KNOWN),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "terminal": self.terminal, "user": self.user.to_dict(), "args": list(self.args),
+            "env": list(self.env), "cwd": self.cwd,
+        }
+        if self.capabilities is not None:
+            out["capabilities"] = self.capabilities.to_dict()
+        if self.rlimits is not None:
+            out["rlimits"] = [r.to_dict() for r in self.rlimits]
+        out["noNewPrivileges"] = self.no_new_privileges
+        out.update(self.extra)
+        return out
+
+    def getenv(self, name: str) -> str | None:
+        """The last ``NAME=value`` in env wins, as execve's consumers read it."""
+        value = None
+        prefix = name + "="
+        for item in self.env:
+            if item.startswith(prefix):
+                value = item[len(prefix):]
+        return value
+
+
+@dataclass
+class Root:
+    path: str = "rootfs"
+    readonly: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Root:
+        return cls(path=str(d["path"]), readonly=bool(d.get("readonly", False)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "readonly": self.readonly}
+
+
+@dataclass
+class Mount:
+    """One ``mounts[]`` entry; options are mount(8)-style words, see runtime/mountopts.py."""
+
+    destination: str
+    type: str = "bind"
+    source: str = ""
+    options: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Mount:
+        dest = d.get("destination")
+        if not isinstance(dest, str) or not dest.startswith("/"):
+            raise ValueError(f"mount destination must be an absolute path, got {dest!r}")
+        return cls(destination=dest, type=str(d.get("type") or ""),
+                   source=str(d.get("source") or ""), options=_strs(d.get("options"), dest))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"destination": self.destination, "type": self.type,
+                               "source": self.source}
+        if self.options:
+            out["options"] = list(self.options)
+        return out
+
+
+@dataclass
+class Namespace:
+    type: str
+    path: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Namespace:
+        ns_type = str(d.get("type"))
+        if ns_type not in NAMESPACE_TYPES:
+            raise ValueError(f"unknown namespace type {ns_type!r}")
+        path = d.get("path")
+        return cls(type=ns_type, path=str(path) if path else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.path:
+            out["path"] = self.path
+        return out
+
+
+@dataclass
+class Linux:
+    namespaces: list[Namespace] = field(default_factory=list)
+    masked_paths: list[str] = field(default_factory=list)
+    readonly_paths: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KNOWN = ("namespaces", "maskedPaths", "readonlyPaths")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Linux:
+        return cls(
+            namespaces=[Namespace.from_dict(n) for n in d.get("namespaces") or []],
+            masked_paths=_strs(d.get("maskedPaths"), "linux.maskedPaths"),
+            readonly_paths=_strs(d.get("readonlyPaths"), "linux.readonlyPaths"),
+            extra=_rest(d, cls._KNOWN),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"namespaces": [n.to_dict() for n in self.namespaces],
+                               "maskedPaths": list(self.masked_paths),
+                               "readonlyPaths": list(self.readonly_paths)}
+        out.update(self.extra)
+        return out
+
+    def namespace(self, ns_type: str) -> Namespace | None:
+        for ns in self.namespaces:
+            if ns.type == ns_type:
+                return ns
+        return None
+
+
+@dataclass
+class Spec:
+    process: Process = field(default_factory=Process)
+    root: Root = field(default_factory=Root)
+    hostname: str = ""
+    mounts: list[Mount] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    linux: Linux = field(default_factory=Linux)
+    oci_version: str = OCI_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KNOWN = ("ociVersion", "process", "root", "hostname", "mounts", "annotations", "linux")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Spec:
+        if not isinstance(d, dict):
+            raise ValueError("config.json: expected a JSON object")
+        if "root" not in d:
+            raise ValueError("config.json: root is required")
+        ann = d.get("annotations") or {}
+        return cls(
+            oci_version=str(d.get("ociVersion", OCI_VERSION)),
+            process=Process.from_dict(d.get("process") or {}),
+            root=Root.from_dict(d["root"]),
+            hostname=str(d.get("hostname") or ""),
+            mounts=[Mount.from_dict(m) for m in d.get("mounts") or []],
+            annotations={str(k): str(v) for k, v in ann.items()},
+            linux=Linux.from_dict(d.get("linux") or {}),
+            extra=_rest(d, cls._KNOWN),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ociVersion": self.oci_version, "process": self.process.to_dict(),
+                               "root": self.root.to_dict()}
+        if self.hostname:
+            out["hostname"] = self.hostname
+        out["mounts"] = [m.to_dict() for m in self.mounts]
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        out["linux"] = self.linux.to_dict()
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Spec:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write config.json atomically (temp file + fsync + rename): a reader never sees half."""
+        target = Path(path)
+        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+
+
+def default_mounts() -> list[Mount]:
+    """Docker's default mounts (moby daemon/pkg/oci/defaults.go), in mount order."""
+    return [
+        Mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+        Mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        Mount("/dev/pts", "devpts", "devpts",
+              ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+        # The built-in runtime skips this one when the kernel refuses it (cgroup v1
+        # hierarchies already mounted elsewhere); crun and runc handle it themselves.
+        Mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro", "nosuid", "noexec", "nodev"]),
+        Mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+        Mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777",
+                                           "size=65536k"]),
+    ]
+
+
+def default_spec(args: list[str] | None = None, rootfs: str = "rootfs") -> Spec:
+    """Docker's default container, ready to be adjusted by the engine."""
+    caps = list(DOCKER_DEFAULT_CAPS)
+    return Spec(
+        process=Process(
+            args=list(args) if args is not None else ["sh"],
+            env=[f"PATH={DEFAULT_PATH}"],
+            cwd="/",
+            capabilities=Capabilities(bounding=list(caps), effective=list(caps),
+                                      permitted=list(caps), inheritable=[], ambient=[]),
+            no_new_privileges=True,
+        ),
+        root=Root(path=rootfs, readonly=False),
+        hostname="",
+        mounts=default_mounts(),
+        linux=Linux(
+            namespaces=[Namespace(t) for t in ("pid", "ipc", "uts", "mount", "network")],
+            masked_paths=list(DOCKER_MASKED_PATHS),
+            readonly_paths=list(DOCKER_READONLY_PATHS),
+        ),
+    )

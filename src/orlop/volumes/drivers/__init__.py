@@ -1,0 +1,1 @@
+"""Volume drivers: ``local`` (Docker's, plus Orlop's ``size=`` quota volumes)."""

@@ -1,0 +1,158 @@
+"""File-descriptor based helpers for the volume store.
+
+Every path below the volumes directory is reached one component at a time from an
+open directory fd with ``O_NOFOLLOW`` (or openat2 ``RESOLVE_NO_SYMLINKS``), so a
+symlink planted in the store (``volumes/x/_data -> /etc``) is never followed: the
+CVE-2018-15664 / CVE-2021-30465 class (resolve a path, then use it after it changed).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from orlop.kernel.flags import RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV
+from orlop.kernel.libc import openat2
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_dir(name: str, dir_fd: int, flags: int = DIR_FLAGS) -> int:
+    """Open the directory ``name`` (one component) below ``dir_fd``, never via a symlink."""
+    if "/" in name or name in ("", ".", ".."):
+        raise OSError(errno.EINVAL, "not a single path component", name)
+    return os.open(name, flags | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
+@contextmanager
+def opened_dir(name: str, dir_fd: int, flags: int = DIR_FLAGS) -> Iterator[int]:
+    fd = open_dir(name, dir_fd, flags)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def is_mountpoint(dir_fd: int, name: str) -> bool:
+    """Whether ``name`` below ``dir_fd`` is the root of another mount (bind mounts too).
+
+    openat2 with RESOLVE_NO_XDEV fails with EXDEV exactly when resolving ``name`` crosses
+    a mount, which st_dev comparison cannot tell for a bind mount of the same filesystem.
+    """
+    try:
+        fd = openat2(dir_fd, name, os.O_PATH | os.O_NOFOLLOW,
+                     RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+    except OSError as err:
+        if err.errno == errno.EXDEV:
+            return True
+        if err.errno == errno.ENOENT:
+            return False
+        raise
+    os.close(fd)
+    return False
+
+
+def write_file(dir_fd: int, name: str, data: bytes, mode: int = 0o600) -> None:
+    """Write a whole file atomically: temp name, fsync, rename over, fsync the directory."""
+    tmp = f".{name}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 mode, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    os.fsync(dir_fd)
+
+
+def read_file(dir_fd: int, name: str, limit: int = 1 << 20) -> bytes | None:
+    """The content of a regular file below ``dir_fd``, or None when it does not exist."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", name)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def remove_tree(dir_fd: int, name: str) -> None:
+    """``rm -rf name`` below ``dir_fd``, refusing to descend into another mount.
+
+    shutil.rmtree is fd-based (no symlink is followed) but crosses mount points; a
+    volume whose bind or tmpfs mount failed to go away would have the *host's* data
+    deleted through it (``o=bind,device=/srv/data``).  Here a sub-directory that is a
+    mount point stops the removal with EBUSY instead.
+    """
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dir_fd)
+        return
+    if is_mountpoint(dir_fd, name):
+        raise OSError(errno.EBUSY, "refusing to remove a mount point", name)
+    fd = open_dir(name, dir_fd)
+    try:
+        _empty_dir(fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dir_fd)
+
+
+def _empty_dir(fd: int) -> None:
+    with os.scandir(fd) as it:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    for child, is_dir in entries:
+        if is_dir:
+            remove_tree(fd, child)
+        else:
+            try:
+                os.unlink(child, dir_fd=fd)
+            except IsADirectoryError:  # replaced by a directory meanwhile
+                remove_tree(fd, child)
+            except FileNotFoundError:
+                pass
+
+
+def tree_size(dir_fd: int) -> int:
+    """Apparent size in bytes of everything below ``dir_fd``, as Docker's ``du``-like
+    ``directory.Size``: symlinks not followed, a hard-linked file counted once."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [os.dup(dir_fd)]
+    try:
+        while stack:
+            fd = stack.pop()
+            try:
+                with os.scandir(fd) as it:
+                    for entry in it:
+                        st = entry.stat(follow_symlinks=False)
+                        if stat.S_ISDIR(st.st_mode):
+                            try:
+                                stack.append(open_dir(entry.name, fd))
+                            except OSError:
+                                continue  # vanished, or a mount we may not enter
+                            continue
+                        if st.st_nlink > 1:
+                            key = (st.st_dev, st.st_ino)
+                            if key in seen:
+                                continue
+                            seen.add(key)
+                        total += st.st_size
+            finally:
+                os.close(fd)
+    finally:
+        for fd in stack:
+            os.close(fd)
+    return total

@@ -1,0 +1,57 @@
+"""The volume as the rest of Orlop sees it, and its Docker inspect form.
+
+Anonymous volumes carry the label ``com.docker.volume.anonymous: ""``, as Docker >= 23
+gives them (Docker 20.10 gave none).  Orlop follows current Docker here because its
+``volume prune`` semantics (anonymous volumes only unless ``--all``) are defined by
+that label in Docker, and scripts filter on it (``-f label=com.docker.volume.anonymous``).
+The ``anonymous`` column of the database stays the truth Orlop itself prunes by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+LOCAL_DRIVER = "local"
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One volume, as recorded in the state database.
+
+    ``labels`` and ``options`` keep the difference between ``None`` and ``{}`` because
+    Docker echoes it back in ``volume inspect`` (``null`` for CLI 28 and auto-created
+    volumes, ``{}`` when a client sent an empty map).
+    """
+
+    name: str
+    driver: str
+    mountpoint: Path
+    created_at: str  # RFC 3339, whole seconds, UTC with "Z", as Docker prints CreatedAt
+    labels: dict[str, str] | None
+    options: dict[str, str] | None
+    anonymous: bool = False
+
+    def to_inspect(self, usage: tuple[int, int] | None = None) -> dict[str, Any]:
+        """Docker's ``volume inspect`` object; keys (and map keys) sorted as Go's JSON does.
+
+        ``usage`` is ``(size in bytes, reference count)`` and adds Docker's ``UsageData``.
+        """
+        out: dict[str, Any] = {
+            "CreatedAt": self.created_at,
+            "Driver": self.driver,
+            "Labels": _sorted(self.labels),
+            "Mountpoint": str(self.mountpoint),
+            "Name": self.name,
+            "Options": _sorted(self.options),
+            "Scope": "local",
+        }
+        if usage is not None:
+            out["UsageData"] = {"RefCount": usage[1], "Size": usage[0]}
+        return out
+
+
+def _sorted(m: dict[str, str] | None) -> dict[str, str] | None:
+    return None if m is None else {k: m[k] for k in sorted(m)}

@@ -1,0 +1,45 @@
+"""The inspect JSON of a volume: Docker's keys, order and null/{} distinction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orlop.volumes.model import Volume
+
+
+def _vol(**kw: object) -> Volume:
+    base: dict[str, object] = {
+        "name": "cr_lab", "driver": "local",
+        "mountpoint": Path("/var/lib/orlop/volumes/cr_lab/_data"),
+        "created_at": "2026-11-27T19:36:49Z", "labels": None, "options": None}
+    base.update(kw)
+    return Volume(**base)  # type: ignore[arg-type]
+
+
+def test_to_inspect_matches_docker_shape() -> None:
+    got = _vol(labels={"team": "db", "env": "test"}).to_inspect()
+    assert json.dumps(got, indent=4) == """{
+    "CreatedAt": "2026-11-27T19:36:49Z",
+    "Driver": "local",
+    "Labels": {
+        "env": "test",
+        "team": "db"
+    },
+    "Mountpoint": "/var/lib/orlop/volumes/cr_lab/_data",
+    "Name": "cr_lab",
+    "Options": null,
+    "Scope": "local"
+}"""
+
+
+def test_to_inspect_keeps_empty_maps_apart_from_null() -> None:
+    got = _vol(labels={}, options={}).to_inspect()
+    assert got["Labels"] == {} and got["Options"] == {}
+    assert _vol().to_inspect()["Labels"] is None
+
+
+def test_to_inspect_usage_adds_usage_data() -> None:
+    got = _vol().to_inspect(usage=(1234, 2))
+    assert got["UsageData"] == {"RefCount": 2, "Size": 1234}
+    assert list(got) == sorted(got)
