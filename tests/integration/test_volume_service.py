@@ -257,7 +257,8 @@ def test_reconcile_unmounts_volume_of_dead_container(svc: VolumeService) -> None
     assert not _is_mounted(vol.mountpoint)
 
 
-def _use_in_child(root: str, rounds: int, results: multiprocessing.queues.Queue[str]) -> None:
+def _use_in_child(root: str, rounds: int, results: multiprocessing.queues.Queue[str],
+                  done: multiprocessing.synchronize.Event) -> None:
     """What the engine does for `run --rm -v race:/d`: ensure the volume, record the
     container's mount point in its own transaction, check the directory, remove all."""
     import sqlite3
@@ -276,15 +277,16 @@ def _use_in_child(root: str, rounds: int, results: multiprocessing.queues.Queue[
             problems.append("a referenced volume has no directory")
         with db.write() as conn:
             conn.execute("DELETE FROM containers WHERE id = ?", (cid,))
+    done.set()
     results.put(";".join(problems) or "ok")
 
 
-def _remove_in_child(root: str, rounds: int, results: multiprocessing.queues.Queue[str]
-                     ) -> None:
+def _remove_in_child(root: str, results: multiprocessing.queues.Queue[str],
+                     done: multiprocessing.synchronize.Event) -> None:
     config = EngineConfig.from_env(root)
     svc = VolumeService(config, Database(config.db_path))
     removed = 0
-    for _ in range(rounds):
+    while not done.is_set():
         try:
             svc.remove("race")
             removed += 1
@@ -298,15 +300,16 @@ def test_racing_use_and_remove_never_leave_row_without_directory(svc: VolumeServ
     ctx = multiprocessing.get_context("fork")
     results: multiprocessing.queues.Queue[str] = ctx.Queue()
     root = str(svc.config.root)
-    procs = [ctx.Process(target=_use_in_child, args=(root, 60, results)),
-             ctx.Process(target=_remove_in_child, args=(root, 60, results))]
+    done = ctx.Event()
+    procs = [ctx.Process(target=_use_in_child, args=(root, 100, results, done)),
+             ctx.Process(target=_remove_in_child, args=(root, results, done))]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
     outcomes = sorted(results.get(timeout=5) for _ in procs)
-    print(outcomes)
     assert outcomes[0] == "ok", outcomes
+    assert outcomes[1] != "removed 0", "the race never happened"
     rows = {v.name for v in svc.list()}
     dirs = {d for d in os.listdir(svc.volumes_dir) if not d.startswith(".")}
     assert rows == dirs

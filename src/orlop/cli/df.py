@@ -85,7 +85,7 @@ def disk_usage(engine: Engine, *, verbose: bool = False, fmt: str = "") -> str:
     out.append(render_table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE",
                              "CREATED", "STATUS", "NAMES"], rows))
     out += ["", "Local Volumes space usage:", ""]
-    rows = [[v.name, str(vol_usage[v.name][1]), human_size(vol_usage[v.name][0])]
+    rows = [[v.name, str(vol_usage[v.name][1]), human_size(vol_usage[v.name][0], 4)]
             for v in volumes]
     out.append(render_table(["VOLUME NAME", "LINKS", "SIZE"], rows))
     out += ["", "Build cache usage: 0B", ""]

@@ -8,17 +8,23 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to the widest cell plus three spaces, as Docker's tabwriter does."""
-    widths = [len(h) for h in headers]
+def tabwrite(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:
+    """Go's tabwriter as the docker CLI sets it up (minwidth 10, padding 3): every cell but
+    the last of a row is padded to its column's width.  Returns lines ending in newlines."""
+    widths: dict[int, int] = {}
     for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths.get(i, minwidth), len(cell) + padding)
     lines = []
-    for row in [list(headers), *[list(r) for r in rows]]:
-        cells = [c.ljust(widths[i] + 3) if i < len(row) - 1 else c for i, c in enumerate(row)]
-        lines.append("".join(cells).rstrip())
-    return "\n".join(lines)
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("".join(cells) + (row[-1] if row else ""))
+    return "".join(line.rstrip(" ") + "\n" for line in lines)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A header row and data rows, aligned as Docker's tables (no trailing newline)."""
+    return tabwrite([list(headers), *[list(r) for r in rows]]).rstrip("\n")
 
 
 def dump_json(value: Any) -> str:
@@ -54,25 +60,87 @@ def _go_str(value: Any) -> str:
 
 def format_template(template: str, obj: Any,
                     funcs: Mapping[str, Callable[[Any], str]] | None = None) -> str:
-    """A subset of Go templates as Docker uses them: ``{{.Field.Sub}}``, ``{{json .X}}``,
-    ``{{json .}}``, ``\\t`` and ``\\n`` escapes, and a leading ``table`` keyword
-    (handled by the caller)."""
+    """A subset of Go templates as Docker users write them: ``{{.Field.Sub}}``,
+    ``{{json .X}}`` / ``{{json .}}``, ``{{upper .X}}``, ``{{range .List}}...{{end}}``
+    (with ``.`` the element inside), ``{{if .X}}...{{else}}...{{end}}``, and ``\\t`` /
+    ``\\n`` escapes.  The ``table`` keyword is handled by the caller.
+
+    Raises:
+        InvalidParameterError: an expression outside that subset ("template parsing error").
+    """
+    from orlop.errors import InvalidParameterError
+
     template = template.replace("\\t", "\t").replace("\\n", "\n")
-    funcs = dict(funcs or {})
+    tokens = re.split(r"(\{\{-?\s*.*?\s*-?\}\})", template)
+    try:
+        out, rest = _render(tokens, 0, obj, dict(funcs or {}))
+    except ValueError as err:
+        raise InvalidParameterError(f"template parsing error: {err}") from None
+    if rest != len(tokens):
+        raise InvalidParameterError("template parsing error: unexpected {{end}}")
+    return out
 
-    def sub(m: re.Match[str]) -> str:
-        expr = m.group(1)
+
+def _truthy(value: Any) -> bool:
+    return bool(value) and value != "<no value>"
+
+
+def _render(tokens: list[str], i: int, dot: Any,
+            funcs: dict[str, Callable[[Any], str]]) -> tuple[str, int]:
+    """Render tokens from ``i`` until an unmatched ``{{end}}``/``{{else}}`` or the end."""
+    out: list[str] = []
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("{{"):
+            out.append(tok)
+            i += 1
+            continue
+        expr = tok[2:-2].strip("- \t")
         words = expr.split()
-        if len(words) == 2 and words[0] == "json":
-            return json.dumps(obj if words[1] == "." else _lookup(obj, words[1]),
-                              separators=(",", ":"))
-        if len(words) == 2 and words[0] in ("upper", "lower", "title"):
-            s = _go_str(_lookup(obj, words[1]))
-            return {"upper": s.upper(), "lower": s.lower(), "title": s.title()}[words[0]]
-        if len(words) == 1 and words[0].startswith("."):
-            return _go_str(_lookup(obj, words[0]))
-        if len(words) == 1 and words[0] in funcs:
-            return funcs[words[0]](obj)
-        raise ValueError(f"template: unsupported expression {{{{{expr}}}}}")
+        if not words:
+            raise ValueError("empty expression {{}}")
+        if words[0] in ("end", "else"):
+            return "".join(out), i
+        if words[0] in ("range", "if") and len(words) == 2:
+            value = dot if words[1] == "." else _lookup(dot, words[1])
+            body_start = i + 1
+            _, j = _render(tokens, body_start, dot, funcs)  # find the matching end/else
+            else_start = None
+            if j < len(tokens) and tokens[j][2:-2].strip("- \t") == "else":
+                else_start = j + 1
+                _, j = _render(tokens, else_start, dot, funcs)
+            if j >= len(tokens):
+                raise ValueError(f"unexpected EOF in {{{{{expr}}}}}")
+            if words[0] == "range":
+                items = list(value.items()) if isinstance(value, Mapping) else \
+                    list(value or [])
+                for item in items:
+                    elem = item[1] if isinstance(value, Mapping) else item
+                    out.append(_render(tokens, body_start, elem, funcs)[0])
+            elif _truthy(value):
+                out.append(_render(tokens, body_start, dot, funcs)[0])
+            elif else_start is not None:
+                out.append(_render(tokens, else_start, dot, funcs)[0])
+            i = j + 1
+            continue
+        out.append(_eval(words, dot, funcs, expr))
+        i += 1
+    return "".join(out), i
 
-    return _FIELD.sub(sub, template)
+
+def _eval(words: list[str], dot: Any, funcs: dict[str, Callable[[Any], str]],
+          expr: str) -> str:
+    def arg(w: str) -> Any:
+        return dot if w == "." else _lookup(dot, w)
+
+    if len(words) == 2 and words[0] == "json":
+        return json.dumps(arg(words[1]), separators=(",", ":"))
+    if len(words) == 2 and words[0] in ("upper", "lower", "title", "println"):
+        s = _go_str(arg(words[1]))
+        return {"upper": s.upper(), "lower": s.lower(), "title": s.title(),
+                "println": s + "\n"}[words[0]]
+    if len(words) == 1 and (words[0] == "." or words[0].startswith(".")):
+        return _go_str(arg(words[0]))
+    if len(words) == 1 and words[0] in funcs:
+        return funcs[words[0]](dot)
+    raise ValueError(f"unsupported expression {{{{{expr}}}}}")

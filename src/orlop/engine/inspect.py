@@ -92,7 +92,9 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             },
             "Name": "overlay2",
         },
-        "Mounts": [MountPoint.from_json(s).to_inspect() for s in mount_specs],
+        # Docker lists --tmpfs mounts in HostConfig.Tmpfs only, not in Mounts.
+        "Mounts": [mp.to_inspect() for mp in map(MountPoint.from_json, mount_specs)
+                   if mp.origin != "tmpfs-flag"],
         "Config": {
             "Hostname": cfg.hostname,
             "Domainname": "",

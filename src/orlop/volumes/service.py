@@ -167,15 +167,20 @@ class VolumeService:
                 if row is not None:
                     return self._check_same_driver(self._to_volume(row), driver), False
                 try:
-                    libc.renameat2(vfd, stage, vfd, name, RENAME_NOREPLACE)
+                    _rename_noreplace(vfd, stage, name)
                     renamed = True
                 except OSError as err:
                     if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                         raise SystemFailureError(
                             f"create {name}: error while creating volume root path "
                             f"'{self.volumes_dir / name}': {err.strerror}") from err
-                    with opened_dir(name, vfd) as old:
-                        options = drv.read_options(old)
+                    try:
+                        with opened_dir(name, vfd) as old:
+                            options = drv.read_options(old)
+                    except (OSError, ValueError) as err2:
+                        raise SystemFailureError(
+                            f"create {name}: {self.volumes_dir / name} exists and cannot be "
+                            f"adopted as a volume: {err2}") from err2
                 os.fsync(vfd)
                 created_at = _now()
                 conn.execute(
@@ -334,7 +339,7 @@ class VolumeService:
             except BaseException:
                 if moved:  # the DELETE did not commit: put the directory back
                     with suppress(OSError):
-                        libc.renameat2(vfd, trash, vfd, name, RENAME_NOREPLACE)
+                        _rename_noreplace(vfd, trash, name)
                 raise
             if moved:
                 os.fsync(vfd)
@@ -539,7 +544,7 @@ class VolumeService:
             with opened_dir(stage, vfd) as sfd:
                 os.fchmod(sfd, VOLUME_DIR_MODE)
                 self._drivers[LOCAL_DRIVER].create(sfd, name, None)
-            libc.renameat2(vfd, stage, vfd, name, RENAME_NOREPLACE)
+            _rename_noreplace(vfd, stage, name)
         finally:
             with suppress(OSError):
                 remove_tree(vfd, stage)
@@ -658,6 +663,23 @@ class VolumeService:
             finally:
                 os.close(fd)
         raise SystemFailureError(f"volume {name}: its directory keeps changing")
+
+
+def _rename_noreplace(dir_fd: int, old: str, new: str) -> None:
+    """rename(old, new) that fails with EEXIST instead of replacing ``new``.
+
+    renameat2(RENAME_NOREPLACE) where the filesystem has it; elsewhere (EINVAL: some
+    network and FUSE filesystems) an empty placeholder made with mkdir (which fails if
+    ``new`` exists) is atomically replaced.  The callers hold the database write lock,
+    so no other Orlop process renames volume directories meanwhile.
+    """
+    try:
+        libc.renameat2(dir_fd, old, dir_fd, new, RENAME_NOREPLACE)
+    except OSError as err:
+        if err.errno != errno.EINVAL:
+            raise
+        os.mkdir(new, 0o700, dir_fd=dir_fd)
+        os.rename(old, new, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 def _refs(conn: sqlite3.Connection, name: str) -> list[str]:

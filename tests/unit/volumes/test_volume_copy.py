@@ -187,3 +187,21 @@ def test_copy_deep_tree_content(trees: tuple[Path, Path]) -> None:
     _copy(src, dst)
     assert sorted(_walk(dst)) == sorted(_walk(src))
     assert (dst / "d0" / "d1" / "f").read_text() == "1"
+
+
+@pytest.mark.skipif(not ROOT, reason="security.capability and chown need root")
+def test_copy_file_capability_survives_chown(trees: tuple[Path, Path]) -> None:
+    import struct
+
+    src, dst = trees
+    f = src / "ping"
+    f.write_text("binary")
+    os.chown(f, 1234, 1234)
+    # VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, permitted = CAP_NET_RAW (bit 13)
+    cap = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)
+    os.setxattr(f, "security.capability", cap)
+    os.setxattr(f, "trusted.orlop", b"t")
+    _copy(src, dst)
+    assert os.getxattr(dst / "ping", "security.capability") == cap
+    assert os.getxattr(dst / "ping", "trusted.orlop") == b"t"
+    assert os.stat(dst / "ping").st_uid == 1234

@@ -271,3 +271,44 @@ def test_copy_up_only_into_empty_volume(svc: VolumeService, tmp_path: Path) -> N
     finally:
         os.close(vfd)
         os.close(sfd)
+
+
+def test_create_without_rename_noreplace_support_falls_back(
+        svc: VolumeService, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from orlop.volumes import service as service_mod
+
+    def no_noreplace(*args: object) -> None:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(service_mod.libc, "renameat2", no_noreplace)
+    vol = svc.create("fallback")
+    assert vol.mountpoint.is_dir()
+    assert _entries(svc) == ["fallback"]
+
+
+def test_create_failure_after_rename_leaves_no_directory(
+        svc: VolumeService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orlop.volumes import service as service_mod
+
+    def boom() -> str:
+        raise RuntimeError("crash between rename and INSERT")
+
+    monkeypatch.setattr(service_mod, "_now", boom)
+    with pytest.raises(RuntimeError):
+        svc.create("halfmade")
+    assert _entries(svc) == []
+    with pytest.raises(VolumeNotFoundError):
+        svc.get("halfmade")
+
+
+def test_create_adopts_orphan_directory_with_its_options(svc: VolumeService) -> None:
+    orphan = svc.volumes_dir / "orphan"
+    (orphan / "_data").mkdir(parents=True)
+    (orphan / "_data" / "old").write_text("data survives")
+    (orphan / "opts.json").write_text('{"type": "tmpfs", "device": "tmpfs"}')
+    vol = svc.create("orphan")
+    assert vol.options == {"type": "tmpfs", "device": "tmpfs"}
+    assert (vol.mountpoint / "old").read_text() == "data survives"
+    assert _entries(svc) == ["orphan"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
-from orlop.cli.output import dump_json, format_template
+from orlop.cli.output import dump_json, format_template, tabwrite
 from orlop.errors import InvalidParameterError, OrlopError
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def _ls(argv: list[str], ctx: Context) -> int:
         return 0
     if fmt in ("", "table"):
         rows = [["DRIVER", "VOLUME NAME"], *([v.driver, v.name] for v in vols)]
-        out.write(_tabwrite(rows))
+        out.write(tabwrite(rows))
         return 0
     if fmt == "json":
         out.write("".join(json.dumps(_ls_object(v), sort_keys=True, separators=(",", ":"))
@@ -231,7 +231,7 @@ def _ls(argv: list[str], ctx: Context) -> int:
             body = "{{.Driver}}\t{{.Name}}"
         header = _template(body, _HEADERS)
         lines = [header, *(_template(body, _ls_object(v)) for v in vols)]
-        out.write(_tabwrite([line.split("\t") for line in lines]))
+        out.write(tabwrite([line.split("\t") for line in lines]))
         return 0
     out.write("".join(_template(fmt, _ls_object(v)) + "\n" for v in vols))
     return 0
@@ -248,20 +248,6 @@ def _ls_object(v: Volume) -> dict[str, str]:
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part)
             for part in re.split(r"(\d+)", name) if part]
-
-
-def _tabwrite(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:
-    """Go's tabwriter as the docker CLI sets it up (minwidth 10, padding 3): every cell but
-    the last of a row is padded to its column's width."""
-    widths: dict[int, int] = {}
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths.get(i, minwidth), len(cell) + padding)
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        lines.append("".join(cells) + (row[-1] if row else ""))
-    return "".join(line.rstrip(" ") + "\n" for line in lines)
 
 
 # --- rm -----------------------------------------------------------------------------
