@@ -16,7 +16,13 @@ trap cleanup EXIT
 cd "$DEMO"
 orlop() { "$PY" -m orlop --root "$ROOT" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ orlop %s\n' "$*"; orlop "$@"; }
+show() {  # print the command as one would type it, then run it
+  local line='$ orlop' a
+  for a in "$@"; do
+    if [[ $a =~ [[:space:]\;\&\|\<\>\$\'\"] ]]; then line+=" '${a//\'/\'\\\'\'}'"; else line+=" $a"; fi
+  done
+  printf '%s\n' "$line"; orlop "$@"
+}
 
 step "1. Import a busybox image (built from Debian's busybox-static)"
 show import "$OLDPWD/.cache/busybox.tar" busybox:latest
