@@ -6,6 +6,7 @@ bash scripts/setup.sh
 PY=${PYTHON:-python3}
 echo "== ruff"; "$PY" -m ruff check src tests
 echo "== mypy"; "$PY" -m mypy src
-echo "== import-linter"; lint-imports
+echo "== import-linter"
+"$PY" -c "from importlinter.cli import lint_imports_command; lint_imports_command()"
 echo "== pytest"
 "$PY" -m pytest -q -p no:cacheprovider "$@" tests
