@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from images_util import entry, extend_busybox
 
 from conftest import Orlop, mounts_under
+from images_util import entry, extend_busybox
 
 
 def _inspect(o: Orlop, ref: str, fmt: str) -> object:
