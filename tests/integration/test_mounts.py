@@ -376,3 +376,39 @@ def test_system_df_counts_volumes(bb: Orlop) -> None:
     assert vol_line.split()[2:4] == ["1", "0"]
     out = bb.ok("system", "df", "-v")
     assert "dfv" in out and "10.24kB" in out
+
+
+def test_volume_rm_racing_container_starts_one_wins_cleanly(bb: Orlop) -> None:
+    """Each round: a `run -v racer:/d` and a `volume rm racer` at once.  Either the run
+    created/used the volume and rm was refused or came after, or rm won first and the
+    run made a fresh volume; never a run on a deleted directory, never an error other
+    than Docker's in-use refusal or not-found."""
+    def run() -> subprocess.CompletedProcess[str]:
+        return bb("run", "--rm", "-v", "racer:/d", "busybox", "sh", "-c",
+                  "echo ok > /d/f && cat /d/f")
+
+    def rm() -> subprocess.CompletedProcess[str]:
+        return bb("volume", "rm", "racer")
+
+    for _ in range(5):
+        bb.ok("volume", "create", "racer")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            fr, fm = pool.submit(run), pool.submit(rm)
+            r, m = fr.result(), fm.result()
+        assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+        assert m.returncode == 0 or "volume is in use" in m.stderr or \
+            "No such volume" in m.stderr, m.stderr
+        names = bb.ok("volume", "ls", "-q").split()
+        if "racer" in names:
+            assert (bb.root / "volumes/racer/_data").is_dir()
+            bb.ok("volume", "rm", "racer")
+    assert not mounts_under(str(bb.root))
+
+
+def test_volume_inspect_size_gives_usage_data(bb: Orlop) -> None:
+    bb.ok("create", "--name", "user1", "-v", "sized:/d", "busybox", "true")
+    bb.ok("run", "--rm", "-v", "sized:/d", "busybox", "sh", "-c",
+          "dd if=/dev/zero of=/d/f bs=1000 count=3 2>/dev/null")
+    vol = json.loads(bb.ok("volume", "inspect", "--size", "sized"))[0]
+    assert vol["UsageData"] == {"RefCount": 1, "Size": 3000}
+    assert "UsageData" not in json.loads(bb.ok("volume", "inspect", "sized"))[0]

@@ -173,6 +173,9 @@ def _kv_map(values: Sequence[str], flag: str) -> dict[str, str]:
 def _inspect(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume inspect", add_help=False)
     p.add_argument("-f", "--format", default="")
+    # Orlop's extension: Docker shows UsageData only through `system df` / the API.
+    p.add_argument("-s", "--size", action="store_true",
+                   help="Add UsageData (Size, RefCount), as the Engine API's df does")
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
     require_args(args.names, "volume inspect", at_least=1)
@@ -183,7 +186,8 @@ def _inspect(argv: list[str], ctx: Context) -> int:
     errors: list[str] = []
     for name in args.names:
         try:
-            found.append(svc.get(name).to_inspect())
+            vol = svc.get(name)
+            found.append(vol.to_inspect(svc.usage(name) if args.size else None))
         except VolumeNotFoundError as err:
             errors.append(str(err))
     if args.format and args.format != "json":
