@@ -10,6 +10,12 @@ command -v crun >/dev/null 2>&1 || need_apt+=(crun)
 command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need_apt+=(mount)
 command -v tar >/dev/null 2>&1 || need_apt+=(tar)
+# --init runs Debian's static tini as the container's PID 1.
+[ -x /usr/bin/tini-static ] || need_apt+=(tini)
+# The compat tests drive orlopd with real Docker clients: Debian's docker-compose (1.29)
+# and the docker CLI (Debian 12 ships it in docker.io; no daemon is started here).
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -18,7 +24,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter' >/dev/null 2>&1 \
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker' \
+     >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"
   "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'

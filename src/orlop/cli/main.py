@@ -24,6 +24,7 @@ def _top_parser() -> Parser:
     p.add_argument("--run-root", help="Root of run-time state (default /run/orlop)")
     p.add_argument("--runtime", dest="global_runtime",
                    help="OCI runtime: orlop (built-in), crun, runc or a path")
+    p.add_argument("-H", "--host", default=None)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
     p.add_argument("command", nargs="?")
@@ -38,6 +39,8 @@ def _help_text() -> str:
              "      --root string      Root of persistent state (default \"/var/lib/orlop\")",
              "      --run-root string  Root of run-time state (default \"/run/orlop\")",
              "      --runtime string   OCI runtime: orlop (built-in), crun, runc or a path",
+             "  -H, --host string      orlopd socket to use (unix:///path; $ORLOP_HOST, "
+             "$DOCKER_HOST)",
              "  -v, --version          Print version information and quit", "",
              "Commands:"]
     width = max(len(n) for n in COMMANDS) + 2
@@ -45,6 +48,12 @@ def _help_text() -> str:
         lines.append(f"  {name:<{width}}{summary}")
     lines += ["", "Run 'orlop COMMAND --help' for more information on a command.", ""]
     return "\n".join(lines)
+
+
+def _env_host() -> str | None:
+    import os
+
+    return os.environ.get("ORLOP_HOST") or os.environ.get("DOCKER_HOST") or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,10 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orlop.config import EngineConfig
 
     config = EngineConfig.from_env(top.root, top.run_root, top.global_runtime)
-    module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
     ctx = Context(config=config, command=name, stdout=sys.stdout, stderr=sys.stderr)
     failure_code = 125 if name in _ENGINE_EXIT_125 else 1
+    # -H, else $ORLOP_HOST/$DOCKER_HOST unless a local root is named: through orlopd.
+    host = top.host or (None if top.root or top.run_root else _env_host())
     try:
+        if host:
+            from orlop.cli.backend import run_remote
+
+            return run_remote(name, top.args, host, ctx.stdout, ctx.stderr)
+        module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
         code: int = module.main(name, top.args, ctx)
         return code
     except UsageError as err:

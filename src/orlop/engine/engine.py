@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
-def _validate_container_name(name: str) -> None:
+def validate_container_name(name: str) -> None:
     """Docker's rule: ``/?[a-zA-Z0-9][a-zA-Z0-9_.-]+``."""
     n = name.removeprefix("/")
     if len(n) < 2 or not n[0].isalnum() or not n.isascii() or not set(n) <= _NAME_OK:
@@ -73,36 +73,81 @@ class Engine:
     def close(self) -> None:
         self.db.close()
 
+    def skip_reconcile(self) -> None:
+        """For a container's own monitor: it must not take its container for dead."""
+        self._reconciled = True
+
     # --- reconciliation -----------------------------------------------------
 
-    def reconcile(self) -> None:
-        """Mark containers whose monitor died as exited and release their volumes.
+    def reconcile(self, force: bool = False) -> None:
+        """Repair what a killed monitor or CLI left behind.
 
-        Cheap when nothing is wrong: one query for running containers and one
-        non-blocking flock per running container.
+        Cheap when nothing is wrong: one query for live containers and one non-blocking
+        flock each.  For a container whose monitor died: kill what is left of it (by its
+        cgroup, never by a pid that may have been reused), mark it exited, release its
+        volume mounts, and remove it if it was --rm.  Then containers half-removed
+        (no record) lose their directory.
         """
-        if self._reconciled:
+        if self._reconciled and not force:
             return
         self._reconciled = True
         from orlop.engine.runner import is_locked
 
         with self.db.read() as conn:
-            running = [r["id"] for r in conn.execute(
-                "SELECT id FROM containers WHERE status = 'running'")]
-        dead = [cid for cid in running if not is_locked(self.config.run_root, cid)]
+            live = [(r["id"], r["pid"]) for r in conn.execute(
+                "SELECT id, pid FROM containers WHERE status IN "
+                "('running', 'paused', 'restarting')")]
+        dead = [cid for cid, _pid in live if not is_locked(self.config.run_root, cid)]
+        removed = []
         for cid in dead:
+            from orlop.engine.cgroups import Cgroup
+
+            cg = Cgroup(cid)
+            oom = cg.oom_killed() if cg.exists() else False
+            if cg.exists():
+                cg.kill_all()
+                cg.destroy()
             with self.db.write() as conn:
-                row = conn.execute("SELECT status FROM containers WHERE id = ?",
-                                   (cid,)).fetchone()
-                if row is None or row["status"] != "running" or \
-                        is_locked(self.config.run_root, cid):
+                c = store.get_by_id(conn, cid)
+                if c is None or not c.alive or is_locked(self.config.run_root, cid):
                     continue
                 store.set_state(conn, cid, status="exited", pid=0, exit_code=137,
-                                finished_at=now_rfc3339(),
+                                finished_at=now_rfc3339(), oom_killed=int(oom),
                                 error="the container's monitor process died")
+            if c.host_config.auto_remove:
+                removed.append(cid)
         if dead:
-            alive = {cid for cid in running if cid not in dead}
+            alive = {cid for cid, _pid in live if cid not in dead}
             self.volumes.reconcile(alive)
+        for cid in removed:
+            with contextlib.suppress(OrlopError):
+                self.remove_container(cid, force=True, volumes=True)
+        self._sweep_container_dirs()
+
+    def _sweep_container_dirs(self, min_age: float = 300.0) -> None:
+        """Directories of containers with no record: a create killed before its insert,
+        or an rm killed after its delete.  Young ones may be a create in progress."""
+        import time
+
+        try:
+            names = os.listdir(self.config.containers_dir)
+        except FileNotFoundError:
+            return
+        if not names:
+            return
+        with self.db.read() as conn:
+            known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
+        now = time.time()
+        for name in names:
+            if name in known or len(name) != 64:
+                continue
+            path = self.config.containers_dir / name
+            try:
+                if now - path.stat().st_mtime < min_age:
+                    continue
+            except OSError:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
 
     # --- containers ---------------------------------------------------------
 
@@ -117,7 +162,8 @@ class Engine:
 
         self.reconcile()
         if opts.name:
-            _validate_container_name(opts.name)
+            validate_container_name(opts.name)
+        _validate_lifecycle_options(opts)
         if opts.network not in ("none", "host"):
             raise InvalidParameterError(
                 f"network {opts.network} not found (Orlop supports --network none and host)")
@@ -145,12 +191,18 @@ class Engine:
                 hostname=opts.hostname or cid[:12], user=opts.user, env=list(opts.env),
                 cmd=list(opts.command) or None, entrypoint=opts.entrypoint, image=opts.image,
                 working_dir=opts.working_dir, volumes=plan.config_volumes,
-                labels=dict(opts.labels), tty=opts.tty, open_stdin=opts.interactive),
+                labels=dict(opts.labels), tty=opts.tty, open_stdin=opts.interactive,
+                stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout),
             host_config=HostConfig(
                 binds=plan.binds, mounts=plan.api_mounts, tmpfs=plan.tmpfs,
                 volumes_from=list(opts.volumes_from) or None, network_mode=opts.network,
                 auto_remove=opts.auto_remove, runtime=opts.runtime or self.config.runtime,
-                readonly_rootfs=opts.read_only),
+                readonly_rootfs=opts.read_only,
+                restart_policy=_restart_policy(opts.restart),
+                log_config={"Type": "json-file", "Config": dict(opts.log_opts)},
+                memory=opts.memory, pids_limit=opts.pids_limit or None,
+                nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
+                cap_drop=list(opts.cap_drop) or None, init=opts.init or None),
             status="created", pid=0, exit_code=0, started_at=ZERO_TIME, finished_at=ZERO_TIME,
             error="", runtime=opts.runtime or self.config.runtime,
         )
@@ -192,7 +244,7 @@ class Engine:
         self.reconcile()
         with self.db.read() as conn:
             cs = store.list_all(conn)
-        return cs if all_ else [c for c in cs if c.status == "running"]
+        return cs if all_ else [c for c in cs if c.alive]
 
     def mount_points(self, container_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -203,8 +255,9 @@ class Engine:
         from orlop.engine.runner import run_foreground
 
         c = self.get_container(ref)
-        if c.status == "running":
+        if c.alive:
             raise ContainerStateError(f"container {c.id} is already running")
+        self._reset_for_start(c)
         try:
             return run_foreground(self, c, stdio, interactive=interactive)
         finally:
@@ -212,31 +265,88 @@ class Engine:
                 with contextlib.suppress(OrlopError):
                     self.remove_container(c.id, force=True, volumes=True)
 
+    def start_detached(self, ref: str) -> Container:
+        """Start a container under its own monitor process and return at once.
+
+        Starting a running container does nothing (Docker's behaviour)."""
+        from orlop.engine.monitor import start_detached
+
+        c = self.get_container(ref)
+        if c.alive:
+            return c
+        self._reset_for_start(c)
+        start_detached(self, c)
+        return c
+
+    def _reset_for_start(self, c: Container) -> None:
+        """A start by hand clears stop/kill's mark and the restart count (Docker)."""
+        if c.manually_stopped or c.restart_count:
+            with self.db.write() as conn:
+                store.set_state(conn, c.id, manually_stopped=0, restart_count=0)
+
     def run(self, opts: RunOptions, stdio: Stdio) -> int:
         c = self.create_container(opts)
         return self.start_attached(c.id, stdio, interactive=opts.interactive)
 
-    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+    def run_detached(self, opts: RunOptions) -> Container:
+        c = self.create_container(opts)
+        try:
+            return self.start_detached(c.id)
+        except OrlopError:
+            if opts.auto_remove:
+                with contextlib.suppress(OrlopError):
+                    self.remove_container(c.id, force=True, volumes=True)
+            raise
+
+    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False,
+                         locked: bool = False) -> str:
         """Remove a container; with ``volumes`` also its anonymous volumes no one else uses.
 
-        Named volumes are never removed implicitly (Docker's rule).
+        Named volumes are never removed implicitly (Docker's rule).  The container's
+        lock is held while its record goes, so a racing `start` either started it
+        before (and then this is a conflict, or a kill with -f) or finds no record.
+        ``locked``: the caller (its own monitor) already holds the lock.
         """
-        from orlop.engine.runner import is_locked
+        import fcntl
+        import time
 
         c = self.get_container(ref)
-        if c.status == "running" and is_locked(self.config.run_root, c.id):
-            if not force:
-                raise ConflictError(
-                    f"You cannot remove a running container {c.id}. Stop the container "
-                    "before attempting removal or force remove")
-            self.kill_container(c)
-        with self.db.write() as conn:
-            vols = store.delete(conn, c.id)
-            anon = {r["name"] for r in conn.execute(
-                "SELECT name FROM volumes WHERE anonymous = 1")}
-        shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.config.run_root / "containers" / f"{c.id}.lock")
+        fd = -1
+        if not locked:
+            lock_dir = self.config.run_root / "containers"
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_dir / f"{c.id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                         0o600)
+        try:
+            deadline = time.monotonic() + 30
+            while fd >= 0:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    pass
+                if not force:
+                    raise ConflictError(
+                        f"You cannot remove a running container {c.id}. Stop the container "
+                        "before attempting removal or force remove")
+                if time.monotonic() > deadline:
+                    raise ContainerStateError(f"container {c.id} did not stop")
+                self.kill_container(c)
+            with self.db.write() as conn:
+                if store.get_by_id(conn, c.id) is None:
+                    from orlop.errors import ContainerNotFoundError
+
+                    raise ContainerNotFoundError(ref)
+                vols = store.delete(conn, c.id)
+                anon = {r["name"] for r in conn.execute(
+                    "SELECT name FROM volumes WHERE anonymous = 1")}
+            shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
+            for suffix in (".lock", ".stdin"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.config.run_root / "containers" / f"{c.id}{suffix}")
+        finally:
+            if fd >= 0:
+                os.close(fd)
         if volumes:
             for name in vols:
                 if name in anon:
@@ -247,17 +357,78 @@ class Engine:
 
     def kill_container(self, c: Container) -> None:
         """SIGKILL the container's PID 1 and wait until its monitor has let go."""
-        import signal
-        import time
+        from orlop.engine.lifecycle import kill_and_wait
 
+        kill_and_wait(self, c)
+
+    # --- lifecycle verbs (engine/lifecycle.py) ------------------------------------
+
+    def stop_container(self, ref: str, timeout: int | None = None,
+                       signal: str | None = None) -> Container:
+        from orlop.engine import lifecycle
+
+        c = self.get_container(ref)
+        if signal:
+            lifecycle.parse_signal(signal)
+        lifecycle.stop(self, c, timeout, signal)
+        return c
+
+    def signal_container(self, ref: str, signal: str = "SIGKILL") -> Container:
+        from orlop.engine import lifecycle
+
+        lifecycle.parse_signal(signal)
+        c = self.get_container(ref)
+        lifecycle.kill(self, c, signal)
+        return c
+
+    def restart_container(self, ref: str, timeout: int | None = None,
+                          signal: str | None = None) -> Container:
+        c = self.stop_container(ref, timeout, signal)
+        return self.start_detached(c.id)
+
+    def wait_container(self, ref: str) -> int:
+        """The exit code once the container is not running; for a --rm container
+        already gone, named by its full id, the code its monitor left behind."""
+        from orlop.engine import lifecycle
+        from orlop.errors import ContainerNotFoundError
+
+        try:
+            c = self.get_container(ref)
+        except ContainerNotFoundError:
+            exit_file = self.config.run_root / "containers" / f"{ref}.exit"
+            if len(ref) == 64 and exit_file.exists():
+                with contextlib.suppress(OSError, ValueError):
+                    return int(exit_file.read_text().strip() or 0)
+            raise
+        return lifecycle.wait(self, c)
+
+    def pause_container(self, ref: str, paused: bool = True) -> Container:
+        from orlop.engine import lifecycle
+
+        c = self.get_container(ref)
+        lifecycle.pause(self, c, paused)
+        return c
+
+    def rename_container(self, ref: str, new_name: str) -> None:
+        from orlop.engine import lifecycle
+
+        lifecycle.rename(self, self.get_container(ref), new_name)
+
+    def top_container(self, ref: str,
+                      ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
+        from orlop.engine import lifecycle
+
+        return lifecycle.top(self, self.get_container(ref), ps_args)
+
+    def log_path(self, c: Container) -> Path:
+        from orlop.engine.monitor import log_path
+
+        return log_path(self.config, c.id)
+
+    def is_running(self, c: Container) -> bool:
         from orlop.engine.runner import is_locked
 
-        if c.pid > 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(c.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while is_locked(self.config.run_root, c.id) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        return is_locked(self.config.run_root, c.id)
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
         from orlop.engine.inspect import container_json
@@ -266,6 +437,143 @@ class Engine:
         image = self.images.get(c.image_id)
         return container_json(self, c, self.mount_points(c.id),
                               self.images.layer_dirs(image))
+
+    # --- data mobility (commit, cp, export, save/load, volume backup) ---------------
+
+    def commit(self, ref: str, reference: str | None, *, changes: list[str] | None = None,
+               author: str = "", message: str = "") -> Any:
+        """``commit``: the container's writable layer, without volume content, as an image."""
+        from orlop.engine.commit import commit_container
+
+        return commit_container(self, ref, reference, changes=changes or [], author=author,
+                                message=message)
+
+    def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
+                 follow_link: bool = False) -> Any:
+        """``cp CONTAINER:SRC DEST`` (``dest`` None: a tar stream on ``out_fd``)."""
+        from orlop.engine import cp
+
+        if dest is None:
+            return cp.copy_out_stream(self, ref, src, out_fd, follow_link=follow_link)
+        return cp.copy_out_to_host(self, ref, src, dest, follow_link=follow_link)
+
+    def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
+                archive: bool = False, follow_link: bool = False) -> Any:
+        """``cp SRC CONTAINER:DEST`` (``src`` None: a tar stream read from ``in_fd``)."""
+        from orlop.engine import cp
+
+        if src is None:
+            return cp.copy_in_stream(self, ref, dest, in_fd, archive=archive)
+        return cp.copy_in_from_host(self, ref, src, dest, archive=archive,
+                                    follow_link=follow_link)
+
+    def volume_tar_io(self) -> Any:
+        """The tar reader and writer the volume package uses (it may not import images)."""
+        from orlop.images.archive import extract_tar, open_decompressed
+        from orlop.images.tarwriter import TarWriter
+        from orlop.volumes.backup import TarIO
+
+        return TarIO(
+            open_decompressed=open_decompressed,
+            # Device nodes are never created from a volume archive: a restored volume
+            # holding /dev/sda's node would hand the disk to any container using it.
+            # digest=False: the volume archive carries its own checksum, checked by the
+            # importer; a second sha256 of the same bytes would only cost time.
+            extract=lambda stream, fd: extract_tar(stream, fd, keep_owner=True,
+                                                   allow_devices=False, whiteouts="keep",
+                                                   digest=False),
+            writer=lambda fd, hasher, progress: TarWriter(fd, hasher=hasher,
+                                                          progress=progress))
+
+    def volume_export(self, name: str, out_fd: int, *, progress: Any = None,
+                      checksum: str = "crc32") -> int:
+        from orlop.volumes.backup import export_volume
+
+        return export_volume(self.volumes, name, out_fd, self.volume_tar_io(),
+                             progress=progress, checksum=checksum)
+
+    def volume_import(self, name: str, stream: Any, *, force: bool = False) -> Any:
+        from orlop.volumes.backup import import_volume
+
+        self.reconcile()
+        return import_volume(self.volumes, name, stream, self.volume_tar_io(), force=force)
+
+    def volume_clone(self, src: str, dst: str) -> Any:
+        from orlop.volumes.backup import clone_volume
+
+        return clone_volume(self.volumes, src, dst)
+
+    def export_container(self, ref: str, out_fd: int) -> int:
+        """``export``: the container's flattened rootfs (no volume content) as a tar."""
+        from orlop.engine.export import export_container
+
+        return export_container(self, ref, out_fd)
+
+    def save_images(self, refs: list[str], out_fd: int) -> int:
+        """``save``: Docker archive + OCI layout of the images, as one tar on ``out_fd``."""
+        from orlop.images.save import save_images
+
+        return save_images(self.images, refs, out_fd)
+
+    def load_images(self, stream: Any) -> list[str]:
+        """``load``: returns Docker's ``Loaded image: ...`` lines."""
+        from orlop.images.load import load_archive
+
+        self.images.reconcile()
+        return load_archive(self.images, stream)
+
+
+def _restart_policy(text: str) -> dict[str, Any]:
+    name, _, count = (text or "no").partition(":")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
+def _validate_lifecycle_options(opts: RunOptions) -> None:
+    """Docker's checks of run/create flags, before anything is created."""
+    from orlop.engine.lifecycle import parse_signal
+
+    name, sep, count = (opts.restart or "no").partition(":")
+    if name not in ("no", "always", "on-failure", "unless-stopped"):
+        raise InvalidParameterError(f"invalid restart policy '{opts.restart}'")
+    if sep:
+        if name != "on-failure":
+            raise InvalidParameterError(
+                f"maximum retry count cannot be used with restart policy '{name}'")
+        if not count.isdigit():
+            raise InvalidParameterError(f"invalid restart policy '{opts.restart}'")
+    if name != "no" and opts.auto_remove:
+        raise InvalidParameterError("Conflicting options: --restart and --rm")
+    if opts.stop_signal:
+        parse_signal(opts.stop_signal)
+    if opts.memory and opts.memory < 6 * 1024 * 1024:
+        raise InvalidParameterError("Minimum memory limit allowed is 6MB")
+    if opts.nano_cpus:
+        ncpu = os.cpu_count() or 1
+        if opts.nano_cpus < 10_000_000 or opts.nano_cpus > ncpu * 1_000_000_000:
+            raise InvalidParameterError(
+                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs "
+                "available")
+    from orlop.kernel.caps import CAPABILITIES
+
+    for cap in [*opts.cap_add, *opts.cap_drop]:
+        key = cap.upper()
+        key = key if key.startswith("CAP_") or key == "ALL" else "CAP_" + key
+        if key != "ALL" and key not in CAPABILITIES:
+            raise InvalidParameterError(f'unknown capability: "{key}"')
+    if opts.privileged:
+        from orlop.errors import UnsupportedError
+
+        raise UnsupportedError(
+            "--privileged is not supported by Orlop: it would give the container every "
+            "capability and every host device; use --cap-add for what it needs")
+    if opts.log_opts:
+        from orlop.engine.logs import validate_log_opts
+
+        validate_log_opts(opts.log_opts)
+    if opts.init:
+        from orlop.engine.runner import find_init
+
+        find_init()
 
 
 def _read_only_fs(path: Path) -> bool:

@@ -21,8 +21,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     cmd = cfg.cmd if cfg.cmd is not None else img_cfg.get("Cmd")
     args = [*(entrypoint or []), *(cmd or [])]
     cdir = engine.config.containers_dir / c.id
-    running = c.status == "running"
-    status = c.status if c.status != "dead" else "dead"
+    running = c.status in ("running", "paused", "restarting")
+    status = c.status
     from orlop.engine.bundle import process_env
 
     env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
@@ -35,9 +35,9 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "State": {
             "Status": status,
             "Running": running,
-            "Paused": False,
-            "Restarting": False,
-            "OOMKilled": False,
+            "Paused": c.status == "paused",
+            "Restarting": c.status == "restarting",
+            "OOMKilled": c.oom_killed,
             "Dead": c.status == "dead",
             "Pid": c.pid if running else 0,
             "ExitCode": c.exit_code,
@@ -49,9 +49,9 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "ResolvConfPath": "",
         "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"),
-        "LogPath": "",
+        "LogPath": str(cdir / f"{c.id}-json.log"),
         "Name": "/" + c.name,
-        "RestartCount": 0,
+        "RestartCount": c.restart_count,
         "Driver": "overlay2",
         "Platform": "linux",
         "MountLabel": "",
@@ -61,16 +61,20 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "HostConfig": {
             "Binds": hc.binds,
             "ContainerIDFile": "",
-            "LogConfig": {"Type": "none", "Config": {}},
+            "LogConfig": hc.log_config,
             "NetworkMode": hc.network_mode,
             "PortBindings": {},
-            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "RestartPolicy": hc.restart_policy,
             "AutoRemove": hc.auto_remove,
             "VolumeDriver": "",
             "VolumesFrom": hc.volumes_from,
-            "CapAdd": None,
-            "CapDrop": None,
-            "Privileged": False,
+            "CapAdd": hc.cap_add,
+            "CapDrop": hc.cap_drop,
+            "Privileged": hc.privileged,
+            "Init": hc.init,
+            "Memory": hc.memory,
+            "NanoCpus": hc.nano_cpus,
+            "PidsLimit": hc.pids_limit,
             "ReadonlyRootfs": hc.readonly_rootfs,
             "Runtime": hc.runtime,
             "Tmpfs": hc.tmpfs,
@@ -113,6 +117,9 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "Entrypoint": entrypoint,
             "OnBuild": None,
             "Labels": {**(img_cfg.get("Labels") or {}), **cfg.labels},
+            **({"StopSignal": cfg.stop_signal or img_cfg.get("StopSignal")}
+               if cfg.stop_signal or img_cfg.get("StopSignal") else {}),
+            **({"StopTimeout": cfg.stop_timeout} if cfg.stop_timeout is not None else {}),
         },
         "NetworkSettings": {
             "Bridge": "",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orlop.mounts.spec import MountSpec
+
+
+# States in which a monitor holds the container's lock.
+LIVE_STATES = frozenset({"running", "paused", "restarting"})
 
 
 @dataclass(frozen=True)
@@ -26,11 +33,24 @@ class RunOptions:
     runtime: str = ""
     volumes: list[str] = field(default_factory=list)  # raw -v specs
     mounts: list[str] = field(default_factory=list)  # raw --mount specs
+    # Already parsed --mount equivalents: the API's HostConfig.Mounts (mounts.spec.from_api_mount)
+    mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     cwd: str = "/"  # the CLI's working directory, for -v ./rel:/x
+    restart: str = ""  # --restart no|on-failure[:N]|always|unless-stopped
+    log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt max-size=, max-file=
+    memory: int = 0  # -m, bytes; 0 = unlimited
+    pids_limit: int = 0  # --pids-limit; 0 or -1 = unlimited
+    nano_cpus: int = 0  # --cpus x 1e9
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    init: bool = False
+    privileged: bool = False
+    stop_signal: str = ""
+    stop_timeout: int | None = None
 
 
 @dataclass
@@ -48,6 +68,8 @@ class ContainerConfig:
     labels: dict[str, str]
     tty: bool = False
     open_stdin: bool = False
+    stop_signal: str = ""  # "" = the image's, else SIGTERM
+    stop_timeout: int | None = None  # None = 10 s
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -69,6 +91,17 @@ class HostConfig:
     auto_remove: bool
     runtime: str
     readonly_rootfs: bool = False
+    restart_policy: dict[str, Any] = field(
+        default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
+    log_config: dict[str, Any] = field(
+        default_factory=lambda: {"Type": "json-file", "Config": {}})
+    memory: int = 0
+    pids_limit: int | None = None
+    nano_cpus: int = 0
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+    init: bool | None = None
+    privileged: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -89,17 +122,25 @@ class Container:
     created: str
     config: ContainerConfig
     host_config: HostConfig
-    status: str  # created | running | exited | dead
+    status: str  # created | running | paused | restarting | exited | removing | dead
     pid: int
     exit_code: int
     started_at: str
     finished_at: str
     error: str
     runtime: str
+    restart_count: int = 0
+    oom_killed: bool = False
+    manually_stopped: bool = False
 
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+    @property
+    def alive(self) -> bool:
+        """Whether a monitor should be holding this container (it runs, or will again)."""
+        return self.status in LIVE_STATES
 
     @property
     def dir_name(self) -> str:

@@ -48,6 +48,7 @@ def parse_user_specs(opts: RunOptions) -> tuple[list[MountSpec], list[MountSpec]
     """Pure: every user spec parsed and checked, before the engine touches anything."""
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
     mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts]
+    mflags += opts.mount_specs  # HostConfig.Mounts from the API, parsed by the server
     tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
     check_duplicates([*vflags, *mflags, *tflags])
     for spec in mflags:

@@ -15,14 +15,16 @@ import os
 import signal
 import subprocess
 import termios
+import time
 import tty as ttymod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
 from orlop.engine.bundle import build_spec, process_env, write_bundle
+from orlop.engine.cgroups import Cgroup, Resources
 from orlop.engine.copyup import copy_up, overlay_data
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
@@ -52,11 +54,17 @@ def container_lock(run_root: Path, container_id: str) -> Iterator[int]:
     d.mkdir(parents=True, exist_ok=True)
     fd = os.open(d / f"{container_id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ContainerStateError(
-                f"container {container_id} is already running") from None
+        # Other commands probe the lock (is_locked) for an instant: retry briefly
+        # before calling the container running.
+        for attempt in range(50):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == 49:
+                    raise ContainerStateError(
+                        f"container {container_id} is already running") from None
+                time.sleep(0.01)
         yield fd
     finally:
         os.close(fd)
@@ -82,34 +90,112 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
     """Start ``c`` and wait for it; returns Docker's exit code for the container."""
     cfg = engine.config
     with container_lock(cfg.run_root, c.id):
-        with engine.db.read() as conn:
-            points = [MountPoint.from_json(s) for s in store.mount_points(conn, c.id)]
-        image = engine.images.get(c.image_id)
-        lowers = engine.images.layer_dirs(image)
-        cdir = cfg.containers_dir / c.id
-        upper, work, rootfs = cdir / "diff", cdir / "work", cdir / "rootfs"
         mounted: list[str] = []
         try:
-            for i, mp in enumerate(points):
-                if mp.type == "volume" and mp.name:
-                    path = engine.volumes.mount(mp.name, c.id)
-                    mounted.append(mp.name)
-                    points[i] = _with_source(mp, path)
-            jobs = [(mp.destination, Path(mp.source)) for mp in points
-                    if mp.type == "volume" and mp.copy_up and not mp.subpath]
-            if jobs:
-                copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
-            spec = _spec_for(engine, c, points, lowers, cdir)
-            write_bundle(cdir, spec)
+            spec, cdir, lowers = prepare(engine, c, mounted)
             runtime = c.runtime or "orlop"
             if runtime == "orlop":
                 return _run_builtin(engine, c, cdir, spec, stdio, interactive=interactive)
+            cdir = cfg.containers_dir / c.id
             return _run_external(engine, c, cdir, runtime, stdio, interactive=interactive,
-                                 overlay=overlay_data(lowers, upper, work))
+                                 overlay=overlay_data(lowers, cdir / "diff", cdir / "work"))
         finally:
-            for name in mounted:
-                with contextlib.suppress(OrlopError, OSError):
-                    engine.volumes.unmount(name, c.id)
+            release_mounts(engine, c, mounted)
+
+
+def prepare(engine: Engine, c: Container,
+            mounted: list[str]) -> tuple[dict[str, Any], Path, list[Path]]:
+    """Mount the container's volumes (names appended to ``mounted`` as they are taken),
+    copy image content up into new volumes, and write the bundle."""
+    cfg = engine.config
+    with engine.db.read() as conn:
+        points = [MountPoint.from_json(s) for s in store.mount_points(conn, c.id)]
+    image = engine.images.get(c.image_id)
+    lowers = engine.images.layer_dirs(image)
+    cdir = cfg.containers_dir / c.id
+    upper, work, rootfs = cdir / "diff", cdir / "work", cdir / "rootfs"
+    names = [mp.name for mp in points if mp.type == "volume" and mp.name]
+    if names:
+        mounted.extend(names)  # released on any failure below, even a partial mount
+        paths = engine.volumes.mount_many(names, c.id)
+        points = [_with_source(mp, paths[mp.name]) if mp.type == "volume" and mp.name
+                  else mp for mp in points]
+    jobs = [(mp.destination, Path(mp.source)) for mp in points
+            if mp.type == "volume" and mp.copy_up and not mp.subpath]
+    if jobs:
+        copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
+    spec = _spec_for(engine, c, points, lowers, cdir)
+    write_bundle(cdir, spec)
+    return spec, cdir, lowers
+
+
+def release_mounts(engine: Engine, c: Container, mounted: list[str]) -> None:
+    with contextlib.suppress(OrlopError, OSError):
+        engine.volumes.unmount_many(mounted, c.id)
+
+
+def resources_of(c: Container) -> Resources:
+    hc = c.host_config
+    return Resources(memory=hc.memory, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus)
+
+
+def has_limits(c: Container) -> bool:
+    r = resources_of(c)
+    return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0
+
+
+def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, object], *,
+                     stdin: int, stdout: int, stderr: int, console: int | None,
+                     die_with_parent: bool) -> int:
+    """Start the built-in runtime's init parked before execve, move it into the
+    container's cgroup, then let it exec: the process never runs a single instruction
+    of the image outside its limits.  Returns the host pid of PID 1."""
+    from orlop.runtime import launch
+    from orlop.runtime.spec import Spec
+
+    cg = Cgroup(c.id)
+    cg.create(resources_of(c))
+    fifo = engine.config.run_root / "containers" / f"{c.id}.fifo"
+    with contextlib.suppress(FileNotFoundError):
+        fifo.unlink()
+    os.mkfifo(fifo, 0o600)
+    pid = 0
+    try:
+        launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdout,
+                          stderr=stderr, console=console, wait_for_start=True,
+                          exec_fifo=fifo, die_with_parent=die_with_parent)
+        pid = launched.pid
+        cg.add(pid)
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+        return pid
+    except BaseException as err:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        cg.destroy()
+        if isinstance(err, OSError):
+            raise RuntimeFailedError(f"cannot start the container: {err}") from err
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            fifo.unlink()
+
+
+def finish_cgroup(c: Container) -> bool:
+    """Kill what is left of the container, remove its cgroup; returns OOMKilled."""
+    cg = Cgroup(c.id)
+    if not cg.exists():
+        return False
+    oom = cg.oom_killed()
+    cg.kill_all()
+    cg.destroy()
+    return oom
 
 
 def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
@@ -144,7 +230,7 @@ def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
 
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
-              cdir: Path) -> dict[str, object]:
+              cdir: Path) -> dict[str, Any]:
     from orlop.mounts.oci import oci_mount
 
     cfg = c.config
@@ -171,14 +257,77 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         {"destination": "/etc/hosts", "type": "bind", "source": str(cdir / "hosts"),
          "options": ["rbind", "rprivate"]},
     ]
+    hc = c.host_config
+    if hc.init:
+        init = find_init()
+        extra.append({"destination": INIT_PATH, "type": "bind", "source": init,
+                      "options": ["rbind", "ro", "rprivate"]})
+        args = [INIT_PATH, "--", *args]
     env = process_env(img_cfg.get("Env") or [], cfg.env, hostname, user.home, cfg.tty)
-    return build_spec(
+    spec = build_spec(
         args=args, env=env, cwd=cfg.working_dir or img_cfg.get("WorkingDir") or "/",
         user=user, hostname=hostname, terminal=cfg.tty, rootfs=cdir / "rootfs",
-        readonly_rootfs=c.host_config.readonly_rootfs, network=c.host_config.network_mode,
+        readonly_rootfs=hc.readonly_rootfs, network=hc.network_mode,
         lower_dirs=lowers, upper_dir=cdir / "diff", work_dir=cdir / "work",
         extra_mounts=extra,
     )
+    if hc.cap_add or hc.cap_drop:
+        process = spec["process"]
+        caps = effective_caps(process["capabilities"]["bounding"], hc.cap_add or [],
+                              hc.cap_drop or [])
+        for key in ("bounding", "effective", "permitted"):
+            process["capabilities"][key] = list(caps)
+    resources: dict[str, object] = {}
+    if hc.memory > 0:
+        resources["memory"] = {"limit": hc.memory}
+    if hc.pids_limit and hc.pids_limit > 0:
+        resources["pids"] = {"limit": hc.pids_limit}
+    if hc.nano_cpus > 0:
+        resources["cpu"] = {"quota": hc.nano_cpus * 100_000 // 1_000_000_000,
+                            "period": 100_000}
+    if resources:
+        spec["linux"]["resources"] = resources
+        spec["linux"]["cgroupsPath"] = f"/orlop/{c.id}"
+    return spec
+
+
+# Where --init's binary appears in the container (Docker's path for its tini).
+INIT_PATH = "/sbin/docker-init"
+# A static tini (Debian's package "tini" ships /usr/bin/tini-static): the image may have
+# no libc at all, so a dynamically linked init would not start in it.
+INIT_CANDIDATES = ("/usr/bin/tini-static", "/usr/libexec/docker/docker-init",
+                   "/usr/bin/docker-init")
+
+
+def find_init() -> str:
+    for path in INIT_CANDIDATES:
+        if os.access(path, os.X_OK):
+            return path
+    raise RuntimeFailedError(
+        "--init needs a static init on the host: install Debian's package \"tini\" "
+        f"(it provides {INIT_CANDIDATES[0]})")
+
+
+def effective_caps(default: list[str], add: list[str], drop: list[str]) -> list[str]:
+    """Docker's rule (moby oci/caps TweakCapabilities): ALL in --cap-add means every
+    capability; ALL in --cap-drop empties the defaults first; adds win over drops."""
+    from orlop.kernel.caps import CAPABILITIES
+
+    def norm(name: str) -> str:
+        n = name.upper()
+        return n if n.startswith("CAP_") or n == "ALL" else "CAP_" + n
+
+    adds, drops = {norm(a) for a in add}, {norm(d) for d in drop}
+    if "ALL" in adds:
+        base = list(CAPABILITIES)
+    elif "ALL" in drops:
+        base = []
+    else:
+        base = [cap for cap in default if cap not in drops]
+    for cap in sorted(adds - {"ALL"}):
+        if cap not in base:
+            base.append(cap)
+    return base
 
 
 def _record_start(engine: Engine, c: Container, pid: int) -> None:
@@ -187,10 +336,10 @@ def _record_start(engine: Engine, c: Container, pid: int) -> None:
                         exit_code=0, error="")
 
 
-def _record_exit(engine: Engine, c: Container, code: int) -> None:
+def _record_exit(engine: Engine, c: Container, code: int, oom: bool = False) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="exited", pid=0, exit_code=code,
-                        finished_at=now_rfc3339())
+                        finished_at=now_rfc3339(), oom_killed=int(oom))
 
 
 def _record_failure(engine: Engine, c: Container, err: RuntimeFailedError) -> None:
@@ -209,18 +358,27 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
         if c.config.tty:
             master, slave = os.openpty()
             _copy_winsize(stdio.stdout, slave)
+        limited = has_limits(c)
         try:
-            launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
-                              stderr=stdio.stderr, console=slave if slave >= 0 else None)
+            if limited:
+                pid = launch_in_cgroup(engine, c, cdir, spec, stdin=stdin, stdout=stdio.stdout,
+                                       stderr=stdio.stderr,
+                                       console=slave if slave >= 0 else None,
+                                       die_with_parent=True)
+            else:
+                pid = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
+                             stderr=stdio.stderr,
+                             console=slave if slave >= 0 else None).pid
         except RuntimeFailedError as err:
             _record_failure(engine, c, err)
             raise
         if slave >= 0:
             os.close(slave)
             slave = -1
-        _record_start(engine, c, launched.pid)
-        code = _wait(launched.pid, master, stdio, interactive)
-        _record_exit(engine, c, code)
+        _record_start(engine, c, pid)
+        code = _wait(pid, master, stdio, interactive)
+        oom = finish_cgroup(c) if limited else False
+        _record_exit(engine, c, code, oom)
         return code
     finally:
         if not interactive:

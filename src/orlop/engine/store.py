@@ -11,7 +11,8 @@ from orlop.engine.models import Container, ContainerConfig, HostConfig
 from orlop.errors import ContainerNotFoundError, InvalidParameterError, NameConflictError
 
 _COLUMNS = ("id, name, image_id, image_ref, created, config, host_config, status, pid, "
-            "exit_code, started_at, finished_at, error, runtime")
+            "exit_code, started_at, finished_at, error, runtime, restart_count, oom_killed, "
+            "manually_stopped")
 
 
 def _row_to_container(row: sqlite3.Row) -> Container:
@@ -21,6 +22,8 @@ def _row_to_container(row: sqlite3.Row) -> Container:
         host_config=HostConfig.from_json(row["host_config"]), status=row["status"],
         pid=row["pid"], exit_code=row["exit_code"], started_at=row["started_at"],
         finished_at=row["finished_at"], error=row["error"], runtime=row["runtime"],
+        restart_count=row["restart_count"], oom_killed=bool(row["oom_killed"]),
+        manually_stopped=bool(row["manually_stopped"]),
     )
 
 
@@ -35,10 +38,10 @@ def insert(conn: sqlite3.Connection, c: Container,
     if owner is not None:
         raise NameConflictError(c.name, owner["id"])
     conn.execute(
-        f"INSERT INTO containers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO containers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (c.id, c.name, c.image_id, c.image_ref, c.created, c.config.to_json(),
          c.host_config.to_json(), c.status, c.pid, c.exit_code, c.started_at, c.finished_at,
-         c.error, c.runtime),
+         c.error, c.runtime, c.restart_count, int(c.oom_killed), int(c.manually_stopped)),
     )
     for pos, (dest, mtype, vol, spec) in enumerate(mount_points):
         conn.execute(
@@ -80,12 +83,19 @@ def mount_points(conn: sqlite3.Connection, container_id: str) -> list[dict[str, 
 
 
 def set_state(conn: sqlite3.Connection, container_id: str, **fields: Any) -> None:
-    allowed = {"status", "pid", "exit_code", "started_at", "finished_at", "error"}
+    allowed = {"status", "pid", "exit_code", "started_at", "finished_at", "error",
+               "restart_count", "oom_killed", "manually_stopped", "name"}
     if not fields or not set(fields) <= allowed:
         raise ValueError(f"bad state fields {sorted(fields)}")
     assignments = ", ".join(f"{k} = ?" for k in fields)
     conn.execute(f"UPDATE containers SET {assignments} WHERE id = ?",
                  (*fields.values(), container_id))
+
+
+def get_by_id(conn: sqlite3.Connection, container_id: str) -> Container | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id = ?",
+                       (container_id,)).fetchone()
+    return None if row is None else _row_to_container(row)
 
 
 def delete(conn: sqlite3.Connection, container_id: str) -> list[str]:

@@ -112,10 +112,11 @@ class _HashingReader:
     computed in the same single pass as the extraction), and turns decompression
     failures (a truncated gzip, a bad CRC) into one clear error."""
 
-    def __init__(self, inner: _Readable, compression: str) -> None:
+    def __init__(self, inner: _Readable, compression: str, digest: bool = True) -> None:
         self._inner = inner
         self.compression = compression
         self.hasher = hashlib.sha256()
+        self._digest = digest
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -130,7 +131,8 @@ class _HashingReader:
             if err.errno is None:
                 raise InvalidArchiveError(f"invalid {self.compression} stream: {err}") from err
             raise
-        self.hasher.update(data)
+        if self._digest:
+            self.hasher.update(data)
         self.size += len(data)
         return data
 
@@ -168,7 +170,7 @@ def open_decompressed(stream: _Readable) -> tuple[_Readable, str]:
                 "the archive is zstd-compressed, and the Python module 'zstandard' is not "
                 "installed: decompress it first (zstd -d) or install python3-zstandard"
             ) from None
-        reader = zstandard.ZstdDecompressor().stream_reader(src, closefd=False)
+        reader = zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], src), closefd=False)
         return cast(_Readable, reader), "zstd"
     return src, "none"
 
@@ -225,6 +227,36 @@ def _set_xattrs(target: str | int, xattrs: dict[str, bytes]) -> None:
             # on a host without SELinux, user.* on tmpfs before 6.6); the rest is kept.
             if err.errno not in (errno.ENOTSUP, errno.EPERM):
                 raise
+
+
+_HOLE = 1 << 16  # zero runs of this size (aligned in the file) become holes
+
+
+def _write_sparse(fd: int, data: bytes, offset: int) -> None:
+    """Write ``data`` at ``offset``, leaving aligned all-zero 64 KiB blocks as holes.
+
+    Tar stores a sparse file's holes as zeros (GNU tar without ``-S``, ``volume export``,
+    most layer tars); skipping them gives the file back its holes, as ``cp --sparse=auto``
+    would, and saves the writes.  Random data costs two byte reads per block to rule out.
+    """
+    n = len(data)
+    view = memoryview(data)
+    i = 0
+    run = 0  # start of the pending non-zero run
+    while i < n:
+        j = min(n, (offset + i) // _HOLE * _HOLE + _HOLE - offset)  # next aligned boundary
+        if j - i == _HOLE and data[i] == 0 and data[j - 1] == 0 and \
+                data.count(0, i, j) == j - i:
+            _pwrite_all(fd, view[run:i], offset + run)
+            run = j
+        i = j
+    _pwrite_all(fd, view[run:n], offset + run)
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while view:
+        k = os.pwrite(fd, view, offset)
+        view, offset = view[k:], offset + k
 
 
 @dataclass
@@ -394,12 +426,12 @@ class _Extractor:
                         raise self._refuse(member, f"truncated archive ({err})") from err
                     if not data:
                         break
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    _write_sparse(fd, data, written)
                     written += len(data)
             if written != member.size:
                 raise self._refuse(member, "truncated archive: unexpected end of data")
+            # A trailing hole was skipped, not written: the length comes from here.
+            os.ftruncate(fd, written)
             if self.keep_owner:
                 os.fchown(fd, *self._owner(member))
             os.fchmod(fd, stat.S_IMODE(member.mode))
@@ -524,6 +556,7 @@ def extract_tar(
     allow_devices: bool = True,
     whiteouts: WhiteoutMode = "keep",
     on_entry: Callable[[tarfile.TarInfo], None] | None = None,
+    digest: bool = True,
 ) -> ExtractStats:
     """Extract a tar (plain, gzip, bzip2, xz, or zstd if available) into ``dest_dir_fd``.
 
@@ -538,10 +571,11 @@ def extract_tar(
     The sha256 of the *uncompressed* stream (the layer's diff_id) is computed in
     the same pass.  Raises :class:`InvalidArchiveError` for a corrupt or hostile
     archive; what was written before the error is left for the caller to discard
-    (extract into a staging directory).
+    (extract into a staging directory).  ``digest=False`` skips the sha256 (``diff_id``
+    is then ``""``) for callers that check the stream their own way (``volume import``).
     """
     raw, compression = open_decompressed(stream)
-    reader = _HashingReader(raw, compression)
+    reader = _HashingReader(raw, compression, digest)
     ex = _Extractor(dest_fd=dest_dir_fd, keep_owner=keep_owner, allow_devices=allow_devices,
                     whiteouts=whiteouts)
     entries = 0
@@ -566,7 +600,7 @@ def extract_tar(
         reader.drain()
     ex.finish()
     return ExtractStats(
-        diff_id="sha256:" + reader.hasher.hexdigest(),
+        diff_id="sha256:" + reader.hasher.hexdigest() if digest else "",
         tar_size=reader.size,
         content_size=ex.content_size,
         entries=entries,

@@ -41,13 +41,17 @@ MIGRATIONS: list[str] = [
         created     TEXT NOT NULL,
         config      TEXT NOT NULL,           -- JSON of the container's create config
         host_config TEXT NOT NULL,           -- JSON of the container's host config
-        status      TEXT NOT NULL,           -- created|running|exited|removing|dead
+        status      TEXT NOT NULL,   -- created|running|paused|restarting|exited|removing|dead
         pid         INTEGER NOT NULL DEFAULT 0,
         exit_code   INTEGER NOT NULL DEFAULT 0,
         started_at  TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
         finished_at TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
         error       TEXT NOT NULL DEFAULT '',
-        runtime     TEXT NOT NULL
+        runtime     TEXT NOT NULL,
+        restart_count INTEGER NOT NULL DEFAULT 0,   -- restarts done by the monitor's policy
+        oom_killed  INTEGER NOT NULL DEFAULT 0,     -- the last exit was an OOM kill
+        -- stop/kill asked for this container to end: the restart policy must not revive it
+        manually_stopped INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE volumes (
         name        TEXT PRIMARY KEY,

@@ -33,6 +33,19 @@ def _parser(name: str) -> Parser:
     p.add_argument("-l", "--label", action="append", default=[])
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
+    p.add_argument("-a", "--attach", action="append", default=[])
+    p.add_argument("--restart", default="")
+    p.add_argument("--log-driver", default="json-file")
+    p.add_argument("--log-opt", action="append", default=[])
+    p.add_argument("-m", "--memory", default="")
+    p.add_argument("--pids-limit", type=int, default=0)
+    p.add_argument("--cpus", default="")
+    p.add_argument("--cap-add", action="append", default=[])
+    p.add_argument("--cap-drop", action="append", default=[])
+    p.add_argument("--init", action="store_true")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("--stop-signal", default="")
+    p.add_argument("--stop-timeout", type=int, default=None)
     p.add_argument("image", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p
@@ -61,6 +74,17 @@ def _labels(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _memory(text: str) -> int:
+    from orlop.engine.logs import parse_size
+    from orlop.errors import InvalidParameterError
+
+    try:
+        return parse_size(text)
+    except InvalidParameterError:
+        raise UsageError(f'invalid argument "{text}" for "-m, --memory" flag: '
+                         "invalid size") from None
+
+
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = _parser(name)
     args = p.parse_args(argv)
@@ -69,10 +93,27 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         return 0
     if not args.image:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
-    if args.detach:
-        raise UsageError("detached mode (-d) is not available yet in this Orlop version: "
-                         "run in the foreground")
+    if args.detach and args.attach:
+        raise UsageError("Conflicting options: -a and -d")
+    if args.log_driver not in ("json-file", "local"):
+        raise UsageError(f'logging driver "{args.log_driver}" is not supported by Orlop '
+                         "(json-file only)")
     from orlop.engine.models import RunOptions
+
+    log_opts = {}
+    for item in args.log_opt:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise UsageError(f"invalid key-value pair: {item}")
+        log_opts[k] = v
+    memory = _memory(args.memory) if args.memory else 0
+    nano_cpus = 0
+    if args.cpus:
+        try:
+            nano_cpus = round(float(args.cpus) * 1e9)
+        except ValueError:
+            raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
+                             f'to parse {args.cpus} as a rational number') from None
 
     env = [e for f in args.env_file for e in _env_file(f)] + list(args.env)
     entrypoint = None
@@ -85,10 +126,18 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         auto_remove=args.rm, runtime=args.runtime or "", volumes=list(args.volume),
         mounts=list(args.mount), tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
         labels=_labels(args.label), read_only=args.read_only, cwd=os.getcwd(),
+        restart=args.restart, log_opts=log_opts, memory=memory,
+        pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
+        cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
+        stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
     )
     engine = ctx.engine()
     if name == "create":
         c = engine.create_container(opts)
+        print(c.id, file=ctx.stdout)
+        return 0
+    if args.detach:
+        c = engine.run_detached(opts)
         print(c.id, file=ctx.stdout)
         return 0
     from orlop.engine.runner import Stdio

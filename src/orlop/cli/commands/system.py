@@ -12,7 +12,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if name == "system":
         if not argv or argv[0] in ("-h", "--help"):
             print("\nUsage:  orlop system COMMAND\n\nManage Orlop\n\nCommands:\n"
-                  "  df          Show disk usage\n  info        Display system-wide information",
+                  "  df          Show disk usage\n  info        Display system-wide information\n"
+                  "  service     Serve the Docker Engine API on a unix socket (orlopd)",
                   file=ctx.stdout)
             return 0
         sub, argv = argv[0], argv[1:]
@@ -21,6 +22,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             return _info(argv, ctx)
         if sub == "df":
             return _df(argv, ctx)
+        if sub == "service":
+            return _service(argv, ctx)
         raise UsageError(f'unknown command "{sub}" for "orlop system"')
     if name == "version":
         return _version(argv, ctx)
@@ -126,3 +129,19 @@ def _df(argv: list[str], ctx: Context) -> int:
 
     ctx.stdout.write(disk_usage(ctx.engine(), verbose=args.verbose, fmt=args.format))
     return 0
+
+
+def _service(argv: list[str], ctx: Context) -> int:
+    """``orlop system service [-H unix:///path] ...``: become ``orlopd`` with this root.
+
+    The server runs as its own program (exec, not an import), so the CLI never loads the
+    HTTP stack and the server process starts single-threaded and clean.
+    """
+    import sys
+
+    cfg = ctx.config
+    args = [sys.executable, "-m", "orlop.server.main", "--root", str(cfg.root),
+            "--run-root", str(cfg.run_root), "--runtime", cfg.runtime, *argv]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Volume backup throughput: `volume export` / `volume import` / `volume clone` against
+GNU tar and `cp -a` on the same data, in the same run.
+
+    python3 bench/backup.py [--size-mib 1024] [--files 10000] [--runs 3]
+
+Prints `name: value unit` lines (the best of --runs; page cache warm for everyone).
+Targets (issue 5): export >= 90% of GNU tar c, import >= 80% of GNU tar x, clone at
+least as fast as cp -a.  Needs root (as Orlop does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_SHIM = """
+import sys
+from orlop.cli.commands import volume as v
+from orlop.cli.main import main
+_orig = v.main
+def patched(name, argv, ctx):
+    if argv and argv[0] in ("export", "import", "clone"):
+        from orlop.cli.commands import volume_data
+        return volume_data.main(argv[0], argv[1:], ctx)
+    return _orig(name, argv, ctx)
+v.main = patched
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def orlop(root: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-c", _SHIM, "--root", str(root), *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def best(runs: int, prepare: Callable[[], None], action: Callable[[], None]) -> float:
+    times = []
+    for _ in range(runs):
+        prepare()
+        os.sync()
+        t = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def fill(data: Path, size: int, files: int) -> None:
+    per = size // files
+    block = os.urandom(1 << 20)
+    for i in range(files):
+        d = data / f"d{i // 100:03d}"
+        if i % 100 == 0:
+            d.mkdir()
+        with open(d / f"f{i:05d}", "wb") as f:
+            left, off = per, (i * 4099) % len(block)
+            while left:
+                chunk = block[off:off + left] or block[:left]
+                f.write(chunk)
+                left -= len(chunk)
+                off = 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--files", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    size = args.size_mib << 20
+    work = Path(tempfile.mkdtemp(prefix="orlop-bench-", dir="/var/tmp"))
+    try:
+        root = work / "root"
+        orlop(root, "volume", "create", "benchsrc")
+        data = root / "volumes" / "benchsrc" / "_data"
+        fill(data, size, args.files)
+        os.sync()
+        mib = size / (1 << 20)
+        print(f"dataset: {mib:.0f} MiB in {args.files} files")
+        out_o, out_t = work / "orlop.tar", work / "gnu.tar"
+
+        def rm(*paths: Path) -> Callable[[], None]:
+            def f() -> None:
+                for p in paths:
+                    if p.is_dir():
+                        shutil.rmtree(p)
+                    elif p.exists():
+                        p.unlink()
+            return f
+
+        t_tar_c = best(args.runs, rm(out_t), lambda: subprocess.run(
+            ["tar", "cf", str(out_t), "-C", str(data), "."], check=True))
+        t_exp = best(args.runs, rm(out_o), lambda: orlop(
+            root, "volume", "export", "benchsrc", "-o", str(out_o)))
+        dest = work / "gnu-x"
+
+        def mk() -> None:
+            rm(dest)()
+            dest.mkdir()
+        t_tar_x = best(args.runs, mk, lambda: subprocess.run(
+            ["tar", "xf", str(out_t), "-C", str(dest)], check=True))
+
+        def drop_new() -> None:
+            subprocess.run([sys.executable, "-c", _SHIM, "--root", str(root), "volume", "rm",
+                            "-f", "benchnew"], check=False, capture_output=True)
+        t_imp = best(args.runs, drop_new, lambda: orlop(
+            root, "volume", "import", "benchnew", str(out_o)))
+        cpdest = work / "cp-a"
+        t_cp = best(args.runs, rm(cpdest), lambda: subprocess.run(
+            ["cp", "-a", str(data), str(cpdest)], check=True))
+
+        def drop_clone() -> None:
+            subprocess.run([sys.executable, "-c", _SHIM, "--root", str(root), "volume", "rm",
+                            "-f", "benchclone"], check=False, capture_output=True)
+        t_clone = best(args.runs, drop_clone, lambda: orlop(
+            root, "volume", "clone", "benchsrc", "benchclone"))
+
+        def line(name: str, secs: float, ref: float | None = None,
+                 ref_name: str = "") -> None:
+            text = f"{name}: {mib / secs:.0f} MiB/s ({secs:.2f} s)"
+            if ref is not None:
+                text += f", {ref / secs * 100:.0f}% of {ref_name}"
+            print(text)
+        line("gnu_tar_create", t_tar_c)
+        line("volume_export", t_exp, t_tar_c, "GNU tar c")
+        line("gnu_tar_extract", t_tar_x)
+        line("volume_import", t_imp, t_tar_x, "GNU tar x")
+        line("cp_a", t_cp)
+        line("volume_clone", t_clone, t_cp, "cp -a")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

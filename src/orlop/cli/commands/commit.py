@@ -1,0 +1,23 @@
+"""`orlop commit`: Docker's flags and output (``sha256:<id>``)."""
+
+from __future__ import annotations
+
+from orlop.cli.context import Context, Parser, require_args
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop commit", add_help=False)
+    p.add_argument("-a", "--author", default="")
+    p.add_argument("-c", "--change", action="append", default=[])
+    p.add_argument("-m", "--message", default="")
+    # Docker pauses the container while committing; Orlop reads the upper directory by
+    # fd and needs no freeze for a consistent tar stream, so the flag is accepted only.
+    p.add_argument("-p", "--pause", nargs="?", const="true", default="true")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "commit", at_least=1, at_most=2)
+    reference = args.args[1] if len(args.args) > 1 else None
+    image = ctx.engine().commit(args.args[0], reference, changes=args.change,
+                                author=args.author, message=args.message)
+    print(image.id, file=ctx.stdout)
+    return 0

@@ -1,0 +1,55 @@
+"""`orlop cp`: Docker's argument forms, flags and texts."""
+
+from __future__ import annotations
+
+import os
+
+from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.units import human_size
+
+
+def _split(arg: str) -> tuple[str, str]:
+    """("container", "path") or ("", local path), as Docker's CLI splits ``cp`` arguments:
+    an absolute path or one whose first ``:`` has nothing before it is local, and a local
+    path with a ``:`` must be written ``./a:b``."""
+    if arg.startswith(("/", ".")) or ":" not in arg:
+        return "", arg
+    container, _, path = arg.partition(":")
+    return container, path
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop cp", add_help=False)
+    p.add_argument("-a", "--archive", action="store_true")
+    p.add_argument("-L", "--follow-link", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "cp", exactly=2)
+    src_c, src = _split(args.args[0])
+    dst_c, dst = _split(args.args[1])
+    if src_c and dst_c:
+        raise UsageError("copying between containers is not supported")
+    if not src_c and not dst_c:
+        raise UsageError("must specify at least one container source")
+    engine = ctx.engine()
+    ctx.stdout.flush()
+    if src_c:
+        if dst == "-":
+            engine.copy_out(src_c, src, None, out_fd=ctx.stdout.fileno(),
+                            follow_link=args.follow_link)
+            return 0
+        res = engine.copy_out(src_c, src, dst, follow_link=args.follow_link)
+        target = dst
+    else:
+        if src == "-":
+            res = engine.copy_in(dst_c, None, dst, in_fd=0, archive=args.archive)
+        else:
+            res = engine.copy_in(dst_c, src, dst, archive=args.archive,
+                                 follow_link=args.follow_link)
+        target = f"{dst_c}:{dst}"
+    # Docker prints this only when stderr is a terminal (the progress is "automatically
+    # suppressed if no terminal is attached to STDERR").
+    if not args.quiet and os.isatty(ctx.stderr.fileno()):
+        print(f"Successfully copied {human_size(res.size)} to {target}", file=ctx.stderr)
+    return 0

@@ -1,0 +1,38 @@
+"""`orlop exec [-d] [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from orlop.cli.context import Context, Parser, UsageError
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop exec", add_help=False,
+               usage="orlop exec [OPTIONS] CONTAINER COMMAND [ARG...]")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("--env-file", action="append", default=[])
+    p.add_argument("-w", "--workdir", default="")
+    p.add_argument("-u", "--user", default="")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("container", nargs="?")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    if not args.container or not args.command:
+        raise UsageError('"orlop exec" requires at least 2 arguments.')
+    if args.privileged:
+        raise UsageError("exec --privileged is not supported by Orlop")
+    from orlop.cli.commands.run import _env_file
+    from orlop.engine.exec import ExecOptions, exec_container
+    from orlop.engine.runner import Stdio
+
+    env = [e for f in args.env_file for e in _env_file(f)] + list(args.env)
+    opts = ExecOptions(command=list(args.command), detach=args.detach,
+                       interactive=args.interactive, tty=args.tty, env=env,
+                       workdir=args.workdir, user=args.user)
+    sys.stdout.flush()
+    return exec_container(ctx.engine(), args.container, opts, Stdio(0, 1, 2))

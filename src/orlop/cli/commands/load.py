@@ -1,0 +1,29 @@
+"""`orlop load`: Docker's flags, output and texts."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from orlop.cli.context import Context, Parser, UsageError, require_args
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop load", add_help=False)
+    p.add_argument("-i", "--input", default="")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--platform", default="")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "load", exactly=0)
+    engine = ctx.engine()
+    if args.input:
+        with open(args.input, "rb") as f:
+            lines = engine.load_images(f)
+    else:
+        if os.isatty(sys.stdin.fileno()):
+            raise UsageError("requested load from stdin, but stdin is empty")
+        lines = engine.load_images(sys.stdin.buffer)
+    for line in lines:
+        print(line, file=ctx.stdout)
+    return 0

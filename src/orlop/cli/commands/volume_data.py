@@ -1,0 +1,104 @@
+"""`orlop volume export|import|clone`: native volume backup, restore and copy.
+
+Dispatched from orlop.cli.commands.volume (``volume_data.main(sub, argv, ctx)``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.units import human_size
+
+
+def main(sub: str, argv: list[str], ctx: Context) -> int:
+    ctx.command = f"volume {sub}"
+    commands: dict[str, Callable[[list[str], Context], int]] = {
+        "export": _export, "import": _import, "clone": _clone}
+    if sub not in commands:
+        raise UsageError(f'unknown command "{sub}" for "orlop volume"')
+    return commands[sub](argv, ctx)
+
+
+def _progress(ctx: Context, verb: str) -> Callable[[int], None] | None:
+    """A one-line progress display on a terminal (stderr), at most ~10 updates a second."""
+    try:
+        if not os.isatty(ctx.stderr.fileno()):
+            return None
+    except (OSError, ValueError):
+        return None
+    last = [0.0]
+
+    def show(done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            print(f"\r{verb} {human_size(done)}   ", end="", file=ctx.stderr, flush=True)
+    return show
+
+
+def _export(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume export", add_help=False)
+    p.add_argument("-o", "--output", default="")
+    p.add_argument("--checksum", default="crc32", choices=["crc32", "sha256"])
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, ctx.command, exactly=1)
+    engine = ctx.engine()
+    progress = _progress(ctx, "Exporting")
+    if args.output and args.output != "-":
+        # Written beside the target and renamed into place: a failed or interrupted export
+        # never leaves a truncated archive under the requested name.  Not fsync'ed, as
+        # GNU tar and `docker save` do not: `sync` it if it must survive a power cut.
+        tmp = f"{args.output}.tmp-{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            size = engine.volume_export(args.args[0], fd, progress=progress,
+                                        checksum=args.checksum)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        os.rename(tmp, args.output)
+    else:
+        if os.isatty(ctx.stdout.fileno()):
+            raise UsageError("refusing to write the archive to a terminal: use -o FILE or "
+                             "redirect the output")
+        ctx.stdout.flush()
+        size = engine.volume_export(args.args[0], ctx.stdout.fileno(), progress=progress,
+                                    checksum=args.checksum)
+    if progress is not None:
+        print(f"\rExported {human_size(size)}   ", file=ctx.stderr)
+    return 0
+
+
+def _import(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume import", add_help=False)
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("-i", "--input", default="")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, ctx.command, at_least=1, at_most=2)
+    source = args.input or (args.args[1] if len(args.args) > 1 else "-")
+    engine = ctx.engine()
+    if source == "-":
+        res = engine.volume_import(args.args[0], sys.stdin.buffer, force=args.force)
+    else:
+        with open(source, "rb") as f:
+            res = engine.volume_import(args.args[0], f, force=args.force)
+    print(res.volume.name, file=ctx.stdout)
+    return 0
+
+
+def _clone(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume clone", add_help=False)
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, ctx.command, exactly=2)
+    vol = ctx.engine().volume_clone(args.args[0], args.args[1])
+    print(vol.name, file=ctx.stdout)
+    return 0

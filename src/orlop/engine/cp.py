@@ -1,0 +1,284 @@
+"""``cp`` between a container and the host, both directions, as Docker's CLI and daemon do.
+
+Container side (a forked child, orlop.engine.view): the path is resolved in the
+container's root by fd, so it means what it means inside the container — a path in a
+volume or a bind mount reads and writes the volume (reference 2.15) — and no symlink
+in the container can lead outside it (CVE-2018-15664).  The tar written out of the
+container is made by orlop.images.tarwriter (never following a link); the tar read
+into the container is extracted by orlop.images.archive.extract_tar (every entry
+resolved inside the destination directory).
+
+Host side: the host path is the user's own; it is read by fd with the same writer,
+and a tar from the container is extracted with ``extract_tar`` into the host directory
+(so a hostile container tar cannot leave it either), without the container's owners
+(Docker's CLI extracts with NoLchown) and without device nodes.
+
+Naming follows ``docker cp``: ``SRC`` copied to an existing directory lands inside it
+under its own name, to a missing path it takes that name, and ``SRC/.`` copies the
+content of the directory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from orlop.engine.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
+from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
+from orlop.images.archive import extract_tar
+from orlop.images.tarwriter import TarWriter, TreeOptions
+from orlop.kernel.safepath import open_in_root
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+
+@dataclass(frozen=True)
+class CpResult:
+    size: int  # bytes of the tar stream moved
+    kind: str  # what the source was: "dir", "file", "symlink", "other"
+
+
+def _clean(path: str) -> str:
+    """Container paths are absolute: relative ones start at the container's root."""
+    return "/" + path.lstrip("/") if path else "/"
+
+
+def _contents_only(path: str) -> bool:
+    return path == "." or path.endswith("/.")
+
+
+def _base(path: str) -> str:
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    return parts[-1] if parts else "."
+
+
+def _not_found(path: str, view: View) -> NotFoundError:
+    return NotFoundError(f"Could not find the file {path} in container {view.container.name}")
+
+
+# --- out of the container --------------------------------------------------------------
+
+
+def _archive_child(view: View, src: str, out_fd: int, *, prefix: str, follow: bool,
+                   include_root: bool, expect: str) -> Any:
+    def fn(root_fd: int) -> dict[str, Any]:
+        try:
+            st, fd = lstat_in_root(root_fd, src, follow=follow)
+        except (FileNotFoundError, NotADirectoryError):
+            raise _not_found(src, view) from None
+        try:
+            kind = describe(st)
+            if src.endswith("/") and kind != "dir":
+                raise InvalidParameterError(f"{src}: not a directory")
+            if expect == "file" and kind == "dir":
+                raise InvalidParameterError(
+                    f'cannot copy a directory to the file "{prefix}": the destination '
+                    "must be a directory")
+            w = TarWriter(out_fd)
+            opts = TreeOptions()
+            if kind == "dir" or (follow and kind == "file"):
+                w.add_path_fd(fd, prefix, opts, include_root=include_root)
+            else:
+                # Not followed: the entry itself (a symlink stays a symlink), by its
+                # parent fd and name, exactly as the walk of a tree writes it.
+                parts = [p for p in src.split("/") if p not in ("", ".")]
+                parent = open_in_root(root_fd, "/".join(parts[:-1]),
+                                      os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    w.add_entry(parent, parts[-1], prefix, st, opts)
+                finally:
+                    os.close(parent)
+            w.close()
+            return {"size": w.size, "kind": kind}
+        finally:
+            os.close(fd)
+    return fn
+
+
+def copy_out_stream(engine: Engine, ref: str, src: str, out_fd: int, *,
+                    follow_link: bool = False) -> CpResult:
+    """``cp CONTAINER:SRC -``: a tar of SRC on ``out_fd`` (entries ``data/``, ``data/f``)."""
+    src = _clean(src)
+    prefix = "" if _contents_only(src) else _base(src)
+    with opened(engine, ref) as view:
+        res = run_in_view(view, _archive_child(view, src, out_fd, prefix=prefix,
+                                               follow=follow_link, include_root=True,
+                                               expect=""))
+    return CpResult(int(res["size"]), str(res["kind"]))
+
+
+def copy_out_to_host(engine: Engine, ref: str, src: str, dest: str, *,
+                     follow_link: bool = False) -> CpResult:
+    """``cp CONTAINER:SRC DEST``."""
+    src = _clean(src)
+    dest_abs = os.path.abspath(dest)
+    contents = _contents_only(src)
+    expect = ""
+    if os.path.isdir(dest_abs):
+        target_dir, prefix, include_root = dest_abs, ("" if contents else _base(src)), \
+            not contents
+    else:
+        parent = os.path.dirname(dest_abs)
+        if not os.path.isdir(parent):
+            raise NotFoundError(f"destination directory {parent} does not exist: "
+                                "no such directory")
+        if dest.endswith("/"):
+            raise NotFoundError(f"destination directory {dest} does not exist: "
+                                "no such directory")
+        if os.path.lexists(dest_abs):
+            expect = "file"
+        target_dir, prefix, include_root = parent, os.path.basename(dest_abs), True
+    dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with opened(engine, ref) as view:
+            rfd, wfd = os.pipe()
+            stream = os.fdopen(rfd, "rb", buffering=1 << 20)
+
+            def drain() -> None:
+                with stream:
+                    extract_tar(stream, dir_fd, keep_owner=False, allow_devices=False,
+                                whiteouts="keep")
+
+            try:
+                res = run_in_view(
+                    view, _archive_child(view, src, wfd, prefix=prefix, follow=follow_link,
+                                         include_root=include_root, expect=expect),
+                    child_close=[rfd], parent_close=[wfd], parent_work=drain)
+            finally:
+                stream.close()
+    finally:
+        os.close(dir_fd)
+    return CpResult(int(res["size"]), str(res["kind"]))
+
+
+# --- into the container ----------------------------------------------------------------
+
+
+def _probe_child(view: View, dest: str) -> Any:
+    def fn(root_fd: int) -> dict[str, Any]:
+        try:
+            st, fd = lstat_in_root(root_fd, dest, follow=True)
+        except FileNotFoundError:
+            return {"kind": "missing"}
+        except NotADirectoryError:
+            raise NotFoundError("no such directory") from None
+        os.close(fd)
+        return {"kind": describe(st)}
+    return fn
+
+
+def _extract_child(view: View, dest_dir: str, in_stream: BinaryIO | None, in_fd: int, *,
+                   keep_owner: bool) -> Any:
+    def fn(root_fd: int) -> dict[str, Any]:
+        try:
+            dfd = open_in_root(root_fd, dest_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFoundError("no such directory") from None
+        try:
+            if is_readonly(dfd):
+                # Docker's texts: a :ro volume or bind, or a --read-only rootfs.
+                if view.readonly_rootfs and os.fstat(dfd).st_dev == os.fstat(root_fd).st_dev:
+                    raise PermissionDeniedError("container rootfs is marked read-only")
+                raise PermissionDeniedError("mounted volume is marked read-only")
+            stream = in_stream if in_stream is not None else os.fdopen(in_fd, "rb",
+                                                                       buffering=1 << 20)
+            st = extract_tar(stream, dfd, keep_owner=keep_owner, allow_devices=True,
+                             whiteouts="keep")
+            return {"size": st.tar_size, "kind": "dir"}
+        finally:
+            os.close(dfd)
+    return fn
+
+
+def copy_in_stream(engine: Engine, ref: str, dest: str, in_fd: int, *,
+                   archive: bool = False) -> CpResult:
+    """``cp - CONTAINER:DEST``: extract a tar from ``in_fd`` into the directory DEST."""
+    dest = _clean(dest)
+    with opened(engine, ref) as view:
+        kind = run_in_view(view, _probe_child(view, dest))["kind"]
+        if kind == "missing":
+            raise NotFoundError("no such directory")
+        if kind != "dir":
+            raise InvalidParameterError(f'destination "{view.container.name}:{dest}" must be '
+                                        "a directory")
+        res = run_in_view(view, _extract_child(view, dest, None, in_fd, keep_owner=True))
+    return CpResult(int(res["size"]), "dir")
+
+
+def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
+                      archive: bool = False, follow_link: bool = False) -> CpResult:
+    """``cp SRC CONTAINER:DEST``: without ``-a`` the files belong to root in the container."""
+    dest = _clean(dest)
+    src_abs = os.path.abspath(src)
+    contents = _contents_only(src)
+    try:
+        sst = os.stat(src_abs) if follow_link else os.lstat(src_abs)
+    except FileNotFoundError:
+        raise NotFoundError(f"lstat {src_abs}: no such file or directory") from None
+    if src.endswith("/") and not stat.S_ISDIR(sst.st_mode):
+        raise InvalidParameterError(f"{src}: not a directory")
+    with opened(engine, ref) as view:
+        kind = run_in_view(view, _probe_child(view, dest))["kind"]
+        if kind == "dir":
+            target_dir, prefix, include_root = dest, ("" if contents else _base(src_abs)), \
+                not contents
+        elif dest.endswith("/"):
+            raise NotFoundError("no such directory")
+        else:
+            if kind != "missing" and stat.S_ISDIR(sst.st_mode):
+                raise InvalidParameterError(
+                    f'cannot overwrite non-directory "{dest}" with directory "{src}"')
+            target_dir, prefix, include_root = (os.path.dirname(dest.rstrip("/")) or "/",
+                                                _base(dest), True)
+        rfd, wfd = os.pipe()
+
+        def feed() -> None:
+            try:
+                _write_host_source(wfd, src_abs, prefix, follow_link=follow_link,
+                                   include_root=include_root)
+            except BrokenPipeError:
+                pass  # the child stopped reading: its error is reported
+            finally:
+                os.close(wfd)
+
+        res = run_in_view(view, _extract_child(view, target_dir, None, rfd,
+                                               keep_owner=archive),
+                          child_close=[wfd], parent_close=[rfd], parent_work=feed)
+    return CpResult(int(res["size"]), describe(sst))
+
+
+def _write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
+                       include_root: bool) -> None:
+    w = TarWriter(out_fd)
+    opts = TreeOptions()
+    if follow_link:
+        fd = os.open(src, os.O_PATH | os.O_CLOEXEC)
+        try:
+            w.add_path_fd(fd, prefix, opts, include_root=include_root)
+        finally:
+            os.close(fd)
+    else:
+        parent = os.open(os.path.dirname(src) or "/", os.O_RDONLY | os.O_DIRECTORY
+                         | os.O_CLOEXEC)
+        try:
+            name = os.path.basename(src)
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and not include_root:
+                dfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, dir_fd=parent)
+                try:
+                    w.add_tree(dfd, prefix, opts, include_root=False)
+                finally:
+                    os.close(dfd)
+            else:
+                w.add_entry(parent, name, prefix, st, opts)
+        finally:
+            os.close(parent)
+    w.close()
+
+
+__all__ = ["CpResult", "copy_in_from_host", "copy_in_stream", "copy_out_stream",
+           "copy_out_to_host"]

@@ -1,0 +1,128 @@
+"""`orlop exec`: a new process in a running container, with the container's identity.
+
+The process gets the container's capabilities, no_new_privs, cgroups and namespaces
+(runtime/exec.py does the joining); its environment is the container's plus ``-e``;
+user and working directory the container's unless ``-u``/``-w``.  The CLI waits for it
+(it is the CLI's child: the CLI is a subreaper) and exits with its status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from orlop.engine import store
+from orlop.engine.models import Container
+from orlop.errors import ContainerStateError
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+    from orlop.engine.runner import Stdio
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    command: list[str]
+    detach: bool = False
+    interactive: bool = False
+    tty: bool = False
+    env: list[str] = field(default_factory=list)
+    workdir: str = ""
+    user: str = ""
+
+
+def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
+    from orlop.engine.cgroups import Cgroup
+    from orlop.engine.runner import _copy_winsize, _wait, is_locked
+    from orlop.engine.users import resolve_user
+    from orlop.runtime.exec import ExecRequest, exec_in
+    from orlop.runtime.spec import Spec, User
+
+    c = engine.get_container(ref)
+    if c.status == "paused":
+        raise ContainerStateError(
+            f"Container {c.id} is paused, unpause the container before exec")
+    if c.status != "running" or c.pid <= 0 or not is_locked(engine.config.run_root, c.id):
+        raise ContainerStateError(f"Container {c.id} is not running")
+    cdir = engine.config.containers_dir / c.id
+    with open(cdir / "config.json") as f:
+        spec = Spec.from_dict(json.load(f))
+    proc = spec.process
+    user = proc.user
+    env = list(proc.env)
+    if opts.user:
+        image = engine.images.get(c.image_id)
+        ru = resolve_user(opts.user, [cdir / "diff",
+                                      *reversed(engine.images.layer_dirs(image))])
+        user = User(uid=ru.uid, gid=ru.gid, additional_gids=list(ru.additional_gids))
+        env = [e for e in env if not e.startswith("HOME=")] + [f"HOME={ru.home}"]
+    env = _merge_env(env, opts.env)
+    if opts.tty and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    spec = replace(spec, process=replace(
+        proc, args=list(opts.command), env=env, cwd=opts.workdir or proc.cwd, user=user,
+        terminal=opts.tty))
+    pidfd = _pidfd_of(engine, c)
+    master = slave = -1
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        if opts.tty and not opts.detach:
+            master, slave = os.openpty()
+            _copy_winsize(stdio.stdout, slave)
+        if opts.detach:
+            fds = (devnull, devnull, devnull)
+        else:
+            fds = (stdio.stdin if opts.interactive else devnull, stdio.stdout, stdio.stderr)
+        cg = Cgroup(c.id)
+        req = ExecRequest(spec=spec, pidfd=pidfd, pid=c.pid,
+                          cgroup_procs=tuple(str(p) for p in cg.procs_paths()
+                                             if p.exists()),
+                          detach=opts.detach)
+        pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
+                      console=slave if slave >= 0 else None)
+        if opts.detach:
+            return 0
+        if slave >= 0:
+            os.close(slave)
+            slave = -1
+        return _wait(pid, master, stdio, opts.interactive)
+    finally:
+        os.close(pidfd)
+        os.close(devnull)
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _pidfd_of(engine: Engine, c: Container) -> int:
+    """A pidfd of the container's PID 1, checked against the store after opening."""
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise ContainerStateError(f"Container {c.id} is not running") from None
+    with engine.db.read() as conn:
+        cur = store.get_by_id(conn, c.id)
+    if cur is None or cur.pid != c.pid or cur.status != "running":
+        os.close(pidfd)
+        raise ContainerStateError(f"Container {c.id} is not running")
+    return pidfd
+
+
+def _merge_env(base: list[str], extra: list[str]) -> list[str]:
+    merged: dict[str, str] = {}
+    for item in base:
+        k, _, v = item.partition("=")
+        merged[k] = v
+    for item in extra:
+        k, sep, v = item.partition("=")
+        if not sep:
+            if k not in os.environ:
+                continue
+            v = os.environ[k]
+        merged[k] = v
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+__all__ = ["ExecOptions", "exec_container"]

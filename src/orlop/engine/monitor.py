@@ -1,0 +1,397 @@
+"""The monitor of a detached container (`run -d`, `start`): Orlop's conmon, without a daemon.
+
+One process per running container, in its own session, surviving the CLI that made it:
+
+    CLI ── fork ──> M0: setsid ── fork ──> M (the monitor)   M0 exits at once, so M
+                                                             belongs to no terminal and
+                                                             no process waits for it
+    M: /dev/null for 0, 1, 2 and every other fd closed; child subreaper; takes the
+       container's lock (runner.container_lock's file: held as long as M lives, in any
+       of the phases below, so every `orlop` command tells a live monitor from a dead
+       one by a non-blocking flock);
+       prepares and starts the container (runner.prepare / launch_in_cgroup: volumes,
+       bundle, cgroup, parked init moved into the cgroup, then exec);
+       tells the CLI "started, pid N" (or the error) on a pipe, and the CLI returns;
+       execs watch.py ("watch" phase: stdlib only, ~10 MB, relays output to the
+       json-file log and waits for the exit without reaping it);
+    then execs this module's finish_main ("finish" phase, the full engine again):
+       records the exit code, OOMKilled and finish time, reaps PID 1, removes the
+       cgroup, releases the volume mounts; then restarts the container per its restart
+       policy (back to "watch"), or removes it (--rm), or exits, dropping the lock.
+
+Exec'ing rather than staying in the forked CLI is what keeps an idle monitor small: a
+fork of the CLI keeps every module the CLI imported (about 25 MB).
+
+The CLI's SQLite connection is inherited by the fork and never touched in M (using a
+connection across fork() corrupts SQLite's lock state): M opens its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from orlop.config import EngineConfig
+from orlop.engine import store
+from orlop.engine.models import Container
+from orlop.engine.timefmt import now_rfc3339, parse_rfc3339
+from orlop.errors import ContainerNotFoundError, ContainerStateError, OrlopError, RuntimeFailedError
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+WATCH_SCRIPT = Path(__file__).with_name("watch.py")
+SRC_DIR = str(Path(__file__).resolve().parents[2])
+# The finish phase: the full engine, imported from the same tree as this file.
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from orlop.engine.monitor import finish_main; finish_main(sys.argv[2:])")
+
+_inherited: list[object] = []  # the CLI's engine, kept alive and never used in M
+
+DEFAULT_MAX_FILE = 1
+
+
+# --- the CLI side -------------------------------------------------------------------
+
+
+def start_detached(engine: Engine, c: Container) -> int:
+    """Fork a monitor for ``c``, wait until it has started the container; returns its pid."""
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork() == 0:
+                _inherited.append(engine)
+                _monitor(engine.config, c.id, w)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        os.waitpid(child, 0)
+        data = _read_all(r)
+    finally:
+        os.close(r)
+    try:
+        msg: dict[str, Any] = json.loads(data) if data else {}
+    except ValueError:
+        msg = {}
+    if "pid" in msg:
+        return int(msg["pid"])
+    error = str(msg.get("error") or "the container's monitor died before starting it")
+    if msg.get("kind") == "conflict":
+        raise ContainerStateError(error)
+    if msg.get("kind") == "not_found":
+        raise ContainerNotFoundError(c.id)
+    raise RuntimeFailedError(error, int(msg.get("exit_code") or 125))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+# --- the monitor ---------------------------------------------------------------------
+
+
+def _detach_stdio(keep: list[int]) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    start = 3
+    for fd in sorted(keep):
+        if fd > start:
+            os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 1 << 20)
+
+
+def _become_monitor(keep: list[int]) -> None:
+    from orlop.kernel import process
+
+    _detach_stdio(keep)
+    os.chdir("/")
+    os.umask(0o022)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    process.set_child_subreaper(True)
+
+
+def _report(fd: int | None, msg: dict[str, Any]) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.write(fd, json.dumps(msg).encode())
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _monitor(config: EngineConfig, cid: str, report_fd: int) -> NoReturn:
+    try:
+        _become_monitor([report_fd])
+        from orlop.engine.engine import Engine
+
+        engine = Engine(config)
+        engine.skip_reconcile()
+        lock_fd = acquire_lock(config.run_root, cid)
+        if lock_fd < 0:
+            raise ContainerStateError(f"container {cid} is already running")
+        with engine.db.read() as conn:
+            c = store.get_by_id(conn, cid)
+        if c is None:
+            raise ContainerNotFoundError(cid)
+        serve(engine, c, lock_fd, report_fd)
+    except OrlopError as err:
+        _report(report_fd, {"error": str(err), "kind": err.kind.value,
+                            "exit_code": getattr(err, "exit_code", 125)})
+    except BaseException as err:
+        _report(report_fd, {"error": f"monitor: {err}", "exit_code": 125})
+    os._exit(1)
+
+
+def acquire_lock(run_root: Path, cid: str, timeout: float = 2.0) -> int:
+    """The container's lock, inheritable (it must survive our execs); -1 if held.
+
+    A short wait: `rm` holds it for a moment while it deletes the container.
+    """
+    import fcntl
+
+    d = run_root / "containers"
+    d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d / f"{cid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                return -1
+            time.sleep(0.01)
+
+
+def log_path(config: EngineConfig, cid: str) -> Path:
+    return config.containers_dir / cid / f"{cid}-json.log"
+
+
+def stdin_fifo(config: EngineConfig, cid: str) -> Path:
+    return config.run_root / "containers" / f"{cid}.stdin"
+
+
+def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> NoReturn:
+    """Start ``c`` and become its watcher (never returns)."""
+    from orlop.engine import runner
+
+    config = engine.config
+    mounted: list[str] = []
+    to_close: list[int] = []
+    fds: dict[str, int] = {}
+    try:
+        if c.config.open_stdin:
+            fifo = stdin_fifo(config, c.id)
+            with contextlib.suppress(FileNotFoundError):
+                fifo.unlink()
+            os.mkfifo(fifo, 0o600)
+            # Opened read-write: the container's stdin never sees EOF because no
+            # attach is connected, as Docker's `-d -i`.
+            stdin = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
+            fds["stdin_fd"] = stdin
+        else:
+            stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            to_close.append(stdin)
+        console = None
+        if c.config.tty:
+            master, slave = os.openpty()
+            fds["master_fd"] = master
+            to_close.append(slave)
+            console = slave
+            out_w = err_w = slave
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            fds.update(out_fd=out_r, err_fd=err_r)
+            to_close += [out_w, err_w]
+        if (c.runtime or "orlop") != "orlop":
+            raise RuntimeFailedError(
+                f"detached containers need the built-in runtime for now, not {c.runtime!r}: "
+                "use --runtime orlop or run in the foreground")
+        spec, cdir, _lowers = runner.prepare(engine, c, mounted)
+        pid = runner.launch_in_cgroup(engine, c, cdir, spec, stdin=stdin, stdout=out_w,
+                                      stderr=err_w, console=console, die_with_parent=False)
+    except BaseException as err:
+        runner.release_mounts(engine, c, mounted)
+        failure = err if isinstance(err, RuntimeFailedError) else RuntimeFailedError(str(err))
+        with contextlib.suppress(OrlopError), engine.db.write() as conn:
+            if store.get_by_id(conn, c.id) is not None:
+                store.set_state(conn, c.id, status="created" if report_fd is not None
+                                else "exited", pid=0, exit_code=failure.exit_code,
+                                error=str(failure), finished_at=now_rfc3339())
+        if report_fd is None:  # a restart that failed: nobody to tell
+            os._exit(1)
+        raise
+    for fd in to_close:
+        os.close(fd)
+    with engine.db.write() as conn:
+        store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
+                        exit_code=0, error="", oom_killed=0)
+    _report(report_fd, {"pid": pid})
+    opts = c.host_config.log_config.get("Config") or {}
+    from orlop.engine.logs import parse_size
+
+    args: dict[str, Any] = {
+        "pid": pid,
+        "log_path": str(log_path(config, c.id)),
+        "max_size": parse_size(opts.get("max-size", "")),
+        "max_file": int(opts.get("max-file") or DEFAULT_MAX_FILE),
+        "finish_argv": [sys.executable, "-I", "-c", _BOOT, SRC_DIR, str(config.root),
+                        str(config.run_root), c.id, str(lock_fd), str(pid)],
+        **fds,
+    }
+    for fd in [lock_fd, *fds.values()]:
+        os.set_inheritable(fd, True)
+    engine.close()
+    os.execv(sys.executable, [sys.executable, "-I", "-S", str(WATCH_SCRIPT),
+                              json.dumps(args)])
+
+
+# --- the finish phase ----------------------------------------------------------------
+
+
+def finish_main(argv: list[str]) -> NoReturn:
+    """``ROOT RUN_ROOT ID LOCK_FD PID CODE``: record the exit, clean up, restart or remove."""
+    root, run_root, cid, lock_s, pid_s, code_s = argv
+    lock_fd, pid, code = int(lock_s), int(pid_s), int(code_s)
+    from orlop.engine.cgroups import Cgroup
+    from orlop.engine.engine import Engine
+
+    config = EngineConfig.from_env(root, run_root)
+    cg = Cgroup(cid)
+    oom = cg.oom_killed() if cg.exists() else False
+    cg.kill_all()  # whatever of the container is left (exec -d, a frozen task)
+    if not config.db_path.exists():  # the whole root was deleted under us
+        _reap(pid)
+        cg.destroy()
+        os._exit(0)
+    engine = Engine(config)
+    engine.skip_reconcile()
+    with engine.db.read() as conn:
+        c = store.get_by_id(conn, cid)
+        vols = [] if c is None else [r["volume_name"] for r in conn.execute(
+            "SELECT DISTINCT volume_name FROM mount_points WHERE container_id = ? AND "
+            "volume_name IS NOT NULL", (cid,))]
+    if c is not None:
+        with engine.db.write() as conn:
+            if store.get_by_id(conn, cid) is not None:
+                store.set_state(conn, cid, status="exited", pid=0, exit_code=code,
+                                finished_at=now_rfc3339(), oom_killed=int(oom))
+    # Only now that the store no longer names it may the pid be reused.
+    _reap(pid)
+    cg.destroy()
+    write_exit_file(engine.config, cid, code)
+    for name in vols:
+        with contextlib.suppress(OrlopError, OSError):
+            engine.volumes.unmount(name, cid)
+    if c is not None and c.config.open_stdin:
+        with contextlib.suppress(FileNotFoundError):
+            stdin_fifo(engine.config, cid).unlink()
+    if c is not None:
+        _after_exit(engine, c, code, lock_fd)
+    os._exit(0)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    while True:  # any orphan the subreaper adopted
+        try:
+            got, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if got == 0:
+            return
+
+
+def write_exit_file(config: EngineConfig, cid: str, code: int) -> None:
+    """For `wait` on a container that --rm removes as soon as it ends."""
+    path = config.run_root / "containers" / f"{cid}.exit"
+    with contextlib.suppress(OSError):
+        path.write_text(str(code))
+
+
+def should_restart(policy: dict[str, Any], code: int, restart_count: int,
+                   manually_stopped: bool) -> bool:
+    """Docker's restart manager: never after stop/kill; on-failure only for non-zero
+    exits, up to MaximumRetryCount (0 = no limit)."""
+    if manually_stopped:
+        return False
+    name = policy.get("Name") or "no"
+    if name in ("always", "unless-stopped"):
+        return True
+    if name == "on-failure":
+        limit = int(policy.get("MaximumRetryCount") or 0)
+        return code != 0 and (limit == 0 or restart_count < limit)
+    return False
+
+
+def restart_delay(restart_count: int, ran_for: float) -> float:
+    """100 ms, doubling with each quick restart, at most 10 s; a container that ran for
+    10 s or more restarts after 100 ms again (Docker's backoff)."""
+    if ran_for >= 10:
+        return 0.1
+    return float(min(0.1 * (2 ** min(restart_count, 10)), 10.0))
+
+
+def _after_exit(engine: Engine, c: Container, code: int, lock_fd: int) -> None:
+    with engine.db.write() as conn:
+        cur = store.get_by_id(conn, c.id)
+        if cur is None:
+            return
+        restart = should_restart(cur.host_config.restart_policy, code, cur.restart_count,
+                                 cur.manually_stopped)
+        if restart:
+            store.set_state(conn, c.id, status="restarting",
+                            restart_count=cur.restart_count + 1)
+    if not restart:
+        if cur.host_config.auto_remove:
+            with contextlib.suppress(OrlopError):
+                engine.remove_container(c.id, force=True, volumes=True, locked=True)
+        return
+    delay = restart_delay(cur.restart_count,
+                          parse_rfc3339(now_rfc3339()) - parse_rfc3339(cur.started_at))
+    deadline = time.monotonic() + delay
+    while True:
+        with engine.db.read() as conn:
+            cur2 = store.get_by_id(conn, c.id)
+        if cur2 is None:
+            return
+        if cur2.manually_stopped:
+            with engine.db.write() as conn:
+                store.set_state(conn, c.id, status="exited")
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    serve(engine, cur2, lock_fd, None)

@@ -1,0 +1,191 @@
+"""``save``: images as one tar in both Docker's archive format and the OCI image layout.
+
+The archive is what Docker >= 25 writes, so ``docker load``, ``podman load`` and
+``skopeo copy oci-archive:`` / ``docker-archive:`` all read it:
+
+* ``blobs/sha256/<hex>``: every layer (an uncompressed tar), image config and OCI
+  manifest, content-addressed;
+* ``oci-layout`` and ``index.json`` (one manifest descriptor per tag, annotated with
+  ``io.containerd.image.name`` and ``org.opencontainers.image.ref.name``);
+* ``manifest.json`` (``Config``, ``RepoTags``, ``Layers`` paths into ``blobs/``) and the
+  legacy ``repositories``.
+
+Layers are stored extracted (overlay form), so each is serialised again from its
+directory, by fd and without following links (orlop.images.tarwriter), with overlay
+whiteouts turned back into OCI ``.wh.`` entries.  The serialisation is canonical
+(sorted names, whole-second times), so its digest is stable; when it differs from the
+diff_id recorded at import (a tar with another entry order or with sub-second times),
+the saved config carries the new diff_ids, and the image id in the archive is the
+digest of that config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orlop.images.reference import parse_reference, split_tagged
+from orlop.images.tarwriter import TarWriter, TreeOptions
+
+if TYPE_CHECKING:
+    from orlop.images.store import Image, ImageStore
+
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+@dataclass
+class _Blob:
+    digest: str  # "sha256:<hex>"
+    size: int
+
+
+def full_name(tagged: str) -> str:
+    """``busybox:latest`` -> ``docker.io/library/busybox:latest`` (containerd's name)."""
+    repo, _tag = split_tagged(tagged)
+    first = repo.split("/", 1)[0]
+    if "/" not in repo:
+        return f"docker.io/library/{tagged}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{tagged}"
+    return tagged
+
+
+def _tags_for(store: ImageStore, ref: str, image: Image) -> list[str]:
+    """``save busybox:latest`` names that tag; ``save <id>`` none; ``save busybox`` every
+    tag of that repository (Docker's rules)."""
+    if image.id.removeprefix("sha256:").startswith(ref.removeprefix("sha256:")) and \
+            ref.removeprefix("sha256:") and all(c in "0123456789abcdef"
+                                                for c in ref.removeprefix("sha256:")):
+        if ref not in image.repo_tags:
+            return []
+    try:
+        parsed = parse_reference(ref)
+    except Exception:
+        return []
+    if parsed.tag:
+        return [parsed.tagged]
+    tags = [t for t in image.repo_tags if split_tagged(t)[0] == parsed.repository]
+    return tags or [parsed.tagged]
+
+
+def save_images(store: ImageStore, refs: list[str], out_fd: int) -> int:
+    """Write the archive of the images ``refs`` name to ``out_fd``; returns its size."""
+    chosen: dict[str, tuple[Image, list[str]]] = {}
+    for ref in refs:
+        image = store.get(ref)
+        tags = _tags_for(store, ref, image)
+        prev = chosen.get(image.id)
+        chosen[image.id] = (image, sorted({*(prev[1] if prev else []), *tags}))
+    store._ensure_dirs()
+    work = store.config.tmp_dir / f"save-{os.getpid()}-{secrets.token_hex(6)}"
+    os.mkdir(work, 0o700)
+    try:
+        w = TarWriter(out_fd)
+        now = time.time()
+        dir_stat = os.stat(work)
+        w.add_dir("blobs/", dir_stat)
+        w.add_dir("blobs/sha256/", dir_stat)
+        written: set[str] = set()
+        index: list[dict[str, Any]] = []
+        manifest_json: list[dict[str, Any]] = []
+        repositories: dict[str, dict[str, str]] = {}
+        layer_cache: dict[str, _Blob] = {}
+        for image, tags in chosen.values():
+            layers = []
+            for diff_id in image.diff_ids:
+                blob = layer_cache.get(diff_id)
+                if blob is None:
+                    blob = _write_layer(store, diff_id, work, w, written)
+                    layer_cache[diff_id] = blob
+                layers.append(blob)
+            config = json.loads(json.dumps(image.config))
+            config.setdefault("rootfs", {})["type"] = "layers"
+            config["rootfs"]["diff_ids"] = [b.digest for b in layers]
+            cfg = _put(w, written, json.dumps(config, separators=(",", ":"),
+                                              ensure_ascii=False).encode(), now)
+            manifest = {
+                "schemaVersion": 2, "mediaType": MT_MANIFEST,
+                "config": {"mediaType": MT_CONFIG, "digest": cfg.digest, "size": cfg.size},
+                "layers": [{"mediaType": MT_LAYER, "digest": b.digest, "size": b.size}
+                           for b in layers],
+            }
+            man = _put(w, written, json.dumps(manifest, separators=(",", ":")).encode(), now)
+            desc = {"mediaType": MT_MANIFEST, "digest": man.digest, "size": man.size}
+            if tags:
+                for tag in tags:
+                    index.append({**desc, "annotations": {
+                        "io.containerd.image.name": full_name(tag),
+                        "org.opencontainers.image.ref.name": split_tagged(tag)[1]}})
+                    repo, t = split_tagged(tag)
+                    if layers:
+                        repositories.setdefault(repo, {})[t] = \
+                            layers[-1].digest.removeprefix("sha256:")
+            else:
+                index.append(desc)
+            manifest_json.append({
+                "Config": "blobs/sha256/" + cfg.digest.removeprefix("sha256:"),
+                "RepoTags": tags or None,
+                "Layers": ["blobs/sha256/" + b.digest.removeprefix("sha256:") for b in layers],
+            })
+        w.add_bytes("index.json", json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX,
+                                              "manifests": index},
+                                             separators=(",", ":")).encode(), mtime=now)
+        w.add_bytes("manifest.json", json.dumps(manifest_json, separators=(",", ":"))
+                    .encode(), mtime=now)
+        w.add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', mtime=now)
+        if repositories:
+            w.add_bytes("repositories", json.dumps(repositories, separators=(",", ":"))
+                        .encode(), mtime=now)
+        w.close()
+        return w.size
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _put(w: TarWriter, written: set[str], data: bytes, mtime: float) -> _Blob:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if digest not in written:
+        written.add(digest)
+        w.add_bytes("blobs/sha256/" + digest.removeprefix("sha256:"), data, mtime=mtime)
+    return _Blob(digest, len(data))
+
+
+def _write_layer(store: ImageStore, diff_id: str, work: os.PathLike[str], w: TarWriter,
+                 written: set[str]) -> _Blob:
+    """Serialise a layer into a scratch file (its size and digest must be known before
+    its header is written), then copy it into the archive."""
+    path = os.path.join(work, "layer")
+    lfd = os.open(store.layer_dir(diff_id), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                  | os.O_CLOEXEC)
+    try:
+        tfd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            hasher = hashlib.sha256()
+            lw = TarWriter(tfd, hasher=hasher)
+            lw.add_tree(lfd, "", TreeOptions(overlay_whiteouts=True), include_root=False)
+            lw.close()
+            digest = "sha256:" + hasher.hexdigest()
+            size = lw.size
+            if digest not in written:
+                written.add(digest)
+                os.lseek(tfd, 0, os.SEEK_SET)
+                w.add_stream("blobs/sha256/" + digest.removeprefix("sha256:"), size, tfd,
+                             mode=0o444, mtime=time.time())
+        finally:
+            os.close(tfd)
+            os.unlink(path)
+    finally:
+        os.close(lfd)
+    return _Blob(digest, size)
+
+
+__all__ = ["full_name", "save_images"]

@@ -1,0 +1,77 @@
+"""What every handler shares: the engine config, the worker threads and the live sessions.
+
+The engine is synchronous and keeps one SQLite connection per ``Engine``; sqlite3
+connections must not be shared across threads.  Each call therefore builds a short-lived
+``Engine`` inside a worker thread (0.1 ms: the connection opens lazily) and closes it
+there, so the event loop never blocks on the database or the disk, and every request sees
+freshly reconciled state (a dead monitor is noticed by the next request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from aiohttp import web
+
+from orlop.config import EngineConfig
+
+if TYPE_CHECKING:
+    from orlop.engine import Engine
+    from orlop.server.sessions import Sessions
+
+T = TypeVar("T")
+
+DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB for JSON bodies (security-principles F3)
+DEFAULT_STREAM_LIMIT = 16 << 30  # tar uploads (import, archive, load): spooled, bounded
+
+
+@dataclass
+class ServerContext:
+    config: EngineConfig
+    workers: int = 8
+    body_limit: int = DEFAULT_BODY_LIMIT
+    stream_limit: int = DEFAULT_STREAM_LIMIT
+    executor: ThreadPoolExecutor = field(init=False)
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        from orlop.server.sessions import Sessions
+
+        self.executor = ThreadPoolExecutor(max_workers=self.workers,
+                                           thread_name_prefix="orlopd-engine")
+        self.sessions = Sessions(self)
+
+    async def call(self, fn: Callable[[Engine], T]) -> T:
+        """Run ``fn(engine)`` in a worker thread with an engine of its own."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._run, fn)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run a blocking function that needs no engine in a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn)
+
+    def _run(self, fn: Callable[[Engine], T]) -> T:
+        from orlop.engine import Engine
+
+        engine = Engine(self.config)
+        try:
+            return fn(engine)
+        finally:
+            with contextlib.suppress(Exception):
+                engine.close()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+CONTEXT = web.AppKey("orlop_context", ServerContext)
+
+
+def ctx_of(request: web.Request) -> ServerContext:
+    return request.app[CONTEXT]

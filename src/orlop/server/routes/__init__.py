@@ -1,0 +1,1 @@
+"""One module per Docker noun; each has ``register(routes)``."""

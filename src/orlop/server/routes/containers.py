@@ -1,0 +1,678 @@
+"""``/containers``: create, list, inspect, start, wait, attach, logs, stop/kill/restart,
+remove, prune, rename, pause/unpause, top, changes, archive, export.
+
+Containers are the engine's: ``start`` gives them the detached monitor of ``orlop run
+-d`` (sessions.py), ``logs`` reads its json-file log, stop/kill/restart/wait are the
+engine's lifecycle calls.  Engine calls that fork (start, cp, export) run in a helper
+process (server/monitor.py); the others in the context's worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import os
+import threading
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from orlop.errors import (
+    ContainerNotFoundError,
+    InvalidParameterError,
+    OrlopError,
+    UnsupportedError,
+)
+from orlop.server import schema
+from orlop.server.context import ctx_of
+from orlop.server.streams import (
+    MULTIPLEXED_STREAM,
+    RAW_STREAM,
+    STDERR,
+    STDOUT,
+    finish,
+    frame,
+    open_stream,
+    safe_write,
+    send_stream,
+)
+from orlop.server.wire import (
+    json_body,
+    json_response,
+    query_bool,
+    query_filters,
+    query_int,
+)
+
+if TYPE_CHECKING:
+    from orlop.engine import Engine
+    from orlop.engine.logs import Entry
+    from orlop.engine.models import Container
+    from orlop.server.app import Routes
+
+_POLL = 0.02
+
+
+def _cid(request: web.Request) -> str:
+    ref = request.match_info["id"]
+    if "\x00" in ref or not ref:
+        raise InvalidParameterError(f"invalid container reference {ref!r}")
+    return ref
+
+
+async def _get(request: web.Request, ref: str | None = None) -> Container:
+    ref = ref or _cid(request)
+    return await ctx_of(request).call(lambda e: e.get_container(ref))
+
+
+# --- create / list / inspect ---------------------------------------------------------------
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    body = await json_body(request, ctx.body_limit)
+    opts = schema.run_options(body, request.query.get("name", ""))
+    c = await ctx.call(lambda e: e.create_container(opts))
+    return json_response({"Id": c.id, "Warnings": []}, status=201)
+
+
+_LIST_FILTERS = {"status", "name", "id", "label", "ancestor", "volume", "exited", "before",
+                 "since", "network", "health", "isolation", "publish", "expose", "is-task"}
+
+
+def _matches(e: Engine, c: Container, filters: dict[str, list[str]]) -> bool:
+    for key, values in filters.items():
+        if key == "status" and c.status not in values:
+            return False
+        if key == "name" and not any(v.lstrip("/") in c.name or fnmatch.fnmatch(c.name, v)
+                                     for v in values):
+            return False
+        if key == "id" and not any(c.id.startswith(v) for v in values):
+            return False
+        if key == "label":
+            for spec in values:
+                k, eq, v = spec.partition("=")
+                if k not in c.config.labels or (eq and c.config.labels[k] != v):
+                    return False
+        if key == "exited" and (c.status != "exited" or str(c.exit_code) not in values):
+            return False
+        if key == "ancestor" and not any(v in (c.image_ref, c.image_id) or
+                                         c.image_id.removeprefix("sha256:").startswith(v)
+                                         for v in values):
+            return False
+        if key == "volume":
+            mps = e.mount_points(c.id)
+            names = {str(m.get("name") or "") for m in mps} | \
+                {str(m.get("destination") or "") for m in mps}
+            if not names & set(values):
+                return False
+    return True
+
+
+async def list_containers(request: web.Request) -> web.Response:
+    all_ = query_bool(request, "all")
+    limit = query_int(request, "limit", -1) or -1
+    filters = query_filters(request)
+    unknown = set(filters) - _LIST_FILTERS
+    if unknown:
+        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+
+    def go(e: Engine) -> list[dict[str, Any]]:
+        cs = e.list_containers(all_=all_ or bool(filters.get("status")) or limit > 0)
+        cs = sorted(cs, key=lambda c: c.created, reverse=True)
+        out = [schema.container_summary(e, c) for c in cs if _matches(e, c, filters)]
+        return out[:limit] if limit > 0 else out
+
+    return json_response(await ctx_of(request).call(go))
+
+
+async def inspect(request: web.Request) -> web.Response:
+    ref = _cid(request)
+    return json_response(await ctx_of(request).call(lambda e: e.inspect_container(ref)))
+
+
+# --- start / wait ----------------------------------------------------------------------------
+
+
+async def start(request: web.Request) -> web.Response:
+    """Docker's start: the engine's detached monitor (as ``orlop run -d``), unless a client
+    attached first and waits for the container's stdio (``docker run`` in the
+    foreground), which the server then relays itself (sessions.py)."""
+    ctx = ctx_of(request)
+    c = await _get(request)
+    if c.status in ("running", "paused") or c.id in ctx.sessions.live \
+            or c.id in ctx.sessions.starting:
+        return web.Response(status=304)
+    if ctx.sessions.has_attached(c.id):
+        await ctx.sessions.start(c)
+    else:
+        await ctx.sessions.start_detached(c)
+    return web.Response(status=204)
+
+
+async def _exists(request: web.Request, cid: str) -> Container | None:
+    def go(e: Engine) -> Container | None:
+        try:
+            return e.get_container(cid)
+        except ContainerNotFoundError:
+            return None
+    return await ctx_of(request).call(go)
+
+
+def _running(request: web.Request, cid: str) -> bool:
+    from orlop.engine.runner import is_locked
+
+    return is_locked(ctx_of(request).config.run_root, cid)
+
+
+async def _unlocked(request: web.Request, cid: str) -> None:
+    """Until no monitor holds the container (a flock probe: cheap, no thread needed)."""
+    delay = 0.005
+    while _running(request, cid):
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+async def _engine_exit_code(request: web.Request, cid: str, fallback: int) -> int:
+    def go(e: Engine) -> int:
+        try:
+            return e.wait_container(cid)
+        except ContainerNotFoundError:
+            return fallback
+    return await ctx_of(request).call(go)
+
+
+async def _wait_exit(request: web.Request, c: Container, next_exit: bool) -> int:
+    """The exit code of ``c``'s current run (or its next one with ``next_exit``)."""
+    sessions = ctx_of(request).sessions
+    if c.id in sessions.starting:
+        await sessions.starting[c.id]
+    sess = sessions.live.get(c.id)
+    if sess is not None:
+        await sess.done.wait()
+        return sess.exit_code
+    if next_exit and c.status not in ("running", "paused"):
+        # Started later, by us (a session resolves the future) or anyone else (the
+        # store's finish time changes).
+        fut = sessions.next_exit_future(c.id)
+        while not fut.done():
+            cur = await _exists(request, c.id)
+            if cur is None:
+                return sessions.last_exit.get(c.id, c.exit_code)
+            if cur.finished_at != c.finished_at and cur.status not in ("running", "paused"):
+                return cur.exit_code
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(fut), 0.1)
+        return fut.result()
+    if c.status not in ("running", "paused", "restarting") and not _running(request, c.id):
+        return c.exit_code
+    # Under the engine's detached monitor (ours or the orlop CLI's).
+    await _unlocked(request, c.id)
+    return await _engine_exit_code(request, c.id, c.exit_code)
+
+
+async def wait(request: web.Request) -> web.StreamResponse:
+    """Docker sends the head at once (the CLI registers its wait before ``start``) and the
+    body ``{"StatusCode": N, "Error": null}`` when the condition is met."""
+    condition = request.query.get("condition", "not-running") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidParameterError(f"invalid condition: {condition!r}")
+    ctx = ctx_of(request)
+    c = await _get(request)
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    from orlop.server.app import server_headers
+
+    resp.headers.update(server_headers())
+    await resp.prepare(request)
+    error: dict[str, str] | None = None
+    code = c.exit_code
+    try:
+        if condition == "removed":
+            while True:
+                if c.id not in ctx.sessions.live and c.id not in ctx.sessions.starting \
+                        and await _exists(request, c.id) is None:
+                    break
+                sess = ctx.sessions.live.get(c.id)
+                if sess is not None:
+                    await sess.done.wait()
+                    code = sess.exit_code
+                    ctx.sessions.last_exit[c.id] = code
+                elif _running(request, c.id):
+                    await _unlocked(request, c.id)
+                    code = await _engine_exit_code(request, c.id, code)
+                    ctx.sessions.last_exit[c.id] = code
+                else:
+                    await asyncio.sleep(_POLL)
+            code = ctx.sessions.last_exit.get(c.id, code)
+        else:
+            code = await _wait_exit(request, c, condition == "next-exit")
+    except OrlopError as err:
+        error = {"Message": str(err)}
+    await safe_write(resp, json.dumps({"StatusCode": code, "Error": error}).encode() + b"\n")
+    await finish(resp)
+    return resp
+
+
+# --- attach / logs ---------------------------------------------------------------------------
+
+
+async def log_entries(request: web.Request, c: Container, *, history: bool, follow: bool,
+                      tail: int = -1, since: float = 0.0, until: float = 0.0
+                      ) -> AsyncGenerator[Entry, None]:
+    """The container's json-file log (the engine's, written by its detached monitor or by
+    an attached session): the past entries, then with ``follow`` the new ones until the
+    container stops or the reader goes away.  Following runs in a thread of its own (the
+    engine's reader polls), never in the engine pool, so that followers cannot starve it.
+    """
+    from orlop.engine.logs import follow as follow_log
+    from orlop.engine.logs import read_entries
+    from orlop.engine.monitor import log_path
+    from orlop.engine.runner import is_locked
+    from orlop.engine.timefmt import parse_rfc3339
+
+    ctx = ctx_of(request)
+    path = log_path(ctx.config, c.id)
+    if not follow:
+        for e in await ctx.run(lambda: read_entries(path, tail=tail, since=since,
+                                                    until=until)):
+            yield e
+        return
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue[Entry | None] = asyncio.Queue()
+    stop = threading.Event()
+    run_root = ctx.config.run_root
+
+    def put(e: Entry | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone (server shutdown)
+            loop.call_soon_threadsafe(q.put_nowait, e)
+
+    def produce() -> None:
+        try:
+            if history:
+                for e in read_entries(path, tail=tail, since=since, until=until):
+                    if stop.is_set():
+                        return
+                    put(e)
+            for e in follow_log(path, lambda: not stop.is_set() and is_locked(run_root, c.id)):
+                if stop.is_set():
+                    return
+                with contextlib.suppress(ValueError):
+                    if until and parse_rfc3339(e.time) > until:
+                        return
+                put(e)
+        except Exception:  # a log the engine could not read: end the stream
+            pass
+        finally:
+            put(None)
+
+    threading.Thread(target=produce, name=f"logs-{c.id[:12]}", daemon=True).start()
+    try:
+        while True:
+            item = await q.get()
+            if item is None:
+                break
+            yield item
+    finally:
+        stop.set()
+
+
+def _stream_no(e: Entry) -> int:
+    return STDERR if e.stream == "stderr" else STDOUT
+
+
+def _fifo_writer(path: str, source: asyncio.Queue[bytes | None]) -> asyncio.Task[None]:
+    """``attach --stdin`` to a detached ``-i`` container: the client's bytes go to the
+    stdin FIFO its monitor keeps open (engine/monitor.py)."""
+    async def copy() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            fd = await loop.run_in_executor(None, lambda: os.open(
+                path, os.O_WRONLY | os.O_CLOEXEC))
+        except OSError:
+            return
+        try:
+            while (data := await source.get()) is not None:
+                await loop.run_in_executor(None, os.write, fd, data)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return asyncio.get_running_loop().create_task(copy())
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    c = await _get(request)
+    want_stdin = query_bool(request, "stdin") and c.config.open_stdin
+    want = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}
+    if not query_bool(request, "stream") and not query_bool(request, "logs"):
+        raise InvalidParameterError("at least one of stream or logs must be set")
+    tty = c.config.tty
+    # A running container the server does not relay (the engine's detached monitor):
+    # its output is followed in its log, its input goes to its stdin FIFO.
+    detached = c.status in ("running", "paused") and c.id not in ctx.sessions.live \
+        and c.id not in ctx.sessions.starting
+    stream = query_bool(request, "stream")
+    q = ctx.sessions.subscribe(c.id) if stream and not detached else None
+    writer: asyncio.Task[None] | None = None
+    try:
+        resp, client_input = await open_stream(request, tty=tty, want_input=want_stdin)
+        if query_bool(request, "logs"):
+            async for e in log_entries(request, c, history=True, follow=False):
+                n = _stream_no(e)
+                if want.get(n) and not await safe_write(resp, e.data if tty
+                                                        else frame(n, e.data)):
+                    return resp
+        if client_input is not None:
+            if detached:
+                from orlop.engine.monitor import stdin_fifo
+
+                writer = _fifo_writer(str(stdin_fifo(ctx.config, c.id)), client_input.queue)
+            else:
+                ctx.sessions.feed_stdin(c.id, client_input.queue)
+        if stream and detached:
+            async for e in log_entries(request, c, history=False, follow=True):
+                n = _stream_no(e)
+                if want.get(n) and not await safe_write(resp, e.data if tty
+                                                        else frame(n, e.data)):
+                    break
+        elif q is not None:
+            while True:
+                item = await q.get()
+                if item is None:
+                    break
+                n, data = item
+                if want.get(n) and not await safe_write(resp, data if tty else frame(n, data)):
+                    break
+        await finish(resp)
+        return resp
+    finally:
+        if q is not None:
+            ctx.sessions.unsubscribe(c.id, q)
+        if writer is not None:
+            writer.cancel()
+
+
+def _parse_time(value: str | None) -> float:
+    from orlop.engine.logs import parse_since
+
+    return parse_since(value or "")
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    c = await _get(request)
+    want = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}
+    if not want[1] and not want[2]:
+        raise InvalidParameterError("Bad parameters: you must choose at least one stream")
+    follow = query_bool(request, "follow")
+    timestamps = query_bool(request, "timestamps")
+    tail_text = request.query.get("tail", "all") or "all"
+    if tail_text != "all":
+        try:
+            tail = max(int(tail_text), -1)
+        except ValueError:
+            raise InvalidParameterError(f"invalid value for tail: {tail_text!r}") from None
+    else:
+        tail = -1
+    since = _parse_time(request.query.get("since"))
+    until = _parse_time(request.query.get("until"))
+    tty = c.config.tty
+    from orlop.server.app import server_headers
+
+    resp = web.StreamResponse(status=200, headers={
+        **server_headers(), "Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    entries = log_entries(request, c, history=True, follow=follow, tail=tail, since=since,
+                          until=until)
+    try:
+        async for e in entries:
+            n = _stream_no(e)
+            if not want[n]:
+                continue
+            data = e.time.encode() + b" " + e.data if timestamps else e.data
+            if not await safe_write(resp, data if tty else frame(n, data)):
+                break
+    finally:
+        await entries.aclose()
+    await finish(resp)
+    return resp
+
+
+# --- stop / kill / restart / remove ---------------------------------------------------------
+
+
+async def stop(request: web.Request) -> web.Response:
+    """``Engine.stop_container``: the stop signal, SIGKILL after ``t`` s (in a worker
+    thread: it blocks until the monitor has recorded the exit)."""
+    c = await _get(request)
+    t = query_int(request, "t")
+    sig = request.query.get("signal") or None
+    if c.status not in ("running", "paused", "restarting") and not _running(request, c.id):
+        return web.Response(status=304)
+    await ctx_of(request).call(lambda e: e.stop_container(c.id, t, sig))
+    await _settle(request, c.id)
+    return web.Response(status=204)
+
+
+async def _settle(request: web.Request, cid: str) -> None:
+    """Until our session of ``cid`` (if any) has recorded the exit."""
+    sess = ctx_of(request).sessions.live.get(cid)
+    if sess is not None:
+        await sess.done.wait()
+
+
+async def kill(request: web.Request) -> web.Response:
+    c = await _get(request)
+    sig = request.query.get("signal") or "SIGKILL"
+    await ctx_of(request).call(lambda e: e.signal_container(c.id, sig))
+    if sig.upper().removeprefix("SIG") in ("KILL", "9"):
+        await _settle(request, c.id)
+        await _unlocked(request, c.id)
+    return web.Response(status=204)
+
+
+async def restart(request: web.Request) -> web.Response:
+    """``Engine.stop_container`` then a detached start (``Engine.restart_container``
+    would start it from this multi-threaded process: it forks)."""
+    ctx = ctx_of(request)
+    c = await _get(request)
+    t = query_int(request, "t")
+    sig = request.query.get("signal") or None
+    await ctx.call(lambda e: e.stop_container(c.id, t, sig))
+    await _settle(request, c.id)
+    c = await _get(request, c.id)
+    await ctx.sessions.start_detached(c)
+    return web.Response(status=204)
+
+
+async def remove(request: web.Request) -> web.Response:
+    ref = _cid(request)
+    force = query_bool(request, "force")
+    volumes = query_bool(request, "v")
+    ctx = ctx_of(request)
+    c = await _get(request, ref)
+    await ctx.call(lambda e: e.remove_container(c.id, force=force, volumes=volumes))
+    if force:
+        await _settle(request, c.id)
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    filters = query_filters(request)
+
+    def go(e: Engine) -> list[str]:
+        removed = []
+        for c in e.list_containers(all_=True):
+            if c.status in ("exited", "created", "dead") and _matches(
+                    e, c, {k: v for k, v in filters.items() if k == "label"}):
+                with contextlib.suppress(OrlopError):
+                    e.remove_container(c.id)
+                    removed.append(c.id)
+        return removed
+
+    removed = await ctx_of(request).call(go)
+    return json_response({"ContainersDeleted": removed, "SpaceReclaimed": 0})
+
+
+async def resize(request: web.Request) -> web.Response:
+    await _get(request)
+    return web.Response(status=200)
+
+
+# --- rename / pause / top / changes ----------------------------------------------------------
+
+
+async def rename(request: web.Request) -> web.Response:
+    ref = _cid(request)
+    name = request.query.get("name", "")
+    if not name:
+        raise InvalidParameterError("name is required")
+    await ctx_of(request).call(lambda e: e.rename_container(ref, name))
+    return web.Response(status=204)
+
+
+async def pause(request: web.Request) -> web.Response:
+    ref = _cid(request)
+    paused = request.path.endswith("/pause")
+    await ctx_of(request).call(lambda e: e.pause_container(ref, paused))
+    return web.Response(status=204)
+
+
+async def top(request: web.Request) -> web.Response:
+    ref = _cid(request)
+    ps_args = (request.query.get("ps_args") or "").split()
+    header, rows = await ctx_of(request).call(lambda e: e.top_container(ref, ps_args))
+    return json_response({"Titles": header, "Processes": rows})
+
+
+def _changes(e: Engine, ref: str) -> list[dict[str, Any]]:
+    """Docker's ``diff``: the writable layer (overlay upper dir) against the image's layers.
+    0 = changed, 1 = added, 2 = deleted (an overlay whiteout: a 0/0 character device).
+    The engine has no method for it yet; the walk is of a host directory the engine owns
+    and follows no symlink (os.walk does not)."""
+    import stat as st_
+
+    c = e.get_container(ref)
+    lowers = e.images.layer_dirs(e.images.get(c.image_id))
+    upper = e.config.containers_dir / c.id / "diff"
+    out: list[dict[str, Any]] = []
+
+    def in_lower(rel: str) -> bool:
+        return any(os.path.lexists(os.path.join(low, rel)) for low in lowers)
+
+    for dirpath, dirnames, filenames in os.walk(upper):
+        dirnames.sort()
+        for name in sorted([*dirnames, *filenames]):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, upper)
+            try:
+                info = os.lstat(full)
+            except OSError:
+                continue
+            if st_.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                kind = 2
+            else:
+                kind = 0 if in_lower(rel) else 1
+            out.append({"Path": "/" + rel, "Kind": kind})
+    return sorted(out, key=lambda x: str(x["Path"]))
+
+
+async def changes(request: web.Request) -> web.Response:
+    ref = _cid(request)
+    return json_response(await ctx_of(request).call(lambda e: _changes(e, ref)))
+
+
+# --- archive / export ------------------------------------------------------------------------
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def _archive_path(request: web.Request) -> str:
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidParameterError("path is required")
+    if "\x00" in path:
+        raise InvalidParameterError(f"invalid path {path!r}")
+    return path
+
+
+async def _stat_header(request: web.Request, cid: str, path: str) -> str:
+    import base64
+
+    from orlop.server import helpers
+
+    st = await helpers.call(ctx_of(request), "stat", cid, path=path)
+    return base64.b64encode(json.dumps(st).encode()).decode()
+
+
+async def archive_get(request: web.Request) -> web.StreamResponse:
+    """HEAD: the path's stat header only; GET: a tar of the path with it.  Both resolve
+    the path inside the container's root in a helper process (engine/view.py)."""
+    from orlop.server import helpers
+
+    c = await _get(request)
+    path = _archive_path(request)
+    header = await _stat_header(request, c.id, path)
+    if request.method == "HEAD":
+        return web.Response(status=200, headers={STAT_HEADER: header,
+                                                 "Content-Type": "application/x-tar"})
+    first, rest, _h = await helpers.open_output(ctx_of(request), "archive-get", c.id,
+                                               path=path)
+    return await send_stream(request, first, rest, {STAT_HEADER: header,
+                                                    "Content-Type": "application/x-tar"})
+
+
+async def archive_put(request: web.Request) -> web.Response:
+    """Extract the body (a tar) into the directory ``path`` (``Engine.copy_in``)."""
+    from orlop.server import helpers
+    from orlop.server.spool import spooled_body
+
+    ctx = ctx_of(request)
+    c = await _get(request)
+    path = _archive_path(request)
+    async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
+        await helpers.call(ctx, "archive-put", c.id, path=path, stdin=f)
+    return web.Response(status=200)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    from orlop.server import helpers
+
+    c = await _get(request)
+    first, rest, _h = await helpers.open_output(ctx_of(request), "export", c.id)
+    return await send_stream(request, first, rest, {"Content-Type": "application/x-tar"})
+
+
+async def unsupported(request: web.Request) -> web.Response:
+    raise UnsupportedError(f"{request.method} {request.path}: not supported by this Orlop "
+                           "version")
+
+
+def register(routes: Routes) -> None:
+    routes.add("POST", "/containers/create", create)
+    routes.add("GET", "/containers/json", list_containers)
+    routes.add("POST", "/containers/prune", prune)
+    routes.add("GET", "/containers/{id}/json", inspect)
+    routes.add("POST", "/containers/{id}/start", start)
+    routes.add("POST", "/containers/{id}/wait", wait)
+    routes.add("POST", "/containers/{id}/attach", attach)
+    routes.add("GET", "/containers/{id}/logs", logs)
+    routes.add("POST", "/containers/{id}/stop", stop)
+    routes.add("POST", "/containers/{id}/kill", kill)
+    routes.add("POST", "/containers/{id}/restart", restart)
+    routes.add("POST", "/containers/{id}/resize", resize)
+    routes.add("DELETE", "/containers/{id}", remove)
+    routes.add("POST", "/containers/{id}/rename", rename)
+    routes.add("POST", "/containers/{id}/pause", pause)
+    routes.add("POST", "/containers/{id}/unpause", pause)
+    routes.add("GET", "/containers/{id}/top", top)
+    routes.add("GET", "/containers/{id}/changes", changes)
+    routes.add("GET", "/containers/{id}/export", export)
+    routes.add("GET", "/containers/{id}/archive", archive_get)  # and HEAD
+    routes.add("PUT", "/containers/{id}/archive", archive_put)
+    for method, path in (("GET", "stats"), ("POST", "update")):
+        routes.add(method, f"/containers/{{id}}/{path}", unsupported)

@@ -1,0 +1,207 @@
+"""``/containers/{id}/exec`` and ``/exec/{id}/...``: create, start, inspect, resize.
+
+An exec instance lives in the server's memory (as in moby, whose exec store is not
+persisted either).  ``start`` runs ``orlop.engine.exec.exec_container`` in a helper
+process (it forks: see server/monitor.py) whose stdio are pipes to the server: its output
+is relayed to the client (framed when there is no tty), the client's input to its stdin,
+and its exit code recorded before the stream ends, because the docker CLI reads it with
+``GET /exec/{id}/json`` as soon as the stream closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from orlop.errors import ContainerStateError, InvalidParameterError, NotFoundError
+from orlop.server import helpers
+from orlop.server.context import ctx_of
+from orlop.server.streams import finish, frame, open_stream, safe_write
+from orlop.server.wire import json_body, json_response
+
+if TYPE_CHECKING:
+    from orlop.engine import Engine
+    from orlop.server.app import Routes
+
+_MAX_FINISHED = 1000  # finished instances kept for inspect (moby prunes them too)
+
+
+@dataclass
+class ExecInstance:
+    id: str
+    container_id: str
+    cmd: list[str]
+    tty: bool
+    attach_stdin: bool
+    attach_stdout: bool
+    attach_stderr: bool
+    env: list[str] = field(default_factory=list)
+    workdir: str = ""
+    user: str = ""
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+
+    def inspect(self) -> dict[str, Any]:
+        return {
+            "ID": self.id, "Running": self.running, "ExitCode": self.exit_code,
+            "ProcessConfig": {"tty": self.tty, "entrypoint": self.cmd[0] if self.cmd else "",
+                              "arguments": self.cmd[1:], "privileged": False,
+                              "user": self.user},
+            "OpenStdin": self.attach_stdin, "OpenStderr": self.attach_stderr,
+            "OpenStdout": self.attach_stdout, "CanRemove": False,
+            "ContainerID": self.container_id, "DetachKeys": "", "Pid": self.pid}
+
+    def options(self, detach: bool) -> dict[str, Any]:
+        """engine.exec.ExecOptions, as JSON for the helper."""
+        return {"command": self.cmd, "detach": detach,
+                "interactive": self.attach_stdin and not detach, "tty": self.tty,
+                "env": self.env, "workdir": self.workdir, "user": self.user}
+
+
+_EXECS = web.AppKey("orlop_execs", dict)
+
+
+def _execs(request: web.Request) -> dict[str, ExecInstance]:
+    store: dict[str, ExecInstance] = request.app[_EXECS]
+    return store
+
+
+def _get(request: web.Request) -> ExecInstance:
+    inst = _execs(request).get(request.match_info["id"])
+    if inst is None:
+        raise NotFoundError(f"No such exec instance: {request.match_info['id']}")
+    return inst
+
+
+def _str_list(body: dict[str, Any], key: str) -> list[str]:
+    value = body.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameterError(f"invalid {key}: expected a list of strings")
+    return list(value)
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    ref = request.match_info["id"]
+    body = await json_body(request, ctx.body_limit)
+    cmd = _str_list(body, "Cmd")
+    if not cmd:
+        raise InvalidParameterError("No exec command specified")
+    if body.get("Privileged"):
+        raise InvalidParameterError("privileged exec is not supported by Orlop")
+
+    def check(e: Engine) -> str:
+        c = e.get_container(ref)
+        if c.status == "paused":
+            raise ContainerStateError(
+                f"Container {c.id} is paused, unpause the container before exec")
+        if c.status != "running" or not e.is_running(c):
+            raise ContainerStateError(f"Container {c.id} is not running")
+        return c.id
+
+    cid = await ctx.call(check)
+    inst = ExecInstance(
+        id=secrets.token_hex(32), container_id=cid, cmd=cmd, tty=bool(body.get("Tty")),
+        attach_stdin=bool(body.get("AttachStdin")),
+        attach_stdout=bool(body.get("AttachStdout")),
+        attach_stderr=bool(body.get("AttachStderr")), env=_str_list(body, "Env"),
+        workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""))
+    store = _execs(request)
+    if len(store) >= _MAX_FINISHED:
+        for old in [k for k, v in store.items() if v.started and not v.running][:100]:
+            del store[old]
+    store[inst.id] = inst
+    return json_response({"Id": inst.id}, status=201)
+
+
+async def start(request: web.Request) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    inst = _get(request)
+    body = await json_body(request, ctx.body_limit, required=False)
+    if inst.started:
+        raise ContainerStateError(f"Error: Exec command {inst.id} has already run")
+    inst.started = True
+    if body.get("Detach"):
+        inst.running = True
+        try:
+            await helpers.call(ctx, "exec", inst.container_id, spec=inst.options(True))
+        finally:
+            inst.running = False
+        return web.Response(status=200)
+    tty = bool(body.get("Tty", inst.tty)) or inst.tty
+    pipe = asyncio.subprocess.PIPE
+    h = await helpers.spawn(ctx, "exec", inst.container_id, spec=inst.options(False),
+                            stdin=pipe if inst.attach_stdin else None, stdout=pipe,
+                            stderr=pipe)
+    inst.running = True
+    inst.pid = h.proc.pid or 0
+    resp, client_input = await open_stream(request, tty=tty, want_input=inst.attach_stdin)
+    gone = False
+
+    async def pump(stream: asyncio.StreamReader | None, n: int, wanted: bool) -> None:
+        nonlocal gone
+        if stream is None:
+            return
+        while data := await stream.read(65536):
+            if wanted and not gone and not await safe_write(resp, data if tty
+                                                            else frame(n, data)):
+                gone = True  # the client left: the process goes on, its output dropped
+
+    async def feed() -> None:
+        stdin = h.proc.stdin
+        if client_input is None or stdin is None:
+            return
+        while (data := await client_input.queue.get()) is not None:
+            try:
+                stdin.write(data)
+                await stdin.drain()
+            except (ConnectionError, OSError):
+                return
+        with contextlib.suppress(ConnectionError, OSError):
+            stdin.close()
+
+    feeder = asyncio.get_running_loop().create_task(feed())
+    try:
+        await asyncio.gather(pump(h.proc.stdout, 1, inst.attach_stdout),
+                             pump(h.proc.stderr, 2, inst.attach_stderr))
+        out = await h.outcome()
+    finally:
+        feeder.cancel()
+        inst.running = False
+    if out.get("event") == "exit":
+        inst.exit_code = int(out.get("code", 0))
+    else:
+        inst.exit_code = int(out.get("exit_code") or 126)
+        message = str(out.get("message", "exec failed")) + "\n"
+        if not gone:
+            await safe_write(resp, message.encode() if tty else frame(2, message.encode()))
+    await finish(resp)
+    return resp
+
+
+async def inspect(request: web.Request) -> web.Response:
+    return json_response(_get(request).inspect())
+
+
+async def resize(request: web.Request) -> web.Response:
+    # Accepted and ignored: the exec's pty lives in the helper process, whose size is
+    # set once from its stdout (a pipe); see the report (no resize channel yet).
+    _get(request)
+    return web.Response(status=200)
+
+
+def register(routes: Routes) -> None:
+    routes.app[_EXECS] = {}
+    routes.add("POST", "/containers/{id}/exec", create)
+    routes.add("POST", "/exec/{id}/start", start)
+    routes.add("POST", "/exec/{id}/resize", resize)
+    routes.add("GET", "/exec/{id}/json", inspect)

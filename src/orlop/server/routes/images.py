@@ -1,0 +1,225 @@
+"""``/images``: list, inspect, tag, remove, import (``create?fromSrc=-``), history,
+save (``get``), load; and ``/commit``."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from orlop.errors import ImageNotFoundError, InvalidParameterError, UnsupportedError
+from orlop.server.context import ctx_of
+from orlop.server.schema import image_summary
+from orlop.server.spool import spooled_body
+from orlop.server.wire import json_response, query_bool, query_filters
+
+if TYPE_CHECKING:
+    from orlop.engine import Engine
+    from orlop.server.app import Routes
+
+
+async def list_images(request: web.Request) -> web.Response:
+    filters = query_filters(request)
+    unknown = set(filters) - {"reference", "dangling", "label", "before", "since"}
+    if unknown:
+        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+
+    def go(e: Engine) -> list[dict[str, Any]]:
+        out = []
+        for i in e.images.list():
+            if "dangling" in filters:
+                want = filters["dangling"][0].lower() in ("true", "1")
+                if want != (not i.repo_tags):
+                    continue
+            refs = filters.get("reference")
+            if refs and not any(_ref_match(p, t) for p in refs for t in i.repo_tags):
+                continue
+            labels = i.container_config.get("Labels") or {}
+            if not all(_label_match(spec, labels) for spec in filters.get("label", [])):
+                continue
+            out.append(image_summary(i))
+        return out
+
+    return json_response(await ctx_of(request).call(go))
+
+
+def _ref_match(pattern: str, tagged: str) -> bool:
+    repo = tagged.rpartition(":")[0]
+    return fnmatch.fnmatchcase(tagged, pattern) or fnmatch.fnmatchcase(repo, pattern)
+
+
+def _label_match(spec: str, labels: dict[str, str]) -> bool:
+    k, eq, v = spec.partition("=")
+    return k in labels and (not eq or labels[k] == v)
+
+
+async def inspect_image(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    return json_response(await ctx_of(request).call(
+        lambda e: e.images.inspect(e.images.get(name))))
+
+
+async def image_history(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+
+    def go(e: Engine) -> list[dict[str, Any]]:
+        from orlop.engine.timefmt import parse_rfc3339
+
+        image = e.images.get(name)
+        history = image.config.get("history") or []
+        out: list[dict[str, Any]] = []
+        layers = list(image.diff_ids)
+        for i, h in enumerate(reversed(history)):
+            try:
+                created = int(parse_rfc3339(h.get("created", "")))
+            except (ValueError, TypeError):
+                created = 0
+            empty = bool(h.get("empty_layer"))
+            out.append({"Id": image.id if i == 0 else "<missing>", "Created": created,
+                        "CreatedBy": h.get("created_by", ""),
+                        "Tags": list(image.repo_tags) if i == 0 else None,
+                        "Size": 0 if empty or not layers else image.size,
+                        "Comment": h.get("comment", "")})
+        return out
+
+    return json_response(await ctx_of(request).call(go))
+
+
+async def tag_image(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    repo = request.query.get("repo", "")
+    tag = request.query.get("tag", "")
+    if not repo:
+        raise InvalidParameterError("repository name must have at least one component")
+    target = f"{repo}:{tag}" if tag else repo
+    await ctx_of(request).call(lambda e: e.images.tag(name, target))
+    return web.Response(status=201)
+
+
+async def remove_image(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    force = query_bool(request, "force")
+    records = await ctx_of(request).call(lambda e: e.images.remove(name, force=force))
+    out = []
+    for line in records:
+        key, _, value = line.partition(": ")
+        out.append({key: value})
+    return json_response(out)
+
+
+async def create_image(request: web.Request) -> web.StreamResponse:
+    """``fromSrc=-``: import the body as a one-layer image.  ``fromImage``: Orlop has no
+    registry client, so a local image answers "up to date" and any other is Docker's
+    not-found error at once (never a hang)."""
+    ctx = ctx_of(request)
+    q = request.query
+    if q.get("fromSrc") is not None:
+        if q["fromSrc"] != "-":
+            raise UnsupportedError("importing from a URL is not supported: stream the "
+                                   "tarball (fromSrc=-)")
+        repo, tag = q.get("repo", ""), q.get("tag", "")
+        ref = (f"{repo}:{tag}" if tag else repo) or None
+        changes = q.getall("changes", [])
+        message = q.get("message", "")
+        async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
+            image = await ctx.call(lambda e: e.images.import_tar(f, ref, changes, message))
+        return web.Response(body=json.dumps({"status": image.id}).encode() + b"\r\n",
+                            content_type="application/json")
+    name = q.get("fromImage", "")
+    if not name:
+        raise InvalidParameterError("fromImage or fromSrc must be given")
+    tag = q.get("tag", "")
+    ref = name if not tag or "@" in name else f"{name}:{tag}"
+
+    def lookup(e: Engine) -> bool:
+        try:
+            e.images.get(ref)
+        except ImageNotFoundError:
+            return False
+        return True
+
+    if not await ctx.call(lookup):
+        raise _pull_error(name)
+    lines = [{"status": f"Pulling from {name}", "id": tag or "latest"},
+             {"status": f"Status: Image is up to date for {ref}"}]
+    return web.Response(body=b"".join(json.dumps(x).encode() + b"\r\n" for x in lines),
+                        content_type="application/json")
+
+
+def _pull_error(name: str) -> ImageNotFoundError:
+    err = ImageNotFoundError(name)
+    err.message = (f"pull access denied for {name}, repository does not exist or may require "
+                   "'docker login': Orlop has no registry client; bring the image in with "
+                   "'docker load' or 'docker import'")
+    return err
+
+
+async def commit(request: web.Request) -> web.Response:
+    """``POST /commit?container=&repo=&tag=&comment=&author=&changes=``: the body (a
+    container config to merge) is read, bounded, and not used: ``changes`` carries the
+    docker CLI's ``--change`` lines, which the engine applies."""
+    from orlop.server.wire import read_body
+
+    ctx = ctx_of(request)
+    q = request.query
+    ref = q.get("container", "")
+    if not ref:
+        raise InvalidParameterError("container is required")
+    await read_body(request, ctx.body_limit)
+    repo, tag = q.get("repo", ""), q.get("tag", "")
+    target = (f"{repo}:{tag}" if tag else repo) or None
+    changes = q.getall("changes", [])
+    author, comment = q.get("author", ""), q.get("comment", "")
+    image = await ctx.call(lambda e: e.commit(ref, target, changes=changes, author=author,
+                                              message=comment))
+    return json_response({"Id": image.id}, status=201)
+
+
+async def save(request: web.Request) -> web.StreamResponse:
+    """``GET /images/get?names=...`` and ``/images/{name}/get``: ``Engine.save_images``
+    (Docker archive + OCI layout) streamed as it is written."""
+    from orlop.server.helpers import open_engine_output
+    from orlop.server.streams import send_stream
+
+    name = request.match_info.get("name")
+    refs = [name] if name else request.query.getall("names", [])
+    if not refs:
+        raise InvalidParameterError("no image names given")
+    first, rest = await open_engine_output(ctx_of(request),
+                                           lambda e, fd: e.save_images(refs, fd))
+    return await send_stream(request, first, rest, {"Content-Type": "application/x-tar"})
+
+
+async def load(request: web.Request) -> web.Response:
+    """``POST /images/load``: the body, spooled, to ``Engine.load_images``; Docker's
+    JSON message stream of ``Loaded image: ...`` lines (``quiet``, which the docker CLI
+    sends when its output is not a terminal, only silences progress, of which there is
+    none: the lines are sent either way, as dockerd does)."""
+    ctx = ctx_of(request)
+    query_bool(request, "quiet")  # validated
+    async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
+        lines = await ctx.call(lambda e: e.load_images(f))
+    body = b"".join(
+        json.dumps({"stream": line + "\n"}).encode() + b"\r\n" for line in lines)
+    return web.Response(body=body, content_type="application/json")
+
+
+async def unsupported(request: web.Request) -> web.Response:
+    raise UnsupportedError(f"{request.method} {request.path} is not supported by this "
+                           "Orlop version")
+
+
+def register(routes: Routes) -> None:
+    routes.add("GET", "/images/json", list_images)
+    routes.add("POST", "/images/create", create_image)
+    routes.add("GET", "/images/get", save)
+    routes.add("POST", "/images/load", load)
+    routes.add("POST", "/commit", commit)
+    routes.add("GET", "/images/{name:.+}/json", inspect_image)
+    routes.add("GET", "/images/{name:.+}/history", image_history)
+    routes.add("GET", "/images/{name:.+}/get", save)
+    routes.add("POST", "/images/{name:.+}/tag", tag_image)
+    routes.add("POST", "/images/{name:.+}/push", unsupported)
+    routes.add("DELETE", "/images/{name:.+}", remove_image)

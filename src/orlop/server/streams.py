@@ -1,0 +1,146 @@
+"""Docker's stream framing and the connection hijack used by ``attach`` and ``exec``.
+
+Without a tty, stdout and stderr share one stream: each chunk has an 8-byte header
+``[stream, 0, 0, 0, size (uint32 big-endian)]`` (stream 1 = stdout, 2 = stderr), which
+docker-py's ``frames_iter`` and the CLI's ``stdcopy`` read.  With a tty the bytes are raw.
+
+A client that sends ``Connection: Upgrade`` / ``Upgrade: tcp`` (the docker CLI for
+``attach``, docker-py's ``attach_socket``) gets ``101 UPGRADED`` and the TCP stream is
+raw in both directions from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from collections.abc import AsyncGenerator
+
+from aiohttp import web
+
+STDIN, STDOUT, STDERR = 0, 1, 2
+RAW_STREAM = "application/vnd.docker.raw-stream"
+MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+def wants_upgrade(request: web.Request) -> bool:
+    conn = request.headers.get("Connection", "").lower()
+    return "upgrade" in conn and request.headers.get("Upgrade", "").lower() == "tcp"
+
+
+class _RawResponse(web.StreamResponse):
+    """A response whose body is written as is: no chunked encoding, no length."""
+
+    _length_check = False
+
+
+class _ClientInput:
+    """Receives the raw bytes a hijacked client sends (its stdin) into a queue."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep  # False: the client's bytes are read and dropped
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if data and self.keep:
+            self.queue.put_nowait(bytes(data))
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.queue.put_nowait(None)
+
+
+class _HalfClose(asyncio.Protocol):
+    """Stands between the transport and aiohttp's protocol on a hijacked connection, so
+    that the client's EOF ends its input but not the connection."""
+
+    def __init__(self, inner: asyncio.Protocol, reader: _ClientInput) -> None:
+        self.inner = inner
+        self.reader = reader
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool:
+        self.reader.feed_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+async def open_stream(request: web.Request, *, tty: bool,
+                      want_input: bool) -> tuple[web.StreamResponse, _ClientInput | None]:
+    """Send the response head of an attach/exec stream; returns the response and, for a
+    hijacked connection whose client sends stdin, the queue of its bytes (None = EOF)."""
+    media = RAW_STREAM if tty else MULTIPLEXED_STREAM
+    from orlop.server.app import server_headers
+
+    headers = {**server_headers(), "Content-Type": media}
+    client_input: _ClientInput | None = None
+    if wants_upgrade(request):
+        resp: web.StreamResponse = _RawResponse(status=101, reason="UPGRADED", headers={
+            **headers, "Connection": "Upgrade", "Upgrade": "tcp"})
+        await resp.prepare(request)
+        # The docker CLI half-closes its side at once when it sends no stdin (and after
+        # the last byte when it does): the output must keep flowing, so the transport
+        # stays open on EOF (True) instead of asyncio's default of closing it.
+        reader = _ClientInput(keep=want_input)
+        protocol = request.protocol
+        protocol.set_parser(reader)  # type: ignore[arg-type]
+        transport = request.transport
+        if transport is not None:
+            transport.set_protocol(_HalfClose(protocol, reader))
+        if want_input:
+            client_input = reader
+    else:
+        resp = web.StreamResponse(status=200, headers=headers)
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+    resp.force_close()
+    return resp, client_input
+
+
+async def safe_write(resp: web.StreamResponse, data: bytes) -> bool:
+    """Write to a client; False once it has gone away."""
+    try:
+        await resp.write(data)
+    except (ConnectionError, RuntimeError):
+        return False
+    return True
+
+
+async def finish(resp: web.StreamResponse) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await resp.write_eof()
+
+
+async def send_stream(request: web.Request, first: bytes,
+                      rest: AsyncGenerator[bytes, None],
+                      headers: dict[str, str]) -> web.StreamResponse:
+    """A 200 whose body is ``first`` then ``rest`` (a tar from a helper); a client that
+    goes away closes ``rest``, which stops its producer."""
+    from orlop.server.app import server_headers
+
+    resp = web.StreamResponse(status=200, headers={**server_headers(), **headers})
+    resp.enable_chunked_encoding()
+    try:
+        await resp.prepare(request)
+        if await safe_write(resp, first):
+            async for chunk in rest:
+                if not await safe_write(resp, chunk):
+                    break
+    finally:
+        await rest.aclose()
+    await finish(resp)
+    return resp

@@ -1,0 +1,189 @@
+"""Reading Docker's requests: query parameters, filters and JSON bodies, with Docker's 400s.
+
+Every check raises ``InvalidParameterError`` (400) naming the offending value; nothing is
+created before the request has been read and validated in full.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from orlop.errors import InvalidParameterError
+from orlop.server.errors import PayloadTooLargeError
+
+_TRUE = {"1", "true", "True", "TRUE", "t", "T"}
+_FALSE = {"", "0", "false", "False", "FALSE", "f", "F"}
+
+
+def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    """Go's ``strconv.ParseBool`` as moby's ``httputils.BoolValue`` uses it."""
+    value = request.query.get(name)
+    if value is None:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidParameterError(f"invalid value for {name}: {value!r}: must be a boolean")
+
+
+def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameterError(f"invalid value for {name}: {value!r}: must be an integer"
+                                    ) from None
+
+
+def query_filters(request: web.Request) -> dict[str, list[str]]:
+    """Docker's ``filters`` query: ``{"key": ["v1", "v2"]}`` or the old
+    ``{"key": {"v1": true}}`` form; malformed JSON is a 400."""
+    raw = request.query.get("filters", "")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidParameterError(f"invalid filter: {raw!r} is not JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError("invalid filter: expected a JSON object")
+    out: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[key] = list(value)
+        elif isinstance(value, dict) and all(isinstance(v, bool) for v in value.values()):
+            out[key] = [k for k, on in value.items() if on]
+        else:
+            raise InvalidParameterError(f"invalid filter {key!r}: expected a list of strings")
+    return out
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused with 413 past ``limit`` (chunked bodies counted too)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLargeError(f"request body too large: {declared} bytes, "
+                                   f"the limit is {limit}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.content.iter_chunked(65536):
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLargeError(f"request body too large: the limit is {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: web.Request, limit: int, *, required: bool = True
+                    ) -> dict[str, Any]:
+    """A JSON object body.  An empty body is ``{}`` unless ``required``."""
+    body = await read_body(request, limit)
+    if not body.strip():
+        if required:
+            raise InvalidParameterError("invalid JSON: request body is empty")
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidParameterError(f"invalid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError(
+            f"invalid JSON: expected an object, got {type(data).__name__}")
+    return data
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def field_str(obj: Mapping[str, Any], key: str, where: str = "") -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
+            "of type string")
+    return value
+
+
+def field_bool(obj: Mapping[str, Any], key: str, where: str = "") -> bool:
+    value = obj.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
+            "of type bool")
+    return value
+
+
+def field_int(obj: Mapping[str, Any], key: str, where: str = "") -> int:
+    value = obj.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
+            "of type int64")
+    return int(value)
+
+
+def field_str_list(obj: Mapping[str, Any], key: str, where: str = "",
+                   *, allow_string: bool = False) -> list[str] | None:
+    """A list of strings; ``None`` when absent or null.  ``allow_string`` accepts a bare
+    string as a one-element list (Docker's ``strslice`` for Cmd/Entrypoint)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if allow_string and isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
+            "of type []string")
+    return list(value)
+
+
+def field_str_map(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str, str]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
+            "of type map[string]string")
+    return dict(value)
+
+
+def field_object(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
+            "of type object")
+    return value
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode() + b"\n",
+                        content_type="application/json")

@@ -1,0 +1,62 @@
+"""Debian's docker-compose (1.29) against orlopd: two services sharing a named volume and
+a bind mount; ``down -v`` removes the volume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from .conftest import Server
+
+COMPOSE = """\
+version: "3.7"
+services:
+  writer:
+    image: busybox
+    command: sh -c "echo hello > /data/msg; cp /data/msg /bind/msg; trap 'exit 0' TERM; while true; do sleep 0.1; done"
+    volumes:
+      - shared:/data
+      - ./bind:/bind
+  reader:
+    image: busybox
+    command: sh -c "while [ ! -f /data/msg ]; do sleep 0.1; done; cat /data/msg; trap 'exit 0' TERM; while true; do sleep 0.1; done"
+    volumes:
+      - shared:/data
+volumes:
+  shared:
+"""  # noqa: E501
+
+
+def _compose(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.skip("docker-compose is not installed (scripts/setup.sh installs it)")
+    env = {**os.environ, "DOCKER_HOST": server.host, "COMPOSE_INTERACTIVE_NO_CLI": "1"}
+    return subprocess.run([exe, "-p", "proj", *args], cwd=server.dir / "app", env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_compose_up_shares_named_volume_and_bind_then_down_v_removes_it(bbd: Server) -> None:
+    app = bbd.dir / "app"
+    (app / "bind").mkdir(parents=True)
+    (app / "docker-compose.yml").write_text(COMPOSE)
+    res = _compose(bbd, "up", "-d")
+    assert res.returncode == 0, res.stderr
+    assert "proj_shared" in bbd.ok("volume", "ls", "-q").split()
+    deadline = time.monotonic() + 20
+    while not (app / "bind" / "msg").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (app / "bind" / "msg").read_text() == "hello\n"
+    logs = ""
+    while "hello" not in logs and time.monotonic() < deadline:
+        logs = bbd.ok("logs", "proj_reader_1")
+        time.sleep(0.1)
+    assert logs == "hello\n"
+    res = _compose(bbd, "down", "-v")
+    assert res.returncode == 0, res.stderr
+    assert bbd.ok("ps", "-aq").split() == []
+    assert "proj_shared" not in bbd.ok("volume", "ls", "-q").split()
