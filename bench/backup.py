@@ -21,23 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-_SHIM = """
-import sys
-from orlop.cli.commands import volume as v
-from orlop.cli.main import main
-_orig = v.main
-def patched(name, argv, ctx):
-    if argv and argv[0] in ("export", "import", "clone"):
-        from orlop.cli.commands import volume_data
-        return volume_data.main(argv[0], argv[1:], ctx)
-    return _orig(name, argv, ctx)
-v.main = patched
-sys.exit(main(sys.argv[1:]))
-"""
+
+def sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True)
 
 
 def orlop(root: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-c", _SHIM, "--root", str(root), *args], check=True,
+    subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), *args], check=True,
                    stdout=subprocess.DEVNULL)
 
 
@@ -50,6 +40,20 @@ def best(runs: int, prepare: Callable[[], None], action: Callable[[], None]) -> 
         action()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+Step = tuple[Callable[[], None], Callable[[], None]]
+
+
+def paired(runs: int, ref: Step, ours: Step) -> tuple[float, float]:
+    """Best times of the reference and of Orlop, run alternately, so that both see the
+    same machine (a shared disk makes back-to-back series differ by 2x and more)."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(runs):
+        a.append(best(1, *ref))
+        b.append(best(1, *ours))
+    return min(a), min(b)
 
 
 def fill(data: Path, size: int, files: int) -> None:
@@ -95,32 +99,33 @@ def main() -> int:
                         p.unlink()
             return f
 
-        t_tar_c = best(args.runs, rm(out_t), lambda: subprocess.run(
-            ["tar", "cf", str(out_t), "-C", str(data), "."], check=True))
-        t_exp = best(args.runs, rm(out_o), lambda: orlop(
-            root, "volume", "export", "benchsrc", "-o", str(out_o)))
+        t_tar_c, t_exp = paired(
+            args.runs,
+            (rm(out_t), lambda: sh("tar", "cf", str(out_t), "-C", str(data), ".")),
+            (rm(out_o), lambda: orlop(root, "volume", "export", "benchsrc", "-o", str(out_o))))
         dest = work / "gnu-x"
 
         def mk() -> None:
             rm(dest)()
             dest.mkdir()
-        t_tar_x = best(args.runs, mk, lambda: subprocess.run(
-            ["tar", "xf", str(out_t), "-C", str(dest)], check=True))
 
-        def drop_new() -> None:
-            subprocess.run([sys.executable, "-c", _SHIM, "--root", str(root), "volume", "rm",
-                            "-f", "benchnew"], check=False, capture_output=True)
-        t_imp = best(args.runs, drop_new, lambda: orlop(
-            root, "volume", "import", "benchnew", str(out_o)))
+        def drop(name: str) -> Callable[[], None]:
+            def f() -> None:
+                subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), "volume",
+                                "rm", "-f", name], check=False, capture_output=True)
+            return f
+
+        t_tar_x, t_imp = paired(
+            args.runs,
+            (mk, lambda: sh("tar", "xf", str(out_t), "-C", str(dest))),
+            (drop("benchnew"), lambda: orlop(root, "volume", "import", "benchnew",
+                                             str(out_o))))
         cpdest = work / "cp-a"
-        t_cp = best(args.runs, rm(cpdest), lambda: subprocess.run(
-            ["cp", "-a", str(data), str(cpdest)], check=True))
-
-        def drop_clone() -> None:
-            subprocess.run([sys.executable, "-c", _SHIM, "--root", str(root), "volume", "rm",
-                            "-f", "benchclone"], check=False, capture_output=True)
-        t_clone = best(args.runs, drop_clone, lambda: orlop(
-            root, "volume", "clone", "benchsrc", "benchclone"))
+        t_cp, t_clone = paired(
+            args.runs,
+            (rm(cpdest), lambda: sh("cp", "-a", str(data), str(cpdest))),
+            (drop("benchclone"), lambda: orlop(root, "volume", "clone", "benchsrc",
+                                               "benchclone")))
 
         def line(name: str, secs: float, ref: float | None = None,
                  ref_name: str = "") -> None:

@@ -1,9 +1,4 @@
-"""Native volume backup, restore and clone: `volume export`, `volume import`, `volume clone`.
-
-Until the `volume` command dispatches to orlop.cli.commands.volume_data itself, the
-CLI is run through a shim that routes those three sub-commands there (same argv, same
-exit codes, same output).
-"""
+"""Native volume backup, restore and clone: `volume export`, `volume import`, `volume clone`."""
 
 from __future__ import annotations
 
@@ -17,20 +12,6 @@ import pytest
 
 from conftest import Orlop, mounts_under
 
-_SHIM = """
-import sys
-from orlop.cli.commands import volume as v
-from orlop.cli.main import main
-_orig = v.main
-def patched(name, argv, ctx):
-    if argv and argv[0] in ("export", "import", "clone"):
-        from orlop.cli.commands import volume_data
-        return volume_data.main(argv[0], argv[1:], ctx)
-    return _orig(name, argv, ctx)
-v.main = patched
-sys.exit(main(sys.argv[1:]))
-"""
-
 _FILL = ("mkdir -p /d/sub && echo record1 > /d/db.txt && echo nested > /d/sub/n.txt && "
          "ln -s db.txt /d/link && ln /d/db.txt /d/hard && chown 1000:1000 /d/db.txt && "
          "mkfifo /d/fifo && chmod 4755 /d/sub/n.txt && chmod 0700 /d/sub && "
@@ -39,7 +20,7 @@ _FILL = ("mkdir -p /d/sub && echo record1 > /d/db.txt && echo nested > /d/sub/n.
 
 def vol(o: Orlop, *args: str, input: bytes | None = None,
         check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    res = subprocess.run([sys.executable, "-c", _SHIM, "--root", str(o.root), "volume",
+    res = subprocess.run([sys.executable, "-m", "orlop", "--root", str(o.root), "volume",
                           *args], input=input, capture_output=True, cwd=o.cwd, check=False)
     if check and res.returncode != 0:
         raise AssertionError(f"volume {args} exited {res.returncode}: {res.stderr!r}")
@@ -95,6 +76,12 @@ def test_volume_round_trip_keeps_sparse_files_sparse(bb: Orlop) -> None:
         f.seek(64 << 20)
         f.write(b"tail")
     vol(bb, "export", "sp", "-o", "sp.tar")
+    # GNU's PAX sparse format: the archive holds the data, not the hole.
+    assert (bb.cwd / "sp.tar").stat().st_size < 1 << 20
+    plain = bb.cwd / "plain-sp"
+    plain.mkdir()
+    subprocess.run(["tar", "xf", str(bb.cwd / "sp.tar"), "-C", str(plain)], check=True)
+    assert os.stat(plain / "sparse").st_size == (64 << 20) + 4
     vol(bb, "import", "sp2", "sp.tar")
     out = bb.root / "volumes" / "sp2" / "_data" / "sparse"
     st = os.stat(out)
@@ -168,6 +155,32 @@ def test_volume_import_corrupt_or_truncated_keeps_previous_content(filled: Orlop
     assert "fresh" not in bb.ok("volume", "ls", "-q").split()  # nothing half-made
     assert not [n for n in os.listdir(bb.root / "volumes" / "target")
                 if n.startswith(".orlop-import-")]
+
+
+def test_volume_import_killed_midway_keeps_previous_then_succeeds(filled: Orlop) -> None:
+    import signal
+    import time
+
+    bb = filled
+    vol(bb, "export", "src", "-o", "src.tar")
+    data = (bb.cwd / "src.tar").read_bytes()
+    bb.ok("volume", "create", "target")
+    bb.ok("run", "--rm", "-v", "target:/d", "busybox", "sh", "-c", "echo old > /d/old")
+    p = subprocess.Popen([sys.executable, "-m", "orlop", "--root", str(bb.root), "volume",
+                          "import", "target", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert p.stdin is not None
+    p.stdin.write(data[: len(data) // 2])
+    p.stdin.flush()
+    time.sleep(1.0)  # let it extract what it has, then kill it mid-archive
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert bb.ok("run", "--rm", "-v", "target:/d", "busybox", "ls", "/d").split() == ["old"]
+    # The next import removes the dead one's staging dir and swaps in the new content.
+    vol(bb, "import", "target", "src.tar")
+    assert _listing(bb, "target") == _listing(bb, "src")
+    assert [n for n in os.listdir(bb.root / "volumes" / "target")
+            if n.startswith(".orlop-import-")] == []
 
 
 def test_volume_import_in_use_refused_unless_force(filled: Orlop) -> None:

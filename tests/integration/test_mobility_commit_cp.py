@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ def _names(data: bytes) -> list[str]:
 
 
 def _cp_stream(o: Orlop, src: str) -> bytes:
-    cmd = ["python3", "-m", "orlop", "--root", str(o.root), "cp", src, "-"]
+    cmd = [sys.executable, "-m", "orlop", "--root", str(o.root), "cp", src, "-"]
     return subprocess.run(cmd, check=True, capture_output=True, cwd=o.cwd).stdout
 
 
@@ -108,7 +109,7 @@ def test_cp_running_container_both_directions_and_streams(bb: Orlop) -> None:
             ti = tarfile.TarInfo("owned.txt")
             ti.size, ti.uid, ti.gid = 3, 1234, 5678
             tf.addfile(ti, io.BytesIO(b"abc"))
-        p = subprocess.run(["python3", "-m", "orlop", "--root", str(bb.root), "cp", "-",
+        p = subprocess.run([sys.executable, "-m", "orlop", "--root", str(bb.root), "cp", "-",
                             "rr:/data"], input=buf.getvalue(), capture_output=True, check=False)
         assert p.returncode == 0, p.stderr
         out = subprocess.run(["tar", "tvf", "-"], input=_cp_stream(bb, "rr:/data/owned.txt"),
@@ -222,7 +223,7 @@ def test_cp_hostile_tar_stream_contained(bb: Orlop, tmp_orlop_dir: Path) -> None
                     ti.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
                     ti.linkname = str(data)
                     tf.addfile(ti)
-        subprocess.run(["python3", "-m", "orlop", "--root", str(bb.root), "cp", "-",
+        subprocess.run([sys.executable, "-m", "orlop", "--root", str(bb.root), "cp", "-",
                         "cc:/data"], input=buf.getvalue(), capture_output=True, check=False)
         assert not (tmp_orlop_dir / "escaped").exists()
         assert not Path("/escape").exists()

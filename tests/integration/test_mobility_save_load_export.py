@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_load_from_stdin_and_image_id_is_config_digest(committed: Orlop,
     data = _save(committed, "mine:v1")
     other = _fresh(tmp_orlop_dir, "o2")
     out = subprocess.run(
-        ["python3", "-m", "orlop", "--root", str(other.root), "load"], input=data,
+        [sys.executable, "-m", "orlop", "--root", str(other.root), "load"], input=data,
         capture_output=True, check=True).stdout.decode()
     assert out == "Loaded image: mine:v1\n"
     manifest = json.loads(subprocess.run(["tar", "xOf", "-", "manifest.json"], input=data,
@@ -221,7 +222,7 @@ def test_export_running_container_and_terminal_refusal(bb: Orlop) -> None:
           "echo live > /live; sleep 60")
     try:
         for _ in range(50):
-            data = subprocess.run(["python3", "-m", "orlop", "--root", str(bb.root),
+            data = subprocess.run([sys.executable, "-m", "orlop", "--root", str(bb.root),
                                    "export", "exr"], capture_output=True, check=True).stdout
             names = subprocess.run(["tar", "tf", "-"], input=data, capture_output=True,
                                    check=True).stdout.decode().split()

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import sqlite3
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from orlop.config import EngineConfig
 from orlop.engine import store
@@ -28,8 +27,10 @@ from orlop.errors import (
 from orlop.state import Database
 
 if TYPE_CHECKING:
-    from orlop.engine.runner import Stdio
+    from orlop.engine.mountpoints import MountPlan
+    from orlop.engine.procio import Stdio
     from orlop.images.store import ImageStore
+    from orlop.volumes.model import Volume
     from orlop.volumes.service import VolumeService
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -91,12 +92,16 @@ class Engine:
         if self._reconciled and not force:
             return
         self._reconciled = True
-        from orlop.engine.runner import is_locked
+        from orlop.engine.procio import is_locked
 
         with self.db.read() as conn:
-            live = [(r["id"], r["pid"]) for r in conn.execute(
-                "SELECT id, pid FROM containers WHERE status IN "
-                "('running', 'paused', 'restarting')")]
+            rows = conn.execute(
+                "SELECT id, pid, status FROM containers WHERE status IN "
+                "('running', 'paused', 'restarting', 'creating')").fetchall()
+        live = [(r["id"], r["pid"]) for r in rows if r["status"] != "creating"]
+        for r in rows:
+            if r["status"] == "creating" and not is_locked(self.config.run_root, r["id"]):
+                self._remove_half_created(r["id"])
         dead = [cid for cid, _pid in live if not is_locked(self.config.run_root, cid)]
         removed = []
         for cid in dead:
@@ -124,11 +129,43 @@ class Engine:
                 self.remove_container(cid, force=True, volumes=True)
         self._sweep_container_dirs()
 
-    def _sweep_container_dirs(self, min_age: float = 300.0) -> None:
-        """Directories of containers with no record: a create killed before its insert,
-        or an rm killed after its delete.  Young ones may be a create in progress."""
-        import time
+    def _remove_half_created(self, cid: str) -> None:
+        """A container whose creator died before finishing create_container: remove the
+        anonymous volumes it recorded (only if no container references them: never
+        another container's data), then the record, then the directory."""
+        import fcntl
+        import json
 
+        lock_dir = self.config.run_root / "containers"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_dir / f"{cid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # its creator (or another reconciler) is at work
+            with self.db.read() as conn:
+                row = conn.execute("SELECT status, creating_volumes FROM containers "
+                                   "WHERE id = ?", (cid,)).fetchone()
+            if row is None or row["status"] != "creating":
+                return
+            for name in json.loads(row["creating_volumes"] or "[]"):
+                with contextlib.suppress(OrlopError):
+                    self.volumes.remove(name, force=True)
+            with self.db.write() as conn:
+                conn.execute("DELETE FROM containers WHERE id = ? AND status = 'creating'",
+                             (cid,))
+            shutil.rmtree(self.config.containers_dir / cid, ignore_errors=True)
+            _unlink_run_files(self.config.run_root, cid)
+        finally:
+            os.close(fd)
+
+    def _sweep_container_dirs(self) -> None:
+        """Directories of containers with no record: an rm killed after its delete.
+
+        A directory is made only after its record is committed (create_container), and
+        this lists the directories before it reads the records, so a directory without
+        a record is never a create in progress."""
         try:
             names = os.listdir(self.config.containers_dir)
         except FileNotFoundError:
@@ -137,17 +174,9 @@ class Engine:
             return
         with self.db.read() as conn:
             known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
-        now = time.time()
         for name in names:
-            if name in known or len(name) != 64:
-                continue
-            path = self.config.containers_dir / name
-            try:
-                if now - path.stat().st_mtime < min_age:
-                    continue
-            except OSError:
-                continue
-            shutil.rmtree(path, ignore_errors=True)
+            if name not in known and len(name) == 64:
+                shutil.rmtree(self.config.containers_dir / name, ignore_errors=True)
 
     # --- containers ---------------------------------------------------------
 
@@ -180,59 +209,96 @@ class Engine:
                     from orlop.errors import NameConflictError
 
                     raise NameConflictError(opts.name.removeprefix("/"), owner["id"])
-        cid = secrets.token_hex(32)
-        plan = register_mount_points(self.volumes, opts, image_volumes, sources)
-        from orlop.engine.names import random_name
+        import secrets  # here: 3 ms of imports (hmac, base64) that exec never needs
 
-        name = opts.name.removeprefix("/") or random_name()
-        c = Container(
-            id=cid, name=name, image_id=image.id, image_ref=opts.image, created=now_rfc3339(),
-            config=ContainerConfig(
-                hostname=opts.hostname or cid[:12], user=opts.user, env=list(opts.env),
-                cmd=list(opts.command) or None, entrypoint=opts.entrypoint, image=opts.image,
-                working_dir=opts.working_dir, volumes=plan.config_volumes,
-                labels=dict(opts.labels), tty=opts.tty, open_stdin=opts.interactive,
-                stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout),
-            host_config=HostConfig(
-                binds=plan.binds, mounts=plan.api_mounts, tmpfs=plan.tmpfs,
-                volumes_from=list(opts.volumes_from) or None, network_mode=opts.network,
-                auto_remove=opts.auto_remove, runtime=opts.runtime or self.config.runtime,
-                readonly_rootfs=opts.read_only,
-                restart_policy=_restart_policy(opts.restart),
-                log_config={"Type": "json-file", "Config": dict(opts.log_opts)},
-                memory=opts.memory, pids_limit=opts.pids_limit or None,
-                nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
-                cap_drop=list(opts.cap_drop) or None, init=opts.init or None),
-            status="created", pid=0, exit_code=0, started_at=ZERO_TIME, finished_at=ZERO_TIME,
-            error="", runtime=opts.runtime or self.config.runtime,
-        )
-        cdir = self.config.containers_dir / cid
-        try:
-            cdir.mkdir(parents=True, mode=0o700)
-            # The overlay's root directory takes the upper dir's mode: 0755 like an image's /.
-            for sub in ("diff", "work", "rootfs"):
-                (cdir / sub).mkdir(mode=0o755)
-            rows = [(mp.destination, mp.type, mp.name or None, mp.to_json())
-                    for mp in plan.points]
-            for attempt in range(2):
-                try:
-                    with self.db.write() as conn:
-                        store.insert(conn, c, rows)
-                    break
-                except sqlite3.IntegrityError:
-                    # A racing `volume rm` deleted a volume between ensure() and our
-                    # insert (the foreign key caught it): recreate and try once more.
-                    if attempt:
-                        raise ConflictError(
-                            "a volume of this container was removed while it was being "
-                            "created") from None
-                    for mp in plan.points:
-                        if mp.type == "volume" and mp.name:
-                            self.volumes.ensure(mp.name, mp.driver or "local")
-        except BaseException:
-            rollback(plan, self.volumes)
-            shutil.rmtree(cdir, ignore_errors=True)
-            raise
+        cid = secrets.token_hex(32)
+        name = opts.name.removeprefix("/")
+        if not name:
+            from orlop.engine.names import random_name
+
+            name = random_name()
+        runtime = opts.runtime or self.config.runtime
+
+        def build(plan: MountPlan | None, status: str) -> Container:
+            return Container(
+                id=cid, name=name, image_id=image.id, image_ref=opts.image,
+                created=now_rfc3339(),
+                config=ContainerConfig(
+                    hostname=opts.hostname or cid[:12], user=opts.user, env=list(opts.env),
+                    cmd=list(opts.command) or None, entrypoint=opts.entrypoint,
+                    image=opts.image, working_dir=opts.working_dir,
+                    volumes=plan.config_volumes if plan else None,
+                    labels=dict(opts.labels), tty=opts.tty, open_stdin=opts.interactive,
+                    stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout),
+                host_config=HostConfig(
+                    binds=plan.binds if plan else None,
+                    mounts=plan.api_mounts if plan else None,
+                    tmpfs=plan.tmpfs if plan else None,
+                    volumes_from=list(opts.volumes_from) or None, network_mode=opts.network,
+                    auto_remove=opts.auto_remove, runtime=runtime,
+                    readonly_rootfs=opts.read_only,
+                    restart_policy=_restart_policy(opts.restart),
+                    log_config={"Type": "json-file", "Config": dict(opts.log_opts)},
+                    memory=opts.memory, pids_limit=opts.pids_limit or None,
+                    nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
+                    cap_drop=list(opts.cap_drop) or None, init=opts.init or None),
+                status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
+                finished_at=ZERO_TIME, error="", runtime=runtime,
+            )
+
+        # Crash safety (a CLI killed with SIGKILL at any point of this method): the record
+        # comes first, in the 'creating' state, under the container's lock; every
+        # anonymous volume is written into it before it is made.  If this process dies,
+        # the lock goes with it and the next command's reconcile() removes the record,
+        # those volumes and the directory (_remove_half_created).  Nothing of the
+        # container exists outside the store before the record does.
+        fault = os.environ.get("ORLOP_FAULT")  # tests only: die at a named point
+        from orlop.engine.procio import container_lock
+
+        with container_lock(self.config.run_root, cid):
+            with self.db.write() as conn:
+                store.insert(conn, build(None, "creating"), [])
+            _fault(fault, "create.after_insert")
+            cdir = self.config.containers_dir / cid
+            plan = None
+            try:
+                plan = register_mount_points(
+                    cast("VolumeService", _RecordingVolumes(self, cid)), opts,
+                    image_volumes, sources)
+                _fault(fault, "create.after_volumes")
+                cdir.mkdir(parents=True, mode=0o700)
+                # The overlay's root directory takes the upper dir's mode: 0755 like an
+                # image's /.
+                for sub in ("diff", "work", "rootfs"):
+                    (cdir / sub).mkdir(mode=0o755)
+                _fault(fault, "create.after_dirs")
+                c = build(plan, "created")
+                rows = [(mp.destination, mp.type, mp.name or None, mp.to_json())
+                        for mp in plan.points]
+                for attempt in range(2):
+                    try:
+                        with self.db.write() as conn:
+                            store.finish_create(conn, c, rows)
+                        break
+                    except sqlite3.IntegrityError:
+                        # A racing `volume rm` deleted a volume between ensure() and this
+                        # transaction (the foreign key caught it): recreate, try once more.
+                        if attempt:
+                            raise ConflictError(
+                                "a volume of this container was removed while it was "
+                                "being created") from None
+                        for mp in plan.points:
+                            if mp.type == "volume" and mp.name:
+                                self.volumes.ensure(mp.name, mp.driver or "local")
+            except BaseException:
+                if plan is not None:
+                    rollback(plan, self.volumes)
+                shutil.rmtree(cdir, ignore_errors=True)
+                with self.db.write() as conn:
+                    conn.execute("DELETE FROM containers WHERE id = ? AND status = 'creating'",
+                                 (cid,))
+                _unlink_run_files(self.config.run_root, cid)
+                raise
         return c
 
     def get_container(self, ref: str) -> Container:
@@ -341,9 +407,7 @@ class Engine:
                 anon = {r["name"] for r in conn.execute(
                     "SELECT name FROM volumes WHERE anonymous = 1")}
             shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
-            for suffix in (".lock", ".stdin"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.config.run_root / "containers" / f"{c.id}{suffix}")
+            _unlink_run_files(self.config.run_root, c.id)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -426,7 +490,7 @@ class Engine:
         return log_path(self.config, c.id)
 
     def is_running(self, c: Container) -> bool:
-        from orlop.engine.runner import is_locked
+        from orlop.engine.procio import is_locked
 
         return is_locked(self.config.run_root, c.id)
 
@@ -483,7 +547,7 @@ class Engine:
                                                    allow_devices=False, whiteouts="keep",
                                                    digest=False),
             writer=lambda fd, hasher, progress: TarWriter(fd, hasher=hasher,
-                                                          progress=progress))
+                                                          progress=progress, sparse=True))
 
     def volume_export(self, name: str, out_fd: int, *, progress: Any = None,
                       checksum: str = "crc32") -> int:
@@ -521,6 +585,43 @@ class Engine:
 
         self.images.reconcile()
         return load_archive(self.images, stream)
+
+
+def _fault(fault: str | None, point: str) -> None:
+    """ORLOP_FAULT=<point>: die here as SIGKILL would (crash-safety tests)."""
+    if fault == point:
+        os._exit(137)
+
+
+def _unlink_run_files(run_root: Path, cid: str) -> None:
+    for suffix in (".lock", ".stdin"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(run_root / "containers" / f"{cid}{suffix}")
+
+
+class _RecordingVolumes:
+    """The volume service as create_container hands it to register_mount_points: the
+    name of an anonymous volume is written into the 'creating' record before the
+    volume is made, so a killed creator's volumes can be found and removed."""
+
+    def __init__(self, engine: Engine, cid: str) -> None:
+        self._engine = engine
+        self._cid = cid
+        self._names: list[str] = []
+
+    def ensure(self, name: str | None = None, driver: str = "local",
+               options: Any = None, labels: Any = None, *, anonymous: bool = False
+               ) -> tuple[Volume, bool]:
+        if anonymous and name:
+            # A fresh random name: if it exists after a crash, this creator made it.
+            self._names.append(name)
+            with self._engine.db.write() as conn:
+                store.set_creating_volumes(conn, self._cid, self._names)
+        return self._engine.volumes.ensure(name, driver, options, labels,
+                                           anonymous=anonymous)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._engine.volumes, attr)
 
 
 def _restart_policy(text: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
-    from orlop.engine.runner import Stdio
+    from orlop.engine.procio import Stdio
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,9 @@ class ExecOptions:
 
 def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
     from orlop.engine.cgroups import Cgroup
-    from orlop.engine.runner import _copy_winsize, _wait, is_locked
-    from orlop.engine.users import resolve_user
+    from orlop.engine.procio import copy_winsize as _copy_winsize
+    from orlop.engine.procio import is_locked
+    from orlop.engine.procio import wait_process as _wait
     from orlop.runtime.exec import ExecRequest, exec_in
     from orlop.runtime.spec import Spec, User
 
@@ -53,6 +54,8 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
     user = proc.user
     env = list(proc.env)
     if opts.user:
+        from orlop.engine.users import resolve_user
+
         image = engine.images.get(c.image_id)
         ru = resolve_user(opts.user, [cdir / "diff",
                                       *reversed(engine.images.layer_dirs(image))])
@@ -69,7 +72,7 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
         if opts.tty and not opts.detach:
-            master, slave = os.openpty()
+            master, slave = _container_pty(c.pid, pidfd, user.uid)
             _copy_winsize(stdio.stdout, slave)
         if opts.detach:
             fds = (devnull, devnull, devnull)
@@ -94,6 +97,35 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
+
+
+def _container_pty(pid: int, pidfd: int, uid: int) -> tuple[int, int]:
+    """A pty of the container's own devpts, opened from the host through its root
+    (RESOLVE_IN_ROOT, no symlinks, a ptmx device checked), so the process sees
+    /dev/pts/N as with Docker.  A container without a devpts at /dev/pts (its own
+    /dev bind-mounted) gets a host pty, nameless inside, as before."""
+    import select
+
+    from orlop.kernel.pty import open_pty_in
+
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        raise ContainerStateError("the container exited") from None
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if poller.poll(0):  # the pid may be someone else's now: its root is not ours
+            raise ContainerStateError("the container exited")
+        try:
+            master, slave, _n = open_pty_in(root, "dev/pts/ptmx", in_root=True)
+        except OSError:
+            return os.openpty()
+    finally:
+        os.close(root)
+    # Its user owns the terminal, or a non-root exec could not read its own stdin.
+    os.fchown(slave, uid, -1)
+    return master, slave
 
 
 def _pidfd_of(engine: Engine, c: Container) -> int:

@@ -50,7 +50,7 @@ def parse_signal(text: str) -> int:
 
 
 def is_running(engine: Engine, cid: str) -> bool:
-    from orlop.engine.runner import is_locked
+    from orlop.engine.procio import is_locked
 
     return is_locked(engine.config.run_root, cid)
 

@@ -222,13 +222,16 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
         else:
             stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             to_close.append(stdin)
-        console = None
+        console_ours = console_theirs = None
         if c.config.tty:
-            master, slave = os.openpty()
-            fds["master_fd"] = master
-            to_close.append(slave)
-            console = slave
-            out_w = err_w = slave
+            # The terminal comes from the container's own devpts (/dev/pts/0 inside):
+            # the init sends its master over this socket pair.
+            from orlop.engine.procio import console_pair
+
+            console_ours, console_theirs = console_pair()
+            to_close += [console_ours, console_theirs]
+            out_w = err_w = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            to_close.append(out_w)
         else:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
@@ -240,7 +243,14 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
                 "use --runtime orlop or run in the foreground")
         spec, cdir, _lowers = runner.prepare(engine, c, mounted)
         pid = runner.launch_in_cgroup(engine, c, cdir, spec, stdin=stdin, stdout=out_w,
-                                      stderr=err_w, console=console, die_with_parent=False)
+                                      stderr=err_w, console_socket=console_theirs,
+                                      die_with_parent=False)
+        if console_ours is not None and console_theirs is not None:
+            from orlop.kernel.pty import recv_fd
+
+            os.close(console_theirs)
+            to_close.remove(console_theirs)
+            fds["master_fd"] = recv_fd(console_ours)
     except BaseException as err:
         runner.release_mounts(engine, c, mounted)
         failure = err if isinstance(err, RuntimeFailedError) else RuntimeFailedError(str(err))

@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import signal
 import subprocess
-import termios
-import time
-import tty as ttymod
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,63 +21,44 @@ from orlop.engine.bundle import build_spec, process_env, write_bundle
 from orlop.engine.cgroups import Cgroup, Resources
 from orlop.engine.copyup import copy_up, overlay_data
 from orlop.engine.models import Container
+from orlop.engine.procio import (
+    _FORWARDED,
+    Stdio,
+    console_pair,
+    container_lock,
+    copy_winsize,
+    is_locked,
+    wait_process,
+    winsize_of,
+)
 from orlop.engine.timefmt import now_rfc3339
 from orlop.engine.users import resolve_user
-from orlop.errors import ContainerStateError, OrlopError, RuntimeFailedError
+from orlop.errors import OrlopError, RuntimeFailedError
+from orlop.kernel.pty import recv_fd
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-              signal.SIGUSR2)
-
-
-@dataclass(frozen=True)
-class Stdio:
-    stdin: int
-    stdout: int
-    stderr: int
-
-
-@contextlib.contextmanager
-def container_lock(run_root: Path, container_id: str) -> Iterator[int]:
-    """Exclusive while the container runs; refused if another process holds it."""
-    d = run_root / "containers"
-    d.mkdir(parents=True, exist_ok=True)
-    fd = os.open(d / f"{container_id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        # Other commands probe the lock (is_locked) for an instant: retry briefly
-        # before calling the container running.
-        for attempt in range(50):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if attempt == 49:
-                    raise ContainerStateError(
-                        f"container {container_id} is already running") from None
-                time.sleep(0.01)
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def is_locked(run_root: Path, container_id: str) -> bool:
-    """Whether a live monitor holds the container's lock."""
-    path = run_root / "containers" / f"{container_id}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+# Moved to procio (exec needs them without this module's imports); the old names stay.
+_copy_winsize = copy_winsize
+_wait = wait_process
+__all__ = [
+    "INIT_PATH",
+    "Stdio",
+    "container_lock",
+    "effective_caps",
+    "find_init",
+    "finish_cgroup",
+    "has_limits",
+    "is_locked",
+    "launch_in_cgroup",
+    "prepare",
+    "release_mounts",
+    "resources_of",
+    "run_foreground",
+]
 
 
 def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: bool) -> int:
@@ -145,8 +120,8 @@ def has_limits(c: Container) -> bool:
 
 
 def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, object], *,
-                     stdin: int, stdout: int, stderr: int, console: int | None,
-                     die_with_parent: bool) -> int:
+                     stdin: int, stdout: int, stderr: int, console_socket: int | None,
+                     die_with_parent: bool, console_size: bytes | None = None) -> int:
     """Start the built-in runtime's init parked before execve, move it into the
     container's cgroup, then let it exec: the process never runs a single instruction
     of the image outside its limits.  Returns the host pid of PID 1."""
@@ -162,7 +137,8 @@ def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, o
     pid = 0
     try:
         launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdout,
-                          stderr=stderr, console=console, wait_for_start=True,
+                          stderr=stderr, console_socket=console_socket,
+                          console_size=console_size, wait_for_start=True,
                           exec_fifo=fifo, die_with_parent=die_with_parent)
         pid = launched.pid
         cg.add(pid)
@@ -352,29 +328,33 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
     from orlop.runtime import launch
     from orlop.runtime.spec import Spec
 
-    master = slave = -1
+    master = ours = theirs = -1
     stdin = stdio.stdin if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        size = None
         if c.config.tty:
-            master, slave = os.openpty()
-            _copy_winsize(stdio.stdout, slave)
+            # The init allocates the terminal in the container's devpts and sends us
+            # its master: the process sees /dev/pts/0, as with Docker.
+            ours, theirs = console_pair()
+            size = winsize_of(stdio.stdout)
+        console_socket = theirs if theirs >= 0 else None
         limited = has_limits(c)
         try:
             if limited:
                 pid = launch_in_cgroup(engine, c, cdir, spec, stdin=stdin, stdout=stdio.stdout,
-                                       stderr=stdio.stderr,
-                                       console=slave if slave >= 0 else None,
-                                       die_with_parent=True)
+                                       stderr=stdio.stderr, console_socket=console_socket,
+                                       console_size=size, die_with_parent=True)
             else:
                 pid = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
-                             stderr=stdio.stderr,
-                             console=slave if slave >= 0 else None).pid
+                             stderr=stdio.stderr, console_socket=console_socket,
+                             console_size=size).pid
         except RuntimeFailedError as err:
             _record_failure(engine, c, err)
             raise
-        if slave >= 0:
-            os.close(slave)
-            slave = -1
+        if theirs >= 0:
+            os.close(theirs)
+            theirs = -1
+            master = recv_fd(ours)
         _record_start(engine, c, pid)
         code = _wait(pid, master, stdio, interactive)
         oom = finish_cgroup(c) if limited else False
@@ -383,7 +363,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
     finally:
         if not interactive:
             os.close(stdin)
-        for fd in (master, slave):
+        for fd in (master, ours, theirs):
             if fd >= 0:
                 os.close(fd)
 
@@ -438,70 +418,3 @@ def _runtime_flags(exe: str) -> list[str]:
     """crun refuses hybrid cgroup v1/v2 hosts (like this one) unless it manages no
     cgroups; Orlop sets no resource limits yet, so nothing is lost."""
     return ["--cgroup-manager=disabled"] if os.path.basename(exe) == "crun" else []
-
-
-def _copy_winsize(src: int, dst: int) -> None:
-    with contextlib.suppress(OSError):
-        ws = fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(dst, termios.TIOCSWINSZ, ws)
-
-
-def _wait(pid: int, master: int, stdio: Stdio, interactive: bool) -> int:
-    """Wait for the container's PID 1, forwarding signals (Docker's --sig-proxy) and
-    relaying the pty when there is one."""
-    handlers = {}
-    for s in _FORWARDED:
-        handlers[s] = signal.signal(s, lambda signum, _f: _kill(pid, signum))
-    if master >= 0:
-        handlers[signal.SIGWINCH] = signal.signal(
-            signal.SIGWINCH, lambda _s, _f: _copy_winsize(stdio.stdout, master))
-    try:
-        if master >= 0:
-            _relay(master, stdio, interactive)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        for s, h in handlers.items():
-            signal.signal(s, h)
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
-        128 + os.WTERMSIG(status)
-
-
-def _kill(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
-def _relay(master: int, stdio: Stdio, interactive: bool) -> None:
-    import select
-
-    raw_saved = None
-    if interactive and os.isatty(stdio.stdin):
-        raw_saved = termios.tcgetattr(stdio.stdin)
-        ttymod.setraw(stdio.stdin)
-    try:
-        fds = [master] + ([stdio.stdin] if interactive else [])
-        while True:
-            try:
-                ready, _, _ = select.select(fds, [], [])
-            except InterruptedError:
-                continue
-            if master in ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError as err:
-                    if err.errno == errno.EIO:  # the container side closed
-                        return
-                    raise
-                if not data:
-                    return
-                os.write(stdio.stdout, data)
-            if interactive and stdio.stdin in ready:
-                data = os.read(stdio.stdin, 65536)
-                if not data:
-                    fds.remove(stdio.stdin)
-                    os.write(master, b"\x04")  # EOF on a terminal is ^D
-                    continue
-                os.write(master, data)
-    finally:
-        if raw_saved is not None:
-            termios.tcsetattr(stdio.stdin, termios.TCSADRAIN, raw_saved)

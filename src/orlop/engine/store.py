@@ -43,24 +43,57 @@ def insert(conn: sqlite3.Connection, c: Container,
          c.host_config.to_json(), c.status, c.pid, c.exit_code, c.started_at, c.finished_at,
          c.error, c.runtime, c.restart_count, int(c.oom_killed), int(c.manually_stopped)),
     )
+    insert_mount_points(conn, c.id, mount_points)
+
+
+def insert_mount_points(conn: sqlite3.Connection, container_id: str,
+                        mount_points: Sequence[tuple[str, str, str | None, dict[str, Any]]]
+                        ) -> None:
     for pos, (dest, mtype, vol, spec) in enumerate(mount_points):
         conn.execute(
             "INSERT INTO mount_points (container_id, destination, position, type, volume_name,"
             " spec) VALUES (?,?,?,?,?,?)",
-            (c.id, dest, pos, mtype, vol, json.dumps(spec, sort_keys=True)),
+            (container_id, dest, pos, mtype, vol, json.dumps(spec, sort_keys=True)),
         )
 
 
+def finish_create(conn: sqlite3.Connection, c: Container,
+                  mount_points: Sequence[tuple[str, str, str | None, dict[str, Any]]]) -> None:
+    """The last step of a create: the final configs, the mount points (references to
+    the volumes) and the end of the 'creating' state, in the caller's transaction."""
+    cur = conn.execute(
+        "UPDATE containers SET config = ?, host_config = ?, status = ?, "
+        "creating_volumes = '[]' WHERE id = ? AND status = 'creating'",
+        (c.config.to_json(), c.host_config.to_json(), c.status, c.id))
+    if cur.rowcount != 1:
+        raise ContainerNotFoundError(c.id)
+    insert_mount_points(conn, c.id, mount_points)
+
+
+def set_creating_volumes(conn: sqlite3.Connection, container_id: str,
+                         names: Sequence[str]) -> None:
+    conn.execute("UPDATE containers SET creating_volumes = ? WHERE id = ?",
+                 (json.dumps(list(names)), container_id))
+
+
+# A container still being created (Engine.create_container) is nobody's to see or touch.
+_VISIBLE = "status != 'creating'"
+
+
 def resolve(conn: sqlite3.Connection, ref: str) -> Container:
-    """By full id, name (with or without a leading "/"), or unique id prefix (Docker's order)."""
+    """By full id, name (with or without a leading "/"), or unique id prefix (Docker's order).
+
+    A container in the ``creating`` state is not found: its creator holds it."""
     if not ref or "\x00" in ref:
         raise ContainerNotFoundError(ref)
-    row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (ref,)).fetchone()
+    row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id = ? AND {_VISIBLE}",
+                       (ref,)).fetchone()
     if row is None:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE name = ?",
+        row = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE name = ? AND {_VISIBLE}",
                            (ref.removeprefix("/"),)).fetchone()
     if row is None and all(ch in "0123456789abcdef" for ch in ref):
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id LIKE ? LIMIT 2",
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE id LIKE ? AND {_VISIBLE} "
+                            "LIMIT 2",
                             (ref + "%",)).fetchall()
         if len(rows) > 1:
             raise InvalidParameterError(
@@ -72,7 +105,8 @@ def resolve(conn: sqlite3.Connection, ref: str) -> Container:
 
 
 def list_all(conn: sqlite3.Connection) -> list[Container]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM containers ORDER BY created DESC, rowid DESC")
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM containers WHERE {_VISIBLE} "
+                        "ORDER BY created DESC, rowid DESC")
     return [_row_to_container(r) for r in rows]
 
 

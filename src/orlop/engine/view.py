@@ -119,7 +119,15 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                                                                      c.id)
     with lock:
         if running:
-            # A second overlay over a live upper dir: give it its own work dir.
+            # A second overlay over a live upper dir: give it its own work dir (and
+            # remove those a killed export left behind).
+            for entry in os.listdir(cdir):
+                pid = entry.removeprefix("work-view-")
+                if entry.startswith("work-view-") and pid.isdigit() and \
+                        not os.path.exists(f"/proc/{pid}"):
+                    import shutil
+
+                    shutil.rmtree(cdir / entry, ignore_errors=True)
             view.work = cdir / f"work-view-{os.getpid()}"
             os.makedirs(view.work, mode=0o700, exist_ok=True)
         taken: list[str] = []

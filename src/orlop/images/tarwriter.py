@@ -109,8 +109,9 @@ class TarWriter:
     """
 
     def __init__(self, out_fd: int, *, hasher: Hasher | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, sparse: bool = False) -> None:
         self.out_fd = out_fd
+        self.sparse = sparse  # write files with holes in GNU's PAX sparse format 1.0
         self.hasher = hasher
         self.progress = progress
         self.size = 0
@@ -209,6 +210,44 @@ class TarWriter:
         self.stats.content_size += size
         self._pad(size)
 
+    def _sparse_file(self, fd: int, info: tarfile.TarInfo,
+                     segments: list[tuple[int, int]]) -> None:
+        """GNU tar's PAX sparse format 1.0 (``tar --sparse --format=posix``): the entry's
+        data is a map (count, then offset/length pairs, in decimal lines, padded to a
+        block) followed by the data segments only.  GNU tar, bsdtar, Go's archive/tar and
+        Python's tarfile restore the holes; a reader that knows nothing of it extracts a
+        ``GNUSparseFile.0/NAME`` file holding map and data."""
+        real = info.size
+        lines = [str(len(segments))] + [f"{o}\n{n}" for o, n in segments]
+        smap = ("\n".join(lines) + "\n").encode()
+        smap += bytes(-len(smap) % BLOCK)
+        parent, _, base = info.name.rpartition("/")
+        pax = dict(info.pax_headers)
+        pax.update({"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
+                    "GNU.sparse.name": info.name, "GNU.sparse.realsize": str(real)})
+        info.pax_headers = pax
+        info.name = _join(parent, f"GNUSparseFile.0/{base}")
+        stored = len(smap) + sum(n for _, n in segments)
+        info.size = stored
+        self._header(info)
+        self._emit(smap)
+        buf = self._buf
+        view = memoryview(buf)
+        for off, length in segments:
+            os.lseek(fd, off, os.SEEK_SET)
+            left = length
+            while left:
+                n = os.readv(fd, [view[:min(left, len(buf))]])
+                if n == 0:  # shrank under us: zeros keep the entry well-formed
+                    view[:min(left, len(buf))] = bytes(min(left, len(buf)))
+                    n = min(left, len(buf))
+                self._emit(view[:n])
+                left -= n
+        self._pad(stored)
+        self.stats.content_size += real
+        if self.progress is not None:
+            self.progress(self.stats.content_size)
+
     def _small_file(self, fd: int, hdr: bytes, size: int) -> None:
         """Header, content and padding of a file that fits the buffer, in one write (a
         third of the system calls of the general path, which matters for many files)."""
@@ -296,9 +335,15 @@ class TarWriter:
             os.close(rfd)
 
     def _opaque(self, prefix: str, st: os.stat_result, opts: TreeOptions) -> None:
-        info = self._info(_join(prefix, WHITEOUT_OPAQUE), st, opts)
+        self._marker(_join(prefix, WHITEOUT_OPAQUE))
+
+    def _marker(self, name: str) -> None:
+        """An OCI whiteout entry: an empty file whose metadata means nothing, so it is
+        fixed (root, 0644, time 0) and a layer serialises to the same bytes every time
+        (the whiteout device's own time is when it was extracted)."""
+        info = tarfile.TarInfo(name)
         info.mode = 0o644
-        info.uid = info.gid = 0
+        info.mtime = 0
         self._header(info)
 
     def _walk(self, dir_fd: int, prefix: str, opts: TreeOptions, root_dev: int) -> None:
@@ -332,9 +377,7 @@ class TarWriter:
             if (opts.overlay_whiteouts and stat.S_ISCHR(mode) and st.st_rdev == 0):
                 # overlayfs' whiteout -> the OCI one, in the same directory.
                 parent, _, base = arcname.rpartition("/")
-                info = self._info(_join(parent, WHITEOUT_PREFIX + base), st, opts)
-                info.mode = 0o644
-                self._header(info)
+                self._marker(_join(parent, WHITEOUT_PREFIX + base))
                 return
             info = self._info(arcname, st, opts)
             info.type = (tarfile.CHRTYPE if stat.S_ISCHR(mode) else
@@ -399,6 +442,11 @@ class TarWriter:
             info.pax_headers = _read_xattrs(fd)
             if fst.st_nlink > 1:
                 self._links[key] = arcname
+            if self.sparse and fst.st_blocks * 512 < fst.st_size:
+                segments = _data_segments(fd, fst.st_size)
+                if segments is not None:
+                    self._sparse_file(fd, info, segments)
+                    return
             hdr = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
             if self.hasher is not None and len(hdr) + fst.st_size + BLOCK <= len(self._buf):
                 self._small_file(fd, hdr, fst.st_size)
@@ -408,6 +456,34 @@ class TarWriter:
             self._copy(fd, fst.st_size)
         finally:
             os.close(fd)
+
+
+def _data_segments(fd: int, size: int) -> list[tuple[int, int]] | None:
+    """The (offset, length) data extents of a file, from SEEK_DATA/SEEK_HOLE; a trailing
+    hole is marked by a zero-length segment at the end (GNU's convention).  None when
+    the filesystem cannot tell or the file has no hole."""
+    segments: list[tuple[int, int]] = []
+    pos = 0
+    try:
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as err:
+                if err.errno == errno.ENXIO:  # only a hole from pos to the end
+                    break
+                raise
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            segments.append((start, end - start))
+            pos = end
+    except OSError:
+        return None
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
+    if sum(n for _, n in segments) == size:
+        return None
+    if not segments or segments[-1][0] + segments[-1][1] < size:
+        segments.append((size, 0))
+    return segments
 
 
 def _join(prefix: str, name: str) -> str:

@@ -5,8 +5,10 @@ the same as runc's verbs.  Nothing here knows about images or volumes: the bundl
 the whole contract.
 """
 
-from orlop.runtime.launcher import Launched, launch
-from orlop.runtime.mountopts import MountOptions, parse_mount_options
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from orlop.runtime.spec import (
     ANNOTATION_LOWERDIR,
     ANNOTATION_UPPERDIR,
@@ -22,6 +24,26 @@ from orlop.runtime.spec import (
     User,
     default_spec,
 )
+
+if TYPE_CHECKING:
+    from orlop.runtime.launcher import Launched, launch
+    from orlop.runtime.mountopts import MountOptions, parse_mount_options
+
+# Loaded on first use (PEP 562): `orlop exec` imports orlop.runtime.exec, and with it
+# this package, and must not pay for the launcher and the rootfs machinery.
+_LAZY = {"Launched": "launcher", "launch": "launcher", "MountOptions": "mountopts",
+         "parse_mount_options": "mountopts"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orlop.runtime' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"orlop.runtime.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "ANNOTATION_LOWERDIR", "ANNOTATION_UPPERDIR", "ANNOTATION_WORKDIR", "Capabilities",

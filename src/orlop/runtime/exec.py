@@ -29,7 +29,6 @@ import fcntl
 import json
 import os
 import signal
-import stat
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -37,8 +36,15 @@ from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, TIOCSCTTY, CloneFlag
 from orlop.runtime.failure import InitStepError, encode, report, step_error
-from orlop.runtime.init import MSG_EXEC, close_fds_from, exit_code_for, finalize_namespace
-from orlop.runtime.spec import DEFAULT_PATH, Spec
+from orlop.runtime.procsetup import (
+    MSG_EXEC,
+    close_fds_from,
+    exit_code_for,
+    finalize_namespace,
+    lookup_path,
+    path_env,
+)
+from orlop.runtime.spec import Spec
 
 EXEC_NAMESPACES: dict[str, CloneFlag] = {
     "mount": CloneFlag.NEWNS, "pid": CloneFlag.NEWPID, "uts": CloneFlag.NEWUTS,
@@ -62,46 +68,21 @@ def resolve_in_container(pid: int, name: str, path_env: str) -> str:
         RuntimeFailedError: exit code 127 (not found) or 126 (not executable).
     """
     root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        def check(path: str) -> int:
-            try:
-                fd = libc.openat2(root, path, os.O_PATH | os.O_CLOEXEC,
-                                  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-            except OSError as err:
-                return err.errno or errno.ENOENT
-            try:
-                st = os.fstat(fd)
-            finally:
-                os.close(fd)
-            if stat.S_ISDIR(st.st_mode):
-                return errno.EISDIR
-            if not st.st_mode & 0o111:
-                return errno.EACCES
-            return 0
 
-        if "/" in name:
-            code = check(name)
-            if code == 0:
-                return name
-            if code in (errno.ENOENT, errno.ENOTDIR):
-                raise RuntimeFailedError(
-                    f'exec: "{name}": stat {name}: no such file or directory', 127)
-            raise RuntimeFailedError(f'exec: "{name}": permission denied', 126)
-        for directory in path_env.split(":"):
-            candidate = os.path.join(directory or ".", name)
-            if check(candidate) == 0:
-                return candidate
-        raise RuntimeFailedError(f'exec: "{name}": executable file not found in $PATH', 127)
+    def stat_in_root(path: str) -> os.stat_result:
+        fd = libc.openat2(root, path, os.O_PATH | os.O_CLOEXEC,
+                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+
+    try:
+        return lookup_path(name, path_env, stat_in_root)
+    except InitStepError as err:
+        raise RuntimeFailedError(err.message, exit_code_for(err.errno)) from None
     finally:
         os.close(root)
-
-
-def path_env(env: list[str]) -> str:
-    value = DEFAULT_PATH
-    for item in env:
-        if item.startswith("PATH="):
-            value = item[5:]
-    return value
 
 
 def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,

@@ -33,27 +33,39 @@ import resource
 import select
 import signal
 import socket
-import stat
-from collections.abc import Callable, Iterator
+import termios
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from orlop.kernel import caps, libc, process
+from orlop.kernel import process
 from orlop.kernel.flags import TIOCSCTTY
 from orlop.kernel.net import interface_up
 from orlop.kernel.safepath import mkdir_all_in_root
 from orlop.runtime.failure import InitStepError, encode, report, step_error
 from orlop.runtime.finalize import finalize_rootfs
 from orlop.runtime.pivot import pivot_root
+from orlop.runtime.procsetup import (
+    MSG_CREATED,
+    MSG_EXEC,
+    close_fds_from,
+    env_dict,
+    exit_code_for,
+    finalize_namespace,
+    lookup_path,
+    path_env,
+)
 from orlop.runtime.rootfs import prepare_rootfs
-from orlop.runtime.spec import DEFAULT_PATH, Spec
+from orlop.runtime.spec import Spec
 
-# Messages the init writes to the caller besides errors.
-MSG_CREATED = {"status": "created"}
-MSG_EXEC = {"status": "exec"}
+_path_env = path_env  # the name tests/unit/runtime know it by
 
+# Re-exported: the launcher and older callers import these from here.
+__all__ = ["MSG_CREATED", "MSG_EXEC", "InitContext", "close_fds_from", "container_init",
+           "exit_code_for", "finalize_namespace", "lookup_path", "path_env", "step",
+           "wait_exec_fifo"]
 
 @dataclass
 class InitContext:
@@ -64,6 +76,8 @@ class InitContext:
     error_fd: int               # CLOEXEC write end: EOF at the caller means execve happened
     stdio: tuple[int, int, int]
     console: int | None
+    console_socket: int | None  # allocate the terminal in the container's devpts
+    console_size: bytes | None  # struct winsize for it (TIOCSWINSZ)
     new_netns: bool
     exec_fifo_fd: int | None    # read end of exec.fifo (O_NONBLOCK), for create/start
     c1_pidfd: int | None        # pidfd of C1 (our parent until it exits)
@@ -93,15 +107,6 @@ def container_init(ctx: InitContext) -> NoReturn:
     os._exit(code)
 
 
-def exit_code_for(err_no: int) -> int:
-    """Docker's codes: 127 command not found, 126 not executable (moby start.go)."""
-    if err_no in (errno.ENOENT, errno.ENOTDIR):
-        return 127
-    if err_no in (errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOEXEC):
-        return 126
-    return 125
-
-
 def _init(ctx: InitContext) -> None:
     spec = ctx.spec
     # /proc/1/exe is the host's Python until execve: keep it (and our memory) out of
@@ -121,7 +126,7 @@ def _init(ctx: InitContext) -> None:
             fcntl.ioctl(ctx.console, TIOCSCTTY, 0)
             _install_stdio((ctx.console, ctx.console, ctx.console))
         else:
-            _install_stdio(ctx.stdio)
+            _install_stdio(ctx.stdio)  # a console_socket's terminal replaces them below
 
     # --- network: a new network namespace starts with lo down -----------------------
     if ctx.new_netns:
@@ -130,7 +135,19 @@ def _init(ctx: InitContext) -> None:
 
     # --- rootfs ---------------------------------------------------------------------
     with step("prepare_rootfs"):
-        rootfs = prepare_rootfs(spec, ctx.bundle, ctx.console)
+        rootfs = prepare_rootfs(spec, ctx.bundle, ctx.console, ctx.console_socket)
+    if rootfs.console is not None:
+        with step("console"):
+            # The terminal of the container's devpts: /dev/pts/N inside, as Docker's.
+            if ctx.console_size:
+                fcntl.ioctl(rootfs.console, termios.TIOCSWINSZ, ctx.console_size)
+            # Its process's user owns it (runc too), or a non-root process could not
+            # read its own stdin (devpts: mode 0620, group tty).
+            os.fchown(rootfs.console, spec.process.user.uid, -1)
+            os.setsid()
+            fcntl.ioctl(rootfs.console, TIOCSCTTY, 0)
+            _install_stdio((rootfs.console, rootfs.console, rootfs.console))
+            os.close(rootfs.console)
     with step("pivot_root"):
         root_fd = pivot_root(rootfs.root_fd)
     with step("finalize_rootfs"):
@@ -169,7 +186,7 @@ def _init(ctx: InitContext) -> None:
     argv = spec.process.args
     if not argv:
         raise InitStepError("args must not be empty", errno.EINVAL)
-    path = lookup_path(argv[0], _path_env(spec.process.env))
+    path = lookup_path(argv[0], path_env(spec.process.env))
 
     if ctx.exec_fifo_fd is not None:
         with step("exec fifo"):
@@ -189,7 +206,7 @@ def _init(ctx: InitContext) -> None:
     os.umask(0o022)
     _write(ctx.error_fd, encode(MSG_EXEC))
     try:
-        os.execve(path, argv, _env_dict(spec.process.env))
+        os.execve(path, argv, env_dict(spec.process.env))
     except OSError as err:
         raise InitStepError(f'exec: "{argv[0]}": {os.strerror(err.errno or errno.EIO).lower()}',
                             err.errno or errno.EIO, exec_failure=True) from err
@@ -229,47 +246,6 @@ def _install_stdio(fds: tuple[int, int, int]) -> None:
         os.close(fd)
 
 
-def close_fds_from(first: int, keep: list[int]) -> None:
-    """Close every fd >= first except those in ``keep`` (close_range between them)."""
-    start = first
-    for fd in sorted(k for k in keep if k >= first):
-        if fd > start:
-            libc.close_range(start, fd - 1)
-        start = fd + 1
-    libc.close_range(start)
-
-
-def finalize_namespace(spec: Spec) -> None:
-    """Capabilities and identity, in the only order that works (runc finalizeNamespace).
-
-    The bounding set is dropped while we are still root with CAP_SETPCAP; KEEPCAPS
-    keeps the permitted set across setuid(non-zero); then capset sets exactly the
-    spec's sets, ambient last (it needs permitted and inheritable).
-    """
-    proc = spec.process
-    pcaps = proc.capabilities
-    last = caps.last_cap()
-    if pcaps is not None:
-        caps.drop_bounding_set(_mask(pcaps.bounding, last), last)
-    process.set_keepcaps(True)
-    user = proc.user
-    os.setgroups(list(user.additional_gids))
-    os.setresgid(user.gid, user.gid, user.gid)
-    os.setresuid(user.uid, user.uid, user.uid)
-    process.set_keepcaps(False)
-    if pcaps is not None:
-        caps.set_capabilities(_mask(pcaps.effective, last), _mask(pcaps.permitted, last),
-                              _mask(pcaps.inheritable, last))
-        caps.set_ambient(_mask(pcaps.ambient, last), last)
-    if proc.no_new_privileges:
-        process.set_no_new_privs()
-
-
-def _mask(names: list[str], last: int) -> int:
-    """Capabilities newer than the running kernel are skipped, as runc does."""
-    return caps.cap_mask(names) & ((1 << (last + 1)) - 1)
-
-
 def wait_exec_fifo(fd: int) -> None:
     """Block until ``start`` opens exec.fifo for writing (and writes or closes it).
 
@@ -288,62 +264,3 @@ def _write(fd: int, data: bytes) -> None:
         os.write(fd, data)
     except OSError:
         pass  # the caller stopped listening (create returned); nothing to tell
-
-
-def _path_env(env: list[str]) -> str:
-    value = None
-    for item in env:
-        if item.startswith("PATH="):
-            value = item[5:]
-    return DEFAULT_PATH if value is None else value
-
-
-def _env_dict(env: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in env:
-        key, sep, value = item.partition("=")
-        if sep:
-            out[key] = value
-    return out
-
-
-def _is_executable(path: str, stat_fn: Callable[[str], os.stat_result]) -> int:
-    """0 when ``path`` is an executable regular file, else an errno (Go findExecutable)."""
-    try:
-        st = stat_fn(path)
-    except OSError as err:
-        return err.errno or errno.ENOENT
-    if stat.S_ISDIR(st.st_mode):
-        return errno.EISDIR
-    if not st.st_mode & 0o111:
-        return errno.EACCES
-    return 0
-
-
-def lookup_path(name: str, path_env: str = DEFAULT_PATH,
-                stat_fn: Callable[[str], os.stat_result] = os.stat) -> str:
-    """Find ``name`` like Go's exec.LookPath (so like runc and Docker), in the container.
-
-    A name with a "/" is used as is; otherwise each PATH entry is tried in order ("" is
-    "."), and a non-executable match is skipped.  Runs after pivot_root, so it sees
-    the container's files.
-
-    Raises:
-        InitStepError: with exec_failure set, errno ENOENT ("executable file not found
-            in $PATH", exit 127) or EACCES/EISDIR (exit 126).
-    """
-    if "/" in name:
-        code = _is_executable(name, stat_fn)
-        if code == 0:
-            return name
-        if code == errno.ENOENT:
-            raise InitStepError(f'exec: "{name}": stat {name}: no such file or directory',
-                                code, exec_failure=True)
-        reason = "is a directory" if code == errno.EISDIR else "permission denied"
-        raise InitStepError(f'exec: "{name}": {reason}', code, exec_failure=True)
-    for directory in path_env.split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if _is_executable(candidate, stat_fn) == 0:
-            return candidate
-    raise InitStepError(f'exec: "{name}": executable file not found in $PATH', errno.ENOENT,
-                        exec_failure=True)

@@ -47,7 +47,8 @@ class Launched:
 
 
 def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
-           console: int | None = None, wait_for_start: bool = False,
+           console: int | None = None, console_socket: int | None = None,
+           console_size: bytes | None = None, wait_for_start: bool = False,
            exec_fifo: Path | None = None, die_with_parent: bool = True) -> Launched:
     """Create the container's namespaces and rootfs and start (or park) its process.
 
@@ -56,6 +57,11 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
         spec: the parsed config.json.
         stdin, stdout, stderr: fds dup2'd to the container's 0, 1, 2.
         console: a pty slave; if given, it becomes the controlling terminal and 0/1/2.
+        console_socket: a unix socket: the init allocates a terminal in the container's
+            own devpts, sends its master here (SCM_RIGHTS; read it with
+            orlop.kernel.pty.recv_fd) and makes the slave its controlling terminal and
+            0/1/2, so the process sees /dev/pts/0 as with Docker.
+        console_size: the terminal's struct winsize, set before the process starts.
         wait_for_start: park the init before execve until ``exec_fifo`` is opened for
             writing (``orlop-runtime start``); launch() returns once it is parked.
         exec_fifo: a FIFO made by the caller, required with wait_for_start.
@@ -96,7 +102,9 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
         if die_with_parent:
             caller_pidfd = os.pidfd_open(caller)
         ctx = InitContext(spec=spec, bundle=Path(bundle).absolute(), error_fd=err_w,
-                          stdio=(stdin, stdout, stderr), console=console, new_netns=new_netns,
+                          stdio=(stdin, stdout, stderr), console=console,
+                          console_socket=console_socket, console_size=console_size,
+                          new_netns=new_netns,
                           exec_fifo_fd=fifo_fd, c1_pidfd=None, caller_pidfd=caller_pidfd)
         c1 = os.fork()
         if c1 == 0:

@@ -28,6 +28,7 @@ from orlop.kernel.flags import (
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_RECURSIVE,
+    AT_SYMLINK_NOFOLLOW,
     FSCONFIG_CMD_CREATE,
     FSCONFIG_SET_STRING,
     FSMOUNT_CLOEXEC,
@@ -37,6 +38,7 @@ from orlop.kernel.flags import (
     OPEN_TREE_CLONE,
     MountFlag,
 )
+from orlop.kernel.pty import open_pty_in, send_fd
 from orlop.kernel.safepath import (
     clean_parts,
     fd_path,
@@ -74,10 +76,20 @@ class RootfsState:
     # tmpfs mounts asked to be "ro": mounted rw so that nested mount points can be
     # created in them, and made read-only by finalize_rootfs (runc does the same).
     deferred_ro: list[str] = field(default_factory=list)
+    # With a console socket: the slave of the terminal allocated in the container's
+    # devpts (its master went to the caller), already bound onto /dev/console.
+    console: int | None = None
 
 
-def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None) -> RootfsState:
-    """Mount the rootfs and every spec mount into it; return the pinned rootfs fd."""
+def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
+                   console_socket: int | None = None) -> RootfsState:
+    """Mount the rootfs and every spec mount into it; return the pinned rootfs fd.
+
+    ``console``: a pty slave of the caller's, bound onto /dev/console (the old way).
+    ``console_socket``: allocate the terminal in the container's own devpts instead
+    and send its master over this unix socket (runc's --console-socket); the slave is
+    returned in ``RootfsState.console``.
+    """
     # 1. Nothing below may propagate to the host's mount table: "/" rprivate first.
     libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
 
@@ -113,7 +125,9 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None) -> Root
             try:
                 create_devices(dev_fd)
                 setup_dev_symlinks(dev_fd)
-                if console is not None:
+                if console_socket is not None:
+                    state.console = allocate_console(dev_fd, console_socket)
+                elif console is not None:
                     setup_console(dev_fd, console)
             finally:
                 os.close(dev_fd)
@@ -347,6 +361,35 @@ def setup_dev_symlinks(dev_fd: int) -> None:
             os.symlink(target, name, dir_fd=dev_fd)
         except FileExistsError:
             pass
+
+
+def allocate_console(dev_fd: int, console_socket: int) -> int:
+    """A pty from the container's devpts (/dev/pts/ptmx, opened beneath /dev without
+    following any symlink), its master sent to the caller, its slave bound onto
+    /dev/console as runc does; returns the slave."""
+    master, slave, n = open_pty_in(dev_fd, "pts/ptmx")
+    try:
+        send_fd(console_socket, master)
+    finally:
+        os.close(master)
+    try:
+        flags = os.O_CREAT | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
+        os.close(os.open("console", flags, 0o600, dir_fd=dev_fd))
+        target = os.open("console", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
+        try:
+            # Our own devpts instance: a mount of this namespace, so it can be cloned.
+            tree = libc.open_tree(dev_fd, f"pts/{n}",
+                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW)
+            try:
+                libc.attach_tree(tree, target)
+            finally:
+                os.close(tree)
+        finally:
+            os.close(target)
+    except BaseException:
+        os.close(slave)
+        raise
+    return slave
 
 
 def setup_console(dev_fd: int, console: int) -> None:

@@ -41,7 +41,8 @@ MIGRATIONS: list[str] = [
         created     TEXT NOT NULL,
         config      TEXT NOT NULL,           -- JSON of the container's create config
         host_config TEXT NOT NULL,           -- JSON of the container's host config
-        status      TEXT NOT NULL,   -- created|running|paused|restarting|exited|removing|dead
+        -- creating (see Engine.create_container)|created|running|paused|restarting|exited|dead
+        status      TEXT NOT NULL,
         pid         INTEGER NOT NULL DEFAULT 0,
         exit_code   INTEGER NOT NULL DEFAULT 0,
         started_at  TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
@@ -51,7 +52,11 @@ MIGRATIONS: list[str] = [
         restart_count INTEGER NOT NULL DEFAULT 0,   -- restarts done by the monitor's policy
         oom_killed  INTEGER NOT NULL DEFAULT 0,     -- the last exit was an OOM kill
         -- stop/kill asked for this container to end: the restart policy must not revive it
-        manually_stopped INTEGER NOT NULL DEFAULT 0
+        manually_stopped INTEGER NOT NULL DEFAULT 0,
+        -- While status is 'creating': JSON list of the anonymous volumes the creator is
+        -- making, written before each is created, so reconcile() can remove them if the
+        -- creator dies (a killed `create` leaves no volume no one knows about).
+        creating_volumes TEXT NOT NULL DEFAULT '[]'
     );
     CREATE TABLE volumes (
         name        TEXT PRIMARY KEY,

@@ -26,11 +26,14 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError('"orlop exec" requires at least 2 arguments.')
     if args.privileged:
         raise UsageError("exec --privileged is not supported by Orlop")
-    from orlop.cli.commands.run import _env_file
     from orlop.engine.exec import ExecOptions, exec_container
-    from orlop.engine.runner import Stdio
+    from orlop.engine.procio import Stdio
 
-    env = [e for f in args.env_file for e in _env_file(f)] + list(args.env)
+    env = list(args.env)
+    if args.env_file:
+        from orlop.cli.commands.run import _env_file
+
+        env = [e for f in args.env_file for e in _env_file(f)] + env
     opts = ExecOptions(command=list(args.command), detach=args.detach,
                        interactive=args.interactive, tty=args.tty, env=env,
                        workdir=args.workdir, user=args.user)

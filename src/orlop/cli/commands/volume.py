@@ -28,7 +28,10 @@ Usage:  orlop volume COMMAND
 Manage volumes
 
 Commands:
+  clone       Copy a volume into a new volume (reflink where the filesystem can)
   create      Create a volume
+  export      Write a volume's content and settings as a tar archive
+  import      Restore a volume from an archive made by export (or any tar)
   inspect     Display detailed information on one or more volumes
   ls          List volumes
   prune       Remove unused local volumes
@@ -115,6 +118,10 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         print(_USAGE, file=ctx.stdout)
         return 0
     sub = _ALIASES.get(argv[0], argv[0])
+    if sub in ("export", "import", "clone"):  # Orlop's native backup verbs
+        from orlop.cli.commands import volume_data
+
+        return volume_data.main(sub, argv[1:], ctx)
     handler = _COMMANDS.get(sub)
     if handler is None:
         ctx.command = "volume"

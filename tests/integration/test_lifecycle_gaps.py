@@ -1,0 +1,124 @@
+"""Lifecycle gaps: crash-safe creation, exec's cost, a real tty in the container."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import Orlop, mounts_under
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
+    yield
+    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
+    if (o.root / "orlop.db").exists():
+        ids = o("ps", "-aq", "--no-trunc").stdout.split()
+        if ids:
+            o("rm", "-f", *ids, timeout=60)
+
+
+def _records(o: Orlop) -> list[tuple[str, str]]:
+    with sqlite3.connect(o.root / "orlop.db") as conn:
+        return list(conn.execute("SELECT name, status FROM containers"))
+
+
+@pytest.mark.parametrize("point", ["create.after_insert", "create.after_volumes",
+                                   "create.after_dirs"])
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_create_killed_at_fault_point_leaves_nothing_behind(bb: Orlop, point: str,
+                                                            verb: str) -> None:
+    # A named volume that exists before, with data, used by another container too.
+    bb.ok("run", "--name", "other", "-v", "keep:/k", "busybox", "sh", "-c",
+          "echo data > /k/f")
+    res = bb(verb, "--name", "half", "-v", "/anon", "-v", "keep:/k", "busybox", "true",
+             env={"ORLOP_FAULT": point})
+    assert res.returncode == 137, res.stderr
+    if point != "create.after_insert":
+        assert len(bb.ok("volume", "ls", "-q").split()) == 2  # keep + the anonymous one
+    # The creator is dead: the next command (any) reconciles.
+    assert bb.ok("ps", "-aq", "--no-trunc").split() == [
+        bb.ok("inspect", "-f", "{{.Id}}", "other").strip()]
+    assert _records(bb) == [("other", "exited")]
+    assert bb.ok("volume", "ls", "-q").split() == ["keep"]
+    cdirs = os.listdir(bb.root / "containers")
+    assert len(cdirs) == 1 and "half" not in cdirs
+    assert not mounts_under(str(bb.root))
+    assert not list((bb.root / "volumes").glob(".*"))  # no staging or trash left
+    # The name is free again, and the named volume's data is whole.
+    assert bb.ok("run", "--rm", "--name", "half", "-v", "keep:/k", "busybox",
+                 "cat", "/k/f") == "data\n"
+    bb.ok("rm", "other")
+    bb.ok("volume", "rm", "keep")
+
+
+def test_create_in_progress_is_invisible_and_not_reaped(bb: Orlop) -> None:
+    """A 'creating' record whose creator still holds its lock is left alone."""
+    import fcntl
+    import secrets
+
+    cid = secrets.token_hex(32)
+    bb.ok("ps")  # make the database
+    with sqlite3.connect(bb.root / "orlop.db") as conn:
+        image_id = conn.execute("SELECT id FROM images").fetchone()[0]
+        conn.execute(
+            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
+            "host_config, status, runtime) VALUES (?, 'busy', ?, 'busybox', "
+            "'2026-01-01T00:00:00Z', '{}', '{}', 'creating', 'orlop')", (cid, image_id))
+    run_root = _run_root(bb)
+    (run_root / "containers").mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_root / "containers" / f"{cid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert bb.ok("ps", "-aq") == ""
+        assert bb("inspect", "busy").returncode != 0
+        assert _records(bb) == [("busy", "creating")]
+        res = bb("create", "--name", "busy", "busybox", "true")
+        assert res.returncode != 0 and "already in use" in res.stderr
+    finally:
+        os.close(fd)
+    assert bb.ok("ps", "-aq") == ""
+    assert _records(bb) == []
+
+
+def _run_root(o: Orlop) -> Path:
+    """The run root the CLI uses with --root (EngineConfig's rule)."""
+    from orlop.config import EngineConfig
+
+    return EngineConfig.from_env(root=str(o.root)).run_root
+
+
+def test_run_tty_is_dev_pts_0_of_the_container(bb: Orlop) -> None:
+    out = bb.ok("run", "--rm", "-t", "busybox", "sh", "-c",
+                "tty; test -t 0 && test -t 1 && echo isatty; stat -c %t:%T /dev/console "
+                "/dev/pts/0")
+    lines = out.replace("\r", "").splitlines()
+    assert lines[0] == "/dev/pts/0"
+    assert lines[1] == "isatty"
+    assert lines[2] == lines[3]  # /dev/console is the same terminal (runc's binding)
+    # In a cgroup (a limit) the init is parked before execve: same terminal.
+    assert bb.ok("run", "--rm", "-t", "-m", "64m", "busybox", "tty").strip() == "/dev/pts/0"
+
+
+def test_detached_tty_and_exec_tty_are_container_ptys(bb: Orlop) -> None:
+    bb.ok("run", "-d", "-t", "--name", "dt", "busybox", "sh", "-c", "tty; sleep 60")
+    bb.ok("run", "-d", "--name", "nt", "busybox", "sleep", "60")
+    assert bb.ok("exec", "-t", "nt", "tty").strip() == "/dev/pts/0"
+    assert bb.ok("exec", "-t", "dt", "tty").strip() == "/dev/pts/1"
+    # The exec's user owns its terminal (it can read its own stdin).
+    out = bb.ok("exec", "-t", "-u", "1000", "nt", "sh", "-c", "stat -c %u $(tty)")
+    assert out.strip() == "1000"
+    res = bb("exec", "nt", "tty")
+    assert res.returncode == 1 and res.stdout.strip() == "not a tty"
+    import time
+
+    deadline = time.monotonic() + 10
+    while bb.ok("logs", "dt").strip() != "/dev/pts/0" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bb.ok("logs", "dt").strip() == "/dev/pts/0"
+    bb.ok("rm", "-f", "dt", "nt")
+    assert not mounts_under(str(bb.root))
