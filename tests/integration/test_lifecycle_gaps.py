@@ -122,3 +122,33 @@ def test_detached_tty_and_exec_tty_are_container_ptys(bb: Orlop) -> None:
     assert bb.ok("logs", "dt").strip() == "/dev/pts/0"
     bb.ok("rm", "-f", "dt", "nt")
     assert not mounts_under(str(bb.root))
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/crun"), reason="crun is not installed")
+def test_detached_container_with_crun_logs_exec_stop_restart_rm(bb: Orlop) -> None:
+    import time
+
+    cid = bb.ok("run", "-d", "--runtime", "crun", "--name", "cr", "-v", "/anon", "busybox",
+                "sh", "-c", "echo hello; trap 'echo term; exit 7' TERM; "
+                "while true; do sleep 0.1; done").strip()
+    assert len(cid) == 64
+    assert bb.ok("exec", "cr", "sh", "-c", "echo in; hostname") == f"in\n{cid[:12]}\n"
+    assert bb.ok("inspect", "-f", "{{.State.Running}}", "cr").strip() == "true"
+    bb.ok("stop", "-t", "5", "cr")  # SIGTERM reaches the container's PID 1, not crun
+    assert bb.ok("inspect", "-f", "{{.State.ExitCode}} {{.State.Status}}",
+                 "cr").strip() == "7 exited"
+    deadline = time.monotonic() + 10
+    while "term" not in bb.ok("logs", "cr") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bb.ok("logs", "cr") == "hello\nterm\n"
+    bb.ok("start", "cr")  # the runtime's state of the first run was deleted
+    bb.ok("kill", "cr")
+    assert bb.ok("wait", "cr").strip() == "137"
+    bb.ok("rm", "-v", "cr")
+    res = bb("run", "-d", "--rm", "--runtime", "crun", "busybox", "nosuchcmd")
+    assert res.returncode != 0 and "nosuchcmd" in res.stderr
+    res = bb("run", "-d", "--rm", "-t", "--runtime", "crun", "busybox", "true")
+    assert res.returncode != 0 and "terminal" in res.stderr
+    assert bb.ok("ps", "-aq") == ""
+    assert bb.ok("volume", "ls", "-q") == ""
+    assert not mounts_under(str(bb.root))

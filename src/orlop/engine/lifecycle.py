@@ -192,7 +192,7 @@ def pause(engine: Engine, c: Container, paused: bool) -> None:
     if not cg.exists():
         raise ContainerStateError(
             f"Container {c.id} has no cgroup to freeze (started in the foreground "
-            "without limits)")
+            "without limits, or by a runtime other than Orlop's)")
     with engine.db.write() as conn:
         now = store.get_by_id(conn, c.id)
         if now is None or now.status not in ("running", "paused"):

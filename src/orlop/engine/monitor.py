@@ -223,6 +223,11 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
             stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             to_close.append(stdin)
         console_ours = console_theirs = None
+        external = (c.runtime or "orlop") != "orlop"
+        if external and c.config.tty:
+            raise RuntimeFailedError(
+                f"detached containers with a terminal need the built-in runtime for now, "
+                f"not {c.runtime!r}: use --runtime orlop or run in the foreground")
         if c.config.tty:
             # The terminal comes from the container's own devpts (/dev/pts/0 inside):
             # the init sends its master over this socket pair.
@@ -237,14 +242,17 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
             err_r, err_w = os.pipe()
             fds.update(out_fd=out_r, err_fd=err_r)
             to_close += [out_w, err_w]
-        if (c.runtime or "orlop") != "orlop":
-            raise RuntimeFailedError(
-                f"detached containers need the built-in runtime for now, not {c.runtime!r}: "
-                "use --runtime orlop or run in the foreground")
-        spec, cdir, _lowers = runner.prepare(engine, c, mounted)
-        pid = runner.launch_in_cgroup(engine, c, cdir, spec, stdin=stdin, stdout=out_w,
-                                      stderr=err_w, console_socket=console_theirs,
-                                      die_with_parent=False)
+        spec, cdir, lowers = runner.prepare(engine, c, mounted)
+        if external:
+            # The watcher waits for the runtime process (our child); the store names the
+            # container's PID 1, which stop/kill/exec act on.  crun here manages no
+            # cgroup (hybrid host), so such a container cannot be paused.
+            watch_pid, pid = runner.start_external_detached(
+                engine, c, cdir, lowers, stdin=stdin, stdout=out_w, stderr=err_w)
+        else:
+            watch_pid = pid = runner.launch_in_cgroup(
+                engine, c, cdir, spec, stdin=stdin, stdout=out_w, stderr=err_w,
+                console_socket=console_theirs, die_with_parent=False)
         if console_ours is not None and console_theirs is not None:
             from orlop.kernel.pty import recv_fd
 
@@ -268,6 +276,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
         store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
                         exit_code=0, error="", oom_killed=0)
     _report(report_fd, {"pid": pid})
+    pid = watch_pid
     opts = c.host_config.log_config.get("Config") or {}
     from orlop.engine.logs import parse_size
 
@@ -319,6 +328,8 @@ def finish_main(argv: list[str]) -> NoReturn:
                                 finished_at=now_rfc3339(), oom_killed=int(oom))
     # Only now that the store no longer names it may the pid be reused.
     _reap(pid)
+    if c is not None and (c.runtime or "orlop") != "orlop":
+        _delete_external(engine, c)
     cg.destroy()
     write_exit_file(engine.config, cid, code)
     for name in vols:
@@ -330,6 +341,18 @@ def finish_main(argv: list[str]) -> NoReturn:
     if c is not None:
         _after_exit(engine, c, code, lock_fd)
     os._exit(0)
+
+
+def _delete_external(engine: Engine, c: Container) -> None:
+    """The runtime's state of a container started with crun/runc (its `run` exited)."""
+    import shutil
+
+    from orlop.engine.runner import delete_external
+
+    exe = c.runtime if "/" in c.runtime else shutil.which(c.runtime)
+    if exe:
+        delete_external(exe, engine.config.run_root / "runtimes" / os.path.basename(exe),
+                        c.id)
 
 
 def _reap(pid: int) -> None:
