@@ -33,7 +33,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.config import EngineConfig
 from orlop.errors import (
@@ -42,7 +42,6 @@ from orlop.errors import (
     InvalidArchiveError,
     InvalidParameterError,
 )
-from orlop.images.archive import ExtractStats, extract_tar
 from orlop.images.changes import apply_changes, empty_container_config
 from orlop.images.reference import (
     InvalidReferenceError,
@@ -51,6 +50,11 @@ from orlop.images.reference import (
     split_tagged,
 )
 from orlop.state import Database
+
+if TYPE_CHECKING:
+    # The extractor (tarfile, hashlib, zstd) is loaded only by the verbs that read
+    # archives, not by every `run`.
+    from orlop.images.archive import ExtractStats
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _HEX64 = re.compile(r"[a-f0-9]{64}\Z")
@@ -151,6 +155,8 @@ class ImageStore:
             os.chmod(path, 0o755)  # a layer root without a "./" entry is 0755, as Docker's
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
+                from orlop.images.archive import extract_tar
+
                 stats = extract_tar(stream, fd, keep_owner=True, allow_devices=True,
                                     whiteouts="overlay")
             finally:
