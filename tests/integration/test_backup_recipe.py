@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import Orlop
+from harness import Orlop
 
 _FILL = ("mkdir -p /dbdata/sub && echo record1 > /dbdata/db.txt && echo nested > "
          "/dbdata/sub/n.txt && ln -s db.txt /dbdata/link && chown 1000:1000 /dbdata/db.txt")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orlop, mounts_under
+from harness import Orlop, mounts_under
 
 _FILL = ("mkdir -p /d/sub && echo record1 > /d/db.txt && echo nested > /d/sub/n.txt && "
          "ln -s db.txt /d/link && ln /d/db.txt /d/hard && chown 1000:1000 /d/db.txt && "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orlop, mounts_under
+from harness import Orlop, mounts_under
 
 HAVE_CRUN = os.path.exists("/usr/bin/crun")
 RUNTIMES = ["orlop", pytest.param("crun", marks=pytest.mark.skipif(

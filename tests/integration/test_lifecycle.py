@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orlop, mounts_under
+from harness import Orlop, mounts_under
 
 HAVE_TINI = os.path.exists("/usr/bin/tini-static")
 

@@ -13,7 +13,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from conftest import Orlop
+from harness import Orlop
 
 
 def _names(data: bytes) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orlop
+from harness import Orlop
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orlop, mounts_under
+from harness import Orlop, mounts_under
 from images_util import entry, extend_busybox
 
 

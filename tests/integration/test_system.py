@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orlop, mounts_under
+from harness import Orlop, mounts_under
 
 
 def test_version_and_info(bb: Orlop) -> None:
