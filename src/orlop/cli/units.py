@@ -6,8 +6,11 @@ Scripts and eyes are used to Docker's exact forms, so these follow go-units'
 
 from __future__ import annotations
 
-import calendar
 import time
+
+from orlop.engine.timefmt import human_duration, parse_rfc3339
+
+__all__ = ["docker_date", "human_duration", "human_size", "parse_rfc3339", "time_ago"]
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
@@ -19,45 +22,6 @@ def human_size(size: float, precision: int = 3) -> str:
         size /= 1000.0
         i += 1
     return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: ``Less than a second``, ``About a minute``, ``2 hours``..."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
-
-
-def parse_rfc3339(text: str) -> float:
-    """Seconds since the epoch of Docker's UTC timestamps; 0.0 for the zero time."""
-    if not text or text.startswith("0001-"):
-        return 0.0
-    main, _, rest = text.partition(".")
-    main = main.rstrip("Z")
-    secs = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
-    frac = rest.rstrip("Z")
-    return secs + (float("0." + frac) if frac.isdigit() else 0.0)
 
 
 def time_ago(rfc3339: str, now: float | None = None) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from orlop.errors import SystemFailureError
 from orlop.kernel import libc
+from orlop.kernel.fdio import read_all
 from orlop.kernel.flags import CloneFlag, MountFlag
 from orlop.kernel.safepath import open_in_root
 
@@ -60,16 +61,11 @@ def copy_up(
         finally:
             os._exit(code)
     os.close(wfd)
-    chunks = []
-    while True:
-        b = os.read(rfd, 65536)
-        if not b:
-            break
-        chunks.append(b)
+    data = read_all(rfd)
     os.close(rfd)
     os.waitpid(pid, 0)
     try:
-        result = json.loads(b"".join(chunks) or b"{}")
+        result = json.loads(data or b"{}")
     except ValueError:
         result = {}
     if "error" in result:

@@ -42,6 +42,7 @@ from orlop.engine import store
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339, parse_rfc3339
 from orlop.errors import ContainerNotFoundError, ContainerStateError, OrlopError, RuntimeFailedError
+from orlop.kernel.fdio import read_all
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
@@ -80,7 +81,7 @@ def start_detached(engine: Engine, c: Container) -> int:
     os.close(w)
     try:
         os.waitpid(child, 0)
-        data = _read_all(r)
+        data = read_all(r)
     finally:
         os.close(r)
     try:
@@ -97,16 +98,6 @@ def start_detached(engine: Engine, c: Container) -> int:
     raise RuntimeFailedError(error, int(msg.get("exit_code") or 125))
 
 
-def _read_all(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except InterruptedError:
-            continue
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 # --- the monitor ---------------------------------------------------------------------

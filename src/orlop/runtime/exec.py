@@ -34,6 +34,7 @@ from typing import NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
+from orlop.kernel.fdio import read_all
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, TIOCSCTTY, CloneFlag
 from orlop.runtime.failure import InitStepError, encode, report, step_error
 from orlop.runtime.procsetup import (
@@ -115,12 +116,12 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
         os.close(pid_w)
         os.close(err_w)
     try:
-        raw = _read_all(pid_r)
+        raw = read_all(pid_r)
     finally:
         os.close(pid_r)
     os.waitpid(e1, 0)
     try:
-        messages = [json.loads(line) for line in _read_all(err_r).splitlines() if line]
+        messages = [json.loads(line) for line in read_all(err_r).splitlines() if line]
     finally:
         os.close(err_r)
     e2 = int(raw) if raw.strip() else 0
@@ -209,13 +210,3 @@ def _e2(req: ExecRequest, exe: str, env: dict[str, str], stdio: tuple[int, int, 
     os._exit(code)
 
 
-def _read_all(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except InterruptedError:
-            continue
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)

@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
+from orlop.kernel.fdio import read_all
 from orlop.kernel.flags import CloneFlag
 from orlop.runtime.failure import InitStepError, report, step_error
 from orlop.runtime.init import MSG_CREATED, MSG_EXEC, InitContext, container_init, exit_code_for
@@ -114,7 +115,7 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
             if fd is not None:
                 os.close(fd)
     try:
-        raw_pid = _read_all(pid_r)
+        raw_pid = read_all(pid_r)
     finally:
         os.close(pid_r)
     os.waitpid(c1, 0)
@@ -179,16 +180,6 @@ def _c1(ctx: InitContext, caller: int, pid_r: int, pid_w: int, err_r: int,
     os._exit(code)
 
 
-def _read_all(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except InterruptedError:
-            continue
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def _read_messages(fd: int, stop_at_created: bool) -> list[dict[str, Any]]:

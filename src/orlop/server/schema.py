@@ -10,6 +10,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
+from orlop.engine.timefmt import human_duration
 from orlop.errors import InvalidParameterError
 from orlop.server.wire import (
     field_bool,
@@ -32,34 +33,6 @@ def _epoch(rfc3339: str) -> int:
         return int(parse_rfc3339(rfc3339))
     except (ValueError, TypeError):
         return 0
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's ``units.HumanDuration`` (``Up 3 seconds``, ``About a minute``...)."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def status_text(c: Container) -> str:
