@@ -49,6 +49,7 @@ from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.libc import openat2
 from orlop.kernel.safepath import mkdir_all_in_root, open_nofollow_in_root
+from orlop.streams import Prefixed
 
 WhiteoutMode = Literal["oci", "keep", "overlay"]
 """How OCI whiteout entries (``.wh.NAME``, ``.wh..wh..opq``) are handled.
@@ -88,23 +89,6 @@ class ExtractStats:
 
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class _Prefixed:
-    """A stream with bytes already read for sniffing the format put back in front."""
-
-    def __init__(self, head: bytes, rest: _Readable) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0:
-                data, self._head = self._head + self._rest.read(), b""
-                return data
-            data, self._head = self._head[:size], self._head[size:]
-            return data
-        return self._rest.read(size)
 
 
 class _HashingReader:
@@ -155,7 +139,7 @@ def _read_head(stream: _Readable, n: int) -> bytes:
 def open_decompressed(stream: _Readable) -> tuple[_Readable, str]:
     """The uncompressed view of ``stream`` and the compression found by magic number."""
     head = _read_head(stream, 6)
-    src = _Prefixed(head, stream)
+    src = Prefixed(head, stream)
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=cast(IO[bytes], src), mode="rb"), "gzip"
     if head.startswith(_BZIP2_MAGIC):

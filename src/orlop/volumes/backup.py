@@ -59,6 +59,7 @@ from orlop.errors import (
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
 from orlop.kernel.libc import renameat2
+from orlop.streams import Prefixed
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.fsutil import remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, Volume
@@ -200,21 +201,6 @@ def export_volume(service: Any, name: str, out_fd: int, tar: TarIO, *,
 # --- import ----------------------------------------------------------------------------
 
 
-class _Prefixed:
-    def __init__(self, head: bytes, rest: Readable) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0:
-                data, self._head = self._head + self._rest.read(), b""
-                return data
-            data, self._head = self._head[:size], self._head[size:]
-            return data
-        return self._rest.read(size)
-
-
 class _TailHashing:
     """sha256 of everything read except the last ``hold`` bytes, which are kept."""
 
@@ -331,7 +317,7 @@ def import_volume(service: Any, name: str, stream: Readable, tar: TarIO, *,
         parsed = _global_header(head)
         if parsed is not None:
             meta = ArchiveMeta.from_comment(parsed[0].get("comment", ""))
-    reader = _TailHashing(_Prefixed(head, raw), _TRAILER + _END,
+    reader = _TailHashing(Prefixed(head, raw), _TRAILER + _END,
                           new_hasher(meta.checksum if meta is not None else "crc32"))
 
     existing = _lookup(service, name)
