@@ -412,3 +412,35 @@ def test_volume_inspect_size_gives_usage_data(bb: Orlop) -> None:
     vol = json.loads(bb.ok("volume", "inspect", "--size", "sized"))[0]
     assert vol["UsageData"] == {"RefCount": 1, "Size": 3000}
     assert "UsageData" not in json.loads(bb.ok("volume", "inspect", "sized"))[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/crun"), reason="crun is not installed")
+def test_volume_subpath_with_crun_binds_the_pinned_directory(bb: Orlop) -> None:
+    bb.ok("run", "--rm", "-v", "spc:/v", "busybox", "sh", "-c",
+          "mkdir -p /v/sub && echo s > /v/sub/f")
+    out = bb.ok("run", "--rm", "--runtime", "crun", "--mount",
+                "src=spc,dst=/m,volume-subpath=sub", "busybox", "cat", "/m/f")
+    assert out == "s\n"
+
+
+def test_volume_subpath_swapped_for_symlink_after_check_stays_inside(bb: Orlop) -> None:
+    """The subpath is pinned by a bind mount made through the fd of its check: a directory
+    renamed away and replaced by a symlink to / afterwards is never what gets mounted."""
+    import orlop.engine.runner as runner
+    from orlop.mounts.spec import MountPoint
+
+    vol = bb.root / "volumes" / "swap" / "_data"
+    bb.ok("volume", "create", "swap")
+    (vol / "sub").mkdir()
+    (vol / "sub" / "marker").write_text("inside\n")
+    mp = MountPoint(type="volume", destination="/m", name="swap", subpath="sub")
+    pinned = runner._with_source(mp, str(vol))
+    try:
+        os.rename(vol / "sub", vol / "moved")
+        os.symlink("/", vol / "sub")  # the attacker's swap, after the check
+        assert not pinned.source.startswith(str(vol))  # never a path inside the volume
+        assert sorted(os.listdir(pinned.source)) == ["marker"]
+    finally:
+        runner.release_pinned()
+    assert not mounts_under(str(bb.root))
+    assert not os.path.exists(pinned.source)

@@ -35,6 +35,8 @@ from orlop.engine.procio import (
 from orlop.engine.timefmt import now_rfc3339
 from orlop.engine.users import resolve_user
 from orlop.errors import OrlopError, RuntimeFailedError
+from orlop.kernel import libc
+from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
@@ -106,6 +108,7 @@ def prepare(engine: Engine, c: Container,
 
 
 def release_mounts(engine: Engine, c: Container, mounted: list[str]) -> None:
+    release_pinned()
     with contextlib.suppress(OrlopError, OSError):
         engine.volumes.unmount_many(mounted, c.id)
 
@@ -148,6 +151,7 @@ def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, o
             os.write(fd, b"0")
         finally:
             os.close(fd)
+        release_pinned()  # the parked init had made every mount: its namespace keeps them
         return pid
     except BaseException as err:
         if pid:
@@ -175,6 +179,26 @@ def finish_cgroup(c: Container) -> bool:
     return oom
 
 
+# A volume-subpath is checked (openat2 RESOLVE_BENEATH) and, through the fd of that check,
+# bind-mounted onto a private directory beside the volume's _data, as moby does; the
+# runtime binds that mount point.  A container sharing the volume can then swap the checked
+# directory for a symlink to the host as it likes: what is mounted is the directory that
+# was checked (the CVE-2021-30465 class; moby's volume-subpath had the same race).  An fd
+# alone cannot be passed: the runtime's new mount namespace refuses to clone a mount of
+# ours (EINVAL).  The pin lives until release_pinned(): right after the built-in runtime
+# started (its namespace has its own copy), at exit for an external runtime.
+PINNED: list[str] = []
+
+
+def release_pinned() -> None:
+    while PINNED:
+        path = PINNED.pop()
+        with contextlib.suppress(OSError):
+            libc.umount2(path, MNT_DETACH)
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
 def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
     from dataclasses import replace
 
@@ -197,13 +221,32 @@ def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
             raise RuntimeFailedError(
                 f"cannot access path {mp.subpath} in volume {mp.name}: "
                 f"{os.strerror(err.errno or 0)}") from None
-        try:
-            real = os.readlink(f"/proc/self/fd/{sfd}")
-        finally:
-            os.close(sfd)
     finally:
         os.close(vfd)
-    return replace(mp, source=real)
+    try:
+        pin = os.path.join(os.path.dirname(volume_path),
+                           f".subpath-{os.getpid()}-{len(PINNED)}-{os.urandom(4).hex()}")
+        os.mkdir(pin, 0o700)
+        PINNED.append(pin)
+        libc.mount(f"/proc/self/fd/{sfd}", pin, None, MountFlag.BIND)
+        libc.mount(None, pin, None, MountFlag.PRIVATE)
+    finally:
+        os.close(sfd)
+    return replace(mp, source=pin)
+
+
+def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: Path,
+                      **popen: Any) -> subprocess.Popen[bytes]:
+    """Start ``exe runtime_args...`` in a private mount namespace with the overlay rootfs
+    mounted first, so no container mount reaches the host; on a hybrid cgroup host whose
+    v2 hierarchy holds controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not
+    supported"), so that mount is hidden in the namespace."""
+    argv = [exe, *_runtime_flags(exe), *runtime_args]
+    script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
+              "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
+    return subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+         overlay, str(rootfs), *argv], close_fds=True, **popen)
 
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
@@ -356,6 +399,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
         except RuntimeFailedError as err:
             _record_failure(engine, c, err)
             raise
+        release_pinned()  # the container exec'd: its namespace has its own copy of the pins
         if theirs >= 0:
             os.close(theirs)
             theirs = -1
@@ -393,14 +437,9 @@ def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio:
     stdin = stdio.stdin if interactive else subprocess.DEVNULL
     err_log = cdir / "runtime.log"
     with open(err_log, "wb") as log:
-        argv = [exe, *_runtime_flags(exe), "--root", str(state_root), "run", "--bundle",
-                str(cdir), c.id]
-        script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
-                  "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
-        proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-             overlay, str(cdir / "rootfs"), *argv],
-            stdin=stdin, stdout=stdio.stdout, stderr=log, close_fds=True)
+        proc = _external_runtime(
+            exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], overlay,
+            cdir / "rootfs", stdin=stdin, stdout=stdio.stdout, stderr=log)
     _record_start(engine, c, proc.pid)
     old = {s: signal.signal(s, lambda signum, _f: proc.send_signal(signum)) for s in _FORWARDED}
     try:
@@ -445,15 +484,11 @@ def start_external_detached(engine: Engine, c: Container, cdir: Path, lowers: li
     for path in (pid_file, err_log):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-    argv = [exe, *_runtime_flags(exe), "--root", str(state_root), "--log", str(err_log),
-            "run", "--pid-file", str(pid_file), "--bundle", str(cdir), c.id]
-    script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
-              "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
-    overlay = overlay_data(lowers, cdir / "diff", cdir / "work")
-    proc = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-         overlay, str(cdir / "rootfs"), *argv],
-        stdin=stdin, stdout=stdout, stderr=stderr, close_fds=True)
+    proc = _external_runtime(
+        exe, ["--root", str(state_root), "--log", str(err_log), "run", "--pid-file",
+              str(pid_file), "--bundle", str(cdir), c.id],
+        overlay_data(lowers, cdir / "diff", cdir / "work"), cdir / "rootfs",
+        stdin=stdin, stdout=stdout, stderr=stderr)
     pause = 0.001
     deadline = time.monotonic() + 30
     while True:

@@ -142,6 +142,9 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                     view.mounts.append(mp)
             yield view
         finally:
+            from orlop.engine.runner import release_pinned
+
+            release_pinned()  # subpath fds pinned by _subpath_source for the child's mounts
             for name in taken:
                 with contextlib.suppress(OrlopError, OSError):
                     engine.volumes.unmount(name, c.id)
