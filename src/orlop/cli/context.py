@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -58,3 +59,29 @@ def require_args(
         raise UsageError(f'"orlop {command}" requires at least {at_least} {plural(at_least)}.')
     if at_most is not None and len(args) > at_most:
         raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')
+
+
+def write_archive(ctx: Context, output: str, write: Callable[[int], object]) -> int:
+    """Docker's archive output for save/export/volume export: ``-o FILE`` written to a
+    temporary name and renamed into place (never a half-written file under the asked
+    name), else stdout, which must not be a terminal."""
+    import os
+
+    if output:
+        tmp = f"{output}.tmp-{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            write(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        os.rename(tmp, output)
+        return 0
+    if os.isatty(ctx.stdout.fileno()):
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or "
+                         "redirect")
+    ctx.stdout.flush()
+    write(ctx.stdout.fileno())
+    return 0

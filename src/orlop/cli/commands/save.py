@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, require_args, write_archive
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
@@ -15,21 +13,5 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, "save", at_least=1)
     engine = ctx.engine()
-    if args.output:
-        tmp = f"{args.output}.tmp-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            engine.save_images(args.args, fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
-        os.rename(tmp, args.output)
-        return 0
-    if os.isatty(ctx.stdout.fileno()):
-        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or "
-                         "redirect")
-    ctx.stdout.flush()
-    engine.save_images(args.args, ctx.stdout.fileno())
-    return 0
+    return write_archive(ctx, args.output, lambda fd: engine.save_images(args.args, fd))
+

@@ -64,22 +64,20 @@ def _info(argv: list[str], ctx: Context) -> int:
     p.add_argument("-f", "--format", default="")
     args = p.parse_args(argv)
     from orlop import __version__
+    from orlop.engine.sysinfo import system_info
 
     engine = ctx.engine()
-    containers = engine.list_containers(all_=True)
-    running = sum(1 for c in containers if c.status == "running")
-    images = engine.images.list()
-    volumes = engine.volumes.list()
+    si = system_info(engine)
     info = {
-        "Containers": len(containers), "ContainersRunning": running, "ContainersPaused": 0,
-        "ContainersStopped": len(containers) - running, "Images": len(images),
-        "Volumes": len(volumes),
+        "Containers": si.containers, "ContainersRunning": si.running,
+        "ContainersPaused": si.paused, "ContainersStopped": si.stopped, "Images": si.images,
+        "Volumes": si.volumes,
         "Driver": "overlay2", "DockerRootDir": str(engine.config.root),
         "RunRoot": str(engine.config.run_root),
         "DefaultRuntime": engine.config.runtime, "ServerVersion": __version__,
-        "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
-        "OSType": "linux", "Architecture": platform.machine(), "NCPU": os.cpu_count() or 1,
-        "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
+        "KernelVersion": si.kernel, "OperatingSystem": si.os_name,
+        "OSType": "linux", "Architecture": si.arch, "NCPU": si.ncpu,
+        "MemTotal": si.mem_total, "CgroupVersion": si.cgroup_version,
     }
     if args.format:
         from orlop.cli.output import format_template
@@ -91,8 +89,8 @@ def _info(argv: list[str], ctx: Context) -> int:
 
 Server:
  Containers: {info['Containers']}
-  Running: {running}
-  Paused: 0
+  Running: {si.running}
+  Paused: {si.paused}
   Stopped: {info['ContainersStopped']}
  Images: {info['Images']}
  Volumes: {info['Volumes']}
@@ -107,17 +105,6 @@ Server:
  Orlop Root Dir: {info['DockerRootDir']}
  Run Root Dir: {info['RunRoot']}""", file=ctx.stdout)
     return 0
-
-
-def _os_name() -> str:
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return "Linux"
 
 
 def _df(argv: list[str], ctx: Context) -> int:

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, require_args, write_archive
 from orlop.cli.units import human_size
 
 
@@ -49,28 +49,14 @@ def _export(argv: list[str], ctx: Context) -> int:
     require_args(args.args, ctx.command, exactly=1)
     engine = ctx.engine()
     progress = _progress(ctx, "Exporting")
-    if args.output and args.output != "-":
-        # Written beside the target and renamed into place: a failed or interrupted export
-        # never leaves a truncated archive under the requested name.  Not fsync'ed, as
-        # GNU tar and `docker save` do not: `sync` it if it must survive a power cut.
-        tmp = f"{args.output}.tmp-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            size = engine.volume_export(args.args[0], fd, progress=progress,
-                                        checksum=args.checksum)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
-        os.rename(tmp, args.output)
-    else:
-        if os.isatty(ctx.stdout.fileno()):
-            raise UsageError("refusing to write the archive to a terminal: use -o FILE or "
-                             "redirect the output")
-        ctx.stdout.flush()
-        size = engine.volume_export(args.args[0], ctx.stdout.fileno(), progress=progress,
-                                    checksum=args.checksum)
+    sizes: list[int] = []
+    # -o FILE is written beside the target and renamed into place: a failed export never
+    # leaves a truncated archive under that name.  Not fsync'ed, as GNU tar and
+    # `docker save` do not: `sync` it if it must survive a power cut.
+    write_archive(ctx, "" if args.output == "-" else args.output,
+                  lambda fd: sizes.append(engine.volume_export(
+                      args.args[0], fd, progress=progress, checksum=args.checksum)))
+    size = sizes[0]
     if progress is not None:
         print(f"\rExported {human_size(size)}   ", file=ctx.stderr)
     return 0

@@ -50,34 +50,17 @@ async def version(request: web.Request) -> web.Response:
     return json_response(version_info())
 
 
-def _os_name() -> str:
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return "Linux"
-
-
-def _mem_total() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 0
-
-
 async def info(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
 
     def gather(e: Engine) -> dict[str, Any]:
-        cs = e.list_containers(all_=True)
-        running = sum(1 for c in cs if c.status == "running")
+        from orlop.engine.sysinfo import system_info
+
+        si = system_info(e)
         return {
-            "ID": "", "Containers": len(cs), "ContainersRunning": running,
-            "ContainersPaused": 0, "ContainersStopped": len(cs) - running,
-            "Images": len(e.images.list()), "Driver": "overlay2",
+            "ID": "", "Containers": si.containers, "ContainersRunning": si.running,
+            "ContainersPaused": si.paused, "ContainersStopped": si.stopped,
+            "Images": si.images, "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"]],
             "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
                         "Authorization": None, "Log": ["json-file"]},
@@ -87,15 +70,15 @@ async def info(request: web.Request) -> web.Response:
             "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": False,
             "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": False,
             "NGoroutines": 0, "SystemTime": _now(), "LoggingDriver": "json-file",
-            "CgroupDriver": "none", "CgroupVersion": "2", "NEventsListener": 0,
-            "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
-            "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
+            "CgroupDriver": "cgroupfs", "CgroupVersion": si.cgroup_version, "NEventsListener": 0,
+            "KernelVersion": si.kernel, "OperatingSystem": si.os_name,
+            "OSVersion": "", "OSType": "linux", "Architecture": si.arch,
             "IndexServerAddress": "https://index.docker.io/v1/",
             "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
                                "AllowNondistributableArtifactsHostnames": None,
                                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
                                "IndexConfigs": {}, "Mirrors": None},
-            "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(),
+            "NCPU": si.ncpu, "MemTotal": si.mem_total,
             "GenericResources": None, "DockerRootDir": str(e.config.root),
             "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": socket.gethostname(),
             "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
