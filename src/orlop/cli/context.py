@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, TextIO
 from orlop.config import EngineConfig
 
 if TYPE_CHECKING:
+    from orlop.cli.backend import Backend
+    from orlop.client import TLSOptions
     from orlop.engine import Engine
 
 
@@ -19,14 +21,38 @@ class Context:
     command: str  # "run", "volume ls", ...: for messages such as "See 'orlop run --help'."
     stdout: TextIO
     stderr: TextIO
+    host: str | None = None  # -H/--host, $ORLOP_HOST, $DOCKER_HOST: through orlopd
+    tls: TLSOptions | None = None
     _engine: Engine | None = field(default=None, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
+
+    @property
+    def remote(self) -> bool:
+        return self.host is not None
 
     def engine(self) -> Engine:
+        """The in-process engine, for what only a local CLI can do (``system service``);
+        every other command goes through :meth:`backend`."""
+        if self.host is not None:
+            raise UsageError(f"'{self.command}' cannot be used with -H/--host")
         if self._engine is None:
             from orlop.engine import Engine
 
             self._engine = Engine(self.config)
         return self._engine
+
+    def backend(self) -> Backend:
+        """Local (the engine in this process) or remote (orlopd), as the user chose."""
+        if self._backend is None:
+            if self.host is not None:
+                from orlop.cli.backend.remote import RemoteBackend
+
+                self._backend = RemoteBackend(self.host, self.tls)
+            else:
+                from orlop.cli.backend.local import LocalBackend
+
+                self._backend = LocalBackend(self.engine())
+        return self._backend
 
     def close(self) -> None:
         if self._engine is not None:

@@ -83,12 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     failure_code = 125 if name in _ENGINE_EXIT_125 else 1
     # -H, else $ORLOP_HOST/$DOCKER_HOST unless a local root is named: through orlopd.
     host = top.host or (None if top.root or top.run_root else _env_host())
+    ctx.host = host
     try:
-        if host:
-            from orlop.cli.backend import run_remote
+        module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
+        if host and name not in getattr(module, "REMOTE", ()):
+            from orlop.cli.backend.legacy import run_remote
 
             return run_remote(name, top.args, host, ctx.stdout, ctx.stderr)
-        module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
         code: int = module.main(name, top.args, ctx)
         return code
     except UsageError as err:

@@ -1,84 +1,15 @@
-"""Where CLI commands send their calls: the engine in-process, or orlopd over its socket.
+"""The first remote mode of the CLI: hand-written remote twins of a few commands.
 
-``LocalBackend`` wraps the in-process ``Engine``; ``RemoteBackend`` speaks the Docker
-Engine API through ``orlop.client`` (podman's abi/tunnel split).  Both return the same
-Docker-shaped dicts, so a command renders the same output either way.  The host comes
-from ``-H/--host``, else ``ORLOP_HOST``, else ``DOCKER_HOST`` (``unix://`` only).
-"""
+Being replaced command by command with commands that call ``ctx.backend()``; a command
+module that lists a command in its ``REMOTE`` set no longer comes here."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
-if TYPE_CHECKING:
-    from orlop.engine import Engine
-
-
-def host_from_env(flag: str | None = None) -> str | None:
-    """The remote host to use, or None for in-process."""
-    return flag or os.environ.get("ORLOP_HOST") or os.environ.get("DOCKER_HOST") or None
-
-
-class Backend(Protocol):
-    def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
-                      labels: Mapping[str, str] | None) -> dict[str, Any]: ...
-    def volume_inspect(self, name: str) -> dict[str, Any]: ...
-    def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]: ...
-    def volume_remove(self, name: str, force: bool) -> None: ...
-    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None
-                     ) -> tuple[list[str], int]: ...
-
-
-class LocalBackend:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
-                      labels: Mapping[str, str] | None) -> dict[str, Any]:
-        return self.engine.volumes.create(name, driver, options, labels).to_inspect()
-
-    def volume_inspect(self, name: str) -> dict[str, Any]:
-        return self.engine.volumes.get(name).to_inspect()
-
-    def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        return [v.to_inspect() for v in self.engine.volumes.list(filters)]
-
-    def volume_remove(self, name: str, force: bool) -> None:
-        self.engine.volumes.remove(name, force=force)
-
-    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None
-                     ) -> tuple[list[str], int]:
-        return self.engine.volumes.prune(all=all_, filters=filters)
-
-
-class RemoteBackend:
-    def __init__(self, host: str) -> None:
-        from orlop.client import APIClient
-
-        self.api = APIClient(host)
-
-    def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
-                      labels: Mapping[str, str] | None) -> dict[str, Any]:
-        return self.api.create_volume(name, driver, options, labels)
-
-    def volume_inspect(self, name: str) -> dict[str, Any]:
-        return self.api.inspect_volume(name)
-
-    def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        return self.api.volumes(filters)
-
-    def volume_remove(self, name: str, force: bool) -> None:
-        self.api.remove_volume(name, force=force)
-
-    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None
-                     ) -> tuple[list[str], int]:
-        flt = {**(filters or {}), **({"all": ["true"]} if all_ else {})}
-        out = self.api.prune_volumes(flt or None)
-        return list(out.get("VolumesDeleted") or []), int(out.get("SpaceReclaimed") or 0)
-
+from orlop.cli.backend.remote import RemoteBackend
 
 # --- remote mode of the CLI (-H/--host) -----------------------------------------------
 #

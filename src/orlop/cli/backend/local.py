@@ -1,0 +1,20 @@
+"""The in-process backend: the engine, called directly (podman's "abi" side)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orlop.cli.backend.containers import LocalContainers
+from orlop.cli.backend.images import LocalImages
+from orlop.cli.backend.system import LocalSystem
+from orlop.cli.backend.volumes import LocalVolumes
+
+if TYPE_CHECKING:
+    from orlop.engine import Engine
+
+
+class LocalBackend(LocalContainers, LocalImages, LocalVolumes, LocalSystem):
+    remote = False
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine

@@ -1,0 +1,39 @@
+"""Volume endpoints: /volumes, /volumes/create, /volumes/{name}, /volumes/prune."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orlop.client.base import BaseClient, quote
+
+
+class VolumeAPI(BaseClient):
+    def volumes(self, filters: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        data = self.json("GET", "/volumes", params={"filters": dict(filters)} if filters
+                         else None)
+        return list(data.get("Volumes") or [])
+
+    def create_volume(self, name: str | None = None, driver: str = "local",
+                      driver_opts: Mapping[str, str] | None = None,
+                      labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"Name": name or "", "Driver": driver}
+        if driver_opts is not None:
+            body["DriverOpts"] = dict(driver_opts)
+        if labels is not None:
+            body["Labels"] = dict(labels)
+        out: dict[str, Any] = self.json("POST", "/volumes/create", body=body)
+        return out
+
+    def inspect_volume(self, name: str) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("GET", f"/volumes/{quote(name)}")
+        return out
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        self.request("DELETE", f"/volumes/{quote(name)}", params={"force": force})
+
+    def prune_volumes(self, filters: Mapping[str, list[str]] | None = None
+                      ) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("POST", "/volumes/prune", params={
+            "filters": dict(filters)} if filters else None)
+        return out
