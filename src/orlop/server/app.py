@@ -101,13 +101,22 @@ class Routes:
 
 
 def build_app(context: ServerContext) -> web.Application:
-    from orlop.server.routes import containers, exec_, images, networks, system, volumes
+    from orlop.server.routes import (
+        containers,
+        events,
+        exec_,
+        images,
+        networks,
+        stats,
+        system,
+        volumes,
+    )
 
     app = web.Application(middlewares=[docker_middleware],
                           client_max_size=context.body_limit, handler_args={})
     app[CONTEXT] = context
     routes = Routes(app)
-    for module in (system, volumes, images, containers, exec_, networks):
+    for module in (system, events, volumes, images, containers, stats, exec_, networks):
         module.register(routes)
 
     async def on_shutdown(_app: web.Application) -> None:

@@ -24,7 +24,6 @@ from orlop.errors import (
     ContainerNotFoundError,
     InvalidParameterError,
     OrlopError,
-    UnsupportedError,
 )
 from orlop.server import schema
 from orlop.server.context import ctx_of
@@ -647,11 +646,6 @@ async def export(request: web.Request) -> web.StreamResponse:
     return await send_stream(request, first, rest, {"Content-Type": "application/x-tar"})
 
 
-async def unsupported(request: web.Request) -> web.Response:
-    raise UnsupportedError(f"{request.method} {request.path}: not supported by this Orlop "
-                           "version")
-
-
 def register(routes: Routes) -> None:
     routes.add("POST", "/containers/create", create)
     routes.add("GET", "/containers/json", list_containers)
@@ -674,5 +668,4 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/containers/{id}/export", export)
     routes.add("GET", "/containers/{id}/archive", archive_get)  # and HEAD
     routes.add("PUT", "/containers/{id}/archive", archive_put)
-    for method, path in (("GET", "stats"), ("POST", "update")):
-        routes.add(method, f"/containers/{{id}}/{path}", unsupported)
+    # GET /containers/{id}/stats and POST /containers/{id}/update: routes/stats.py
