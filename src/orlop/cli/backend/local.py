@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orlop.cli.backend.containers import LocalContainers
+from orlop.cli.backend.data import LocalData
 from orlop.cli.backend.images import LocalImages
+from orlop.cli.backend.monitoring import LocalMonitoring
 from orlop.cli.backend.system import LocalSystem
 from orlop.cli.backend.volumes import LocalVolumes
 
@@ -13,7 +15,8 @@ if TYPE_CHECKING:
     from orlop.engine import Engine
 
 
-class LocalBackend(LocalContainers, LocalImages, LocalVolumes, LocalSystem):
+class LocalBackend(LocalContainers, LocalImages, LocalVolumes, LocalSystem, LocalData,
+                   LocalMonitoring):
     remote = False
 
     def __init__(self, engine: Engine) -> None:
