@@ -7,12 +7,15 @@
     api_container_cycle_p99:     its 99th-percentile latency
     docker_cli_run_rm_median:    `docker run --rm busybox true` through orlopd (docker CLI)
 
-Every figure comes from a fresh orlopd on a temporary socket and root.  Where a dockerd
-socket answers (/var/run/docker.sock), the same figures are measured against it in the
-same run and printed with the ratio; this machine has no dockerd, so that line says so.
-Loops are bounded in count and time; only unix sockets are used.
+Every figure comes from a fresh orlopd on a temporary socket and root.  Where dockerd is
+installed (Debian's docker.io: `apt-get install docker.io`), a private dockerd is started
+on a temporary socket, data-root and exec-root (no iptables, no bridge, its own
+containerd namespace), busybox is imported into it from the same tar, and the same
+figures are measured against it in the same run, each printed beside orlopd's with the
+ratio.  `--peer unix:///path` uses an already running dockerd instead.  Loops are bounded
+in count and time; only unix sockets are used; containers run with --network none.
 
-    python3 bench/api.py [--volumes 1000] [--seconds 5] [--cycles 30]
+    python3 bench/api.py [--volumes 1000] [--seconds 5] [--cycles 30] [--peer HOST|none]
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def bench_list(sock: str, seconds: float, clients: int = 8) -> tuple[float, floa
         mine = []
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
-            status, _ = call(c, "GET", "/v1.45/volumes")
+            status, _ = call(c, "GET", "/v1.41/volumes")
             mine.append(time.perf_counter() - t0)
             assert status == 200
         c.close()
@@ -107,15 +110,16 @@ def bench_cycle(sock: str, cycles: int) -> tuple[float, float]:
     t_all = time.perf_counter()
     for _ in range(cycles):
         t0 = time.perf_counter()
-        status, out = call(c, "POST", "/v1.45/containers/create",
-                           {"Image": "busybox", "Cmd": ["true"], "HostConfig": {}})
+        status, out = call(c, "POST", "/v1.41/containers/create",
+                           {"Image": "busybox", "Cmd": ["true"],
+                            "HostConfig": {"NetworkMode": "none"}})
         assert status == 201, out
         cid = json.loads(out)["Id"]
-        status, out = call(c, "POST", f"/v1.45/containers/{cid}/start")
+        status, out = call(c, "POST", f"/v1.41/containers/{cid}/start")
         assert status == 204, out
-        status, out = call(c, "POST", f"/v1.45/containers/{cid}/wait")
+        status, out = call(c, "POST", f"/v1.41/containers/{cid}/wait")
         assert status == 200 and json.loads(out)["StatusCode"] == 0, out
-        status, out = call(c, "DELETE", f"/v1.45/containers/{cid}?v=1")
+        status, out = call(c, "DELETE", f"/v1.41/containers/{cid}?v=1")
         assert status == 204, out
         lat.append(time.perf_counter() - t0)
     c.close()
@@ -130,10 +134,93 @@ def bench_cli_run(host: str, runs: int) -> float | None:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([docker, "run", "--rm", "busybox", "true"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run([docker, "run", "--pull", "never", "--rm", "--network", "none",
+                        "busybox", "true"], env=env, check=True, capture_output=True)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def start_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """A private dockerd (the peer), or None when dockerd is not installed."""
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        return None
+    sock = str(base / "docker.sock")
+    log = open(base / "dockerd.log", "wb")
+    proc = subprocess.Popen(
+        [dockerd, "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+         "-H", f"unix://{sock}", "--pidfile", str(base / "dockerd.pid"),
+         "--iptables=false", "--ip6tables=false", "--bridge=none",
+         "--containerd-namespace", f"orlopbench{os.getpid()}",
+         "--containerd-plugins-namespace", f"orlopbenchp{os.getpid()}"],
+        stdout=log, stderr=log, start_new_session=True)
+    for _ in range(300):
+        if proc.poll() is not None:
+            print(f"dockerd: exited with {proc.returncode} (see {base}/dockerd.log)")
+            return None
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(sock)
+            c = Conn(sock)
+            if call(c, "GET", "/_ping")[0] == 200:
+                return proc, sock
+        except OSError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    print("dockerd: did not answer within 30 s")
+    return None
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def prepare(sock: str, volumes: int) -> None:
+    """``volumes`` volumes and busybox:latest (imported from the project's tar)."""
+    c = Conn(sock)
+    for i in range(volumes):
+        status, _ = call(c, "POST", "/v1.41/volumes/create", {"Name": f"bench{i:05d}"})
+        assert status == 201, status
+    with open(REPO / ".cache" / "busybox.tar", "rb") as f:
+        c.request("POST", "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
+                  body=f.read(), headers={"Content-Type": "application/x-tar"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+    c.close()
+
+
+def measure(sock: str, args: argparse.Namespace) -> dict[str, float]:
+    out: dict[str, float] = {}
+    out["list_rps"], out["list_p99"] = bench_list(sock, args.seconds)
+    out["cycle_rps"], out["cycle_p99"] = bench_cycle(sock, args.cycles)
+    med = bench_cli_run(f"unix://{sock}", min(args.cycles, 15))
+    if med is not None:
+        out["cli_run"] = med
+    return out
+
+
+def report(ours: dict[str, float], peer: dict[str, float] | None, volumes: int) -> None:
+    def line(name: str, key: str, scale: float, unit: str, higher_better: bool) -> None:
+        if key not in ours:
+            return
+        text = f"{name}: {ours[key] * scale:.1f} {unit}"
+        if peer and key in peer:
+            ratio = (ours[key] / peer[key]) if higher_better else (peer[key] / ours[key])
+            text += f"  (dockerd {peer[key] * scale:.1f} {unit}; orlopd {ratio:.2f}x)"
+        print(text)
+
+    line(f"api_volumes_list_rps ({volumes} volumes)", "list_rps", 1, "req/s", True)
+    line("api_volumes_list_p99", "list_p99", 1000, "ms", False)
+    line("api_container_cycle_rps", "cycle_rps", 1, "cycles/s", True)
+    line("api_container_cycle_p99", "cycle_p99", 1000, "ms", False)
+    line("docker_cli_run_rm_median", "cli_run", 1000, "ms", False)
 
 
 def main() -> int:
@@ -141,41 +228,36 @@ def main() -> int:
     p.add_argument("--volumes", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--cycles", type=int, default=30)
+    p.add_argument("--peer", default="",
+                   help="dockerd to compare with: unix:///path, 'none', or empty to start a "
+                        "private one when dockerd is installed")
     args = p.parse_args()
     base = Path(tempfile.mkdtemp(prefix="orlop-bench-api-", dir="/tmp"))
-    proc, sock = start_orlopd(base)
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        c = Conn(sock)
-        for i in range(args.volumes):
-            status, _ = call(c, "POST", "/v1.45/volumes/create", {"Name": f"bench{i:05d}"})
-            assert status == 201
-        with open(REPO / ".cache" / "busybox.tar", "rb") as f:
-            c.request("POST", "/v1.45/images/create?fromSrc=-&repo=busybox&tag=latest",
-                      body=f.read(), headers={"Content-Type": "application/x-tar"})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200
-        c.close()
-        rps, lat = bench_list(sock, args.seconds)
-        print(f"api_volumes_list_rps: {rps:.0f} req/s ({args.volumes} volumes)")
-        print(f"api_volumes_list_p99: {lat * 1000:.1f} ms")
-        rps, lat = bench_cycle(sock, args.cycles)
-        print(f"api_container_cycle_rps: {rps:.2f} cycles/s")
-        print(f"api_container_cycle_p99: {lat * 1000:.0f} ms")
-        med = bench_cli_run(f"unix://{sock}", min(args.cycles, 15))
-        if med is not None:
-            print(f"docker_cli_run_rm_median: {med * 1000:.0f} ms")
-        if os.path.exists("/var/run/docker.sock"):
-            dmed = bench_cli_run("unix:///var/run/docker.sock", min(args.cycles, 15))
-            if dmed is not None and med is not None:
-                print(f"dockerd_cli_run_rm_median: {dmed * 1000:.0f} ms "
-                      f"(orlopd is {dmed / med:.2f}x faster)")
-        else:
-            print("dockerd: not running on this machine (no /var/run/docker.sock): "
-                  "no ratio")
+        proc, sock = start_orlopd(base)
+        procs.append(proc)
+        prepare(sock, args.volumes)
+        ours = measure(sock, args)
+        peer: dict[str, float] | None = None
+        peer_sock = ""
+        if args.peer.startswith("unix://"):
+            peer_sock = args.peer[len("unix://"):]
+        elif args.peer != "none":
+            (base / "dockerd").mkdir()
+            started = start_dockerd(base / "dockerd")
+            if started is not None:
+                procs.append(started[0])
+                peer_sock = started[1]
+            else:
+                print("dockerd: not installed here (apt-get install docker.io): no ratio")
+        if peer_sock:
+            prepare(peer_sock, args.volumes)
+            peer = measure(peer_sock, args)
+        report(ours, peer, args.volumes)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        for proc in reversed(procs):
+            stop_process(proc)
         subprocess.run(["umount", "-R", "-l", str(base)], capture_output=True, check=False)
         shutil.rmtree(base, ignore_errors=True)
     return 0
