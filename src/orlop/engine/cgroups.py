@@ -6,10 +6,15 @@ Two layouts are handled:
   ``/sys/fs/cgroup/orlop/<id>`` with memory.max, pids.max, cpu.max, cgroup.freeze,
   cgroup.kill.
 * v1 controllers (this project's hosts: hybrid mode): one directory per controller,
-  ``/sys/fs/cgroup/<memory|pids|cpu|freezer>/orlop/<id>``, plus one in the v2 mount at
+  ``/sys/fs/cgroup/<memory|pids|cpu|freezer|blkio>/orlop/<id>``, plus one in the v2 mount at
   ``/sys/fs/cgroup/unified`` when there is one: it has no controllers but gives
   ``cgroup.kill`` and an exact list of the container's processes, so that an orphaned
   container (its monitor killed) can be found and killed without trusting a pid.
+  Its ``cpu.stat`` also gives the CPU time that ``stats`` reports (v2 accounts CPU time in
+  every cgroup, controller or not); without a v2 mount, ``cpuacct`` is joined for it.
+
+``usage()`` reads what ``stats`` shows (CPU, memory, pids, block I/O) from whichever
+layout there is, and ``update()`` changes the limits of a running container (``update``).
 
 Directory names are the 64-hex container id, so several Orlop roots on one host never
 share a cgroup.  Writes that the kernel refuses for a controller that is not there
@@ -31,8 +36,10 @@ from orlop.errors import RuntimeFailedError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "orlop"
-V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
+V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer", "blkio")
 CPU_PERIOD_US = 100_000
+USER_HZ = 100  # the unit of cpuacct.stat (Linux's USER_HZ is 100 on every architecture)
+_V1_UNLIMITED = 1 << 62  # memory.limit_in_bytes of "no limit" is PAGE_COUNTER_MAX pages
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,26 @@ class Resources:
     memory: int = 0  # bytes; 0 = unlimited
     pids_limit: int = 0  # 0 or negative = unlimited
     nano_cpus: int = 0  # 1e9 = one CPU
+    memory_swap: int = 0  # memory + swap, bytes; 0 = the kernel's default, -1 = unlimited
+
+
+@dataclass
+class Usage:
+    """What ``stats`` reports of one container, in Docker's units (ns, bytes)."""
+
+    cpu_total: int = 0
+    cpu_user: int = 0
+    cpu_kernel: int = 0
+    percpu: list[int] | None = None
+    throttling: tuple[int, int, int] = (0, 0, 0)  # periods, throttled periods, ns
+    memory_usage: int = 0
+    memory_max_usage: int = 0  # v1 only
+    memory_limit: int = 0  # 0: none (the caller puts the host's memory)
+    memory_failcnt: int = 0
+    memory_stats: dict[str, int] | None = None
+    pids_current: int = 0
+    pids_limit: int = 0  # 0: none
+    blkio: list[tuple[int, int, str, int]] | None = None  # major, minor, op, bytes
 
 
 def unified_only(root: Path = CGROUP_ROOT) -> bool:
@@ -60,6 +87,9 @@ class Cgroup:
                          if (root / c / "cgroup.procs").exists()}
             if (root / "unified" / "cgroup.procs").exists():
                 self.dirs["unified"] = root / "unified" / PARENT / container_id
+            elif (root / "cpuacct" / "cgroup.procs").exists() and \
+                    not (root / "cpu" / "cpuacct.usage").exists():
+                self.dirs["cpuacct"] = root / "cpuacct" / PARENT / container_id
 
     # --- creation -------------------------------------------------------------
 
@@ -105,6 +135,8 @@ class Cgroup:
                 _write(need("memory", "") / "memory.limit_in_bytes", str(res.memory))
         if res.pids_limit > 0:
             _write(need("pids", "pids.max") / "pids.max", str(res.pids_limit))
+        if res.memory_swap:
+            self._write_swap(need("memory", "memory.max"), res.memory_swap, res.memory)
         if res.nano_cpus > 0:
             quota = max(1000, res.nano_cpus * CPU_PERIOD_US // 1_000_000_000)
             if self.v2:
@@ -113,6 +145,133 @@ class Cgroup:
                 d = need("cpu", "")
                 _write(d / "cpu.cfs_period_us", str(CPU_PERIOD_US))
                 _write(d / "cpu.cfs_quota_us", str(quota))
+
+    def _write_swap(self, d: Path, memory_swap: int, memory: int) -> None:
+        """``--memory-swap`` (memory + swap; -1 unlimited).  A v1 host without swap
+        accounting has no memsw file: the limit is then skipped, as Docker does with
+        its "Memory limited without swap" warning."""
+        if self.v2:
+            path = d / "memory.swap.max"
+            value = "max" if memory_swap < 0 else str(max(memory_swap - memory, 0))
+        else:
+            path = d / "memory.memsw.limit_in_bytes"
+            value = "-1" if memory_swap < 0 else str(memory_swap)
+        if path.exists():
+            _write(path, value)
+
+    # --- update (``orlop update``) ----------------------------------------------------
+
+    def update(self, memory: int | None = None, memory_swap: int | None = None,
+               pids_limit: int | None = None, nano_cpus: int | None = None) -> None:
+        """Change the limits of a live cgroup; None leaves a limit as it is, a negative
+        ``pids_limit``/``memory_swap`` removes it.  v1 refuses a memory limit above the
+        memory+swap one, so they are written in the order that keeps them valid (runc's).
+
+        Raises:
+            RuntimeFailedError: the kernel refused; runc's text for a memory limit below
+                what the container uses (EBUSY).
+        """
+        mem_dir = self.dirs.get("unified" if self.v2 else "memory")
+        try:
+            if (memory is not None or memory_swap is not None) and mem_dir is None:
+                raise RuntimeFailedError("the memory cgroup controller is not available")
+            if mem_dir is not None:
+                swap_first = memory_swap is not None and memory is not None and (
+                    memory_swap < 0 or memory > self._limit(mem_dir))
+                if memory_swap is not None and swap_first:
+                    self._write_swap(mem_dir, memory_swap, memory or 0)
+                if memory is not None:
+                    self._write_memory(mem_dir, memory)
+                if memory_swap is not None and not swap_first:
+                    self._write_swap(mem_dir, memory_swap, memory or self._limit(mem_dir))
+            if pids_limit is not None:
+                d = self.dirs.get("unified" if self.v2 else "pids")
+                if d is None or not (d / "pids.max").exists():
+                    raise RuntimeFailedError("the pids cgroup controller is not available")
+                _write(d / "pids.max", str(pids_limit) if pids_limit > 0 else "max")
+            if nano_cpus is not None:
+                self._apply(Resources(nano_cpus=nano_cpus))
+        except OSError as err:
+            raise RuntimeFailedError(
+                f"failed to write to {err.filename or 'the cgroup'}: "
+                f"{(err.strerror or str(err)).lower()}") from None
+
+    def _limit(self, d: Path) -> int:
+        name = "memory.max" if self.v2 else "memory.limit_in_bytes"
+        return _read_int(d / name) or _V1_UNLIMITED
+
+    def _write_memory(self, d: Path, memory: int) -> None:
+        path = d / ("memory.max" if self.v2 else "memory.limit_in_bytes")
+        try:
+            _write(path, str(memory))
+        except OSError as err:
+            if err.errno != errno.EBUSY:
+                raise
+            usage = _read_int(d / "memory.usage_in_bytes")
+            peak = _read_int(d / "memory.max_usage_in_bytes")
+            raise RuntimeFailedError(
+                f"unable to set memory limit to {memory} (current usage: {usage}, "
+                f"peak usage: {peak})") from None
+
+    # --- usage (``orlop stats``) -------------------------------------------------------
+
+    def usage(self) -> Usage:
+        """The container's figures now; zeros for what a layout does not give."""
+        u = Usage()
+        if self.v2:
+            d = self.dirs["unified"]
+            self._v2_cpu(d, u)
+            u.memory_usage = _read_int(d / "memory.current")
+            u.memory_limit = _read_int(d / "memory.max")
+            u.memory_stats = _read_kv(d / "memory.stat")
+            u.memory_failcnt = _read_kv(d / "memory.events").get("max", 0)
+            u.pids_current = _read_int(d / "pids.current")
+            u.pids_limit = _read_int(d / "pids.max")
+            u.blkio = _io_stat(d / "io.stat")
+            return u
+        acct = self.dirs.get("cpuacct")
+        cpu = self.dirs.get("cpu")
+        if cpu is not None and (cpu / "cpuacct.usage").exists():
+            acct = cpu  # cpu and cpuacct mounted together
+        if acct is not None:
+            u.cpu_total = _read_int(acct / "cpuacct.usage")
+            ticks = _read_kv(acct / "cpuacct.stat")
+            u.cpu_user = ticks.get("user", 0) * 1_000_000_000 // USER_HZ
+            u.cpu_kernel = ticks.get("system", 0) * 1_000_000_000 // USER_HZ
+            with contextlib.suppress(OSError, ValueError):
+                u.percpu = [int(x) for x in
+                            (acct / "cpuacct.usage_percpu").read_text().split()]
+        elif "unified" in self.dirs:
+            self._v2_cpu(self.dirs["unified"], u)
+        if cpu is not None:
+            st = _read_kv(cpu / "cpu.stat")
+            u.throttling = (st.get("nr_periods", 0), st.get("nr_throttled", 0),
+                            st.get("throttled_time", 0))
+        mem = self.dirs.get("memory")
+        if mem is not None:
+            u.memory_usage = _read_int(mem / "memory.usage_in_bytes")
+            u.memory_max_usage = _read_int(mem / "memory.max_usage_in_bytes")
+            limit = _read_int(mem / "memory.limit_in_bytes")
+            u.memory_limit = 0 if limit >= _V1_UNLIMITED else limit
+            u.memory_failcnt = _read_int(mem / "memory.failcnt")
+            u.memory_stats = _read_kv(mem / "memory.stat")
+        pids = self.dirs.get("pids")
+        if pids is not None:
+            u.pids_current = _read_int(pids / "pids.current")
+            u.pids_limit = _read_int(pids / "pids.max")
+        blkio = self.dirs.get("blkio")
+        if blkio is not None:
+            u.blkio = _blkio_v1(blkio / "blkio.throttle.io_service_bytes_recursive")
+        return u
+
+    @staticmethod
+    def _v2_cpu(d: Path, u: Usage) -> None:
+        st = _read_kv(d / "cpu.stat")
+        u.cpu_total = st.get("usage_usec", 0) * 1000
+        u.cpu_user = st.get("user_usec", 0) * 1000
+        u.cpu_kernel = st.get("system_usec", 0) * 1000
+        u.throttling = (st.get("nr_periods", 0), st.get("nr_throttled", 0),
+                        st.get("throttled_usec", 0) * 1000)
 
     def add(self, pid: int) -> None:
         """Move ``pid`` (a parked container init, or an exec'd process) in."""
@@ -219,6 +378,61 @@ class Cgroup:
                     if err.errno != errno.EBUSY or time.monotonic() > deadline:
                         break
                     time.sleep(0.01)
+
+
+def _read_int(path: Path) -> int:
+    """A one-number cgroup file; 0 for "max", a missing file or anything unreadable."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+def _read_kv(path: Path) -> dict[str, int]:
+    """``key value`` lines (memory.stat, cpu.stat, cpuacct.stat)."""
+    out: dict[str, int] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            out[key] = int(value)
+    return out
+
+
+def _blkio_v1(path: Path) -> list[tuple[int, int, str, int]] | None:
+    """``8:0 Read 4096`` lines; Docker lower-cases the op only on v2, keeping v1's."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and ":" in parts[0] and parts[2].isdigit():
+            major, _, minor = parts[0].partition(":")
+            out.append((int(major), int(minor), parts[1], int(parts[2])))
+    return out
+
+
+def _io_stat(path: Path) -> list[tuple[int, int, str, int]] | None:
+    """v2 ``8:0 rbytes=1 wbytes=2 ...`` as Docker's v1-shaped entries (op read/write)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    out = []
+    for line in text.splitlines():
+        dev, *fields = line.split()
+        major, _, minor = dev.partition(":")
+        kv = dict(f.split("=", 1) for f in fields if "=" in f)
+        for key, op in (("rbytes", "read"), ("wbytes", "write")):
+            if kv.get(key, "").isdigit() and major.isdigit() and minor.isdigit():
+                out.append((int(major), int(minor), op, int(kv[key])))
+    return out
 
 
 def _write(path: Path, value: str) -> None:

@@ -105,4 +105,7 @@ def commit_container(engine: Engine, ref: str, reference: str | None, *,
     config = commit_image_config(image.config, image.id, c.id, container_config, changes,
                                  author=author, message=message, created=now_rfc3339(),
                                  empty_layer=empty)
-    return engine.images.create_image(diff_ids, config, reference)
+    made = engine.images.create_image(diff_ids, config, reference)
+    engine.events.container(c, "commit", {"comment": message, "imageID": made.id,
+                                          "imageRef": reference or ""})
+    return made

@@ -27,6 +27,7 @@ from orlop.errors import (
 from orlop.state import Database
 
 if TYPE_CHECKING:
+    from orlop.engine.events import EventLog
     from orlop.engine.mountpoints import MountPlan
     from orlop.engine.procio import Stdio
     from orlop.images.store import ImageStore
@@ -63,15 +64,37 @@ class Engine:
     def images(self) -> ImageStore:
         from orlop.images.store import ImageStore
 
-        return ImageStore(self.config, self.db)
+        store = ImageStore(self.config, self.db)
+        store.on_event = self._image_event
+        return store
 
     @cached_property
     def volumes(self) -> VolumeService:
         from orlop.volumes.service import VolumeService
 
-        return VolumeService(self.config, self.db)
+        service = VolumeService(self.config, self.db)
+        service.on_event = self.events.volume
+        return service
+
+    @cached_property
+    def events(self) -> EventLog:
+        """The event log (engine/events.py): every verb records Docker's events in it."""
+        from orlop.engine.events import EventLog
+
+        return EventLog(self.config.root)
+
+    def _image_event(self, image_id: str, action: str, name: str) -> None:
+        """Image events carry the image's labels (moby LogImageEvent), unless it is gone."""
+        labels: dict[str, str] = {}
+        if action != "delete":
+            with contextlib.suppress(OrlopError):
+                cfg = self.images.get(image_id).config.get("config") or {}
+                labels = {str(k): str(v) for k, v in (cfg.get("Labels") or {}).items()}
+        self.events.image(image_id, action, name, labels)
 
     def close(self) -> None:
+        if "events" in self.__dict__:
+            self.events.close()
         self.db.close()
 
     def skip_reconcile(self) -> None:
@@ -119,6 +142,7 @@ class Engine:
                 store.set_state(conn, cid, status="exited", pid=0, exit_code=137,
                                 finished_at=now_rfc3339(), oom_killed=int(oom),
                                 error="the container's monitor process died")
+            self.events.died(c, 137, c.started_at)
             if c.host_config.auto_remove:
                 removed.append(cid)
         if dead:
@@ -299,6 +323,7 @@ class Engine:
                                  (cid,))
                 _unlink_run_files(self.config.run_root, cid)
                 raise
+        self.events.container(c, "create")
         return c
 
     def get_container(self, ref: str) -> Container:
@@ -324,6 +349,7 @@ class Engine:
         if c.alive:
             raise ContainerStateError(f"container {c.id} is already running")
         self._reset_for_start(c)
+        self.events.container(c, "attach")
         try:
             return run_foreground(self, c, stdio, interactive=interactive)
         finally:
@@ -411,6 +437,7 @@ class Engine:
         finally:
             if fd >= 0:
                 os.close(fd)
+        self.events.container(c, "destroy")
         if volumes:
             for name in vols:
                 if name in anon:
@@ -420,9 +447,11 @@ class Engine:
         return c.name
 
     def kill_container(self, c: Container) -> None:
-        """SIGKILL the container's PID 1 and wait until its monitor has let go."""
-        from orlop.engine.lifecycle import kill_and_wait
+        """SIGKILL the container's PID 1 and wait until its monitor has let go (marked
+        stopped first, or a restart policy would bring it back: `rm -f` never ended)."""
+        from orlop.engine.lifecycle import _mark_stopped, kill_and_wait
 
+        _mark_stopped(self, c.id)
         kill_and_wait(self, c)
 
     # --- lifecycle verbs (engine/lifecycle.py) ------------------------------------
@@ -448,7 +477,9 @@ class Engine:
     def restart_container(self, ref: str, timeout: int | None = None,
                           signal: str | None = None) -> Container:
         c = self.stop_container(ref, timeout, signal)
-        return self.start_detached(c.id)
+        c = self.start_detached(c.id)
+        self.events.container(c, "restart")
+        return c
 
     def wait_container(self, ref: str) -> int:
         """The exit code once the container is not running; for a --rm container
@@ -577,14 +608,30 @@ class Engine:
         """``save``: Docker archive + OCI layout of the images, as one tar on ``out_fd``."""
         from orlop.images.save import save_images
 
-        return save_images(self.images, refs, out_fd)
+        written = save_images(self.images, refs, out_fd)
+        for image_id in dict.fromkeys(self.images.get(r).id for r in refs):
+            self._image_event(image_id, "save", image_id)
+        return written
 
     def load_images(self, stream: Any) -> list[str]:
         """``load``: returns Docker's ``Loaded image: ...`` lines."""
         from orlop.images.load import load_archive
 
         self.images.reconcile()
-        return load_archive(self.images, stream)
+        lines = load_archive(self.images, stream)
+        for image_id in _loaded_ids(self.images, lines):
+            self._image_event(image_id, "load", image_id)
+        return lines
+
+
+def _loaded_ids(images: ImageStore, lines: list[str]) -> list[str]:
+    """The ids of the images ``load`` reported (``Loaded image: ref`` / ``... ID: id``)."""
+    ids: dict[str, None] = {}
+    for line in lines:
+        ref = line.partition(": ")[2].strip()
+        with contextlib.suppress(OrlopError):
+            ids[images.get(ref).id] = None
+    return list(ids)
 
 
 def _fault(fault: str | None, point: str) -> None:

@@ -31,6 +31,7 @@ class ExecOptions:
     env: list[str] = field(default_factory=list)
     workdir: str = ""
     user: str = ""
+    exec_id: str = ""  # the API's exec id, for the events (a fresh one if empty)
 
 
 def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
@@ -83,6 +84,7 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
                           cgroup_procs=tuple(str(p) for p in cg.procs_paths()
                                              if p.exists()),
                           detach=opts.detach)
+        exec_id = _exec_events(engine, c, opts)
         pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
                       console=slave if slave >= 0 else None)
         if opts.detach:
@@ -90,13 +92,25 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
         if slave >= 0:
             os.close(slave)
             slave = -1
-        return _wait(pid, master, stdio, opts.interactive)
+        code = _wait(pid, master, stdio, opts.interactive)
+        engine.events.container(c, "exec_die", {"execID": exec_id, "exitCode": str(code)})
+        return code
     finally:
         os.close(pidfd)
         os.close(devnull)
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
+
+
+def _exec_events(engine: Engine, c: Container, opts: ExecOptions) -> str:
+    """Docker's ``exec_create: CMD ARGS`` and ``exec_start: CMD ARGS``; the exec id."""
+    exec_id = opts.exec_id or os.urandom(32).hex()
+    cmd = list(opts.command) or [""]
+    what = f"{cmd[0]} {' '.join(cmd[1:])}"  # moby: Entrypoint + " " + Args
+    for action in ("exec_create", "exec_start"):
+        engine.events.container(c, f"{action}: {what}", {"execID": exec_id})
+    return exec_id
 
 
 def _container_pty(pid: int, pidfd: int, uid: int) -> tuple[int, int]:

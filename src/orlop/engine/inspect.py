@@ -73,6 +73,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "Privileged": hc.privileged,
             "Init": hc.init,
             "Memory": hc.memory,
+            "MemorySwap": hc.memory_swap,
             "NanoCpus": hc.nano_cpus,
             "PidsLimit": hc.pids_limit,
             "ReadonlyRootfs": hc.readonly_rootfs,

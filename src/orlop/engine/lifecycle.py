@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from orlop.engine import store
@@ -89,6 +90,7 @@ def send_signal(engine: Engine, c: Container, signum: int) -> bool:
             signal.pidfd_send_signal(pidfd, signum)
     finally:
         os.close(pidfd)
+    engine.events.container(c, "kill", {"signal": str(signum)})
     if signum == signal.SIGKILL or cur.status == "paused":
         _thaw_for_signal(c, signum)
     return True
@@ -124,9 +126,10 @@ def stop(engine: Engine, c: Container, timeout: int | None, sig: str | None) -> 
         timeout = c.config.stop_timeout if c.config.stop_timeout is not None \
             else DEFAULT_STOP_TIMEOUT
     sent = send_signal(engine, c, signum)
-    if sent and timeout != 0 and wait_unlocked(engine, c.id, None if timeout < 0 else timeout):
-        return
-    kill_and_wait(engine, c)
+    if not (sent and timeout != 0 and
+            wait_unlocked(engine, c.id, None if timeout < 0 else timeout)):
+        kill_and_wait(engine, c)
+    engine.events.container(c, "stop")
 
 
 def kill_and_wait(engine: Engine, c: Container, timeout: float = 30.0) -> None:
@@ -199,6 +202,7 @@ def pause(engine: Engine, c: Container, paused: bool) -> None:
             raise ContainerStateError(f"Container {c.id} is not running")
         cg.freeze(paused)
         store.set_state(conn, c.id, status="paused" if paused else "running")
+    engine.events.container(c, "pause" if paused else "unpause")
 
 
 def rename(engine: Engine, c: Container, new: str) -> None:
@@ -219,6 +223,7 @@ def rename(engine: Engine, c: Container, new: str) -> None:
 
             raise ContainerNotFoundError(c.name)
         store.set_state(conn, c.id, name=new)
+    engine.events.container(replace(c, name=new), "rename", {"oldName": "/" + c.name})
 
 
 def top(engine: Engine, c: Container, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
@@ -234,7 +239,10 @@ def top(engine: Engine, c: Container, ps_args: list[str]) -> tuple[list[str], li
     if not pids and cur.pid > 0:
         pids = [cur.pid, *_descendants(cur.pid)]
     args = ps_args or ["-ef"]
-    res = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
+    # Not cut to $COLUMNS of whoever runs the engine (orlopd's environment, a CLI's).
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    res = subprocess.run(["ps", *args], capture_output=True, text=True, check=False,
+                         env=env)
     if res.returncode != 0:
         raise InvalidParameterError(f"Error running ps: {res.stderr.strip()}")
     lines = res.stdout.splitlines()

@@ -96,6 +96,7 @@ class HostConfig:
     log_config: dict[str, Any] = field(
         default_factory=lambda: {"Type": "json-file", "Config": {}})
     memory: int = 0
+    memory_swap: int = 0  # memory + swap (`update --memory-swap`); 0 unset, -1 unlimited
     pids_limit: int | None = None
     nano_cpus: int = 0
     cap_add: list[str] | None = None

@@ -266,6 +266,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
                         exit_code=0, error="", oom_killed=0)
+    engine.events.started(c)
     _report(report_fd, {"pid": pid})
     pid = watch_pid
     opts = c.host_config.log_config.get("Config") or {}
@@ -326,6 +327,9 @@ def finish_main(argv: list[str]) -> NoReturn:
     for name in vols:
         with contextlib.suppress(OrlopError, OSError):
             engine.volumes.unmount(name, cid)
+    if c is not None:
+        engine.events.volume_unmounts(cid, vols)
+        engine.events.died(c, code, c.started_at)
     if c is not None and c.config.open_stdin:
         with contextlib.suppress(FileNotFoundError):
             stdin_fifo(engine.config, cid).unlink()

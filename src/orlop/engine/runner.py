@@ -96,6 +96,7 @@ def prepare(engine: Engine, c: Container,
     if names:
         mounted.extend(names)  # released on any failure below, even a partial mount
         paths = engine.volumes.mount_many(names, c.id)
+        engine.events.volume_mounts(c.id, points)
         points = [_with_source(mp, paths[mp.name]) if mp.type == "volume" and mp.name
                   else mp for mp in points]
     jobs = [(mp.destination, Path(mp.source)) for mp in points
@@ -111,11 +112,13 @@ def release_mounts(engine: Engine, c: Container, mounted: list[str]) -> None:
     release_pinned()
     with contextlib.suppress(OrlopError, OSError):
         engine.volumes.unmount_many(mounted, c.id)
+        engine.events.volume_unmounts(c.id, mounted)
 
 
 def resources_of(c: Container) -> Resources:
     hc = c.host_config
-    return Resources(memory=hc.memory, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus)
+    return Resources(memory=hc.memory, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus,
+                     memory_swap=hc.memory_swap)
 
 
 def has_limits(c: Container) -> bool:
@@ -354,12 +357,14 @@ def _record_start(engine: Engine, c: Container, pid: int) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
                         exit_code=0, error="")
+    engine.events.started(c)
 
 
 def _record_exit(engine: Engine, c: Container, code: int, oom: bool = False) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="exited", pid=0, exit_code=code,
                         finished_at=now_rfc3339(), oom_killed=int(oom))
+    engine.events.died(c, code)
 
 
 def _record_failure(engine: Engine, c: Container, err: RuntimeFailedError) -> None:
@@ -380,7 +385,10 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
             # The init allocates the terminal in the container's devpts and sends us
             # its master: the process sees /dev/pts/0, as with Docker.
             ours, theirs = console_pair()
-            size = winsize_of(stdio.stdout)
+            # orlopd's stdout is a pipe: the size the API client asked for on create.
+            from orlop.engine.console import requested_size
+
+            size = winsize_of(stdio.stdout) or requested_size(engine.config, c.id)
         console_socket = theirs if theirs >= 0 else None
         limited = has_limits(c)
         try:

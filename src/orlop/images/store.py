@@ -28,7 +28,7 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +112,13 @@ class ImageStore:
     def __init__(self, config: EngineConfig, db: Database) -> None:
         self.config = config
         self.db = db
+        # (image id, action, name): the engine records Docker's image events with it
+        # (import, tag, untag, delete); this package may not import the engine.
+        self.on_event: Callable[[str, str, str], None] | None = None
+
+    def _notify(self, image_id: str, action: str, name: str) -> None:
+        if self.on_event is not None:
+            self.on_event(image_id, action, name)
 
     # --- paths and locks ---------------------------------------------------------
 
@@ -247,6 +254,9 @@ class ImageStore:
         with self._publishing(staged) as (conn, moved):
             diff_id = self._register(conn, staged, moved)
             image_id = self._insert_image(conn, [diff_id], config, ref)
+        if ref is not None:
+            self._notify(image_id, "tag", ref)
+        self._notify(image_id, "import", image_id)
         return self.get(image_id)
 
     def create_image(self, diff_ids: list[str], config: dict[str, Any],
@@ -264,6 +274,8 @@ class ImageStore:
         full["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
         with self._layer_lock(), self.db.write() as conn:
             image_id = self._insert_image(conn, list(diff_ids), full, ref)
+        if ref is not None:
+            self._notify(image_id, "tag", ref)
         return self.get(image_id)
 
     def _insert_image(self, conn: sqlite3.Connection, diff_ids: list[str],
@@ -348,6 +360,7 @@ class ImageStore:
         with self.db.write() as conn:
             image_id, _ = self._resolve(conn, src_ref)
             self._set_tag(conn, ref, image_id)
+        self._notify(image_id, "tag", ref)
 
     def remove(self, ref: str, force: bool = False) -> list[str]:
         """``docker rmi``: untag, and delete the image when nothing refers to it any more.
@@ -362,6 +375,7 @@ class ImageStore:
         trash: list[Path] = []
         with self._layer_lock():
             with self.db.write() as conn:
+                image_id = self._resolve(conn, ref)[0]
                 records, orphans = self._remove_in_tx(conn, ref, force)
             # After the commit: a crash here leaves unregistered dirs, which reconcile()
             # removes; the reverse order could leave rows without their directory.
@@ -373,6 +387,9 @@ class ImageStore:
                     trash.append(dst)
         for path in trash:
             _rmtree(path)
+        for record in records:  # "Untagged: ref" / "Deleted: id" (moby: name = the id)
+            kind = record.partition(": ")[0]
+            self._notify(image_id, "untag" if kind == "Untagged" else "delete", image_id)
         return records
 
     def _remove_in_tx(self, conn: sqlite3.Connection, ref: str,

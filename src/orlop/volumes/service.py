@@ -32,7 +32,7 @@ import secrets
 import sqlite3
 import stat
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +88,9 @@ class VolumeService:
         self.volumes_dir = config.volumes_dir
         self._volumes_dir_str = str(config.volumes_dir)
         self._drivers: dict[str, VolumeDriver] = {LOCAL_DRIVER: LocalDriver(self.volumes_dir)}
+        # (name, action, attributes): the engine records Docker's volume events with it
+        # (create, destroy); this package may not import the engine.
+        self.on_event: Callable[[str, str, Mapping[str, str]], None] | None = None
 
     # --- create --------------------------------------------------------------------
 
@@ -143,8 +146,11 @@ class VolumeService:
                         raise SystemFailureError(
                             f"create {name}: error while creating volume root path "
                             f"'{self.volumes_dir / name}': {err.strerror}") from err
-                    return self._commit_create(vfd, stage, name, driver, drv, option_map,
+                    made = self._commit_create(vfd, stage, name, driver, drv, option_map,
                                                label_map, anonymous)
+                    if made[1] and self.on_event is not None:
+                        self.on_event(name, "create", {"driver": driver})
+                    return made
             finally:
                 with suppress(OSError):
                     remove_tree(vfd, stage)  # nothing left to do once it was renamed
@@ -348,6 +354,8 @@ class VolumeService:
                 # reconcile() retries; the volume itself is already gone.
                 with suppress(OSError):
                     remove_tree(vfd, trash)
+            if self.on_event is not None:
+                self.on_event(name, "destroy", {"driver": row["driver"]})
             return True
 
     def prune(self, all: bool = False,  # Docker's name for the option (API filter all=)
