@@ -1,4 +1,7 @@
-"""Reading a container's json-file log (written by watch.py): `logs`, `logs -f`, `attach`."""
+"""Reading a container's json-file log (written by watch.py): `logs`, `logs -f`, `attach`.
+
+One :class:`LogCursor` reads the history and then follows, by file identity across
+rotations, so a follow starts at the byte where the history read ended."""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from orlop.engine.timefmt import parse_rfc3339
 from orlop.errors import InvalidParameterError
@@ -74,75 +78,308 @@ def _parse(line: bytes) -> Entry | None:
         return None
 
 
+@dataclass(frozen=True)
+class LogPosition:
+    """Where a reader of the log is: a file (by identity, not by name: rotation renames
+    it) and the byte offset of the first line not yet read."""
+
+    dev: int
+    ino: int
+    offset: int
+
+
+class LogCursor:
+    """One reader of a json-file log, reading its files as a single stream.
+
+    The writer (watch.py) appends whole lines to ``<log>``; past max-size it closes the
+    file and renames ``<log>`` -> ``<log>.1`` -> ... -> ``<log>.N-1`` (the oldest goes),
+    then creates a new ``<log>``; with max-file=1 it truncates ``<log>`` in place.  The
+    cursor holds the file it reads open, so a rename never moves the ground under it:
+    it reads that file to its end, and only once the file is no longer the live one
+    (the writer has closed it, so its end is final) moves on to the file written next,
+    found by identity among the current names.  History and follow are the same cursor,
+    so ``logs -f`` neither loses nor repeats the lines written between the two.
+
+    What the writer rotates out of existence before the cursor reaches it is lost (as
+    with Docker's json-file): the cursor resumes at the oldest file still there.  So is
+    what a max-file=1 truncation removes before it was read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh: BinaryIO | None = None
+        self.ident = (0, 0)
+        self.buf = b""
+
+    # --- opening -----------------------------------------------------------------------
+
+    def _names(self) -> list[Path]:
+        """``<log>``, ``<log>.1``, ...: newest first."""
+        out = [self.path]
+        i = 1
+        while True:
+            p = self.path.with_name(f"{self.path.name}.{i}")
+            if not os.path.lexists(p):
+                return out
+            out.append(p)
+            i += 1
+
+    def _listing(self) -> list[tuple[Path, tuple[int, int]]]:
+        """(name, identity) of the files, newest first; a name that vanished between the
+        listing and its stat (a rotation under way) ends it."""
+        out = []
+        for name in self._names():
+            try:
+                st = os.stat(name)
+            except FileNotFoundError:
+                break
+            out.append((name, (st.st_dev, st.st_ino)))
+        return out
+
+    def _open_as(self, name: Path, ident: tuple[int, int]) -> BinaryIO | None:
+        """``name`` opened, if it is still the file ``ident`` (else None: it moved)."""
+        try:
+            fh = open(name, "rb")
+        except FileNotFoundError:
+            return None
+        st = os.fstat(fh.fileno())
+        if (st.st_dev, st.st_ino) != ident:
+            fh.close()
+            return None
+        return fh
+
+    def _switch(self, fh: BinaryIO) -> None:
+        if self.fh is not None:
+            self.fh.close()
+        st = os.fstat(fh.fileno())
+        self.fh, self.ident, self.buf = fh, (st.st_dev, st.st_ino), b""
+
+    def open_oldest(self) -> bool:
+        """Start at the first line of the oldest file; False if there is no log yet."""
+        for _ in range(100):
+            listing = self._listing()
+            if not listing:
+                return False
+            name, ident = listing[-1]
+            fh = self._open_as(name, ident)
+            if fh is not None:
+                self._switch(fh)
+                return True
+            time.sleep(0.001)  # rotated between the listing and the open: look again
+        return False
+
+    def open_end(self) -> bool:
+        """Start after the last line written so far (``attach``, ``follow`` alone)."""
+        try:
+            fh = open(self.path, "rb")
+        except FileNotFoundError:
+            return False
+        self._switch(fh)
+        fh.seek(0, os.SEEK_END)
+        return True
+
+    def seek(self, pos: LogPosition) -> None:
+        """Go back to ``pos`` (from :meth:`position`); if its file is gone, the oldest."""
+        for name, ident in self._listing():
+            if ident == (pos.dev, pos.ino):
+                fh = self._open_as(name, ident)
+                if fh is not None:
+                    self._switch(fh)
+                    fh.seek(pos.offset)
+                    return
+        self.open_oldest()
+
+    def position(self) -> LogPosition | None:
+        if self.fh is None:
+            return None
+        return LogPosition(self.ident[0], self.ident[1], self.fh.tell() - len(self.buf))
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+    # --- reading -----------------------------------------------------------------------
+
+    def _successor(self) -> BinaryIO | None:
+        """The file written after ours, opened; None while ours is the live one.  Ours
+        not among the names (rotated out, or a listing taken mid-rotation: looked at a
+        few times): the oldest file, what was between is lost."""
+        previous: list[tuple[Path, tuple[int, int]]] = []
+        for attempt in range(50):
+            listing = self._listing()
+            idents = [ident for _name, ident in listing]
+            if not idents or idents[0] == self.ident:
+                # Live; or <log> itself missing: mid-rotation (the caller polls again)
+                # or no log any more (the container was removed).
+                return None
+            if self.ident in idents:
+                k = idents.index(self.ident)
+                name, ident = listing[k - 1]
+            elif attempt >= 10 and listing == previous:  # the same for 10 ms: final
+                name, ident = listing[-1]
+            else:
+                previous = listing
+                time.sleep(0.001)
+                continue
+            fh = self._open_as(name, ident)
+            if fh is not None:
+                return fh
+            time.sleep(0.001)
+        return None
+
+    def _truncated(self) -> bool:
+        """max-file=1: the live file was emptied under us; start it again."""
+        assert self.fh is not None
+        try:
+            size = os.fstat(self.fh.fileno()).st_size
+        except OSError:
+            return False
+        if size < self.fh.tell():
+            self.fh.seek(0)
+            self.buf = b""
+            return True
+        return False
+
+    def read_lines(self) -> tuple[list[bytes], bool]:
+        """The complete lines written since the last call (across rotations), and
+        whether anything moved (bytes read or a file change).  Waits for nothing."""
+        lines: list[bytes] = []
+        moved = False
+        if self.fh is None:
+            if not self.open_oldest():
+                return lines, moved
+            moved = True
+        assert self.fh is not None
+        while True:
+            chunk = self.fh.read()
+            if chunk:
+                moved = True
+                self.buf += chunk
+                *done, self.buf = self.buf.split(b"\n")
+                lines += done
+                continue
+            try:
+                live = os.stat(self.path)
+                is_live = (live.st_dev, live.st_ino) == self.ident
+            except FileNotFoundError:
+                is_live = False  # mid-rotation: the next file is not there yet
+            if is_live:
+                if self._truncated():
+                    moved = True
+                    continue
+                return lines, moved
+            # Not the live file any more: the writer closed it before renaming it, so
+            # what it holds is final.  Read what came since the last read, then go on.
+            chunk = self.fh.read()
+            if chunk:
+                moved = True
+                self.buf += chunk
+                *done, self.buf = self.buf.split(b"\n")
+                lines += done
+            nxt = self._successor()
+            if nxt is None:
+                return lines, moved
+            self._switch(nxt)
+            moved = True
+
+    def entries(self) -> Iterator[Entry]:
+        """The entries of :meth:`read_lines`."""
+        lines, _moved = self.read_lines()
+        for line in lines:
+            e = _parse(line)
+            if e is not None:
+                yield e
+
+
+def _in_window(e: Entry, since: float, until: float) -> bool:
+    if not since and not until:
+        return True
+    t = parse_rfc3339(e.time)
+    return not ((since and t < since) or (until and t > until))
+
+
+def read_log(path: Path, *, tail: int = -1, since: float = 0.0, until: float = 0.0
+             ) -> tuple[list[Entry], LogCursor]:
+    """The entries of the log, filtered by time, the last ``tail`` of them (-1 = all),
+    and a cursor just after the last line read, to follow from (close it)."""
+    keep: deque[Entry] | list[Entry] = deque(maxlen=tail) if tail >= 0 else []
+    cursor = LogCursor(path)
+    try:
+        lines, _moved = cursor.read_lines()  # to the end of the live file, as of now
+        for line in lines:
+            e = _parse(line)
+            if e is not None and _in_window(e, since, until):
+                keep.append(e)
+    except BaseException:
+        cursor.close()
+        raise
+    return list(keep), cursor
+
+
 def read_entries(path: Path, *, tail: int = -1, since: float = 0.0,
                  until: float = 0.0) -> list[Entry]:
     """Entries of the log, filtered by time, the last ``tail`` of them (-1 = all)."""
-    keep: deque[Entry] | list[Entry] = deque(maxlen=tail) if tail >= 0 else []
-    for f in log_files(path):
-        try:
-            fh = open(f, "rb")
-        except FileNotFoundError:
-            continue
-        with fh:
-            for line in fh:
-                e = _parse(line)
-                if e is None:
-                    continue
-                if since or until:
-                    t = parse_rfc3339(e.time)
-                    if (since and t < since) or (until and t > until):
-                        continue
-                keep.append(e)
-    return list(keep)
+    entries, cursor = read_log(path, tail=tail, since=since, until=until)
+    cursor.close()
+    return entries
 
 
-def follow(path: Path, still_running: Callable[[], bool],
-           poll: float = 0.05) -> Iterator[Entry]:
-    """New entries appended after now (across rotations) until the container stops."""
-    fh = None
-    ino = -1
-    buf = b""
+def follow(path: Path, still_running: Callable[[], bool], poll: float = 0.05, *,
+           cursor: LogCursor | None = None) -> Iterator[Entry]:
+    """New entries until the container stops: from ``cursor`` (where a history read
+    ended: :func:`read_log`), else from now.  The cursor is closed at the end."""
+    if cursor is None:
+        cursor = LogCursor(path)
+        cursor.open_end()
     try:
-        try:
-            fh = open(path, "rb")
-            fh.seek(0, os.SEEK_END)
-            ino = os.fstat(fh.fileno()).st_ino
-        except FileNotFoundError:
-            fh = None
         while True:
+            # Whether it runs is asked before reading: the writer has written its last
+            # line before the container counts as stopped, so that read gets it.
             running = still_running()
-            got = False
-            if fh is not None:
-                chunk = fh.read()
-                if chunk:
-                    got = True
-                    buf += chunk
-                    *lines, buf = buf.split(b"\n")
-                    for line in lines:
-                        e = _parse(line)
-                        if e is not None:
-                            yield e
-            try:
-                st = os.stat(path)
-                if st.st_ino != ino:  # rotated: the rest of the old file was read above
-                    if fh is not None:
-                        fh.close()
-                    fh = open(path, "rb")
-                    ino = os.fstat(fh.fileno()).st_ino
-                    buf = b""
-                    continue
-                if fh is not None and st.st_size < fh.tell():  # truncated (max-file=1)
-                    fh.seek(0)
-                    continue
-            except FileNotFoundError:
-                pass
-            if not running and not got:
+            lines, moved = cursor.read_lines()
+            for line in lines:
+                e = _parse(line)
+                if e is not None:
+                    yield e
+            if not running and not moved:
                 return
-            if not got:
+            if not moved:
                 time.sleep(poll)
     finally:
-        if fh is not None:
-            fh.close()
+        cursor.close()
+
+
+def stream_log(path: Path, *, tail: int = -1, since: float = 0.0, until: float = 0.0,
+               follow_: bool = False, still_running: Callable[[], bool] | None = None,
+               from_end: bool = False, poll: float = 0.05) -> Generator[Entry, None, None]:
+    """``logs [-f]``: the past entries (filtered), then with ``follow_`` every entry
+    written after them (none lost, none repeated) until ``still_running()`` is False or
+    an entry is later than ``until``.  ``from_end``: no past entries (``attach``).  The
+    one reader for the CLI and the server."""
+    if from_end:
+        entries: list[Entry] = []
+        cursor = LogCursor(path)
+        cursor.open_end()
+    else:
+        entries, cursor = read_log(path, tail=tail, since=since, until=until)
+    try:
+        yield from entries
+        if not follow_ or still_running is None:
+            return
+        for e in follow(path, still_running, poll, cursor=cursor):
+            if until and _after(e, until):
+                return
+            yield e
+    finally:
+        cursor.close()
+
+
+def _after(e: Entry, until: float) -> bool:
+    try:
+        return parse_rfc3339(e.time) > until
+    except ValueError:
+        return False
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")

@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import signal
+import struct
 import termios
 import time
 import tty as ttymod
@@ -81,8 +82,44 @@ def console_pair() -> tuple[int, int]:
     return a.detach(), b.detach()
 
 
+@dataclass
+class RemoteTerminal:
+    """The terminal a process's output goes to when it is not this process's own.
+
+    orlopd's helper process (server/monitor.py) relays an exec's or an attached
+    container's pty over pipes to a client whose terminal is elsewhere: the client gives
+    its size through the API (``ConsoleSize``, ``POST .../resize``).  ``fd`` stands for
+    that terminal (the helper's stdout, a pipe): :func:`winsize_of` and
+    :func:`copy_winsize` answer its ``rows``/``cols`` instead of asking the kernel, so the
+    pty gets the client's size before the process starts; each later size arrives as one
+    ``"ROWS COLS\n"`` line on ``control``, which :func:`wait_process` applies to the
+    master (TIOCSWINSZ: the kernel sends SIGWINCH to the pty's foreground group)."""
+
+    fd: int
+    rows: int = 0
+    cols: int = 0
+    control: int = -1
+
+    def winsize(self) -> bytes | None:
+        if not self.rows and not self.cols:
+            return None
+        return struct.pack("HHHH", self.rows, self.cols, 0, 0)
+
+
+_remote: RemoteTerminal | None = None
+
+
+def use_remote_terminal(term: RemoteTerminal | None) -> None:
+    """Declare (for this process: the helper makes one engine call) that ``term.fd``
+    stands for a remote terminal."""
+    global _remote
+    _remote = term
+
+
 def winsize_of(fd: int) -> bytes | None:
     """The terminal size of ``fd`` (struct winsize), None if it is not a terminal."""
+    if _remote is not None and fd == _remote.fd:
+        return _remote.winsize()
     try:
         return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
     except OSError:
@@ -90,9 +127,30 @@ def winsize_of(fd: int) -> bytes | None:
 
 
 def copy_winsize(src: int, dst: int) -> None:
-    with contextlib.suppress(OSError):
-        ws = fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(dst, termios.TIOCSWINSZ, ws)
+    ws = winsize_of(src)
+    if ws is not None:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(dst, termios.TIOCSWINSZ, ws)
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    """Set the window size of the pty ``fd`` (either side); the kernel signals SIGWINCH
+    to its foreground process group when the size changed."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def parse_size_lines(buf: bytes) -> tuple[tuple[int, int] | None, bytes]:
+    """The last complete ``"ROWS COLS"`` line of ``buf`` (None if none) and the
+    unfinished rest; malformed lines are skipped."""
+    *lines, rest = buf.split(b"\n")
+    last = None
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and all(p.isdigit() for p in parts):
+            rows, cols = int(parts[0]), int(parts[1])
+            if rows <= 0xFFFF and cols <= 0xFFFF:
+                last = (rows, cols)
+    return last, rest if len(rest) < 64 else b""
 
 
 def wait_process(pid: int, master: int, stdio: Stdio, interactive: bool) -> int:
@@ -127,13 +185,32 @@ def _relay(master: int, stdio: Stdio, interactive: bool) -> None:
     if interactive and os.isatty(stdio.stdin):
         raw_saved = termios.tcgetattr(stdio.stdin)
         ttymod.setraw(stdio.stdin)
+    control = _remote.control if _remote is not None else -1
+    pending = b""
     try:
-        fds = [master] + ([stdio.stdin] if interactive else [])
+        fds = [master] + ([stdio.stdin] if interactive else []) + \
+            ([control] if control >= 0 else [])
         while True:
             try:
                 ready, _, _ = select.select(fds, [], [])
             except InterruptedError:
                 continue
+            # A resize first: orlopd writes it before it answers the resize request, and
+            # a client's next input (`stty size`) must find the new size.
+            if control >= 0 and control in ready:
+                try:
+                    data = os.read(control, 4096)
+                except BlockingIOError:
+                    data = None
+                if data == b"":
+                    fds.remove(control)
+                    control = -1
+                elif data:
+                    size, pending = parse_size_lines(pending + data)
+                    if size is not None and _remote is not None:
+                        _remote.rows, _remote.cols = size
+                        with contextlib.suppress(OSError):
+                            set_winsize(master, *size)
             if master in ready:
                 try:
                     data = os.read(master, 65536)

@@ -19,6 +19,17 @@ which makes exactly one engine call:
     archive-put  extract the tar on stdin into ``--path`` (``Engine.copy_in``)
     export       the container's filesystem as a tar on stdout
 
+With a terminal relayed to a client (``exec -t`` through the API), the
+client's terminal is elsewhere: ``--console-size ROWS,COLS`` is its size when the
+process starts and ``--resize-fd`` a pipe on which orlopd writes each later size
+(engine/procio.py's RemoteTerminal applies them to the pty's master).
+
+``--standby`` makes a spare helper: it imports the engine and waits for its one call as
+a JSON line on stdin (``{"op": ..., "container": ..., "spec": ..., "path": ...}``), its
+stdio being /dev/null otherwise.  orlopd keeps two ready (server/helpers.py), so that a
+detached start does not wait for an interpreter to start and import the engine (about
+60 of its 110 ms); EOF on stdin (orlopd gone) ends it.
+
 The outcome is one JSON line on the status descriptor, so that engine errors never mix
 with the container's (or the tar's) bytes:
 
@@ -129,6 +140,53 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return {"event": "ok", "result": {"size": size}}
 
 
+# What a call may need, imported by a spare helper while it waits (and so inherited by
+# the container's monitor, which the engine forks from the helper).
+_WARM = ("orlop.engine.engine", "orlop.engine.monitor", "orlop.engine.runner",
+         "orlop.engine.bundle", "orlop.engine.cgroups", "orlop.engine.mountpoints",
+         "orlop.engine.logs", "orlop.engine.exec", "orlop.engine.view", "orlop.runtime",
+         "orlop.runtime.exec", "orlop.volumes.service", "orlop.images.store",
+         "orlop.kernel.pty")
+
+
+def _await_request(args: argparse.Namespace) -> bool:
+    """Standby: warm up, then take the call from stdin; False on EOF (nothing to do)."""
+    import contextlib
+    import importlib
+
+    for name in _WARM:
+        with contextlib.suppress(ImportError):  # a cache only: a missing one costs time
+            importlib.import_module(name)
+    line = sys.stdin.buffer.readline()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if not line.strip():
+        return False
+    req = json.loads(line)
+    if req.get("op") not in OPS or not isinstance(req.get("container"), str):
+        raise ValueError(f"bad request for a standby helper: {line[:200]!r}")
+    args.op, args.container = req["op"], req["container"]
+    args.spec = json.dumps(req.get("spec") or {})
+    args.path = str(req.get("path") or "/")
+    return True
+
+
+def _remote_terminal(args: argparse.Namespace) -> None:
+    if not args.console_size and args.resize_fd < 0:
+        return
+    from orlop.engine.procio import RemoteTerminal, use_remote_terminal
+
+    rows = cols = 0
+    if args.console_size:
+        r, _, c = args.console_size.partition(",")
+        rows, cols = int(r), int(c)
+    if args.resize_fd >= 0:
+        os.set_blocking(args.resize_fd, False)
+        os.set_inheritable(args.resize_fd, False)  # the helper's alone, never a child's
+    use_remote_terminal(RemoteTerminal(fd=1, rows=rows, cols=cols, control=args.resize_fd))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="orlop-monitor")
     p.add_argument("--root", required=True)
@@ -139,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interactive", action="store_true")
     p.add_argument("--spec", default="{}")
     p.add_argument("--path", default="/")
-    p.add_argument("container")
+    p.add_argument("--console-size", default="")
+    p.add_argument("--resize-fd", type=int, default=-1)
+    p.add_argument("--standby", action="store_true")
+    p.add_argument("container", nargs="?", default="")
     args = p.parse_args(argv)
 
     from orlop.config import EngineConfig
@@ -153,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         status.flush()
 
     try:
+        if args.standby and not _await_request(args):
+            return 0
+        _remote_terminal(args)
         engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
         try:
             event = _call(engine, args)

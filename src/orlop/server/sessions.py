@@ -96,6 +96,9 @@ class Sessions:
         self.next_exit: dict[str, list[asyncio.Future[int]]] = {}
         self.last_exit: dict[str, int] = {}  # for wait?condition=removed after --rm
         self._tasks: set[asyncio.Task[Any]] = set()
+        from orlop.server.helpers import Spare
+
+        self.spare = Spare(ctx)  # a helper kept ready for detached starts
 
     # --- attach ------------------------------------------------------------------------
 
@@ -304,3 +307,4 @@ class Sessions:
         for futs in self.next_exit.values():
             for fut in futs:
                 fut.cancel()
+        await self.spare.close()

@@ -27,6 +27,47 @@ def frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxL", stream, len(data)) + data
 
 
+_UINT32 = (1 << 32) - 1
+_WINSIZE_MAX = 0xFFFF  # struct winsize's fields are unsigned short
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def tty_size(request: web.Request) -> tuple[int, int]:
+    """``h`` and ``w`` of a resize request, parsed as moby does (``strconv.ParseUint``,
+    its error text for a bad one, 400); a size beyond a terminal's is clamped to it."""
+    from orlop.errors import InvalidParameterError
+
+    out = []
+    for key in ("h", "w"):
+        text = request.query.get(key, "")
+        if not text.isascii() or not text.isdigit():
+            raise InvalidParameterError(
+                f"strconv.ParseUint: parsing {_go_quote(text)}: invalid syntax")
+        value = int(text)
+        if value > _UINT32:
+            raise InvalidParameterError(
+                f"strconv.ParseUint: parsing {_go_quote(text)}: value out of range")
+        out.append(min(value, _WINSIZE_MAX))
+    return out[0], out[1]
+
+
+def console_size(value: object) -> tuple[int, int] | None:
+    """A ``ConsoleSize`` field (``[height, width]`` or null) of an exec's JSON body."""
+    from orlop.errors import InvalidParameterError
+
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _UINT32
+            for v in value):
+        raise InvalidParameterError(
+            "invalid ConsoleSize: expected [height, width], two unsigned integers")
+    return min(value[0], _WINSIZE_MAX), min(value[1], _WINSIZE_MAX)
+
+
 def wants_upgrade(request: web.Request) -> bool:
     conn = request.headers.get("Connection", "").lower()
     return "upgrade" in conn and request.headers.get("Upgrade", "").lower() == "tcp"

@@ -6,6 +6,11 @@ process (it forks: see server/monitor.py) whose stdio are pipes to the server: i
 is relayed to the client (framed when there is no tty), the client's input to its stdin,
 and its exit code recorded before the stream ends, because the docker CLI reads it with
 ``GET /exec/{id}/json`` as soon as the stream closes.
+
+With ``Tty`` the pty lives in the helper: its size when the process starts is the
+``ConsoleSize`` of the create or start body, or the last ``resize`` made before the start
+(docker-py's ``exec_resize`` may come first); later resizes go to the helper over a pipe
+(``Helper.resize``), which sets them on the master, and the kernel sends SIGWINCH.
 """
 
 from __future__ import annotations
@@ -21,12 +26,20 @@ from aiohttp import web
 from orlop.errors import ContainerStateError, InvalidParameterError, NotFoundError
 from orlop.server import helpers
 from orlop.server.context import ctx_of
-from orlop.server.streams import finish, frame, open_stream, safe_write
+from orlop.server.streams import (
+    console_size,
+    finish,
+    frame,
+    open_stream,
+    safe_write,
+    tty_size,
+)
 from orlop.server.wire import json_body, json_response
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.server.app import Routes
+    from orlop.server.helpers import Helper
 
 _MAX_FINISHED = 1000  # finished instances kept for inspect (moby prunes them too)
 
@@ -47,6 +60,9 @@ class ExecInstance:
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
+    console_size: tuple[int, int] | None = None  # (rows, cols) for the pty at start
+    detached: bool = False  # started with Detach: not followed (and without a pty)
+    helper: Helper | None = None  # while an attached start runs
 
     def inspect(self) -> dict[str, Any]:
         return {
@@ -114,7 +130,8 @@ async def create(request: web.Request) -> web.Response:
         attach_stdin=bool(body.get("AttachStdin")),
         attach_stdout=bool(body.get("AttachStdout")),
         attach_stderr=bool(body.get("AttachStderr")), env=_str_list(body, "Env"),
-        workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""))
+        workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""),
+        console_size=console_size(body.get("ConsoleSize")))
     store = _execs(request)
     if len(store) >= _MAX_FINISHED:
         for old in [k for k, v in store.items() if v.started and not v.running][:100]:
@@ -129,9 +146,11 @@ async def start(request: web.Request) -> web.StreamResponse:
     body = await json_body(request, ctx.body_limit, required=False)
     if inst.started:
         raise ContainerStateError(f"Error: Exec command {inst.id} has already run")
+    size = console_size(body.get("ConsoleSize")) or inst.console_size
     inst.started = True
+    inst.running = True  # from here a resize is kept for the start (or sent to it)
     if body.get("Detach"):
-        inst.running = True
+        inst.detached = True
         try:
             await helpers.call(ctx, "exec", inst.container_id, spec=inst.options(True))
         finally:
@@ -139,10 +158,18 @@ async def start(request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)
     tty = bool(body.get("Tty", inst.tty)) or inst.tty
     pipe = asyncio.subprocess.PIPE
-    h = await helpers.spawn(ctx, "exec", inst.container_id, spec=inst.options(False),
-                            stdin=pipe if inst.attach_stdin else None, stdout=pipe,
-                            stderr=pipe)
-    inst.running = True
+    inst.console_size = size
+    try:
+        h = await helpers.spawn(ctx, "exec", inst.container_id, spec=inst.options(False),
+                                stdin=pipe if inst.attach_stdin else None, stdout=pipe,
+                                stderr=pipe, resizable=inst.tty,
+                                console_size=size if inst.tty else None)
+    except BaseException:
+        inst.running = False
+        raise
+    if inst.tty and inst.console_size is not None and inst.console_size != size:
+        h.resize(*inst.console_size)  # resized while the helper was being started
+    inst.helper = h
     inst.pid = h.proc.pid or 0
     resp, client_input = await open_stream(request, tty=tty, want_input=inst.attach_stdin)
     gone = False
@@ -177,6 +204,8 @@ async def start(request: web.Request) -> web.StreamResponse:
     finally:
         feeder.cancel()
         inst.running = False
+        inst.helper = None
+        h.close_resize()
     if out.get("event") == "exit":
         inst.exit_code = int(out.get("code", 0))
     else:
@@ -193,9 +222,33 @@ async def inspect(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
-    # Accepted and ignored: the exec's pty lives in the helper process, whose size is
-    # set once from its stdout (a pipe); see the report (no resize channel yet).
-    _get(request)
+    """moby's ContainerExecResize: the exec must exist and its container run.  Before the
+    start the size is kept for it (moby waits up to 10 s for the start instead; keeping it
+    lets a client resize then start from one thread); a running exec with a terminal gets
+    it at once; one without a terminal (or detached: Orlop gives those no pty) ignores it,
+    as containerd does for no terminal (200); a finished one is refused with Docker's
+    text."""
+    inst = _get(request)
+    rows, cols = tty_size(request)
+
+    def check(e: Engine) -> None:
+        c = e.get_container(inst.container_id)
+        if c.status == "paused":
+            raise ContainerStateError(
+                f"Container {c.id} is paused, unpause the container before exec")
+        if c.status != "running" or not e.is_running(c):
+            raise ContainerStateError(f"container {c.id} is not running")
+
+    await ctx_of(request).call(check)
+    if inst.detached:
+        return web.Response(status=200)  # its process is not followed, and has no pty
+    if inst.started and not inst.running:
+        raise ContainerStateError(
+            f"Exec {inst.id} is not running, so it can not be resized.")
+    if inst.helper is not None:
+        inst.helper.resize(rows, cols)
+    else:
+        inst.console_size = (rows, cols)
     return web.Response(status=200)
 
 
