@@ -16,6 +16,8 @@ command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 # and the docker CLI (Debian 12 ships it in docker.io; no daemon is started here).
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
+# tests/compat/test_tls.py makes its CA and certificates with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
