@@ -81,5 +81,3 @@ def test_cli_remote_mode_output_matches_local(bbd: Server) -> None:
     assert both("ps", "-a", "-q") == (0, "", "")
     code, _, err = _orlop(bbd, "rm", "nope", remote=True)
     assert code == 1 and "nope" in err
-    code, _, err = _orlop(bbd, "images", remote=True)
-    assert code == 1 and "-H" in err

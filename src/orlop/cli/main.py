@@ -25,6 +25,13 @@ def _top_parser() -> Parser:
     p.add_argument("--runtime", dest="global_runtime",
                    help="OCI runtime: orlop (built-in), crun, runc or a path")
     p.add_argument("-H", "--host", default=None)
+    # Docker's client TLS flags (bare booleans only: `--tlsverify=false` is not parsed,
+    # so that a flag never takes the command name as its value).
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--tlsverify", action="store_true")
+    p.add_argument("--tlscacert", default=None)
+    p.add_argument("--tlscert", default=None)
+    p.add_argument("--tlskey", default=None)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
     p.add_argument("command", nargs="?")
@@ -33,15 +40,26 @@ def _top_parser() -> Parser:
 
 
 def _help_text() -> str:
+    from orlop.client.transport import default_cert_path
+
+    cert_path = default_cert_path()
     lines = ["", "Usage:  orlop [OPTIONS] COMMAND", "",
              "A container engine for Linux built around its containers' data", "",
              "Options:",
-             "      --root string      Root of persistent state (default \"/var/lib/orlop\")",
-             "      --run-root string  Root of run-time state (default \"/run/orlop\")",
-             "      --runtime string   OCI runtime: orlop (built-in), crun, runc or a path",
-             "  -H, --host string      orlopd socket to use (unix:///path; $ORLOP_HOST, "
-             "$DOCKER_HOST)",
-             "  -v, --version          Print version information and quit", "",
+             "      --root string        Root of persistent state (default \"/var/lib/orlop\")",
+             "      --run-root string    Root of run-time state (default \"/run/orlop\")",
+             "      --runtime string     OCI runtime: orlop (built-in), crun, runc or a path",
+             "  -H, --host string        orlopd to use: unix:///path, or tcp://host:port with "
+             "TLS ($ORLOP_HOST, $DOCKER_HOST)",
+             "      --tls                Use TLS; implied by --tlsverify",
+             "      --tlscacert string   Trust certs signed only by this CA (default "
+             f"\"{cert_path}/ca.pem\")",
+             "      --tlscert string     Path to TLS certificate file (default "
+             f"\"{cert_path}/cert.pem\")",
+             "      --tlskey string      Path to TLS key file (default "
+             f"\"{cert_path}/key.pem\")",
+             "      --tlsverify          Use TLS and verify the remote ($DOCKER_TLS_VERIFY)",
+             "  -v, --version            Print version information and quit", "",
              "Commands:"]
     width = max(len(n) for n in COMMANDS) + 2
     for name, (_mod, summary) in COMMANDS.items():
@@ -84,12 +102,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # -H, else $ORLOP_HOST/$DOCKER_HOST unless a local root is named: through orlopd.
     host = top.host or (None if top.root or top.run_root else _env_host())
     ctx.host = host
+    if host:
+        from orlop.client.transport import resolve_tls
+
+        ctx.tls = resolve_tls(tls=top.tls, verify=top.tlsverify, cacert=top.tlscacert,
+                              cert=top.tlscert, key=top.tlskey)
     try:
         module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
         if host and name not in getattr(module, "REMOTE", ()):
-            from orlop.cli.backend.legacy import run_remote
-
-            return run_remote(name, top.args, host, ctx.stdout, ctx.stderr)
+            # Every command declares REMOTE today; a new one must say so to be reachable.
+            raise UsageError(f"'{name}' cannot be used with -H/--host")
         code: int = module.main(name, top.args, ctx)
         return code
     except UsageError as err:

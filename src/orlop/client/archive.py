@@ -2,8 +2,113 @@
 
 from __future__ import annotations
 
-from orlop.client.base import BaseClient
+import base64
+import http.client
+import json
+from collections.abc import Callable
+from typing import Any
+
+from orlop.client.base import BaseClient, quote
+from orlop.client.images import chunks
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def copy_body(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
+              out_fd: int, progress: Callable[[int], None] | None = None) -> int:
+    """Write a response body to ``out_fd`` as it comes; the bytes written."""
+    import os
+
+    total = 0
+    try:
+        while True:
+            data = resp.read1(1 << 20)
+            if not data:
+                return total
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out_fd, view):]
+            total += len(data)
+            if progress is not None:
+                progress(total)
+    finally:
+        conn.close()
+
+
+def path_stat(resp: http.client.HTTPResponse) -> dict[str, Any]:
+    """Docker's ``ContainerPathStat`` from an archive response (name, size, mode as Go's
+    os.FileMode bits, mtime, linkTarget)."""
+    raw = resp.getheader(STAT_HEADER) or ""
+    try:
+        out = json.loads(base64.b64decode(raw)) if raw else {}
+    except ValueError:
+        out = {}
+    return out if isinstance(out, dict) else {}
 
 
 class ArchiveAPI(BaseClient):
-    pass
+    def get_archive(self, ref: str, path: str
+                    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse,
+                               dict[str, Any]]:
+        """``GET /containers/{id}/archive?path=``: (connection, response whose body is
+        the tar, the path's stat)."""
+        conn, resp = self.open_stream("GET", f"/containers/{quote(ref)}/archive",
+                                      {"path": path})
+        return conn, resp, path_stat(resp)
+
+    def stat_path(self, ref: str, path: str) -> dict[str, Any] | None:
+        """``HEAD /containers/{id}/archive?path=``: the stat, or None when there is
+        nothing at ``path`` (a HEAD answer has no body, so no message either)."""
+        conn = self.connection(self.timeout)
+        try:
+            from orlop.client.base import API_VERSION, encode_params
+
+            conn.request("HEAD", f"/v{API_VERSION}/containers/{quote(ref)}/archive"
+                         f"{encode_params({'path': path})}")
+            resp = conn.getresponse()
+            resp.read()
+        except OSError as err:
+            raise self.unreachable(err) from None
+        finally:
+            conn.close()
+        if resp.status == 404:
+            return None
+        if resp.status >= 400:
+            from orlop.client.base import error_from
+
+            raise error_from(resp.status, b"")
+        return path_stat(resp)
+
+    def put_archive(self, ref: str, path: str, stream: Any) -> None:
+        """``PUT /containers/{id}/archive?path=``: extract the tar ``stream`` (a file
+        object or an iterator of bytes, sent chunked) into the directory ``path``."""
+        body = stream if not hasattr(stream, "read") else chunks(stream)
+        conn, resp = self.open_stream("PUT", f"/containers/{quote(ref)}/archive",
+                                      {"path": path}, body=body,
+                                      headers={"Content-Type": "application/x-tar"})
+        try:
+            resp.read()
+        finally:
+            conn.close()
+
+    def export_container(self, ref: str, out_fd: int) -> int:
+        """``GET /containers/{id}/export`` written to ``out_fd``."""
+        conn, resp = self.open_stream("GET", f"/containers/{quote(ref)}/export")
+        return copy_body(conn, resp, out_fd)
+
+    def export_volume(self, name: str, out_fd: int, checksum: str = "crc32",
+                      progress: Callable[[int], None] | None = None) -> int:
+        """``GET /libpod/volumes/{name}/export`` written to ``out_fd``."""
+        conn, resp = self.open_stream("GET", f"/libpod/volumes/{quote(name)}/export",
+                                      {"checksum": checksum})
+        return copy_body(conn, resp, out_fd, progress)
+
+    def import_volume(self, name: str, stream: Any, force: bool = False) -> None:
+        """``POST /libpod/volumes/{name}/import`` with the archive streamed as the body."""
+        conn, resp = self.open_stream("POST", f"/libpod/volumes/{quote(name)}/import",
+                                      {"force": force}, body=chunks(stream),
+                                      headers={"Content-Type": "application/x-tar"})
+        try:
+            resp.read()
+        finally:
+            conn.close()

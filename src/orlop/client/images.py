@@ -2,15 +2,128 @@
 
 from __future__ import annotations
 
+import json
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from orlop.client.base import BaseClient, quote
+from orlop.errors import SystemFailureError
+
+
+def query(pairs: Iterable[tuple[str, str | None]]) -> str:
+    """A query string with repeated keys (``changes=...&changes=...``), which the
+    mapping ``params`` of :meth:`BaseClient.request` cannot express."""
+    kept = [(k, v) for k, v in pairs if v is not None]
+    return "?" + urllib.parse.urlencode(kept) if kept else ""
+
+
+def split_reference(ref: str | None) -> tuple[str | None, str | None]:
+    """``repo[:tag]`` -> (repo, tag) as the docker CLI sends them (``registry:5000/app``
+    keeps its port: the tag is after the last colon past the last ``/``)."""
+    if not ref:
+        return None, None
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    if colon > slash and "@" not in ref:
+        return ref[:colon], ref[colon + 1:]
+    return ref, None
+
+
+def json_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """Docker's JSON message stream (import, load, pull): one object per line; an
+    ``error`` object raises, as the docker CLI's jsonmessage display does."""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
+            detail = msg.get("errorDetail") or {}
+            raise SystemFailureError(str(msg.get("error") or detail.get("message", "")))
+        if isinstance(msg, dict):
+            yield msg
+
+
+def chunks(stream: Any, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file object as the chunks of a chunked request body (http.client's own reads of
+    a file object are 8 KiB each)."""
+    while True:
+        data = stream.read(size)
+        if not data:
+            return
+        yield data
 
 
 class ImageAPI(BaseClient):
-    def images(self) -> list[dict[str, Any]]:
-        return list(self.json("GET", "/images/json"))
+    def images(self, filters: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        return list(self.json("GET", "/images/json",
+                              params={"filters": dict(filters)} if filters else None))
 
     def inspect_image(self, ref: str) -> dict[str, Any]:
         out: dict[str, Any] = self.json("GET", f"/images/{quote(ref)}/json")
         return out
+
+    def image_history(self, ref: str) -> list[dict[str, Any]]:
+        return list(self.json("GET", f"/images/{quote(ref)}/history"))
+
+    def remove_image(self, ref: str, force: bool = False, noprune: bool = False
+                     ) -> list[dict[str, str]]:
+        return list(self.json("DELETE", f"/images/{quote(ref)}",
+                              params={"force": force, "noprune": noprune}) or [])
+
+    def tag_image(self, ref: str, target: str) -> None:
+        repo, tag = split_reference(target)
+        self.request("POST", f"/images/{quote(ref)}/tag", params={"repo": repo, "tag": tag})
+
+    def prune_images(self, filters: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("POST", "/images/prune", params={
+            "filters": dict(filters)} if filters else None)
+        return out
+
+    def import_image(self, stream: Any, reference: str | None = None,
+                     changes: Iterable[str] = (), message: str = "") -> str:
+        """``POST /images/create?fromSrc=-`` with the tar streamed (chunked) as the body;
+        the new image's id."""
+        repo, tag = split_reference(reference)
+        qs = query([("fromSrc", "-"), ("repo", repo), ("tag", tag),
+                    ("message", message or None), *(("changes", c) for c in changes)])
+        conn, resp = self.open_stream("POST", f"/images/create{qs}", body=chunks(stream),
+                                      headers={"Content-Type": "application/x-tar"})
+        try:
+            image_id = ""
+            for msg in json_messages(resp):
+                image_id = str(msg.get("status") or image_id)
+            return image_id
+        finally:
+            conn.close()
+
+    def load_images(self, stream: Any, quiet: bool = True) -> list[str]:
+        """``POST /images/load``: the lines of its message stream (``Loaded image: x``)."""
+        conn, resp = self.open_stream("POST", "/images/load", {"quiet": quiet},
+                                      body=chunks(stream),
+                                      headers={"Content-Type": "application/x-tar"})
+        try:
+            text = "".join(str(m.get("stream", "")) for m in json_messages(resp))
+            return text.splitlines()
+        finally:
+            conn.close()
+
+    def save_images(self, refs: list[str], out_fd: int) -> int:
+        """``GET /images/get?names=...``: the archive written to ``out_fd``."""
+        from orlop.client.archive import copy_body
+
+        conn, resp = self.open_stream("GET", "/images/get" + query(("names", r) for r in refs))
+        return copy_body(conn, resp, out_fd)
+
+    def commit(self, container: str, reference: str | None = None, *,
+               changes: Iterable[str] = (), author: str = "", message: str = "",
+               pause: bool = True) -> str:
+        repo, tag = split_reference(reference)
+        qs = query([("container", container), ("repo", repo), ("tag", tag),
+                    ("author", author or None), ("comment", message or None),
+                    ("pause", "1" if pause else "0"), *(("changes", c) for c in changes)])
+        out = self.json("POST", f"/commit{qs}", body={})
+        return str(out["Id"])

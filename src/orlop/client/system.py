@@ -14,3 +14,11 @@ class SystemAPI(BaseClient):
     def version(self) -> dict[str, Any]:
         out: dict[str, Any] = self.json("GET", "/version")
         return out
+
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("GET", "/info")
+        return out
+
+    def df(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("GET", "/system/df")
+        return out

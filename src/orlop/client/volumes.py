@@ -1,4 +1,5 @@
-"""Volume endpoints: /volumes, /volumes/create, /volumes/{name}, /volumes/prune."""
+"""Volume endpoints: /volumes, /volumes/create, /volumes/{name}, /volumes/prune, and
+libpod's /libpod/volumes/{name}/clone (export and import are archive.py's)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,16 @@ class VolumeAPI(BaseClient):
         out: dict[str, Any] = self.json("POST", "/volumes/create", body=body)
         return out
 
-    def inspect_volume(self, name: str) -> dict[str, Any]:
-        out: dict[str, Any] = self.json("GET", f"/volumes/{quote(name)}")
+    def inspect_volume(self, name: str, size: bool = False) -> dict[str, Any]:
+        """``size``: with ``UsageData`` (Orlop's ``?size=1``; dockerd ignores it)."""
+        out: dict[str, Any] = self.json("GET", f"/volumes/{quote(name)}",
+                                        params={"size": True} if size else None)
+        return out
+
+    def clone_volume(self, src: str, dst: str) -> dict[str, Any]:
+        """Orlop's ``POST /libpod/volumes/{src}/clone?name=DST``: the new volume."""
+        out: dict[str, Any] = self.json("POST", f"/libpod/volumes/{quote(src)}/clone",
+                                        params={"name": dst})
         return out
 
     def remove_volume(self, name: str, force: bool = False) -> None:

@@ -7,10 +7,16 @@ everything is checked before the engine creates anything.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.timefmt import human_duration
+# The list entries are the engine's (engine/summary.py), shared with the CLI's local
+# backend; re-exported for the routes that import them from here.
+from orlop.engine.summary import (
+    container_command,
+    container_summary,
+    image_summary,
+    status_text,
+)
 from orlop.errors import InvalidParameterError
 from orlop.server.wire import (
     field_bool,
@@ -22,83 +28,39 @@ from orlop.server.wire import (
 )
 
 if TYPE_CHECKING:
-    from orlop.engine import Engine
-    from orlop.engine.models import Container, RunOptions
-    from orlop.images.store import Image
+    from orlop.engine.models import RunOptions
 
-def _epoch(rfc3339: str) -> int:
-    from orlop.engine.timefmt import parse_rfc3339
-
-    try:
-        return int(parse_rfc3339(rfc3339))
-    except (ValueError, TypeError):
-        return 0
-
-
-def status_text(c: Container) -> str:
-    now = time.time()
-    if c.status in ("running", "restarting", "paused"):
-        text = "Up " + human_duration(now - _epoch(c.started_at))
-        return text + " (Paused)" if c.status == "paused" else text
-    if c.status == "exited":
-        return f"Exited ({c.exit_code}) {human_duration(now - _epoch(c.finished_at))} ago"
-    if c.status == "created":
-        return "Created"
-    return c.status.capitalize()
-
-
-def container_command(e: Engine, c: Container) -> str:
-    cfg = c.config
-    try:
-        img_cfg = e.images.get(c.image_id).container_config
-    except Exception:
-        img_cfg = {}
-    ep = cfg.entrypoint if cfg.entrypoint is not None else img_cfg.get("Entrypoint")
-    cmd = cfg.cmd if cfg.cmd is not None else img_cfg.get("Cmd")
-    return " ".join([*(ep or []), *(cmd or [])])
-
-
-def container_summary(e: Engine, c: Container) -> dict[str, Any]:
-    """One ``GET /containers/json`` entry."""
-    from orlop.mounts.spec import MountPoint
-
-    mounts = [mp.to_inspect() for mp in map(MountPoint.from_json, e.mount_points(c.id))
-              if mp.origin != "tmpfs-flag"]
-    return {
-        "Id": c.id, "Names": ["/" + c.name], "Image": c.image_ref, "ImageID": c.image_id,
-        "Command": container_command(e, c), "Created": _epoch(c.created), "Ports": [],
-        "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c),
-        "HostConfig": {"NetworkMode": c.host_config.network_mode},
-        "NetworkSettings": {"Networks": {}}, "Mounts": mounts,
-    }
-
-
-def image_summary(i: Image) -> dict[str, Any]:
-    """One ``GET /images/json`` entry."""
-    return {
-        "Id": i.id, "ParentId": "", "RepoTags": list(i.repo_tags), "RepoDigests": [],
-        "Created": _epoch(i.created), "Size": i.size, "SharedSize": -1,
-        "VirtualSize": i.size, "Labels": i.container_config.get("Labels") or {},
-        "Containers": -1,
-    }
+__all__ = ["console_size", "container_command", "container_summary", "image_summary",
+           "run_options", "status_text"]
 
 
 def _restart_policy(host: dict[str, Any]) -> str:
+    """``HostConfig.RestartPolicy`` -> RunOptions.restart text (``on-failure:3``); the
+    engine checks it (one place, the same texts as ``orlop run --restart``)."""
     policy = field_object(host, "RestartPolicy", "HostConfig.")
     name = field_str(policy, "Name", "HostConfig.RestartPolicy.")
     count = field_int(policy, "MaximumRetryCount", "HostConfig.RestartPolicy.")
-    if name not in ("", "no", "always", "unless-stopped", "on-failure"):
-        raise InvalidParameterError(f"invalid restart policy: unknown policy '{name}'; use "
-                                    "one of 'no', 'always', 'on-failure', or 'unless-stopped'")
-    if count and name != "on-failure":
-        raise InvalidParameterError("invalid restart policy: maximum retry count can only "
-                                    "be used with 'on-failure'")
     if count < 0:
         raise InvalidParameterError("invalid restart policy: maximum retry count cannot be "
                                     "negative")
-    if name == "on-failure" and count:
-        return f"on-failure:{count}"
+    if count:
+        return f"{name}:{count}"
     return "" if name in ("", "no") else name
+
+
+def console_size(body: dict[str, Any]) -> tuple[int, int] | None:
+    """``HostConfig.ConsoleSize`` ([height, width], API >= 1.42): the size of the
+    container's terminal from its first instruction on, or None."""
+    host = field_object(body, "HostConfig")
+    value = host.get("ConsoleSize")
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 65536
+                    for v in value)):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    "HostConfig.ConsoleSize of type [2]uint")
+    return (value[0], value[1]) if value[0] and value[1] else None
 
 
 def run_options(body: dict[str, Any], name: str) -> RunOptions:
@@ -133,6 +95,8 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
     tmpfs = [f"{k}:{v}" if v else k
              for k, v in field_str_map(host, "Tmpfs", "HostConfig.").items()]
     entrypoint = field_str_list(body, "Entrypoint", allow_string=True)
+    if entrypoint == [""]:
+        entrypoint = []  # the docker CLI's `--entrypoint ""`: reset the image's
     cmd = field_str_list(body, "Cmd", allow_string=True)
     stop_timeout = body.get("StopTimeout")
     if stop_timeout is not None:

@@ -1,8 +1,19 @@
-"""Data calls of the backends."""
+"""Data calls of the backends: ``cp``, ``export`` and the volume archive verbs.
+
+Local: the engine's calls (engine/cp.py, export, volumes/backup.py).  Remote: the
+archive endpoints, with the host's half of ``cp`` done here as the docker CLI does it
+(engine/hostcopy.py: Docker's renaming, and an extraction that trusts nothing the daemon
+sends), and libpod's volume export/import; each raises the texts the local call does.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import stat
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
+
+from orlop.errors import InvalidParameterError, NotFoundError
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
@@ -12,6 +23,181 @@ if TYPE_CHECKING:
 class LocalData:
     engine: Engine
 
+    def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
+                 follow_link: bool = False) -> int:
+        """``cp CTR:SRC DEST`` (``dest`` None: the tar on ``out_fd``); bytes of tar."""
+        return int(self.engine.copy_out(ref, src, dest, out_fd=out_fd,
+                                        follow_link=follow_link).size)
+
+    def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
+                archive: bool = False, follow_link: bool = False) -> int:
+        """``cp SRC CTR:DEST`` (``src`` None: a tar read from ``in_fd``); bytes of tar."""
+        return int(self.engine.copy_in(ref, src, dest, in_fd=in_fd, archive=archive,
+                                       follow_link=follow_link).size)
+
+    def container_export(self, ref: str, out_fd: int) -> int:
+        return self.engine.export_container(ref, out_fd)
+
+    def volume_export(self, name: str, out_fd: int, *,
+                      progress: Callable[[int], None] | None = None,
+                      checksum: str = "crc32") -> int:
+        return self.engine.volume_export(name, out_fd, progress=progress, checksum=checksum)
+
+    def volume_import(self, name: str, stream: BinaryIO, *, force: bool = False) -> str:
+        return str(self.engine.volume_import(name, stream, force=force).volume.name)
+
+    def volume_clone(self, src: str, dst: str) -> str:
+        return str(self.engine.volume_clone(src, dst).name)
+
 
 class RemoteData:
     api: APIClient
+
+    # --- cp out of the container -------------------------------------------------------
+
+    def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
+                 follow_link: bool = False) -> int:
+        from orlop.client.archive import copy_body
+        from orlop.engine import hostcopy as hc
+
+        src = hc.clean(src)
+        if dest is None:
+            conn, resp, st = self.api.get_archive(ref, src)
+            if not (follow_link and hc.stat_kind(st) == "symlink"):
+                return copy_body(conn, resp, out_fd)
+            conn.close()
+            target = str(st.get("linkTarget") or "")
+            conn, resp, _st = self.api.get_archive(ref, target)
+            try:
+                hc.write_rebased(resp, out_fd, hc.base(target),
+                                 "" if hc.contents_only(src) else hc.base(src))
+            finally:
+                conn.close()
+            return 0
+        # The host's side first, with engine/cp.py's texts and in its order.
+        dest_abs = os.path.abspath(dest)
+        contents = hc.contents_only(src)
+        expect_file = False
+        if os.path.isdir(dest_abs):
+            target_dir, prefix = dest_abs, ("" if contents else hc.base(src))
+        else:
+            parent = os.path.dirname(dest_abs)
+            if not os.path.isdir(parent):
+                raise NotFoundError(f"destination directory {parent} does not exist: "
+                                    "no such directory")
+            if dest.endswith("/"):
+                raise NotFoundError(f"destination directory {dest} does not exist: "
+                                    "no such directory")
+            expect_file = os.path.lexists(dest_abs)
+            target_dir, prefix = parent, os.path.basename(dest_abs)
+        path = src
+        conn, resp, st = self.api.get_archive(ref, path)
+        try:
+            if follow_link and hc.stat_kind(st) == "symlink":
+                conn.close()
+                path = str(st.get("linkTarget") or "")
+                conn, resp, st = self.api.get_archive(ref, path)
+            kind = hc.stat_kind(st)
+            if src.endswith("/") and kind != "dir":
+                raise InvalidParameterError(f"{src}: not a directory")
+            if expect_file and kind == "dir":
+                raise InvalidParameterError(
+                    f'cannot copy a directory to the file "{prefix}": the destination '
+                    "must be a directory")
+            counted = _Counting(resp)
+            dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                hc.extract_rebased(cast(IO[bytes], counted), dir_fd,
+                                   "" if hc.contents_only(path) else hc.base(path), prefix)
+            finally:
+                os.close(dir_fd)
+            return counted.size
+        finally:
+            conn.close()
+
+    # --- cp into the container ---------------------------------------------------------
+
+    def _kind(self, ref: str, path: str) -> str:
+        """What ``path`` is in the container, a symlink followed once (as the docker
+        CLI); "missing" when there is nothing there."""
+        from orlop.engine import hostcopy as hc
+
+        st = self.api.stat_path(ref, path)
+        if hc.stat_kind(st) == "symlink" and st is not None:
+            st = self.api.stat_path(ref, str(st.get("linkTarget") or ""))
+        return hc.stat_kind(st)
+
+    def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
+                archive: bool = False, follow_link: bool = False) -> int:
+        from orlop.client.images import chunks
+        from orlop.engine import hostcopy as hc
+
+        dest = hc.clean(dest)
+        if src is None:
+            stream = os.fdopen(in_fd, "rb", buffering=0, closefd=False)
+            counted = _Counting(stream)
+            self.api.put_archive(ref, dest, chunks(counted))
+            return counted.size
+        src_abs = os.path.abspath(src)
+        contents = hc.contents_only(src)
+        try:
+            sst = os.stat(src_abs) if follow_link else os.lstat(src_abs)
+        except FileNotFoundError:
+            raise NotFoundError(f"lstat {src_abs}: no such file or directory") from None
+        if src.endswith("/") and not stat.S_ISDIR(sst.st_mode):
+            raise InvalidParameterError(f"{src}: not a directory")
+        # A HEAD answer has no body: a missing container is told apart by this call,
+        # whose 404 carries Docker's "No such container" text.
+        self.api.inspect_container(ref)
+        kind = self._kind(ref, dest)
+        if kind == "dir":
+            target_dir, prefix, include_root = dest, ("" if contents else hc.base(src_abs)), \
+                not contents
+        elif dest.endswith("/"):
+            raise NotFoundError("no such directory")
+        else:
+            if kind != "missing" and stat.S_ISDIR(sst.st_mode):
+                raise InvalidParameterError(
+                    f'cannot overwrite non-directory "{dest}" with directory "{src}"')
+            target_dir, prefix, include_root = (os.path.dirname(dest.rstrip("/")) or "/",
+                                                hc.base(dest), True)
+            if kind == "missing" and self._kind(ref, target_dir) != "dir":
+                raise NotFoundError("no such directory")
+        sizes: list[int] = []
+
+        def produce(fd: int) -> None:
+            sizes.append(hc.write_host_source(fd, src_abs, prefix, follow_link=follow_link,
+                                              include_root=include_root, archive=archive))
+
+        self.api.put_archive(ref, target_dir, hc.pipe_chunks(produce))
+        return sizes[0] if sizes else 0
+
+    # --- export, volumes ---------------------------------------------------------------
+
+    def container_export(self, ref: str, out_fd: int) -> int:
+        return self.api.export_container(ref, out_fd)
+
+    def volume_export(self, name: str, out_fd: int, *,
+                      progress: Callable[[int], None] | None = None,
+                      checksum: str = "crc32") -> int:
+        return self.api.export_volume(name, out_fd, checksum, progress)
+
+    def volume_import(self, name: str, stream: BinaryIO, *, force: bool = False) -> str:
+        self.api.import_volume(name, stream, force=force)
+        return name
+
+    def volume_clone(self, src: str, dst: str) -> str:
+        return str(self.api.clone_volume(src, dst)["Name"])
+
+
+class _Counting:
+    """A readable that counts what passes through it (``cp``'s "Successfully copied")."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.size = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        data: bytes = self.inner.read(n)
+        self.size += len(data)
+        return data

@@ -1,8 +1,11 @@
-"""Images calls of the backends."""
+"""Images calls of the backends: ``GET /images/json`` entries, Docker's ``Untagged:`` /
+``Deleted:`` records, image ids; the local side calls the engine functions orlopd's
+``/images`` routes call (engine/imagewire.py), the remote side those routes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
@@ -12,13 +15,85 @@ if TYPE_CHECKING:
 class LocalImages:
     engine: Engine
 
+    def image_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        from orlop.engine.imagewire import list_images
+
+        return list_images(self.engine, filters)
+
     def image_inspect(self, ref: str) -> dict[str, Any]:
         images = self.engine.images
         return images.inspect(images.get(ref))
+
+    def image_history(self, ref: str) -> list[dict[str, Any]]:
+        from orlop.engine.imagewire import image_history
+
+        return image_history(self.engine, ref)
+
+    def image_remove(self, ref: str, force: bool, noprune: bool = False
+                     ) -> list[dict[str, str]]:
+        from orlop.engine.imagewire import remove_image
+
+        return remove_image(self.engine, ref, force=force)
+
+    def image_tag(self, ref: str, target: str) -> None:
+        self.engine.images.tag(ref, target)
+
+    def image_prune(self, filters: Mapping[str, list[str]] | None) -> dict[str, Any]:
+        from orlop.engine.imagewire import prune_images
+
+        return prune_images(self.engine, filters)
+
+    def image_import(self, stream: BinaryIO, reference: str | None, changes: Sequence[str],
+                     message: str) -> str:
+        image = self.engine.images.import_tar(stream, reference, list(changes), message)
+        return str(image.id)
+
+    def image_save(self, refs: list[str], out_fd: int) -> int:
+        return self.engine.save_images(refs, out_fd)
+
+    def image_load(self, stream: BinaryIO) -> list[str]:
+        return self.engine.load_images(stream)
+
+    def commit(self, ref: str, reference: str | None, *, changes: Sequence[str],
+               author: str, message: str, pause: bool = True) -> str:
+        image = self.engine.commit(ref, reference, changes=list(changes), author=author,
+                                   message=message)
+        return str(image.id)
 
 
 class RemoteImages:
     api: APIClient
 
+    def image_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        return self.api.images(filters)
+
     def image_inspect(self, ref: str) -> dict[str, Any]:
         return self.api.inspect_image(ref)
+
+    def image_history(self, ref: str) -> list[dict[str, Any]]:
+        return self.api.image_history(ref)
+
+    def image_remove(self, ref: str, force: bool, noprune: bool = False
+                     ) -> list[dict[str, str]]:
+        return self.api.remove_image(ref, force=force, noprune=noprune)
+
+    def image_tag(self, ref: str, target: str) -> None:
+        self.api.tag_image(ref, target)
+
+    def image_prune(self, filters: Mapping[str, list[str]] | None) -> dict[str, Any]:
+        return self.api.prune_images(filters)
+
+    def image_import(self, stream: BinaryIO, reference: str | None, changes: Sequence[str],
+                     message: str) -> str:
+        return self.api.import_image(stream, reference, changes, message)
+
+    def image_save(self, refs: list[str], out_fd: int) -> int:
+        return self.api.save_images(refs, out_fd)
+
+    def image_load(self, stream: BinaryIO) -> list[str]:
+        return self.api.load_images(stream)
+
+    def commit(self, ref: str, reference: str | None, *, changes: Sequence[str],
+               author: str, message: str, pause: bool = True) -> str:
+        return self.api.commit(ref, reference, changes=changes, author=author,
+                               message=message, pause=pause)

@@ -1,17 +1,54 @@
-"""System calls of the backends."""
+"""System calls of the backends: ``/info``, ``/system/df`` and ``/version`` dicts (the
+local side calls engine/systemwire.py, as orlopd's routes do)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import platform
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
     from orlop.engine import Engine
 
 
+def client_version() -> dict[str, Any]:
+    """The ``Client`` half of ``orlop version`` (this program)."""
+    from orlop import __version__
+    from orlop.client.base import API_VERSION
+    from orlop.engine.systemwire import GOARCH
+
+    return {"Version": __version__, "ApiVersion": API_VERSION, "GoVersion": "",
+            "Os": "linux", "Arch": GOARCH.get(platform.machine(), platform.machine()),
+            "PythonVersion": platform.python_version()}
+
+
 class LocalSystem:
     engine: Engine
+
+    def system_info(self) -> dict[str, Any]:
+        from orlop.engine.systemwire import info
+
+        return info(self.engine)
+
+    def system_df(self) -> dict[str, Any]:
+        from orlop.engine.systemwire import disk_usage
+
+        return disk_usage(self.engine)
+
+    def server_version(self) -> dict[str, Any]:
+        from orlop.engine.systemwire import version_info
+
+        return version_info()
 
 
 class RemoteSystem:
     api: APIClient
+
+    def system_info(self) -> dict[str, Any]:
+        return self.api.info()
+
+    def system_df(self) -> dict[str, Any]:
+        return self.api.df()
+
+    def server_version(self) -> dict[str, Any]:
+        return self.api.version()

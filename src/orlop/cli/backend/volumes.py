@@ -1,4 +1,5 @@
-"""Volume calls of the backends."""
+"""Volume calls of the backends: Docker's volume dicts (``Volume.to_inspect``), from the
+volume service in-process or from orlopd's ``/volumes`` routes (which call the same)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ class LocalVolumes:
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
         return self.engine.volumes.create(name, driver, options, labels).to_inspect()
 
-    def volume_inspect(self, name: str) -> dict[str, Any]:
-        return self.engine.volumes.get(name).to_inspect()
+    def volume_inspect(self, name: str, size: bool = False) -> dict[str, Any]:
+        svc = self.engine.volumes
+        vol = svc.get(name)
+        return vol.to_inspect(svc.usage(name) if size else None)
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return [v.to_inspect() for v in self.engine.volumes.list(filters)]
@@ -38,8 +41,8 @@ class RemoteVolumes:
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
         return self.api.create_volume(name, driver, options, labels)
 
-    def volume_inspect(self, name: str) -> dict[str, Any]:
-        return self.api.inspect_volume(name)
+    def volume_inspect(self, name: str, size: bool = False) -> dict[str, Any]:
+        return self.api.inspect_volume(name, size)
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.api.volumes(filters)

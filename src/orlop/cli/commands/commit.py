@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from orlop.cli.context import Context, Parser, require_args
 
+REMOTE = frozenset({"commit"})  # POST /commit with -H
+
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop commit", add_help=False)
@@ -17,7 +19,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, "commit", at_least=1, at_most=2)
     reference = args.args[1] if len(args.args) > 1 else None
-    image = ctx.engine().commit(args.args[0], reference, changes=args.change,
-                                author=args.author, message=args.message)
-    print(image.id, file=ctx.stdout)
+    pause = str(args.pause).lower() not in ("false", "0")
+    image_id = ctx.backend().commit(args.args[0], reference, changes=args.change,
+                                    author=args.author, message=args.message, pause=pause)
+    print(image_id, file=ctx.stdout)
     return 0

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
 from orlop.cli.output import format_template, render_table
 
-if TYPE_CHECKING:
-    from orlop.engine.models import Container
+# Every command of this module, and the whole `container` group, works through orlopd.
+REMOTE = frozenset({"start", "ps", "rm", "container"})
 
 _GROUP = {"ls": "ps", "list": "ps", "ps": "ps", "rm": "rm", "remove": "rm", "start": "start",
           "create": "create", "run": "run", "inspect": "inspect", "stop": "stop",
@@ -62,21 +63,18 @@ def _start(argv: list[str], ctx: Context) -> int:
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "start", at_least=1)
+    backend = ctx.backend()
     if args.attach or args.interactive:
         if len(args.containers) > 1:
             raise UsageError("you cannot start and attach multiple containers at once")
-        from orlop.engine.runner import Stdio
-
         sys.stdout.flush()
-        return ctx.engine().start_attached(args.containers[0], Stdio(0, 1, 2),
-                                           interactive=args.interactive)
+        return backend.container_start_attached(args.containers[0], args.interactive)
     from orlop.errors import OrlopError
 
-    engine = ctx.engine()
     failed = []
     for ref in args.containers:
         try:
-            engine.start_detached(ref)
+            backend.container_start(ref)
             print(ref, file=ctx.stdout)
         except OrlopError as err:
             print(f"Error response from daemon: {err}", file=ctx.stderr)
@@ -87,77 +85,60 @@ def _start(argv: list[str], ctx: Context) -> int:
     return 0
 
 
-def _status_text(status: str, exit_code: int, started: str, finished: str) -> str:
-    from orlop.cli.units import human_duration
-    from orlop.engine.timefmt import parse_rfc3339
-
-    now = time.time()
-    if status == "running":
-        return "Up " + human_duration(now - parse_rfc3339(started))
-    if status == "paused":
-        return "Up " + human_duration(now - parse_rfc3339(started)) + " (Paused)"
-    if status == "restarting":
-        return (f"Restarting ({exit_code}) "
-                f"{human_duration(now - parse_rfc3339(finished))} ago")
-    if status == "exited":
-        if parse_rfc3339(finished) == 0.0:
-            return f"Exited ({exit_code})"
-        return f"Exited ({exit_code}) {human_duration(now - parse_rfc3339(finished))} ago"
-    if status == "created":
-        return "Created"
-    if status == "removing":
-        return "Removal In Progress"
-    return status.capitalize()
-
-
-_PS_FILTERS = {"status", "name", "label", "volume", "id", "exited", "ancestor"}
-_STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
-
-
 def _parse_filters(items: list[str]) -> dict[str, list[str]]:
+    """``-f key=value`` flags -> Docker's filters (checked by engine.ps: the same
+    ``invalid filter`` errors locally and through orlopd)."""
+    from orlop.engine.ps import check_filters
+
     out: dict[str, list[str]] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"bad format of filter (expected name=value): {item}")
-        if key not in _PS_FILTERS:
-            from orlop.errors import InvalidParameterError
-
-            raise InvalidParameterError(f"invalid filter '{key}'")
-        if key == "status" and value not in _STATUSES:
-            from orlop.errors import InvalidParameterError
-
-            raise InvalidParameterError(
-                f"invalid filter 'status={value}': must be one of created, restarting, "
-                "running, removing, paused, exited, or dead")
         out.setdefault(key, []).append(value)
+    check_filters(out)
     return out
 
 
-def _matches(c: Container, f: dict[str, list[str]], mounts: list[dict[str, Any]]) -> bool:
-    import re
+# Docker's column headers of `ps --format "table ..."`.
+_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+            "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
+            "Ports": "PORTS", "Names": "NAMES", "State": "STATE", "Labels": "LABELS",
+            "Mounts": "MOUNTS", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
+            "Size": "SIZE", "Image.ID": "IMAGE ID"}
+_DEFAULT_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t"
+                  "{{.Status}}\t{{.Ports}}\t{{.Names}}")
 
-    if "status" in f and c.status not in f["status"]:
-        return False
-    if "id" in f and not any(c.id.startswith(v) for v in f["id"]):
-        return False
-    if "name" in f and not any(re.search(v, c.name) for v in f["name"]):
-        return False
-    if "exited" in f and not (c.status == "exited" and str(c.exit_code) in f["exited"]):
-        return False
-    if "ancestor" in f and not any(v in (c.image_ref, c.image_id, c.image_id[7:19])
-                                   for v in f["ancestor"]):
-        return False
-    if "label" in f:
-        for want in f["label"]:
-            k, sep, v = want.partition("=")
-            if k not in c.config.labels or (sep and c.config.labels[k] != v):
-                return False
-    if "volume" in f:
-        names = {m.get("name") for m in mounts} | {m.get("destination") for m in mounts}
-        if not any(v in names for v in f["volume"]):
-            return False
-    return True
+
+def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
+    """One ``GET /containers/json`` entry as the fields of ``ps --format``."""
+    from orlop.cli.units import human_duration
+
+    command = str(c.get("Command") or "")
+    if trunc and len(command) > 20:
+        command = command[:19] + "…"
+    created = int(c.get("Created") or 0)
+    mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
+    if trunc:
+        mounts = [m if len(m) <= 15 else m[:14] + "…" for m in mounts]
+    labels = c.get("Labels") or {}
+    return {
+        "ID": c["Id"][:12] if trunc else c["Id"],
+        "Image": str(c.get("Image") or ""),
+        "Command": f'"{command}"',
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
+        "RunningFor": human_duration(now - created) + " ago",
+        "Status": str(c.get("Status") or ""),
+        "Ports": "",
+        "Names": ",".join(n.lstrip("/") for n in c.get("Names") or []),
+        "State": str(c.get("State") or ""),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Mounts": ",".join(mounts),
+        "Networks": ",".join(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),
+        "LocalVolumes": str(sum(1 for m in c.get("Mounts") or []
+                                if m.get("Type") == "volume")),
+        "Size": "",
+    }
 
 
 def _ps(argv: list[str], ctx: Context) -> int:
@@ -167,59 +148,32 @@ def _ps(argv: list[str], ctx: Context) -> int:
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("--format", default="")
     p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("-n", "--last", type=int, default=-1)
+    p.add_argument("-l", "--latest", action="store_true")
     args = p.parse_args(argv)
-    from orlop.cli.units import human_duration
-    from orlop.engine.timefmt import parse_rfc3339
-
-    engine = ctx.engine()
     filters = _parse_filters(args.filter)
-    containers = engine.list_containers(all_=args.all or "status" in filters
-                                        or "exited" in filters)
-    if filters:
-        containers = [c for c in containers
-                      if _matches(c, filters, engine.mount_points(c.id)
-                                  if "volume" in filters else [])]
+    limit = 1 if args.latest else args.last
+    containers = ctx.backend().container_list(args.all, filters or None, limit)
+    trunc = not args.no_trunc
     if args.quiet:
         for c in containers:
-            print(c.id if args.no_trunc else c.short_id, file=ctx.stdout)
+            print(c["Id"][:12] if trunc else c["Id"], file=ctx.stdout)
         return 0
-    rows = []
-    for c in containers:
-        cfg = c.config
-        image = c.image_ref
-        img_cmd: list[str] = []
-        try:
-            img_cfg = engine.images.get(c.image_id).container_config
-            ep = cfg.entrypoint if cfg.entrypoint is not None else img_cfg.get("Entrypoint")
-            cmd = cfg.cmd if cfg.cmd is not None else img_cfg.get("Cmd")
-            img_cmd = [*(ep or []), *(cmd or [])]
-        except Exception:
-            img_cmd = [*(cfg.entrypoint or []), *(cfg.cmd or [])]
-        command = " ".join(img_cmd)
-        if not args.no_trunc and len(command) > 20:
-            command = command[:19] + "…"
-        item = {
-            "ID": c.id if args.no_trunc else c.short_id,
-            "Image": image,
-            "Command": f'"{command}"',
-            "CreatedAt": c.created,
-            "RunningFor": human_duration(time.time() - parse_rfc3339(c.created)) + " ago",
-            "Status": _status_text(c.status, c.exit_code, c.started_at, c.finished_at),
-            "Ports": "",
-            "Names": c.name,
-            "State": c.status,
-            "Labels": ",".join(f"{k}={v}" for k, v in sorted(cfg.labels.items())),
-            "Mounts": "",
-        }
-        rows.append(item)
-    fmt = args.format
-    if fmt and not fmt.startswith("table"):
-        for item in rows:
+    now = time.time()
+    items = [_ps_item(c, trunc, now) for c in containers]
+    fmt = args.format or _DEFAULT_TABLE
+    if fmt == "json":
+        fmt = "{{json .}}"
+    if not fmt.startswith("table"):
+        for item in items:
             print(format_template(fmt, item), file=ctx.stdout)
         return 0
-    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
-    print(render_table(headers, [[r[k] for k in keys] for r in rows]), file=ctx.stdout)
+    template = fmt[len("table"):].strip() or _DEFAULT_TABLE[len("table "):]
+    header = re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}",
+                    lambda m: _HEADERS.get(m.group(1), m.group(1).upper()), template)
+    lines = [format_template(header, {})] + [format_template(template, i) for i in items]
+    rows = [line.split("\t") for line in lines]
+    print(render_table(rows[0], rows[1:]), file=ctx.stdout)
     return 0
 
 
@@ -232,11 +186,11 @@ def _rm(argv: list[str], ctx: Context) -> int:
     require_args(args.containers, "rm", at_least=1)
     from orlop.errors import OrlopError
 
-    engine = ctx.engine()
+    backend = ctx.backend()
     failed = False
     for ref in args.containers:
         try:
-            engine.remove_container(ref, force=args.force, volumes=args.volumes)
+            backend.container_remove(ref, args.force, args.volumes)
             print(ref, file=ctx.stdout)
         except OrlopError as err:
             print(f"Error: {err}", file=ctx.stderr)

@@ -7,6 +7,9 @@ import os
 from orlop.cli.context import Context, Parser, UsageError, require_args
 from orlop.cli.units import human_size
 
+# With -H: the archive endpoints, the host's half done here (cli/backend/data.py).
+REMOTE = frozenset({"cp"})
+
 
 def _split(arg: str) -> tuple[str, str]:
     """("container", "path") or ("", local path), as Docker's CLI splits ``cp`` arguments:
@@ -32,24 +35,24 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError("copying between containers is not supported")
     if not src_c and not dst_c:
         raise UsageError("must specify at least one container source")
-    engine = ctx.engine()
+    backend = ctx.backend()
     ctx.stdout.flush()
     if src_c:
         if dst == "-":
-            engine.copy_out(src_c, src, None, out_fd=ctx.stdout.fileno(),
-                            follow_link=args.follow_link)
+            backend.copy_out(src_c, src, None, out_fd=ctx.stdout.fileno(),
+                             follow_link=args.follow_link)
             return 0
-        res = engine.copy_out(src_c, src, dst, follow_link=args.follow_link)
+        size = backend.copy_out(src_c, src, dst, follow_link=args.follow_link)
         target = dst
     else:
         if src == "-":
-            res = engine.copy_in(dst_c, None, dst, in_fd=0, archive=args.archive)
+            size = backend.copy_in(dst_c, None, dst, in_fd=0, archive=args.archive)
         else:
-            res = engine.copy_in(dst_c, src, dst, archive=args.archive,
-                                 follow_link=args.follow_link)
+            size = backend.copy_in(dst_c, src, dst, archive=args.archive,
+                                   follow_link=args.follow_link)
         target = f"{dst_c}:{dst}"
     # Docker prints this only when stderr is a terminal (the progress is "automatically
     # suppressed if no terminal is attached to STDERR").
     if not args.quiet and os.isatty(ctx.stderr.fileno()):
-        print(f"Successfully copied {human_size(res.size)} to {target}", file=ctx.stderr)
+        print(f"Successfully copied {human_size(size)} to {target}", file=ctx.stderr)
     return 0

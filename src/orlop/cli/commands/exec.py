@@ -7,6 +7,9 @@ import sys
 
 from orlop.cli.context import Context, Parser, UsageError
 
+# exec works through orlopd too: exec create + a hijacked exec start.
+REMOTE = frozenset({"exec"})
+
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop exec", add_help=False,
@@ -26,8 +29,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError('"orlop exec" requires at least 2 arguments.')
     if args.privileged:
         raise UsageError("exec --privileged is not supported by Orlop")
-    from orlop.engine.exec import ExecOptions, exec_container
-    from orlop.engine.procio import Stdio
+    from orlop.engine.exec import ExecOptions
 
     env = list(args.env)
     if args.env_file:
@@ -38,4 +40,4 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
                        interactive=args.interactive, tty=args.tty, env=env,
                        workdir=args.workdir, user=args.user)
     sys.stdout.flush()
-    return exec_container(ctx.engine(), args.container, opts, Stdio(0, 1, 2))
+    return ctx.backend().container_exec(args.container, opts)

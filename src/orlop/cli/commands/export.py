@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from orlop.cli.context import Context, Parser, require_args, write_archive
 
+REMOTE = frozenset({"export"})  # GET /containers/{id}/export with -H
+
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop export", add_help=False)
@@ -11,6 +13,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "export", exactly=1)
-    engine = ctx.engine()
-    return write_archive(ctx, args.output, lambda fd: engine.export_container(args.args[0], fd))
+    backend = ctx.backend()
+    return write_archive(ctx, args.output,
+                         lambda fd: backend.container_export(args.args[0], fd))
 

@@ -3,30 +3,33 @@ flags, output and texts."""
 
 from __future__ import annotations
 
-import fnmatch
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
 from orlop.cli.output import dump_json, format_template, render_table
 
-if TYPE_CHECKING:
-    from orlop.images.store import Image, ImageStore
+# Every verb goes through ctx.backend(): in-process, or orlopd with -H.
+REMOTE = frozenset({"import", "images", "rmi", "tag", "image"})
 
 _GROUP = {"ls": "images", "list": "images", "import": "import", "inspect": "inspect",
-          "rm": "rmi", "remove": "rmi", "tag": "tag", "prune": "prune"}
+          "rm": "rmi", "remove": "rmi", "tag": "tag", "prune": "prune",
+          "history": "history", "save": "save", "load": "load"}
 _GROUP_HELP = """
 Usage:  orlop image COMMAND
 
 Manage images
 
 Commands:
+  history     Show the history of an image
   import      Import the contents from a tarball to create a filesystem image
   inspect     Display detailed information on one or more images
+  load        Load an image from a tar archive or STDIN
   ls          List images
   prune       Remove unused images
   rm          Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 """
 
@@ -49,15 +52,16 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         ctx.command = f"image {argv[0]}"
         argv = argv[1:]
         name = sub
+        if sub in ("save", "load"):
+            import importlib
+
+            return int(importlib.import_module(f"orlop.cli.commands.{sub}").main(
+                sub, argv, ctx))
     commands: dict[str, Callable[[list[str], Context], int]] = {
         "import": _import, "images": _images, "rmi": _rmi, "tag": _tag,
-        "inspect": _inspect, "prune": _prune,
+        "inspect": _inspect, "prune": _prune, "history": _history,
     }
     return commands[name](argv, ctx)
-
-
-def _store(ctx: Context) -> ImageStore:
-    return ctx.engine().images
 
 
 # --- import ------------------------------------------------------------------
@@ -81,9 +85,10 @@ def _import(argv: list[str], ctx: Context) -> int:
         raise UnsupportedError(
             f"importing from a URL ({source}) is not supported: Orlop never reaches the "
             "network; download the file and import it")
-    store = _store(ctx)
+    backend = ctx.backend()
     if source == "-":
-        image = store.import_tar(sys.stdin.buffer, reference, args.change, args.message)
+        image_id = backend.image_import(sys.stdin.buffer, reference, args.change,
+                                        args.message)
     else:
         try:
             f = open(source, "rb")
@@ -93,47 +98,45 @@ def _import(argv: list[str], ctx: Context) -> int:
             raise InvalidParameterError(
                 f"open {source}: {(err.strerror or str(err)).lower()}") from err
         with f:
-            image = store.import_tar(f, reference, args.change, args.message)
-    print(image.id, file=ctx.stdout)
+            image_id = backend.image_import(f, reference, args.change, args.message)
+    print(image_id, file=ctx.stdout)
     return 0
 
 
 # --- images --------------------------------------------------------------------
 
 
-def _rows(images: list[Image], no_trunc: bool) -> list[dict[str, Any]]:
-    from orlop.cli.units import docker_date, human_size, time_ago
+def _rows(images: Sequence[Mapping[str, Any]], no_trunc: bool) -> list[dict[str, Any]]:
+    """One row per tag (``<none>`` for an untagged image), from ``GET /images/json``."""
+    import time
+
+    from orlop.cli.units import human_duration, human_size
     from orlop.images.reference import split_tagged
 
+    now = time.time()
     rows = []
     for image in images:
-        pairs = [split_tagged(t) for t in image.repo_tags] or [("<none>", "<none>")]
+        image_id = str(image["Id"])
+        created = int(image.get("Created") or 0)
+        size = int(image.get("Size") or 0)
+        pairs = [split_tagged(t) for t in image.get("RepoTags") or []] \
+            or [("<none>", "<none>")]
         for repo, tag in pairs:
             rows.append({
-                "ID": image.id if no_trunc else image.short_id,
+                "ID": image_id if no_trunc else image_id.removeprefix("sha256:")[:12],
                 "Repository": repo,
                 "Tag": tag,
                 "Digest": "<none>",
-                "CreatedSince": time_ago(image.created),
-                "CreatedAt": docker_date(image.created),
-                "Size": human_size(image.size),
-                "VirtualSize": human_size(image.size),
+                "CreatedSince": human_duration(now - created) + " ago",
+                "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC",
+                                           time.gmtime(created)),
+                "Size": human_size(size),
+                "VirtualSize": human_size(size),
                 "SharedSize": "N/A",
                 "UniqueSize": "N/A",
                 "Containers": "N/A",
             })
     return rows
-
-
-def _matches(pattern: str, repo: str, tag: str) -> bool:
-    """Docker's `images REPOSITORY[:TAG]` and `reference=` filter: a glob on the
-    repository, and on the tag when the pattern has one."""
-    from orlop.images.reference import split_tagged
-
-    prepo, ptag = split_tagged(pattern)
-    if not fnmatch.fnmatchcase(repo, prepo):
-        return False
-    return not ptag or fnmatch.fnmatchcase(tag, ptag)
 
 
 def _images(argv: list[str], ctx: Context) -> int:
@@ -147,32 +150,17 @@ def _images(argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_most=1)
-    dangling: bool | None = None
-    patterns = list(args.args)
+    # The docker CLI sends `images REPO[:TAG]` as a reference filter; the engine
+    # (engine/imagewire.py) validates and applies them, in-process or in orlopd.
+    filters: dict[str, list[str]] = {}
     for flt in args.filter:
         key, eq, value = flt.partition("=")
         if not eq:
             raise UsageError("bad format of filter (expected name=value)")
-        if key == "dangling":
-            if value.lower() not in ("true", "false", "1", "0"):
-                from orlop.errors import InvalidParameterError
-
-                raise InvalidParameterError(
-                    f"Invalid filter 'dangling=[{value}]'")
-            dangling = value.lower() in ("true", "1")
-        elif key == "reference":
-            patterns.append(value)
-        else:
-            from orlop.errors import InvalidParameterError
-
-            raise InvalidParameterError(f"invalid filter '{key}'")
-    images = _store(ctx).list()
-    if dangling is not None:
-        images = [i for i in images if (not i.repo_tags) == dangling]
-    rows = _rows(images, args.no_trunc)
-    if patterns:
-        rows = [r for r in rows if r["Repository"] != "<none>"
-                and any(_matches(pat, r["Repository"], r["Tag"]) for pat in patterns)]
+        filters.setdefault(key, []).append(value)
+    if args.args:
+        filters.setdefault("reference", []).append(args.args[0])
+    rows = _rows(ctx.backend().image_list(filters or None), args.no_trunc)
     if args.quiet:
         for r in rows:
             print(r["ID"], file=ctx.stdout)
@@ -215,12 +203,13 @@ def _rmi(argv: list[str], ctx: Context) -> int:
     require_args(args.images, ctx.command, at_least=1)
     from orlop.errors import OrlopError
 
-    store = _store(ctx)
+    backend = ctx.backend()
     failed = False
     for ref in args.images:
         try:
-            for line in store.remove(ref, force=args.force):
-                print(line, file=ctx.stdout)
+            for record in backend.image_remove(ref, args.force, args.no_prune):
+                for key, value in record.items():
+                    print(f"{key}: {value}", file=ctx.stdout)
         except OrlopError as err:
             # Docker goes on with the other images and reports each failure.
             print(f"Error: {err}", file=ctx.stderr)
@@ -233,7 +222,7 @@ def _tag(argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=2)
-    _store(ctx).tag(args.args[0], args.args[1])
+    ctx.backend().image_tag(args.args[0], args.args[1])
     return 0
 
 
@@ -246,12 +235,12 @@ def _inspect(argv: list[str], ctx: Context) -> int:
     require_args(args.images, ctx.command, at_least=1)
     from orlop.errors import NotFoundError
 
-    store = _store(ctx)
+    backend = ctx.backend()
     results: list[dict[str, Any]] = []
     errors: list[str] = []
     for ref in args.images:
         try:
-            results.append(store.inspect(store.get(ref)))
+            results.append(backend.image_inspect(ref))
         except NotFoundError as err:
             errors.append(f"Error: {err}")
     if args.format:
@@ -262,6 +251,54 @@ def _inspect(argv: list[str], ctx: Context) -> int:
     for e in errors:
         print(e, file=ctx.stderr)
     return 1 if errors else 0
+
+
+def _history(argv: list[str], ctx: Context) -> int:
+    """``image history``: Docker's columns, newest layer first."""
+    p = Parser(prog=f"orlop {ctx.command}", add_help=False)
+    p.add_argument("-H", "--human", nargs="?", const="true", default="true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--format", default="")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, ctx.command, exactly=1)
+    import time
+
+    from orlop.cli.units import human_duration, human_size
+
+    human = args.human.lower() not in ("false", "0")
+    now = time.time()
+    rows = []
+    for h in ctx.backend().image_history(args.args[0]):
+        hid = str(h.get("Id") or "")
+        if hid != "<missing>" and not args.no_trunc:
+            hid = hid.removeprefix("sha256:")[:12]
+        created = int(h.get("Created") or 0)
+        created_by = str(h.get("CreatedBy") or "")
+        if not args.no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        size = int(h.get("Size") or 0)
+        rows.append({
+            "ID": hid,
+            "CreatedSince": (human_duration(now - created) + " ago") if human and created
+            else ("N/A" if not created else time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))),
+            "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+            "CreatedBy": created_by, "Size": human_size(size) if human else str(size),
+            "Comment": str(h.get("Comment") or "")})
+    if args.quiet:
+        for r in rows:
+            print(r["ID"], file=ctx.stdout)
+        return 0
+    if args.format:
+        for r in rows:
+            print(format_template(args.format, r), file=ctx.stdout)
+        return 0
+    print(render_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+                       [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]]
+                        for r in rows]), file=ctx.stdout)
+    return 0
 
 
 def _prune(argv: list[str], ctx: Context) -> int:
@@ -283,23 +320,11 @@ def _prune(argv: list[str], ctx: Context) -> int:
         if answer not in ("y", "yes"):
             return 0
     from orlop.cli.units import human_size
-    from orlop.errors import ConflictError
 
-    store = _store(ctx)
-    lines: list[str] = []
-    reclaimed = 0
-    for image in store.list():
-        if image.repo_tags and not args.all:
-            continue
-        if store.containers_using(image.id):
-            continue  # used by a container: not "unused"
-        try:
-            out = store.remove(image.id, force=True)
-        except ConflictError:
-            continue  # a container started using it meanwhile
-        if any(line.startswith("Deleted:") for line in out):
-            reclaimed += image.size
-            lines += [line[0].lower() + line[1:] for line in out]
+    report = ctx.backend().image_prune({"dangling": ["false"]} if args.all else None)
+    lines = [f"{key.lower()}: {value}" for record in report.get("ImagesDeleted") or []
+             for key, value in record.items()]
+    reclaimed = int(report.get("SpaceReclaimed") or 0)
     if lines:
         print("Deleted Images:", file=ctx.stdout)
         print("\n".join(lines) + "\n", file=ctx.stdout)

@@ -7,6 +7,9 @@ from typing import Any
 from orlop.cli.context import Context, Parser, require_args
 from orlop.cli.output import dump_json, format_template
 
+# Containers, images and volumes are inspected through the backend, local or remote.
+REMOTE = frozenset({"inspect"})
+
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {name}", add_help=False)
@@ -18,7 +21,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     require_args(args.objects, name, at_least=1)
     from orlop.errors import NotFoundError
 
-    engine = ctx.engine()
+    backend = ctx.backend()
     kinds = [args.type] if args.type else ["container", "image", "volume"]
     if name == "container inspect":
         kinds = ["container"]
@@ -28,11 +31,11 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         for kind in kinds:
             try:
                 if kind == "container":
-                    results.append(engine.inspect_container(ref))
+                    results.append(backend.container_inspect(ref))
                 elif kind == "image":
-                    results.append(engine.images.inspect(engine.images.get(ref)))
+                    results.append(backend.image_inspect(ref))
                 elif kind == "volume":
-                    results.append(engine.volumes.get(ref).to_inspect())
+                    results.append(backend.volume_inspect(ref))
                 break
             except NotFoundError:
                 continue

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
 from orlop.cli.output import render_table
+
+# Every command of this module works through orlopd (cli/backend/containers.py).
+REMOTE = frozenset({"stop", "kill", "restart", "wait", "pause", "unpause", "rename", "top",
+                    "logs", "attach"})
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
@@ -44,16 +46,16 @@ def _stop(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, name, at_least=1)
-    engine = ctx.engine()
     if args.signal:
         from orlop.engine.lifecycle import parse_signal
 
         parse_signal(args.signal)  # refused before any container is touched
+    backend = ctx.backend()
     if name == "stop":
         return _each(args.containers, ctx,
-                     lambda ref: engine.stop_container(ref, args.time, args.signal))
+                     lambda ref: backend.container_stop(ref, args.time, args.signal))
     return _each(args.containers, ctx,
-                 lambda ref: engine.restart_container(ref, args.time, args.signal))
+                 lambda ref: backend.container_restart(ref, args.time, args.signal))
 
 
 def _kill(name: str, argv: list[str], ctx: Context) -> int:
@@ -65,8 +67,8 @@ def _kill(name: str, argv: list[str], ctx: Context) -> int:
     from orlop.engine.lifecycle import parse_signal
 
     parse_signal(args.signal)
-    engine = ctx.engine()
-    return _each(args.containers, ctx, lambda ref: engine.signal_container(ref, args.signal))
+    backend = ctx.backend()
+    return _each(args.containers, ctx, lambda ref: backend.container_kill(ref, args.signal))
 
 
 def _wait(name: str, argv: list[str], ctx: Context) -> int:
@@ -76,11 +78,11 @@ def _wait(name: str, argv: list[str], ctx: Context) -> int:
     require_args(args.containers, "wait", at_least=1)
     from orlop.errors import OrlopError
 
-    engine = ctx.engine()
+    backend = ctx.backend()
     failed = False
     for ref in args.containers:
         try:
-            print(engine.wait_container(ref), file=ctx.stdout, flush=True)
+            print(backend.container_wait(ref), file=ctx.stdout, flush=True)
         except OrlopError as err:
             print(f"Error response from daemon: {err}", file=ctx.stderr)
             failed = True
@@ -92,9 +94,9 @@ def _pause(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, name, at_least=1)
-    engine = ctx.engine()
+    backend = ctx.backend()
     return _each(args.containers, ctx,
-                 lambda ref: engine.pause_container(ref, name == "pause"))
+                 lambda ref: backend.container_pause(ref, name == "pause"))
 
 
 def _rename(name: str, argv: list[str], ctx: Context) -> int:
@@ -102,7 +104,7 @@ def _rename(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
     require_args(args.names, "rename", exactly=2)
-    ctx.engine().rename_container(args.names[0], args.names[1])
+    ctx.backend().container_rename(args.names[0], args.names[1])
     return 0
 
 
@@ -110,8 +112,8 @@ def _top(name: str, argv: list[str], ctx: Context) -> int:
     if not argv:
         require_args([], "top", at_least=1)
     ref, ps_args = argv[0], argv[1:]
-    header, rows = ctx.engine().top_container(ref, ps_args)
-    print(render_table(header, rows), file=ctx.stdout)
+    out = ctx.backend().container_top(ref, ps_args)
+    print(render_table(out.get("Titles") or [], out.get("Processes") or []), file=ctx.stdout)
     return 0
 
 
@@ -126,7 +128,8 @@ def _logs(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("container", nargs="*")
     args = p.parse_args(argv)
     require_args(args.container, "logs", exactly=1)
-    from orlop.engine.logs import Entry, follow, parse_since, read_entries
+    from orlop.cli.backend.containers import LogOptions
+    from orlop.engine.logs import parse_since
 
     if args.tail == "all":
         tail = -1
@@ -137,31 +140,19 @@ def _logs(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f'invalid argument "{args.tail}" for "-n, --tail" flag') \
                 from None
         tail = -1 if tail < 0 else tail
-    since, until = parse_since(args.since), parse_since(args.until)
-    engine = ctx.engine()
-    c = engine.get_container(args.container[0])
-    path = engine.log_path(c)
-    out, err = sys.stdout.buffer, sys.stderr.buffer
-
-    def emit(e: Entry) -> None:
-        stream = err if e.stream == "stderr" else out
-        if args.timestamps:
-            stream.write(e.time.encode() + b" ")
-        stream.write(e.data)
-        stream.flush()
-
-    for e in read_entries(path, tail=tail, since=since, until=until):
-        emit(e)
-    if args.follow and engine.is_running(c):
-        for e in follow(path, lambda: engine.is_running(c)):
-            emit(e)
+    parse_since(args.since)  # checked here: the same error locally and through orlopd
+    parse_since(args.until)
+    sys.stdout.flush()
+    ctx.backend().container_logs(args.container[0], LogOptions(
+        follow=args.follow, tail=tail, since=args.since, until=args.until,
+        timestamps=args.timestamps, details=args.details))
     return 0
 
 
 def _attach(name: str, argv: list[str], ctx: Context) -> int:
-    """Stream the container's output from now on (its log), feed our stdin to its
-    stdin FIFO when it was created with -i, forward SIGINT/SIGTERM (--sig-proxy), and
-    exit with the container's code when it ends."""
+    """Stream the container's output from now on, feed our stdin to it when it was
+    created with -i, forward SIGINT/SIGTERM (--sig-proxy), and exit with the
+    container's code when it ends."""
     p = Parser(prog="orlop attach", add_help=False)
     p.add_argument("--no-stdin", action="store_true")
     p.add_argument("--sig-proxy", default="true")
@@ -169,61 +160,17 @@ def _attach(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("container", nargs="*")
     args = p.parse_args(argv)
     require_args(args.container, "attach", exactly=1)
-    from orlop.engine.logs import follow
-    from orlop.engine.monitor import stdin_fifo
+    if args.detach_keys:
+        raise UsageError("--detach-keys is not supported by Orlop")
     from orlop.errors import ContainerStateError
 
-    engine = ctx.engine()
-    c = engine.get_container(args.container[0])
-    if not engine.is_running(c):
+    backend = ctx.backend()
+    state = backend.container_inspect(args.container[0]).get("State") or {}
+    if not state.get("Running"):
         raise ContainerStateError("You cannot attach to a stopped container, start it first")
-    if c.status == "paused":
+    if state.get("Paused"):
         raise ContainerStateError(
             "You cannot attach to a paused container, unpause it first")
-    if args.sig_proxy.lower() in ("true", "1", ""):
-        def proxy(signum: int, _frame: object) -> None:
-            from orlop.errors import OrlopError
-
-            try:
-                engine.signal_container(c.id, str(signum))
-            except OrlopError:
-                pass
-
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, proxy)
-    feeder = 0
-    if c.config.open_stdin and not args.no_stdin:
-        feeder = _feed_stdin(str(stdin_fifo(engine.config, c.id)))
-    out, err = sys.stdout.buffer, sys.stderr.buffer
-    try:
-        for e in follow(engine.log_path(c), lambda: engine.is_running(c)):
-            stream = err if e.stream == "stderr" else out
-            stream.write(e.data)
-            stream.flush()
-    finally:
-        if feeder > 0:
-            import contextlib
-
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(feeder, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(feeder, 0)
-    return engine.wait_container(c.id)
-
-
-def _feed_stdin(fifo: str) -> int:
-    """A child copying our stdin into the container's stdin FIFO; its pid."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_CLOEXEC)
-        while True:
-            data = os.read(0, 65536)
-            if not data:
-                break
-            os.write(fd, data)
-    except OSError:
-        code = 1
-    os._exit(code)
+    sys.stdout.flush()
+    return backend.container_attach(args.container[0], stdin=not args.no_stdin,
+                                    sig_proxy=args.sig_proxy.lower() in ("true", "1", ""))

@@ -7,6 +7,8 @@ import sys
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
 
+REMOTE = frozenset({"load"})  # POST /images/load with -H (the archive streamed)
+
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop load", add_help=False)
@@ -16,14 +18,14 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "load", exactly=0)
-    engine = ctx.engine()
+    backend = ctx.backend()
     if args.input:
         with open(args.input, "rb") as f:
-            lines = engine.load_images(f)
+            lines = backend.image_load(f)
     else:
         if os.isatty(sys.stdin.fileno()):
             raise UsageError("requested load from stdin, but stdin is empty")
-        lines = engine.load_images(sys.stdin.buffer)
+        lines = backend.image_load(sys.stdin.buffer)
     for line in lines:
         print(line, file=ctx.stdout)
     return 0

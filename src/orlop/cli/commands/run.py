@@ -8,6 +8,9 @@ import sys
 
 from orlop.cli.context import Context, Parser, UsageError
 
+# Every flag of run/create works through orlopd too (cli/backend/containers.py).
+REMOTE = frozenset({"run", "create"})
+
 
 def _parser(name: str) -> Parser:
     p = Parser(prog=f"orlop {name}", add_help=False,
@@ -119,28 +122,45 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []
+    from orlop.cli.backend.containers import absolute_bind
+
+    cwd = os.getcwd()
     opts = RunOptions(
         image=args.image, command=list(args.command), entrypoint=entrypoint, name=args.name,
         env=env, working_dir=args.workdir, user=args.user, hostname=args.hostname,
         network=args.network, interactive=args.interactive, tty=args.tty,
-        auto_remove=args.rm, runtime=args.runtime or "", volumes=list(args.volume),
+        auto_remove=args.rm, runtime=args.runtime or "",
+        volumes=[absolute_bind(v, cwd) for v in args.volume],
         mounts=list(args.mount), tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
-        labels=_labels(args.label), read_only=args.read_only, cwd=os.getcwd(),
+        labels=_labels(args.label), read_only=args.read_only, cwd=cwd,
         restart=args.restart, log_opts=log_opts, memory=memory,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
     )
-    engine = ctx.engine()
+    streams = _streams(args.attach, args.interactive)
+    backend = ctx.backend()
     if name == "create":
-        c = engine.create_container(opts)
-        print(c.id, file=ctx.stdout)
+        print(backend.container_create(opts), file=ctx.stdout)
         return 0
     if args.detach:
-        c = engine.run_detached(opts)
-        print(c.id, file=ctx.stdout)
+        print(backend.container_run_detached(opts), file=ctx.stdout)
         return 0
-    from orlop.engine.runner import Stdio
-
     sys.stdout.flush()
-    return engine.run(opts, Stdio(stdin=0, stdout=1, stderr=2))
+    return backend.container_run(opts, streams)
+
+
+def _streams(attach: list[str], interactive: bool) -> frozenset[str]:
+    """Docker's ``-a``: the streams named (case-insensitive), else stdout and stderr,
+    and stdin with ``-i``."""
+    from orlop.cli.backend.containers import STREAMS
+
+    named = set()
+    for item in attach:
+        if item.lower() not in STREAMS:
+            raise UsageError(f'invalid argument "{item}" for "-a, --attach" flag: valid '
+                             "streams are STDIN, STDOUT and STDERR")
+        named.add(item.lower())
+    if named:
+        return frozenset(named)
+    return frozenset({"stdout", "stderr", *(["stdin"] if interactive else [])})

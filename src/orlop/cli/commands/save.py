@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from orlop.cli.context import Context, Parser, require_args, write_archive
 
+REMOTE = frozenset({"save"})  # GET /images/get with -H
+
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop save", add_help=False)
@@ -12,6 +14,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "save", at_least=1)
-    engine = ctx.engine()
-    return write_archive(ctx, args.output, lambda fd: engine.save_images(args.args, fd))
+    backend = ctx.backend()
+    return write_archive(ctx, args.output, lambda fd: backend.image_save(args.args, fd))
 

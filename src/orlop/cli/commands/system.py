@@ -1,11 +1,15 @@
-"""`orlop version`, `orlop info`, `orlop system df|info`."""
+"""`orlop version`, `orlop info`, `orlop system df|info|service`: rendered from the
+Docker API's dicts (``/version``, ``/info``, ``/system/df``), whichever backend gave them."""
 
 from __future__ import annotations
 
 import os
-import platform
+from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError
+
+# All but `system service` (which becomes orlopd here: local only) work with -H.
+REMOTE = frozenset({"system", "version", "info"})
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
@@ -31,31 +35,46 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
 
 
 def _version(argv: list[str], ctx: Context) -> int:
+    """The client (this program) and the server (the engine here, or orlopd's
+    ``/version``), as ``docker version`` shows them; the client part is printed even
+    when the server cannot be reached."""
     p = Parser(prog="orlop version", add_help=False)
     p.add_argument("-f", "--format", default="")
     args = p.parse_args(argv)
-    from orlop import __version__
+    from orlop.cli.backend.system import client_version
+    from orlop.errors import OrlopError
 
-    info = {
-        "Client": {"Version": __version__, "ApiVersion": "1.45", "GoVersion": "",
-                   "Os": "linux", "Arch": platform.machine(),
-                   "PythonVersion": platform.python_version()},
-        "Server": {"Version": __version__, "ApiVersion": "1.45", "MinAPIVersion": "1.41",
-                   "Os": "linux", "Arch": platform.machine(),
-                   "KernelVersion": platform.release()},
-    }
+    client = client_version()
+    try:
+        server: dict[str, Any] | None = ctx.backend().server_version()
+    except OrlopError:
+        server = None
+        if args.format:
+            raise
+    info = {"Client": client, "Server": server}
     if args.format:
         from orlop.cli.output import format_template
 
         print(format_template(args.format, info), file=ctx.stdout)
         return 0
-    c, s = info["Client"], info["Server"]
-    print(f"Client:\n Version:           {c['Version']}\n API version:       {c['ApiVersion']}\n"
-          f" Python version:    {c['PythonVersion']}\n OS/Arch:           linux/{c['Arch']}\n\n"
-          f"Server: Orlop Engine (daemonless)\n Engine:\n  Version:          {s['Version']}\n"
-          f"  API version:      {s['ApiVersion']} (minimum version {s['MinAPIVersion']})\n"
-          f"  OS/Arch:          linux/{s['Arch']}\n  Kernel:           {s['KernelVersion']}",
-          file=ctx.stdout)
+    print(f"Client:\n Version:           {client['Version']}\n"
+          f" API version:       {client['ApiVersion']}\n"
+          f" Python version:    {client['PythonVersion']}\n"
+          f" OS/Arch:           {client['Os']}/{client['Arch']}", file=ctx.stdout)
+    if server is None:
+        print("", file=ctx.stdout)
+        ctx.stdout.flush()
+        ctx.backend().server_version()  # raises the error again, for main() to print
+        return 1
+    engine: dict[str, Any] = next((c for c in server.get("Components") or []
+                                   if c.get("Name") == "Engine"), {})
+    details = engine.get("Details") or {}
+    print(f"\nServer: {(server.get('Platform') or {}).get('Name', '')}\n Engine:\n"
+          f"  Version:          {server.get('Version', '')}\n"
+          f"  API version:      {server.get('ApiVersion', '')} (minimum version "
+          f"{server.get('MinAPIVersion', details.get('MinAPIVersion', ''))})\n"
+          f"  OS/Arch:          {server.get('Os', '')}/{server.get('Arch', '')}\n"
+          f"  Kernel:           {server.get('KernelVersion', '')}", file=ctx.stdout)
     return 0
 
 
@@ -64,21 +83,8 @@ def _info(argv: list[str], ctx: Context) -> int:
     p.add_argument("-f", "--format", default="")
     args = p.parse_args(argv)
     from orlop import __version__
-    from orlop.engine.sysinfo import system_info
 
-    engine = ctx.engine()
-    si = system_info(engine)
-    info = {
-        "Containers": si.containers, "ContainersRunning": si.running,
-        "ContainersPaused": si.paused, "ContainersStopped": si.stopped, "Images": si.images,
-        "Volumes": si.volumes,
-        "Driver": "overlay2", "DockerRootDir": str(engine.config.root),
-        "RunRoot": str(engine.config.run_root),
-        "DefaultRuntime": engine.config.runtime, "ServerVersion": __version__,
-        "KernelVersion": si.kernel, "OperatingSystem": si.os_name,
-        "OSType": "linux", "Architecture": si.arch, "NCPU": si.ncpu,
-        "MemTotal": si.mem_total, "CgroupVersion": si.cgroup_version,
-    }
+    info = ctx.backend().system_info()
     if args.format:
         from orlop.cli.output import format_template
 
@@ -88,22 +94,22 @@ def _info(argv: list[str], ctx: Context) -> int:
  Version:    {__version__}
 
 Server:
- Containers: {info['Containers']}
-  Running: {si.running}
-  Paused: {si.paused}
-  Stopped: {info['ContainersStopped']}
- Images: {info['Images']}
- Volumes: {info['Volumes']}
- Server Version: {__version__}
- Storage Driver: overlay2
- Default Runtime: {info['DefaultRuntime']}
- Kernel Version: {info['KernelVersion']}
- Operating System: {info['OperatingSystem']}
- OSType: linux
- Architecture: {info['Architecture']}
- CPUs: {info['NCPU']}
- Orlop Root Dir: {info['DockerRootDir']}
- Run Root Dir: {info['RunRoot']}""", file=ctx.stdout)
+ Containers: {info.get('Containers', 0)}
+  Running: {info.get('ContainersRunning', 0)}
+  Paused: {info.get('ContainersPaused', 0)}
+  Stopped: {info.get('ContainersStopped', 0)}
+ Images: {info.get('Images', 0)}
+ Volumes: {info.get('Volumes', 0)}
+ Server Version: {info.get('ServerVersion', '')}
+ Storage Driver: {info.get('Driver', '')}
+ Default Runtime: {info.get('DefaultRuntime', '')}
+ Kernel Version: {info.get('KernelVersion', '')}
+ Operating System: {info.get('OperatingSystem', '')}
+ OSType: {info.get('OSType', '')}
+ Architecture: {info.get('Architecture', '')}
+ CPUs: {info.get('NCPU', 0)}
+ Orlop Root Dir: {info.get('DockerRootDir', '')}
+ Run Root Dir: {info.get('RunRoot', '')}""", file=ctx.stdout)
     return 0
 
 
@@ -114,7 +120,8 @@ def _df(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     from orlop.cli.df import disk_usage
 
-    ctx.stdout.write(disk_usage(ctx.engine(), verbose=args.verbose, fmt=args.format))
+    ctx.stdout.write(disk_usage(ctx.backend().system_df(), verbose=args.verbose,
+                                fmt=args.format))
     return 0
 
 
@@ -126,6 +133,7 @@ def _service(argv: list[str], ctx: Context) -> int:
     """
     import sys
 
+    ctx.engine()  # refuses -H/--host: the service runs here, on this machine's root
     cfg = ctx.config
     args = [sys.executable, "-m", "orlop.server.main", "--root", str(cfg.root),
             "--run-root", str(cfg.run_root), "--runtime", cfg.runtime, *argv]

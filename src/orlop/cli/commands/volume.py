@@ -19,8 +19,10 @@ from orlop.cli.output import dump_json, format_template, tabwrite
 from orlop.errors import InvalidParameterError, OrlopError
 
 if TYPE_CHECKING:
-    from orlop.volumes.model import Volume
-    from orlop.volumes.service import VolumeService
+    from orlop.cli.backend import Backend
+
+# Every verb goes through ctx.backend(): in-process, or orlopd with -H.
+REMOTE = frozenset({"volume"})
 
 _USAGE = """
 Usage:  orlop volume COMMAND
@@ -133,8 +135,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     return handler(argv[1:], ctx)
 
 
-def _service(ctx: Context) -> VolumeService:
-    return ctx.engine().volumes
+def _backend(ctx: Context) -> Backend:
+    return ctx.backend()
 
 
 # --- create -------------------------------------------------------------------------
@@ -157,8 +159,8 @@ def _create(argv: list[str], ctx: Context) -> int:
         name = args.name
     options = _kv_map(args.opt, "opt") if args.opt else None
     labels = _kv_map(args.label, "label") if args.label else None
-    vol = _service(ctx).create(name, args.driver, options, labels)
-    print(vol.name, file=ctx.stdout)
+    vol = _backend(ctx).volume_create(name, args.driver, options, labels)
+    print(vol["Name"], file=ctx.stdout)
     return 0
 
 
@@ -186,16 +188,15 @@ def _inspect(argv: list[str], ctx: Context) -> int:
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
     require_args(args.names, "volume inspect", at_least=1)
-    from orlop.errors import VolumeNotFoundError
+    from orlop.errors import NotFoundError
 
-    svc = _service(ctx)
+    backend = _backend(ctx)
     found: list[dict[str, Any]] = []
     errors: list[str] = []
     for name in args.names:
         try:
-            vol = svc.get(name)
-            found.append(vol.to_inspect(svc.usage(name) if args.size else None))
-        except VolumeNotFoundError as err:
+            found.append(backend.volume_inspect(name, args.size))
+        except NotFoundError as err:
             errors.append(str(err))
     if args.format and args.format != "json":
         for obj in found:
@@ -221,15 +222,17 @@ def _ls(argv: list[str], ctx: Context) -> int:
         raise UsageError('"orlop volume ls" accepts no arguments.')
     from orlop.volumes.filters import parse_filter_args
 
-    vols = _service(ctx).list(parse_filter_args(args.filter))
-    vols.sort(key=lambda v: _natural_key(v.name))  # the docker CLI sorts (sortorder.NaturalLess)
+    filters = parse_filter_args(args.filter)
+    vols = _backend(ctx).volume_list(filters or None)
+    # the docker CLI sorts (sortorder.NaturalLess)
+    vols.sort(key=lambda v: _natural_key(v["Name"]))
     fmt: str = args.format.strip()
     out = ctx.stdout
     if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{v.name}\n" for v in vols))
+        out.write("".join(f"{v['Name']}\n" for v in vols))
         return 0
     if fmt in ("", "table"):
-        rows = [["DRIVER", "VOLUME NAME"], *([v.driver, v.name] for v in vols)]
+        rows = [["DRIVER", "VOLUME NAME"], *([v["Driver"], v["Name"]] for v in vols)]
         out.write(tabwrite(rows))
         return 0
     if fmt == "json":
@@ -248,12 +251,12 @@ def _ls(argv: list[str], ctx: Context) -> int:
     return 0
 
 
-def _ls_object(v: Volume) -> dict[str, str]:
+def _ls_object(v: Mapping[str, Any]) -> dict[str, str]:
     """The fields a ``volume ls`` template sees (docker CLI formatter/volume.go)."""
-    labels = ",".join(f"{k}={val}" for k, val in sorted((v.labels or {}).items()))
-    return {"Availability": "N/A", "Driver": v.driver, "Group": "N/A", "Labels": labels,
-            "Links": "N/A", "Mountpoint": str(v.mountpoint), "Name": v.name, "Scope": "local",
-            "Size": "N/A", "Status": "N/A"}
+    labels = ",".join(f"{k}={val}" for k, val in sorted((v.get("Labels") or {}).items()))
+    return {"Availability": "N/A", "Driver": v["Driver"], "Group": "N/A", "Labels": labels,
+            "Links": "N/A", "Mountpoint": str(v.get("Mountpoint", "")), "Name": v["Name"],
+            "Scope": v.get("Scope") or "local", "Size": "N/A", "Status": "N/A"}
 
 
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
@@ -270,11 +273,11 @@ def _rm(argv: list[str], ctx: Context) -> int:
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
     require_args(args.names, "volume rm", at_least=1)
-    svc = _service(ctx)
+    backend = _backend(ctx)
     failed = False
     for name in args.names:
         try:
-            svc.remove(name, force=args.force)
+            backend.volume_remove(name, args.force)
         except OrlopError as err:
             print(f"Error: {err}", file=ctx.stderr)
             failed = True
@@ -306,7 +309,7 @@ def _prune(argv: list[str], ctx: Context) -> int:
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             return 0
-    removed, reclaimed = _service(ctx).prune(args.all, filters)
+    removed, reclaimed = _backend(ctx).volume_prune(args.all, filters or None)
     if removed:
         ctx.stdout.write("Deleted Volumes:\n" + "".join(f"{n}\n" for n in removed) + "\n")
     ctx.stdout.write(f"Total reclaimed space: {_human_size(reclaimed)}\n")

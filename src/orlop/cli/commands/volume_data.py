@@ -1,6 +1,9 @@
 """`orlop volume export|import|clone`: native volume backup, restore and copy.
 
-Dispatched from orlop.cli.commands.volume (``volume_data.main(sub, argv, ctx)``).
+Dispatched from orlop.cli.commands.volume (``volume_data.main(sub, argv, ctx)``).  With
+``-H`` they go to orlopd's libpod endpoints (``/libpod/volumes/{name}/export`` and
+``/import``) and Orlop's ``/libpod/volumes/{name}/clone``: the clone is made on the
+server (reflinked where its filesystem can), never sent over the socket and back.
 """
 
 from __future__ import annotations
@@ -47,14 +50,14 @@ def _export(argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=1)
-    engine = ctx.engine()
+    backend = ctx.backend()
     progress = _progress(ctx, "Exporting")
     sizes: list[int] = []
     # -o FILE is written beside the target and renamed into place: a failed export never
     # leaves a truncated archive under that name.  Not fsync'ed, as GNU tar and
     # `docker save` do not: `sync` it if it must survive a power cut.
     write_archive(ctx, "" if args.output == "-" else args.output,
-                  lambda fd: sizes.append(engine.volume_export(
+                  lambda fd: sizes.append(backend.volume_export(
                       args.args[0], fd, progress=progress, checksum=args.checksum)))
     size = sizes[0]
     if progress is not None:
@@ -70,13 +73,13 @@ def _import(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_least=1, at_most=2)
     source = args.input or (args.args[1] if len(args.args) > 1 else "-")
-    engine = ctx.engine()
+    backend = ctx.backend()
     if source == "-":
-        res = engine.volume_import(args.args[0], sys.stdin.buffer, force=args.force)
+        name = backend.volume_import(args.args[0], sys.stdin.buffer, force=args.force)
     else:
         with open(source, "rb") as f:
-            res = engine.volume_import(args.args[0], f, force=args.force)
-    print(res.volume.name, file=ctx.stdout)
+            name = backend.volume_import(args.args[0], f, force=args.force)
+    print(name, file=ctx.stdout)
     return 0
 
 
@@ -85,6 +88,5 @@ def _clone(argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=2)
-    vol = ctx.engine().volume_clone(args.args[0], args.args[1])
-    print(vol.name, file=ctx.stdout)
+    print(ctx.backend().volume_clone(args.args[0], args.args[1]), file=ctx.stdout)
     return 0

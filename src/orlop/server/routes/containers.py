@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import json
 import os
 import threading
@@ -74,58 +73,29 @@ async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
     opts = schema.run_options(body, request.query.get("name", ""))
-    c = await ctx.call(lambda e: e.create_container(opts))
+    size = schema.console_size(body) if opts.tty else None
+
+    def go(e: Engine) -> Container:
+        c = e.create_container(opts)
+        if size is not None:
+            from orlop.engine.console import request_size
+
+            request_size(e.config, c.id, *size)
+        return c
+
+    c = await ctx.call(go)
     return json_response({"Id": c.id, "Warnings": []}, status=201)
 
 
-_LIST_FILTERS = {"status", "name", "id", "label", "ancestor", "volume", "exited", "before",
-                 "since", "network", "health", "isolation", "publish", "expose", "is-task"}
-
-
-def _matches(e: Engine, c: Container, filters: dict[str, list[str]]) -> bool:
-    for key, values in filters.items():
-        if key == "status" and c.status not in values:
-            return False
-        if key == "name" and not any(v.lstrip("/") in c.name or fnmatch.fnmatch(c.name, v)
-                                     for v in values):
-            return False
-        if key == "id" and not any(c.id.startswith(v) for v in values):
-            return False
-        if key == "label":
-            for spec in values:
-                k, eq, v = spec.partition("=")
-                if k not in c.config.labels or (eq and c.config.labels[k] != v):
-                    return False
-        if key == "exited" and (c.status != "exited" or str(c.exit_code) not in values):
-            return False
-        if key == "ancestor" and not any(v in (c.image_ref, c.image_id) or
-                                         c.image_id.removeprefix("sha256:").startswith(v)
-                                         for v in values):
-            return False
-        if key == "volume":
-            mps = e.mount_points(c.id)
-            names = {str(m.get("name") or "") for m in mps} | \
-                {str(m.get("destination") or "") for m in mps}
-            if not names & set(values):
-                return False
-    return True
-
-
 async def list_containers(request: web.Request) -> web.Response:
+    """``engine.ps.list_summaries``: the same list and filters as ``orlop ps``."""
+    from orlop.engine.ps import list_summaries
+
     all_ = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
     filters = query_filters(request)
-    unknown = set(filters) - _LIST_FILTERS
-    if unknown:
-        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
-
-    def go(e: Engine) -> list[dict[str, Any]]:
-        cs = e.list_containers(all_=all_ or bool(filters.get("status")) or limit > 0)
-        cs = sorted(cs, key=lambda c: c.created, reverse=True)
-        out = [schema.container_summary(e, c) for c in cs if _matches(e, c, filters)]
-        return out[:limit] if limit > 0 else out
-
-    return json_response(await ctx_of(request).call(go))
+    return json_response(await ctx_of(request).call(
+        lambda e: list_summaries(e, all_=all_, filters=filters, limit=limit, server=True)))
 
 
 async def inspect(request: web.Request) -> web.Response:
@@ -266,11 +236,9 @@ async def log_entries(request: web.Request, c: Container, *, history: bool, foll
     container stops or the reader goes away.  Following runs in a thread of its own (the
     engine's reader polls), never in the engine pool, so that followers cannot starve it.
     """
-    from orlop.engine.logs import follow as follow_log
-    from orlop.engine.logs import read_entries
+    from orlop.engine.logs import read_entries, stream_log
     from orlop.engine.monitor import log_path
     from orlop.engine.runner import is_locked
-    from orlop.engine.timefmt import parse_rfc3339
 
     ctx = ctx_of(request)
     path = log_path(ctx.config, c.id)
@@ -289,22 +257,22 @@ async def log_entries(request: web.Request, c: Container, *, history: bool, foll
             loop.call_soon_threadsafe(q.put_nowait, e)
 
     def produce() -> None:
+        # One cursor for the history and the follow (engine/logs.py): the follow goes on
+        # from the byte where the history ended, across rotations, nothing lost or
+        # repeated.  Without history (attach), from the end of the log as it is now.
+        entries = stream_log(path, tail=tail if history else 0, since=since, until=until,
+                             follow_=True, from_end=not history,
+                             still_running=lambda: not stop.is_set() and
+                             is_locked(run_root, c.id))
         try:
-            if history:
-                for e in read_entries(path, tail=tail, since=since, until=until):
-                    if stop.is_set():
-                        return
-                    put(e)
-            for e in follow_log(path, lambda: not stop.is_set() and is_locked(run_root, c.id)):
+            for e in entries:
                 if stop.is_set():
                     return
-                with contextlib.suppress(ValueError):
-                    if until and parse_rfc3339(e.time) > until:
-                        return
                 put(e)
         except Exception:  # a log the engine could not read: end the stream
             pass
         finally:
+            entries.close()
             put(None)
 
     threading.Thread(target=produce, name=f"logs-{c.id[:12]}", daemon=True).start()
@@ -503,11 +471,14 @@ async def remove(request: web.Request) -> web.Response:
 async def prune(request: web.Request) -> web.Response:
     filters = query_filters(request)
 
+    from orlop.engine.ps import matches
+
+    labels = {k: v for k, v in filters.items() if k == "label"}
+
     def go(e: Engine) -> list[str]:
         removed = []
         for c in e.list_containers(all_=True):
-            if c.status in ("exited", "created", "dead") and _matches(
-                    e, c, {k: v for k, v in filters.items() if k == "label"}):
+            if c.status in ("exited", "created", "dead") and matches(c, {}, labels):
                 with contextlib.suppress(OrlopError):
                     e.remove_container(c.id)
                     removed.append(c.id)
@@ -518,7 +489,18 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
-    await _get(request)
+    """The size of the container's terminal (engine/console.py); ``h`` and ``w``."""
+    c = await _get(request)
+    h, w = query_int(request, "h", 0) or 0, query_int(request, "w", 0) or 0
+    if h < 0 or w < 0 or h > 65535 or w > 65535:
+        raise InvalidParameterError(f"invalid terminal size {h}x{w}")
+
+    def go(e: Engine) -> None:
+        from orlop.engine.console import resize as resize_console
+
+        resize_console(e, c, h, w)
+
+    await ctx_of(request).call(go)
     return web.Response(status=200)
 
 
@@ -599,12 +581,12 @@ def _archive_path(request: web.Request) -> str:
     return path
 
 
-async def _stat_header(request: web.Request, cid: str, path: str) -> str:
+async def _stat_header(request: web.Request, ref: str, path: str) -> str:
     import base64
 
     from orlop.server import helpers
 
-    st = await helpers.call(ctx_of(request), "stat", cid, path=path)
+    st = await helpers.call(ctx_of(request), "stat", ref, path=path)
     return base64.b64encode(json.dumps(st).encode()).decode()
 
 
@@ -615,7 +597,9 @@ async def archive_get(request: web.Request) -> web.StreamResponse:
 
     c = await _get(request)
     path = _archive_path(request)
-    header = await _stat_header(request, c.id, path)
+    # Looked up by the ref the client gave (Docker names the container that way in
+    # "Could not find the file ... in container REF"); `_get` has checked it exists.
+    header = await _stat_header(request, request.match_info["id"], path)
     if request.method == "HEAD":
         return web.Response(status=200, headers={STAT_HEADER: header,
                                                  "Content-Type": "application/x-tar"})

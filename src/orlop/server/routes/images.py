@@ -1,17 +1,16 @@
-"""``/images``: list, inspect, tag, remove, import (``create?fromSrc=-``), history,
-save (``get``), load; and ``/commit``."""
+"""``/images``: list, inspect, tag, remove, prune, import (``create?fromSrc=-``),
+history, save (``get``), load; and ``/commit``.  List, history, remove and prune are
+engine/imagewire.py's, which the CLI's local backend calls as well."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from orlop.errors import ImageNotFoundError, InvalidParameterError, UnsupportedError
 from orlop.server.context import ctx_of
-from orlop.server.schema import image_summary
 from orlop.server.spool import spooled_body
 from orlop.server.wire import json_response, query_bool, query_filters
 
@@ -21,38 +20,10 @@ if TYPE_CHECKING:
 
 
 async def list_images(request: web.Request) -> web.Response:
+    from orlop.engine.imagewire import list_images as engine_list
+
     filters = query_filters(request)
-    unknown = set(filters) - {"reference", "dangling", "label", "before", "since"}
-    if unknown:
-        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
-
-    def go(e: Engine) -> list[dict[str, Any]]:
-        out = []
-        for i in e.images.list():
-            if "dangling" in filters:
-                want = filters["dangling"][0].lower() in ("true", "1")
-                if want != (not i.repo_tags):
-                    continue
-            refs = filters.get("reference")
-            if refs and not any(_ref_match(p, t) for p in refs for t in i.repo_tags):
-                continue
-            labels = i.container_config.get("Labels") or {}
-            if not all(_label_match(spec, labels) for spec in filters.get("label", [])):
-                continue
-            out.append(image_summary(i))
-        return out
-
-    return json_response(await ctx_of(request).call(go))
-
-
-def _ref_match(pattern: str, tagged: str) -> bool:
-    repo = tagged.rpartition(":")[0]
-    return fnmatch.fnmatchcase(tagged, pattern) or fnmatch.fnmatchcase(repo, pattern)
-
-
-def _label_match(spec: str, labels: dict[str, str]) -> bool:
-    k, eq, v = spec.partition("=")
-    return k in labels and (not eq or labels[k] == v)
+    return json_response(await ctx_of(request).call(lambda e: engine_list(e, filters)))
 
 
 async def inspect_image(request: web.Request) -> web.Response:
@@ -62,29 +33,18 @@ async def inspect_image(request: web.Request) -> web.Response:
 
 
 async def image_history(request: web.Request) -> web.Response:
+    from orlop.engine.imagewire import image_history as engine_history
+
     name = request.match_info["name"]
+    return json_response(await ctx_of(request).call(lambda e: engine_history(e, name)))
 
-    def go(e: Engine) -> list[dict[str, Any]]:
-        from orlop.engine.timefmt import parse_rfc3339
 
-        image = e.images.get(name)
-        history = image.config.get("history") or []
-        out: list[dict[str, Any]] = []
-        layers = list(image.diff_ids)
-        for i, h in enumerate(reversed(history)):
-            try:
-                created = int(parse_rfc3339(h.get("created", "")))
-            except (ValueError, TypeError):
-                created = 0
-            empty = bool(h.get("empty_layer"))
-            out.append({"Id": image.id if i == 0 else "<missing>", "Created": created,
-                        "CreatedBy": h.get("created_by", ""),
-                        "Tags": list(image.repo_tags) if i == 0 else None,
-                        "Size": 0 if empty or not layers else image.size,
-                        "Comment": h.get("comment", "")})
-        return out
+async def prune_images(request: web.Request) -> web.Response:
+    """``POST /images/prune`` (``filters={"dangling":["false"]}``: ``prune -a``)."""
+    from orlop.engine.imagewire import prune_images as engine_prune
 
-    return json_response(await ctx_of(request).call(go))
+    filters = query_filters(request)
+    return json_response(await ctx_of(request).call(lambda e: engine_prune(e, filters)))
 
 
 async def tag_image(request: web.Request) -> web.Response:
@@ -99,14 +59,12 @@ async def tag_image(request: web.Request) -> web.Response:
 
 
 async def remove_image(request: web.Request) -> web.Response:
+    from orlop.engine.imagewire import remove_image as engine_remove
+
     name = request.match_info["name"]
     force = query_bool(request, "force")
-    records = await ctx_of(request).call(lambda e: e.images.remove(name, force=force))
-    out = []
-    for line in records:
-        key, _, value = line.partition(": ")
-        out.append({key: value})
-    return json_response(out)
+    return json_response(await ctx_of(request).call(
+        lambda e: engine_remove(e, name, force=force)))
 
 
 async def create_image(request: web.Request) -> web.StreamResponse:
@@ -216,6 +174,7 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/images/create", create_image)
     routes.add("GET", "/images/get", save)
     routes.add("POST", "/images/load", load)
+    routes.add("POST", "/images/prune", prune_images)
     routes.add("POST", "/commit", commit)
     routes.add("GET", "/images/{name:.+}/json", inspect_image)
     routes.add("GET", "/images/{name:.+}/history", image_history)

@@ -1,11 +1,26 @@
-"""``/volumes``: list, create, inspect, remove, prune (moby ``api/server/router/volume``)."""
+"""``/volumes``: list, create, inspect, remove, prune (moby ``api/server/router/volume``);
+and the volume data verbs Docker's API lacks, where Podman's libpod API has them:
+
+* ``GET /libpod/volumes/{name}/export`` -- the volume's archive (``Engine.volume_export``:
+  Orlop's self-describing tar), streamed as it is written; ``checksum`` = crc32|sha256;
+* ``POST /libpod/volumes/{name}/import`` -- the body is an archive, fed to
+  ``Engine.volume_import`` as it arrives (its staging, checksum check and in-use refusal;
+  ``force`` as ``volume import --force``);
+* ``POST /libpod/volumes/{name}/clone?name=DST`` -- Orlop's: a copy made on the server,
+  reflinked where its filesystem can, never sent over the socket twice.
+
+``GET /volumes/{name}?size=1`` adds ``UsageData`` (Orlop's ``volume inspect --size``).
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from orlop.errors import InvalidParameterError
 from orlop.server.app import api_version
 from orlop.server.context import ctx_of
 from orlop.server.wire import (
@@ -50,7 +65,13 @@ async def create_volume(request: web.Request) -> web.Response:
 
 async def inspect_volume(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(lambda e: e.volumes.get(name).to_inspect()))
+    size = query_bool(request, "size")
+
+    def go(e: Engine) -> dict[str, Any]:
+        vol = e.volumes.get(name)
+        return vol.to_inspect(e.volumes.usage(name) if size else None)
+
+    return json_response(await ctx_of(request).call(go))
 
 
 async def remove_volume(request: web.Request) -> web.Response:
@@ -72,9 +93,79 @@ async def prune_volumes(request: web.Request) -> web.Response:
     return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
 
 
+async def export_volume(request: web.Request) -> web.StreamResponse:
+    from orlop.server.helpers import open_engine_output
+    from orlop.server.streams import send_stream
+
+    name = request.match_info["name"]
+    checksum = request.query.get("checksum", "crc32")
+    first, rest = await open_engine_output(
+        ctx_of(request), lambda e, fd: e.volume_export(name, fd, checksum=checksum))
+    return await send_stream(request, first, rest, {"Content-Type": "application/x-tar"})
+
+
+async def import_volume(request: web.Request) -> web.Response:
+    """The body goes through a pipe to the engine as it arrives (no spool: the engine
+    stages the content beside the volume itself).  Should the engine stop early (a
+    volume in use, a corrupt archive), the rest of the body is read and dropped, so that
+    the client, still sending, gets the error rather than a reset connection."""
+    import asyncio
+
+    ctx = ctx_of(request)
+    name = request.match_info["name"]
+    force = query_bool(request, "force")
+    loop = asyncio.get_running_loop()
+    rfd, wfd = os.pipe()
+
+    def run(e: Engine) -> None:
+        with os.fdopen(rfd, "rb", buffering=1 << 20) as stream:
+            e.volume_import(name, stream, force=force)
+
+    job = loop.create_task(ctx.call(run))
+    open_w = True
+    total = 0
+    try:
+        async for chunk in request.content.iter_chunked(1 << 20):
+            total += len(chunk)
+            if total > ctx.stream_limit:
+                from orlop.server.errors import PayloadTooLargeError
+
+                raise PayloadTooLargeError(
+                    f"request body too large: the limit is {ctx.stream_limit} bytes")
+            if open_w and not job.done():
+                try:
+                    await ctx.run(functools.partial(_write_all, wfd, chunk))
+                except BrokenPipeError:
+                    open_w = False
+    finally:
+        os.close(wfd)  # EOF for the engine (or EPIPE's end, when it stopped early)
+        await asyncio.wait([job])
+        job.exception()  # retrieved here: an upload error raised above takes precedence
+    job.result()
+    return web.Response(status=204)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+async def clone_volume(request: web.Request) -> web.Response:
+    src = request.match_info["name"]
+    dst = request.query.get("name", "")
+    if not dst:
+        raise InvalidParameterError("clone: the new volume's name is required (name=)")
+    vol = await ctx_of(request).call(lambda e: e.volume_clone(src, dst))
+    return json_response(vol.to_inspect(), status=201)
+
+
 def register(routes: Routes) -> None:
     routes.add("GET", "/volumes", list_volumes)
     routes.add("POST", "/volumes/create", create_volume)
     routes.add("POST", "/volumes/prune", prune_volumes)
     routes.add("GET", "/volumes/{name}", inspect_volume)
     routes.add("DELETE", "/volumes/{name}", remove_volume)
+    routes.add("GET", "/libpod/volumes/{name}/export", export_volume)
+    routes.add("POST", "/libpod/volumes/{name}/import", import_volume)
+    routes.add("POST", "/libpod/volumes/{name}/clone", clone_volume)

@@ -1,0 +1,144 @@
+"""The image verbs as the Docker Engine API answers them: list (with its filters),
+history, remove and prune, each returning Docker's wire dicts.
+
+orlopd's ``/images`` routes and the CLI's local backend call these same functions, so
+``orlop images`` prints the same rows in-process and through ``-H``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from orlop.engine.summary import epoch, image_summary
+from orlop.errors import ConflictError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+LIST_FILTERS = frozenset({"reference", "dangling", "label", "before", "since"})
+
+
+def _bool_filter(key: str, values: list[str]) -> bool:
+    value = values[-1] if values else ""
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise InvalidParameterError(f"Invalid filter '{key}=[{value}]'")
+    return value.lower() in ("true", "1")
+
+
+def reference_match(pattern: str, tagged: str) -> bool:
+    """``images REPOSITORY[:TAG]`` and the ``reference=`` filter: a glob on the
+    repository, and on the tag when the pattern has one (moby's FamiliarMatch)."""
+    from orlop.images.reference import split_tagged
+
+    repo, tag = split_tagged(tagged)
+    prepo, ptag = split_tagged(pattern)
+    if not fnmatch.fnmatchcase(repo, prepo):
+        return False
+    return not ptag or fnmatch.fnmatchcase(tag, ptag)
+
+
+def _label_match(spec: str, labels: Mapping[str, str]) -> bool:
+    k, eq, v = spec.partition("=")
+    return k in labels and (not eq or labels[k] == v)
+
+
+def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
+                ) -> list[dict[str, Any]]:
+    """``GET /images/json``.  With a ``reference`` filter an image lists only the tags
+    that match (as dockerd), and an image none of whose tags match is left out."""
+    filters = dict(filters or {})
+    unknown = set(filters) - LIST_FILTERS
+    if unknown:
+        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+    dangling = _bool_filter("dangling", filters["dangling"]) if "dangling" in filters \
+        else None
+    bounds: dict[str, int] = {}
+    for key in ("before", "since"):
+        for ref in filters.get(key, []):
+            bounds[key] = epoch(engine.images.get(ref).created)
+    out = []
+    for image in engine.images.list():
+        if dangling is not None and dangling != (not image.repo_tags):
+            continue
+        created = epoch(image.created)
+        if "before" in bounds and created >= bounds["before"]:
+            continue
+        if "since" in bounds and created <= bounds["since"]:
+            continue
+        labels = image.container_config.get("Labels") or {}
+        if not all(_label_match(spec, labels) for spec in filters.get("label", [])):
+            continue
+        item = image_summary(image)
+        patterns = filters.get("reference")
+        if patterns:
+            item["RepoTags"] = [t for t in image.repo_tags
+                                if any(reference_match(p, t) for p in patterns)]
+            if not item["RepoTags"]:
+                continue
+        out.append(item)
+    return out
+
+
+def image_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
+    """``GET /images/{name}/history``: newest first, as ``docker history``."""
+    image = engine.images.get(ref)
+    history = image.config.get("history") or []
+    layers = list(image.diff_ids)
+    out: list[dict[str, Any]] = []
+    for i, h in enumerate(reversed(history)):
+        empty = bool(h.get("empty_layer"))
+        out.append({"Id": image.id if i == 0 else "<missing>",
+                    "Created": epoch(h.get("created", "")),
+                    "CreatedBy": h.get("created_by", ""),
+                    "Tags": list(image.repo_tags) if i == 0 else None,
+                    "Size": 0 if empty or not layers else image.size,
+                    "Comment": h.get("comment", "")})
+    return out
+
+
+def _records(lines: list[str]) -> list[dict[str, str]]:
+    """``Untagged: x`` / ``Deleted: sha256:...`` -> Docker's ``[{"Untagged": x}, ...]``."""
+    out = []
+    for line in lines:
+        key, _, value = line.partition(": ")
+        out.append({key: value})
+    return out
+
+
+def remove_image(engine: Engine, ref: str, *, force: bool = False) -> list[dict[str, str]]:
+    """``DELETE /images/{name}``."""
+    return _records(engine.images.remove(ref, force=force))
+
+
+def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
+                 ) -> dict[str, Any]:
+    """``POST /images/prune``: dangling images, or (``dangling=false``) every image no
+    container uses; an image a container starts using meanwhile is kept."""
+    filters = dict(filters or {})
+    unknown = set(filters) - {"dangling"}
+    if unknown:
+        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+    only_dangling = _bool_filter("dangling", filters["dangling"]) \
+        if "dangling" in filters else True
+    store = engine.images
+    deleted: list[dict[str, str]] = []
+    reclaimed = 0
+    for image in store.list():
+        if image.repo_tags and only_dangling:
+            continue
+        if store.containers_using(image.id):
+            continue  # used by a container: not "unused"
+        try:
+            lines = store.remove(image.id, force=True)
+        except ConflictError:
+            continue
+        if any(line.startswith("Deleted:") for line in lines):
+            reclaimed += image.size
+            deleted += _records(lines)
+    return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+
+__all__ = ["image_history", "list_images", "prune_images", "reference_match",
+           "remove_image"]

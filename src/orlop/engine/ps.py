@@ -1,0 +1,136 @@
+"""``ps`` / ``GET /containers/json``: which containers, filtered how, in Docker's order.
+
+One function lists for both faces: orlopd's route and the CLI's local backend call
+:func:`list_summaries`, so ``orlop ps --filter ...`` answers the same locally and through
+``-H`` (the filters used to be implemented twice, differently: a regular expression in
+the CLI, a substring in the server).  The entries are ``engine.summary``'s
+``container_summary`` dicts, with Docker's full ``Status`` text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from orlop.engine.summary import container_summary, epoch
+from orlop.engine.timefmt import human_duration
+from orlop.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+    from orlop.engine.models import Container
+
+# The filters `ps` implements.  The server also accepts (and ignores) the ones Docker
+# clients send that have no meaning for Orlop's containers (SERVER_ONLY_FILTERS).
+PS_FILTERS = frozenset({"status", "name", "label", "volume", "id", "exited", "ancestor",
+                        "before", "since"})
+SERVER_ONLY_FILTERS = frozenset({"network", "health", "isolation", "publish", "expose",
+                                 "is-task"})
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def status_text(c: Container, now: float | None = None) -> str:
+    """Docker's ``Status`` column: ``Up 2 hours (Paused)``, ``Restarting (1) 3 seconds
+    ago``, ``Exited (0) 3 seconds ago``, ``Created``, ``Removal In Progress``..."""
+    now = time.time() if now is None else now
+    if c.status == "running":
+        return "Up " + human_duration(now - epoch(c.started_at))
+    if c.status == "paused":
+        return "Up " + human_duration(now - epoch(c.started_at)) + " (Paused)"
+    if c.status == "restarting":
+        return (f"Restarting ({c.exit_code}) "
+                f"{human_duration(now - epoch(c.finished_at))} ago")
+    if c.status == "exited":
+        if epoch(c.finished_at) == 0:
+            return f"Exited ({c.exit_code})"
+        return f"Exited ({c.exit_code}) {human_duration(now - epoch(c.finished_at))} ago"
+    if c.status == "created":
+        return "Created"
+    if c.status == "removing":
+        return "Removal In Progress"
+    return c.status.capitalize()
+
+
+def check_filters(filters: dict[str, list[str]], *, server: bool = False) -> None:
+    """Docker's ``invalid filter`` errors, before anything is listed."""
+    allowed = PS_FILTERS | (SERVER_ONLY_FILTERS if server else frozenset())
+    for key in sorted(filters):
+        if key not in allowed:
+            raise InvalidParameterError(f"invalid filter '{key}'")
+    for value in filters.get("status", []):
+        if value not in STATUSES:
+            raise InvalidParameterError(
+                f"invalid filter 'status={value}': must be one of created, restarting, "
+                "running, removing, paused, exited, or dead")
+
+
+def _name_matches(pattern: str, name: str) -> bool:
+    """Docker matches ``name=`` as a regular expression (moby's ``filters.Match``)."""
+    try:
+        rx = re.compile(pattern)
+    except re.error:
+        return pattern.lstrip("/") in name
+    return bool(rx.search(name) or rx.search("/" + name))
+
+
+def _ancestor_matches(value: str, c: Container) -> bool:
+    ref = c.image_ref if ":" in c.image_ref.rsplit("/", 1)[-1] else c.image_ref + ":latest"
+    want = value if ":" in value.rsplit("/", 1)[-1] else value + ":latest"
+    bare = c.image_id.removeprefix("sha256:")
+    return value in (c.image_ref, c.image_id) or want == ref or (
+        len(value) >= 4 and bare.startswith(value.removeprefix("sha256:")))
+
+
+def matches(c: Container, item: dict[str, Any], f: dict[str, list[str]],
+            created_bounds: tuple[str | None, str | None] = (None, None)) -> bool:
+    """Whether container ``c`` (and its list entry ``item``) passes every filter: values
+    of one key are alternatives, keys all apply (Docker's rule)."""
+    if "status" in f and c.status not in f["status"]:
+        return False
+    if "id" in f and not any(c.id.startswith(v) for v in f["id"]):
+        return False
+    if "name" in f and not any(_name_matches(v, c.name) for v in f["name"]):
+        return False
+    if "exited" in f and not (c.status == "exited" and str(c.exit_code) in f["exited"]):
+        return False
+    if "ancestor" in f and not any(_ancestor_matches(v, c) for v in f["ancestor"]):
+        return False
+    for want in f.get("label", []):
+        k, sep, v = want.partition("=")
+        if k not in c.config.labels or (sep and c.config.labels[k] != v):
+            return False
+    if "volume" in f:
+        names = {str(m.get("Name") or "") for m in item.get("Mounts") or []} | \
+            {str(m.get("Destination") or "") for m in item.get("Mounts") or []}
+        if not names & set(f["volume"]):
+            return False
+    before, since = created_bounds
+    if before is not None and not c.created < before:
+        return False
+    return not (since is not None and not c.created > since)
+
+
+def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str]] | None = None,
+                   limit: int = -1, server: bool = False) -> list[dict[str, Any]]:
+    """The ``GET /containers/json`` entries, newest first.  A ``status`` or ``exited``
+    filter, or a ``limit`` (``ps -n``/``-l``), looks at stopped containers too.
+
+    Raises:
+        InvalidParameterError: an unknown filter or status.
+        ContainerNotFoundError: the container of a ``before``/``since`` filter.
+    """
+    f = dict(filters or {})
+    check_filters(f, server=server)
+    bounds = (min((e.get_container(r).created for r in f.get("before", [])), default=None),
+              max((e.get_container(r).created for r in f.get("since", [])), default=None))
+    cs = e.list_containers(all_=all_ or "status" in f or "exited" in f or limit > 0)
+    cs = sorted(cs, key=lambda c: c.created, reverse=True)
+    now = time.time()
+    out = []
+    for c in cs:
+        item = container_summary(e, c)
+        item["Status"] = status_text(c, now)
+        if matches(c, item, f, bounds):
+            out.append(item)
+    return out[:limit] if limit > 0 else out

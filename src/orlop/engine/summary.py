@@ -1,0 +1,79 @@
+"""Docker's list entries of a container and of an image (``GET /containers/json`` and
+``GET /images/json`` items), made from the engine's records.
+
+They live here, below both faces, so that orlopd's routes and the CLI's local backend
+build the very same dicts (``system df`` renders them either way); server/schema.py had
+the first copies.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from orlop.engine.timefmt import human_duration, parse_rfc3339
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+    from orlop.engine.models import Container
+    from orlop.images.store import Image
+
+
+def epoch(rfc3339: str) -> int:
+    """Whole seconds since the epoch (the list entries' ``Created``); 0 for no time."""
+    try:
+        return int(parse_rfc3339(rfc3339))
+    except (ValueError, TypeError):
+        return 0
+
+
+def status_text(c: Container) -> str:
+    """Docker's ``Status`` column: ``Up 2 hours``, ``Exited (0) 3 seconds ago``..."""
+    now = time.time()
+    if c.status in ("running", "restarting", "paused"):
+        text = "Up " + human_duration(now - epoch(c.started_at))
+        return text + " (Paused)" if c.status == "paused" else text
+    if c.status == "exited":
+        return f"Exited ({c.exit_code}) {human_duration(now - epoch(c.finished_at))} ago"
+    if c.status == "created":
+        return "Created"
+    return c.status.capitalize()
+
+
+def container_command(e: Engine, c: Container) -> str:
+    cfg = c.config
+    try:
+        img_cfg = e.images.get(c.image_id).container_config
+    except Exception:
+        img_cfg = {}
+    ep = cfg.entrypoint if cfg.entrypoint is not None else img_cfg.get("Entrypoint")
+    cmd = cfg.cmd if cfg.cmd is not None else img_cfg.get("Cmd")
+    return " ".join([*(ep or []), *(cmd or [])])
+
+
+def container_summary(e: Engine, c: Container) -> dict[str, Any]:
+    """One ``GET /containers/json`` entry."""
+    from orlop.mounts.spec import MountPoint
+
+    mounts = [mp.to_inspect() for mp in map(MountPoint.from_json, e.mount_points(c.id))
+              if mp.origin != "tmpfs-flag"]
+    return {
+        "Id": c.id, "Names": ["/" + c.name], "Image": c.image_ref, "ImageID": c.image_id,
+        "Command": container_command(e, c), "Created": epoch(c.created), "Ports": [],
+        "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.host_config.network_mode},
+        "NetworkSettings": {"Networks": {}}, "Mounts": mounts,
+    }
+
+
+def image_summary(i: Image) -> dict[str, Any]:
+    """One ``GET /images/json`` entry."""
+    return {
+        "Id": i.id, "ParentId": "", "RepoTags": list(i.repo_tags), "RepoDigests": [],
+        "Created": epoch(i.created), "Size": i.size, "SharedSize": -1,
+        "VirtualSize": i.size, "Labels": i.container_config.get("Labels") or {},
+        "Containers": -1,
+    }
+
+
+__all__ = ["container_command", "container_summary", "epoch", "image_summary", "status_text"]

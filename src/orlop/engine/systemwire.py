@@ -1,0 +1,131 @@
+"""``/version``, ``/info`` and ``/system/df`` as the Docker Engine API answers them.
+
+orlopd's system routes and the CLI's local backend call these same functions, so
+``orlop info``, ``orlop version`` and ``orlop system df`` render one dict whether the
+engine runs in-process or behind ``-H``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from typing import TYPE_CHECKING, Any
+
+from orlop import __version__
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+# The API versions orlopd serves (server/app.py has the same two numbers for its
+# middleware; the server passes its own to version_info).
+API_VERSION = "1.45"
+MIN_API_VERSION = "1.24"
+
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+          "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def version_info(api_version: str = API_VERSION,
+                 min_api_version: str = MIN_API_VERSION) -> dict[str, Any]:
+    """``GET /version``: the engine's side of ``orlop version``."""
+    arch = GOARCH.get(platform.machine(), platform.machine())
+    details = {"ApiVersion": api_version, "MinAPIVersion": min_api_version, "Os": "linux",
+               "Arch": arch, "KernelVersion": platform.release(), "GitCommit": "",
+               "GoVersion": "", "BuildTime": "", "Experimental": "false"}
+    return {
+        "Platform": {"Name": "Orlop Engine"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+        "Version": __version__, "ApiVersion": api_version, "MinAPIVersion": min_api_version,
+        "GitCommit": "", "GoVersion": "python" + platform.python_version(), "Os": "linux",
+        "Arch": arch, "KernelVersion": platform.release(), "BuildTime": "",
+    }
+
+
+def info(engine: Engine) -> dict[str, Any]:
+    """``GET /info``.  ``RunRoot`` is Orlop's addition (podman has it as well)."""
+    from orlop.engine.sysinfo import system_info
+    from orlop.engine.timefmt import now_rfc3339
+
+    si = system_info(engine)
+    return {
+        "ID": "", "Containers": si.containers, "ContainersRunning": si.running,
+        "ContainersPaused": si.paused, "ContainersStopped": si.stopped,
+        "Images": si.images, "Volumes": si.volumes, "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"]],
+        "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
+                    "Authorization": None, "Log": ["json-file"]},
+        "MemoryLimit": False, "SwapLimit": False, "KernelMemoryTCP": False,
+        "CpuCfsPeriod": False, "CpuCfsQuota": False, "CPUShares": False,
+        "CPUSet": False, "PidsLimit": False, "IPv4Forwarding": False,
+        "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": False,
+        "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": False,
+        "NGoroutines": 0, "SystemTime": now_rfc3339(), "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs", "CgroupVersion": si.cgroup_version, "NEventsListener": 0,
+        "KernelVersion": si.kernel, "OperatingSystem": si.os_name,
+        "OSVersion": "", "OSType": "linux", "Architecture": si.arch,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
+                           "AllowNondistributableArtifactsHostnames": None,
+                           "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                           "IndexConfigs": {}, "Mirrors": None},
+        "NCPU": si.ncpu, "MemTotal": si.mem_total,
+        "GenericResources": None, "DockerRootDir": str(engine.config.root),
+        "RunRoot": str(engine.config.run_root),
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": socket.gethostname(),
+        "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+        "Runtimes": {"orlop": {"path": "orlop-runtime"}, "crun": {"path": "crun"},
+                     "runc": {"path": "runc"}},
+        "DefaultRuntime": engine.config.runtime,
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+        "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "",
+        "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""},
+        "InitCommit": {"ID": ""}, "SecurityOptions": ["name=seccomp,profile=unconfined"],
+        "CDISpecDirs": [], "Warnings": None,
+    }
+
+
+def _dir_size(path: str) -> int:
+    """Apparent size below ``path``, symlinks not followed, hard links counted once."""
+    from orlop.volumes.fsutil import tree_size
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        return tree_size(fd)
+    finally:
+        os.close(fd)
+
+
+def disk_usage(engine: Engine) -> dict[str, Any]:
+    """``GET /system/df``: images (with how many containers use each), containers (with
+    the size of their writable layer) and volumes (with ``UsageData``)."""
+    from orlop.engine.summary import container_summary, image_summary
+
+    containers = engine.list_containers(all_=True)
+    images = engine.images.list()
+    sizes = {i.id: i.size for i in images}
+    per_image: dict[str, int] = {}
+    for c in containers:
+        per_image[c.image_id] = per_image.get(c.image_id, 0) + 1
+    ctrs = []
+    for c in containers:
+        item = container_summary(engine, c)
+        size = _dir_size(str(engine.config.containers_dir / c.id / "diff"))
+        item["SizeRw"] = size
+        item["SizeRootFs"] = size + sizes.get(c.image_id, 0)
+        ctrs.append(item)
+    imgs = []
+    for i in images:
+        item = image_summary(i)
+        item["Containers"] = per_image.get(i.id, 0)
+        imgs.append(item)
+    vols = [v.to_inspect(engine.volumes.usage(v.name)) for v in engine.volumes.list()]
+    return {"LayersSize": sum(sizes.values()), "Images": imgs, "Containers": ctrs,
+            "Volumes": vols, "BuildCache": []}
+
+
+__all__ = ["API_VERSION", "MIN_API_VERSION", "disk_usage", "info", "version_info"]
