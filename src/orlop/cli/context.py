@@ -94,8 +94,23 @@ def write_archive(ctx: Context, output: str, write: Callable[[int], object]) -> 
     import os
 
     if output:
+        from orlop.errors import InvalidParameterError
+
+        # The docker CLI's ValidateOutputPath texts, checked before any work is done.
+        parent = os.path.dirname(os.path.abspath(output))
+        if not os.path.exists(parent):
+            raise InvalidParameterError(
+                f'invalid output path: directory "{parent}" does not exist')
+        if not os.path.isdir(parent):
+            raise InvalidParameterError(f'invalid output path: "{parent}" must be a directory')
+        if os.path.isdir(output):
+            raise InvalidParameterError(f'invalid output path: "{output}" is a directory')
         tmp = f"{output}.tmp-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        except OSError as err:  # name the asked path, never our temporary one
+            raise InvalidParameterError(
+                f"open {output}: {(err.strerror or str(err)).lower()}") from None
         try:
             write(fd)
         except BaseException:

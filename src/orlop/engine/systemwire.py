@@ -17,8 +17,10 @@ from orlop import __version__
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
-# The API versions orlopd serves (server/app.py has the same two numbers for its
-# middleware; the server passes its own to version_info).
+# The API versions orlopd serves (its middleware checks requests against these two).
+# docker-compose 1.29 pins old API versions (1.25 to 1.38, after its file format), so
+# older versions are accepted as moby does (its floor is 1.24); the wire shapes served are
+# those of 1.41 to 1.45, which those clients read as well.
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
 

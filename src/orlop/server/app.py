@@ -15,16 +15,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from orlop import __version__
+from orlop.engine import systemwire
 from orlop.server.context import CONTEXT, ServerContext
 from orlop.server.errors import ForbiddenOriginError, error_response, from_exception
 
 log = logging.getLogger("orlopd")
 
-API_VERSION = "1.45"
-# docker-compose 1.29 pins old API versions (1.25 to 1.38, after its file format), so
-# older versions are accepted as moby does (its floor is 1.24); the wire shapes served are
-# those of 1.41 to 1.45, which those clients read as well.
-MIN_API_VERSION = "1.24"
+API_VERSION, MIN_API_VERSION = systemwire.API_VERSION, systemwire.MIN_API_VERSION
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _VERSION_PREFIX = r"/{version:v[0-9]+\.[0-9]+}"
