@@ -25,6 +25,10 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from orlop.engine.hostcopy import base as _base
+from orlop.engine.hostcopy import clean as _clean
+from orlop.engine.hostcopy import contents_only as _contents_only
+from orlop.engine.hostcopy import host_destination, write_host_source
 from orlop.engine.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
 from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
 from orlop.images.archive import extract_tar
@@ -39,20 +43,6 @@ if TYPE_CHECKING:
 class CpResult:
     size: int  # bytes of the tar stream moved
     kind: str  # what the source was: "dir", "file", "symlink", "other"
-
-
-def _clean(path: str) -> str:
-    """Container paths are absolute: relative ones start at the container's root."""
-    return "/" + path.lstrip("/") if path else "/"
-
-
-def _contents_only(path: str) -> bool:
-    return path == "." or path.endswith("/.")
-
-
-def _base(path: str) -> str:
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    return parts[-1] if parts else "."
 
 
 def _not_found(path: str, view: View) -> NotFoundError:
@@ -114,23 +104,9 @@ def copy_out_to_host(engine: Engine, ref: str, src: str, dest: str, *,
                      follow_link: bool = False) -> CpResult:
     """``cp CONTAINER:SRC DEST``."""
     src = _clean(src)
-    dest_abs = os.path.abspath(dest)
-    contents = _contents_only(src)
-    expect = ""
-    if os.path.isdir(dest_abs):
-        target_dir, prefix, include_root = dest_abs, ("" if contents else _base(src)), \
-            not contents
-    else:
-        parent = os.path.dirname(dest_abs)
-        if not os.path.isdir(parent):
-            raise NotFoundError(f"destination directory {parent} does not exist: "
-                                "no such directory")
-        if dest.endswith("/"):
-            raise NotFoundError(f"destination directory {dest} does not exist: "
-                                "no such directory")
-        if os.path.lexists(dest_abs):
-            expect = "file"
-        target_dir, prefix, include_root = parent, os.path.basename(dest_abs), True
+    hd = host_destination(src, dest)
+    target_dir, prefix, include_root = hd.target_dir, hd.prefix, hd.include_root
+    expect = "file" if hd.expect_file else ""
     dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with opened(engine, ref) as view:
@@ -237,8 +213,8 @@ def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
 
         def feed() -> None:
             try:
-                _write_host_source(wfd, src_abs, prefix, follow_link=follow_link,
-                                   include_root=include_root)
+                write_host_source(wfd, src_abs, prefix, archive=True, follow_link=follow_link,
+                                  include_root=include_root)
             except BrokenPipeError:
                 pass  # the child stopped reading: its error is reported
             finally:
@@ -248,36 +224,6 @@ def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
                                                keep_owner=archive),
                           child_close=[wfd], parent_close=[rfd], parent_work=feed)
     return CpResult(int(res["size"]), describe(sst))
-
-
-def _write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
-                       include_root: bool) -> None:
-    w = TarWriter(out_fd)
-    opts = TreeOptions()
-    if follow_link:
-        fd = os.open(src, os.O_PATH | os.O_CLOEXEC)
-        try:
-            w.add_path_fd(fd, prefix, opts, include_root=include_root)
-        finally:
-            os.close(fd)
-    else:
-        parent = os.open(os.path.dirname(src) or "/", os.O_RDONLY | os.O_DIRECTORY
-                         | os.O_CLOEXEC)
-        try:
-            name = os.path.basename(src)
-            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode) and not include_root:
-                dfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-                              | os.O_CLOEXEC, dir_fd=parent)
-                try:
-                    w.add_tree(dfd, prefix, opts, include_root=False)
-                finally:
-                    os.close(dfd)
-            else:
-                w.add_entry(parent, name, prefix, st, opts)
-        finally:
-            os.close(parent)
-    w.close()
 
 
 __all__ = ["CpResult", "copy_in_from_host", "copy_in_stream", "copy_out_stream",

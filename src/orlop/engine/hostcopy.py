@@ -24,9 +24,10 @@ import stat
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any, cast
 
-from orlop.errors import InvalidArchiveError, OrlopError
+from orlop.errors import InvalidArchiveError, NotFoundError, OrlopError
 
 # Go's os.FileMode bits in X-Docker-Container-Path-Stat's "mode".
 GO_DIR = 1 << 31
@@ -61,6 +62,34 @@ def contents_only(path: str) -> bool:
 def base(path: str) -> str:
     parts = [p for p in path.split("/") if p not in ("", ".")]
     return parts[-1] if parts else "."
+
+
+@dataclass(frozen=True)
+class HostDestination:
+    """Where ``cp CONTAINER:SRC DEST`` lands on the host (docker cp's rules)."""
+
+    target_dir: str  # the existing directory the archive is extracted into
+    prefix: str  # the name SRC takes there ("" = its contents, for SRC/.)
+    include_root: bool  # whether SRC's own directory entry is written
+    expect_file: bool  # DEST names an existing non-directory: SRC must not be a directory
+
+
+def host_destination(src: str, dest: str) -> HostDestination:
+    """docker cp's reading of DEST, with its texts, before anything is read or written
+    (the local and the remote ``cp`` share it)."""
+    dest_abs = os.path.abspath(dest)
+    contents = contents_only(src)
+    if os.path.isdir(dest_abs):
+        return HostDestination(dest_abs, "" if contents else base(src), not contents, False)
+    parent = os.path.dirname(dest_abs)
+    if not os.path.isdir(parent):
+        raise NotFoundError(f"destination directory {parent} does not exist: "
+                            "no such directory")
+    if dest.endswith("/"):
+        raise NotFoundError(f"destination directory {dest} does not exist: "
+                            "no such directory")
+    return HostDestination(parent, os.path.basename(dest_abs), True,
+                           os.path.lexists(dest_abs))
 
 
 def _refuse(name: str, why: str) -> InvalidArchiveError:

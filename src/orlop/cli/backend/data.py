@@ -75,21 +75,8 @@ class RemoteData:
                 conn.close()
             return 0
         # The host's side first, with engine/cp.py's texts and in its order.
-        dest_abs = os.path.abspath(dest)
-        contents = hc.contents_only(src)
-        expect_file = False
-        if os.path.isdir(dest_abs):
-            target_dir, prefix = dest_abs, ("" if contents else hc.base(src))
-        else:
-            parent = os.path.dirname(dest_abs)
-            if not os.path.isdir(parent):
-                raise NotFoundError(f"destination directory {parent} does not exist: "
-                                    "no such directory")
-            if dest.endswith("/"):
-                raise NotFoundError(f"destination directory {dest} does not exist: "
-                                    "no such directory")
-            expect_file = os.path.lexists(dest_abs)
-            target_dir, prefix = parent, os.path.basename(dest_abs)
+        hd = hc.host_destination(src, dest)
+        target_dir, prefix, expect_file = hd.target_dir, hd.prefix, hd.expect_file
         path = src
         conn, resp, st = self.api.get_archive(ref, path)
         try:
