@@ -140,6 +140,12 @@ class ContainerAPI(BaseClient):
         self.request("DELETE", f"/containers/{quote(ref)}",
                      params={"force": force, "v": volumes})
 
+    def prune_containers(self, filters: dict[str, list[str]] | None = None
+                         ) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("POST", "/containers/prune", params={
+            "filters": filters} if filters else None)
+        return out
+
     def stop_container(self, ref: str, timeout: int | None = None,
                        signal: str | None = None) -> None:
         self.request("POST", f"/containers/{quote(ref)}/stop",

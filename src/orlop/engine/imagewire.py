@@ -115,11 +115,12 @@ def remove_image(engine: Engine, ref: str, *, force: bool = False) -> list[dict[
 def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
                  ) -> dict[str, Any]:
     """``POST /images/prune``: dangling images, or (``dangling=false``) every image no
-    container uses; an image a container starts using meanwhile is kept."""
+    container uses, under Docker's ``label``/``label!``/``until`` filters too; an image a
+    container starts using meanwhile is kept."""
+    from orlop.engine.prune import check_filters, passes
+
     filters = dict(filters or {})
-    unknown = set(filters) - {"dangling"}
-    if unknown:
-        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+    check_filters(filters, extra=("dangling",))
     only_dangling = _bool_filter("dangling", filters["dangling"]) \
         if "dangling" in filters else True
     store = engine.images
@@ -130,6 +131,9 @@ def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
             continue
         if store.containers_using(image.id):
             continue  # used by a container: not "unused"
+        labels = image.container_config.get("Labels") or {}
+        if not passes(filters, labels, image.created):
+            continue
         try:
             lines = store.remove(image.id, force=True)
         except ConflictError:

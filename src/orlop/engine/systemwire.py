@@ -88,7 +88,7 @@ def info(engine: Engine) -> dict[str, Any]:
     }
 
 
-def _dir_size(path: str) -> int:
+def dir_size(path: str) -> int:
     """Apparent size below ``path``, symlinks not followed, hard links counted once."""
     from orlop.volumes.fsutil import tree_size
 
@@ -116,7 +116,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     ctrs = []
     for c in containers:
         item = container_summary(engine, c)
-        size = _dir_size(str(engine.config.containers_dir / c.id / "diff"))
+        size = dir_size(str(engine.config.containers_dir / c.id / "diff"))
         item["SizeRw"] = size
         item["SizeRootFs"] = size + sizes.get(c.image_id, 0)
         ctrs.append(item)

@@ -122,6 +122,11 @@ class LocalContainers:
     def container_remove(self, ref: str, force: bool, volumes: bool) -> None:
         self.engine.remove_container(ref, force=force, volumes=volumes)
 
+    def container_prune(self, filters: dict[str, list[str]] | None) -> dict[str, Any]:
+        from orlop.engine.prune import prune_containers
+
+        return prune_containers(self.engine, filters)
+
     def container_stop(self, ref: str, timeout: int | None, sig: str | None) -> None:
         self.engine.stop_container(ref, timeout, sig)
 
@@ -489,6 +494,9 @@ class RemoteContainers:
 
     def container_remove(self, ref: str, force: bool, volumes: bool) -> None:
         self.api.remove_container(ref, force=force, volumes=volumes)
+
+    def container_prune(self, filters: dict[str, list[str]] | None) -> dict[str, Any]:
+        return self.api.prune_containers(filters)
 
     def container_stop(self, ref: str, timeout: int | None, sig: str | None) -> None:
         self.api.stop_container(ref, timeout, sig)

@@ -17,7 +17,7 @@ _GROUP = {"ls": "ps", "list": "ps", "ps": "ps", "rm": "rm", "remove": "rm", "sta
           "create": "create", "run": "run", "inspect": "inspect", "stop": "stop",
           "kill": "kill", "wait": "wait", "restart": "restart", "pause": "pause",
           "unpause": "unpause", "rename": "rename", "top": "top", "logs": "logs",
-          "attach": "attach", "exec": "exec"}
+          "attach": "attach", "exec": "exec", "prune": "prune"}
 _LIFECYCLE = {"stop", "kill", "wait", "restart", "pause", "unpause", "rename", "top", "logs",
               "attach"}
 
@@ -26,8 +26,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if name == "container":
         if not argv or argv[0] in ("-h", "--help"):
             print("\nUsage:  orlop container COMMAND\n\nManage containers\n\nCommands:\n"
-                  "  attach, create, exec, inspect, kill, logs, ls, pause, rename, restart, rm, "
-            "run, start, stop, top, unpause, wait", file=ctx.stdout)
+                  "  attach, create, exec, inspect, kill, logs, ls, pause, prune, rename, restart, "
+                  "rm, run, start, stop, top, unpause, wait", file=ctx.stdout)
             return 0
         sub = _GROUP.get(argv[0])
         if sub is None:
@@ -53,7 +53,49 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             return exec_cmd.main("exec", argv, ctx)
         ctx.command = f"container {(argv and sub) or sub}"
         name = sub
-    return {"start": _start, "ps": _ps, "rm": _rm}[name](argv, ctx)
+    return {"start": _start, "ps": _ps, "rm": _rm, "prune": _prune}[name](argv, ctx)
+
+
+def parse_filter_flags(items: list[str]) -> dict[str, list[str]]:
+    """``--filter k=v`` flags as the API's filters map (values of one key accumulate)."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"bad format of filter (expected name=value): {item}")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def confirm(ctx: Context, warning: str) -> bool:
+    """Docker's prune prompt: the warning, then ``[y/N]`` read from stdin."""
+    ctx.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    ctx.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _prune(argv: list[str], ctx: Context) -> int:
+    """``orlop container prune [-f] [--filter k=v]``: Docker's prompt, list and total."""
+    from orlop.cli.units import human_size
+
+    p = Parser(prog="orlop container prune", add_help=False)
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError('"orlop container prune" accepts no arguments.')
+    filters = parse_filter_flags(args.filter)
+    if not args.force and not confirm(
+            ctx, "WARNING! This will remove all stopped containers."):
+        return 0
+    report = ctx.backend().container_prune(filters or None)
+    deleted = list(report.get("ContainersDeleted") or [])
+    if deleted:
+        ctx.stdout.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in deleted) + "\n")
+    reclaimed = int(report.get("SpaceReclaimed") or 0)
+    ctx.stdout.write(f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
+    return 0
 
 
 def _start(argv: list[str], ctx: Context) -> int:

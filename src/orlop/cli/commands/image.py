@@ -307,10 +307,11 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("--filter", action="append", default=[])
     args = p.parse_args(argv)
-    if args.filter:
-        from orlop.errors import UnsupportedError
+    from orlop.cli.commands.container import parse_filter_flags
 
-        raise UnsupportedError("image prune --filter is not supported yet")
+    filters = parse_filter_flags(args.filter)
+    if args.all:
+        filters["dangling"] = ["false"]
     if not args.force:
         what = ("all images without at least one container associated to them"
                 if args.all else "all dangling images")
@@ -321,7 +322,7 @@ def _prune(argv: list[str], ctx: Context) -> int:
             return 0
     from orlop.cli.units import human_size
 
-    report = ctx.backend().image_prune({"dangling": ["false"]} if args.all else None)
+    report = ctx.backend().image_prune(filters or None)
     lines = [f"{key.lower()}: {value}" for record in report.get("ImagesDeleted") or []
              for key, value in record.items()]
     reclaimed = int(report.get("SpaceReclaimed") or 0)

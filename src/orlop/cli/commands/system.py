@@ -17,6 +17,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         if not argv or argv[0] in ("-h", "--help"):
             print("\nUsage:  orlop system COMMAND\n\nManage Orlop\n\nCommands:\n"
                   "  df          Show disk usage\n  info        Display system-wide information\n"
+                  "  events      Get real time events from the server\n"
+                  "  prune       Remove unused data\n"
                   "  service     Serve the Docker Engine API on a unix socket (orlopd)",
                   file=ctx.stdout)
             return 0
@@ -28,6 +30,12 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             return _df(argv, ctx)
         if sub == "service":
             return _service(argv, ctx)
+        if sub == "prune":
+            return _prune(argv, ctx)
+        if sub == "events":
+            from orlop.cli.commands import events
+
+            return events.main("events", argv, ctx)
         raise UsageError(f'unknown command "{sub}" for "orlop system"')
     if name == "version":
         return _version(argv, ctx)
@@ -140,3 +148,55 @@ def _service(argv: list[str], ctx: Context) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, args)
+
+
+def _prune(argv: list[str], ctx: Context) -> int:
+    """``orlop system prune [-a] [--volumes] [-f] [--filter k=v]``: stopped containers,
+    then (with --volumes) unused anonymous volumes, then dangling (-a: unused) images,
+    with Docker's prompt and report."""
+    from orlop.cli.commands.container import confirm, parse_filter_flags
+    from orlop.cli.units import human_size
+
+    p = Parser(prog="orlop system prune", add_help=False)
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--volumes", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError('"orlop system prune" accepts no arguments.')
+    filters = parse_filter_flags(args.filter)
+    if not args.force:
+        items = ["all stopped containers", "all networks not used by at least one container"]
+        if args.volumes:
+            items.append("all anonymous volumes not used by at least one container")
+        items.append("all images without at least one container associated to them"
+                     if args.all else "all dangling images")
+        items.append("unused build cache")
+        warning = "WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
+        if not confirm(ctx, warning):
+            return 0
+    backend = ctx.backend()
+    reclaimed = 0
+    report = backend.container_prune(filters or None)
+    containers = list(report.get("ContainersDeleted") or [])
+    reclaimed += int(report.get("SpaceReclaimed") or 0)
+    if containers:
+        ctx.stdout.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in containers)
+                         + "\n")
+    if args.volumes:
+        vol_filters = {k: v for k, v in filters.items() if k != "until"}
+        volumes, space = backend.volume_prune(False, vol_filters or None)
+        reclaimed += space
+        if volumes:
+            ctx.stdout.write("Deleted Volumes:\n" + "".join(f"{v}\n" for v in volumes) + "\n")
+    img_filters = {**filters, **({"dangling": ["false"]} if args.all else {})}
+    images = backend.image_prune(img_filters or None)
+    reclaimed += int(images.get("SpaceReclaimed") or 0)
+    lines = [f"{key.lower()}: {value}" for record in images.get("ImagesDeleted") or []
+             for key, value in record.items()]
+    if lines:
+        ctx.stdout.write("Deleted Images:\n" + "".join(f"{line}\n" for line in lines) + "\n")
+    ctx.stdout.write(f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
+    return 0

@@ -469,23 +469,12 @@ async def remove(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
+    """``POST /containers/prune`` (engine/prune.py, which the CLI's local backend uses)."""
+    from orlop.engine.prune import prune_containers
+
     filters = query_filters(request)
-
-    from orlop.engine.ps import matches
-
-    labels = {k: v for k, v in filters.items() if k == "label"}
-
-    def go(e: Engine) -> list[str]:
-        removed = []
-        for c in e.list_containers(all_=True):
-            if c.status in ("exited", "created", "dead") and matches(c, {}, labels):
-                with contextlib.suppress(OrlopError):
-                    e.remove_container(c.id)
-                    removed.append(c.id)
-        return removed
-
-    removed = await ctx_of(request).call(go)
-    return json_response({"ContainersDeleted": removed, "SpaceReclaimed": 0})
+    report = await ctx_of(request).call(lambda e: prune_containers(e, filters))
+    return json_response(report)
 
 
 async def resize(request: web.Request) -> web.Response:
