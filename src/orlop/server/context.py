@@ -5,6 +5,11 @@ connections must not be shared across threads.  Each call therefore builds a sho
 ``Engine`` inside a worker thread (0.1 ms: the connection opens lazily) and closes it
 there, so the event loop never blocks on the database or the disk, and every request sees
 freshly reconciled state (a dead monitor is noticed by the next request).
+
+The one long-lived reader is ``volume_list`` (``GET /volumes``): a listing of thousands
+of volumes costs milliseconds to build, so its encoded answer is kept on a connection of
+its own, under a lock, and served again only while that connection's ``PRAGMA
+data_version`` says no process has committed anything since (``VolumeListCache``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from orlop.config import EngineConfig
 if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.server.sessions import Sessions
+    from orlop.volumes.service import VolumeListCache
 
 T = TypeVar("T")
 
@@ -38,13 +44,19 @@ class ServerContext:
     stream_limit: int = DEFAULT_STREAM_LIMIT
     executor: ThreadPoolExecutor = field(init=False)
     sessions: Sessions = field(init=False)
+    # GET /volumes: the encoded answer kept per filter set while the database is
+    # unchanged (VolumeListCache says why that cannot serve stale data).  Long-lived,
+    # unlike the per-call engines: its whole point is to outlive a request.
+    volume_list: VolumeListCache = field(init=False)
 
     def __post_init__(self) -> None:
         from orlop.server.sessions import Sessions
+        from orlop.volumes.service import VolumeListCache
 
         self.executor = ThreadPoolExecutor(max_workers=self.workers,
                                            thread_name_prefix="orlopd-engine")
         self.sessions = Sessions(self)
+        self.volume_list = VolumeListCache(self.config)
 
     async def call(self, fn: Callable[[Engine], T]) -> T:
         """Run ``fn(engine)`` in a worker thread with an engine of its own."""
@@ -68,6 +80,7 @@ class ServerContext:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.volume_list.close()
 
 
 CONTEXT = web.AppKey("orlop_context", ServerContext)

@@ -184,6 +184,16 @@ def field_object(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str,
     return value
 
 
+def json_bytes(data: Any) -> bytes:
+    """A JSON response body as the server sends every one (a trailing newline, as Go's
+    json.Encoder writes)."""
+    return json.dumps(data).encode() + b"\n"
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode() + b"\n",
-                        content_type="application/json")
+    return json_body_response(json_bytes(data), status)
+
+
+def json_body_response(body: bytes, status: int = 200) -> web.Response:
+    """A response whose body is already JSON (e.g. one kept by a cache)."""
+    return web.Response(status=status, body=body, content_type="application/json")

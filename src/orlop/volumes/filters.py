@@ -33,6 +33,12 @@ class VolumeFilter:
     all: bool = False  # prune only: consider named volumes too
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def selects_all(self) -> bool:
+        """No criterion that can reject a volume: ``list()`` then skips the match pass."""
+        return (self.dangling is None and not self.names and not self.drivers
+                and not self.labels and not self.not_labels)
+
     def match(self, name: str, driver: str, labels: Mapping[str, str] | None,
               in_use: bool | None = None) -> bool:
         """Whether a volume passes.  ``in_use`` is needed only when ``dangling`` is set."""
@@ -64,6 +70,13 @@ def parse_filter_args(args: Iterable[str]) -> dict[str, list[str]]:
         out.setdefault(key.lower() if key.lower() in LIST_KEYS | PRUNE_KEYS else key,
                        []).append(value)
     return out
+
+
+def filter_key(filters: Mapping[str, Sequence[str]] | None
+               ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A hashable form of a filter mapping, equal for equal filters whatever the order of
+    the keys (a cache key: the values keep their order, which only error texts show)."""
+    return tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items()))
 
 
 def build_filter(filters: Mapping[str, Sequence[str]] | None, *, prune: bool = False

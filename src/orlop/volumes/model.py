@@ -9,6 +9,7 @@ The ``anonymous`` column of the database stays the truth Orlop itself prunes by.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,23 +36,38 @@ class Volume:
     anonymous: bool = False
 
     def to_inspect(self, usage: tuple[int, int] | None = None) -> dict[str, Any]:
-        """Docker's ``volume inspect`` object; keys (and map keys) sorted as Go's JSON does.
+        """Docker's ``volume inspect`` object (see :func:`inspect_dict`).
 
         ``usage`` is ``(size in bytes, reference count)`` and adds Docker's ``UsageData``.
         """
-        out: dict[str, Any] = {
-            "CreatedAt": self.created_at,
-            "Driver": self.driver,
-            "Labels": _sorted(self.labels),
-            "Mountpoint": str(self.mountpoint),
-            "Name": self.name,
-            "Options": _sorted(self.options),
-            "Scope": "local",
-        }
-        if usage is not None:
-            out["UsageData"] = {"RefCount": usage[1], "Size": usage[0]}
-        return out
+        return inspect_dict(self.name, self.driver, str(self.mountpoint), self.created_at,
+                            self.labels, self.options, usage)
 
 
-def _sorted(m: dict[str, str] | None) -> dict[str, str] | None:
+def inspect_dict(name: str, driver: str, mountpoint: str, created_at: str,
+                 labels: Mapping[str, str] | None, options: Mapping[str, str] | None,
+                 usage: tuple[int, int] | None = None) -> dict[str, Any]:
+    """THE wire shape of a volume, Docker's ``volume inspect`` object: keys (and map
+    keys) sorted as Go's JSON does, ``None`` kept apart from ``{}``.
+
+    A function of plain values rather than only a method of :class:`Volume`, so that
+    ``VolumeService.list_inspect`` can build it straight from database rows (no
+    ``Volume`` and no ``Path`` per row: at 10,000 volumes those cost more than the query)
+    while every volume object on the wire still comes from this one definition.
+    """
+    out: dict[str, Any] = {
+        "CreatedAt": created_at,
+        "Driver": driver,
+        "Labels": _sorted(labels),
+        "Mountpoint": mountpoint,
+        "Name": name,
+        "Options": _sorted(options),
+        "Scope": "local",
+    }
+    if usage is not None:
+        out["UsageData"] = {"RefCount": usage[1], "Size": usage[0]}
+    return out
+
+
+def _sorted(m: Mapping[str, str] | None) -> dict[str, str] | None:
     return None if m is None else {k: m[k] for k in sorted(m)}

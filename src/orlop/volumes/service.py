@@ -31,18 +31,22 @@ import os
 import secrets
 import sqlite3
 import stat
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from orlop.config import EngineConfig
 from orlop.errors import (
     ConflictError,
     InvalidParameterError,
     NotFoundError,
+    PermissionDeniedError,
     SystemFailureError,
     VolumeInUseError,
     VolumeNotFoundError,
@@ -53,15 +57,17 @@ from orlop.state import Database
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.drivers.base import VolumeDriver
 from orlop.volumes.drivers.local import DATA_DIR, DISK_IMAGE, LocalDriver
-from orlop.volumes.filters import build_filter
+from orlop.volumes.filters import VolumeFilter, build_filter, filter_key
 from orlop.volumes.fsutil import open_dir, opened_dir, remove_tree, tree_size
-from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume
+from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
 
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 VOLUME_DIR_MODE = 0o701  # as Docker: others may traverse to _data, not list volumes
 VOLUMES_DIR_MODE = 0o701
+
+T = TypeVar("T")
 
 _COLUMNS = "name, driver, created_at, labels, options, anonymous"
 
@@ -232,20 +238,60 @@ class VolumeService:
 
         One query and no filesystem access, so that ``volume ls`` stays fast with
         thousands of volumes; ``dangling`` is computed by the same query from the
-        ``mount_points`` index.
+        ``mount_points`` index.  Callers that only send the volumes on (``volume ls``,
+        ``GET /volumes``) use :meth:`list_inspect`, which skips the ``Volume`` objects.
         """
         flt = build_filter(filters)
-        used = ", EXISTS (SELECT 1 FROM mount_points m WHERE m.volume_name = v.name)"
-        sql = (f"SELECT {_COLUMNS}{used if flt.dangling is not None else ''} "
-               "FROM volumes v ORDER BY name")
         with self.db.read() as conn:
-            rows = conn.execute(sql).fetchall()
+            rows = _select_for(conn, flt)
         out: list[Volume] = []
+        every = flt.selects_all
         for row in rows:
             vol = self._to_volume(row)
-            in_use = bool(row[6]) if flt.dangling is not None else None
-            if flt.match(vol.name, vol.driver, vol.labels, in_use):
+            if every or flt.match(vol.name, vol.driver, vol.labels,
+                                  bool(row[6]) if flt.dangling is not None else None):
                 out.append(vol)
+        return out
+
+    def list_inspect(self, filters: Mapping[str, Sequence[str]] | None = None
+                     ) -> builtins.list[dict[str, Any]]:
+        """:meth:`list` as Docker's volume objects (each what ``Volume.to_inspect()``
+        gives): what ``volume ls`` and ``GET /volumes`` send."""
+        flt = build_filter(filters)
+        with self.db.read() as conn:
+            return self._inspect_rows(conn, flt)
+
+    def _inspect_rows(self, conn: sqlite3.Connection, flt: VolumeFilter
+                      ) -> builtins.list[dict[str, Any]]:
+        """The rows-to-wire path: straight from the rows to :func:`inspect_dict` (the one
+        definition of the shape), with no ``Volume`` or ``Path`` per row and each
+        distinct labels/options text parsed once (anonymous volumes all carry the same
+        label).  At 10,000 volumes this is about 4x faster than ``list()`` +
+        ``to_inspect()``, most of that difference being ``Path`` construction."""
+        rows = _select_for(conn, flt)
+        prefix = self._volumes_dir_str + "/"
+        suffix = "/" + DATA_DIR
+        parsed: dict[str, dict[str, str]] = {}
+
+        def as_map(text: str | None) -> dict[str, str] | None:
+            if text is None:
+                return None
+            value = parsed.get(text)
+            if value is None:
+                # Never handed out as is: inspect_dict copies it (sorted), so rows
+                # sharing one text share no dict in the result.
+                value = parsed[text] = json.loads(text)
+            return value
+
+        every = flt.selects_all
+        dangling = flt.dangling is not None
+        out: list[dict[str, Any]] = []
+        for row in rows:
+            name, driver, created_at, labels_text, options_text = row[:5]
+            labels = as_map(labels_text)
+            if every or flt.match(name, driver, labels, bool(row[6]) if dangling else None):
+                out.append(inspect_dict(name, driver, prefix + name + suffix, created_at,
+                                        labels, as_map(options_text)))
         return out
 
     def references(self, name: str) -> builtins.list[str]:
@@ -717,6 +763,107 @@ class VolumeService:
         raise SystemFailureError(f"volume {name}: its directory keeps changing")
 
 
+class VolumeListCache:
+    """:meth:`VolumeService.list_inspect`, rendered once per change of the database, for a
+    long-running server (orlopd's ``GET /volumes``).
+
+    Why: a server answers the same listing many times between two changes, and building
+    it (1,000 volumes: rows, dicts, JSON) costs far more than the request around it.
+
+    Why it never serves stale data: it reads on a connection of its own, which never
+    writes, and keeps each answer with that connection's ``PRAGMA data_version``, read in
+    the *same* read transaction as the rows.  SQLite gives that number a new value
+    whenever any other connection -- in this process or in another one: the CLI,
+    monitors, the server's own per-request engines -- commits to the database, and no
+    commit can happen while the read transaction holds its SHARED lock (rollback
+    journal).  So a kept answer is served only when not one commit happened since its
+    rows were read; checking costs one short read transaction, no query of the tables.
+    Any commit drops every kept answer, volume-related or not: coarse, but it needs no
+    schema change and cannot miss a writer (a trigger or counter could be skipped by a
+    process running older code).  The database file is also compared by inode, so that a
+    file replaced under the same path is never read through the old connection.
+
+    ``render`` turns the volume objects into what is kept (the server: the encoded
+    response body, so that a kept answer costs no work at all).  Answers are kept per
+    (render, filter set) (:func:`filter_key`), at most ``max_entries`` of them, least
+    recently used dropped first.  Thread-safe: one lock
+    serialises the connection; while one thread rebuilds an answer, the others wait for
+    it rather than build it again.
+    """
+
+    def __init__(self, config: EngineConfig, max_entries: int = 8) -> None:
+        self._config = config
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._db: Database | None = None
+        self._service: VolumeService | None = None
+        self._file: tuple[int, int] | None = None
+        self._answers: OrderedDict[tuple[object, ...], tuple[int, object]] = OrderedDict()
+
+    def get(self, filters: Mapping[str, Sequence[str]] | None,
+            render: Callable[[builtins.list[dict[str, Any]]], T]) -> T:
+        """``render(list_inspect(filters))``, as fresh as a new read of the database.
+
+        ``render`` must be a function of its argument only (it is part of the key: pass
+        the same function object, e.g. a module-level one, to share answers)."""
+        key = (render, *filter_key(filters))
+        with self._lock:
+            service = self._open()
+            try:
+                with service.db.read() as conn:
+                    version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+                    kept = self._answers.get(key)
+                    if kept is not None and kept[0] == version:
+                        self._answers.move_to_end(key)
+                        return cast(T, kept[1])
+                    vols = service._inspect_rows(conn, build_filter(filters))
+            except InvalidParameterError:
+                raise  # a bad filter: the connection is fine
+            except BaseException:
+                self._close()  # a connection in an unknown state is not trusted again
+                raise
+            value = render(vols)
+            self._answers[key] = (version, value)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self._max_entries:
+                self._answers.popitem(last=False)
+            return value
+
+    def _open(self) -> VolumeService:
+        path = self._config.db_path
+        try:
+            st = os.stat(path)
+            ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            ident = None  # the first connect creates it; the next call reopens once
+        if self._service is None or ident is None or ident != self._file:
+            self._close()
+            if ident is None:
+                try:  # as Engine() does: a server may list before anything made the root
+                    os.makedirs(self._config.root, mode=0o711, exist_ok=True)
+                except OSError as err:
+                    raise PermissionDeniedError(
+                        f"cannot use {self._config.root} as the engine's root: "
+                        f"{err.strerror}") from err
+            self._db = Database(path)
+            self._service = VolumeService(self._config, self._db)
+            self._file = ident
+        return self._service
+
+    def _close(self) -> None:
+        self._answers.clear()  # data_version values mean nothing on another connection
+        if self._db is not None:
+            with suppress(Exception):
+                self._db.close()
+        self._db = None
+        self._service = None
+        self._file = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
 def _rename_noreplace(dir_fd: int, old: str, new: str) -> None:
     """rename(old, new) that fails with EEXIST instead of replacing ``new``.
 
@@ -732,6 +879,16 @@ def _rename_noreplace(dir_fd: int, old: str, new: str) -> None:
             raise
         os.mkdir(new, 0o700, dir_fd=dir_fd)
         os.rename(old, new, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _select_for(conn: sqlite3.Connection, flt: VolumeFilter) -> list[tuple[Any, ...]]:
+    """The rows ``list()`` filters: every volume by name, plus whether a container uses
+    it when the ``dangling`` filter needs that (from the ``mount_points`` index)."""
+    used = ", EXISTS (SELECT 1 FROM mount_points m WHERE m.volume_name = v.name)"
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: sqlite3.Row costs more and names nothing here
+    return cur.execute(f"SELECT {_COLUMNS}{used if flt.dangling is not None else ''} "
+                       "FROM volumes v ORDER BY name").fetchall()
 
 
 def _refs(conn: sqlite3.Connection, name: str) -> list[str]:

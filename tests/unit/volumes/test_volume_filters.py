@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orlop.errors import InvalidParameterError
-from orlop.volumes.filters import build_filter, label_matches, parse_filter_args
+from orlop.volumes.filters import build_filter, filter_key, label_matches, parse_filter_args
 
 
 def test_parse_filter_args_repeated_keys_collected() -> None:
@@ -66,3 +66,19 @@ def test_match_name_is_substring_or_regex_invalid_matches_nothing() -> None:
     assert build_filter({"name": ["^pr_.*used$"]}).match("pr_named_used", "local", None)
     assert not build_filter({"name": ["(("]}).match("pr_named_used", "local", None)
     assert build_filter({"name": ["(("]}).match("((", "local", None)
+
+
+def test_filter_key_ignores_key_order_keeps_values() -> None:
+    a = filter_key({"label": ["a", "b"], "dangling": ["true"]})
+    assert a == filter_key({"dangling": ["true"], "label": ["a", "b"]})
+    assert a != filter_key({"label": ["a"], "dangling": ["true"]})
+    assert filter_key(None) == filter_key({}) == ()
+    hash(a)
+
+
+def test_selects_all_only_without_criteria() -> None:
+    assert build_filter(None).selects_all
+    assert build_filter({"name": []}).selects_all  # an empty value list rejects nothing
+    for flt in ({"name": ["x"]}, {"driver": ["local"]}, {"label": ["k"]},
+                {"label!": ["k"]}, {"dangling": ["false"]}):
+        assert not build_filter(flt).selects_all, flt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orlop.volumes.model import Volume
+from orlop.volumes.model import Volume, inspect_dict
 
 
 def _vol(**kw: object) -> Volume:
@@ -43,3 +43,11 @@ def test_to_inspect_usage_adds_usage_data() -> None:
     got = _vol().to_inspect(usage=(1234, 2))
     assert got["UsageData"] == {"RefCount": 2, "Size": 1234}
     assert list(got) == sorted(got)
+
+
+def test_inspect_dict_is_the_shape_to_inspect_gives() -> None:
+    vol = _vol(labels={"b": "2", "a": "1"}, options={})
+    got = inspect_dict(vol.name, vol.driver, str(vol.mountpoint), vol.created_at,
+                       {"b": "2", "a": "1"}, {}, (5, 1))
+    assert json.dumps(got) == json.dumps(vol.to_inspect(usage=(5, 1)))
+    assert list(got["Labels"]) == ["a", "b"]

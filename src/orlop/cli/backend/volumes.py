@@ -24,7 +24,7 @@ class LocalVolumes:
         return vol.to_inspect(svc.usage(name) if size else None)
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        return [v.to_inspect() for v in self.engine.volumes.list(filters)]
+        return self.engine.volumes.list_inspect(filters)
 
     def volume_remove(self, name: str, force: bool) -> None:
         self.engine.volumes.remove(name, force=force)

@@ -27,6 +27,8 @@ from orlop.server.wire import (
     field_str,
     field_str_map,
     json_body,
+    json_body_response,
+    json_bytes,
     json_response,
     query_bool,
     query_filters,
@@ -38,13 +40,17 @@ if TYPE_CHECKING:
 
 
 async def list_volumes(request: web.Request) -> web.Response:
+    """The body comes from ``ServerContext.volume_list``: built once per change of the
+    database (by any process), then sent as is; never older than a fresh read."""
     filters = query_filters(request)
+    ctx = ctx_of(request)
+    body = await ctx.run(functools.partial(ctx.volume_list.get, filters, _list_body))
+    return json_body_response(body)
 
-    def go(e: Engine) -> list[dict[str, Any]]:
-        return [v.to_inspect() for v in e.volumes.list(filters)]
 
-    vols = await ctx_of(request).call(go)
-    return json_response({"Volumes": vols, "Warnings": None})
+def _list_body(vols: list[dict[str, Any]]) -> bytes:
+    """moby's ``volume.ListResponse``, encoded (what the listing cache keeps)."""
+    return json_bytes({"Volumes": vols, "Warnings": None})
 
 
 async def create_volume(request: web.Request) -> web.Response:
