@@ -4,24 +4,28 @@
 tar) and checks the outcome before the first byte is sent, so that an engine error is
 still Docker's error response with its status code, never a truncated 200.
 
-A helper is a fresh interpreter: about 60 ms of a detached start went to starting it and
-importing the engine.  ``Spare`` keeps helpers started ahead (``--standby``: warmed up,
-waiting for their call on stdin), so a call without stdio (``start``, ``exec -d``,
-``stat``) only sends one a line (POST start, median of 20 back to back: 135 -> 75 ms;
-spaced out: 53 ms).  A spare is still a clean fork+exec of orlopd (never a fork of this
-multi-threaded process), in a session of its own, making the same engine call as before,
-so the container gets the same monitor as with ``orlop start``.
+A helper started for its call is a fresh interpreter: ~60 ms of CPU to start and import
+the engine, most of a call's cost.  So helpers are forked by ``ForkServer`` (one warm,
+single-threaded ``--standby`` process, never this multi-threaded one), which gets each
+call and its stdio, status and resize pipes over a unix socket (SCM_RIGHTS): a call with
+stdio (a foreground ``docker run``'s attach, ``exec``, ``cp``) gets a warm helper as
+well as a detached start.  The child makes its own session and the same engine call as
+before, so the container gets the same monitor as with ``orlop start``/``run``
+(``docker run --rm busybox true`` through orlopd, median of 15: 141 -> 54 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
+import signal
+import socket
 import sys
 from collections.abc import AsyncGenerator, Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from orlop.errors import (
     ConflictError,
@@ -60,7 +64,7 @@ def argv_for(ctx: ServerContext, op: str | None, cid: str, status_fd: int, *,
              path: str | None = None, spec: dict[str, Any] | None = None,
              interactive: bool = False, console_size: tuple[int, int] | None = None,
              resize_fd: int = -1) -> list[str]:
-    """The helper's command line; ``op`` None: a spare (``--standby``)."""
+    """The helper's command line; ``op`` None: the fork server (``--standby``)."""
     cfg = ctx.config
     argv = [sys.executable, "-m", "orlop.server.monitor", "--root", str(cfg.root),
             "--run-root", str(cfg.run_root), "--runtime", cfg.runtime,
@@ -81,15 +85,104 @@ def argv_for(ctx: ServerContext, op: str | None, cid: str, status_fd: int, *,
     return [*argv, "--", cid]
 
 
-class Helper:
-    """A running helper: its process, the status it will report and, when it relays a
-    terminal, the pipe that carries the client's window size to it."""
+PIPE = asyncio.subprocess.PIPE
+# What a helper's stdin, stdout or stderr is: None for /dev/null, PIPE for a pipe to this
+# process (``Helper.stdin``/``stdout``/``stderr``), or a descriptor (or file) given as is.
+StdioArg = int | IO[bytes] | None
 
-    def __init__(self, proc: asyncio.subprocess.Process, status: asyncio.Task[bytes],
-                 resize_fd: int = -1) -> None:
+
+class Process(Protocol):
+    """What a helper's process is to this server: an ``asyncio.subprocess.Process`` (a
+    helper started for its call), or a ``Forked`` one (made by the fork server)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+class Forked:
+    """A helper forked by the fork server: not a child of this process, so it is watched
+    and signalled through its pidfd (never by a pid that may have been reused).  Its exit
+    status is the fork server's to reap; its outcome comes on the status pipe."""
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._pidfd = pidfd
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(pidfd, self._on_exit)  # a pidfd polls readable once it exited
+
+    def _on_exit(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        self.returncode = 0  # ended (its status is the fork server's)
+        if not self._exited.done():
+            self._exited.set_result(None)
+
+    async def wait(self) -> int:
+        await asyncio.shield(self._exited)
+        return 0
+
+    def kill(self) -> None:
+        if self._pidfd >= 0:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+
+
+class Helper:
+    """A running helper: its process, the outcome it will report, the pipes to its stdio
+    that the caller asked for and, when it relays a terminal, the pipe that carries the
+    client's window size to it.
+
+    The status descriptor carries JSON lines: ``{"event": "started"}`` when an attached
+    container runs (``started`` is set then), and one outcome line at the end."""
+
+    def __init__(self, proc: Process, status_fd: int, resize_fd: int = -1, *,
+                 stdin: asyncio.StreamWriter | None = None,
+                 stdout: asyncio.StreamReader | None = None,
+                 stderr: asyncio.StreamReader | None = None) -> None:
         self.proc = proc
-        self.status = status
         self.resize_fd = resize_fd
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.started = asyncio.Event()
+        pipe = os.fdopen(status_fd, "rb", buffering=0)
+        self.status: asyncio.Task[dict[str, Any]] = \
+            asyncio.get_running_loop().create_task(self._read_status(pipe))
+
+    async def _read_status(self, pipe: IO[bytes]) -> dict[str, Any]:
+        """The outcome line ({} if the helper ended without one), setting ``started`` on
+        the way."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        try:
+            transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        except BaseException:
+            pipe.close()
+            raise
+        try:
+            while line := await reader.readline():
+                with contextlib.suppress(ValueError):
+                    event = json.loads(line)
+                    if not isinstance(event, dict):
+                        continue
+                    if event.get("event") == "started":
+                        self.started.set()
+                        continue
+                    return event
+            return {}
+        finally:
+            transport.close()
 
     def resize(self, rows: int, cols: int) -> None:
         """Send a new window size to the helper, which sets it on the pty's master before
@@ -108,17 +201,14 @@ class Helper:
 
     async def outcome(self) -> dict[str, Any]:
         try:
-            data = await self.status
+            out = await self.status
             await self.proc.wait()
         finally:
             self.close_resize()
-        try:
-            out: dict[str, Any] = json.loads(data.splitlines()[0]) if data.strip() else {}
-        except ValueError:
-            out = {}
         if not out:
             out = {"event": "error", "kind": ErrorKind.SYSTEM.value,
-                   "message": f"the helper process exited with status {self.proc.returncode}"}
+                   "message": "the helper process exited without an outcome (status "
+                              f"{self.proc.returncode})"}
         return out
 
     async def result(self) -> dict[str, Any]:
@@ -133,25 +223,16 @@ class Helper:
                 self.proc.kill()
 
 
-async def _read_fd(fd: int) -> bytes:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    pipe = os.fdopen(fd, "rb", buffering=0)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    try:
-        return await reader.read()
-    finally:
-        transport.close()
+def _fileno(arg: int | IO[bytes]) -> int:
+    return arg if isinstance(arg, int) else arg.fileno()
 
 
-async def spawn(ctx: ServerContext, op: str | None, cid: str, *,
-                stdin: int | IO[bytes] | None = None, stdout: int | None = None,
-                stderr: int | None = None, resizable: bool = False,
-                **kw: Any) -> Helper:
-    """Start a helper for ``op`` on ``cid`` (``op`` None: a spare).  ``resizable``: it
-    gets a pipe for window sizes (``Helper.resize``); ``console_size`` (rows, cols) is
-    the terminal's size when the process starts."""
+async def _start_process(ctx: ServerContext, op: str | None, cid: str, *,
+                         stdin: StdioArg = None, stdout: StdioArg = None,
+                         stderr: StdioArg = None, resizable: bool = False,
+                         **kw: Any) -> Helper:
+    """A new helper process (a fresh interpreter): for ``op``, or the fork server (``op``
+    None)."""
     read_fd, write_fd = os.pipe()
     os.set_inheritable(write_fd, True)
     resize_r = resize_w = -1
@@ -177,66 +258,255 @@ async def spawn(ctx: ServerContext, op: str | None, cid: str, *,
         os.close(write_fd)
         if resize_r >= 0:
             os.close(resize_r)
-    return Helper(proc, asyncio.get_running_loop().create_task(_read_fd(read_fd)), resize_w)
+    return Helper(proc, read_fd, resize_w, stdin=proc.stdin, stdout=proc.stdout,
+                  stderr=proc.stderr)
 
 
-class Spare:
-    """Helpers started ahead of need (``--standby``), for calls without stdio.
+async def spawn(ctx: ServerContext, op: str, cid: str, *, stdin: StdioArg = None,
+                stdout: StdioArg = None, stderr: StdioArg = None, resizable: bool = False,
+                **kw: Any) -> Helper:
+    """A helper making ``op`` on ``cid``: forked by the fork server, or a new process
+    when the fork server cannot be had.  ``resizable``: it
+    gets a pipe for window sizes (``Helper.resize``); ``console_size`` (rows, cols) is
+    the terminal's size when the process starts; ``interactive``: the container's stdin
+    is ours."""
+    h = await ctx.sessions.forks.fork(op, cid, stdin=stdin, stdout=stdout, stderr=stderr,
+                                      resizable=resizable, kw=kw)
+    if h is None:
+        h = await _start_process(ctx, op, cid, stdin=stdin, stdout=stdout, stderr=stderr,
+                                 resizable=resizable, **kw)
+    return h
 
-    ``take`` hands out the oldest (the warmest: it needs ~60 ms of CPU to import the
-    engine); ``refill`` starts one more after each call, never during one (on 2 cores its
-    start-up would slow down the call it is meant to speed up).  Two are kept, so that
-    back-to-back calls (compose, a script's loop of starts) each find one that has had a
-    whole call's time to warm up.  A spare that died is not handed out.  Each waits on a
-    pipe from this process: when orlopd exits, however it exits, the spares read EOF and
-    end, so none is ever left behind."""
 
-    KEEP = 2
+async def _reader(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    except BaseException:
+        pipe.close()
+        raise
+    return reader  # its transport closes the pipe at EOF
+
+
+async def _writer(fd: int) -> asyncio.StreamWriter:
+    loop = asyncio.get_running_loop()
+    pipe = os.fdopen(fd, "wb", buffering=0)
+    try:
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, pipe)
+    except BaseException:
+        pipe.close()
+        raise
+    return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+class ForkServer:
+    """One warm helper that forks the helpers (``--standby``, server/monitor.py).
+
+    A helper started for its call is a fresh interpreter: ~60 ms of CPU to start and
+    import the engine, most of a call's cost.  The fork server has imported the engine
+    once and waits on a unix socket; a call sends it one message (the call, and its
+    stdio, status and resize pipes as SCM_RIGHTS descriptors) and it forks a child
+    (~2 ms) that puts them in place, makes its own session and makes the call exactly as
+    a helper started for it would: the same engine call, the same monitor for the
+    container as ``orlop start`` gives.  It never forks this multi-threaded process: the
+    fork server is single-threaded and has done nothing but imports.  Each child comes
+    back as its pidfd (``Forked``).  On 2 cores, one process warmed once beats spares
+    re-warmed after each call, whose start-up slowed down the next call.
+
+    It is started by the first call that needs a helper (which waits for it) or by a
+    create, and again if it died.  When orlopd exits, however it exits, the fork server
+    reads EOF on its socket and ends; its children go on with their calls."""
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
-        self.ready: list[Helper] = []
+        self.helper: Helper | None = None  # the fork server's own process
+        self.sock: socket.socket | None = None
+        self.pending: collections.deque[asyncio.Future[tuple[dict[str, Any], int]]] = \
+            collections.deque()
         self.closed = False
-        self._refill: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
 
-    def take(self) -> Helper | None:
-        while self.ready:
-            h = self.ready.pop(0)
-            if h.proc.returncode is None and h.proc.stdin is not None:
-                return h
-            h.status.cancel()
-        return None
+    def ready(self) -> bool:
+        return self.sock is not None and self.helper is not None and \
+            self.helper.proc.returncode is None
 
-    def refill(self) -> None:
-        if not self.closed and len(self.ready) < self.KEEP and (
-                self._refill is None or self._refill.done()):
-            self._refill = asyncio.get_running_loop().create_task(self._start())
+    def ensure(self) -> None:
+        """Start the fork server unless it runs or is starting."""
+        if self.closed or self.ready() or (self._starting is not None
+                                           and not self._starting.done()):
+            return
+        self._starting = asyncio.get_running_loop().create_task(self._start())
 
     def _open(self) -> bool:
         return not self.closed  # a call, re-read after each await (close() may have run)
 
     async def _start(self) -> None:
-        while self._open() and len(self.ready) < self.KEEP:
-            h = await spawn(self.ctx, None, "", stdin=asyncio.subprocess.PIPE)
-            if not self._open():
-                await _dismiss(h)
-                return
-            self.ready.append(h)
+        self._lost()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            h = await _start_process(self.ctx, None, "", stdin=theirs.fileno())
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        if not self._open():
+            ours.close()
+            await _dismiss(h)
+            return
+        ours.setblocking(False)
+        self.helper, self.sock = h, ours
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        """A reply: ``{"pid": N}`` with the child's pidfd, or ``{"error": ...}``, in the
+        order of the requests."""
+        if self.sock is None:
+            return
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 4)
+        except BlockingIOError:
+            return
+        except OSError:
+            msg, fds = b"", []
+        if not msg:
+            for fd in fds:
+                os.close(fd)
+            self._lost()
+            return
+        try:
+            reply = json.loads(msg)
+        except ValueError:
+            reply = {"error": f"bad reply from the fork server: {msg[:200]!r}"}
+        fut = self.pending.popleft() if self.pending else None
+        if fut is None or fut.done():
+            for fd in fds:
+                os.close(fd)
+            return
+        fut.set_result((reply, fds[0] if fds else -1))
+        for fd in fds[1:]:
+            os.close(fd)
+
+    def _lost(self) -> None:
+        """The fork server is gone (or being replaced): requests without a reply fail."""
+        if self.sock is not None:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+        while self.pending:
+            fut = self.pending.popleft()
+            if not fut.done():
+                fut.set_result(({"error": "the helper fork server ended", "lost": True},
+                                -1))
+
+    async def fork(self, op: str, cid: str, *, stdin: StdioArg, stdout: StdioArg,
+                   stderr: StdioArg, resizable: bool, kw: dict[str, Any]) -> Helper | None:
+        """A helper forked for ``op`` on ``cid``; None if the fork server could not be
+        started (or refused: the caller starts a helper then).  A fork server still
+        starting is waited for: its warm-up costs no more than a helper's start, and
+        only once."""
+        self.ensure()
+        if self._starting is not None and not self._starting.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._starting)
+        if not self.ready() or self.sock is None:
+            return None
+        names: list[str] = []
+        sent: list[int] = []
+        theirs: list[int] = []  # pipe ends made here for the helper: closed once sent
+        ours: dict[str, int] = {}  # the other ends, kept if the helper was forked
+        try:
+            status_r, status_w = os.pipe()
+            ours["status"] = status_r
+            theirs.append(status_w)
+            names.append("status")
+            sent.append(status_w)
+            for name, arg in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
+                if arg is None:
+                    continue
+                if arg == PIPE:
+                    r, w = os.pipe()
+                    mine, their = (w, r) if name == "stdin" else (r, w)
+                    ours[name] = mine
+                    theirs.append(their)
+                    arg = their
+                names.append(name)
+                sent.append(_fileno(arg))
+            if resizable:
+                r, w = os.pipe()
+                os.set_blocking(w, False)
+                ours["resize"] = w
+                theirs.append(r)
+                names.append("resize")
+                sent.append(r)
+            size = kw.get("console_size")
+            req = {"op": op, "container": cid, "spec": kw.get("spec"),
+                   "path": kw.get("path"), "interactive": bool(kw.get("interactive")),
+                   "console_size": list(size) if size else None, "fds": names}
+            try:
+                # One small message on an idle socket: never blocks.
+                socket.send_fds(self.sock, [json.dumps(req).encode()], sent)
+            except OSError:  # gone, or not keeping up: this call starts its own helper
+                _close_all(ours)
+                return None
+            fut: asyncio.Future[tuple[dict[str, Any], int]] = \
+                asyncio.get_running_loop().create_future()
+            self.pending.append(fut)
+        except BaseException:
+            _close_all(ours)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        try:
+            # Shielded: a child forked for a caller that went away still gets its pidfd
+            # taken and closed.
+            reply, pidfd = await asyncio.shield(fut)
+        except BaseException:
+            _close_all(ours)
+            fut.add_done_callback(lambda f: os.close(f.result()[1])
+                                  if not f.cancelled() and f.result()[1] >= 0 else None)
+            raise
+        if "pid" not in reply or pidfd < 0:
+            _close_all(ours)
+            if pidfd >= 0:
+                os.close(pidfd)
+            if reply.get("lost"):
+                # It may have forked the child before it ended: never make the call twice.
+                raise SystemFailureError(str(reply["error"]))
+            return None
+        h = Helper(Forked(int(reply["pid"]), pidfd), ours.pop("status"),
+                   ours.pop("resize", -1))
+        if "stdin" in ours:
+            h.stdin = await _writer(ours.pop("stdin"))
+        if "stdout" in ours:
+            h.stdout = await _reader(ours.pop("stdout"))
+        if "stderr" in ours:
+            h.stderr = await _reader(ours.pop("stderr"))
+        return h
 
     async def close(self) -> None:
         self.closed = True
-        if self._refill is not None:
+        if self._starting is not None:
             with contextlib.suppress(Exception):
-                await self._refill
-        ready, self.ready = self.ready, []
-        for h in ready:
-            await _dismiss(h)
+                await self._starting
+        self._lost()
+        if self.helper is not None:
+            await _dismiss(self.helper)
+            self.helper = None
+
+
+def _close_all(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
 
 
 async def _dismiss(h: Helper) -> None:
-    """Let a spare go: EOF on its stdin ends it."""
-    if h.proc.stdin is not None:
-        h.proc.stdin.close()
+    """Let the fork server go: EOF on its socket (closed by the caller) ends it."""
     try:
         await asyncio.wait_for(h.proc.wait(), 5)
     except TimeoutError:
@@ -246,41 +516,14 @@ async def _dismiss(h: Helper) -> None:
         await h.status
 
 
-async def _request(h: Helper, op: str, cid: str, kw: dict[str, Any]) -> bool:
-    """Give a spare its call; False if it is gone (the caller starts a helper then)."""
-    stdin = h.proc.stdin
-    if stdin is None:
-        return False
-    line = json.dumps({"op": op, "container": cid, "spec": kw.get("spec"),
-                       "path": kw.get("path")}) + "\n"
-    try:
-        stdin.write(line.encode())
-        await stdin.drain()
-        stdin.close()
-    except (ConnectionError, OSError):
-        h.status.cancel()
-        return False
-    return True
-
-
 async def call(ctx: ServerContext, op: str, cid: str, **kw: Any) -> dict[str, Any]:
     """Run the helper to the end; its result, or the engine's error raised."""
-    h = None
-    spare = ctx.sessions.spare if set(kw) <= {"spec", "path"} else None
-    if spare is not None:  # no stdio, no terminal: a spare can make the call
-        h = spare.take()
-        if h is not None and not await _request(h, op, cid, kw):
-            h = None
-    if h is None:
-        h = await spawn(ctx, op, cid, **kw)
+    h = await spawn(ctx, op, cid, **kw)
     try:
         out = await h.result()
     except asyncio.CancelledError:
         h.kill()
         raise
-    finally:
-        if spare is not None:
-            spare.refill()
     result: dict[str, Any] = out.get("result") or {}
     return result
 

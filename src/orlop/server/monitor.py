@@ -24,14 +24,16 @@ client's terminal is elsewhere: ``--console-size ROWS,COLS`` is its size when th
 process starts and ``--resize-fd`` a pipe on which orlopd writes each later size
 (engine/procio.py's RemoteTerminal applies them to the pty's master).
 
-``--standby`` makes a spare helper: it imports the engine and waits for its one call as
-a JSON line on stdin (``{"op": ..., "container": ..., "spec": ..., "path": ...}``), its
-stdio being /dev/null otherwise.  orlopd keeps two ready (server/helpers.py), so that a
-detached start does not wait for an interpreter to start and import the engine (about
-60 of its 110 ms); EOF on stdin (orlopd gone) ends it.
+``--standby`` makes the fork server (server/helpers.py ``ForkServer``): it imports the
+engine once, then forks one child per call it reads from the unix socket on its stdin
+(the call as JSON, its stdio, status and resize pipes as SCM_RIGHTS descriptors); the
+child makes its own session, puts the descriptors in place and makes the call as a
+helper started for it would.  EOF on the socket (orlopd gone) ends the fork server; its
+children go on with their calls.
 
 The outcome is one JSON line on the status descriptor, so that engine errors never mix
-with the container's (or the tar's) bytes:
+with the container's (or the tar's) bytes; an attached start first sends
+``{"event": "started"}`` once the container runs (``POST start`` answers then):
 
     {"event": "exit", "code": 0}
     {"event": "ok", "result": {...}}
@@ -41,10 +43,13 @@ with the container's (or the tar's) bytes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import socket
 import stat
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -140,8 +145,8 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return {"event": "ok", "result": {"size": size}}
 
 
-# What a call may need, imported by a spare helper while it waits (and so inherited by
-# the container's monitor, which the engine forks from the helper).
+# What a call may need, imported once by the fork server (and so inherited by the
+# helpers it forks, and by the container's monitor, which the engine forks from one).
 _WARM = ("orlop.engine.engine", "orlop.engine.monitor", "orlop.engine.runner",
          "orlop.engine.bundle", "orlop.engine.cgroups", "orlop.engine.mountpoints",
          "orlop.engine.logs", "orlop.engine.exec", "orlop.engine.view", "orlop.runtime",
@@ -149,27 +154,139 @@ _WARM = ("orlop.engine.engine", "orlop.engine.monitor", "orlop.engine.runner",
          "orlop.kernel.pty")
 
 
-def _await_request(args: argparse.Namespace) -> bool:
-    """Standby: warm up, then take the call from stdin; False on EOF (nothing to do)."""
-    import contextlib
+def _serve_forks(args: argparse.Namespace) -> int:
+    """The fork server (``--standby``): import what a call needs once, then fork one
+    child per call taken from the socket on stdin, until EOF (orlopd gone).
+
+    A call is one JSON message (``op``, ``container``, ``spec``, ``path``,
+    ``interactive``, ``console_size``) with the descriptors it names in ``fds``
+    (``status``, and ``stdin``, ``stdout``, ``stderr``, ``resize`` when given) as
+    SCM_RIGHTS.  The child makes its own session, puts them in place of its /dev/null
+    and makes the call exactly as a helper started for it (``_run``).  The reply is
+    ``{"pid": N}`` with the child's pidfd, or ``{"error": ...}``.  This process is
+    single-threaded and never makes an engine call itself, so each fork is clean; it
+    reaps its children (their outcome goes to orlopd on the status pipe)."""
     import importlib
+    import signal
 
     for name in _WARM:
         with contextlib.suppress(ImportError):  # a cache only: a missing one costs time
             importlib.import_module(name)
-    line = sys.stdin.buffer.readline()
+    sock = socket.socket(fileno=os.dup(0))
     null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    os.dup2(null, 0)  # the socket is the server's alone: no child may inherit it
     os.close(null)
-    if not line.strip():
-        return False
-    req = json.loads(line)
-    if req.get("op") not in OPS or not isinstance(req.get("container"), str):
-        raise ValueError(f"bad request for a standby helper: {line[:200]!r}")
-    args.op, args.container = req["op"], req["container"]
-    args.spec = json.dumps(req.get("spec") or {})
-    args.path = str(req.get("path") or "/")
-    return True
+    signal.signal(signal.SIGCHLD, _reap_children)
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
+        except OSError:
+            return 0
+        if not msg:
+            return 0
+        reply: dict[str, object]
+        pidfd = -1
+        try:
+            child, given = _child_args(args, msg, fds)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    _child(sock, args.status_fd, child, given)
+                # Before the child can be reaped (SIGCHLD is blocked): it is ours.
+                pidfd = os.pidfd_open(pid)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            reply = {"pid": pid}
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            reply = {"error": f"cannot fork a helper: {err}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            socket.send_fds(sock, [json.dumps(reply).encode()], [pidfd] if pidfd >= 0 else [])
+        except OSError:
+            return 0  # orlopd gone; the child goes on with its call
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+
+
+def _reap_children(_signum: int = 0, _frame: object = None) -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _child_args(args: argparse.Namespace, msg: bytes,
+                fds: list[int]) -> tuple[argparse.Namespace, dict[str, int]]:
+    """The child's arguments and the descriptors it was given, by name."""
+    req = json.loads(msg)
+    names = req.get("fds") or []
+    if req.get("op") not in OPS or not isinstance(req.get("container"), str) or \
+            not isinstance(names, list) or len(names) != len(fds) or \
+            len(set(names)) != len(names) or "status" not in names or \
+            not set(names) <= {"status", "resize", *_STDIO}:
+        raise ValueError(f"bad request: {msg[:200]!r}")
+    child = argparse.Namespace(**vars(args))
+    child.standby = False
+    child.op, child.container = req["op"], req["container"]
+    child.spec = json.dumps(req.get("spec") or {})
+    child.path = str(req.get("path") or "/")
+    child.interactive = bool(req.get("interactive"))
+    size = req.get("console_size")
+    child.console_size = f"{int(size[0])},{int(size[1])}" if size else ""
+    return child, dict(zip(names, fds, strict=True))
+
+
+def _child(sock: socket.socket, server_status_fd: int, args: argparse.Namespace,
+           given: dict[str, int]) -> None:
+    """In the forked child: become a helper for the call, make it, end (never returns)."""
+    import signal
+
+    code = 125
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        sock.close()
+        os.close(server_status_fd)
+        os.setsid()
+        for name, target in _STDIO.items():
+            if name in given:
+                os.dup2(given[name], target)  # inheritable: the container's stdio
+        args.status_fd = os.dup(given["status"])
+        os.set_inheritable(args.status_fd, False)
+        args.resize_fd = os.dup(given["resize"]) if "resize" in given else -1
+        for fd in given.values():
+            os.close(fd)
+        code = _run(args)
+    finally:
+        _exit(code)
+
+
+_STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+def _announce_start(engine: Engine, report: Callable[[dict[str, object]], None]) -> None:
+    """An attached start tells orlopd as soon as the container runs (the engine has
+    recorded it running and emitted its ``start`` event), so that ``POST start`` answers
+    then, without polling the store."""
+    from orlop.engine.events import EventLog
+    from orlop.engine.models import Container
+
+    class Announcing(EventLog):
+        def started(self, c: Container) -> None:
+            try:
+                super().started(c)
+            finally:
+                with contextlib.suppress(OSError):  # orlopd gone: the container goes on
+                    report({"event": "started"})
+
+    engine.events = Announcing(engine.config.root)
 
 
 def _remote_terminal(args: argparse.Namespace) -> None:
@@ -202,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--standby", action="store_true")
     p.add_argument("container", nargs="?", default="")
     args = p.parse_args(argv)
+    if args.standby:
+        return _serve_forks(args)
+    return _run(args)
 
+
+def _run(args: argparse.Namespace) -> int:
+    """Make the call; its outcome as one JSON line on the status descriptor."""
     from orlop.config import EngineConfig
     from orlop.engine import Engine
     from orlop.errors import ErrorKind, OrlopError
@@ -214,10 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         status.flush()
 
     try:
-        if args.standby and not _await_request(args):
-            return 0
         _remote_terminal(args)
         engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
+        if args.op == "attach":
+            _announce_start(engine, report)
         try:
             event = _call(engine, args)
         finally:
@@ -233,5 +356,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit(code: int) -> None:
+    """End at once: the outcome is reported, and orlopd's relay of an attached container
+    ends only when this process has closed its stdout and stderr (an interpreter's
+    orderly shutdown of the engine's modules costs ~15 ms more)."""
+    for f in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            f.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

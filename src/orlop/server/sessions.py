@@ -7,8 +7,10 @@ engine forks to do that, so the call is made in a helper process (server/monitor
 
 Only when a client attached before ``start`` (the docker CLI does for ``docker run`` in
 the foreground and ``start -a``) does the server keep the container's stdio:
-``start_attached`` execs one ``orlop.server.monitor --op attach`` process with the
-container's stdio on pipes.  Pump tasks read the pipes, append Docker json-file log lines
+``start_attached`` runs in one helper (``--op attach``, forked warm by the fork server,
+server/helpers.py) with the container's stdio on pipes made here before it starts, so no
+byte is lost; it holds the container's lock as ``orlop start -a`` does and goes on if
+orlopd exits.  Pump tasks read the pipes, append Docker json-file log lines
 to the engine's log file of the container (so ``orlop logs`` and ``docker logs`` show
 them too) and hand each chunk to every attached client's queue.  A client that goes
 away just drops its queue: the container and the other clients go on.
@@ -19,15 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orlop.errors import (
     ConflictError,
-    ContainerNotFoundError,
     ErrorKind,
     InvalidParameterError,
     NotFoundError,
@@ -41,6 +40,7 @@ from orlop.errors import (
 if TYPE_CHECKING:
     from orlop.engine.models import Container
     from orlop.server.context import ServerContext
+    from orlop.server.helpers import Helper
 
 Chunk = tuple[int, bytes]  # (stream 1|2, data)
 
@@ -61,7 +61,7 @@ def _log_time() -> str:
 class Session:
     container_id: str
     tty: bool
-    proc: asyncio.subprocess.Process
+    helper: Helper
     subscribers: list[asyncio.Queue[Chunk | None]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: dict[str, Any] | None = None
@@ -96,9 +96,9 @@ class Sessions:
         self.next_exit: dict[str, list[asyncio.Future[int]]] = {}
         self.last_exit: dict[str, int] = {}  # for wait?condition=removed after --rm
         self._tasks: set[asyncio.Task[Any]] = set()
-        from orlop.server.helpers import Spare
+        from orlop.server.helpers import ForkServer
 
-        self.spare = Spare(ctx)  # a helper kept ready for detached starts
+        self.forks = ForkServer(ctx)  # makes the helpers, warm
 
     # --- attach ------------------------------------------------------------------------
 
@@ -130,7 +130,7 @@ class Sessions:
             self.parked_stdin.setdefault(cid, []).append(source)
 
     async def _copy_stdin(self, sess: Session, source: asyncio.Queue[bytes | None]) -> None:
-        stdin = sess.proc.stdin
+        stdin = sess.helper.stdin
         if stdin is None:
             return
         while True:
@@ -180,52 +180,30 @@ class Sessions:
             fut.set_result(None)
 
     async def _start(self, c: Container) -> None:
-        cfg = self.ctx.config
-        read_fd, write_fd = os.pipe()
-        os.set_inheritable(write_fd, True)
+        """One helper (forked warm by the fork server) runs ``Engine.start_attached``
+        with its stdio on pipes to this process, read from the first byte on."""
+        from orlop.server import helpers
+
         interactive = c.config.open_stdin
-        argv = [sys.executable, "-m", "orlop.server.monitor", "--root", str(cfg.root),
-                "--run-root", str(cfg.run_root), "--runtime", cfg.runtime,
-                "--status-fd", str(write_fd), *(["--interactive"] if interactive else []),
-                c.id]
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if interactive else
-                asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,), start_new_session=True)
-        finally:
-            os.close(write_fd)
-        sess = Session(container_id=c.id, tty=c.config.tty, proc=proc)
+        h = await helpers.spawn(self.ctx, "attach", c.id,
+                                stdin=helpers.PIPE if interactive else None,
+                                stdout=helpers.PIPE, stderr=helpers.PIPE,
+                                interactive=interactive)
+        sess = Session(container_id=c.id, tty=c.config.tty, helper=h)
         try:
             from orlop.engine.monitor import log_path
 
-            sess.log = open(log_path(cfg, c.id), "a")
+            sess.log = open(log_path(self.ctx.config, c.id), "a")
         except OSError:
             sess.log = None
         sess.subscribers.extend(self.parked.pop(c.id, []))
         self.live[c.id] = sess
         for source in self.parked_stdin.pop(c.id, []):
             self._spawn(self._copy_stdin(sess, source))
-        status_reader = self._spawn(self._read_status(sess, read_fd))
-        self._spawn(self._run(sess, status_reader))
-        await self._wait_started(sess, c)
+        self._spawn(self._run(sess))
+        await self._wait_started(sess)
 
-    async def _read_status(self, sess: Session, fd: int) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        pipe = os.fdopen(fd, "rb", buffering=0)
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), pipe)
-        try:
-            line = await reader.readline()
-            if line:
-                with contextlib.suppress(ValueError):
-                    sess.outcome = json.loads(line)
-        finally:
-            transport.close()
-
-    async def _run(self, sess: Session, status_reader: asyncio.Task[None]) -> None:
+    async def _run(self, sess: Session) -> None:
         async def pump(stream: asyncio.StreamReader | None, n: int) -> None:
             if stream is None:
                 return
@@ -235,17 +213,19 @@ class Sessions:
                     return
                 sess.publish(n, data)
 
+        h = sess.helper
         try:
-            await asyncio.gather(pump(sess.proc.stdout, 1), pump(sess.proc.stderr, 2))
-            await sess.proc.wait()
-            await status_reader
+            await asyncio.gather(pump(h.stdout, 1), pump(h.stderr, 2))
+            sess.outcome = await h.outcome()
         finally:
             if sess.outcome is None:
                 sess.outcome = {"event": "error", "kind": "system",
                                 "message": f"the container monitor exited with status "
-                                           f"{sess.proc.returncode}"}
+                                           f"{h.proc.returncode}"}
             for q in sess.subscribers:
                 q.put_nowait(None)
+            if h.stdin is not None:
+                h.stdin.close()  # the container's stdin: nobody reads it any more
             if sess.log is not None:
                 sess.log.close()
             self.last_exit[sess.container_id] = sess.exit_code
@@ -257,26 +237,18 @@ class Sessions:
                 if not fut.done():
                     fut.set_result(sess.exit_code)
 
-    async def _wait_started(self, sess: Session, c: Container) -> None:
-        """Until the engine records the container running, or the monitor ends."""
-        before = c.started_at
-        cid = c.id
-
-        def state(e: Any) -> tuple[str, str] | None:
-            try:
-                cur = e.get_container(cid)
-            except ContainerNotFoundError:
-                return None
-            return cur.status, cur.started_at
-
-        delay = 0.005
-        while not sess.done.is_set():
-            st = await self.ctx.call(state)
-            if st is not None and (st[0] == "running" or st[1] != before):
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sess.done.wait(), delay)
-            delay = min(delay * 2, 0.1)
+    async def _wait_started(self, sess: Session) -> None:
+        """Until the helper says the container runs, or it ends (the engine's error is
+        raised then, if it could not start)."""
+        started = asyncio.ensure_future(sess.helper.started.wait())
+        done = asyncio.ensure_future(sess.done.wait())
+        try:
+            await asyncio.wait((started, done), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            started.cancel()
+            done.cancel()
+        if sess.helper.started.is_set() or not sess.done.is_set():
+            return
         out = sess.outcome or {}
         if out.get("event") == "error":
             kind = str(out.get("kind", "system"))
@@ -291,6 +263,14 @@ class Sessions:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.next_exit.setdefault(cid, []).append(fut)
         return fut
+
+    def drop_exit_future(self, cid: str, fut: asyncio.Future[int]) -> None:
+        """A waiter that no longer waits (its container was removed, or it left)."""
+        futs = self.next_exit.get(cid)
+        if futs is not None and fut in futs:
+            futs.remove(fut)
+            if not futs:
+                del self.next_exit[cid]
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -307,4 +287,4 @@ class Sessions:
         for futs in self.next_exit.values():
             for fut in futs:
                 fut.cancel()
-        await self.spare.close()
+        await self.forks.close()

@@ -84,6 +84,7 @@ async def create(request: web.Request) -> web.Response:
         return c
 
     c = await ctx.call(go)
+    ctx.sessions.forks.ensure()  # a start is likely to follow: have helpers ready
     return json_response({"Id": c.id, "Warnings": []}, status=201)
 
 
@@ -167,20 +168,56 @@ async def _wait_exit(request: web.Request, c: Container, next_exit: bool) -> int
         # Started later, by us (a session resolves the future) or anyone else (the
         # store's finish time changes).
         fut = sessions.next_exit_future(c.id)
-        while not fut.done():
-            cur = await _exists(request, c.id)
-            if cur is None:
-                return sessions.last_exit.get(c.id, c.exit_code)
-            if cur.finished_at != c.finished_at and cur.status not in ("running", "paused"):
-                return cur.exit_code
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(fut), 0.1)
-        return fut.result()
+        try:
+            while not fut.done():
+                cur = await _exists(request, c.id)
+                if cur is None:
+                    return sessions.last_exit.get(c.id, c.exit_code)
+                if cur.finished_at != c.finished_at and \
+                        cur.status not in ("running", "paused"):
+                    return cur.exit_code
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(fut), 0.1)
+            return fut.result()
+        finally:
+            sessions.drop_exit_future(c.id, fut)
     if c.status not in ("running", "paused", "restarting") and not _running(request, c.id):
         return c.exit_code
     # Under the engine's detached monitor (ours or the orlop CLI's).
     await _unlocked(request, c.id)
     return await _engine_exit_code(request, c.id, c.exit_code)
+
+
+async def _wait_removed(request: web.Request, c: Container, code: int) -> int:
+    """Until ``c`` is gone (``docker run --rm`` waits so): its exit code.  Woken by its
+    start and by the end of its session, which removed it (an attached ``--rm``
+    container is removed by its helper before the session ends), never a poll late."""
+    sessions = ctx_of(request).sessions
+    while True:
+        starting = sessions.starting.get(c.id)
+        if starting is not None:
+            await asyncio.shield(starting)
+            continue
+        sess = sessions.live.get(c.id)
+        if sess is not None:
+            await sess.done.wait()
+            code = sessions.last_exit[c.id] = sess.exit_code
+            continue
+        if _running(request, c.id):  # under the engine's detached monitor
+            await _unlocked(request, c.id)
+            code = await _engine_exit_code(request, c.id, code)
+            sessions.last_exit[c.id] = code
+            continue
+        if await _exists(request, c.id) is None:
+            return sessions.last_exit.get(c.id, code)
+        # Created or exited: removed by someone else, or started (by us: the session's
+        # end resolves the future) and then removed.
+        fut = sessions.next_exit_future(c.id)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(fut), _POLL)
+        finally:
+            sessions.drop_exit_future(c.id, fut)
 
 
 async def wait(request: web.Request) -> web.StreamResponse:
@@ -189,7 +226,6 @@ async def wait(request: web.Request) -> web.StreamResponse:
     condition = request.query.get("condition", "not-running") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidParameterError(f"invalid condition: {condition!r}")
-    ctx = ctx_of(request)
     c = await _get(request)
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     from orlop.server.app import server_headers
@@ -200,22 +236,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     code = c.exit_code
     try:
         if condition == "removed":
-            while True:
-                if c.id not in ctx.sessions.live and c.id not in ctx.sessions.starting \
-                        and await _exists(request, c.id) is None:
-                    break
-                sess = ctx.sessions.live.get(c.id)
-                if sess is not None:
-                    await sess.done.wait()
-                    code = sess.exit_code
-                    ctx.sessions.last_exit[c.id] = code
-                elif _running(request, c.id):
-                    await _unlocked(request, c.id)
-                    code = await _engine_exit_code(request, c.id, code)
-                    ctx.sessions.last_exit[c.id] = code
-                else:
-                    await asyncio.sleep(_POLL)
-            code = ctx.sessions.last_exit.get(c.id, code)
+            code = await _wait_removed(request, c, code)
         else:
             code = await _wait_exit(request, c, condition == "next-exit")
     except OrlopError as err:

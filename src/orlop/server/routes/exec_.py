@@ -184,7 +184,7 @@ async def start(request: web.Request) -> web.StreamResponse:
                 gone = True  # the client left: the process goes on, its output dropped
 
     async def feed() -> None:
-        stdin = h.proc.stdin
+        stdin = h.stdin
         if client_input is None or stdin is None:
             return
         while (data := await client_input.queue.get()) is not None:
@@ -198,11 +198,13 @@ async def start(request: web.Request) -> web.StreamResponse:
 
     feeder = asyncio.get_running_loop().create_task(feed())
     try:
-        await asyncio.gather(pump(h.proc.stdout, 1, inst.attach_stdout),
-                             pump(h.proc.stderr, 2, inst.attach_stderr))
+        await asyncio.gather(pump(h.stdout, 1, inst.attach_stdout),
+                             pump(h.stderr, 2, inst.attach_stderr))
         out = await h.outcome()
     finally:
         feeder.cancel()
+        if h.stdin is not None:
+            h.stdin.close()  # the exec's stdin: nobody reads it any more
         inst.running = False
         inst.helper = None
         h.close_resize()
