@@ -87,6 +87,25 @@ def test_docker_py_events_decode_past_and_following(client: Any, bbd: Server) ->
     assert got[0][0] - created < 1.0
 
 
+def test_exec_events_carry_the_api_exec_id(client: Any, bbd: Server) -> None:
+    c = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
+    try:
+        since = time.time()
+        exec_id = client.api.exec_create(c.id, ["sh", "-c", "exit 3"])["Id"]
+        client.api.exec_start(exec_id)
+        until = time.time() + 0.5
+        evs = list(client.events(since=since, until=until, decode=True,
+                                 filters={"type": "container", "container": c.id}))
+        execs = [(e["Action"].partition(":")[0], e["Actor"]["Attributes"].get("execID"))
+                 for e in evs if e["Action"].startswith("exec_")]
+        assert execs == [("exec_create", exec_id), ("exec_start", exec_id),
+                         ("exec_die", exec_id)], evs
+        die = [e for e in evs if e["Action"] == "exec_die"][0]
+        assert die["Actor"]["Attributes"]["exitCode"] == "3"
+    finally:
+        c.remove(force=True)
+
+
 def _events_fds(pid: int) -> int:
     n = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):

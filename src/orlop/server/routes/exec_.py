@@ -78,7 +78,8 @@ class ExecInstance:
         """engine.exec.ExecOptions, as JSON for the helper."""
         return {"command": self.cmd, "detach": detach,
                 "interactive": self.attach_stdin and not detach, "tty": self.tty,
-                "env": self.env, "workdir": self.workdir, "user": self.user}
+                "env": self.env, "workdir": self.workdir, "user": self.user,
+                "exec_id": self.id}
 
 
 _EXECS = web.AppKey("orlop_execs", dict)
