@@ -152,3 +152,16 @@ def test_detached_container_with_crun_logs_exec_stop_restart_rm(bb: Orlop) -> No
     assert bb.ok("ps", "-aq") == ""
     assert bb.ok("volume", "ls", "-q") == ""
     assert not mounts_under(str(bb.root))
+
+
+def test_rm_f_of_a_running_rm_container_succeeds_whoever_removes_it(bb: Orlop) -> None:
+    """``rm -f`` kills a --rm container whose own monitor then removes it (with its
+    anonymous volume): the removal asked for happened, so rm reports success, as Docker."""
+    for i in range(3):
+        name = f"gone{i}"
+        bb.ok("run", "-d", "--rm", "--name", name, "-v", "/anon", "busybox", "sleep", "60")
+        res = bb("rm", "-f", name, timeout=60)
+        assert (res.returncode, res.stdout, res.stderr) == (0, f"{name}\n", "")
+        assert bb("inspect", name).returncode == 1
+    assert bb.ok("ps", "-aq") == ""
+    assert bb.ok("volume", "ls", "-q") == ""

@@ -409,6 +409,7 @@ class Engine:
             lock_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_dir / f"{c.id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                          0o600)
+        killed = False
         try:
             deadline = time.monotonic() + 30
             while fd >= 0:
@@ -424,8 +425,13 @@ class Engine:
                 if time.monotonic() > deadline:
                     raise ContainerStateError(f"container {c.id} did not stop")
                 self.kill_container(c)
+                killed = True
             with self.db.write() as conn:
                 if store.get_by_id(conn, c.id) is None:
+                    if killed and c.host_config.auto_remove:
+                        # A --rm container removes itself once killed (its monitor or
+                        # attached runner did it, with its volumes): what was asked is done.
+                        return c.name
                     from orlop.errors import ContainerNotFoundError
 
                     raise ContainerNotFoundError(ref)
