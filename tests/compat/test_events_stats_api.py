@@ -100,7 +100,7 @@ def test_exec_events_carry_the_api_exec_id(client: Any, bbd: Server) -> None:
                  for e in evs if e["Action"].startswith("exec_")]
         assert execs == [("exec_create", exec_id), ("exec_start", exec_id),
                          ("exec_die", exec_id)], evs
-        die = [e for e in evs if e["Action"] == "exec_die"][0]
+        die = next(e for e in evs if e["Action"] == "exec_die")
         assert die["Actor"]["Attributes"]["exitCode"] == "3"
     finally:
         c.remove(force=True)
