@@ -1,4 +1,5 @@
-"""Reading a pipe to its end, the way the runtime and the engine hear from their children."""
+"""Reading a pipe to its end (the way the runtime and the engine hear from their children),
+and writing a buffer whole to a pipe or a terminal."""
 
 from __future__ import annotations
 
@@ -19,3 +20,13 @@ def read_all(fd: int) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd``: a pipe or a terminal takes it in pieces."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except InterruptedError:
+            continue

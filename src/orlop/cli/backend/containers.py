@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import posixpath
 import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orlop.cli.backend.createbody import create_body, start_error
+from orlop.cli.backend.terminal import Terminal, relay, terminal_size
+from orlop.kernel.fdio import write_all
+
 if TYPE_CHECKING:
     from orlop.client import APIClient
-    from orlop.client.containers import Hijacked
     from orlop.engine import Engine
     from orlop.engine.exec import ExecOptions
     from orlop.engine.models import RunOptions
-    from orlop.errors import OrlopError
 
 STREAMS = ("stdin", "stdout", "stderr")
 
@@ -40,13 +39,6 @@ class LogOptions:
     until: str = ""
     timestamps: bool = False
     details: bool = False
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 class LocalContainers:
@@ -108,7 +100,7 @@ class LocalContainers:
 
         def emit(e: Entry) -> None:
             data = e.time.encode() + b" " + e.data if opts.timestamps else e.data
-            _write_all(2 if e.stream == "stderr" else 1, data)
+            write_all(2 if e.stream == "stderr" else 1, data)
 
         # One reader for history and follow: the follow goes on where the history ended.
         for e in stream_log(path, tail=opts.tail, since=parse_since(opts.since),
@@ -168,7 +160,7 @@ class LocalContainers:
             feeder = _feed_fifo(str(stdin_fifo(engine.config, c.id)))
         try:
             for e in follow(engine.log_path(c), lambda: engine.is_running(c)):
-                _write_all(2 if e.stream == "stderr" else 1, e.data)
+                write_all(2 if e.stream == "stderr" else 1, e.data)
         finally:
             if feeder > 0:
                 with contextlib.suppress(ProcessLookupError):
@@ -187,7 +179,7 @@ class LocalContainers:
         try:
             return exec_container(self.engine, ref, opts, Stdio(0, 1, 2))
         except RuntimeFailedError as err:
-            _write_all(2, f"{err}\n".encode())
+            write_all(2, f"{err}\n".encode())
             return err.exit_code
 
 
@@ -212,170 +204,6 @@ def _feed_fifo(fifo: str) -> int:
 # --- remote -------------------------------------------------------------------------
 
 
-def _terminal_size(fd: int = 1) -> list[int] | None:
-    """[height, width] of our terminal (Docker's ConsoleSize order), None if none."""
-    try:
-        size = os.get_terminal_size(fd)
-    except OSError:
-        return None
-    return [size.lines, size.columns]
-
-
-def absolute_bind(raw: str, cwd: str) -> str:
-    """``-v ./rel:/x`` -> ``-v /cwd/rel:/x``: a relative bind source is the client's
-    (Docker's CLI resolves it before sending, and the container records that)."""
-    source, sep, rest = raw.partition(":")
-    if sep and source.startswith("."):
-        source = posixpath.normpath(posixpath.join(cwd, source))
-    return source + sep + rest
-
-
-def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
-                console: list[int] | None = None) -> dict[str, Any]:
-    """RunOptions -> the body of ``POST /containers/create``: the exact inverse of
-    ``server/schema.run_options``, as the docker CLI builds it.  Every mount flag is
-    parsed here first (Docker's CLI does; the errors are the local ones): ``-v`` with a
-    source goes to ``HostConfig.Binds`` (a relative source resolved against our working
-    directory), ``-v /path`` to ``Config.Volumes``, ``--mount`` to ``HostConfig.Mounts``,
-    ``--tmpfs`` to ``HostConfig.Tmpfs``."""
-    from orlop.engine.options import check_network
-    from orlop.mounts.parser import (
-        check_duplicates,
-        parse_mount_flag,
-        parse_tmpfs_flag,
-        parse_volume_flag,
-        parse_volumes_from,
-    )
-    from orlop.mounts.spec import to_api_mount
-
-    binds: list[str] = []
-    volumes: dict[str, dict[str, Any]] = {}
-    vflags = []
-    for raw in opts.volumes:
-        spec = parse_volume_flag(raw, opts.cwd)
-        vflags.append(spec)
-        if spec.type == "volume" and not spec.source:
-            volumes[spec.target] = {}
-            continue
-        binds.append(absolute_bind(raw, opts.cwd))
-    mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts] + list(opts.mount_specs)
-    tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
-    check_duplicates([*vflags, *mflags, *tflags])
-    for raw in opts.volumes_from:
-        parse_volumes_from(raw)
-    check_network(opts.network)
-    tmpfs = {raw.partition(":")[0]: raw.partition(":")[2] for raw in opts.tmpfs}
-    name, _, count = opts.restart.partition(":")
-    if count and not count.isdigit():
-        name, count = opts.restart, ""  # the engine refuses it, with its own text
-    host: dict[str, Any] = {
-        "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
-        "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
-        "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
-        "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
-        "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
-        "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
-        "Memory": opts.memory, "PidsLimit": opts.pids_limit, "NanoCpus": opts.nano_cpus,
-        "CapAdd": list(opts.cap_add) or None, "CapDrop": list(opts.cap_drop) or None,
-        "Init": opts.init, "Privileged": opts.privileged,
-    }
-    if console is not None and opts.tty:
-        host["ConsoleSize"] = console
-    body: dict[str, Any] = {
-        "Image": opts.image, "Cmd": list(opts.command) or None, "Env": list(opts.env),
-        "WorkingDir": opts.working_dir, "User": opts.user, "Hostname": opts.hostname,
-        "Labels": dict(opts.labels), "Volumes": volumes or None, "Tty": opts.tty,
-        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and "stdin" in streams,
-        "AttachStdin": "stdin" in streams, "AttachStdout": "stdout" in streams,
-        "AttachStderr": "stderr" in streams, "StopSignal": opts.stop_signal,
-        "HostConfig": host,
-    }
-    if opts.entrypoint is not None:
-        body["Entrypoint"] = list(opts.entrypoint)
-    if opts.stop_timeout is not None:
-        body["StopTimeout"] = opts.stop_timeout
-    return body
-
-
-def start_error(err: OrlopError) -> OrlopError:
-    """A failed start's exit code from its message, as the docker CLI reads it: 127 for
-    a command not found, 126 for one that cannot be run, else 125."""
-    from orlop.errors import RuntimeFailedError
-
-    text = str(err)
-    if "executable file not found" in text or "no such file or directory" in text:
-        return RuntimeFailedError(text, 127)
-    if "permission denied" in text or "is a directory" in text:
-        return RuntimeFailedError(text, 126)
-    return err
-
-
-class _Terminal:
-    """Our side of a remote terminal: raw mode for stdin (with ``-i``), the size sent
-    on start and on SIGWINCH, signals proxied to the container (``--sig-proxy``)."""
-
-    def __init__(self, *, raw: bool, resize: Callable[[int, int], None] | None,
-                 proxy: Callable[[int], None] | None) -> None:
-        self.saved: Any = None
-        self.handlers: dict[int, Any] = {}
-        if raw and os.isatty(0):
-            import termios
-            import tty
-
-            self.saved = termios.tcgetattr(0)
-            tty.setraw(0)
-        if resize is not None and os.isatty(1):
-            def winch(_s: int = 0, _f: object = None) -> None:
-                size = _terminal_size(1)
-                if size:
-                    with contextlib.suppress(Exception):
-                        resize(size[0], size[1])
-
-            self.handlers[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, winch)
-            winch()
-        if proxy is not None:
-            def forward(signum: int, _f: object) -> None:
-                with contextlib.suppress(Exception):
-                    proxy(signum)
-
-            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                      signal.SIGUSR1, signal.SIGUSR2):
-                self.handlers[s] = signal.signal(s, forward)
-
-    def restore(self) -> None:
-        for s, h in self.handlers.items():
-            signal.signal(s, h)
-        if self.saved is not None:
-            import termios
-
-            termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
-
-
-def _pump_stdin(h: Hijacked) -> None:
-    """Our stdin to the container until EOF, then the end of its input."""
-    try:
-        while data := os.read(0, 65536):
-            h.send(data)
-    except OSError:
-        pass
-    h.close_write()
-
-
-def relay(h: Hijacked, *, stdin: bool) -> None:
-    """The container's output to our stdout/stderr until the server ends the stream,
-    our stdin (with ``stdin``) to it meanwhile."""
-    if stdin:
-        threading.Thread(target=_pump_stdin, args=(h,), daemon=True).start()
-    else:
-        h.close_write()
-    sys.stdout.flush()
-    try:
-        for n, data in h.frames():
-            _write_all(2 if n == 2 else 1, data)
-    finally:
-        h.close()
-
-
 class RemoteContainers:
     api: APIClient
 
@@ -389,7 +217,7 @@ class RemoteContainers:
         relay, the exit code (the container removed by the server with ``--rm``)."""
         from orlop.errors import OrlopError
 
-        console = _terminal_size(1) if opts.tty else None
+        console = terminal_size(1) if opts.tty else None
         cid = self.api.create_container(create_body(opts, streams, console), opts.name)
         api = self.api
         try:
@@ -411,7 +239,7 @@ class RemoteContainers:
                 with contextlib.suppress(OrlopError):
                     api.remove_container(cid, force=True, volumes=True)
             raise start_error(err) from None
-        term = _Terminal(raw=opts.tty and opts.interactive and "stdin" in streams,
+        term = Terminal(raw=opts.tty and opts.interactive and "stdin" in streams,
                          resize=(lambda hh, ww: api.resize_container(cid, hh, ww))
                          if opts.tty else None,
                          proxy=lambda s: api.kill_container(cid, str(s)))
@@ -459,7 +287,7 @@ class RemoteContainers:
             h.close()
             waiter.close()
             raise start_error(err) from None
-        term = _Terminal(raw=tty and stdin,
+        term = Terminal(raw=tty and stdin,
                          resize=(lambda hh, ww: api.resize_container(cid, hh, ww))
                          if tty else None,
                          proxy=lambda s: api.kill_container(cid, str(s)))
@@ -488,7 +316,7 @@ class RemoteContainers:
             "until": opts.until or None, "timestamps": opts.timestamps,
             "details": opts.details or None})
         for n, data in frames:
-            _write_all(2 if n == 2 else 1, data)
+            write_all(2 if n == 2 else 1, data)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -525,7 +353,7 @@ class RemoteContainers:
         tty = bool((info.get("Config") or {}).get("Tty"))
         api = self.api
         h = api.attach_container(cid, stdin=stdin)
-        term = _Terminal(raw=tty and stdin,
+        term = Terminal(raw=tty and stdin,
                          resize=(lambda hh, ww: api.resize_container(cid, hh, ww))
                          if tty else None,
                          proxy=(lambda s: api.kill_container(cid, str(s)))
@@ -539,7 +367,7 @@ class RemoteContainers:
     def container_exec(self, ref: str, opts: ExecOptions) -> int:
         """docker exec: exec create, a hijacked exec start (none with ``-d``), the exit
         code from exec inspect once the stream ends."""
-        console = _terminal_size(1) if opts.tty else None
+        console = terminal_size(1) if opts.tty else None
         body: dict[str, Any] = {
             "AttachStdin": opts.interactive and not opts.detach,
             "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,
@@ -552,7 +380,7 @@ class RemoteContainers:
         h = api.start_exec(eid, tty=opts.tty, detach=opts.detach)
         if h is None:
             return 0
-        term = _Terminal(raw=opts.tty and opts.interactive,
+        term = Terminal(raw=opts.tty and opts.interactive,
                          resize=(lambda hh, ww: api.resize_exec(eid, hh, ww))
                          if opts.tty else None, proxy=None)
         try:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
+from orlop.kernel.fdio import write_all
 from orlop.server.app import api_version
 from orlop.server.context import ctx_of
 from orlop.server.wire import (
@@ -140,7 +141,7 @@ async def import_volume(request: web.Request) -> web.Response:
                     f"request body too large: the limit is {ctx.stream_limit} bytes")
             if open_w and not job.done():
                 try:
-                    await ctx.run(functools.partial(_write_all, wfd, chunk))
+                    await ctx.run(functools.partial(write_all, wfd, chunk))
                 except BrokenPipeError:
                     open_w = False
     finally:
@@ -149,12 +150,6 @@ async def import_volume(request: web.Request) -> web.Response:
         job.exception()  # retrieved here: an upload error raised above takes precedence
     job.result()
     return web.Response(status=204)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 async def clone_volume(request: web.Request) -> web.Response:
