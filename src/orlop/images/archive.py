@@ -43,13 +43,16 @@ import tarfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO, Literal, Protocol, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, Literal, Protocol, cast
 
 from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.libc import openat2
 from orlop.kernel.safepath import mkdir_all_in_root, open_nofollow_in_root
 from orlop.streams import Prefixed
+
+if TYPE_CHECKING:
+    from orlop.images.tarsplit import SplitRecorder
 
 WhiteoutMode = Literal["oci", "keep", "overlay"]
 """How OCI whiteout entries (``.wh.NAME``, ``.wh..wh..opq``) are handled.
@@ -96,11 +99,13 @@ class _HashingReader:
     computed in the same single pass as the extraction), and turns decompression
     failures (a truncated gzip, a bad CRC) into one clear error."""
 
-    def __init__(self, inner: _Readable, compression: str, digest: bool = True) -> None:
+    def __init__(self, inner: _Readable, compression: str, digest: bool = True,
+                 split: SplitRecorder | None = None) -> None:
         self._inner = inner
         self.compression = compression
         self.hasher = hashlib.sha256()
         self._digest = digest
+        self._split = split  # sees the same bytes, to reproduce the stream later
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -117,6 +122,8 @@ class _HashingReader:
             raise
         if self._digest:
             self.hasher.update(data)
+        if self._split is not None:
+            self._split.feed(data)
         self.size += len(data)
         return data
 
@@ -256,6 +263,10 @@ class _Extractor:
     keep_owner: bool
     allow_devices: bool
     whiteouts: WhiteoutMode
+    split: SplitRecorder | None = None
+    # Set when the archive removed something it had itself written (a duplicate name,
+    # a whiteout of its own file): a recorded payload may be gone from the tree.
+    clobbered: bool = False
     dir_meta: dict[tuple[str, ...], _DirMeta] = field(default_factory=dict)
     written: set[tuple[str, ...]] = field(default_factory=set)
     seen_inodes: set[tuple[int, int]] = field(default_factory=set)
@@ -293,6 +304,7 @@ class _Extractor:
             shutil.rmtree(name, dir_fd=parent_fd)
         else:
             os.unlink(name, dir_fd=parent_fd)
+        self.clobbered = True
         return False
 
     def _owner(self, member: tarfile.TarInfo) -> tuple[int, int]:
@@ -371,6 +383,9 @@ class _Extractor:
             atime_ns, mtime_ns = self._times(member)
             self.dir_meta[tuple(parts)] = _DirMeta(stat.S_IMODE(member.mode), mtime_ns, atime_ns)
         elif member.isreg():
+            if self.split is not None and member.size and not member.issparse():
+                # Before the payload is read: its bytes are the file's, not recorded.
+                self.split.payload(member.offset_data, member.size, "/".join(parts))
             self._regular(tf, member, name, parent)
         elif member.issym():
             if not member.linkname:
@@ -541,6 +556,7 @@ def extract_tar(
     whiteouts: WhiteoutMode = "keep",
     on_entry: Callable[[tarfile.TarInfo], None] | None = None,
     digest: bool = True,
+    split: SplitRecorder | None = None,
 ) -> ExtractStats:
     """Extract a tar (plain, gzip, bzip2, xz, or zstd if available) into ``dest_dir_fd``.
 
@@ -557,11 +573,14 @@ def extract_tar(
     archive; what was written before the error is left for the caller to discard
     (extract into a staging directory).  ``digest=False`` skips the sha256 (``diff_id``
     is then ``""``) for callers that check the stream their own way (``volume import``).
+    ``split`` records what is needed to reproduce the uncompressed stream from the
+    extracted files (orlop.images.tarsplit); it is marked invalid when the archive
+    removed something it had written itself.
     """
     raw, compression = open_decompressed(stream)
-    reader = _HashingReader(raw, compression, digest)
+    reader = _HashingReader(raw, compression, digest, split)
     ex = _Extractor(dest_fd=dest_dir_fd, keep_owner=keep_owner, allow_devices=allow_devices,
-                    whiteouts=whiteouts)
+                    whiteouts=whiteouts, split=split)
     entries = 0
     try:
         tf = tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|")
@@ -583,6 +602,8 @@ def extract_tar(
             ex.extract(tf, member)
         reader.drain()
     ex.finish()
+    if split is not None and ex.clobbered:
+        split.valid = False
     return ExtractStats(
         diff_id="sha256:" + reader.hasher.hexdigest() if digest else "",
         tar_size=reader.size,

@@ -13,6 +13,10 @@ the config blob against its name or descriptor (and so the image id), each OCI b
 against its descriptor's digest and size, each layer's uncompressed content against
 the config's ``rootfs.diff_ids``.  Layers may be plain, gzip or zstd tars (and bzip2,
 xz).  A truncated archive fails while the outer tar is extracted.
+
+The config is stored verbatim (the image id is the digest of the archive's config, as
+Docker's) and each layer with its tar-split, so ``save`` gives back the same config and
+the same layer bytes (orlop.images.tarsplit).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ _MAX_JSON = 32 << 20
 class _Plan:
     config: dict[str, Any]
     config_digest: str
+    raw: bytes  # the config as the archive holds it
     layers: list[str]  # paths below the staging dir, bottom first
     tags: list[str]
 
@@ -151,7 +156,8 @@ def _docker_plans(root_fd: int) -> list[_Plan]:
                 if got != "sha256:" + base:
                     raise InvalidArchiveError(
                         f"invalid image archive: layer {p} has digest {got}")
-        plans.append(_Plan(config, digest, layers, [str(t) for t in e.get("RepoTags") or []]))
+        plans.append(_Plan(config, digest, raw, layers,
+                           [str(t) for t in e.get("RepoTags") or []]))
     return plans
 
 
@@ -199,7 +205,8 @@ def _oci_plans(root_fd: int) -> list[_Plan]:
             raise InvalidArchiveError(f"invalid image config: {err}") from None
         layers = [_verify_blob(root_fd, ld) for ld in manifest.get("layers") or []]
         plan = by_manifest.setdefault(str(cdesc.get("digest")),
-                                      _Plan(config, str(cdesc.get("digest")), layers, []))
+                                      _Plan(config, str(cdesc.get("digest")), raw, layers,
+                                            []))
         ann = desc.get("annotations") or {}
         name = ann.get("io.containerd.image.name") or ""
         ref = ann.get("org.opencontainers.image.ref.name") or ""
@@ -254,11 +261,18 @@ def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
             for plan in plans:
                 diff_ids = []
                 for path in plan.layers:
-                    fd = _open(root_fd, path)
-                    with os.fdopen(fd, "rb", buffering=1 << 20) as f:
-                        diff_ids.append(store.add_layer(f))
+                    def reopen(path: str = path) -> BinaryIO:
+                        return os.fdopen(_open(root_fd, path), "rb", buffering=1 << 20)
+
+                    with reopen() as f:
+                        diff_ids.append(store.add_layer(f, reopen))
+                if diff_ids != ((plan.config.get("rootfs") or {}).get("diff_ids") or []):
+                    raise InvalidArchiveError(
+                        f"invalid image archive: layers changed while loading "
+                        f"{plan.config_digest}")
                 tags = [parse_tag_target(t).tagged for t in plan.tags]
-                image = store.create_image(diff_ids, plan.config, tags[0] if tags else None)
+                image = store.create_image(diff_ids, plan.config, tags[0] if tags else None,
+                                           raw=plan.raw)
                 for tag in tags[1:]:
                     store.tag(image.id, tag)
                 if tags:

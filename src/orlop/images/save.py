@@ -10,13 +10,16 @@ The archive is what Docker >= 25 writes, so ``docker load``, ``podman load`` and
 * ``manifest.json`` (``Config``, ``RepoTags``, ``Layers`` paths into ``blobs/``) and the
   legacy ``repositories``.
 
-Layers are stored extracted (overlay form), so each is serialised again from its
-directory, by fd and without following links (orlop.images.tarwriter), with overlay
-whiteouts turned back into OCI ``.wh.`` entries.  The serialisation is canonical
-(sorted names, whole-second times), so its digest is stable; when it differs from the
-diff_id recorded at import (a tar with another entry order or with sub-second times),
-the saved config carries the new diff_ids, and the image id in the archive is the
-digest of that config.
+Image ids survive ``save | load`` (as Docker's): the config is written verbatim, as
+stored (its digest is the id), and each layer as the exact bytes its diff_id names.
+Layers are stored extracted (overlay form), so a layer tar is reassembled from the
+layer's tar-split (orlop.images.tarsplit: the recorded headers and padding, file
+contents read from the layer by fd, never through a symlink) and its digest checked.  A
+layer without a usable split (stored by an older Orlop) is serialised canonically
+(orlop.images.tarwriter.write_layer: sorted names, whole-second times, overlay whiteouts
+as OCI ``.wh.`` entries); when that digest differs from the recorded diff_id, the saved
+config carries the new diff_ids and the image id in the archive is the digest of that
+config: the archive still loads, under another id.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orlop.images.reference import parse_reference, split_tagged
-from orlop.images.tarwriter import TarWriter, TreeOptions
+from orlop.images.tarsplit import SplitError, reassemble
+from orlop.images.tarwriter import TarWriter, write_layer
 
 if TYPE_CHECKING:
     from orlop.images.store import Image, ImageStore
@@ -107,11 +111,14 @@ def save_images(store: ImageStore, refs: list[str], out_fd: int) -> int:
                     blob = _write_layer(store, diff_id, work, w, written)
                     layer_cache[diff_id] = blob
                 layers.append(blob)
-            config = json.loads(json.dumps(image.config))
-            config.setdefault("rootfs", {})["type"] = "layers"
-            config["rootfs"]["diff_ids"] = [b.digest for b in layers]
-            cfg = _put(w, written, json.dumps(config, separators=(",", ":"),
-                                              ensure_ascii=False).encode(), now)
+            if [b.digest for b in layers] == list(image.diff_ids):
+                raw = store.config_bytes(image.id)  # verbatim: the id stays the same
+            else:
+                config = json.loads(json.dumps(image.config))
+                config.setdefault("rootfs", {})["type"] = "layers"
+                config["rootfs"]["diff_ids"] = [b.digest for b in layers]
+                raw = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
+            cfg = _put(w, written, raw, now)
             manifest = {
                 "schemaVersion": 2, "mediaType": MT_MANIFEST,
                 "config": {"mediaType": MT_CONFIG, "digest": cfg.digest, "size": cfg.size},
@@ -159,22 +166,41 @@ def _put(w: TarWriter, written: set[str], data: bytes, mtime: float) -> _Blob:
     return _Blob(digest, len(data))
 
 
+def _reproduce(store: ImageStore, diff_id: str, lfd: int, tfd: int) -> tuple[str, int]:
+    """Write the layer tar to ``tfd``: from its tar-split when that gives back exactly
+    ``diff_id``, else canonically.  Returns (digest, size)."""
+    try:
+        sfd = os.open(store.split_path(diff_id), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        sfd = -1
+    if sfd >= 0:
+        try:
+            hasher = hashlib.sha256()
+            size = reassemble(sfd, lfd, tfd, hasher)
+            if "sha256:" + hasher.hexdigest() == diff_id:
+                return diff_id, size
+        except SplitError:
+            pass  # a damaged split or a changed layer: the canonical form still loads
+        finally:
+            os.close(sfd)
+        os.ftruncate(tfd, 0)
+        os.lseek(tfd, 0, os.SEEK_SET)
+    hasher = hashlib.sha256()
+    size = write_layer(tfd, lfd, hasher)
+    return "sha256:" + hasher.hexdigest(), size
+
+
 def _write_layer(store: ImageStore, diff_id: str, work: os.PathLike[str], w: TarWriter,
                  written: set[str]) -> _Blob:
-    """Serialise a layer into a scratch file (its size and digest must be known before
-    its header is written), then copy it into the archive."""
+    """Write a layer into a scratch file (its size and digest must be known before its
+    header is written), then copy it into the archive."""
     path = os.path.join(work, "layer")
     lfd = os.open(store.layer_dir(diff_id), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                   | os.O_CLOEXEC)
     try:
         tfd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            hasher = hashlib.sha256()
-            lw = TarWriter(tfd, hasher=hasher)
-            lw.add_tree(lfd, "", TreeOptions(overlay_whiteouts=True), include_root=False)
-            lw.close()
-            digest = "sha256:" + hasher.hexdigest()
-            size = lw.size
+            digest, size = _reproduce(store, diff_id, lfd, tfd)
             if digest not in written:
                 written.add(digest)
                 os.lseek(tfd, 0, os.SEEK_SET)

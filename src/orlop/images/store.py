@@ -2,7 +2,18 @@
 
 Layers are keyed by their diff_id (``sha256:`` of the uncompressed tar), extracted
 once into ``<root>/layers/<hex>`` and shared read-only by every image and
-container that uses them (as overlay lower directories).
+container that uses them (as overlay lower directories).  For each one,
+``<root>/tarsplit/<hex>`` records what the directory does not hold of the tar
+(headers, padding, order: orlop.images.tarsplit), so ``save`` writes the very bytes the
+diff_id was computed from and an image keeps its id across ``save | load`` whether it
+came from ``import``, ``commit`` or ``load``.  The diff_id stays Docker's, the digest of
+the stream as it came in, with two fallbacks when a split cannot be recorded (the
+archive removed a file it had itself written): ``load`` keeps the whole layer tar in the
+split (its config fixes the diff_ids), ``import``/``commit`` record the digest of the
+canonical serialisation (orlop.images.tarwriter.write_layer), which ``save`` writes
+when there is no split.  Layers of older roots have no split: ``save`` serialises them
+canonically, and rewrites the config if that changes a diff_id (a loadable archive,
+under another id, as before).
 
 Crash safety (security-principles.md R9, b.4: "directory is the truth, the DB is
 the index"): a layer is extracted into a staging directory under ``<root>/tmp``,
@@ -104,6 +115,9 @@ class Image:
 class _Staged:
     path: Path
     stats: ExtractStats
+    diff_id: str  # stats.diff_id, or the canonical digest when no split reproduces it
+    split: Path | None  # the recorded tar-split, published beside the layer
+    tar_size: int
 
 
 class ImageStore:
@@ -125,7 +139,7 @@ class ImageStore:
     def _ensure_dirs(self) -> None:
         # 0700: layer contents keep their setuid binaries and device nodes; only root
         # may reach them, as Docker's /var/lib/docker/overlay2 (0710).
-        for d in (self.config.layers_dir, self.config.tmp_dir):
+        for d in (self.config.layers_dir, self.splits_dir, self.config.tmp_dir):
             os.makedirs(d, mode=0o700, exist_ok=True)
 
     @contextmanager
@@ -147,36 +161,72 @@ class ImageStore:
             raise InvalidParameterError(f"invalid layer digest: {diff_id}")
         return self.config.layers_dir / hexd
 
+    @property
+    def splits_dir(self) -> Path:
+        """Tar-splits, by layer hex; not in layers/, whose entries are all layers."""
+        return self.config.root / "tarsplit"
+
+    def split_path(self, diff_id: str) -> Path:
+        """The tar-split of the layer ``sha256:<hex>`` (it may not exist)."""
+        return self.splits_dir / self.layer_dir(diff_id).name
+
     def layer_dirs(self, image: Image) -> list[Path]:
         """The image's layer directories, bottom first (overlay wants them reversed)."""
         return [self.layer_dir(d) for d in image.diff_ids]
 
     # --- layers ------------------------------------------------------------------
 
-    def _stage(self, stream: BinaryIO) -> _Staged:
-        """Extract into a fresh staging dir, flushed to disk; removed on any error."""
+    def _stage(self, stream: BinaryIO,
+                reopen: Callable[[], BinaryIO] | None = None) -> _Staged:
+        """Extract into a fresh staging dir, recording the tar-split beside it, flushed
+        to disk; both removed on any error.
+
+        ``reopen`` gives the same tar again from its start (``load``: a file): when the
+        split cannot be recorded, the whole tar is kept in it instead, so the diff_id
+        the archive's config names is still reproduced.  Without it (a one-pass stream)
+        the layer is registered under the digest of its canonical serialisation.
+        """
+        from orlop.images.archive import extract_tar
+        from orlop.images.tarsplit import SplitRecorder
+
         self._ensure_dirs()
         path = self.config.tmp_dir / f"layer-{os.getpid()}-{secrets.token_hex(8)}"
+        split_file = self.config.tmp_dir / f"layer-{os.getpid()}-{secrets.token_hex(8)}"
+        split: Path | None = split_file
         os.mkdir(path, 0o700)
         try:
             os.chmod(path, 0o755)  # a layer root without a "./" entry is 0755, as Docker's
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
-                from orlop.images.archive import extract_tar
-
-                stats = extract_tar(stream, fd, keep_owner=True, allow_devices=True,
-                                    whiteouts="overlay")
+                sfd = os.open(split_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, 0o600)
+                try:
+                    recorder = SplitRecorder(sfd)
+                    stats = extract_tar(stream, fd, keep_owner=True, allow_devices=True,
+                                        whiteouts="overlay", split=recorder)
+                    if recorder.valid:
+                        recorder.finish()
+                finally:
+                    os.close(sfd)
+                if stats.entries == 0:
+                    raise InvalidArchiveError("invalid tar archive: no entries")
+                diff_id, tar_size = stats.diff_id, stats.tar_size
+                if not recorder.valid and reopen is not None:
+                    _whole_tar_split(reopen(), split_file, diff_id)
+                elif not recorder.valid:
+                    _rmtree(split_file)
+                    split = None
+                    diff_id, tar_size = _canonical_digest(fd)
             finally:
                 os.close(fd)
-            if stats.entries == 0:
-                raise InvalidArchiveError("invalid tar archive: no entries")
             # The rename below publishes the layer: its contents must be on disk first,
             # or a power cut could leave a registered layer full of empty files.
             os.sync()
         except BaseException:
             _rmtree(path)
+            _rmtree(split_file)
             raise
-        return _Staged(path, stats)
+        return _Staged(path, stats, diff_id, split, tar_size)
 
     def _register(self, conn: sqlite3.Connection, staged: _Staged, moved: list[Path]) -> str:
         """Publish a staged layer (rename, or adopt an existing complete dir) and record it.
@@ -185,16 +235,27 @@ class ImageStore:
         named after a digest is always complete (it only ever appears by rename), so
         an unregistered one left by a crash is adopted rather than replaced.
         """
-        diff_id = staged.stats.diff_id
+        diff_id = staged.diff_id
         final = self.layer_dir(diff_id)
+        changed = False
         if not os.path.lexists(final):
             os.rename(staged.path, final)
             moved.append(final)
+            changed = True
+        split = self.split_path(diff_id)
+        # Same diff_id, same tar, same extraction: a split recorded now also fits a layer
+        # directory adopted from earlier (one from an older root, which had none).
+        if staged.split is not None and not os.path.lexists(split):
+            os.rename(staged.split, split)
+            moved.append(split)
+            changed = True
+        if changed:
             _fsync_dir(self.config.layers_dir)
+            _fsync_dir(self.splits_dir)
         conn.execute(
             "INSERT OR IGNORE INTO layers (diff_id, size, content_size, created) "
             "VALUES (?, ?, ?, ?)",
-            (diff_id, staged.stats.tar_size, staged.stats.content_size, now_rfc3339()))
+            (diff_id, staged.tar_size, staged.stats.content_size, now_rfc3339()))
         return diff_id
 
     @contextmanager
@@ -213,15 +274,19 @@ class ImageStore:
                     raise
         finally:
             _rmtree(staged.path)
+            if staged.split is not None:
+                _rmtree(staged.split)
 
-    def add_layer(self, stream: BinaryIO) -> str:
+    def add_layer(self, stream: BinaryIO,
+                  reopen: Callable[[], BinaryIO] | None = None) -> str:
         """Extract a layer tar (plain or compressed) once; return its diff_id.
 
         If the same content is already stored the new copy is discarded.  A layer not
         yet used by an image may be removed by :meth:`reconcile`'s callers only through
         :meth:`create_image` failing; use :meth:`import_tar` for the atomic path.
+        ``reopen``: see :meth:`_stage` (the diff_id is then always the stream's).
         """
-        staged = self._stage(stream)
+        staged = self._stage(stream, reopen)
         with self._publishing(staged) as (conn, moved):
             return self._register(conn, staged, moved)
 
@@ -249,7 +314,7 @@ class ImageStore:
             "created": created,
             "history": [{"created": created, "comment": comment}],
             "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [staged.stats.diff_id]},
+            "rootfs": {"type": "layers", "diff_ids": [staged.diff_id]},
         }
         with self._publishing(staged) as (conn, moved):
             diff_id = self._register(conn, staged, moved)
@@ -260,26 +325,35 @@ class ImageStore:
         return self.get(image_id)
 
     def create_image(self, diff_ids: list[str], config: dict[str, Any],
-                     reference: str | None) -> Image:
-        """Record an image over already stored layers (for ``commit``).
+                     reference: str | None, raw: bytes | None = None) -> Image:
+        """Record an image over already stored layers (for ``commit`` and ``load``).
 
         ``config`` is an image config; its ``rootfs`` is set from ``diff_ids`` and
-        missing ``architecture``/``os``/``created`` are filled in.
+        missing ``architecture``/``os``/``created`` are filled in.  ``raw`` (``load``):
+        the config's bytes as the archive holds them, stored verbatim so the image id is
+        their digest, as Docker's, when they are UTF-8 and name exactly ``diff_ids``.
         """
         ref = parse_tag_target(reference).tagged if reference else None
+        blob: str | None = None
+        if raw is not None and \
+                (config.get("rootfs") or {}).get("diff_ids") == list(diff_ids):
+            with suppress(UnicodeDecodeError):
+                blob = raw.decode("utf-8")
         full = dict(config)
-        full.setdefault("architecture", _ARCH.get(platform.machine(), platform.machine()))
-        full.setdefault("os", "linux")
-        full.setdefault("created", now_rfc3339())
-        full["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
+        if blob is None:
+            full.setdefault("architecture", _ARCH.get(platform.machine(), platform.machine()))
+            full.setdefault("os", "linux")
+            full.setdefault("created", now_rfc3339())
+            full["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
         with self._layer_lock(), self.db.write() as conn:
-            image_id = self._insert_image(conn, list(diff_ids), full, ref)
+            image_id = self._insert_image(conn, list(diff_ids), full, ref, blob)
         if ref is not None:
             self._notify(image_id, "tag", ref)
         return self.get(image_id)
 
     def _insert_image(self, conn: sqlite3.Connection, diff_ids: list[str],
-                      config: dict[str, Any], ref: str | None) -> str:
+                      config: dict[str, Any], ref: str | None,
+                      blob: str | None = None) -> str:
         sizes = []
         for diff_id in diff_ids:
             row = conn.execute("SELECT content_size FROM layers WHERE diff_id = ?",
@@ -288,7 +362,8 @@ class ImageStore:
                 raise InvalidParameterError(f"layer {diff_id} does not exist")
             sizes.append(int(row["content_size"]))
         # The id is the digest of the exact bytes stored, so it can be re-verified.
-        blob = json.dumps(config, separators=(",", ":"), ensure_ascii=False)
+        if blob is None:
+            blob = json.dumps(config, separators=(",", ":"), ensure_ascii=False)
         image_id = "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
         conn.execute(
             "INSERT OR IGNORE INTO images (id, config, created, size) VALUES (?, ?, ?, ?)",
@@ -352,6 +427,15 @@ class ImageStore:
             image_id, _ = self._resolve(conn, ref)
             return self._load(conn, image_id)
 
+    def config_bytes(self, image_id: str) -> bytes:
+        """The image config exactly as stored: its sha256 is the image id."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT config FROM images WHERE id = ?",
+                               (image_id,)).fetchone()
+        if row is None:
+            raise ImageNotFoundError(image_id)
+        return str(row["config"]).encode("utf-8")
+
     # --- tag / remove ------------------------------------------------------------
 
     def tag(self, src_ref: str, new_ref: str) -> None:
@@ -380,6 +464,8 @@ class ImageStore:
             # After the commit: a crash here leaves unregistered dirs, which reconcile()
             # removes; the reverse order could leave rows without their directory.
             for diff_id in orphans:
+                with suppress(FileNotFoundError):
+                    os.unlink(self.split_path(diff_id))
                 src = self.layer_dir(diff_id)
                 dst = self.config.tmp_dir / f"trash-{os.getpid()}-{secrets.token_hex(8)}"
                 with suppress(FileNotFoundError):
@@ -518,11 +604,12 @@ class ImageStore:
             with self.db.read() as conn:
                 known = {r["diff_id"].removeprefix("sha256:")
                          for r in conn.execute("SELECT diff_id FROM layers")}
-            for name in os.listdir(self.config.layers_dir):
-                if _HEX64.match(name) and name not in known:
-                    path = self.config.layers_dir / name
-                    _rmtree(path)
-                    removed.append(path)
+            for where in (self.config.layers_dir, self.splits_dir):
+                with suppress(FileNotFoundError):  # tarsplit/ is newer than old roots
+                    for name in os.listdir(where):
+                        if _HEX64.match(name) and name not in known:
+                            _rmtree(where / name)
+                            removed.append(where / name)
         return removed
 
     # Last in the class: the method's name would shadow the builtin in annotations below it.
@@ -541,6 +628,41 @@ def _rmtree(path: Path) -> None:
             path.unlink()
         else:
             shutil.rmtree(path)
+
+
+def _canonical_digest(layer_fd: int) -> tuple[str, int]:
+    """diff_id and size of the canonical serialisation of a layer directory."""
+    from orlop.images.tarwriter import write_layer
+
+    hasher = hashlib.sha256()
+    null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        size = write_layer(null, layer_fd, hasher)
+    finally:
+        os.close(null)
+    return "sha256:" + hasher.hexdigest(), size
+
+
+def _whole_tar_split(stream: BinaryIO, split: Path, diff_id: str) -> None:
+    """Rewrite ``split`` to hold the whole uncompressed tar (no file references), checked
+    against ``diff_id`` as it is copied."""
+    from orlop.images.archive import open_decompressed
+    from orlop.images.tarsplit import SplitRecorder
+
+    with stream:
+        raw, _ = open_decompressed(stream)
+        hasher = hashlib.sha256()
+        fd = os.open(split, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            recorder = SplitRecorder(fd)
+            while data := raw.read(1 << 20):
+                hasher.update(data)
+                recorder.feed(data)
+            recorder.finish()
+        finally:
+            os.close(fd)
+    if "sha256:" + hasher.hexdigest() != diff_id:
+        raise InvalidArchiveError(f"invalid image archive: layer {diff_id} changed while read")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -500,4 +500,16 @@ def write_tree(out_fd: int, dir_fd: int, prefix: str = "", opts: TreeOptions | N
     return w
 
 
-__all__ = ["TarWriter", "TreeOptions", "WriteStats", "write_tree"]
+def write_layer(out_fd: int, layer_fd: int, hasher: Hasher | None = None) -> int:
+    """The canonical serialisation of a stored (overlay-form) layer directory: sorted
+    names, whole-second times, overlay whiteouts as OCI ``.wh.`` entries.  What ``save``
+    writes for a layer that has no tar-split (orlop.images.tarsplit), and the diff_id
+    ``import``/``commit`` fall back to when the split cannot reproduce their stream.
+    Returns the bytes written."""
+    w = TarWriter(out_fd, hasher=hasher)
+    w.add_tree(layer_fd, "", TreeOptions(overlay_whiteouts=True), include_root=False)
+    w.close()
+    return w.size
+
+
+__all__ = ["TarWriter", "TreeOptions", "WriteStats", "write_layer", "write_tree"]
