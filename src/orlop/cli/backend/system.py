@@ -3,7 +3,6 @@ local side calls engine/systemwire.py, as orlopd's routes do)."""
 
 from __future__ import annotations
 
-import platform
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,6 +12,8 @@ if TYPE_CHECKING:
 
 def client_version() -> dict[str, Any]:
     """The ``Client`` half of ``orlop version`` (this program)."""
+    import platform  # not at import: 2-3 ms that every local command would pay
+
     from orlop import __version__
     from orlop.client.base import API_VERSION
     from orlop.engine.systemwire import GOARCH
