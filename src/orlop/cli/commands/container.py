@@ -132,12 +132,7 @@ def _parse_filters(items: list[str]) -> dict[str, list[str]]:
     ``invalid filter`` errors locally and through orlopd)."""
     from orlop.engine.ps import check_filters
 
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"bad format of filter (expected name=value): {item}")
-        out.setdefault(key, []).append(value)
+    out = parse_filter_flags(items)
     check_filters(out)
     return out
 
