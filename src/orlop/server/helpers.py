@@ -24,7 +24,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from orlop.errors import (
@@ -534,7 +534,6 @@ async def open_output(ctx: ServerContext, op: str, cid: str,
     before the first byte is raised here.  A reader that stops early closes the pipe:
     the helper fails with EPIPE and cleans up as any engine call does (never killed,
     which could leave volume references behind)."""
-    loop = asyncio.get_running_loop()
     out_r, out_w = os.pipe()
     try:
         h = await spawn(ctx, op, cid, stdout=out_w, **kw)
@@ -543,29 +542,8 @@ async def open_output(ctx: ServerContext, op: str, cid: str,
         raise
     finally:
         os.close(out_w)
-    reader = asyncio.StreamReader(limit=1 << 20)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(out_r, "rb", buffering=0))
-    try:
-        first = await reader.read(1 << 16)
-        if not first:
-            await h.result()
-    except BaseException:
-        transport.close()
-        raise
-
-    async def rest() -> AsyncGenerator[bytes, None]:
-        try:
-            while True:
-                chunk = await reader.read(1 << 16)
-                if not chunk:
-                    break
-                yield chunk
-        finally:
-            transport.close()
-            await h.proc.wait()
-
-    return first, rest(), h
+    first, rest = await _pipe_output(out_r, h.result, h.proc.wait)
+    return first, rest, h
 
 
 async def open_engine_output(ctx: ServerContext, fn: Callable[[Engine, int], object]
@@ -589,13 +567,30 @@ async def open_engine_output(ctx: ServerContext, fn: Callable[[Engine, int], obj
         os.close(out_w)
         os.close(out_r)
         raise
+    async def finish() -> None:
+        await job
+
+    async def settle() -> None:
+        with contextlib.suppress(Exception):
+            await job
+
+    return await _pipe_output(out_r, finish, settle)
+
+
+async def _pipe_output(out_r: int, on_empty: Callable[[], Awaitable[object]],
+                       on_end: Callable[[], Awaitable[object]]
+                       ) -> tuple[bytes, AsyncGenerator[bytes, None]]:
+    """The stream a writer puts on the pipe ``out_r``: (first chunk, the rest).  An empty
+    stream awaits ``on_empty`` first (which raises the writer's error, if any); the rest
+    awaits ``on_end`` once read or abandoned."""
+    loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(out_r, "rb", buffering=0))
     try:
         first = await reader.read(1 << 16)
         if not first:
-            await job
+            await on_empty()
     except BaseException:
         transport.close()
         raise
@@ -609,7 +604,6 @@ async def open_engine_output(ctx: ServerContext, fn: Callable[[Engine, int], obj
                 yield chunk
         finally:
             transport.close()
-            with contextlib.suppress(Exception):
-                await job
+            await on_end()
 
     return first, rest()
