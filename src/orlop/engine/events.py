@@ -10,9 +10,11 @@ event lost to a power cut (nothing is fsynced) is no regression.
 
 The log is ``<root>/events.log``; past ``max_bytes`` it is renamed to
 ``events.log.1`` (replacing the previous one) and a new file begun, so it never holds
-more than twice that.  Writers take a shared ``flock`` on the file they append to and
-check it is still the current one; the rotator takes the exclusive lock before the
-rename, so no record is appended to a file after it stopped being current.
+more than twice that.  A writer takes an exclusive ``flock`` on the file it appends to,
+checks it is still the current one and that the line fits, and appends: the check and
+the write are one step for every process, so no file passes ``max_bytes`` and no record
+is appended to a file after it stopped being current (an uncontended flock costs what a
+shared one does; appends take microseconds, so writers barely wait).
 
 Readers (``orlop events``, ``GET /events``) read ``events.log.1`` then ``events.log``
 for the past (``since``), then follow the current file by polling (a :class:`Tail`),
@@ -148,7 +150,7 @@ class EventLog:
         for _ in range(4):  # another process rotating at the same moment: try again
             if self._fd < 0:
                 self._open()
-            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
                 st = os.stat(self.path)
                 if st.st_ino == self._ino:
