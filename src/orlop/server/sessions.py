@@ -27,14 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from orlop.errors import (
     ConflictError,
-    ErrorKind,
-    InvalidParameterError,
-    NotFoundError,
-    OrlopError,
-    PermissionDeniedError,
-    RuntimeFailedError,
-    SystemFailureError,
-    UnsupportedError,
 )
 
 if TYPE_CHECKING:
@@ -43,14 +35,6 @@ if TYPE_CHECKING:
     from orlop.server.helpers import Helper
 
 Chunk = tuple[int, bytes]  # (stream 1|2, data)
-
-_ERRORS: dict[str, type[OrlopError]] = {
-    ErrorKind.NOT_FOUND.value: NotFoundError, ErrorKind.CONFLICT.value: ConflictError,
-    ErrorKind.INVALID.value: InvalidParameterError,
-    ErrorKind.FORBIDDEN.value: PermissionDeniedError,
-    ErrorKind.UNSUPPORTED.value: UnsupportedError, ErrorKind.SYSTEM.value: SystemFailureError,
-}
-
 
 def _log_time() -> str:
     now = datetime.now(UTC)
@@ -251,11 +235,9 @@ class Sessions:
             return
         out = sess.outcome or {}
         if out.get("event") == "error":
-            kind = str(out.get("kind", "system"))
-            message = str(out.get("message", "start failed"))
-            if kind == ErrorKind.SYSTEM.value:
-                raise RuntimeFailedError(message, int(out.get("exit_code", 125)))
-            raise _ERRORS.get(kind, SystemFailureError)(message)
+            from orlop.server.helpers import error_of
+
+            raise error_of({"message": "start failed", "exit_code": 125, **out})
 
     # --- wait --------------------------------------------------------------------------
 
