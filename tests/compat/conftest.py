@@ -23,27 +23,9 @@ from typing import Any
 
 import pytest
 
+from testsupport import busybox_tarball, mounts_under, unmount_all_under
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def mounts_under(path: str) -> list[str]:
-    """Mount points at or below ``path`` in this mount namespace, deepest first."""
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mp = line.split()[4].replace("\\040", " ")
-            if mp == path or mp.startswith(path.rstrip("/") + "/"):
-                out.append(mp)
-    return sorted(out, key=lambda p: p.count("/"), reverse=True)
-
-
-def unmount_all_under(path: str) -> None:
-    for _ in range(3):
-        mps = mounts_under(path)
-        if not mps:
-            return
-        for mp in mps:
-            subprocess.run(["umount", "-l", mp], check=False, capture_output=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -54,11 +36,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def busybox_tar() -> Path:
-    out = REPO / ".cache" / "busybox.tar"
-    if not out.exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "build-busybox.sh"), str(out)],
-                       check=True)
-    return out
+    """The busybox rootfs tarball built from Debian's busybox-static (cached in .cache/)."""
+    return busybox_tarball()
 
 
 @dataclass

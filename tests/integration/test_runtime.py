@@ -22,19 +22,13 @@ import pytest
 from orlop.errors import RuntimeFailedError
 from orlop.runtime import Mount, Namespace, Spec, default_spec, launch
 from orlop.runtime.spec import ANNOTATION_LOWERDIR, ANNOTATION_UPPERDIR, ANNOTATION_WORKDIR
+from testsupport import mounts_under, unmount_all_under
 
 pytestmark = pytest.mark.root
 
 APPLETS = ("sh", "cat", "ls", "mount", "id", "hostname", "ps", "touch", "echo", "sleep",
            "readlink", "grep", "true", "wc", "pwd")
 BUSYBOX = "/usr/bin/busybox"
-
-
-def host_mounts_under(path: Path) -> list[str]:
-    prefix = str(path)
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f
-                if line.split()[4] == prefix or line.split()[4].startswith(prefix + "/")]
 
 
 def make_rootfs(root: Path) -> None:
@@ -79,9 +73,8 @@ def bundle() -> Iterator[Bundle]:
         make_rootfs(d / "rootfs")
         yield Bundle(d)
     finally:
-        leftover = host_mounts_under(d)
-        for mp in sorted(leftover, key=len, reverse=True):
-            subprocess.run(["umount", "-l", mp], check=False)
+        leftover = mounts_under(str(d))
+        unmount_all_under(str(d))
         shutil.rmtree(d, ignore_errors=True)
         assert not leftover, f"mounts left behind: {leftover}"
 
@@ -112,7 +105,7 @@ def test_launch_mounts_are_not_in_host_mount_table(bundle: Bundle) -> None:
         launched = launch(bundle.path, spec, stdin=r, stdout=f.fileno(), stderr=f.fileno())
     os.close(r)
     try:
-        assert host_mounts_under(bundle.path) == []  # while it runs
+        assert mounts_under(str(bundle.path)) == []  # while it runs
     finally:
         os.write(w, b"go\n")
         os.close(w)
