@@ -21,11 +21,9 @@ in count and time; only unix sockets are used; containers run with --network non
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,21 +34,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import UnixConn, stop_process  # noqa: E402
 
 
-class Conn(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=60)
-        self.path_ = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(60)
-        s.connect(self.path_)
-        self.sock = s
-
-
-def call(c: Conn, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+def call(c: UnixConn, method: str, path: str, body: object = None) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     c.request(method, path, body=data,
               headers={"Content-Type": "application/json"} if data else {})
@@ -84,7 +72,7 @@ def bench_list(sock: str, seconds: float, clients: int = 8) -> tuple[float, floa
     stop_at = time.monotonic() + seconds
 
     def worker() -> None:
-        c = Conn(sock)
+        c = UnixConn(sock)
         mine = []
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
@@ -105,7 +93,7 @@ def bench_list(sock: str, seconds: float, clients: int = 8) -> tuple[float, floa
 
 
 def bench_cycle(sock: str, cycles: int) -> tuple[float, float]:
-    c = Conn(sock)
+    c = UnixConn(sock)
     lat = []
     t_all = time.perf_counter()
     for _ in range(cycles):
@@ -161,7 +149,7 @@ def start_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], str] | None:
         try:
             with socket.socket(socket.AF_UNIX) as s:
                 s.connect(sock)
-            c = Conn(sock)
+            c = UnixConn(sock)
             if call(c, "GET", "/_ping")[0] == 200:
                 return proc, sock
         except OSError:
@@ -172,18 +160,9 @@ def start_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], str] | None:
     return None
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def prepare(sock: str, volumes: int) -> None:
     """``volumes`` volumes and busybox:latest (imported from the project's tar)."""
-    c = Conn(sock)
+    c = UnixConn(sock)
     for i in range(volumes):
         status, _ = call(c, "POST", "/v1.41/volumes/create", {"Name": f"bench{i:05d}"})
         assert status == 201, status

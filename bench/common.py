@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +53,7 @@ def busybox_tar() -> Path:
 def timed(argv: Sequence[str], **kw: object) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one command, measured with wait4."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL,  # noqa: S603
+    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
@@ -74,3 +77,27 @@ def repeat(n: int, fn: Callable[[], float], warmup: int = 2) -> list[float]:
     for _ in range(warmup):
         fn()
     return [fn() for _ in range(n)]
+
+
+class UnixConn(http.client.HTTPConnection):
+    """HTTP over a unix socket (orlopd's, or a dockerd's)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=60)
+        self.path_ = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(60)
+        s.connect(self.path_)
+        self.sock = s
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a daemon, SIGKILL it if it has not gone within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -112,7 +112,7 @@ def main() -> int:
         for key, value in ours.items():
             line = f"{key}: {value:.1f} {UNITS[key]}"
             for tool, figures in others.items():
-                if key in figures and figures[key]:
+                if figures.get(key):
                     line += f" ({tool}: {figures[key]:.1f} {UNITS[key]}, " \
                             f"ratio {value / figures[key]:.2f})"
             print(line)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import busybox_tar, median_ms, orlop_exe, report, scratch_root, timed  # noqa: E402
+from common import busybox_tar, median_ms, orlop_exe, report, scratch_root, timed
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 
@@ -34,7 +34,7 @@ def bench_orlop(root: Path) -> float:
         samples.append(t)
         rss.append(m)
     ms = median_ms(samples)
-    report("orlop run --rm busybox true (median of %d)" % RUNS, ms, "ms")
+    report(f"orlop run --rm busybox true (median of {RUNS})", ms, "ms")
     report("orlop CLI peak RSS (max of runs)", max(rss) / 1024, "MB")
     return ms
 
@@ -79,7 +79,7 @@ def bench_crun(base: Path) -> float | None:
         return None
     samples = [int(x) / 1e9 for x in res.stdout.split()][3:]
     ms = median_ms(samples)
-    report("crun run (same bundle, median of %d)" % RUNS, ms, "ms")
+    report(f"crun run (same bundle, median of {RUNS})", ms, "ms")
     return ms
 
 

@@ -21,7 +21,6 @@ import argparse
 import http.client
 import json
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -32,19 +31,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import UnixConn, stop_process
+
 Connect = Callable[[], http.client.HTTPConnection]
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=60)
-        self.path_ = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(60)
-        s.connect(self.path_)
-        self.sock = s
 
 
 def make_certs(d: Path) -> None:
@@ -174,12 +164,7 @@ def main() -> int:
                   flush=True)
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         shutil.rmtree(base, ignore_errors=True)
     return 0
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import busybox_tar, median_ms, orlop_exe, report, scratch_root, timed  # noqa: E402
+from common import busybox_tar, median_ms, orlop_exe, report, scratch_root, timed
 
 N_VOLUMES = int(os.environ.get("BENCH_VOLUMES", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
