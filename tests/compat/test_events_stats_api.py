@@ -141,7 +141,7 @@ def test_events_api_errors_are_dockers(bbd: Server) -> None:
     assert status == 400 and b"cannot be after `until` time" in body
     status, _, body = bbd.raw(
         "GET", "/v1.45/events?since=1&until=2&filters=%7B%22x%22%3A%5B%22y%22%5D%7D")
-    assert status == 400 and b"invalid filter 'x'" in body
+    assert status == 400 and b"Invalid filter 'x'" in body
     status, _, body = bbd.raw("GET", "/v1.45/events?since=abc")
     assert status == 400 and b"invalid syntax" in body
 

@@ -65,7 +65,7 @@ def test_container_prune_local_and_remote_with_filters(bbd: Server) -> None:
     # A bad filter is refused, the same text both ways, nothing removed.
     bad = [_orlop(bbd, "container", "prune", "-f", "--filter", "color=red", remote=r)
            for r in (False, True)]
-    assert bad[0] == bad[1] == (1, "", "Error: invalid filter 'color'\n")
+    assert bad[0] == bad[1] == (1, "", "Error: Invalid filter 'color'\n")
     assert _names(bbd) == ["keep", "up"]
     _ok(bbd, "rm", "-f", "up")
 
@@ -78,7 +78,7 @@ def test_docker_cli_container_prune_against_orlopd(bbd: Server) -> None:
     assert out.startswith(f"Deleted Containers:\n{cid_b}\n")
     assert bbd.ok("ps", "-a", "--format", "{{.Names}}").split() == ["aa"]
     res = bbd.docker("container", "prune", "-f", "--filter", "nope=1")
-    assert res.returncode != 0 and "invalid filter 'nope'" in res.stderr
+    assert res.returncode != 0 and "Invalid filter 'nope'" in res.stderr
 
 
 def test_system_prune_containers_volumes_images(bbd: Server) -> None:

@@ -112,7 +112,7 @@ def test_images_tag_rmi_history_inspect_match_local(bbd: Server) -> None:
     both(bbd, "image", "ls", "busy*", norm=True)
     assert both(bbd, "images", "nope", "-q") == (0, "", "")
     assert both(bbd, "images", "-f", "dangling=x")[0] == 1
-    assert both(bbd, "images", "-f", "bogus=1")[2] == "Error: invalid filter 'bogus'\n"
+    assert both(bbd, "images", "-f", "bogus=1")[2] == "Error: Invalid filter 'bogus'\n"
     # tag on one side, untag on the other: the same texts
     assert _orlop(bbd, "tag", "busybox", "t:1", remote=True)[0] == 0
     assert _orlop(bbd, "tag", "busybox", "u:1", remote=False)[0] == 0

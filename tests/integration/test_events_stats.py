@@ -102,7 +102,7 @@ def test_events_filters_select_by_type_name_event_label_and_image(bb: Orlop) -> 
     res = bb("events", "-f", "nonsense")
     assert res.returncode == 1 and "bad format of filter (expected name=value)" in res.stderr
     res = bb("events", "--since", "1", "--until", "0s", "-f", "colour=red")
-    assert res.returncode == 1 and "invalid filter 'colour'" in res.stderr
+    assert res.returncode == 1 and "Invalid filter 'colour'" in res.stderr
     res = bb("events", "--since", "0s", "--until", "10m")
     assert res.returncode == 1 and "cannot be after `until` time" in res.stderr
 

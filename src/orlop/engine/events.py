@@ -304,7 +304,7 @@ class EventFilter:
         self.f = {k: list(v) for k, v in (filters or {}).items() if v}
         for key in self.f:
             if key not in FILTER_KEYS:
-                raise InvalidParameterError(f"invalid filter '{key}'")
+                raise InvalidParameterError(f"Invalid filter '{key}'")
 
     def _exact(self, key: str, value: str) -> bool:
         return key not in self.f or value in self.f[key]

@@ -51,7 +51,7 @@ def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
     filters = dict(filters or {})
     unknown = set(filters) - LIST_FILTERS
     if unknown:
-        raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+        raise InvalidParameterError(f"Invalid filter '{sorted(unknown)[0]}'")
     dangling = _bool_filter("dangling", filters["dangling"]) if "dangling" in filters \
         else None
     bounds: dict[str, int] = {}

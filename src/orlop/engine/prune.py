@@ -52,7 +52,7 @@ def passes(filters: Mapping[str, list[str]], labels: Mapping[str, str], created:
 def check_filters(filters: Mapping[str, list[str]], extra: tuple[str, ...] = ()) -> None:
     for key in filters:
         if key not in _FILTERS + extra:
-            raise InvalidParameterError(f"invalid filter '{key}'")
+            raise InvalidParameterError(f"Invalid filter '{key}'")
     if filters.get("until"):
         until_epoch(filters["until"])
 

@@ -57,7 +57,7 @@ def check_filters(filters: dict[str, list[str]], *, server: bool = False) -> Non
     allowed = PS_FILTERS | (SERVER_ONLY_FILTERS if server else frozenset())
     for key in sorted(filters):
         if key not in allowed:
-            raise InvalidParameterError(f"invalid filter '{key}'")
+            raise InvalidParameterError(f"Invalid filter '{key}'")
     for value in filters.get("status", []):
         if value not in STATUSES:
             raise InvalidParameterError(

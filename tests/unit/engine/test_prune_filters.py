@@ -29,7 +29,7 @@ def test_passes(filters: dict[str, list[str]], labels: dict[str, str], expected:
 
 
 @pytest.mark.parametrize(("filters", "message"), [
-    ({"color": ["red"]}, "invalid filter 'color'"),
+    ({"color": ["red"]}, "Invalid filter 'color'"),
     ({"until": ["1h", "2h"]}, "more than one until filter specified"),
     ({"until": ["yesterday"]}, 'failed to parse value as time or duration: "yesterday"'),
 ])
