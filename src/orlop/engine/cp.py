@@ -21,14 +21,18 @@ content of the directory.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.engine.hostcopy import base as _base
 from orlop.engine.hostcopy import clean as _clean
+from orlop.engine.hostcopy import (
+    container_destination,
+    host_destination,
+    host_source,
+    write_host_source,
+)
 from orlop.engine.hostcopy import contents_only as _contents_only
-from orlop.engine.hostcopy import host_destination, write_host_source
 from orlop.engine.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
 from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
 from orlop.images.archive import extract_tar
@@ -188,27 +192,11 @@ def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
                       archive: bool = False, follow_link: bool = False) -> CpResult:
     """``cp SRC CONTAINER:DEST``: without ``-a`` the files belong to root in the container."""
     dest = _clean(dest)
-    src_abs = os.path.abspath(src)
-    contents = _contents_only(src)
-    try:
-        sst = os.stat(src_abs) if follow_link else os.lstat(src_abs)
-    except FileNotFoundError:
-        raise NotFoundError(f"lstat {src_abs}: no such file or directory") from None
-    if src.endswith("/") and not stat.S_ISDIR(sst.st_mode):
-        raise InvalidParameterError(f"{src}: not a directory")
+    src_abs, sst = host_source(src, follow_link)
     with opened(engine, ref) as view:
         kind = run_in_view(view, _probe_child(view, dest))["kind"]
-        if kind == "dir":
-            target_dir, prefix, include_root = dest, ("" if contents else _base(src_abs)), \
-                not contents
-        elif dest.endswith("/"):
-            raise NotFoundError("no such directory")
-        else:
-            if kind != "missing" and stat.S_ISDIR(sst.st_mode):
-                raise InvalidParameterError(
-                    f'cannot overwrite non-directory "{dest}" with directory "{src}"')
-            target_dir, prefix, include_root = (os.path.dirname(dest.rstrip("/")) or "/",
-                                                _base(dest), True)
+        target_dir, prefix, include_root = container_destination(src, src_abs, sst, dest,
+                                                                 kind)
         rfd, wfd = os.pipe()
 
         def feed() -> None:

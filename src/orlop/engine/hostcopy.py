@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
-from orlop.errors import InvalidArchiveError, NotFoundError, OrlopError
+from orlop.errors import InvalidArchiveError, InvalidParameterError, NotFoundError, OrlopError
 
 # Go's os.FileMode bits in X-Docker-Container-Path-Stat's "mode".
 GO_DIR = 1 << 31
@@ -90,6 +90,36 @@ def host_destination(src: str, dest: str) -> HostDestination:
                             "no such directory")
     return HostDestination(parent, os.path.basename(dest_abs), True,
                            os.path.lexists(dest_abs))
+
+
+def host_source(src: str, follow_link: bool) -> tuple[str, os.stat_result]:
+    """``cp SRC CONTAINER:DEST``'s SRC on the host: its absolute path and its stat
+    (``-L`` follows a symlink), with docker cp's texts for a missing one or a
+    ``dir/`` that is not a directory (the local and the remote ``cp`` share it)."""
+    src_abs = os.path.abspath(src)
+    try:
+        sst = os.stat(src_abs) if follow_link else os.lstat(src_abs)
+    except FileNotFoundError:
+        raise NotFoundError(f"lstat {src_abs}: no such file or directory") from None
+    if src.endswith("/") and not stat.S_ISDIR(sst.st_mode):
+        raise InvalidParameterError(f"{src}: not a directory")
+    return src_abs, sst
+
+
+def container_destination(src: str, src_abs: str, sst: os.stat_result, dest: str,
+                          kind: str) -> tuple[str, str, bool]:
+    """Where SRC lands in the container, given what DEST is there (``kind``: "dir",
+    "file", "missing"...): (directory to extract into, SRC's name there, whether SRC's
+    own directory entry is written), with docker cp's refusals."""
+    contents = contents_only(src)
+    if kind == "dir":
+        return dest, ("" if contents else base(src_abs)), not contents
+    if dest.endswith("/"):
+        raise NotFoundError("no such directory")
+    if kind != "missing" and stat.S_ISDIR(sst.st_mode):
+        raise InvalidParameterError(
+            f'cannot overwrite non-directory "{dest}" with directory "{src}"')
+    return os.path.dirname(dest.rstrip("/")) or "/", base(dest), True
 
 
 def _refuse(name: str, why: str) -> InvalidArchiveError:

@@ -9,7 +9,6 @@ sends), and libpod's volume export/import; each raises the texts the local call 
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -125,31 +124,15 @@ class RemoteData:
             counted = _Counting(stream)
             self.api.put_archive(ref, dest, chunks(counted))
             return counted.size
-        src_abs = os.path.abspath(src)
-        contents = hc.contents_only(src)
-        try:
-            sst = os.stat(src_abs) if follow_link else os.lstat(src_abs)
-        except FileNotFoundError:
-            raise NotFoundError(f"lstat {src_abs}: no such file or directory") from None
-        if src.endswith("/") and not stat.S_ISDIR(sst.st_mode):
-            raise InvalidParameterError(f"{src}: not a directory")
+        src_abs, sst = hc.host_source(src, follow_link)
         # A HEAD answer has no body: a missing container is told apart by this call,
         # whose 404 carries Docker's "No such container" text.
         self.api.inspect_container(ref)
         kind = self._kind(ref, dest)
-        if kind == "dir":
-            target_dir, prefix, include_root = dest, ("" if contents else hc.base(src_abs)), \
-                not contents
-        elif dest.endswith("/"):
+        target_dir, prefix, include_root = hc.container_destination(src, src_abs, sst, dest,
+                                                                    kind)
+        if kind == "missing" and self._kind(ref, target_dir) != "dir":
             raise NotFoundError("no such directory")
-        else:
-            if kind != "missing" and stat.S_ISDIR(sst.st_mode):
-                raise InvalidParameterError(
-                    f'cannot overwrite non-directory "{dest}" with directory "{src}"')
-            target_dir, prefix, include_root = (os.path.dirname(dest.rstrip("/")) or "/",
-                                                hc.base(dest), True)
-            if kind == "missing" and self._kind(ref, target_dir) != "dir":
-                raise NotFoundError("no such directory")
         sizes: list[int] = []
 
         def produce(fd: int) -> None:
