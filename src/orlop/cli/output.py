@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 
 def tabwrite(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:
@@ -30,6 +30,27 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def dump_json(value: Any) -> str:
     """Docker's inspect output: 4-space indent, and <, >, & kept literal."""
     return json.dumps(value, indent=4, ensure_ascii=False)
+
+
+def write_inspect(out: TextIO, err: TextIO, results: Sequence[Any], errors: Sequence[str],
+                  fmt: str = "") -> int:
+    """Docker's inspect output for every ``inspect``: the JSON array (no ``--format``, or
+    ``--format json``) or the template per object, then one ``Error: ...`` line per ref
+    not found; exit 1 if there was any."""
+    if fmt and fmt != "json":
+        for r in results:
+            try:
+                text = format_template(fmt, r)
+            except ValueError as bad:
+                from orlop.errors import InvalidParameterError
+
+                raise InvalidParameterError(f"template parsing error: {bad}") from None
+            print(text, file=out)
+    else:
+        print(dump_json(list(results)), file=out)
+    for message in errors:
+        print(f"Error: {message}", file=err)
+    return 1 if errors else 0
 
 
 _FIELD = re.compile(r"\{\{\s*(.*?)\s*\}\}")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
-from orlop.cli.output import dump_json, format_template, render_table
+from orlop.cli.output import format_template, render_table, write_inspect
 
 # Every verb goes through ctx.backend(): in-process, or orlopd with -H.
 REMOTE = frozenset({"import", "images", "rmi", "tag", "image"})
@@ -242,15 +242,8 @@ def _inspect(argv: list[str], ctx: Context) -> int:
         try:
             results.append(backend.image_inspect(ref))
         except NotFoundError as err:
-            errors.append(f"Error: {err}")
-    if args.format:
-        for r in results:
-            print(format_template(args.format, r), file=ctx.stdout)
-    else:
-        print(dump_json(results), file=ctx.stdout)
-    for e in errors:
-        print(e, file=ctx.stderr)
-    return 1 if errors else 0
+            errors.append(str(err))
+    return write_inspect(ctx.stdout, ctx.stderr, results, errors, args.format)
 
 
 def _history(argv: list[str], ctx: Context) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orlop.cli.context import Context, Parser, require_args
-from orlop.cli.output import dump_json, format_template
+from orlop.cli.output import write_inspect
 
 # Containers, images and volumes are inspected through the backend, local or remote.
 REMOTE = frozenset({"inspect"})
@@ -40,13 +40,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             except NotFoundError:
                 continue
         else:
-            errors.append(f"Error: No such object: {ref}" if len(kinds) > 1
-                          else f"Error: No such {kinds[0]}: {ref}")
-    if args.format:
-        for r in results:
-            print(format_template(args.format, r), file=ctx.stdout)
-    else:
-        print(dump_json(results), file=ctx.stdout)
-    for e in errors:
-        print(e, file=ctx.stderr)
-    return 1 if errors else 0
+            errors.append(f"No such object: {ref}" if len(kinds) > 1
+                          else f"No such {kinds[0]}: {ref}")
+    return write_inspect(ctx.stdout, ctx.stderr, results, errors, args.format)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
-from orlop.cli.output import dump_json, format_template, tabwrite
+from orlop.cli.output import format_template, tabwrite, write_inspect
 from orlop.errors import InvalidParameterError, OrlopError
 
 if TYPE_CHECKING:
@@ -198,14 +198,7 @@ def _inspect(argv: list[str], ctx: Context) -> int:
             found.append(backend.volume_inspect(name, args.size))
         except NotFoundError as err:
             errors.append(str(err))
-    if args.format and args.format != "json":
-        for obj in found:
-            print(_template(args.format, obj), file=ctx.stdout)
-    else:
-        print(dump_json(found), file=ctx.stdout)
-    for msg in errors:
-        print(f"Error: {msg}", file=ctx.stderr)
-    return 1 if errors else 0
+    return write_inspect(ctx.stdout, ctx.stderr, found, errors, args.format)
 
 
 # --- ls -----------------------------------------------------------------------------
