@@ -114,20 +114,10 @@ class Sessions:
             self.parked_stdin.setdefault(cid, []).append(source)
 
     async def _copy_stdin(self, sess: Session, source: asyncio.Queue[bytes | None]) -> None:
-        stdin = sess.helper.stdin
-        if stdin is None:
-            return
-        while True:
-            data = await source.get()
-            if data is None or sess.done.is_set():
-                break
-            try:
-                stdin.write(data)
-                await stdin.drain()
-            except (ConnectionError, OSError):
-                return
-        with contextlib.suppress(ConnectionError, OSError):
-            stdin.close()
+        from orlop.server.streams import copy_input
+
+        if sess.helper.stdin is not None:
+            await copy_input(source, sess.helper.stdin, sess.done.is_set)
 
     # --- start -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from aiohttp import web
 
@@ -150,6 +150,20 @@ async def open_stream(request: web.Request, *, tty: bool,
         await resp.prepare(request)
     resp.force_close()
     return resp, client_input
+
+
+async def copy_input(source: asyncio.Queue[bytes | None], stdin: asyncio.StreamWriter,
+                     stop: Callable[[], bool] = lambda: False) -> None:
+    """A client's input (``None`` ends it) into a process's stdin, which is then closed
+    (the process sees EOF); stops early when ``stop()`` says so or the pipe breaks."""
+    while (data := await source.get()) is not None and not stop():
+        try:
+            stdin.write(data)
+            await stdin.drain()
+        except (ConnectionError, OSError):
+            return
+    with contextlib.suppress(ConnectionError, OSError):
+        stdin.close()
 
 
 async def safe_write(resp: web.StreamResponse, data: bytes) -> bool:

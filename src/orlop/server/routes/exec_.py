@@ -16,7 +16,6 @@ With ``Tty`` the pty lives in the helper: its size when the process starts is th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from orlop.server import helpers
 from orlop.server.context import ctx_of
 from orlop.server.streams import (
     console_size,
+    copy_input,
     finish,
     frame,
     open_stream,
@@ -185,17 +185,8 @@ async def start(request: web.Request) -> web.StreamResponse:
                 gone = True  # the client left: the process goes on, its output dropped
 
     async def feed() -> None:
-        stdin = h.stdin
-        if client_input is None or stdin is None:
-            return
-        while (data := await client_input.queue.get()) is not None:
-            try:
-                stdin.write(data)
-                await stdin.drain()
-            except (ConnectionError, OSError):
-                return
-        with contextlib.suppress(ConnectionError, OSError):
-            stdin.close()
+        if client_input is not None and h.stdin is not None:
+            await copy_input(client_input.queue, h.stdin)
 
     feeder = asyncio.get_running_loop().create_task(feed())
     try:
