@@ -87,6 +87,17 @@ def require_args(
         raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')
 
 
+def parse_filter_flags(items: list[str]) -> dict[str, list[str]]:
+    """``--filter k=v`` flags as the API's filters map (values of one key accumulate)."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"bad format of filter (expected name=value): {item}")
+        out.setdefault(key, []).append(value)
+    return out
+
+
 def write_archive(ctx: Context, output: str, write: Callable[[int], object]) -> int:
     """Docker's archive output for save/export/volume export: ``-o FILE`` written to a
     temporary name and renamed into place (never a half-written file under the asked

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
 from orlop.cli.output import format_template, render_table
 
 # Every command of this module, and the whole `container` group, works through orlopd.
@@ -54,17 +54,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         ctx.command = f"container {(argv and sub) or sub}"
         name = sub
     return {"start": _start, "ps": _ps, "rm": _rm, "prune": _prune}[name](argv, ctx)
-
-
-def parse_filter_flags(items: list[str]) -> dict[str, list[str]]:
-    """``--filter k=v`` flags as the API's filters map (values of one key accumulate)."""
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"bad format of filter (expected name=value): {item}")
-        out.setdefault(key, []).append(value)
-    return out
 
 
 def confirm(ctx: Context, warning: str) -> bool:

@@ -152,12 +152,9 @@ def _images(argv: list[str], ctx: Context) -> int:
     require_args(args.args, ctx.command, at_most=1)
     # The docker CLI sends `images REPO[:TAG]` as a reference filter; the engine
     # (engine/imagewire.py) validates and applies them, in-process or in orlopd.
-    filters: dict[str, list[str]] = {}
-    for flt in args.filter:
-        key, eq, value = flt.partition("=")
-        if not eq:
-            raise UsageError("bad format of filter (expected name=value)")
-        filters.setdefault(key, []).append(value)
+    from orlop.cli.context import parse_filter_flags
+
+    filters = parse_filter_flags(args.filter)
     if args.args:
         filters.setdefault("reference", []).append(args.args[0])
     rows = _rows(ctx.backend().image_list(filters or None), args.no_trunc)
@@ -300,7 +297,7 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("--filter", action="append", default=[])
     args = p.parse_args(argv)
-    from orlop.cli.commands.container import parse_filter_flags
+    from orlop.cli.context import parse_filter_flags
 
     filters = parse_filter_flags(args.filter)
     if args.all:

@@ -154,7 +154,8 @@ def _prune(argv: list[str], ctx: Context) -> int:
     """``orlop system prune [-a] [--volumes] [-f] [--filter k=v]``: stopped containers,
     then (with --volumes) unused anonymous volumes, then dangling (-a: unused) images,
     with Docker's prompt and report."""
-    from orlop.cli.commands.container import confirm, parse_filter_flags
+    from orlop.cli.commands.container import confirm
+    from orlop.cli.context import parse_filter_flags
     from orlop.cli.units import human_size
 
     p = Parser(prog="orlop system prune", add_help=False)
