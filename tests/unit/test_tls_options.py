@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from orlop.client.tls import HalfClosingSSLSocket, client_context
 from orlop.client.transport import (
     Endpoint,
-    HalfClosingSSLSocket,
     TLSOptions,
-    client_context,
     connect,
     default_cert_path,
     parse_host,

@@ -40,7 +40,7 @@ def _top_parser() -> Parser:
 
 
 def _help_text() -> str:
-    from orlop.client.transport import default_cert_path
+    from orlop.client.tlsoptions import default_cert_path
 
     cert_path = default_cert_path()
     lines = ["", "Usage:  orlop [OPTIONS] COMMAND", "",
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = top.host or (None if top.root or top.run_root else _env_host())
     ctx.host = host
     if host:
-        from orlop.client.transport import resolve_tls
+        from orlop.client.tlsoptions import resolve_tls
 
         ctx.tls = resolve_tls(tls=top.tls, verify=top.tlsverify, cacert=top.tlscacert,
                               cert=top.tlscert, key=top.tlskey)

@@ -1,6 +1,27 @@
-"""A typed client of the Docker Engine API over a unix socket or TLS (the RemoteBackend's)."""
+"""A typed client of the Docker Engine API over a unix socket or TLS (the RemoteBackend's).
 
-from orlop.client.api import APIClient, APIError
-from orlop.client.transport import Endpoint, TLSOptions
+The names load on first use: ``orlop.client.transport`` alone (what ``orlop --help`` and
+the TLS flags need) must not pull in every endpoint group and the HTTP machinery.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orlop.client.api import APIClient, APIError
+    from orlop.client.transport import Endpoint, TLSOptions
 
 __all__ = ["APIClient", "APIError", "Endpoint", "TLSOptions"]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("APIClient", "APIError"):
+        from orlop.client import api
+
+        return getattr(api, name)
+    if name in ("Endpoint", "TLSOptions"):
+        from orlop.client import transport
+
+        return getattr(transport, name)
+    raise AttributeError(name)
