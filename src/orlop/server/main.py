@@ -385,18 +385,26 @@ def _half_close_supported() -> bool:
             "AppProtocolState", "SSLProtocolState"))
 
 
-def _tls_site(runner: web.AppRunner, listener: Listener) -> web.BaseSite:
-    """aiohttp's ``SockSite``, its connections wrapped in :class:`HalfCloseTLSProtocol`
-    rather than asyncio's stock TLS protocol."""
+def _site(runner: web.AppRunner, listener: Listener,
+          header_timeout: float) -> web.BaseSite:
+    """aiohttp's ``SockSite``, each connection's protocol wrapped in
+    :class:`~orlop.server.deadlines.HeaderDeadline` (a request head within
+    ``header_timeout``) and, on TCP, in :class:`HalfCloseTLSProtocol` rather than
+    asyncio's stock TLS protocol."""
     from aiohttp import web
 
-    tls = listener.tls
-    assert tls is not None
-    if not _half_close_supported():
-        return web.SockSite(runner, listener.sock, ssl_context=tls)
-    context: ssl.SSLContext = tls
+    from orlop.server import deadlines
 
-    class TLSSite(web.SockSite):
+    tls = listener.tls
+    half_close = tls is not None and _half_close_supported()
+    guard = header_timeout > 0 and deadlines.supported()
+    if not guard and header_timeout > 0:
+        log.warning("this aiohttp has no hook for the request head deadline: "
+                    "only the idle timeout bounds a slow client")
+    if not guard and not half_close:
+        return web.SockSite(runner, listener.sock, ssl_context=tls)
+
+    class GuardedSite(web.SockSite):
         async def start(self) -> None:
             await web.BaseSite.start(self)  # registers the site with the runner
             loop = asyncio.get_running_loop()
@@ -404,21 +412,32 @@ def _tls_site(runner: web.AppRunner, listener: Listener) -> web.BaseSite:
             assert factory is not None
 
             def protocol() -> asyncio.BaseProtocol:
-                return tls_protocol(loop, factory(), context)
+                app: asyncio.BaseProtocol = factory()
+                if guard:
+                    app = deadlines.HeaderDeadline(app, header_timeout)
+                if half_close and tls is not None:
+                    return tls_protocol(loop, app, tls)
+                return app
 
-            self._server = await loop.create_server(protocol, sock=self._sock,
-                                                    backlog=self._backlog)
+            self._server = await loop.create_server(
+                protocol, sock=self._sock, backlog=self._backlog,
+                ssl=tls if tls is not None and not half_close else None)
 
-    return TLSSite(runner, listener.sock, ssl_context=context)
+    return GuardedSite(runner, listener.sock, ssl_context=tls)
 
 
 async def serve(config: EngineConfig, sock: socket.socket | Sequence[Listener], *,
                 workers: int = 8, ready: asyncio.Event | None = None,
-                stop: asyncio.Event | None = None) -> None:
+                stop: asyncio.Event | None = None,
+                header_timeout: float | None = None,
+                idle_timeout: float | None = None) -> None:
     """Serve until ``stop`` is set (or SIGTERM/SIGINT when run as the main program), on
-    one unix socket or on every listener given."""
+    one unix socket or on every listener given.  A connection's request head must
+    arrive within ``header_timeout`` and an idle keep-alive connection is closed after
+    ``idle_timeout`` (deadlines.py; its defaults when None)."""
     from aiohttp import web
 
+    from orlop.server import deadlines
     from orlop.server.app import build_app
     from orlop.server.context import ServerContext
 
@@ -426,13 +445,16 @@ async def serve(config: EngineConfig, sock: socket.socket | Sequence[Listener], 
                  if isinstance(sock, socket.socket) else list(sock))
     context = ServerContext(config=config, workers=workers)
     app = build_app(context)
-    runner = web.AppRunner(app, handler_cancellation=True, keepalive_timeout=75,
+    if header_timeout is None:
+        header_timeout = deadlines.READ_HEADER_TIMEOUT
+    if idle_timeout is None:
+        idle_timeout = deadlines.IDLE_TIMEOUT
+    runner = web.AppRunner(app, handler_cancellation=True, keepalive_timeout=idle_timeout,
                            access_log_class=_access_logger_class(), access_log=access_log,
                            shutdown_timeout=5)
     await runner.setup()
     for listener in listeners:
-        site = (_tls_site(runner, listener) if listener.tls is not None
-                else web.SockSite(runner, listener.sock))
+        site = _site(runner, listener, header_timeout)
         await site.start()
         log.info("orlopd listening on %s%s", listener.address.url,
                  " (TLS, client certificates required)" if listener.tls else "")
@@ -467,9 +489,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="group owning the socket (default root; '' = this process's)")
     p.add_argument("--socket-mode", default="660", help="octal mode of the socket (<= 0770)")
     p.add_argument("--workers", type=int, default=8, help="engine worker threads")
+    p.add_argument("--read-header-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="close a connection whose request head is not complete within "
+                        "this time (default 10; 0 = never)")
+    p.add_argument("--idle-timeout", type=lambda t: _seconds(t, zero=False), default=None,
+                   metavar="SECONDS",
+                   help="close a keep-alive connection idle this long (default 60)")
     p.add_argument("--log-level", default="info",
                    help="debug also logs every request with its peer (uid or certificate)")
     return p
+
+
+def _seconds(text: str, *, zero: bool = True) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: seconds expected"
+                                         ) from None
+    if not (0 <= value < 1e6 and (zero or value > 0)):
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: out of range")
+    return value
 
 
 def open_listeners(args: argparse.Namespace) -> list[Listener]:
@@ -519,7 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for s in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(s, stop.set)
-        await serve(config, listeners, workers=args.workers, stop=stop)
+        await serve(config, listeners, workers=args.workers, stop=stop,
+                    header_timeout=args.read_header_timeout,
+                    idle_timeout=args.idle_timeout)
 
     try:
         asyncio.run(run())

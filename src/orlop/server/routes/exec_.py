@@ -143,8 +143,8 @@ async def create(request: web.Request) -> web.Response:
 
 async def start(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
-    inst = _get(request)
     body = await json_body(request, ctx.body_limit, required=False)
+    inst = _get(request)
     if inst.started:
         raise ContainerStateError(f"Error: Exec command {inst.id} has already run")
     size = console_size(body.get("ConsoleSize")) or inst.console_size

@@ -116,16 +116,16 @@ def _pull_error(name: str) -> ImageNotFoundError:
 
 async def commit(request: web.Request) -> web.Response:
     """``POST /commit?container=&repo=&tag=&comment=&author=&changes=``: the body (a
-    container config to merge) is read, bounded, and not used: ``changes`` carries the
-    docker CLI's ``--change`` lines, which the engine applies."""
-    from orlop.server.wire import read_body
+    container config to merge) is read as every JSON body is, and not used: ``changes``
+    carries the docker CLI's ``--change`` lines, which the engine applies."""
+    from orlop.server.wire import json_body
 
     ctx = ctx_of(request)
+    await json_body(request, ctx.body_limit, required=False)  # the CLI sends null
     q = request.query
     ref = q.get("container", "")
     if not ref:
         raise InvalidParameterError("container is required")
-    await read_body(request, ctx.body_limit)
     repo, tag = q.get("repo", ""), q.get("tag", "")
     target = (f"{repo}:{tag}" if tag else repo) or None
     changes = q.getall("changes", [])
