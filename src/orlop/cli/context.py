@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from orlop.config import EngineConfig
 
@@ -63,8 +63,45 @@ class UsageError(Exception):
     """Wrong flags or arguments: printed with a hint to --help (Docker's wording)."""
 
 
+class HelpRequested(Exception):  # noqa: N818 (a request, not an error)
+    """``--help``/``-h`` among a command's options: main() prints the command's help
+    (cli/help.py) from the registry and this parser's options, and exits 0."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        super().__init__("help requested")
+        self.parser = parser
+
+
+class _HelpAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **_kw: object) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                         nargs=0, help="Print usage")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        raise HelpRequested(parser)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so main() owns every exit code."""
+    """argparse that raises instead of exiting, so main() owns every exit code.
+
+    Every command's parser answers ``--help`` and ``-h`` (unless the command gives
+    ``-h`` another meaning, as ``run -h HOSTNAME``) by raising :class:`HelpRequested`
+    where argparse meets it among the options: after a command's positional
+    ``REMAINDER`` (``orlop run IMAGE ls --help``) it is the container's argument."""
+
+    def __init__(self, *args: Any, docker_help: bool = True, **kw: Any) -> None:
+        kw["add_help"] = False
+        super().__init__(*args, **kw)
+        if docker_help:
+            self.add_argument("-h", "--help", action=_HelpAction)
+
+    def add_argument(self, *args: Any, **kw: Any) -> argparse.Action:
+        taken = self._option_string_actions.get("-h")
+        if "-h" in args and isinstance(taken, _HelpAction):
+            del self._option_string_actions["-h"]  # -h is the command's own flag
+            taken.option_strings = [o for o in taken.option_strings if o != "-h"]
+        return super().add_argument(*args, **kw)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)

@@ -11,15 +11,15 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from orlop.cli.context import Context, Parser, UsageError
-from orlop.cli.registry import COMMANDS
+from orlop.cli.context import Context, HelpRequested, Parser, UsageError
+from orlop.cli.registry import INDEX
 
 # Commands whose engine errors exit 125, as Docker's `run`, `create` and `start` do.
 _ENGINE_EXIT_125 = {"run", "create", "start"}
 
 
 def _top_parser() -> Parser:
-    p = Parser(prog="orlop", add_help=False, usage="orlop [OPTIONS] COMMAND")
+    p = Parser(prog="orlop", docker_help=False, usage="orlop [OPTIONS] COMMAND")
     p.add_argument("--root", help="Root of persistent state (default /var/lib/orlop, $ORLOP_ROOT)")
     p.add_argument("--run-root", help="Root of run-time state (default /run/orlop)")
     p.add_argument("--runtime", dest="global_runtime",
@@ -40,32 +40,36 @@ def _top_parser() -> Parser:
 
 
 def _help_text() -> str:
+    from orlop.cli.help import top_help
     from orlop.client.tlsoptions import default_cert_path
 
     cert_path = default_cert_path()
-    lines = ["", "Usage:  orlop [OPTIONS] COMMAND", "",
-             "A container engine for Linux built around its containers' data", "",
-             "Options:",
-             "      --root string        Root of persistent state (default \"/var/lib/orlop\")",
-             "      --run-root string    Root of run-time state (default \"/run/orlop\")",
-             "      --runtime string     OCI runtime: orlop (built-in), crun, runc or a path",
-             "  -H, --host string        orlopd to use: unix:///path, or tcp://host:port with "
-             "TLS ($ORLOP_HOST, $DOCKER_HOST)",
-             "      --tls                Use TLS; implied by --tlsverify",
-             "      --tlscacert string   Trust certs signed only by this CA (default "
-             f"\"{cert_path}/ca.pem\")",
-             "      --tlscert string     Path to TLS certificate file (default "
-             f"\"{cert_path}/cert.pem\")",
-             "      --tlskey string      Path to TLS key file (default "
-             f"\"{cert_path}/key.pem\")",
-             "      --tlsverify          Use TLS and verify the remote ($DOCKER_TLS_VERIFY)",
-             "  -v, --version            Print version information and quit", "",
-             "Commands:"]
-    width = max(len(n) for n in COMMANDS) + 2
-    for name, (_mod, summary) in COMMANDS.items():
-        lines.append(f"  {name:<{width}}{summary}")
-    lines += ["", "Run 'orlop COMMAND --help' for more information on a command.", ""]
-    return "\n".join(lines)
+    options = [
+        "      --root string        Root of persistent state (default \"/var/lib/orlop\")",
+        "      --run-root string    Root of run-time state (default \"/run/orlop\")",
+        "      --runtime string     OCI runtime: orlop (built-in), crun, runc or a path",
+        "  -H, --host string        orlopd to use: unix:///path, or tcp://host:port with "
+        "TLS ($ORLOP_HOST, $DOCKER_HOST)",
+        "      --tls                Use TLS; implied by --tlsverify",
+        "      --tlscacert string   Trust certs signed only by this CA (default "
+        f"\"{cert_path}/ca.pem\")",
+        "      --tlscert string     Path to TLS certificate file (default "
+        f"\"{cert_path}/cert.pem\")",
+        "      --tlskey string      Path to TLS key file (default "
+        f"\"{cert_path}/key.pem\")",
+        "      --tlsverify          Use TLS and verify the remote ($DOCKER_TLS_VERIFY)",
+        "  -v, --version            Print version information and quit"]
+    return top_help("A container engine for Linux built around its containers' data",
+                    options)
+
+
+def resolve(name: str, args: list[str]) -> tuple[str, list[str]]:
+    """The command a command line names (``container ls`` for ``container ls -a``, or
+    the group itself when its next word is not one of its commands) and its arguments."""
+    cmd = INDEX[name]
+    if cmd.group and args and f"{name} {args[0]}" in INDEX:
+        return f"{name} {args[0]}", args[1:]
+    return name, args
 
 
 def _env_host() -> str | None:
@@ -90,15 +94,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_help_text())
         return 0
     name = top.command
-    if name not in COMMANDS:
+    if name not in INDEX or " " in name:
         print(f"orlop: '{name}' is not an orlop command.\nSee 'orlop --help'", file=sys.stderr)
         return 1
+    invoked, args = resolve(name, list(top.args))
+    cmd = INDEX[invoked]
+    if cmd.group and (not args or args[0] in ("-h", "--help")):
+        from orlop.cli.help import group_help
+
+        print(group_help(invoked))
+        return 0
 
     from orlop.config import EngineConfig
 
     config = EngineConfig.from_env(top.root, top.run_root, top.global_runtime)
     ctx = Context(config=config, command=name, stdout=sys.stdout, stderr=sys.stderr)
-    failure_code = 125 if name in _ENGINE_EXIT_125 else 1
+    failure_code = 125 if cmd.entry in _ENGINE_EXIT_125 else 1
     # -H, else $ORLOP_HOST/$DOCKER_HOST unless a local root is named: through orlopd.
     host = top.host or (None if top.root or top.run_root else _env_host())
     ctx.host = host
@@ -107,13 +118,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ctx.tls = resolve_tls(tls=top.tls, verify=top.tlsverify, cacert=top.tlscacert,
                               cert=top.tlscert, key=top.tlskey)
+    if cmd.entry is None:
+        entry = name  # the group dispatches its own command (volume, system)
+        args = list(top.args)
+    else:
+        entry = cmd.entry
+        from orlop.cli.help import usage_name
+
+        ctx.command = usage_name(invoked)
     try:
-        module = importlib.import_module(f"orlop.cli.commands.{COMMANDS[name][0]}")
-        if host and name not in getattr(module, "REMOTE", ()):
+        module = importlib.import_module(f"orlop.cli.commands.{cmd.module}")
+        remote = getattr(module, "REMOTE", ())
+        if host and not any(n in remote for n in (name, *cmd.names) if " " not in n):
             # Every command declares REMOTE today; a new one must say so to be reachable.
             raise UsageError(f"'{name}' cannot be used with -H/--host")
-        code: int = module.main(name, top.args, ctx)
+        code: int = module.main(entry, args, ctx)
         return code
+    except HelpRequested as req:
+        from orlop.cli.help import command_help
+
+        print(command_help(invoked, req.parser))
+        return 0
     except UsageError as err:
         print(f"orlop: {err}\nSee 'orlop {ctx.command} --help'.", file=sys.stderr)
         return failure_code
@@ -126,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if isinstance(err, OrlopError):
             code = getattr(err, "exit_code", failure_code)
-            prefix = "orlop: " if name in _ENGINE_EXIT_125 else ""
+            prefix = "orlop: " if cmd.entry in _ENGINE_EXIT_125 else ""
             print(f"{prefix}Error: {err}", file=sys.stderr)
             return int(code)
         if isinstance(err, PermissionError | OSError):

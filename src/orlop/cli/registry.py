@@ -1,44 +1,197 @@
-"""The command table: name -> (module, summary).  Modules are imported only when run,
-so ``orlop --help`` and ``orlop volume ls`` never load the runtime."""
+"""The command table: every command and group, where it runs and its help, one line each.
+
+Modules are imported only when a command runs, so ``orlop --help`` and ``orlop volume ls``
+never load the engine.  A command is registered with :func:`command`; its options are
+described where they are declared (``Parser.add_argument(..., help=...)``), and
+``--help``/``-h`` is answered from both (cli/help.py), in Docker's layout.
+
+Names follow Docker's: a family of names runs one command and shares its help
+(``container ls``, ``container list``, ``container ps`` and ``ps``); the first name is
+the canonical one, the others are listed as its Aliases.
+"""
 
 from __future__ import annotations
 
-# name: (module under orlop.cli.commands, one-line summary as Docker words it)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("run", "Create and run a new container from an image"),
-    "create": ("run", "Create a new container"),
-    "start": ("container", "Start one or more stopped containers"),
-    "ps": ("container", "List containers"),
-    "rm": ("container", "Remove one or more containers"),
-    "stop": ("lifecycle", "Stop one or more running containers"),
-    "kill": ("lifecycle", "Kill one or more running containers"),
-    "restart": ("lifecycle", "Restart one or more containers"),
-    "wait": ("lifecycle", "Block until one or more containers stop, then print their exit codes"),
-    "pause": ("lifecycle", "Pause all processes within one or more containers"),
-    "unpause": ("lifecycle", "Unpause all processes within one or more containers"),
-    "rename": ("lifecycle", "Rename a container"),
-    "top": ("lifecycle", "Display the running processes of a container"),
-    "logs": ("lifecycle", "Fetch the logs of a container"),
-    "attach": ("lifecycle",
-               "Attach local standard input, output, and error streams to a running container"),
-    "exec": ("exec", "Execute a command in a running container"),
-    "inspect": ("inspect", "Return low-level information on Docker objects"),
-    "container": ("container", "Manage containers"),
-    "import": ("image", "Import the contents from a tarball to create a filesystem image"),
-    "images": ("image", "List images"),
-    "rmi": ("image", "Remove one or more images"),
-    "tag": ("image", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
-    "image": ("image", "Manage images"),
-    "commit": ("commit", "Create a new image from a container's changes"),
-    "cp": ("cp", "Copy files/folders between a container and the local filesystem"),
-    "export": ("export", "Export a container's filesystem as a tar archive"),
-    "save": ("save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
-    "load": ("load", "Load an image from a tar archive or STDIN"),
-    "volume": ("volume", "Manage volumes"),
-    "events": ("events", "Get real time events from the server"),
-    "stats": ("stats", "Display a live stream of container(s) resource usage statistics"),
-    "update": ("stats", "Update configuration of one or more containers"),
-    "system": ("system", "Manage Orlop"),
-    "version": ("system", "Show the Orlop version information"),
-    "info": ("system", "Display system-wide information"),
-}
+from dataclasses import dataclass
+
+COMMON, MANAGEMENT = "common", "management"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command (or group) and its help."""
+
+    name: str  # canonical full name: "ps", "container ls", "volume"
+    module: str  # under orlop.cli.commands
+    summary: str  # Docker's one-line description
+    usage: str  # what follows the name on the Usage line
+    also: tuple[str, ...] = ()  # the family's other full names (aliases, shortcuts)
+    entry: str | None = None  # name given to module.main; None: the group's own dispatch
+    section: str = ""  # where the top-level names are listed: COMMON, MANAGEMENT or ""
+    long: str = ""  # the whole description, when more than the summary
+    examples: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.also)
+
+    @property
+    def group(self) -> bool:
+        return " " not in self.name and self.usage == "COMMAND"
+
+
+REGISTRY: dict[str, Command] = {}  # canonical name -> command
+INDEX: dict[str, Command] = {}  # every name of every command -> command
+
+
+def command(name: str, module: str, summary: str, usage: str = "[OPTIONS]", *,
+            also: tuple[str, ...] = (), entry: str | None = "", section: str = "",
+            long: str = "", examples: str = "") -> Command:
+    """Register a command: ``command("network ls", "network", "List networks",
+    also=("network list",))``.  ``entry`` is the name ``module.main`` receives (default:
+    the name's last word for a top-level name, ``None`` for a group member, which then
+    gets the group's name and its own sub-command in the arguments)."""
+    if entry == "":
+        entry = None if " " in name else name
+    cmd = Command(name, module, summary, usage, tuple(also), entry, section, long, examples)
+    for n in cmd.names:
+        if n in INDEX:
+            raise ValueError(f"command {n!r} registered twice")
+        INDEX[n] = cmd
+    REGISTRY[name] = cmd
+    return cmd
+
+
+def group(name: str, module: str, summary: str) -> Command:
+    """Register a management group (``orlop container``): its members are the commands
+    named ``"<group> <sub>"``."""
+    return command(name, module, summary, "COMMAND", section=MANAGEMENT)
+
+
+def members(group_name: str) -> list[Command]:
+    """The group's commands, by sub-command name."""
+    prefix = group_name + " "
+    return sorted((c for c in REGISTRY.values() if c.name.startswith(prefix)),
+                  key=lambda c: c.name)
+
+
+def top_level() -> dict[str, Command]:
+    """Every name typed first after ``orlop``: groups, commands, shortcuts."""
+    return {n: c for n, c in INDEX.items() if " " not in n}
+
+
+# --- containers ----------------------------------------------------------------------
+group("container", "container", "Manage containers")
+command("container attach", "lifecycle", "Attach local standard input, output, and error "
+        "streams to a running container", "[OPTIONS] CONTAINER", also=("attach",),
+        entry="attach")
+command("container commit", "commit", "Create a new image from a container's changes",
+        "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", also=("commit",), entry="commit")
+command("container cp", "cp", "Copy files/folders between a container and the local "
+        "filesystem", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+        "[OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", also=("cp",), entry="cp",
+        long="Copy files/folders between a container and the local filesystem\n\n"
+             "Use '-' as the source to read a tar archive from stdin\nand extract it to a "
+             "directory destination in a container.\nUse '-' as the destination to stream "
+             "a tar archive of a\ncontainer source to stdout.")
+command("container create", "run", "Create a new container",
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]", also=("create",), entry="create")
+command("container exec", "exec", "Execute a command in a running container",
+        "[OPTIONS] CONTAINER COMMAND [ARG...]", also=("exec",), entry="exec", section=COMMON)
+command("container export", "export", "Export a container's filesystem as a tar archive",
+        "[OPTIONS] CONTAINER", also=("export",), entry="export")
+command("container inspect", "inspect", "Display detailed information on one or more "
+        "containers", "[OPTIONS] CONTAINER [CONTAINER...]", entry="container inspect")
+command("container kill", "lifecycle", "Kill one or more running containers",
+        "[OPTIONS] CONTAINER [CONTAINER...]", also=("kill",), entry="kill")
+command("container logs", "lifecycle", "Fetch the logs of a container",
+        "[OPTIONS] CONTAINER", also=("logs",), entry="logs")
+command("container ls", "container", "List containers",
+        also=("container list", "container ps", "ps"), entry="ps", section=COMMON)
+command("container pause", "lifecycle", "Pause all processes within one or more containers",
+        "CONTAINER [CONTAINER...]", also=("pause",), entry="pause")
+command("container prune", "container", "Remove all stopped containers", entry="prune")
+command("container rename", "lifecycle", "Rename a container", "CONTAINER NEW_NAME",
+        also=("rename",), entry="rename")
+command("container restart", "lifecycle", "Restart one or more containers",
+        "[OPTIONS] CONTAINER [CONTAINER...]", also=("restart",), entry="restart")
+command("container rm", "container", "Remove one or more containers",
+        "[OPTIONS] CONTAINER [CONTAINER...]", also=("container remove", "rm"), entry="rm")
+command("container run", "run", "Create and run a new container from an image",
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]", also=("run",), entry="run", section=COMMON)
+command("container start", "container", "Start one or more stopped containers",
+        "[OPTIONS] CONTAINER [CONTAINER...]", also=("start",), entry="start")
+command("container stats", "stats", "Display a live stream of container(s) resource usage "
+        "statistics", "[OPTIONS] [CONTAINER...]", also=("stats",), entry="stats")
+command("container stop", "lifecycle", "Stop one or more running containers",
+        "[OPTIONS] CONTAINER [CONTAINER...]", also=("stop",), entry="stop")
+command("container top", "lifecycle", "Display the running processes of a container",
+        "CONTAINER [ps OPTIONS]", also=("top",), entry="top")
+command("container unpause", "lifecycle", "Unpause all processes within one or more "
+        "containers", "CONTAINER [CONTAINER...]", also=("unpause",), entry="unpause")
+command("container update", "stats", "Update configuration of one or more containers",
+        "[OPTIONS] CONTAINER [CONTAINER...]", also=("update",), entry="update")
+command("container wait", "lifecycle", "Block until one or more containers stop, then print "
+        "their exit codes", "CONTAINER [CONTAINER...]", also=("wait",), entry="wait")
+
+# --- images --------------------------------------------------------------------------
+group("image", "image", "Manage images")
+command("image history", "image", "Show the history of an image", "[OPTIONS] IMAGE",
+        also=("history",), entry="history")
+command("image import", "image", "Import the contents from a tarball to create a "
+        "filesystem image", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", also=("import",),
+        entry="import")
+command("image inspect", "image", "Display detailed information on one or more images",
+        "[OPTIONS] IMAGE [IMAGE...]", entry="inspect")
+command("image load", "load", "Load an image from a tar archive or STDIN",
+        also=("load",), entry="load")
+command("image ls", "image", "List images", "[OPTIONS] [REPOSITORY[:TAG]]",
+        also=("image list", "images"), entry="images", section=COMMON)
+command("image prune", "image", "Remove unused images", entry="prune")
+command("image rm", "image", "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]",
+        also=("image remove", "rmi"), entry="rmi")
+command("image save", "save", "Save one or more images to a tar archive (streamed to STDOUT "
+        "by default)", "[OPTIONS] IMAGE [IMAGE...]", also=("save",), entry="save")
+command("image tag", "image", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", also=("tag",), entry="tag")
+
+# --- volumes (the group dispatches its own verbs) -------------------------------------
+group("volume", "volume", "Manage volumes")
+command("volume clone", "volume", "Copy a volume into a new volume (reflink where the "
+        "filesystem can)", "SOURCE TARGET")
+command("volume create", "volume", "Create a volume", "[OPTIONS] [VOLUME]")
+command("volume export", "volume", "Write a volume's content and settings as a tar archive",
+        "[OPTIONS] VOLUME")
+command("volume import", "volume", "Restore a volume from an archive made by export (or any "
+        "tar)", "[OPTIONS] VOLUME [FILE|-]")
+command("volume inspect", "volume", "Display detailed information on one or more volumes",
+        "[OPTIONS] VOLUME [VOLUME...]")
+command("volume ls", "volume", "List volumes", also=("volume list",))
+command("volume prune", "volume", "Remove unused local volumes")
+command("volume rm", "volume", "Remove one or more volumes",
+        "[OPTIONS] VOLUME [VOLUME...]", also=("volume remove",),
+        long="Remove one or more volumes. You cannot remove a volume that is in use by a "
+             "container.")
+
+# --- system --------------------------------------------------------------------------
+group("system", "system", "Manage Orlop")
+command("system df", "system", "Show Orlop disk usage")
+command("system events", "events", "Get real time events from the server",
+        also=("events",), entry="events")
+command("system info", "system", "Display system-wide information", also=("info",),
+        entry="info", section=COMMON)
+command("system prune", "system", "Remove unused data")
+command("system service", "system", "Serve the Docker Engine API on a unix socket (orlopd)",
+        "[ORLOPD OPTIONS]",
+        long="Serve the Docker Engine API on a unix socket (orlopd)\n\nRuns orlopd on this "
+             "root; its options (-H, --group, --tlsverify, --read-header-timeout...) are "
+             "listed by 'orlopd --help'.")
+
+# --- top-level only ------------------------------------------------------------------
+command("inspect", "inspect", "Return low-level information on Docker objects",
+        "[OPTIONS] NAME|ID [NAME|ID...]")
+command("version", "system", "Show the Orlop version information", section=COMMON)
+
+# name -> (module, summary): what main() dispatches on (kept for callers of the old table).
+COMMANDS: dict[str, tuple[str, str]] = {n: (c.module, c.summary)
+                                        for n, c in top_level().items()}

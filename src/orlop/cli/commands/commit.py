@@ -9,12 +9,15 @@ REMOTE = frozenset({"commit"})  # POST /commit with -H
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop commit", add_help=False)
-    p.add_argument("-a", "--author", default="")
-    p.add_argument("-c", "--change", action="append", default=[])
-    p.add_argument("-m", "--message", default="")
+    p.add_argument("-a", "--author", default="",
+                   help="Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+    p.add_argument("-c", "--change", action="append", default=[],
+                   help="Apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", default="", help="Commit message")
     # Docker pauses the container while committing; Orlop reads the upper directory by
     # fd and needs no freeze for a consistent tar stream, so the flag is accepted only.
-    p.add_argument("-p", "--pause", nargs="?", const="true", default="true")
+    p.add_argument("-p", "--pause", nargs="?", const="true", default="true",
+                   help="Pause container during commit")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "commit", at_least=1, at_most=2)

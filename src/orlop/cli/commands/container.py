@@ -8,51 +8,20 @@ import time
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
+from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, render_table
 
 # Every command of this module, and the whole `container` group, works through orlopd.
 REMOTE = frozenset({"start", "ps", "rm", "container"})
 
-_GROUP = {"ls": "ps", "list": "ps", "ps": "ps", "rm": "rm", "remove": "rm", "start": "start",
-          "create": "create", "run": "run", "inspect": "inspect", "stop": "stop",
-          "kill": "kill", "wait": "wait", "restart": "restart", "pause": "pause",
-          "unpause": "unpause", "rename": "rename", "top": "top", "logs": "logs",
-          "attach": "attach", "exec": "exec", "prune": "prune"}
-_LIFECYCLE = {"stop", "kill", "wait", "restart", "pause", "unpause", "rename", "top", "logs",
-              "attach"}
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
+    """``start``, ``ps``, ``rm``, ``prune``; main() routes ``container <verb>`` here or to
+    the verb's module (cli/registry.py), and only a verb it does not know to the group."""
     if name == "container":
-        if not argv or argv[0] in ("-h", "--help"):
-            print("\nUsage:  orlop container COMMAND\n\nManage containers\n\nCommands:\n"
-                  "  attach, create, exec, inspect, kill, logs, ls, pause, prune, rename, restart, "
-                  "rm, run, start, stop, top, unpause, wait", file=ctx.stdout)
-            return 0
-        sub = _GROUP.get(argv[0])
-        if sub is None:
-            raise UsageError(f"unknown command \"{argv[0]}\" for \"orlop container\"")
-        argv = argv[1:]
-        if sub in ("create", "run"):
-            from orlop.cli.commands import run
-
-            return run.main(sub, argv, ctx)
-        if sub == "inspect":
-            from orlop.cli.commands import inspect
-
-            return inspect.main("container inspect", argv, ctx)
-        if sub in _LIFECYCLE:
-            from orlop.cli.commands import lifecycle
-
-            ctx.command = f"container {sub}"
-            return lifecycle.main(sub, argv, ctx)
-        if sub == "exec":
-            from orlop.cli.commands import exec as exec_cmd
-
-            ctx.command = "container exec"
-            return exec_cmd.main("exec", argv, ctx)
-        ctx.command = f"container {(argv and sub) or sub}"
-        name = sub
+        raise UsageError(f"unknown command \"{argv[0] if argv else ''}\" for \"orlop "
+                         "container\"")
     return {"start": _start, "ps": _ps, "rm": _rm, "prune": _prune}[name](argv, ctx)
 
 
@@ -68,8 +37,9 @@ def _prune(argv: list[str], ctx: Context) -> int:
     from orlop.cli.units import human_size
 
     p = Parser(prog="orlop container prune", add_help=False)
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], metavar="filter",
+                   help="Provide filter values (e.g. \"until=<timestamp>\")")
     p.add_argument("extra", nargs="*")
     args = p.parse_args(argv)
     if args.extra:
@@ -89,8 +59,9 @@ def _prune(argv: list[str], ctx: Context) -> int:
 
 def _start(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop start", add_help=False)
-    p.add_argument("-a", "--attach", action="store_true")
-    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-a", "--attach", action="store_true",
+                   help="Attach STDOUT/STDERR and forward signals")
+    p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "start", at_least=1)
@@ -169,13 +140,17 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
 
 def _ps(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop ps", add_help=False)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("--format", default="")
-    p.add_argument("-f", "--filter", action="append", default=[])
-    p.add_argument("-n", "--last", type=int, default=-1)
-    p.add_argument("-l", "--latest", action="store_true")
+    p.add_argument("-a", "--all", action="store_true",
+                   help="Show all containers (default shows just running)")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("--format", default="", help=FORMAT_TABLE)
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="filter",
+                   help="Filter output based on conditions provided")
+    p.add_argument("-n", "--last", type=int, default=-1,
+                   help="Show n last created containers (includes all states)")
+    p.add_argument("-l", "--latest", action="store_true",
+                   help="Show the latest created container (includes all states)")
     args = p.parse_args(argv)
     filters = _parse_filters(args.filter)
     limit = 1 if args.latest else args.last
@@ -205,8 +180,10 @@ def _ps(argv: list[str], ctx: Context) -> int:
 
 def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop rm", add_help=False)
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("-v", "--volumes", action="store_true")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Force the removal of a running container (uses SIGKILL)")
+    p.add_argument("-v", "--volumes", action="store_true",
+                   help="Remove anonymous volumes associated with the container")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "rm", at_least=1)

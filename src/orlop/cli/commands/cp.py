@@ -23,9 +23,13 @@ def _split(arg: str) -> tuple[str, str]:
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop cp", add_help=False)
-    p.add_argument("-a", "--archive", action="store_true")
-    p.add_argument("-L", "--follow-link", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-a", "--archive", action="store_true",
+                   help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true",
+                   help="Always follow symbol link in SRC_PATH")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="Suppress progress output during copy. Progress output is automatically "
+                        "suppressed if no terminal is attached")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "cp", exactly=2)

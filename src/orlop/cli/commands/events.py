@@ -12,23 +12,10 @@ import datetime as dt
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError
+from orlop.cli.help import FORMAT_PLAIN
 from orlop.cli.output import format_template
 
 REMOTE = frozenset({"events"})
-
-_HELP = """
-Usage:  orlop events [OPTIONS]
-
-Get real time events from the server
-
-Options:
-  -f, --filter filter   Filter output based on conditions provided
-      --format string   Format output using a custom template:
-                        'json':             Print in JSON format
-                        'TEMPLATE':         Print output using the given Go template.
-      --since string    Show all events created since timestamp
-      --until string    Show events created until timestamp"""
-
 
 def parse_filters(items: list[str], flag: str = "-f, --filter") -> dict[str, list[str]]:
     """``-f key=value`` (repeatable) as Docker's filter map; the docker CLI's text for
@@ -70,16 +57,13 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     from orlop.errors import InvalidParameterError
 
     p = Parser(prog="orlop events", add_help=False)
-    p.add_argument("-f", "--filter", action="append", default=[])
-    p.add_argument("--format", default="")
-    p.add_argument("--since", default="")
-    p.add_argument("--until", default="")
-    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="filter",
+                   help="Filter output based on conditions provided")
+    p.add_argument("--format", default="", help=FORMAT_PLAIN)
+    p.add_argument("--since", default="", help="Show all events created since timestamp")
+    p.add_argument("--until", default="", help="Stream events until this timestamp")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
-    if args.help:
-        print(_HELP, file=ctx.stdout)
-        return 0
     if args.args:
         raise UsageError(f'"orlop {name}" accepts no arguments.')
     filters = parse_filters(args.filter)

@@ -14,14 +14,19 @@ REMOTE = frozenset({"exec"})
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop exec", add_help=False,
                usage="orlop exec [OPTIONS] CONTAINER COMMAND [ARG...]")
-    p.add_argument("-d", "--detach", action="store_true")
-    p.add_argument("-i", "--interactive", action="store_true")
-    p.add_argument("-t", "--tty", action="store_true")
-    p.add_argument("-e", "--env", action="append", default=[])
-    p.add_argument("--env-file", action="append", default=[])
-    p.add_argument("-w", "--workdir", default="")
-    p.add_argument("-u", "--user", default="")
-    p.add_argument("--privileged", action="store_true")
+    p.add_argument("-d", "--detach", action="store_true",
+                   help="Detached mode: run command in the background")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="Keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], help="Set environment variables")
+    p.add_argument("--env-file", action="append", default=[],
+                   help="Read in a file of environment variables")
+    p.add_argument("-w", "--workdir", default="", help="Working directory inside the container")
+    p.add_argument("-u", "--user", default="",
+                   help="Username or UID (format: \"<name|uid>[:<group|gid>]\")")
+    p.add_argument("--privileged", action="store_true",
+                   help="Give extended privileges to the command")
     p.add_argument("container", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)

@@ -9,7 +9,7 @@ REMOTE = frozenset({"export"})  # GET /containers/{id}/export with -H
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop export", add_help=False)
-    p.add_argument("-o", "--output", default="")
+    p.add_argument("-o", "--output", default="", help="Write to a file, instead of STDOUT")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "export", exactly=1)

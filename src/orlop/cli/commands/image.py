@@ -8,30 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import format_template, render_table, write_inspect
 
 # Every verb goes through ctx.backend(): in-process, or orlopd with -H.
-REMOTE = frozenset({"import", "images", "rmi", "tag", "image"})
-
-_GROUP = {"ls": "images", "list": "images", "import": "import", "inspect": "inspect",
-          "rm": "rmi", "remove": "rmi", "tag": "tag", "prune": "prune",
-          "history": "history", "save": "save", "load": "load"}
-_GROUP_HELP = """
-Usage:  orlop image COMMAND
-
-Manage images
-
-Commands:
-  history     Show the history of an image
-  import      Import the contents from a tarball to create a filesystem image
-  inspect     Display detailed information on one or more images
-  load        Load an image from a tar archive or STDIN
-  ls          List images
-  prune       Remove unused images
-  rm          Remove one or more images
-  save        Save one or more images to a tar archive (streamed to STDOUT by default)
-  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-"""
+REMOTE = frozenset({"import", "images", "rmi", "tag", "image", "history"})
 
 # Column titles for `images --format "table ..."`, as Docker's image formatter names them.
 _HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
@@ -42,21 +23,8 @@ _DEFAULT_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
-    if name == "image":
-        if not argv or argv[0] in ("-h", "--help"):
-            print(_GROUP_HELP, file=ctx.stdout)
-            return 0
-        sub = _GROUP.get(argv[0])
-        if sub is None:
-            raise UsageError(f'unknown command "{argv[0]}" for "orlop image"')
-        ctx.command = f"image {argv[0]}"
-        argv = argv[1:]
-        name = sub
-        if sub in ("save", "load"):
-            import importlib
-
-            return int(importlib.import_module(f"orlop.cli.commands.{sub}").main(
-                sub, argv, ctx))
+    if name == "image":  # main() routes every `image <verb>` it knows (cli/registry.py)
+        raise UsageError(f'unknown command "{argv[0] if argv else ""}" for "orlop image"')
     commands: dict[str, Callable[[list[str], Context], int]] = {
         "import": _import, "images": _images, "rmi": _rmi, "tag": _tag,
         "inspect": _inspect, "prune": _prune, "history": _history,
@@ -69,9 +37,11 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
 
 def _import(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("-c", "--change", action="append", default=[])
-    p.add_argument("-m", "--message", default="")
-    p.add_argument("--platform", default="")
+    p.add_argument("-c", "--change", action="append", default=[],
+                   help="Apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", default="", help="Set commit message for imported image")
+    p.add_argument("--platform", default="",
+                   help="Set platform if server is multi-platform capable")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_least=1, at_most=2)
@@ -141,12 +111,14 @@ def _rows(images: Sequence[Mapping[str, Any]], no_trunc: bool) -> list[dict[str,
 
 def _images(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("--digests", action="store_true")
-    p.add_argument("--format", default="")
-    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("-a", "--all", action="store_true",
+                   help="Show all images (default hides intermediate images)")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("--digests", action="store_true", help="Show digests")
+    p.add_argument("--format", default="", help=FORMAT_TABLE)
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="filter",
+                   help="Filter output based on conditions provided")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_most=1)
@@ -193,8 +165,8 @@ def _print_rows(fmt: str, rows: list[dict[str, Any]], ctx: Context) -> None:
 
 def _rmi(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--no-prune", action="store_true")
+    p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
+    p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
     p.add_argument("images", nargs="*")
     args = p.parse_args(argv)
     require_args(args.images, ctx.command, at_least=1)
@@ -225,7 +197,7 @@ def _tag(argv: list[str], ctx: Context) -> int:
 
 def _inspect(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("-f", "--format", default="")
+    p.add_argument("-f", "--format", default="", help=FORMAT_PLAIN)
     p.add_argument("images", nargs="*")
     args = p.parse_args(argv)
     ctx.command = "image inspect"
@@ -246,10 +218,11 @@ def _inspect(argv: list[str], ctx: Context) -> int:
 def _history(argv: list[str], ctx: Context) -> int:
     """``image history``: Docker's columns, newest layer first."""
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("-H", "--human", nargs="?", const="true", default="true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--format", default="")
+    p.add_argument("-H", "--human", nargs="?", const="true", default="true",
+                   help="Print sizes and dates in human readable format")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--format", default="", help=FORMAT_TABLE)
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=1)
@@ -293,9 +266,11 @@ def _history(argv: list[str], ctx: Context) -> int:
 
 def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("-a", "--all", action="store_true",
+                   help="Remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], metavar="filter",
+                   help="Provide filter values (e.g. \"until=<timestamp>\")")
     args = p.parse_args(argv)
     from orlop.cli.context import parse_filter_flags
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orlop.cli.context import Context, Parser, require_args
+from orlop.cli.help import FORMAT_PLAIN
 from orlop.cli.output import write_inspect
 
 # Containers, images and volumes are inspected through the backend, local or remote.
@@ -13,9 +14,10 @@ REMOTE = frozenset({"inspect"})
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {name}", add_help=False)
-    p.add_argument("-f", "--format", default="")
-    p.add_argument("--type", default="")
-    p.add_argument("-s", "--size", action="store_true")
+    p.add_argument("-f", "--format", default="", help=FORMAT_PLAIN)
+    p.add_argument("--type", default="", help="Only inspect objects of the given type")
+    p.add_argument("-s", "--size", action="store_true",
+                   help="Display total file sizes if the type is container")
     p.add_argument("objects", nargs="*")
     args = p.parse_args(argv)
     require_args(args.objects, name, at_least=1)

@@ -41,8 +41,9 @@ def _each(refs: list[str], ctx: Context, action: object) -> int:
 
 def _stop(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {name}", add_help=False)
-    p.add_argument("-t", "--time", "--timeout", dest="time", type=int, default=None)
-    p.add_argument("-s", "--signal", default=None)
+    p.add_argument("-t", "--time", "--timeout", dest="time", type=int, default=None,
+                   help="Seconds to wait before killing the container")
+    p.add_argument("-s", "--signal", default=None, help="Signal to send to the container")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, name, at_least=1)
@@ -60,7 +61,7 @@ def _stop(name: str, argv: list[str], ctx: Context) -> int:
 
 def _kill(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop kill", add_help=False)
-    p.add_argument("-s", "--signal", default="SIGKILL")
+    p.add_argument("-s", "--signal", default="SIGKILL", help="Signal to send to the container")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "kill", at_least=1)
@@ -109,9 +110,15 @@ def _rename(name: str, argv: list[str], ctx: Context) -> int:
 
 
 def _top(name: str, argv: list[str], ctx: Context) -> int:
-    if not argv:
+    import argparse
+
+    p = Parser(prog="orlop top")
+    p.add_argument("container", nargs="?")
+    p.add_argument("ps_args", nargs=argparse.REMAINDER)  # ps's options: not parsed here
+    args = p.parse_args(argv)
+    if not args.container:
         require_args([], "top", at_least=1)
-    ref, ps_args = argv[0], argv[1:]
+    ref, ps_args = args.container, list(args.ps_args)
     out = ctx.backend().container_top(ref, ps_args)
     print(render_table(out.get("Titles") or [], out.get("Processes") or []), file=ctx.stdout)
     return 0
@@ -119,12 +126,18 @@ def _top(name: str, argv: list[str], ctx: Context) -> int:
 
 def _logs(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop logs", add_help=False)
-    p.add_argument("-f", "--follow", action="store_true")
-    p.add_argument("-n", "--tail", default="all")
-    p.add_argument("--since", default="")
-    p.add_argument("--until", default="")
-    p.add_argument("-t", "--timestamps", action="store_true")
-    p.add_argument("--details", action="store_true")
+    p.add_argument("-f", "--follow", action="store_true", help="Follow log output")
+    p.add_argument("-n", "--tail", default="all",
+                   help="Number of lines to show from the end of the logs")
+    p.add_argument("--since", default="",
+                   help="Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative "
+                        "(e.g. "
+                        "\"42m\" for 42 minutes)")
+    p.add_argument("--until", default="",
+                   help="Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative "
+                        "(e.g. \"42m\" for 42 minutes)")
+    p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
+    p.add_argument("--details", action="store_true", help="Show extra details provided to logs")
     p.add_argument("container", nargs="*")
     args = p.parse_args(argv)
     require_args(args.container, "logs", exactly=1)
@@ -154,9 +167,10 @@ def _attach(name: str, argv: list[str], ctx: Context) -> int:
     created with -i, forward SIGINT/SIGTERM (--sig-proxy), and exit with the
     container's code when it ends."""
     p = Parser(prog="orlop attach", add_help=False)
-    p.add_argument("--no-stdin", action="store_true")
-    p.add_argument("--sig-proxy", default="true")
-    p.add_argument("--detach-keys", default="")
+    p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
+    p.add_argument("--sig-proxy", default="true", help="Proxy all received signals to the process")
+    p.add_argument("--detach-keys", default="",
+                   help="Override the key sequence for detaching a container")
     p.add_argument("container", nargs="*")
     args = p.parse_args(argv)
     require_args(args.container, "attach", exactly=1)

@@ -12,9 +12,12 @@ REMOTE = frozenset({"load"})  # POST /images/load with -H (the archive streamed)
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop load", add_help=False)
-    p.add_argument("-i", "--input", default="")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--platform", default="")
+    p.add_argument("-i", "--input", default="", help="Read from tar archive file, instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
+    p.add_argument("--platform", default="",
+                   help="Load only the given platform variant. Formatted as "
+                        "\"os[/arch[/variant]]\" "
+                        "(e.g., \"linux/amd64\")")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "load", exactly=0)

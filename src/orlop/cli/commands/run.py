@@ -15,40 +15,55 @@ REMOTE = frozenset({"run", "create"})
 def _parser(name: str) -> Parser:
     p = Parser(prog=f"orlop {name}", add_help=False,
                usage=f"orlop {name} [OPTIONS] IMAGE [COMMAND] [ARG...]")
-    p.add_argument("--help", action="store_true")
     p.add_argument("--rm", action="store_true", help="Remove the container when it exits")
-    p.add_argument("--name", default="")
-    p.add_argument("-e", "--env", action="append", default=[])
-    p.add_argument("--env-file", action="append", default=[])
-    p.add_argument("-w", "--workdir", default="")
-    p.add_argument("-u", "--user", default="")
-    p.add_argument("--entrypoint", default=None)
-    p.add_argument("-h", "--hostname", default="")
-    p.add_argument("--network", "--net", default="none")
-    p.add_argument("-i", "--interactive", action="store_true")
-    p.add_argument("-t", "--tty", action="store_true")
-    p.add_argument("-d", "--detach", action="store_true")
-    p.add_argument("--runtime", default="")
-    p.add_argument("-v", "--volume", action="append", default=[])
-    p.add_argument("--mount", action="append", default=[])
-    p.add_argument("--tmpfs", action="append", default=[])
-    p.add_argument("--volumes-from", action="append", default=[])
-    p.add_argument("-l", "--label", action="append", default=[])
-    p.add_argument("--read-only", action="store_true")
-    p.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
-    p.add_argument("-a", "--attach", action="append", default=[])
-    p.add_argument("--restart", default="")
-    p.add_argument("--log-driver", default="json-file")
-    p.add_argument("--log-opt", action="append", default=[])
-    p.add_argument("-m", "--memory", default="")
-    p.add_argument("--pids-limit", type=int, default=0)
-    p.add_argument("--cpus", default="")
-    p.add_argument("--cap-add", action="append", default=[])
-    p.add_argument("--cap-drop", action="append", default=[])
-    p.add_argument("--init", action="store_true")
-    p.add_argument("--privileged", action="store_true")
-    p.add_argument("--stop-signal", default="")
-    p.add_argument("--stop-timeout", type=int, default=None)
+    p.add_argument("--name", default="", help="Assign a name to the container")
+    p.add_argument("-e", "--env", action="append", default=[], help="Set environment variables")
+    p.add_argument("--env-file", action="append", default=[],
+                   help="Read in a file of environment variables")
+    p.add_argument("-w", "--workdir", default="", help="Working directory inside the container")
+    p.add_argument("-u", "--user", default="",
+                   help="Username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("--entrypoint", default=None,
+                   help="Overwrite the default ENTRYPOINT of the image")
+    p.add_argument("-h", "--hostname", default="", help="Container host name")
+    p.add_argument("--network", "--net", default="none", help="Connect a container to a network")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="Keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    p.add_argument("-d", "--detach", action="store_true",
+                   help="Run container in background and print container ID")
+    p.add_argument("--runtime", default="", help="Runtime to use for this container")
+    p.add_argument("-v", "--volume", action="append", default=[], help="Bind mount a volume")
+    p.add_argument("--mount", action="append", default=[], metavar="mount",
+                   help="Attach a filesystem mount to the container")
+    p.add_argument("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
+    p.add_argument("--volumes-from", action="append", default=[],
+                   help="Mount volumes from the specified container(s)")
+    p.add_argument("-l", "--label", action="append", default=[],
+                   help="Set meta data on a container")
+    p.add_argument("--read-only", action="store_true",
+                   help="Mount the container's root filesystem as read only")
+    p.add_argument("--pull", default="missing", choices=["always", "missing", "never"],
+                   help="Pull image before running (\"always\", \"missing\", \"never\")")
+    p.add_argument("-a", "--attach", action="append", default=[],
+                   help="Attach to STDIN, STDOUT or STDERR")
+    p.add_argument("--restart", default="", help="Restart policy to apply when a container exits")
+    p.add_argument("--log-driver", default="json-file", help="Logging driver for the container")
+    p.add_argument("--log-opt", action="append", default=[], help="Log driver options")
+    p.add_argument("-m", "--memory", default="", metavar="bytes", help="Memory limit")
+    p.add_argument("--pids-limit", type=int, default=0,
+                   help="Tune container pids limit (set -1 for unlimited)")
+    p.add_argument("--cpus", default="", metavar="decimal", help="Number of CPUs")
+    p.add_argument("--cap-add", action="append", default=[], help="Add Linux capabilities")
+    p.add_argument("--cap-drop", action="append", default=[], help="Drop Linux capabilities")
+    p.add_argument("--init", action="store_true",
+                   help="Run an init inside the container that forwards signals and reaps "
+                        "processes")
+    p.add_argument("--privileged", action="store_true",
+                   help="Give extended privileges to this container")
+    p.add_argument("--stop-signal", default="", help="Signal to stop the container")
+    p.add_argument("--stop-timeout", type=int, default=None,
+                   help="Timeout (in seconds) to stop a container")
     p.add_argument("image", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p
@@ -91,9 +106,6 @@ def _memory(text: str) -> int:
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = _parser(name)
     args = p.parse_args(argv)
-    if args.help:
-        print(p.format_help(), file=ctx.stdout)
-        return 0
     if not args.image:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
     if args.detach and args.attach:

@@ -9,8 +9,11 @@ REMOTE = frozenset({"save"})  # GET /images/get with -H
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop save", add_help=False)
-    p.add_argument("-o", "--output", default="")
-    p.add_argument("--platform", default="")
+    p.add_argument("-o", "--output", default="", help="Write to a file, instead of STDOUT")
+    p.add_argument("--platform", default="",
+                   help="Save only the given platform variant. Formatted as "
+                        "\"os[/arch[/variant]]\" "
+                        "(e.g., \"linux/amd64\")")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "save", at_least=1)

@@ -18,40 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite
 from orlop.errors import OrlopError
 
 REMOTE = frozenset({"stats", "update"})
-
-_STATS_HELP = """
-Usage:  orlop stats [OPTIONS] [CONTAINER...]
-
-Display a live stream of container(s) resource usage statistics
-
-Options:
-  -a, --all             Show all containers (default shows just running)
-      --format string   Format output using a custom template:
-                        'table':            Print output in table format with column
-                                            headers (default)
-                        'table TEMPLATE':   Print output in table format using the given
-                                            Go template
-                        'json':             Print in JSON format
-                        'TEMPLATE':         Print output using the given Go template.
-      --no-stream       Disable streaming stats and only pull the first result
-      --no-trunc        Do not truncate output"""
-
-_UPDATE_HELP = """
-Usage:  orlop update [OPTIONS] CONTAINER [CONTAINER...]
-
-Update configuration of one or more containers
-
-Options:
-      --cpus decimal               Number of CPUs
-  -m, --memory bytes               Memory limit
-      --memory-swap bytes          Swap limit equal to memory plus swap: -1 to enable
-                                   unlimited swap
-      --pids-limit int             Tune container pids limit (set -1 for unlimited)
-      --restart string             Restart policy to apply when a container exits"""
 
 DEFAULT_FORMAT = ("table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}"
                   "\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}")
@@ -193,16 +164,14 @@ class _Watcher:
 
 def stats_main(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop stats", add_help=False)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("--format", default="")
-    p.add_argument("--no-stream", action="store_true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("-a", "--all", action="store_true",
+                   help="Show all containers (default shows just running)")
+    p.add_argument("--format", default="", help=FORMAT_TABLE)
+    p.add_argument("--no-stream", action="store_true",
+                   help="Disable streaming stats and only pull the first result")
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
-    if args.help:
-        print(_STATS_HELP, file=ctx.stdout)
-        return 0
     backend = ctx.backend()
     stream = not args.no_stream
     named = list(args.containers)
@@ -272,17 +241,15 @@ def _mem(text: str, flag: str, allow_unlimited: bool = False) -> int:
 
 def update_main(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop update", add_help=False)
-    p.add_argument("--cpus", default=None)
-    p.add_argument("-m", "--memory", default=None)
-    p.add_argument("--memory-swap", default=None)
-    p.add_argument("--pids-limit", default=None)
-    p.add_argument("--restart", default=None)
-    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("--cpus", default=None, metavar="decimal", help="Number of CPUs")
+    p.add_argument("-m", "--memory", default=None, metavar="bytes", help="Memory limit")
+    p.add_argument("--memory-swap", default=None, metavar="bytes",
+                   help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    p.add_argument("--pids-limit", default=None, metavar="int",
+                   help="Tune container pids limit (set -1 for unlimited)")
+    p.add_argument("--restart", default=None, help="Restart policy to apply when a container exits")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
-    if args.help:
-        print(_UPDATE_HELP, file=ctx.stdout)
-        return 0
     require_args(args.containers, "update", at_least=1)
     body: dict[str, Any] = {}
     if args.memory is not None:

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError
+from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 
 # All but `system service` (which becomes orlopd here: local only) work with -H.
 REMOTE = frozenset({"system", "version", "info"})
@@ -14,14 +15,8 @@ REMOTE = frozenset({"system", "version", "info"})
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     if name == "system":
-        if not argv or argv[0] in ("-h", "--help"):
-            print("\nUsage:  orlop system COMMAND\n\nManage Orlop\n\nCommands:\n"
-                  "  df          Show disk usage\n  info        Display system-wide information\n"
-                  "  events      Get real time events from the server\n"
-                  "  prune       Remove unused data\n"
-                  "  service     Serve the Docker Engine API on a unix socket (orlopd)",
-                  file=ctx.stdout)
-            return 0
+        if not argv:  # main() answers `orlop system` and `orlop system --help`
+            raise UsageError('"orlop system" requires a command.')
         sub, argv = argv[0], argv[1:]
         ctx.command = f"system {sub}"
         if sub == "info":
@@ -47,7 +42,7 @@ def _version(argv: list[str], ctx: Context) -> int:
     ``/version``), as ``docker version`` shows them; the client part is printed even
     when the server cannot be reached."""
     p = Parser(prog="orlop version", add_help=False)
-    p.add_argument("-f", "--format", default="")
+    p.add_argument("-f", "--format", default="", help=FORMAT_PLAIN)
     args = p.parse_args(argv)
     from orlop.cli.backend.system import client_version
     from orlop.errors import OrlopError
@@ -88,7 +83,7 @@ def _version(argv: list[str], ctx: Context) -> int:
 
 def _info(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop info", add_help=False)
-    p.add_argument("-f", "--format", default="")
+    p.add_argument("-f", "--format", default="", help=FORMAT_PLAIN)
     args = p.parse_args(argv)
     from orlop import __version__
 
@@ -123,8 +118,9 @@ Server:
 
 def _df(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop system df", add_help=False)
-    p.add_argument("-v", "--verbose", action="store_true")
-    p.add_argument("--format", default="")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="Show detailed information on space usage")
+    p.add_argument("--format", default="", help=FORMAT_TABLE)
     args = p.parse_args(argv)
     from orlop.cli.df import disk_usage
 
@@ -141,6 +137,9 @@ def _service(argv: list[str], ctx: Context) -> int:
     """
     import sys
 
+    # --help is answered here; every other option is orlopd's (`orlopd --help`).
+    _known, rest = Parser(prog="orlop system service").parse_known_args(argv)
+    argv = rest
     ctx.engine()  # refuses -H/--host: the service runs here, on this machine's root
     cfg = ctx.config
     args = [sys.executable, "-m", "orlop.server.main", "--root", str(cfg.root),
@@ -159,10 +158,12 @@ def _prune(argv: list[str], ctx: Context) -> int:
     from orlop.cli.units import human_size
 
     p = Parser(prog="orlop system prune", add_help=False)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--volumes", action="store_true")
-    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("-a", "--all", action="store_true",
+                   help="Remove all unused images not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+    p.add_argument("--filter", action="append", default=[], metavar="filter",
+                   help="Provide filter values (e.g. \"label=<key>=<value>\")")
     p.add_argument("extra", nargs="*")
     args = p.parse_args(argv)
     if args.extra:

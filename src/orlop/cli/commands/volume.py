@@ -8,6 +8,7 @@ prune prompt and ``Total reclaimed space:`` summary.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite, write_inspect
 from orlop.errors import InvalidParameterError, OrlopError
 
@@ -23,83 +25,6 @@ if TYPE_CHECKING:
 
 # Every verb goes through ctx.backend(): in-process, or orlopd with -H.
 REMOTE = frozenset({"volume"})
-
-_USAGE = """
-Usage:  orlop volume COMMAND
-
-Manage volumes
-
-Commands:
-  clone       Copy a volume into a new volume (reflink where the filesystem can)
-  create      Create a volume
-  export      Write a volume's content and settings as a tar archive
-  import      Restore a volume from an archive made by export (or any tar)
-  inspect     Display detailed information on one or more volumes
-  ls          List volumes
-  prune       Remove unused local volumes
-  rm          Remove one or more volumes
-
-Run 'orlop volume COMMAND --help' for more information on a command."""
-
-_HELP = {
-    "create": """
-Usage:  orlop volume create [OPTIONS] [VOLUME]
-
-Create a volume
-
-Options:
-  -d, --driver string   Specify volume driver name (default "local")
-      --label list      Set metadata for a volume
-  -o, --opt map         Set driver specific options (default map[])
-                        local driver: type, device, o (as mount(8)); Orlop's size=10m
-                        makes an ext4-image volume limited to that size""",
-    "inspect": """
-Usage:  orlop volume inspect [OPTIONS] VOLUME [VOLUME...]
-
-Display detailed information on one or more volumes
-
-Options:
-  -f, --format string   Format output using a custom template:
-                        'json':             Print in JSON format
-                        'TEMPLATE':         Print output using the given Go template.""",
-    "ls": """
-Usage:  orlop volume ls [OPTIONS]
-
-List volumes
-
-Aliases:
-  orlop volume ls, orlop volume list
-
-Options:
-  -f, --filter filter   Provide filter values (e.g. "dangling=true")
-      --format string   Format output using a custom template:
-                        'table':          Print output in table format with column headers
-                                          (default)
-                        'table TEMPLATE': Print output in table format using the given Go
-                                          template
-                        'json':           Print in JSON format
-                        'TEMPLATE':       Print output using the given Go template.
-  -q, --quiet           Only display volume names""",
-    "rm": """
-Usage:  orlop volume rm [OPTIONS] VOLUME [VOLUME...]
-
-Remove one or more volumes. You cannot remove a volume that is in use by a container.
-
-Aliases:
-  orlop volume rm, orlop volume remove
-
-Options:
-  -f, --force   Force the removal of one or more volumes""",
-    "prune": """
-Usage:  orlop volume prune [OPTIONS]
-
-Remove unused local volumes
-
-Options:
-  -a, --all             Remove all unused volumes, not just anonymous ones
-      --filter filter   Provide filter values (e.g. "label=<label>")
-  -f, --force           Do not prompt for confirmation""",
-}
 
 _ALIASES = {"list": "ls", "remove": "rm"}
 
@@ -116,9 +41,8 @@ _HEADERS = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(_USAGE, file=ctx.stdout)
-        return 0
+    if not argv:  # main() answers `orlop volume` and `orlop volume --help`
+        raise UsageError('"orlop volume" requires a command.')
     sub = _ALIASES.get(argv[0], argv[0])
     if sub in ("export", "import", "clone"):  # Orlop's native backup verbs
         from orlop.cli.commands import volume_data
@@ -129,9 +53,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         ctx.command = "volume"
         raise UsageError(f"'volume {argv[0]}' is not an orlop command.")
     ctx.command = f"volume {sub}"
-    if "-h" in argv[1:] or "--help" in argv[1:]:
-        print(_HELP[sub], file=ctx.stdout)
-        return 0
     return handler(argv[1:], ctx)
 
 
@@ -144,10 +65,13 @@ def _backend(ctx: Context) -> Backend:
 
 def _create(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume create", add_help=False)
-    p.add_argument("-d", "--driver", default="local")
-    p.add_argument("-o", "--opt", action="append", default=[])
-    p.add_argument("--label", action="append", default=[])
-    p.add_argument("--name", default="")  # hidden in Docker, kept for old scripts
+    p.add_argument("-d", "--driver", default="local", help="Specify volume driver name")
+    p.add_argument("-o", "--opt", action="append", default=[], metavar="map",
+                   help="Set driver specific options\nlocal driver: type, device, o (as "
+                        "mount(8)); Orlop's size=10m makes an ext4-image volume limited to "
+                        "that size")
+    p.add_argument("--label", action="append", default=[], help="Set metadata for a volume")
+    p.add_argument("--name", default="", help=argparse.SUPPRESS)  # hidden in Docker too
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
     require_args(args.names, "volume create", at_most=1)
@@ -181,7 +105,7 @@ def _kv_map(values: Sequence[str], flag: str) -> dict[str, str]:
 
 def _inspect(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume inspect", add_help=False)
-    p.add_argument("-f", "--format", default="")
+    p.add_argument("-f", "--format", default="", help=FORMAT_PLAIN)
     # Orlop's extension: Docker shows UsageData only through `system df` / the API.
     p.add_argument("-s", "--size", action="store_true",
                    help="Add UsageData (Size, RefCount), as the Engine API's df does")
@@ -206,9 +130,10 @@ def _inspect(argv: list[str], ctx: Context) -> int:
 
 def _ls(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume ls", add_help=False)
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-f", "--filter", action="append", default=[])
-    p.add_argument("--format", default="")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="filter",
+                   help="Provide filter values (e.g. \"dangling=true\")")
+    p.add_argument("--format", default="", help=FORMAT_TABLE)
     p.add_argument("extra", nargs="*")
     args = p.parse_args(argv)
     if args.extra:
@@ -262,7 +187,8 @@ def _natural_key(name: str) -> list[tuple[int, int | str]]:
 
 def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume rm", add_help=False)
-    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Force the removal of one or more volumes")
     p.add_argument("names", nargs="*")
     args = p.parse_args(argv)
     require_args(args.names, "volume rm", at_least=1)
@@ -284,9 +210,11 @@ def _rm(argv: list[str], ctx: Context) -> int:
 
 def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume prune", add_help=False)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--filter", action="append", default=[])
+    p.add_argument("-a", "--all", action="store_true",
+                   help="Remove all unused volumes, not just anonymous ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], metavar="filter",
+                   help="Provide filter values (e.g. \"label=<label>\")")
     p.add_argument("extra", nargs="*")
     args = p.parse_args(argv)
     if args.extra:

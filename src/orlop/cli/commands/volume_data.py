@@ -45,8 +45,11 @@ def _progress(ctx: Context, verb: str) -> Callable[[int], None] | None:
 
 def _export(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume export", add_help=False)
-    p.add_argument("-o", "--output", default="")
-    p.add_argument("--checksum", default="crc32", choices=["crc32", "sha256"])
+    p.add_argument("-o", "--output", default="",
+                   help="Write to a file, instead of STDOUT (written to a temporary name, "
+                        "then renamed)")
+    p.add_argument("--checksum", default="crc32", choices=["crc32", "sha256"],
+                   help="Checksum of the archive written in its trailer (crc32, sha256)")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=1)
@@ -67,8 +70,11 @@ def _export(argv: list[str], ctx: Context) -> int:
 
 def _import(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume import", add_help=False)
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("-i", "--input", default="")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Import into a volume that containers are using (its content is "
+                        "replaced entry by entry)")
+    p.add_argument("-i", "--input", default="",
+                   help="Read from tar archive file, instead of STDIN")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_least=1, at_most=2)
