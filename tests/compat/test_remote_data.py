@@ -521,3 +521,18 @@ def test_system_info_version_df_match_local(bbd: Server) -> None:
     assert code == 1 and "cannot be used with -H/--host" in err, err
     code, out, err = _orlop(bbd, "version", remote=True, host="unix:///nonexistent.sock")
     assert code == 1 and out.startswith("Client:\n Version:") and "Cannot connect" in err
+
+
+def test_diff_matches_docker_and_local(bbd: Server) -> None:
+    """``diff``/``container diff``: added, changed and deleted paths, as ``docker diff``
+    prints them, the same locally and through orlopd."""
+    ok(bbd, "run", "--name", "ch", "busybox", "sh", "-c",
+       "mkdir /newdir && echo x > /newdir/f && rm /bin/arch")
+    out = both(bbd, "diff", "ch")[1]
+    lines = out.splitlines()
+    for want in ("A /newdir", "A /newdir/f", "C /bin", "D /bin/arch"):
+        assert want in lines, out
+    assert both(bbd, "container", "diff", "ch")[1] == out
+    assert bbd.ok("diff", "ch") == out
+    code, _, err = _orlop(bbd, "diff", "nosuch", remote=True)
+    assert code == 1 and "No such container: nosuch" in err

@@ -183,7 +183,7 @@ def test_prune_anonymous_only_then_all_with_label_filter(orlop: Orlop) -> None:
 
 def test_volume_alone_prints_usage(orlop: Orlop) -> None:
     out = orlop.ok("volume")
-    assert out.startswith("\nUsage:  orlop volume COMMAND\n\nManage volumes\n")
+    assert out.startswith("Usage:  orlop volume COMMAND\n\nManage volumes\n")  # docker 28
     res = orlop("volume", "nosuch")
     assert res.returncode == 1 and "'volume nosuch' is not an orlop command." in res.stderr
     assert "Usage:  orlop volume ls [OPTIONS]" in orlop.ok("volume", "ls", "--help")

@@ -96,6 +96,8 @@ command("container cp", "cp", "Copy files/folders between a container and the lo
              "a tar archive of a\ncontainer source to stdout.")
 command("container create", "run", "Create a new container",
         "[OPTIONS] IMAGE [COMMAND] [ARG...]", also=("create",), entry="create")
+command("container diff", "diff", "Inspect changes to files or directories on a container's "
+        "filesystem", "CONTAINER", also=("diff",), entry="diff")
 command("container exec", "exec", "Execute a command in a running container",
         "[OPTIONS] CONTAINER COMMAND [ARG...]", also=("exec",), entry="exec", section=COMMON)
 command("container export", "export", "Export a container's filesystem as a tar archive",

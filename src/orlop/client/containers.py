@@ -171,6 +171,12 @@ class ContainerAPI(BaseClient):
             "ps_args": " ".join(ps_args) if ps_args else None})
         return out
 
+    def container_changes(self, ref: str) -> list[dict[str, Any]]:
+        """``GET /containers/{id}/changes``: ``[{"Path": ..., "Kind": 0|1|2}]``."""
+        out: list[dict[str, Any]] | None = self.json("GET",
+                                                     f"/containers/{quote(ref)}/changes")
+        return list(out or [])
+
     def resize_container(self, ref: str, height: int, width: int) -> None:
         self.request("POST", f"/containers/{quote(ref)}/resize",
                      params={"h": height, "w": width})

@@ -27,6 +27,7 @@ from orlop.errors import (
 from orlop.state import Database
 
 if TYPE_CHECKING:
+    from orlop.engine.changes import Change
     from orlop.engine.events import EventLog
     from orlop.engine.mountpoints import MountPlan
     from orlop.engine.procio import Stdio
@@ -520,6 +521,12 @@ class Engine:
         from orlop.engine import lifecycle
 
         return lifecycle.top(self, self.get_container(ref), ps_args)
+
+    def container_changes(self, ref: str) -> list[Change]:
+        """``diff``: the container's writable layer against its image (engine/changes)."""
+        from orlop.engine.changes import container_changes
+
+        return container_changes(self, self.get_container(ref))
 
     def log_path(self, c: Container) -> Path:
         from orlop.engine.monitor import log_path

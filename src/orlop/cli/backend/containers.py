@@ -87,6 +87,10 @@ class LocalContainers:
     def container_inspect(self, ref: str) -> dict[str, Any]:
         return self.engine.inspect_container(ref)
 
+    def container_changes(self, ref: str) -> list[dict[str, Any]]:
+        return [{"Path": ch.path, "Kind": ch.kind}
+                for ch in self.engine.container_changes(ref)]
+
     def container_top(self, ref: str, ps_args: list[str]) -> dict[str, Any]:
         titles, rows = self.engine.top_container(ref, ps_args)
         return {"Titles": titles, "Processes": rows}
@@ -305,6 +309,9 @@ class RemoteContainers:
 
     def container_inspect(self, ref: str) -> dict[str, Any]:
         return self.api.inspect_container(ref)
+
+    def container_changes(self, ref: str) -> list[dict[str, Any]]:
+        return self.api.container_changes(ref)
 
     def container_top(self, ref: str, ps_args: list[str]) -> dict[str, Any]:
         return self.api.top_container(ref, ps_args)

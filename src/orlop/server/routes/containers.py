@@ -15,7 +15,7 @@ import json
 import os
 import threading
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -540,41 +540,10 @@ async def top(request: web.Request) -> web.Response:
     return json_response({"Titles": header, "Processes": rows})
 
 
-def _changes(e: Engine, ref: str) -> list[dict[str, Any]]:
-    """Docker's ``diff``: the writable layer (overlay upper dir) against the image's layers.
-    0 = changed, 1 = added, 2 = deleted (an overlay whiteout: a 0/0 character device).
-    The engine has no method for it yet; the walk is of a host directory the engine owns
-    and follows no symlink (os.walk does not)."""
-    import stat as st_
-
-    c = e.get_container(ref)
-    lowers = e.images.layer_dirs(e.images.get(c.image_id))
-    upper = e.config.containers_dir / c.id / "diff"
-    out: list[dict[str, Any]] = []
-
-    def in_lower(rel: str) -> bool:
-        return any(os.path.lexists(os.path.join(low, rel)) for low in lowers)
-
-    for dirpath, dirnames, filenames in os.walk(upper):
-        dirnames.sort()
-        for name in sorted([*dirnames, *filenames]):
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, upper)
-            try:
-                info = os.lstat(full)
-            except OSError:
-                continue
-            if st_.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-                kind = 2
-            else:
-                kind = 0 if in_lower(rel) else 1
-            out.append({"Path": "/" + rel, "Kind": kind})
-    return sorted(out, key=lambda x: str(x["Path"]))
-
-
 async def changes(request: web.Request) -> web.Response:
     ref = _cid(request)
-    return json_response(await ctx_of(request).call(lambda e: _changes(e, ref)))
+    changes = await ctx_of(request).call(lambda e: e.container_changes(ref))
+    return json_response([{"Path": ch.path, "Kind": ch.kind} for ch in changes])
 
 
 # --- archive / export ------------------------------------------------------------------------
