@@ -41,7 +41,7 @@ def _each(refs: list[str], ctx: Context, action: object) -> int:
 
 def _stop(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {name}", add_help=False)
-    p.add_argument("-t", "--time", "--timeout", dest="time", type=int, default=None,
+    p.add_argument("-t", "--timeout", "--time", dest="time", type=int, default=None,
                    help="Seconds to wait before killing the container")
     p.add_argument("-s", "--signal", default=None, help="Signal to send to the container")
     p.add_argument("containers", nargs="*")
