@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from orlop.cli.context import Context, HelpRequested, Parser, UsageError
-from orlop.cli.registry import INDEX
+from orlop.cli.registry import INDEX, Command
 
 # Commands whose engine errors exit 125, as Docker's `run`, `create` and `start` do.
 _ENGINE_EXIT_125 = {"run", "create", "start"}
@@ -72,6 +72,18 @@ def resolve(name: str, args: list[str]) -> tuple[str, list[str]]:
     return name, args
 
 
+def _remote_ok(name: str, cmd: Command) -> bool:
+    """Whether the command may run through orlopd: its module's ``REMOTE`` names it (by
+    a top-level name of its family), or the typed group's module names the group."""
+    def remote(module: str) -> frozenset[str]:
+        names: frozenset[str] = getattr(
+            importlib.import_module(f"orlop.cli.commands.{module}"), "REMOTE", frozenset())
+        return names
+
+    return name in remote(INDEX[name].module) or any(
+        n in remote(cmd.module) for n in cmd.names if " " not in n)
+
+
 def _env_host() -> str | None:
     import os
 
@@ -128,8 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.command = usage_name(invoked)
     try:
         module = importlib.import_module(f"orlop.cli.commands.{cmd.module}")
-        remote = getattr(module, "REMOTE", ())
-        if host and not any(n in remote for n in (name, *cmd.names) if " " not in n):
+        if host and not _remote_ok(name, cmd):
             # Every command declares REMOTE today; a new one must say so to be reachable.
             raise UsageError(f"'{name}' cannot be used with -H/--host")
         code: int = module.main(entry, args, ctx)
