@@ -188,6 +188,49 @@ def _clean(name: str) -> list[str] | None:
     return out
 
 
+def whiteout_problem(name: str) -> str | None:
+    """Why the layer entry ``name`` is an invalid whiteout, or None (not a whiteout, or a
+    valid one).
+
+    containerd's rule (archive: "check whiteout path before removal", containerd PR #2001,
+    its TestBreakouts ``Whiteout*`` cases; OCI image-spec: a ``.wh.`` prefix is followed
+    by the non-empty basename of an entry *of the same directory*): a whiteout hides a
+    sibling, nothing else.  So the name is judged as written, before any cleaning:
+    ``d/../.wh.etc`` cleans to ``.wh.etc`` and would hide ``/etc`` of every lower layer
+    although it claims to live in ``d``; ``.wh..``/``.wh...`` name the directory itself
+    or its parent; ``.wh.`` names nothing.  The opaque marker ``.wh..wh..opq`` must sit in
+    the directory it empties, so it may not climb either.
+    """
+    raw = [p for p in name.split("/") if p not in ("", ".")]
+    if not raw or not raw[-1].startswith(WHITEOUT_PREFIX):
+        return None
+    if ".." in raw[:-1]:
+        return "a whiteout must stay in its own directory (the name climbs with \"..\")"
+    base = raw[-1]
+    if base == WHITEOUT_OPAQUE or base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+        return None  # the opaque marker; aufs metadata (skipped)
+    if base[len(WHITEOUT_PREFIX):] in ("", ".", ".."):
+        return "invalid whiteout name: it must name an entry of its own directory"
+    return None
+
+
+def check_layer_member(member: tarfile.TarInfo) -> str | None:
+    """The checks on one layer entry that need no filesystem (its name, its whiteout,
+    a hard link's target): why it is refused, or None.  ``load`` runs them over every
+    layer before it stores the first one, so a hostile layer leaves nothing behind;
+    the extractor applies the same rules again as it writes."""
+    if _clean(member.name) is None:
+        return "the path is outside of the destination"
+    problem = whiteout_problem(member.name)
+    if problem is not None:
+        return problem
+    if member.islnk() and not _clean(member.linkname):
+        return f'hard link to "{member.linkname}": the target is outside of the destination'
+    if member.issym() and not member.linkname:
+        return "symlink with an empty target"
+    return None
+
+
 def _proc(fd: int) -> str:
     # The magic link resolves to the pinned inode, not by re-walking a path, so a
     # concurrently swapped symlink cannot redirect chown/chmod/utime (CVE-2018-15664).
@@ -346,6 +389,9 @@ class _Extractor:
             return
         base = parts[-1]
         if self.whiteouts != "keep" and base.startswith(WHITEOUT_PREFIX):
+            problem = whiteout_problem(member.name)
+            if problem is not None:
+                raise self._refuse(member, problem)
             self._whiteout(member, parts)
             return
         if (member.ischr() or member.isblk()) and not self.allow_devices:
@@ -622,4 +668,30 @@ def digest_stream(stream: BinaryIO | _Readable) -> tuple[str, int]:
     return "sha256:" + reader.hasher.hexdigest(), reader.size
 
 
-__all__ = ["ExtractStats", "WhiteoutMode", "digest_stream", "extract_tar", "open_decompressed"]
+def scan_layer(stream: BinaryIO | _Readable) -> tuple[str, int]:
+    """:func:`digest_stream` of a layer that also parses it and applies
+    :func:`check_layer_member` to every entry, without extracting anything: a layer
+    refused here has not touched the store (``load`` checks every layer first)."""
+    raw, compression = open_decompressed(stream)
+    reader = _HashingReader(raw, compression)
+    try:
+        tf = tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|")
+    except tarfile.TarError as err:
+        raise InvalidArchiveError(f"invalid tar archive: {err}") from err
+    with tf:
+        while True:
+            try:
+                member = tf.next()
+            except tarfile.TarError as err:
+                raise InvalidArchiveError(f"invalid tar archive: {err}") from err
+            if member is None:
+                break
+            problem = check_layer_member(member)
+            if problem is not None:
+                raise InvalidArchiveError(f'invalid tar entry "{member.name}": {problem}')
+        reader.drain()
+    return "sha256:" + reader.hasher.hexdigest(), reader.size
+
+
+__all__ = ["ExtractStats", "WhiteoutMode", "check_layer_member", "digest_stream", "extract_tar",
+           "open_decompressed", "scan_layer", "whiteout_problem"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.errors import InvalidArchiveError
-from orlop.images.archive import digest_stream, extract_tar
+from orlop.images.archive import extract_tar, scan_layer
 from orlop.images.reference import parse_tag_target
 from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.libc import openat2
@@ -217,6 +217,29 @@ def _oci_plans(root_fd: int) -> list[_Plan]:
     return list(by_manifest.values())
 
 
+def _store_plan(store: ImageStore, root_fd: int, plan: _Plan, added: list[str]) -> list[str]:
+    """Store one image's layers and record the image; returns its output lines."""
+    diff_ids = []
+    for path in plan.layers:
+        def reopen(path: str = path) -> BinaryIO:
+            return os.fdopen(_open(root_fd, path), "rb", buffering=1 << 20)
+
+        with reopen() as f:
+            diff_id = store.add_layer(f, reopen, added)
+        diff_ids.append(diff_id)
+    if diff_ids != ((plan.config.get("rootfs") or {}).get("diff_ids") or []):
+        raise InvalidArchiveError(
+            f"invalid image archive: layers changed while loading {plan.config_digest}")
+    tags = [parse_tag_target(t).tagged for t in plan.tags]
+    image = store.create_image(diff_ids, plan.config, tags[0] if tags else None,
+                               raw=plan.raw)
+    for tag in tags[1:]:
+        store.tag(image.id, tag)
+    if tags:
+        return [f"Loaded image: {t}" for t in tags]
+    return [f"Loaded image ID: {image.id}"]
+
+
 def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
     """Load every image in the archive; returns Docker's output lines
     (``Loaded image: busybox:latest`` or ``Loaded image ID: sha256:...``)."""
@@ -249,7 +272,9 @@ def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
                 for path, want in zip(plan.layers, diff_ids, strict=True):
                     fd = _open(root_fd, path)
                     with os.fdopen(fd, "rb", buffering=1 << 20) as f:
-                        got, _ = digest_stream(f)
+                        # Names, whiteouts and link targets too: a hostile top layer is
+                        # refused before the layers below it are stored.
+                        got, _ = scan_layer(f)
                     if got != want:
                         raise InvalidArchiveError(
                             f"invalid image archive: layer {path} has diff_id {got}, the "
@@ -257,28 +282,17 @@ def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
             for plan in plans:
                 for tag in plan.tags:
                     parse_tag_target(tag)  # a bad tag fails before anything is stored
-            lines = []
-            for plan in plans:
-                diff_ids = []
-                for path in plan.layers:
-                    def reopen(path: str = path) -> BinaryIO:
-                        return os.fdopen(_open(root_fd, path), "rb", buffering=1 << 20)
-
-                    with reopen() as f:
-                        diff_ids.append(store.add_layer(f, reopen))
-                if diff_ids != ((plan.config.get("rootfs") or {}).get("diff_ids") or []):
-                    raise InvalidArchiveError(
-                        f"invalid image archive: layers changed while loading "
-                        f"{plan.config_digest}")
-                tags = [parse_tag_target(t).tagged for t in plan.tags]
-                image = store.create_image(diff_ids, plan.config, tags[0] if tags else None,
-                                           raw=plan.raw)
-                for tag in tags[1:]:
-                    store.tag(image.id, tag)
-                if tags:
-                    lines += [f"Loaded image: {t}" for t in tags]
-                else:
-                    lines.append(f"Loaded image ID: {image.id}")
+            lines: list[str] = []
+            added: list[str] = []  # layers this load stored that were not there before
+            try:
+                for plan in plans:
+                    lines += _store_plan(store, root_fd, plan, added)
+            except BaseException:
+                # A layer refused while extracted (what only the filesystem can tell: a
+                # hard link to a file the layer never wrote, a path through a file) must
+                # not leave the layers stored before it behind, unused.
+                store.discard_unused_layers(added)
+                raise
             return lines
         finally:
             os.close(root_fd)

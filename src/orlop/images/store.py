@@ -228,7 +228,8 @@ class ImageStore:
             raise
         return _Staged(path, stats, diff_id, split, tar_size)
 
-    def _register(self, conn: sqlite3.Connection, staged: _Staged, moved: list[Path]) -> str:
+    def _register(self, conn: sqlite3.Connection, staged: _Staged, moved: list[Path],
+                  added: builtins.list[str] | None = None) -> str:
         """Publish a staged layer (rename, or adopt an existing complete dir) and record it.
 
         Called with the layer lock held and inside a write transaction.  A directory
@@ -252,10 +253,12 @@ class ImageStore:
         if changed:
             _fsync_dir(self.config.layers_dir)
             _fsync_dir(self.splits_dir)
-        conn.execute(
+        cur = conn.execute(
             "INSERT OR IGNORE INTO layers (diff_id, size, content_size, created) "
             "VALUES (?, ?, ?, ?)",
             (diff_id, staged.tar_size, staged.stats.content_size, now_rfc3339()))
+        if added is not None and cur.rowcount == 1:
+            added.append(diff_id)
         return diff_id
 
     @contextmanager
@@ -278,17 +281,49 @@ class ImageStore:
                 _rmtree(staged.split)
 
     def add_layer(self, stream: BinaryIO,
-                  reopen: Callable[[], BinaryIO] | None = None) -> str:
+                  reopen: Callable[[], BinaryIO] | None = None,
+                  added: builtins.list[str] | None = None) -> str:
         """Extract a layer tar (plain or compressed) once; return its diff_id.
 
         If the same content is already stored the new copy is discarded.  A layer not
         yet used by an image may be removed by :meth:`reconcile`'s callers only through
         :meth:`create_image` failing; use :meth:`import_tar` for the atomic path.
         ``reopen``: see :meth:`_stage` (the diff_id is then always the stream's).
+        ``added`` gets the diff_id when this call registered it (it was not stored), for
+        :meth:`discard_unused_layers` if the caller fails later.
         """
         staged = self._stage(stream, reopen)
         with self._publishing(staged) as (conn, moved):
-            return self._register(conn, staged, moved)
+            return self._register(conn, staged, moved, added)
+
+    def discard_unused_layers(self, diff_ids: Sequence[str]) -> None:
+        """Unregister and delete those of ``diff_ids`` that no image uses: the rollback
+        of a multi-layer ``load`` that failed after storing some of its layers."""
+        if not diff_ids:
+            return
+        with self._layer_lock():
+            with self.db.write() as conn:
+                orphans = [d for d in diff_ids if conn.execute(
+                    "SELECT 1 FROM image_layers WHERE diff_id = ?", (d,)).fetchone() is None]
+                conn.executemany("DELETE FROM layers WHERE diff_id = ?",
+                                 [(d,) for d in orphans])
+            trash = self._trash_layers(orphans)
+        for path in trash:
+            _rmtree(path)
+
+    def _trash_layers(self, diff_ids: Sequence[str]) -> builtins.list[Path]:
+        """Move unregistered layer dirs (and their splits) out of ``layers/``, under the
+        layer lock; the caller deletes the returned trash after releasing it."""
+        trash: builtins.list[Path] = []
+        for diff_id in diff_ids:
+            with suppress(FileNotFoundError):
+                os.unlink(self.split_path(diff_id))
+            src = self.layer_dir(diff_id)
+            dst = self.config.tmp_dir / f"trash-{os.getpid()}-{secrets.token_hex(8)}"
+            with suppress(FileNotFoundError):
+                os.rename(src, dst)
+                trash.append(dst)
+        return trash
 
     # --- images ------------------------------------------------------------------
 
@@ -456,21 +491,13 @@ class ImageStore:
         the containers table references it).  Layers that no image uses any more are
         deleted from the database and the disk.
         """
-        trash: list[Path] = []
         with self._layer_lock():
             with self.db.write() as conn:
                 image_id = self._resolve(conn, ref)[0]
                 records, orphans = self._remove_in_tx(conn, ref, force)
             # After the commit: a crash here leaves unregistered dirs, which reconcile()
             # removes; the reverse order could leave rows without their directory.
-            for diff_id in orphans:
-                with suppress(FileNotFoundError):
-                    os.unlink(self.split_path(diff_id))
-                src = self.layer_dir(diff_id)
-                dst = self.config.tmp_dir / f"trash-{os.getpid()}-{secrets.token_hex(8)}"
-                with suppress(FileNotFoundError):
-                    os.rename(src, dst)
-                    trash.append(dst)
+            trash = self._trash_layers(orphans)
         for path in trash:
             _rmtree(path)
         for record in records:  # "Untagged: ref" / "Deleted: id" (moby: name = the id)
