@@ -583,12 +583,14 @@ class Engine:
 
         return TarIO(
             open_decompressed=open_decompressed,
-            # Device nodes are never created from a volume archive: a restored volume
-            # holding /dev/sda's node would hand the disk to any container using it.
+            # Device nodes are restored (issue 10: a volume round-trips every file type):
+            # the archive is the administrator's, and a node in a volume gives a container
+            # nothing it could not make itself with CAP_MKNOD, which Docker's default
+            # set includes (what a node may open is decided at open, as for those).
             # digest=False: the volume archive carries its own checksum, checked by the
             # importer; a second sha256 of the same bytes would only cost time.
             extract=lambda stream, fd: extract_tar(stream, fd, keep_owner=True,
-                                                   allow_devices=False, whiteouts="keep",
+                                                   allow_devices=True, whiteouts="keep",
                                                    digest=False),
             writer=lambda fd, hasher, progress: TarWriter(fd, hasher=hasher,
                                                           progress=progress, sparse=True))

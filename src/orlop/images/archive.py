@@ -45,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, BinaryIO, Literal, Protocol, cast
 
+from orlop.archive.paxtime import parse_pax_time
 from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.libc import openat2
@@ -354,13 +355,13 @@ class _Extractor:
         return member.uid, member.gid
 
     def _times(self, member: tarfile.TarInfo) -> tuple[int, int]:
-        mtime_ns = int(float(member.mtime) * 1e9)
-        atime = member.pax_headers.get("atime")
-        try:
-            atime_ns = int(float(atime) * 1e9) if atime else mtime_ns
-        except ValueError:
-            atime_ns = mtime_ns
-        return atime_ns, mtime_ns
+        # From the PAX record's digits when there is one: tarfile's float mtime has lost
+        # the last of the nine (orlop.archive.paxtime).
+        mtime_ns = parse_pax_time(member.pax_headers.get("mtime", ""))
+        if mtime_ns is None:
+            mtime_ns = int(member.mtime) * 1_000_000_000
+        atime_ns = parse_pax_time(member.pax_headers.get("atime", ""))
+        return (mtime_ns if atime_ns is None else atime_ns), mtime_ns
 
     def _meta_on_path_fd(self, member: tarfile.TarInfo, fd: int, *, chmod: bool = True) -> None:
         """Owner, then mode (chown clears setuid/setgid and file capabilities), then

@@ -17,7 +17,9 @@ race; CVE-2019-14271 was the same ``docker cp`` path loading container code).  S
 * the size written is the size in the header: a file that grows while it is read is
   cut, one that shrinks is padded with zeros, so the stream stays a valid tar;
 * extended attributes go into PAX ``SCHILY.xattr.*`` records (GNU tar and Docker read
-  them), except overlayfs' private ``trusted.overlay.*`` ones.
+  them), except overlayfs' private ``trusted.overlay.*`` ones;
+* a time with a fraction of a second also goes into a PAX ``mtime`` record with all nine
+  digits (orlop.archive.paxtime), so a copy keeps ``stat``'s nanoseconds.
 
 Overlay upper directories (``overlay_whiteouts=True``) are converted to OCI layer form:
 a 0/0 character device ``NAME`` becomes an empty file ``.wh.NAME``, and a directory with
@@ -34,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from orlop.archive.paxtime import pax_mtime
 from orlop.images.archive import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 BLOCK = 512
@@ -75,6 +78,11 @@ def _read_xattrs(target: int | str) -> dict[str, str]:
     return out
 
 
+def _add_pax(info: tarfile.TarInfo, records: dict[str, str]) -> None:
+    if records:
+        info.pax_headers = {**info.pax_headers, **records}
+
+
 def _is_opaque(fd: int) -> bool:
     try:
         return os.getxattr(fd, OVERLAY_OPAQUE_XATTR) == b"y"
@@ -99,6 +107,10 @@ class TreeOptions:
     # directory entry but not its content (commit: volume mount points stay empty).
     descend: Callable[[str], bool] | None = None
     owner: tuple[int, int] | None = None  # force uid/gid on every entry
+    # Times in the ustar field only.  Otherwise a time with a fraction of a second also
+    # goes into a PAX ``mtime`` record with all nine digits (GNU tar, Go, Python and
+    # Orlop's own extractor read it), so nothing loses its nanoseconds in a copy.
+    whole_seconds: bool = False
 
 
 class TarWriter:
@@ -138,8 +150,9 @@ class TarWriter:
         self._emit(tarfile.TarInfo.create_pax_global_header(dict(pax)))
 
     def add_dir(self, name: str, st: os.stat_result) -> None:
-        """A bare directory entry (owner, mode, time of ``st``; no xattrs)."""
-        info = self._info(name, st, TreeOptions())
+        """A bare directory entry (owner, mode, time of ``st`` in whole seconds; no xattrs
+        and no PAX record, so the entry is exactly one block)."""
+        info = self._info(name, st, TreeOptions(whole_seconds=True))
         info.type = tarfile.DIRTYPE
         self._header(info)
 
@@ -284,7 +297,9 @@ class TarWriter:
             info.uid, info.gid = opts.owner
         else:
             info.uid, info.gid = st.st_uid, st.st_gid
-        info.mtime = int(st.st_mtime)
+        info.mtime = st.st_mtime_ns // 1_000_000_000
+        if not opts.whole_seconds:
+            _add_pax(info, pax_mtime(st.st_mtime_ns))
         info.uname = info.gname = ""
         return info
 
@@ -298,7 +313,7 @@ class TarWriter:
         if include_root:
             info = self._info((prefix.rstrip("/") + "/") if prefix else "./", st, opts)
             info.type = tarfile.DIRTYPE
-            info.pax_headers = _read_xattrs(dir_fd)
+            _add_pax(info, _read_xattrs(dir_fd))
             self._header(info)
             if opts.overlay_whiteouts and _is_opaque(dir_fd):
                 self._opaque(prefix, st, opts)
@@ -328,7 +343,7 @@ class TarWriter:
                 raise OSError(errno.EAGAIN, "changed while being read", arcname)
             info = self._info(arcname, fst, opts)
             info.size = fst.st_size
-            info.pax_headers = _read_xattrs(rfd)
+            _add_pax(info, _read_xattrs(rfd))
             self._header(info)
             self._copy(rfd, fst.st_size)
         finally:
@@ -371,7 +386,7 @@ class TarWriter:
             info = self._info(arcname, st, opts)
             info.type = tarfile.SYMTYPE
             info.linkname = os.readlink(name, dir_fd=parent_fd)
-            info.pax_headers = _read_xattrs(f"/proc/self/fd/{parent_fd}/{name}")
+            _add_pax(info, _read_xattrs(f"/proc/self/fd/{parent_fd}/{name}"))
             self._header(info)
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
             if (opts.overlay_whiteouts and stat.S_ISCHR(mode) and st.st_rdev == 0):
@@ -385,7 +400,7 @@ class TarWriter:
             if not stat.S_ISFIFO(mode):
                 info.devmajor = os.major(st.st_rdev)
                 info.devminor = os.minor(st.st_rdev)
-            info.pax_headers = _read_xattrs(f"/proc/self/fd/{parent_fd}/{name}")
+            _add_pax(info, _read_xattrs(f"/proc/self/fd/{parent_fd}/{name}"))
             self._header(info)
         # sockets (and anything else) are not archivable, as GNU tar and Docker skip them
 
@@ -403,7 +418,7 @@ class TarWriter:
             dst = os.fstat(fd)
             info = self._info(arcname + "/", dst, opts)
             info.type = tarfile.DIRTYPE
-            info.pax_headers = _read_xattrs(fd)
+            _add_pax(info, _read_xattrs(fd))
             self._header(info)
             if opts.overlay_whiteouts and _is_opaque(fd):
                 self._opaque(arcname, dst, opts)
@@ -439,7 +454,7 @@ class TarWriter:
                 return
             info = self._info(arcname, fst, opts)
             info.size = fst.st_size
-            info.pax_headers = _read_xattrs(fd)
+            _add_pax(info, _read_xattrs(fd))
             if fst.st_nlink > 1:
                 self._links[key] = arcname
             if self.sparse and fst.st_blocks * 512 < fst.st_size:
@@ -505,9 +520,12 @@ def write_layer(out_fd: int, layer_fd: int, hasher: Hasher | None = None) -> int
     names, whole-second times, overlay whiteouts as OCI ``.wh.`` entries.  What ``save``
     writes for a layer that has no tar-split (orlop.images.tarsplit), and the diff_id
     ``import``/``commit`` fall back to when the split cannot reproduce their stream.
-    Returns the bytes written."""
+    Whole seconds, as it always was: layers registered under this digest by older
+    versions keep their diff_id (a layer with a split, every commit's, keeps its
+    nanoseconds through ``save``).  Returns the bytes written."""
     w = TarWriter(out_fd, hasher=hasher)
-    w.add_tree(layer_fd, "", TreeOptions(overlay_whiteouts=True), include_root=False)
+    w.add_tree(layer_fd, "", TreeOptions(overlay_whiteouts=True, whole_seconds=True),
+               include_root=False)
     w.close()
     return w.size
 

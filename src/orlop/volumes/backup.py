@@ -8,8 +8,9 @@ restores it with GNU tar, busybox tar or Python — that also describes itself:
 * the content: ``./`` (the volume root's owner, mode and xattrs), then every entry,
   owners, modes, symlinks, hard links, xattrs, devices and FIFOs kept;
 * a trailing global header whose ``comment`` is ``orlop-volume-sum <algorithm>:<hex>``:
-  the checksum of every byte of the (uncompressed) stream before it, followed by a bare
-  ``./`` entry again (a global header must be followed by an entry: Python's tarfile
+  the checksum of every byte of the (uncompressed) stream before it (and, when the root's
+  time has a fraction of a second, an ``mtime`` record for the entry after it), followed
+  by a bare ``./`` entry again (a global header must be followed by an entry: Python's tarfile
   refuses one right before the end; re-applying the root's owner and mode is harmless).
 
 ``comment`` is the one PAX keyword POSIX defines as "ignored by the reader", so every
@@ -51,6 +52,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from orlop.archive.paxtime import pax_mtime
 from orlop.errors import (
     ConflictError,
     InvalidArchiveError,
@@ -190,8 +192,14 @@ def export_volume(service: Any, name: str, out_fd: int, tar: TarIO, *,
         w.add_global({"comment": meta.to_comment()})
         w.add_tree(data_fd, "", None, include_root=True)
         digest = hasher.hexdigest()
-        w.add_global({"comment": f"{SUM_PREFIX}{checksum}:{digest}"})
-        w.add_dir("./", os.fstat(data_fd))
+        # The closing "./" is one bare block (the trailer's size is fixed), so the root's
+        # nanoseconds ride in the global header before it, which applies to the entries
+        # that follow (POSIX; GNU tar and Python read it so): the last "./" must not cut
+        # the time the first one set.
+        root = os.fstat(data_fd)
+        w.add_global({"comment": f"{SUM_PREFIX}{checksum}:{digest}",
+                      **pax_mtime(root.st_mtime_ns)})
+        w.add_dir("./", root)
         w.close()
         return w.size
     finally:
