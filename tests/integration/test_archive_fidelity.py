@@ -3,7 +3,8 @@
 ``commit`` + ``save``/``load``.
 
 One tree holds regular files (empty, setuid, setgid, mode 0), directories (sticky, mode 0,
-setgid), symlinks (relative, absolute, dangling), hard links (across directories), a FIFO,
+setgid), symlinks (relative, absolute, dangling), hard links (across directories, of
+files, a FIFO and a symlink), a FIFO,
 character and block devices, owners other than root, nanosecond mtimes, xattrs
 (``user.*``, ``trusted.*``, ``security.capability``) and names with spaces, newlines and
 bytes that are not UTF-8.  Each path is judged by a manifest of both trees (type, mode,
@@ -71,6 +72,9 @@ def _populate(root: Path, *, devices: bool = True) -> None:
     os.link(root / "owned", root / "sgdir" / "hardlink-to-owned")
     os.link(root / "big", root / "big-again")
     os.mkfifo(root / "fifo", 0o620)
+    os.link(root / "fifo", root / "sticky" / "fifo-again")
+    os.link(root / "rel-link", root / "rel-link-again", follow_symlinks=False)
+    os.setxattr(root / "abs-link", "trusted.on-a-link", b"link's own", follow_symlinks=False)
     if devices:
         os.mknod(root / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
         os.mknod(root / "loop", stat.S_IFBLK | 0o660, os.makedev(7, 0))
@@ -110,11 +114,12 @@ def manifest(root: Path, *, owners: bool = True, devices: bool = True,
                              "mtime_ns": st.st_mtime_ns, "xattrs": _xattrs(p)}
         if owners:
             e["owner"] = (st.st_uid, st.st_gid)
+        if not stat.S_ISDIR(mode):
+            key = (st.st_dev, st.st_ino)
+            e["hardlink_group"] = first_of.setdefault(key, rel) if st.st_nlink > 1 else None
         if stat.S_ISREG(mode):
             e["size"] = st.st_size
             e["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
-            key = (st.st_dev, st.st_ino)
-            e["hardlink_group"] = first_of.setdefault(key, rel) if st.st_nlink > 1 else None
         elif stat.S_ISLNK(mode):
             e["target"] = os.readlink(p)
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):

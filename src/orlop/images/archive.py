@@ -41,7 +41,7 @@ import shutil
 import stat
 import tarfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, BinaryIO, Literal, Protocol, cast
 
@@ -253,10 +253,10 @@ def _xattrs(member: tarfile.TarInfo) -> dict[str, bytes]:
     return out
 
 
-def _set_xattrs(target: str | int, xattrs: dict[str, bytes]) -> None:
+def _set_xattrs(target: str | int, xattrs: dict[str, bytes], *, follow: bool = True) -> None:
     for name, value in xattrs.items():
         try:
-            os.setxattr(target, name, value)
+            os.setxattr(target, name, value, follow_symlinks=follow)
         except OSError as err:
             # As Docker does: not every filesystem takes every namespace (security.selinux
             # on a host without SELinux, user.* on tmpfs before 6.6); the rest is kept.
@@ -442,6 +442,10 @@ class _Extractor:
             os.symlink(member.linkname, name, dir_fd=parent)
             if self.keep_owner:
                 os.chown(name, *self._owner(member), dir_fd=parent, follow_symlinks=False)
+            # lsetxattr on the link itself (through the parent's fd, never following the
+            # link, whose target means nothing here); user.* is refused by the kernel on
+            # symlinks and skipped, trusted.* is kept.
+            _set_xattrs(f"{_proc(parent)}/{name}", _xattrs(member), follow=False)
             os.utime(name, ns=self._times(member), dir_fd=parent, follow_symlinks=False)
             self.content_size += len(os.fsencode(member.linkname))
         else:  # character or block device, fifo
@@ -594,6 +598,26 @@ class _Extractor:
                 os.close(fd)
 
 
+def iter_members(stream: _Readable) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    """The members of a tar read as a stream (``tarfile`` as a parser only), each with its
+    TarFile (for ``extractfile``); a parse error is an :class:`InvalidArchiveError`."""
+    try:
+        tf = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|")
+    except tarfile.TarError as err:
+        if getattr(stream, "size", None) == 0:
+            raise InvalidArchiveError("invalid tar archive: the file is empty") from err
+        raise InvalidArchiveError(f"invalid tar archive: {err}") from err
+    with tf:
+        while True:
+            try:
+                member = tf.next()
+            except tarfile.TarError as err:
+                raise InvalidArchiveError(f"invalid tar archive: {err}") from err
+            if member is None:
+                return
+            yield tf, member
+
+
 def extract_tar(
     stream: BinaryIO | _Readable,
     dest_dir_fd: int,
@@ -629,25 +653,12 @@ def extract_tar(
     ex = _Extractor(dest_fd=dest_dir_fd, keep_owner=keep_owner, allow_devices=allow_devices,
                     whiteouts=whiteouts, split=split)
     entries = 0
-    try:
-        tf = tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|")
-    except tarfile.TarError as err:
-        if reader.size == 0:
-            raise InvalidArchiveError("invalid tar archive: the file is empty") from err
-        raise InvalidArchiveError(f"invalid tar archive: {err}") from err
-    with tf:
-        while True:
-            try:
-                member = tf.next()
-            except tarfile.TarError as err:
-                raise InvalidArchiveError(f"invalid tar archive: {err}") from err
-            if member is None:
-                break
-            entries += 1
-            if on_entry is not None:
-                on_entry(member)
-            ex.extract(tf, member)
-        reader.drain()
+    for tf, member in iter_members(reader):
+        entries += 1
+        if on_entry is not None:
+            on_entry(member)
+        ex.extract(tf, member)
+    reader.drain()
     ex.finish()
     if split is not None and ex.clobbered:
         split.valid = False
@@ -675,24 +686,13 @@ def scan_layer(stream: BinaryIO | _Readable) -> tuple[str, int]:
     refused here has not touched the store (``load`` checks every layer first)."""
     raw, compression = open_decompressed(stream)
     reader = _HashingReader(raw, compression)
-    try:
-        tf = tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|")
-    except tarfile.TarError as err:
-        raise InvalidArchiveError(f"invalid tar archive: {err}") from err
-    with tf:
-        while True:
-            try:
-                member = tf.next()
-            except tarfile.TarError as err:
-                raise InvalidArchiveError(f"invalid tar archive: {err}") from err
-            if member is None:
-                break
-            problem = check_layer_member(member)
-            if problem is not None:
-                raise InvalidArchiveError(f'invalid tar entry "{member.name}": {problem}')
-        reader.drain()
+    for _tf, member in iter_members(reader):
+        problem = check_layer_member(member)
+        if problem is not None:
+            raise InvalidArchiveError(f'invalid tar entry "{member.name}": {problem}')
+    reader.drain()
     return "sha256:" + reader.hasher.hexdigest(), reader.size
 
 
 __all__ = ["ExtractStats", "WhiteoutMode", "check_layer_member", "digest_stream", "extract_tar",
-           "open_decompressed", "scan_layer", "whiteout_problem"]
+           "iter_members", "open_decompressed", "scan_layer", "whiteout_problem"]

@@ -382,6 +382,8 @@ class TarWriter:
             self._dir(parent_fd, name, arcname, st, opts, root_dev)
         elif stat.S_ISREG(mode):
             self._file(parent_fd, name, arcname, st, opts)
+        elif self._linked(arcname, st, opts):
+            return
         elif stat.S_ISLNK(mode):
             info = self._info(arcname, st, opts)
             info.type = tarfile.SYMTYPE
@@ -403,6 +405,27 @@ class TarWriter:
             _add_pax(info, _read_xattrs(f"/proc/self/fd/{parent_fd}/{name}"))
             self._header(info)
         # sockets (and anything else) are not archivable, as GNU tar and Docker skip them
+
+    def _linked(self, arcname: str, st: os.stat_result, opts: TreeOptions) -> bool:
+        """A symlink, device or FIFO with more than one name: its second name is written
+        as a hard link to the first (as GNU tar does), so a copy keeps them one inode.
+        (Regular files do the same in :meth:`_file`, after their open is checked.)"""
+        mode = st.st_mode
+        if st.st_nlink < 2 or not (stat.S_ISLNK(mode) or stat.S_ISCHR(mode)
+                                   or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
+            return False  # sockets are never written, so never a link's target
+        if opts.overlay_whiteouts and stat.S_ISCHR(mode) and st.st_rdev == 0:
+            return False  # overlay whiteouts are markers, not nodes
+        key = (st.st_dev, st.st_ino)
+        first = self._links.get(key)
+        if first is None:
+            self._links[key] = arcname
+            return False
+        info = self._info(arcname, st, opts)
+        info.type = tarfile.LNKTYPE
+        info.linkname = first
+        self._header(info)
+        return True
 
     def _dir(self, parent_fd: int, name: str, arcname: str, st: os.stat_result,
              opts: TreeOptions, root_dev: int | None) -> None:

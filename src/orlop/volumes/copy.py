@@ -76,8 +76,10 @@ def _copy_dir_content(src_fd: int, dst_fd: int, dst_root: int, rel: str,
             target = os.readlink(name, dir_fd=src_fd)
             os.symlink(target, name, dir_fd=dst_fd)
             os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
-            # No xattrs on symlinks: user.* is not allowed on them, and the rest would
-            # need a path-based lgetxattr.
+            # The link's own xattrs (trusted.*; user.* is not allowed on symlinks), read
+            # and written through the parents' fds without following the link.
+            _copy_xattrs(f"/proc/self/fd/{src_fd}/{name}", f"/proc/self/fd/{dst_fd}/{name}",
+                         follow=False)
             os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_fd,
                      follow_symlinks=False)
         else:  # character or block device, FIFO, socket
@@ -195,9 +197,9 @@ def _apply_metadata_path(src_dir: int, dst_dir: int, name: str, st: os.stat_resu
     os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_dir, follow_symlinks=False)
 
 
-def _copy_xattrs(src: int | str, dst: int | str) -> None:
+def _copy_xattrs(src: int | str, dst: int | str, *, follow: bool = True) -> None:
     try:
-        names = os.listxattr(src)
+        names = os.listxattr(src, follow_symlinks=follow)
     except OSError as err:
         if err.errno in _IGNORED_XATTR_ERRNOS:
             return
@@ -206,7 +208,8 @@ def _copy_xattrs(src: int | str, dst: int | str) -> None:
         if not _wanted_xattr(attr):
             continue
         try:
-            os.setxattr(dst, attr, os.getxattr(src, attr))
+            os.setxattr(dst, attr, os.getxattr(src, attr, follow_symlinks=follow),
+                        follow_symlinks=follow)
         except OSError as err:
             if err.errno not in (*_IGNORED_XATTR_ERRNOS, errno.ENODATA):
                 raise
