@@ -12,6 +12,7 @@ import os
 import sqlite3
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +70,31 @@ def _docker_archive(layers: list[bytes], tag: str = "evil:1") -> bytes:
                  _member("manifest.json", data=manifest.encode())])
 
 
+def _oci_archive(layers: list[bytes], tag: str = "evil:1") -> bytes:
+    """The same image as an OCI image layout (index.json, blobs/sha256/...)."""
+    blobs: dict[str, bytes] = {}
+
+    def blob(data: bytes, media_type: str) -> dict[str, Any]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        blobs[digest.split(":")[1]] = data
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": blob(config, "application/vnd.oci.image.config.v1+json"),
+        "layers": [blob(x, "application/vnd.oci.image.layer.v1.tar") for x in layers],
+    }).encode()
+    mdesc = blob(manifest, "application/vnd.oci.image.manifest.v1+json")
+    mdesc["annotations"] = {"io.containerd.image.name": tag}
+    index = json.dumps({"schemaVersion": 2, "manifests": [mdesc]}).encode()
+    return _tar([_member("oci-layout", data=b'{"imageLayoutVersion": "1.0.0"}'),
+                 _member("index.json", data=index),
+                 *[_member(f"blobs/sha256/{h}", data=d) for h, d in blobs.items()]])
+
+
 def _state(o: Orlop) -> tuple[str, list[str], list[str], list[str]]:
     """What a refused load/import must not change: images, layer dirs, layer rows, and
     what is left in tmp/."""
@@ -101,6 +127,16 @@ def test_load_climbing_whiteout_refused_nothing_registered(
     # A fresh root: the busybox layer below the hostile one must not stay behind either.
     (orlop.cwd / "evil.tar").write_bytes(
         _docker_archive([busybox_tar.read_bytes(), _hostile_layer(name)]))
+    before = _state(orlop)
+    _refused(orlop, ["load", "-i", "evil.tar"], name)
+    assert _state(orlop) == before
+
+
+@pytest.mark.parametrize("name", ["d/../.wh.etc", "etc/.wh..", "d/../.wh..wh..opq"])
+def test_load_oci_layout_climbing_whiteout_refused_nothing_registered(
+        orlop: Orlop, busybox_tar: Path, name: str) -> None:
+    (orlop.cwd / "evil.tar").write_bytes(
+        _oci_archive([busybox_tar.read_bytes(), _hostile_layer(name)]))
     before = _state(orlop)
     _refused(orlop, ["load", "-i", "evil.tar"], name)
     assert _state(orlop) == before
