@@ -16,6 +16,11 @@ command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 # and the docker CLI (Debian 12 ships it in docker.io; no daemon is started here).
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
+# Seccomp filters are built by libseccomp (through the pyseccomp binding, from PyPI).
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_apt+=(libseccomp2)
+# tests/integration/test_seccomp.py builds a tiny static syscall prober (glibc's libc.a).
+{ command -v gcc >/dev/null 2>&1 && ls /usr/lib/*-linux-gnu/libc.a >/dev/null 2>&1; } \
+  || need_apt+=(gcc libc6-dev)
 # tests/compat/test_tls.py makes its CA and certificates with the openssl CLI.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -26,7 +31,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard' \
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp' \
      >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"

@@ -59,11 +59,14 @@ def test_run_proc_shows_only_container_processes(bb: Orlop) -> None:
 
 def test_run_default_security_caps_nnp_masked_paths(bb: Orlop) -> None:
     out = bb.ok("run", "--rm", "busybox", "sh", "-c",
-                "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; "
+                "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
                 "cat /proc/kcore | wc -c; touch /proc/sys/kernel/x 2>&1; echo end")
     assert "CapEff:\t00000000a80425fb" in out
     assert "CapBnd:\t00000000a80425fb" in out
-    assert "NoNewPrivs:\t1" in out
+    # Docker's defaults: the seccomp filter on, no_new_privs off (--security-opt
+    # no-new-privileges turns it on; tests/integration/test_seccomp.py)
+    assert "NoNewPrivs:\t0" in out
+    assert "Seccomp:\t2" in out
     assert "\n0\n" in out  # /proc/kcore masked (empty)
 
 

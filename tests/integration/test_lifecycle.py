@@ -199,13 +199,14 @@ def test_exec_joins_namespaces_cgroup_and_passes_status(bb: Orlop) -> None:
     bb.ok("run", "-d", "--name", "ex", "--hostname", "exhost", "busybox", "sleep", "60")
     out = bb.ok("exec", "ex", "sh", "-c",
                 "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; "
-                "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; "
+                "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
                 "grep pids /proc/self/cgroup")
     lines = out.splitlines()
     assert lines[0] == "exhost"
     assert int(lines[1]) > 1  # in the container's pid namespace, not PID 1
     assert lines[2].strip() == "sleep 60"
-    assert "CapEff:\t00000000a80425fb" in out and "NoNewPrivs:\t1" in out
+    assert "CapEff:\t00000000a80425fb" in out and "NoNewPrivs:\t0" in out
+    assert "Seccomp:\t2" in out  # the container's filter applies to exec'd processes too
     cid = _inspect(bb, "ex")["Id"]
     assert f"/orlop/{cid}" in out
     assert bb("exec", "ex", "sh", "-c", "exit 9").returncode == 9

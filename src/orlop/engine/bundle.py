@@ -88,7 +88,10 @@ def build_spec(
             "cwd": cwd or "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps,
                              "inheritable": [], "ambient": []},
-            "noNewPrivileges": True,
+            # Docker's default: off (--security-opt no-new-privileges turns it on); the
+            # seccomp filter is loaded without it, while the init still has
+            # CAP_SYS_ADMIN (runtime/procsetup.finalize_namespace).
+            "noNewPrivileges": False,
         },
         "root": {"path": str(rootfs), "readonly": readonly_rootfs},
         "hostname": hostname,

@@ -266,7 +266,9 @@ class Engine:
                     log_config={"Type": "json-file", "Config": dict(opts.log_opts)},
                     memory=opts.memory, pids_limit=opts.pids_limit or None,
                     nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
-                    cap_drop=list(opts.cap_drop) or None, init=opts.init or None),
+                    cap_drop=list(opts.cap_drop) or None, init=opts.init or None,
+                    security_opt=list(opts.security_opt) or None,
+                    sysctls=dict(opts.sysctls) or None),
                 status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
                 finished_at=ZERO_TIME, error="", runtime=runtime,
             )
@@ -729,6 +731,7 @@ def _validate_lifecycle_options(opts: RunOptions) -> None:
         raise UnsupportedError(
             "--privileged is not supported by Orlop: it would give the container every "
             "capability and every host device; use --cap-add for what it needs")
+    _validate_security(opts)
     if opts.log_opts:
         from orlop.engine.logs import validate_log_opts
 
@@ -737,6 +740,25 @@ def _validate_lifecycle_options(opts: RunOptions) -> None:
         from orlop.engine.runner import find_init
 
         find_init()
+
+
+def _validate_security(opts: RunOptions) -> None:
+    """--security-opt and --sysctl, checked at create: a container that could never
+    start is never made (Docker finds a bad profile or sysctl only at start)."""
+    if not opts.security_opt and not opts.sysctls:
+        return
+    from orlop.engine.security.secopts import parse_security_opts
+    from orlop.engine.security.sysctl import validate_sysctls
+
+    sec = parse_security_opts(list(opts.security_opt))
+    if sec.seccomp_profile and not sec.seccomp_unconfined:
+        from orlop.engine.security.seccomp import resolve
+
+        resolve(sec.seccomp_profile, [])
+    # Every container has its own IPC and UTS namespaces; the network one unless
+    # --network host.
+    validate_sysctls(opts.sysctls, private_ipc=True, private_net=opts.network != "host",
+                     private_uts=True)
 
 
 def _read_only_fs(path: Path) -> bool:

@@ -83,7 +83,8 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
         req = ExecRequest(spec=spec, pidfd=pidfd, pid=c.pid,
                           cgroup_procs=tuple(str(p) for p in cg.procs_paths()
                                              if p.exists()),
-                          detach=opts.detach)
+                          detach=opts.detach,
+                          seccomp_cache=engine.config.run_root / "seccomp")
         exec_id = _exec_events(engine, c, opts)
         pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
                       console=slave if slave >= 0 else None)

@@ -71,6 +71,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "CapAdd": hc.cap_add,
             "CapDrop": hc.cap_drop,
             "Privileged": hc.privileged,
+            "SecurityOpt": hc.security_opt,
+            "Sysctls": hc.sysctls,
             "Init": hc.init,
             "Memory": hc.memory,
             "MemorySwap": hc.memory_swap,

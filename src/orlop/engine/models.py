@@ -49,6 +49,10 @@ class RunOptions:
     cap_drop: list[str] = field(default_factory=list)
     init: bool = False
     privileged: bool = False
+    # --security-opt as sent to the engine: a seccomp=<file> is already the file's JSON
+    # (the CLI reads it, as the docker CLI does)
+    security_opt: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)  # --sysctl k=v
     stop_signal: str = ""
     stop_timeout: int | None = None
 
@@ -103,6 +107,8 @@ class HostConfig:
     cap_drop: list[str] | None = None
     init: bool | None = None
     privileged: bool = False
+    security_opt: list[str] | None = None
+    sysctls: dict[str, str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

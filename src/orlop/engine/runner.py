@@ -146,7 +146,8 @@ def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, o
         launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdout,
                           stderr=stderr, console_socket=console_socket,
                           console_size=console_size, wait_for_start=True,
-                          exec_fifo=fifo, die_with_parent=die_with_parent)
+                          exec_fifo=fifo, die_with_parent=die_with_parent,
+                          seccomp_cache=seccomp_cache(engine))
         pid = launched.pid
         cg.add(pid)
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -300,6 +301,7 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
                               hc.cap_drop or [])
         for key in ("bounding", "effective", "permitted"):
             process["capabilities"][key] = list(caps)
+    _apply_security(spec, hc.security_opt or [], hc.sysctls or {})
     resources: dict[str, object] = {}
     if hc.memory > 0:
         resources["memory"] = {"limit": hc.memory}
@@ -312,6 +314,29 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         spec["linux"]["resources"] = resources
         spec["linux"]["cgroupsPath"] = f"/orlop/{c.id}"
     return spec
+
+
+def seccomp_cache(engine: Engine) -> Path:
+    """Where the built-in runtime keeps compiled seccomp programs (run root: tmpfs, root
+    only, so a kernel or libseccomp upgrade - a reboot - starts it afresh)."""
+    return engine.config.run_root / "seccomp"
+
+
+def _apply_security(spec: dict[str, Any], security_opt: list[str],
+                    sysctls: dict[str, str]) -> None:
+    """no_new_privs, the seccomp filter (resolved against the final bounding set, as
+    moby does: --cap-add SYS_ADMIN also allows mount/unshare) and the sysctls."""
+    from orlop.engine.security.seccomp import resolve
+    from orlop.engine.security.secopts import parse_security_opts
+
+    sec = parse_security_opts(security_opt)
+    spec["process"]["noNewPrivileges"] = sec.no_new_privileges
+    if not sec.seccomp_unconfined:
+        section = resolve(sec.seccomp_profile, spec["process"]["capabilities"]["bounding"])
+        if section is not None:
+            spec["linux"]["seccomp"] = section
+    if sysctls:
+        spec["linux"]["sysctl"] = dict(sysctls)
 
 
 # Where --init's binary appears in the container (Docker's path for its tini).
@@ -403,7 +428,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
             else:
                 pid = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
                              stderr=stdio.stderr, console_socket=console_socket,
-                             console_size=size).pid
+                             console_size=size, seccomp_cache=seccomp_cache(engine)).pid
         except RuntimeFailedError as err:
             _record_failure(engine, c, err)
             raise

@@ -83,9 +83,20 @@ def info(engine: Engine) -> dict[str, Any]:
                   "ControlAvailable": False, "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "",
         "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""},
-        "InitCommit": {"ID": ""}, "SecurityOptions": ["name=seccomp,profile=unconfined"],
+        "InitCommit": {"ID": ""}, "SecurityOptions": _security_options(),
         "CDISpecDirs": [], "Warnings": None,
     }
+
+
+def _security_options() -> list[str]:
+    """Docker's list (moby fillSecurityOptions): the default seccomp profile is the one
+    shipped in the package ("builtin"), when the kernel has seccomp at all."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            seccomp = any(line.startswith("Seccomp:") for line in f)
+    except OSError:
+        seccomp = False
+    return ["name=seccomp,profile=builtin"] if seccomp else []
 
 
 def dir_size(path: str) -> int:

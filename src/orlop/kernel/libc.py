@@ -30,12 +30,14 @@ _NR: dict[str, dict[str, int]] = {
         "open_tree": 428, "move_mount": 429, "openat2": 437, "mount_setattr": 442,
         "capget": 125, "capset": 126, "prctl": 157,
         "fsopen": 430, "fsconfig": 431, "fsmount": 432, "close_range": 436,
+        "seccomp": 317,
     },
     "aarch64": {
         "pivot_root": 41, "unshare": 97, "setns": 268, "renameat2": 276,
         "open_tree": 428, "move_mount": 429, "openat2": 437, "mount_setattr": 442,
         "capget": 90, "capset": 91, "prctl": 167,
         "fsopen": 430, "fsconfig": 431, "fsmount": 432, "close_range": 436,
+        "seccomp": 277,
     },
 }
 NR = _NR.get(os.uname().machine, _NR["x86_64"])
@@ -135,6 +137,25 @@ def attach_tree(tree_fd: int, target_fd: int) -> None:
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
                               ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), "prctl")
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+SECCOMP_SET_MODE_FILTER = 1
+
+
+def seccomp_set_filter(program: bytes, flags: int = 0) -> None:
+    """seccomp(SECCOMP_SET_MODE_FILTER): install a BPF program (struct sock_filter[],
+    8 bytes per instruction) on the calling thread.  Needs no_new_privs or
+    CAP_SYS_ADMIN; the kernel verifies the program."""
+    if not program or len(program) % 8:
+        raise OSError(22, "seccomp: not a BPF program")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.addressof(buf))
+    _check(_libc.syscall(NR["seccomp"], ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
+                         ctypes.c_uint(flags), ctypes.byref(prog)), "seccomp")
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:

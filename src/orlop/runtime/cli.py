@@ -86,7 +86,8 @@ def cmd_create(store: StateStore, args: argparse.Namespace) -> int:
         fifo = directory / "exec.fifo"
         os.mkfifo(fifo, 0o600)
         launched = launch(bundle, spec, stdin=0, stdout=1, stderr=2, wait_for_start=True,
-                          exec_fifo=fifo, die_with_parent=False)
+                          exec_fifo=fifo, die_with_parent=False,
+                          seccomp_cache=store.seccomp_cache)
         _record(store, args.id, bundle, spec, launched.pid, args.pid_file)
     except BaseException:
         store.remove(args.id)
@@ -163,7 +164,8 @@ def cmd_run(store: StateStore, args: argparse.Namespace) -> int:
     spec = Spec.load(bundle / "config.json")
     store.reserve(args.id)
     try:
-        launched = launch(bundle, spec, stdin=0, stdout=1, stderr=2)
+        launched = launch(bundle, spec, stdin=0, stdout=1, stderr=2,
+                          seccomp_cache=store.seccomp_cache)
         _record(store, args.id, bundle, spec, launched.pid, args.pid_file)
         pid = launched.pid
 

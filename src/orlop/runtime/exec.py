@@ -30,7 +30,8 @@ import json
 import os
 import signal
 from dataclasses import dataclass
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
@@ -40,12 +41,16 @@ from orlop.runtime.failure import InitStepError, encode, report, step_error
 from orlop.runtime.procsetup import (
     MSG_EXEC,
     close_fds_from,
+    compile_seccomp,
     exit_code_for,
     finalize_namespace,
     lookup_path,
     path_env,
 )
 from orlop.runtime.spec import Spec
+
+if TYPE_CHECKING:
+    from orlop.runtime.seccomp import Program
 
 EXEC_NAMESPACES: dict[str, CloneFlag] = {
     "mount": CloneFlag.NEWNS, "pid": CloneFlag.NEWPID, "uts": CloneFlag.NEWUTS,
@@ -60,6 +65,7 @@ class ExecRequest:
     pid: int                   # the same, for /proc/<pid>/root
     cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join
     detach: bool = False       # no one waits: E2 is not the caller's child
+    seccomp_cache: Path | None = None  # where compiled seccomp programs are kept
 
 
 def resolve_in_container(pid: int, name: str, path_env: str) -> str:
@@ -102,6 +108,8 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
         if not ns.path and ns.type in EXEC_NAMESPACES:
             flags |= EXEC_NAMESPACES[ns.type]
     env = {k: v for k, _, v in (e.partition("=") for e in proc.env) if k}
+    # The container's filter applies to every process in it (runc setns_init_linux.go).
+    seccomp = compile_seccomp(req.spec, req.seccomp_cache)
     if not req.detach:
         process.set_child_subreaper(True)
     pid_r, pid_w = os.pipe()
@@ -111,7 +119,7 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
         if e1 == 0:
             os.close(pid_r)
             os.close(err_r)
-            _e1(req, flags, exe, env, (stdin, stdout, stderr), console, pid_w, err_w)
+            _e1(req, flags, exe, env, (stdin, stdout, stderr), console, pid_w, err_w, seccomp)
     finally:
         os.close(pid_w)
         os.close(err_w)
@@ -141,7 +149,7 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
 
 def _e1(req: ExecRequest, flags: CloneFlag, exe: str, env: dict[str, str],
         stdio: tuple[int, int, int], console: int | None, pid_w: int,
-        err_w: int) -> NoReturn:
+        err_w: int, seccomp: Program | None) -> NoReturn:
     code = 1
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
@@ -165,7 +173,7 @@ def _e1(req: ExecRequest, flags: CloneFlag, exe: str, env: dict[str, str],
             os._exit(1)
         if e2 == 0:
             os.close(pid_w)
-            _e2(req, exe, env, stdio, console, err_w)
+            _e2(req, exe, env, stdio, console, err_w, seccomp)
         os.write(pid_w, str(e2).encode())
         code = 0
     except BaseException as err:
@@ -174,7 +182,7 @@ def _e1(req: ExecRequest, flags: CloneFlag, exe: str, env: dict[str, str],
 
 
 def _e2(req: ExecRequest, exe: str, env: dict[str, str], stdio: tuple[int, int, int],
-        console: int | None, err_w: int) -> NoReturn:
+        console: int | None, err_w: int, seccomp: Program | None) -> NoReturn:
     """Inside every namespace of the container: only syscalls from here to execve."""
     code = 125
     proc = req.spec.process
@@ -189,7 +197,7 @@ def _e2(req: ExecRequest, exe: str, env: dict[str, str], stdio: tuple[int, int, 
                 os.dup2(fd, target, inheritable=True)
             close_fds_from(3, [err_w])  # no host fd may reach the container (CVE-2024-21626)
             os.chdir(proc.cwd or "/")
-            finalize_namespace(req.spec)
+            finalize_namespace(req.spec, seccomp)
         except (OSError, InitStepError, ValueError) as err:
             raise step_error("exec setup", err) from err
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):

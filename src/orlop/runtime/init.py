@@ -8,10 +8,13 @@ container_init_process, runc's standard_init_linux.go):
     loopback up                                    (new network namespace only)
     prepare_rootfs                                 (rootfs.py: / rprivate, overlay, mounts, /dev)
     pivot_root                                     (pivot.py)
+    sysctl                                         (sysctl.py: the container's /proc/sys)
     finalize_rootfs                                (finalize.py: ro tmpfs, ro paths, masks, ro /)
     sethostname, rlimits
     close fds >= 3 but the error pipe and exec fifo; chdir(cwd) + getcwd() check
+    seccomp filter (without no_new_privs: needs CAP_SYS_ADMIN, so first)
     bounding set, setgroups/setresgid/setresuid, capset, ambient, no_new_privs
+    seccomp filter (with no_new_privs: last)
     look args[0] up in the container's PATH
     (create) tell the caller "created", wait on exec.fifo
     execve
@@ -38,7 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from orlop.kernel import process
 from orlop.kernel.flags import TIOCSCTTY
@@ -59,6 +62,10 @@ from orlop.runtime.procsetup import (
 )
 from orlop.runtime.rootfs import prepare_rootfs
 from orlop.runtime.spec import Spec
+from orlop.runtime.sysctl import write_sysctls
+
+if TYPE_CHECKING:
+    from orlop.runtime.seccomp import Program
 
 _path_env = path_env  # the name tests/unit/runtime know it by
 
@@ -82,6 +89,7 @@ class InitContext:
     exec_fifo_fd: int | None    # read end of exec.fifo (O_NONBLOCK), for create/start
     c1_pidfd: int | None        # pidfd of C1 (our parent until it exits)
     caller_pidfd: int | None    # pidfd of the launching process, when dying with it
+    seccomp: Program | None = None  # made by the caller before the fork (runtime/seccomp.py)
 
 
 @contextmanager
@@ -150,6 +158,9 @@ def _init(ctx: InitContext) -> None:
             os.close(rootfs.console)
     with step("pivot_root"):
         root_fd = pivot_root(rootfs.root_fd)
+    if spec.linux.sysctl:
+        with step("sysctl"):  # before finalize_rootfs makes /proc/sys read-only
+            write_sysctls(root_fd, spec.linux.sysctl)
     with step("finalize_rootfs"):
         finalize_rootfs(root_fd, spec, rootfs.deferred_ro)
 
@@ -180,7 +191,7 @@ def _init(ctx: InitContext) -> None:
 
     # --- identity and privileges --------------------------------------------------
     with step("capabilities"):
-        finalize_namespace(spec)
+        finalize_namespace(spec, ctx.seccomp)
 
     # --- the command: found before "created", so create fails for a missing command --
     argv = spec.process.args

@@ -33,6 +33,7 @@ from orlop.kernel.fdio import read_all
 from orlop.kernel.flags import CloneFlag
 from orlop.runtime.failure import InitStepError, report, step_error
 from orlop.runtime.init import MSG_CREATED, MSG_EXEC, InitContext, container_init, exit_code_for
+from orlop.runtime.procsetup import compile_seccomp
 from orlop.runtime.spec import Spec
 
 NAMESPACE_FLAGS: dict[str, CloneFlag] = {
@@ -50,7 +51,8 @@ class Launched:
 def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
            console: int | None = None, console_socket: int | None = None,
            console_size: bytes | None = None, wait_for_start: bool = False,
-           exec_fifo: Path | None = None, die_with_parent: bool = True) -> Launched:
+           exec_fifo: Path | None = None, die_with_parent: bool = True,
+           seccomp_cache: Path | None = None) -> Launched:
     """Create the container's namespaces and rootfs and start (or park) its process.
 
     Args:
@@ -68,6 +70,8 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
         exec_fifo: a FIFO made by the caller, required with wait_for_start.
         die_with_parent: SIGKILL the container when the calling thread dies (a killed
             foreground CLI takes its container along); off for detached containers.
+        seccomp_cache: a root-only directory where compiled seccomp programs are kept
+            (runtime/seccomp.py); None compiles the profile every time.
 
     Returns:
         Launched with the container's host pid; the caller is its (sub)reaper and
@@ -91,6 +95,7 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
             unshare_flags |= flag
     netns = spec.linux.namespace("network")
     new_netns = netns is not None and not netns.path
+    seccomp = compile_seccomp(spec, seccomp_cache)
 
     process.set_child_subreaper(True)
     caller = os.getpid()
@@ -106,7 +111,8 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
                           stdio=(stdin, stdout, stderr), console=console,
                           console_socket=console_socket, console_size=console_size,
                           new_netns=new_netns,
-                          exec_fifo_fd=fifo_fd, c1_pidfd=None, caller_pidfd=caller_pidfd)
+                          exec_fifo_fd=fifo_fd, c1_pidfd=None, caller_pidfd=caller_pidfd,
+                          seccomp=seccomp)
         c1 = os.fork()
         if c1 == 0:
             _c1(ctx, caller, pid_r, pid_w, err_r, joins, unshare_flags)

@@ -13,10 +13,16 @@ import errno
 import os
 import stat
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from orlop.errors import RuntimeFailedError
 from orlop.kernel import caps, libc, process
 from orlop.runtime.failure import InitStepError
 from orlop.runtime.spec import DEFAULT_PATH, Spec
+
+if TYPE_CHECKING:
+    from orlop.runtime.seccomp import Program
 
 # Messages the init and exec children write to the caller besides errors.
 MSG_CREATED = {"status": "created"}
@@ -42,14 +48,37 @@ def close_fds_from(first: int, keep: list[int]) -> None:
     libc.close_range(start)
 
 
-def finalize_namespace(spec: Spec) -> None:
-    """Capabilities and identity, in the only order that works (runc finalizeNamespace).
+def compile_seccomp(spec: Spec, cache_dir: Path | None = None) -> Program | None:
+    """The spec's seccomp program, made by the caller before any fork: a bad profile
+    fails before a namespace exists, and libseccomp is imported (on a cache miss) while
+    imports are still safe (never after pivot_root)."""
+    if spec.linux.seccomp is None:
+        return None
+    from orlop.runtime.seccomp import compile_program
+
+    try:
+        return compile_program(spec.linux.seccomp, cache_dir)
+    except InitStepError as err:
+        raise RuntimeFailedError(err.message, 125) from err
+
+
+def finalize_namespace(spec: Spec, seccomp: Program | None = None) -> None:
+    """Capabilities, identity and the seccomp filter, in the only order that works
+    (runc finalizeNamespace and standard_init_linux.go).
 
     The bounding set is dropped while we are still root with CAP_SETPCAP; KEEPCAPS
     keeps the permitted set across setuid(non-zero); then capset sets exactly the
     spec's sets, ambient last (it needs permitted and inheritable).
+
+    Without no_new_privs the kernel lets only a CAP_SYS_ADMIN process load a seccomp
+    filter, so the filter goes in first, while we are still fully privileged (the
+    syscalls that follow - setgroups, setres[ug]id, capset, prctl - are ones every
+    profile that can run a container allows).  With no_new_privs it goes in last, as
+    close to execve as possible, so the profile need not allow our own set-up.
     """
     proc = spec.process
+    if seccomp is not None and not proc.no_new_privileges:
+        _load(seccomp)
     pcaps = proc.capabilities
     last = caps.last_cap()
     if pcaps is not None:
@@ -66,6 +95,16 @@ def finalize_namespace(spec: Spec) -> None:
         caps.set_ambient(_mask(pcaps.ambient, last), last)
     if proc.no_new_privileges:
         process.set_no_new_privs()
+        if seccomp is not None:
+            _load(seccomp)
+
+
+def _load(seccomp: Program) -> None:
+    try:
+        libc.seccomp_set_filter(seccomp.bpf, seccomp.flags)
+    except OSError as err:
+        raise InitStepError(f"seccomp: loading the filter: {os.strerror(err.errno or 0)}",
+                            err.errno or 0) from err
 
 
 def _mask(names: list[str], last: int) -> int:

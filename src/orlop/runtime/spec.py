@@ -211,21 +211,126 @@ class Namespace:
         return out
 
 
+SECCOMP_OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+               "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ")
+
+
+def _u64(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+        raise ValueError(f"{what}: expected an unsigned 64-bit integer, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SeccompArg:
+    index: int
+    value: int
+    op: str
+    value_two: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SeccompArg:
+        index = _u64(d.get("index"), "linux.seccomp: args.index")
+        if index > 5:
+            raise ValueError(f"linux.seccomp: args.index {index} is out of range (0-5)")
+        op = d.get("op")
+        if op not in SECCOMP_OPS:
+            raise ValueError(f"linux.seccomp: unknown comparison operator {op!r}")
+        return cls(index=index, value=_u64(d.get("value", 0), "linux.seccomp: args.value"),
+                   op=op, value_two=_u64(d.get("valueTwo", 0), "linux.seccomp: args.valueTwo"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "value": self.value, "op": self.op}
+        if self.value_two:
+            out["valueTwo"] = self.value_two
+        return out
+
+
+@dataclass(frozen=True)
+class SeccompRule:
+    names: tuple[str, ...]
+    action: str
+    errno_ret: int | None = None
+    args: tuple[SeccompArg, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SeccompRule:
+        errno_ret = d.get("errnoRet")
+        return cls(names=tuple(_strs(d.get("names"), "linux.seccomp: syscalls.names")),
+                   action=str(d.get("action") or ""),
+                   errno_ret=_u64(errno_ret, "errnoRet") if errno_ret is not None else None,
+                   args=tuple(SeccompArg.from_dict(a) for a in d.get("args") or []))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"names": list(self.names), "action": self.action}
+        if self.errno_ret is not None:
+            out["errnoRet"] = self.errno_ret
+        if self.args:
+            out["args"] = [a.to_dict() for a in self.args]
+        return out
+
+
+@dataclass(frozen=True)
+class Seccomp:
+    """``linux.seccomp``: already resolved (no Docker includes/excludes left)."""
+
+    default_action: str
+    default_errno_ret: int | None = None
+    architectures: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    syscalls: tuple[SeccompRule, ...] = ()
+    listener_path: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Seccomp:
+        if not isinstance(d, dict) or not isinstance(d.get("defaultAction"), str):
+            raise ValueError("linux.seccomp: defaultAction is required")
+        ret = d.get("defaultErrnoRet")
+        return cls(default_action=d["defaultAction"],
+                   default_errno_ret=_u64(ret, "defaultErrnoRet") if ret is not None else None,
+                   architectures=tuple(_strs(d.get("architectures"), "architectures")),
+                   flags=tuple(_strs(d.get("flags"), "linux.seccomp.flags")),
+                   syscalls=tuple(SeccompRule.from_dict(r) for r in d.get("syscalls") or []),
+                   listener_path=str(d.get("listenerPath") or ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"defaultAction": self.default_action}
+        if self.default_errno_ret is not None:
+            out["defaultErrnoRet"] = self.default_errno_ret
+        if self.architectures:
+            out["architectures"] = list(self.architectures)
+        if self.flags:
+            out["flags"] = list(self.flags)
+        if self.listener_path:
+            out["listenerPath"] = self.listener_path
+        out["syscalls"] = [r.to_dict() for r in self.syscalls]
+        return out
+
+
 @dataclass
 class Linux:
     namespaces: list[Namespace] = field(default_factory=list)
     masked_paths: list[str] = field(default_factory=list)
     readonly_paths: list[str] = field(default_factory=list)
+    seccomp: Seccomp | None = None
+    sysctl: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KNOWN = ("namespaces", "maskedPaths", "readonlyPaths")
+    _KNOWN = ("namespaces", "maskedPaths", "readonlyPaths", "seccomp", "sysctl")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Linux:
+        seccomp = d.get("seccomp")
+        sysctl = d.get("sysctl") or {}
+        if not isinstance(sysctl, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in sysctl.items()):
+            raise ValueError("linux.sysctl: expected an object of strings")
         return cls(
             namespaces=[Namespace.from_dict(n) for n in d.get("namespaces") or []],
             masked_paths=_strs(d.get("maskedPaths"), "linux.maskedPaths"),
             readonly_paths=_strs(d.get("readonlyPaths"), "linux.readonlyPaths"),
+            seccomp=Seccomp.from_dict(seccomp) if seccomp is not None else None,
+            sysctl=dict(sysctl),
             extra=_rest(d, cls._KNOWN),
         )
 
@@ -233,6 +338,10 @@ class Linux:
         out: dict[str, Any] = {"namespaces": [n.to_dict() for n in self.namespaces],
                                "maskedPaths": list(self.masked_paths),
                                "readonlyPaths": list(self.readonly_paths)}
+        if self.seccomp is not None:
+            out["seccomp"] = self.seccomp.to_dict()
+        if self.sysctl:
+            out["sysctl"] = dict(self.sysctl)
         out.update(self.extra)
         return out
 

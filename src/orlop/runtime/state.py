@@ -89,6 +89,12 @@ class StateStore:
     def directory(self, container_id: str) -> Path:
         return self.root / validate_id(container_id)
 
+    @property
+    def seccomp_cache(self) -> Path:
+        """Compiled seccomp programs (runtime/seccomp.py); the leading dot keeps it apart
+        from container directories (an id cannot start with one)."""
+        return self.root / ".seccomp"
+
     def reserve(self, container_id: str) -> Path:
         """Make the container's directory; an existing one means the id is taken."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)

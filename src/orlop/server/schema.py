@@ -124,6 +124,8 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "cap_drop": list(field_str_list(host, "CapDrop", "HostConfig.") or []),
         "init": bool(host.get("Init")) if isinstance(host.get("Init"), bool) else False,
         "privileged": field_bool(host, "Privileged", "HostConfig."),
+        "security_opt": list(field_str_list(host, "SecurityOpt", "HostConfig.") or []),
+        "sysctls": field_str_map(host, "Sysctls", "HostConfig."),
         "stop_signal": field_str(body, "StopSignal"),
         "stop_timeout": stop_timeout,
         "log_opts": field_str_map(field_object(host, "LogConfig", "HostConfig."), "Config",

@@ -69,6 +69,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "Memory": opts.memory, "PidsLimit": opts.pids_limit, "NanoCpus": opts.nano_cpus,
         "CapAdd": list(opts.cap_add) or None, "CapDrop": list(opts.cap_drop) or None,
         "Init": opts.init, "Privileged": opts.privileged,
+        "SecurityOpt": list(opts.security_opt) or None, "Sysctls": dict(opts.sysctls) or None,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console

@@ -61,6 +61,8 @@ def _parser(name: str) -> Parser:
                         "processes")
     p.add_argument("--privileged", action="store_true",
                    help="Give extended privileges to this container")
+    p.add_argument("--security-opt", action="append", default=[], help="Security Options")
+    p.add_argument("--sysctl", action="append", default=[], help="Sysctl options")
     p.add_argument("--stop-signal", default="", help="Signal to stop the container")
     p.add_argument("--stop-timeout", type=int, default=None,
                    help="Timeout (in seconds) to stop a container")
@@ -148,6 +150,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         restart=args.restart, log_opts=log_opts, memory=memory,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
+        security_opt=_security_opts(args.security_opt), sysctls=_sysctls(args.sysctl),
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
     )
     streams = _streams(args.attach, args.interactive)
@@ -160,6 +163,53 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         return 0
     sys.stdout.flush()
     return backend.container_run(opts, streams)
+
+
+def _security_opts(opts: list[str]) -> list[str]:
+    """docker/cli parseSecurityOpts: every value needs key=value (but no-new-privileges);
+    ``seccomp=<file>`` becomes ``seccomp=<the file's compacted JSON>``, so the engine (and
+    a remote orlopd) get the profile itself, as dockerd does."""
+    out = []
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+        if (not sep or not value) and key != "no-new-privileges":
+            raise UsageError(f'Invalid --security-opt: "{opt}"')
+        if key == "seccomp" and value not in ("builtin", "unconfined"):
+            import json
+
+            try:
+                with open(value, "rb") as f:
+                    raw = f.read()
+            except OSError as err:
+                raise UsageError(f"opening seccomp profile ({value}) failed: open {value}: "
+                                 f"{(err.strerror or str(err)).lower()}") from None
+            try:
+                compact = json.dumps(json.loads(raw), separators=(",", ":"))
+            except ValueError as err:
+                raise UsageError(f"compacting json for seccomp profile ({value}) failed: "
+                                 f"{err}") from None
+            opt = f"seccomp={compact}"
+        out.append(opt)
+    return out
+
+
+def _sysctls(items: list[str]) -> dict[str, str]:
+    """docker/cli opts.ValidateSysctl: k=v, and only names that can be namespaced at all
+    (the engine then checks them against the container's namespaces)."""
+    out: dict[str, str] = {}
+    if not items:
+        return out
+    from orlop.engine.security.sysctl import cli_sysctl_allowed
+
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not cli_sysctl_allowed(key):
+            raise UsageError(f'invalid argument "{item}" for "--sysctl" flag: sysctl '
+                             f"'{item}' is not whitelisted")
+        out[key] = value
+    return out
 
 
 def _streams(attach: list[str], interactive: bool) -> frozenset[str]:

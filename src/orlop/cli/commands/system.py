@@ -106,7 +106,7 @@ Server:
  Server Version: {info.get('ServerVersion', '')}
  Storage Driver: {info.get('Driver', '')}
  Default Runtime: {info.get('DefaultRuntime', '')}
- Kernel Version: {info.get('KernelVersion', '')}
+{_security_lines(info.get('SecurityOptions') or [])} Kernel Version: {info.get('KernelVersion', '')}
  Operating System: {info.get('OperatingSystem', '')}
  OSType: {info.get('OSType', '')}
  Architecture: {info.get('Architecture', '')}
@@ -114,6 +114,19 @@ Server:
  Orlop Root Dir: {info.get('DockerRootDir', '')}
  Run Root Dir: {info.get('RunRoot', '')}""", file=ctx.stdout)
     return 0
+
+
+def _security_lines(options: list[str]) -> str:
+    """docker/cli's "Security Options:" block: "name=seccomp,profile=builtin" is printed
+    as "  seccomp" then "   Profile: builtin"."""
+    if not options:
+        return ""
+    lines = [" Security Options:"]
+    for opt in options:
+        fields = dict(kv.partition("=")[::2] for kv in opt.split(","))
+        lines.append(f"  {fields.pop('name', opt)}")
+        lines += [f"   {k.capitalize()}: {v}" for k, v in fields.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _df(argv: list[str], ctx: Context) -> int:
