@@ -72,7 +72,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "CapDrop": hc.cap_drop,
             "Privileged": hc.privileged,
             "SecurityOpt": hc.security_opt,
-            "Sysctls": hc.sysctls,
+            # omitempty in moby's HostConfig
+            **({"Sysctls": hc.sysctls} if hc.sysctls else {}),
             "Init": hc.init,
             "Memory": hc.memory,
             "MemorySwap": hc.memory_swap,
