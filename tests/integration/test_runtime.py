@@ -270,6 +270,25 @@ def test_launch_caps_are_dockers_and_no_new_privs(bundle: Bundle) -> None:
     assert status["NoNewPrivs"].strip() == "1"
 
 
+@pytest.mark.parametrize("nnp", [False, True])
+def test_launch_seccomp_loads_for_a_non_root_user_with_or_without_nnp(
+        bundle: Bundle, nnp: bool) -> None:
+    """Without no_new_privs only CAP_SYS_ADMIN may load a filter: the init must load it
+    before it drops to uid 1000 (runc's order); with no_new_privs, last."""
+    from orlop.runtime.spec import Seccomp, User
+
+    spec = bundle.spec("sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; "
+                                   "mkdir /tmp/x")
+    spec.process.user = User(uid=1000, gid=1000)
+    spec.process.no_new_privileges = nnp
+    spec.linux.seccomp = Seccomp.from_dict({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 30}]})
+    code, out = bundle.run(spec, seccomp_cache=bundle.path / "seccomp")
+    assert code == 1, out
+    assert f"NoNewPrivs:\t{int(nnp)}" in out and "Seccomp:\t2" in out
+    assert "Read-only file system" in out  # errnoRet 30 = EROFS, from the filter
+
+
 def test_launch_user_cwd_env(bundle: Bundle) -> None:
     spec = bundle.spec("sh", "-c", "id -u; id -g; id -G; pwd; echo $GREETING; "
                        "grep CapEff /proc/self/status")
