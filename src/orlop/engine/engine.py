@@ -25,6 +25,7 @@ from orlop.errors import (
     PermissionDeniedError,
 )
 from orlop.state import Database
+from orlop.state.layout import prepare_root
 
 if TYPE_CHECKING:
     from orlop.engine.changes import Change
@@ -51,7 +52,10 @@ class Engine:
         self.config = config
         for d in (config.root, config.run_root):
             try:
-                os.makedirs(d, mode=0o711, exist_ok=True)
+                if d == config.root:
+                    prepare_root(d)  # 0710 as Docker's; repairs a root of an older Orlop
+                else:
+                    os.makedirs(d, mode=0o711, exist_ok=True)
             except OSError as err:
                 raise PermissionDeniedError(
                     f"cannot use {d} as the engine's root: {err.strerror}") from err
@@ -221,7 +225,8 @@ class Engine:
         if opts.network not in ("none", "host"):
             raise InvalidParameterError(
                 f"network {opts.network} not found (Orlop supports --network none and host)")
-        parse_user_specs(opts)  # every spec checked before the image lookup creates nothing
+        # Every spec checked before the image lookup creates nothing.
+        parse_user_specs(opts, self.config.root)
         image = self.images.get(opts.image)
         img_cfg = image.container_config
         image_volumes = sorted((img_cfg.get("Volumes") or {}).keys())
@@ -291,9 +296,10 @@ class Engine:
             try:
                 plan = register_mount_points(
                     cast("VolumeService", _RecordingVolumes(self, cid)), opts,
-                    image_volumes, sources)
+                    image_volumes, sources, self.config.root)
                 _fault(fault, "create.after_volumes")
-                cdir.mkdir(parents=True, mode=0o700)
+                os.makedirs(self.config.containers_dir, 0o710, exist_ok=True)  # as Docker's
+                cdir.mkdir(mode=0o700)
                 # The overlay's root directory takes the upper dir's mode: 0755 like an
                 # image's /.
                 for sub in ("diff", "work", "rootfs"):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from orlop.engine import store
@@ -27,6 +28,7 @@ from orlop.mounts.parser import (
 )
 from orlop.mounts.plan import VolumesFrom, merge_mounts
 from orlop.mounts.spec import MountPoint, MountSpec, to_api_mount
+from orlop.mounts.validate import bind_daemon_root_propagation
 from orlop.volumes.service import VolumeService
 
 
@@ -43,9 +45,13 @@ class MountPlan:
     created_dirs: list[str] = field(default_factory=list)
 
 
-def parse_user_specs(opts: RunOptions) -> tuple[list[MountSpec], list[MountSpec],
-                                                  list[MountSpec]]:
-    """Pure: every user spec parsed and checked, before the engine touches anything."""
+def parse_user_specs(opts: RunOptions, engine_root: Path) -> tuple[
+        list[MountSpec], list[MountSpec], list[MountSpec]]:
+    """Every user spec parsed and checked, before the engine touches anything.
+
+    Binds of the engine root, of a directory holding it or of anything in it get
+    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
+    """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
     mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts]
     mflags += opts.mount_specs  # HostConfig.Mounts from the API, parsed by the server
@@ -56,7 +62,17 @@ def parse_user_specs(opts: RunOptions) -> tuple[list[MountSpec], list[MountSpec]
             validate_bind_source(spec, os.path.exists)
     for raw in opts.volumes_from:
         parse_volumes_from(raw)
+    root = os.path.realpath(engine_root)
+    vflags = [_daemon_root_checked(s, root) for s in vflags]
+    mflags = [_daemon_root_checked(s, root) for s in mflags]
     return vflags, mflags, tflags
+
+
+def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:
+    if spec.type != "bind":
+        return spec
+    propagation = bind_daemon_root_propagation(spec, os.path.realpath(spec.source), root)
+    return spec if propagation == spec.propagation else replace(spec, propagation=propagation)
 
 
 def volumes_from_sources(conn: sqlite3.Connection, volumes_from: list[str]) -> list[VolumesFrom]:
@@ -75,13 +91,14 @@ def register_mount_points(
     opts: RunOptions,
     image_volumes: list[str],
     sources: list[VolumesFrom],
+    engine_root: Path,
 ) -> MountPlan:
     """Resolve every spec to a MountPoint, creating named/anonymous volumes and -v bind dirs.
 
     Precedence is the planner's (orlop.mounts.plan.merge_mounts).  On error, what this
     call created is removed again (``rollback``).
     """
-    vflags, mflags, tflags = parse_user_specs(opts)
+    vflags, mflags, tflags = parse_user_specs(opts, engine_root)
     merged = merge_mounts(volumes_from=sources, volume_flags=vflags, mount_flags=mflags,
                           tmpfs_flags=tflags, image_volumes=image_volumes)
     plan = MountPlan(points=[], binds=None, api_mounts=None, tmpfs=None, config_volumes=None)

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -200,7 +201,10 @@ def release_pinned() -> None:
         with contextlib.suppress(OSError):
             libc.umount2(path, MNT_DETACH)
         with contextlib.suppress(OSError):
-            os.rmdir(path)
+            if os.path.isdir(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)  # the pin of a file subpath
 
 
 def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
@@ -230,7 +234,13 @@ def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
     try:
         pin = os.path.join(os.path.dirname(volume_path),
                            f".subpath-{os.getpid()}-{len(PINNED)}-{os.urandom(4).hex()}")
-        os.mkdir(pin, 0o700)
+        # A subpath may name a file (Docker allows it): the pin is then an empty file,
+        # and the runtime creates the container's mount target as a file too.
+        if stat.S_ISDIR(os.fstat(sfd).st_mode):
+            os.mkdir(pin, 0o700)
+        else:
+            os.close(os.open(pin, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY
+                             | os.O_CLOEXEC, 0o600))
         PINNED.append(pin)
         libc.mount(f"/proc/self/fd/{sfd}", pin, None, MountFlag.BIND)
         libc.mount(None, pin, None, MountFlag.PRIVATE)
@@ -255,6 +265,7 @@ def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: P
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
               cdir: Path) -> dict[str, Any]:
+    from orlop.engine.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
 
     cfg = c.config
@@ -274,7 +285,9 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         f"127.0.1.1\t{hostname}\n")
     by_dest = {mp.destination: mp for mp in points}
-    extra = [oci_mount(by_dest[d]) for d in sort_mounts(list(by_dest))]
+    rro_error = (recursive_ro_error(c.runtime or engine.config.runtime)
+                 if any(not mp.rw for mp in points) else None)
+    extra = [oci_mount(by_dest[d], rro_error) for d in sort_mounts(list(by_dest))]
     extra += [
         {"destination": "/etc/hostname", "type": "bind", "source": str(cdir / "hostname"),
          "options": ["rbind", "rprivate"]},

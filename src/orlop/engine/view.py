@@ -186,7 +186,8 @@ def _open_running_root(pid: int) -> int:
 def _mount_target(root_fd: int, mp: MountPoint) -> int:
     """An O_PATH fd of the mount target inside the root, created if missing (a file for
     a file bind, a directory otherwise), never leaving the root."""
-    is_file = mp.type == "bind" and os.path.isfile(mp.source)
+    # A bind of a file, or a volume whose subpath names a file (its pinned source).
+    is_file = mp.type != "tmpfs" and os.path.isfile(mp.source)
     if not is_file:
         return mkdir_all_in_root(root_fd, mp.destination)
     parent_path, _, name = mp.destination.rstrip("/").rpartition("/")

@@ -8,6 +8,7 @@ richer error.  x86_64 syscall numbers, checked against asm/unistd_64.h.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 from orlop.kernel.flags import (
@@ -108,6 +109,33 @@ def mount_setattr(dirfd: int, path: str, flags: int, attr_set: int, attr_clr: in
     _check(_libc.syscall(NR["mount_setattr"], ctypes.c_int(dirfd), _b(path), ctypes.c_uint(flags),
                          ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))),
            "mount_setattr", path)
+
+
+def mount_setattr_supported() -> bool:
+    """Whether the kernel has mount_setattr(2) (Linux >= 5.12), without mounting anything.
+
+    An invalid fd answers EBADF where the syscall exists and ENOSYS where it does not
+    (seccomp in a nested container may also answer EPERM: treated as missing).
+    """
+    attr = MountAttrStruct(0, 0, 0, 0)
+    ret = _libc.syscall(NR["mount_setattr"], ctypes.c_int(-1), b"", ctypes.c_uint(AT_EMPTY_PATH),
+                        ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+    return ret == 0 or ctypes.get_errno() not in (errno.ENOSYS, errno.EPERM)
+
+
+# statfs(2) f_type of procfs (linux/magic.h).
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+def fstatfs_type(fd: int) -> int:
+    """The ``f_type`` of the filesystem holding ``fd`` (works on O_PATH fds since 3.12).
+
+    ``os.fstatvfs`` does not report it; struct statfs begins with ``long f_type`` on
+    every 64-bit Linux ABI, so a large enough zeroed buffer is all ctypes needs.
+    """
+    buf = ctypes.create_string_buffer(256)
+    _check(_libc.fstatfs(ctypes.c_int(fd), buf), "fstatfs")
+    return ctypes.c_long.from_buffer(buf).value
 
 
 def open_tree(dirfd: int, path: str, flags: int) -> int:

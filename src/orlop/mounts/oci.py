@@ -1,7 +1,7 @@
 """A resolved mount point as an OCI runtime-spec ``mounts`` entry (config.json).
 
 Follows moby ``daemon/oci_linux.go::setMounts``: binds and volumes are ``rbind``
-(``bind`` when recursion is disabled) with ``ro``/``rw`` and a propagation mode;
+(``bind`` when recursion is disabled) with ``rw``, ``rro`` or ``ro`` and a propagation mode;
 tmpfs gets Docker's ``nosuid,nodev,noexec`` defaults merged with the user's words.
 """
 
@@ -9,24 +9,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from orlop.errors import InvalidMountError
 from orlop.mounts.spec import DEFAULT_BIND_PROPAGATION, MountPoint
 from orlop.mounts.tmpfs import convert_tmpfs_options
 
 
-def oci_mount(mp: MountPoint) -> dict[str, Any]:
+def oci_mount(mp: MountPoint, rro_error: str | None = None) -> dict[str, Any]:
     """The config.json entry for ``mp``.
 
     For a volume with a ``subpath`` the engine must first replace ``mp.source`` with the
     sub-directory it resolved safely inside the volume (openat2 ``RESOLVE_BENEATH``):
     joining strings here could follow a symlink out of the volume.
 
-    Read-only binds are ``ro`` (not recursively read-only) unless
-    ``bind_recursive == "readonly"``, which asks for ``rro``.  Docker >= 25 uses ``rro``
-    by default where the kernel supports it; Orlop keeps Docker 24's ``ro`` default.
+    Read-only binds and volumes are recursively read-only (``rro``: every submount of
+    the source read-only too), as in Docker >= 25 (moby PR #45278): a plain ``ro`` bind
+    of a directory holding a mount leaves that mount writable in the container.
+    ``bind-recursive=writable`` (API ``ReadOnlyNonRecursive``) asks for the old ``ro``;
+    ``bind-recursive=readonly`` (``ReadOnlyForceRecursive``) insists on ``rro``.
+
+    Args:
+        mp: the resolved mount point.
+        rro_error: ``None`` when the kernel and the runtime can make a mount recursively
+            read-only; otherwise why not (moby ``supportsRecursivelyReadOnly``).  Then
+            a default read-only mount falls back to ``ro``, as Docker's does, and a
+            forced one is refused.
 
     Raises:
         InvalidMountError: a tmpfs word Docker does not accept (only possible for a
-            hand-made record; parsing already refused it).
+            hand-made record; parsing already refused it), or ``bind-recursive=readonly``
+            where ``rro`` is not supported.
     """
     if mp.type == "tmpfs":
         _, options = convert_tmpfs_options(mp.tmpfs_size, mp.tmpfs_mode, mp.tmpfs_options,
@@ -36,8 +47,14 @@ def oci_mount(mp: MountPoint) -> dict[str, Any]:
     bind_word = "bind" if mp.bind_recursive == "disabled" else "rbind"
     if mp.rw:
         access = "rw"
-    elif mp.bind_recursive == "readonly":
+    elif mp.bind_recursive in ("writable", "disabled"):
+        # "disabled": a non-recursive bind has no submounts, so "ro" is all there is to
+        # do, and crun would read "rro" as a request to bind recursively.
+        access = "ro"
+    elif rro_error is None:
         access = "rro"
+    elif mp.bind_recursive == "readonly":
+        raise InvalidMountError(rro_error)
     else:
         access = "ro"
     return {"destination": mp.destination, "type": "bind", "source": mp.source,

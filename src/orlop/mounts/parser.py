@@ -52,7 +52,9 @@ from orlop.mounts.validate import (
     mount_config_error,
     valid_mount_mode,
     validate_container_path,
+    validate_image_volume_target,
     validate_mount_spec,
+    validate_not_over_procfs,
     validate_volume_name,
 )
 
@@ -169,7 +171,8 @@ def parse_image_volume(path: str) -> MountSpec:
     """An image ``VOLUME`` path as an anonymous-volume request (``origin="image"``).
 
     Docker takes the path as written (and would mount at a relative destination);
-    Orlop refuses a relative path or ``/`` with Docker's mount-path texts.
+    Orlop refuses a relative path or ``/`` with Docker's mount-path texts, and a path at
+    or under ``/proc`` or ``/sys`` (``validate_image_volume_target``).
 
     Raises:
         InvalidMountError: ``invalid image volume 'X': <reason>``.
@@ -178,6 +181,7 @@ def parse_image_volume(path: str) -> MountSpec:
         validate_container_path(path)
     except InvalidMountError as err:
         raise InvalidMountError(f"invalid image volume '{path}': {err.message}") from None
+    validate_image_volume_target(path)
     return MountSpec(type="volume", target=clean_target(path), origin="image", raw=path)
 
 
@@ -395,6 +399,7 @@ def parse_tmpfs_flag(raw: str) -> MountSpec:
     check_no_nul("tmpfs specification", raw)
     target, _, text = raw.partition(":")
     validate_container_path(target)
+    validate_not_over_procfs("tmpfs", target)
     read_only = False
     size: int | None = None
     size_word = ""

@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from orlop.errors import InvalidMountError, InvalidVolumeNameError
+from orlop.kernel.procmounts import proc_mount_error
 
 if TYPE_CHECKING:
     from orlop.mounts.spec import MountSpec
@@ -103,6 +104,81 @@ def validate_container_path(path: str) -> None:
     validate_absolute(path)
 
 
+def is_within(path: str, top: str) -> bool:
+    """``path`` (cleaned) is ``top`` or below it, component-wise (``/procx`` is not)."""
+    return top == "/" or path == top or path.startswith(top + "/")
+
+
+def validate_not_over_procfs(mount_type: str, target: str) -> None:
+    """Refuse a mount that would replace or cover part of the container's procfs.
+
+    A volume, bind or tmpfs on ``/proc`` replaces procfs, and the masked and read-only
+    ``/proc`` paths then protect nothing (the CVE-2019-16884 / CVE-2019-19921 class:
+    a fake /proc defeats the LSM and mask checks).  Docker accepts the request and runc
+    refuses it at start (``checkProcMount``); Orlop refuses it up front, with runc's
+    texts (``orlop.kernel.procmounts``, which the runtime applies again).
+
+    Raises:
+        InvalidMountError: ``"/proc" cannot be mounted because it is not of type proc``
+            or ``"/proc/x" cannot be mounted because it is inside /proc``.
+    """
+    message = proc_mount_error(clean_target(target), is_proc=False,
+                               is_bind=mount_type == "bind")
+    if message is not None:
+        raise InvalidMountError(message)
+
+
+def validate_image_volume_target(target: str) -> None:
+    """An image's ``VOLUME`` may not be at or under ``/proc`` or ``/sys``.
+
+    An image is untrusted input: ``VOLUME /proc`` would put an empty volume where
+    procfs belongs (and the masks onto it), ``VOLUME /sys/...`` covers kernel
+    interfaces.  Docker creates the volume and runc then fails the start (for /proc;
+    for /sys when the directory must be created in read-only sysfs); Orlop refuses the
+    image's volume when the container is created, naming it.
+
+    Raises:
+        InvalidMountError: ``invalid image volume '/proc': ...``.
+    """
+    cleaned = clean_target(target)
+    for top, fs in (("/proc", "procfs"), ("/sys", "sysfs")):
+        if is_within(cleaned, top):
+            raise InvalidMountError(
+                f"invalid image volume '{target}': a volume cannot be mounted on {top} "
+                f"or under it ({fs} is the kernel's, never an image's)")
+
+
+def bind_daemon_root_propagation(spec: MountSpec, source: str, root: str) -> str:
+    """The propagation a bind must use when its source is, holds or lies in the engine root.
+
+    moby ``validateBindDaemonRoot``: a container holding a private copy of a mount that
+    lives in the root (a volume's mount, a container's rootfs or subpath pin) keeps it
+    busy forever, and sees every volume's data; with ``rslave`` or ``rshared`` the
+    engine's later unmounts reach the container too.  Without a propagation the bind
+    gets ``rslave``, as in Docker; anything else is refused with Docker's text.
+
+    Args:
+        spec: the bind request.
+        source, root: the bind source and the engine root, both with symlinks resolved.
+
+    Returns:
+        The propagation to use (``spec.propagation`` unless it was left empty).
+
+    Raises:
+        InvalidMountError: a propagation other than rslave/rshared for such a source.
+    """
+    if spec.type != "bind" or not (is_within(source, root) or is_within(root, source)):
+        return spec.propagation
+    if spec.propagation == "":
+        return "rslave"
+    if spec.propagation in ("rslave", "rshared"):
+        return spec.propagation
+    raise InvalidMountError(
+        'invalid mount config: must use either propagation mode "rslave" or "rshared" when '
+        f"mount source is within the daemon root, daemon root: {go_quote(root)}, bind mount "
+        f"source: {go_quote(spec.source)}, propagation: {go_quote(spec.propagation)}")
+
+
 def validate_volume_name(name: str) -> None:
     """Check a local volume name as Docker's local driver does (``create NAME: ...``).
 
@@ -184,6 +260,8 @@ def validate_mount_spec(spec: MountSpec) -> None:
         raise mount_config_error(mtype, "field Target must not be empty")
     try:
         validate_container_path(spec.target)
+        if mtype in ("bind", "volume", "tmpfs"):
+            validate_not_over_procfs(mtype, spec.target)
     except InvalidMountError as err:
         raise mount_config_error(mtype, err.message) from None
 

@@ -38,6 +38,7 @@ from orlop.kernel.flags import (
     OPEN_TREE_CLONE,
     MountFlag,
 )
+from orlop.kernel.procmounts import PROC_BIND_ALLOWLIST, proc_mount_error
 from orlop.kernel.pty import open_pty_in, send_fd
 from orlop.kernel.safepath import (
     clean_parts,
@@ -187,7 +188,12 @@ def mount_overlay(root: str, lower: list[str], upper: str | None, work: str | No
 
 def mount_to_rootfs(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path) -> None:
     """Place one spec mount at its destination inside the rootfs (runc mountToRootfs)."""
-    if m.type == "bind" or opts.is_bind:
+    is_bind = m.type == "bind" or opts.is_bind
+    message = proc_mount_error("/" + "/".join(clean_parts(m.destination)),
+                               is_proc=m.type == "proc" and not is_bind, is_bind=is_bind)
+    if message is not None:
+        raise InitStepError(f"mount {m.destination}: {message}", errno.EPERM)
+    if is_bind:
         _mount_bind(state, m, opts, bundle)
     else:
         _mount_new(state, m, opts)
@@ -230,6 +236,7 @@ def _mount_bind(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path) 
             libc.mount_setattr(tree, "", AT_EMPTY_PATH | rec, attr_set, attr_clr)
         target = create_mountpoint(state.root_fd, m.destination, is_dir)
         try:
+            refuse_procfs_target(target, m, is_proc=False)
             libc.attach_tree(tree, target)
         finally:
             os.close(target)
@@ -246,6 +253,7 @@ def _mount_new(state: RootfsState, m: Mount, opts: MountOptions) -> None:
         check_proc_mount(state.root_fd, m.destination)
     target = create_mountpoint(state.root_fd, m.destination, True)
     try:
+        refuse_procfs_target(target, m, is_proc=fstype == "proc")
         flags = opts.mount_flags()
         if fstype == "tmpfs" and flags & MountFlag.RDONLY:
             flags &= ~MountFlag.RDONLY
@@ -253,6 +261,23 @@ def _mount_new(state: RootfsState, m: Mount, opts: MountOptions) -> None:
         libc.mount(m.source or fstype, fd_path(target), fstype, flags, opts.data_string)
     finally:
         os.close(target)
+
+
+def refuse_procfs_target(target_fd: int, m: Mount, *, is_proc: bool) -> None:
+    """Refuse a mount whose pinned target lies on a procfs, however it was reached.
+
+    The destination's text was checked already; this catches a path that only resolves
+    into /proc (an image's ``/data -> /proc`` symlink, followed inside the rootfs), as
+    runc checks the resolved destination.  A fresh procfs and runc's allowlisted binds
+    (lxcfs) are the only mounts that may go there.
+    """
+    if is_proc or libc.fstatfs_type(target_fd) != libc.PROC_SUPER_MAGIC:
+        return
+    if m.type == "bind" or "bind" in m.options or "rbind" in m.options:
+        if "/" + "/".join(clean_parts(m.destination)) in PROC_BIND_ALLOWLIST:
+            return
+    raise InitStepError(f"mount {m.destination}: the destination resolves into /proc, "
+                        "where only procfs may be mounted", errno.EPERM)
 
 
 def check_proc_mount(root_fd: int, destination: str) -> None:

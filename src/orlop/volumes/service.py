@@ -54,6 +54,7 @@ from orlop.errors import (
 from orlop.kernel import libc
 from orlop.kernel.flags import RENAME_NOREPLACE
 from orlop.state import Database
+from orlop.state.layout import prepare_root
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.drivers.base import VolumeDriver
 from orlop.volumes.drivers.local import DATA_DIR, DISK_IMAGE, LocalDriver
@@ -840,7 +841,7 @@ class VolumeListCache:
             self._close()
             if ident is None:
                 try:  # as Engine() does: a server may list before anything made the root
-                    os.makedirs(self._config.root, mode=0o711, exist_ok=True)
+                    prepare_root(self._config.root)
                 except OSError as err:
                     raise PermissionDeniedError(
                         f"cannot use {self._config.root} as the engine's root: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orlop.errors import InvalidMountError
 from orlop.mounts.oci import oci_mount
 from orlop.mounts.parser import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
 from orlop.mounts.spec import MountPoint
@@ -16,7 +17,9 @@ CWD = "/w"
     [
         (MountPoint(type="bind", destination="/d", source="/h"), ["rbind", "rw", "rprivate"]),
         (MountPoint(type="bind", destination="/d", source="/h", rw=False, propagation="rslave"),
-         ["rbind", "ro", "rslave"]),
+         ["rbind", "rro", "rslave"]),
+        (MountPoint(type="bind", destination="/d", source="/h", rw=False,
+                    bind_recursive="disabled"), ["bind", "ro", "rprivate"]),
         (MountPoint(type="bind", destination="/d", source="/h", bind_recursive="disabled"),
          ["bind", "rw", "rprivate"]),
         (MountPoint(type="bind", destination="/d", source="/h", rw=False,
@@ -51,6 +54,23 @@ def test_oci_mount_tmpfs_gives_docker_defaults_and_data(spec, options):
         "destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": options}
 
 
-def test_oci_mount_volume_flag_ro_bind_end_to_end():
+def test_oci_mount_volume_flag_ro_bind_end_to_end_is_recursively_read_only():
     mp = MountPoint.from_spec(parse_volume_flag("/host/dir:/data:ro", CWD))
-    assert oci_mount(mp)["options"] == ["rbind", "ro", "rprivate"]
+    assert oci_mount(mp)["options"] == ["rbind", "rro", "rprivate"]
+    mp = MountPoint.from_spec(parse_volume_flag("vol:/data:ro", CWD))
+    assert oci_mount(mp)["options"] == ["rbind", "rro", "rprivate"]
+
+
+def test_oci_mount_without_rro_support_falls_back_to_ro_unless_forced():
+    """Docker's rules: a default read-only mount falls back to ro; readonly is refused."""
+    why = 'rro is not supported by runtime "x"'
+    mp = MountPoint.from_spec(parse_volume_flag("/host/dir:/data:ro", CWD))
+    assert oci_mount(mp, why)["options"] == ["rbind", "ro", "rprivate"]
+    forced = MountPoint.from_spec(parse_mount_flag(
+        "type=bind,src=/h,dst=/d,readonly,bind-recursive=readonly,bind-propagation=rprivate",
+        CWD))
+    assert oci_mount(forced)["options"] == ["rbind", "rro", "rprivate"]
+    with pytest.raises(InvalidMountError, match="rro is not supported"):
+        oci_mount(forced, why)
+    rw = MountPoint.from_spec(parse_volume_flag("/host/dir:/data", CWD))
+    assert oci_mount(rw, why)["options"] == ["rbind", "rw", "rprivate"]
