@@ -105,6 +105,10 @@ def prepare(engine: Engine, c: Container,
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
     spec = _spec_for(engine, c, points, lowers, cdir)
+    if (c.runtime or "orlop") != "orlop":
+        from orlop.engine.destcheck import refuse_mounts_into_proc
+
+        refuse_mounts_into_proc(spec, rootfs, lowers, upper)
     write_bundle(cdir, spec)
     return spec, cdir, lowers
 
@@ -287,7 +291,9 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
     by_dest = {mp.destination: mp for mp in points}
     rro_error = (recursive_ro_error(c.runtime or engine.config.runtime)
                  if any(not mp.rw for mp in points) else None)
-    extra = [oci_mount(by_dest[d], rro_error) for d in sort_mounts(list(by_dest))]
+    extra = [oci_mount(by_dest[d], rro_error,
+                       source_is_dir=by_dest[d].type == "tmpfs" or os.path.isdir(by_dest[d].source))
+             for d in sort_mounts(list(by_dest))]
     extra += [
         {"destination": "/etc/hostname", "type": "bind", "source": str(cdir / "hostname"),
          "options": ["rbind", "rprivate"]},

@@ -14,7 +14,8 @@ from orlop.mounts.spec import DEFAULT_BIND_PROPAGATION, MountPoint
 from orlop.mounts.tmpfs import convert_tmpfs_options
 
 
-def oci_mount(mp: MountPoint, rro_error: str | None = None) -> dict[str, Any]:
+def oci_mount(mp: MountPoint, rro_error: str | None = None, *,
+              source_is_dir: bool = True) -> dict[str, Any]:
     """The config.json entry for ``mp``.
 
     For a volume with a ``subpath`` the engine must first replace ``mp.source`` with the
@@ -33,6 +34,9 @@ def oci_mount(mp: MountPoint, rro_error: str | None = None) -> dict[str, Any]:
             read-only; otherwise why not (moby ``supportsRecursivelyReadOnly``).  Then
             a default read-only mount falls back to ``ro``, as Docker's does, and a
             forced one is refused.
+        source_is_dir: False for a file (a file bind, a volume subpath naming a file):
+            nothing can be mounted below a file, so ``ro`` already is recursive (and
+            crun 1.8 cannot apply ``rro`` to a file target).
 
     Raises:
         InvalidMountError: a tmpfs word Docker does not accept (only possible for a
@@ -47,7 +51,7 @@ def oci_mount(mp: MountPoint, rro_error: str | None = None) -> dict[str, Any]:
     bind_word = "bind" if mp.bind_recursive == "disabled" else "rbind"
     if mp.rw:
         access = "rw"
-    elif mp.bind_recursive in ("writable", "disabled"):
+    elif mp.bind_recursive in ("writable", "disabled") or not source_is_dir:
         # "disabled": a non-recursive bind has no submounts, so "ro" is all there is to
         # do, and crun would read "rro" as a request to bind recursively.
         access = "ro"

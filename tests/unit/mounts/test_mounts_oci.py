@@ -72,5 +72,8 @@ def test_oci_mount_without_rro_support_falls_back_to_ro_unless_forced():
     assert oci_mount(forced)["options"] == ["rbind", "rro", "rprivate"]
     with pytest.raises(InvalidMountError, match="rro is not supported"):
         oci_mount(forced, why)
+    # A file has no submounts: "ro" is recursive already, whatever was asked.
+    assert oci_mount(forced, why, source_is_dir=False)["options"] == ["rbind", "ro", "rprivate"]
+    assert oci_mount(mp, source_is_dir=False)["options"] == ["rbind", "ro", "rprivate"]
     rw = MountPoint.from_spec(parse_volume_flag("/host/dir:/data", CWD))
     assert oci_mount(rw, why)["options"] == ["rbind", "rw", "rprivate"]
