@@ -231,6 +231,46 @@ def test_launch_proc_on_symlink_is_refused(bundle: Bundle) -> None:
     assert "mount /proc: destination is not a directory" in exc.value.message
 
 
+@pytest.mark.parametrize(("mount", "message"), [
+    (Mount("/proc", "tmpfs", "tmpfs", []),
+     '"/proc" cannot be mounted because it is not of type proc'),
+    (Mount("/proc/", "bind", "/tmp", ["rbind"]),
+     '"/proc" cannot be mounted because it is not of type proc'),
+    (Mount("/proc/sys", "bind", "/tmp", ["rbind", "ro"]),
+     '"/proc/sys" cannot be mounted because it is inside /proc'),
+    (Mount("/proc/meminfo", "tmpfs", "tmpfs", []),
+     '"/proc/meminfo" cannot be mounted because it is inside /proc'),
+])
+def test_launch_refuses_non_procfs_mounts_at_or_under_proc(bundle: Bundle, mount: Mount,
+                                                           message: str) -> None:
+    """Defence in depth: a bundle the engine did not check (hand-written, older) still
+    gets a procfs at /proc and nothing else (runc checkProcMount)."""
+    spec = bundle.spec("true")
+    spec.mounts.append(mount)
+    with pytest.raises(RuntimeFailedError) as exc:
+        bundle.run(spec)
+    assert message in exc.value.message
+
+
+def test_launch_refuses_mount_resolving_into_proc(bundle: Bundle) -> None:
+    (bundle.rootfs / "data").symlink_to("/proc")
+    src = bundle.path / "vol"
+    src.mkdir()
+    spec = bundle.spec("true")
+    spec.mounts.append(Mount("/data", "bind", str(src), ["rbind"]))
+    with pytest.raises(RuntimeFailedError) as exc:
+        bundle.run(spec)
+    assert "the destination resolves into /proc" in exc.value.message
+
+
+def test_launch_allows_lxcfs_style_bind_under_proc(bundle: Bundle) -> None:
+    fake = bundle.path / "uptime"
+    fake.write_text("1.00 2.00\n")
+    spec = bundle.spec("cat", "/proc/uptime")
+    spec.mounts.append(Mount("/proc/uptime", "bind", str(fake), ["rbind", "ro"]))
+    assert bundle.run(spec) == (0, "1.00 2.00\n")
+
+
 # --- finalize: masks, read-only paths, read-only root -----------------------------------
 
 
