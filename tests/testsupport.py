@@ -5,6 +5,8 @@ busybox tarball every container test imports."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +31,22 @@ def unmount_all_under(path: str) -> None:
             return
         for mp in mps:
             subprocess.run(["umount", "-l", mp], check=False, capture_output=True)
+
+
+@contextmanager
+def dir_with_submount(host: Path) -> Iterator[Path]:
+    """``host`` (created) holding ``top.txt`` and a 1 MiB tmpfs at ``host/sub`` with
+    ``in-sub.txt``, mounted in this (the host's) mount namespace so that an engine in
+    another process sees it; unmounted on exit (the test's root cleanup would too)."""
+    (host / "sub").mkdir(parents=True)
+    (host / "top.txt").write_text("top\n")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "subtmpfs", str(host / "sub")],
+                   check=True)
+    try:
+        (host / "sub" / "in-sub.txt").write_text("sub\n")
+        yield host
+    finally:
+        subprocess.run(["umount", "-l", str(host / "sub")], check=False)
 
 
 def busybox_tarball() -> Path:

@@ -4,11 +4,12 @@ recursive read-only binds and their BindOptions, and binds of the engine root.""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from testsupport import dir_with_submount
 
 from .conftest import Server
 
@@ -19,15 +20,8 @@ SCRIPT = ("cat /m/sub/in-sub.txt 2>/dev/null || echo NO-SUBMOUNT; "
 @pytest.fixture
 def host_dir(bbd: Server) -> Iterator[Path]:
     """A host dir with a tmpfs submount, visible to orlopd (unmounted at teardown)."""
-    host = bbd.dir / "host"
-    (host / "sub").mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "subtmpfs", str(host / "sub")],
-                   check=True)
-    try:
-        (host / "sub" / "in-sub.txt").write_text("sub\n")
+    with dir_with_submount(bbd.dir / "host") as host:
         yield host
-    finally:
-        subprocess.run(["umount", "-l", str(host / "sub")], check=False)
 
 
 @pytest.mark.parametrize(("mount", "expected"), [

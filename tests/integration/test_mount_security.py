@@ -18,6 +18,7 @@ import pytest
 
 from harness import Orlop, mounts_under
 from images_util import entry, extend_busybox
+from testsupport import dir_with_submount
 
 CRUN = shutil.which("crun")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -83,14 +84,10 @@ def test_mount_through_image_symlink_into_proc_is_refused(bb: Orlop, busybox_tar
     for target in ("/data", "/rel"):
         res = bb("run", "--rm", "--runtime", runtime, "-v", f"pl:{target}", "procln", "sh",
                  "-c", "stat -f -c %T /proc; ls /proc/self/ >/dev/null && echo PROC-OK")
-        if runtime == "orlop":
-            assert res.returncode == 125, res.stdout + res.stderr
-            assert "the destination resolves into /proc" in res.stderr
-        else:
-            # crun places the mount itself; whatever it does, /proc is procfs inside.
-            assert res.returncode == 125 or "PROC-OK" in res.stdout, res.stderr
-            if res.returncode == 0:
-                assert res.stdout.startswith("proc\n"), res.stdout
+        # The built-in runtime checks the pinned target; for crun (which would follow the
+        # link) the engine resolves the destinations before it runs.
+        assert res.returncode == 125, res.stdout + res.stderr
+        assert "the destination resolves" in res.stderr, res.stderr
         bb("rm", "-fv", *bb.ok("ps", "-aq").split())
         bb("volume", "rm", "-f", "pl")
     assert not mounts_under(str(bb.root))
@@ -102,16 +99,8 @@ def test_mount_through_image_symlink_into_proc_is_refused(bb: Orlop, busybox_tar
 @pytest.fixture
 def with_submount(tmp_orlop_dir: Path) -> Iterator[Path]:
     """``<tmp>/host`` holding a tmpfs mounted at ``host/sub`` (unmounted at teardown)."""
-    host = tmp_orlop_dir / "host"
-    (host / "sub").mkdir(parents=True)
-    (host / "top.txt").write_text("top\n")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "subtmpfs", str(host / "sub")],
-                   check=True)
-    try:
-        (host / "sub" / "in-sub.txt").write_text("sub\n")
+    with dir_with_submount(tmp_orlop_dir / "host") as host:
         yield host
-    finally:
-        subprocess.run(["umount", "-l", str(host / "sub")], check=False)
 
 
 SCRIPT = ("cat /m/sub/in-sub.txt 2>/dev/null || echo NO-SUBMOUNT; "
