@@ -106,9 +106,9 @@ def prepare(engine: Engine, c: Container,
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
     spec = _spec_for(engine, c, points, lowers, cdir)
     if (c.runtime or "orlop") != "orlop":
-        from orlop.engine.destcheck import refuse_mounts_into_proc
+        from orlop.engine.destcheck import rehearse_mounts
 
-        refuse_mounts_into_proc(spec, rootfs, lowers, upper)
+        rehearse_mounts(spec, cdir, lowers, upper)
     write_bundle(cdir, spec)
     return spec, cdir, lowers
 
