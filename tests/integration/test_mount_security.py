@@ -247,6 +247,39 @@ def test_binding_the_engine_root_rslave_or_by_default_is_allowed(bb: Orlop,
     bb.ok("run", "--rm", "-v", f"{sibling}:/s:rprivate", "busybox", "true")
 
 
+@pytest.mark.parametrize("runtime", ["orlop", "crun"])
+def test_engine_root_bind_receives_the_hosts_unmounts(bb: Orlop, tmp_orlop_dir: Path,
+                                                      runtime: str) -> None:
+    """The point of rslave for a bind of the root: a mount the engine (here: the test)
+    takes away below the root goes away in the container too, instead of being held
+    there privately; a private bind elsewhere keeps its copy, as in Docker."""
+    if runtime == "crun" and not CRUN:
+        pytest.skip("crun is not installed")
+    tmp = str(tmp_orlop_dir)
+    # A shared mount around the root, as / is on a systemd host (unmounted at teardown).
+    subprocess.run(["mount", "--bind", tmp, tmp], check=True)
+    subprocess.run(["mount", "--make-shared", tmp], check=True)
+    probe, other = bb.root / "probe", tmp_orlop_dir / "other"
+    probe.mkdir()
+    (other / "m").mkdir(parents=True)
+    for d in (probe, other / "m"):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "probetmpfs", str(d)],
+                       check=True)
+    bb.ok("run", "-d", "--name", "holder", "--runtime", runtime, "-v", f"{bb.root}:/r",
+          "-v", f"{other}:/o", "busybox", "sleep", "60")
+    try:
+        def mounted() -> list[str]:
+            out = bb.ok("exec", "holder", "cat", "/proc/self/mountinfo")
+            return sorted(line.split()[4] for line in out.splitlines()
+                          if line.split()[4] in ("/r/probe", "/o/m"))
+        assert mounted() == ["/o/m", "/r/probe"]
+        for d in (probe, other / "m"):
+            subprocess.run(["umount", str(d)], check=True)
+        assert mounted() == ["/o/m"]  # rslave followed the host; rprivate kept its copy
+    finally:
+        bb("rm", "-f", "holder")
+
+
 # --- item 10: a volume-subpath may name a file -------------------------------------------------
 
 

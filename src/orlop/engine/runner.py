@@ -255,7 +255,9 @@ def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
 
 def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: Path,
                       **popen: Any) -> subprocess.Popen[bytes]:
-    """Start ``exe runtime_args...`` in a private mount namespace with the overlay rootfs
+    """Start ``exe runtime_args...`` in a mount namespace of its own, a slave of the
+    host's (nothing mounted there reaches the host, the host's unmounts still reach an
+    ``rslave`` bind, as with the built-in runtime), with the overlay rootfs
     mounted first, so no container mount reaches the host; on a hybrid cgroup host whose
     v2 hierarchy holds controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not
     supported"), so that mount is hidden in the namespace."""
@@ -263,7 +265,7 @@ def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: P
     script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
               "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
     return subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+        ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script, "sh",
          overlay, str(rootfs), *argv], close_fds=True, **popen)
 
 
@@ -314,6 +316,11 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         lower_dirs=lowers, upper_dir=cdir / "diff", work_dir=cdir / "work",
         extra_mounts=extra,
     )
+    if any(p in ("rslave", "slave", "rshared", "shared") for m in extra
+           for p in m.get("options", [])):
+        # As moby: the root must not be private, or a slave bind never hears the host's
+        # unmounts (crun's default is private; the built-in runtime always uses rslave).
+        spec["linux"]["rootfsPropagation"] = "rslave"
     if hc.cap_add or hc.cap_drop:
         process = spec["process"]
         caps = effective_caps(process["capabilities"]["bounding"], hc.cap_add or [],

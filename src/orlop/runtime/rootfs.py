@@ -4,7 +4,10 @@ Runs in the container init (C2), in its new mount namespace, while the host's
 filesystem is still reachable; it makes nothing read-only (finalize_rootfs does,
 after pivot_root), as runc's prepareRootfs.  Order:
 
-  1. ``/`` rprivate, so nothing we mount propagates back to the host;
+  1. ``/`` rslave (runc's default rootfs propagation), so nothing we mount propagates
+     back to the host, while a bind asked to be ``rslave`` still receives the host's
+     mounts and unmounts below its source (an engine-root bind relies on it: moby
+     ``validateBindDaemonRoot``); every other bind is made ``rprivate`` explicitly;
   2. the rootfs: an overlay (annotations) or a bind of root.path onto itself;
   3. ``mount_to_rootfs`` for each spec mount, in order;
   4. ``create_devices`` and ``setup_dev_symlinks`` in /dev.
@@ -91,8 +94,9 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
     and send its master over this unix socket (runc's --console-socket); the slave is
     returned in ``RootfsState.console``.
     """
-    # 1. Nothing below may propagate to the host's mount table: "/" rprivate first.
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
+    # 1. Nothing below may propagate to the host's mount table: "/" rslave first (a
+    #    private "/" would also cut the host's unmounts off from rslave binds).
+    libc.mount(None, "/", None, MountFlag.REC | MountFlag.SLAVE)
 
     # 2. The rootfs itself must be a mount point for pivot_root(2).
     root = bundle / spec.root.path if not os.path.isabs(spec.root.path) else Path(spec.root.path)
