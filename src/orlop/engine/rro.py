@@ -18,7 +18,7 @@ import shutil
 import subprocess
 
 BUILTIN_RUNTIME = "orlop"
-# The oldest crun checked to apply "rro" (its option table has it; test_mount_security).
+# The oldest crun checked to apply "rro" (tests/integration/test_mount_security.py).
 CRUN_RRO_SINCE = (1, 8)
 
 
@@ -33,7 +33,7 @@ def recursive_ro_error(runtime: str) -> str | None:
         return None
     exe = runtime if "/" in runtime else shutil.which(runtime)
     if not exe:
-        return f"rro is not supported by runtime {runtime!r}: not found"
+        return f'rro is not supported by runtime "{runtime}": not found'
     options = _feature_mount_options(exe)
     if options is None:
         if os.path.basename(exe) == "crun" and _crun_version(exe) >= CRUN_RRO_SINCE:
