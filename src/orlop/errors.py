@@ -163,3 +163,24 @@ class RuntimeFailedError(SystemFailureError):
     def __init__(self, message: str, exit_code: int = 125) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+# --- registries (orlop.distribution) -----------------------------------------
+
+
+class RegistryError(SystemFailureError):
+    """A registry answered with an error or could not be reached; the text is Docker's
+    (``manifest unknown``, ``unauthorized: ...``) where the registry sent one."""
+
+
+class RegistryAuthError(PermissionDeniedError):
+    """Credentials refused, or a pull/push the registry denies (Docker's texts)."""
+
+
+class ManifestNotFoundError(NotFoundError):
+    """``manifest for busybox:nope not found: manifest unknown: manifest unknown``."""
+
+
+class DigestMismatchError(InvalidParameterError):
+    """A blob or manifest whose content does not match its digest or size: nothing of it
+    is stored."""

@@ -111,13 +111,7 @@ def save_images(store: ImageStore, refs: list[str], out_fd: int) -> int:
                     blob = _write_layer(store, diff_id, work, w, written)
                     layer_cache[diff_id] = blob
                 layers.append(blob)
-            if [b.digest for b in layers] == list(image.diff_ids):
-                raw = store.config_bytes(image.id)  # verbatim: the id stays the same
-            else:
-                config = json.loads(json.dumps(image.config))
-                config.setdefault("rootfs", {})["type"] = "layers"
-                config["rootfs"]["diff_ids"] = [b.digest for b in layers]
-                raw = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
+            raw = saved_config(store, image, [b.digest for b in layers])
             cfg = _put(w, written, raw, now)
             manifest = {
                 "schemaVersion": 2, "mediaType": MT_MANIFEST,
@@ -190,6 +184,27 @@ def _reproduce(store: ImageStore, diff_id: str, lfd: int, tfd: int) -> tuple[str
     return "sha256:" + hasher.hexdigest(), size
 
 
+def layer_blob(store: ImageStore, diff_id: str, out_fd: int) -> tuple[str, int]:
+    """Write the layer tar exactly as ``save`` would (``push`` sends the same bytes, so
+    a pushed image keeps its id); returns (digest, size)."""
+    lfd = os.open(store.layer_dir(diff_id), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                  | os.O_CLOEXEC)
+    try:
+        return _reproduce(store, diff_id, lfd, out_fd)
+    finally:
+        os.close(lfd)
+
+
+def saved_config(store: ImageStore, image: Image, digests: list[str]) -> bytes:
+    """The config ``save`` writes: verbatim when the layer blobs are the diff_ids."""
+    if digests == list(image.diff_ids):
+        return store.config_bytes(image.id)
+    config = json.loads(json.dumps(image.config))
+    config.setdefault("rootfs", {})["type"] = "layers"
+    config["rootfs"]["diff_ids"] = digests
+    return json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _write_layer(store: ImageStore, diff_id: str, work: os.PathLike[str], w: TarWriter,
                  written: set[str]) -> _Blob:
     """Write a layer into a scratch file (its size and digest must be known before its
@@ -214,4 +229,4 @@ def _write_layer(store: ImageStore, diff_id: str, work: os.PathLike[str], w: Tar
     return _Blob(digest, size)
 
 
-__all__ = ["full_name", "save_images"]
+__all__ = ["full_name", "layer_blob", "save_images", "saved_config"]

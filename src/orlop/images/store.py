@@ -325,6 +325,12 @@ class ImageStore:
                 trash.append(dst)
         return trash
 
+    def has_layer(self, diff_id: str) -> bool:
+        """Is the layer stored (row and directory)?  A pull skips such layers."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT 1 FROM layers WHERE diff_id = ?", (diff_id,)).fetchone()
+        return row is not None and self.layer_dir(diff_id).is_dir()
+
     # --- images ------------------------------------------------------------------
 
     def import_tar(self, stream: BinaryIO, reference: str | None,
@@ -416,6 +422,18 @@ class ImageStore:
         conn.execute("UPDATE images SET last_tag_time = ? WHERE id = ?",
                      (now_rfc3339(), image_id))
 
+    def add_repo_digest(self, image_id: str, ref: str) -> None:
+        """Record ``repository@sha256:...`` (RepoDigests) for a pulled or pushed image; a
+        digest names one manifest, so an older image under the same ref loses it."""
+        with self.db.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO image_digests (ref, image_id) VALUES (?, ?)",
+                         (ref, image_id))
+
+    def repo_digests(self, image_id: str) -> builtins.list[str]:
+        with self.db.read() as conn:
+            return sorted(r["ref"] for r in conn.execute(
+                "SELECT ref FROM image_digests WHERE image_id = ?", (image_id,)))
+
     # --- lookup ------------------------------------------------------------------
 
     def _resolve(self, conn: sqlite3.Connection, ref: str) -> tuple[str, str | None]:
@@ -424,6 +442,11 @@ class ImageStore:
             parsed = parse_reference(ref)
         except InvalidReferenceError:
             parsed = None
+        if parsed is not None and parsed.digest:  # busybox@sha256:... (RepoDigests)
+            row = conn.execute("SELECT image_id FROM image_digests WHERE ref = ?",
+                               (f"{parsed.repository}@{parsed.digest}",)).fetchone()
+            if row is not None:
+                return str(row["image_id"]), None
         if parsed is not None and not parsed.digest and not ref.startswith("sha256:"):
             row = conn.execute("SELECT image_id FROM image_tags WHERE ref = ?",
                                (parsed.tagged,)).fetchone()
@@ -581,7 +604,7 @@ class ImageStore:
         return {
             "Id": image.id,
             "RepoTags": list(image.repo_tags),
-            "RepoDigests": [],
+            "RepoDigests": self.repo_digests(image.id),
             "Parent": cfg.get("parent", ""),
             "Comment": cfg.get("comment", ""),
             "Created": cfg.get("created", image.created),

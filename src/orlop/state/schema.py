@@ -90,6 +90,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (volume_name, ref)
     );
     """,
+    # 1 -> 2: RepoDigests, "repository@sha256:<manifest digest>" recorded by pull and push.
+    """
+    CREATE TABLE image_digests (
+        ref       TEXT PRIMARY KEY,          -- familiar "repository@sha256:<hex>"
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

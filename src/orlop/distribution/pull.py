@@ -1,0 +1,267 @@
+"""``pull``: an image from a registry into the image store, the way Docker pulls.
+
+1. The manifest for the tag or digest (``Accept``: OCI and Docker indexes and manifests);
+   an index is resolved to the manifest of the wanted platform (the host's by default).
+2. The config blob, digest-checked: its digest is the image id, its ``rootfs.diff_ids``
+   say what each layer must uncompress to.
+3. Layers whose diff_id is already stored are skipped (``Already exists``); the others
+   are downloaded, three at a time, each into a private file under the store's tmp
+   dir, its size and digest checked as it streams, then its uncompressed digest
+   checked against the config before anything is stored.
+4. In order, each layer goes through :meth:`ImageStore.add_layer`, the same safe
+   extraction as ``load`` (a pulled layer is as untrusted as a loaded one), then the
+   image is recorded with its config verbatim (so its id is the config digest, as in
+   Docker and as ``save``/``load`` give), tagged, and its RepoDigest written.
+
+A failure anywhere removes the downloaded files; a layer already extracted stays as an
+unused, registered layer only if extraction of a *later* layer fails (``image prune``
+has nothing to do with it: the next pull uses it).  A killed pull leaves only
+``tmp/layer-<pid>-*`` files, which the store's reconcile removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from orlop.distribution.client import Repository
+from orlop.distribution.manifest import (
+    ACCEPT,
+    LAYER_TYPES,
+    Descriptor,
+    Platform,
+    choose,
+    host_platform,
+    kind,
+    parse_index,
+    parse_manifest,
+    parse_platform,
+)
+from orlop.distribution.progress import Progress, Silent, short
+from orlop.distribution.reference import RemoteReference, parse_remote
+from orlop.distribution.session import open_repositories
+from orlop.errors import (
+    DigestMismatchError,
+    NotFoundError,
+    OrlopError,
+    RegistryError,
+)
+
+if TYPE_CHECKING:
+    from orlop.distribution.credentials import Credentials
+    from orlop.distribution.settings import RegistrySettings
+    from orlop.images.store import ImageStore
+
+MAX_CONFIG = 32 << 20
+MAX_CONCURRENT_DOWNLOADS = 3  # dockerd's max-concurrent-downloads default
+
+
+@dataclass(frozen=True)
+class PullResult:
+    image_id: str
+    digest: str  # the manifest (or index) digest the reference resolved to
+    name: str  # "docker.io/library/busybox:latest", what Docker prints last
+    up_to_date: bool
+
+
+class _AbortedError(Exception):
+    """Another download failed: stop this one."""
+
+
+@dataclass
+class _Resolved:
+    repo: Repository
+    digest: str
+    manifest_body: bytes
+    media_type: str
+
+
+def _resolve(repos: list[Repository], ref: RemoteReference, want: Platform,
+             explicit: bool) -> _Resolved:
+    last: Exception | None = None
+    for repo in repos:
+        try:
+            body, mt, digest = repo.get_manifest(ref.reference, ACCEPT)
+        except OrlopError as err:
+            last = err
+            continue
+        if kind(body, mt) == "index":
+            entry = _choose(parse_index(body), want)
+            mbody, mmt, _ = repo.get_manifest(entry.descriptor.digest, ACCEPT)
+            if kind(mbody, mmt) != "manifest":
+                raise RegistryError("invalid manifest list: an entry is not an image manifest")
+            return _Resolved(repo, digest, mbody, mmt)
+        return _Resolved(repo, digest, body, mt)
+    assert last is not None
+    raise last
+
+
+def _choose(entries: Any, want: Platform) -> Any:
+    try:
+        return choose(entries, want)
+    except NotFoundError as err:
+        raise NotFoundError(str(err)) from None
+
+
+def _check_platform(config: dict[str, Any], want: Platform, ref: RemoteReference) -> None:
+    got = Platform(str(config.get("os", "")), str(config.get("architecture", "")),
+                   str(config.get("variant", "")))
+    if got.os != want.os or got.architecture != want.architecture:
+        raise NotFoundError(
+            f"image with reference {ref} was found but does not match the specified "
+            f"platform: wanted {want}, actual: {got}")
+
+
+def pull_image(store: ImageStore, text: str, *, platform: str = "",
+               progress: Progress | None = None, settings: RegistrySettings | None = None,
+               creds: Credentials | None = None,
+               concurrency: int = MAX_CONCURRENT_DOWNLOADS) -> PullResult:
+    """Pull ``text`` (``busybox``, ``127.0.0.1:5000/x:v1``, ``x@sha256:...``)."""
+    progress = progress or Silent()
+    ref = parse_remote(text).with_tag_default()
+    want = parse_platform(platform) if platform else host_platform()
+    transport, repos = open_repositories(ref, settings=settings, creds=creds)
+    try:
+        resolved = _resolve(repos, ref, want, bool(platform))
+        repo = resolved.repo
+        progress.message(f"{ref.tag if not ref.digest else ref.digest}: Pulling from "
+                         f"{ref.path}")
+        manifest = parse_manifest(resolved.manifest_body, resolved.media_type)
+        if manifest.config.size > MAX_CONFIG:
+            raise RegistryError(f"image config {manifest.config.digest} is too large")
+        buf = io.BytesIO()
+        repo.fetch_blob(manifest.config.digest, manifest.config.size, buf)
+        raw = buf.getvalue()
+        try:
+            config = json.loads(raw)
+        except ValueError as err:
+            raise RegistryError(f"invalid image config: {err}") from None
+        if not isinstance(config, dict):
+            raise RegistryError("invalid image config: not a JSON object")
+        if platform:
+            _check_platform(config, want, ref)
+        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+        if len(diff_ids) != len(manifest.layers):
+            raise RegistryError(f"invalid image: {len(manifest.layers)} layers for "
+                                f"{len(diff_ids)} diff_ids in its config")
+        for d in diff_ids:
+            if not isinstance(d, str):
+                raise RegistryError("invalid image config: bad diff_id")
+            store.layer_dir(d)  # validates the form
+        for desc in manifest.layers:
+            if desc.media_type not in LAYER_TYPES:
+                raise RegistryError(f"unsupported layer media type: {desc.media_type}")
+        image_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        tagged = ref.tagged if not ref.digest else None
+        before = _tagged_id(store, tagged) if tagged else None
+        _fetch_layers(store, repo, manifest.layers, diff_ids, progress, concurrency)
+        image = store.create_image(diff_ids, config, tagged, raw=raw)
+        if image.id != image_id:
+            raise DigestMismatchError(
+                f"image config {image_id} was stored as {image.id}: not UTF-8 JSON")
+        store.add_repo_digest(image.id, f"{ref.familiar}@{resolved.digest}")
+        progress.message(f"Digest: {resolved.digest}")
+        shown = tagged or f"{ref.familiar}@{ref.digest}"
+        up_to_date = before == image.id
+        status = "Image is up to date" if up_to_date else "Downloaded newer image"
+        progress.message(f"Status: {status} for {shown}")
+        name = f"{ref.full_name}:{ref.tag}" if not ref.digest else \
+            f"{ref.full_name}@{ref.digest}"
+        return PullResult(image.id, resolved.digest, name, up_to_date)
+    finally:
+        transport.close()
+
+
+def _tagged_id(store: ImageStore, tagged: str) -> str | None:
+    from orlop.errors import ImageNotFoundError
+
+    try:
+        return store.get(tagged).id
+    except ImageNotFoundError:
+        return None
+
+
+def _fetch_layers(store: ImageStore, repo: Repository, layers: tuple[Descriptor, ...],
+                  diff_ids: list[str], progress: Progress, concurrency: int) -> None:
+    """Download missing layers concurrently, register all in order; on any failure the
+    downloads are stopped and their files removed."""
+    store._ensure_dirs()
+    abort = threading.Event()
+    files: list[Path] = []
+    todo: list[tuple[Descriptor, str]] = []
+    seen: set[str] = set()
+    for desc, diff_id in zip(layers, diff_ids, strict=True):
+        if store.has_layer(diff_id):
+            progress.layer(short(desc.digest), "Already exists")
+        elif diff_id not in seen:
+            seen.add(diff_id)
+            progress.layer(short(desc.digest), "Pulling fs layer")
+            todo.append((desc, diff_id))
+    for desc, _ in todo[concurrency:]:
+        progress.layer(short(desc.digest), "Waiting")
+
+    def download(desc: Descriptor, diff_id: str, path: Path) -> None:
+        sid = short(desc.digest)
+
+        def tick(done: int) -> None:
+            if abort.is_set():
+                raise _AbortedError()
+            progress.layer(sid, "Downloading", done, desc.size)
+
+        with open(path, "xb") as out:
+            repo.fetch_blob(desc.digest, desc.size, out, tick)
+            progress.layer(sid, "Verifying Checksum")
+        # The uncompressed content against the config before anything is stored.
+        from orlop.images.archive import digest_stream
+
+        with open(path, "rb", buffering=1 << 20) as f:
+            got, _ = digest_stream(f)
+        if got != diff_id:
+            raise DigestMismatchError(
+                f"layer {desc.digest} uncompresses to {got}, its image config says {diff_id}")
+        progress.layer(sid, "Download complete")
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pull")
+    futures: list[Future[None]] = []
+    try:
+        for desc, diff_id in todo:
+            path = store.config.tmp_dir / f"layer-{os.getpid()}-{secrets.token_hex(8)}"
+            files.append(path)
+            futures.append(pool.submit(download, desc, diff_id, path))
+        for (desc, diff_id), fut, path in zip(todo, futures, files, strict=True):
+            fut.result()
+            sid = short(desc.digest)
+            progress.layer(sid, "Extracting", desc.size, desc.size)
+
+            def reopen(path: Path = path) -> BinaryIO:
+                return open(path, "rb", buffering=1 << 20)
+
+            with reopen() as f:
+                got = store.add_layer(f, reopen)
+            if got != diff_id:
+                raise DigestMismatchError(f"layer {desc.digest} was stored as {got}, its "
+                                          f"image config says {diff_id}")
+            with suppress(FileNotFoundError):
+                os.unlink(path)
+            progress.layer(sid, "Pull complete")
+    except BaseException:
+        abort.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for path in files:
+            with suppress(FileNotFoundError):
+                os.unlink(path)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+__all__ = ["PullResult", "pull_image"]
