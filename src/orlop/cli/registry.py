@@ -150,6 +150,10 @@ command("image load", "load", "Load an image from a tar archive or STDIN",
 command("image ls", "image", "List images", "[OPTIONS] [REPOSITORY[:TAG]]",
         also=("image list", "images"), entry="images", section=COMMON)
 command("image prune", "image", "Remove unused images", entry="prune")
+command("image pull", "distribution", "Download an image from a registry",
+        "[OPTIONS] NAME[:TAG|@DIGEST]", also=("pull",), entry="pull", section=COMMON)
+command("image push", "distribution", "Upload an image to a registry",
+        "[OPTIONS] NAME[:TAG]", also=("push",), entry="push", section=COMMON)
 command("image rm", "image", "Remove one or more images", "[OPTIONS] IMAGE [IMAGE...]",
         also=("image remove", "rmi"), entry="rmi")
 command("image save", "save", "Save one or more images to a tar archive (streamed to STDOUT "
@@ -170,6 +174,10 @@ command("volume inspect", "volume", "Display detailed information on one or more
         "[OPTIONS] VOLUME [VOLUME...]")
 command("volume ls", "volume", "List volumes", also=("volume list",))
 command("volume prune", "volume", "Remove unused local volumes")
+command("volume pull", "volume", "Fetch a volume pushed to a registry (an OCI artifact)",
+        "[OPTIONS] REFERENCE [VOLUME]")
+command("volume push", "volume", "Upload a volume to a registry as an OCI artifact",
+        "[OPTIONS] VOLUME REFERENCE")
 command("volume rm", "volume", "Remove one or more volumes",
         "[OPTIONS] VOLUME [VOLUME...]", also=("volume remove",),
         long="Remove one or more volumes. You cannot remove a volume that is in use by a "
@@ -190,6 +198,12 @@ command("system service", "system", "Serve the Docker Engine API on a unix socke
              "listed by 'orlopd --help'.")
 
 # --- top-level only ------------------------------------------------------------------
+command("login", "distribution", "Log in to a registry", "[OPTIONS] [SERVER]", section=COMMON,
+        long="Log in to a registry.\nIf no server is specified, the default is defined by "
+             "the daemon.")
+command("logout", "distribution", "Log out from a registry", "[SERVER]", section=COMMON,
+        long="Log out from a registry.\nIf no server is specified, the default is defined by "
+             "the daemon.")
 command("inspect", "inspect", "Return low-level information on Docker objects",
         "[OPTIONS] NAME|ID [NAME|ID...]")
 command("version", "system", "Show the Orlop version information", section=COMMON)

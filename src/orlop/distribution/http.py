@@ -210,7 +210,7 @@ def _net_error(method: str, url: str, err: BaseException) -> str:
     """Go's ``Get "https://...": dial tcp ...: connect: connection refused`` form."""
     why = str(err) or type(err).__name__
     if isinstance(err, ConnectionRefusedError):
-        why = "connect: connection refused"
+        why = f"dial tcp {urllib.parse.urlsplit(url).netloc}: connect: connection refused"
     elif isinstance(err, socket.timeout):
         why = "i/o timeout"
     return f'{method.capitalize()} "{url}": {why}'

@@ -163,7 +163,8 @@ def pull_image(store: ImageStore, text: str, *, platform: str = "",
         image_id = "sha256:" + hashlib.sha256(raw).hexdigest()
         tagged = ref.tagged if not ref.digest else None
         before = _tagged_id(store, tagged) if tagged else None
-        _fetch_layers(store, repo, manifest.layers, diff_ids, progress, concurrency)
+        if not _have_image(store, image_id, diff_ids):
+            _fetch_layers(store, repo, manifest.layers, diff_ids, progress, concurrency)
         image = store.create_image(diff_ids, config, tagged, raw=raw)
         if image.id != image_id:
             raise DigestMismatchError(
@@ -179,6 +180,18 @@ def pull_image(store: ImageStore, text: str, *, platform: str = "",
         return PullResult(image.id, resolved.digest, name, up_to_date)
     finally:
         transport.close()
+
+
+def _have_image(store: ImageStore, image_id: str, diff_ids: list[str]) -> bool:
+    """The image and all its layers are stored: nothing to download (Docker then prints
+    no layer lines at all)."""
+    from orlop.errors import ImageNotFoundError
+
+    try:
+        store.get(image_id)
+    except ImageNotFoundError:
+        return False
+    return all(store.has_layer(d) for d in diff_ids)
 
 
 def _tagged_id(store: ImageStore, tagged: str) -> str | None:

@@ -48,7 +48,7 @@ class PushResult:
 def _mount_sources(store: ImageStore, image: Image, ref: RemoteReference) -> list[str]:
     """Other repositories of the same registry known to hold this image."""
     names = [split_tagged(t)[0] for t in image.repo_tags]
-    names += [d.split("@", 1)[0] for d in store.repo_digests(image.id)]
+    names += [d.split("@", 1)[0] for d in image.repo_digests]
     out = []
     for n in dict.fromkeys(names):
         domain, path = split_domain(n)

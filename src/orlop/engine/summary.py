@@ -69,7 +69,8 @@ def container_summary(e: Engine, c: Container) -> dict[str, Any]:
 def image_summary(i: Image) -> dict[str, Any]:
     """One ``GET /images/json`` entry."""
     return {
-        "Id": i.id, "ParentId": "", "RepoTags": list(i.repo_tags), "RepoDigests": [],
+        "Id": i.id, "ParentId": "", "RepoTags": list(i.repo_tags),
+        "RepoDigests": list(i.repo_digests),
         "Created": epoch(i.created), "Size": i.size, "SharedSize": -1,
         "VirtualSize": i.size, "Labels": i.container_config.get("Labels") or {},
         "Containers": -1,

@@ -99,6 +99,7 @@ class Image:
     created: str = ZERO_TIME
     size: int = 0  # bytes of content of all layers (Docker's Size)
     last_tag_time: str = ZERO_TIME
+    repo_digests: tuple[str, ...] = ()  # "repository@sha256:<manifest>", sorted
 
     @property
     def short_id(self) -> str:
@@ -429,11 +430,6 @@ class ImageStore:
             conn.execute("INSERT OR REPLACE INTO image_digests (ref, image_id) VALUES (?, ?)",
                          (ref, image_id))
 
-    def repo_digests(self, image_id: str) -> builtins.list[str]:
-        with self.db.read() as conn:
-            return sorted(r["ref"] for r in conn.execute(
-                "SELECT ref FROM image_digests WHERE image_id = ?", (image_id,)))
-
     # --- lookup ------------------------------------------------------------------
 
     def _resolve(self, conn: sqlite3.Connection, ref: str) -> tuple[str, str | None]:
@@ -472,9 +468,11 @@ class ImageStore:
         layers = tuple(r["diff_id"] for r in conn.execute(
             "SELECT diff_id FROM image_layers WHERE image_id = ? ORDER BY position",
             (image_id,)))
+        digests = tuple(sorted(r["ref"] for r in conn.execute(
+            "SELECT ref FROM image_digests WHERE image_id = ?", (image_id,))))
         return Image(id=image_id, repo_tags=tags, config=json.loads(row["config"]),
                      diff_ids=layers, created=row["created"], size=int(row["size"]),
-                     last_tag_time=row["last_tag_time"])
+                     last_tag_time=row["last_tag_time"], repo_digests=digests)
 
     def get(self, ref: str) -> Image:
         """Find an image by ``name[:tag]`` (default tag ``latest``), ``sha256:<hex>``, the
@@ -604,7 +602,7 @@ class ImageStore:
         return {
             "Id": image.id,
             "RepoTags": list(image.repo_tags),
-            "RepoDigests": self.repo_digests(image.id),
+            "RepoDigests": list(image.repo_digests),
             "Parent": cfg.get("parent", ""),
             "Comment": cfg.get("comment", ""),
             "Created": cfg.get("created", image.created),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
+    from orlop.distribution.progress import Progress
     from orlop.engine import Engine
 
 
@@ -60,6 +61,21 @@ class LocalImages:
                                    message=message)
         return str(image.id)
 
+    def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
+        from orlop.engine.registry import pull
+
+        return pull(self.engine, ref, platform=platform, progress=progress)
+
+    def image_push(self, ref: str, progress: Progress) -> dict[str, Any]:
+        from orlop.engine.registry import push
+
+        return push(self.engine, ref, progress=progress)
+
+    def registry_login(self, server: str, username: str, password: str) -> str:
+        from orlop.engine.registry import login
+
+        return login(server, username, password)
+
 
 class RemoteImages:
     api: APIClient
@@ -97,3 +113,18 @@ class RemoteImages:
                author: str, message: str, pause: bool = True) -> str:
         return self.api.commit(ref, reference, changes=changes, author=author,
                                message=message, pause=pause)
+
+    def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
+        from orlop.errors import UnsupportedError
+
+        raise UnsupportedError(f"pulling {ref} through orlopd is not supported yet")
+
+    def image_push(self, ref: str, progress: Progress) -> dict[str, Any]:
+        from orlop.errors import UnsupportedError
+
+        raise UnsupportedError(f"pushing {ref} through orlopd is not supported yet")
+
+    def registry_login(self, server: str, username: str, password: str) -> str:
+        from orlop.errors import UnsupportedError
+
+        raise UnsupportedError("login through orlopd is not supported yet")

@@ -89,14 +89,16 @@ def _rows(images: Sequence[Mapping[str, Any]], no_trunc: bool) -> list[dict[str,
         image_id = str(image["Id"])
         created = int(image.get("Created") or 0)
         size = int(image.get("Size") or 0)
+        digests = {d.partition("@")[0]: d.partition("@")[2]
+                   for d in image.get("RepoDigests") or []}
         pairs = [split_tagged(t) for t in image.get("RepoTags") or []] \
-            or [("<none>", "<none>")]
+            or [(r, "<none>") for r in digests] or [("<none>", "<none>")]
         for repo, tag in pairs:
             rows.append({
                 "ID": image_id if no_trunc else image_id.removeprefix("sha256:")[:12],
                 "Repository": repo,
                 "Tag": tag,
-                "Digest": "<none>",
+                "Digest": digests.get(repo, "<none>"),
                 "CreatedSince": human_duration(now - created) + " ago",
                 "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC",
                                            time.gmtime(created)),

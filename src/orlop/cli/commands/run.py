@@ -155,6 +155,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     )
     streams = _streams(args.attach, args.interactive)
     backend = ctx.backend()
+    _ensure_image(ctx, args.image, args.pull)
     if name == "create":
         print(backend.container_create(opts), file=ctx.stdout)
         return 0
@@ -210,6 +211,29 @@ def _sysctls(items: list[str]) -> dict[str, str]:
                              f"'{item}' is not whitelisted")
         out[key] = value
     return out
+
+
+def _ensure_image(ctx: Context, image: str, policy: str) -> None:
+    """Docker's ``--pull``: ``missing`` pulls an image not found locally (saying so on
+    stderr), ``always`` pulls every time, ``never`` leaves it to create's error."""
+    if policy == "never":
+        return
+    from orlop.errors import NotFoundError
+
+    backend = ctx.backend()
+    if policy == "missing":
+        try:
+            backend.image_inspect(image)
+            return
+        except NotFoundError:
+            pass
+        from orlop.distribution.reference import parse_remote
+
+        print(f"Unable to find image '{parse_remote(image).with_tag_default()}' locally",
+              file=ctx.stderr)
+    from orlop.cli.commands.distribution import pull_with_progress
+
+    pull_with_progress(backend, image, "", ctx.stderr)
 
 
 def _streams(attach: list[str], interactive: bool) -> frozenset[str]:

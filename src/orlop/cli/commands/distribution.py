@@ -1,0 +1,178 @@
+"""`orlop pull`, `push`, `login`, `logout`: Docker's flags, output and texts.
+
+Credentials live in the docker CLI's ``config.json`` on the client side (as the docker
+CLI keeps them), whether the engine is in-process or orlopd.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from orlop.cli.context import Context, Parser, UsageError, require_args
+
+if TYPE_CHECKING:
+    from orlop.cli.backend import Backend
+
+REMOTE: frozenset[str] = frozenset()  # through orlopd: not yet (docs/distribution.md)
+
+_UNENCRYPTED = """WARNING! Your password will be stored unencrypted in {path}.
+Configure a credential helper to remove this warning. See
+https://docs.docker.com/engine/reference/commandline/login/#credentials-store
+"""
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    return {"pull": _pull, "push": _push, "login": _login, "logout": _logout}[name](argv, ctx)
+
+
+def _trust_flag(p: Parser) -> None:
+    # Content trust (Notary) is off by default in Docker too; =false is what it means.
+    p.add_argument("--disable-content-trust", nargs="?", const="true", default="true")
+
+
+def _check_trust(value: str) -> None:
+    if value.lower() not in ("true", "1"):
+        raise UsageError("content trust (--disable-content-trust=false) is not supported")
+
+
+def pull_with_progress(backend: Backend, ref: str, platform: str, out: Any,
+                       quiet: bool = False) -> dict[str, Any]:
+    """Pull and render Docker's progress on ``out`` (run/create use stderr)."""
+    from orlop.cli.progress import for_stream
+    from orlop.distribution.progress import Silent
+
+    progress = Silent() if quiet else for_stream(out)
+    return backend.image_pull(ref, platform, progress)
+
+
+def _pull(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop pull", add_help=False)
+    p.add_argument("-a", "--all-tags", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""))
+    _trust_flag(p)
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "pull", exactly=1)
+    _check_trust(args.disable_content_trust)
+    if args.all_tags:
+        raise UsageError("--all-tags is not supported by Orlop: pull each tag by name")
+    result = pull_with_progress(ctx.backend(), args.args[0], args.platform, ctx.stdout,
+                                args.quiet)
+    print(result["Name"], file=ctx.stdout)
+    return 0
+
+
+def _push(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop push", add_help=False)
+    p.add_argument("-a", "--all-tags", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _trust_flag(p)
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "push", exactly=1)
+    _check_trust(args.disable_content_trust)
+    if args.all_tags:
+        raise UsageError("--all-tags is not supported by Orlop: push each tag by name")
+    from orlop.cli.progress import for_stream
+    from orlop.distribution.progress import Silent
+
+    progress = Silent() if args.quiet else for_stream(ctx.stdout)
+    ctx.backend().image_push(args.args[0], progress)
+    if args.quiet:
+        from orlop.distribution.reference import parse_remote
+
+        ref = parse_remote(args.args[0]).with_tag_default()
+        print(f"{ref.full_name}:{ref.tag}", file=ctx.stdout)
+    return 0
+
+
+def _login(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop login", add_help=False)
+    p.add_argument("-u", "--username", default="")
+    p.add_argument("-p", "--password", default="")
+    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "login", at_most=1)
+    from orlop.distribution import credentials
+    from orlop.distribution.reference import registry_key
+
+    server = args.args[0] if args.args else ""
+    key = registry_key(server)
+    user, password = args.username.strip(), args.password
+    if args.password:
+        print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+              file=ctx.stderr)
+        if args.password_stdin:
+            raise UsageError("--password and --password-stdin are mutually exclusive")
+    if args.password_stdin:
+        if not user:
+            raise UsageError("Must provide --username with --password-stdin")
+        password = sys.stdin.read().rstrip("\r\n")
+    backend = ctx.backend()
+    if not user and not password:
+        stored = credentials.get(key)
+        if not stored.empty and stored.username:
+            try:
+                backend.registry_login(server, stored.username, stored.password)
+            except Exception:
+                pass
+            else:
+                print("Authenticating with existing credentials...", file=ctx.stdout)
+                print("Login Succeeded", file=ctx.stdout)
+                return 0
+    if not user or not password:
+        if not os.isatty(sys.stdin.fileno()):
+            from orlop.errors import InvalidParameterError
+
+            raise InvalidParameterError(
+                "Cannot perform an interactive login from a non TTY device")
+        if not user:
+            ctx.stdout.write("Username: ")
+            ctx.stdout.flush()
+            user = sys.stdin.readline().strip()
+        if not password:
+            import getpass
+
+            password = getpass.getpass("Password: ")
+    if not user:
+        raise UsageError("Username cannot be empty")
+    if not password:
+        raise UsageError("Password Required")
+    backend.registry_login(server, user, password)
+    path = credentials.config_path()
+    credentials.store(key, credentials.Credentials(user, password), path)
+    if not _uses_helper(path, key):
+        print(_UNENCRYPTED.format(path=path), file=ctx.stderr)
+    print("Login Succeeded", file=ctx.stdout)
+    return 0
+
+
+def _uses_helper(path: Any, key: str) -> bool:
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return bool(doc.get("credsStore") or (doc.get("credHelpers") or {}).get(key))
+
+
+def _logout(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop logout", add_help=False)
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "logout", at_most=1)
+    from orlop.distribution import credentials
+    from orlop.distribution.reference import registry_key
+
+    key = registry_key(args.args[0] if args.args else "")
+    if not credentials.erase(key):
+        print(f"Not logged in to {key}", file=ctx.stdout)
+        return 0
+    print(f"Removing login credentials for {key}", file=ctx.stdout)
+    return 0

@@ -1,0 +1,81 @@
+"""Docker's pull/push progress display (the docker CLI's ``jsonmessage``).
+
+On a terminal: one line per layer, rewritten in place (cursor up, clear line) as the
+layer moves through Waiting / Downloading [==>  ] x/y / Verifying Checksum / Download
+complete / Extracting / Pull complete.  Elsewhere: one plain line per status change,
+without the byte counts (what ``docker pull | cat`` prints).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TextIO
+
+from orlop.cli.units import human_size
+
+_WITH_BYTES = ("Downloading", "Extracting", "Pushing")
+
+
+def progress_bar(current: int, total: int) -> str:
+    """``[==================>                               ]  1.04MB/2.14MB``."""
+    width = 50
+    if total <= 0:
+        return f"{human_size(current, 4):>8}"
+    pct = min(width, int(current * width / total))
+    bar = "=" * pct + (">" if pct < width else "") + " " * max(0, width - pct - 1)
+    return f"[{bar}] {human_size(current, 4):>8}/{human_size(total, 4)}"
+
+
+class TerminalProgress:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.lines: list[str] = []  # layer ids, in the order their line was printed
+        self.lock = threading.Lock()
+
+    def message(self, text: str) -> None:
+        with self.lock:
+            self.out.write(text + "\n")
+            self.lines = []  # later layer lines start below this message
+            self.out.flush()
+
+    def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
+        text = f"{layer_id}: {status}"
+        if status in _WITH_BYTES and total:
+            text += " " + progress_bar(current, total)
+        with self.lock:
+            if layer_id not in self.lines:
+                self.lines.append(layer_id)
+                self.out.write(text + "\n")
+            else:
+                up = len(self.lines) - self.lines.index(layer_id)
+                self.out.write(f"\x1b[{up}A\x1b[2K\r{text}\x1b[{up}B\r")
+            self.out.flush()
+
+
+class PlainProgress:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+
+    def message(self, text: str) -> None:
+        with self.lock:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
+        if status in _WITH_BYTES:
+            return
+        with self.lock:
+            self.out.write(f"{layer_id}: {status}\n")
+            self.out.flush()
+
+
+def for_stream(out: TextIO) -> TerminalProgress | PlainProgress:
+    try:
+        tty = out.isatty()
+    except ValueError:
+        tty = False
+    return TerminalProgress(out) if tty else PlainProgress(out)
+
+
+__all__ = ["PlainProgress", "TerminalProgress", "for_stream", "progress_bar"]
