@@ -119,8 +119,9 @@ class Transport:
                 cert, key = d / "client.cert", d / "client.key"
                 if cert.exists() and key.exists():
                     ctx.load_cert_chain(str(cert), str(key))
-            if self.settings.is_insecure(host):
-                # Docker's insecure registries: TLS when offered, not verified.
+            if d is None and self.settings.is_insecure(host):
+                # Docker's insecure registries: TLS when offered, not verified.  A CA
+                # given in certs.d is always verified (docs/differences.md).
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             self._contexts[host] = ctx
@@ -138,7 +139,7 @@ class Transport:
             scheme = self._schemes.get(host)
         if scheme is None:
             scheme = "https"
-            if self.settings.is_insecure(host):
+            if self.settings.is_insecure(host) and self.settings.cert_dir(host) is None:
                 try:
                     self.request("GET", f"https://{host}/v2/").close()
                 except (OSError, ssl.SSLError, http.client.HTTPException, RegistryError):
