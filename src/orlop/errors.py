@@ -177,6 +177,17 @@ class RegistryAuthError(PermissionDeniedError):
     """Credentials refused, or a pull/push the registry denies (Docker's texts)."""
 
 
+class PullAccessDeniedError(NotFoundError):
+    """``pull access denied for x, repository does not exist or may require 'docker
+    login'``: a 404 over the API, as dockerd answers it."""
+
+
+class LoginFailedError(RegistryAuthError):
+    """``docker login`` refused: 401 over ``POST /auth``, as dockerd."""
+
+    http_status = 401
+
+
 class ManifestNotFoundError(NotFoundError):
     """``manifest for busybox:nope not found: manifest unknown: manifest unknown``."""
 

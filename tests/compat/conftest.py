@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from registry_util import registry  # noqa: F401 - pytest fixture (a real registry)
 from testsupport import busybox_tarball, mounts_under, unmount_all_under
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,19 +11,9 @@ from __future__ import annotations
 import threading
 from typing import TextIO
 
-from orlop.cli.units import human_size
+from orlop.distribution.progress import progress_bar
 
 _WITH_BYTES = ("Downloading", "Extracting", "Pushing")
-
-
-def progress_bar(current: int, total: int) -> str:
-    """``[==================>                               ]  1.04MB/2.14MB``."""
-    width = 50
-    if total <= 0:
-        return f"{human_size(current, 4):>8}"
-    pct = min(width, int(current * width / total))
-    bar = "=" * pct + (">" if pct < width else "") + " " * max(0, width - pct - 1)
-    return f"[{bar}] {human_size(current, 4):>8}/{human_size(total, 4)}"
 
 
 class TerminalProgress:
@@ -32,7 +22,9 @@ class TerminalProgress:
         self.lines: list[str] = []  # layer ids, in the order their line was printed
         self.lock = threading.Lock()
 
-    def message(self, text: str) -> None:
+    def message(self, text: str, id: str = "") -> None:
+        if id:
+            text = f"{id}: {text}"
         with self.lock:
             self.out.write(text + "\n")
             self.lines = []  # later layer lines start below this message
@@ -57,7 +49,9 @@ class PlainProgress:
         self.out = out
         self.lock = threading.Lock()
 
-    def message(self, text: str) -> None:
+    def message(self, text: str, id: str = "") -> None:
+        if id:
+            text = f"{id}: {text}"
         with self.lock:
             self.out.write(text + "\n")
             self.out.flush()
@@ -78,4 +72,4 @@ def for_stream(out: TextIO) -> TerminalProgress | PlainProgress:
     return TerminalProgress(out) if tty else PlainProgress(out)
 
 
-__all__ = ["PlainProgress", "TerminalProgress", "for_stream", "progress_bar"]
+__all__ = ["PlainProgress", "TerminalProgress", "for_stream"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from orlop.distribution.credentials import Credentials
 from orlop.distribution.http import Response, Transport
-from orlop.errors import RegistryAuthError, RegistryError
+from orlop.errors import LoginFailedError, RegistryAuthError, RegistryError
 
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _MAX_TOKEN_RESPONSE = 1 << 20
@@ -113,7 +113,7 @@ class Authorizer:
         finally:
             resp.close()
         if resp.status in (401, 403):
-            raise RegistryAuthError("unauthorized: incorrect username or password"
+            raise LoginFailedError("unauthorized: incorrect username or password"
                                     if not self.creds.empty else
                                     "unauthorized: authentication required")
         if resp.status != 200:

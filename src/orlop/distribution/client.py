@@ -21,7 +21,9 @@ from orlop.distribution.credentials import Credentials
 from orlop.distribution.http import Response, Transport
 from orlop.errors import (
     DigestMismatchError,
+    LoginFailedError,
     ManifestNotFoundError,
+    PullAccessDeniedError,
     RegistryAuthError,
     RegistryError,
 )
@@ -80,7 +82,7 @@ class Registry:
         finally:
             resp.close()
         if resp.status == 401:
-            raise RegistryAuthError(
+            raise LoginFailedError(
                 f"login attempt to {self.url('/v2/')} failed with status: 401 Unauthorized")
         if resp.status != 200:
             raise RegistryError(f"{self.url('/v2/')}: {resp.status} {_errors_text(body)}")
@@ -332,7 +334,7 @@ def _error(resp: Response, name: str, reference: str, *, blob: bool = False,
         if push:
             return RegistryAuthError(text if resp.status != 401 else
                                      "unauthorized: authentication required")
-        return RegistryAuthError(
+        return PullAccessDeniedError(
             f"pull access denied for {name}, repository does not exist or may require "
             f"'docker login': {text or 'denied: requested access to the resource is denied'}")
     if resp.status == 404 and not blob:

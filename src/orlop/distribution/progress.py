@@ -12,8 +12,9 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    def message(self, text: str) -> None:
-        """A line without a layer id (``latest: Pulling from library/busybox``)."""
+    def message(self, text: str, id: str = "") -> None:
+        """A line, shown ``id: text`` when ``id`` is set (``latest: Pulling from
+        library/busybox`` is ``id="latest"``, as Docker's JSON message has it)."""
 
     def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
         """A layer's status; ``current``/``total`` set for Downloading/Pushing/Extracting."""
@@ -22,11 +23,33 @@ class Progress(Protocol):
 class Silent:
     """``-q``: nothing but the final name (the caller prints it)."""
 
-    def message(self, text: str) -> None:
+    def message(self, text: str, id: str = "") -> None:
         pass
 
     def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
         pass
+
+
+_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+
+def human_size(size: float) -> str:
+    """go-units ``HumanSize`` (decimal, 4 significant digits): ``1.088MB``."""
+    i = 0
+    while size >= 1000.0 and i < len(_UNITS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.4g}{_UNITS[i]}"
+
+
+def progress_bar(current: int, total: int) -> str:
+    """Docker's ``JSONProgress.String()``: ``[=====>     ]  1.04MB/2.14MB``."""
+    width = 50
+    if total <= 0:
+        return f"{human_size(current):>8}"
+    pct = min(width, int(current * width / total))
+    bar = "=" * pct + (">" if pct < width else "") + " " * max(0, width - pct - 1)
+    return f"[{bar}] {human_size(current):>8}/{human_size(total)}"
 
 
 def short(digest: str) -> str:
@@ -34,4 +57,4 @@ def short(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-__all__ = ["Progress", "Silent", "short"]
+__all__ = ["Progress", "Silent", "human_size", "progress_bar", "short"]

@@ -133,8 +133,7 @@ def pull_image(store: ImageStore, text: str, *, platform: str = "",
     try:
         resolved = _resolve(repos, ref, want, bool(platform))
         repo = resolved.repo
-        progress.message(f"{ref.tag if not ref.digest else ref.digest}: Pulling from "
-                         f"{ref.path}")
+        progress.message(f"Pulling from {ref.path}", ref.digest or ref.tag)
         manifest = parse_manifest(resolved.manifest_body, resolved.media_type)
         if manifest.config.size > MAX_CONFIG:
             raise RegistryError(f"image config {manifest.config.digest} is too large")

@@ -51,4 +51,42 @@ def login(server: str, username: str, password: str) -> str:
     return key
 
 
-__all__ = ["login", "pull", "push"]
+
+
+def distribution_inspect(ref: str, creds: Credentials | None = None) -> dict[str, Any]:
+    from orlop.distribution.inspect import distribution_inspect as inspect
+
+    return inspect(ref, creds)
+
+
+def credentials_from_header(value: str) -> Credentials:
+    """``X-Registry-Auth``: base64url JSON (``username``, ``password``, ``auth``,
+    ``identitytoken``), as the docker CLI and docker-py send it; empty means anonymous."""
+    import base64
+    import binascii
+    import json
+
+    from orlop.distribution.credentials import Credentials
+    from orlop.errors import InvalidParameterError
+
+    value = value.strip()
+    if not value:
+        return Credentials()
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        doc = json.loads(raw) if raw.strip() else {}
+    except (ValueError, binascii.Error):
+        raise InvalidParameterError("invalid X-Registry-Auth header") from None
+    if not isinstance(doc, dict):
+        raise InvalidParameterError("invalid X-Registry-Auth header")
+    user, password = str(doc.get("username") or ""), str(doc.get("password") or "")
+    if not user and doc.get("auth"):
+        try:
+            user, _, password = base64.b64decode(str(doc["auth"])).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidParameterError("invalid X-Registry-Auth header") from None
+    token = str(doc.get("identitytoken") or "")
+    return Credentials(user, password, token)
+
+
+__all__ = ["credentials_from_header", "distribution_inspect", "login", "pull", "push"]

@@ -110,9 +110,17 @@ def test_bad_bodies_are_400_or_413(tmp_path: Path) -> None:
     run(tmp_path, body)
 
 
-def test_pull_of_unknown_image_is_404_at_once(tmp_path: Path) -> None:
+def test_pull_from_unreachable_registry_is_an_error_at_once(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
     async def body(c: TestClient[Any, Any]) -> None:
-        r = await c.post("/images/create", params={"fromImage": "nothere", "tag": "1"})
-        assert r.status == 404 and "nothere" in (await r.json())["message"]
+        r = await c.post("/images/create",
+                         params={"fromImage": f"127.0.0.1:{port}/nothere", "tag": "1"})
+        assert r.status == 500
+        assert "connection refused" in (await r.json())["message"]
 
     run(tmp_path, body)

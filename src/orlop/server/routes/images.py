@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from orlop.errors import ImageNotFoundError, InvalidParameterError, UnsupportedError
+from orlop.errors import InvalidParameterError, UnsupportedError
 from orlop.server.context import ctx_of
 from orlop.server.spool import spooled_body
 from orlop.server.wire import json_response, query_bool, query_filters
 
 if TYPE_CHECKING:
-    from orlop.engine import Engine
     from orlop.server.app import Routes
 
 
@@ -68,9 +67,8 @@ async def remove_image(request: web.Request) -> web.Response:
 
 
 async def create_image(request: web.Request) -> web.StreamResponse:
-    """``fromSrc=-``: import the body as a one-layer image.  ``fromImage``: Orlop has no
-    registry client, so a local image answers "up to date" and any other is Docker's
-    not-found error at once (never a hang)."""
+    """``fromSrc=-``: import the body as a one-layer image; ``fromImage``: a pull
+    (routes/distribution.py)."""
     ctx = ctx_of(request)
     q = request.query
     if q.get("fromSrc") is not None:
@@ -85,33 +83,9 @@ async def create_image(request: web.Request) -> web.StreamResponse:
             image = await ctx.call(lambda e: e.images.import_tar(f, ref, changes, message))
         return web.Response(body=json.dumps({"status": image.id}).encode() + b"\r\n",
                             content_type="application/json")
-    name = q.get("fromImage", "")
-    if not name:
-        raise InvalidParameterError("fromImage or fromSrc must be given")
-    tag = q.get("tag", "")
-    ref = name if not tag or "@" in name else f"{name}:{tag}"
+    from orlop.server.routes.distribution import pull
 
-    def lookup(e: Engine) -> bool:
-        try:
-            e.images.get(ref)
-        except ImageNotFoundError:
-            return False
-        return True
-
-    if not await ctx.call(lookup):
-        raise _pull_error(name)
-    lines = [{"status": f"Pulling from {name}", "id": tag or "latest"},
-             {"status": f"Status: Image is up to date for {ref}"}]
-    return web.Response(body=b"".join(json.dumps(x).encode() + b"\r\n" for x in lines),
-                        content_type="application/json")
-
-
-def _pull_error(name: str) -> ImageNotFoundError:
-    err = ImageNotFoundError(name)
-    err.message = (f"pull access denied for {name}, repository does not exist or may require "
-                   "'docker login': Orlop has no registry client; bring the image in with "
-                   "'docker load' or 'docker import'")
-    return err
+    return await pull(request)
 
 
 async def commit(request: web.Request) -> web.Response:
@@ -170,6 +144,9 @@ async def unsupported(request: web.Request) -> web.Response:
 
 
 def register(routes: Routes) -> None:
+    from orlop.server.routes import distribution
+
+    distribution.register(routes)
     routes.add("GET", "/images/json", list_images)
     routes.add("POST", "/images/create", create_image)
     routes.add("GET", "/images/get", save)
@@ -180,5 +157,5 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/images/{name:.+}/history", image_history)
     routes.add("GET", "/images/{name:.+}/get", save)
     routes.add("POST", "/images/{name:.+}/tag", tag_image)
-    routes.add("POST", "/images/{name:.+}/push", unsupported)
+    routes.add("POST", "/images/{name:.+}/push", distribution.push)
     routes.add("DELETE", "/images/{name:.+}", remove_image)

@@ -1,0 +1,94 @@
+"""The docker CLI and docker-py pulling, pushing and logging in through orlopd, against a
+real registry (Debian's docker-registry) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry_util import Registry, needs_registry, start_registry
+
+from .conftest import Server
+
+pytestmark = needs_registry
+
+
+def _id(server: Server, ref: str) -> str:
+    return server.ok("image", "inspect", "-f", "{{.Id}}", ref).strip()
+
+
+def test_docker_cli_push_rmi_pull_same_id(bbd: Server, registry: Registry) -> None:
+    ref = f"{registry.host}/cli/bb:v1"
+    want = _id(bbd, "busybox")
+    bbd.ok("tag", "busybox", ref)
+    out = bbd.ok("push", ref)
+    assert f"The push refers to repository [{registry.host}/cli/bb]" in out
+    assert "Pushed" in out and "v1: digest: sha256:" in out
+    bbd.ok("rmi", ref, "busybox")
+    out = bbd.ok("pull", ref)
+    assert "v1: Pulling from cli/bb" in out
+    assert f"Status: Downloaded newer image for {ref}" in out
+    assert out.strip().splitlines()[-1] == ref
+    assert _id(bbd, ref) == want
+    digests = json.loads(bbd.ok("image", "inspect", ref))[0]["RepoDigests"]
+    assert digests and digests[0].startswith(f"{registry.host}/cli/bb@sha256:")
+    res = bbd.docker("pull", f"{registry.host}/cli/nothing:v1")
+    assert res.returncode == 1
+    assert "manifest unknown" in res.stderr
+    # `docker run` of a missing image pulls it through /images/create.
+    bbd.ok("rmi", ref)
+    res = bbd.docker("run", "--rm", ref, "echo", "pulled-by-run")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "pulled-by-run\n"
+    assert f"Unable to find image '{ref}' locally" in res.stderr
+
+
+def test_docker_cli_login_push_with_x_registry_auth(bbd: Server, tmp_path: Path) -> None:
+    work = tmp_path / "reg"
+    work.mkdir()
+    subprocess.run(["htpasswd", "-Bbc", str(work / "htpasswd"), "carol", "pw1"],
+                   check=True, capture_output=True)
+    reg = start_registry(work, auth={"htpasswd": {"realm": "t", "path": str(work / "htpasswd")}})
+    try:
+        ref = f"{reg.host}/auth/bb:v1"
+        bbd.ok("tag", "busybox", ref)
+        assert bbd.docker("push", ref).returncode == 1
+        res = bbd.docker("login", "-u", "carol", "--password-stdin", reg.host, input="bad\n")
+        assert res.returncode == 1
+        res = bbd.docker("login", "-u", "carol", "--password-stdin", reg.host, input="pw1\n")
+        assert res.returncode == 0, res.stderr
+        assert "Login Succeeded" in res.stdout
+        bbd.ok("push", ref)
+        bbd.ok("rmi", ref)
+        bbd.ok("pull", ref)
+        out = json.loads(bbd.raw("GET", f"/distribution/{ref}/json",
+                                 headers={"X-Registry-Auth": _auth("carol", "pw1")})[2])
+        assert out["Descriptor"]["digest"].startswith("sha256:")
+        assert out["Platforms"][0]["os"] == "linux"
+    finally:
+        reg.stop()
+
+
+def _auth(user: str, password: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(
+        {"username": user, "password": password}).encode()).decode()
+
+
+def test_docker_py_pull_and_push(client: Any, bbd: Server, registry: Registry) -> None:
+    docker = pytest.importorskip("docker")
+    repo = f"{registry.host}/py/bb"
+    img = client.images.get("busybox")
+    assert img.tag(repo, "v2")
+    lines = list(client.images.push(repo, tag="v2", stream=True, decode=True))
+    assert any("aux" in x and x["aux"]["Tag"] == "v2" for x in lines), lines
+    client.images.remove(f"{repo}:v2")
+    pulled = client.images.pull(repo, tag="v2")
+    assert pulled.id == img.id
+    with pytest.raises(docker.errors.NotFound):
+        client.images.pull(f"{registry.host}/py/nothing", tag="1")
