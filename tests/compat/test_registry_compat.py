@@ -92,3 +92,45 @@ def test_docker_py_pull_and_push(client: Any, bbd: Server, registry: Registry) -
     assert pulled.id == img.id
     with pytest.raises(docker.errors.NotFound):
         client.images.pull(f"{registry.host}/py/nothing", tag="1")
+
+
+def test_orlop_cli_with_host_pulls_pushes_logs_in_through_orlopd(
+        bbd: Server, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    work = tmp_path / "reg"
+    work.mkdir()
+    subprocess.run(["htpasswd", "-Bbc", str(work / "htpasswd"), "dave", "pw2"],
+                   check=True, capture_output=True)
+    reg = start_registry(work, auth={"htpasswd": {"realm": "t", "path": str(work / "htpasswd")}})
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "cfg")}
+
+    def orlop(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orlop", "-H", bbd.host, *args],
+                              input=input, capture_output=True, text=True, env=env,
+                              timeout=60, check=False)
+
+    try:
+        ref = f"{reg.host}/h/bb:v1"
+        bbd.ok("tag", "busybox", ref)
+        res = orlop("login", "-u", "dave", "--password-stdin", reg.host, input="nope\n")
+        assert res.returncode == 1 and "401 Unauthorized" in res.stderr
+        res = orlop("login", "-u", "dave", "--password-stdin", reg.host, input="pw2\n")
+        assert res.returncode == 0, res.stderr
+        res = orlop("push", ref)
+        assert res.returncode == 0, res.stderr
+        assert "v1: digest: sha256:" in res.stdout and ": Pushed" in res.stdout
+        bbd.ok("rmi", ref)
+        res = orlop("pull", ref)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines()[0] == "v1: Pulling from h/bb"
+        assert f"Status: Downloaded newer image for {ref}" in res.stdout
+        assert res.stdout.splitlines()[-1] == ref
+        assert _id(bbd, ref) == _id(bbd, "busybox")
+        res = orlop("pull", f"{reg.host}/h/none:v1")
+        assert res.returncode == 1 and "manifest unknown" in res.stderr
+        assert orlop("logout", reg.host).stdout.strip() == \
+            f"Removing login credentials for {reg.host}"
+    finally:
+        reg.stop()

@@ -8,11 +8,13 @@ from orlop.client.base import API_VERSION, APIError
 from orlop.client.containers import ContainerAPI
 from orlop.client.images import ImageAPI
 from orlop.client.monitoring import MonitoringAPI
+from orlop.client.registry import RegistryAPI
 from orlop.client.system import SystemAPI
 from orlop.client.volumes import VolumeAPI
 
 __all__ = ["API_VERSION", "APIClient", "APIError"]
 
 
-class APIClient(ContainerAPI, ImageAPI, VolumeAPI, SystemAPI, ArchiveAPI, MonitoringAPI):
+class APIClient(ContainerAPI, ImageAPI, VolumeAPI, SystemAPI, ArchiveAPI, MonitoringAPI,
+                RegistryAPI):
     """All endpoint groups over one endpoint (unix socket, or TCP with TLS)."""

@@ -115,16 +115,54 @@ class RemoteImages:
                                message=message, pause=pause)
 
     def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
-        from orlop.errors import UnsupportedError
+        """Through orlopd, with this CLI's config.json credentials in X-Registry-Auth
+        (as the docker CLI sends them)."""
+        from orlop.distribution.reference import parse_remote
 
-        raise UnsupportedError(f"pulling {ref} through orlopd is not supported yet")
+        parsed = parse_remote(ref).with_tag_default()
+        self.api.pull_image(ref, platform, _auth_header(parsed.auth_key),
+                            lambda m: _render(progress, m))
+        name = f"{parsed.full_name}:{parsed.tag}" if not parsed.digest else \
+            f"{parsed.full_name}@{parsed.digest}"
+        return {"Name": name}
 
     def image_push(self, ref: str, progress: Progress) -> dict[str, Any]:
-        from orlop.errors import UnsupportedError
+        from orlop.distribution.reference import parse_remote
 
-        raise UnsupportedError(f"pushing {ref} through orlopd is not supported yet")
+        parsed = parse_remote(ref).with_tag_default()
+        return self.api.push_image(parsed.familiar, parsed.tag,
+                                   _auth_header(parsed.auth_key),
+                                   lambda m: _render(progress, m))
 
     def registry_login(self, server: str, username: str, password: str) -> str:
-        from orlop.errors import UnsupportedError
+        from orlop.distribution.reference import registry_key
 
-        raise UnsupportedError("login through orlopd is not supported yet")
+        self.api.login(server, username, password)
+        return registry_key(server)
+
+
+def _auth_header(key: str) -> str:
+    import base64
+    import json
+
+    from orlop.distribution import credentials
+
+    creds = credentials.get(key)
+    if creds.empty:
+        return ""
+    doc = {"username": creds.username, "password": creds.password, "serveraddress": key}
+    if creds.identity_token:
+        doc["identitytoken"] = creds.identity_token
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
+
+
+def _render(progress: Progress, msg: dict[str, Any]) -> None:
+    """One of Docker's JSON messages as a progress call."""
+    status = str(msg.get("status", ""))
+    layer_id = str(msg.get("id", ""))
+    detail = msg.get("progressDetail") or {}
+    if layer_id and ("progressDetail" in msg):
+        progress.layer(layer_id, status, int(detail.get("current") or 0),
+                       int(detail.get("total") or 0))
+    elif status:
+        progress.message(status, layer_id)

@@ -15,7 +15,9 @@ from orlop.cli.context import Context, Parser, UsageError, require_args
 if TYPE_CHECKING:
     from orlop.cli.backend import Backend
 
-REMOTE: frozenset[str] = frozenset()  # through orlopd: not yet (docs/distribution.md)
+# With -H: pull/push/login go through orlopd (/images/create, /images/{name}/push, /auth);
+# credentials stay in this CLI's config.json, sent as X-Registry-Auth.
+REMOTE = frozenset({"pull", "push", "login", "logout"})
 
 _UNENCRYPTED = """WARNING! Your password will be stored unencrypted in {path}.
 Configure a credential helper to remove this warning. See

@@ -1,0 +1,50 @@
+"""Registry calls of orlopd: ``POST /images/create?fromImage=`` (pull), ``POST
+/images/{name}/push``, ``POST /auth``; progress arrives as Docker's JSON messages, which
+the caller renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orlop.client.base import BaseClient, quote
+from orlop.client.images import json_messages
+
+OnMessage = Callable[[dict[str, Any]], None]
+
+
+class RegistryAPI(BaseClient):
+    def pull_image(self, ref: str, platform: str, auth: str, on_message: OnMessage) -> None:
+        params = {"fromImage": ref, **({"platform": platform} if platform else {})}
+        conn, resp = self.open_stream("POST", "/images/create", params,
+                                      headers={"X-Registry-Auth": auth} if auth else {})
+        try:
+            for msg in json_messages(resp):
+                on_message(msg)
+        finally:
+            conn.close()
+
+    def push_image(self, name: str, tag: str, auth: str,
+                   on_message: OnMessage) -> dict[str, Any]:
+        """Returns the ``aux`` message (``Tag``, ``Digest``, ``Size``)."""
+        conn, resp = self.open_stream("POST", f"/images/{quote(name)}/push",
+                                      {"tag": tag} if tag else None,
+                                      headers={"X-Registry-Auth": auth or "e30="})
+        aux: dict[str, Any] = {}
+        try:
+            for msg in json_messages(resp):
+                if isinstance(msg.get("aux"), dict):
+                    aux = msg["aux"]
+                else:
+                    on_message(msg)
+        finally:
+            conn.close()
+        return aux
+
+    def login(self, server: str, username: str, password: str) -> dict[str, Any]:
+        out = self.json("POST", "/auth", body={"username": username, "password": password,
+                                               "serveraddress": server})
+        return dict(out or {})
+
+
+__all__ = ["RegistryAPI"]
