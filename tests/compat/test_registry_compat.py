@@ -134,3 +134,28 @@ def test_orlop_cli_with_host_pulls_pushes_logs_in_through_orlopd(
             f"Removing login credentials for {reg.host}"
     finally:
         reg.stop()
+
+
+def test_orlop_cli_with_host_volume_push_pull_through_libpod_routes(
+        bbd: Server, registry: Registry, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "cfg")}
+
+    def orlop(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orlop", "-H", bbd.host, *args],
+                              capture_output=True, text=True, env=env, timeout=60,
+                              check=False)
+
+    bbd.ok("run", "--rm", "-v", "hv:/d", "busybox", "sh", "-c", "echo via-api > /d/f")
+    ref = f"{registry.host}/vols/hv:1"
+    res = orlop("volume", "push", "hv", ref)
+    assert res.returncode == 0, res.stderr
+    assert "1: digest: sha256:" in res.stdout
+    res = orlop("volume", "pull", ref, "hv2")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == "hv2"
+    assert bbd.ok("run", "--rm", "-v", "hv2:/d", "busybox", "cat", "/d/f") == "via-api\n"
+    res = orlop("volume", "pull", ref, "hv2")
+    assert res.returncode == 1 and "volume hv2 already exists" in res.stderr

@@ -41,6 +41,35 @@ class RegistryAPI(BaseClient):
             conn.close()
         return aux
 
+    def push_volume(self, name: str, ref: str, auth: str,
+                    on_message: OnMessage) -> dict[str, Any]:
+        """``POST /libpod/volumes/{name}/push?reference=`` (Orlop's)."""
+        return self._aux_stream("POST", f"/libpod/volumes/{quote(name)}/push",
+                                {"reference": ref}, auth, on_message)
+
+    def pull_volume(self, ref: str, name: str, force: bool, auth: str,
+                    on_message: OnMessage) -> dict[str, Any]:
+        """``POST /libpod/volumes/pull?reference=&name=&force=`` (Orlop's)."""
+        params: dict[str, Any] = {"reference": ref, "force": force}
+        if name:
+            params["name"] = name
+        return self._aux_stream("POST", "/libpod/volumes/pull", params, auth, on_message)
+
+    def _aux_stream(self, method: str, path: str, params: dict[str, Any], auth: str,
+                    on_message: OnMessage) -> dict[str, Any]:
+        conn, resp = self.open_stream(method, path, params,
+                                      headers={"X-Registry-Auth": auth} if auth else {})
+        aux: dict[str, Any] = {}
+        try:
+            for msg in json_messages(resp):
+                if isinstance(msg.get("aux"), dict):
+                    aux = msg["aux"]
+                else:
+                    on_message(msg)
+        finally:
+            conn.close()
+        return aux
+
     def login(self, server: str, username: str, password: str) -> dict[str, Any]:
         out = self.json("POST", "/auth", body={"username": username, "password": password,
                                                "serveraddress": server})

@@ -90,3 +90,79 @@ def credentials_from_header(value: str) -> Credentials:
 
 
 __all__ = ["credentials_from_header", "distribution_inspect", "login", "pull", "push"]
+
+
+def volume_push(engine: Engine, name: str, ref: str, *, progress: Progress | None = None,
+                creds: Credentials | None = None) -> dict[str, Any]:
+    """``volume push``: export, zstd, upload (docs/distribution.md)."""
+    import os
+    import secrets
+    from contextlib import suppress
+
+    from orlop.distribution.artifact import VolumeArtifact, compress_export, push_volume
+    from orlop.distribution.reference import parse_remote
+
+    parse_remote(ref)  # a bad reference fails before the export runs
+    vol = engine.volumes.get(name)
+    tmp = engine.config.tmp_dir
+    os.makedirs(tmp, mode=0o700, exist_ok=True)
+    path = tmp / f"volpush-{os.getpid()}-{secrets.token_hex(6)}"
+    try:
+        with open(path, "xb") as f:
+            digest, size, raw_size = compress_export(
+                lambda fd: engine.volume_export(name, fd, checksum="sha256"), f)
+        labels = None if vol.labels is None else {
+            k: v for k, v in vol.labels.items() if k != "com.docker.volume.anonymous"}
+        artifact = VolumeArtifact(vol.name, vol.driver, labels, raw_size)
+        mdigest = push_volume(ref, artifact, path, digest, size, progress=progress,
+                              creds=creds)
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+    return {"Digest": mdigest, "Size": size, "ExportSize": raw_size}
+
+
+def volume_pull(engine: Engine, ref: str, name: str = "", *, force: bool = False,
+                progress: Progress | None = None,
+                creds: Credentials | None = None) -> dict[str, Any]:
+    """``volume pull``: download (digest-checked) into a private file, then ``volume
+    import`` (checksum-checked, extract-then-swap); an existing volume is refused
+    unless ``force``.  On failure no file is left and a volume made by this pull is gone."""
+    import os
+    import secrets
+    from contextlib import suppress
+
+    from orlop.distribution.artifact import VolumeArtifact, fetch_volume
+    from orlop.errors import ConflictError, VolumeNotFoundError
+    from orlop.volumes.names import check_create_name
+
+    if name:
+        check_create_name(name, engine.config.volumes_dir)
+    target = [name]
+
+    def check(artifact: VolumeArtifact) -> None:
+        target[0] = target[0] or artifact.name
+        check_create_name(target[0], engine.config.volumes_dir)
+        try:
+            engine.volumes.get(target[0])
+        except VolumeNotFoundError:
+            return
+        if not force:
+            raise ConflictError(f"volume {target[0]} already exists: remove it first, or "
+                                "use --force to replace its content")
+
+    tmp = engine.config.tmp_dir
+    os.makedirs(tmp, mode=0o700, exist_ok=True)
+    path = tmp / f"volpull-{os.getpid()}-{secrets.token_hex(6)}"
+    try:
+        with open(path, "w+b") as f:
+            _artifact, mdigest = fetch_volume(ref, f, progress=progress, creds=creds,
+                                              check=check)
+            f.seek(0)
+            result = engine.volume_import(target[0], f, force=force)
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+    if progress is not None:
+        progress.message(f"Status: Downloaded volume {result.volume.name} from {ref}")
+    return {"Name": result.volume.name, "Digest": mdigest, "Created": result.created}

@@ -76,6 +76,17 @@ class LocalImages:
 
         return login(server, username, password)
 
+    def volume_push(self, name: str, ref: str, progress: Progress) -> dict[str, Any]:
+        from orlop.engine.registry import volume_push
+
+        return volume_push(self.engine, name, ref, progress=progress)
+
+    def volume_pull(self, ref: str, name: str, force: bool,
+                    progress: Progress) -> dict[str, Any]:
+        from orlop.engine.registry import volume_pull
+
+        return volume_pull(self.engine, ref, name, force=force, progress=progress)
+
 
 class RemoteImages:
     api: APIClient
@@ -139,6 +150,21 @@ class RemoteImages:
 
         self.api.login(server, username, password)
         return registry_key(server)
+
+    def volume_push(self, name: str, ref: str, progress: Progress) -> dict[str, Any]:
+        from orlop.distribution.reference import parse_remote
+
+        key = parse_remote(ref).auth_key
+        return self.api.push_volume(name, ref, _auth_header(key),
+                                    lambda m: _render(progress, m))
+
+    def volume_pull(self, ref: str, name: str, force: bool,
+                    progress: Progress) -> dict[str, Any]:
+        from orlop.distribution.reference import parse_remote
+
+        key = parse_remote(ref).auth_key
+        return self.api.pull_volume(ref, name, force, _auth_header(key),
+                                    lambda m: _render(progress, m))
 
 
 def _auth_header(key: str) -> str:

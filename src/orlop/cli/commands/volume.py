@@ -44,6 +44,10 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if not argv:  # main() answers `orlop volume` and `orlop volume --help`
         raise UsageError('"orlop volume" requires a command.')
     sub = _ALIASES.get(argv[0], argv[0])
+    if sub in ("push", "pull"):  # volumes through a registry
+        from orlop.cli.commands import volume_registry
+
+        return volume_registry.main(sub, argv[1:], ctx)
     if sub in ("export", "import", "clone"):  # Orlop's native backup verbs
         from orlop.cli.commands import volume_data
 

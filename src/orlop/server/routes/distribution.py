@@ -167,6 +167,42 @@ async def distribution_inspect(request: web.Request) -> web.Response:
     return json_response(await ctx_of(request).run(lambda: inspect(name, creds)))
 
 
+async def volume_push(request: web.Request) -> web.StreamResponse:
+    """``POST /libpod/volumes/{name}/push?reference=``: the volume as an OCI artifact."""
+    from orlop.engine.registry import volume_push as engine_push
+
+    name = request.match_info["name"]
+    ref = request.query.get("reference", "")
+    if not ref:
+        raise InvalidParameterError("reference is required")
+    creds = _creds(request)
+
+    def work(e: Engine, progress: Progress) -> dict[str, Any]:
+        return engine_push(e, name, ref, progress=progress, creds=creds)
+
+    return await _stream(request, work)
+
+
+async def volume_pull(request: web.Request) -> web.StreamResponse:
+    """``POST /libpod/volumes/pull?reference=&name=&force=``."""
+    from orlop.engine.registry import volume_pull as engine_pull
+    from orlop.server.wire import query_bool
+
+    ref = request.query.get("reference", "")
+    if not ref:
+        raise InvalidParameterError("reference is required")
+    name = request.query.get("name", "")
+    force = query_bool(request, "force")
+    creds = _creds(request)
+
+    def work(e: Engine, progress: Progress) -> dict[str, Any]:
+        return engine_pull(e, ref, name, force=force, progress=progress, creds=creds)
+
+    return await _stream(request, work)
+
+
 def register(routes: Routes) -> None:
+    routes.add("POST", "/libpod/volumes/pull", volume_pull)
+    routes.add("POST", "/libpod/volumes/{name}/push", volume_push)
     routes.add("POST", "/auth", auth)
     routes.add("GET", "/distribution/{name:.+}/json", distribution_inspect)
