@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,6 +140,30 @@ def test_pull_tampered_blob_fails_and_stores_nothing(
     res = other("pull", ref, env=env)
     assert res.returncode == 1
     assert f"filesystem layer verification failed for digest {layer}" in res.stderr
+    assert other.ok("images", "-q") == ""
+    assert not any((other.root / "layers").glob("[0-9a-f]*"))
+    assert _leftovers(other) == []
+
+
+def test_pull_layer_not_matching_config_diff_id_stores_nothing(
+        bb: Orlop, registry: Registry, tmp_path: Path) -> None:
+    """Every blob digest is right, but the config names another diff_id: the extracted
+    layer is refused before it is published."""
+    env = _env(tmp_path)
+    bb.ok("tag", "busybox", f"{registry.host}/lie:1")
+    bb.ok("push", f"{registry.host}/lie:1", env=env)
+    manifest = _get_json(registry, "/v2/lie/manifests/1")
+    config = json.loads(_get(registry, f"/v2/lie/blobs/{manifest['config']['digest']}"))
+    config["rootfs"]["diff_ids"] = ["sha256:" + "ab" * 32]
+    raw = json.dumps(config).encode()
+    _put_blob(registry, "lie", raw)
+    manifest["config"] = {**manifest["config"], "digest": _sha(raw), "size": len(raw)}
+    body = json.dumps(manifest).encode()
+    _put_manifest(registry, "lie", "2", body, str(manifest["mediaType"]))
+    other = _second(bb)
+    res = other("pull", f"{registry.host}/lie:2", env=env)
+    assert res.returncode == 1
+    assert "the image config says sha256:" + "ab" * 32 in res.stderr
     assert other.ok("images", "-q") == ""
     assert not any((other.root / "layers").glob("[0-9a-f]*"))
     assert _leftovers(other) == []
@@ -412,7 +437,7 @@ def _get(reg: Registry, path: str) -> bytes:
         return bytes(r.read())
 
 
-def _get_json(reg: Registry, path: str) -> dict[str, object]:
+def _get_json(reg: Registry, path: str) -> dict[str, Any]:
     return dict(json.loads(_get(reg, path)))
 
 

@@ -30,7 +30,6 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.distribution.client import Repository
@@ -204,11 +203,14 @@ def _tagged_id(store: ImageStore, tagged: str) -> str | None:
 
 def _fetch_layers(store: ImageStore, repo: Repository, layers: tuple[Descriptor, ...],
                   diff_ids: list[str], progress: Progress, concurrency: int) -> None:
-    """Download missing layers concurrently, register all in order; on any failure the
-    downloads are stopped and their files removed."""
+    """Download and extract missing layers, ``concurrency`` at a time, each in one
+    thread from its first byte to its registration: the blob is checked against its
+    digest as it streams into a private file, then extracted by the store in one pass
+    that computes the diff_id and refuses a layer whose content is not the config's.
+    On any failure the other downloads stop, their files go, and the layers this pull
+    registered are taken back if no image uses them."""
     store._ensure_dirs()
     abort = threading.Event()
-    files: list[Path] = []
     todo: list[tuple[Descriptor, str]] = []
     seen: set[str] = set()
     for desc, diff_id in zip(layers, diff_ids, strict=True):
@@ -220,57 +222,48 @@ def _fetch_layers(store: ImageStore, repo: Repository, layers: tuple[Descriptor,
             todo.append((desc, diff_id))
     for desc, _ in todo[concurrency:]:
         progress.layer(short(desc.digest), "Waiting")
+    registered: list[str] = []
 
-    def download(desc: Descriptor, diff_id: str, path: Path) -> None:
+    def one(desc: Descriptor, diff_id: str) -> None:
         sid = short(desc.digest)
+        path = store.config.tmp_dir / f"layer-{os.getpid()}-{secrets.token_hex(8)}"
 
         def tick(done: int) -> None:
             if abort.is_set():
                 raise _AbortedError()
             progress.layer(sid, "Downloading", done, desc.size)
 
-        with open(path, "xb") as out:
-            repo.fetch_blob(desc.digest, desc.size, out, tick)
-            progress.layer(sid, "Verifying Checksum")
-        # The uncompressed content against the config before anything is stored.
-        from orlop.images.archive import digest_stream
-
-        with open(path, "rb", buffering=1 << 20) as f:
-            got, _ = digest_stream(f)
-        if got != diff_id:
-            raise DigestMismatchError(
-                f"layer {desc.digest} uncompresses to {got}, its image config says {diff_id}")
-        progress.layer(sid, "Download complete")
-
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pull")
-    futures: list[Future[None]] = []
-    try:
-        for desc, diff_id in todo:
-            path = store.config.tmp_dir / f"layer-{os.getpid()}-{secrets.token_hex(8)}"
-            files.append(path)
-            futures.append(pool.submit(download, desc, diff_id, path))
-        for (desc, diff_id), fut, path in zip(todo, futures, files, strict=True):
-            fut.result()
-            sid = short(desc.digest)
+        try:
+            if abort.is_set():
+                return
+            with open(path, "xb") as out:
+                repo.fetch_blob(desc.digest, desc.size, out, tick)
+                progress.layer(sid, "Verifying Checksum")
+            progress.layer(sid, "Download complete")
             progress.layer(sid, "Extracting", desc.size, desc.size)
 
-            def reopen(path: Path = path) -> BinaryIO:
+            def reopen() -> BinaryIO:
                 return open(path, "rb", buffering=1 << 20)
 
             with reopen() as f:
-                got = store.add_layer(f, reopen)
-            if got != diff_id:
-                raise DigestMismatchError(f"layer {desc.digest} was stored as {got}, its "
-                                          f"image config says {diff_id}")
+                # Only layers this pull registered go on the list (list.append is
+                # atomic): a layer another pull stored meanwhile is never taken back.
+                store.add_layer(f, reopen, added=registered, expected=diff_id)
+            progress.layer(sid, "Pull complete")
+        finally:
             with suppress(FileNotFoundError):
                 os.unlink(path)
-            progress.layer(sid, "Pull complete")
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pull")
+    try:
+        futures: list[Future[None]] = [pool.submit(one, d, i) for d, i in todo]
+        for fut in futures:
+            fut.result()
     except BaseException:
         abort.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        for path in files:
-            with suppress(FileNotFoundError):
-                os.unlink(path)
+        if registered:
+            store.discard_unused_layers(registered)
         raise
     finally:
         pool.shutdown(wait=True)

@@ -283,7 +283,8 @@ class ImageStore:
 
     def add_layer(self, stream: BinaryIO,
                   reopen: Callable[[], BinaryIO] | None = None,
-                  added: builtins.list[str] | None = None) -> str:
+                  added: builtins.list[str] | None = None,
+                  expected: str | None = None) -> str:
         """Extract a layer tar (plain or compressed) once; return its diff_id.
 
         If the same content is already stored the new copy is discarded.  A layer not
@@ -292,8 +293,17 @@ class ImageStore:
         ``reopen``: see :meth:`_stage` (the diff_id is then always the stream's).
         ``added`` gets the diff_id when this call registered it (it was not stored), for
         :meth:`discard_unused_layers` if the caller fails later.
+        ``expected`` (``pull``): the diff_id the image config names; a layer whose
+        content differs is discarded before it is published, in the same single pass.
         """
         staged = self._stage(stream, reopen)
+        if expected is not None and staged.diff_id != expected:
+            _rmtree(staged.path)
+            if staged.split is not None:
+                _rmtree(staged.split)
+            raise InvalidArchiveError(
+                f"invalid layer: its content is {staged.diff_id}, the image config says "
+                f"{expected}")
         with self._publishing(staged) as (conn, moved):
             return self._register(conn, staged, moved, added)
 
