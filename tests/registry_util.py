@@ -252,3 +252,80 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
         yield reg
     finally:
         reg.stop()
+
+
+class RedirectingFront:
+    """A read-only front for a registry, like one whose blobs live in object storage:
+    it wants Basic credentials for ``/v2/``, answers blob GETs with a 307 to another
+    host (``localhost`` instead of ``127.0.0.1``: another netloc, the same server), where
+    the blob is served to anyone; records whether an ``Authorization`` header reached the
+    blob host.  ``huge_tag`` answers that tag with a 5 MiB manifest."""
+
+    def __init__(self, target: str, user: str, password: str, huge_tag: str = "huge") -> None:
+        self.target = target
+        self.blob_auth_headers: list[str] = []
+        self.redirects = 0
+        front = self
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_HEAD(self) -> None:
+                self.do_GET()
+
+            def do_GET(self) -> None:
+                import http.client
+
+                path = self.path
+                if path.startswith("/blobstore/"):
+                    front.blob_auth_headers.append(self.headers.get("Authorization", ""))
+                    path = "/v2/" + path.removeprefix("/blobstore/")
+                else:
+                    if self.headers.get("Authorization") != expected:
+                        self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":'
+                                        b'"authentication required"}]}',
+                                   {"WWW-Authenticate": 'Basic realm="front"',
+                                    "Content-Type": "application/json"})
+                        return
+                    if "/blobs/" in path:
+                        front.redirects += 1
+                        self._send(307, b"", {"Location": f"http://localhost:{front.port}"
+                                              f"/blobstore/{path.removeprefix('/v2/')}"})
+                        return
+                    if path.endswith(f"/manifests/{huge_tag}"):
+                        self._send(200, b"{" + b" " * (5 << 20) + b"}", {
+                            "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+                        return
+                c = http.client.HTTPConnection(front.target, timeout=30)
+                try:
+                    hdrs = {k: v for k, v in self.headers.items()
+                            if k.lower() in ("accept", "range")}
+                    c.request(self.command, path, headers=hdrs)
+                    r = c.getresponse()
+                    body = r.read()
+                    keep = {k: v for k, v in r.getheaders() if k.lower() in (
+                        "content-type", "docker-content-digest", "content-range")}
+                    self._send(r.status, body, keep)
+                finally:
+                    c.close()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

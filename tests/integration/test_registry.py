@@ -18,6 +18,7 @@ import pytest
 from harness import Orlop
 from registry_util import (
     CuttingProxy,
+    RedirectingFront,
     Registry,
     TokenIssuer,
     needs_registry,
@@ -296,6 +297,43 @@ def test_concurrent_pulls_of_images_sharing_layers(
     layers = [n for n in os.listdir(other.root / "layers") if len(n) == 64]
     assert len(layers) == 3  # busybox once, plus one layer each
     assert _leftovers(other) == []
+
+
+def test_pull_follows_blob_redirects_without_leaking_credentials(
+        bb: Orlop, registry: Registry, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    bb.ok("tag", "busybox", f"{registry.host}/redir:1")
+    bb.ok("push", f"{registry.host}/redir:1", env=env)
+    front = RedirectingFront(registry.host, "erin", "pw")
+    try:
+        via = f"127.0.0.1:{front.port}/redir:1"
+        other = _second(bb)
+        res = other("pull", via, env=env)
+        assert res.returncode == 1 and "pull access denied for" in res.stderr
+        other.ok("login", "-u", "erin", "--password-stdin", f"127.0.0.1:{front.port}",
+                 input="pw\n", env=env)
+        other.ok("pull", via, env=env)
+        assert _image_id(other, via) == _image_id(bb, "busybox")
+        assert front.redirects >= 2  # config and layer
+        assert front.blob_auth_headers and not any(front.blob_auth_headers)
+        res = other("pull", f"127.0.0.1:{front.port}/redir:huge", env=env)
+        assert res.returncode == 1
+        assert "larger than 4194304 bytes" in res.stderr or "too large" in res.stderr
+    finally:
+        front.close()
+
+
+def test_docker_io_pull_goes_to_the_configured_mirror(
+        bb: Orlop, registry: Registry, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    bb.ok("tag", "busybox", f"{registry.host}/library/busybox:mirrored")
+    bb.ok("push", f"{registry.host}/library/busybox:mirrored", env=env)
+    conf = tmp_path / "daemon.json"
+    conf.write_text(json.dumps({"registry-mirrors": [f"http://{registry.host}"]}))
+    other = _second(bb)
+    out = other.ok("pull", "busybox:mirrored", env={**env, "ORLOP_REGISTRY_CONFIG": str(conf)})
+    assert out.splitlines()[-1] == "docker.io/library/busybox:mirrored"
+    assert _image_id(other, "busybox:mirrored") == _image_id(bb, "busybox")
 
 
 # --- TLS ---------------------------------------------------------------------------

@@ -157,3 +157,45 @@ elif action == "erase":
     assert credentials.get("reg:1", path) == credentials.Credentials("bob", "secret")
     assert credentials.erase("reg:1", path)
     assert credentials.get("reg:1", path).empty
+
+
+def test_terminal_progress_rewrites_a_layer_line_in_place() -> None:
+    import io
+
+    from orlop.cli.progress import PlainProgress, TerminalProgress
+
+    out = io.StringIO()
+    p = TerminalProgress(out)
+    p.message("Pulling from library/busybox", "latest")
+    p.layer("aaaaaaaaaaaa", "Pulling fs layer")
+    p.layer("bbbbbbbbbbbb", "Waiting")
+    p.layer("aaaaaaaaaaaa", "Downloading", 500_000, 1_000_000)
+    text = out.getvalue()
+    assert text.startswith("latest: Pulling from library/busybox\naaaaaaaaaaaa: Pulling fs "
+                           "layer\nbbbbbbbbbbbb: Waiting\n")
+    # two lines up, clear, rewrite, two lines down
+    assert text.endswith("\x1b[2A\x1b[2K\raaaaaaaaaaaa: Downloading [" + "=" * 25 + ">"
+                         + " " * 24 + "]    500kB/1MB\x1b[2B\r")
+    plain = io.StringIO()
+    q = PlainProgress(plain)
+    q.layer("aaaaaaaaaaaa", "Downloading", 1, 2)
+    q.layer("aaaaaaaaaaaa", "Pull complete")
+    assert plain.getvalue() == "aaaaaaaaaaaa: Pull complete\n"
+
+
+def test_x_registry_auth_header_forms() -> None:
+    import base64
+
+    from orlop.engine.registry import credentials_from_header
+
+    def enc(doc: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+    assert credentials_from_header("").empty
+    assert credentials_from_header(enc({})).empty
+    assert credentials_from_header(enc({"username": "u", "password": "p"})) == \
+        credentials.Credentials("u", "p")
+    assert credentials_from_header(enc({"auth": base64.b64encode(b"a:b:c").decode()})) == \
+        credentials.Credentials("a", "b:c")
+    with pytest.raises(InvalidParameterError):
+        credentials_from_header("%%%")

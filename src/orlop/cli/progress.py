@@ -16,19 +16,20 @@ from orlop.distribution.progress import progress_bar
 _WITH_BYTES = ("Downloading", "Extracting", "Pushing")
 
 
-class TerminalProgress:
+class _Lines:
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.lines: list[str] = []  # layer ids, in the order their line was printed
         self.lock = threading.Lock()
+        self.lines: list[str] = []  # layer ids, in the order their line was printed
 
     def message(self, text: str, id: str = "") -> None:
-        if id:
-            text = f"{id}: {text}"
         with self.lock:
-            self.out.write(text + "\n")
+            self.out.write(f"{id}: {text}\n" if id else text + "\n")
             self.lines = []  # later layer lines start below this message
             self.out.flush()
+
+
+class TerminalProgress(_Lines):
 
     def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
         text = f"{layer_id}: {status}"
@@ -44,17 +45,7 @@ class TerminalProgress:
             self.out.flush()
 
 
-class PlainProgress:
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.lock = threading.Lock()
-
-    def message(self, text: str, id: str = "") -> None:
-        if id:
-            text = f"{id}: {text}"
-        with self.lock:
-            self.out.write(text + "\n")
-            self.out.flush()
+class PlainProgress(_Lines):
 
     def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
         if status in _WITH_BYTES:

@@ -27,19 +27,8 @@ class RegistryAPI(BaseClient):
     def push_image(self, name: str, tag: str, auth: str,
                    on_message: OnMessage) -> dict[str, Any]:
         """Returns the ``aux`` message (``Tag``, ``Digest``, ``Size``)."""
-        conn, resp = self.open_stream("POST", f"/images/{quote(name)}/push",
-                                      {"tag": tag} if tag else None,
-                                      headers={"X-Registry-Auth": auth or "e30="})
-        aux: dict[str, Any] = {}
-        try:
-            for msg in json_messages(resp):
-                if isinstance(msg.get("aux"), dict):
-                    aux = msg["aux"]
-                else:
-                    on_message(msg)
-        finally:
-            conn.close()
-        return aux
+        return self._aux_stream("POST", f"/images/{quote(name)}/push",
+                                {"tag": tag} if tag else {}, auth or "e30=", on_message)
 
     def push_volume(self, name: str, ref: str, auth: str,
                     on_message: OnMessage) -> dict[str, Any]:

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from orlop.distribution.progress import Progress, Silent, short
-from orlop.distribution.reference import parse_remote
+from orlop.distribution.reference import parse_push_target, parse_remote
 from orlop.distribution.session import open_repositories
-from orlop.errors import InvalidParameterError, RegistryError
+from orlop.errors import RegistryError
 
 if TYPE_CHECKING:
     from orlop.distribution.credentials import Credentials
@@ -107,10 +107,7 @@ def push_volume(text: str, artifact: VolumeArtifact, blob: Path, digest: str, si
                 creds: Credentials | None = None) -> str:
     """Upload the compressed export ``blob`` and its manifest; returns the manifest digest."""
     progress = progress or Silent()
-    ref = parse_remote(text)
-    if ref.digest:
-        raise InvalidParameterError("cannot push a digest reference")
-    ref = ref.with_tag_default()
+    ref = parse_push_target(text)
     progress.message(f"The push refers to repository [{ref.full_name}]")
     transport, repos = open_repositories(ref, push=True, settings=settings, creds=creds)
     repo = repos[-1]

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from orlop.distribution.client import Repository
 from orlop.distribution.progress import Progress, Silent, short
-from orlop.distribution.reference import RemoteReference, parse_remote, split_domain
+from orlop.distribution.reference import RemoteReference, parse_push_target, split_domain
 from orlop.distribution.session import open_repositories
-from orlop.errors import ImageNotFoundError, InvalidParameterError, NotFoundError
+from orlop.errors import ImageNotFoundError, NotFoundError
 from orlop.images.reference import split_tagged
 from orlop.images.save import MT_CONFIG, MT_LAYER, MT_MANIFEST, layer_blob, saved_config
 
@@ -61,10 +61,7 @@ def push_image(store: ImageStore, text: str, *, progress: Progress | None = None
                settings: RegistrySettings | None = None,
                creds: Credentials | None = None) -> PushResult:
     progress = progress or Silent()
-    ref = parse_remote(text)
-    if ref.digest:
-        raise InvalidParameterError("cannot push a digest reference")
-    ref = ref.with_tag_default()
+    ref = parse_push_target(text)
     try:
         image = store.get(ref.tagged)
     except ImageNotFoundError:

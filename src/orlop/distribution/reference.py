@@ -85,6 +85,14 @@ class RemoteReference:
         return out
 
 
+def parse_push_target(text: str) -> RemoteReference:
+    """What ``push`` (image or volume) writes to: a tag, ``latest`` by default."""
+    ref = parse_remote(text)
+    if ref.digest:
+        raise InvalidReferenceError("cannot push a digest reference")
+    return ref.with_tag_default()
+
+
 def split_domain(name: str) -> tuple[str, str]:
     """Docker's ``splitDockerDomain``: the first component is a registry when it has a
     ``.`` or a ``:`` or is ``localhost`` (or upper case letters, which a path may not)."""
@@ -123,5 +131,6 @@ def registry_key(server: str) -> str:
     return s
 
 
-__all__ = ["HUB_API_HOST", "HUB_INDEX_SERVER", "RemoteReference", "parse_remote",
+__all__ = ["HUB_API_HOST", "HUB_INDEX_SERVER", "RemoteReference", "parse_push_target",
+           "parse_remote",
            "registry_key", "split_domain"]

@@ -73,7 +73,8 @@ def credentials_from_header(value: str) -> Credentials:
     if not value:
         return Credentials()
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_",
+                               validate=True)
         doc = json.loads(raw) if raw.strip() else {}
     except (ValueError, binascii.Error):
         raise InvalidParameterError("invalid X-Registry-Auth header") from None
