@@ -80,7 +80,8 @@ def test_run_missing_command_exits_127_not_executable_126(bb: Orlop) -> None:
 
 
 def test_run_unknown_image_exits_125_and_leaves_nothing(bb: Orlop) -> None:
-    res = bb("run", "--rm", "-v", "newvol:/data", "nosuchimage", "true")
+    # --pull never: the default (missing) would ask docker.io for it.
+    res = bb("run", "--rm", "--pull", "never", "-v", "newvol:/data", "nosuchimage", "true")
     assert res.returncode == 125
     assert "No such image: nosuchimage" in res.stderr
     assert bb.ok("ps", "-aq") == ""
