@@ -61,8 +61,10 @@ class Registry:
                 *, follow: bool = True) -> Response:
         """A request with auth; a 401 is answered once (challenge, token, retry)."""
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        # Credentials go to this registry only, never to a host a Location names.
+        ours = urllib.parse.urlsplit(url).netloc == self.host
         for attempt in (0, 1):
-            hdrs = {**(headers or {}), **self.auth.header(scope)}
+            hdrs = {**(headers or {}), **(self.auth.header(scope) if ours else {})}
             if callable(body):
                 with body() as stream:  # http.client sends it all inside request()
                     resp = self.transport.request(method, url, hdrs, stream, follow=follow)
