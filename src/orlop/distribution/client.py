@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -346,9 +345,4 @@ def _error(resp: Response, name: str, reference: str, *, blob: bool = False,
     return RegistryError(text if text else f"{resp.status} from {resp.url}")
 
 
-def fsync_file(f: BinaryIO) -> None:
-    f.flush()
-    os.fsync(f.fileno())
-
-
-__all__ = ["MAX_MANIFEST", "Registry", "Repository", "check_digest", "fsync_file"]
+__all__ = ["MAX_MANIFEST", "Registry", "Repository", "check_digest"]

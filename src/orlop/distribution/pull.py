@@ -5,18 +5,17 @@
 2. The config blob, digest-checked: its digest is the image id, its ``rootfs.diff_ids``
    say what each layer must uncompress to.
 3. Layers whose diff_id is already stored are skipped (``Already exists``); the others
-   are downloaded, three at a time, each into a private file under the store's tmp
-   dir, its size and digest checked as it streams, then its uncompressed digest
-   checked against the config before anything is stored.
-4. In order, each layer goes through :meth:`ImageStore.add_layer`, the same safe
-   extraction as ``load`` (a pulled layer is as untrusted as a loaded one), then the
-   image is recorded with its config verbatim (so its id is the config digest, as in
+   are handled three at a time, each in one thread: downloaded into a private file under
+   the store's tmp dir (size and digest checked as it streams), then extracted by
+   :meth:`ImageStore.add_layer` — the same safe extraction as ``load``, a pulled layer is
+   as untrusted as a loaded one — which computes the diff_id in that single pass and
+   refuses content the config does not name before it is published.
+4. The image is recorded with its config verbatim (so its id is the config digest, as in
    Docker and as ``save``/``load`` give), tagged, and its RepoDigest written.
 
-A failure anywhere removes the downloaded files; a layer already extracted stays as an
-unused, registered layer only if extraction of a *later* layer fails (``image prune``
-has nothing to do with it: the next pull uses it).  A killed pull leaves only
-``tmp/layer-<pid>-*`` files, which the store's reconcile removes.
+A failure anywhere removes the downloaded files and takes back the layers this pull
+registered that no image uses.  A killed pull leaves only ``tmp/layer-<pid>-*`` files,
+which the store's reconcile (run by the next pull) removes.
 """
 
 from __future__ import annotations
@@ -84,8 +83,7 @@ class _Resolved:
     media_type: str
 
 
-def _resolve(repos: list[Repository], ref: RemoteReference, want: Platform,
-             explicit: bool) -> _Resolved:
+def _resolve(repos: list[Repository], ref: RemoteReference, want: Platform) -> _Resolved:
     last: Exception | None = None
     for repo in repos:
         try:
@@ -94,7 +92,7 @@ def _resolve(repos: list[Repository], ref: RemoteReference, want: Platform,
             last = err
             continue
         if kind(body, mt) == "index":
-            entry = _choose(parse_index(body), want)
+            entry = choose(parse_index(body), want)
             mbody, mmt, _ = repo.get_manifest(entry.descriptor.digest, ACCEPT)
             if kind(mbody, mmt) != "manifest":
                 raise RegistryError("invalid manifest list: an entry is not an image manifest")
@@ -102,13 +100,6 @@ def _resolve(repos: list[Repository], ref: RemoteReference, want: Platform,
         return _Resolved(repo, digest, body, mt)
     assert last is not None
     raise last
-
-
-def _choose(entries: Any, want: Platform) -> Any:
-    try:
-        return choose(entries, want)
-    except NotFoundError as err:
-        raise NotFoundError(str(err)) from None
 
 
 def _check_platform(config: dict[str, Any], want: Platform, ref: RemoteReference) -> None:
@@ -130,7 +121,7 @@ def pull_image(store: ImageStore, text: str, *, platform: str = "",
     want = parse_platform(platform) if platform else host_platform()
     transport, repos = open_repositories(ref, settings=settings, creds=creds)
     try:
-        resolved = _resolve(repos, ref, want, bool(platform))
+        resolved = _resolve(repos, ref, want)
         repo = resolved.repo
         progress.message(f"Pulling from {ref.path}", ref.digest or ref.tag)
         manifest = parse_manifest(resolved.manifest_body, resolved.media_type)
