@@ -198,9 +198,9 @@ command("system service", "system", "Serve the Docker Engine API on a unix socke
              "listed by 'orlopd --help'.")
 
 # --- top-level only ------------------------------------------------------------------
-command("login", "distribution", "Log in to a registry", "[OPTIONS] [SERVER]", section=COMMON,
-        long="Log in to a registry.\nIf no server is specified, the default is defined by "
-             "the daemon.")
+command("login", "distribution", "Authenticate to a registry", "[OPTIONS] [SERVER]",
+        section=COMMON, long="Authenticate to a registry.\nDefaults to Docker Hub if no "
+                             "server is specified.")
 command("logout", "distribution", "Log out from a registry", "[SERVER]", section=COMMON,
         long="Log out from a registry.\nIf no server is specified, the default is defined by "
              "the daemon.")

@@ -76,8 +76,8 @@ def test_top_level_help_groups_commands_as_docker(capsys: pytest.CaptureFixture[
         assert sections == ["Common Commands", "Management Commands", "Commands",
                             "Global Options"], sections
         common = out.split("Common Commands:\n", 1)[1].split("\n\n")[0].split("\n")
-        assert [line.split()[0] for line in common] == ["run", "exec", "ps", "images",
-                                                        "version", "info"]
+        assert [line.split()[0] for line in common] == [
+            "run", "exec", "ps", "pull", "push", "images", "login", "logout", "version", "info"]
         management = out.split("Management Commands:\n", 1)[1].split("\n\n")[0]
         assert [line.split()[0] for line in management.split("\n")] == [
             "container", "image", "system", "volume"]

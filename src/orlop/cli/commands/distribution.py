@@ -29,9 +29,10 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     return {"pull": _pull, "push": _push, "login": _login, "logout": _logout}[name](argv, ctx)
 
 
-def _trust_flag(p: Parser) -> None:
+def _trust_flag(p: Parser, help_text: str) -> None:
     # Content trust (Notary) is off by default in Docker too; =false is what it means.
-    p.add_argument("--disable-content-trust", nargs="?", const="true", default="true")
+    p.add_argument("--disable-content-trust", nargs="?", const="true", default="true",
+                   metavar="", help=help_text)
 
 
 def _check_trust(value: str) -> None:
@@ -51,10 +52,12 @@ def pull_with_progress(backend: Backend, ref: str, platform: str, out: Any,
 
 def _pull(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop pull", add_help=False)
-    p.add_argument("-a", "--all-tags", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""))
-    _trust_flag(p)
+    p.add_argument("-a", "--all-tags", action="store_true",
+                   help="Download all tagged images in the repository")
+    _trust_flag(p, "Skip image verification")
+    p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
+                   help="Set platform if server is multi-platform capable")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "pull", exactly=1)
@@ -69,9 +72,10 @@ def _pull(argv: list[str], ctx: Context) -> int:
 
 def _push(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop push", add_help=False)
-    p.add_argument("-a", "--all-tags", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    _trust_flag(p)
+    p.add_argument("-a", "--all-tags", action="store_true",
+                   help="Push all tags of an image to the repository")
+    _trust_flag(p, "Skip image signing")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "push", exactly=1)
@@ -93,9 +97,10 @@ def _push(argv: list[str], ctx: Context) -> int:
 
 def _login(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop login", add_help=False)
-    p.add_argument("-u", "--username", default="")
-    p.add_argument("-p", "--password", default="")
-    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("-p", "--password", default="", help="Password")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="Take the password from stdin")
+    p.add_argument("-u", "--username", default="", help="Username")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "login", at_most=1)

@@ -30,7 +30,8 @@ def _progress(ctx: Context, quiet: bool) -> Progress:
 
 def _push(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume push", add_help=False)
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="Print only the artifact's digest")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=2)
@@ -42,8 +43,10 @@ def _push(argv: list[str], ctx: Context) -> int:
 
 def _pull(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume pull", add_help=False)
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Replace the content of an existing volume")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="Print only the volume's name")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_least=1, at_most=2)
