@@ -538,4 +538,4 @@ def test_diff_matches_docker_and_local(bbd: Server) -> None:
     assert code == 1 and "No such container: nosuch" in err
     # The shortcuts and group verbs added with diff work through orlopd too.
     assert both(bbd, "history", "-q", "busybox")[0] == 0
-    assert both(bbd, "container", "export", "-o", "/dev/null", "ch")[0] == 0
+    assert both(bbd, "container", "export", "-o", str(bbd.root.parent / "ch.tar"), "ch")[0] == 0

@@ -232,3 +232,36 @@ def test_export_running_container_and_terminal_refusal(bb: Orlop) -> None:
         assert not [n for n in names if n.startswith("proc/") and n != "proc/"]
     finally:
         bb("rm", "-f", "exr")
+
+
+def test_output_to_a_device_or_fifo_writes_into_it_never_replaces_it(
+        bb: Orlop, tmp_orlop_dir: Path) -> None:
+    """``-o`` naming a device node or a fifo writes into it: renaming the temporary file
+    over it (as for a regular file) once turned the host's /dev/null into a regular file
+    when a test ran ``export -o /dev/null``."""
+    import stat
+    import threading
+
+    bb.ok("create", "--name", "exp", "busybox", "true")
+    null = tmp_orlop_dir / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    for args in (["export", "-o", str(null), "exp"], ["save", "-o", str(null), "busybox"]):
+        bb.ok(*args)
+        st = os.lstat(null)
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3), args
+    fifo = tmp_orlop_dir / "fifo"
+    os.mkfifo(fifo)
+    got = bytearray()
+
+    def drain() -> None:
+        with open(fifo, "rb") as f:
+            got.extend(f.read())
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    bb.ok("export", "-o", str(fifo), "exp")
+    reader.join(30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with tarfile.open(fileobj=io.BytesIO(bytes(got))) as tar:
+        assert "bin/busybox" in tar.getnames()
+    assert not list(tmp_orlop_dir.glob("*.tmp-*"))

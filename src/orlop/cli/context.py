@@ -138,7 +138,8 @@ def parse_filter_flags(items: list[str]) -> dict[str, list[str]]:
 def write_archive(ctx: Context, output: str, write: Callable[[int], object]) -> int:
     """Docker's archive output for save/export/volume export: ``-o FILE`` written to a
     temporary name and renamed into place (never a half-written file under the asked
-    name), else stdout, which must not be a terminal."""
+    name; a device or fifo is written into, never replaced), else stdout, which must not be a
+    terminal."""
     import os
 
     if output:
@@ -153,6 +154,25 @@ def write_archive(ctx: Context, output: str, write: Callable[[int], object]) -> 
             raise InvalidParameterError(f'invalid output path: "{parent}" must be a directory')
         if os.path.isdir(output):
             raise InvalidParameterError(f'invalid output path: "{output}" is a directory')
+        import stat
+
+        try:
+            special = not stat.S_ISREG(os.stat(output).st_mode)
+        except FileNotFoundError:
+            special = False
+        if special:
+            # A device or fifo (``-o /dev/null``, a pipe): write into it; renaming a
+            # file over it would replace the host's /dev/null with a regular file.
+            try:
+                fd = os.open(output, os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as err:
+                raise InvalidParameterError(
+                    f"open {output}: {(err.strerror or str(err)).lower()}") from None
+            try:
+                write(fd)
+            finally:
+                os.close(fd)
+            return 0
         tmp = f"{output}.tmp-{os.getpid()}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
