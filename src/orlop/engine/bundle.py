@@ -71,10 +71,14 @@ def build_spec(
     upper_dir: Path,
     work_dir: Path,
     extra_mounts: Sequence[dict[str, Any]],
+    netns: str = "",
 ) -> dict[str, Any]:
-    """The config.json for one container start.  ``lower_dirs`` bottom layer first."""
+    """The config.json for one container start.  ``lower_dirs`` bottom layer first;
+    ``netns``: the path of a network namespace to join instead of making one."""
     namespaces = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
-    if network != "host":
+    if netns:  # prepared by the engine (netavark) or another container's: joined
+        namespaces.append({"type": "network", "path": netns})
+    elif network != "host":
         namespaces.append({"type": "network"})
     caps = list(DEFAULT_CAPS)
     return {

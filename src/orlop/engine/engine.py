@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from orlop.engine.mountpoints import MountPlan
     from orlop.engine.procio import Stdio
     from orlop.images.store import ImageStore
+    from orlop.network.service import NetworkService
     from orlop.volumes.model import Volume
     from orlop.volumes.service import VolumeService
 
@@ -79,6 +80,14 @@ class Engine:
 
         service = VolumeService(self.config, self.db)
         service.on_event = self.events.volume
+        return service
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from orlop.network.service import NetworkService
+
+        service = NetworkService(self.config, self.db)
+        service.on_event = self.events.network
         return service
 
     @cached_property
@@ -153,6 +162,10 @@ class Engine:
         if dead:
             alive = {cid for cid, _pid in live if cid not in dead}
             self.volumes.reconcile(alive)
+        if os.path.isdir(self.config.run_root / "netns"):
+            from orlop.engine.netsetup import sweep
+
+            sweep(self.config, lambda cid: not is_locked(self.config.run_root, cid))
         for cid in removed:
             with contextlib.suppress(OrlopError):
                 self.remove_container(cid, force=True, volumes=True)
@@ -222,13 +235,13 @@ class Engine:
         if opts.name:
             validate_container_name(opts.name)
         _validate_lifecycle_options(opts)
-        if opts.network not in ("none", "host"):
-            raise InvalidParameterError(
-                f"network {opts.network} not found (Orlop supports --network none and host)")
+        from orlop.engine import netopts
+
         # Every spec checked before the image lookup creates nothing.
         parse_user_specs(opts, self.config.root)
         image = self.images.get(opts.image)
         img_cfg = image.container_config
+        net = netopts.check(self, opts, img_cfg.get("ExposedPorts") or None)
         image_volumes = sorted((img_cfg.get("Volumes") or {}).keys())
         with self.db.read() as conn:
             sources = volumes_from_sources(conn, opts.volumes_from)
@@ -254,17 +267,20 @@ class Engine:
                 id=cid, name=name, image_id=image.id, image_ref=opts.image,
                 created=now_rfc3339(),
                 config=ContainerConfig(
-                    hostname=opts.hostname or cid[:12], user=opts.user, env=list(opts.env),
+                    hostname=opts.hostname or net.default_hostname or cid[:12],
+                    user=opts.user, env=list(opts.env),
                     cmd=list(opts.command) or None, entrypoint=opts.entrypoint,
                     image=opts.image, working_dir=opts.working_dir,
                     volumes=plan.config_volumes if plan else None,
                     labels=dict(opts.labels), tty=opts.tty, open_stdin=opts.interactive,
-                    stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout),
+                    stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout,
+                    exposed_ports=net.exposed_ports or None, domainname=opts.domainname,
+                    mac_address=opts.mac_address),
                 host_config=HostConfig(
                     binds=plan.binds if plan else None,
                     mounts=plan.api_mounts if plan else None,
                     tmpfs=plan.tmpfs if plan else None,
-                    volumes_from=list(opts.volumes_from) or None, network_mode=opts.network,
+                    volumes_from=list(opts.volumes_from) or None, network_mode=net.mode,
                     auto_remove=opts.auto_remove, runtime=runtime,
                     readonly_rootfs=opts.read_only,
                     restart_policy=_restart_policy(opts.restart),
@@ -273,7 +289,11 @@ class Engine:
                     nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
                     cap_drop=list(opts.cap_drop) or None, init=opts.init or None,
                     security_opt=list(opts.security_opt) or None,
-                    sysctls=dict(opts.sysctls) or None),
+                    sysctls=dict(opts.sysctls) or None,
+                    port_bindings=net.port_bindings or None, publish_all=opts.publish_all,
+                    dns=list(opts.dns) or None, dns_search=list(opts.dns_search) or None,
+                    dns_options=list(opts.dns_options) or None,
+                    extra_hosts=list(opts.add_host) or None),
                 status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
                 finished_at=ZERO_TIME, error="", runtime=runtime,
             )
@@ -290,6 +310,9 @@ class Engine:
         with container_lock(self.config.run_root, cid):
             with self.db.write() as conn:
                 store.insert(conn, build(None, "creating"), [])
+                # Addresses in the same transaction: concurrent creates queue here.
+                for req in net.requests:
+                    self.networks.connect_in(conn, cid, name, req)
             _fault(fault, "create.after_insert")
             cdir = self.config.containers_dir / cid
             plan = None
@@ -447,6 +470,9 @@ class Engine:
                 vols = store.delete(conn, c.id)
                 anon = {r["name"] for r in conn.execute(
                     "SELECT name FROM volumes WHERE anonymous = 1")}
+            from orlop.engine.netsetup import detach
+
+            detach(self.config, c.id)
             shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
             _unlink_run_files(self.config.run_root, c.id)
         finally:

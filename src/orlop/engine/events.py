@@ -37,6 +37,7 @@ from orlop.errors import InvalidParameterError
 if TYPE_CHECKING:
     from orlop.engine.models import Container
     from orlop.mounts.spec import MountPoint
+    from orlop.network.model import Network
 
 LOG_NAME = "events.log"
 DEFAULT_MAX_BYTES = 4 << 20  # ~10,000 events per file; Docker keeps 256 in memory
@@ -121,6 +122,14 @@ class EventLog:
 
     def volume(self, name: str, action: str, attributes: Mapping[str, str]) -> None:
         self.emit("volume", action, name, attributes)
+
+    def network(self, n: Network, action: str, container_id: str = "") -> None:
+        """Docker's network events: create/destroy, connect/disconnect (with the
+        container's id)."""
+        attrs = {"name": n.name, "type": n.driver}
+        if container_id:
+            attrs["container"] = container_id
+        self.emit("network", action, n.id, attrs)
 
     def volume_mounts(self, cid: str, points: Sequence[MountPoint]) -> None:
         """``mount`` of each volume mount point of a starting container (moby

@@ -26,7 +26,23 @@ class RunOptions:
     working_dir: str = ""
     user: str = ""
     hostname: str = ""
-    network: str = "none"
+    network: str = "default"  # default (= bridge) | none | host | NAME | ID | container:NAME
+    publish: list[str] = field(default_factory=list)  # raw -p specs
+    publish_all: bool = False  # -P
+    expose: list[str] = field(default_factory=list)  # raw --expose specs
+    # Already parsed equivalents from the API (HostConfig.PortBindings, ExposedPorts)
+    port_bindings: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    exposed_ports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    network_aliases: list[str] = field(default_factory=list)
+    ip: str = ""
+    mac_address: str = ""
+    domainname: str = ""
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    # API NetworkingConfig.EndpointsConfig beyond the NetworkMode's: network -> (ip, aliases)
+    extra_networks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     interactive: bool = False
     tty: bool = False
     auto_remove: bool = False
@@ -74,6 +90,9 @@ class ContainerConfig:
     open_stdin: bool = False
     stop_signal: str = ""  # "" = the image's, else SIGTERM
     stop_timeout: int | None = None  # None = 10 s
+    exposed_ports: dict[str, dict[str, Any]] | None = None
+    domainname: str = ""
+    mac_address: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -109,6 +128,12 @@ class HostConfig:
     privileged: bool = False
     security_opt: list[str] | None = None
     sysctls: dict[str, str] | None = None
+    port_bindings: dict[str, list[dict[str, str]]] | None = None
+    publish_all: bool = False
+    dns: list[str] | None = None
+    dns_search: list[str] | None = None
+    dns_options: list[str] | None = None
+    extra_hosts: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

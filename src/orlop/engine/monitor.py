@@ -252,6 +252,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
             fds["master_fd"] = recv_fd(console_ours)
     except BaseException as err:
         runner.release_mounts(engine, c, mounted)
+        runner.release_network(engine, c)
         failure = err if isinstance(err, RuntimeFailedError) else RuntimeFailedError(str(err))
         with contextlib.suppress(OrlopError), engine.db.write() as conn:
             if store.get_by_id(conn, c.id) is not None:
@@ -320,6 +321,9 @@ def finish_main(argv: list[str]) -> NoReturn:
                                 finished_at=now_rfc3339(), oom_killed=int(oom))
     # Only now that the store no longer names it may the pid be reused.
     _reap(pid)
+    from orlop.engine.netsetup import detach
+
+    detach(config, cid)
     if c is not None and (c.runtime or "orlop") != "orlop":
         _delete_external(engine, c)
     cg.destroy()

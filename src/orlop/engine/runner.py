@@ -44,6 +44,7 @@ from orlop.mounts.spec import MountPoint
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+    from orlop.engine.netsetup import Attachment
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
 _copy_winsize = copy_winsize
@@ -80,6 +81,14 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
                                  overlay=overlay_data(lowers, cdir / "diff", cdir / "work"))
         finally:
             release_mounts(engine, c, mounted)
+            release_network(engine, c)
+
+
+def release_network(engine: Engine, c: Container) -> None:
+    """Tear down what attach() set up (nothing for none/host/container:)."""
+    from orlop.engine.netsetup import detach
+
+    detach(engine.config, c.id)
 
 
 def prepare(engine: Engine, c: Container,
@@ -104,7 +113,9 @@ def prepare(engine: Engine, c: Container,
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
-    spec = _spec_for(engine, c, points, lowers, cdir)
+    from orlop.engine.netsetup import attach
+
+    spec = _spec_for(engine, c, points, lowers, cdir, attach(engine, c))
     if (c.runtime or "orlop") != "orlop":
         from orlop.engine.destcheck import rehearse_mounts
 
@@ -270,7 +281,7 @@ def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: P
 
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
-              cdir: Path) -> dict[str, Any]:
+              cdir: Path, net: Attachment) -> dict[str, Any]:
     from orlop.engine.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
 
@@ -285,11 +296,10 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         raise RuntimeFailedError("no command specified", exit_code=125)
     user = resolve_user(cfg.user or img_cfg.get("User") or "", [cdir / "diff",
                                                                  *reversed(lowers)])
-    hostname = cfg.hostname or c.id[:12]
+    hostname = net.hostname
     (cdir / "hostname").write_text(hostname + "\n")
-    (cdir / "hosts").write_text(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        f"127.0.1.1\t{hostname}\n")
+    (cdir / "hosts").write_text(net.hosts)
+    (cdir / "resolv.conf").write_text(net.resolv)
     by_dest = {mp.destination: mp for mp in points}
     rro_error = (recursive_ro_error(c.runtime or engine.config.runtime)
                  if any(not mp.rw for mp in points) else None)
@@ -301,6 +311,8 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
          "options": ["rbind", "rprivate"]},
         {"destination": "/etc/hosts", "type": "bind", "source": str(cdir / "hosts"),
          "options": ["rbind", "rprivate"]},
+        {"destination": "/etc/resolv.conf", "type": "bind",
+         "source": str(cdir / "resolv.conf"), "options": ["rbind", "rprivate"]},
     ]
     hc = c.host_config
     if hc.init:
@@ -312,7 +324,7 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
     spec = build_spec(
         args=args, env=env, cwd=cfg.working_dir or img_cfg.get("WorkingDir") or "/",
         user=user, hostname=hostname, terminal=cfg.tty, rootfs=cdir / "rootfs",
-        readonly_rootfs=hc.readonly_rootfs, network=hc.network_mode,
+        readonly_rootfs=hc.readonly_rootfs, network=hc.network_mode, netns=net.netns,
         lower_dirs=lowers, upper_dir=cdir / "diff", work_dir=cdir / "work",
         extra_mounts=extra,
     )

@@ -81,12 +81,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         raise InvalidParameterError("json: cannot unmarshal into Go struct field "
                                     "HostConfig.Mounts of type []mount.Mount")
     mount_specs = [from_api_mount(m) for m in raw_mounts or []]
-    network = field_str(host, "NetworkMode", "HostConfig.")
-    if network.startswith("container:"):
-        raise InvalidParameterError(f"network mode {network} is not supported by Orlop")
-    # Docker's default bridge and user networks (compose's <project>_default) have no
-    # Orlop equivalent yet: the container gets a network namespace with loopback only.
-    network = "host" if network == "host" else "none"
+    network = field_str(host, "NetworkMode", "HostConfig.") or "default"
     volumes = list(field_str_list(host, "Binds", "HostConfig.") or [])
     # Config.Volumes: anonymous volumes asked for by the client (`-v /data`).
     cfg_volumes = field_object(body, "Volumes")
@@ -133,8 +128,39 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
     }
     known = {f.name for f in dataclasses.fields(RunOptions)}
     kwargs.update({k: v for k, v in optional.items() if k in known})
-    if field_bool(host, "PublishAllPorts", "HostConfig.") or field_object(
-            host, "PortBindings", "HostConfig."):
-        raise InvalidParameterError("port publishing is not supported: Orlop containers have "
-                                    "no network beyond --network host")
+    kwargs.update(_network_options(body, host, network))
     return RunOptions(**kwargs)
+
+
+def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
+                     ) -> dict[str, Any]:
+    """Ports, DNS, hosts and the endpoints of ``NetworkingConfig.EndpointsConfig``."""
+    from orlop.network.ports import check_bindings
+
+    exposed = field_object(body, "ExposedPorts")
+    endpoints = field_object(field_object(body, "NetworkingConfig"), "EndpointsConfig",
+                             "NetworkingConfig.")
+    primary = "bridge" if mode == "default" else mode
+    ip, aliases, extra = "", [], {}
+    for name, cfg in endpoints.items():
+        if not isinstance(cfg, dict):
+            cfg = {}
+        ipam = cfg.get("IPAMConfig") or {}
+        ep_ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
+        ep_aliases = [str(a) for a in cfg.get("Aliases") or []]
+        if name == primary or name == mode:
+            ip, aliases = ep_ip, ep_aliases
+        else:
+            extra[name] = (ep_ip, tuple(ep_aliases))
+    return {
+        "port_bindings": check_bindings(host.get("PortBindings")),
+        "publish_all": field_bool(host, "PublishAllPorts", "HostConfig."),
+        "exposed_ports": {str(k): {} for k in exposed},
+        "dns": list(field_str_list(host, "Dns", "HostConfig.") or []),
+        "dns_search": list(field_str_list(host, "DnsSearch", "HostConfig.") or []),
+        "dns_options": list(field_str_list(host, "DnsOptions", "HostConfig.") or []),
+        "add_host": list(field_str_list(host, "ExtraHosts", "HostConfig.") or []),
+        "domainname": field_str(body, "Domainname"),
+        "mac_address": field_str(body, "MacAddress"),
+        "ip": ip, "network_aliases": aliases, "extra_networks": extra,
+    }

@@ -97,6 +97,39 @@ MIGRATIONS: list[str] = [
         image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
     );
     """,
+    # 2 -> 3: networks (network/): the networks and each container's endpoints on them.
+    """
+    CREATE TABLE networks (
+        id        TEXT PRIMARY KEY,          -- 64 hex
+        name      TEXT NOT NULL UNIQUE,
+        driver    TEXT NOT NULL,             -- bridge (host and null are not stored)
+        subnet    TEXT NOT NULL,             -- IPv4 CIDR
+        gateway   TEXT NOT NULL,
+        ip_range  TEXT NOT NULL DEFAULT '',  -- CIDR inside subnet the pool allocates from
+        internal  INTEGER NOT NULL DEFAULT 0,
+        dns       INTEGER NOT NULL DEFAULT 1, -- aardvark-dns resolves names (user networks)
+        interface TEXT NOT NULL UNIQUE,      -- the host's bridge interface name
+        labels    TEXT NOT NULL DEFAULT '{}',
+        options   TEXT NOT NULL DEFAULT '{}',
+        created   TEXT NOT NULL
+    );
+    -- A container's endpoint on a network.  The unique (network, ip) makes a duplicate
+    -- address impossible even for concurrent `run`s; the RESTRICT key makes removing a
+    -- network in use impossible; the CASCADE frees the address with the container.
+    CREATE TABLE endpoints (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE RESTRICT,
+        endpoint_id  TEXT NOT NULL,
+        ip           TEXT NOT NULL,
+        mac          TEXT NOT NULL DEFAULT '',
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        static_ip    INTEGER NOT NULL DEFAULT 0,
+        position     INTEGER NOT NULL DEFAULT 0,   -- eth<position> in the container
+        PRIMARY KEY (container_id, network_id),
+        UNIQUE (network_id, ip)
+    );
+    CREATE INDEX endpoints_network ON endpoints(network_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

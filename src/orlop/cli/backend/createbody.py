@@ -29,7 +29,6 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     source goes to ``HostConfig.Binds`` (a relative source resolved against our working
     directory), ``-v /path`` to ``Config.Volumes``, ``--mount`` to ``HostConfig.Mounts``,
     ``--tmpfs`` to ``HostConfig.Tmpfs``."""
-    from orlop.engine.options import check_network
     from orlop.mounts.parser import (
         check_duplicates,
         parse_mount_flag,
@@ -38,6 +37,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         parse_volumes_from,
     )
     from orlop.mounts.spec import to_api_mount
+    from orlop.network.ports import parse_expose, parse_publish_all
 
     binds: list[str] = []
     volumes: dict[str, dict[str, Any]] = {}
@@ -54,7 +54,13 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     check_duplicates([*vflags, *mflags, *tflags])
     for raw in opts.volumes_from:
         parse_volumes_from(raw)
-    check_network(opts.network)
+    bindings = parse_publish_all(opts.publish)
+    exposed: dict[str, Any] = {**parse_expose(opts.expose), **{k: {} for k in bindings}}
+    endpoint: dict[str, Any] = {}
+    if opts.ip:
+        endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+    if opts.network_aliases:
+        endpoint["Aliases"] = list(opts.network_aliases)
     tmpfs = {raw.partition(":")[0]: raw.partition(":")[2] for raw in opts.tmpfs}
     name, _, count = opts.restart.partition(":")
     if count and not count.isdigit():
@@ -70,6 +76,10 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "CapAdd": list(opts.cap_add) or None, "CapDrop": list(opts.cap_drop) or None,
         "Init": opts.init, "Privileged": opts.privileged,
         "SecurityOpt": list(opts.security_opt) or None, "Sysctls": dict(opts.sysctls) or None,
+        "PortBindings": bindings or None, "PublishAllPorts": opts.publish_all,
+        "Dns": list(opts.dns) or None, "DnsSearch": list(opts.dns_search) or None,
+        "DnsOptions": list(opts.dns_options) or None,
+        "ExtraHosts": list(opts.add_host) or None,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -80,8 +90,12 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and "stdin" in streams,
         "AttachStdin": "stdin" in streams, "AttachStdout": "stdout" in streams,
         "AttachStderr": "stderr" in streams, "StopSignal": opts.stop_signal,
-        "HostConfig": host,
+        "HostConfig": host, "ExposedPorts": exposed or None,
+        "Domainname": opts.domainname, "MacAddress": opts.mac_address,
     }
+    if endpoint:
+        net = "bridge" if opts.network in ("default", "") else opts.network
+        body["NetworkingConfig"] = {"EndpointsConfig": {net: endpoint}}
     if opts.entrypoint is not None:
         body["Entrypoint"] = list(opts.entrypoint)
     if opts.stop_timeout is not None:

@@ -26,7 +26,29 @@ def _parser(name: str) -> Parser:
     p.add_argument("--entrypoint", default=None,
                    help="Overwrite the default ENTRYPOINT of the image")
     p.add_argument("-h", "--hostname", default="", help="Container host name")
-    p.add_argument("--network", "--net", default="none", help="Connect a container to a network")
+    p.add_argument("--network", "--net", default="default",
+                   help="Connect a container to a network")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   help="Publish a container's port(s) to the host")
+    p.add_argument("-P", "--publish-all", action="store_true",
+                   help="Publish all exposed ports to random ports")
+    p.add_argument("--expose", action="append", default=[],
+                   help="Expose a port or a range of ports")
+    p.add_argument("--network-alias", "--net-alias", action="append", default=[],
+                   help="Add network-scoped alias for the container")
+    p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+    p.add_argument("--ip6", default="", help="IPv6 address (refused: IPv4 only)")
+    p.add_argument("--mac-address", default="", help="Container MAC address")
+    p.add_argument("--domainname", default="", help="Container NIS domain name")
+    p.add_argument("--dns", action="append", default=[], help="Set custom DNS servers")
+    p.add_argument("--dns-search", action="append", default=[],
+                   help="Set custom DNS search domains")
+    p.add_argument("--dns-option", "--dns-opt", action="append", default=[],
+                   help="Set DNS options")
+    p.add_argument("--add-host", action="append", default=[],
+                   help="Add a custom host-to-IP mapping (host:ip)")
+    p.add_argument("--link", action="append", default=[],
+                   help="Add link to another container (refused: use a network)")
     p.add_argument("-i", "--interactive", action="store_true",
                    help="Keep STDIN open even if not attached")
     p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
@@ -115,6 +137,11 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if args.log_driver not in ("json-file", "local"):
         raise UsageError(f'logging driver "{args.log_driver}" is not supported by Orlop '
                          "(json-file only)")
+    if args.link:
+        raise UsageError("--link is not supported by Orlop: put the containers on a "
+                         "user-defined network (orlop network create) and use their names")
+    if args.ip6:
+        raise UsageError("--ip6 is not supported: Orlop networks are IPv4 only")
     from orlop.engine.models import RunOptions
 
     log_opts = {}
@@ -152,6 +179,10 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
         security_opt=_security_opts(args.security_opt), sysctls=_sysctls(args.sysctl),
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
+        publish=list(args.publish), publish_all=args.publish_all, expose=list(args.expose),
+        network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
+        domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
+        dns_options=list(args.dns_option), add_host=list(args.add_host),
     )
     streams = _streams(args.attach, args.interactive)
     backend = ctx.backend()

@@ -1,0 +1,212 @@
+"""A container's network at start and stop: the glue between the container record,
+the network service (addresses), netavark (interfaces, firewall, DNS) and the bundle.
+
+At start (``attach``): a new network namespace pinned at ``RUNROOT/netns/<id>``,
+netavark ``setup`` for the container's endpoints and published ports, and the
+resolv.conf/hosts/hostname files; the bundle then names the namespace by path and the
+runtime joins it (setns) instead of making one.  At exit (``detach``, idempotent, also
+from ``rm`` and from reconcile after a crash): netavark ``teardown`` with the very JSON
+setup used (kept as ``RUNROOT/netns/<id>.json``), then the namespace is unpinned and
+its file removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orlop.config import EngineConfig
+from orlop.engine.models import Container
+from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
+from orlop.network.model import PortMapping
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+
+@dataclass(frozen=True)
+class Attachment:
+    netns: str  # "" = a new, empty namespace (none) or none at all (host)
+    hostname: str
+    hosts: str
+    resolv: str
+
+
+def netns_dir(config: EngineConfig) -> Path:
+    return config.run_root / "netns"
+
+
+def netns_path(config: EngineConfig, cid: str) -> Path:
+    return netns_dir(config) / cid
+
+
+def aardvark_dir(config: EngineConfig) -> Path:
+    return config.run_root / "netavark"
+
+
+def _state_path(config: EngineConfig, cid: str) -> Path:
+    return netns_dir(config) / f"{cid}.json"
+
+
+def published(config: EngineConfig, cid: str) -> list[PortMapping]:
+    """The ports a running container publishes (what its setup was given)."""
+    from orlop.network.ports import from_mapping_json
+
+    try:
+        doc = json.loads(_state_path(config, cid).read_text())
+    except (OSError, ValueError):
+        return []
+    return from_mapping_json(doc.get("port_mappings") or [])
+
+
+def _taken_ports(config: EngineConfig) -> set[tuple[int, str]]:
+    taken: set[tuple[int, str]] = set()
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(netns_dir(config)):
+            if name.endswith(".json"):
+                for m in published(config, name[:-5]):
+                    taken.update((m.host_port + i, m.protocol) for i in range(m.range))
+    return taken
+
+
+def attach(engine: Engine, c: Container) -> Attachment:
+    """Make the container's network ready before its runtime starts."""
+    from orlop.network import files, netavark, ports
+    from orlop.network.model import Network
+
+    cfg, hc = engine.config, c.host_config
+    mode = hc.network_mode or "default"
+    hostname = c.config.hostname or c.id[:12]
+    dns_opts: dict[str, list[str]] = {"dns": hc.dns or [], "search": hc.dns_search or [],
+                                      "options": hc.dns_options or []}
+    if mode == "host":
+        return Attachment("", hostname,
+                          files.hosts_file(hostname, c.config.domainname, [], [],
+                                           _extra_hosts(hc.extra_hosts, "")),
+                          files.resolv_conf(files.host_resolv(), network_dns=[],
+                                            dns=dns_opts["dns"], search=dns_opts["search"],
+                                            options=dns_opts["options"], keep_loopback=True))
+    if mode.startswith("container:"):
+        return _join(engine, mode.partition(":")[2], hostname)
+    endpoints = engine.networks.endpoints(c.id)
+    if not endpoints:  # none
+        return Attachment("", hostname,
+                          files.hosts_file(hostname, c.config.domainname, [], [],
+                                           _extra_hosts(hc.extra_hosts, "")),
+                          files.resolv_conf(files.host_resolv(), network_dns=[],
+                                            dns=dns_opts["dns"], search=dns_opts["search"],
+                                            options=dns_opts["options"]))
+    wanted = ports.requested(hc.port_bindings, (c.config.exposed_ports or {}).keys(),
+                             hc.publish_all)
+    netns_dir(cfg).mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = netns_path(cfg, c.id)
+    detach(cfg, c.id)  # what a previous run of this container may have left
+    mappings = ports.allocate(wanted, _taken_ports(cfg))
+    doc = netavark.options_json(c.id, c.name, endpoints, mappings, hc.dns or [])
+    from orlop.kernel.netns import create_netns
+
+    create_netns(str(path))
+    state = _state_path(cfg, c.id)
+    tmp = state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, state)  # before setup: a crash mid-setup is still torn down
+    try:
+        status = netavark.setup(str(path), doc, aardvark_dir(cfg))
+    except BaseException:
+        detach(cfg, c.id)
+        raise
+    macs = netavark.macs_of(status)
+    for n, ep in endpoints:
+        if macs.get(n.name) and macs[n.name] != ep.mac:
+            engine.networks.set_mac(c.id, n.id, macs[n.name])
+    first: Network = endpoints[0][0]
+    user_dns = [n.gateway for n, _ep in endpoints if n.dns]
+    aliases = [a for _n, ep in endpoints for a in ep.aliases]
+    hosts = files.hosts_file(hostname, c.config.domainname, [endpoints[0][1].ip], aliases,
+                             _extra_hosts(hc.extra_hosts, first.gateway))
+    resolv = files.resolv_conf(files.host_resolv(), network_dns=user_dns[:1],
+                               dns=dns_opts["dns"], search=dns_opts["search"],
+                               options=dns_opts["options"])
+    return Attachment(str(path), hostname, hosts, resolv)
+
+
+def _extra_hosts(specs: list[str] | None, gateway: str) -> list[tuple[str, str]]:
+    from orlop.network.files import parse_add_host
+
+    out = []
+    for spec in specs or []:
+        name, ip = parse_add_host(spec)
+        if ip == "host-gateway":
+            if not gateway:
+                raise InvalidParameterError(
+                    "host-gateway needs a bridge network: this container has none")
+            ip = gateway
+        out.append((name, ip))
+    return out
+
+
+def _join(engine: Engine, ref: str, hostname: str) -> Attachment:
+    """``--network container:NAME``: the other container's namespace and files."""
+    other = engine.get_container(ref)
+    if other.status != "running" or not other.pid:
+        raise ContainerStateError(
+            f"cannot join network of a non running container: {other.id}")
+    path = netns_path(engine.config, other.id)
+    ns = str(path) if path.exists() else f"/proc/{other.pid}/ns/net"
+    odir = engine.config.containers_dir / other.id
+
+    def read(name: str) -> str:
+        try:
+            return (odir / name).read_text()
+        except OSError:
+            return ""
+
+    return Attachment(ns, read("hostname").strip() or hostname, read("hosts"),
+                      read("resolv.conf"))
+
+
+def detach(config: EngineConfig, cid: str) -> None:
+    """Undo ``attach``; safe to call twice, from several processes, or for a container
+    that never had a network.  The state file is claimed by renaming it, so only one
+    process runs the teardown."""
+    from orlop.kernel.netns import remove_netns
+    from orlop.network import netavark
+
+    path = netns_path(config, cid)
+    state = _state_path(config, cid)
+    claimed = state.with_name(f"{cid}.{os.getpid()}.teardown")
+    try:
+        os.rename(state, claimed)
+        have = True
+    except FileNotFoundError:
+        have = False
+    if have:
+        try:
+            doc = json.loads(claimed.read_text())
+            if path.exists():
+                netavark.teardown(str(path), doc, aardvark_dir(config))
+        except (OSError, ValueError, OrlopError):
+            pass  # the namespace goes below in any case; its veth goes with it
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                claimed.unlink()
+    with contextlib.suppress(OSError):
+        remove_netns(str(path))
+
+
+def sweep(config: EngineConfig, abandoned: Callable[[str], bool]) -> None:
+    """Reconcile: tear down the network of every container whose starter or monitor
+    holds its lock no more (killed CLI, monitor or orlopd)."""
+    try:
+        names = os.listdir(netns_dir(config))
+    except FileNotFoundError:
+        return
+    ids = {n.split(".")[0] for n in names}
+    for cid in ids:
+        if len(cid) == 64 and abandoned(cid):
+            detach(config, cid)

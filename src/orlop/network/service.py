@@ -1,0 +1,372 @@
+"""The network service: networks and endpoints in the state database.
+
+Every change to endpoints happens inside one ``BEGIN IMMEDIATE`` transaction that
+reads the addresses in use and inserts the new one, so concurrent `run`s queue on the
+database and never get the same address (the UNIQUE (network, ip) key backs it up).
+Nothing here touches the kernel: netavark.py does, at start and exit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+
+from orlop.config import DEFAULT_ROOT, EngineConfig
+from orlop.errors import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    UnsupportedError,
+)
+from orlop.network import ipam
+from orlop.network.model import DEFAULT_BRIDGE, Endpoint, EndpointRequest, Network
+from orlop.state import Database
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_IFNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
+_MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+
+# Options of Docker's bridge driver that Orlop applies; any other is refused.
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+OPT_MTU = "com.docker.network.driver.mtu"
+# Options whose only supported value is Docker's default (anything else is refused).
+_DEFAULT_ONLY = {
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.bridge.default_bridge": "false",
+}
+
+
+class NetworkNotFoundError(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"network {ref} not found")
+        self.ref = ref
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def bridge_settings(config: EngineConfig) -> tuple[str, str | None]:
+    """The default ``bridge`` network's interface name and subnet for this root.
+
+    Interfaces and routes are global to the host while roots are not: the default
+    root uses ``orlop0``; a private root (each test has one) a name derived from its
+    path, so that two roots never share a bridge.  ``ORLOP_BRIDGE`` and
+    ``ORLOP_BRIDGE_SUBNET`` override both (read when the network is first made)."""
+    name = os.environ.get("ORLOP_BRIDGE") or (
+        "orlop0" if str(config.root) == DEFAULT_ROOT
+        else "orl" + hashlib.sha256(str(config.root).encode()).hexdigest()[:10])
+    return name, os.environ.get("ORLOP_BRIDGE_SUBNET") or None
+
+
+def _seed(config: EngineConfig) -> str | None:
+    return None if str(config.root) == DEFAULT_ROOT else str(config.root)
+
+
+def _row_network(row: sqlite3.Row) -> Network:
+    return Network(id=row["id"], name=row["name"], driver=row["driver"], subnet=row["subnet"],
+                   gateway=row["gateway"], ip_range=row["ip_range"],
+                   internal=bool(row["internal"]), dns=bool(row["dns"]),
+                   interface=row["interface"], labels=json.loads(row["labels"]),
+                   options=json.loads(row["options"]), created=row["created"])
+
+
+def _row_endpoint(row: sqlite3.Row) -> Endpoint:
+    return Endpoint(container_id=row["container_id"], network_id=row["network_id"],
+                    endpoint_id=row["endpoint_id"], ip=row["ip"], mac=row["mac"],
+                    aliases=json.loads(row["aliases"]), static_ip=bool(row["static_ip"]),
+                    position=row["position"])
+
+
+def _insert_network(conn: sqlite3.Connection, n: Network) -> None:
+    conn.execute(
+        "INSERT INTO networks (id, name, driver, subnet, gateway, ip_range, internal, dns, "
+        "interface, labels, options, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (n.id, n.name, n.driver, n.subnet, n.gateway, n.ip_range, int(n.internal),
+         int(n.dns), n.interface, json.dumps(n.labels, sort_keys=True),
+         json.dumps(n.options, sort_keys=True), n.created))
+
+
+class NetworkService:
+    def __init__(self, config: EngineConfig, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.on_event: Callable[[Network, str, str], None] | None = None
+
+    def _event(self, n: Network, action: str, container_id: str = "") -> None:
+        if self.on_event is not None:
+            self.on_event(n, action, container_id)
+
+    # --- networks ------------------------------------------------------------------
+
+    def _default_in(self, conn: sqlite3.Connection) -> Network:
+        row = conn.execute("SELECT * FROM networks WHERE name = ?",
+                           (DEFAULT_BRIDGE,)).fetchone()
+        if row is not None:
+            return _row_network(row)
+        iface, subnet_text = bridge_settings(self.config)
+        used = [ipam.parse_subnet(r["subnet"]) for r in conn.execute(
+            "SELECT subnet FROM networks")]
+        subnet = (ipam.parse_subnet(subnet_text) if subnet_text
+                  else ipam.choose_subnet(_seed(self.config), used))
+        n = Network(id=secrets.token_hex(32), name=DEFAULT_BRIDGE, driver="bridge",
+                    subnet=str(subnet), gateway=str(next(subnet.hosts())), ip_range="",
+                    internal=False, dns=False, interface=iface, labels={},
+                    options={OPT_BRIDGE_NAME: iface, OPT_MTU: "1500",
+                             "com.docker.network.bridge.default_bridge": "true",
+                             "com.docker.network.bridge.enable_icc": "true",
+                             "com.docker.network.bridge.enable_ip_masquerade": "true",
+                             "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"},
+                    created=_now())
+        _insert_network(conn, n)
+        return n
+
+    def default(self) -> Network:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM networks WHERE name = ?",
+                               (DEFAULT_BRIDGE,)).fetchone()
+        if row is not None:
+            return _row_network(row)
+        with self.db.write() as conn:
+            return self._default_in(conn)
+
+    def _lookup(self, conn: sqlite3.Connection, ref: str) -> Network | None:
+        if ref == DEFAULT_BRIDGE:
+            return self._default_in(conn) if conn.in_transaction else None
+        for sql in ("SELECT * FROM networks WHERE name = ?", "SELECT * FROM networks WHERE id = ?"):
+            row = conn.execute(sql, (ref,)).fetchone()
+            if row is not None:
+                return _row_network(row)
+        if ref and all(ch in "0123456789abcdef" for ch in ref):
+            rows = conn.execute("SELECT * FROM networks WHERE id LIKE ?",
+                                (ref + "%",)).fetchall()
+            if len(rows) == 1:
+                return _row_network(rows[0])
+            if len(rows) > 1:
+                raise ConflictError(f"network {ref} is ambiguous ({len(rows)} matches found)")
+        return None
+
+    def get(self, ref: str) -> Network:
+        if ref == DEFAULT_BRIDGE:
+            return self.default()
+        with self.db.read() as conn:
+            n = self._lookup(conn, ref)
+        if n is None:
+            raise NetworkNotFoundError(ref)
+        return n
+
+    def list_all(self) -> list[Network]:
+        self.default()
+        with self.db.read() as conn:
+            return [_row_network(r) for r in conn.execute(
+                "SELECT * FROM networks ORDER BY created")]
+
+    def create(self, name: str, *, driver: str = "bridge", subnet: str = "",
+               gateway: str = "", ip_range: str = "", internal: bool = False,
+               labels: Mapping[str, str] | None = None,
+               options: Mapping[str, str] | None = None, ipv6: bool = False) -> Network:
+        """Docker's checks, in Docker's order; nothing is made unless all pass."""
+        if not name or not _NAME_RE.match(name):
+            raise InvalidParameterError(
+                f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+        if name in ("none", "host"):
+            raise ConflictError(f"network with name {name} already exists")
+        driver = driver or "bridge"
+        if driver in ("host", "null"):
+            raise ConflictError(f"only one instance of \"{driver}\" network is allowed")
+        if driver != "bridge":
+            raise NotFoundError(f'plugin "{driver}" not found')
+        if ipv6:
+            raise UnsupportedError("IPv6 networks are not supported by Orlop (--ipv6)")
+        opts = dict(options or {})
+        iface = ""
+        for key, value in opts.items():
+            if key == OPT_BRIDGE_NAME:
+                if not _IFNAME_RE.match(value):
+                    raise InvalidParameterError(f"invalid bridge name: {value!r}")
+                iface = value
+            elif key == OPT_MTU:
+                if not value.isdigit() or not 68 <= int(value) <= 65535:
+                    raise InvalidParameterError(f"invalid MTU number: {value}")
+            elif key in _DEFAULT_ONLY:
+                if value.lower() != _DEFAULT_ONLY[key]:
+                    raise UnsupportedError(
+                        f"network option {key}={value} is not supported by Orlop")
+            else:
+                raise UnsupportedError(f"network option {key} is not supported by Orlop")
+        if (gateway or ip_range) and not subnet:
+            raise InvalidParameterError(
+                "gateway and ip-range need a subnet (--subnet) on the same network")
+        net = ipam.parse_subnet(subnet) if subnet else None
+        gw = ipam.parse_ip(gateway) if gateway else None
+        rng = ipam.parse_subnet(ip_range) if ip_range else None
+        if net is not None and gw is not None and gw not in net:
+            raise InvalidParameterError(
+                f"no matching subnet for gateway {gateway}")
+        if net is not None and rng is not None and not rng.subnet_of(net):
+            raise InvalidParameterError(f"no matching subnet for range {ip_range}")
+        nid = secrets.token_hex(32)
+        iface = iface or f"br-{nid[:12]}"
+        with self.db.write() as conn:
+            self._default_in(conn)
+            if conn.execute("SELECT 1 FROM networks WHERE name = ?", (name,)).fetchone():
+                raise ConflictError(f"network with name {name} already exists")
+            if conn.execute("SELECT 1 FROM networks WHERE interface = ?",
+                            (iface,)).fetchone():
+                raise ConflictError(f"bridge name {iface} is already used by a network")
+            used = [(r["name"], ipam.parse_subnet(r["subnet"]))
+                    for r in conn.execute("SELECT name, subnet FROM networks")]
+            if net is not None:
+                ipam.check_overlap(net, used)
+            else:
+                net = ipam.choose_subnet(_seed(self.config), [u for _n, u in used])
+            if gw is None:
+                gw = next(net.hosts())
+            n = Network(id=nid, name=name, driver="bridge", subnet=str(net), gateway=str(gw),
+                        ip_range=str(rng) if rng else "", internal=internal, dns=True,
+                        interface=iface, labels=dict(labels or {}), options=opts,
+                        created=_now())
+            _insert_network(conn, n)
+        self._event(n, "create")
+        return n
+
+    def remove(self, ref: str) -> Network:
+        with self.db.write() as conn:
+            n = self._lookup(conn, ref)
+            if n is None:
+                raise NetworkNotFoundError(ref)
+            if n.predefined:
+                raise InvalidParameterError(
+                    f"{n.name} is a pre-defined network and cannot be removed")
+            if conn.execute("SELECT 1 FROM endpoints WHERE network_id = ? LIMIT 1",
+                            (n.id,)).fetchone():
+                raise ConflictError(f"error while removing network: network {n.name} id "
+                                    f"{n.id} has active endpoints")
+            conn.execute("DELETE FROM networks WHERE id = ?", (n.id,))
+        self._event(n, "destroy")
+        return n
+
+    def prune(self, keep: Callable[[Network], bool] = lambda n: False) -> list[str]:
+        removed = []
+        for n in self.list_all():
+            if n.predefined or keep(n):
+                continue
+            try:
+                self.remove(n.id)
+            except (ConflictError, NotFoundError):
+                continue
+            removed.append(n.name)
+        return removed
+
+    # --- endpoints ------------------------------------------------------------------
+
+    def connect_in(self, conn: sqlite3.Connection, container_id: str, container_name: str,
+                   req: EndpointRequest) -> tuple[Network, Endpoint]:
+        """Record an endpoint, with its address, in the caller's write transaction."""
+        n = self._lookup(conn, req.network)
+        if n is None:
+            raise NetworkNotFoundError(req.network)
+        if n.predefined and (req.ip or req.aliases):
+            if req.ip:
+                raise InvalidParameterError(
+                    "user specified IP address is supported on user defined networks only")
+            raise InvalidParameterError(
+                "network-scoped alias is supported only for containers in user defined "
+                "networks")
+        if req.mac and not _MAC_RE.match(req.mac):
+            raise InvalidParameterError(f"{req.mac} is not a valid mac address")
+        if conn.execute("SELECT 1 FROM endpoints WHERE container_id = ? AND network_id = ?",
+                        (container_id, n.id)).fetchone():
+            raise ConflictError(
+                f"endpoint with name {container_name} already exists in network {n.name}")
+        subnet = ipam.parse_subnet(n.subnet)
+        used = {r["ip"] for r in conn.execute("SELECT ip FROM endpoints WHERE network_id = ?",
+                                              (n.id,))}
+        if req.ip:
+            ip = ipam.parse_ip(req.ip)
+            if ip not in subnet:
+                raise InvalidParameterError(
+                    f"Invalid address {req.ip}: It does not belong to any of this network's "
+                    "subnets")
+            if str(ip) in used or str(ip) == n.gateway:
+                raise ConflictError("Address already in use")
+        else:
+            ip = ipam.next_address(subnet, ipaddress.IPv4Address(n.gateway),
+                                   ipam.parse_subnet(n.ip_range) if n.ip_range else None,
+                                   used)
+        pos_row = conn.execute("SELECT MAX(position) AS p FROM endpoints WHERE "
+                               "container_id = ?", (container_id,)).fetchone()
+        position = 0 if pos_row["p"] is None else int(pos_row["p"]) + 1
+        ep = Endpoint(container_id=container_id, network_id=n.id,
+                      endpoint_id=secrets.token_hex(32), ip=str(ip), mac=req.mac.lower(),
+                      aliases=list(req.aliases), static_ip=bool(req.ip), position=position)
+        conn.execute(
+            "INSERT INTO endpoints (container_id, network_id, endpoint_id, ip, mac, aliases, "
+            "static_ip, position) VALUES (?,?,?,?,?,?,?,?)",
+            (ep.container_id, ep.network_id, ep.endpoint_id, ep.ip, ep.mac,
+             json.dumps(ep.aliases), int(ep.static_ip), ep.position))
+        return n, ep
+
+    def connect(self, container_id: str, container_name: str,
+                req: EndpointRequest) -> tuple[Network, Endpoint]:
+        with self.db.write() as conn:
+            n, ep = self.connect_in(conn, container_id, container_name, req)
+        self._event(n, "connect", container_id)
+        return n, ep
+
+    def disconnect(self, container_id: str, container_name: str, ref: str) -> Network:
+        with self.db.write() as conn:
+            n = self._lookup(conn, ref)
+            if n is None:
+                raise NetworkNotFoundError(ref)
+            cur = conn.execute("DELETE FROM endpoints WHERE container_id = ? AND "
+                               "network_id = ?", (container_id, n.id))
+            if cur.rowcount == 0:
+                raise InvalidParameterError(
+                    f"container {container_id} is not connected to network {n.name}")
+        self._event(n, "disconnect", container_id)
+        return n
+
+    def endpoints(self, container_id: str) -> list[tuple[Network, Endpoint]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT e.*, n.id AS nid FROM endpoints e JOIN networks n ON n.id = "
+                "e.network_id WHERE e.container_id = ? ORDER BY e.position",
+                (container_id,)).fetchall()
+            nets = {r["id"]: _row_network(r) for r in conn.execute("SELECT * FROM networks")}
+        return [(nets[r["network_id"]], _row_endpoint(r)) for r in rows]
+
+    def endpoints_on(self, network_id: str) -> list[Endpoint]:
+        with self.db.read() as conn:
+            return [_row_endpoint(r) for r in conn.execute(
+                "SELECT * FROM endpoints WHERE network_id = ? ORDER BY ip", (network_id,))]
+
+    def all_endpoints(self) -> list[Endpoint]:
+        with self.db.read() as conn:
+            return [_row_endpoint(r) for r in conn.execute("SELECT * FROM endpoints")]
+
+    def set_mac(self, container_id: str, network_id: str, mac: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE endpoints SET mac = ? WHERE container_id = ? AND "
+                         "network_id = ?", (mac, container_id, network_id))
+
+
+def resolve_requests(mode: str, requests: Iterable[EndpointRequest]) -> list[EndpointRequest]:
+    """The endpoints a container's NetworkMode implies: ``default``/``bridge`` -> the
+    default network, a name -> that network, none/host/container: -> none."""
+    reqs = list(requests)
+    if mode in ("none", "host") or mode.startswith("container:"):
+        return []
+    target = DEFAULT_BRIDGE if mode in ("default", "") else mode
+    if not any(r.network == target for r in reqs):
+        reqs.insert(0, EndpointRequest(network=target))
+    return reqs
