@@ -112,6 +112,8 @@ command("container ls", "container", "List containers",
         also=("container list", "container ps", "ps"), entry="ps", section=COMMON)
 command("container pause", "lifecycle", "Pause all processes within one or more containers",
         "CONTAINER [CONTAINER...]", also=("pause",), entry="pause")
+command("container port", "container", "List port mappings or a specific mapping for the "
+        "container", "CONTAINER [PRIVATE_PORT[/PROTO]]", also=("port",), entry="port")
 command("container prune", "container", "Remove all stopped containers", entry="prune")
 command("container rename", "lifecycle", "Rename a container", "CONTAINER NEW_NAME",
         also=("rename",), entry="rename")
@@ -182,6 +184,20 @@ command("volume rm", "volume", "Remove one or more volumes",
         "[OPTIONS] VOLUME [VOLUME...]", also=("volume remove",),
         long="Remove one or more volumes. You cannot remove a volume that is in use by a "
              "container.")
+
+# --- networks (the group dispatches its own verbs) ------------------------------------
+group("network", "network", "Manage networks")
+command("network connect", "network", "Connect a container to a network",
+        "[OPTIONS] NETWORK CONTAINER")
+command("network create", "network", "Create a network", "[OPTIONS] NETWORK")
+command("network disconnect", "network", "Disconnect a container from a network",
+        "[OPTIONS] NETWORK CONTAINER")
+command("network inspect", "network", "Display detailed information on one or more networks",
+        "[OPTIONS] NETWORK [NETWORK...]")
+command("network ls", "network", "List networks", also=("network list",))
+command("network prune", "network", "Remove all unused networks")
+command("network rm", "network", "Remove one or more networks", "NETWORK [NETWORK...]",
+        also=("network remove",))
 
 # --- system --------------------------------------------------------------------------
 group("system", "system", "Manage Orlop")

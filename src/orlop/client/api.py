@@ -8,6 +8,7 @@ from orlop.client.base import API_VERSION, APIError
 from orlop.client.containers import ContainerAPI
 from orlop.client.images import ImageAPI
 from orlop.client.monitoring import MonitoringAPI
+from orlop.client.networks import NetworkAPI
 from orlop.client.registry import RegistryAPI
 from orlop.client.system import SystemAPI
 from orlop.client.volumes import VolumeAPI
@@ -16,5 +17,5 @@ __all__ = ["API_VERSION", "APIClient", "APIError"]
 
 
 class APIClient(ContainerAPI, ImageAPI, VolumeAPI, SystemAPI, ArchiveAPI, MonitoringAPI,
-                RegistryAPI):
+                RegistryAPI, NetworkAPI):
     """All endpoint groups over one endpoint (unix socket, or TCP with TLS)."""

@@ -24,6 +24,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     running = c.status in ("running", "paused", "restarting")
     status = c.status
     from orlop.engine.bundle import process_env
+    from orlop.engine.netinspect import network_settings
 
     env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
     env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]
@@ -46,7 +47,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "FinishedAt": c.finished_at,
         },
         "Image": c.image_id,
-        "ResolvConfPath": "",
+        "ResolvConfPath": str(cdir / "resolv.conf"),
         "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"),
         "LogPath": str(cdir / f"{c.id}-json.log"),
@@ -63,7 +64,12 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "ContainerIDFile": "",
             "LogConfig": hc.log_config,
             "NetworkMode": hc.network_mode,
-            "PortBindings": {},
+            "PortBindings": hc.port_bindings or {},
+            "PublishAllPorts": hc.publish_all,
+            "Dns": hc.dns or [],
+            "DnsOptions": hc.dns_options or [],
+            "DnsSearch": hc.dns_search or [],
+            "ExtraHosts": hc.extra_hosts,
             "RestartPolicy": hc.restart_policy,
             "AutoRemove": hc.auto_remove,
             "VolumeDriver": "",
@@ -105,7 +111,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
                    if mp.origin != "tmpfs-flag"],
         "Config": {
             "Hostname": cfg.hostname,
-            "Domainname": "",
+            "Domainname": cfg.domainname,
             "User": cfg.user,
             "AttachStdin": cfg.open_stdin,
             "AttachStdout": True,
@@ -117,6 +123,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "Cmd": cmd,
             "Image": cfg.image,
             "Volumes": cfg.volumes,
+            **({"ExposedPorts": cfg.exposed_ports} if cfg.exposed_ports else {}),
+            **({"MacAddress": cfg.mac_address} if cfg.mac_address else {}),
             "WorkingDir": cfg.working_dir or img_cfg.get("WorkingDir") or "",
             "Entrypoint": entrypoint,
             "OnBuild": None,
@@ -125,11 +133,5 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
                if cfg.stop_signal or img_cfg.get("StopSignal") else {}),
             **({"StopTimeout": cfg.stop_timeout} if cfg.stop_timeout is not None else {}),
         },
-        "NetworkSettings": {
-            "Bridge": "",
-            "SandboxID": "",
-            "Ports": {},
-            "Networks": {hc.network_mode: {"NetworkID": "", "EndpointID": "", "Gateway": "",
-                                           "IPAddress": "", "MacAddress": ""}},
-        },
+        "NetworkSettings": network_settings(engine, c),
     }

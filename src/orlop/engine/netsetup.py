@@ -188,7 +188,7 @@ def detach(config: EngineConfig, cid: str) -> None:
     if have:
         try:
             doc = json.loads(claimed.read_text())
-            if path.exists():
+            if path.exists() and doc.get("networks"):
                 netavark.teardown(str(path), doc, aardvark_dir(config))
         except (OSError, ValueError, OrlopError):
             pass  # the namespace goes below in any case; its veth goes with it

@@ -53,17 +53,33 @@ def container_command(e: Engine, c: Container) -> str:
 
 def container_summary(e: Engine, c: Container) -> dict[str, Any]:
     """One ``GET /containers/json`` entry."""
+    from orlop.engine.netinspect import network_settings
     from orlop.mounts.spec import MountPoint
 
     mounts = [mp.to_inspect() for mp in map(MountPoint.from_json, e.mount_points(c.id))
               if mp.origin != "tmpfs-flag"]
+    settings = network_settings(e, c)
     return {
         "Id": c.id, "Names": ["/" + c.name], "Image": c.image_ref, "ImageID": c.image_id,
-        "Command": container_command(e, c), "Created": epoch(c.created), "Ports": [],
+        "Command": container_command(e, c), "Created": epoch(c.created),
+        "Ports": port_list(settings["Ports"]),
         "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.network_mode},
-        "NetworkSettings": {"Networks": {}}, "Mounts": mounts,
+        "NetworkSettings": {"Networks": settings["Networks"]}, "Mounts": mounts,
     }
+
+
+def port_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
+    """``NetworkSettings.Ports`` -> the list entry's ``Ports`` (Docker's api/types.Port)."""
+    out: list[dict[str, Any]] = []
+    for key, binds in ports.items():
+        port, _, proto = key.partition("/")
+        if not binds:
+            out.append({"PrivatePort": int(port), "Type": proto})
+        for b in binds or []:
+            out.append({"IP": b["HostIp"], "PrivatePort": int(port),
+                        "PublicPort": int(b["HostPort"]), "Type": proto})
+    return out
 
 
 def image_summary(i: Image) -> dict[str, Any]:

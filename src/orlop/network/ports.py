@@ -198,19 +198,6 @@ def ports_json(mappings: Iterable[PortMapping], exposed: Iterable[str]
     return out
 
 
-def ps_ports(ports: Mapping[str, Sequence[Mapping[str, str]] | None]) -> str:
-    """The PORTS column: ``127.0.0.1:8080->80/tcp, 443/tcp`` (sorted as Docker)."""
-    items: list[tuple[int, str, str]] = []
-    for key, binds in ports.items():
-        port, proto = port_key(key)
-        if not binds:
-            items.append((port, proto, f"{port}/{proto}"))
-        for b in binds or []:
-            items.append((port, proto, f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}"
-                                       f"->{port}/{proto}"))
-    return ", ".join(text for _p, _q, text in sorted(items))
-
-
 def from_mapping_json(items: Iterable[Mapping[str, Any]]) -> list[PortMapping]:
     return [PortMapping(container_port=int(m["container_port"]), host_port=int(m["host_port"]),
                         protocol=str(m["protocol"]), host_ip=str(m.get("host_ip") or ""),

@@ -8,6 +8,7 @@ from orlop.cli.backend.containers import LocalContainers
 from orlop.cli.backend.data import LocalData
 from orlop.cli.backend.images import LocalImages
 from orlop.cli.backend.monitoring import LocalMonitoring
+from orlop.cli.backend.networks import LocalNetworks
 from orlop.cli.backend.system import LocalSystem
 from orlop.cli.backend.volumes import LocalVolumes
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class LocalBackend(LocalContainers, LocalImages, LocalVolumes, LocalSystem, LocalData,
-                   LocalMonitoring):
+                   LocalMonitoring, LocalNetworks):
     remote = False
 
     def __init__(self, engine: Engine) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, render_table
+from orlop.errors import NotFoundError
 
 # Every command of this module, and the whole `container` group, works through orlopd.
-REMOTE = frozenset({"start", "ps", "rm", "container"})
+REMOTE = frozenset({"start", "ps", "rm", "container", "port"})
 
 
 
@@ -22,7 +23,40 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if name == "container":
         raise UsageError(f"unknown command \"{argv[0] if argv else ''}\" for \"orlop "
                          "container\"")
-    return {"start": _start, "ps": _ps, "rm": _rm, "prune": _prune}[name](argv, ctx)
+    return {"start": _start, "ps": _ps, "rm": _rm, "prune": _prune,
+            "port": _port}[name](argv, ctx)
+
+
+def _port(argv: list[str], ctx: Context) -> int:
+    """``orlop port CONTAINER [PRIVATE_PORT[/PROTO]]``: Docker's lines."""
+    p = Parser(prog="orlop port", add_help=False)
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    if not args.args or len(args.args) > 2:
+        raise UsageError('"orlop port" requires at least 1 and at most 2 arguments.')
+    ref = args.args[0]
+    info = ctx.backend().container_inspect(ref)
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    if len(args.args) == 2:
+        want = args.args[1]
+        port, _, proto = want.partition("/")
+        if not port.isdigit():
+            raise UsageError(f"Error: invalid port ({port})")
+        key = f"{port}/{proto or 'tcp'}"
+        binds = ports.get(key) or []
+        if not binds:
+            raise NotFoundError(f"No public port '{key}' published for {ref}")
+        for b in binds:
+            print(f"{b['HostIp']}:{b['HostPort']}", file=ctx.stdout)
+        return 0
+    items = []
+    for key, binds in ports.items():
+        port, _, proto = key.partition("/")
+        for b in binds or []:
+            items.append(((int(port), proto), f"{key} -> {b['HostIp']}:{b['HostPort']}"))
+    for _k, line in sorted(items):
+        print(line, file=ctx.stdout)
+    return 0
 
 
 def confirm(ctx: Context, warning: str) -> bool:
@@ -126,7 +160,7 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
         "RunningFor": human_duration(now - created) + " ago",
         "Status": str(c.get("Status") or ""),
-        "Ports": "",
+        "Ports": _ports_column(c.get("Ports") or []),
         "Names": ",".join(n.lstrip("/") for n in c.get("Names") or []),
         "State": str(c.get("State") or ""),
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
@@ -136,6 +170,19 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
                                 if m.get("Type") == "volume")),
         "Size": "",
     }
+
+
+def _ports_column(ports: list[dict[str, object]]) -> str:
+    """Docker's PORTS: ``127.0.0.1:8080->80/tcp, 443/tcp``."""
+    items = []
+    for p in ports:
+        private, proto = int(str(p.get("PrivatePort") or 0)), str(p.get("Type") or "tcp")
+        if p.get("PublicPort"):
+            text = f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{private}/{proto}"
+        else:
+            text = f"{private}/{proto}"
+        items.append((private, proto, text))
+    return ", ".join(t for _p, _q, t in sorted(items))
 
 
 def _ps(argv: list[str], ctx: Context) -> int:

@@ -1,0 +1,244 @@
+"""`orlop network create | connect | disconnect | inspect | ls | prune | rm`: Docker's
+flags, output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
+from orlop.cli.output import format_template, tabwrite, write_inspect
+from orlop.errors import InvalidParameterError, NotFoundError, OrlopError
+
+REMOTE = frozenset({"network"})
+
+_ALIASES = {"list": "ls", "remove": "rm"}
+_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+            "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS",
+            "CreatedAt": "CREATED AT"}
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    if not argv:  # main() answers `orlop network` and `orlop network --help`
+        raise UsageError('"orlop network" requires a command.')
+    sub = _ALIASES.get(argv[0], argv[0])
+    handler = _COMMANDS.get(sub)
+    if handler is None:
+        ctx.command = "network"
+        raise UsageError(f"'network {argv[0]}' is not an orlop command.")
+    ctx.command = f"network {sub}"
+    return handler(argv[1:], ctx)
+
+
+def _kv(values: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for raw in values:
+        key, _, value = raw.partition("=")
+        if not key:
+            raise UsageError(f'invalid argument "{raw}" for "--{flag}" flag')
+        out[key] = value
+    return out
+
+
+def _one(values: list[str], flag: str) -> str:
+    if len(values) > 1:
+        raise UsageError(f"Orlop networks have one IPv4 subnet: give one --{flag}")
+    return values[0] if values else ""
+
+
+def _create(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network create", add_help=False)
+    p.add_argument("-d", "--driver", default="bridge",
+                   help="Driver to manage the Network")
+    p.add_argument("--subnet", action="append", default=[],
+                   help="Subnet in CIDR format that represents a network segment")
+    p.add_argument("--gateway", action="append", default=[],
+                   help="IPv4 Gateway for the master subnet")
+    p.add_argument("--ip-range", action="append", default=[],
+                   help="Allocate container ip from a sub-range")
+    p.add_argument("--internal", action="store_true",
+                   help="Restrict external access to the network")
+    p.add_argument("--ipv6", action="store_true", help="Enable IPv6 (refused)")
+    p.add_argument("--attachable", action="store_true",
+                   help="Enable manual container attachment")
+    p.add_argument("--label", action="append", default=[],
+                   help="Set metadata on a network")
+    p.add_argument("-o", "--opt", action="append", default=[],
+                   help="Set driver specific options")
+    p.add_argument("--ipam-driver", default="default", help="IP Address Management Driver")
+    p.add_argument("--aux-address", action="append", default=[],
+                   help="Auxiliary IPv4 addresses (refused)")
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "network create", exactly=1)
+    if args.ipv6:
+        raise UsageError("--ipv6 is not supported: Orlop networks are IPv4 only")
+    cfg: dict[str, Any] = {}
+    for key, values, flag in (("Subnet", args.subnet, "subnet"),
+                              ("Gateway", args.gateway, "gateway"),
+                              ("IPRange", args.ip_range, "ip-range")):
+        value = _one(values, flag)
+        if value:
+            cfg[key] = value
+    if args.aux_address:
+        cfg["AuxiliaryAddresses"] = _kv(args.aux_address, "aux-address")
+    body = {"Name": args.names[0], "Driver": args.driver, "Internal": args.internal,
+            "Attachable": args.attachable, "CheckDuplicate": True,
+            "Labels": _kv(args.label, "label"), "Options": _kv(args.opt, "opt"),
+            "IPAM": {"Driver": args.ipam_driver, "Config": [cfg] if cfg else []}}
+    out = ctx.backend().network_create(body)
+    print(out["Id"], file=ctx.stdout)
+    return 0
+
+
+def _connect(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network connect", add_help=False)
+    p.add_argument("--alias", action="append", default=[],
+                   help="Add network-scoped alias for the container")
+    p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+    p.add_argument("--ip6", default="", help="IPv6 address (refused)")
+    p.add_argument("--link", action="append", default=[],
+                   help="Add link to another container (refused)")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "network connect", exactly=2)
+    if args.ip6 or args.link:
+        raise UsageError("--ip6 and --link are not supported by Orlop networks")
+    ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias))
+    return 0
+
+
+def _disconnect(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network disconnect", add_help=False)
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Force the container to disconnect from a network")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "network disconnect", exactly=2)
+    ctx.backend().network_disconnect(args.args[0], args.args[1], args.force)
+    return 0
+
+
+def _inspect(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network inspect", add_help=False)
+    p.add_argument("-f", "--format", default="",
+                   help="Format output using a custom template")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="Verbose output for diagnostics")
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "network inspect", at_least=1)
+    backend = ctx.backend()
+    found: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for ref in args.names:
+        try:
+            found.append(backend.network_inspect(ref))
+        except NotFoundError:
+            errors.append(f"No such network: {ref}")
+    return write_inspect(ctx.stdout, ctx.stderr, found, errors, args.format)
+
+
+def _ls_object(n: Mapping[str, Any], trunc: bool) -> dict[str, str]:
+    labels = ",".join(f"{k}={v}" for k, v in sorted((n.get("Labels") or {}).items()))
+    return {"ID": n["Id"][:12] if trunc else n["Id"], "Name": n["Name"],
+            "Driver": n["Driver"], "Scope": n.get("Scope") or "local",
+            "IPv6": str(bool(n.get("EnableIPv6"))).lower(),
+            "Internal": str(bool(n.get("Internal"))).lower(), "Labels": labels,
+            "CreatedAt": str(n.get("Created") or "")}
+
+
+def _template(fmt: str, obj: Mapping[str, Any]) -> str:
+    try:
+        return format_template(fmt, obj)
+    except ValueError as err:
+        raise InvalidParameterError(f"template parsing error: {err}") from None
+
+
+def _ls(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network ls", add_help=False)
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
+    p.add_argument("-f", "--filter", action="append", default=[],
+                   help="Provide filter values (e.g. 'driver=bridge')")
+    p.add_argument("--format", default="", help="Format output using a custom template")
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError('"orlop network ls" accepts no arguments.')
+    nets = ctx.backend().network_list(parse_filter_flags(args.filter) or None)
+    nets.sort(key=lambda n: n["Name"])
+    objs = [_ls_object(n, not args.no_trunc) for n in nets]
+    fmt: str = args.format.strip()
+    out = ctx.stdout
+    if args.quiet and fmt in ("", "table"):
+        out.write("".join(f"{o['ID']}\n" for o in objs))
+        return 0
+    if fmt in ("", "table"):
+        fmt = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+    if fmt == "json":
+        out.write("".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n"
+                          for o in objs))
+        return 0
+    if fmt.startswith("table"):
+        body = fmt[len("table"):].strip() or "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+        lines = [_template(body, _HEADERS), *(_template(body, o) for o in objs)]
+        out.write(tabwrite([line.split("\t") for line in lines]))
+        return 0
+    out.write("".join(_template(fmt, o) + "\n" for o in objs))
+    return 0
+
+
+def _rm(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network rm", add_help=False)
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Do not error if the network does not exist")
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "network rm", at_least=1)
+    backend = ctx.backend()
+    failed = False
+    for ref in args.names:
+        try:
+            backend.network_remove(ref)
+        except NotFoundError:
+            if args.force:
+                continue
+            print(f"Error: No such network: {ref}", file=ctx.stderr)
+            failed = True
+            continue
+        except OrlopError as err:
+            print(f"Error response from daemon: {err}", file=ctx.stderr)
+            failed = True
+            continue
+        print(ref, file=ctx.stdout)
+    return 1 if failed else 0
+
+
+def _prune(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop network prune", add_help=False)
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[],
+                   help="Provide filter values (e.g. 'until=<timestamp>')")
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError('"orlop network prune" accepts no arguments.')
+    filters = parse_filter_flags(args.filter)
+    if not args.force:
+        from orlop.cli.commands.container import confirm
+
+        if not confirm(ctx, "WARNING! This will remove all custom networks not used by at "
+                            "least one container."):
+            return 0
+    removed = ctx.backend().network_prune(filters or None)
+    if removed:
+        ctx.stdout.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in removed) + "\n")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[list[str], Context], int]] = {
+    "create": _create, "connect": _connect, "disconnect": _disconnect, "inspect": _inspect,
+    "ls": _ls, "prune": _prune, "rm": _rm,
+}

@@ -1,0 +1,103 @@
+"""Docker's JSON for networks (``network inspect``/``ls``, ``/networks``) and for a
+container's ``NetworkSettings``."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+from orlop.engine.models import Container
+from orlop.network.model import Endpoint, Network
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+PSEUDO = {"host": "host", "none": "null"}
+
+
+def pseudo_id(name: str) -> str:
+    """A stable id for ``host``/``none`` (no record: nothing to configure)."""
+    return (name.encode().hex() * 64)[:64]
+
+
+def _prefix(n: Network) -> int:
+    return ipaddress.ip_network(n.subnet).prefixlen
+
+
+def network_json(engine: Engine | None, n: Network | str, with_containers: bool = True
+                 ) -> dict[str, Any]:
+    if isinstance(n, str):  # host / none
+        return {"Name": n, "Id": pseudo_id(n), "Created": "0001-01-01T00:00:00Z",
+                "Scope": "local", "Driver": PSEUDO[n], "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": None, "Config": []},
+                "Internal": False, "Attachable": False, "Ingress": False,
+                "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
+                "Options": {}, "Labels": {}}
+    ipam_cfg: dict[str, str] = {"Subnet": n.subnet, "Gateway": n.gateway}
+    if n.ip_range:
+        ipam_cfg["IPRange"] = n.ip_range
+    containers: dict[str, Any] = {}
+    if engine is not None and with_containers:
+        eps = engine.networks.endpoints_on(n.id)
+        if eps:
+            alive = {c.id: c for c in engine.list_containers() if c.status == "running"}
+            for ep in eps:
+                c = alive.get(ep.container_id)
+                if c is not None:
+                    containers[c.id] = {"Name": c.name, "EndpointID": ep.endpoint_id,
+                                        "MacAddress": ep.mac,
+                                        "IPv4Address": f"{ep.ip}/{_prefix(n)}",
+                                        "IPv6Address": ""}
+    return {"Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
+            "Driver": n.driver, "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": None if n.predefined else {},
+                     "Config": [ipam_cfg]},
+            "Internal": n.internal, "Attachable": False, "Ingress": False,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
+            "Options": dict(n.options), "Labels": dict(n.labels)}
+
+
+def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,
+                   short_id: str) -> dict[str, Any]:
+    aliases = None
+    if n is not None and ep is not None and not n.predefined:
+        aliases = [*ep.aliases, short_id]
+    ipam = {"IPv4Address": ep.ip} if ep is not None and ep.static_ip else None
+    on = live and ep is not None and n is not None
+    return {"IPAMConfig": ipam, "Links": None, "Aliases": aliases, "NetworkID": network_id,
+            "EndpointID": ep.endpoint_id if on and ep else "",
+            "Gateway": n.gateway if on and n else "",
+            "IPAddress": ep.ip if on and ep else "",
+            "IPPrefixLen": _prefix(n) if on and n else 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": ep.mac if on and ep else "", "DriverOpts": None}
+
+
+def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
+    """Docker's ``NetworkSettings``; addresses only while the container runs (as
+    Docker); the top-level address fields are the default bridge's."""
+    from orlop.engine.netsetup import netns_path, published
+    from orlop.network.ports import ports_json
+
+    live = c.status in ("running", "paused", "restarting")
+    mode = c.host_config.network_mode or "default"
+    networks: dict[str, Any] = {}
+    top = {"EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+           "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+           "MacAddress": ""}
+    if mode in ("host", "none"):
+        networks[mode] = _endpoint_json(None, None, live, pseudo_id(mode), c.short_id)
+    elif not mode.startswith("container:"):
+        for n, ep in engine.networks.endpoints(c.id):
+            entry = _endpoint_json(n, ep, live, n.id, c.short_id)
+            networks[n.name] = entry
+            if n.predefined:
+                top.update({k: entry[k] for k in top})
+    exposed = list((c.config.exposed_ports or {}).keys())
+    ports = ports_json(published(engine.config, c.id), exposed) if live else {}
+    sandbox = str(netns_path(engine.config, c.id)) if live and networks and \
+        netns_path(engine.config, c.id).exists() else ""
+    return {"Bridge": "", "SandboxID": c.id if sandbox else "", "HairpinMode": False,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
+            "SandboxKey": sandbox, "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None, **top, "Networks": networks}

@@ -1,0 +1,239 @@
+"""The network verbs (``network create|ls|inspect|rm|prune|connect|disconnect`` and the
+``/networks`` routes): Docker's JSON in and out, over the network service; connect and
+disconnect of a running container go through netavark at once."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from orlop.engine.netinspect import PSEUDO, network_json, pseudo_id
+from orlop.errors import InvalidParameterError
+from orlop.network.model import EndpointRequest, Network
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
+
+
+def _all(engine: Engine) -> list[Network | str]:
+    return [*engine.networks.list_all(), "host", "none"]
+
+
+def _name(n: Network | str) -> str:
+    return n if isinstance(n, str) else n.name
+
+
+def _id(n: Network | str) -> str:
+    return pseudo_id(n) if isinstance(n, str) else n.id
+
+
+def find(engine: Engine, ref: str) -> Network | str:
+    for p in PSEUDO:
+        if ref in (p, pseudo_id(p)):
+            return p
+    return engine.networks.get(ref)
+
+
+def _match(engine: Engine, n: Network | str, filters: Mapping[str, Sequence[str]],
+           used: set[str]) -> bool:
+    for key, values in filters.items():
+        if key not in FILTERS:
+            raise InvalidParameterError(f"invalid filter '{key}'")
+        if not values:
+            continue
+        if key == "name" and not any(v in _name(n) for v in values):
+            return False
+        if key == "id" and not any(_id(n).startswith(v) for v in values):
+            return False
+        if key == "driver" and not any(
+                v == (PSEUDO[n] if isinstance(n, str) else n.driver) for v in values):
+            return False
+        if key == "scope" and "local" not in values:
+            return False
+        if key == "type":
+            builtin = isinstance(n, str) or n.predefined
+            for v in values:
+                if v not in ("custom", "builtin"):
+                    raise InvalidParameterError(f"invalid filter: 'type'='{v}'")
+            if not any((v == "builtin") == builtin for v in values):
+                return False
+        if key == "label":
+            labels = {} if isinstance(n, str) else n.labels
+            for v in values:
+                k, sep, val = v.partition("=")
+                if k not in labels or (sep and labels[k] != val):
+                    return False
+        if key == "dangling":
+            want = values[-1].lower() in ("1", "true")
+            dangling = not isinstance(n, str) and not n.predefined and n.id not in used
+            if want != dangling:
+                return False
+    return True
+
+
+def list_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+                  ) -> list[dict[str, Any]]:
+    used = {ep.network_id for ep in engine.networks.all_endpoints()}
+    return [network_json(engine, n, with_containers=False) for n in _all(engine)
+            if _match(engine, n, filters or {}, used)]
+
+
+def inspect_network(engine: Engine, ref: str) -> dict[str, Any]:
+    return network_json(engine, find(engine, ref))
+
+
+def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /networks/create``'s body (Docker's field names)."""
+    ipam = body.get("IPAM") or {}
+    if not isinstance(ipam, dict):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    "NetworkCreateRequest.IPAM of type network.IPAM")
+    if (ipam.get("Driver") or "default") != "default":
+        raise InvalidParameterError(f'IPAM driver "{ipam.get("Driver")}" is not supported '
+                                    "by Orlop (default only)")
+    configs = ipam.get("Config") or []
+    if len(configs) > 1:
+        raise InvalidParameterError("Orlop networks have one IPv4 subnet: give one --subnet")
+    cfg = configs[0] if configs else {}
+    if cfg.get("AuxiliaryAddresses"):
+        raise InvalidParameterError("--aux-address is not supported by Orlop")
+    n = engine.networks.create(
+        str(body.get("Name") or ""), driver=str(body.get("Driver") or "bridge"),
+        subnet=str(cfg.get("Subnet") or ""), gateway=str(cfg.get("Gateway") or ""),
+        ip_range=str(cfg.get("IPRange") or ""), internal=bool(body.get("Internal")),
+        labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+        options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
+        ipv6=bool(body.get("EnableIPv6")))
+    return {"Id": n.id, "Warning": ""}
+
+
+def remove_network(engine: Engine, ref: str) -> None:
+    n = find(engine, ref)
+    if isinstance(n, str):
+        raise InvalidParameterError(f"{n} is a pre-defined network and cannot be removed")
+    engine.networks.remove(n.id)
+
+
+def prune_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+                   ) -> list[str]:
+    flt = dict(filters or {})
+    for key in flt:
+        if key not in ("label", "label!", "until"):
+            raise InvalidParameterError(f"invalid filter '{key}'")
+
+    def keep(n: Network) -> bool:
+        for v in flt.get("label", []):
+            k, sep, val = v.partition("=")
+            if k not in n.labels or (sep and n.labels[k] != val):
+                return True
+        for v in flt.get("label!", []):
+            k, sep, val = v.partition("=")
+            if k in n.labels and (not sep or n.labels[k] == val):
+                return True
+        if flt.get("until"):
+            from orlop.engine.timefmt import parse_rfc3339
+
+            limit = _until(flt["until"][-1])
+            if parse_rfc3339(n.created) >= limit:
+                return True
+        return False
+
+    return engine.networks.prune(keep)
+
+
+def _until(text: str) -> float:
+    import time
+
+    from orlop.engine.timefmt import parse_rfc3339
+
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * units[text[-1]]
+    try:
+        return float(text)
+    except ValueError:
+        return parse_rfc3339(text)
+
+
+def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
+            aliases: Sequence[str] = ()) -> None:
+    """Docker's connect: recorded at once; applied now if the container runs."""
+    from orlop.engine import netsetup
+    from orlop.network import netavark
+
+    n = find(engine, net_ref)
+    c = engine.get_container(container_ref)
+    mode = c.host_config.network_mode or "default"
+    if isinstance(n, str) or mode == "host":
+        raise InvalidParameterError("container cannot be disconnected from host network or "
+                                    "connected to host network")
+    if mode == "none" or mode.startswith("container:"):
+        raise InvalidParameterError(
+            "container sharing network namespace with another container or host cannot "
+            "be connected to any other network" if mode != "none" else
+            "container cannot be connected to multiple networks with one of the networks "
+            "in private (none) mode")
+    net, ep = engine.networks.connect(c.id, c.name, EndpointRequest(
+        network=n.id, ip=ip, aliases=tuple(aliases)))
+    path = netsetup.netns_path(engine.config, c.id)
+    state = path.with_name(f"{c.id}.json")
+    if c.status != "running" or not path.exists() or not state.exists():
+        return
+    doc = netavark.options_json(c.id, c.name, [(net, ep)], [])
+    try:
+        status = netavark.setup(str(path), doc, netsetup.aardvark_dir(engine.config))
+    except BaseException:
+        engine.networks.disconnect(c.id, c.name, net.id)
+        raise
+    mac = netavark.macs_of(status).get(net.name)
+    if mac:
+        engine.networks.set_mac(c.id, net.id, mac)
+    full = json.loads(state.read_text())
+    full["networks"].update(doc["networks"])
+    full["network_info"].update(doc["network_info"])
+    _write(state, full)
+
+
+def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = False
+               ) -> None:
+    from orlop.engine import netsetup
+    from orlop.network import netavark
+
+    n = find(engine, net_ref)
+    c = engine.get_container(container_ref)
+    if isinstance(n, str):
+        if (c.host_config.network_mode or "") == n:
+            raise InvalidParameterError("container cannot be disconnected from host network "
+                                        "or connected to host network")
+        raise InvalidParameterError(
+            f"container {c.id} is not connected to network {n}")
+    path = netsetup.netns_path(engine.config, c.id)
+    state = path.with_name(f"{c.id}.json")
+    if c.status == "running" and path.exists() and state.exists():
+        full = json.loads(state.read_text())
+        if n.name in full.get("networks", {}):
+            part = {**full, "networks": {n.name: full["networks"][n.name]},
+                    "network_info": {n.name: full["network_info"][n.name]}}
+            try:
+                netavark.teardown(str(path), part, netsetup.aardvark_dir(engine.config))
+            except Exception:
+                if not force:
+                    raise
+            del full["networks"][n.name]
+            del full["network_info"][n.name]
+            if not full["networks"]:
+                full.pop("port_mappings", None)
+            _write(state, full)
+    engine.networks.disconnect(c.id, c.name, n.id)
+
+
+def _write(path: os.PathLike[str], doc: dict[str, Any]) -> None:
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
+
