@@ -21,6 +21,12 @@ ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_apt+=(libseccomp2
 # tests/integration/test_seccomp.py builds a tiny static syscall prober (glibc's libc.a).
 { command -v gcc >/dev/null 2>&1 && ls /usr/lib/*-linux-gnu/libc.a >/dev/null 2>&1; } \
   || need_apt+=(gcc libc6-dev)
+# Bridge networks (docs/networking.md): Podman's netavark sets up interfaces, firewall
+# rules and port forwarding, aardvark-dns resolves container names; netavark drives
+# iptables.
+[ -x /usr/lib/podman/netavark ] || need_apt+=(netavark)
+[ -x /usr/lib/podman/aardvark-dns ] || need_apt+=(aardvark-dns)
+command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 # tests/compat/test_tls.py makes its CA and certificates with the openssl CLI.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # tests/integration/test_registry.py runs Debian's registry (distribution 2.8) itself
@@ -37,7 +43,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt' \
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2' \
      >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"

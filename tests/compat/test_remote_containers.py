@@ -137,7 +137,7 @@ def test_run_exit_codes_and_streams_match(srv: Server) -> None:
     assert code == 125 and "No such image: nope" in err
     assert both(srv, "run", "--rm", "busybox", "nonexist")[0] == 127
     assert both(srv, "run", "--rm", "busybox", "/etc")[0] == 126
-    assert both(srv, "run", "--rm", "--network", "bridge", "busybox", "true")[0] == 125
+    assert both(srv, "run", "--rm", "--network", "nosuchnet", "busybox", "true")[0] == 125
     assert both(srv, "run", "--rm", "--restart", "bogus", "busybox", "true")[0] == 125
     assert both(srv, "run", "--rm", "--restart", "always:3", "busybox", "true")[0] == 125
     assert both(srv, "run", "--rm", "--restart", "on-failure:x", "busybox", "true")[0] == 125

@@ -282,7 +282,10 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
                         str(config.run_root), c.id, str(lock_fd), str(pid)],
         **fds,
     }
-    for fd in [lock_fd, *fds.values()]:
+    from orlop.engine.netsetup import HELD
+
+    # The network namespace's descriptor too: the finish phase tears it down.
+    for fd in [lock_fd, *fds.values(), *([HELD[c.id]] if c.id in HELD else [])]:
         os.set_inheritable(fd, True)
     engine.close()
     os.execv(sys.executable, [sys.executable, "-I", "-S", str(WATCH_SCRIPT),

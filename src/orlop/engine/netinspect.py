@@ -76,7 +76,7 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
 def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
     """Docker's ``NetworkSettings``; addresses only while the container runs (as
     Docker); the top-level address fields are the default bridge's."""
-    from orlop.engine.netsetup import netns_path, published
+    from orlop.engine.netsetup import HOLDER, published, read_state
     from orlop.network.ports import ports_json
 
     live = c.status in ("running", "paused", "restarting")
@@ -95,8 +95,8 @@ def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
                 top.update({k: entry[k] for k in top})
     exposed = list((c.config.exposed_ports or {}).keys())
     ports = ports_json(published(engine.config, c.id), exposed) if live else {}
-    sandbox = str(netns_path(engine.config, c.id)) if live and networks and \
-        netns_path(engine.config, c.id).exists() else ""
+    state = read_state(engine.config, c.id) if live else None
+    sandbox = str(state.get(HOLDER, "")) if state else ""
     return {"Bridge": "", "SandboxID": c.id if sandbox else "", "HairpinMode": False,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
             "SandboxKey": sandbox, "SecondaryIPAddresses": None,

@@ -1,13 +1,17 @@
 """A container's network at start and stop: the glue between the container record,
 the network service (addresses), netavark (interfaces, firewall, DNS) and the bundle.
 
-At start (``attach``): a new network namespace pinned at ``RUNROOT/netns/<id>``,
-netavark ``setup`` for the container's endpoints and published ports, and the
-resolv.conf/hosts/hostname files; the bundle then names the namespace by path and the
-runtime joins it (setns) instead of making one.  At exit (``detach``, idempotent, also
-from ``rm`` and from reconcile after a crash): netavark ``teardown`` with the very JSON
-setup used (kept as ``RUNROOT/netns/<id>.json``), then the namespace is unpinned and
-its file removed.
+At start (``attach``): a new network namespace held by a descriptor of this process
+(kernel/netns.py: never a mount, so nothing reaches the host's mount table), netavark
+``setup`` for the container's endpoints and published ports given
+``/proc/PID/fd/FD``, and the resolv.conf/hosts/hostname contents; the bundle names that
+path and the runtime joins it (setns).  The holder is the foreground CLI or the
+detached monitor (the descriptor is inherited across its execs, so its finish phase
+still holds it).  At exit (``detach``): netavark ``teardown`` with the very JSON setup
+used (kept as ``RUNROOT/netns/<id>.json``), then the descriptor is closed.  When the
+holder died (kill -9 of the CLI, monitor or orlopd), its namespace went with it;
+reconcile then tears down through a fresh namespace holding stand-in interfaces, which
+removes the rules, the DNS entries and an unused bridge.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig
 from orlop.engine.models import Container
@@ -41,8 +45,32 @@ def netns_dir(config: EngineConfig) -> Path:
     return config.run_root / "netns"
 
 
-def netns_path(config: EngineConfig, cid: str) -> Path:
-    return netns_dir(config) / cid
+# container id -> the descriptor of its namespace, held by this process
+HELD: dict[str, int] = {}
+HOLDER = "orlop_netns"  # key of the state file: the holder's /proc/PID/fd/FD path
+
+
+def _write_state(config: EngineConfig, cid: str, doc: dict[str, object]) -> None:
+    state = _state_path(config, cid)
+    tmp = state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, state)
+
+
+def read_state(config: EngineConfig, cid: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(_state_path(config, cid).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def write_state(config: EngineConfig, cid: str, doc: dict[str, Any]) -> None:
+    _write_state(config, cid, doc)
+
+
+def has_network(config: EngineConfig, cid: str) -> bool:
+    return _state_path(config, cid).exists()
 
 
 def aardvark_dir(config: EngineConfig) -> Path:
@@ -104,19 +132,17 @@ def attach(engine: Engine, c: Container) -> Attachment:
     wanted = ports.requested(hc.port_bindings, (c.config.exposed_ports or {}).keys(),
                              hc.publish_all)
     netns_dir(cfg).mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = netns_path(cfg, c.id)
     detach(cfg, c.id)  # what a previous run of this container may have left
     mappings = ports.allocate(wanted, _taken_ports(cfg))
     doc = netavark.options_json(c.id, c.name, endpoints, mappings, hc.dns or [])
-    from orlop.kernel.netns import create_netns
+    from orlop.kernel.netns import new_netns_fd
 
-    create_netns(str(path))
-    state = _state_path(cfg, c.id)
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, state)  # before setup: a crash mid-setup is still torn down
+    fd = new_netns_fd()
+    HELD[c.id] = fd
+    path = f"/proc/{os.getpid()}/fd/{fd}"
+    _write_state(cfg, c.id, {**doc, HOLDER: path})  # first: a crash mid-setup is undone
     try:
-        status = netavark.setup(str(path), doc, aardvark_dir(cfg))
+        status = netavark.setup(path, doc, aardvark_dir(cfg))
     except BaseException:
         detach(cfg, c.id)
         raise
@@ -132,7 +158,7 @@ def attach(engine: Engine, c: Container) -> Attachment:
     resolv = files.resolv_conf(files.host_resolv(), network_dns=user_dns[:1],
                                dns=dns_opts["dns"], search=dns_opts["search"],
                                options=dns_opts["options"])
-    return Attachment(str(path), hostname, hosts, resolv)
+    return Attachment(path, hostname, hosts, resolv)
 
 
 def _extra_hosts(specs: list[str] | None, gateway: str) -> list[tuple[str, str]]:
@@ -156,8 +182,7 @@ def _join(engine: Engine, ref: str, hostname: str) -> Attachment:
     if other.status != "running" or not other.pid:
         raise ContainerStateError(
             f"cannot join network of a non running container: {other.id}")
-    path = netns_path(engine.config, other.id)
-    ns = str(path) if path.exists() else f"/proc/{other.pid}/ns/net"
+    ns = f"/proc/{other.pid}/ns/net"
     odir = engine.config.containers_dir / other.id
 
     def read(name: str) -> str:
@@ -174,29 +199,63 @@ def detach(config: EngineConfig, cid: str) -> None:
     """Undo ``attach``; safe to call twice, from several processes, or for a container
     that never had a network.  The state file is claimed by renaming it, so only one
     process runs the teardown."""
-    from orlop.kernel.netns import remove_netns
     from orlop.network import netavark
 
-    path = netns_path(config, cid)
     state = _state_path(config, cid)
     claimed = state.with_name(f"{cid}.{os.getpid()}.teardown")
     try:
         os.rename(state, claimed)
-        have = True
     except FileNotFoundError:
-        have = False
-    if have:
+        _release(cid)
+        return
+    fd = -1
+    try:
+        doc = json.loads(claimed.read_text())
+        holder = str(doc.pop(HOLDER, ""))
+        own = _own_fd(holder)
+        if doc.get("networks"):
+            if own >= 0:
+                path = holder
+            else:  # the holder died, and the namespace with it: stand-in interfaces
+                from orlop.kernel.netns import new_netns_fd
+
+                names = [str(per.get("interface_name") or "eth0")
+                         for per in doc["networks"].values()]
+                fd = new_netns_fd(names)
+                path = f"/proc/{os.getpid()}/fd/{fd}"
+            with contextlib.suppress(OrlopError):
+                netavark.teardown(path, doc, aardvark_dir(config))
+        if own >= 0 and HELD.get(cid) != own:  # inherited across exec: ours to close
+            fd = own
+    except (OSError, ValueError):
+        pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        _release(cid)
+        with contextlib.suppress(FileNotFoundError):
+            claimed.unlink()
+
+
+def _own_fd(holder: str) -> int:
+    """The descriptor number if ``holder`` (``/proc/PID/fd/FD``) is this process's
+    (the monitor's finish phase is the same process as its start, after execs)."""
+    prefix = f"/proc/{os.getpid()}/fd/"
+    if holder.startswith(prefix) and holder[len(prefix):].isdigit():
+        fd = int(holder[len(prefix):])
         try:
-            doc = json.loads(claimed.read_text())
-            if path.exists() and doc.get("networks"):
-                netavark.teardown(str(path), doc, aardvark_dir(config))
-        except (OSError, ValueError, OrlopError):
-            pass  # the namespace goes below in any case; its veth goes with it
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                claimed.unlink()
-    with contextlib.suppress(OSError):
-        remove_netns(str(path))
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("net:"):
+                return fd
+        except OSError:
+            pass
+    return -1
+
+
+def _release(cid: str) -> None:
+    fd = HELD.pop(cid, -1)
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def sweep(config: EngineConfig, abandoned: Callable[[str], bool]) -> None:
@@ -206,7 +265,13 @@ def sweep(config: EngineConfig, abandoned: Callable[[str], bool]) -> None:
         names = os.listdir(netns_dir(config))
     except FileNotFoundError:
         return
-    ids = {n.split(".")[0] for n in names}
+    for name in names:  # a teardown whose process died: claim it again
+        parts = name.split(".")
+        if len(parts) == 3 and parts[2] == "teardown" and parts[1].isdigit() \
+                and not os.path.exists(f"/proc/{parts[1]}"):
+            with contextlib.suppress(OSError):
+                os.rename(netns_dir(config) / name, _state_path(config, parts[0]))
+    ids = {n.split(".")[0] for n in names if n.endswith((".json", ".teardown"))}
     for cid in ids:
         if len(cid) == 64 and abandoned(cid):
             detach(config, cid)

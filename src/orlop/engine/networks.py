@@ -4,8 +4,6 @@ disconnect of a running container go through netavark at once."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -179,23 +177,22 @@ def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
             "in private (none) mode")
     net, ep = engine.networks.connect(c.id, c.name, EndpointRequest(
         network=n.id, ip=ip, aliases=tuple(aliases)))
-    path = netsetup.netns_path(engine.config, c.id)
-    state = path.with_name(f"{c.id}.json")
-    if c.status != "running" or not path.exists() or not state.exists():
-        return
+    full = netsetup.read_state(engine.config, c.id)
+    if c.status != "running" or not c.pid or full is None:
+        return  # applied at the next start
+    path = f"/proc/{c.pid}/ns/net"
     doc = netavark.options_json(c.id, c.name, [(net, ep)], [])
     try:
-        status = netavark.setup(str(path), doc, netsetup.aardvark_dir(engine.config))
+        status = netavark.setup(path, doc, netsetup.aardvark_dir(engine.config))
     except BaseException:
         engine.networks.disconnect(c.id, c.name, net.id)
         raise
     mac = netavark.macs_of(status).get(net.name)
     if mac:
         engine.networks.set_mac(c.id, net.id, mac)
-    full = json.loads(state.read_text())
-    full["networks"].update(doc["networks"])
-    full["network_info"].update(doc["network_info"])
-    _write(state, full)
+    full.setdefault("networks", {}).update(doc["networks"])
+    full.setdefault("network_info", {}).update(doc["network_info"])
+    netsetup.write_state(engine.config, c.id, full)
 
 
 def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = False
@@ -211,15 +208,14 @@ def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = F
                                         "or connected to host network")
         raise InvalidParameterError(
             f"container {c.id} is not connected to network {n}")
-    path = netsetup.netns_path(engine.config, c.id)
-    state = path.with_name(f"{c.id}.json")
-    if c.status == "running" and path.exists() and state.exists():
-        full = json.loads(state.read_text())
+    full = netsetup.read_state(engine.config, c.id)
+    if c.status == "running" and c.pid and full is not None:
+        path = f"/proc/{c.pid}/ns/net"
         if n.name in full.get("networks", {}):
             part = {**full, "networks": {n.name: full["networks"][n.name]},
                     "network_info": {n.name: full["network_info"][n.name]}}
             try:
-                netavark.teardown(str(path), part, netsetup.aardvark_dir(engine.config))
+                netavark.teardown(path, part, netsetup.aardvark_dir(engine.config))
             except Exception:
                 if not force:
                     raise
@@ -227,13 +223,5 @@ def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = F
             del full["network_info"][n.name]
             if not full["networks"]:
                 full.pop("port_mappings", None)
-            _write(state, full)
+            netsetup.write_state(engine.config, c.id, full)
     engine.networks.disconnect(c.id, c.name, n.id)
-
-
-def _write(path: os.PathLike[str], doc: dict[str, Any]) -> None:
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f)
-    os.replace(tmp, path)
-

@@ -1,63 +1,54 @@
-"""Persistent network namespaces: a new namespace pinned by a bind mount of its nsfs file.
+"""New network namespaces held by a file descriptor, never by a mount.
 
 netavark configures a namespace given by path, before the container's first process
-exists, so the engine makes the namespace itself (as Podman does under
-/run/netns): a short-lived thread unshares CLONE_NEWNET (namespaces are per thread;
-no fork, which would be unsafe in the threaded orlopd) and bind-mounts its
-``/proc/thread-self/ns/net`` onto an empty file.  The namespace then lives as long
-as that mount (or a process in it) does.
+exists.  A short-lived thread unshares CLONE_NEWNET (namespaces are per thread: no
+fork, which would be unsafe in the threaded orlopd) and opens its own
+``/proc/self/task/TID/ns/net``; the caller keeps that descriptor for as long as the
+container runs (the foreground CLI, or the detached monitor across its execs), and
+others name it ``/proc/PID/fd/FD``.  Nothing appears in the host's mount table, and a
+killed holder leaves no pin behind: the kernel frees the namespace, its veth with it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import threading
+from collections.abc import Sequence
 
 from orlop.kernel import libc
-from orlop.kernel.flags import MNT_DETACH, CloneFlag, MountFlag
+from orlop.kernel.flags import CloneFlag
 
 
-def create_netns(path: str) -> None:
-    """Make a new network namespace and pin it at ``path`` (a new file).
+def new_netns_fd(stand_ins: Sequence[str] = ()) -> int:
+    """A new network namespace's descriptor (O_CLOEXEC).
 
-    Raises OSError (the file exists: EEXIST, or the kernel's error)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-    os.close(fd)
+    ``stand_ins``: interface names to create in it as veth pairs (pyroute2), for
+    netavark's teardown of a container whose namespace is gone: it deletes the
+    container's interface before the bridge and the rules, and stops at a missing one.
+    """
+    result: list[int] = []
     failure: list[BaseException] = []
 
-    def pin() -> None:
+    def make() -> None:
         try:
             libc.unshare(int(CloneFlag.NEWNET))
-            libc.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None,
-                       MountFlag.BIND)
-        except BaseException as err:  # reported to the caller's thread
+            fd = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net",
+                         os.O_RDONLY | os.O_CLOEXEC)
+            result.append(fd)
+            if stand_ins:
+                from pyroute2 import IPRoute
+
+                with IPRoute() as ipr:
+                    for i, name in enumerate(stand_ins):
+                        ipr.link("add", ifname=name, kind="veth", peer=f"orlsi{i}")
+        except BaseException as err:  # reported in the caller's thread
             failure.append(err)
 
-    worker = threading.Thread(target=pin, name="orlop-netns")
+    worker = threading.Thread(target=make, name="orlop-netns")
     worker.start()
     worker.join()
     if failure:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        for fd in result:
+            os.close(fd)
         raise failure[0]
-
-
-def remove_netns(path: str) -> None:
-    """Unpin and delete a namespace file; a missing one is not an error."""
-    try:
-        libc.umount2(path, MNT_DETACH)
-    except OSError as err:
-        if err.errno not in (errno.EINVAL, errno.ENOENT):
-            raise
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def is_netns_mount(path: str) -> bool:
-    """Whether ``path`` is a pinned namespace (an nsfs file, not the empty placeholder)."""
-    try:
-        return os.stat(path).st_dev != os.stat(os.path.dirname(path) or ".").st_dev
-    except OSError:
-        return False
+    return result[0]
