@@ -56,3 +56,56 @@ def busybox_tarball() -> Path:
         subprocess.run(["bash", str(REPO / "scripts" / "build-busybox.sh"), str(out)],
                        check=True)
     return out
+
+
+def release_networks(root: Path) -> None:
+    """Remove the containers a test left running with a network (their interfaces,
+    firewall rules and DNS entries go with them), through orlop itself."""
+    import os
+    import sys
+
+    netns = root / "run" / "netns"
+    if not netns.is_dir() or not os.listdir(netns):
+        return
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env.pop("ORLOP_ROOT", None)
+    ids = subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), "ps", "-aq"],
+                         capture_output=True, text=True, check=False, env=env).stdout.split()
+    if ids:
+        subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), "rm", "-f", *ids],
+                       capture_output=True, check=False, env=env, timeout=120)
+
+
+def network_leftovers(root: Path) -> list[str]:
+    """What the networks of ``root`` left on the host: bridges, firewall rules naming
+    their subnets, aardvark-dns servers.  Interfaces and rules are host-global, so a test
+    root's are found by its own bridge names and subnets (read from its database)."""
+    import os
+    import sqlite3
+
+    db = root / "orlop.db"
+    if not db.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT interface, subnet FROM networks").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # no networks table: this root never had a network
+    out = [f"interface {iface}" for iface, _ in rows if os.path.exists(f"/sys/class/net/{iface}")]
+    if rows:
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True,
+                               check=False).stdout
+        out += [f"rule {line}" for line in rules.splitlines()
+                if any(subnet in line for _, subnet in rows)]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "aardvark-dns" in cmd and str(root) in cmd:
+            out.append(f"process {pid} {cmd}")
+    return out

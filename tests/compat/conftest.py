@@ -24,7 +24,13 @@ from typing import Any
 import pytest
 
 from registry_util import registry  # noqa: F401 - pytest fixture (a real registry)
-from testsupport import busybox_tarball, mounts_under, unmount_all_under
+from testsupport import (
+    busybox_tarball,
+    mounts_under,
+    network_leftovers,
+    release_networks,
+    unmount_all_under,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,9 +139,12 @@ def server_dir() -> Iterator[Path]:
     try:
         yield d
     finally:
+        release_networks(d / "root")
+        leftovers = network_leftovers(d / "root")
         unmount_all_under(str(d))
         shutil.rmtree(d, ignore_errors=True)
         assert not mounts_under(str(d)), f"mounts left under {d}"
+        assert not leftovers, f"network state left by {d}: {leftovers}"
 
 
 @pytest.fixture

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from testsupport import busybox_tarball, mounts_under, unmount_all_under
+from testsupport import (
+    busybox_tarball,
+    mounts_under,
+    network_leftovers,
+    release_networks,
+    unmount_all_under,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,9 +69,12 @@ def tmp_orlop_dir() -> Iterator[Path]:
     try:
         yield d
     finally:
+        release_networks(d / "root")
+        leftovers = network_leftovers(d / "root")
         unmount_all_under(str(d))
         shutil.rmtree(d, ignore_errors=True)
         assert not mounts_under(str(d)), f"mounts left under {d}"
+        assert not leftovers, f"network state left by {d}: {leftovers}"
 
 
 @pytest.fixture

@@ -105,7 +105,9 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
     exe = resolve_in_container(req.pid, proc.args[0], path_env(proc.env))
     flags = CloneFlag(0)
     for ns in req.spec.linux.namespaces:
-        if not ns.path and ns.type in EXEC_NAMESPACES:
+        # A namespace the container joined by path is its namespace all the same: the
+        # exec joins it through /proc/PID/ns too (bridge networks are joined so).
+        if ns.type in EXEC_NAMESPACES:
             flags |= EXEC_NAMESPACES[ns.type]
     env = {k: v for k, _, v in (e.partition("=") for e in proc.env) if k}
     # The container's filter applies to every process in it (runc setns_init_linux.go).

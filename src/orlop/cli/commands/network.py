@@ -73,7 +73,7 @@ def _create(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.names, "network create", exactly=1)
     if args.ipv6:
-        raise UsageError("--ipv6 is not supported: Orlop networks are IPv4 only")
+        raise UsageError("IPv6 networks (--ipv6) are not supported: Orlop networks are IPv4 only")
     cfg: dict[str, Any] = {}
     for key, values, flag in (("Subnet", args.subnet, "subnet"),
                               ("Gateway", args.gateway, "gateway"),
