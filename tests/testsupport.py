@@ -100,12 +100,19 @@ def network_leftovers(root: Path) -> list[str]:
                                check=False).stdout
         out += [f"rule {line}" for line in rules.splitlines()
                 if any(subnet in line for _, subnet in rows)]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "aardvark-dns" in cmd and str(root) in cmd:
-            out.append(f"process {pid} {cmd}")
-    return out
+    import time
+
+    deadline = time.monotonic() + 3  # aardvark-dns exits on its own after its last entry
+    while True:
+        servers = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "aardvark-dns" in cmd and str(root) in cmd:
+                servers.append(f"process {pid} {cmd}")
+        if not servers or time.monotonic() > deadline:
+            return out + servers
+        time.sleep(0.1)

@@ -60,3 +60,53 @@ def test_compose_up_shares_named_volume_and_bind_then_down_v_removes_it(bbd: Ser
     assert res.returncode == 0, res.stderr
     assert bbd.ok("ps", "-aq").split() == []
     assert "proj_shared" not in bbd.ok("volume", "ls", "-q").split()
+
+
+NETWORKED = """\
+version: "3.7"
+services:
+  web:
+    image: busybox
+    command: httpd -f -h /www
+    volumes:
+      - ./www:/www
+    ports:
+      - "127.0.0.1:{port}:80"
+  client:
+    image: busybox
+    command: sh -c "until wget -q -O /out/got http://web/; do sleep 0.2; done; trap 'exit 0' TERM; while true; do sleep 0.1; done"
+    volumes:
+      - ./out:/out
+"""  # noqa: E501
+
+
+def test_compose_ports_and_service_names_resolve(bbd: Server) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = bbd.dir / "app"
+    (app / "www").mkdir(parents=True)
+    (app / "out").mkdir()
+    (app / "www" / "index.html").write_text("compose web\n")
+    (app / "docker-compose.yml").write_text(NETWORKED.format(port=port))
+    res = _compose(bbd, "up", "-d")
+    assert res.returncode == 0, res.stderr
+    try:
+        deadline = time.monotonic() + 20
+        while not (app / "out" / "got").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # The client reached the web service by its service name (aardvark-dns).
+        assert (app / "out" / "got").read_text() == "compose web\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert r.read() == b"compose web\n"
+        assert "proj_default" in bbd.ok("network", "ls", "--format", "{{.Name}}").split()
+        res = _compose(bbd, "ps")
+        assert f"127.0.0.1:{port}->80/tcp" in res.stdout
+    finally:
+        res = _compose(bbd, "down")
+    assert res.returncode == 0, res.stderr
+    assert bbd.ok("ps", "-aq").split() == []
+    assert "proj_default" not in bbd.ok("network", "ls", "--format", "{{.Name}}").split()

@@ -89,14 +89,14 @@ def _run(verb: str, netns: str, doc: dict[str, Any], config_dir: Path) -> str:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise SystemFailureError(f"netavark {verb}: {err}") from err
     if res.returncode != 0:
-        raise SystemFailureError(f"netavark {verb} failed: {_error_text(res.stderr)}")
+        raise SystemFailureError(f"netavark {verb} failed: {_error_text(res.stderr, res.returncode)}")
     return res.stdout.decode(errors="replace")
 
 
-def _error_text(stderr: bytes) -> str:
+def _error_text(stderr: bytes, status: int) -> str:
     lines = [ln for ln in stderr.decode(errors="replace").splitlines()
              if ln.strip() and "failed to connect to syslog" not in ln]
-    text = lines[-1] if lines else "unknown error"
+    text = lines[-1] if lines else f"no error text (exit status {status})"
     try:
         return str(json.loads(text).get("error", text))
     except (ValueError, AttributeError):
