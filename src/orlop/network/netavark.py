@@ -89,7 +89,8 @@ def _run(verb: str, netns: str, doc: dict[str, Any], config_dir: Path) -> str:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise SystemFailureError(f"netavark {verb}: {err}") from err
     if res.returncode != 0:
-        raise SystemFailureError(f"netavark {verb} failed: {_error_text(res.stderr, res.returncode)}")
+        detail = _error_text(res.stderr, res.returncode)
+        raise SystemFailureError(f"netavark {verb} failed: {detail}")
     return res.stdout.decode(errors="replace")
 
 
