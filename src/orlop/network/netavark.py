@@ -10,6 +10,7 @@ root (``--config``), so two Orlop roots on one host never share it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -82,12 +83,19 @@ def _run(verb: str, netns: str, doc: dict[str, Any], config_dir: Path) -> str:
     config_dir.mkdir(parents=True, exist_ok=True)
     argv = [find_binary("netavark"), "--config", str(config_dir), "-a",
             find_binary("aardvark-dns"), verb, netns]
+    # One netavark at a time per root: a teardown that removes the last veth of a bridge
+    # deletes the bridge, which a concurrent setup may have just found and be using
+    # (netavark 1.4 locks only aardvark-dns's files; Podman serialises these calls too).
+    lock = os.open(config_dir / "netavark.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         res = subprocess.run(argv, input=json.dumps(doc).encode(), capture_output=True,
                              timeout=60, check=False, close_fds=True,
                              start_new_session=True)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise SystemFailureError(f"netavark {verb}: {err}") from err
+    finally:
+        os.close(lock)
     if res.returncode != 0:
         detail = _error_text(res.stderr, res.returncode)
         raise SystemFailureError(f"netavark {verb} failed: {detail}")

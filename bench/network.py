@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Cost of a container's network: `name: value unit` lines.
+
+    run_rm_none_median:      `orlop run --rm --network none busybox true`
+    run_rm_bridge_median:    `orlop run --rm busybox true` (the default bridge)
+    bridge_added:            their difference (the goal is <= 25 ms)
+    netavark_setup_median:   one netavark setup of the bridge alone, from Orlop's JSON
+    netavark_teardown_median: its teardown
+
+Runs alternate between the two modes on one temporary root.  Where Podman is installed
+the same pair is measured for it (`podman run --rm --network none|bridge`) and printed
+beside Orlop's, as Podman also uses netavark.  No traffic leaves the machine.
+
+    python3 bench/network.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def pair(make: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    none: list[float] = []
+    bridge: list[float] = []
+    for argv in (make + ["--network", "none", "busybox", "true"], make + ["busybox", "true"]):
+        timed(argv, env)  # warm: the bridge exists, caches are hot
+    for _ in range(runs):
+        none.append(timed(make + ["--network", "none", "busybox", "true"], env))
+        bridge.append(timed(make + ["busybox", "true"], env))
+    return statistics.median(none) * 1000, statistics.median(bridge) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=15)
+    args = ap.parse_args()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    base = Path(tempfile.mkdtemp(prefix="orlop-bench-net-"))
+    root = base / "root"
+    try:
+        orlop = [sys.executable, "-m", "orlop", "--root", str(root)]
+        subprocess.run([*orlop, "import", str(REPO / ".cache" / "busybox.tar"),
+                        "busybox:latest"], check=True, env=env, stdout=subprocess.DEVNULL)
+        none, bridge = pair([*orlop, "run", "--rm"], args.runs, env)
+        print(f"run_rm_none_median: {none:.1f} ms")
+        print(f"run_rm_bridge_median: {bridge:.1f} ms")
+        print(f"bridge_added: {bridge - none:.1f} ms")
+        if shutil.which("podman"):
+            pn, pb = pair(["podman", "run", "--rm"], args.runs, env)
+            print(f"podman_run_rm_none_median: {pn:.1f} ms")
+            print(f"podman_run_rm_bridge_median: {pb:.1f} ms")
+            print(f"podman_bridge_added: {pb - pn:.1f} ms "
+                  f"(orlop/podman {(bridge - none) / max(pb - pn, 0.1):.2f})")
+    finally:
+        subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), "system", "prune",
+                        "-f"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
