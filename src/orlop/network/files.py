@@ -50,10 +50,10 @@ def resolv_conf(host_text: str, *, network_dns: Sequence[str], dns: Sequence[str
     srch = list(search) or host_search
     if srch and srch != ["."]:
         out.append("search " + " ".join(srch))
-    opts = list(options) or ([] if network_dns and not dns else host_opts)
-    if network_dns and not dns:
-        opts = ["ndots:0", *[o for o in opts if not o.startswith("ndots")]] if not options \
-            else list(options)
+    opts = list(options) or host_opts
+    if network_dns and not dns and not options and not any(
+            o.startswith("ndots:") for o in opts):
+        opts.append("ndots:0")  # Docker's, for the network's DNS server
     if opts:
         out.append("options " + " ".join(opts))
     return "\n".join(out) + "\n"
