@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orlop.errors import InvalidParameterError
+from orlop.network.model import PortMapping
 from orlop.network.ports import (
     check_bindings,
     parse_expose,
@@ -12,7 +13,6 @@ from orlop.network.ports import (
     ports_json,
     requested,
 )
-from orlop.network.model import PortMapping
 
 
 @pytest.mark.parametrize("spec,want", [
