@@ -83,9 +83,16 @@ def network_leftovers(root: Path) -> list[str]:
     import os
     import sqlite3
 
+    import time
+
     db = root / "orlop.db"
     if not db.exists():
         return []
+    # A foreground run's teardown finishes in a detached child after the CLI returned.
+    netns = root / "run" / "netns"
+    deadline = time.monotonic() + 10
+    while netns.is_dir() and list(netns.glob("*.teardown")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
@@ -100,8 +107,6 @@ def network_leftovers(root: Path) -> list[str]:
                                check=False).stdout
         out += [f"rule {line}" for line in rules.splitlines()
                 if any(subnet in line for _, subnet in rows)]
-    import time
-
     deadline = time.monotonic() + 3  # aardvark-dns exits on its own after its last entry
     while True:
         servers = []

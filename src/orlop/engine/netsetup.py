@@ -199,23 +199,87 @@ def detach(config: EngineConfig, cid: str) -> None:
     """Undo ``attach``; safe to call twice, from several processes, or for a container
     that never had a network.  The state file is claimed by renaming it, so only one
     process runs the teardown."""
-    from orlop.network import netavark
+    claimed = _claim(config, cid)
+    if claimed is None:
+        _release(cid)
+        return
+    _teardown_claimed(config, cid, claimed)
 
+
+def detach_later(config: EngineConfig, cid: str) -> None:
+    """``detach`` in a detached child, so that the foreground CLI reports the exit
+    without waiting for netavark (25-150 ms).  The child inherits the namespace's
+    descriptor and claims the teardown under its own pid before the caller returns, so
+    no reconcile takes it for abandoned; the next setup waits for it (netavark's lock).
+    Only from a single-threaded process (the CLI): orlopd detaches in place."""
+    import threading
+
+    claimed = _claim(config, cid)
+    if claimed is None:
+        _release(cid)
+        return
+    if threading.active_count() > 1:
+        _teardown_claimed(config, cid, claimed)
+        return
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        code = 0
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork() == 0:
+                mine = claimed.with_name(f"{cid}.{os.getpid()}.teardown")
+                os.rename(claimed, mine)
+                # Nothing of the CLI's but the namespace: not its container lock (the
+                # `rm` of --rm takes it next), not its terminal, not the pipe.
+                keep = {HELD.get(cid, -1)}
+                for name in os.listdir("/proc/self/fd"):
+                    if int(name) not in keep:
+                        with contextlib.suppress(OSError):
+                            os.close(int(name))
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    if fd != null:
+                        os.dup2(null, fd)
+                _teardown_claimed(config, cid, mine)
+            os._exit(0)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        os.read(r, 1)  # EOF once the grandchild has renamed the claim (or died)
+        os.waitpid(child, 0)
+    finally:
+        os.close(r)
+    _release(cid)
+
+
+def _claim(config: EngineConfig, cid: str) -> Path | None:
     state = _state_path(config, cid)
     claimed = state.with_name(f"{cid}.{os.getpid()}.teardown")
     try:
         os.rename(state, claimed)
     except FileNotFoundError:
-        _release(cid)
-        return
+        return None
+    return claimed
+
+
+def _teardown_claimed(config: EngineConfig, cid: str, claimed: Path) -> None:
+    from orlop.network import netavark
+
     fd = -1
     try:
         doc = json.loads(claimed.read_text())
         holder = str(doc.pop(HOLDER, ""))
-        own = _own_fd(holder)
+        own = HELD.get(cid, -1)
+        if own < 0:
+            own = _own_fd(holder)
         if doc.get("networks"):
             if own >= 0:
-                path = holder
+                path = f"/proc/{os.getpid()}/fd/{own}"
             else:  # the holder died, and the namespace with it: stand-in interfaces
                 from orlop.kernel.netns import new_netns_fd
 

@@ -81,14 +81,15 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
                                  overlay=overlay_data(lowers, cdir / "diff", cdir / "work"))
         finally:
             release_mounts(engine, c, mounted)
-            release_network(engine, c)
+            release_network(engine, c, later=True)
 
 
-def release_network(engine: Engine, c: Container) -> None:
-    """Tear down what attach() set up (nothing for none/host/container:)."""
-    from orlop.engine.netsetup import detach
+def release_network(engine: Engine, c: Container, later: bool = False) -> None:
+    """Tear down what attach() set up (nothing for none/host/container:); ``later``: in
+    a detached child, once the container's exit is reported (netsetup.detach_later)."""
+    from orlop.engine.netsetup import detach, detach_later
 
-    detach(engine.config, c.id)
+    (detach_later if later else detach)(engine.config, c.id)
 
 
 def prepare(engine: Engine, c: Container,

@@ -200,6 +200,10 @@ def _prune(argv: list[str], ctx: Context) -> int:
     if containers:
         ctx.stdout.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in containers)
                          + "\n")
+    net_filters = {k: v for k, v in filters.items() if k in ("label", "label!", "until")}
+    networks = backend.network_prune(net_filters or None)
+    if networks:
+        ctx.stdout.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in networks) + "\n")
     if args.volumes:
         vol_filters = {k: v for k, v in filters.items() if k != "until"}
         volumes, space = backend.volume_prune(False, vol_filters or None)
