@@ -82,7 +82,6 @@ def network_leftovers(root: Path) -> list[str]:
     root's are found by its own bridge names and subnets (read from its database)."""
     import os
     import sqlite3
-
     import time
 
     db = root / "orlop.db"
