@@ -185,13 +185,9 @@ def test_killing_the_cli_mid_run_leaves_no_mount_and_reconciles(bb: Orlop) -> No
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(0.2)
-    # No container mount reached the host; only the pin of its network namespace
-    # (RUNROOT/netns/<id>, as Podman's /run/netns), which the next command tears down.
-    netns = str(bb.root / "run" / "netns")
-    assert [m for m in mounts_under(str(bb.root)) if not m.startswith(netns + "/")] == []
+    assert not mounts_under(str(bb.root))
     # The next command sees the container as exited, and no process is left.
     assert bb.ok("ps", "-q") == ""
-    assert not mounts_under(str(bb.root))
     status = bb.ok("ps", "-a", "--format", "{{.Status}}")
     assert status.startswith("Exited (137)")
     out = subprocess.run(["pgrep", "-f", "sleep 300"], check=False, capture_output=True, text=True)
