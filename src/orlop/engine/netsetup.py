@@ -148,8 +148,9 @@ def attach(engine: Engine, c: Container) -> Attachment:
         raise
     macs = netavark.macs_of(status)
     for n, ep in endpoints:
-        if macs.get(n.name) and macs[n.name] != ep.mac:
-            engine.networks.set_mac(c.id, n.id, macs[n.name])
+        mac = macs.get(netavark.key(n))
+        if mac and mac != ep.mac:
+            engine.networks.set_mac(c.id, n.id, mac)
     first: Network = endpoints[0][0]
     user_dns = [n.gateway for n, _ep in endpoints if n.dns]
     aliases = [a for _n, ep in endpoints for a in ep.aliases]

@@ -187,7 +187,7 @@ def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
     except BaseException:
         engine.networks.disconnect(c.id, c.name, net.id)
         raise
-    mac = netavark.macs_of(status).get(net.name)
+    mac = netavark.macs_of(status).get(netavark.key(net))
     if mac:
         engine.networks.set_mac(c.id, net.id, mac)
     full.setdefault("networks", {}).update(doc["networks"])
@@ -211,16 +211,17 @@ def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = F
     full = netsetup.read_state(engine.config, c.id)
     if c.status == "running" and c.pid and full is not None:
         path = f"/proc/{c.pid}/ns/net"
-        if n.name in full.get("networks", {}):
-            part = {**full, "networks": {n.name: full["networks"][n.name]},
-                    "network_info": {n.name: full["network_info"][n.name]}}
+        k = netavark.key(n)
+        if k in full.get("networks", {}):
+            part = {**full, "networks": {k: full["networks"][k]},
+                    "network_info": {k: full["network_info"][k]}}
             try:
                 netavark.teardown(path, part, netsetup.aardvark_dir(engine.config))
             except Exception:
                 if not force:
                     raise
-            del full["networks"][n.name]
-            del full["network_info"][n.name]
+            del full["networks"][k]
+            del full["network_info"][k]
             if not full["networks"]:
                 full.pop("port_mappings", None)
             netsetup.write_state(engine.config, c.id, full)

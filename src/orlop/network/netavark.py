@@ -42,9 +42,16 @@ def find_binary(name: str) -> str:
         "aardvark-dns (scripts/setup.sh installs them); use --network none or host")
 
 
+def key(n: Network) -> str:
+    """The name netavark knows a network by.  netavark names its per-network firewall
+    chains after a hash of it, and those are host-global: every Orlop root has a network
+    called ``bridge``, so the (unique) id is used, never the name."""
+    return n.id
+
+
 def network_info(n: Network) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "name": n.name, "id": n.id, "driver": "bridge", "network_interface": n.interface,
+        "name": key(n), "id": n.id, "driver": "bridge", "network_interface": n.interface,
         "subnets": [{"subnet": n.subnet, "gateway": n.gateway}],
         "ipv6_enabled": False, "internal": n.internal, "dns_enabled": n.dns,
         "ipam_options": {"driver": "host-local"},
@@ -66,11 +73,11 @@ def options_json(container_id: str, container_name: str,
             per["aliases"] = [*ep.aliases, container_id[:12]]
         if ep.mac:
             per["static_mac"] = ep.mac
-        networks[n.name] = per
+        networks[key(n)] = per
     doc: dict[str, Any] = {
         "container_id": container_id, "container_name": container_name,
         "networks": networks,
-        "network_info": {n.name: network_info(n) for n, _ep in endpoints},
+        "network_info": {key(n): network_info(n) for n, _ep in endpoints},
     }
     if ports:
         doc["port_mappings"] = [p.to_netavark() for p in ports]
@@ -127,7 +134,7 @@ def teardown(netns: str, doc: dict[str, Any], config_dir: Path) -> None:
 
 
 def macs_of(status: dict[str, Any]) -> dict[str, str]:
-    """network name -> the MAC netavark gave the container's interface on it."""
+    """network key -> the MAC netavark gave the container's interface on it."""
     out = {}
     for name, block in status.items():
         for iface in ((block or {}).get("interfaces") or {}).values():
