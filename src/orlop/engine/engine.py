@@ -24,7 +24,7 @@ from orlop.errors import (
     OrlopError,
     PermissionDeniedError,
 )
-from orlop.state import Database
+from orlop.state import Database, inflight
 from orlop.state.layout import prepare_root
 
 if TYPE_CHECKING:
@@ -111,11 +111,13 @@ class Engine:
     def reconcile(self, force: bool = False) -> None:
         """Repair what a killed monitor or CLI left behind.
 
-        Cheap when nothing is wrong: one query for live containers and one non-blocking
-        flock each.  For a container whose monitor died: kill what is left of it (by its
-        cgroup, never by a pid that may have been reused), mark it exited, release its
-        volume mounts, and remove it if it was --rm.  Then containers half-removed
-        (no record) lose their directory.
+        Cheap when nothing is wrong: one query for live containers, one non-blocking
+        flock each, and one listdir of the operation markers (state/inflight.py).  For a
+        container whose monitor died: kill what is left of it (by its cgroup, never by a
+        pid that may have been reused), mark it exited, and remove it if it was --rm.  A
+        container whose creator died is removed with the anonymous volumes it was making.
+        Whenever something died (a monitor, a creator, or any process in the middle of an
+        operation), the full repair (:meth:`repair`) follows.
         """
         if self._reconciled and not force:
             return
@@ -127,9 +129,10 @@ class Engine:
                 "SELECT id, pid, status FROM containers WHERE status IN "
                 "('running', 'paused', 'restarting', 'creating')").fetchall()
         live = [(r["id"], r["pid"]) for r in rows if r["status"] != "creating"]
-        for r in rows:
-            if r["status"] == "creating" and not is_locked(self.config.run_root, r["id"]):
-                self._remove_half_created(r["id"])
+        half = [r["id"] for r in rows if r["status"] == "creating"
+                and not is_locked(self.config.run_root, r["id"])]
+        for cid in half:
+            self._remove_half_created(cid)
         dead = [cid for cid, _pid in live if not is_locked(self.config.run_root, cid)]
         removed = []
         for cid in dead:
@@ -150,13 +153,23 @@ class Engine:
             self.events.died(c, 137, c.started_at)
             if c.host_config.auto_remove:
                 removed.append(cid)
-        if dead:
-            alive = {cid for cid, _pid in live if cid not in dead}
-            self.volumes.reconcile(alive)
+        if dead or half or inflight.dead_markers(self.config.root):
+            self.repair()
         for cid in removed:
             with contextlib.suppress(OrlopError):
                 self.remove_container(cid, force=True, volumes=True)
-        self._sweep_container_dirs()
+
+    def repair(self) -> None:
+        """The full reconciliation, after a kill (engine/repair.py): what each step of
+        an interrupted operation can leave -- volume staging and trash directories,
+        half-imported volumes, rows without directories, references held by containers
+        that are gone or not running, driver mounts nobody uses, subpath pins, host
+        mounts of containers that are gone, container directories without a record, run
+        files and old ``.exit`` files, staging directories under ``tmp/``."""
+        from orlop.engine.repair import repair
+
+        with inflight.operation(self.config.root):  # a kill in here: the next one repairs
+            repair(self)
 
     def _remove_half_created(self, cid: str) -> None:
         """A container whose creator died before finishing create_container: remove the
@@ -287,7 +300,8 @@ class Engine:
         fault = os.environ.get("ORLOP_FAULT")  # tests only: die at a named point
         from orlop.engine.procio import container_lock
 
-        with container_lock(self.config.run_root, cid):
+        with inflight.operation(self.config.root), \
+                container_lock(self.config.run_root, cid):
             with self.db.write() as conn:
                 store.insert(conn, build(None, "creating"), [])
             _fault(fault, "create.after_insert")
@@ -408,10 +422,16 @@ class Engine:
         before (and then this is a conflict, or a kill with -f) or finds no record.
         ``locked``: the caller (its own monitor) already holds the lock.
         """
+        c = self.get_container(ref)
+        with inflight.operation(self.config.root):
+            return self._remove_container(c, ref, force=force, volumes=volumes,
+                                          locked=locked)
+
+    def _remove_container(self, c: Container, ref: str, *, force: bool, volumes: bool,
+                          locked: bool) -> str:
         import fcntl
         import time
 
-        c = self.get_container(ref)
         fd = -1
         if not locked:
             lock_dir = self.config.run_root / "containers"
@@ -447,8 +467,12 @@ class Engine:
                 vols = store.delete(conn, c.id)
                 anon = {r["name"] for r in conn.execute(
                     "SELECT name FROM volumes WHERE anonymous = 1")}
+            # Record first, then the directory: a kill in between leaves a directory
+            # without a record, which the repair removes (engine/repair.py).
             shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
-            _unlink_run_files(self.config.run_root, c.id)
+            # The exit code stays for `wait` only where the container removed itself.
+            _unlink_run_files(self.config.run_root, c.id,
+                              exit_file=not c.host_config.auto_remove)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -663,8 +687,8 @@ def _fault(fault: str | None, point: str) -> None:
         os._exit(137)
 
 
-def _unlink_run_files(run_root: Path, cid: str) -> None:
-    for suffix in (".lock", ".stdin"):
+def _unlink_run_files(run_root: Path, cid: str, *, exit_file: bool = False) -> None:
+    for suffix in (".lock", ".stdin", ".fifo", *((".exit",) if exit_file else ())):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(run_root / "containers" / f"{cid}{suffix}")
 

@@ -60,6 +60,7 @@ from orlop.images.reference import (
     parse_tag_target,
     split_tagged,
 )
+from orlop.kernel.process import process_alive_since
 from orlop.state import Database
 
 if TYPE_CHECKING:
@@ -655,7 +656,7 @@ class ImageStore:
                     mtime = os.lstat(path).st_mtime
                 except FileNotFoundError:
                     continue
-                if not _process_alive_since(int(m.group(2)), mtime):
+                if not process_alive_since(int(m.group(2)), mtime):
                     _rmtree(path)
                     removed.append(path)
         with self._layer_lock():
@@ -729,19 +730,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _process_alive_since(pid: int, mtime: float) -> bool:
-    """True if ``pid`` runs and started no later than ``mtime`` (so it is not a newer
-    process that happens to reuse the pid of a dead importer)."""
-    if pid == os.getpid():
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        with open("/proc/stat", "rb") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
-    except (FileNotFoundError, ProcessLookupError, StopIteration, IndexError, ValueError):
-        return False
-    started = btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return started <= mtime + 1

@@ -335,26 +335,32 @@ def import_volume(service: Any, name: str, stream: Readable, tar: TarIO, *,
             raise ConflictError(
                 f"volume {name} is in use by {len(refs)} container(s) - "
                 f"[{', '.join(r[:12] for r in refs)}]: stop and remove them, or use --force")
+    options = meta.options if meta is not None and use_archive_meta else None
+    if (existing.options if existing is not None else options):
+        raise UnsupportedError(
+            f"volume import: volume {name} has driver options; import into a volume "
+            "without options, or restore through a container")
     created = False
+    stats: Any = None
     if existing is None:
+        # A new volume is filled while it is still a staging directory, and appears only
+        # once complete and verified: a kill or a bad archive leaves no half-imported
+        # volume (the staging directory goes with the next reconcile).
+        def fill(data_fd: int) -> None:
+            nonlocal stats
+            stats = _extract(reader, tar, meta, data_fd, name)
+
         if meta is not None and use_archive_meta:
-            labels = meta.labels
-            vol, created = service.ensure(name, meta.driver or "local", meta.options, labels)
+            _vol, created = service.ensure(name, meta.driver or "local", meta.options,
+                                           meta.labels, fill=fill)
         else:
-            vol, created = service.ensure(name)
+            _vol, created = service.ensure(name, fill=fill)
+        if not created:
+            raise ConflictError(f"volume import: volume {name} was created by another "
+                                "process meanwhile; nothing was imported")
     else:
-        vol = existing
-    try:
-        if vol.options:
-            raise UnsupportedError(
-                f"volume import: volume {name} has driver options; import into a volume "
-                "without options, or restore through a container")
-        stats = _stage_and_swap(service, name, reader, tar, meta, force=force)
-    except BaseException:
-        if created:
-            with contextlib.suppress(Exception):
-                service.remove(name, force=True)
-        raise
+        with service.operation():
+            stats = _stage_and_swap(service, name, reader, tar, meta, force=force)
     return ImportResult(volume=service.get(name), created=created,
                         verified=meta is not None, meta=meta, size=reader.size,
                         entries=int(getattr(stats, "entries", 0)))
@@ -397,18 +403,7 @@ def _stage_and_swap(service: Any, name: str, reader: _TailHashing, tar: TarIO,
             sfd = os.open(stage, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                           dir_fd=vfd)
             try:
-                # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
-                os.fchmod(sfd, 0o755)
-                try:
-                    stats = tar.extract(reader, sfd)
-                except OSError as err:
-                    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise InvalidArchiveError(
-                            f"volume import: no space left while extracting the archive "
-                            f"into {name} (the previous content is kept)") from err
-                    raise
-                _verify(reader, meta)
-                os.fsync(sfd)
+                stats = _extract(reader, tar, meta, sfd, name)
             finally:
                 os.close(sfd)
             refs = service.references(name) if force else []
@@ -421,6 +416,25 @@ def _stage_and_swap(service: Any, name: str, reader: _TailHashing, tar: TarIO,
         finally:
             with contextlib.suppress(OSError):
                 remove_tree(vfd, stage)
+    return stats
+
+
+def _extract(reader: _TailHashing, tar: TarIO, meta: ArchiveMeta | None, dest_fd: int,
+             name: str) -> Any:
+    """Extract the archive into ``dest_fd`` (a directory no one sees yet), check its
+    checksum and make it durable."""
+    # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
+    os.fchmod(dest_fd, 0o755)
+    try:
+        stats = tar.extract(reader, dest_fd)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InvalidArchiveError(
+                f"volume import: no space left while extracting the archive "
+                f"into {name} (the previous content is kept)") from err
+        raise
+    _verify(reader, meta)
+    os.fsync(dest_fd)
     return stats
 
 
