@@ -469,6 +469,7 @@ class Engine:
                     "SELECT name FROM volumes WHERE anonymous = 1")}
             # Record first, then the directory: a kill in between leaves a directory
             # without a record, which the repair removes (engine/repair.py).
+            inflight.fault("rm.after_delete")
             shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
             # The exit code stays for `wait` only where the container removed itself.
             _unlink_run_files(self.config.run_root, c.id,
@@ -684,7 +685,7 @@ def _loaded_ids(images: ImageStore, lines: list[str]) -> list[str]:
 def _fault(fault: str | None, point: str) -> None:
     """ORLOP_FAULT=<point>: die here as SIGKILL would (crash-safety tests)."""
     if fault == point:
-        os._exit(137)
+        inflight.fault(point)
 
 
 def _unlink_run_files(run_root: Path, cid: str, *, exit_file: bool = False) -> None:

@@ -104,6 +104,7 @@ def prepare(engine: Engine, c: Container,
         pins = pins_dir(cfg.run_root)
         points = [_with_source(mp, paths[mp.name], pins) if mp.type == "volume" and mp.name
                   else mp for mp in points]
+        inflight.fault("start.after_mount")
     jobs = [(mp.destination, Path(mp.source)) for mp in points
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:

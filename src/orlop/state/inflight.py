@@ -111,6 +111,13 @@ def clear(root: Path, names: list[str]) -> None:
             os.unlink(root / DIR_NAME / name)
 
 
+def fault(point: str) -> None:
+    """``ORLOP_FAULT=<point>``: die here as SIGKILL would (the crash-safety tests name
+    the steps of the operations they kill)."""
+    if os.environ.get("ORLOP_FAULT") == point:
+        os._exit(137)
+
+
 @contextlib.contextmanager
 def repairing(root: Path) -> Iterator[None]:
     """One full reconciliation at a time (blocking): two would race each other."""

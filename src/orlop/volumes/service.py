@@ -172,6 +172,7 @@ class VolumeService:
                     if fill is not None:
                         with opened_dir(DATA_DIR, sfd) as data_fd:
                             fill(data_fd)
+                    inflight.fault("volume.create.staged")
                     made = self._commit_create(vfd, stage, name, driver, drv, option_map,
                                                label_map, anonymous)
                     if made[1] and self.on_event is not None:
@@ -416,6 +417,7 @@ class VolumeService:
                 raise
             if moved:
                 os.fsync(vfd)
+                inflight.fault("volume.rm.after_commit")
                 # Still under the lock (held on the directory, now the trash), so a
                 # concurrent reconcile() leaves it alone.  A failure leaves trash that
                 # reconcile() retries; the volume itself is already gone.
