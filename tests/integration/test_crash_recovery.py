@@ -312,6 +312,9 @@ def test_crash_kill9_at_named_step_is_repaired(bb: Orlop, case: str) -> None:
     res = bb(*argv, env={"ORLOP_FAULT": point})
     where = f"{' '.join(argv[:2])} killed at {point}"
     assert res.returncode == 137, f"{where}: {res.returncode} {res.stderr}"
+    if case == "volume-rm":  # the next command, a volume verb, repairs what was left
+        bb.ok("volume", "ls")
+        assert [n for n in os.listdir(bb.root / "volumes") if n.startswith(".")] == []
     check_invariants(bb, where)
 
 

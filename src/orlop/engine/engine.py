@@ -75,10 +75,14 @@ class Engine:
 
     @cached_property
     def volumes(self) -> VolumeService:
+        """The volume service, once the state is reconciled: a `volume rm` right after a
+        killed `run` must not find the volume "in use" by references the kill left."""
         from orlop.volumes.service import VolumeService
 
         service = VolumeService(self.config, self.db)
         service.on_event = self.events.volume
+        self.__dict__["volumes"] = service  # reconcile() uses it: no second one
+        self.reconcile()
         return service
 
     @cached_property
@@ -201,24 +205,6 @@ class Engine:
             _unlink_run_files(self.config.run_root, cid)
         finally:
             os.close(fd)
-
-    def _sweep_container_dirs(self) -> None:
-        """Directories of containers with no record: an rm killed after its delete.
-
-        A directory is made only after its record is committed (create_container), and
-        this lists the directories before it reads the records, so a directory without
-        a record is never a create in progress."""
-        try:
-            names = os.listdir(self.config.containers_dir)
-        except FileNotFoundError:
-            return
-        if not names:
-            return
-        with self.db.read() as conn:
-            known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
-        for name in names:
-            if name not in known and len(name) == 64:
-                shutil.rmtree(self.config.containers_dir / name, ignore_errors=True)
 
     # --- containers ---------------------------------------------------------
 
@@ -656,7 +642,8 @@ class Engine:
         """``save``: Docker archive + OCI layout of the images, as one tar on ``out_fd``."""
         from orlop.images.save import save_images
 
-        written = save_images(self.images, refs, out_fd)
+        with inflight.operation(self.config.root):  # a kill leaves tmp/save-*
+            written = save_images(self.images, refs, out_fd)
         for image_id in dict.fromkeys(self.images.get(r).id for r in refs):
             self._image_event(image_id, "save", image_id)
         return written
@@ -666,7 +653,8 @@ class Engine:
         from orlop.images.load import load_archive
 
         self.images.reconcile()
-        lines = load_archive(self.images, stream)
+        with inflight.operation(self.config.root):  # a kill leaves tmp/load-*, layers
+            lines = load_archive(self.images, stream)
         for image_id in _loaded_ids(self.images, lines):
             self._image_event(image_id, "load", image_id)
         return lines

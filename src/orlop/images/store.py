@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _HEX64 = re.compile(r"[a-f0-9]{64}\Z")
 _ID_PREFIX = re.compile(r"(?:sha256:)?([a-f0-9]{1,64})\Z")
-_STAGING = re.compile(r"(layer|trash)-(\d+)-[0-9a-f]+\Z")
+_STAGING = re.compile(r"(layer|trash|save|load)-(\d+)-[0-9a-f]+\Z")
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
          "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
 
@@ -638,9 +638,10 @@ class ImageStore:
         """Remove what a crash left: staging/trash dirs of dead processes under tmp/ and
         layer dirs that no database row names.  Returns what was removed.
 
-        Only names this store creates (``layer-<pid>-*``, ``trash-<pid>-*``) are touched
-        in tmp/, which other parts of the engine share; a name whose process still runs
-        (and started before the entry was last written) is someone's work in progress.
+        Only names the image code creates (``layer-``, ``trash-``, ``save-`` and
+        ``load-<pid>-*``) are touched in tmp/, which other parts of the engine share; a
+        name whose process still runs (and started before the entry was last written) is
+        someone's work in progress.
         """
         removed: list[Path] = []
         if not self.config.layers_dir.is_dir():
