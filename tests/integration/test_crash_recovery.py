@@ -278,6 +278,13 @@ def _once_shared_and_tmpfs(o: Orlop) -> None:
     o.ok("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "crash-tmpfs")
 
 
+def _once_import_existing(o: Orlop) -> None:
+    _once_import(o)
+    o.ok("volume", "create", "crash-imp")
+    o.ok("run", "--rm", "-v", "crash-imp:/x", "busybox", "sh", "-c",
+         "for i in $(seq 100); do echo old > /x/old$i; done")
+
+
 def _created_container(o: Orlop) -> None:
     o.ok("create", "--name", "crash-c", "-v", "/anon", "busybox", "true")
 
@@ -299,6 +306,9 @@ FAULT_POINTS: dict[str, tuple[str, Callable[[Orlop], None], list[str]]] = {
                       ["volume", "create", "crash-new"]),
     "volume-import": ("volume.create.staged", _once_import,
                       ["volume", "import", "crash-imp", "crash-src.tar"]),
+    # Into an existing volume: the old content, swapped out, was being deleted.
+    "volume-import-existing": ("volume.import.swapped", _once_import_existing,
+                               ["volume", "import", "crash-imp", "crash-src.tar"]),
     "volume-rm": ("volume.rm.after_commit", _setup_rm, ["volume", "rm", "crash-rm"]),
     "rm": ("rm.after_delete", _created_container, ["rm", "-v", "crash-c"]),
 }

@@ -155,7 +155,7 @@ class VolumeService:
         option_map = dict(options) if options is not None else None
 
         with self.operation(), self._volumes_fd() as vfd:
-            stage = _stage_name(TMP_PREFIX)
+            stage = staging_name(TMP_PREFIX)
             os.mkdir(stage, VOLUME_DIR_MODE, dir_fd=vfd)
             try:
                 with opened_dir(stage, vfd) as sfd:
@@ -222,7 +222,7 @@ class VolumeService:
                     (name, driver, created_at, _json(labels), _json(options), int(anonymous)))
         except BaseException:
             if renamed:  # the row did not commit: the directory must not stay behind
-                trash = _stage_name(TRASH_PREFIX)
+                trash = staging_name(TRASH_PREFIX)
                 with suppress(OSError):
                     os.rename(name, trash, src_dir_fd=vfd, dst_dir_fd=vfd)
                     remove_tree(vfd, trash)
@@ -387,7 +387,7 @@ class VolumeService:
             drv = self._drivers.get(row["driver"])
             if vol_fd is not None and drv is not None and drv.is_mounted(vol_fd):
                 drv.unmount(vol_fd, name)  # a stale mount: nobody holds a reference
-            trash = _stage_name(TRASH_PREFIX)
+            trash = staging_name(TRASH_PREFIX)
             moved = False
             try:
                 with self.db.write() as conn:
@@ -666,7 +666,7 @@ class VolumeService:
                 report.dirs_adopted.append(name)
 
     def _recreate_dir(self, vfd: int, name: str) -> None:
-        stage = _stage_name(TMP_PREFIX)
+        stage = staging_name(TMP_PREFIX)
         os.mkdir(stage, VOLUME_DIR_MODE, dir_fd=vfd)
         try:
             with opened_dir(stage, vfd) as sfd:
@@ -894,9 +894,10 @@ class VolumeListCache:
             self._close()
 
 
-def _stage_name(prefix: str) -> str:
-    """``.tmp-<pid>-<uuid>`` / ``.trash-<pid>-<uuid>``: the pid tells reconcile() in
-    another process whether the maker still runs."""
+def staging_name(prefix: str = TMP_PREFIX) -> str:
+    """``.tmp-<pid>-<uuid>`` / ``.trash-<pid>-<uuid>`` (in ``volumes/``): the pid tells
+    reconcile() in another process whether the maker still runs; one a kill leaves is
+    deleted by the next reconcile()."""
     return f"{prefix}{os.getpid()}-{uuid.uuid4().hex}"
 
 
