@@ -273,6 +273,30 @@ def run_iterations(o: Orlop, busybox_tar: Path, names: list[str], iterations: in
 
 ALL = list(OPERATIONS)
 
+
+@pytest.mark.timeout(300)
+def test_crash_kill9_at_random_points_leaves_a_usable_root(bb: Orlop,
+                                                          busybox_tar: Path) -> None:
+    """One kill per operation (the default run: about a minute)."""
+    n, failures = run_iterations(bb, busybox_tar, ALL, len(ALL), base_seed=1000,
+                                 measure_runs=1)
+    assert failures == [], "\n".join(failures)
+    assert n >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)
+def test_crash_kill9_hundreds_of_points_leaves_a_usable_root(bb: Orlop,
+                                                            busybox_tar: Path) -> None:
+    n = int(os.environ.get("ORLOP_CRASH_ITERATIONS", "350"))
+    ops = os.environ.get("ORLOP_CRASH_OPS", ",".join(ALL)).split(",")
+    done, failures = run_iterations(bb, busybox_tar, ops, n,
+                                    base_seed=int(os.environ.get("ORLOP_CRASH_BASE", "0")))
+    print(f"crash iterations: {done}, failures: {len(failures)}")
+    assert failures == [], f"{len(failures)} of {done} iterations failed:\n" + "\n".join(
+        failures)
+
+
 def _once_shared_and_tmpfs(o: Orlop) -> None:
     _once_shared(o)
     o.ok("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "crash-tmpfs")
