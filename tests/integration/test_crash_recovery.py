@@ -277,8 +277,11 @@ ALL = list(OPERATIONS)
 @pytest.mark.timeout(300)
 def test_crash_kill9_at_random_points_leaves_a_usable_root(bb: Orlop,
                                                           busybox_tar: Path) -> None:
-    """One kill per operation (the default run: about a minute)."""
-    n, failures = run_iterations(bb, busybox_tar, ALL, len(ALL), base_seed=1000,
+    """One random kill each for the operations with the most steps (the default run
+    stays short: the named-step tests below cover every operation deterministically, the
+    slow test below kills each at hundreds of points)."""
+    ops = ["run", "run-rm", "volume-import", "volume-rm"]
+    n, failures = run_iterations(bb, busybox_tar, ops, len(ops), base_seed=1000,
                                  measure_runs=1)
     assert failures == [], "\n".join(failures)
     assert n >= 1
