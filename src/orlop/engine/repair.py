@@ -31,11 +31,13 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orlop.engine.procio import is_locked
 from orlop.engine.runner import pins_dir
+from orlop.errors import OrlopError
 from orlop.kernel import libc
 from orlop.kernel.flags import MNT_DETACH
 from orlop.kernel.mountinfo import mount_points_under
@@ -52,17 +54,32 @@ _RUN_SUFFIXES = (".lock", ".stdin", ".fifo", ".exit")
 
 
 def repair(engine: Engine) -> None:
-    """Repair everything a killed process can leave (the module docstring)."""
+    """Repair everything a killed process can leave (the module docstring).
+
+    A step that fails does not fail the command that ran it (the user asked for
+    something else): the other steps still run, and the dead markers stay, so the next
+    command tries again."""
     cfg = engine.config
     with inflight.repairing(cfg.root):
         markers = inflight.dead_markers(cfg.root)
-        release_dead_pins(pins_dir(cfg.run_root))
-        engine.volumes.reconcile(_holders(engine))
-        unmount_dead_containers(engine)
-        sweep_container_dirs(engine)
-        sweep_run_files(engine)
-        engine.images.reconcile()
-        inflight.clear(cfg.root, markers)
+        done = [
+            _step(lambda: release_dead_pins(pins_dir(cfg.run_root))),
+            _step(lambda: not engine.volumes.reconcile(_holders(engine)).errors),
+            _step(lambda: unmount_dead_containers(engine)),
+            _step(lambda: sweep_container_dirs(engine)),
+            _step(lambda: sweep_run_files(engine)),
+            _step(engine.images.reconcile),
+        ]
+        if all(done):
+            inflight.clear(cfg.root, markers)
+
+
+def _step(fn: Callable[[], object]) -> bool:
+    """Run one repair step; False if it failed (a ``False`` result counts as failed)."""
+    try:
+        return fn() is not False
+    except (OSError, OrlopError):
+        return False
 
 
 def _holders(engine: Engine) -> set[str]:
