@@ -9,10 +9,6 @@ echo "== mypy"; "$PY" -m mypy src
 echo "== import-linter"
 "$PY" -c "from importlinter.cli import lint_imports_command; lint_imports_command()"
 echo "== pytest"
-# Tests marked `slow` (hundreds of kill -9 fault injections) are left out unless a marker
-# expression is given: `bash scripts/test.sh -m slow` runs only them, `-m ""` everything.
-MARK=(-m "not slow")
-for arg in "$@"; do
-    case "$arg" in -m|-m*) MARK=() ;; esac
-done
-"$PY" -m pytest -q -p no:cacheprovider "${MARK[@]}" "$@" tests
+# Tests marked `slow` (hundreds of kill -9 fault injections) are left out (pyproject's
+# addopts): `bash scripts/test.sh -m slow` runs only them, `-m ""` everything.
+"$PY" -m pytest -q -p no:cacheprovider "$@" tests
