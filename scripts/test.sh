@@ -9,4 +9,6 @@ echo "== mypy"; "$PY" -m mypy src
 echo "== import-linter"
 "$PY" -c "from importlinter.cli import lint_imports_command; lint_imports_command()"
 echo "== pytest"
+# Tests marked `slow` (hundreds of kill -9 fault injections) are left out (pyproject's
+# addopts): `bash scripts/test.sh -m slow` runs only them, `-m ""` everything.
 "$PY" -m pytest -q -p no:cacheprovider "$@" tests

@@ -24,7 +24,7 @@ from orlop.errors import (
     OrlopError,
     PermissionDeniedError,
 )
-from orlop.state import Database
+from orlop.state import Database, inflight
 from orlop.state.layout import prepare_root
 
 if TYPE_CHECKING:
@@ -76,10 +76,14 @@ class Engine:
 
     @cached_property
     def volumes(self) -> VolumeService:
+        """The volume service, once the state is reconciled: a `volume rm` right after a
+        killed `run` must not find the volume "in use" by references the kill left."""
         from orlop.volumes.service import VolumeService
 
         service = VolumeService(self.config, self.db)
         service.on_event = self.events.volume
+        self.__dict__["volumes"] = service  # reconcile() uses it: no second one
+        self.reconcile()
         return service
 
     @cached_property
@@ -120,11 +124,13 @@ class Engine:
     def reconcile(self, force: bool = False) -> None:
         """Repair what a killed monitor or CLI left behind.
 
-        Cheap when nothing is wrong: one query for live containers and one non-blocking
-        flock each.  For a container whose monitor died: kill what is left of it (by its
-        cgroup, never by a pid that may have been reused), mark it exited, release its
-        volume mounts, and remove it if it was --rm.  Then containers half-removed
-        (no record) lose their directory.
+        Cheap when nothing is wrong: one query for live containers, one non-blocking
+        flock each, and one listdir of the operation markers (state/inflight.py).  For a
+        container whose monitor died: kill what is left of it (by its cgroup, never by a
+        pid that may have been reused), mark it exited, and remove it if it was --rm.  A
+        container whose creator died is removed with the anonymous volumes it was making.
+        Whenever something died (a monitor, a creator, or any process in the middle of an
+        operation), the full repair (:meth:`repair`) follows.
         """
         if self._reconciled and not force:
             return
@@ -136,9 +142,10 @@ class Engine:
                 "SELECT id, pid, status FROM containers WHERE status IN "
                 "('running', 'paused', 'restarting', 'creating')").fetchall()
         live = [(r["id"], r["pid"]) for r in rows if r["status"] != "creating"]
-        for r in rows:
-            if r["status"] == "creating" and not is_locked(self.config.run_root, r["id"]):
-                self._remove_half_created(r["id"])
+        half = [r["id"] for r in rows if r["status"] == "creating"
+                and not is_locked(self.config.run_root, r["id"])]
+        for cid in half:
+            self._remove_half_created(cid)
         dead = [cid for cid, _pid in live if not is_locked(self.config.run_root, cid)]
         removed = []
         for cid in dead:
@@ -159,9 +166,8 @@ class Engine:
             self.events.died(c, 137, c.started_at)
             if c.host_config.auto_remove:
                 removed.append(cid)
-        if dead:
-            alive = {cid for cid, _pid in live if cid not in dead}
-            self.volumes.reconcile(alive)
+        if dead or half or inflight.dead_markers(self.config.root):
+            self.repair()
         if os.path.isdir(self.config.run_root / "netns"):
             from orlop.engine.netsetup import sweep
 
@@ -169,7 +175,18 @@ class Engine:
         for cid in removed:
             with contextlib.suppress(OrlopError):
                 self.remove_container(cid, force=True, volumes=True)
-        self._sweep_container_dirs()
+
+    def repair(self) -> None:
+        """The full reconciliation, after a kill (engine/repair.py): what each step of
+        an interrupted operation can leave -- volume staging and trash directories,
+        half-imported volumes, rows without directories, references held by containers
+        that are gone or not running, driver mounts nobody uses, subpath pins, host
+        mounts of containers that are gone, container directories without a record, run
+        files and old ``.exit`` files, staging directories under ``tmp/``."""
+        from orlop.engine.repair import repair
+
+        with inflight.operation(self.config.root):  # a kill in here: the next one repairs
+            repair(self)
 
     def _remove_half_created(self, cid: str) -> None:
         """A container whose creator died before finishing create_container: remove the
@@ -201,24 +218,6 @@ class Engine:
             _unlink_run_files(self.config.run_root, cid)
         finally:
             os.close(fd)
-
-    def _sweep_container_dirs(self) -> None:
-        """Directories of containers with no record: an rm killed after its delete.
-
-        A directory is made only after its record is committed (create_container), and
-        this lists the directories before it reads the records, so a directory without
-        a record is never a create in progress."""
-        try:
-            names = os.listdir(self.config.containers_dir)
-        except FileNotFoundError:
-            return
-        if not names:
-            return
-        with self.db.read() as conn:
-            known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
-        for name in names:
-            if name not in known and len(name) == 64:
-                shutil.rmtree(self.config.containers_dir / name, ignore_errors=True)
 
     # --- containers ---------------------------------------------------------
 
@@ -307,7 +306,8 @@ class Engine:
         fault = os.environ.get("ORLOP_FAULT")  # tests only: die at a named point
         from orlop.engine.procio import container_lock
 
-        with container_lock(self.config.run_root, cid):
+        with inflight.operation(self.config.root), \
+                container_lock(self.config.run_root, cid):
             with self.db.write() as conn:
                 store.insert(conn, build(None, "creating"), [])
                 # Addresses in the same transaction: concurrent creates queue here.
@@ -431,10 +431,16 @@ class Engine:
         before (and then this is a conflict, or a kill with -f) or finds no record.
         ``locked``: the caller (its own monitor) already holds the lock.
         """
+        c = self.get_container(ref)
+        with inflight.operation(self.config.root):
+            return self._remove_container(c, ref, force=force, volumes=volumes,
+                                          locked=locked)
+
+    def _remove_container(self, c: Container, ref: str, *, force: bool, volumes: bool,
+                          locked: bool) -> str:
         import fcntl
         import time
 
-        c = self.get_container(ref)
         fd = -1
         if not locked:
             lock_dir = self.config.run_root / "containers"
@@ -470,11 +476,17 @@ class Engine:
                 vols = store.delete(conn, c.id)
                 anon = {r["name"] for r in conn.execute(
                     "SELECT name FROM volumes WHERE anonymous = 1")}
+            # Record first, then the directory: a kill in between leaves a directory
+            # without a record, which the repair removes (engine/repair.py), and a
+            # network the sweep tears down (engine/netsetup.py).
+            inflight.fault("rm.after_delete")
             from orlop.engine.netsetup import detach
 
             detach(self.config, c.id)
             shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
-            _unlink_run_files(self.config.run_root, c.id)
+            # The exit code stays for `wait` only where the container removed itself.
+            _unlink_run_files(self.config.run_root, c.id,
+                              exit_file=not c.host_config.auto_remove)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -657,7 +669,8 @@ class Engine:
         """``save``: Docker archive + OCI layout of the images, as one tar on ``out_fd``."""
         from orlop.images.save import save_images
 
-        written = save_images(self.images, refs, out_fd)
+        with inflight.operation(self.config.root):  # a kill leaves tmp/save-*
+            written = save_images(self.images, refs, out_fd)
         for image_id in dict.fromkeys(self.images.get(r).id for r in refs):
             self._image_event(image_id, "save", image_id)
         return written
@@ -667,7 +680,8 @@ class Engine:
         from orlop.images.load import load_archive
 
         self.images.reconcile()
-        lines = load_archive(self.images, stream)
+        with inflight.operation(self.config.root):  # a kill leaves tmp/load-*, layers
+            lines = load_archive(self.images, stream)
         for image_id in _loaded_ids(self.images, lines):
             self._image_event(image_id, "load", image_id)
         return lines
@@ -686,11 +700,11 @@ def _loaded_ids(images: ImageStore, lines: list[str]) -> list[str]:
 def _fault(fault: str | None, point: str) -> None:
     """ORLOP_FAULT=<point>: die here as SIGKILL would (crash-safety tests)."""
     if fault == point:
-        os._exit(137)
+        inflight.fault(point)
 
 
-def _unlink_run_files(run_root: Path, cid: str) -> None:
-    for suffix in (".lock", ".stdin"):
+def _unlink_run_files(run_root: Path, cid: str, *, exit_file: bool = False) -> None:
+    for suffix in (".lock", ".stdin", ".fifo", *((".exit",) if exit_file else ())):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(run_root / "containers" / f"{cid}{suffix}")
 

@@ -141,6 +141,9 @@ def _report(fd: int | None, msg: dict[str, Any]) -> None:
 
 def _monitor(config: EngineConfig, cid: str, report_fd: int) -> NoReturn:
     try:
+        from orlop.state import inflight
+
+        inflight.forget_after_fork()  # the CLI's operation marker is the CLI's to end
         _become_monitor([report_fd])
         from orlop.engine.engine import Engine
 
@@ -374,6 +377,9 @@ def write_exit_file(config: EngineConfig, cid: str, code: int) -> None:
     path = config.run_root / "containers" / f"{cid}.exit"
     with contextlib.suppress(OSError):
         path.write_text(str(code))
+    from orlop.engine.repair import sweep_exit_files
+
+    sweep_exit_files(path.parent)
 
 
 def should_restart(policy: dict[str, Any], code: int, restart_count: int,

@@ -41,6 +41,7 @@ from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
+from orlop.state import inflight
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
@@ -69,7 +70,9 @@ __all__ = [
 def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: bool) -> int:
     """Start ``c`` and wait for it; returns Docker's exit code for the container."""
     cfg = engine.config
-    with container_lock(cfg.run_root, c.id):
+    # The operation marker (state/inflight.py): if this CLI is killed, the next command
+    # repairs what the start had made (references, mounts, pins).
+    with inflight.operation(cfg.root), container_lock(cfg.run_root, c.id):
         mounted: list[str] = []
         try:
             spec, cdir, lowers = prepare(engine, c, mounted)
@@ -108,8 +111,10 @@ def prepare(engine: Engine, c: Container,
         mounted.extend(names)  # released on any failure below, even a partial mount
         paths = engine.volumes.mount_many(names, c.id)
         engine.events.volume_mounts(c.id, points)
-        points = [_with_source(mp, paths[mp.name]) if mp.type == "volume" and mp.name
+        pins = pins_dir(cfg.run_root)
+        points = [_with_source(mp, paths[mp.name], pins) if mp.type == "volume" and mp.name
                   else mp for mp in points]
+        inflight.fault("start.after_mount")
     jobs = [(mp.destination, Path(mp.source)) for mp in points
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:
@@ -201,8 +206,9 @@ def finish_cgroup(c: Container) -> bool:
 
 
 # A volume-subpath is checked (openat2 RESOLVE_BENEATH) and, through the fd of that check,
-# bind-mounted onto a private directory beside the volume's _data, as moby does; the
-# runtime binds that mount point.  A container sharing the volume can then swap the checked
+# bind-mounted onto a private directory (run root's pins/<pid>-..., where the repair after
+# a kill finds the pins of dead processes with one listdir), as moby does; the runtime
+# binds that mount point.  A container sharing the volume can then swap the checked
 # directory for a symlink to the host as it likes: what is mounted is the directory that
 # was checked (the CVE-2021-30465 class; moby's volume-subpath had the same race).  An fd
 # alone cannot be passed: the runtime's new mount namespace refuses to clone a mount of
@@ -223,7 +229,14 @@ def release_pinned() -> None:
                 os.unlink(path)  # the pin of a file subpath
 
 
-def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
+def pins_dir(run_root: Path) -> Path:
+    """Where subpath pins live: ``<pid>-<n>-<hex>``, the pid of the process holding it."""
+    return run_root / "pins"
+
+
+def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None) -> MountPoint:
+    """The mount point with its host source: the volume's path, or a pin of its subpath
+    (in ``pins``; beside the volume's ``_data`` when not given)."""
     from dataclasses import replace
 
     if not mp.subpath:
@@ -248,8 +261,12 @@ def _with_source(mp: MountPoint, volume_path: str) -> MountPoint:
     finally:
         os.close(vfd)
     try:
-        pin = os.path.join(os.path.dirname(volume_path),
-                           f".subpath-{os.getpid()}-{len(PINNED)}-{os.urandom(4).hex()}")
+        tag = f"{os.getpid()}-{len(PINNED)}-{os.urandom(4).hex()}"
+        if pins is None:
+            pin = os.path.join(os.path.dirname(volume_path), f".subpath-{tag}")
+        else:
+            os.makedirs(pins, 0o700, exist_ok=True)
+            pin = str(pins / tag)
         # A subpath may name a file (Docker allows it): the pin is then an empty file,
         # and the runtime creates the container's mount target as a file too.
         if stat.S_ISDIR(os.fstat(sfd).st_mode):

@@ -133,9 +133,20 @@ def get_by_id(conn: sqlite3.Connection, container_id: str) -> Container | None:
 
 
 def delete(conn: sqlite3.Connection, container_id: str) -> list[str]:
-    """Delete the record; returns the names of the volumes it referenced."""
+    """Delete the record; returns the names of the volumes it referenced.
+
+    Its volume mount references go too: normally released when it stopped, they are
+    left by a process killed while it started the container, and would otherwise keep
+    the volumes "in use" by a container that no longer exists."""
     vols = [r["volume_name"] for r in conn.execute(
         "SELECT DISTINCT volume_name FROM mount_points WHERE container_id = ? "
         "AND volume_name IS NOT NULL", (container_id,))]
+    held = [r["volume_name"] for r in conn.execute(
+        "SELECT volume_name FROM volume_mounts WHERE ref = ?", (container_id,))]
+    if held:
+        conn.execute("DELETE FROM volume_mounts WHERE ref = ?", (container_id,))
+        for name in held:
+            conn.execute("UPDATE volumes SET mount_count = (SELECT COUNT(*) FROM "
+                         "volume_mounts WHERE volume_name = ?) WHERE name = ?", (name, name))
     conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
     return vols

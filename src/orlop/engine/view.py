@@ -138,7 +138,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                     if mp.type == "volume" and mp.name:
                         path = engine.volumes.mount(mp.name, c.id)
                         taken.append(mp.name)
-                        mp = replace(mp, source=_subpath_source(path, mp))
+                        mp = replace(mp, source=_subpath_source(engine, path, mp))
                     view.mounts.append(mp)
             yield view
         finally:
@@ -154,12 +154,12 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                 shutil.rmtree(view.work, ignore_errors=True)
 
 
-def _subpath_source(volume_path: str, mp: MountPoint) -> str:
+def _subpath_source(engine: Engine, volume_path: str, mp: MountPoint) -> str:
     if not mp.subpath:
         return volume_path
-    from orlop.engine.runner import _with_source
+    from orlop.engine.runner import _with_source, pins_dir
 
-    return _with_source(mp, volume_path).source
+    return _with_source(mp, volume_path, pins_dir(engine.config.run_root)).source
 
 
 # --- the child -------------------------------------------------------------------

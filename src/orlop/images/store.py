@@ -60,6 +60,7 @@ from orlop.images.reference import (
     parse_tag_target,
     split_tagged,
 )
+from orlop.kernel.process import process_alive_since
 from orlop.state import Database
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _HEX64 = re.compile(r"[a-f0-9]{64}\Z")
 _ID_PREFIX = re.compile(r"(?:sha256:)?([a-f0-9]{1,64})\Z")
-_STAGING = re.compile(r"(layer|trash)-(\d+)-[0-9a-f]+\Z")
+_STAGING = re.compile(r"(layer|trash|save|load)-(\d+)-[0-9a-f]+\Z")
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
          "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
 
@@ -637,9 +638,10 @@ class ImageStore:
         """Remove what a crash left: staging/trash dirs of dead processes under tmp/ and
         layer dirs that no database row names.  Returns what was removed.
 
-        Only names this store creates (``layer-<pid>-*``, ``trash-<pid>-*``) are touched
-        in tmp/, which other parts of the engine share; a name whose process still runs
-        (and started before the entry was last written) is someone's work in progress.
+        Only names the image code creates (``layer-``, ``trash-``, ``save-`` and
+        ``load-<pid>-*``) are touched in tmp/, which other parts of the engine share; a
+        name whose process still runs (and started before the entry was last written) is
+        someone's work in progress.
         """
         removed: list[Path] = []
         if not self.config.layers_dir.is_dir():
@@ -655,7 +657,7 @@ class ImageStore:
                     mtime = os.lstat(path).st_mtime
                 except FileNotFoundError:
                     continue
-                if not _process_alive_since(int(m.group(2)), mtime):
+                if not process_alive_since(int(m.group(2)), mtime):
                     _rmtree(path)
                     removed.append(path)
         with self._layer_lock():
@@ -729,19 +731,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _process_alive_since(pid: int, mtime: float) -> bool:
-    """True if ``pid`` runs and started no later than ``mtime`` (so it is not a newer
-    process that happens to reuse the pid of a dead importer)."""
-    if pid == os.getpid():
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        with open("/proc/stat", "rb") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
-    except (FileNotFoundError, ProcessLookupError, StopIteration, IndexError, ValueError):
-        return False
-    started = btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return started <= mtime + 1

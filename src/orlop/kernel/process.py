@@ -1,6 +1,9 @@
-"""prctl(2) helpers for process lifetime and privilege: subreaper, pdeathsig, NNP, dumpable."""
+"""prctl(2) helpers for process lifetime and privilege: subreaper, pdeathsig, NNP, dumpable;
+whether a process still runs (for leftovers named by their creator's pid)."""
 
 from __future__ import annotations
+
+import os
 
 from orlop.kernel import libc
 from orlop.kernel.flags import (
@@ -49,3 +52,21 @@ def set_dumpable(on: bool) -> None:
 def set_keepcaps(on: bool) -> None:
     """Keep the permitted set across setuid() from 0 to non-0 (effective is still cleared)."""
     libc.prctl(PR_SET_KEEPCAPS, int(on))
+
+
+def process_alive_since(pid: int, mtime: float) -> bool:
+    """True if ``pid`` runs and started no later than ``mtime`` (a file's mtime): the
+    process that wrote a ``<name>-<pid>-...`` entry still runs, not a newer process that
+    happens to reuse the pid of a dead one (the leftover is then someone's work in
+    progress and must be left alone)."""
+    if pid == os.getpid():
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+    except (FileNotFoundError, ProcessLookupError, StopIteration, IndexError, ValueError):
+        return False
+    started = btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return started <= mtime + 1

@@ -19,13 +19,14 @@ at a fixed distance from the end of the stream (its 1024 + 512 bytes, then the
 1024-byte end-of-archive marker), so the importer hashes the stream as it extracts it, holding
 back only the last 2048 bytes, and checks the sum before anything is made visible.
 
-Import is extract-then-swap: the archive is extracted into a staging directory beside
-the volume's ``_data``, checked, and exchanged with ``_data`` in one
+Import is extract-then-swap: the archive is extracted into a staging directory of the
+volume service (``volumes/.tmp-<pid>-...``), checked, and exchanged with ``_data`` in one
 ``renameat2(RENAME_EXCHANGE)``; an interrupted, corrupt or hostile import leaves the
-previous content untouched and a staging directory that the next import removes.  A
-volume that containers use is refused unless ``force``; then the content is replaced
-entry by entry inside ``_data`` (the directory the containers have mounted), each entry
-an atomic rename.
+previous content untouched and a staging directory that the next reconcile removes.  A
+new volume is filled while it is still the service's staging directory and appears only
+once complete (VolumeService.ensure's ``fill``).  A volume that containers use is
+refused unless ``force``; then the content is replaced entry by entry inside ``_data``
+(the directory the containers have mounted), each entry an atomic rename.
 
 The checksum detects corruption (a bit flipped in storage, a truncated copy); it is not
 a signature (whoever can change the archive can change the sum).  The default is CRC-32,
@@ -45,7 +46,6 @@ import errno
 import hashlib
 import json
 import os
-import secrets
 import stat
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -61,10 +61,12 @@ from orlop.errors import (
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
 from orlop.kernel.libc import renameat2
+from orlop.state.inflight import fault
 from orlop.streams import Prefixed
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.fsutil import remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, Volume
+from orlop.volumes.service import staging_name
 
 FORMAT = "orlop-volume/1"
 SUM_PREFIX = "orlop-volume-sum "
@@ -335,26 +337,32 @@ def import_volume(service: Any, name: str, stream: Readable, tar: TarIO, *,
             raise ConflictError(
                 f"volume {name} is in use by {len(refs)} container(s) - "
                 f"[{', '.join(r[:12] for r in refs)}]: stop and remove them, or use --force")
+    options = meta.options if meta is not None and use_archive_meta else None
+    if (existing.options if existing is not None else options):
+        raise UnsupportedError(
+            f"volume import: volume {name} has driver options; import into a volume "
+            "without options, or restore through a container")
     created = False
+    stats: Any = None
     if existing is None:
+        # A new volume is filled while it is still a staging directory, and appears only
+        # once complete and verified: a kill or a bad archive leaves no half-imported
+        # volume (the staging directory goes with the next reconcile).
+        def fill(data_fd: int) -> None:
+            nonlocal stats
+            stats = _extract(reader, tar, meta, data_fd, name)
+
         if meta is not None and use_archive_meta:
-            labels = meta.labels
-            vol, created = service.ensure(name, meta.driver or "local", meta.options, labels)
+            _vol, created = service.ensure(name, meta.driver or "local", meta.options,
+                                           meta.labels, fill=fill)
         else:
-            vol, created = service.ensure(name)
+            _vol, created = service.ensure(name, fill=fill)
+        if not created:
+            raise ConflictError(f"volume import: volume {name} was created by another "
+                                "process meanwhile; nothing was imported")
     else:
-        vol = existing
-    try:
-        if vol.options:
-            raise UnsupportedError(
-                f"volume import: volume {name} has driver options; import into a volume "
-                "without options, or restore through a container")
-        stats = _stage_and_swap(service, name, reader, tar, meta, force=force)
-    except BaseException:
-        if created:
-            with contextlib.suppress(Exception):
-                service.remove(name, force=True)
-        raise
+        with service.operation():
+            stats = _stage_and_swap(service, name, reader, tar, meta, force=force)
     return ImportResult(volume=service.get(name), created=created,
                         verified=meta is not None, meta=meta, size=reader.size,
                         entries=int(getattr(stats, "entries", 0)))
@@ -389,52 +397,73 @@ def _verify(reader: _TailHashing, meta: ArchiveMeta | None) -> None:
 
 def _stage_and_swap(service: Any, name: str, reader: _TailHashing, tar: TarIO,
                     meta: ArchiveMeta | None, *, force: bool) -> Any:
-    with _volume_dir(service, name) as vfd:
-        _stale_stages(vfd)
-        stage = f"{STAGE_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
-        os.mkdir(stage, 0o700, dir_fd=vfd)
+    """Import into an existing volume.  The staging directory is one of the volume
+    service's (``volumes/.tmp-<pid>-...``, same filesystem): what a kill leaves of it,
+    the new content half-extracted or the old content being deleted, goes with the next
+    reconcile, and the volume holds the old or the new content, never a mix."""
+    with _volume_dir(service, name) as vfd, \
+            _opened("..", vfd) as pfd:
+        _stale_stages(vfd)  # left inside the volume by older versions
+        stage = staging_name()
+        os.mkdir(stage, 0o700, dir_fd=pfd)
         try:
-            sfd = os.open(stage, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                          dir_fd=vfd)
-            try:
-                # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
-                os.fchmod(sfd, 0o755)
-                try:
-                    stats = tar.extract(reader, sfd)
-                except OSError as err:
-                    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise InvalidArchiveError(
-                            f"volume import: no space left while extracting the archive "
-                            f"into {name} (the previous content is kept)") from err
-                    raise
-                _verify(reader, meta)
-                os.fsync(sfd)
-            finally:
-                os.close(sfd)
+            with _opened(stage, pfd) as sfd:
+                stats = _extract(reader, tar, meta, sfd, name)
             refs = service.references(name) if force else []
             if refs:
-                _swap_in_place(vfd, stage)
+                _swap_in_place(vfd, pfd, stage)
             else:
                 # The one atomic step: the staged tree becomes _data, the old content
                 # goes to the staging name and is deleted below.
-                renameat2(vfd, stage, vfd, "_data", RENAME_EXCHANGE)
+                renameat2(pfd, stage, vfd, "_data", RENAME_EXCHANGE)
+                fault("volume.import.swapped")
         finally:
             with contextlib.suppress(OSError):
-                remove_tree(vfd, stage)
+                remove_tree(pfd, stage)
     return stats
 
 
-def _swap_in_place(vfd: int, stage: str) -> None:
+@contextlib.contextmanager
+def _opened(name: str, dir_fd: int) -> Iterator[int]:
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 dir_fd=dir_fd)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _extract(reader: _TailHashing, tar: TarIO, meta: ArchiveMeta | None, dest_fd: int,
+             name: str) -> Any:
+    """Extract the archive into ``dest_fd`` (a directory no one sees yet), check its
+    checksum and make it durable."""
+    # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
+    os.fchmod(dest_fd, 0o755)
+    try:
+        stats = tar.extract(reader, dest_fd)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InvalidArchiveError(
+                f"volume import: no space left while extracting the archive "
+                f"into {name} (the previous content is kept)") from err
+        raise
+    _verify(reader, meta)
+    os.fsync(dest_fd)
+    return stats
+
+
+def _swap_in_place(vfd: int, pfd: int, stage: str) -> None:
     """For a volume containers have mounted: their mount shows the ``_data`` inode, so its
-    entries are replaced one by one (each an atomic rename) and the old ones trashed."""
+    entries are replaced one by one (each an atomic rename) and the old ones trashed.
+    ``stage`` and the trash are in ``pfd`` (``volumes/``), the volume's dir is ``vfd``."""
     data = os.open("_data", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                    dir_fd=vfd)
     sfd = os.open(stage, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                  dir_fd=vfd)
-    trash = stage + "-old"
-    os.mkdir(trash, 0o700, dir_fd=vfd)
+                  dir_fd=pfd)
+    trash = staging_name()
+    os.mkdir(trash, 0o700, dir_fd=pfd)
     tfd = os.open(trash, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                  dir_fd=vfd)
+                  dir_fd=pfd)
     try:
         for entry in os.listdir(data):
             os.rename(entry, entry, src_dir_fd=data, dst_dir_fd=tfd)
@@ -448,7 +477,7 @@ def _swap_in_place(vfd: int, stage: str) -> None:
         os.close(sfd)
         os.close(data)
         with contextlib.suppress(OSError):
-            remove_tree(vfd, trash)
+            remove_tree(pfd, trash)
 
 
 # --- clone -----------------------------------------------------------------------------

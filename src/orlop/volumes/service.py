@@ -2,13 +2,16 @@
 
 What it guarantees, and how:
 
-* **The database row and the directory agree.**  A volume is created in a staging
-  directory ``volumes/.tmp-<uuid>``, renamed into place with RENAME_NOREPLACE and
-  recorded, the rename and the INSERT inside one ``BEGIN IMMEDIATE`` transaction; it is
-  removed by DELETE + rename to ``volumes/.trash-<uuid>`` inside one transaction, then the
-  trash is deleted.  Every rename of a volume directory happens inside a write
-  transaction, so all processes see them in one order; a crash between a rename and its
-  COMMIT is repaired by :meth:`VolumeService.reconcile` (directory = truth, as moby).
+* **The database row and the directory agree.**  A volume is created (and filled, for
+  ``volume import``) in a staging directory ``volumes/.tmp-<pid>-<uuid>``, renamed into
+  place with RENAME_NOREPLACE and recorded, the rename and the INSERT inside one
+  ``BEGIN IMMEDIATE`` transaction; it is removed by DELETE + rename to
+  ``volumes/.trash-<pid>-<uuid>`` inside one transaction, then the trash is deleted.
+  Every rename of a volume directory happens inside a write transaction, so all
+  processes see them in one order; a crash between a rename and its COMMIT is repaired
+  by :meth:`VolumeService.reconcile` (directory = truth, as moby).
+  Each of these operations holds an operation marker (state/inflight.py) so that the
+  command after a kill knows to run that reconcile.
 * **No in-use volume is removed.**  The reference check runs inside the same write
   transaction as the DELETE, and the foreign key ``mount_points.volume_name ... ON DELETE
   RESTRICT`` stops even a process that skipped the check.  A racing container create
@@ -24,6 +27,7 @@ What it guarantees, and how:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import fcntl
 import json
@@ -53,7 +57,8 @@ from orlop.errors import (
 )
 from orlop.kernel import libc
 from orlop.kernel.flags import RENAME_NOREPLACE
-from orlop.state import Database
+from orlop.kernel.process import process_alive_since
+from orlop.state import Database, inflight
 from orlop.state.layout import prepare_root
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.drivers.base import VolumeDriver
@@ -112,12 +117,23 @@ class VolumeService:
         """
         return self.ensure(name, driver, options, labels, anonymous=anonymous)[0]
 
+    def operation(self) -> contextlib.AbstractContextManager[None]:
+        """The operation marker (state/inflight.py) for a multi-step change of volumes
+        made outside this service (``volume import`` into an existing volume)."""
+        return inflight.operation(self.config.root)
+
     def ensure(self, name: str | None = None, driver: str = LOCAL_DRIVER,
                options: Mapping[str, str] | None = None,
-               labels: Mapping[str, str] | None = None, *, anonymous: bool = False
-               ) -> tuple[Volume, bool]:
+               labels: Mapping[str, str] | None = None, *, anonymous: bool = False,
+               fill: Callable[[int], object] | None = None) -> tuple[Volume, bool]:
         """:meth:`create`, also telling whether the volume is new: the engine copies
-        image content only into a volume it created (and then only when empty)."""
+        image content only into a volume it created (and then only when empty).
+
+        ``fill(data_fd)`` puts content into a new volume's ``_data`` while it is still a
+        staging directory (``volume import``): the volume appears, with its content,
+        only if ``fill`` returns, and a kill meanwhile leaves a staging directory that
+        reconcile() deletes, never a half-filled volume.  It is not called for a volume
+        that already exists (the caller checks the returned ``created``)."""
         if name is None:
             name = secrets.token_hex(32)
             anonymous = True
@@ -138,8 +154,8 @@ class VolumeService:
             anonymous = True  # moby: the label is what makes a volume anonymous
         option_map = dict(options) if options is not None else None
 
-        with self._volumes_fd() as vfd:
-            stage = f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        with self.operation(), self._volumes_fd() as vfd:
+            stage = staging_name(TMP_PREFIX)
             os.mkdir(stage, VOLUME_DIR_MODE, dir_fd=vfd)
             try:
                 with opened_dir(stage, vfd) as sfd:
@@ -153,6 +169,10 @@ class VolumeService:
                         raise SystemFailureError(
                             f"create {name}: error while creating volume root path "
                             f"'{self.volumes_dir / name}': {err.strerror}") from err
+                    if fill is not None:
+                        with opened_dir(DATA_DIR, sfd) as data_fd:
+                            fill(data_fd)
+                    inflight.fault("volume.create.staged")
                     made = self._commit_create(vfd, stage, name, driver, drv, option_map,
                                                label_map, anonymous)
                     if made[1] and self.on_event is not None:
@@ -202,7 +222,7 @@ class VolumeService:
                     (name, driver, created_at, _json(labels), _json(options), int(anonymous)))
         except BaseException:
             if renamed:  # the row did not commit: the directory must not stay behind
-                trash = f"{TRASH_PREFIX}{uuid.uuid4().hex}"
+                trash = staging_name(TRASH_PREFIX)
                 with suppress(OSError):
                     os.rename(name, trash, src_dir_fd=vfd, dst_dir_fd=vfd)
                     remove_tree(vfd, trash)
@@ -350,7 +370,8 @@ class VolumeService:
         so a crash can leave trash (reconcile deletes it) but never a row whose data was
         half deleted.
         """
-        with self._volumes_fd() as vfd, self._locked(vfd, name, missing_ok=True) as vol_fd:
+        with self.operation(), self._volumes_fd() as vfd, \
+                self._locked(vfd, name, missing_ok=True) as vol_fd:
             with self.db.read() as conn:
                 row = conn.execute(f"SELECT {_COLUMNS} FROM volumes WHERE name = ?",
                                    (name,)).fetchone()
@@ -366,7 +387,7 @@ class VolumeService:
             drv = self._drivers.get(row["driver"])
             if vol_fd is not None and drv is not None and drv.is_mounted(vol_fd):
                 drv.unmount(vol_fd, name)  # a stale mount: nobody holds a reference
-            trash = f"{TRASH_PREFIX}{uuid.uuid4().hex}"
+            trash = staging_name(TRASH_PREFIX)
             moved = False
             try:
                 with self.db.write() as conn:
@@ -396,6 +417,7 @@ class VolumeService:
                 raise
             if moved:
                 os.fsync(vfd)
+                inflight.fault("volume.rm.after_commit")
                 # Still under the lock (held on the directory, now the trash), so a
                 # concurrent reconcile() leaves it alone.  A failure leaves trash that
                 # reconcile() retries; the volume itself is already gone.
@@ -444,7 +466,8 @@ class VolumeService:
         """
         if not is_valid_name(name):
             raise VolumeNotFoundError(name)
-        with self._volumes_fd() as vfd, self._locked(vfd, name) as vol_fd:
+        with self.operation(), self._volumes_fd() as vfd, \
+                self._locked(vfd, name) as vol_fd:
             assert vol_fd is not None
             vol = self.get(name)
             drv = self._driver(vol)
@@ -468,7 +491,8 @@ class VolumeService:
         that is not held is no error (a stop after a crash, or twice)."""
         if not is_valid_name(name):
             return
-        with self._volumes_fd() as vfd, self._locked(vfd, name, missing_ok=True) as vol_fd:
+        with self.operation(), self._volumes_fd() as vfd, \
+                self._locked(vfd, name, missing_ok=True) as vol_fd:
             vol = self._lookup(name)
             if vol is None:
                 return
@@ -590,6 +614,11 @@ class VolumeService:
             try:
                 with opened_dir(name, vfd) as fd:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    # Free, but its maker may be between mkdir() and flock().
+                    pid = name.split("-")[1]
+                    if pid.isdigit() and process_alive_since(int(pid),
+                                                             os.fstat(fd).st_mtime):
+                        continue
                     remove_tree(vfd, name)
                 report.leftovers_removed.append(name)
             except BlockingIOError:
@@ -637,7 +666,7 @@ class VolumeService:
                 report.dirs_adopted.append(name)
 
     def _recreate_dir(self, vfd: int, name: str) -> None:
-        stage = f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        stage = staging_name(TMP_PREFIX)
         os.mkdir(stage, VOLUME_DIR_MODE, dir_fd=vfd)
         try:
             with opened_dir(stage, vfd) as sfd:
@@ -863,6 +892,13 @@ class VolumeListCache:
     def close(self) -> None:
         with self._lock:
             self._close()
+
+
+def staging_name(prefix: str = TMP_PREFIX) -> str:
+    """``.tmp-<pid>-<uuid>`` / ``.trash-<pid>-<uuid>`` (in ``volumes/``): the pid tells
+    reconcile() in another process whether the maker still runs; one a kill leaves is
+    deleted by the next reconcile()."""
+    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex}"
 
 
 def _rename_noreplace(dir_fd: int, old: str, new: str) -> None:

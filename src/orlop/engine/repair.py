@@ -1,0 +1,197 @@
+"""The full reconciliation, run by the next command after a kill (Engine.reconcile).
+
+Every multi-step operation orders its steps so that a SIGKILL between any two leaves the
+database consistent and the disk holding at most *leftovers* (design.md, "State on
+disk"): things are recorded before they are made (a container's 'creating' row and the
+names of its anonymous volumes), made under a temporary name and renamed into place
+(volumes, layers, an imported volume's content), or marked before their data goes (a
+volume's row deleted together with the rename of its directory to the trash).  What a
+kill can leave, and what repairs it here:
+
+* staging/trash directories under ``volumes/`` and ``tmp/``, a half-imported volume
+  (it is a staging directory until its last step): deleted;
+* a volume row without its directory, or a directory without its row: the volume
+  service's reconcile (dropped, recreated or adopted);
+* references (``volume_mounts``) of containers that are gone or whose lock nobody holds
+  (a `run` killed while it started the container), and driver mounts (tmpfs, ext4, bind
+  volumes) that nobody references any more: released, unmounted;
+* subpath pins (``<run root>/pins/<pid>-...``) of dead processes: unmounted, removed;
+* host mounts below a container's directory whose container nobody runs: unmounted;
+* container directories without a record (an `rm` killed after its delete), run files
+  of containers that are gone, ``.exit`` files older than :data:`EXIT_FILE_TTL_S`.
+
+It is cheap enough to run after every kill (a few listdirs, one read of the mount table,
+one query per table) but not on every command: Engine.reconcile runs it only when a
+dead monitor, a dead creator or a dead operation marker (state/inflight.py) says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orlop.engine.procio import is_locked
+from orlop.engine.runner import pins_dir
+from orlop.errors import OrlopError
+from orlop.kernel import libc
+from orlop.kernel.flags import MNT_DETACH
+from orlop.kernel.mountinfo import mount_points_under
+from orlop.kernel.process import process_alive_since
+from orlop.state import inflight
+
+if TYPE_CHECKING:
+    from orlop.engine.engine import Engine
+
+# How long the exit code of a container that is gone is kept for `wait` (an --rm
+# container is removed by its monitor as soon as it ends; `wait` reads the code after).
+EXIT_FILE_TTL_S = 60.0
+_RUN_SUFFIXES = (".lock", ".stdin", ".fifo", ".exit")
+
+
+def repair(engine: Engine) -> None:
+    """Repair everything a killed process can leave (the module docstring).
+
+    A step that fails does not fail the command that ran it (the user asked for
+    something else): the other steps still run, and the dead markers stay, so the next
+    command tries again."""
+    cfg = engine.config
+    with inflight.repairing(cfg.root):
+        markers = inflight.dead_markers(cfg.root)
+        done = [
+            _step(lambda: release_dead_pins(pins_dir(cfg.run_root))),
+            _step(lambda: not engine.volumes.reconcile(_holders(engine)).errors),
+            _step(lambda: unmount_dead_containers(engine)),
+            _step(lambda: sweep_container_dirs(engine)),
+            _step(lambda: sweep_run_files(engine)),
+            _step(engine.images.reconcile),
+        ]
+        if all(done):
+            inflight.clear(cfg.root, markers)
+
+
+def _step(fn: Callable[[], object]) -> bool:
+    """Run one repair step; False if it failed (a ``False`` result counts as failed)."""
+    try:
+        return fn() is not False
+    except (OSError, OrlopError):
+        return False
+
+
+def _holders(engine: Engine) -> set[str]:
+    """The containers whose volume references are real: a live process (monitor, or
+    the CLI starting it) holds the container's lock.  Every other reference belongs to
+    a process that died (or a container that is gone) and is released."""
+    with engine.db.read() as conn:
+        refs = {r[0] for r in conn.execute("SELECT DISTINCT ref FROM volume_mounts")}
+    return {ref for ref in refs if is_locked(engine.config.run_root, ref)}
+
+
+def release_dead_pins(pins: Path) -> None:
+    """Subpath pins (runner._with_source) whose process is gone: unmount, remove."""
+    try:
+        names = os.listdir(pins)
+    except FileNotFoundError:
+        return
+    for name in names:
+        pid = name.split("-", 1)[0]
+        path = pins / name
+        try:
+            mtime = os.lstat(path).st_mtime
+        except FileNotFoundError:
+            continue
+        if pid.isdigit() and process_alive_since(int(pid), mtime):
+            continue
+        _unmount(str(path))
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                os.rmdir(path)
+            else:
+                os.unlink(path)  # the pin of a file subpath
+
+
+def unmount_dead_containers(engine: Engine) -> None:
+    """Host mounts below ``containers/<id>/`` of a container no live process holds.
+
+    Orlop mounts a container's overlay inside the runtime's (or a helper's) private
+    mount namespace, so normally there are none; this catches one made by an older
+    version or an external tool, which would keep the container's directory busy."""
+    base = str(engine.config.containers_dir)
+    for mp in mount_points_under(base):
+        cid = mp[len(base) + 1:].split("/", 1)[0]
+        if cid and not is_locked(engine.config.run_root, cid):
+            _unmount(mp)
+
+
+def sweep_container_dirs(engine: Engine) -> None:
+    """Directories of containers with no record: an `rm` killed after its delete.
+
+    A directory is made only after its record is committed (create_container), and
+    this lists the directories before it reads the records, so a directory without a
+    record is never a create in progress."""
+    d = engine.config.containers_dir
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return
+    if not names:
+        return
+    with engine.db.read() as conn:
+        known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
+    for name in names:
+        if name not in known and len(name) == 64:
+            shutil.rmtree(d / name, ignore_errors=True)
+
+
+def sweep_run_files(engine: Engine) -> None:
+    """Lock, stdin and fifo files of containers that are gone, and old ``.exit`` files.
+
+    Listed before the records are read: a container created meanwhile has a record by
+    the time it makes its files (its lock is taken after the 'creating' row commits)."""
+    d = engine.config.run_root / "containers"
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return
+    if not names:
+        return
+    with engine.db.read() as conn:
+        known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
+    sweep_exit_files(d, names)
+    for name in names:
+        cid, dot, suffix = name.partition(".")
+        if not dot or len(cid) != 64 or suffix == "exit" or "." + suffix not in _RUN_SUFFIXES:
+            continue
+        path = d / name
+        if cid in known or (suffix == "lock" and is_locked(engine.config.run_root, cid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def sweep_exit_files(d: Path, names: list[str] | None = None) -> None:
+    """``.exit`` files older than :data:`EXIT_FILE_TTL_S` (the monitor calls this when
+    it writes one, so they never pile up).  `wait` reads one only once the container's
+    record is gone, which its monitor removed right before writing it."""
+    if names is None:
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return
+    now = time.time()
+    for name in names:
+        if name.endswith(".exit"):
+            with contextlib.suppress(FileNotFoundError):
+                if now - os.lstat(d / name).st_mtime > EXIT_FILE_TTL_S:
+                    os.unlink(d / name)
+
+
+def _unmount(path: str) -> None:
+    """Detach ``path``; not mounted (any more) is fine, and a failure leaves it for the
+    next repair rather than failing the command that found it."""
+    with contextlib.suppress(OSError):
+        libc.umount2(path, MNT_DETACH)
