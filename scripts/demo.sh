@@ -37,6 +37,14 @@ mkdir -p webroot && echo '<h1>hello from the host</h1>' > webroot/index.html
 show run --rm -v "$DEMO/webroot:/var/www" busybox sh -c 'httpd -p 127.0.0.1:8080 -h /var/www && sleep 0.3 && wget -qO- http://127.0.0.1:8080/index.html && echo "<p>written by the container</p>" >> /var/www/index.html'
 echo "host sees: $(cat webroot/index.html | tr '\n' ' ')"
 show run --rm -v "$DEMO/webroot:/var/www:ro" busybox sh -c 'touch /var/www/x 2>&1 || true'
+# The seed's web server: the host directory served from a container on a published port,
+# checked from the host over HTTP (a free loopback port; the container is on the bridge).
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+show run -d --name web -p "127.0.0.1:$PORT:80" -v "$DEMO/webroot:/var/www/html:ro" busybox httpd -f -h /var/www/html
+show port web
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "\$ curl http://127.0.0.1:$PORT/index.html"; curl -fsS "http://127.0.0.1:$PORT/index.html"
+show rm -f web
 
 step "4. A data-volume container and two consumers sharing its volume"
 show create -v /dbdata --name dbdata busybox true

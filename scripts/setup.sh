@@ -27,6 +27,8 @@ ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_apt+=(libseccomp2
 [ -x /usr/lib/podman/netavark ] || need_apt+=(netavark)
 [ -x /usr/lib/podman/aardvark-dns ] || need_apt+=(aardvark-dns)
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+# The demo checks the published web server from the host with curl.
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # tests/compat/test_tls.py makes its CA and certificates with the openssl CLI.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # tests/integration/test_registry.py runs Debian's registry (distribution 2.8) itself
