@@ -49,7 +49,8 @@ def test_inspect_json_docker_shape(orlop: Orlop) -> None:
             "o": "size=1m",
             "type": "tmpfs"
         }},
-        "Scope": "local"
+        "Scope": "local",
+        "UsedBy": []
     }}
 ]
 """

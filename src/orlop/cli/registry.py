@@ -180,6 +180,9 @@ command("volume pull", "volume", "Fetch a volume pushed to a registry (an OCI ar
         "[OPTIONS] REFERENCE [VOLUME]")
 command("volume push", "volume", "Upload a volume to a registry as an OCI artifact",
         "[OPTIONS] VOLUME REFERENCE")
+command("volume rename", "volume", "Rename a volume no running container uses (stopped "
+        "containers follow it)", "OLD_NAME NEW_NAME")
+command("volume update", "volume", "Add or remove a volume's labels", "[OPTIONS] VOLUME")
 command("volume rm", "volume", "Remove one or more volumes",
         "[OPTIONS] VOLUME [VOLUME...]", also=("volume remove",),
         long="Remove one or more volumes. You cannot remove a volume that is in use by a "

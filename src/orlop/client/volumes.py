@@ -38,6 +38,29 @@ class VolumeAPI(BaseClient):
                                         params={"name": dst})
         return out
 
+    def update_volume(self, name: str, label_add: Mapping[str, str] | None = None,
+                      label_rm: list[str] | None = None) -> dict[str, Any]:
+        """Orlop's ``POST /libpod/volumes/{name}/update``: labels added and removed in one
+        transaction; the volume as it is after."""
+        out: dict[str, Any] = self.json(
+            "POST", f"/libpod/volumes/{quote(name)}/update",
+            body={"LabelAdd": dict(label_add or {}), "LabelRm": list(label_rm or [])})
+        return out
+
+    def rename_volume(self, old: str, new: str) -> dict[str, Any]:
+        """Orlop's ``POST /libpod/volumes/{old}/rename?name=NEW``: the renamed volume."""
+        out: dict[str, Any] = self.json("POST", f"/libpod/volumes/{quote(old)}/rename",
+                                        params={"name": new})
+        return out
+
+    def prune_volumes_preview(self, filters: Mapping[str, list[str]] | None = None
+                              ) -> dict[str, Any]:
+        """Orlop's ``GET /libpod/volumes/prune``: what ``POST /volumes/prune`` would
+        remove, removing nothing (a GET, so a server that lacks it can never prune)."""
+        out: dict[str, Any] = self.json("GET", "/libpod/volumes/prune", params={
+            "filters": dict(filters)} if filters else None)
+        return out
+
     def remove_volume(self, name: str, force: bool = False) -> None:
         self.request("DELETE", f"/volumes/{quote(name)}", params={"force": force})
 

@@ -87,5 +87,13 @@ def prune_containers(engine: Engine, filters: Mapping[str, list[str]] | None = N
     return {"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}
 
 
+def prune_volumes(engine: Engine, all_: bool, filters: Mapping[str, list[str]] | None,
+                  dry_run: bool = False) -> tuple[list[str], int]:
+    """``volume prune``: the volume service's prune with ``until`` parsed as image and
+    container prune parse it (a Go duration or a timestamp)."""
+    until = until_epoch(list(filters["until"])) if filters and filters.get("until") else None
+    return engine.volumes.prune(all=all_, filters=filters, until=until, dry_run=dry_run)
+
+
 __all__ = ["PRUNABLE", "check_filters", "labels_match", "passes", "prune_containers",
-           "until_epoch"]
+           "prune_volumes", "until_epoch"]

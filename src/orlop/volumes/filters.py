@@ -14,8 +14,10 @@ from orlop.errors import InvalidParameterError
 
 # Docker's accepted keys (moby daemon/volume/service/convert.go).  Orlop also accepts
 # ``label!`` in ``ls``: Docker refuses it there but it is harmless and symmetric with prune.
-LIST_KEYS = frozenset({"dangling", "name", "driver", "label", "label!"})
-PRUNE_KEYS = frozenset({"label", "label!", "all"})
+# Orlop adds ``used-by`` (ls: a container name or id) and ``until`` (prune: Docker's
+# until of image/container prune, created before a time or duration).
+LIST_KEYS = frozenset({"dangling", "name", "driver", "label", "label!", "used-by"})
+PRUNE_KEYS = frozenset({"label", "label!", "all", "until"})
 
 _TRUE = ("true", "1")
 _FALSE = ("false", "0")
@@ -31,6 +33,8 @@ class VolumeFilter:
     labels: tuple[str, ...] = ()  # "k" or "k=v": each must match
     not_labels: tuple[str, ...] = ()  # "k" or "k=v": none may match
     all: bool = False  # prune only: consider named volumes too
+    used_by: tuple[str, ...] = ()  # container names or ids: applied by the query
+    until: tuple[str, ...] = ()  # prune only: parsed by the engine (engine.prune)
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -109,6 +113,8 @@ def build_filter(filters: Mapping[str, Sequence[str]] | None, *, prune: bool = F
         labels=tuple(filters.get("label", ())),
         not_labels=tuple(filters.get("label!", ())),
         all=all_,
+        used_by=tuple(v.removeprefix("/") for v in filters.get("used-by", ())),
+        until=tuple(filters.get("until", ())),
     )
 
 

@@ -347,6 +347,78 @@ class VolumeService:
         except FileNotFoundError:
             return 0
 
+    def inspect(self, name: str, size: bool = False) -> dict[str, Any]:
+        """``volume inspect``'s object: Docker's, plus Orlop's ``UsedBy`` (the containers
+        using the volume; see docs/differences.md) and ``UsageData`` when ``size``."""
+        vol = self.get(name)
+        out = vol.to_inspect(self.usage(name) if size else None)
+        out["UsedBy"] = [u.to_wire() for u in self.users(name)]
+        return out
+
+    def users(self, name: str) -> builtins.list[VolumeUser]:
+        """The containers whose mount points use the volume (running or not), in name
+        order: what ``volume inspect`` shows as ``UsedBy``."""
+        with self.db.read() as conn:
+            return _users(conn, name)
+
+    # --- update --------------------------------------------------------------------
+
+    def update_labels(self, name: str, add: Mapping[str, str] | None = None,
+                      remove: Sequence[str] = ()) -> Volume:
+        """Add (or replace) and remove labels in one transaction.
+
+        Why a transaction of its own: two concurrent updates of different keys must both
+        land (read-modify-write under the write lock).  Removing a label the volume does
+        not have is an error (nothing is changed), as ``container update`` refuses
+        what it cannot apply; the anonymous label cannot be set or removed, since it
+        decides what ``prune`` takes.
+        """
+        if not is_valid_name(name):
+            raise VolumeNotFoundError(name)
+        add = dict(add or {})
+        for key in (*add, *remove):
+            if key == ANONYMOUS_LABEL:
+                raise InvalidParameterError(
+                    f"update {name}: the label {ANONYMOUS_LABEL} marks anonymous volumes "
+                    "and cannot be changed")
+        both = set(add) & set(remove)
+        if both:
+            raise InvalidParameterError(
+                f"update {name}: label {sorted(both)[0]} is both added and removed")
+        with self.db.write() as conn:
+            row = conn.execute("SELECT labels FROM volumes WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise VolumeNotFoundError(name)
+            labels: dict[str, str] = json.loads(row[0]) if row[0] is not None else {}
+            for key in remove:
+                if key not in labels:
+                    # docker node update --label-rm's text
+                    raise InvalidParameterError(
+                        f"key {key} doesn't exist in volume's labels")
+                del labels[key]
+            labels.update(add)
+            conn.execute("UPDATE volumes SET labels = ? WHERE name = ?",
+                         (_json(labels) if labels or row[0] is not None else None, name))
+        if self.on_event is not None:
+            self.on_event(name, "update", {"driver": self.get(name).driver})
+        return self.get(name)
+
+    def repair_renames(self) -> None:
+        """Finish renames a crash interrupted (one failed open when there are none)."""
+        from orlop.volumes.rename import INTENTS_DIR, repair_renames
+
+        if not os.path.isdir(self.volumes_dir / INTENTS_DIR):
+            return
+        with self._volumes_fd() as vfd:
+            repair_renames(self, vfd, ReconcileReport())
+
+    def rename(self, old: str, new: str) -> Volume:
+        """Rename a volume that no running container uses (see :mod:`.rename`)."""
+        from orlop.volumes.rename import rename_volume
+
+        rename_volume(self, old, new)
+        return self.get(new)
+
     # --- remove --------------------------------------------------------------------
 
     def remove(self, name: str, force: bool = False) -> None:
@@ -428,14 +500,20 @@ class VolumeService:
             return True
 
     def prune(self, all: bool = False,  # Docker's name for the option (API filter all=)
-              filters: Mapping[str, Sequence[str]] | None = None) -> tuple[builtins.list[str], int]:
+              filters: Mapping[str, Sequence[str]] | None = None, *,
+              until: float | None = None, dry_run: bool = False
+              ) -> tuple[builtins.list[str], int]:
         """Remove unused volumes: only anonymous ones unless ``all`` (Docker >= 23).
 
-        Filters: ``label``, ``label!`` and ``all``.  Each removal re-checks the references
-        in its own transaction, so a container created meanwhile keeps its volume.
-        Returns the names removed and the bytes reclaimed.
+        Filters: ``label``, ``label!``, ``all`` and ``until``, whose value the engine
+        turns into ``until`` (seconds since the epoch: volumes created at or after it
+        stay).  Each removal re-checks the references in its own transaction, so a
+        container created meanwhile keeps its volume.  ``dry_run`` removes nothing and
+        returns what would go.  Returns the names removed and the bytes reclaimed.
         """
         flt = build_filter(filters, prune=True)
+        if flt.until and until is None:
+            raise InvalidParameterError("the until filter needs the engine's time parsing")
         all_ = all or flt.all
         sql = (f"SELECT {_COLUMNS} FROM volumes v WHERE "
                "NOT EXISTS (SELECT 1 FROM mount_points m WHERE m.volume_name = v.name) AND "
@@ -448,8 +526,13 @@ class VolumeService:
         for vol in candidates:
             if not flt.match(vol.name, vol.driver, vol.labels):
                 continue
+            if until is not None and _epoch(vol.created_at) >= until:
+                continue
             size = self._size(vol.name)
-            if self._remove(vol.name, missing_ok=True, skip_in_use=True):
+            if dry_run:
+                removed.append(vol.name)
+                reclaimed += size
+            elif self._remove(vol.name, missing_ok=True, skip_in_use=True):
                 removed.append(vol.name)
                 reclaimed += size
         return removed, reclaimed
@@ -600,8 +683,11 @@ class VolumeService:
         * references of containers that are not running are released, ``mount_count``
           recomputed, and volumes nobody uses are unmounted.
         """
+        from orlop.volumes.rename import repair_renames
+
         report = ReconcileReport()
         with self._volumes_fd() as vfd:
+            repair_renames(self, vfd, report)  # first: a half-moved rename is no orphan
             self._sweep_leftovers(vfd, report)
             self._reconcile_rows(vfd, report)
             self._reconcile_mounts(vfd, running_container_ids, report)
@@ -922,10 +1008,21 @@ def _select_for(conn: sqlite3.Connection, flt: VolumeFilter) -> list[tuple[Any, 
     """The rows ``list()`` filters: every volume by name, plus whether a container uses
     it when the ``dangling`` filter needs that (from the ``mount_points`` index)."""
     used = ", EXISTS (SELECT 1 FROM mount_points m WHERE m.volume_name = v.name)"
+    where = ""
+    params: list[str] = []
+    if flt.used_by:
+        # Any of the containers (values of one key are ORed, as Docker's filters): by
+        # exact name or by id prefix.
+        one = "(c.name = ? OR substr(c.id, 1, length(?)) = ?)"
+        where = (" WHERE EXISTS (SELECT 1 FROM mount_points m JOIN containers c ON "
+                 "c.id = m.container_id WHERE m.volume_name = v.name AND ("
+                 + " OR ".join([one] * len(flt.used_by)) + "))")
+        for ref in flt.used_by:
+            params += [ref, ref, ref]
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: sqlite3.Row costs more and names nothing here
     return cur.execute(f"SELECT {_COLUMNS}{used if flt.dangling is not None else ''} "
-                       "FROM volumes v ORDER BY name").fetchall()
+                       f"FROM volumes v{where} ORDER BY name", params).fetchall()
 
 
 def _refs(conn: sqlite3.Connection, name: str) -> list[str]:
@@ -937,6 +1034,41 @@ def _refs(conn: sqlite3.Connection, name: str) -> list[str]:
         (name, name))]
 
 
+@dataclass(frozen=True)
+class VolumeUser:
+    """One container using a volume (``volume inspect``'s ``UsedBy`` entries)."""
+
+    name: str
+    id: str
+    running: bool
+    destination: str
+    rw: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"Destination": self.destination, "ID": self.id, "Name": self.name,
+                "RW": self.rw, "Running": self.running}
+
+
+# Docker's State.Running is true for paused and restarting containers too.
+RUNNING_STATES = ("running", "paused", "restarting")
+
+
+def _users(conn: sqlite3.Connection, name: str) -> builtins.list[VolumeUser]:
+    rows = conn.execute(
+        "SELECT c.name, c.id, c.status, m.destination, m.spec FROM mount_points m "
+        "JOIN containers c ON c.id = m.container_id WHERE m.volume_name = ? "
+        "ORDER BY c.name, m.destination", (name,)).fetchall()
+    out = []
+    for cname, cid, status, dest, spec in rows:
+        try:
+            rw = bool(json.loads(spec).get("rw", True))
+        except (ValueError, AttributeError):
+            rw = True
+        out.append(VolumeUser(name=str(cname), id=str(cid), running=status in RUNNING_STATES,
+                              destination=str(dest), rw=rw))
+    return out
+
+
 def _update_mount_count(conn: sqlite3.Connection, name: str) -> None:
     conn.execute("UPDATE volumes SET mount_count = (SELECT COUNT(*) FROM volume_mounts "
                  "WHERE volume_name = ?) WHERE name = ?", (name, name))
@@ -944,6 +1076,14 @@ def _update_mount_count(conn: sqlite3.Connection, name: str) -> None:
 
 def _json(value: Mapping[str, str] | None) -> str | None:
     return None if value is None else json.dumps(dict(value), sort_keys=True)
+
+
+def _epoch(created_at: str) -> float:
+    try:
+        return datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _now() -> str:

@@ -19,9 +19,14 @@ class LocalVolumes:
         return self.engine.volumes.create(name, driver, options, labels).to_inspect()
 
     def volume_inspect(self, name: str, size: bool = False) -> dict[str, Any]:
-        svc = self.engine.volumes
-        vol = svc.get(name)
-        return vol.to_inspect(svc.usage(name) if size else None)
+        return self.engine.volumes.inspect(name, size)
+
+    def volume_update(self, name: str, add: Mapping[str, str], remove: list[str]
+                      ) -> dict[str, Any]:
+        return self.engine.volumes.update_labels(name, add, remove).to_inspect()
+
+    def volume_rename(self, old: str, new: str) -> dict[str, Any]:
+        return self.engine.volumes.rename(old, new).to_inspect()
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.engine.volumes.list_inspect(filters)
@@ -29,9 +34,11 @@ class LocalVolumes:
     def volume_remove(self, name: str, force: bool) -> None:
         self.engine.volumes.remove(name, force=force)
 
-    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None
-                     ) -> tuple[list[str], int]:
-        return self.engine.volumes.prune(all=all_, filters=filters)
+    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None,
+                     dry_run: bool = False) -> tuple[list[str], int]:
+        from orlop.engine.prune import prune_volumes
+
+        return prune_volumes(self.engine, all_, filters, dry_run)
 
 
 class RemoteVolumes:
@@ -50,8 +57,16 @@ class RemoteVolumes:
     def volume_remove(self, name: str, force: bool) -> None:
         self.api.remove_volume(name, force=force)
 
-    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None
-                     ) -> tuple[list[str], int]:
+    def volume_update(self, name: str, add: Mapping[str, str], remove: list[str]
+                      ) -> dict[str, Any]:
+        return self.api.update_volume(name, add, remove)
+
+    def volume_rename(self, old: str, new: str) -> dict[str, Any]:
+        return self.api.rename_volume(old, new)
+
+    def volume_prune(self, all_: bool, filters: Mapping[str, list[str]] | None,
+                     dry_run: bool = False) -> tuple[list[str], int]:
         flt = {**(filters or {}), **({"all": ["true"]} if all_ else {})}
-        out = self.api.prune_volumes(flt or None)
+        out = (self.api.prune_volumes_preview(flt or None) if dry_run
+               else self.api.prune_volumes(flt or None))
         return list(out.get("VolumesDeleted") or []), int(out.get("SpaceReclaimed") or 0)

@@ -1,4 +1,5 @@
-"""`orlop volume create | inspect | ls | rm | prune`: Docker's flags, output and exit codes.
+"""`orlop volume create | inspect | ls | rm | prune | update | rename`: Docker's flags,
+output and exit codes.
 
 Texts follow the docker CLI 28 (reference/docker-cli28.md): the ``DRIVER    VOLUME NAME``
 table, one JSON object per line for ``ls --format json``, the inspect array with
@@ -136,7 +137,8 @@ def _ls(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume ls", add_help=False)
     p.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
     p.add_argument("-f", "--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"dangling=true\")")
+                   help="Provide filter values (e.g. \"dangling=true\", "
+                        "\"used-by=CONTAINER\")")
     p.add_argument("--format", default="", help=FORMAT_TABLE)
     p.add_argument("extra", nargs="*")
     args = p.parse_args(argv)
@@ -218,7 +220,9 @@ def _prune(argv: list[str], ctx: Context) -> int:
                    help="Remove all unused volumes, not just anonymous ones")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"label=<label>\")")
+                   help="Provide filter values (e.g. \"label=<label>\", \"until=24h\")")
+    p.add_argument("--dry-run", action="store_true",
+                   help="List the volumes that would be removed, and remove nothing")
     p.add_argument("extra", nargs="*")
     args = p.parse_args(argv)
     if args.extra:
@@ -227,6 +231,13 @@ def _prune(argv: list[str], ctx: Context) -> int:
 
     filters = parse_filter_args(args.filter)
     flt = build_filter(filters, prune=True)  # refuse a bad filter before asking
+    if args.dry_run:
+        would, reclaimable = _backend(ctx).volume_prune(args.all, filters or None, True)
+        if would:
+            ctx.stdout.write("Would delete Volumes:\n" + "".join(f"{n}\n" for n in would)
+                             + "\n")
+        ctx.stdout.write(f"Total reclaimable space: {_human_size(reclaimable)}\n")
+        return 0
     if not args.force:
         warning = _PRUNE_ALL_WARNING if args.all or flt.all else _PRUNE_WARNING
         ctx.stdout.write(warning)
@@ -248,6 +259,38 @@ def _human_size(size: int) -> str:
     return human_size(size, 4)
 
 
+# --- update, rename -----------------------------------------------------------------
+
+
+def _update(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume update", add_help=False)
+    p.add_argument("--label-add", action="append", default=[], metavar="list",
+                   help="Add or update a volume label (key=value)")
+    p.add_argument("--label-rm", action="append", default=[], metavar="list",
+                   help="Remove a volume label if exists")
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "volume update", exactly=1)
+    if not args.label_add and not args.label_rm:
+        raise UsageError("nothing to update: give --label-add or --label-rm")
+    add = _kv_map(args.label_add, "label-add")
+    _backend(ctx).volume_update(args.names[0], add, list(args.label_rm))
+    print(args.names[0], file=ctx.stdout)  # as docker update / node update print
+    return 0
+
+
+def _rename(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop volume rename", add_help=False)
+    p.add_argument("names", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.names, "volume rename", exactly=2)
+    old, new = args.names
+    if not old.strip() or not new.strip():
+        raise InvalidParameterError("Neither old nor new names may be empty")  # docker rename
+    _backend(ctx).volume_rename(old, new)
+    return 0  # docker rename prints nothing
+
+
 # --- templates ----------------------------------------------------------------------
 
 
@@ -259,5 +302,6 @@ def _template(fmt: str, obj: Mapping[str, Any]) -> str:
 
 
 _COMMANDS: dict[str, Callable[[list[str], Context], int]] = {
-    "create": _create, "inspect": _inspect, "ls": _ls, "prune": _prune, "rm": _rm,
+    "create": _create, "inspect": _inspect, "ls": _ls, "prune": _prune, "rename": _rename,
+    "rm": _rm, "update": _update,
 }

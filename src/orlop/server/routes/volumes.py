@@ -7,7 +7,10 @@ and the volume data verbs Docker's API lacks, where Podman's libpod API has them
   ``Engine.volume_import`` as it arrives (its staging, checksum check and in-use refusal;
   ``force`` as ``volume import --force``);
 * ``POST /libpod/volumes/{name}/clone?name=DST`` -- Orlop's: a copy made on the server,
-  reflinked where its filesystem can, never sent over the socket twice.
+  reflinked where its filesystem can, never sent over the socket twice;
+* ``POST /libpod/volumes/{name}/update`` (labels), ``POST /libpod/volumes/{name}/rename``
+  and ``GET /libpod/volumes/prune`` (a dry run: a GET, so no server can take it for a
+  prune) -- Orlop's.
 
 ``GET /volumes/{name}?size=1`` adds ``UsageData`` (Orlop's ``volume inspect --size``).
 """
@@ -75,8 +78,7 @@ async def inspect_volume(request: web.Request) -> web.Response:
     size = query_bool(request, "size")
 
     def go(e: Engine) -> dict[str, Any]:
-        vol = e.volumes.get(name)
-        return vol.to_inspect(e.volumes.usage(name) if size else None)
+        return e.volumes.inspect(name, size)
 
     return json_response(await ctx_of(request).call(go))
 
@@ -94,10 +96,54 @@ async def prune_volumes(request: web.Request) -> web.Response:
     old_api = tuple(int(p) for p in api_version(request).split(".")) < (1, 42)
 
     def go(e: Engine) -> tuple[list[str], int]:
-        return e.volumes.prune(all=old_api, filters=filters)
+        from orlop.engine.prune import prune_volumes
+
+        return prune_volumes(e, old_api, filters)
 
     removed, reclaimed = await ctx_of(request).call(go)
     return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
+
+
+async def prune_preview(request: web.Request) -> web.Response:
+    """Orlop's ``GET /libpod/volumes/prune``: what ``POST /volumes/prune`` with the same
+    filters would remove (``volume prune --dry-run``), removing nothing."""
+    filters = query_filters(request)
+
+    def go(e: Engine) -> tuple[list[str], int]:
+        from orlop.engine.prune import prune_volumes
+
+        return prune_volumes(e, False, filters, dry_run=True)
+
+    removed, reclaimed = await ctx_of(request).call(go)
+    return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
+
+
+async def update_volume(request: web.Request) -> web.Response:
+    """Orlop's ``POST /libpod/volumes/{name}/update``: ``{"LabelAdd": {k: v},
+    "LabelRm": [k]}`` applied in one transaction; the volume as it is after."""
+    ctx = ctx_of(request)
+    name = request.match_info["name"]
+    body = await json_body(request, ctx.body_limit, required=False)
+    add = field_str_map(body, "LabelAdd") if body.get("LabelAdd") is not None else {}
+    rm_raw = body.get("LabelRm") or []
+    if not isinstance(rm_raw, list) or not all(isinstance(k, str) for k in rm_raw):
+        raise InvalidParameterError("LabelRm: a list of label keys is expected")
+    unknown = set(body) - {"LabelAdd", "LabelRm"}
+    if unknown:
+        raise InvalidParameterError(f"update {name}: unknown field {sorted(unknown)[0]}")
+    vol = await ctx.call(lambda e: e.volumes.update_labels(name, add, list(rm_raw)))
+    return json_response(vol.to_inspect())
+
+
+async def rename_volume(request: web.Request) -> web.Response:
+    """Orlop's ``POST /libpod/volumes/{name}/rename?name=NEW`` (as Docker's container
+    rename takes the new name)."""
+    old = request.match_info["name"]
+    new = request.query.get("name", "")
+    if not new:
+        raise InvalidParameterError("rename: the new volume's name is required (name=)")
+    vol = await ctx_of(request).call(lambda e: e.volumes.rename(old, new))
+    return json_response(vol.to_inspect())
 
 
 async def export_volume(request: web.Request) -> web.StreamResponse:
@@ -170,3 +216,6 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/libpod/volumes/{name}/export", export_volume)
     routes.add("POST", "/libpod/volumes/{name}/import", import_volume)
     routes.add("POST", "/libpod/volumes/{name}/clone", clone_volume)
+    routes.add("GET", "/libpod/volumes/prune", prune_preview)
+    routes.add("POST", "/libpod/volumes/{name}/update", update_volume)
+    routes.add("POST", "/libpod/volumes/{name}/rename", rename_volume)

@@ -1,0 +1,216 @@
+"""``volume rename OLD NEW``: the row, the containers' mount records and the directory.
+
+Crash safety (a ``kill -9`` at any point leaves the volume under one name, never two or
+none), with the database as the truth:
+
+1. an intent file ``volumes/.renames/<uuid>`` (``{"old", "new"}``) is written and
+   fsynced;
+2. one write transaction copies the row to NEW, points every ``mount_points`` record
+   (name and host path) at NEW, deletes OLD and -- still inside it, as every rename of
+   a volume directory (service.py) -- renames the directory OLD -> NEW with
+   RENAME_NOREPLACE; COMMIT; fsync of the volumes directory;
+3. the intent file is removed.
+
+A crash between the rename(2) and the COMMIT leaves the row OLD and the directory NEW.
+:func:`repair_renames` (run whenever the engine opens the volume service, and first in
+``VolumeService.reconcile``, before rows and directories are compared) moves the
+directory to whatever name the rows say; an intent whose rows and directory already
+agree is just dropped.  An intent whose volume directory is still locked belongs to a
+rename in progress and is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from orlop.errors import ConflictError, VolumeNotFoundError
+from orlop.volumes.fsutil import opened_dir
+from orlop.volumes.names import check_create_name, is_valid_name
+
+if TYPE_CHECKING:
+    from orlop.volumes.service import ReconcileReport, VolumeService
+
+# Intents live in a directory of their own, so that finding none costs one failed
+# open (every command's reconcile looks), not a listing of thousands of volumes.  Its
+# name is no valid volume name, so no listing of volumes ever sees it.
+INTENTS_DIR = ".renames"
+
+
+def rename_volume(svc: VolumeService, old: str, new: str) -> None:
+    """Rename a volume no running container uses; stopped containers follow it."""
+    check_create_name(new, svc.volumes_dir)
+    if svc._lookup(old) is None:
+        raise VolumeNotFoundError(old)
+    if old == new:
+        raise ConflictError(f"Renaming a volume with the same name as its current name "
+                            f"({old}) is not allowed")
+    old_dir = f"{svc._volumes_dir_str}/{old}/"
+    new_dir = f"{svc._volumes_dir_str}/{new}/"
+    with svc._volumes_fd() as vfd, svc._locked(vfd, old) as vol_fd:
+        assert vol_fd is not None
+        with suppress(FileExistsError):
+            os.mkdir(INTENTS_DIR, 0o700, dir_fd=vfd)
+        ifd = os.open(INTENTS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                      | os.O_CLOEXEC, dir_fd=vfd)
+        try:
+            _rename_locked(svc, vfd, ifd, old, new, old_dir, new_dir)
+        finally:
+            os.close(ifd)
+
+
+def _rename_locked(svc: VolumeService, vfd: int, ifd: int, old: str, new: str,
+                   old_dir: str, new_dir: str) -> None:
+    from orlop.volumes.service import _COLUMNS, _rename_noreplace, _users
+
+    intent = uuid.uuid4().hex
+    _write_intent(ifd, intent, old, new)
+    moved = False
+    try:
+        with svc.db.write() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS}, mount_count FROM volumes "
+                               "WHERE name = ?", (old,)).fetchone()
+            if row is None:
+                raise VolumeNotFoundError(old)
+            if conn.execute("SELECT 1 FROM volumes WHERE name = ?",
+                            (new,)).fetchone() is not None or _exists(vfd, new):
+                raise ConflictError(
+                    f"rename {old}: a volume named {new} already exists")
+            running = [u for u in _users(conn, old) if u.running]
+            # Driver-mount holders: containers (by name) or other users such as volume cp.
+            held = [r[0] for r in conn.execute(
+                "SELECT coalesce(c.name, u.ref) FROM volume_mounts u LEFT JOIN containers c "
+                "ON c.id = u.ref WHERE u.volume_name = ?", (old,))]
+            if running or held:
+                names = sorted({u.name for u in running} | set(held))
+                raise ConflictError(
+                    f"rename {old}: volume is in use by running containers - "
+                    f"[{', '.join(names)}]")
+            conn.execute(
+                "INSERT INTO volumes (name, driver, created_at, labels, options, "
+                "anonymous, mount_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (new, *tuple(row)[1:7]))
+            for cid, dest, spec in conn.execute(
+                    "SELECT container_id, destination, spec FROM mount_points "
+                    "WHERE volume_name = ?", (old,)).fetchall():
+                conn.execute(
+                    "UPDATE mount_points SET volume_name = ?, spec = ? "
+                    "WHERE container_id = ? AND destination = ?",
+                    (new, _respec(spec, new, old_dir, new_dir), cid, dest))
+            conn.execute("DELETE FROM volumes WHERE name = ?", (old,))
+            # Inside the transaction, as every volume directory rename (service.py):
+            # another process's reconcile never sees the rows and directories disagree.
+            _rename_noreplace(vfd, old, new)
+            moved = True
+    except BaseException:
+        if moved:  # the transaction did not commit: put the directory back
+            with suppress(OSError):
+                _rename_noreplace(vfd, new, old)
+        _drop_intent(ifd, intent)
+        raise
+    os.fsync(vfd)
+    _drop_intent(ifd, intent)
+    if svc.on_event is not None:
+        svc.on_event(new, "rename", {"driver": str(row[1]), "oldName": old})
+
+
+def repair_renames(svc: VolumeService, vfd: int, report: ReconcileReport) -> None:
+    """Make the directory of every interrupted rename agree with the rows (see the
+    module's docstring); the caller holds no transaction."""
+    try:
+        ifd = os.open(INTENTS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                      | os.O_CLOEXEC, dir_fd=vfd)
+    except FileNotFoundError:
+        return
+    try:
+        for intent in os.listdir(ifd):
+            _repair_one(svc, vfd, ifd, intent, report)
+    finally:
+        os.close(ifd)
+
+
+def _repair_one(svc: VolumeService, vfd: int, ifd: int, intent: str,
+                report: ReconcileReport) -> None:
+    from orlop.volumes.service import _rename_noreplace
+
+    try:
+        with open(os.open(intent, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          dir_fd=ifd), "rb") as f:
+            data = json.loads(f.read())
+        old, new = str(data["old"]), str(data["new"])
+        if not (is_valid_name(old) and is_valid_name(new)):
+            raise ValueError(intent)
+    except (OSError, ValueError, KeyError, TypeError):
+        _drop_intent(ifd, intent)
+        return
+    if _busy(vfd, old):
+        return  # the renaming process is alive and holds the old directory
+    with svc.db.write() as conn:
+        has_new = conn.execute("SELECT 1 FROM volumes WHERE name = ?",
+                               (new,)).fetchone() is not None
+        has_old = conn.execute("SELECT 1 FROM volumes WHERE name = ?",
+                               (old,)).fetchone() is not None
+        # The directory follows the rows: committed -> NEW, rolled back -> OLD.
+        src, dst = (old, new) if has_new and not has_old else (new, old)
+        if _exists(vfd, src) and not _exists(vfd, dst) and (has_new or has_old):
+            try:
+                _rename_noreplace(vfd, src, dst)
+                os.fsync(vfd)
+                report.dirs_adopted.append(f"{src} -> {dst} (interrupted rename)")
+            except OSError as err:
+                report.errors.append(f"rename {src} -> {dst}: {err}")
+                return
+    _drop_intent(ifd, intent)
+
+
+def _busy(vfd: int, name: str) -> bool:
+    import fcntl
+
+    try:
+        with opened_dir(name, vfd) as fd:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def _respec(spec: str, new: str, old_dir: str, new_dir: str) -> str:
+    """A mount point record pointing at the renamed volume (name and host path)."""
+    data = json.loads(spec)
+    data["name"] = new
+    source = data.get("source")
+    if isinstance(source, str) and source.startswith(old_dir):
+        data["source"] = new_dir + source[len(old_dir):]
+    return json.dumps(data, sort_keys=True)
+
+
+def _exists(vfd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=vfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _write_intent(vfd: int, intent: str, old: str, new: str) -> None:
+    fd = os.open(intent, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=vfd)
+    try:
+        os.write(fd, json.dumps({"old": old, "new": new}).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.fsync(vfd)
+
+
+def _drop_intent(vfd: int, intent: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(intent, dir_fd=vfd)
+    os.fsync(vfd)
