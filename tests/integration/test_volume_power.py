@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -171,3 +172,127 @@ def test_rename_repaired_after_crash_between_move_and_commit(orlop: Orlop) -> No
     assert os.listdir(vols / ".renames") == []
     orlop.ok("volume", "rename", "cr_old", "cr_new")  # and it can be renamed again
     assert orlop.ok("volume", "ls", "-q") == "cr_done\ncr_new\n"
+
+
+# --- volume cp ------------------------------------------------------------------------
+
+
+def _vol(orlop: Orlop, name: str) -> Path:
+    return orlop.root / "volumes" / name / "_data"
+
+
+def test_cp_host_to_volume_and_back_with_docker_naming(orlop: Orlop) -> None:
+    src = orlop.cwd / "in"
+    (src / "sub").mkdir(parents=True)
+    (src / "a").write_text("A")
+    (src / "sub" / "b").write_text("B")
+    os.chown(src / "a", 1234, 1234)
+    orlop.ok("volume", "create", "cpv")
+    assert orlop.ok("volume", "cp", "./in", "cpv:/dir") == ""
+    assert (_vol(orlop, "cpv") / "dir" / "sub" / "b").read_text() == "B"
+    assert (_vol(orlop, "cpv") / "dir" / "a").stat().st_uid == 0  # as cp: no -a, root's
+    orlop.ok("volume", "cp", "-a", "./in", "cpv:/")  # an existing dir: lands inside it
+    assert (_vol(orlop, "cpv") / "in" / "a").stat().st_uid == 1234
+    orlop.ok("volume", "cp", "./in/.", "cpv:/flat")  # trailing /.: the content
+    assert sorted(os.listdir(_vol(orlop, "cpv") / "flat")) == ["a", "sub"]
+    orlop.ok("volume", "cp", "cpv:/dir", "./out")
+    assert (orlop.cwd / "out" / "sub" / "b").read_text() == "B"
+    orlop.ok("volume", "cp", "cpv:/dir/.", "./out")  # content into an existing dir
+    assert sorted(os.listdir(orlop.cwd / "out")) == ["a", "sub"]
+    orlop.ok("volume", "cp", "-a", "cpv:/in/a", "./a-copy")
+    assert (orlop.cwd / "a-copy").stat().st_uid == 1234
+    orlop.ok("volume", "cp", "cpv:/in/a", "./a-root")
+    assert (orlop.cwd / "a-root").stat().st_uid == 0
+
+
+def test_cp_volume_to_volume(orlop: Orlop) -> None:
+    orlop.ok("volume", "create", "va")
+    orlop.ok("volume", "create", "vb")
+    (_vol(orlop, "va") / "x").mkdir()
+    (_vol(orlop, "va") / "x" / "f").write_text("F")
+    os.chown(_vol(orlop, "va") / "x" / "f", 42, 42)
+    orlop.ok("volume", "cp", "va:/x", "vb:/y")
+    assert (_vol(orlop, "vb") / "y" / "f").read_text() == "F"
+    assert (_vol(orlop, "vb") / "y" / "f").stat().st_uid == 0
+    orlop.ok("volume", "cp", "-a", "va:/x", "vb:/")
+    assert (_vol(orlop, "vb") / "x" / "f").stat().st_uid == 42
+    res = orlop("volume", "cp", "va:/x", "va:/x/inner")
+    assert (res.returncode, res.stderr) == (
+        1, "Error: cannot copy a directory, 'va:/x', into itself, 'va:/x/inner'\n")
+    # through a symlink in the volume that leads back into the source: refused by inode
+    os.symlink("/x", _vol(orlop, "va") / "back")
+    res = orlop("volume", "cp", "va:/x", "va:/back/deeper")
+    assert res.returncode == 1 and "into itself" in res.stderr
+    orlop.ok("volume", "cp", "va:/x", "va:/x2")  # a sibling is fine
+    assert (_vol(orlop, "va") / "x2" / "f").read_text() == "F"
+
+
+def test_cp_errors(orlop: Orlop) -> None:
+    orlop.ok("volume", "create", "ev")
+    (orlop.cwd / "file").write_text("f")
+    (orlop.cwd / "d").mkdir()
+    (_vol(orlop, "ev") / "f").write_text("x")
+    res = orlop("volume", "cp", "ev:/nope", "./x")
+    assert (res.returncode, res.stderr) == (
+        1, "Error: Could not find the file /nope in volume ev\n")
+    res = orlop("volume", "cp", "nosuch:/x", "./x")
+    assert (res.returncode, res.stderr) == (1, "Error: No such volume: nosuch\n")
+    res = orlop("volume", "cp", "./missing", "ev:/")
+    assert res.returncode == 1
+    assert res.stderr == f"Error: lstat {orlop.cwd}/missing: no such file or directory\n"
+    res = orlop("volume", "cp", "./d", "ev:/f")
+    assert (res.returncode, res.stderr) == (
+        1, 'Error: cannot overwrite non-directory "/f" with directory "./d"\n')
+    res = orlop("volume", "cp", "./file", "./other")
+    assert res.returncode == 1 and "must specify at least one volume source" in res.stderr
+    res = orlop("volume", "cp", "ev:/f", "-")
+    assert res.returncode == 1 and "volume export" in res.stderr
+
+
+def test_cp_hostile_paths_stay_in_the_volume(orlop: Orlop) -> None:
+    """A symlink in the volume pointing at /etc, and ``..`` in the path, resolve inside
+    the volume (RESOLVE_IN_ROOT): nothing of the host's /etc is read or written."""
+    orlop.ok("volume", "create", "hv")
+    data = _vol(orlop, "hv")
+    os.symlink("/etc", data / "evil")
+    os.symlink("../../../../../../etc/passwd", data / "pw")
+    (orlop.cwd / "payload").write_text("owned")
+    # out: the link's target is the volume's own /etc, which does not exist
+    res = orlop("volume", "cp", "hv:/evil/passwd", "./stolen")
+    assert res.returncode == 1 and "Could not find the file /evil/passwd" in res.stderr
+    res = orlop("volume", "cp", "hv:/../../../../etc/passwd", "./stolen")
+    assert res.returncode == 1 and "Could not find the file" in res.stderr
+    assert not (orlop.cwd / "stolen").exists()
+    # a symlink copied out stays a symlink (never its target's content)
+    orlop.ok("volume", "cp", "hv:/pw", "./pw")
+    assert os.path.islink(orlop.cwd / "pw")
+    # in: through the link or with .., the write lands in the volume or is refused
+    res = orlop("volume", "cp", "./payload", "hv:/evil/")
+    assert (res.returncode, res.stderr) == (1, "Error: no such directory\n")
+    assert not os.path.exists("/etc/payload")
+    orlop.ok("volume", "cp", "./payload", "hv:/../../../../tmp-escape")
+    assert (data / "tmp-escape").read_text() == "owned"
+    assert not os.path.exists("/tmp-escape")
+    orlop.ok("volume", "cp", "./payload", "hv:/pw")  # replaces the link, not /etc/passwd
+    assert (data / "pw").read_text() == "owned" and not os.path.islink(data / "pw")
+    assert b"owned" not in open("/etc/passwd", "rb").read()
+    # volume to volume through the same links
+    orlop.ok("volume", "create", "hv2")
+    res = orlop("volume", "cp", "hv:/evil/shadow", "hv2:/s")
+    assert res.returncode == 1 and not (_vol(orlop, "hv2") / "s").exists()
+
+
+def test_cp_refuses_nothing_but_keeps_volume_held(bb: Orlop) -> None:
+    """A volume a running container uses can be copied into (as cp into a container's
+    volume); a copy in progress holds the volume, and releases it after."""
+    bb.ok("run", "-d", "--name", "holder", "-v", "hq:/d", "busybox", "sleep", "60")
+    try:
+        (bb.cwd / "f").write_text("live")
+        bb.ok("volume", "cp", "./f", "hq:/f")
+        assert bb.ok("exec", "holder", "cat", "/d/f") == "live"
+    finally:
+        bb("rm", "-f", "holder")
+    db = sqlite3.connect(bb.root / "orlop.db")
+    assert db.execute("SELECT COUNT(*) FROM volume_mounts").fetchone()[0] == 0
+    db.close()
+    bb.ok("volume", "rm", "hq")

@@ -167,6 +167,9 @@ command("image tag", "image", "Create a tag TARGET_IMAGE that refers to SOURCE_I
 group("volume", "volume", "Manage volumes")
 command("volume clone", "volume", "Copy a volume into a new volume (reflink where the "
         "filesystem can)", "SOURCE TARGET")
+command("volume cp", "volume", "Copy files between a volume and the host, or between two "
+        "volumes, without a container", "[OPTIONS] VOLUME:SRC_PATH DEST_PATH|VOLUME:DEST_PATH"
+        "\n       orlop volume cp [OPTIONS] SRC_PATH VOLUME:DEST_PATH")
 command("volume create", "volume", "Create a volume", "[OPTIONS] [VOLUME]")
 command("volume export", "volume", "Write a volume's content and settings as a tar archive",
         "[OPTIONS] VOLUME")

@@ -46,24 +46,30 @@ def path_stat(resp: http.client.HTTPResponse) -> dict[str, Any]:
     return out if isinstance(out, dict) else {}
 
 
+def _archive_url(ref: str, volume: bool) -> str:
+    return (f"/libpod/volumes/{quote(ref)}/archive" if volume
+            else f"/containers/{quote(ref)}/archive")
+
+
 class ArchiveAPI(BaseClient):
-    def get_archive(self, ref: str, path: str
+    def get_archive(self, ref: str, path: str, *, volume: bool = False
                     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse,
                                dict[str, Any]]:
-        """``GET /containers/{id}/archive?path=``: (connection, response whose body is
-        the tar, the path's stat)."""
-        conn, resp = self.open_stream("GET", f"/containers/{quote(ref)}/archive",
-                                      {"path": path})
+        """``GET /containers/{id}/archive?path=`` (``volume``: Orlop's
+        ``/libpod/volumes/{name}/archive``): (connection, response whose body is the
+        tar, the path's stat)."""
+        conn, resp = self.open_stream("GET", _archive_url(ref, volume), {"path": path})
         return conn, resp, path_stat(resp)
 
-    def stat_path(self, ref: str, path: str) -> dict[str, Any] | None:
+    def stat_path(self, ref: str, path: str, *, volume: bool = False
+                  ) -> dict[str, Any] | None:
         """``HEAD /containers/{id}/archive?path=``: the stat, or None when there is
         nothing at ``path`` (a HEAD answer has no body, so no message either)."""
         conn = self.connection(self.timeout)
         try:
             from orlop.client.base import API_VERSION, encode_params
 
-            conn.request("HEAD", f"/v{API_VERSION}/containers/{quote(ref)}/archive"
+            conn.request("HEAD", f"/v{API_VERSION}{_archive_url(ref, volume)}"
                          f"{encode_params({'path': path})}")
             resp = conn.getresponse()
             resp.read()
@@ -79,17 +85,27 @@ class ArchiveAPI(BaseClient):
             raise error_from(resp.status, b"")
         return path_stat(resp)
 
-    def put_archive(self, ref: str, path: str, stream: Any) -> None:
+    def put_archive(self, ref: str, path: str, stream: Any, *, volume: bool = False
+                    ) -> None:
         """``PUT /containers/{id}/archive?path=``: extract the tar ``stream`` (a file
         object or an iterator of bytes, sent chunked) into the directory ``path``."""
         body = stream if not hasattr(stream, "read") else chunks(stream)
-        conn, resp = self.open_stream("PUT", f"/containers/{quote(ref)}/archive",
+        conn, resp = self.open_stream("PUT", _archive_url(ref, volume),
                                       {"path": path}, body=body,
                                       headers={"Content-Type": "application/x-tar"})
         try:
             resp.read()
         finally:
             conn.close()
+
+    def copy_volume_path(self, src_vol: str, src: str, dst_vol: str, dest: str,
+                         archive: bool = False) -> int:
+        """Orlop's ``POST /libpod/volumes/{src}/copy``: ``volume cp A:SRC B:DEST`` done on
+        the server (the data never crosses the socket); the bytes of tar moved."""
+        out = self.json("POST", f"/libpod/volumes/{quote(src_vol)}/copy",
+                        params={"path": src, "volume": dst_vol, "dest": dest,
+                                "archive": archive})
+        return int(out.get("Size") or 0)
 
     def export_container(self, ref: str, out_fd: int) -> int:
         """``GET /containers/{id}/export`` written to ``out_fd``."""

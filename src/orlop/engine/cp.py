@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from orlop.engine.hostcopy import base as _base
 from orlop.engine.hostcopy import clean as _clean
@@ -49,20 +49,23 @@ class CpResult:
     kind: str  # what the source was: "dir", "file", "symlink", "other"
 
 
-def _not_found(path: str, view: View) -> NotFoundError:
-    return NotFoundError(f"Could not find the file {path} in container {view.container.name}")
+def _not_found(path: str, where: str) -> NotFoundError:
+    """Docker's text; ``where`` is "container NAME" (or "volume NAME" for volume cp)."""
+    return NotFoundError(f"Could not find the file {path} in {where}")
 
 
 # --- out of the container --------------------------------------------------------------
 
 
-def _archive_child(view: View, src: str, out_fd: int, *, prefix: str, follow: bool,
-                   include_root: bool, expect: str) -> Any:
+def archive_child(where: str, src: str, out_fd: int, *, prefix: str, follow: bool,
+                  include_root: bool, expect: str) -> Any:
+    """``fn(root_fd)`` writing the tar of SRC (resolved inside the root by fd) to
+    ``out_fd``: run in the container's view, or on a volume's directory (volumecp)."""
     def fn(root_fd: int) -> dict[str, Any]:
         try:
             st, fd = lstat_in_root(root_fd, src, follow=follow)
         except (FileNotFoundError, NotADirectoryError):
-            raise _not_found(src, view) from None
+            raise _not_found(src, where) from None
         try:
             kind = describe(st)
             if src.endswith("/") and kind != "dir":
@@ -98,7 +101,7 @@ def copy_out_stream(engine: Engine, ref: str, src: str, out_fd: int, *,
     src = _clean(src)
     prefix = "" if _contents_only(src) else _base(src)
     with opened(engine, ref) as view:
-        res = run_in_view(view, _archive_child(view, src, out_fd, prefix=prefix,
+        res = run_in_view(view, archive_child(_where(view), src, out_fd, prefix=prefix,
                                                follow=follow_link, include_root=True,
                                                expect=""))
     return CpResult(int(res["size"]), str(res["kind"]))
@@ -124,7 +127,7 @@ def copy_out_to_host(engine: Engine, ref: str, src: str, dest: str, *,
 
             try:
                 res = run_in_view(
-                    view, _archive_child(view, src, wfd, prefix=prefix, follow=follow_link,
+                    view, archive_child(_where(view), src, wfd, prefix=prefix, follow=follow_link,
                                          include_root=include_root, expect=expect),
                     child_close=[rfd], parent_close=[wfd], parent_work=drain)
             finally:
@@ -137,7 +140,12 @@ def copy_out_to_host(engine: Engine, ref: str, src: str, dest: str, *,
 # --- into the container ----------------------------------------------------------------
 
 
-def _probe_child(view: View, dest: str) -> Any:
+def _where(view: View) -> str:
+    return f"container {view.container.name}"
+
+
+def probe_child(dest: str) -> Any:
+    """``fn(root_fd)`` telling what DEST is in the root: {"kind": "dir"|"file"|...}."""
     def fn(root_fd: int) -> dict[str, Any]:
         try:
             st, fd = lstat_in_root(root_fd, dest, follow=True)
@@ -150,8 +158,10 @@ def _probe_child(view: View, dest: str) -> Any:
     return fn
 
 
-def _extract_child(view: View, dest_dir: str, in_stream: BinaryIO | None, in_fd: int, *,
-                   keep_owner: bool) -> Any:
+def extract_child(dest_dir: str, in_stream: IO[bytes] | None, in_fd: int, *,
+                  keep_owner: bool, readonly_rootfs: bool = False) -> Any:
+    """``fn(root_fd)`` extracting a tar into the directory DEST_DIR of the root (every
+    entry resolved inside it by extract_tar)."""
     def fn(root_fd: int) -> dict[str, Any]:
         try:
             dfd = open_in_root(root_fd, dest_dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -160,7 +170,7 @@ def _extract_child(view: View, dest_dir: str, in_stream: BinaryIO | None, in_fd:
         try:
             if is_readonly(dfd):
                 # Docker's texts: a :ro volume or bind, or a --read-only rootfs.
-                if view.readonly_rootfs and os.fstat(dfd).st_dev == os.fstat(root_fd).st_dev:
+                if readonly_rootfs and os.fstat(dfd).st_dev == os.fstat(root_fd).st_dev:
                     raise PermissionDeniedError("container rootfs is marked read-only")
                 raise PermissionDeniedError("mounted volume is marked read-only")
             stream = in_stream if in_stream is not None else os.fdopen(in_fd, "rb",
@@ -178,13 +188,14 @@ def copy_in_stream(engine: Engine, ref: str, dest: str, in_fd: int, *,
     """``cp - CONTAINER:DEST``: extract a tar from ``in_fd`` into the directory DEST."""
     dest = _clean(dest)
     with opened(engine, ref) as view:
-        kind = run_in_view(view, _probe_child(view, dest))["kind"]
+        kind = run_in_view(view, probe_child(dest))["kind"]
         if kind == "missing":
             raise NotFoundError("no such directory")
         if kind != "dir":
             raise InvalidParameterError(f'destination "{view.container.name}:{dest}" must be '
                                         "a directory")
-        res = run_in_view(view, _extract_child(view, dest, None, in_fd, keep_owner=True))
+        res = run_in_view(view, extract_child(dest, None, in_fd, keep_owner=True,
+                                                 readonly_rootfs=view.readonly_rootfs))
     return CpResult(int(res["size"]), "dir")
 
 
@@ -194,7 +205,7 @@ def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
     dest = _clean(dest)
     src_abs, sst = host_source(src, follow_link)
     with opened(engine, ref) as view:
-        kind = run_in_view(view, _probe_child(view, dest))["kind"]
+        kind = run_in_view(view, probe_child(dest))["kind"]
         target_dir, prefix, include_root = container_destination(src, src_abs, sst, dest,
                                                                  kind)
         rfd, wfd = os.pipe()
@@ -208,8 +219,8 @@ def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
             finally:
                 os.close(wfd)
 
-        res = run_in_view(view, _extract_child(view, target_dir, None, rfd,
-                                               keep_owner=archive),
+        res = run_in_view(view, extract_child(target_dir, None, rfd, keep_owner=archive,
+                                              readonly_rootfs=view.readonly_rootfs),
                           child_close=[wfd], parent_close=[rfd], parent_work=feed)
     return CpResult(int(res["size"]), describe(sst))
 

@@ -221,13 +221,14 @@ def _rebased(src: IO[bytes], old: str, new: str) -> Callable[[int], None]:
     return produce
 
 
-def extract_rebased(src: IO[bytes], dest_dir_fd: int, old: str, new: str) -> None:
+def extract_rebased(src: IO[bytes], dest_dir_fd: int, old: str, new: str, *,
+                    keep_owner: bool = False) -> None:
     """Extract the daemon's tar ``src`` into ``dest_dir_fd``, renamed ``old`` -> ``new``,
-    never outside that directory."""
+    never outside that directory (``keep_owner``: ``volume cp -a``)."""
     from orlop.images.archive import extract_tar
 
     _pipe_through(_rebased(src, old, new),
-                  lambda stream: extract_tar(stream, dest_dir_fd, keep_owner=False,
+                  lambda stream: extract_tar(stream, dest_dir_fd, keep_owner=keep_owner,
                                              allow_devices=False, whiteouts="keep",
                                              digest=False))
 

@@ -48,6 +48,21 @@ class LocalData:
     def volume_clone(self, src: str, dst: str) -> str:
         return str(self.engine.volume_clone(src, dst).name)
 
+    def volume_cp(self, src_vol: str, src: str, dst_vol: str, dest: str, *,
+                  archive: bool = False) -> int:
+        """``volume cp``: one side a volume (or both); bytes of tar moved."""
+        from orlop.engine import volumecp
+
+        self.engine.reconcile()
+        if src_vol and dst_vol:
+            res = volumecp.copy_between(self.engine, src_vol, src, dst_vol, dest,
+                                        archive=archive)
+        elif src_vol:
+            res = volumecp.copy_out(self.engine, src_vol, src, dest, archive=archive)
+        else:
+            res = volumecp.copy_in(self.engine, dst_vol, src, dest, archive=archive)
+        return int(res.size)
+
 
 class RemoteData:
     api: APIClient
@@ -55,7 +70,9 @@ class RemoteData:
     # --- cp out of the container -------------------------------------------------------
 
     def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
-                 follow_link: bool = False) -> int:
+                 follow_link: bool = False, volume: bool = False,
+                 keep_owner: bool = False) -> int:
+        """``volume``: REF is a volume (``volume cp``, Orlop's volume archive route)."""
         from orlop.client.archive import copy_body
         from orlop.engine import hostcopy as hc
 
@@ -77,12 +94,12 @@ class RemoteData:
         hd = hc.host_destination(src, dest)
         target_dir, prefix, expect_file = hd.target_dir, hd.prefix, hd.expect_file
         path = src
-        conn, resp, st = self.api.get_archive(ref, path)
+        conn, resp, st = self.api.get_archive(ref, path, volume=volume)
         try:
             if follow_link and hc.stat_kind(st) == "symlink":
                 conn.close()
                 path = str(st.get("linkTarget") or "")
-                conn, resp, st = self.api.get_archive(ref, path)
+                conn, resp, st = self.api.get_archive(ref, path, volume=volume)
             kind = hc.stat_kind(st)
             if src.endswith("/") and kind != "dir":
                 raise InvalidParameterError(f"{src}: not a directory")
@@ -94,7 +111,8 @@ class RemoteData:
             dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 hc.extract_rebased(cast(IO[bytes], counted), dir_fd,
-                                   "" if hc.contents_only(path) else hc.base(path), prefix)
+                                   "" if hc.contents_only(path) else hc.base(path), prefix,
+                                   keep_owner=keep_owner)
             finally:
                 os.close(dir_fd)
             return counted.size
@@ -103,18 +121,19 @@ class RemoteData:
 
     # --- cp into the container ---------------------------------------------------------
 
-    def _kind(self, ref: str, path: str) -> str:
+    def _kind(self, ref: str, path: str, volume: bool = False) -> str:
         """What ``path`` is in the container, a symlink followed once (as the docker
         CLI); "missing" when there is nothing there."""
         from orlop.engine import hostcopy as hc
 
-        st = self.api.stat_path(ref, path)
+        st = self.api.stat_path(ref, path, volume=volume)
         if hc.stat_kind(st) == "symlink" and st is not None:
-            st = self.api.stat_path(ref, str(st.get("linkTarget") or ""))
+            st = self.api.stat_path(ref, str(st.get("linkTarget") or ""), volume=volume)
         return hc.stat_kind(st)
 
     def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
-                archive: bool = False, follow_link: bool = False) -> int:
+                archive: bool = False, follow_link: bool = False,
+                volume: bool = False) -> int:
         from orlop.client.images import chunks
         from orlop.engine import hostcopy as hc
 
@@ -127,11 +146,14 @@ class RemoteData:
         src_abs, sst = hc.host_source(src, follow_link)
         # A HEAD answer has no body: a missing container is told apart by this call,
         # whose 404 carries Docker's "No such container" text.
-        self.api.inspect_container(ref)
-        kind = self._kind(ref, dest)
+        if volume:
+            self.api.inspect_volume(ref)
+        else:
+            self.api.inspect_container(ref)
+        kind = self._kind(ref, dest, volume)
         target_dir, prefix, include_root = hc.container_destination(src, src_abs, sst, dest,
                                                                     kind)
-        if kind == "missing" and self._kind(ref, target_dir) != "dir":
+        if kind == "missing" and self._kind(ref, target_dir, volume) != "dir":
             raise NotFoundError("no such directory")
         sizes: list[int] = []
 
@@ -139,7 +161,7 @@ class RemoteData:
             sizes.append(hc.write_host_source(fd, src_abs, prefix, follow_link=follow_link,
                                               include_root=include_root, archive=archive))
 
-        self.api.put_archive(ref, target_dir, hc.pipe_chunks(produce))
+        self.api.put_archive(ref, target_dir, hc.pipe_chunks(produce), volume=volume)
         return sizes[0] if sizes else 0
 
     # --- export, volumes ---------------------------------------------------------------
@@ -158,6 +180,16 @@ class RemoteData:
 
     def volume_clone(self, src: str, dst: str) -> str:
         return str(self.api.clone_volume(src, dst)["Name"])
+
+    def volume_cp(self, src_vol: str, src: str, dst_vol: str, dest: str, *,
+                  archive: bool = False) -> int:
+        """``volume cp`` through orlopd: the host's half here, as ``cp`` does it (the
+        daemon's tar trusted in nothing); volume to volume on the server."""
+        if src_vol and dst_vol:
+            return self.api.copy_volume_path(src_vol, src, dst_vol, dest, archive)
+        if src_vol:
+            return self.copy_out(src_vol, src, dest, volume=True, keep_owner=archive)
+        return self.copy_in(dst_vol, src, dest, archive=archive, volume=True)
 
 
 class _Counting:

@@ -49,7 +49,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         from orlop.cli.commands import volume_registry
 
         return volume_registry.main(sub, argv[1:], ctx)
-    if sub in ("export", "import", "clone"):  # Orlop's native backup verbs
+    if sub in ("export", "import", "clone", "cp"):  # Orlop's native data verbs
         from orlop.cli.commands import volume_data
 
         return volume_data.main(sub, argv[1:], ctx)

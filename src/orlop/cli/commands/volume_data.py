@@ -20,7 +20,7 @@ from orlop.cli.units import human_size
 def main(sub: str, argv: list[str], ctx: Context) -> int:
     ctx.command = f"volume {sub}"
     commands: dict[str, Callable[[list[str], Context], int]] = {
-        "export": _export, "import": _import, "clone": _clone}
+        "export": _export, "import": _import, "clone": _clone, "cp": _cp}
     if sub not in commands:
         raise UsageError(f'unknown command "{sub}" for "orlop volume"')
     return commands[sub](argv, ctx)
@@ -95,4 +95,34 @@ def _clone(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=2)
     print(ctx.backend().volume_clone(args.args[0], args.args[1]), file=ctx.stdout)
+    return 0
+
+
+def _cp(argv: list[str], ctx: Context) -> int:
+    """``volume cp``: ``VOLUME:PATH`` or a host path on each side (docker cp's split: a
+    path starting with ``/`` or ``.``, or without ``:``, is the host's)."""
+    from orlop.cli.commands.cp import _split
+
+    p = Parser(prog="orlop volume cp", add_help=False)
+    p.add_argument("-a", "--archive", action="store_true",
+                   help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="Suppress progress output during copy. Progress output is "
+                        "automatically suppressed if no terminal is attached")
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, ctx.command, exactly=2)
+    src_v, src = _split(args.args[0])
+    dst_v, dst = _split(args.args[1])
+    if not src_v and not dst_v:
+        raise UsageError("must specify at least one volume source")
+    if "-" in (src, dst) and not (src_v and dst_v):
+        raise UsageError("volume cp does not read or write a tar on STDIN/STDOUT: use "
+                         "volume export / volume import")
+    backend = ctx.backend()
+    size = backend.volume_cp(src_v, src, dst_v, dst, archive=args.archive)
+    target = f"{dst_v}:{dst}" if dst_v else dst
+    # as cp: only when stderr is a terminal
+    if not args.quiet and os.isatty(ctx.stderr.fileno()):
+        print(f"Successfully copied {human_size(size)} to {target}", file=ctx.stderr)
     return 0

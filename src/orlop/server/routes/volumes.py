@@ -10,7 +10,9 @@ and the volume data verbs Docker's API lacks, where Podman's libpod API has them
   reflinked where its filesystem can, never sent over the socket twice;
 * ``POST /libpod/volumes/{name}/update`` (labels), ``POST /libpod/volumes/{name}/rename``
   and ``GET /libpod/volumes/prune`` (a dry run: a GET, so no server can take it for a
-  prune) -- Orlop's.
+  prune) -- Orlop's;
+* ``GET|HEAD|PUT /libpod/volumes/{name}/archive?path=`` (the container archive routes'
+  shapes) and ``POST /libpod/volumes/{name}/copy`` -- Orlop's ``volume cp``.
 
 ``GET /volumes/{name}?size=1`` adds ``UsageData`` (Orlop's ``volume inspect --size``).
 """
@@ -207,6 +209,101 @@ async def clone_volume(request: web.Request) -> web.Response:
     return json_response(vol.to_inspect(), status=201)
 
 
+# --- volume cp (Orlop's): the container archive routes' shapes, on a volume --------------
+
+
+def _archive_path(request: web.Request) -> str:
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidParameterError("path is required")
+    if "\x00" in path:
+        raise InvalidParameterError(f"invalid path {path!r}")
+    return path
+
+
+async def _volume_stat_header(request: web.Request, name: str, path: str) -> str:
+    import base64
+    import json
+    from datetime import UTC, datetime
+
+    from orlop.server.monitor import go_file_mode
+
+    def go(e: Engine) -> dict[str, Any]:
+        from orlop.engine.volumecp import stat_path
+
+        st, target = stat_path(e, name, path)
+        clean = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+        mtime = datetime.fromtimestamp(st.st_mtime, UTC).isoformat().replace("+00:00", "Z")
+        return {"name": os.path.basename(clean) or "/", "size": st.st_size,
+                "mode": go_file_mode(st.st_mode), "mtime": mtime, "linkTarget": target}
+
+    st = await ctx_of(request).call(go)
+    return base64.b64encode(json.dumps(st).encode()).decode()
+
+
+async def archive_get(request: web.Request) -> web.StreamResponse:
+    """``GET|HEAD /libpod/volumes/{name}/archive?path=``: as the container archive route
+    (HEAD: the ContainerPathStat header only; GET: a tar of the path with it), the path
+    resolved inside the volume by fd (engine/volumecp.py)."""
+    from orlop.server.helpers import open_engine_output
+    from orlop.server.streams import send_stream
+
+    name = request.match_info["name"]
+    path = _archive_path(request)
+    header = await _volume_stat_header(request, name, path)
+    headers = {"X-Docker-Container-Path-Stat": header, "Content-Type": "application/x-tar"}
+    if request.method == "HEAD":
+        return web.Response(status=200, headers=headers)
+
+    def write(e: Engine, fd: int) -> object:
+        from orlop.engine.volumecp import stream_out
+
+        return stream_out(e, name, path, fd)
+
+    first, rest = await open_engine_output(ctx_of(request), write)
+    return await send_stream(request, first, rest, headers)
+
+
+async def archive_put(request: web.Request) -> web.Response:
+    """``PUT /libpod/volumes/{name}/archive?path=``: extract the body (a tar) into the
+    directory ``path`` of the volume, owners kept as the tar says (as the container
+    route: the client decides with ``-a`` what owners it writes)."""
+    from orlop.server.spool import spooled_body
+
+    ctx = ctx_of(request)
+    name = request.match_info["name"]
+    path = _archive_path(request)
+
+    async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
+        def go(e: Engine) -> object:
+            from orlop.engine.volumecp import stream_in
+
+            return stream_in(e, name, path, f, archive=True)
+
+        await ctx.call(go)
+    return web.Response(status=200)
+
+
+async def copy_volume_path(request: web.Request) -> web.Response:
+    """``POST /libpod/volumes/{name}/copy?path=SRC&volume=DST&dest=DEST&archive=``:
+    ``volume cp A:SRC B:DEST`` on the server; ``{"Size": bytes of tar moved}``."""
+    src_vol = request.match_info["name"]
+    src = _archive_path(request)
+    dst_vol = request.query.get("volume", "")
+    dest = request.query.get("dest", "")
+    if not dst_vol or not dest:
+        raise InvalidParameterError("copy: the destination volume and path are required "
+                                    "(volume=, dest=)")
+    archive = query_bool(request, "archive")
+
+    def go(e: Engine) -> int:
+        from orlop.engine.volumecp import copy_between
+
+        return copy_between(e, src_vol, src, dst_vol, dest, archive=archive).size
+
+    return json_response({"Size": await ctx_of(request).call(go)})
+
+
 def register(routes: Routes) -> None:
     routes.add("GET", "/volumes", list_volumes)
     routes.add("POST", "/volumes/create", create_volume)
@@ -219,3 +316,6 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/libpod/volumes/prune", prune_preview)
     routes.add("POST", "/libpod/volumes/{name}/update", update_volume)
     routes.add("POST", "/libpod/volumes/{name}/rename", rename_volume)
+    routes.add("GET", "/libpod/volumes/{name}/archive", archive_get)  # and HEAD
+    routes.add("PUT", "/libpod/volumes/{name}/archive", archive_put)
+    routes.add("POST", "/libpod/volumes/{name}/copy", copy_volume_path)
