@@ -32,6 +32,12 @@ class VolumeAPI(BaseClient):
                                         params={"size": True} if size else None)
         return out
 
+    def inspect_volume_used_by(self, name: str, size: bool = False) -> dict[str, Any]:
+        """Orlop's ``GET /libpod/volumes/{name}/json``: inspect plus ``UsedBy``."""
+        out: dict[str, Any] = self.json("GET", f"/libpod/volumes/{quote(name)}/json",
+                                        params={"size": True} if size else None)
+        return out
+
     def clone_volume(self, src: str, dst: str) -> dict[str, Any]:
         """Orlop's ``POST /libpod/volumes/{src}/clone?name=DST``: the new volume."""
         out: dict[str, Any] = self.json("POST", f"/libpod/volumes/{quote(src)}/clone",

@@ -49,7 +49,7 @@ class RemoteVolumes:
         return self.api.create_volume(name, driver, options, labels)
 
     def volume_inspect(self, name: str, size: bool = False) -> dict[str, Any]:
-        return self.api.inspect_volume(name, size)
+        return self.api.inspect_volume_used_by(name, size)
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.api.volumes(filters)

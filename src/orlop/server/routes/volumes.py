@@ -8,7 +8,8 @@ and the volume data verbs Docker's API lacks, where Podman's libpod API has them
   ``force`` as ``volume import --force``);
 * ``POST /libpod/volumes/{name}/clone?name=DST`` -- Orlop's: a copy made on the server,
   reflinked where its filesystem can, never sent over the socket twice;
-* ``POST /libpod/volumes/{name}/update`` (labels), ``POST /libpod/volumes/{name}/rename``
+* ``GET /libpod/volumes/{name}/json`` (inspect with ``UsedBy``),
+  ``POST /libpod/volumes/{name}/update`` (labels), ``POST /libpod/volumes/{name}/rename``
   and ``GET /libpod/volumes/prune`` (a dry run: a GET, so no server can take it for a
   prune) -- Orlop's;
 * ``GET|HEAD|PUT /libpod/volumes/{name}/archive?path=`` (the container archive routes'
@@ -80,9 +81,19 @@ async def inspect_volume(request: web.Request) -> web.Response:
     size = query_bool(request, "size")
 
     def go(e: Engine) -> dict[str, Any]:
-        return e.volumes.inspect(name, size)
+        vol = e.volumes.get(name)
+        return vol.to_inspect(e.volumes.usage(name) if size else None)
 
     return json_response(await ctx_of(request).call(go))
+
+
+async def inspect_volume_libpod(request: web.Request) -> web.Response:
+    """Orlop's ``GET /libpod/volumes/{name}/json``: Docker's object plus ``UsedBy`` (the
+    containers using the volume).  Docker's ``GET /volumes/{name}`` stays byte for byte
+    the object ``GET /volumes`` lists."""
+    name = request.match_info["name"]
+    size = query_bool(request, "size")
+    return json_response(await ctx_of(request).call(lambda e: e.volumes.inspect(name, size)))
 
 
 async def remove_volume(request: web.Request) -> web.Response:
@@ -314,6 +325,7 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/libpod/volumes/{name}/import", import_volume)
     routes.add("POST", "/libpod/volumes/{name}/clone", clone_volume)
     routes.add("GET", "/libpod/volumes/prune", prune_preview)
+    routes.add("GET", "/libpod/volumes/{name}/json", inspect_volume_libpod)
     routes.add("POST", "/libpod/volumes/{name}/update", update_volume)
     routes.add("POST", "/libpod/volumes/{name}/rename", rename_volume)
     routes.add("GET", "/libpod/volumes/{name}/archive", archive_get)  # and HEAD
