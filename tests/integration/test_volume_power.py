@@ -296,3 +296,33 @@ def test_cp_refuses_nothing_but_keeps_volume_held(bb: Orlop) -> None:
     assert db.execute("SELECT COUNT(*) FROM volume_mounts").fetchone()[0] == 0
     db.close()
     bb.ok("volume", "rm", "hq")
+
+
+def test_rename_killed_at_random_points_leaves_one_name(orlop: Orlop) -> None:
+    """kill -9 of real ``volume rename`` processes at spread-out moments: after each, the
+    next command sees the volume under exactly one name, with its data and labels, and
+    its directory under that name."""
+    import subprocess
+    import sys
+    import time
+
+    orlop.ok("volume", "create", "--label", "k=v", "kr0")
+    (orlop.root / "volumes" / "kr0" / "_data" / "f").write_text("data")
+    name = "kr0"
+    env = {k: v for k, v in os.environ.items() if k != "ORLOP_ROOT"}
+    for i in range(12):
+        new = f"kr{i + 1}"
+        proc = subprocess.Popen([sys.executable, "-m", "orlop", "--root", str(orlop.root),
+                                 "volume", "rename", name, new], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.15 + 0.03 * i)  # from start-up into the rename itself
+        proc.kill()
+        proc.wait()
+        names = orlop.ok("volume", "ls", "-q").split()
+        assert names in ([name], [new]), (i, names)
+        name = names[0]
+        data = orlop.root / "volumes" / name / "_data" / "f"
+        assert data.read_text() == "data", i
+        assert sorted(n for n in os.listdir(orlop.root / "volumes")
+                      if not n.startswith(".")) == [name], i
+        assert _labels(orlop, name) == {"k": "v"}

@@ -82,3 +82,14 @@ def test_selects_all_only_without_criteria() -> None:
     for flt in ({"name": ["x"]}, {"driver": ["local"]}, {"label": ["k"]},
                 {"label!": ["k"]}, {"dangling": ["false"]}):
         assert not build_filter(flt).selects_all, flt
+
+
+def test_used_by_is_a_list_key_and_until_a_prune_key() -> None:
+    flt = build_filter({"used-by": ["/web", "abc123"]})
+    assert flt.used_by == ("web", "abc123")  # a leading "/" of a container name dropped
+    assert build_filter({"until": ["24h"]}, prune=True).until == ("24h",)
+    with pytest.raises(InvalidParameterError, match="Invalid filter 'until'"):
+        build_filter({"until": ["24h"]})
+    with pytest.raises(InvalidParameterError, match="Invalid filter 'used-by'"):
+        build_filter({"used-by": ["x"]}, prune=True)
+    assert parse_filter_args(["USED-BY=c1"]) == {"used-by": ["c1"]}
