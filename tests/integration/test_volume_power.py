@@ -121,6 +121,7 @@ def test_rename_moves_data_and_stopped_containers_follow(bb: Orlop) -> None:
     mounts = json.loads(bb.ok("inspect", "-f", "{{json .Mounts}}", "writer"))
     assert [(m["Name"], m["Source"]) for m in mounts] == [
         ("rn_new", str(bb.root / "volumes" / "rn_new" / "_data"))]
+    assert bb.ok("inspect", "-f", "{{json .HostConfig.Binds}}", "writer") == '["rn_new:/d"]\n'
     bb.ok("start", "-a", "writer")
     bb.ok("run", "--rm", "-v", "rn_new:/d", "busybox", "sh", "-c",
           "test \"$(cat /d/f)\" = hello")

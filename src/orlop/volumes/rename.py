@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import uuid
 from contextlib import suppress
 from typing import TYPE_CHECKING
@@ -93,6 +94,7 @@ def _rename_locked(svc: VolumeService, vfd: int, ifd: int, old: str, new: str,
                 "INSERT INTO volumes (name, driver, created_at, labels, options, "
                 "anonymous, mount_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (new, *tuple(row)[1:7]))
+            _rename_in_host_configs(conn, old, new)  # before the records say NEW
             for cid, dest, spec in conn.execute(
                     "SELECT container_id, destination, spec FROM mount_points "
                     "WHERE volume_name = ?", (old,)).fetchall():
@@ -179,6 +181,34 @@ def _busy(vfd: int, name: str) -> bool:
     except OSError:
         return False
     return False
+
+
+def _rename_in_host_configs(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """The containers' recorded ``-v OLD:...`` binds and ``--mount source=OLD`` say NEW, so
+    ``inspect``'s HostConfig agrees with its Mounts (the mount records are what a start
+    uses; these are what the user asked, renamed as the volume was)."""
+    ids = [r[0] for r in conn.execute(
+        "SELECT DISTINCT container_id FROM mount_points WHERE volume_name = ?", (old,))]
+    for cid in ids:
+        row = conn.execute("SELECT host_config FROM containers WHERE id = ?",
+                           (cid,)).fetchone()
+        if row is None:
+            continue
+        hc = json.loads(row[0])
+        changed = False
+        binds = hc.get("binds")
+        if isinstance(binds, list):
+            for i, bind in enumerate(binds):
+                if isinstance(bind, str) and bind.partition(":")[0] == old:
+                    binds[i] = new + bind[len(old):]
+                    changed = True
+        for m in hc.get("mounts") or []:
+            if isinstance(m, dict) and m.get("Type") == "volume" and m.get("Source") == old:
+                m["Source"] = new
+                changed = True
+        if changed:
+            conn.execute("UPDATE containers SET host_config = ? WHERE id = ?",
+                         (json.dumps(hc, sort_keys=True), cid))
 
 
 def _respec(spec: str, new: str, old_dir: str, new_dir: str) -> str:
