@@ -28,7 +28,7 @@ import uuid
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from orlop.errors import ConflictError, VolumeNotFoundError
+from orlop.errors import ConflictError, InvalidVolumeNameError, VolumeNotFoundError
 from orlop.volumes.fsutil import opened_dir
 from orlop.volumes.names import check_create_name, is_valid_name
 
@@ -43,7 +43,12 @@ INTENTS_DIR = ".renames"
 
 def rename_volume(svc: VolumeService, old: str, new: str) -> None:
     """Rename a volume no running container uses; stopped containers follow it."""
-    check_create_name(new, svc.volumes_dir)
+    try:
+        check_create_name(new, svc.volumes_dir)
+    except InvalidVolumeNameError as err:  # create's checks, in rename's words
+        text = str(err)
+        raise InvalidVolumeNameError(f"rename {old}: " + text.removeprefix(f"create {new}: ")
+                                     ) from None
     if svc._lookup(old) is None:
         raise VolumeNotFoundError(old)
     if old == new:
