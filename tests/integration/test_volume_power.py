@@ -157,25 +157,24 @@ def test_rename_refusals(bb: Orlop) -> None:
 
 
 def test_rename_repaired_after_crash_between_move_and_commit(orlop: Orlop) -> None:
-    """A kill -9 after rename(2) and before COMMIT: the row still says OLD, the directory
-    is NEW, the intent file is there.  The next command puts the directory back under
-    the name the rows say; nothing is adopted, nothing is dropped, no data is lost."""
+    """Killed (ORLOP_FAULT, as SIGKILL) after rename(2) and before COMMIT: the row still
+    says OLD, the directory is NEW.  The operation marker makes the next command repair:
+    the directory goes back under the name the rows say; nothing adopted, nothing lost."""
     orlop.ok("volume", "create", "--label", "k=v", "cr_old")
     vols = orlop.root / "volumes"
     (vols / "cr_old" / "_data" / "f").write_text("data")
-    os.rename(vols / "cr_old", vols / "cr_new")
-    (vols / ".renames").mkdir()
-    (vols / ".renames" / "0123").write_text(json.dumps({"old": "cr_old", "new": "cr_new"}))
-    # One whose transaction committed (rows and directory agree): only the intent goes.
-    orlop.ok("volume", "create", "cr_done")
-    (vols / ".renames" / "4567").write_text(json.dumps({"old": "cr_x", "new": "cr_done"}))
-    assert orlop.ok("volume", "ls", "-q") == "cr_done\ncr_old\n"
+    res = orlop("volume", "rename", "cr_old", "cr_new",
+                env={"ORLOP_FAULT": "volume-rename-moved"})
+    assert res.returncode == 137, res.stderr
+    assert (vols / "cr_new").is_dir() and not (vols / "cr_old").exists()  # the torn state
+    assert orlop.ok("volume", "ls", "-q") == "cr_old\n"
     assert (vols / "cr_old" / "_data" / "f").read_text() == "data"
     assert not (vols / "cr_new").exists()
     assert _labels(orlop, "cr_old") == {"k": "v"}
     assert os.listdir(vols / ".renames") == []
     orlop.ok("volume", "rename", "cr_old", "cr_new")  # and it can be renamed again
-    assert orlop.ok("volume", "ls", "-q") == "cr_done\ncr_new\n"
+    assert orlop.ok("volume", "ls", "-q") == "cr_new\n"
+    assert (vols / "cr_new" / "_data" / "f").read_text() == "data"
 
 
 # --- volume cp ------------------------------------------------------------------------

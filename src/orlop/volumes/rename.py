@@ -12,9 +12,10 @@ none), with the database as the truth:
 3. the intent file is removed.
 
 A crash between the rename(2) and the COMMIT leaves the row OLD and the directory NEW.
-:func:`repair_renames` (run whenever the engine opens the volume service, and first in
-``VolumeService.reconcile``, before rows and directories are compared) moves the
-directory to whatever name the rows say; an intent whose rows and directory already
+:func:`repair_renames` moves the directory to whatever name the rows say: the rename
+holds an operation marker (state/inflight.py), so the next command after a kill runs the
+full reconciliation (engine/repair.py), and ``VolumeService.reconcile`` repairs renames
+first, before rows and directories are compared; an intent whose rows and directory already
 agree is just dropped.  An intent whose volume directory is still locked belongs to a
 rename in progress and is left alone.
 """
@@ -29,6 +30,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from orlop.errors import ConflictError, InvalidVolumeNameError, VolumeNotFoundError
+from orlop.state import inflight
 from orlop.volumes.fsutil import opened_dir
 from orlop.volumes.names import check_create_name, is_valid_name
 
@@ -56,7 +58,9 @@ def rename_volume(svc: VolumeService, old: str, new: str) -> None:
                             f"({old}) is not allowed")
     old_dir = f"{svc._volumes_dir_str}/{old}/"
     new_dir = f"{svc._volumes_dir_str}/{new}/"
-    with svc._volumes_fd() as vfd, svc._locked(vfd, old) as vol_fd:
+    # The operation marker (state/inflight.py): a kill in here makes the next command run
+    # the full reconciliation, whose first step is repair_renames().
+    with svc.operation(), svc._volumes_fd() as vfd, svc._locked(vfd, old) as vol_fd:
         assert vol_fd is not None
         with suppress(FileExistsError):
             os.mkdir(INTENTS_DIR, 0o700, dir_fd=vfd)
@@ -112,6 +116,7 @@ def _rename_locked(svc: VolumeService, vfd: int, ifd: int, old: str, new: str,
             # another process's reconcile never sees the rows and directories disagree.
             _rename_noreplace(vfd, old, new)
             moved = True
+            inflight.fault("volume-rename-moved")  # the crash test's kill point
     except BaseException:
         if moved:  # the transaction did not commit: put the directory back
             with suppress(OSError):

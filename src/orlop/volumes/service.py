@@ -403,15 +403,6 @@ class VolumeService:
             self.on_event(name, "update", {"driver": self.get(name).driver})
         return self.get(name)
 
-    def repair_renames(self) -> None:
-        """Finish renames a crash interrupted (one failed open when there are none)."""
-        from orlop.volumes.rename import INTENTS_DIR, repair_renames
-
-        if not os.path.isdir(self.volumes_dir / INTENTS_DIR):
-            return
-        with self._volumes_fd() as vfd:
-            repair_renames(self, vfd, ReconcileReport())
-
     def rename(self, old: str, new: str) -> Volume:
         """Rename a volume that no running container uses (see :mod:`.rename`)."""
         from orlop.volumes.rename import rename_volume
