@@ -44,18 +44,22 @@ if TYPE_CHECKING:
 
 @contextmanager
 def volume_root(engine: Engine, name: str) -> Iterator[int]:
-    """The volume's data directory fd, the volume held by a reference meanwhile."""
+    """The volume's data directory fd, the volume held by a reference meanwhile.
+
+    Under the operation marker (state/inflight.py): a copy killed midway leaves its
+    reference, which the next command's repair releases (no live process holds it)."""
     ref = f"volume-cp-{uuid.uuid4().hex[:12]}"
     svc = engine.volumes
-    svc.mount(name, ref)
-    try:
-        fd = svc.open_data_dir(name)
+    with svc.operation():
+        svc.mount(name, ref)
         try:
-            yield fd
+            fd = svc.open_data_dir(name)
+            try:
+                yield fd
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
-    finally:
-        svc.unmount(name, ref)
+            svc.unmount(name, ref)
 
 
 def _run(produce: Callable[[int], dict[str, Any]], consume: Callable[[IO[bytes]], Any]
