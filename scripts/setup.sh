@@ -16,6 +16,11 @@ command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 # and the docker CLI (Debian 12 ships it in docker.io; no daemon is started here).
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
+# tests/compat/test_registry_dockerd.py and bench/pull.py, bench/api.py start a private
+# dockerd (Debian's docker.io: dockerd 20.10, containerd, runc) on temporary roots; the
+# package's postinst does not start the system service where policy-rc.d forbids it, and
+# the tests never use it.
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 # Seccomp filters are built by libseccomp (through the pyseccomp binding, from PyPI).
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_apt+=(libseccomp2)
 # tests/integration/test_seccomp.py builds a tiny static syscall prober (glibc's libc.a).

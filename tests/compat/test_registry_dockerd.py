@@ -1,0 +1,93 @@
+"""Orlop and a real dockerd (Debian's docker.io, 20.10) exchanging images through one
+registry (Debian's docker-registry) on 127.0.0.1: what Orlop pushes, dockerd pulls and
+runs under the same image id; what dockerd pushes (gzip layers, its own config), Orlop
+pulls and runs under the same image id.
+
+The dockerd is private (tests/dockerd_util.py): temporary socket, data-root, exec-root,
+no bridge, no iptables; stopped by pid and its roots unmounted and removed on teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockerd_util import Dockerd, start_dockerd
+from registry_util import Registry, needs_registry
+
+pytestmark = needs_registry
+
+
+@pytest.fixture
+def dockerd(registry: Registry) -> Iterator[Dockerd]:
+    d, why = start_dockerd(insecure=(registry.host,))
+    if d is None:
+        pytest.skip(f"a private dockerd cannot start on this machine: {why}")
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def _orlop(root: Path, tmp: Path, *args: str) -> str:
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp / "docker-config"),
+           "ORLOP_REGISTRY_CONFIG": str(tmp / "no-daemon.json"),
+           "ORLOP_CERTS_D": str(tmp / "certs.d")}
+    env.pop("ORLOP_ROOT", None)
+    res = subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), *args],
+                         capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert res.returncode == 0, f"orlop {' '.join(args)}: {res.stdout}{res.stderr}"
+    return res.stdout
+
+
+def test_dockerd_pulls_and_runs_what_orlop_pushed(
+        server_dir: Path, registry: Registry, dockerd: Dockerd, busybox_tar: Path) -> None:
+    root = server_dir / "root"
+    ref = f"{registry.host}/interop/bb:v1"
+    _orlop(root, server_dir, "import", str(busybox_tar), ref)
+    want = _orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
+    out = _orlop(root, server_dir, "push", ref)
+    digest = out.split("v1: digest: ", 1)[1].split()[0]
+
+    out = dockerd.ok("pull", ref)
+    assert "v1: Pulling from interop/bb" in out
+    assert f"Digest: {digest}" in out
+    assert f"Status: Downloaded newer image for {ref}" in out
+    assert dockerd.ok("image", "inspect", "-f", "{{.Id}}", ref).strip() == want
+    assert dockerd.ok("image", "inspect", "-f", "{{index .RepoDigests 0}}", ref).strip() \
+        == f"{registry.host}/interop/bb@{digest}"
+    assert dockerd.ok("run", "--rm", "--network", "none", ref,
+                      "sh", "-c", "echo from-orlop").strip() == "from-orlop"
+
+
+def test_orlop_pulls_and_runs_what_dockerd_pushed(
+        server_dir: Path, registry: Registry, dockerd: Dockerd, busybox_tar: Path) -> None:
+    ref = f"{registry.host}/interop/fromdocker:v2"
+    # dockerd's own image: its import writes the config, its push gzips the layer.
+    dockerd.ok("import", "-c", 'CMD ["/bin/sh"]', "-c", "ENV FROM=dockerd",
+               str(busybox_tar), ref)
+    want = dockerd.ok("image", "inspect", "-f", "{{.Id}}", ref).strip()
+    out = dockerd.ok("push", ref)
+    assert "v2: digest: sha256:" in out
+    digest = out.split("v2: digest: ", 1)[1].split()[0]
+
+    root = server_dir / "root"
+    out = _orlop(root, server_dir, "pull", ref)
+    assert out.splitlines()[0] == "v2: Pulling from interop/fromdocker"
+    assert f"Digest: {digest}" in out
+    assert out.splitlines()[-1] == ref
+    assert _orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip() == want
+    assert _orlop(root, server_dir, "run", "--rm", "--network", "none", ref,
+                  "sh", "-c", "echo $FROM").strip() == "dockerd"
+    # And back: Orlop pushes it again under another tag, dockerd pulls that, same id.
+    again = f"{registry.host}/interop/fromdocker:again"
+    _orlop(root, server_dir, "tag", ref, again)
+    _orlop(root, server_dir, "push", again)
+    dockerd.ok("rmi", ref)
+    dockerd.ok("pull", again)
+    assert dockerd.ok("image", "inspect", "-f", "{{.Id}}", again).strip() == want
