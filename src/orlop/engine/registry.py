@@ -3,7 +3,10 @@ engine's image store, with Docker's image events (``pull``, ``push``)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
+
+from orlop.errors import OrlopError
 
 if TYPE_CHECKING:
     from orlop.distribution.credentials import Credentials
@@ -17,7 +20,7 @@ def pull(engine: Engine, ref: str, *, platform: str = "", progress: Progress | N
 
     engine.images.reconcile()  # what a killed pull left in tmp/
     result = pull_image(engine.images, ref, platform=platform, progress=progress, creds=creds)
-    engine._image_event(result.image_id, "pull", result.name)
+    _event(engine, result.image_id, "pull", ref)
     return {"Id": result.image_id, "Digest": result.digest, "Name": result.name,
             "UpToDate": result.up_to_date}
 
@@ -28,8 +31,23 @@ def push(engine: Engine, ref: str, *, progress: Progress | None = None,
 
     result = push_image(engine.images, ref, progress=progress, creds=creds)
     image = engine.images.get(ref)
-    engine._image_event(image.id, "push", ref)
+    _event(engine, image.id, "push", ref)
     return {"Tag": result.tag, "Digest": result.digest, "Size": result.size}
+
+
+def _event(engine: Engine, image_id: str, action: str, ref: str) -> None:
+    """Docker's pull/push event (moby ``LogImageEvent(FamiliarString(ref),
+    FamiliarName(ref), action)``): the actor is the reference, tag defaulted
+    (``busybox:latest``, ``127.0.0.1:5000/x@sha256:...``), not the image id; ``name`` is
+    the repository alone; the image's labels come along."""
+    from orlop.distribution.reference import parse_remote
+
+    r = parse_remote(ref).with_tag_default()
+    labels: dict[str, str] = {}
+    with contextlib.suppress(OrlopError):
+        cfg = engine.images.get(image_id).config.get("config") or {}
+        labels = {str(k): str(v) for k, v in (cfg.get("Labels") or {}).items()}
+    engine.events.image(str(r), action, r.familiar, labels)
 
 
 def login(server: str, username: str, password: str) -> str:
