@@ -4,6 +4,8 @@ real registry (Debian's docker-registry) on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -159,3 +161,36 @@ def test_orlop_cli_with_host_volume_push_pull_through_libpod_routes(
     assert bbd.ok("run", "--rm", "-v", "hv2:/d", "busybox", "cat", "/d/f") == "via-api\n"
     res = orlop("volume", "pull", ref, "hv2")
     assert res.returncode == 1 and "volume hv2 already exists" in res.stderr
+
+
+def test_docker_compose_pull_through_orlopd(bbd: Server, registry: Registry) -> None:
+    """Debian's docker-compose 1.29 (docker-py underneath) pulls each service's image
+    through orlopd's /images/create stream; a missing tag fails the command."""
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.skip("docker-compose is not installed (scripts/setup.sh installs it)")
+    ref = f"{registry.host}/compose/bb:v1"
+    want = _id(bbd, "busybox")
+    bbd.ok("tag", "busybox", ref)
+    bbd.ok("push", ref)
+    bbd.ok("rmi", ref)
+    app = bbd.dir / "app"
+    app.mkdir()
+    (app / "docker-compose.yml").write_text(
+        f'version: "3.7"\nservices:\n  web:\n    image: {ref}\n    command: ["true"]\n')
+    env = {**os.environ, "DOCKER_HOST": bbd.host, "DOCKER_CONFIG": str(bbd.dir / "cfg"),
+           "COMPOSE_INTERACTIVE_NO_CLI": "1"}
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, "-p", "pullproj", *args], cwd=app, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    res = compose("pull")
+    assert res.returncode == 0, res.stderr
+    assert "Pulling web" in res.stderr and "done" in res.stderr, res.stderr
+    assert _id(bbd, ref) == want
+    (app / "docker-compose.yml").write_text(
+        f'version: "3.7"\nservices:\n  web:\n    image: {registry.host}/compose/bb:nope\n')
+    res = compose("pull")
+    assert res.returncode != 0
+    assert "manifest unknown" in res.stderr, res.stderr
