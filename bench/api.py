@@ -9,8 +9,8 @@
 
 Every figure comes from a fresh orlopd on a temporary socket and root.  Where dockerd is
 installed (Debian's docker.io: `apt-get install docker.io`), a private dockerd is started
-on a temporary socket, data-root and exec-root (no iptables, no bridge, its own
-containerd namespace), busybox is imported into it from the same tar, and the same
+(tests/dockerd_util.py: temporary socket, data-root and exec-root, no iptables, no bridge,
+its own containerd namespace), busybox is imported into it from the same tar, and the same
 figures are measured against it in the same run, each printed beside orlopd's with the
 ratio.  `--peer unix:///path` uses an already running dockerd instead.  Loops are bounded
 in count and time; only unix sockets are used; containers run with --network none.
@@ -36,6 +36,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import UnixConn, stop_process  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests"))
+from dockerd_util import Dockerd, start_dockerd  # noqa: E402
 
 
 def call(c: UnixConn, method: str, path: str, body: object = None) -> tuple[int, bytes]:
@@ -128,38 +131,6 @@ def bench_cli_run(host: str, runs: int) -> float | None:
     return statistics.median(times)
 
 
-def start_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    """A private dockerd (the peer), or None when dockerd is not installed."""
-    dockerd = shutil.which("dockerd")
-    if dockerd is None:
-        return None
-    sock = str(base / "docker.sock")
-    log = open(base / "dockerd.log", "wb")
-    proc = subprocess.Popen(
-        [dockerd, "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
-         "-H", f"unix://{sock}", "--pidfile", str(base / "dockerd.pid"),
-         "--iptables=false", "--ip6tables=false", "--bridge=none",
-         "--containerd-namespace", f"orlopbench{os.getpid()}",
-         "--containerd-plugins-namespace", f"orlopbenchp{os.getpid()}"],
-        stdout=log, stderr=log, start_new_session=True)
-    for _ in range(300):
-        if proc.poll() is not None:
-            print(f"dockerd: exited with {proc.returncode} (see {base}/dockerd.log)")
-            return None
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(sock)
-            c = UnixConn(sock)
-            if call(c, "GET", "/_ping")[0] == 200:
-                return proc, sock
-        except OSError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    print("dockerd: did not answer within 30 s")
-    return None
-
-
 def prepare(sock: str, volumes: int) -> None:
     """``volumes`` volumes and busybox:latest (imported from the project's tar)."""
     c = UnixConn(sock)
@@ -213,6 +184,7 @@ def main() -> int:
     args = p.parse_args()
     base = Path(tempfile.mkdtemp(prefix="orlop-bench-api-", dir="/tmp"))
     procs: list[subprocess.Popen[bytes]] = []
+    dockerd: Dockerd | None = None
     try:
         proc, sock = start_orlopd(base)
         procs.append(proc)
@@ -223,18 +195,18 @@ def main() -> int:
         if args.peer.startswith("unix://"):
             peer_sock = args.peer[len("unix://"):]
         elif args.peer != "none":
-            (base / "dockerd").mkdir()
-            started = start_dockerd(base / "dockerd")
-            if started is not None:
-                procs.append(started[0])
-                peer_sock = started[1]
+            dockerd, why = start_dockerd()
+            if dockerd is not None:
+                peer_sock = dockerd.sock
             else:
-                print("dockerd: not installed here (apt-get install docker.io): no ratio")
+                print(f"dockerd: not measured ({why.splitlines()[0]}): no ratio")
         if peer_sock:
             prepare(peer_sock, args.volumes)
             peer = measure(peer_sock, args)
         report(ours, peer, args.volumes)
     finally:
+        if dockerd is not None:
+            dockerd.stop()
         for proc in reversed(procs):
             stop_process(proc)
         subprocess.run(["umount", "-R", "-l", str(base)], capture_output=True, check=False)
