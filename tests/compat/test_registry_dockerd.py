@@ -9,9 +9,11 @@ no bridge, no iptables; stopped by pid and its roots unmounted and removed on te
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +79,7 @@ def test_orlop_pulls_and_runs_what_dockerd_pushed(
     digest = out.split("v2: digest: ", 1)[1].split()[0]
 
     root = server_dir / "root"
+    t0 = time.time()
     out = _orlop(root, server_dir, "pull", ref)
     assert out.splitlines()[0] == "v2: Pulling from interop/fromdocker"
     assert f"Digest: {digest}" in out
@@ -91,3 +94,18 @@ def test_orlop_pulls_and_runs_what_dockerd_pushed(
     dockerd.ok("rmi", ref)
     dockerd.ok("pull", again)
     assert dockerd.ok("image", "inspect", "-f", "{{.Id}}", again).strip() == want
+
+    # The pull/push events: the same shape from both daemons.
+    def events(lines: str) -> list[tuple[str, str, str, dict[str, str]]]:
+        evs = [json.loads(ln) for ln in lines.splitlines()]
+        return [(e["Action"], e["id"], e["Actor"]["ID"], e["Actor"]["Attributes"])
+                for e in evs if e["Action"] in ("pull", "push")]
+
+    until = f"{time.time():.9f}"
+    repo = f"{registry.host}/interop/fromdocker"
+    theirs = events(dockerd.ok("events", "--since", f"{t0:.9f}", "--until", until,
+                               "--format", "{{json .}}"))
+    ours = events(_orlop(root, server_dir, "events", "--since", f"{t0:.9f}", "--until",
+                         until, "--format", "{{json .}}"))
+    assert theirs == [("pull", again, again, {"name": repo})]
+    assert ours == [("pull", ref, ref, {"name": repo}), ("push", again, again, {"name": repo})]
