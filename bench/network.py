@@ -38,11 +38,11 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 def pair(make: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
     none: list[float] = []
     bridge: list[float] = []
-    for argv in (make + ["--network", "none", "busybox", "true"], make + ["busybox", "true"]):
+    for argv in ([*make, "--network", "none", "busybox", "true"], [*make, "busybox", "true"]):
         timed(argv, env)  # warm: the bridge exists, caches are hot
     for _ in range(runs):
-        none.append(timed(make + ["--network", "none", "busybox", "true"], env))
-        bridge.append(timed(make + ["busybox", "true"], env))
+        none.append(timed([*make, "--network", "none", "busybox", "true"], env))
+        bridge.append(timed([*make, "busybox", "true"], env))
     return statistics.median(none) * 1000, statistics.median(bridge) * 1000
 
 
