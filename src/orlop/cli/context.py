@@ -22,6 +22,7 @@ class Context:
     stdout: TextIO
     stderr: TextIO
     host: str | None = None  # -H/--host, $ORLOP_HOST, $DOCKER_HOST: through orlopd
+    host_source: str = ""  # "-H", "ORLOP_HOST" or "DOCKER_HOST" (checked before use)
     tls: TLSOptions | None = None
     _engine: Engine | None = field(default=None, repr=False)
     _backend: Backend | None = field(default=None, repr=False)
@@ -47,6 +48,10 @@ class Context:
             if self.host is not None:
                 from orlop.cli.backend.remote import RemoteBackend
 
+                if self.host_source == "DOCKER_HOST":
+                    from orlop.cli.backend import check_docker_host
+
+                    check_docker_host(self.host, self.tls)
                 self._backend = RemoteBackend(self.host, self.tls)
             else:
                 from orlop.cli.backend.local import LocalBackend

@@ -84,12 +84,6 @@ def _remote_ok(name: str, cmd: Command) -> bool:
         n in remote(cmd.module) for n in cmd.names if " " not in n)
 
 
-def _env_host() -> str | None:
-    import os
-
-    return os.environ.get("ORLOP_HOST") or os.environ.get("DOCKER_HOST") or None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -123,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(config=config, command=name, stdout=sys.stdout, stderr=sys.stderr)
     failure_code = 125 if cmd.entry in _ENGINE_EXIT_125 else 1
     # -H, else $ORLOP_HOST/$DOCKER_HOST unless a local root is named: through orlopd.
-    host = top.host or (None if top.root or top.run_root else _env_host())
+    from orlop.cli.backend import host_from_env
+
+    host, ctx.host_source = (top.host, "-H") if top.host else (
+        (None, "") if top.root or top.run_root else host_from_env())
     ctx.host = host
     if host:
         from orlop.client.tlsoptions import resolve_tls

@@ -11,6 +11,28 @@ class SystemAPI(BaseClient):
     def ping(self) -> bool:
         return self.request("GET", "/_ping")[1] == b"OK"
 
+    def platform_name(self) -> str:
+        """The engine's name from ``GET /version`` (unversioned, so any Docker-API daemon
+        answers it, whatever API version it speaks): orlopd says "Orlop Engine",
+        dockerd "Docker Engine - Community" and the like, Podman "Podman Engine"."""
+        import json
+
+        conn = self.connection(10)
+        try:
+            conn.request("GET", "/version")
+            resp = conn.getresponse()
+            payload = resp.read()
+        except OSError as err:
+            raise self.unreachable(err) from None
+        finally:
+            conn.close()
+        try:
+            body = json.loads(payload)
+            name = (body.get("Platform") or {}).get("Name")
+        except (ValueError, AttributeError):
+            return ""
+        return name if isinstance(name, str) else ""
+
     def version(self) -> dict[str, Any]:
         out: dict[str, Any] = self.json("GET", "/version")
         return out

@@ -7,7 +7,8 @@ fds), so a command parses its flags and renders its output once, whichever it ge
 ``ctx.backend()``.  Each area's calls live in their own module (volumes, containers,
 images, system) as a Local/Remote pair of mixins.
 
-The host comes from ``-H/--host``, else ``ORLOP_HOST``, else ``DOCKER_HOST``.
+The host comes from ``-H/--host``, else ``ORLOP_HOST``, else ``DOCKER_HOST``; a host
+from ``DOCKER_HOST`` is used only once it says it is orlopd (see :func:`check_docker_host`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,40 @@ from typing import TYPE_CHECKING, TypeAlias
 if TYPE_CHECKING:
     from orlop.cli.backend.local import LocalBackend
     from orlop.cli.backend.remote import RemoteBackend
+    from orlop.client import TLSOptions
 
     Backend: TypeAlias = LocalBackend | RemoteBackend
 
 
-def host_from_env(flag: str | None = None) -> str | None:
-    """The remote host to use, or None for in-process."""
-    return flag or os.environ.get("ORLOP_HOST") or os.environ.get("DOCKER_HOST") or None
+ORLOP_PLATFORM = "Orlop Engine"  # Platform.Name in orlopd's GET /version
+
+
+def host_from_env(flag: str | None = None) -> tuple[str | None, str]:
+    """The remote host to use (None for in-process) and where it came from: "-H",
+    "ORLOP_HOST" or "DOCKER_HOST"."""
+    if flag:
+        return flag, "-H"
+    for var in ("ORLOP_HOST", "DOCKER_HOST"):
+        if os.environ.get(var):
+            return os.environ[var], var
+    return None, ""
+
+
+def check_docker_host(host: str, tls: TLSOptions | None) -> None:
+    """$DOCKER_HOST is usually set for a Docker daemon: orlop would silently create,
+    start and remove containers on that other engine.  So a host from it is used only
+    when the daemon there answers ``/version`` as orlopd does; -H and $ORLOP_HOST name
+    an orlopd on purpose and are used as given."""
+    from orlop.client.system import SystemAPI
+    from orlop.errors import InvalidParameterError
+
+    name = SystemAPI(host, tls).platform_name()
+    if name != ORLOP_PLATFORM:
+        raise InvalidParameterError(
+            f"$DOCKER_HOST ({host}) points at a daemon that is not orlopd "
+            f"(it reports {name!r}): orlop does not drive another engine. To use "
+            "an orlopd there, set $ORLOP_HOST or pass -H; to use the local engine, "
+            "unset DOCKER_HOST")
 
 
 def __getattr__(name: str) -> object:
