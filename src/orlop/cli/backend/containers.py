@@ -143,34 +143,71 @@ class LocalContainers:
 
     # --- attach / exec -------------------------------------------------------------
 
-    def container_attach(self, ref: str, *, stdin: bool, sig_proxy: bool) -> int:
+    def container_attach(self, ref: str, *, stdin: bool, sig_proxy: bool,
+                         detach_keys: str = "") -> int:
         """Follow the container's output (its log) from now on, feed our stdin to its
-        stdin FIFO, forward SIGINT/SIGTERM/SIGHUP with ``sig_proxy``; its exit code."""
+        stdin FIFO, forward SIGINT/SIGTERM/SIGHUP with ``sig_proxy``; its exit code.
+
+        With a terminal our own is put in raw mode (no local echo, no line editing, the
+        terminal's replies go to the container and not to our shell afterwards) and
+        restored on every way out; the detach keys end the attach, the container runs
+        on (:class:`~orlop.detachkeys.Detached`)."""
+        from orlop.detachkeys import Detached, resolve_detach_keys
+        from orlop.engine.console import resize
         from orlop.engine.logs import follow
         from orlop.engine.monitor import stdin_fifo
         from orlop.errors import OrlopError
 
         engine = self.engine
         c = engine.get_container(ref)
-        if sig_proxy:
+        tty = c.config.tty
+        attach_stdin = stdin and c.config.open_stdin
+        keys = resolve_detach_keys(detach_keys) if tty and attach_stdin else b""
+        handlers = {}
+        if sig_proxy and not tty:
             def proxy(signum: int, _frame: object) -> None:
                 with contextlib.suppress(OrlopError):
                     engine.signal_container(c.id, str(signum))
 
             for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                signal.signal(s, proxy)
+                handlers[s] = signal.signal(s, proxy)
+
+        def resize_to(height: int, width: int) -> None:
+            with contextlib.suppress(OrlopError):
+                resize(engine, c, height, width)
+
+        term = Terminal(raw=tty and attach_stdin, resize=resize_to if tty else None,
+                        proxy=None)
         feeder = 0
-        if stdin and c.config.open_stdin:
-            feeder = _feed_fifo(str(stdin_fifo(engine.config, c.id)))
+        detached = False
         try:
-            for e in follow(engine.log_path(c), lambda: engine.is_running(c)):
+            if attach_stdin:
+                feeder = _feed_fifo(str(stdin_fifo(engine.config, c.id)), keys)
+
+            def still_running() -> bool:
+                nonlocal detached, feeder
+                if feeder > 0:
+                    got, status = os.waitpid(feeder, os.WNOHANG)
+                    if got:
+                        feeder = 0
+                        detached = os.waitstatus_to_exitcode(status) == _DETACHED
+                return not detached and engine.is_running(c)
+
+            for e in follow(engine.log_path(c), still_running):
                 write_all(2 if e.stream == "stderr" else 1, e.data)
+                if detached:
+                    break
         finally:
+            term.restore()
+            for s, h in handlers.items():
+                signal.signal(s, h)
             if feeder > 0:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(feeder, signal.SIGKILL)
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(feeder, 0)
+        if detached:
+            raise Detached()
         return engine.wait_container(c.id)
 
     def container_exec(self, ref: str, opts: ExecOptions) -> int:
@@ -187,11 +224,18 @@ class LocalContainers:
             return err.exit_code
 
 
-def _feed_fifo(fifo: str) -> int:
-    """A child copying our stdin into the container's stdin FIFO; its pid."""
+_DETACHED = 3  # the feeder's exit code when it read the detach keys
+
+
+def _feed_fifo(fifo: str, keys: bytes = b"") -> int:
+    """A child copying our stdin into the container's stdin FIFO until EOF or the
+    detach ``keys`` (then it exits with ``_DETACHED``); its pid."""
     pid = os.fork()
     if pid:
         return pid
+    from orlop.detachkeys import EscapeScanner
+
+    scanner = EscapeScanner(keys)
     code = 0
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_CLOEXEC)
@@ -199,7 +243,12 @@ def _feed_fifo(fifo: str) -> int:
             data = os.read(0, 65536)
             if not data:
                 break
-            os.write(fd, data)
+            data = scanner.feed(data)
+            if data:
+                write_all(fd, data)
+            if scanner.detached:
+                code = _DETACHED
+                break
     except OSError:
         code = 1
     os._exit(code)

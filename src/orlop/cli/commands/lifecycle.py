@@ -174,9 +174,12 @@ def _attach(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("container", nargs="*")
     args = p.parse_args(argv)
     require_args(args.container, "attach", exactly=1)
-    if args.detach_keys:
-        raise UsageError("--detach-keys is not supported by Orlop")
+    from orlop.detachkeys import Detached, detach_keys_text, parse_detach_keys
     from orlop.errors import ContainerStateError
+
+    keys = detach_keys_text(args.detach_keys)
+    if keys:
+        parse_detach_keys(keys)  # a bad sequence is refused before anything is attached
 
     backend = ctx.backend()
     state = backend.container_inspect(args.container[0]).get("State") or {}
@@ -186,5 +189,11 @@ def _attach(name: str, argv: list[str], ctx: Context) -> int:
         raise ContainerStateError(
             "You cannot attach to a paused container, unpause it first")
     sys.stdout.flush()
-    return backend.container_attach(args.container[0], stdin=not args.no_stdin,
-                                    sig_proxy=args.sig_proxy.lower() in ("true", "1", ""))
+    try:
+        return backend.container_attach(args.container[0], stdin=not args.no_stdin,
+                                        sig_proxy=args.sig_proxy.lower() in ("true", "1", ""),
+                                        detach_keys=keys)
+    except Detached as d:
+        # The docker CLI's attach returns moby/term's EscapeError: printed, exit 1.
+        ctx.stderr.write(f"{d}\n")
+        return 1

@@ -1,0 +1,165 @@
+"""Detaching with Ctrl-P Ctrl-Q and the terminal of a local attach (issue 15).
+
+The CLI runs with a pty as its terminal (stdin, stdout and stderr the slave, in a
+session of its own); the test keeps the slave open to read its
+termios flags while the CLI runs and after it ended."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness import Orlop
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
+    yield
+    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
+    if (o.root / "orlop.db").exists():
+        ids = o("ps", "-aq", "--no-trunc").stdout.split()
+        if ids:
+            o("rm", "-f", *ids, timeout=60)
+
+
+@dataclass
+class PtyCli:
+    """`orlop ARGS` with a fresh pty as its terminal (stdin, stdout, stderr)."""
+
+    proc: subprocess.Popen[bytes]
+    master: int
+    slave: int
+    out: bytearray = field(default_factory=bytearray)
+
+    @classmethod
+    def start(cls, o: Orlop, *args: str, env: dict[str, str] | None = None) -> PtyCli:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orlop", "--root", str(o.root), *args],
+            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            env={**os.environ, **(env or {})}, cwd=o.cwd)
+        return cls(proc, master, slave)
+
+    def read_until(self, needle: bytes, timeout: float = 20) -> bytes:
+        deadline = time.monotonic() + timeout
+        while needle not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{needle!r} not seen; got {bytes(self.out)!r}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise AssertionError(f"EOF before {needle!r}; got {bytes(self.out)!r}")
+                self.out += data
+        return bytes(self.out)
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def wait(self, timeout: float = 20) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    self.out += os.read(self.master, 65536)
+                except OSError:
+                    pass
+        return self.proc.wait(timeout=1)
+
+    def lflag(self) -> int:
+        return int(termios.tcgetattr(self.slave)[3])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def _cooked(flags: int) -> bool:
+    return bool(flags & termios.ECHO) and bool(flags & termios.ICANON)
+
+
+def _running(o: Orlop, name: str) -> str:
+    return o.ok("inspect", "-f", "{{.State.Running}}", name).strip()
+
+
+def test_attach_to_tty_container_is_raw_then_restored_and_detaches(bb: Orlop) -> None:
+    """A local attach puts our terminal in raw mode (no double echo, no line editing),
+    Ctrl-P Ctrl-Q detaches with the docker CLI's message and exit code, the container
+    runs on, and the terminal is back in cooked mode."""
+    bb.ok("run", "-dit", "--name", "tt", "busybox", "sh")
+    cli = PtyCli.start(bb, "attach", "tt")
+    try:
+        before = cli.lflag()
+        assert _cooked(before)
+        deadline = time.monotonic() + 10
+        while _cooked(cli.lflag()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not cli.lflag() & (termios.ECHO | termios.ICANON)
+        cli.send(b"echo hel''lo\r")
+        cli.read_until(b"hello")
+        cli.send(b"\x10\x11")
+        assert cli.wait() == 1
+        assert b"read escape sequence" in cli.out
+        assert cli.lflag() == before
+        assert _running(bb, "tt") == "true"
+        # The keys did not reach the shell, which still answers a new attach.
+        again = PtyCli.start(bb, "attach", "tt")
+        try:
+            time.sleep(0.5)
+            again.send(b"echo st''ill\r")
+            again.read_until(b"still")
+            again.send(b"exit\r")
+            assert again.wait() == 0
+            assert again.lflag() == before
+        finally:
+            again.close()
+    finally:
+        cli.close()
+
+
+def test_attach_detach_keys_flag_and_config(bb: Orlop, tmp_orlop_dir: Path) -> None:
+    """--detach-keys wins over the config's detachKeys, which wins over Ctrl-P Ctrl-Q;
+    a bad sequence is refused with dockerd's text."""
+    bb.ok("run", "-dit", "--name", "kk", "busybox", "sh")
+    cfg = tmp_orlop_dir / "dockercfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text('{"detachKeys": "ctrl-x,x"}')
+    env = {"DOCKER_CONFIG": str(cfg)}
+    cli = PtyCli.start(bb, "attach", "kk", env=env)
+    try:
+        time.sleep(0.5)
+        cli.send(b"\x10\x11")  # not the configured keys: they go to the shell
+        cli.send(b"\x18x")
+        assert cli.wait() == 1
+        assert b"read escape sequence" in cli.out
+    finally:
+        cli.close()
+    cli = PtyCli.start(bb, "attach", "--detach-keys", "ctrl-a", "kk", env=env)
+    try:
+        time.sleep(0.5)
+        cli.send(b"\x01")
+        assert cli.wait() == 1
+    finally:
+        cli.close()
+    assert _running(bb, "kk") == "true"
+    res = bb("attach", "--detach-keys", "ctrl-1", "kk")
+    assert res.returncode == 1
+    assert "Invalid detach keys (ctrl-1) provided" in res.stderr
