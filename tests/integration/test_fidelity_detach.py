@@ -42,8 +42,13 @@ class PtyCli:
     out: bytearray = field(default_factory=bytearray)
 
     @classmethod
-    def start(cls, o: Orlop, *args: str, env: dict[str, str] | None = None) -> PtyCli:
+    def start(cls, o: Orlop, *args: str, env: dict[str, str] | None = None,
+              size: tuple[int, int] = (24, 80)) -> PtyCli:
+        import fcntl
+        import struct
+
         master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
         proc = subprocess.Popen(
             [sys.executable, "-m", "orlop", "--root", str(o.root), *args],
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
@@ -163,3 +168,56 @@ def test_attach_detach_keys_flag_and_config(bb: Orlop, tmp_orlop_dir: Path) -> N
     res = bb("attach", "--detach-keys", "ctrl-1", "kk")
     assert res.returncode == 1
     assert "Invalid detach keys (ctrl-1) provided" in res.stderr
+
+
+def test_run_it_detaches_silently_and_the_container_runs_on(bb: Orlop) -> None:
+    """`run -it` then Ctrl-P Ctrl-Q: exit 0 with nothing printed about it (the docker
+    CLI's run), the terminal restored, the container running, its output in its log
+    and its shell reachable by a new attach; `start -ai` detaches the same way."""
+    cli = PtyCli.start(bb, "run", "-it", "--name", "rr", "busybox", "sh")
+    try:
+        before = cli.lflag()
+        time.sleep(1)
+        cli.send(b"echo fi''rst\r")
+        cli.read_until(b"first")
+        assert not cli.lflag() & (termios.ECHO | termios.ICANON)
+        cli.send(b"\x10\x11")
+        assert cli.wait() == 0
+        assert b"escape" not in cli.out
+        assert cli.lflag() == before
+    finally:
+        cli.close()
+    assert _running(bb, "rr") == "true"
+    assert "first" in bb.ok("logs", "rr")
+    again = PtyCli.start(bb, "attach", "rr")
+    try:
+        time.sleep(0.5)
+        again.send(b"exit 5\r")
+        assert again.wait() == 5
+    finally:
+        again.close()
+    assert _running(bb, "rr") == "false"
+    cli = PtyCli.start(bb, "start", "-ai", "rr")
+    try:
+        time.sleep(1)
+        cli.send(b"echo sec''ond\r")
+        cli.read_until(b"second")
+        cli.send(b"\x10\x11")
+        assert cli.wait() == 0
+    finally:
+        cli.close()
+    assert _running(bb, "rr") == "true"
+
+
+def test_run_it_rm_exit_code_and_size(bb: Orlop) -> None:
+    """`run --rm -it` under the monitor: the terminal's size reaches the container, the
+    exit code is the shell's and the container is gone."""
+    cli = PtyCli.start(bb, "run", "--rm", "-it", "busybox", "sh", size=(33, 99))
+    try:
+        time.sleep(1)
+        cli.send(b"stty size; exit 7\r")
+        assert cli.wait() == 7
+        assert b"33 99" in cli.out
+    finally:
+        cli.close()
+    assert bb.ok("ps", "-aq") == ""

@@ -71,6 +71,12 @@ class Hijacked:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
+    def abort(self) -> None:
+        """End both directions now (wakes a reader blocked in another thread, which a
+        close alone does not)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
@@ -186,10 +192,11 @@ class ContainerAPI(BaseClient):
         return self.stream("GET", f"/containers/{quote(ref)}/logs", params)
 
     def attach_container(self, ref: str, *, stdin: bool, stdout: bool = True,
-                         stderr: bool = True, logs: bool = False) -> Hijacked:
+                         stderr: bool = True, logs: bool = False,
+                         detach_keys: str = "") -> Hijacked:
         return self.hijack(f"/containers/{quote(ref)}/attach", {
             "stream": True, "logs": logs, "stdin": stdin, "stdout": stdout,
-            "stderr": stderr})
+            "stderr": stderr, "detachKeys": detach_keys or None})
 
     # --- exec ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import struct
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -79,20 +80,40 @@ class _RawResponse(web.StreamResponse):
     _length_check = False
 
 
-class _ClientInput:
-    """Receives the raw bytes a hijacked client sends (its stdin) into a queue."""
+DETACHED = b""  # queued once the client typed the detach keys: stop, keep stdin open
 
-    def __init__(self, keep: bool) -> None:
+
+class _ClientInput:
+    """Receives the raw bytes a hijacked client sends (its stdin) into a queue.
+
+    With detach keys (a terminal's input: Docker detaches only those) the bytes go
+    through moby's escape scan: the keys themselves never reach the process; once they
+    are seen :data:`DETACHED` is queued (the copy stops without closing the process's
+    stdin: it runs on) and :attr:`detached` is set (the stream ends)."""
+
+    def __init__(self, keep: bool, detach_keys: bytes = b"") -> None:
+        from orlop.detachkeys import EscapeScanner
+
         self.keep = keep  # False: the client's bytes are read and dropped
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.scanner = EscapeScanner(detach_keys) if detach_keys and keep else None
+        self.detached = asyncio.Event()
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        if data and self.keep:
-            self.queue.put_nowait(bytes(data))
+        if data and self.keep and not self.detached.is_set():
+            chunk = bytes(data)
+            if self.scanner is not None:
+                chunk = self.scanner.feed(chunk)
+            if chunk:
+                self.queue.put_nowait(chunk)
+            if self.scanner is not None and self.scanner.detached:
+                self.queue.put_nowait(DETACHED)
+                self.detached.set()
         return False, b""
 
     def feed_eof(self) -> None:
-        self.queue.put_nowait(None)
+        if not self.detached.is_set():
+            self.queue.put_nowait(None)
 
 
 class _HalfClose(asyncio.Protocol):
@@ -120,10 +141,12 @@ class _HalfClose(asyncio.Protocol):
         self.inner.resume_writing()
 
 
-async def open_stream(request: web.Request, *, tty: bool,
-                      want_input: bool) -> tuple[web.StreamResponse, _ClientInput | None]:
+async def open_stream(request: web.Request, *, tty: bool, want_input: bool,
+                      detach_keys: bytes = b"",
+                      ) -> tuple[web.StreamResponse, _ClientInput | None]:
     """Send the response head of an attach/exec stream; returns the response and, for a
-    hijacked connection whose client sends stdin, the queue of its bytes (None = EOF)."""
+    hijacked connection whose client sends stdin, the queue of its bytes (None = EOF;
+    :data:`DETACHED` once ``detach_keys`` were read, with a terminal only)."""
     media = RAW_STREAM if tty else MULTIPLEXED_STREAM
     from orlop.server.app import server_headers
 
@@ -136,7 +159,7 @@ async def open_stream(request: web.Request, *, tty: bool,
         # The docker CLI half-closes its side at once when it sends no stdin (and after
         # the last byte when it does): the output must keep flowing, so the transport
         # stays open on EOF (True) instead of asyncio's default of closing it.
-        reader = _ClientInput(keep=want_input)
+        reader = _ClientInput(keep=want_input, detach_keys=detach_keys if tty else b"")
         protocol = request.protocol
         protocol.set_parser(reader)  # type: ignore[arg-type]
         transport = request.transport
@@ -155,8 +178,11 @@ async def open_stream(request: web.Request, *, tty: bool,
 async def copy_input(source: asyncio.Queue[bytes | None], stdin: asyncio.StreamWriter,
                      stop: Callable[[], bool] = lambda: False) -> None:
     """A client's input (``None`` ends it) into a process's stdin, which is then closed
-    (the process sees EOF); stops early when ``stop()`` says so or the pipe breaks."""
+    (the process sees EOF); stops early when ``stop()`` says so or the pipe breaks, and
+    on :data:`DETACHED` without closing it (the client detached: the process runs on)."""
     while (data := await source.get()) is not None and not stop():
+        if data == DETACHED:
+            return
         try:
             stdin.write(data)
             await stdin.drain()
@@ -164,6 +190,34 @@ async def copy_input(source: asyncio.Queue[bytes | None], stdin: asyncio.StreamW
             return
     with contextlib.suppress(ConnectionError, OSError):
         stdin.close()
+
+
+def detach_keys_of(text: str) -> bytes:
+    """The API's ``detachKeys``/``DetachKeys``: Ctrl-P Ctrl-Q when empty, dockerd's 400
+    for a bad sequence."""
+    from orlop.detachkeys import resolve_detach_keys
+
+    return resolve_detach_keys(text)
+
+
+async def until_detached(work: asyncio.Task[Any], client_input: _ClientInput | None) -> bool:
+    """Wait for ``work`` (the stream's relay) or the client's detach keys, whichever
+    first; True when the client detached (``work`` then goes on by itself)."""
+    if client_input is None or client_input.scanner is None:
+        await work
+        return False
+    detached = asyncio.get_running_loop().create_task(client_input.detached.wait())
+    try:
+        await asyncio.wait({work, detached}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
+    finally:
+        detached.cancel()
+    if work.done():
+        work.result()
+        return False
+    return True
 
 
 async def safe_write(resp: web.StreamResponse, data: bytes) -> bool:

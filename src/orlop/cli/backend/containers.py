@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from orlop.client import APIClient
     from orlop.engine import Engine
     from orlop.engine.exec import ExecOptions
+    from orlop.engine.logs import LogCursor
     from orlop.engine.models import RunOptions
 
 STREAMS = ("stdin", "stdout", "stderr")
@@ -49,10 +50,23 @@ class LocalContainers:
     def container_create(self, opts: RunOptions) -> str:
         return self.engine.create_container(opts).id
 
-    def container_run(self, opts: RunOptions, streams: frozenset[str]) -> int:
+    def container_run(self, opts: RunOptions, streams: frozenset[str],
+                      detach_keys: str = "") -> int:
         """Foreground: the engine with our own descriptors (an unattached output stream
-        goes to /dev/null, as Docker's ``-a`` leaves it out)."""
+        goes to /dev/null, as Docker's ``-a`` leaves it out).
+
+        ``-it`` on a terminal is the exception: the container is started under its own
+        monitor and attached to (:meth:`_start_and_attach`), so that the detach keys
+        leave it running, with its log and input there for the next attach, as Docker."""
         from orlop.engine.procio import Stdio
+
+        if streams >= set(STREAMS) and _detachable(opts.tty, opts.interactive,
+                                                    opts.runtime or self.engine.config.runtime):
+            from orlop.detachkeys import resolve_detach_keys
+
+            resolve_detach_keys(detach_keys)  # refused before anything is made
+            c = self.engine.create_container(opts)
+            return self._start_and_attach(c.id, detach_keys, opts.auto_remove)
 
         if streams >= {"stdout", "stderr"} and (not opts.interactive or "stdin" in streams):
             return self.engine.run(opts, Stdio(stdin=0, stdout=1, stderr=2))
@@ -71,10 +85,45 @@ class LocalContainers:
     def container_start(self, ref: str) -> None:
         self.engine.start_detached(ref)
 
-    def container_start_attached(self, ref: str, interactive: bool) -> int:
+    def container_start_attached(self, ref: str, interactive: bool,
+                                 detach_keys: str = "") -> int:
         from orlop.engine.procio import Stdio
 
+        c = self.engine.get_container(ref)
+        if interactive and c.config.open_stdin and _detachable(
+                c.config.tty, True, c.runtime or self.engine.config.runtime):
+            from orlop.detachkeys import resolve_detach_keys
+            from orlop.errors import ContainerStateError
+
+            resolve_detach_keys(detach_keys)
+            if c.alive:
+                raise ContainerStateError(f"container {c.id} is already running")
+            return self._start_and_attach(c.id, detach_keys, c.host_config.auto_remove)
         return self.engine.start_attached(ref, Stdio(0, 1, 2), interactive=interactive)
+
+    def _start_and_attach(self, cid: str, detach_keys: str, auto_remove: bool) -> int:
+        """Start ``cid`` under its monitor with our terminal's size, and attach to it
+        from the first byte of its output (the log read from where it ends now)."""
+        from orlop.engine.console import request_size
+        from orlop.engine.logs import LogCursor
+        from orlop.errors import OrlopError
+
+        engine = self.engine
+        size = terminal_size(1)
+        if size:
+            request_size(engine.config, cid, size[0], size[1])
+        cursor = LogCursor(engine.log_path(engine.get_container(cid)))
+        cursor.open_end()
+        try:
+            engine.start_detached(cid)
+        except BaseException:
+            cursor.close()
+            if auto_remove:
+                with contextlib.suppress(OrlopError):
+                    engine.remove_container(cid, force=True, volumes=True)
+            raise
+        return self.container_attach(cid, stdin=True, sig_proxy=False,
+                                     detach_keys=detach_keys, cursor=cursor)
 
     # --- reading -------------------------------------------------------------------
 
@@ -144,7 +193,7 @@ class LocalContainers:
     # --- attach / exec -------------------------------------------------------------
 
     def container_attach(self, ref: str, *, stdin: bool, sig_proxy: bool,
-                         detach_keys: str = "") -> int:
+                         detach_keys: str = "", cursor: LogCursor | None = None) -> int:
         """Follow the container's output (its log) from now on, feed our stdin to its
         stdin FIFO, forward SIGINT/SIGTERM/SIGHUP with ``sig_proxy``; its exit code.
 
@@ -193,7 +242,7 @@ class LocalContainers:
                         detached = os.waitstatus_to_exitcode(status) == _DETACHED
                 return not detached and engine.is_running(c)
 
-            for e in follow(engine.log_path(c), still_running):
+            for e in follow(engine.log_path(c), still_running, cursor=cursor):
                 write_all(2 if e.stream == "stderr" else 1, e.data)
                 if detached:
                     break
@@ -225,6 +274,13 @@ class LocalContainers:
 
 
 _DETACHED = 3  # the feeder's exit code when it read the detach keys
+
+
+def _detachable(tty: bool, interactive: bool, runtime: str) -> bool:
+    """Whether a foreground start can be a start under the monitor plus an attach (so
+    that the detach keys work): a terminal container with its input from our terminal,
+    on the built-in runtime (the monitor gives a terminal to no other yet)."""
+    return tty and interactive and os.isatty(0) and (runtime or "orlop") == "orlop"
 
 
 def _feed_fifo(fifo: str, keys: bytes = b"") -> int:
@@ -265,9 +321,15 @@ class RemoteContainers:
     def container_create(self, opts: RunOptions) -> str:
         return self.api.create_container(create_body(opts), opts.name)
 
-    def container_run(self, opts: RunOptions, streams: frozenset[str]) -> int:
+    def container_run(self, opts: RunOptions, streams: frozenset[str],
+                      detach_keys: str = "") -> int:
         """docker run in the foreground: create, attach, wait (registered first), start,
-        relay, the exit code (the container removed by the server with ``--rm``)."""
+        relay, the exit code (the container removed by the server with ``--rm``).
+
+        Raises:
+            Detached: the detach keys were typed (the container runs on).
+        """
+        from orlop.detachkeys import resolve_detach_keys
         from orlop.errors import OrlopError
 
         console = terminal_size(1) if opts.tty else None
@@ -276,7 +338,7 @@ class RemoteContainers:
         try:
             h = api.attach_container(cid, stdin="stdin" in streams and opts.interactive,
                                      stdout="stdout" in streams,
-                                     stderr="stderr" in streams)
+                                     stderr="stderr" in streams, detach_keys=detach_keys)
         except OrlopError:
             if opts.auto_remove:
                 with contextlib.suppress(OrlopError):
@@ -296,8 +358,13 @@ class RemoteContainers:
                          resize=(lambda hh, ww: api.resize_container(cid, hh, ww))
                          if opts.tty else None,
                          proxy=lambda s: api.kill_container(cid, str(s)))
+        stdin = "stdin" in streams and opts.interactive
         try:
-            relay(h, stdin="stdin" in streams and opts.interactive)
+            relay(h, stdin=stdin, detach_keys=resolve_detach_keys(detach_keys)
+                  if opts.tty and stdin else b"")
+        except BaseException:
+            waiter.close()
+            raise
         finally:
             term.restore()
         return waiter.result()
@@ -323,7 +390,9 @@ class RemoteContainers:
         except OrlopError as err:
             raise start_error(err) from None
 
-    def container_start_attached(self, ref: str, interactive: bool) -> int:
+    def container_start_attached(self, ref: str, interactive: bool,
+                                 detach_keys: str = "") -> int:
+        from orlop.detachkeys import resolve_detach_keys
         from orlop.errors import OrlopError
 
         info = self.api.inspect_container(ref)
@@ -332,7 +401,7 @@ class RemoteContainers:
         stdin = interactive and bool(cfg.get("OpenStdin"))
         auto_remove = bool((info.get("HostConfig") or {}).get("AutoRemove"))
         api = self.api
-        h = api.attach_container(cid, stdin=stdin)
+        h = api.attach_container(cid, stdin=stdin, detach_keys=detach_keys)
         waiter = api.open_wait(cid, "removed" if auto_remove else "next-exit")
         try:
             api.start_container(cid)
@@ -345,7 +414,11 @@ class RemoteContainers:
                          if tty else None,
                          proxy=lambda s: api.kill_container(cid, str(s)))
         try:
-            relay(h, stdin=stdin)
+            relay(h, stdin=stdin,
+                  detach_keys=resolve_detach_keys(detach_keys) if tty and stdin else b"")
+        except BaseException:
+            waiter.close()
+            raise
         finally:
             term.restore()
         return waiter.result()
@@ -402,20 +475,24 @@ class RemoteContainers:
 
     # --- attach / exec -------------------------------------------------------------
 
-    def container_attach(self, ref: str, *, stdin: bool, sig_proxy: bool) -> int:
+    def container_attach(self, ref: str, *, stdin: bool, sig_proxy: bool,
+                         detach_keys: str = "", cursor: LogCursor | None = None) -> int:
+        from orlop.detachkeys import resolve_detach_keys
+
         info = self.api.inspect_container(ref)
         cid = str(info["Id"])
         stdin = stdin and bool((info.get("Config") or {}).get("OpenStdin"))
         tty = bool((info.get("Config") or {}).get("Tty"))
         api = self.api
-        h = api.attach_container(cid, stdin=stdin)
+        h = api.attach_container(cid, stdin=stdin, detach_keys=detach_keys)
         term = Terminal(raw=tty and stdin,
                          resize=(lambda hh, ww: api.resize_container(cid, hh, ww))
                          if tty else None,
                          proxy=(lambda s: api.kill_container(cid, str(s)))
-                         if sig_proxy else None)
+                         if sig_proxy and not tty else None)
         try:
-            relay(h, stdin=stdin)
+            relay(h, stdin=stdin,
+                  detach_keys=resolve_detach_keys(detach_keys) if tty and stdin else b"")
         finally:
             term.restore()
         return api.wait_container(cid)

@@ -67,28 +67,52 @@ class Terminal:
             termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
 
 
-def pump_stdin(h: Hijacked) -> None:
-    """Our stdin to the container until EOF, then the end of its input."""
+def pump_stdin(h: Hijacked, keys: bytes = b"",
+               on_detach: Callable[[], None] = lambda: None) -> None:
+    """Our stdin to the container until EOF, then the end of its input; with detach
+    ``keys`` (a terminal's input) until they are typed: then ``on_detach()`` and the
+    connection ended without the end of input (the container runs on), as the docker
+    CLI does."""
+    from orlop.detachkeys import EscapeScanner
+
+    scanner = EscapeScanner(keys)
     try:
         while data := os.read(0, 65536):
-            h.send(data)
+            data = scanner.feed(data)
+            if data:
+                h.send(data)
+            if scanner.detached:
+                on_detach()
+                h.abort()
+                return
     except OSError:
         pass
     h.close_write()
 
 
-def relay(h: Hijacked, *, stdin: bool) -> None:
+def relay(h: Hijacked, *, stdin: bool, detach_keys: bytes = b"") -> None:
     """The container's output to our stdout/stderr until the server ends the stream,
-    our stdin (with ``stdin``) to it meanwhile."""
+    our stdin (with ``stdin``) to it meanwhile.
+
+    Raises:
+        Detached: the detach keys were typed (the container runs on).
+    """
+    from orlop.detachkeys import Detached
+
+    detached = threading.Event()
     if stdin:
-        threading.Thread(target=pump_stdin, args=(h,), daemon=True).start()
+        threading.Thread(target=pump_stdin, args=(h, detach_keys, detached.set),
+                         daemon=True).start()
     else:
         h.close_write()
     sys.stdout.flush()
     try:
         for n, data in h.frames():
             write_all(2 if n == 2 else 1, data)
+    except OSError:
+        if not detached.is_set():
+            raise
     finally:
         h.close()
-
-
+    if detached.is_set():
+        raise Detached()

@@ -96,6 +96,8 @@ def _start(argv: list[str], ctx: Context) -> int:
     p.add_argument("-a", "--attach", action="store_true",
                    help="Attach STDOUT/STDERR and forward signals")
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
+    p.add_argument("--detach-keys", default="",
+                   help="Override the key sequence for detaching a container")
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "start", at_least=1)
@@ -103,8 +105,17 @@ def _start(argv: list[str], ctx: Context) -> int:
     if args.attach or args.interactive:
         if len(args.containers) > 1:
             raise UsageError("you cannot start and attach multiple containers at once")
+        from orlop.detachkeys import Detached, detach_keys_text, parse_detach_keys
+
+        keys = detach_keys_text(args.detach_keys)
+        if keys:
+            parse_detach_keys(keys)
         sys.stdout.flush()
-        return backend.container_start_attached(args.containers[0], args.interactive)
+        try:
+            return backend.container_start_attached(args.containers[0], args.interactive,
+                                                    detach_keys=keys)
+        except Detached:
+            return 0  # the docker CLI's start -ai: detached, silently, exit 0
     from orlop.errors import OrlopError
 
     failed = []

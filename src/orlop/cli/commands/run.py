@@ -55,6 +55,9 @@ def _parser(name: str) -> Parser:
     p.add_argument("-d", "--detach", action="store_true",
                    help="Run container in background and print container ID")
     p.add_argument("--runtime", default="", help="Runtime to use for this container")
+    if name == "run":
+        p.add_argument("--detach-keys", default="",
+                       help="Override the key sequence for detaching a container")
     p.add_argument("-v", "--volume", action="append", default=[], help="Bind mount a volume")
     p.add_argument("--mount", action="append", default=[], metavar="mount",
                    help="Attach a filesystem mount to the container")
@@ -193,8 +196,16 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if args.detach:
         print(backend.container_run_detached(opts), file=ctx.stdout)
         return 0
+    from orlop.detachkeys import Detached, detach_keys_text, parse_detach_keys
+
+    keys = detach_keys_text(args.detach_keys)
+    if keys:
+        parse_detach_keys(keys)  # refused before the container is made
     sys.stdout.flush()
-    return backend.container_run(opts, streams)
+    try:
+        return backend.container_run(opts, streams, detach_keys=keys)
+    except Detached:
+        return 0  # the docker CLI's run: detached, silently, exit 0
 
 
 def _security_opts(opts: list[str]) -> list[str]:

@@ -31,11 +31,13 @@ from orlop.server.streams import (
     RAW_STREAM,
     STDERR,
     STDOUT,
+    detach_keys_of,
     finish,
     frame,
     open_stream,
     safe_write,
     send_stream,
+    until_detached,
 )
 from orlop.server.wire import (
     json_body,
@@ -338,6 +340,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     want = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}
     if not query_bool(request, "stream") and not query_bool(request, "logs"):
         raise InvalidParameterError("at least one of stream or logs must be set")
+    keys = detach_keys_of(request.query.get("detachKeys", ""))
     tty = c.config.tty
     # A running container the server does not relay (the engine's detached monitor):
     # its output is followed in its log, its input goes to its stdin FIFO.
@@ -347,7 +350,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
     q = ctx.sessions.subscribe(c.id) if stream and not detached else None
     writer: asyncio.Task[None] | None = None
     try:
-        resp, client_input = await open_stream(request, tty=tty, want_input=want_stdin)
+        resp, client_input = await open_stream(request, tty=tty, want_input=want_stdin,
+                                               detach_keys=keys)
         if query_bool(request, "logs"):
             async for e in log_entries(request, c, history=True, follow=False):
                 n = _stream_no(e)
@@ -361,20 +365,31 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 writer = _fifo_writer(str(stdin_fifo(ctx.config, c.id)), client_input.queue)
             else:
                 ctx.sessions.feed_stdin(c.id, client_input.queue)
-        if stream and detached:
-            async for e in log_entries(request, c, history=False, follow=True):
-                n = _stream_no(e)
-                if want.get(n) and not await safe_write(resp, e.data if tty
-                                                        else frame(n, e.data)):
-                    break
-        elif q is not None:
-            while True:
-                item = await q.get()
-                if item is None:
-                    break
-                n, data = item
-                if want.get(n) and not await safe_write(resp, data if tty else frame(n, data)):
-                    break
+
+        async def relay() -> None:
+            if stream and detached:
+                async for e in log_entries(request, c, history=False, follow=True):
+                    n = _stream_no(e)
+                    if want.get(n) and not await safe_write(resp, e.data if tty
+                                                            else frame(n, e.data)):
+                        break
+            elif q is not None:
+                while True:
+                    item = await q.get()
+                    if item is None:
+                        break
+                    n, data = item
+                    if want.get(n) and not await safe_write(resp, data if tty
+                                                            else frame(n, data)):
+                        break
+
+        work = asyncio.get_running_loop().create_task(relay())
+        if await until_detached(work, client_input):
+            # The detach keys (Docker's moby/term escape): the stream ends, the
+            # container and its stdin stay as they are.
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
         await finish(resp)
         return resp
     finally:

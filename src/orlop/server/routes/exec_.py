@@ -28,11 +28,13 @@ from orlop.server.context import ctx_of
 from orlop.server.streams import (
     console_size,
     copy_input,
+    detach_keys_of,
     finish,
     frame,
     open_stream,
     safe_write,
     tty_size,
+    until_detached,
 )
 from orlop.server.wire import json_body, json_response
 
@@ -61,6 +63,7 @@ class ExecInstance:
     exit_code: int | None = None
     pid: int = 0
     console_size: tuple[int, int] | None = None  # (rows, cols) for the pty at start
+    detach_keys: str = ""  # DetachKeys of the create body ("": Ctrl-P Ctrl-Q)
     detached: bool = False  # started with Detach: not followed (and without a pty)
     helper: Helper | None = None  # while an attached start runs
 
@@ -72,7 +75,8 @@ class ExecInstance:
                               "user": self.user},
             "OpenStdin": self.attach_stdin, "OpenStderr": self.attach_stderr,
             "OpenStdout": self.attach_stdout, "CanRemove": False,
-            "ContainerID": self.container_id, "DetachKeys": "", "Pid": self.pid}
+            "ContainerID": self.container_id, "DetachKeys": self.detach_keys,
+            "Pid": self.pid}
 
     def options(self, detach: bool) -> dict[str, Any]:
         """engine.exec.ExecOptions, as JSON for the helper."""
@@ -125,6 +129,8 @@ async def create(request: web.Request) -> web.Response:
             raise ContainerStateError(f"Container {c.id} is not running")
         return c.id
 
+    keys = str(body.get("DetachKeys") or "")
+    detach_keys_of(keys)  # a bad sequence: dockerd's 400 now, not at the start
     cid = await ctx.call(check)
     inst = ExecInstance(
         id=secrets.token_hex(32), container_id=cid, cmd=cmd, tty=bool(body.get("Tty")),
@@ -132,7 +138,7 @@ async def create(request: web.Request) -> web.Response:
         attach_stdout=bool(body.get("AttachStdout")),
         attach_stderr=bool(body.get("AttachStderr")), env=_str_list(body, "Env"),
         workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""),
-        console_size=console_size(body.get("ConsoleSize")))
+        console_size=console_size(body.get("ConsoleSize")), detach_keys=keys)
     store = _execs(request)
     if len(store) >= _MAX_FINISHED:
         for old in [k for k, v in store.items() if v.started and not v.running][:100]:
@@ -172,7 +178,8 @@ async def start(request: web.Request) -> web.StreamResponse:
         h.resize(*inst.console_size)  # resized while the helper was being started
     inst.helper = h
     inst.pid = h.proc.pid or 0
-    resp, client_input = await open_stream(request, tty=tty, want_input=inst.attach_stdin)
+    resp, client_input = await open_stream(request, tty=tty, want_input=inst.attach_stdin,
+                                           detach_keys=detach_keys_of(inst.detach_keys))
     gone = False
 
     async def pump(stream: asyncio.StreamReader | None, n: int, wanted: bool) -> None:
@@ -188,27 +195,40 @@ async def start(request: web.Request) -> web.StreamResponse:
         if client_input is not None and h.stdin is not None:
             await copy_input(client_input.queue, h.stdin)
 
-    feeder = asyncio.get_running_loop().create_task(feed())
-    try:
-        await asyncio.gather(pump(h.stdout, 1, inst.attach_stdout),
-                             pump(h.stderr, 2, inst.attach_stderr))
-        out = await h.outcome()
-    finally:
-        feeder.cancel()
-        if h.stdin is not None:
-            h.stdin.close()  # the exec's stdin: nobody reads it any more
-        inst.running = False
-        inst.helper = None
-        h.close_resize()
-    if out.get("event") == "exit":
-        inst.exit_code = int(out.get("code", 0))
-    else:
-        inst.exit_code = int(out.get("exit_code") or 126)
-        message = str(out.get("message", "exec failed")) + "\n"
-        if not gone:
-            await safe_write(resp, message.encode() if tty else frame(2, message.encode()))
+    async def run() -> None:
+        """Relay until the process ends, then record its exit (also after a detach:
+        the process runs on without its client)."""
+        feeder = asyncio.get_running_loop().create_task(feed())
+        try:
+            await asyncio.gather(pump(h.stdout, 1, inst.attach_stdout),
+                                 pump(h.stderr, 2, inst.attach_stderr))
+            out = await h.outcome()
+        finally:
+            feeder.cancel()
+            if h.stdin is not None:
+                h.stdin.close()  # the exec's stdin: nobody reads it any more
+            inst.running = False
+            inst.helper = None
+            h.close_resize()
+        if out.get("event") == "exit":
+            inst.exit_code = int(out.get("code", 0))
+        else:
+            inst.exit_code = int(out.get("exit_code") or 126)
+            message = str(out.get("message", "exec failed")) + "\n"
+            if not gone:
+                await safe_write(resp, message.encode() if tty
+                                 else frame(2, message.encode()))
+
+    work = asyncio.get_running_loop().create_task(run())
+    if await until_detached(work, client_input):
+        gone = True
+        _DETACHED_RUNS.add(work)  # kept until the process ends
+        work.add_done_callback(_DETACHED_RUNS.discard)
     await finish(resp)
     return resp
+
+
+_DETACHED_RUNS: set[asyncio.Task[None]] = set()
 
 
 async def inspect(request: web.Request) -> web.Response:
