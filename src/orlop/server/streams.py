@@ -91,10 +91,11 @@ class _ClientInput:
     are seen :data:`DETACHED` is queued (the copy stops without closing the process's
     stdin: it runs on) and :attr:`detached` is set (the stream ends)."""
 
-    def __init__(self, keep: bool, detach_keys: bytes = b"") -> None:
+    def __init__(self, keep: bool, detach_keys: bytes = b"", tty: bool = False) -> None:
         from orlop.detachkeys import EscapeScanner
 
         self.keep = keep  # False: the client's bytes are read and dropped
+        self.tty = tty  # the client's EOF does not end a terminal's input (as dockerd)
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.scanner = EscapeScanner(detach_keys) if detach_keys and keep else None
         self.detached = asyncio.Event()
@@ -113,7 +114,10 @@ class _ClientInput:
 
     def feed_eof(self) -> None:
         if not self.detached.is_set():
-            self.queue.put_nowait(None)
+            # dockerd closes a process's stdin when its client's input ends only without
+            # a terminal (container/stream: CloseStdin && !TTY): a terminal's client
+            # that goes away (the docker CLI after its own detach) leaves it running.
+            self.queue.put_nowait(DETACHED if self.tty else None)
 
 
 class _HalfClose(asyncio.Protocol):
@@ -159,7 +163,8 @@ async def open_stream(request: web.Request, *, tty: bool, want_input: bool,
         # The docker CLI half-closes its side at once when it sends no stdin (and after
         # the last byte when it does): the output must keep flowing, so the transport
         # stays open on EOF (True) instead of asyncio's default of closing it.
-        reader = _ClientInput(keep=want_input, detach_keys=detach_keys if tty else b"")
+        reader = _ClientInput(keep=want_input, detach_keys=detach_keys if tty else b"",
+                              tty=tty)
         protocol = request.protocol
         protocol.set_parser(reader)  # type: ignore[arg-type]
         transport = request.transport
@@ -200,20 +205,36 @@ def detach_keys_of(text: str) -> bytes:
     return resolve_detach_keys(text)
 
 
-async def until_detached(work: asyncio.Task[Any], client_input: _ClientInput | None) -> bool:
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def run_on(work: asyncio.Task[Any]) -> None:
+    """Keep ``work`` (a process's relay) referenced until it ends by itself."""
+    _BACKGROUND.add(work)
+    work.add_done_callback(_BACKGROUND.discard)
+
+
+async def until_detached(work: asyncio.Task[Any], client_input: _ClientInput | None,
+                         outlive_client: bool = False) -> bool:
     """Wait for ``work`` (the stream's relay) or the client's detach keys, whichever
-    first; True when the client detached (``work`` then goes on by itself)."""
-    if client_input is None or client_input.scanner is None:
-        await work
-        return False
-    detached = asyncio.get_running_loop().create_task(client_input.detached.wait())
+    first; True when the client detached (``work`` then goes on by itself).  A client
+    that goes away cancels ``work``, unless ``outlive_client`` (a terminal's process,
+    which dockerd leaves running when its client leaves)."""
+    detached = None
+    if client_input is not None and client_input.scanner is not None:
+        detached = asyncio.get_running_loop().create_task(client_input.detached.wait())
     try:
-        await asyncio.wait({work, detached}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({work} | ({detached} if detached else set()),
+                           return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        work.cancel()
+        if outlive_client:
+            run_on(work)
+        else:
+            work.cancel()
         raise
     finally:
-        detached.cancel()
+        if detached is not None:
+            detached.cancel()
     if work.done():
         work.result()
         return False

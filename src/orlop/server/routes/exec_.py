@@ -32,6 +32,7 @@ from orlop.server.streams import (
     finish,
     frame,
     open_stream,
+    run_on,
     safe_write,
     tty_size,
     until_detached,
@@ -129,7 +130,9 @@ async def create(request: web.Request) -> web.Response:
             raise ContainerStateError(f"Container {c.id} is not running")
         return c.id
 
-    keys = str(body.get("DetachKeys") or "")
+    # Go's JSON decoding matches field names case-insensitively: docker-py sends
+    # "detachKeys", the docker CLI "DetachKeys".
+    keys = str(body.get("DetachKeys") or body.get("detachKeys") or "")
     detach_keys_of(keys)  # a bad sequence: dockerd's 400 now, not at the start
     cid = await ctx.call(check)
     inst = ExecInstance(
@@ -220,15 +223,11 @@ async def start(request: web.Request) -> web.StreamResponse:
                                  else frame(2, message.encode()))
 
     work = asyncio.get_running_loop().create_task(run())
-    if await until_detached(work, client_input):
+    if await until_detached(work, client_input, outlive_client=tty):
         gone = True
-        _DETACHED_RUNS.add(work)  # kept until the process ends
-        work.add_done_callback(_DETACHED_RUNS.discard)
+        run_on(work)  # the process runs on; its exit is recorded when it ends
     await finish(resp)
     return resp
-
-
-_DETACHED_RUNS: set[asyncio.Task[None]] = set()
 
 
 async def inspect(request: web.Request) -> web.Response:
