@@ -253,6 +253,8 @@ class Engine:
                     raise NameConflictError(opts.name.removeprefix("/"), owner["id"])
         import secrets  # here: 3 ms of imports (hmac, base64) that exec never needs
 
+        from orlop.engine.health import merge as merge_healthcheck
+
         cid = secrets.token_hex(32)
         name = opts.name.removeprefix("/")
         if not name:
@@ -274,7 +276,9 @@ class Engine:
                     labels=dict(opts.labels), tty=opts.tty, open_stdin=opts.interactive,
                     stop_signal=opts.stop_signal, stop_timeout=opts.stop_timeout,
                     exposed_ports=net.exposed_ports or None, domainname=opts.domainname,
-                    mac_address=opts.mac_address),
+                    mac_address=opts.mac_address,
+                    healthcheck=merge_healthcheck(
+                        opts.healthcheck, image.container_config.get("Healthcheck"))),
                 host_config=HostConfig(
                     binds=plan.binds if plan else None,
                     mounts=plan.api_mounts if plan else None,

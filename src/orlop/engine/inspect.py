@@ -45,6 +45,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "Error": c.error,
             "StartedAt": c.started_at,
             "FinishedAt": c.finished_at,
+            **_health(engine, c),
         },
         "Image": c.image_id,
         "ResolvConfPath": str(cdir / "resolv.conf"),
@@ -132,6 +133,22 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             **({"StopSignal": cfg.stop_signal or img_cfg.get("StopSignal")}
                if cfg.stop_signal or img_cfg.get("StopSignal") else {}),
             **({"StopTimeout": cfg.stop_timeout} if cfg.stop_timeout is not None else {}),
+            **({"Healthcheck": cfg.healthcheck} if cfg.healthcheck else {}),
         },
         "NetworkSettings": network_settings(engine, c),
     }
+
+
+def _health(engine: Engine, c: Container) -> dict[str, Any]:
+    """``State.Health`` (moby adds it for a container with an active healthcheck)."""
+    from orlop.engine import health
+
+    if not health.active(c.config.healthcheck):
+        return {}
+    state = health.read_state(engine.config, c.id) or {
+        "Status": "starting", "FailingStreak": 0, "Log": []}
+    if c.status not in ("running", "paused", "created"):
+        state = {**state, "Status": "unhealthy"}  # moby's State.SetStopped
+    return {"Health": {"Status": state.get("Status") or "starting",
+                       "FailingStreak": int(state.get("FailingStreak") or 0),
+                       "Log": list(state.get("Log") or [])}}

@@ -71,6 +71,9 @@ class RunOptions:
     sysctls: dict[str, str] = field(default_factory=dict)  # --sysctl k=v
     stop_signal: str = ""
     stop_timeout: int | None = None
+    # Docker's Config.Healthcheck (Test, Interval/Timeout/StartPeriod in ns, Retries);
+    # None = the image's
+    healthcheck: dict[str, Any] | None = None
 
 
 @dataclass
@@ -93,6 +96,7 @@ class ContainerConfig:
     exposed_ports: dict[str, dict[str, Any]] | None = None
     domainname: str = ""
     mac_address: str = ""
+    healthcheck: dict[str, Any] | None = None  # merged with the image's at create
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -267,10 +267,16 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
         raise
     for fd in to_close:
         os.close(fd)
+    from orlop.engine import health
+
+    health.reset(config, c)
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
                         exit_code=0, error="", oom_killed=0)
     engine.events.started(c)
+    # The prober is forked before the report: the CLI's next command (or compose's
+    # next inspect) already finds it at work.
+    health.spawn_prober(config, c, pid)
     _report(report_fd, {"pid": pid})
     pid = watch_pid
     opts = c.host_config.log_config.get("Config") or {}

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 # The filters `ps` implements.  The server also accepts (and ignores) the ones Docker
 # clients send that have no meaning for Orlop's containers (SERVER_ONLY_FILTERS).
 PS_FILTERS = frozenset({"status", "name", "label", "volume", "id", "exited", "ancestor",
-                        "before", "since"})
-SERVER_ONLY_FILTERS = frozenset({"network", "health", "isolation", "publish", "expose",
-                                 "is-task"})
+                        "before", "since", "health"})
+SERVER_ONLY_FILTERS = frozenset({"network", "isolation", "publish", "expose", "is-task"})
+HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -58,6 +58,10 @@ def check_filters(filters: dict[str, list[str]], *, server: bool = False) -> Non
     for key in sorted(filters):
         if key not in allowed:
             raise InvalidParameterError(f"Invalid filter '{key}'")
+    for value in filters.get("health", []):
+        if value not in HEALTH_VALUES:
+            raise InvalidParameterError(
+                f"Unrecognised filter value for health: {value}")
     for value in filters.get("status", []):
         if value not in STATUSES:
             raise InvalidParameterError(
@@ -128,9 +132,13 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
     cs = sorted(cs, key=lambda c: c.created, reverse=True)
     now = time.time()
     out = []
+    from orlop.engine import health
+
     for c in cs:
         item = container_summary(e, c)
-        item["Status"] = status_text(c, now)
+        item["Status"] = status_text(c, now) + health.status_suffix(e.config, c)
+        if "health" in f and health.health_status(e.config, c) not in f["health"]:
+            continue
         if matches(c, item, f, bounds):
             out.append(item)
     return out[:limit] if limit > 0 else out

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from orlop.engine.health import from_api as healthcheck_from_api
+
 # The list entries are the engine's (engine/summary.py), shared with the CLI's local
 # backend; re-exported for the routes that import them from here.
 from orlop.engine.summary import (
@@ -123,6 +125,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "sysctls": field_str_map(host, "Sysctls", "HostConfig."),
         "stop_signal": field_str(body, "StopSignal"),
         "stop_timeout": stop_timeout,
+        "healthcheck": healthcheck_from_api(body.get("Healthcheck")),
         "log_opts": field_str_map(field_object(host, "LogConfig", "HostConfig."), "Config",
                                   "HostConfig.LogConfig."),
     }

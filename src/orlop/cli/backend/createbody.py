@@ -100,6 +100,8 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         body["Entrypoint"] = list(opts.entrypoint)
     if opts.stop_timeout is not None:
         body["StopTimeout"] = opts.stop_timeout
+    if opts.healthcheck is not None:
+        body["Healthcheck"] = dict(opts.healthcheck)
     return body
 
 

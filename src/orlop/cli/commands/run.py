@@ -55,6 +55,18 @@ def _parser(name: str) -> Parser:
     p.add_argument("-d", "--detach", action="store_true",
                    help="Run container in background and print container ID")
     p.add_argument("--runtime", default="", help="Runtime to use for this container")
+    p.add_argument("--health-cmd", default="", help="Command to run to check health")
+    p.add_argument("--health-interval", default="0s", metavar="duration",
+                   help="Time between running the check (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-timeout", default="0s", metavar="duration",
+                   help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-start-period", default="0s", metavar="duration",
+                   help="Start period for the container to initialize before starting "
+                        "health-retries countdown (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-retries", default="", metavar="int",
+                   help="Consecutive failures needed to report unhealthy")
+    p.add_argument("--no-healthcheck", action="store_true",
+                   help="Disable any container-specified HEALTHCHECK")
     if name == "run":
         p.add_argument("--detach-keys", default="",
                        help="Override the key sequence for detaching a container")
@@ -186,6 +198,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
+        healthcheck=_healthcheck(args),
     )
     streams = _streams(args.attach, args.interactive)
     backend = ctx.backend()
@@ -206,6 +219,27 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         return backend.container_run(opts, streams, detach_keys=keys)
     except Detached:
         return 0  # the docker CLI's run: detached, silently, exit 0
+
+
+def _healthcheck(args: argparse.Namespace) -> dict[str, object] | None:
+    from orlop.engine.health import from_flags, parse_go_duration
+
+    durations = {}
+    for flag in ("interval", "timeout", "start-period"):
+        text = getattr(args, "health_" + flag.replace("-", "_"))
+        try:
+            durations[flag] = parse_go_duration(text)
+        except ValueError as err:
+            raise UsageError(f'invalid argument "{text}" for "--health-{flag}" flag: '
+                             f"{err}") from None
+    try:
+        retries = int(args.health_retries or 0)
+    except ValueError:
+        raise UsageError(f'invalid argument "{args.health_retries}" for "--health-retries" '
+                         f'flag: strconv.ParseInt: parsing "{args.health_retries}": invalid '
+                         "syntax") from None
+    return from_flags(args.health_cmd, durations["interval"], durations["timeout"],
+                      durations["start-period"], retries, args.no_healthcheck)
 
 
 def _security_opts(opts: list[str]) -> list[str]:

@@ -1,0 +1,98 @@
+"""Healthchecks run by the container's monitor, without a daemon (issue 15)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import Orlop
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
+    yield
+    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
+    if (o.root / "orlop.db").exists():
+        ids = o("ps", "-aq", "--no-trunc").stdout.split()
+        if ids:
+            o("rm", "-f", *ids, timeout=60)
+
+
+def _health(o: Orlop, name: str) -> dict[str, object]:
+    out = o.ok("inspect", "-f", "{{json .State.Health}}", name).strip()
+    return json.loads(out) if out != "null" else {}
+
+
+def _until(o: Orlop, name: str, status: str, timeout: float = 20) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        h = _health(o, name)
+        if h.get("Status") == status:
+            return h
+        assert time.monotonic() < deadline, h
+        time.sleep(0.3)
+
+
+def test_health_cmd_starting_unhealthy_healthy_ps_filter_events(bb: Orlop) -> None:
+    bb.ok("run", "-d", "--name", "hc", "--health-cmd", "cat /tmp/ok",
+          "--health-interval", "1s", "--health-retries", "2", "busybox", "sleep", "100")
+    assert _health(bb, "hc")["Status"] == "starting"
+    assert bb.ok("ps", "--format", "{{.Status}}").strip().endswith("(health: starting)")
+    h = _until(bb, "hc", "unhealthy")
+    assert h["FailingStreak"] >= 2
+    entry = h["Log"][-1]  # type: ignore[index]
+    assert entry["ExitCode"] == 1 and "No such file" in entry["Output"]
+    assert set(entry) == {"Start", "End", "ExitCode", "Output"}
+    assert bb.ok("ps", "--format", "{{.Status}}").strip().endswith("(unhealthy)")
+    assert bb.ok("ps", "-q", "--filter", "health=unhealthy") != ""
+    assert bb.ok("ps", "-q", "--filter", "health=healthy") == ""
+    bb.ok("exec", "hc", "sh", "-c", "echo fine > /tmp/ok")
+    h = _until(bb, "hc", "healthy")
+    assert h["FailingStreak"] == 0
+    assert h["Log"][-1]["Output"] == "fine\n"  # type: ignore[index]
+    time.sleep(4)
+    assert len(_health(bb, "hc")["Log"]) == 5  # type: ignore[arg-type]
+    assert bb.ok("ps", "--format", "{{.Status}}").strip().endswith("(healthy)")
+    assert bb.ok("ps", "-q", "--filter", "health=healthy") != ""
+    events = bb.ok("events", "--since", "1m", "--until", "0s", "--filter",
+                   "container=hc", "--format", "{{.Action}}").split("\n")
+    assert "health_status: unhealthy" in events and "health_status: healthy" in events
+    res = bb("ps", "--filter", "health=bogus")
+    assert res.returncode != 0 and "Unrecognised filter value for health: bogus" in res.stderr
+    cfg = json.loads(bb.ok("inspect", "-f", "{{json .Config.Healthcheck}}", "hc"))
+    assert cfg == {"Test": ["CMD-SHELL", "cat /tmp/ok"], "Interval": 1_000_000_000,
+                   "Retries": 2}
+
+
+def test_health_timeout_start_period_and_no_healthcheck(bb: Orlop) -> None:
+    bb.ok("run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval",
+          "1s", "--health-timeout", "500ms", "--health-retries", "1", "busybox",
+          "sleep", "100")
+    h = _until(bb, "slow", "unhealthy")
+    assert h["Log"][0]["ExitCode"] == -1  # type: ignore[index]
+    assert "Health check exceeded timeout" in h["Log"][0]["Output"]  # type: ignore[index]
+    bb.ok("run", "-d", "--name", "grace", "--health-cmd", "false", "--health-interval",
+          "1s", "--health-retries", "1", "--health-start-period", "60s", "busybox",
+          "sleep", "100")
+    time.sleep(3.5)
+    h = _health(bb, "grace")
+    assert h["Status"] == "starting" and h["FailingStreak"] == 0 and h["Log"]
+    bb.ok("run", "-d", "--name", "none", "--no-healthcheck", "busybox", "sleep", "100")
+    assert _health(bb, "none") == {}
+    assert bb.ok("ps", "-q", "--filter", "health=none", "--filter", "name=none") != ""
+    res = bb("run", "--no-healthcheck", "--health-cmd", "true", "busybox", "true")
+    assert res.returncode == 125
+    assert "--no-healthcheck conflicts with --health-* options" in res.stderr
+    res = bb("run", "--health-interval=-1s", "busybox", "true")
+    assert res.returncode == 125 and "--health-interval cannot be negative" in res.stderr
+    res = bb("run", "--health-interval", "soon", "busybox", "true")
+    assert res.returncode == 125 and 'time: invalid duration "soon"' in res.stderr
+    # Stopped: moby marks the health unhealthy; a restart starts over.
+    bb.ok("stop", "-t", "0", "grace")
+    assert _health(bb, "grace")["Status"] == "unhealthy"
+    bb.ok("start", "grace")
+    assert _health(bb, "grace") == {"Status": "starting", "FailingStreak": 0, "Log": []}
