@@ -31,7 +31,7 @@ services:
     depends_on:
       db:
         condition: service_healthy
-"""  # noqa: E501
+"""
 
 
 def _compose(server: Server, *args: str) -> subprocess.CompletedProcess[str]:

@@ -96,3 +96,63 @@ def test_health_timeout_start_period_and_no_healthcheck(bb: Orlop) -> None:
     assert _health(bb, "grace")["Status"] == "unhealthy"
     bb.ok("start", "grace")
     assert _health(bb, "grace") == {"Status": "starting", "FailingStreak": 0, "Log": []}
+
+
+def test_foreground_container_is_probed_too(bb: Orlop) -> None:
+    """The foreground CLI is the monitor of `run` without -d: its container is probed
+    as a detached one is."""
+    res = bb("run", "--name", "fg", "--health-cmd", "echo probed", "--health-interval",
+             "1s", "busybox", "sleep", "3")
+    assert res.returncode == 0, res.stderr
+    h = _health(bb, "fg")
+    assert h["Log"] and h["Log"][0]["Output"] == "probed\n"  # type: ignore[index]
+    assert h["Status"] == "unhealthy"  # stopped (moby's SetStopped)
+
+
+def _image_with_healthcheck(o: Orlop, tmp: Path, hc: dict[str, object]) -> None:
+    """busybox saved, its config given ``Healthcheck``, loaded back as hc:1."""
+    import hashlib
+    import io
+    import tarfile
+
+    o.ok("save", "-o", str(tmp / "bb.tar"), "busybox")
+    files: dict[str, tuple[tarfile.TarInfo, bytes]] = {}
+    with tarfile.open(tmp / "bb.tar") as tf:
+        for m in tf.getmembers():
+            f = tf.extractfile(m) if m.isfile() else None
+            files[m.name] = (m, f.read() if f else b"")
+    manifest = json.loads(files["manifest.json"][1])
+    cfg = json.loads(files[manifest[0]["Config"]][1])
+    cfg["config"]["Healthcheck"] = hc
+    data = json.dumps(cfg).encode()
+    name = f"blobs/sha256/{hashlib.sha256(data).hexdigest()}"
+    del files[manifest[0]["Config"]]
+    manifest[0]["Config"], manifest[0]["RepoTags"] = name, ["hc:1"]
+    files.pop("index.json", None)
+    files.pop("oci-layout", None)
+    with tarfile.open(tmp / "hc.tar", "w") as tf:
+        for path, (info, body) in [*files.items(), (name, (tarfile.TarInfo(name), data)),
+                                   ("manifest.json", (tarfile.TarInfo("manifest.json"),
+                                                      json.dumps(manifest).encode()))]:
+            if path == "manifest.json" and info.size != len(body):
+                info = tarfile.TarInfo(path)
+            info.size = len(body) if info.isfile() else 0
+            tf.addfile(info, io.BytesIO(body) if info.isfile() else None)
+    o.ok("load", "-i", str(tmp / "hc.tar"))
+
+
+def test_image_healthcheck_is_used_merged_and_disabled(bb: Orlop,
+                                                        tmp_orlop_dir: Path) -> None:
+    _image_with_healthcheck(bb, tmp_orlop_dir, {
+        "Test": ["CMD-SHELL", "echo from-image"], "Interval": 1_000_000_000, "Retries": 4})
+    bb.ok("run", "-d", "--name", "img", "hc:1", "sleep", "60")
+    h = _until(bb, "img", "healthy")
+    assert h["Log"][0]["Output"] == "from-image\n"  # type: ignore[index]
+    # The container's command over the image's, the image's interval and retries kept.
+    bb.ok("run", "-d", "--name", "mine", "--health-cmd", "echo mine", "hc:1", "sleep", "60")
+    cfg = json.loads(bb.ok("inspect", "-f", "{{json .Config.Healthcheck}}", "mine"))
+    assert cfg == {"Test": ["CMD-SHELL", "echo mine"], "Interval": 1_000_000_000,
+                   "Retries": 4}
+    bb.ok("run", "-d", "--name", "off", "--no-healthcheck", "hc:1", "sleep", "60")
+    assert _health(bb, "off") == {}
+    assert "(health" not in bb.ok("ps", "--filter", "name=off", "--format", "{{.Status}}")

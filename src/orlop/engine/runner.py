@@ -435,10 +435,14 @@ def effective_caps(default: list[str], add: list[str], drop: list[str]) -> list[
 
 
 def _record_start(engine: Engine, c: Container, pid: int) -> None:
+    from orlop.engine import health
+
+    health.reset(engine.config, c)
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="running", pid=pid, started_at=now_rfc3339(),
                         exit_code=0, error="")
     engine.events.started(c)
+    health.spawn_prober(engine.config, c, pid)  # a foreground container is probed too
 
 
 def _record_exit(engine: Engine, c: Container, code: int, oom: bool = False) -> None:
