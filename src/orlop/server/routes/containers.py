@@ -383,13 +383,16 @@ async def attach(request: web.Request) -> web.StreamResponse:
                                                             else frame(n, data)):
                         break
 
-        work = asyncio.get_running_loop().create_task(relay())
-        if await until_detached(work, client_input):
-            # The detach keys (Docker's moby/term escape): the stream ends, the
-            # container and its stdin stay as they are.
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+        if client_input is None or client_input.scanner is None:
+            await relay()  # no terminal input: nothing to detach with
+        else:
+            work = asyncio.get_running_loop().create_task(relay())
+            if await until_detached(work, client_input):
+                # The detach keys (Docker's moby/term escape): the stream ends, the
+                # container and its stdin stay as they are.
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
         await finish(resp)
         return resp
     finally:

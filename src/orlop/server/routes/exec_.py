@@ -222,10 +222,13 @@ async def start(request: web.Request) -> web.StreamResponse:
                 await safe_write(resp, message.encode() if tty
                                  else frame(2, message.encode()))
 
-    work = asyncio.get_running_loop().create_task(run())
-    if await until_detached(work, client_input, outlive_client=tty):
-        gone = True
-        run_on(work)  # the process runs on; its exit is recorded when it ends
+    if not tty:
+        await run()  # no terminal: nothing to detach from, and it ends with its client
+    else:
+        work = asyncio.get_running_loop().create_task(run())
+        if await until_detached(work, client_input, outlive_client=True):
+            gone = True
+            run_on(work)  # the process runs on; its exit is recorded when it ends
     await finish(resp)
     return resp
 
