@@ -42,6 +42,9 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+# tests/compat/test_registry_podman.py: Podman pulls what Orlop pushed and the other way
+# (private roots, its own mount namespace; no container is run with it).
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
