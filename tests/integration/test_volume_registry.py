@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import tarfile
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from harness import Orlop
 from registry_util import Registry, needs_registry
@@ -95,3 +100,60 @@ def test_volume_pull_refuses_images_and_tampered_blobs_leaving_nothing(
     assert not (tmp.is_dir() and [n for n in os.listdir(tmp) if n.startswith("volpull-")])
     res = other("volume", "push", "nosuch", f"{registry.host}/vols/x", env=env)
     assert res.returncode == 1 and "No such volume: nosuch" in res.stderr
+
+
+def test_volume_artifact_is_fetched_and_pulled_by_oras(
+        bb: Orlop, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The artifact as docs/distribution.md describes it, read by another tool: the oras
+    Python SDK lists the tag, fetches the manifest and pulls both blobs (the layer's
+    digest checked here); the zstd layer is the volume's export tar with the volume's files."""
+    import oras.client
+    import zstandard
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "oras-cfg"))  # no host credentials
+    env = _env(tmp_path)
+    bb.ok("volume", "create", "--label", "team=ops", "small")
+    bb.ok("run", "--rm", "-v", "small:/d", "busybox", "sh", "-c",
+          "echo hello > /d/f; mkdir /d/sub; echo deep > /d/sub/g; chown 7:8 /d/sub/g")
+    ref = f"{registry.host}/vols/small:v1"
+    bb.ok("volume", "push", "small", ref, env=env)
+
+    client = oras.client.OrasClient(hostname=registry.host, insecure=True)
+    assert client.get_tags(ref) == ["v1"]
+    m = client.get_manifest(ref)
+    assert m["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert m["artifactType"] == "application/vnd.orlop.volume.v1"
+    assert m["config"]["mediaType"] == "application/vnd.orlop.volume.config.v1+json"
+    assert [ly["mediaType"] for ly in m["layers"]] == [
+        "application/vnd.orlop.volume.export.v1.tar+zstd"]
+    assert m["layers"][0]["annotations"]["org.opencontainers.image.title"] == "small.tar.zst"
+
+    cfg_file = client.download_blob(ref, m["config"]["digest"], str(tmp_path / "config.json"))
+    cfg = json.loads(Path(cfg_file).read_text())
+    assert cfg["name"] == "small" and cfg["driver"] == "local"
+    assert cfg["labels"] == {"team": "ops"}
+
+    # oras pull: writes the layer under its title annotation.
+    out = tmp_path / "oras-out"
+    files = client.pull(target=ref, outdir=str(out))
+    assert [Path(f).name for f in files] == ["small.tar.zst"]
+    blob = (out / "small.tar.zst").read_bytes()
+    assert "sha256:" + hashlib.sha256(blob).hexdigest() == m["layers"][0]["digest"]
+    assert len(blob) == m["layers"][0]["size"]
+
+    raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob)).read()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        members = {t.name: t for t in tar.getmembers()}
+        assert sorted(members) == [".", "f", "sub", "sub/g"]
+        f, g = tar.extractfile(members["f"]), tar.extractfile(members["sub/g"])
+        assert f is not None and f.read() == b"hello\n"
+        assert g is not None and g.read() == b"deep\n"
+        assert (members["sub/g"].uid, members["sub/g"].gid) == (7, 8)
+    # It is what `volume export` writes: `volume import` of the blob restores the volume.
+    (tmp_path / "small.tar").write_bytes(raw)
+    other = Orlop(root=bb.root.parent / "root2", cwd=bb.cwd)
+    other.ok("volume", "create", "restored")
+    other.ok("volume", "import", "restored", str(tmp_path / "small.tar"))
+    restored = other.root / "volumes" / "restored" / "_data"
+    assert (restored / "sub" / "g").read_text() == "deep\n"
+
