@@ -30,6 +30,28 @@ needs_registry = pytest.mark.skipif(
     REGISTRY_BIN is None, reason="docker-registry (Debian package) is not installed")
 
 
+def private_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """What an ``orlop`` under test reads of registries, all private to ``tmp``: its own
+    docker config dir, no host daemon.json, no host certs.d."""
+    env = {"DOCKER_CONFIG": str(tmp / "docker-config"),
+           "ORLOP_REGISTRY_CONFIG": str(tmp / "no-daemon.json"),
+           "ORLOP_CERTS_D": str(tmp / "certs.d")}
+    env.update(extra)
+    return env
+
+
+def run_orlop(root: Path, tmp: Path, *args: str) -> str:
+    """``orlop --root ROOT ARGS`` with :func:`private_env`; must exit 0; its stdout."""
+    import sys
+
+    env = {**os.environ, **private_env(tmp)}
+    env.pop("ORLOP_ROOT", None)
+    res = subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), *args],
+                         capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert res.returncode == 0, f"orlop {' '.join(args)}: {res.stdout}{res.stderr}"
+    return res.stdout
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

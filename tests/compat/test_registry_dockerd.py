@@ -10,9 +10,6 @@ no bridge, no iptables; stopped by pid and its roots unmounted and removed on te
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dockerd_util import Dockerd, start_dockerd
-from registry_util import Registry, needs_registry
+from registry_util import Registry, needs_registry, run_orlop
 
 pytestmark = needs_registry
 
@@ -36,24 +33,13 @@ def dockerd(registry: Registry) -> Iterator[Dockerd]:
         d.stop()
 
 
-def _orlop(root: Path, tmp: Path, *args: str) -> str:
-    env = {**os.environ, "DOCKER_CONFIG": str(tmp / "docker-config"),
-           "ORLOP_REGISTRY_CONFIG": str(tmp / "no-daemon.json"),
-           "ORLOP_CERTS_D": str(tmp / "certs.d")}
-    env.pop("ORLOP_ROOT", None)
-    res = subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), *args],
-                         capture_output=True, text=True, timeout=120, env=env, check=False)
-    assert res.returncode == 0, f"orlop {' '.join(args)}: {res.stdout}{res.stderr}"
-    return res.stdout
-
-
 def test_dockerd_pulls_and_runs_what_orlop_pushed(
         server_dir: Path, registry: Registry, dockerd: Dockerd, busybox_tar: Path) -> None:
     root = server_dir / "root"
     ref = f"{registry.host}/interop/bb:v1"
-    _orlop(root, server_dir, "import", str(busybox_tar), ref)
-    want = _orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
-    out = _orlop(root, server_dir, "push", ref)
+    run_orlop(root, server_dir, "import", str(busybox_tar), ref)
+    want = run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
+    out = run_orlop(root, server_dir, "push", ref)
     digest = out.split("v1: digest: ", 1)[1].split()[0]
 
     out = dockerd.ok("pull", ref)
@@ -80,17 +66,17 @@ def test_orlop_pulls_and_runs_what_dockerd_pushed(
 
     root = server_dir / "root"
     t0 = time.time()
-    out = _orlop(root, server_dir, "pull", ref)
+    out = run_orlop(root, server_dir, "pull", ref)
     assert out.splitlines()[0] == "v2: Pulling from interop/fromdocker"
     assert f"Digest: {digest}" in out
     assert out.splitlines()[-1] == ref
-    assert _orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip() == want
-    assert _orlop(root, server_dir, "run", "--rm", "--network", "none", ref,
+    assert run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip() == want
+    assert run_orlop(root, server_dir, "run", "--rm", "--network", "none", ref,
                   "sh", "-c", "echo $FROM").strip() == "dockerd"
     # And back: Orlop pushes it again under another tag, dockerd pulls that, same id.
     again = f"{registry.host}/interop/fromdocker:again"
-    _orlop(root, server_dir, "tag", ref, again)
-    _orlop(root, server_dir, "push", again)
+    run_orlop(root, server_dir, "tag", ref, again)
+    run_orlop(root, server_dir, "push", again)
     dockerd.ok("rmi", ref)
     dockerd.ok("pull", again)
     assert dockerd.ok("image", "inspect", "-f", "{{.Id}}", again).strip() == want
@@ -105,7 +91,7 @@ def test_orlop_pulls_and_runs_what_dockerd_pushed(
     repo = f"{registry.host}/interop/fromdocker"
     theirs = events(dockerd.ok("events", "--since", f"{t0:.9f}", "--until", until,
                                "--format", "{{json .}}"))
-    ours = events(_orlop(root, server_dir, "events", "--since", f"{t0:.9f}", "--until",
+    ours = events(run_orlop(root, server_dir, "events", "--since", f"{t0:.9f}", "--until",
                          until, "--format", "{{json .}}"))
     assert theirs == [("pull", again, again, {"name": repo})]
     assert ours == [("pull", ref, ref, {"name": repo}), ("push", again, again, {"name": repo})]

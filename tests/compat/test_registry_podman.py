@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from registry_util import Registry, needs_registry
+from registry_util import Registry, needs_registry, run_orlop
 
 PODMAN = shutil.which("podman")
 pytestmark = [needs_registry,
@@ -77,24 +76,13 @@ def podman(server_dir: Path) -> Iterator[Podman]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _orlop(root: Path, tmp: Path, *args: str) -> str:
-    env = {**os.environ, "DOCKER_CONFIG": str(tmp / "docker-config"),
-           "ORLOP_REGISTRY_CONFIG": str(tmp / "no-daemon.json"),
-           "ORLOP_CERTS_D": str(tmp / "certs.d")}
-    env.pop("ORLOP_ROOT", None)
-    res = subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), *args],
-                         capture_output=True, text=True, timeout=120, env=env, check=False)
-    assert res.returncode == 0, f"orlop {' '.join(args)}: {res.stdout}{res.stderr}"
-    return res.stdout
-
-
 def test_podman_pulls_what_orlop_pushed(
         server_dir: Path, registry: Registry, podman: Podman, busybox_tar: Path) -> None:
     root = server_dir / "root"
     ref = f"{registry.host}/interop/bb:v1"
-    _orlop(root, server_dir, "import", str(busybox_tar), ref)
-    want = _orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
-    out = _orlop(root, server_dir, "push", ref)
+    run_orlop(root, server_dir, "import", str(busybox_tar), ref)
+    want = run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
+    out = run_orlop(root, server_dir, "push", ref)
     digest = out.split("v1: digest: ", 1)[1].split()[0]
 
     podman.ok("pull", "--tls-verify=false", ref)
@@ -111,8 +99,8 @@ def test_orlop_pulls_and_runs_what_podman_pushed(
     podman.ok("push", "--tls-verify=false", ref)
 
     root = server_dir / "root"
-    out = _orlop(root, server_dir, "pull", ref)
+    out = run_orlop(root, server_dir, "pull", ref)
     assert out.splitlines()[-1] == ref
-    assert _orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip() == want
-    assert _orlop(root, server_dir, "run", "--rm", "--network", "none", ref,
+    assert run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip() == want
+    assert run_orlop(root, server_dir, "run", "--rm", "--network", "none", ref,
                   "sh", "-c", "echo $FROM").strip() == "podman"

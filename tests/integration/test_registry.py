@@ -22,19 +22,11 @@ from registry_util import (
     Registry,
     TokenIssuer,
     needs_registry,
+    private_env,
     start_registry,
 )
 
 pytestmark = needs_registry
-
-
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    """A private docker config dir, no host daemon.json, no host certs.d."""
-    env = {"DOCKER_CONFIG": str(tmp / "docker-config"),
-           "ORLOP_REGISTRY_CONFIG": str(tmp / "no-daemon.json"),
-           "ORLOP_CERTS_D": str(tmp / "certs.d")}
-    env.update(extra)
-    return env
 
 
 def _second(bb: Orlop) -> Orlop:
@@ -55,7 +47,7 @@ def _leftovers(o: Orlop) -> list[str]:
 
 def test_push_pull_round_trip_two_roots_same_image_id(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     ref = f"{registry.host}/team/bb:v1"
     bb.ok("tag", "busybox", ref)
     out = bb.ok("push", ref, env=env)
@@ -93,7 +85,7 @@ def test_push_pull_round_trip_two_roots_same_image_id(
 
 
 def test_run_pull_missing_always_never(bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     ref = f"{registry.host}/bb"
     bb.ok("tag", "busybox", ref)
     bb.ok("push", "-q", ref, env=env)
@@ -113,7 +105,7 @@ def test_run_pull_missing_always_never(bb: Orlop, registry: Registry, tmp_path: 
 
 def test_pull_unknown_tag_and_repository_say_so(registry: Registry, orlop: Orlop,
                                                 tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     res = orlop("pull", f"{registry.host}/nothing:nope", env=env)
     assert res.returncode == 1
     assert res.stderr.strip() == (
@@ -127,7 +119,7 @@ def test_pull_unknown_tag_and_repository_say_so(registry: Registry, orlop: Orlop
 
 def test_pull_tampered_blob_fails_and_stores_nothing(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     ref = f"{registry.host}/bb:v1"
     bb.ok("tag", "busybox", ref)
     bb.ok("push", ref, env=env)
@@ -150,7 +142,7 @@ def test_pull_layer_not_matching_config_diff_id_stores_nothing(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
     """Every blob digest is right, but the config names another diff_id: the extracted
     layer is refused before it is published."""
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     bb.ok("tag", "busybox", f"{registry.host}/lie:1")
     bb.ok("push", f"{registry.host}/lie:1", env=env)
     manifest = _get_json(registry, "/v2/lie/manifests/1")
@@ -176,7 +168,7 @@ def test_pull_multi_platform_index_and_zstd_layer(
     arm64 one whose layer is zstd-compressed, written by raw HTTP."""
     import zstandard
 
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     base = f"{registry.host}/multi"
     bb.ok("tag", "busybox", f"{base}:host")
     bb.ok("push", f"{base}:host", env=env)
@@ -227,7 +219,7 @@ def test_pull_multi_platform_index_and_zstd_layer(
 
 
 def test_pull_resumes_a_cut_download(bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     bb.ok("tag", "busybox", f"{registry.host}/bb")
     bb.ok("push", f"{registry.host}/bb", env=env)
     port = int(registry.host.rsplit(":", 1)[1])
@@ -245,7 +237,7 @@ def test_pull_resumes_a_cut_download(bb: Orlop, registry: Registry, tmp_path: Pa
 
 def test_pull_killed_midway_then_again_succeeds(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     bb.ok("tag", "busybox", f"{registry.host}/bb")
     bb.ok("push", f"{registry.host}/bb", env=env)
     port = int(registry.host.rsplit(":", 1)[1])
@@ -276,7 +268,7 @@ def test_pull_killed_midway_then_again_succeeds(
 
 def test_concurrent_pulls_of_images_sharing_layers(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     bb.ok("run", "--name", "c1", "busybox", "sh", "-c", "echo one > /one")
     bb.ok("commit", "c1", f"{registry.host}/one")
     bb.ok("run", "--name", "c2", "busybox", "sh", "-c", "echo two > /two")
@@ -301,7 +293,7 @@ def test_concurrent_pulls_of_images_sharing_layers(
 
 def test_pull_follows_blob_redirects_without_leaking_credentials(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     bb.ok("tag", "busybox", f"{registry.host}/redir:1")
     bb.ok("push", f"{registry.host}/redir:1", env=env)
     front = RedirectingFront(registry.host, "erin", "pw")
@@ -325,7 +317,7 @@ def test_pull_follows_blob_redirects_without_leaking_credentials(
 
 def test_docker_io_pull_goes_to_the_configured_mirror(
         bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     bb.ok("tag", "busybox", f"{registry.host}/library/busybox:mirrored")
     bb.ok("push", f"{registry.host}/library/busybox:mirrored", env=env)
     conf = tmp_path / "daemon.json"
@@ -350,7 +342,7 @@ def test_tls_registry_with_ca_in_certs_d(bb: Orlop, tmp_path: Path) -> None:
     cert.cert_chain_pems[0].write_to_path(str(work / "cert.pem"))
     reg = start_registry(work, tls=(work / "cert.pem", work / "key.pem"))
     try:
-        env = _env(tmp_path)
+        env = private_env(tmp_path)
         certs = Path(env["ORLOP_CERTS_D"]) / reg.host
         certs.mkdir(parents=True)
         ref = f"{reg.host}/tls:v1"
@@ -385,7 +377,7 @@ def test_htpasswd_login_push_pull_logout(bb: Orlop, tmp_path: Path) -> None:
     reg = start_registry(work, auth={"htpasswd": {"realm": "test",
                                                   "path": str(work / "htpasswd")}})
     try:
-        env = _env(tmp_path)
+        env = private_env(tmp_path)
         ref = f"{reg.host}/private/bb:v1"
         bb.ok("tag", "busybox", ref)
         res = bb("push", ref, env=env)
@@ -441,7 +433,7 @@ def test_token_auth_login_push_pull(bb: Orlop, tmp_path: Path) -> None:
         "realm": f"http://127.0.0.1:{issuer.port}/token", "service": issuer.service,
         "issuer": issuer.issuer, "rootcertbundle": str(work / "token-ca.pem")}})
     try:
-        env = _env(tmp_path)
+        env = private_env(tmp_path)
         ref = f"{reg.host}/tok/bb:v1"
         bb.ok("tag", "busybox", ref)
         res = bb("login", "-u", "bob", "-p", "nope", reg.host, env=env)

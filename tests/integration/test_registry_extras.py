@@ -16,17 +16,9 @@ import time
 from pathlib import Path
 
 from harness import Orlop
-from registry_util import Registry, needs_registry, start_registry
+from registry_util import Registry, needs_registry, private_env, start_registry
 
 pytestmark = needs_registry
-
-
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {"DOCKER_CONFIG": str(tmp / "docker-config"),
-           "ORLOP_REGISTRY_CONFIG": str(tmp / "no-daemon.json"),
-           "ORLOP_CERTS_D": str(tmp / "certs.d")}
-    env.update(extra)
-    return env
 
 
 def _under_pty(o: Orlop, env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -63,7 +55,7 @@ def _under_pty(o: Orlop, env: dict[str, str], *args: str) -> tuple[int, str]:
 
 
 def test_pull_progress_on_a_terminal(bb: Orlop, registry: Registry, tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     # A second layer of 8 MB so there is something to show a bar for.
     bb.ok("run", "--name", "big", "busybox", "sh", "-c",
           "dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null")
@@ -122,7 +114,7 @@ def test_creds_store_helper_used_for_push_and_pull(bb: Orlop, tmp_path: Path) ->
         cfg = tmp_path / "docker-config"
         cfg.mkdir()
         (cfg / "config.json").write_text(json.dumps({"credsStore": "test"}))
-        env = _env(tmp_path, PATH=f"{bindir}:{os.environ['PATH']}")
+        env = private_env(tmp_path, PATH=f"{bindir}:{os.environ['PATH']}")
         ref = f"{reg.host}/private/bb:v1"
         bb.ok("tag", "busybox", ref)
         bb.ok("push", ref, env=env)
@@ -163,7 +155,7 @@ def test_creds_store_helper_used_for_push_and_pull(bb: Orlop, tmp_path: Path) ->
 
 def test_pull_and_push_events_as_dockerd(bb: Orlop, registry: Registry,
                                          tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = private_env(tmp_path)
     ref = f"{registry.host}/ev/bb:v1"
     bb.ok("tag", "busybox", ref)
     t0 = time.time()
