@@ -19,6 +19,17 @@ _TRUE = {"1", "true", "True", "TRUE", "t", "T"}
 _FALSE = {"", "0", "false", "False", "FALSE", "f", "F"}
 
 
+def archive_path(request: web.Request) -> str:
+    """The ``path`` query parameter of the archive routes (containers' and volumes'):
+    required, and never with a NUL byte (it is handed to the kernel as a C string)."""
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidParameterError("path is required")
+    if "\x00" in path:
+        raise InvalidParameterError(f"invalid path {path!r}")
+    return path
+
+
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     """Go's ``strconv.ParseBool`` as moby's ``httputils.BoolValue`` uses it."""
     value = request.query.get(name)

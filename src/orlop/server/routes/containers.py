@@ -40,6 +40,7 @@ from orlop.server.streams import (
     until_detached,
 )
 from orlop.server.wire import (
+    archive_path,
     json_body,
     json_response,
     query_bool,
@@ -569,15 +570,6 @@ async def changes(request: web.Request) -> web.Response:
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
 
-def _archive_path(request: web.Request) -> str:
-    path = request.query.get("path", "")
-    if not path:
-        raise InvalidParameterError("path is required")
-    if "\x00" in path:
-        raise InvalidParameterError(f"invalid path {path!r}")
-    return path
-
-
 async def _stat_header(request: web.Request, ref: str, path: str) -> str:
     import base64
 
@@ -593,7 +585,7 @@ async def archive_get(request: web.Request) -> web.StreamResponse:
     from orlop.server import helpers
 
     c = await _get(request)
-    path = _archive_path(request)
+    path = archive_path(request)
     # Looked up by the ref the client gave (Docker names the container that way in
     # "Could not find the file ... in container REF"); `_get` has checked it exists.
     header = await _stat_header(request, request.match_info["id"], path)
@@ -613,7 +605,7 @@ async def archive_put(request: web.Request) -> web.Response:
 
     ctx = ctx_of(request)
     c = await _get(request)
-    path = _archive_path(request)
+    path = archive_path(request)
     async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
         await helpers.call(ctx, "archive-put", c.id, path=path, stdin=f)
     return web.Response(status=200)

@@ -31,6 +31,7 @@ from orlop.kernel.fdio import write_all
 from orlop.server.app import api_version
 from orlop.server.context import ctx_of
 from orlop.server.wire import (
+    archive_path,
     field_str,
     field_str_map,
     json_body,
@@ -223,15 +224,6 @@ async def clone_volume(request: web.Request) -> web.Response:
 # --- volume cp (Orlop's): the container archive routes' shapes, on a volume --------------
 
 
-def _archive_path(request: web.Request) -> str:
-    path = request.query.get("path", "")
-    if not path:
-        raise InvalidParameterError("path is required")
-    if "\x00" in path:
-        raise InvalidParameterError(f"invalid path {path!r}")
-    return path
-
-
 async def _volume_stat_header(request: web.Request, name: str, path: str) -> str:
     import base64
     import json
@@ -260,7 +252,7 @@ async def archive_get(request: web.Request) -> web.StreamResponse:
     from orlop.server.streams import send_stream
 
     name = request.match_info["name"]
-    path = _archive_path(request)
+    path = archive_path(request)
     header = await _volume_stat_header(request, name, path)
     headers = {"X-Docker-Container-Path-Stat": header, "Content-Type": "application/x-tar"}
     if request.method == "HEAD":
@@ -283,7 +275,7 @@ async def archive_put(request: web.Request) -> web.Response:
 
     ctx = ctx_of(request)
     name = request.match_info["name"]
-    path = _archive_path(request)
+    path = archive_path(request)
 
     async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
         def go(e: Engine) -> object:
@@ -299,7 +291,7 @@ async def copy_volume_path(request: web.Request) -> web.Response:
     """``POST /libpod/volumes/{name}/copy?path=SRC&volume=DST&dest=DEST&archive=``:
     ``volume cp A:SRC B:DEST`` on the server; ``{"Size": bytes of tar moved}``."""
     src_vol = request.match_info["name"]
-    src = _archive_path(request)
+    src = archive_path(request)
     dst_vol = request.query.get("volume", "")
     dest = request.query.get("dest", "")
     if not dst_vol or not dest:
