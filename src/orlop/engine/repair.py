@@ -127,6 +127,12 @@ def unmount_dead_containers(engine: Engine) -> None:
             _unmount(mp)
 
 
+def _recorded_ids(engine: Engine) -> set[str]:
+    """Ids of every container with a record, whatever its state."""
+    with engine.db.read() as conn:
+        return {r["id"] for r in conn.execute("SELECT id FROM containers")}
+
+
 def sweep_container_dirs(engine: Engine) -> None:
     """Directories of containers with no record: an `rm` killed after its delete.
 
@@ -140,8 +146,7 @@ def sweep_container_dirs(engine: Engine) -> None:
         return
     if not names:
         return
-    with engine.db.read() as conn:
-        known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
+    known = _recorded_ids(engine)
     for name in names:
         if name not in known and len(name) == 64:
             shutil.rmtree(d / name, ignore_errors=True)
@@ -159,8 +164,7 @@ def sweep_run_files(engine: Engine) -> None:
         return
     if not names:
         return
-    with engine.db.read() as conn:
-        known = {r["id"] for r in conn.execute("SELECT id FROM containers")}
+    known = _recorded_ids(engine)
     sweep_exit_files(d, names)
     for name in names:
         cid, dot, suffix = name.partition(".")
