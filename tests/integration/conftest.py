@@ -1,5 +1,11 @@
 """Integration fixtures live in harness.py (imported by name from test modules, which a
 module called ``conftest`` cannot safely be: several conftest.py files share that name)."""
 
-from harness import bb, busybox_tar, orlop, tmp_orlop_dir  # noqa: F401 - pytest fixtures
+from harness import (  # noqa: F401 - pytest fixtures
+    bb,
+    busybox_tar,
+    no_leftover_containers,
+    orlop,
+    tmp_orlop_dir,
+)
 from registry_util import registry  # noqa: F401 - pytest fixture (a real registry)

@@ -86,6 +86,17 @@ def orlop(tmp_orlop_dir: Path) -> Orlop:
 
 
 @pytest.fixture
+def no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
+    """Detached containers outlive the CLI: remove them before the root goes."""
+    yield
+    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
+    if (o.root / "orlop.db").exists():
+        ids = o("ps", "-aq", "--no-trunc").stdout.split()
+        if ids:
+            o("rm", "-f", *ids, timeout=60)
+
+
+@pytest.fixture
 def bb(orlop: Orlop, busybox_tar: Path) -> Orlop:
     """An Orlop CLI whose root already has busybox:latest."""
     orlop.ok("import", str(busybox_tar), "busybox:latest")

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,15 +20,8 @@ import pytest
 
 from harness import Orlop
 
-
-@pytest.fixture(autouse=True)
-def _no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
-    yield
-    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
-    if (o.root / "orlop.db").exists():
-        ids = o("ps", "-aq", "--no-trunc").stdout.split()
-        if ids:
-            o("rm", "-f", *ids, timeout=60)
+# Detached containers are removed before the root goes (harness.py).
+pytestmark = pytest.mark.usefixtures("no_leftover_containers")
 
 
 @dataclass

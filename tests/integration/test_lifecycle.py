@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,8 @@ from harness import Orlop, mounts_under
 HAVE_TINI = os.path.exists("/usr/bin/tini-static")
 
 
-@pytest.fixture(autouse=True)
-def _no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
-    """Detached containers outlive the CLI: remove them before the root goes."""
-    yield
-    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
-    if (o.root / "orlop.db").exists():
-        ids = o("ps", "-aq", "--no-trunc").stdout.split()
-        if ids:
-            o("rm", "-f", *ids, timeout=60)
+# Detached containers are removed before the root goes (harness.py).
+pytestmark = pytest.mark.usefixtures("no_leftover_containers")
 
 
 def _inspect(o: Orlop, ref: str) -> dict:  # type: ignore[type-arg]

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness import Orlop, mounts_under
 
-
-@pytest.fixture(autouse=True)
-def _no_leftover_containers(tmp_orlop_dir: Path) -> Iterator[None]:
-    yield
-    o = Orlop(root=tmp_orlop_dir / "root", cwd=tmp_orlop_dir)
-    if (o.root / "orlop.db").exists():
-        ids = o("ps", "-aq", "--no-trunc").stdout.split()
-        if ids:
-            o("rm", "-f", *ids, timeout=60)
+# Detached containers are removed before the root goes (harness.py).
+pytestmark = pytest.mark.usefixtures("no_leftover_containers")
 
 
 def _records(o: Orlop) -> list[tuple[str, str]]:
