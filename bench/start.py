@@ -41,8 +41,8 @@ def bench_orlop(root: Path) -> float:
 
 def _crun_bundle(base: Path) -> Path:
     """The same busybox rootfs and a config.json of the shape Orlop writes."""
-    from orlop.engine.bundle import build_spec
-    from orlop.engine.users import ResolvedUser
+    from orlop.engine.containers.bundle import build_spec
+    from orlop.engine.containers.users import ResolvedUser
 
     bundle = base / "bundle"
     rootfs = bundle / "rootfs"

@@ -1,7 +1,7 @@
 """``logs -f`` goes on from exactly where its history ended: no line lost or repeated,
 also across rotations (json-file max-size / max-file).
 
-The reader is engine/logs.py's LogCursor; the writer watch.py's JsonLog, driven here
+The reader is engine/containers/logs.py's LogCursor; the writer watch.py's JsonLog, driven here
 directly (deterministic, any number of rotations) and by a real container writing a
 numbered line every 2 ms while several ``orlop logs -f`` start at different moments.
 """
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from harness import Orlop
-from orlop.engine import watch
-from orlop.engine.logs import follow, read_log, stream_log
+from orlop.engine.containers import watch
+from orlop.engine.containers.logs import follow, read_log, stream_log
 
 
 def _numbers(lines: list[bytes] | list[str]) -> list[int]:

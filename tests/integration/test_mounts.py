@@ -426,7 +426,7 @@ def test_volume_subpath_with_crun_binds_the_pinned_directory(bb: Orlop) -> None:
 def test_volume_subpath_swapped_for_symlink_after_check_stays_inside(bb: Orlop) -> None:
     """The subpath is pinned by a bind mount made through the fd of its check: a directory
     renamed away and replaced by a symlink to / afterwards is never what gets mounted."""
-    import orlop.engine.runner as runner
+    import orlop.engine.containers.runner as runner
     from orlop.mounts.spec import MountPoint
 
     vol = bb.root / "volumes" / "swap" / "_data"

@@ -28,10 +28,10 @@ from orlop.state import Database, inflight
 from orlop.state.layout import prepare_root
 
 if TYPE_CHECKING:
-    from orlop.engine.changes import Change
+    from orlop.engine.containers.mountpoints import MountPlan
+    from orlop.engine.containers.procio import Stdio
     from orlop.engine.events import EventLog
-    from orlop.engine.mountpoints import MountPlan
-    from orlop.engine.procio import Stdio
+    from orlop.engine.files.changes import Change
     from orlop.images.store import ImageStore
     from orlop.network.service import NetworkService
     from orlop.volumes.model import Volume
@@ -135,7 +135,7 @@ class Engine:
         if self._reconciled and not force:
             return
         self._reconciled = True
-        from orlop.engine.procio import is_locked
+        from orlop.engine.containers.procio import is_locked
 
         with self.db.read() as conn:
             rows = conn.execute(
@@ -149,7 +149,7 @@ class Engine:
         dead = [cid for cid, _pid in live if not is_locked(self.config.run_root, cid)]
         removed = []
         for cid in dead:
-            from orlop.engine.cgroups import Cgroup
+            from orlop.engine.containers.cgroups import Cgroup
 
             cg = Cgroup(cid)
             oom = cg.oom_killed() if cg.exists() else False
@@ -169,7 +169,7 @@ class Engine:
         if dead or half or inflight.dead_markers(self.config.root):
             self.repair()
         if os.path.isdir(self.config.run_root / "netns"):
-            from orlop.engine.netsetup import sweep
+            from orlop.engine.net.setup import sweep
 
             sweep(self.config, lambda cid: not is_locked(self.config.run_root, cid))
         for cid in removed:
@@ -223,7 +223,7 @@ class Engine:
 
     def create_container(self, opts: RunOptions) -> Container:
         """Validate everything, create missing volumes, then record the container atomically."""
-        from orlop.engine.mountpoints import (
+        from orlop.engine.containers.mountpoints import (
             parse_user_specs,
             register_mount_points,
             rollback,
@@ -234,7 +234,7 @@ class Engine:
         if opts.name:
             validate_container_name(opts.name)
         _validate_lifecycle_options(opts)
-        from orlop.engine import netopts
+        from orlop.engine.net import options as netopts
 
         # Every spec checked before the image lookup creates nothing.
         parse_user_specs(opts, self.config.root)
@@ -253,12 +253,12 @@ class Engine:
                     raise NameConflictError(opts.name.removeprefix("/"), owner["id"])
         import secrets  # here: 3 ms of imports (hmac, base64) that exec never needs
 
-        from orlop.engine.health import merge as merge_healthcheck
+        from orlop.engine.containers.health import merge as merge_healthcheck
 
         cid = secrets.token_hex(32)
         name = opts.name.removeprefix("/")
         if not name:
-            from orlop.engine.names import random_name
+            from orlop.engine.containers.names import random_name
 
             name = random_name()
         runtime = opts.runtime or self.config.runtime
@@ -308,7 +308,7 @@ class Engine:
         # those volumes and the directory (_remove_half_created).  Nothing of the
         # container exists outside the store before the record does.
         fault = os.environ.get("ORLOP_FAULT")  # tests only: die at a named point
-        from orlop.engine.procio import container_lock
+        from orlop.engine.containers.procio import container_lock
 
         with inflight.operation(self.config.root), \
                 container_lock(self.config.run_root, cid):
@@ -379,7 +379,7 @@ class Engine:
 
     def start_attached(self, ref: str, stdio: Stdio, *, interactive: bool) -> int:
         """Start a created or exited container in the foreground and wait for it."""
-        from orlop.engine.runner import run_foreground
+        from orlop.engine.containers.runner import run_foreground
 
         c = self.get_container(ref)
         if c.alive:
@@ -397,7 +397,7 @@ class Engine:
         """Start a container under its own monitor process and return at once.
 
         Starting a running container does nothing (Docker's behaviour)."""
-        from orlop.engine.monitor import start_detached
+        from orlop.engine.containers.monitor import start_detached
 
         c = self.get_container(ref)
         if c.alive:
@@ -482,9 +482,9 @@ class Engine:
                     "SELECT name FROM volumes WHERE anonymous = 1")}
             # Record first, then the directory: a kill in between leaves a directory
             # without a record, which the repair removes (engine/repair.py), and a
-            # network the sweep tears down (engine/netsetup.py).
+            # network the sweep tears down (engine/net/setup.py).
             inflight.fault("rm.after_delete")
-            from orlop.engine.netsetup import detach
+            from orlop.engine.net.setup import detach
 
             detach(self.config, c.id)
             shutil.rmtree(self.config.containers_dir / c.id, ignore_errors=True)
@@ -506,16 +506,16 @@ class Engine:
     def kill_container(self, c: Container) -> None:
         """SIGKILL the container's PID 1 and wait until its monitor has let go (marked
         stopped first, or a restart policy would bring it back: `rm -f` never ended)."""
-        from orlop.engine.lifecycle import _mark_stopped, kill_and_wait
+        from orlop.engine.containers.lifecycle import _mark_stopped, kill_and_wait
 
         _mark_stopped(self, c.id)
         kill_and_wait(self, c)
 
-    # --- lifecycle verbs (engine/lifecycle.py) ------------------------------------
+    # --- lifecycle verbs (engine/containers/lifecycle.py) ------------------------------------
 
     def stop_container(self, ref: str, timeout: int | None = None,
                        signal: str | None = None) -> Container:
-        from orlop.engine import lifecycle
+        from orlop.engine.containers import lifecycle
 
         c = self.get_container(ref)
         if signal:
@@ -524,7 +524,7 @@ class Engine:
         return c
 
     def signal_container(self, ref: str, signal: str = "SIGKILL") -> Container:
-        from orlop.engine import lifecycle
+        from orlop.engine.containers import lifecycle
 
         lifecycle.parse_signal(signal)
         c = self.get_container(ref)
@@ -541,7 +541,7 @@ class Engine:
     def wait_container(self, ref: str) -> int:
         """The exit code once the container is not running; for a --rm container
         already gone, named by its full id, the code its monitor left behind."""
-        from orlop.engine import lifecycle
+        from orlop.engine.containers import lifecycle
         from orlop.errors import ContainerNotFoundError
 
         try:
@@ -555,36 +555,36 @@ class Engine:
         return lifecycle.wait(self, c)
 
     def pause_container(self, ref: str, paused: bool = True) -> Container:
-        from orlop.engine import lifecycle
+        from orlop.engine.containers import lifecycle
 
         c = self.get_container(ref)
         lifecycle.pause(self, c, paused)
         return c
 
     def rename_container(self, ref: str, new_name: str) -> None:
-        from orlop.engine import lifecycle
+        from orlop.engine.containers import lifecycle
 
         lifecycle.rename(self, self.get_container(ref), new_name)
 
     def top_container(self, ref: str,
                       ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
-        from orlop.engine import lifecycle
+        from orlop.engine.containers import lifecycle
 
         return lifecycle.top(self, self.get_container(ref), ps_args)
 
     def container_changes(self, ref: str) -> list[Change]:
         """``diff``: the container's writable layer against its image (engine/changes)."""
-        from orlop.engine.changes import container_changes
+        from orlop.engine.files.changes import container_changes
 
         return container_changes(self, self.get_container(ref))
 
     def log_path(self, c: Container) -> Path:
-        from orlop.engine.monitor import log_path
+        from orlop.engine.containers.monitor import log_path
 
         return log_path(self.config, c.id)
 
     def is_running(self, c: Container) -> bool:
-        from orlop.engine.procio import is_locked
+        from orlop.engine.containers.procio import is_locked
 
         return is_locked(self.config.run_root, c.id)
 
@@ -601,7 +601,7 @@ class Engine:
     def commit(self, ref: str, reference: str | None, *, changes: list[str] | None = None,
                author: str = "", message: str = "") -> Any:
         """``commit``: the container's writable layer, without volume content, as an image."""
-        from orlop.engine.commit import commit_container
+        from orlop.engine.files.commit import commit_container
 
         return commit_container(self, ref, reference, changes=changes or [], author=author,
                                 message=message)
@@ -609,7 +609,7 @@ class Engine:
     def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
                  follow_link: bool = False) -> Any:
         """``cp CONTAINER:SRC DEST`` (``dest`` None: a tar stream on ``out_fd``)."""
-        from orlop.engine import cp
+        from orlop.engine.files import cp
 
         if dest is None:
             return cp.copy_out_stream(self, ref, src, out_fd, follow_link=follow_link)
@@ -618,7 +618,7 @@ class Engine:
     def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
                 archive: bool = False, follow_link: bool = False) -> Any:
         """``cp SRC CONTAINER:DEST`` (``src`` None: a tar stream read from ``in_fd``)."""
-        from orlop.engine import cp
+        from orlop.engine.files import cp
 
         if src is None:
             return cp.copy_in_stream(self, ref, dest, in_fd, archive=archive)
@@ -665,7 +665,7 @@ class Engine:
 
     def export_container(self, ref: str, out_fd: int) -> int:
         """``export``: the container's flattened rootfs (no volume content) as a tar."""
-        from orlop.engine.export import export_container
+        from orlop.engine.files.export import export_container
 
         return export_container(self, ref, out_fd)
 
@@ -745,7 +745,7 @@ def _restart_policy(text: str) -> dict[str, Any]:
 
 def _validate_lifecycle_options(opts: RunOptions) -> None:
     """Docker's checks of run/create flags, before anything is created."""
-    from orlop.engine.lifecycle import parse_signal
+    from orlop.engine.containers.lifecycle import parse_signal
 
     name, sep, count = (opts.restart or "no").partition(":")
     if name not in ("no", "always", "on-failure", "unless-stopped"):
@@ -783,11 +783,11 @@ def _validate_lifecycle_options(opts: RunOptions) -> None:
             "capability and every host device; use --cap-add for what it needs")
     _validate_security(opts)
     if opts.log_opts:
-        from orlop.engine.logs import validate_log_opts
+        from orlop.engine.containers.logs import validate_log_opts
 
         validate_log_opts(opts.log_opts)
     if opts.init:
-        from orlop.engine.runner import find_init
+        from orlop.engine.containers.runner import find_init
 
         find_init()
 

@@ -23,7 +23,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     cdir = engine.config.containers_dir / c.id
     running = c.status in ("running", "paused", "restarting")
     status = c.status
-    from orlop.engine.bundle import process_env
+    from orlop.engine.containers.bundle import process_env
     from orlop.engine.netinspect import network_settings
 
     env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
@@ -141,7 +141,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
 
 def _health(engine: Engine, c: Container) -> dict[str, Any]:
     """``State.Health`` (moby adds it for a container with an active healthcheck)."""
-    from orlop.engine import health
+    from orlop.engine.containers import health
 
     if not health.active(c.config.healthcheck):
         return {}

@@ -76,7 +76,7 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
 def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
     """Docker's ``NetworkSettings``; addresses only while the container runs (as
     Docker); the top-level address fields are the default bridge's."""
-    from orlop.engine.netsetup import HOLDER, published, read_state
+    from orlop.engine.net.setup import HOLDER, published, read_state
     from orlop.network.ports import ports_json
 
     live = c.status in ("running", "paused", "restarting")

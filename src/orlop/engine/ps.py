@@ -132,7 +132,7 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
     cs = sorted(cs, key=lambda c: c.created, reverse=True)
     now = time.time()
     out = []
-    from orlop.engine import health
+    from orlop.engine.containers import health
 
     for c in cs:
         item = container_summary(e, c)

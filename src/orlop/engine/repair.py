@@ -35,8 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orlop.engine.procio import is_locked
-from orlop.engine.runner import pins_dir
+from orlop.engine.containers.procio import is_locked
+from orlop.engine.containers.runner import pins_dir
 from orlop.errors import OrlopError
 from orlop.kernel import libc
 from orlop.kernel.flags import MNT_DETACH

@@ -1,7 +1,7 @@
 """The image config of ``commit``: the parent image's, the container's run options on top,
 then the ``--change`` instructions, and one more history entry.
 
-Pure data (no files): the layer itself is made by ``orlop.engine.commit``.
+Pure data (no files): the layer itself is made by ``orlop.engine.files.commit``.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class Helper:
 
     def resize(self, rows: int, cols: int) -> None:
         """Send a new window size to the helper, which sets it on the pty's master before
-        it relays more of the client's input (engine/procio.py)."""
+        it relays more of the client's input (engine/containers/procio.py)."""
         if self.resize_fd < 0:
             return
         with contextlib.suppress(BlockingIOError, BrokenPipeError):

@@ -3,7 +3,7 @@
 
 orlopd is multi-threaded, and much of the engine forks: the built-in runtime, the
 detached monitor (``start_detached``), ``exec``, and ``cp``/``export`` (their work runs in
-a forked child that sees the container's files, engine/view.py).  Forking a
+a forked child that sees the container's files, engine/files/view.py).  Forking a
 multi-threaded process can deadlock the child on a lock another thread held, so the
 server never makes those calls itself; it execs this small single-threaded process,
 which makes exactly one engine call:
@@ -22,7 +22,7 @@ which makes exactly one engine call:
 With a terminal relayed to a client (``exec -t`` through the API), the
 client's terminal is elsewhere: ``--console-size ROWS,COLS`` is its size when the
 process starts and ``--resize-fd`` a pipe on which orlopd writes each later size
-(engine/procio.py's RemoteTerminal applies them to the pty's master).
+(engine/containers/procio.py's RemoteTerminal applies them to the pty's master).
 
 ``--standby`` makes the fork server (server/helpers.py ``ForkServer``): it imports the
 engine once, then forks one child per call it reads from the unix socket on its stdin
@@ -89,8 +89,8 @@ def go_file_mode(mode: int) -> int:
 
 def path_stat(engine: Engine, ref: str, path: str) -> dict[str, Any]:
     """Docker's ``ContainerPathStat`` of ``path``, resolved inside the container's root
-    (engine/view.py: openat2 RESOLVE_IN_ROOT, CVE-2018-15664)."""
-    from orlop.engine.view import lstat_in_root, opened, run_in_view
+    (engine/files/view.py: openat2 RESOLVE_IN_ROOT, CVE-2018-15664)."""
+    from orlop.engine.files.view import lstat_in_root, opened, run_in_view
     from orlop.errors import NotFoundError
 
     clean = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
@@ -118,7 +118,7 @@ def path_stat(engine: Engine, ref: str, path: str) -> dict[str, Any]:
 
 
 def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    from orlop.engine.runner import Stdio
+    from orlop.engine.containers.runner import Stdio
 
     if args.op == "attach":
         code = engine.start_attached(args.container, Stdio(0, 1, 2),
@@ -128,7 +128,7 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
         c = engine.start_detached(args.container)
         return {"event": "ok", "result": {"id": c.id}}
     if args.op == "exec":
-        from orlop.engine.exec import ExecOptions, exec_container
+        from orlop.engine.containers.exec import ExecOptions, exec_container
 
         spec = json.loads(args.spec)
         code = exec_container(engine, args.container, ExecOptions(**spec), Stdio(0, 1, 2))
@@ -147,11 +147,12 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 # What a call may need, imported once by the fork server (and so inherited by the
 # helpers it forks, and by the container's monitor, which the engine forks from one).
-_WARM = ("orlop.engine.engine", "orlop.engine.monitor", "orlop.engine.runner",
-         "orlop.engine.bundle", "orlop.engine.cgroups", "orlop.engine.mountpoints",
-         "orlop.engine.logs", "orlop.engine.exec", "orlop.engine.view", "orlop.runtime",
-         "orlop.runtime.exec", "orlop.volumes.service", "orlop.images.store",
-         "orlop.kernel.pty")
+_WARM = ("orlop.engine.engine", "orlop.engine.containers.monitor",
+         "orlop.engine.containers.runner", "orlop.engine.containers.bundle",
+         "orlop.engine.containers.cgroups", "orlop.engine.containers.mountpoints",
+         "orlop.engine.containers.logs", "orlop.engine.containers.exec",
+         "orlop.engine.files.view", "orlop.runtime", "orlop.runtime.exec",
+         "orlop.volumes.service", "orlop.images.store", "orlop.kernel.pty")
 
 
 def _serve_forks(args: argparse.Namespace) -> int:
@@ -292,7 +293,7 @@ def _announce_start(engine: Engine, report: Callable[[dict[str, object]], None])
 def _remote_terminal(args: argparse.Namespace) -> None:
     if not args.console_size and args.resize_fd < 0:
         return
-    from orlop.engine.procio import RemoteTerminal, use_remote_terminal
+    from orlop.engine.containers.procio import RemoteTerminal, use_remote_terminal
 
     rows = cols = 0
     if args.console_size:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.health import from_api as healthcheck_from_api
+from orlop.engine.containers.health import from_api as healthcheck_from_api
 
 # The list entries are the engine's (engine/summary.py), shared with the CLI's local
 # backend; re-exported for the routes that import them from here.

@@ -165,7 +165,7 @@ class Sessions:
                                 interactive=interactive)
         sess = Session(container_id=c.id, tty=c.config.tty, helper=h)
         try:
-            from orlop.engine.monitor import log_path
+            from orlop.engine.containers.monitor import log_path
 
             sess.log = open(log_path(self.ctx.config, c.id), "a")
         except OSError:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from orlop.engine.lifecycle import parse_signal
-from orlop.engine.logs import parse_since, parse_size, read_entries, validate_log_opts
-from orlop.engine.monitor import restart_delay, should_restart
-from orlop.engine.runner import effective_caps
-from orlop.engine.watch import JsonLog
+from orlop.engine.containers.lifecycle import parse_signal
+from orlop.engine.containers.logs import parse_since, parse_size, read_entries, validate_log_opts
+from orlop.engine.containers.monitor import restart_delay, should_restart
+from orlop.engine.containers.runner import effective_caps
+from orlop.engine.containers.watch import JsonLog
 from orlop.errors import InvalidParameterError
 
 

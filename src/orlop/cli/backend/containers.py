@@ -25,8 +25,8 @@ from orlop.kernel.fdio import write_all
 if TYPE_CHECKING:
     from orlop.client import APIClient
     from orlop.engine import Engine
-    from orlop.engine.exec import ExecOptions
-    from orlop.engine.logs import LogCursor
+    from orlop.engine.containers.exec import ExecOptions
+    from orlop.engine.containers.logs import LogCursor
     from orlop.engine.models import RunOptions
 
 STREAMS = ("stdin", "stdout", "stderr")
@@ -58,7 +58,7 @@ class LocalContainers:
         ``-it`` on a terminal is the exception: the container is started under its own
         monitor and attached to (:meth:`_start_and_attach`), so that the detach keys
         leave it running, with its log and input there for the next attach, as Docker."""
-        from orlop.engine.procio import Stdio
+        from orlop.engine.containers.procio import Stdio
 
         if streams >= set(STREAMS) and _detachable(opts.tty, opts.interactive,
                                                     opts.runtime or self.engine.config.runtime):
@@ -87,7 +87,7 @@ class LocalContainers:
 
     def container_start_attached(self, ref: str, interactive: bool,
                                  detach_keys: str = "") -> int:
-        from orlop.engine.procio import Stdio
+        from orlop.engine.containers.procio import Stdio
 
         c = self.engine.get_container(ref)
         if interactive and c.config.open_stdin and _detachable(
@@ -104,8 +104,8 @@ class LocalContainers:
     def _start_and_attach(self, cid: str, detach_keys: str, auto_remove: bool) -> int:
         """Start ``cid`` under its monitor with our terminal's size, and attach to it
         from the first byte of its output (the log read from where it ends now)."""
-        from orlop.engine.console import request_size
-        from orlop.engine.logs import LogCursor
+        from orlop.engine.containers.console import request_size
+        from orlop.engine.containers.logs import LogCursor
         from orlop.errors import OrlopError
 
         engine = self.engine
@@ -145,7 +145,7 @@ class LocalContainers:
         return {"Titles": titles, "Processes": rows}
 
     def container_logs(self, ref: str, opts: LogOptions) -> None:
-        from orlop.engine.logs import Entry, parse_since, stream_log
+        from orlop.engine.containers.logs import Entry, parse_since, stream_log
 
         engine = self.engine
         c = engine.get_container(ref)
@@ -202,9 +202,9 @@ class LocalContainers:
         restored on every way out; the detach keys end the attach, the container runs
         on (:class:`~orlop.detachkeys.Detached`)."""
         from orlop.detachkeys import Detached, resolve_detach_keys
-        from orlop.engine.console import resize
-        from orlop.engine.logs import follow
-        from orlop.engine.monitor import stdin_fifo
+        from orlop.engine.containers.console import resize
+        from orlop.engine.containers.logs import follow
+        from orlop.engine.containers.monitor import stdin_fifo
         from orlop.errors import OrlopError
 
         engine = self.engine
@@ -262,8 +262,8 @@ class LocalContainers:
     def container_exec(self, ref: str, opts: ExecOptions) -> int:
         """The process's exit code; one that could not be started is reported as the
         docker CLI (and orlopd's exec stream) does: its message on stderr, 126/127."""
-        from orlop.engine.exec import exec_container
-        from orlop.engine.procio import Stdio
+        from orlop.engine.containers.exec import exec_container
+        from orlop.engine.containers.procio import Stdio
         from orlop.errors import RuntimeFailedError
 
         try:

@@ -1,8 +1,8 @@
 """Data calls of the backends: ``cp``, ``export`` and the volume archive verbs.
 
-Local: the engine's calls (engine/cp.py, export, volumes/backup.py).  Remote: the
+Local: the engine's calls (engine/files/cp.py, export, volumes/backup.py).  Remote: the
 archive endpoints, with the host's half of ``cp`` done here as the docker CLI does it
-(engine/hostcopy.py: Docker's renaming, and an extraction that trusts nothing the daemon
+(engine/files/hostcopy.py: Docker's renaming, and an extraction that trusts nothing the daemon
 sends), and libpod's volume export/import; each raises the texts the local call does.
 """
 
@@ -51,7 +51,7 @@ class LocalData:
     def volume_cp(self, src_vol: str, src: str, dst_vol: str, dest: str, *,
                   archive: bool = False) -> int:
         """``volume cp``: one side a volume (or both); bytes of tar moved."""
-        from orlop.engine import volumecp
+        from orlop.engine.files import volumecp
 
         self.engine.reconcile()
         if src_vol and dst_vol:
@@ -74,7 +74,7 @@ class RemoteData:
                  keep_owner: bool = False) -> int:
         """``volume``: REF is a volume (``volume cp``, Orlop's volume archive route)."""
         from orlop.client.archive import copy_body
-        from orlop.engine import hostcopy as hc
+        from orlop.engine.files import hostcopy as hc
 
         src = hc.clean(src)
         if dest is None:
@@ -90,7 +90,7 @@ class RemoteData:
             finally:
                 conn.close()
             return 0
-        # The host's side first, with engine/cp.py's texts and in its order.
+        # The host's side first, with engine/files/cp.py's texts and in its order.
         hd = hc.host_destination(src, dest)
         target_dir, prefix, expect_file = hd.target_dir, hd.prefix, hd.expect_file
         path = src
@@ -124,7 +124,7 @@ class RemoteData:
     def _kind(self, ref: str, path: str, volume: bool = False) -> str:
         """What ``path`` is in the container, a symlink followed once (as the docker
         CLI); "missing" when there is nothing there."""
-        from orlop.engine import hostcopy as hc
+        from orlop.engine.files import hostcopy as hc
 
         st = self.api.stat_path(ref, path, volume=volume)
         if hc.stat_kind(st) == "symlink" and st is not None:
@@ -135,7 +135,7 @@ class RemoteData:
                 archive: bool = False, follow_link: bool = False,
                 volume: bool = False) -> int:
         from orlop.client.images import chunks
-        from orlop.engine import hostcopy as hc
+        from orlop.engine.files import hostcopy as hc
 
         dest = hc.clean(dest)
         if src is None:

@@ -1,7 +1,7 @@
 """Monitoring calls of the backends: events, stats, update.
 
 Both sides yield the same Docker wire dicts: the local side reads the event log and the
-cgroups itself (engine/events.py, engine/stats.py, the functions orlopd's routes use),
+cgroups itself (engine/events.py, engine/containers/stats.py, the functions orlopd's routes use),
 the remote side asks orlopd.
 """
 
@@ -36,7 +36,7 @@ class LocalMonitoring:
                 for c in self.engine.list_containers(all_=all_)]
 
     def update_container(self, ref: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        from orlop.engine.stats import update_container, update_from_wire
+        from orlop.engine.containers.stats import update_container, update_from_wire
 
         return update_container(self.engine, ref, update_from_wire(body))
 
@@ -46,7 +46,7 @@ def _stats_in_own_engine(engine: Engine, cid: str, stream: bool,
     """The stream with an engine of its own, made where the generator runs: `stats`
     reads each container in a thread, and a SQLite connection is not for sharing."""
     from orlop.engine import Engine
-    from orlop.engine.stats import stats_stream
+    from orlop.engine.containers.stats import stats_stream
 
     own = Engine(engine.config)
     own.skip_reconcile()

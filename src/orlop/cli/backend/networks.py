@@ -15,38 +15,38 @@ class LocalNetworks:
     engine: Engine
 
     def network_create(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        from orlop.engine.networks import create_network
+        from orlop.engine.net.networks import create_network
 
         return create_network(self.engine, body)
 
     def network_inspect(self, ref: str) -> dict[str, Any]:
-        from orlop.engine.networks import inspect_network
+        from orlop.engine.net.networks import inspect_network
 
         return inspect_network(self.engine, ref)
 
     def network_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        from orlop.engine.networks import list_networks
+        from orlop.engine.net.networks import list_networks
 
         return list_networks(self.engine, filters)
 
     def network_remove(self, ref: str) -> None:
-        from orlop.engine.networks import remove_network
+        from orlop.engine.net.networks import remove_network
 
         remove_network(self.engine, ref)
 
     def network_prune(self, filters: Mapping[str, list[str]] | None) -> list[str]:
-        from orlop.engine.networks import prune_networks
+        from orlop.engine.net.networks import prune_networks
 
         return prune_networks(self.engine, filters)
 
     def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str]
                         ) -> None:
-        from orlop.engine.networks import connect
+        from orlop.engine.net.networks import connect
 
         connect(self.engine, net, container, ip, aliases)
 
     def network_disconnect(self, net: str, container: str, force: bool) -> None:
-        from orlop.engine.networks import disconnect
+        from orlop.engine.net.networks import disconnect
 
         disconnect(self.engine, net, container, force)
 

@@ -34,7 +34,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError('"orlop exec" requires at least 2 arguments.')
     if args.privileged:
         raise UsageError("exec --privileged is not supported by Orlop")
-    from orlop.engine.exec import ExecOptions
+    from orlop.engine.containers.exec import ExecOptions
 
     env = list(args.env)
     if args.env_file:

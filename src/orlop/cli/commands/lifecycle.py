@@ -48,7 +48,7 @@ def _stop(name: str, argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.containers, name, at_least=1)
     if args.signal:
-        from orlop.engine.lifecycle import parse_signal
+        from orlop.engine.containers.lifecycle import parse_signal
 
         parse_signal(args.signal)  # refused before any container is touched
     backend = ctx.backend()
@@ -65,7 +65,7 @@ def _kill(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "kill", at_least=1)
-    from orlop.engine.lifecycle import parse_signal
+    from orlop.engine.containers.lifecycle import parse_signal
 
     parse_signal(args.signal)
     backend = ctx.backend()
@@ -142,7 +142,7 @@ def _logs(name: str, argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.container, "logs", exactly=1)
     from orlop.cli.backend.containers import LogOptions
-    from orlop.engine.logs import parse_since
+    from orlop.engine.containers.logs import parse_since
 
     if args.tail == "all":
         tail = -1

@@ -132,7 +132,7 @@ def _labels(items: list[str]) -> dict[str, str]:
 
 
 def _memory(text: str) -> int:
-    from orlop.engine.logs import parse_size
+    from orlop.engine.containers.logs import parse_size
     from orlop.errors import InvalidParameterError
 
     try:
@@ -222,7 +222,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
 
 
 def _healthcheck(args: argparse.Namespace) -> dict[str, object] | None:
-    from orlop.engine.health import from_flags, parse_go_duration
+    from orlop.engine.containers.health import from_flags, parse_go_duration
 
     durations = {}
     for flag in ("interval", "timeout", "start-period"):

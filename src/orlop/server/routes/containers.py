@@ -50,7 +50,7 @@ from orlop.server.wire import (
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.engine.logs import Entry
+    from orlop.engine.containers.logs import Entry
     from orlop.engine.models import Container
     from orlop.server.app import Routes
 
@@ -81,7 +81,7 @@ async def create(request: web.Request) -> web.Response:
     def go(e: Engine) -> Container:
         c = e.create_container(opts)
         if size is not None:
-            from orlop.engine.console import request_size
+            from orlop.engine.containers.console import request_size
 
             request_size(e.config, c.id, *size)
         return c
@@ -136,7 +136,7 @@ async def _exists(request: web.Request, cid: str) -> Container | None:
 
 
 def _running(request: web.Request, cid: str) -> bool:
-    from orlop.engine.runner import is_locked
+    from orlop.engine.containers.runner import is_locked
 
     return is_locked(ctx_of(request).config.run_root, cid)
 
@@ -260,9 +260,9 @@ async def log_entries(request: web.Request, c: Container, *, history: bool, foll
     container stops or the reader goes away.  Following runs in a thread of its own (the
     engine's reader polls), never in the engine pool, so that followers cannot starve it.
     """
-    from orlop.engine.logs import read_entries, stream_log
-    from orlop.engine.monitor import log_path
-    from orlop.engine.runner import is_locked
+    from orlop.engine.containers.logs import read_entries, stream_log
+    from orlop.engine.containers.monitor import log_path
+    from orlop.engine.containers.runner import is_locked
 
     ctx = ctx_of(request)
     path = log_path(ctx.config, c.id)
@@ -281,7 +281,7 @@ async def log_entries(request: web.Request, c: Container, *, history: bool, foll
             loop.call_soon_threadsafe(q.put_nowait, e)
 
     def produce() -> None:
-        # One cursor for the history and the follow (engine/logs.py): the follow goes on
+        # One cursor for the history and the follow (engine/containers/logs.py): the follow goes on
         # from the byte where the history ended, across rotations, nothing lost or
         # repeated.  Without history (attach), from the end of the log as it is now.
         entries = stream_log(path, tail=tail if history else 0, since=since, until=until,
@@ -316,7 +316,7 @@ def _stream_no(e: Entry) -> int:
 
 def _fifo_writer(path: str, source: asyncio.Queue[bytes | None]) -> asyncio.Task[None]:
     """``attach --stdin`` to a detached ``-i`` container: the client's bytes go to the
-    stdin FIFO its monitor keeps open (engine/monitor.py)."""
+    stdin FIFO its monitor keeps open (engine/containers/monitor.py)."""
     async def copy() -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -361,7 +361,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
                     return resp
         if client_input is not None:
             if detached:
-                from orlop.engine.monitor import stdin_fifo
+                from orlop.engine.containers.monitor import stdin_fifo
 
                 writer = _fifo_writer(str(stdin_fifo(ctx.config, c.id)), client_input.queue)
             else:
@@ -404,7 +404,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
 
 
 def _parse_time(value: str | None) -> float:
-    from orlop.engine.logs import parse_since
+    from orlop.engine.containers.logs import parse_since
 
     return parse_since(value or "")
 
@@ -518,14 +518,14 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
-    """The size of the container's terminal (engine/console.py); ``h`` and ``w``."""
+    """The size of the container's terminal (engine/containers/console.py); ``h`` and ``w``."""
     c = await _get(request)
     h, w = query_int(request, "h", 0) or 0, query_int(request, "w", 0) or 0
     if h < 0 or w < 0 or h > 65535 or w > 65535:
         raise InvalidParameterError(f"invalid terminal size {h}x{w}")
 
     def go(e: Engine) -> None:
-        from orlop.engine.console import resize as resize_console
+        from orlop.engine.containers.console import resize as resize_console
 
         resize_console(e, c, h, w)
 
@@ -581,7 +581,7 @@ async def _stat_header(request: web.Request, ref: str, path: str) -> str:
 
 async def archive_get(request: web.Request) -> web.StreamResponse:
     """HEAD: the path's stat header only; GET: a tar of the path with it.  Both resolve
-    the path inside the container's root in a helper process (engine/view.py)."""
+    the path inside the container's root in a helper process (engine/files/view.py)."""
     from orlop.server import helpers
 
     c = await _get(request)

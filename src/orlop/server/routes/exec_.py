@@ -1,7 +1,7 @@
 """``/containers/{id}/exec`` and ``/exec/{id}/...``: create, start, inspect, resize.
 
 An exec instance lives in the server's memory (as in moby, whose exec store is not
-persisted either).  ``start`` runs ``orlop.engine.exec.exec_container`` in a helper
+persisted either).  ``start`` runs ``orlop.engine.containers.exec.exec_container`` in a helper
 process (it forks: see server/monitor.py) whose stdio are pipes to the server: its output
 is relayed to the client (framed when there is no tty), the client's input to its stdin,
 and its exit code recorded before the stream ends, because the docker CLI reads it with

@@ -1,5 +1,5 @@
 """``/networks`` (moby ``api/server/router/network``): list, inspect, create, delete,
-prune, connect, disconnect; the engine's network verbs (engine/networks.py) with
+prune, connect, disconnect; the engine's network verbs (engine/net/networks.py) with
 Docker's status codes."""
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ if TYPE_CHECKING:
 
 
 async def list_networks(request: web.Request) -> web.Response:
-    from orlop.engine.networks import list_networks as go
+    from orlop.engine.net.networks import list_networks as go
 
     filters = query_filters(request)
     return json_response(await ctx_of(request).call(lambda e: go(e, filters)))
 
 
 async def inspect_network(request: web.Request) -> web.Response:
-    from orlop.engine.networks import inspect_network as go
+    from orlop.engine.net.networks import inspect_network as go
 
     ref = request.match_info["id"]
     return json_response(await ctx_of(request).call(lambda e: go(e, ref)))
 
 
 async def create_network(request: web.Request) -> web.Response:
-    from orlop.engine.networks import create_network as go
+    from orlop.engine.net.networks import create_network as go
 
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
@@ -43,7 +43,7 @@ async def create_network(request: web.Request) -> web.Response:
 
 
 async def remove_network(request: web.Request) -> web.Response:
-    from orlop.engine.networks import remove_network as go
+    from orlop.engine.net.networks import remove_network as go
 
     ref = request.match_info["id"]
     await ctx_of(request).call(lambda e: go(e, ref))
@@ -51,7 +51,7 @@ async def remove_network(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    from orlop.engine.networks import prune_networks
+    from orlop.engine.net.networks import prune_networks
 
     filters = query_filters(request)
     deleted = await ctx_of(request).call(lambda e: prune_networks(e, filters))
@@ -70,7 +70,7 @@ def _endpoint(body: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 async def connect(request: web.Request) -> web.Response:
-    from orlop.engine.networks import connect as go
+    from orlop.engine.net.networks import connect as go
 
     ctx = ctx_of(request)
     ref = request.match_info["id"]
@@ -86,7 +86,7 @@ async def connect(request: web.Request) -> web.Response:
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    from orlop.engine.networks import disconnect as go
+    from orlop.engine.net.networks import disconnect as go
 
     ctx = ctx_of(request)
     ref = request.match_info["id"]

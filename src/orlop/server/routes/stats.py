@@ -1,6 +1,6 @@
 """GET /containers/{id}/stats and POST /containers/{id}/update: cgroup figures and limits.
 
-Both are engine/stats.py's functions, the ones the local CLI calls.  A stats stream
+Both are engine/containers/stats.py's functions, the ones the local CLI calls.  A stats stream
 takes one sample per second in a worker thread (each with an engine of its own) and
 ends when the client goes away (aiohttp cancels the handler), the server shuts down,
 or the container is removed.
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 async def container_stats(request: web.Request) -> web.StreamResponse:
-    from orlop.engine.stats import INTERVAL, StatsReader
+    from orlop.engine.containers.stats import INTERVAL, StatsReader
 
     ctx = ctx_of(request)
     ref = request.match_info["id"]
@@ -51,8 +51,8 @@ async def container_stats(request: web.Request) -> web.StreamResponse:
 
 
 async def update_container(request: web.Request) -> web.Response:
-    from orlop.engine.stats import update_container as update
-    from orlop.engine.stats import update_from_wire
+    from orlop.engine.containers.stats import update_container as update
+    from orlop.engine.containers.stats import update_from_wire
 
     ctx = ctx_of(request)
     ref = request.match_info["id"]

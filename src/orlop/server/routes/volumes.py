@@ -232,7 +232,7 @@ async def _volume_stat_header(request: web.Request, name: str, path: str) -> str
     from orlop.server.monitor import go_file_mode
 
     def go(e: Engine) -> dict[str, Any]:
-        from orlop.engine.volumecp import stat_path
+        from orlop.engine.files.volumecp import stat_path
 
         st, target = stat_path(e, name, path)
         clean = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
@@ -247,7 +247,7 @@ async def _volume_stat_header(request: web.Request, name: str, path: str) -> str
 async def archive_get(request: web.Request) -> web.StreamResponse:
     """``GET|HEAD /libpod/volumes/{name}/archive?path=``: as the container archive route
     (HEAD: the ContainerPathStat header only; GET: a tar of the path with it), the path
-    resolved inside the volume by fd (engine/volumecp.py)."""
+    resolved inside the volume by fd (engine/files/volumecp.py)."""
     from orlop.server.helpers import open_engine_output
     from orlop.server.streams import send_stream
 
@@ -259,7 +259,7 @@ async def archive_get(request: web.Request) -> web.StreamResponse:
         return web.Response(status=200, headers=headers)
 
     def write(e: Engine, fd: int) -> object:
-        from orlop.engine.volumecp import stream_out
+        from orlop.engine.files.volumecp import stream_out
 
         return stream_out(e, name, path, fd)
 
@@ -279,7 +279,7 @@ async def archive_put(request: web.Request) -> web.Response:
 
     async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
         def go(e: Engine) -> object:
-            from orlop.engine.volumecp import stream_in
+            from orlop.engine.files.volumecp import stream_in
 
             return stream_in(e, name, path, f, archive=True)
 
@@ -300,7 +300,7 @@ async def copy_volume_path(request: web.Request) -> web.Response:
     archive = query_bool(request, "archive")
 
     def go(e: Engine) -> int:
-        from orlop.engine.volumecp import copy_between
+        from orlop.engine.files.volumecp import copy_between
 
         return copy_between(e, src_vol, src, dst_vol, dest, archive=archive).size
 

@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
-from orlop.engine.bundle import build_spec, process_env, write_bundle
-from orlop.engine.cgroups import Cgroup, Resources
-from orlop.engine.copyup import copy_up, overlay_data
-from orlop.engine.models import Container
-from orlop.engine.procio import (
+from orlop.engine.containers.bundle import build_spec, process_env, write_bundle
+from orlop.engine.containers.cgroups import Cgroup, Resources
+from orlop.engine.containers.procio import (
     _FORWARDED,
     Stdio,
     console_pair,
@@ -33,8 +31,10 @@ from orlop.engine.procio import (
     wait_process,
     winsize_of,
 )
+from orlop.engine.containers.users import resolve_user
+from orlop.engine.files.copyup import copy_up, overlay_data
+from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
-from orlop.engine.users import resolve_user
 from orlop.errors import OrlopError, RuntimeFailedError
 from orlop.kernel import libc
 from orlop.kernel.flags import MNT_DETACH, MountFlag
@@ -45,7 +45,7 @@ from orlop.state import inflight
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
-    from orlop.engine.netsetup import Attachment
+    from orlop.engine.net.setup import Attachment
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
 _copy_winsize = copy_winsize
@@ -90,7 +90,7 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
 def release_network(engine: Engine, c: Container, later: bool = False) -> None:
     """Tear down what attach() set up (nothing for none/host/container:); ``later``: in
     a detached child, once the container's exit is reported (netsetup.detach_later)."""
-    from orlop.engine.netsetup import detach, detach_later
+    from orlop.engine.net.setup import detach, detach_later
 
     (detach_later if later else detach)(engine.config, c.id)
 
@@ -119,11 +119,11 @@ def prepare(engine: Engine, c: Container,
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
-    from orlop.engine.netsetup import attach
+    from orlop.engine.net.setup import attach
 
     spec = _spec_for(engine, c, points, lowers, cdir, attach(engine, c))
     if (c.runtime or "orlop") != "orlop":
-        from orlop.engine.destcheck import rehearse_mounts
+        from orlop.engine.containers.destcheck import rehearse_mounts
 
         rehearse_mounts(spec, cdir, lowers, upper)
     write_bundle(cdir, spec)
@@ -300,7 +300,7 @@ def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: P
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
               cdir: Path, net: Attachment) -> dict[str, Any]:
-    from orlop.engine.rro import recursive_ro_error
+    from orlop.engine.containers.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
 
     cfg = c.config
@@ -435,7 +435,7 @@ def effective_caps(default: list[str], add: list[str], drop: list[str]) -> list[
 
 
 def _record_start(engine: Engine, c: Container, pid: int) -> None:
-    from orlop.engine import health
+    from orlop.engine.containers import health
 
     health.reset(engine.config, c)
     with engine.db.write() as conn:
@@ -471,7 +471,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
             # its master: the process sees /dev/pts/0, as with Docker.
             ours, theirs = console_pair()
             # orlopd's stdout is a pipe: the size the API client asked for on create.
-            from orlop.engine.console import requested_size
+            from orlop.engine.containers.console import requested_size
 
             size = winsize_of(stdio.stdout) or requested_size(engine.config, c.id)
         console_socket = theirs if theirs >= 0 else None

@@ -5,7 +5,7 @@ SRC's base name (``data/``, ``data/f``; ``SRC/.`` gives the content at the top);
 docker CLI renames them to what the destination asks for (moby ``pkg/archive``
 ``RebaseArchiveEntries``) and extracts them.  Going the other way it makes a tar of the
 host path, named for the destination, and ``PUT``s it.  The naming rules are those of
-the in-process ``cp`` (engine/cp.py), so ``orlop -H ... cp`` lands the same files.
+the in-process ``cp`` (engine/files/cp.py), so ``orlop -H ... cp`` lands the same files.
 
 The tar comes from the daemon, and the daemon may be hostile or compromised, so the
 client trusts none of it: :func:`rebase_entries` refuses an absolute name, a ``..``
@@ -14,7 +14,7 @@ extracted with ``orlop.images.archive.extract_tar``, which resolves every entry 
 the destination directory by fd and never writes through a symlink out of it
 (CVE-2018-15664, CVE-2019-14271's lesson that the client must not trust the daemon's
 archive either), without the archive's owners and without device nodes, as
-engine/cp.py extracts on the host.
+engine/files/cp.py extracts on the host.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def write_rebased(src: IO[bytes], out_fd: int, old: str, new: str) -> None:
 
 def write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
                       include_root: bool, archive: bool) -> int:
-    """A tar of the host path ``src`` named ``prefix`` (engine/cp.py's naming).  Without
+    """A tar of the host path ``src`` named ``prefix`` (engine/files/cp.py's naming).  Without
     ``archive`` (``cp -a``) every entry belongs to root, as Docker's daemon makes the
     copied files the container's root's; the daemon keeps the tar's owners."""
     from orlop.images.tarwriter import TarWriter, TreeOptions

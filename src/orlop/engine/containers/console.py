@@ -1,7 +1,7 @@
 """The size of a container's terminal when its client is not the process holding it.
 
 Locally the foreground CLI holds the pty master and copies its own terminal's size to it
-(engine/procio.py, on start and on SIGWINCH).  Through orlopd the client is elsewhere:
+(engine/containers/procio.py, on start and on SIGWINCH).  Through orlopd the client is elsewhere:
 Docker's API carries the size as ``HostConfig.ConsoleSize`` on create (the size from the
 first instruction on) and as ``POST /containers/{id}/resize`` afterwards.  The first is
 recorded in the container's directory for the start to read (:func:`requested_size`);
@@ -68,7 +68,7 @@ def resize(engine: Engine, c: Container, height: int, width: int) -> None:
     """
     if height <= 0 or width <= 0 or not c.config.tty:
         return
-    from orlop.engine.procio import is_locked
+    from orlop.engine.containers.procio import is_locked
 
     cur = engine.get_container(c.id)
     if cur.status not in ("running", "paused") or cur.pid <= 0 or \

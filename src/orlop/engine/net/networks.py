@@ -160,7 +160,7 @@ def _until(text: str) -> float:
 def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
             aliases: Sequence[str] = ()) -> None:
     """Docker's connect: recorded at once; applied now if the container runs."""
-    from orlop.engine import netsetup
+    from orlop.engine.net import setup as netsetup
     from orlop.network import netavark
 
     n = find(engine, net_ref)
@@ -197,7 +197,7 @@ def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
 
 def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = False
                ) -> None:
-    from orlop.engine import netsetup
+    from orlop.engine.net import setup as netsetup
     from orlop.network import netavark
 
     n = find(engine, net_ref)

@@ -1,6 +1,6 @@
 """``volume cp``: host <-> volume and volume <-> volume, with no container.
 
-The same copier as ``cp`` (engine/cp.py), run on the volume's ``_data`` directory fd
+The same copier as ``cp`` (engine/files/cp.py), run on the volume's ``_data`` directory fd
 instead of a container's root: a volume path is resolved inside the volume by fd with
 RESOLVE_IN_ROOT (``..`` stops at the volume's top, a symlink in the volume that points
 at ``/etc`` means the volume's own ``etc``: CVE-2018-15664's lesson), the tar is written
@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
-from orlop.engine.cp import CpResult, archive_child, extract_child, probe_child
-from orlop.engine.hostcopy import (
+from orlop.engine.files.cp import CpResult, archive_child, extract_child, probe_child
+from orlop.engine.files.hostcopy import (
     _pipe_through,
     clean,
     container_destination,
@@ -34,8 +34,8 @@ from orlop.engine.hostcopy import (
     host_source,
     write_host_source,
 )
-from orlop.engine.hostcopy import base as _base
-from orlop.engine.view import describe, lstat_in_root
+from orlop.engine.files.hostcopy import base as _base
+from orlop.engine.files.view import describe, lstat_in_root
 from orlop.errors import InvalidParameterError, NotFoundError
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ def parse_signal(text: str) -> int:
 
 
 def is_running(engine: Engine, cid: str) -> bool:
-    from orlop.engine.procio import is_locked
+    from orlop.engine.containers.procio import is_locked
 
     return is_locked(engine.config.run_root, cid)
 
@@ -98,7 +98,7 @@ def send_signal(engine: Engine, c: Container, signum: int) -> bool:
 
 def _thaw_for_signal(c: Container, signum: int) -> None:
     """A frozen (v1 freezer) process cannot handle or die of a signal: thaw it."""
-    from orlop.engine.cgroups import Cgroup
+    from orlop.engine.containers.cgroups import Cgroup
 
     cg = Cgroup(c.id)
     if cg.frozen():
@@ -137,7 +137,7 @@ def kill_and_wait(engine: Engine, c: Container, timeout: float = 30.0) -> None:
     if not wait_unlocked(engine, c.id, timeout):
         # A container init whose pid the store lost (a monitor between phases): kill
         # everything in its cgroup.
-        from orlop.engine.cgroups import Cgroup
+        from orlop.engine.containers.cgroups import Cgroup
 
         Cgroup(c.id).kill_all()
         if not wait_unlocked(engine, c.id, timeout):
@@ -182,7 +182,7 @@ def wait(engine: Engine, c: Container) -> int:
 
 
 def pause(engine: Engine, c: Container, paused: bool) -> None:
-    from orlop.engine.cgroups import Cgroup
+    from orlop.engine.containers.cgroups import Cgroup
 
     cur = _current(engine, c.id) or c
     if cur.status not in ("running", "paused") or not is_running(engine, c.id):
@@ -230,7 +230,7 @@ def top(engine: Engine, c: Container, ps_args: list[str]) -> tuple[list[str], li
     """`ps` on the host limited to the container's processes (Docker's way)."""
     import subprocess
 
-    from orlop.engine.cgroups import Cgroup
+    from orlop.engine.containers.cgroups import Cgroup
 
     cur = _current(engine, c.id) or c
     if cur.status not in ("running", "paused") or not is_running(engine, c.id):

@@ -51,7 +51,7 @@ WATCH_SCRIPT = Path(__file__).with_name("watch.py")
 SRC_DIR = str(Path(__file__).resolve().parents[2])
 # The finish phase: the full engine, imported from the same tree as this file.
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from orlop.engine.monitor import finish_main; finish_main(sys.argv[2:])")
+         "from orlop.engine.containers.monitor import finish_main; finish_main(sys.argv[2:])")
 
 _inherited: list[object] = []  # the CLI's engine, kept alive and never used in M
 
@@ -197,7 +197,7 @@ def stdin_fifo(config: EngineConfig, cid: str) -> Path:
 
 def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> NoReturn:
     """Start ``c`` and become its watcher (never returns)."""
-    from orlop.engine import runner
+    from orlop.engine.containers import runner
 
     config = engine.config
     mounted: list[str] = []
@@ -225,7 +225,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
         if c.config.tty:
             # The terminal comes from the container's own devpts (/dev/pts/0 inside):
             # the init sends its master over this socket pair.
-            from orlop.engine.procio import console_pair
+            from orlop.engine.containers.procio import console_pair
 
             console_ours, console_theirs = console_pair()
             to_close += [console_ours, console_theirs]
@@ -267,7 +267,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
         raise
     for fd in to_close:
         os.close(fd)
-    from orlop.engine import health
+    from orlop.engine.containers import health
 
     health.reset(config, c)
     with engine.db.write() as conn:
@@ -280,7 +280,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
     _report(report_fd, {"pid": pid})
     pid = watch_pid
     opts = c.host_config.log_config.get("Config") or {}
-    from orlop.engine.logs import parse_size
+    from orlop.engine.containers.logs import parse_size
 
     args: dict[str, Any] = {
         "pid": pid,
@@ -291,7 +291,7 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
                         str(config.run_root), c.id, str(lock_fd), str(pid)],
         **fds,
     }
-    from orlop.engine.netsetup import HELD
+    from orlop.engine.net.setup import HELD
 
     # The network namespace's descriptor too: the finish phase tears it down.
     for fd in [lock_fd, *fds.values(), *([HELD[c.id]] if c.id in HELD else [])]:
@@ -308,7 +308,7 @@ def finish_main(argv: list[str]) -> NoReturn:
     """``ROOT RUN_ROOT ID LOCK_FD PID CODE``: record the exit, clean up, restart or remove."""
     root, run_root, cid, lock_s, pid_s, code_s = argv
     lock_fd, pid, code = int(lock_s), int(pid_s), int(code_s)
-    from orlop.engine.cgroups import Cgroup
+    from orlop.engine.containers.cgroups import Cgroup
     from orlop.engine.engine import Engine
 
     config = EngineConfig.from_env(root, run_root)
@@ -333,7 +333,7 @@ def finish_main(argv: list[str]) -> NoReturn:
                                 finished_at=now_rfc3339(), oom_killed=int(oom))
     # Only now that the store no longer names it may the pid be reused.
     _reap(pid)
-    from orlop.engine.netsetup import detach
+    from orlop.engine.net.setup import detach
 
     detach(config, cid)
     if c is not None and (c.runtime or "orlop") != "orlop":
@@ -358,7 +358,7 @@ def _delete_external(engine: Engine, c: Container) -> None:
     """The runtime's state of a container started with crun/runc (its `run` exited)."""
     import shutil
 
-    from orlop.engine.runner import delete_external
+    from orlop.engine.containers.runner import delete_external
 
     exe = c.runtime if "/" in c.runtime else shutil.which(c.runtime)
     if exe:

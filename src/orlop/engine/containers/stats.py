@@ -1,6 +1,6 @@
 """``stats`` and ``update``: a container's resource figures and limits, as Docker serves them.
 
-Stats are read from the container's cgroup (engine/cgroups.py, v1 or v2) into Docker's
+Stats are read from the container's cgroup (engine/containers/cgroups.py, v1 or v2) into Docker's
 ``StatsJSON`` (``GET /containers/{id}/stats``), with the host's CPU time from
 ``/proc/stat`` as moby computes ``system_cpu_usage``.  A sample carries the previous one
 as ``precpu_stats``/``preread``, from which a client computes CPU %.  A container that is
@@ -29,7 +29,7 @@ from orlop.errors import (
 )
 
 if TYPE_CHECKING:
-    from orlop.engine.cgroups import Usage
+    from orlop.engine.containers.cgroups import Usage
     from orlop.engine.engine import Engine
     from orlop.engine.models import Container
 
@@ -113,8 +113,8 @@ def _cpu_stats(u: Usage, system: int) -> dict[str, Any]:
 def sample(engine: Engine, c: Container) -> dict[str, Any] | None:
     """One reading of a running container's cgroup in Docker's shape (without the
     ``pre`` fields); None when it is not running or has no cgroup."""
-    from orlop.engine.cgroups import Cgroup
-    from orlop.engine.procio import is_locked
+    from orlop.engine.containers.cgroups import Cgroup
+    from orlop.engine.containers.procio import is_locked
 
     if c.status not in ("running", "paused") or not is_locked(engine.config.run_root, c.id):
         return None
@@ -283,8 +283,8 @@ def _validate(c: Container, o: UpdateOptions) -> None:
 def update_container(engine: Engine, ref: str, opts: UpdateOptions) -> dict[str, Any]:
     """``docker update``: the stored HostConfig, then the live cgroup; Docker's answer
     ``{"Warnings": [...]}``.  A refusal of the kernel restores the stored config."""
-    from orlop.engine.cgroups import Cgroup
-    from orlop.engine.procio import is_locked
+    from orlop.engine.containers.cgroups import Cgroup
+    from orlop.engine.containers.procio import is_locked
 
     c = engine.get_container(ref)
     _validate(c, opts)

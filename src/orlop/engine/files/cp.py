@@ -1,6 +1,6 @@
 """``cp`` between a container and the host, both directions, as Docker's CLI and daemon do.
 
-Container side (a forked child, orlop.engine.view): the path is resolved in the
+Container side (a forked child, orlop.engine.files.view): the path is resolved in the
 container's root by fd, so it means what it means inside the container — a path in a
 volume or a bind mount reads and writes the volume (reference 2.15) — and no symlink
 in the container can lead outside it (CVE-2018-15664).  The tar written out of the
@@ -24,16 +24,16 @@ import os
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from orlop.engine.hostcopy import base as _base
-from orlop.engine.hostcopy import clean as _clean
-from orlop.engine.hostcopy import (
+from orlop.engine.files.hostcopy import base as _base
+from orlop.engine.files.hostcopy import clean as _clean
+from orlop.engine.files.hostcopy import (
     container_destination,
     host_destination,
     host_source,
     write_host_source,
 )
-from orlop.engine.hostcopy import contents_only as _contents_only
-from orlop.engine.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
+from orlop.engine.files.hostcopy import contents_only as _contents_only
+from orlop.engine.files.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
 from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
 from orlop.images.archive import extract_tar
 from orlop.images.tarwriter import TarWriter, TreeOptions

@@ -18,8 +18,8 @@ from orlop.engine.models import Container
 from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
+    from orlop.engine.containers.procio import Stdio
     from orlop.engine.engine import Engine
-    from orlop.engine.procio import Stdio
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,10 @@ class ExecOptions:
 
 
 def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
-    from orlop.engine.cgroups import Cgroup
-    from orlop.engine.procio import copy_winsize as _copy_winsize
-    from orlop.engine.procio import is_locked
-    from orlop.engine.procio import wait_process as _wait
+    from orlop.engine.containers.cgroups import Cgroup
+    from orlop.engine.containers.procio import copy_winsize as _copy_winsize
+    from orlop.engine.containers.procio import is_locked
+    from orlop.engine.containers.procio import wait_process as _wait
     from orlop.runtime.exec import ExecRequest, exec_in
     from orlop.runtime.spec import Spec, User
 
@@ -55,7 +55,7 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
     user = proc.user
     env = list(proc.env)
     if opts.user:
-        from orlop.engine.users import resolve_user
+        from orlop.engine.containers.users import resolve_user
 
         image = engine.images.get(c.image_id)
         ru = resolve_user(opts.user, [cdir / "diff",

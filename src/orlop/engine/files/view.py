@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.copyup import overlay_data
+from orlop.engine.files.copyup import overlay_data
 from orlop.errors import (
     ContainerStateError,
     InvalidParameterError,
@@ -101,7 +101,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
     them under us.  ``with_mounts=False`` (export) shows the rootfs alone; it always
     builds the overlay view, also for a running container (``force_overlay``).
     """
-    from orlop.engine.runner import container_lock, is_locked
+    from orlop.engine.containers.runner import container_lock, is_locked
 
     c = engine.get_container(ref)
     running = c.status == "running" and c.pid > 0 and is_locked(engine.config.run_root, c.id)
@@ -142,7 +142,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                     view.mounts.append(mp)
             yield view
         finally:
-            from orlop.engine.runner import release_pinned
+            from orlop.engine.containers.runner import release_pinned
 
             release_pinned()  # subpath fds pinned by _subpath_source for the child's mounts
             for name in taken:
@@ -157,7 +157,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
 def _subpath_source(engine: Engine, volume_path: str, mp: MountPoint) -> str:
     if not mp.subpath:
         return volume_path
-    from orlop.engine.runner import _with_source, pins_dir
+    from orlop.engine.containers.runner import _with_source, pins_dir
 
     return _with_source(mp, volume_path, pins_dir(engine.config.run_root)).source
 

@@ -3,7 +3,7 @@
 Like Docker, the content of volumes, bind mounts and tmpfs mounts is not included (the
 tar is of the container's own filesystem: image layers plus its writable layer); their
 mount points are.  The overlay is mounted in a private mount namespace of a forked child
-(orlop.engine.view), also for a running container (a second overlay instance over its
+(orlop.engine.files.view), also for a running container (a second overlay instance over its
 layers, with its own work dir), and walked by fd with the no-follow tar writer.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.view import opened, run_in_view
+from orlop.engine.files.view import opened, run_in_view
 from orlop.images.tarwriter import TarWriter, TreeOptions
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""Container verbs: create, start, run, stop, exec, attach, logs, health, stats."""
