@@ -9,30 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from orlop.client.base import BaseClient, quote
-from orlop.client.images import chunks
+from orlop.client.bodies import chunks, copy_body
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
-
-
-def copy_body(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
-              out_fd: int, progress: Callable[[int], None] | None = None) -> int:
-    """Write a response body to ``out_fd`` as it comes; the bytes written."""
-    import os
-
-    total = 0
-    try:
-        while True:
-            data = resp.read1(1 << 20)
-            if not data:
-                return total
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out_fd, view):]
-            total += len(data)
-            if progress is not None:
-                progress(total)
-    finally:
-        conn.close()
 
 
 def path_stat(resp: http.client.HTTPResponse) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from orlop.client.base import BaseClient, quote
+from orlop.client.bodies import chunks, copy_body
 from orlop.errors import SystemFailureError
 
 
@@ -45,16 +46,6 @@ def json_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
             raise SystemFailureError(str(msg.get("error") or detail.get("message", "")))
         if isinstance(msg, dict):
             yield msg
-
-
-def chunks(stream: Any, size: int = 1 << 20) -> Iterator[bytes]:
-    """A file object as the chunks of a chunked request body (http.client's own reads of
-    a file object are 8 KiB each)."""
-    while True:
-        data = stream.read(size)
-        if not data:
-            return
-        yield data
 
 
 class ImageAPI(BaseClient):
@@ -113,7 +104,6 @@ class ImageAPI(BaseClient):
 
     def save_images(self, refs: list[str], out_fd: int) -> int:
         """``GET /images/get?names=...``: the archive written to ``out_fd``."""
-        from orlop.client.archive import copy_body
 
         conn, resp = self.open_stream("GET", "/images/get" + query(("names", r) for r in refs))
         return copy_body(conn, resp, out_fd)

@@ -8,10 +8,13 @@ import functools
 import http.client
 import socket
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orlop.client.transport import Endpoint, TLSOptions
+from orlop.client.tlsoptions import TLSOptions
 from orlop.errors import InvalidParameterError, SystemFailureError
+
+if TYPE_CHECKING:
+    from orlop.client.transport import Endpoint
 
 
 class HalfClosingSSLSocket(ssl.SSLSocket):

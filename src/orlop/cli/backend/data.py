@@ -73,7 +73,7 @@ class RemoteData:
                  follow_link: bool = False, volume: bool = False,
                  keep_owner: bool = False) -> int:
         """``volume``: REF is a volume (``volume cp``, Orlop's volume archive route)."""
-        from orlop.client.archive import copy_body
+        from orlop.client.bodies import copy_body
         from orlop.engine.files import hostcopy as hc
 
         src = hc.clean(src)
@@ -134,7 +134,7 @@ class RemoteData:
     def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
                 archive: bool = False, follow_link: bool = False,
                 volume: bool = False) -> int:
-        from orlop.client.images import chunks
+        from orlop.client.bodies import chunks
         from orlop.engine.files import hostcopy as hc
 
         dest = hc.clean(dest)
