@@ -1,8 +1,8 @@
 """The one error tree of Orlop.
 
 Every error carries a ``kind``; the CLI maps kinds to exit codes in one place
-(``cli/main.py``) and a future API server maps them to HTTP status codes in one
-place.  Messages name the offending value and, where Docker has a text for the
+(``cli/main.py``) and the API server maps them to HTTP status codes in one place
+(``server/errors.py``).  Messages name the offending value and, where Docker has a text for the
 case, use Docker's text, so scripts that grep Docker's errors keep working.
 """
 
