@@ -28,7 +28,7 @@ from orlop.config import EngineConfig
 if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.server.sessions import Sessions
-    from orlop.volumes.service import VolumeListCache
+    from orlop.server.volumelist import VolumeListCache
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ class ServerContext:
 
     def __post_init__(self) -> None:
         from orlop.server.sessions import Sessions
-        from orlop.volumes.service import VolumeListCache
+        from orlop.server.volumelist import VolumeListCache
 
         self.executor = ThreadPoolExecutor(max_workers=self.workers,
                                            thread_name_prefix="orlopd-engine")

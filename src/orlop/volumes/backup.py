@@ -64,9 +64,9 @@ from orlop.kernel.libc import renameat2
 from orlop.state.inflight import fault
 from orlop.streams import Prefixed
 from orlop.volumes.copy import copy_tree_fd
+from orlop.volumes.dirs import staging_name
 from orlop.volumes.fsutil import remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, Volume
-from orlop.volumes.service import staging_name
 
 FORMAT = "orlop-volume/1"
 SUM_PREFIX = "orlop-volume-sum "

@@ -14,7 +14,7 @@ none), with the database as the truth:
 A crash between the rename(2) and the COMMIT leaves the row OLD and the directory NEW.
 :func:`repair_renames` moves the directory to whatever name the rows say: the rename
 holds an operation marker (state/inflight.py), so the next command after a kill runs the
-full reconciliation (engine/repair.py), and ``VolumeService.reconcile`` repairs renames
+full reconciliation (engine/repair.py), and reconciliation (reconcile.py) repairs renames
 first, before rows and directories are compared; an intent whose rows and directory already
 agree is just dropped.  An intent whose volume directory is still locked belongs to a
 rename in progress and is left alone.
@@ -22,20 +22,20 @@ rename in progress and is left alone.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
 import uuid
-from contextlib import suppress
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 
 from orlop.errors import ConflictError, InvalidVolumeNameError, VolumeNotFoundError
 from orlop.state import inflight
+from orlop.volumes.dirs import VolumesDir, rename_noreplace
 from orlop.volumes.fsutil import opened_dir
 from orlop.volumes.names import check_create_name, is_valid_name
-
-if TYPE_CHECKING:
-    from orlop.volumes.service import ReconcileReport, VolumeService
+from orlop.volumes.store import COLUMNS, VolumeStore
 
 # Intents live in a directory of their own, so that finding none costs one failed
 # open (every command's reconcile looks), not a listing of thousands of volumes.  Its
@@ -43,53 +43,55 @@ if TYPE_CHECKING:
 INTENTS_DIR = ".renames"
 
 
-def rename_volume(svc: VolumeService, old: str, new: str) -> None:
-    """Rename a volume no running container uses; stopped containers follow it."""
+def rename_volume(store: VolumeStore, dirs: VolumesDir,
+                  operation: Callable[[], AbstractContextManager[None]],
+                  old: str, new: str) -> str:
+    """Rename a volume no running container uses; stopped containers follow it.
+    ``operation`` is the service's operation marker; returns the volume's driver (for the
+    service's ``rename`` event)."""
     try:
-        check_create_name(new, svc.volumes_dir)
+        check_create_name(new, dirs.path)
     except InvalidVolumeNameError as err:  # create's checks, in rename's words
         text = str(err)
         raise InvalidVolumeNameError(f"rename {old}: " + text.removeprefix(f"create {new}: ")
                                      ) from None
-    if svc._lookup(old) is None:
+    if not is_valid_name(old) or store.get(old) is None:
         raise VolumeNotFoundError(old)
     if old == new:
         raise ConflictError(f"Renaming a volume with the same name as its current name "
                             f"({old}) is not allowed")
-    old_dir = f"{svc._volumes_dir_str}/{old}/"
-    new_dir = f"{svc._volumes_dir_str}/{new}/"
+    old_dir = f"{dirs.path_str}/{old}/"
+    new_dir = f"{dirs.path_str}/{new}/"
     # The operation marker (state/inflight.py): a kill in here makes the next command run
     # the full reconciliation, whose first step is repair_renames().
-    with svc.operation(), svc._volumes_fd() as vfd, svc._locked(vfd, old) as vol_fd:
+    with operation(), dirs.open() as vfd, dirs.locked(vfd, old) as vol_fd:
         assert vol_fd is not None
         with suppress(FileExistsError):
             os.mkdir(INTENTS_DIR, 0o700, dir_fd=vfd)
         ifd = os.open(INTENTS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                       | os.O_CLOEXEC, dir_fd=vfd)
         try:
-            _rename_locked(svc, vfd, ifd, old, new, old_dir, new_dir)
+            return _rename_locked(store, vfd, ifd, old, new, old_dir, new_dir)
         finally:
             os.close(ifd)
 
 
-def _rename_locked(svc: VolumeService, vfd: int, ifd: int, old: str, new: str,
-                   old_dir: str, new_dir: str) -> None:
-    from orlop.volumes.service import _COLUMNS, _rename_noreplace, _users
-
+def _rename_locked(store: VolumeStore, vfd: int, ifd: int, old: str, new: str,
+                   old_dir: str, new_dir: str) -> str:
     intent = uuid.uuid4().hex
     _write_intent(ifd, intent, old, new)
     moved = False
     try:
-        with svc.db.write() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS}, mount_count FROM volumes "
+        with store.write() as tx:
+            conn = tx.conn
+            row = conn.execute(f"SELECT {COLUMNS}, mount_count FROM volumes "
                                "WHERE name = ?", (old,)).fetchone()
             if row is None:
                 raise VolumeNotFoundError(old)
-            if conn.execute("SELECT 1 FROM volumes WHERE name = ?",
-                            (new,)).fetchone() is not None or _exists(vfd, new):
+            if tx.exists(new) or _exists(vfd, new):
                 raise ConflictError(
                     f"rename {old}: a volume named {new} already exists")
-            running = [u for u in _users(conn, old) if u.running]
+            running = [u for u in tx.users(old) if u.running]
             # Driver-mount holders: containers (by name) or other users such as volume cp.
             held = [r[0] for r in conn.execute(
                 "SELECT coalesce(c.name, u.ref) FROM volume_mounts u LEFT JOIN containers c "
@@ -114,24 +116,25 @@ def _rename_locked(svc: VolumeService, vfd: int, ifd: int, old: str, new: str,
             conn.execute("DELETE FROM volumes WHERE name = ?", (old,))
             # Inside the transaction, as every volume directory rename (service.py):
             # another process's reconcile never sees the rows and directories disagree.
-            _rename_noreplace(vfd, old, new)
+            rename_noreplace(vfd, old, new)
             moved = True
             inflight.fault("volume-rename-moved")  # the crash test's kill point
     except BaseException:
         if moved:  # the transaction did not commit: put the directory back
             with suppress(OSError):
-                _rename_noreplace(vfd, new, old)
+                rename_noreplace(vfd, new, old)
         _drop_intent(ifd, intent)
         raise
     os.fsync(vfd)
     _drop_intent(ifd, intent)
-    if svc.on_event is not None:
-        svc.on_event(new, "rename", {"driver": str(row[1]), "oldName": old})
+    return str(row[1])
 
 
-def repair_renames(svc: VolumeService, vfd: int, report: ReconcileReport) -> None:
+def repair_renames(store: VolumeStore, vfd: int, adopted: list[str], errors: list[str]
+                   ) -> None:
     """Make the directory of every interrupted rename agree with the rows (see the
-    module's docstring); the caller holds no transaction."""
+    module's docstring); the caller holds no transaction.  What was moved goes to
+    ``adopted``, what failed to ``errors`` (reconcile's report)."""
     try:
         ifd = os.open(INTENTS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                       | os.O_CLOEXEC, dir_fd=vfd)
@@ -139,15 +142,13 @@ def repair_renames(svc: VolumeService, vfd: int, report: ReconcileReport) -> Non
         return
     try:
         for intent in os.listdir(ifd):
-            _repair_one(svc, vfd, ifd, intent, report)
+            _repair_one(store, vfd, ifd, intent, adopted, errors)
     finally:
         os.close(ifd)
 
 
-def _repair_one(svc: VolumeService, vfd: int, ifd: int, intent: str,
-                report: ReconcileReport) -> None:
-    from orlop.volumes.service import _rename_noreplace
-
+def _repair_one(store: VolumeStore, vfd: int, ifd: int, intent: str,
+                adopted: list[str], errors: list[str]) -> None:
     try:
         with open(os.open(intent, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
                           dir_fd=ifd), "rb") as f:
@@ -160,27 +161,23 @@ def _repair_one(svc: VolumeService, vfd: int, ifd: int, intent: str,
         return
     if _busy(vfd, old):
         return  # the renaming process is alive and holds the old directory
-    with svc.db.write() as conn:
-        has_new = conn.execute("SELECT 1 FROM volumes WHERE name = ?",
-                               (new,)).fetchone() is not None
-        has_old = conn.execute("SELECT 1 FROM volumes WHERE name = ?",
-                               (old,)).fetchone() is not None
+    with store.write() as tx:
+        has_new = tx.exists(new)
+        has_old = tx.exists(old)
         # The directory follows the rows: committed -> NEW, rolled back -> OLD.
         src, dst = (old, new) if has_new and not has_old else (new, old)
         if _exists(vfd, src) and not _exists(vfd, dst) and (has_new or has_old):
             try:
-                _rename_noreplace(vfd, src, dst)
+                rename_noreplace(vfd, src, dst)
                 os.fsync(vfd)
-                report.dirs_adopted.append(f"{src} -> {dst} (interrupted rename)")
+                adopted.append(f"{src} -> {dst} (interrupted rename)")
             except OSError as err:
-                report.errors.append(f"rename {src} -> {dst}: {err}")
+                errors.append(f"rename {src} -> {dst}: {err}")
                 return
     _drop_intent(ifd, intent)
 
 
 def _busy(vfd: int, name: str) -> bool:
-    import fcntl
-
     try:
         with opened_dir(name, vfd) as fd:
             try:

@@ -16,8 +16,9 @@ import pytest
 
 from orlop.config import EngineConfig
 from orlop.errors import InvalidParameterError
+from orlop.server.volumelist import VolumeListCache
 from orlop.state import Database
-from orlop.volumes.service import VolumeListCache, VolumeService
+from orlop.volumes.service import VolumeService
 
 if TYPE_CHECKING:
     from tests.unit.volumes.conftest import Containers

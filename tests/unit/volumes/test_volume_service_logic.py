@@ -277,12 +277,12 @@ def test_create_without_rename_noreplace_support_falls_back(
         svc: VolumeService, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from orlop.volumes import service as service_mod
+    from orlop.volumes import dirs as dirs_mod
 
     def no_noreplace(*args: object) -> None:
         raise OSError(errno.EINVAL, "Invalid argument")
 
-    monkeypatch.setattr(service_mod.libc, "renameat2", no_noreplace)
+    monkeypatch.setattr(dirs_mod.libc, "renameat2", no_noreplace)
     vol = svc.create("fallback")
     assert vol.mountpoint.is_dir()
     assert _entries(svc) == ["fallback"]

@@ -21,6 +21,7 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from orlop.errors import InvalidParameterError, SystemFailureError
@@ -28,7 +29,7 @@ from orlop.kernel import libc
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.volumes.drivers import loop
 from orlop.volumes.drivers.mountopts import MountOptions, parse_mount_options, parse_size
-from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, write_file
+from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
 
 DATA_DIR = "_data"
 OPTS_FILE = "opts.json"
@@ -49,6 +50,7 @@ class LocalDriver:
 
     def __init__(self, volumes_dir: Path) -> None:
         self.volumes_dir = volumes_dir
+        self._volumes_dir_str = str(volumes_dir)
 
     # --- options -------------------------------------------------------------------
 
@@ -126,6 +128,36 @@ class LocalDriver:
         if not isinstance(value, dict):
             return None
         return {str(k): str(v) for k, v in value.items()}
+
+    def adopt(self, volume_fd: int) -> dict[str, str] | None:
+        try:
+            options = self.read_options(volume_fd)
+        except (OSError, ValueError):
+            options = None
+        with suppress(FileExistsError):
+            os.mkdir(DATA_DIR, 0o755, dir_fd=volume_fd)
+        return options
+
+    def mountpoint(self, name: str) -> str:
+        # One string from one f-string: two Path "/" joins per volume cost 40 ms when
+        # listing 10,000 volumes.
+        return f"{self._volumes_dir_str}/{name}/{DATA_DIR}"
+
+    def open_data(self, volume_fd: int) -> int:
+        return open_dir(DATA_DIR, volume_fd)
+
+    def disk_usage(self, volume_fd: int) -> int:
+        """The apparent size of the files below ``_data`` (symlinks not followed, hard
+        links counted once); for a size= volume that is not mounted, plus the space its
+        image file takes on disk."""
+        size = 0
+        if not self.is_mounted(volume_fd):
+            with suppress(FileNotFoundError):
+                st = os.stat(DISK_IMAGE, dir_fd=volume_fd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    size += st.st_blocks * 512
+        with _DirFd(DATA_DIR, volume_fd) as data_fd:
+            return size + tree_size(data_fd)
 
     # --- mount ---------------------------------------------------------------------
 

@@ -1,0 +1,112 @@
+"""The volumes directory (``<root>/volumes``): its staging names, RENAME_NOREPLACE and
+the per-volume lock, shared by the service, reconciliation, rename and import.
+
+What lives below a volume's own directory is its driver's business (drivers/base.py);
+this module only knows the entries of ``volumes/`` itself: ``<name>`` per volume,
+``.tmp-<pid>-<uuid>`` being built and ``.trash-<pid>-<uuid>`` being deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from orlop.errors import SystemFailureError, VolumeNotFoundError
+from orlop.kernel import libc
+from orlop.kernel.flags import RENAME_NOREPLACE
+from orlop.volumes.fsutil import open_dir
+
+TMP_PREFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+VOLUME_DIR_MODE = 0o701  # as Docker: others may traverse to _data, not list volumes
+VOLUMES_DIR_MODE = 0o701
+
+
+def staging_name(prefix: str = TMP_PREFIX) -> str:
+    """``.tmp-<pid>-<uuid>`` / ``.trash-<pid>-<uuid>`` (in ``volumes/``): the pid tells
+    reconcile() in another process whether the maker still runs; one a kill leaves is
+    deleted by the next reconcile()."""
+    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def rename_noreplace(dir_fd: int, old: str, new: str) -> None:
+    """rename(old, new) that fails with EEXIST instead of replacing ``new``.
+
+    renameat2(RENAME_NOREPLACE) where the filesystem has it; elsewhere (EINVAL: some
+    network and FUSE filesystems) an empty placeholder made with mkdir (which fails if
+    ``new`` exists) is atomically replaced.  The callers hold the database write lock,
+    so no other Orlop process renames volume directories meanwhile.
+    """
+    try:
+        libc.renameat2(dir_fd, old, dir_fd, new, RENAME_NOREPLACE)
+    except OSError as err:
+        if err.errno != errno.EINVAL:
+            raise
+        os.mkdir(new, 0o700, dir_fd=dir_fd)
+        os.rename(old, new, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+class VolumesDir:
+    """``<root>/volumes``, opened by fd and locked per volume."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path_str = str(path)
+
+    @contextmanager
+    def open(self) -> Iterator[int]:
+        """The volumes directory, created on first use (``ls`` never needs it)."""
+        try:
+            os.makedirs(self.path, VOLUMES_DIR_MODE, exist_ok=True)
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as err:
+            raise SystemFailureError(
+                f"cannot use {self.path} for volumes: {err.strerror}") from err
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def locked(self, vfd: int, name: str, *, missing_ok: bool = False
+               ) -> Iterator[int | None]:
+        """An exclusive flock on the volume's directory, yielding its fd.
+
+        The lock lives on the directory inode, so it needs no lock files; after taking
+        it we check that the name still points at that inode (a remove may have renamed
+        it to the trash while we waited) and start again if not.  ``None`` is yielded
+        for a missing directory when ``missing_ok``.
+        """
+        for _ in range(100):
+            try:
+                fd = open_dir(name, vfd)
+            except FileNotFoundError:
+                if missing_ok:
+                    yield None
+                    return
+                raise VolumeNotFoundError(name) from None
+            except OSError as err:
+                if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise SystemFailureError(
+                        f"volume {name}: {self.path / name} is not a directory (a "
+                        "symlink or file is in its place); refusing to use it") from err
+                raise
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    now = os.stat(name, dir_fd=vfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    now = None
+                mine = os.fstat(fd)
+                if now is None or (now.st_ino, now.st_dev) != (mine.st_ino, mine.st_dev):
+                    continue
+                yield fd
+                return
+            finally:
+                os.close(fd)
+        raise SystemFailureError(f"volume {name}: its directory keeps changing")

@@ -1,0 +1,159 @@
+"""Repair of what a crash (or a reboot) left in the volumes directory and its rows
+(moby: the directory is the truth).  Run by :meth:`VolumeService.reconcile` when the
+previous process was killed inside an operation (state/inflight.py) or after a reboot.
+
+The steps, in order:
+
+* interrupted renames are finished or undone first (rename.py), so that a half-moved
+  volume is not taken for an orphan;
+* ``.tmp-*`` / ``.trash-*`` leftovers are deleted (unless a live process holds their
+  lock);
+* a row without its directory is dropped, or, when a container still references it,
+  gets a new empty directory (its data is gone either way);
+* a directory without a row is **adopted** as a named volume of the default driver with
+  the options it records (moby semantics; adopted volumes are not anonymous, so
+  ``prune`` without ``-a`` keeps them);
+* references of containers that are not running are released, ``mount_count``
+  recomputed, and volumes nobody uses are unmounted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from orlop.errors import SystemFailureError
+from orlop.kernel.process import process_alive_since
+from orlop.volumes.dirs import (
+    TMP_PREFIX,
+    TRASH_PREFIX,
+    VOLUME_DIR_MODE,
+    VolumesDir,
+    rename_noreplace,
+    staging_name,
+)
+from orlop.volumes.drivers.registry import DriverRegistry
+from orlop.volumes.fsutil import opened_dir, remove_tree
+from orlop.volumes.names import is_valid_name
+from orlop.volumes.rename import repair_renames
+from orlop.volumes.store import VolumeStore
+
+
+@dataclass
+class ReconcileReport:
+    """What :func:`reconcile` repaired (for the engine's log)."""
+
+    leftovers_removed: list[str] = field(default_factory=list)
+    rows_dropped: list[str] = field(default_factory=list)
+    dirs_recreated: list[str] = field(default_factory=list)
+    dirs_adopted: list[str] = field(default_factory=list)
+    refs_released: list[tuple[str, str]] = field(default_factory=list)
+    unmounted: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    """The pieces of the volume service that reconciliation repairs."""
+
+    store: VolumeStore
+    dirs: VolumesDir
+    drivers: DriverRegistry
+
+    def reconcile(self, running_container_ids: set[str] | frozenset[str]) -> ReconcileReport:
+        """Repair what a crash left (the module docstring), given the containers still
+        running."""
+        report = ReconcileReport()
+        with self.dirs.open() as vfd:
+            # First: a half-moved rename is no orphan.
+            repair_renames(self.store, vfd, report.dirs_adopted, report.errors)
+            self._sweep_leftovers(vfd, report)
+            self._reconcile_rows(vfd, report)
+            self._reconcile_mounts(vfd, running_container_ids, report)
+        return report
+
+    def _sweep_leftovers(self, vfd: int, report: ReconcileReport) -> None:
+        with os.scandir(vfd) as it:
+            names = [e.name for e in it if e.name.startswith((TMP_PREFIX, TRASH_PREFIX))]
+        for name in names:
+            try:
+                with opened_dir(name, vfd) as fd:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    # Free, but its maker may be between mkdir() and flock().
+                    pid = name.split("-")[1]
+                    if pid.isdigit() and process_alive_since(int(pid),
+                                                             os.fstat(fd).st_mtime):
+                        continue
+                    remove_tree(vfd, name)
+                report.leftovers_removed.append(name)
+            except BlockingIOError:
+                continue  # a create or remove in progress in another process
+            except OSError as err:
+                report.errors.append(f"{name}: {err}")
+
+    def _reconcile_rows(self, vfd: int, report: ReconcileReport) -> None:
+        drv = self.drivers.default
+        with self.store.write() as tx:
+            # Listed inside the transaction: volume directories are renamed only inside
+            # write transactions, so this listing and the rows are one consistent view.
+            with os.scandir(vfd) as it:
+                dirs = {e.name: e.stat(follow_symlinks=False) for e in it
+                        if is_valid_name(e.name) and e.is_dir(follow_symlinks=False)}
+            rows = tx.names()
+            for name in sorted(rows - dirs.keys()):
+                if tx.refs(name):
+                    try:
+                        self._recreate_dir(vfd, name)
+                        report.dirs_recreated.append(name)
+                    except OSError as err:
+                        report.errors.append(f"{name}: {err}")
+                else:
+                    tx.delete(name)
+                    report.rows_dropped.append(name)
+            for name in sorted(dirs.keys() - rows):
+                try:
+                    with opened_dir(name, vfd) as vol_fd:
+                        options = drv.adopt(vol_fd)
+                except OSError as err:
+                    report.errors.append(f"{name}: {err}")
+                    continue
+                created = datetime.fromtimestamp(dirs[name].st_mtime, UTC)
+                tx.insert(name, drv.name, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
+                          options, anonymous=False)
+                report.dirs_adopted.append(name)
+
+    def _recreate_dir(self, vfd: int, name: str) -> None:
+        stage = staging_name(TMP_PREFIX)
+        os.mkdir(stage, VOLUME_DIR_MODE, dir_fd=vfd)
+        try:
+            with opened_dir(stage, vfd) as sfd:
+                os.fchmod(sfd, VOLUME_DIR_MODE)
+                self.drivers.default.create(sfd, name, None)
+            rename_noreplace(vfd, stage, name)
+        finally:
+            with suppress(OSError):
+                remove_tree(vfd, stage)
+
+    def _reconcile_mounts(self, vfd: int, running: set[str] | frozenset[str],
+                          report: ReconcileReport) -> None:
+        with self.store.write() as tx:
+            report.refs_released.extend(tx.release_mount_refs_except(running))
+            candidates = tx.unmounted_with_options()
+        for vol in candidates:
+            drv = self.drivers.get(vol.driver)
+            if drv is None or not drv.needs_mount(vol.options):
+                continue
+            try:
+                with self.dirs.locked(vfd, vol.name, missing_ok=True) as vol_fd:
+                    if vol_fd is None or not drv.is_mounted(vol_fd):
+                        continue
+                    with self.store.read() as rtx:
+                        if rtx.has_mount_refs(vol.name):
+                            continue  # taken meanwhile
+                    drv.unmount(vol_fd, vol.name)
+                    report.unmounted.append(vol.name)
+            except (OSError, SystemFailureError) as err:
+                report.errors.append(f"{vol.name}: {err}")
