@@ -283,7 +283,7 @@ def _dialect_tar(fmt: int, compress: bool) -> bytes:
 @pytest.mark.parametrize("compress", [False, True])
 def test_tarsplit_reproduces_every_tar_dialect(tmp_orlop_dir: Path, fmt: int,
                                                compress: bool) -> None:
-    from orlop.images.archive import extract_tar
+    from orlop.archive.extract import extract_tar
     from orlop.images.tarsplit import SplitRecorder, reassemble
 
     src = _dialect_tar(fmt, compress)

@@ -625,38 +625,18 @@ class Engine:
         return cp.copy_in_from_host(self, ref, src, dest, archive=archive,
                                     follow_link=follow_link)
 
-    def volume_tar_io(self) -> Any:
-        """The tar reader and writer the volume package uses (it may not import images)."""
-        from orlop.images.archive import extract_tar, open_decompressed
-        from orlop.images.tarwriter import TarWriter
-        from orlop.volumes.backup import TarIO
-
-        return TarIO(
-            open_decompressed=open_decompressed,
-            # Device nodes are restored (issue 10: a volume round-trips every file type):
-            # the archive is the administrator's, and a node in a volume gives a container
-            # nothing it could not make itself with CAP_MKNOD, which Docker's default
-            # set includes (what a node may open is decided at open, as for those).
-            # digest=False: the volume archive carries its own checksum, checked by the
-            # importer; a second sha256 of the same bytes would only cost time.
-            extract=lambda stream, fd: extract_tar(stream, fd, keep_owner=True,
-                                                   allow_devices=True, whiteouts="keep",
-                                                   digest=False),
-            writer=lambda fd, hasher, progress: TarWriter(fd, hasher=hasher,
-                                                          progress=progress, sparse=True))
-
     def volume_export(self, name: str, out_fd: int, *, progress: Any = None,
                       checksum: str = "crc32") -> int:
         from orlop.volumes.backup import export_volume
 
-        return export_volume(self.volumes, name, out_fd, self.volume_tar_io(),
-                             progress=progress, checksum=checksum)
+        return export_volume(self.volumes, name, out_fd, progress=progress,
+                             checksum=checksum)
 
     def volume_import(self, name: str, stream: Any, *, force: bool = False) -> Any:
         from orlop.volumes.backup import import_volume
 
         self.reconcile()
-        return import_volume(self.volumes, name, stream, self.volume_tar_io(), force=force)
+        return import_volume(self.volumes, name, stream, force=force)
 
     def volume_clone(self, src: str, dst: str) -> Any:
         from orlop.volumes.backup import clone_volume

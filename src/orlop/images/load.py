@@ -3,7 +3,7 @@
 and Orlop's own ``save``.
 
 Every tar is hostile (security-principles.md R8): the outer archive is extracted with
-:func:`orlop.images.archive.extract_tar` into a private staging directory (no device
+:func:`orlop.archive.extract.extract_tar` into a private staging directory (no device
 nodes, no owners), and every path named by a manifest is opened below that directory
 with openat2 ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS``: ``"Layers": ["../../etc/shadow"]``
 or a blob that is a symlink to a host file is refused.
@@ -31,8 +31,9 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from orlop.archive.extract import extract_tar
 from orlop.errors import InvalidArchiveError
-from orlop.images.archive import extract_tar, scan_layer
+from orlop.images.archive import scan_layer
 from orlop.images.reference import parse_tag_target
 from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.libc import openat2

@@ -16,7 +16,7 @@ Layers are stored extracted (overlay form), so a layer tar is reassembled from t
 layer's tar-split (orlop.images.tarsplit: the recorded headers and padding, file
 contents read from the layer by fd, never through a symlink) and its digest checked.  A
 layer without a usable split (stored by an older Orlop) is serialised canonically
-(orlop.images.tarwriter.write_layer: sorted names, whole-second times, overlay whiteouts
+(orlop.images.archive.write_layer: sorted names, whole-second times, overlay whiteouts
 as OCI ``.wh.`` entries); when that digest differs from the recorded diff_id, the saved
 config carries the new diff_ids and the image id in the archive is the digest of that
 config: the archive still loads, under another id.
@@ -33,9 +33,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orlop.archive.tarwriter import TarWriter
+from orlop.images.archive import write_layer
 from orlop.images.reference import parse_reference, split_tagged
 from orlop.images.tarsplit import SplitError, reassemble
-from orlop.images.tarwriter import TarWriter, write_layer
 
 if TYPE_CHECKING:
     from orlop.images.store import Image, ImageStore

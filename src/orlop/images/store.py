@@ -10,7 +10,7 @@ came from ``import``, ``commit`` or ``load``.  The diff_id stays Docker's, the d
 the stream as it came in, with two fallbacks when a split cannot be recorded (the
 archive removed a file it had itself written): ``load`` keeps the whole layer tar in the
 split (its config fixes the diff_ids), ``import``/``commit`` record the digest of the
-canonical serialisation (orlop.images.tarwriter.write_layer), which ``save`` writes
+canonical serialisation (orlop.images.archive.write_layer), which ``save`` writes
 when there is no split.  Layers of older roots have no split: ``save`` serialises them
 canonically, and rewrites the config if that changes a diff_id (a loadable archive,
 under another id, as before).
@@ -66,7 +66,7 @@ from orlop.state import Database
 if TYPE_CHECKING:
     # The extractor (tarfile, hashlib, zstd) is loaded only by the verbs that read
     # archives, not by every `run`.
-    from orlop.images.archive import ExtractStats
+    from orlop.archive.extract import ExtractStats
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _HEX64 = re.compile(r"[a-f0-9]{64}\Z")
@@ -188,7 +188,7 @@ class ImageStore:
         the archive's config names is still reproduced.  Without it (a one-pass stream)
         the layer is registered under the digest of its canonical serialisation.
         """
-        from orlop.images.archive import extract_tar
+        from orlop.archive.extract import extract_tar
         from orlop.images.tarsplit import SplitRecorder
 
         self._ensure_dirs()
@@ -692,7 +692,7 @@ def _rmtree(path: Path) -> None:
 
 def _canonical_digest(layer_fd: int) -> tuple[str, int]:
     """diff_id and size of the canonical serialisation of a layer directory."""
-    from orlop.images.tarwriter import write_layer
+    from orlop.images.archive import write_layer
 
     hasher = hashlib.sha256()
     null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
@@ -706,7 +706,7 @@ def _canonical_digest(layer_fd: int) -> tuple[str, int]:
 def _whole_tar_split(stream: BinaryIO, split: Path, diff_id: str) -> None:
     """Rewrite ``split`` to hold the whole uncompressed tar (no file references), checked
     against ``diff_id`` as it is copied."""
-    from orlop.images.archive import open_decompressed
+    from orlop.archive.extract import open_decompressed
     from orlop.images.tarsplit import SplitRecorder
 
     with stream:

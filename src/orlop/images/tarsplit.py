@@ -41,8 +41,8 @@ import stat
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Protocol
 
+from orlop.archive.streams import Hasher
 from orlop.kernel.safepath import open_nofollow_in_root
 
 MAGIC = b"orlop-tarsplit 1\n"
@@ -56,10 +56,6 @@ _CHUNK = 1 << 20
 
 class SplitError(Exception):
     """The recording does not match the layer directory (or is damaged)."""
-
-
-class Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 class SplitRecorder:

@@ -35,8 +35,9 @@ fast as ``tar``, where sha256 alone would take as long as GNU tar's whole run on
 same data (bench/backup.py).  ``--checksum sha256`` gives a digest to compare with
 ``sha256sum``-style records; import verifies either, as the header names it.
 
-This package does not import the image package (the layers contract of design.md keeps
-the two independent): the engine hands in the tar reader and writer (:class:`TarIO`).
+The tar reader and writer are orlop.archive's (extract.py, tarwriter.py), shared with
+images and ``cp``; this package does not import the image package (the layers contract
+of design.md keeps the two independent).
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ import stat
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from orlop.archive.extract import ExtractStats, extract_tar, open_decompressed
 from orlop.archive.paxtime import pax_mtime
+from orlop.archive.streams import Prefixed, Readable, read_exact
+from orlop.archive.tarwriter import TarWriter
 from orlop.errors import (
     ConflictError,
     InvalidArchiveError,
@@ -62,7 +66,6 @@ from orlop.errors import (
 from orlop.kernel.flags import RENAME_EXCHANGE
 from orlop.kernel.libc import renameat2
 from orlop.state.inflight import fault
-from orlop.streams import Prefixed
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.dirs import staging_name
 from orlop.volumes.fsutil import remove_tree
@@ -75,32 +78,6 @@ STAGE_PREFIX = ".orlop-import-"
 _TRAILER = 1024 + 512  # the trailing global header (header + records), then "./" again
 _END = 1024  # two zero blocks
 _BLOCK = 512
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-class ArchiveWriter(Protocol):
-    size: int
-
-    def add_global(self, pax: dict[str, str]) -> None: ...
-    def add_dir(self, name: str, st: os.stat_result) -> None: ...
-    def add_tree(self, dir_fd: int, prefix: str, opts: Any = None, *,
-                 include_root: bool = True) -> None: ...
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class TarIO:
-    """The tar machinery, injected by the engine (orlop.images.archive / tarwriter)."""
-
-    # (stream) -> (uncompressed stream, compression name)
-    open_decompressed: Callable[[Readable], tuple[Readable, str]]
-    # (stream, dest dir fd, on_entry) -> extraction stats (extract_tar)
-    extract: Callable[[Readable, int], Any]
-    # (out fd, hasher, progress) -> writer
-    writer: Callable[[int, Any, Callable[[int], None] | None], ArchiveWriter]
 
 
 class _Crc32:
@@ -173,7 +150,7 @@ class ImportResult:
 # --- export ----------------------------------------------------------------------------
 
 
-def export_volume(service: Any, name: str, out_fd: int, tar: TarIO, *,
+def export_volume(service: Any, name: str, out_fd: int, *,
                   progress: Callable[[int], None] | None = None,
                   checksum: str = "crc32") -> int:
     """Write the self-describing archive of volume ``name`` to ``out_fd``; returns its size."""
@@ -185,7 +162,8 @@ def export_volume(service: Any, name: str, out_fd: int, tar: TarIO, *,
     data_fd = service.open_data_dir(name)
     try:
         hasher = new_hasher(checksum)
-        w = tar.writer(out_fd, hasher, progress)
+        # sparse: holes travel in GNU's PAX sparse format, not as zeros.
+        w = TarWriter(out_fd, hasher=hasher, progress=progress, sparse=True)
         labels = None if vol.labels is None else {
             k: v for k, v in vol.labels.items() if k != ANONYMOUS_LABEL}
         meta = ArchiveMeta(name=vol.name, driver=vol.driver, labels=labels,
@@ -239,16 +217,6 @@ class _TailHashing:
                 buf = buf[cut:]
             self.tail = buf
         return data
-
-
-def _read_exact(stream: Readable, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = stream.read(n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return out
 
 
 def _pax_records(data: bytes) -> dict[str, str]:
@@ -309,21 +277,21 @@ def _volume_dir(service: Any, name: str) -> Iterator[int]:
         os.close(vfd)
 
 
-def import_volume(service: Any, name: str, stream: Readable, tar: TarIO, *,
+def import_volume(service: Any, name: str, stream: Readable, *,
                   force: bool = False, use_archive_meta: bool = True) -> ImportResult:
     """Restore a volume from an archive (a volume export, or any tar of a directory).
 
     The volume is created if missing, with the driver, labels and options recorded in the
     archive.  Refused for a volume that containers reference unless ``force``.
     """
-    raw, _compression = tar.open_decompressed(stream)
-    head = _read_exact(raw, _BLOCK)
+    raw, _compression = open_decompressed(stream)
+    head = read_exact(raw, _BLOCK)
     meta: ArchiveMeta | None = None
     if head[156:157] == b"g":
         size = int(head[124:136].strip(b" \0") or b"0", 8)
         if size > 1 << 20:
             raise InvalidArchiveError("invalid volume archive: oversized global header")
-        head += _read_exact(raw, (size + _BLOCK - 1) // _BLOCK * _BLOCK)
+        head += read_exact(raw, (size + _BLOCK - 1) // _BLOCK * _BLOCK)
         parsed = _global_header(head)
         if parsed is not None:
             meta = ArchiveMeta.from_comment(parsed[0].get("comment", ""))
@@ -343,14 +311,14 @@ def import_volume(service: Any, name: str, stream: Readable, tar: TarIO, *,
             f"volume import: volume {name} has driver options; import into a volume "
             "without options, or restore through a container")
     created = False
-    stats: Any = None
+    stats: ExtractStats | None = None
     if existing is None:
         # A new volume is filled while it is still a staging directory, and appears only
         # once complete and verified: a kill or a bad archive leaves no half-imported
         # volume (the staging directory goes with the next reconcile).
         def fill(data_fd: int) -> None:
             nonlocal stats
-            stats = _extract(reader, tar, meta, data_fd, name)
+            stats = _extract(reader, meta, data_fd, name)
 
         if meta is not None and use_archive_meta:
             _vol, created = service.ensure(name, meta.driver or "local", meta.options,
@@ -362,10 +330,10 @@ def import_volume(service: Any, name: str, stream: Readable, tar: TarIO, *,
                                 "process meanwhile; nothing was imported")
     else:
         with service.operation():
-            stats = _stage_and_swap(service, name, reader, tar, meta, force=force)
+            stats = _stage_and_swap(service, name, reader, meta, force=force)
     return ImportResult(volume=service.get(name), created=created,
                         verified=meta is not None, meta=meta, size=reader.size,
-                        entries=int(getattr(stats, "entries", 0)))
+                        entries=stats.entries if stats is not None else 0)
 
 
 def _lookup(service: Any, name: str) -> Volume | None:
@@ -395,8 +363,8 @@ def _verify(reader: _TailHashing, meta: ArchiveMeta | None) -> None:
             f"{want[:20]}, its content is {got[:20]})")
 
 
-def _stage_and_swap(service: Any, name: str, reader: _TailHashing, tar: TarIO,
-                    meta: ArchiveMeta | None, *, force: bool) -> Any:
+def _stage_and_swap(service: Any, name: str, reader: _TailHashing,
+                    meta: ArchiveMeta | None, *, force: bool) -> ExtractStats:
     """Import into an existing volume.  The staging directory is one of the volume
     service's (``volumes/.tmp-<pid>-...``, same filesystem): what a kill leaves of it,
     the new content half-extracted or the old content being deleted, goes with the next
@@ -408,7 +376,7 @@ def _stage_and_swap(service: Any, name: str, reader: _TailHashing, tar: TarIO,
         os.mkdir(stage, 0o700, dir_fd=pfd)
         try:
             with _opened(stage, pfd) as sfd:
-                stats = _extract(reader, tar, meta, sfd, name)
+                stats = _extract(reader, meta, sfd, name)
             refs = service.references(name) if force else []
             if refs:
                 _swap_in_place(vfd, pfd, stage)
@@ -433,14 +401,21 @@ def _opened(name: str, dir_fd: int) -> Iterator[int]:
         os.close(fd)
 
 
-def _extract(reader: _TailHashing, tar: TarIO, meta: ArchiveMeta | None, dest_fd: int,
-             name: str) -> Any:
+def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
+             name: str) -> ExtractStats:
     """Extract the archive into ``dest_fd`` (a directory no one sees yet), check its
     checksum and make it durable."""
     # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
     os.fchmod(dest_fd, 0o755)
     try:
-        stats = tar.extract(reader, dest_fd)
+        # Device nodes are restored (issue 10: a volume round-trips every file type):
+        # the archive is the administrator's, and a node in a volume gives a container
+        # nothing it could not make itself with CAP_MKNOD, which Docker's default set
+        # includes (what a node may open is decided at open, as for those).
+        # digest=False: the archive carries its own checksum, checked by _verify; a
+        # second sha256 of the same bytes would only cost time.
+        stats = extract_tar(reader, dest_fd, keep_owner=True, allow_devices=True,
+                            whiteouts="keep", digest=False)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InvalidArchiveError(
@@ -522,5 +497,5 @@ def clone_volume(service: Any, src: str, dst: str, *,
     return vol2
 
 
-__all__ = ["FORMAT", "ArchiveMeta", "ImportResult", "TarIO", "clone_volume",
+__all__ = ["FORMAT", "ArchiveMeta", "ImportResult", "clone_volume",
            "export_volume", "import_volume"]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from orlop.archive.extract import ExtractStats, WhiteoutMode, extract_tar
 from orlop.errors import InvalidArchiveError
-from orlop.images.archive import ExtractStats, WhiteoutMode, digest_stream, extract_tar
+from orlop.images.archive import digest_stream
 
 ROOT = os.geteuid() == 0
 

@@ -7,7 +7,8 @@ import tarfile
 
 import pytest
 
-from orlop.images.archive import check_layer_member, whiteout_problem
+from orlop.archive.whiteout import whiteout_problem
+from orlop.images.archive import check_layer_member
 
 
 @pytest.mark.parametrize("name", [

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from orlop.archive.extract import extract_tar
+from orlop.archive.tarwriter import TarWriter, TreeOptions
 from orlop.cli.commands.cp import _split
 from orlop.errors import InvalidArchiveError, InvalidParameterError
-from orlop.images.archive import extract_tar
 from orlop.images.commit import commit_image_config, container_config_for_commit, merge_env
 from orlop.images.save import full_name
-from orlop.images.tarwriter import TarWriter, TreeOptions
 from orlop.volumes.backup import (
     ArchiveMeta,
     _global_header,

@@ -1,7 +1,7 @@
 """``commit``: a new image from a container's writable layer.
 
 The layer is the container's overlay upper directory (``containers/<id>/diff``), read
-on the host by file descriptor (orlop.images.tarwriter: never following a link the
+on the host by file descriptor (orlop.archive.tarwriter: never following a link the
 container planted) and converted to OCI form: overlay whiteouts (0/0 character
 devices) become ``.wh.NAME`` entries, opaque directories get ``.wh..wh..opq``.
 
@@ -23,10 +23,10 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from orlop.archive.tarwriter import TarWriter, TreeOptions
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import SystemFailureError
 from orlop.images.commit import commit_image_config, container_config_for_commit
-from orlop.images.tarwriter import TarWriter, TreeOptions
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine

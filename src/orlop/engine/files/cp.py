@@ -4,8 +4,8 @@ Container side (a forked child, orlop.engine.files.view): the path is resolved i
 container's root by fd, so it means what it means inside the container — a path in a
 volume or a bind mount reads and writes the volume (reference 2.15) — and no symlink
 in the container can lead outside it (CVE-2018-15664).  The tar written out of the
-container is made by orlop.images.tarwriter (never following a link); the tar read
-into the container is extracted by orlop.images.archive.extract_tar (every entry
+container is made by orlop.archive.tarwriter (never following a link); the tar read
+into the container is extracted by orlop.archive.extract.extract_tar (every entry
 resolved inside the destination directory).
 
 Host side: the host path is the user's own; it is read by fd with the same writer,
@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from orlop.archive.extract import extract_tar
+from orlop.archive.tarwriter import TarWriter, TreeOptions
 from orlop.engine.files.hostcopy import base as _base
 from orlop.engine.files.hostcopy import clean as _clean
 from orlop.engine.files.hostcopy import (
@@ -35,8 +37,6 @@ from orlop.engine.files.hostcopy import (
 from orlop.engine.files.hostcopy import contents_only as _contents_only
 from orlop.engine.files.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
 from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
-from orlop.images.archive import extract_tar
-from orlop.images.tarwriter import TarWriter, TreeOptions
 from orlop.kernel.safepath import open_in_root
 
 if TYPE_CHECKING:

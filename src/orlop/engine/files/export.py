@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from orlop.archive.tarwriter import TarWriter, TreeOptions
 from orlop.engine.files.view import opened, run_in_view
-from orlop.images.tarwriter import TarWriter, TreeOptions
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine

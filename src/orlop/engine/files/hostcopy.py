@@ -10,7 +10,7 @@ the in-process ``cp`` (engine/files/cp.py), so ``orlop -H ... cp`` lands the sam
 The tar comes from the daemon, and the daemon may be hostile or compromised, so the
 client trusts none of it: :func:`rebase_entries` refuses an absolute name, a ``..``
 and any name outside the copied path (hard-link targets too), and the rebased stream is
-extracted with ``orlop.images.archive.extract_tar``, which resolves every entry inside
+extracted with ``orlop.archive.extract.extract_tar``, which resolves every entry inside
 the destination directory by fd and never writes through a symlink out of it
 (CVE-2018-15664, CVE-2019-14271's lesson that the client must not trust the daemon's
 archive either), without the archive's owners and without device nodes, as
@@ -225,7 +225,7 @@ def extract_rebased(src: IO[bytes], dest_dir_fd: int, old: str, new: str, *,
                     keep_owner: bool = False) -> None:
     """Extract the daemon's tar ``src`` into ``dest_dir_fd``, renamed ``old`` -> ``new``,
     never outside that directory (``keep_owner``: ``volume cp -a``)."""
-    from orlop.images.archive import extract_tar
+    from orlop.archive.extract import extract_tar
 
     _pipe_through(_rebased(src, old, new),
                   lambda stream: extract_tar(stream, dest_dir_fd, keep_owner=keep_owner,
@@ -245,7 +245,7 @@ def write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
     """A tar of the host path ``src`` named ``prefix`` (engine/files/cp.py's naming).  Without
     ``archive`` (``cp -a``) every entry belongs to root, as Docker's daemon makes the
     copied files the container's root's; the daemon keeps the tar's owners."""
-    from orlop.images.tarwriter import TarWriter, TreeOptions
+    from orlop.archive.tarwriter import TarWriter, TreeOptions
 
     w = TarWriter(out_fd)
     opts = TreeOptions(owner=None if archive else (0, 0))

@@ -79,7 +79,7 @@ def _extract_into(root_fd: int, dest_dir: str, keep_owner: bool
 def copy_out(engine: Engine, name: str, src: str, dest: str, *, archive: bool = False
              ) -> CpResult:
     """``volume cp VOLUME:SRC DEST`` (DEST on the host)."""
-    from orlop.images.archive import extract_tar
+    from orlop.archive.extract import extract_tar
 
     src = clean(src)
     hd = host_destination(src, dest)

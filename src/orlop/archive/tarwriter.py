@@ -1,6 +1,6 @@
 """Write tar streams from directory trees reached by file descriptor.
 
-The counterpart of :mod:`orlop.images.archive` (which reads them), for every tar the
+The counterpart of :mod:`orlop.archive.extract` (which reads them), for every tar the
 engine *produces*: ``commit`` layers, ``cp`` out of a container, ``export``, ``save``
 and ``volume export``.  security-principles.md R8: "every tar we write must not follow
 links" — a tree inside a container (its upper dir, its rootfs, a volume it can write)
@@ -34,10 +34,11 @@ import stat
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from orlop.archive.paxtime import pax_mtime
-from orlop.images.archive import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from orlop.archive.streams import Hasher
+from orlop.archive.whiteout import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 BLOCK = 512
 _CHUNK = 1 << 20
@@ -45,10 +46,6 @@ _ZEROS = bytes(BLOCK * 2)
 _XATTR_PREFIXES = ("user.", "trusted.")
 _XATTR_NAMES = frozenset({"security.capability", "system.posix_acl_access",
                           "system.posix_acl_default"})
-
-
-class Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 def _wanted_xattr(name: str) -> bool:
@@ -538,19 +535,4 @@ def write_tree(out_fd: int, dir_fd: int, prefix: str = "", opts: TreeOptions | N
     return w
 
 
-def write_layer(out_fd: int, layer_fd: int, hasher: Hasher | None = None) -> int:
-    """The canonical serialisation of a stored (overlay-form) layer directory: sorted
-    names, whole-second times, overlay whiteouts as OCI ``.wh.`` entries.  What ``save``
-    writes for a layer that has no tar-split (orlop.images.tarsplit), and the diff_id
-    ``import``/``commit`` fall back to when the split cannot reproduce their stream.
-    Whole seconds, as it always was: layers registered under this digest by older
-    versions keep their diff_id (a layer with a split, every commit's, keeps its
-    nanoseconds through ``save``).  Returns the bytes written."""
-    w = TarWriter(out_fd, hasher=hasher)
-    w.add_tree(layer_fd, "", TreeOptions(overlay_whiteouts=True, whole_seconds=True),
-               include_root=False)
-    w.close()
-    return w.size
-
-
-__all__ = ["TarWriter", "TreeOptions", "WriteStats", "write_layer", "write_tree"]
+__all__ = ["TarWriter", "TreeOptions", "WriteStats", "write_tree"]
