@@ -39,6 +39,7 @@ from orlop.errors import OrlopError, RuntimeFailedError
 from orlop.kernel import libc
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
+from orlop.kernel.syscalls import LINUX, Syscalls
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
 from orlop.state import inflight
@@ -234,9 +235,10 @@ def pins_dir(run_root: Path) -> Path:
     return run_root / "pins"
 
 
-def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None) -> MountPoint:
+def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None, *,
+                 sc: Syscalls = LINUX) -> MountPoint:
     """The mount point with its host source: the volume's path, or a pin of its subpath
-    (in ``pins``; beside the volume's ``_data`` when not given)."""
+    (in ``pins``; beside the volume's ``_data`` when not given).  ``sc``: the kernel."""
     from dataclasses import replace
 
     if not mp.subpath:
@@ -275,8 +277,8 @@ def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None) -> 
             os.close(os.open(pin, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY
                              | os.O_CLOEXEC, 0o600))
         PINNED.append(pin)
-        libc.mount(f"/proc/self/fd/{sfd}", pin, None, MountFlag.BIND)
-        libc.mount(None, pin, None, MountFlag.PRIVATE)
+        sc.mount(f"/proc/self/fd/{sfd}", pin, None, MountFlag.BIND)
+        sc.mount(None, pin, None, MountFlag.PRIVATE)
     finally:
         os.close(sfd)
     return replace(mp, source=pin)
