@@ -25,9 +25,8 @@ from contextlib import suppress
 from pathlib import Path
 
 from orlop.errors import InvalidParameterError, SystemFailureError
-from orlop.kernel import libc
+from orlop.kernel import libc, loop
 from orlop.kernel.flags import MNT_DETACH, MountFlag
-from orlop.volumes.drivers import loop
 from orlop.volumes.drivers.mountopts import MountOptions, parse_mount_options, parse_size
 from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
 
