@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from orlop.engine.containers.procio import is_locked
 from orlop.engine.containers.runner import pins_dir
 from orlop.errors import OrlopError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH
 from orlop.kernel.mountinfo import mount_points_under
 from orlop.kernel.process import process_alive_since
@@ -198,4 +198,4 @@ def _unmount(path: str) -> None:
     """Detach ``path``; not mounted (any more) is fine, and a failure leaves it for the
     next repair rather than failing the command that found it."""
     with contextlib.suppress(OSError):
-        libc.umount2(path, MNT_DETACH)
+        fs.umount2(path, MNT_DETACH)

@@ -36,7 +36,7 @@ from orlop.errors import InvalidArchiveError
 from orlop.images.archive import scan_layer
 from orlop.images.reference import parse_tag_target
 from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
-from orlop.kernel.libc import openat2
+from orlop.kernel.fs import openat2
 
 if TYPE_CHECKING:
     from orlop.images.store import ImageStore

@@ -64,7 +64,7 @@ from orlop.errors import (
     UnsupportedError,
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
-from orlop.kernel.libc import renameat2
+from orlop.kernel.fs import renameat2
 from orlop.state.inflight import fault
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.dirs import staging_name

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orlop.errors import RuntimeFailedError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import CloneFlag, MountFlag
 
 
@@ -68,10 +68,10 @@ def _rehearse_in_child(spec: dict[str, Any], bundle: Path, lowers: Sequence[Path
         Spec,
     )
 
-    libc.unshare(CloneFlag.NEWNS)
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
+    fs.unshare(CloneFlag.NEWNS)
+    fs.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
     scratch = bundle / "work"  # covered by a tmpfs in this namespace only
-    libc.mount("tmpfs", str(scratch), "tmpfs", MountFlag.none(), "mode=700")
+    fs.mount("tmpfs", str(scratch), "tmpfs", MountFlag.none(), "mode=700")
     os.mkdir(scratch / "u")
     os.mkdir(scratch / "w")
     parsed = Spec.from_dict(spec)

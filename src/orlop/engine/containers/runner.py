@@ -36,7 +36,7 @@ from orlop.engine.files.copyup import copy_up, overlay_data
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import OrlopError, RuntimeFailedError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
 from orlop.kernel.syscalls import LINUX, Syscalls
@@ -222,7 +222,7 @@ def release_pinned() -> None:
     while PINNED:
         path = PINNED.pop()
         with contextlib.suppress(OSError):
-            libc.umount2(path, MNT_DETACH)
+            fs.umount2(path, MNT_DETACH)
         with contextlib.suppress(OSError):
             if os.path.isdir(path):
                 os.rmdir(path)
@@ -244,7 +244,7 @@ def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None, *,
     if not mp.subpath:
         return replace(mp, source=volume_path)
     from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS
-    from orlop.kernel.libc import openat2
+    from orlop.kernel.fs import openat2
 
     vfd = os.open(volume_path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:

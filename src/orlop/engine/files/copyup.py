@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from orlop.errors import SystemFailureError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.fdio import read_all
 from orlop.kernel.flags import CloneFlag, MountFlag
 from orlop.kernel.safepath import open_in_root
@@ -77,9 +77,9 @@ def copy_up(
 
 def _child(rootfs: Path, lower_dirs: Sequence[Path], upper: Path, work: Path,
            jobs: Sequence[tuple[str, Path]], copy: CopyFn) -> list[str]:
-    libc.unshare(CloneFlag.NEWNS)
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
-    libc.mount("overlay", str(rootfs), "overlay", MountFlag.none(),
+    fs.unshare(CloneFlag.NEWNS)
+    fs.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
+    fs.mount("overlay", str(rootfs), "overlay", MountFlag.none(),
                overlay_data(lower_dirs, upper, work))
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     copied = []

@@ -44,7 +44,7 @@ from orlop.errors import (
     PermissionDeniedError,
     SystemFailureError,
 )
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import CloneFlag, MountFlag
 from orlop.kernel.safepath import mkdir_all_in_root, open_in_root
 from orlop.mounts.plan import sort_mounts
@@ -203,13 +203,13 @@ def _mount_target(root_fd: int, mp: MountPoint) -> int:
 
 def _build_stopped_root(view: View) -> int:
     assert view.rootfs is not None and view.upper is not None and view.work is not None
-    libc.unshare(CloneFlag.NEWNS)
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
-    libc.mount("overlay", str(view.rootfs), "overlay", MountFlag.none(),
+    fs.unshare(CloneFlag.NEWNS)
+    fs.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
+    fs.mount("overlay", str(view.rootfs), "overlay", MountFlag.none(),
                overlay_data(view.lower_dirs, view.upper, view.work))
     root_fd = os.open(view.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     if view.readonly_rootfs:
-        libc.mount(None, f"/proc/self/fd/{root_fd}", None,
+        fs.mount(None, f"/proc/self/fd/{root_fd}", None,
                    MountFlag.REMOUNT | MountFlag.BIND | MountFlag.RDONLY)
         os.close(root_fd)
         root_fd = os.open(view.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -220,7 +220,7 @@ def _build_stopped_root(view: View) -> int:
             continue
         target = _mount_target(root_fd, mp)
         try:
-            libc.mount(mp.source, f"/proc/self/fd/{target}", None,
+            fs.mount(mp.source, f"/proc/self/fd/{target}", None,
                        MountFlag.BIND | MountFlag.REC)
         finally:
             os.close(target)
@@ -228,7 +228,7 @@ def _build_stopped_root(view: View) -> int:
             # Re-resolve: the old fd names the directory under the new mount.
             top = open_in_root(root_fd, dest, os.O_PATH)
             try:
-                libc.mount(None, f"/proc/self/fd/{top}", None,
+                fs.mount(None, f"/proc/self/fd/{top}", None,
                            MountFlag.REMOUNT | MountFlag.BIND | MountFlag.RDONLY)
             finally:
                 os.close(top)

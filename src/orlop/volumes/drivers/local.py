@@ -25,7 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from orlop.errors import InvalidParameterError, SystemFailureError
-from orlop.kernel import libc, loop
+from orlop.kernel import fs, loop
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.volumes.drivers.mountopts import MountOptions, parse_mount_options, parse_size
 from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
@@ -227,7 +227,7 @@ class LocalDriver:
     def _call_mount(self, source: str, target: str, fstype: str | None, flags: int,
                     data: str | None, target_path: str, mo: MountOptions) -> None:
         try:
-            libc.mount(source, target, fstype, flags, data)
+            fs.mount(source, target, fstype, flags, data)
         except OSError as err:
             raise _mount_error(source, target_path, mo, err.errno or errno.EIO) from err
 
@@ -239,13 +239,13 @@ class LocalDriver:
             target = f"/proc/self/fd/{top}"
             try:
                 if mo.flags & MountFlag.BIND and mo.flags & ~(MountFlag.BIND | MountFlag.REC):
-                    libc.mount(None, target, None,
+                    fs.mount(None, target, None,
                                MountFlag.REMOUNT | MountFlag.BIND
                                | (mo.flags & ~(MountFlag.BIND | MountFlag.REC)), None)
                 if mo.propagation:
-                    libc.mount(None, target, None, mo.propagation, None)
+                    fs.mount(None, target, None, mo.propagation, None)
             except OSError as err:
-                libc.umount2(target, MNT_DETACH)
+                fs.umount2(target, MNT_DETACH)
                 raise _mount_error("none", target_path, mo, err.errno or errno.EIO) from err
 
     def unmount(self, volume_fd: int, name: str) -> None:
@@ -253,7 +253,7 @@ class LocalDriver:
         device) once the last open file on it is closed."""
         with _DirFd(DATA_DIR, volume_fd, os.O_PATH) as top:
             try:
-                libc.umount2(f"/proc/self/fd/{top}", MNT_DETACH)
+                fs.umount2(f"/proc/self/fd/{top}", MNT_DETACH)
             except OSError as err:
                 raise SystemFailureError(
                     f"error while unmounting volume '{self.volumes_dir / name / DATA_DIR}': "
