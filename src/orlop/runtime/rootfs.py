@@ -31,11 +31,6 @@ from orlop.kernel.flags import (
     AT_FDCWD,
     AT_RECURSIVE,
     AT_SYMLINK_NOFOLLOW,
-    FSCONFIG_CMD_CREATE,
-    FSCONFIG_SET_STRING,
-    FSMOUNT_CLOEXEC,
-    FSOPEN_CLOEXEC,
-    MOVE_MOUNT_F_EMPTY_PATH,
     OPEN_TREE_CLOEXEC,
     OPEN_TREE_CLONE,
     MountFlag,
@@ -50,6 +45,7 @@ from orlop.kernel.safepath import (
 )
 from orlop.kernel.syscalls import LINUX, PROC_SUPER_MAGIC, Syscalls, attach_tree
 from orlop.runtime.failure import InitStepError, describe
+from orlop.runtime.imageroot import mount_overlay
 from orlop.runtime.mountopts import MountOptions, parse_mount_options
 from orlop.runtime.spec import (
     ANNOTATION_LOWERDIR,
@@ -58,8 +54,6 @@ from orlop.runtime.spec import (
     Mount,
     Spec,
 )
-
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # runc's defaultDevices (libcontainer/specconv): name, major, minor.
 DEFAULT_DEVICES: tuple[tuple[str, int, int], ...] = (
@@ -141,56 +135,6 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
     return state
 
 
-def mount_overlay(root: str, lower: list[str], upper: str | None, work: str | None, *,
-                  sc: Syscalls = LINUX) -> None:
-    """Mount the image overlay on ``root`` (inside the container's mount namespace).
-
-    mount(2) takes at most one page of options; a long lowerdir list is made shorter
-    by naming the layers relative to their common parent (the way Docker's overlay2
-    driver does), and if that is still too long it is given to fsconfig(2) one layer
-    at a time ("lowerdir+", kernel >= 6.8), which has no such limit.
-    """
-    def options(lowers: list[str], up: str | None, wk: str | None) -> str:
-        opts = "lowerdir=" + ":".join(lowers)
-        if up and wk:
-            opts += f",upperdir={up},workdir={wk}"
-        return opts
-
-    data = options(lower, upper, work)
-    if len(data) < PAGE_SIZE:
-        sc.mount("overlay", root, "overlay", 0, data)
-        return
-    paths = [*lower, *(p for p in (upper, work) if p)]
-    common = os.path.commonpath(paths)
-    rel = options([os.path.relpath(p, common) for p in lower],
-                  os.path.relpath(upper, common) if upper else None,
-                  os.path.relpath(work, common) if work else None)
-    if len(rel) < PAGE_SIZE:
-        old = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.chdir(common)
-            sc.mount("overlay", root, "overlay", 0, rel)
-        finally:
-            os.fchdir(old)
-            os.close(old)
-        return
-    fs_fd = sc.fsopen("overlay", FSOPEN_CLOEXEC)
-    try:
-        for layer in lower:
-            sc.fsconfig(fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer)
-        if upper and work:
-            sc.fsconfig(fs_fd, FSCONFIG_SET_STRING, "upperdir", upper)
-            sc.fsconfig(fs_fd, FSCONFIG_SET_STRING, "workdir", work)
-        sc.fsconfig(fs_fd, FSCONFIG_CMD_CREATE)
-        mnt_fd = sc.fsmount(fs_fd, FSMOUNT_CLOEXEC)
-    finally:
-        os.close(fs_fd)
-    try:
-        sc.move_mount(mnt_fd, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH)
-    finally:
-        os.close(mnt_fd)
-
-
 def mount_to_rootfs(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path, *,
                     sc: Syscalls = LINUX) -> None:
     """Place one spec mount at its destination inside the rootfs (runc mountToRootfs)."""
@@ -212,6 +156,18 @@ def mount_to_rootfs(state: RootfsState, m: Mount, opts: MountOptions, bundle: Pa
                 sc.mount(None, fd_path(fd), None, prop)
         finally:
             os.close(fd)
+
+
+def bind_into_root(root_fd: int, destination: str, source: str, *, readonly: bool,
+                   sc: Syscalls = LINUX) -> None:
+    """Bind ``source`` (with its submounts) at ``destination`` of an already mounted root.
+
+    For the engine's stopped-container view (engine/files/view.py): the same fd-based
+    bind as a container's (mount_to_rootfs: target resolved and created inside the
+    root, never on a procfs), with nothing but "ro" changed on the cloned tree.
+    """
+    m = Mount(destination, "bind", source, ["rbind", "ro"] if readonly else ["rbind"])
+    mount_to_rootfs(RootfsState(root_fd), m, parse_mount_options(m.options), Path("/"), sc=sc)
 
 
 def _mount_bind(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path,

@@ -44,7 +44,8 @@ from orlop.mounts.spec import MountPoint
 from orlop.runtime import spec as oci
 from orlop.runtime.failure import InitStepError
 from orlop.runtime.finalize import finalize_rootfs
-from orlop.runtime.rootfs import PAGE_SIZE, RootfsState, mount_overlay, prepare_rootfs
+from orlop.runtime.imageroot import PAGE_SIZE, mount_overlay
+from orlop.runtime.rootfs import RootfsState, prepare_rootfs
 
 # mknod of /dev/null etc. in the fake rootfs; without CAP_MKNOD the runtime binds the
 # host's nodes instead, which adds calls to every sequence.

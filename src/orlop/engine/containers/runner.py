@@ -32,7 +32,7 @@ from orlop.engine.containers.procio import (
     winsize_of,
 )
 from orlop.engine.containers.users import resolve_user
-from orlop.engine.files.copyup import copy_up, overlay_data
+from orlop.engine.files.copyup import copy_up
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import OrlopError, RuntimeFailedError
@@ -82,7 +82,7 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
                 return _run_builtin(engine, c, cdir, spec, stdio, interactive=interactive)
             cdir = cfg.containers_dir / c.id
             return _run_external(engine, c, cdir, runtime, stdio, interactive=interactive,
-                                 overlay=overlay_data(lowers, cdir / "diff", cdir / "work"))
+                                 lowers=lowers)
         finally:
             release_mounts(engine, c, mounted)
             release_network(engine, c, later=True)
@@ -284,20 +284,21 @@ def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None, *,
     return replace(mp, source=pin)
 
 
-def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: Path,
+def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: list[Path],
                       **popen: Any) -> subprocess.Popen[bytes]:
     """Start ``exe runtime_args...`` in a mount namespace of its own, a slave of the
     host's (nothing mounted there reaches the host, the host's unmounts still reach an
-    ``rslave`` bind, as with the built-in runtime), with the overlay rootfs
-    mounted first, so no container mount reaches the host; on a hybrid cgroup host whose
-    v2 hierarchy holds controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not
-    supported"), so that mount is hidden in the namespace."""
+    ``rslave`` bind, as with the built-in runtime), with the overlay rootfs mounted
+    first by the runtime's own code (runtime/imageroot.py: any number of layers), so no
+    container mount reaches the host; on a hybrid cgroup host whose v2 hierarchy holds
+    controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not supported"), so
+    that mount is hidden in the namespace."""
+    from orlop.runtime.imageroot import exec_in_image_root_argv
+
     argv = [exe, *_runtime_flags(exe), *runtime_args]
-    script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
-              "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
     return subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script, "sh",
-         overlay, str(rootfs), *argv], close_fds=True, **popen)
+        exec_in_image_root_argv(cdir / "rootfs", lowers, cdir / "diff", cdir / "work", argv),
+        close_fds=True, **popen)
 
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
@@ -513,7 +514,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
 
 
 def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio: Stdio,
-                  *, interactive: bool, overlay: str) -> int:
+                  *, interactive: bool, lowers: list[Path]) -> int:
     """Run the same bundle with crun/runc (``RUNTIME --root DIR run --bundle B ID``).
 
     The runtime runs in a private mount namespace of its own, where the overlay rootfs is
@@ -533,8 +534,8 @@ def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio:
     err_log = cdir / "runtime.log"
     with open(err_log, "wb") as log:
         proc = _external_runtime(
-            exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], overlay,
-            cdir / "rootfs", stdin=stdin, stdout=stdio.stdout, stderr=log)
+            exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], cdir, lowers,
+            stdin=stdin, stdout=stdio.stdout, stderr=log)
     _record_start(engine, c, proc.pid)
     old = {s: signal.signal(s, lambda signum, _f: proc.send_signal(signum)) for s in _FORWARDED}
     try:
@@ -582,8 +583,7 @@ def start_external_detached(engine: Engine, c: Container, cdir: Path, lowers: li
     proc = _external_runtime(
         exe, ["--root", str(state_root), "--log", str(err_log), "run", "--pid-file",
               str(pid_file), "--bundle", str(cdir), c.id],
-        overlay_data(lowers, cdir / "diff", cdir / "work"), cdir / "rootfs",
-        stdin=stdin, stdout=stdout, stderr=stderr)
+        cdir, lowers, stdin=stdin, stdout=stdout, stderr=stderr)
     pause = 0.001
     deadline = time.monotonic() + 30
     while True:
