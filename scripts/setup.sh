@@ -53,7 +53,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras' \
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras, dockerfile' \
      >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"

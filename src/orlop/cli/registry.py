@@ -219,6 +219,12 @@ command("system service", "system", "Serve the Docker Engine API on a unix socke
              "root; its options (-H, --group, --tlsverify, --read-header-timeout...) are "
              "listed by 'orlopd --help'.")
 
+# --- build -------------------------------------------------------------------------
+command("image build", "build", "Build an image from a Dockerfile", "[OPTIONS] PATH | -",
+        also=("build", "builder build"), entry="build", section=COMMON)
+group("builder", "build", "Manage builds")
+command("builder prune", "build", "Remove build cache")
+
 # --- top-level only ------------------------------------------------------------------
 command("login", "distribution", "Authenticate to a registry", "[OPTIONS] [SERVER]",
         section=COMMON, long="Authenticate to a registry.\nDefaults to Docker Hub if no "

@@ -59,7 +59,13 @@ def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
         for ref in filters.get(key, []):
             bounds[key] = epoch(engine.images.get(ref).created)
     out = []
-    for image in engine.images.list():
+    images = engine.images.list()
+    # Untagged parents of other images are build steps (orlop/build): hidden as Docker
+    # hides its "intermediate" images.
+    parents = {str(i.config.get("parent")) for i in images if i.config.get("parent")}
+    for image in images:
+        if not image.repo_tags and image.id in parents:
+            continue
         if dangling is not None and dangling != (not image.repo_tags):
             continue
         created = epoch(image.created)
@@ -126,9 +132,13 @@ def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
     store = engine.images
     deleted: list[dict[str, str]] = []
     reclaimed = 0
-    for image in store.list():
+    images = store.list()
+    parents = {str(i.config.get("parent")) for i in images if i.config.get("parent")}
+    for image in images:
         if image.repo_tags and only_dangling:
             continue
+        if only_dangling and image.id in parents:
+            continue  # an intermediate build step: not dangling (Docker's rule)
         if store.containers_using(image.id):
             continue  # used by a container: not "unused"
         labels = image.container_config.get("Labels") or {}

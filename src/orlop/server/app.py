@@ -99,6 +99,7 @@ class Routes:
 
 def build_app(context: ServerContext) -> web.Application:
     from orlop.server.routes import (
+        build,
         containers,
         events,
         exec_,
@@ -113,7 +114,8 @@ def build_app(context: ServerContext) -> web.Application:
                           client_max_size=context.body_limit, handler_args={})
     app[CONTEXT] = context
     routes = Routes(app)
-    for module in (system, events, volumes, images, containers, stats, exec_, networks):
+    for module in (system, events, volumes, images, containers, stats, exec_, networks,
+                   build):
         module.register(routes)
 
     async def on_shutdown(_app: web.Application) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
+    from orlop.build.options import BuildOptions, Emit
     from orlop.client import APIClient
     from orlop.distribution.progress import Progress
     from orlop.engine import Engine
@@ -60,6 +61,25 @@ class LocalImages:
         image = self.engine.commit(ref, reference, changes=list(changes), author=author,
                                    message=message)
         return str(image.id)
+
+    def image_build(self, path: str | None, stream: BinaryIO | None,
+                    dockerfile_text: str | None, opts: BuildOptions, emit: Emit) -> str:
+        """``build``: a context directory read in place, or a tar (or Dockerfile) stream."""
+        from orlop.build.builder import build
+        from orlop.build.context import from_directory, from_tar
+
+        if path is not None:
+            ctx = from_directory(path, opts.dockerfile or None, dockerfile_text)
+            return build(self.engine, ctx, opts, emit)
+        assert stream is not None
+        with from_tar(self.engine, stream, opts.dockerfile or "Dockerfile") as ctx:
+            return build(self.engine, ctx, opts, emit)
+
+    def build_prune(self, all_: bool = False) -> dict[str, Any]:
+        from orlop.build.cache import prune
+
+        return prune(self.engine, all_=all_)
+
 
     def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
         from orlop.engine.registry import pull
@@ -124,6 +144,26 @@ class RemoteImages:
                author: str, message: str, pause: bool = True) -> str:
         return self.api.commit(ref, reference, changes=changes, author=author,
                                message=message, pause=pause)
+
+    def image_build(self, path: str | None, stream: BinaryIO | None,
+                    dockerfile_text: str | None, opts: BuildOptions, emit: Emit) -> str:
+        """``POST /build`` with the context as a tar (.dockerignore applied, as the
+        docker CLI sends it)."""
+        from orlop.build.context import context_tar
+
+        if path is not None:
+            with context_tar(path, opts, dockerfile_text) as (body, name, size):
+                from orlop.cli.units import human_size
+
+                emit({"stream": "Sending build context to Docker daemon  "
+                                f"{human_size(size, 4)}\n"})
+                return self.api.build(body, opts, name, emit)
+        assert stream is not None
+        return self.api.build(stream, opts, opts.dockerfile or "Dockerfile", emit)
+
+    def build_prune(self, all_: bool = False) -> dict[str, Any]:
+        return self.api.build_prune(all_)
+
 
     def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
         """Through orlopd, with this CLI's config.json credentials in X-Registry-Auth
