@@ -19,7 +19,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.build.ignore import Matcher, read_patterns
 from orlop.errors import InvalidParameterError
@@ -169,57 +169,68 @@ def from_tar(engine: Engine, stream: BinaryIO, dockerfile: str = "Dockerfile",
     os.makedirs(engine.config.tmp_dir, exist_ok=True)
     tmp.mkdir(mode=0o700)
     try:
-        head = stream.read(1024)
-        rest = _Prefixed(head, stream)
-        if _looks_like_tar(head):
+        with _seekable(stream, engine.config.tmp_dir) as body:
+            head = body.read(1024)
+            body.seek(0)
+            if not _looks_like_tar(head):  # a Dockerfile alone (`docker build - < Dockerfile`)
+                yield BuildContext(root=str(tmp),
+                                   dockerfile=body.read().decode("utf-8", "replace"))
+                return
+            if not _compressed(head):
+                # The docker CLI appends a Dockerfile from outside the context (-f) without
+                # the padding of its last block and without the end-of-archive blocks (Go's
+                # tar writer left unclosed); Go's reader takes EOF there as the end.
+                size = body.seek(0, os.SEEK_END)
+                body.write(b"\0" * ((-size) % 512 + 1024))
+                body.seek(0)
             fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                extract_tar(rest, fd, keep_owner=False, allow_devices=False, digest=False)
+                extract_tar(body, fd, keep_owner=False, allow_devices=False, digest=False)
             finally:
                 os.close(fd)
-            name = dockerfile or "Dockerfile"
-            path = os.path.join(tmp, posixpath.normpath("/" + name).lstrip("/"))
-            try:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
-            except (FileNotFoundError, IsADirectoryError):
-                raise InvalidParameterError(
-                    f"Cannot locate specified Dockerfile: {name}") from None
-            yield BuildContext(root=str(tmp), dockerfile=text, ignore=_ignore_of(str(tmp)),
-                               dockerfile_name=name)
-        else:  # a Dockerfile alone (`docker build - < Dockerfile`)
-            text = (head + stream.read()).decode("utf-8", "replace")
-            yield BuildContext(root=str(tmp), dockerfile=text)
+        name = dockerfile or "Dockerfile"
+        path = os.path.join(tmp, posixpath.normpath("/" + name).lstrip("/"))
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise InvalidParameterError(
+                f"Cannot locate specified Dockerfile: {name}") from None
+        yield BuildContext(root=str(tmp), dockerfile=text, ignore=_ignore_of(str(tmp)),
+                           dockerfile_name=name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _seekable(stream: BinaryIO, tmp_dir: Any) -> Iterator[BinaryIO]:
+    """The stream itself if it is a writable, seekable file (orlopd's spooled body), else
+    a copy in an anonymous temporary file."""
+    import tempfile
+
+    try:
+        stream.seek(0, os.SEEK_CUR)
+        writable = stream.writable()
+    except (OSError, ValueError, AttributeError):
+        writable = False
+    if writable:
+        yield stream
+        return
+    with tempfile.TemporaryFile(dir=tmp_dir) as f:
+        shutil.copyfileobj(stream, f, 1 << 20)
+        f.seek(0)
+        yield f
+
+
+def _compressed(head: bytes) -> bool:
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" \
+        or head[:4] == b"\x28\xb5\x2f\xfd"
+
+
 def _looks_like_tar(head: bytes) -> bool:
-    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" \
-            or head[:4] == b"\x28\xb5\x2f\xfd":
+    if _compressed(head):
         return True
     return (len(head) >= 262 and head[257:262] == b"ustar") or head == b"\0" * len(head)
-
-
-class _Prefixed:
-    """A stream whose first bytes were already read."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self.head = head
-        self.rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n < 0:
-                out = self.head + self.rest.read()
-                self.head = b""
-                return out
-            out, self.head = self.head[:n], self.head[n:]
-            return out
-        return self.rest.read(n)
-
-
-__all__ = ["BuildContext", "checksum", "from_directory", "from_tar"]
 
 
 @contextlib.contextmanager

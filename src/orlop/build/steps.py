@@ -63,15 +63,21 @@ def run_step(engine: Engine, image_id: str, cmd: list[str], env: list[str], netw
             while chunk := r.read(65536):
                 out(chunk.decode("utf-8", "replace"))
 
-    t = threading.Thread(target=pump, name="build-run-output", daemon=True)
-    t.start()
     try:
-        try:
-            code = engine.start_attached(c.id, Stdio(null, wfd, wfd), interactive=False)
-        finally:
+        if threading.current_thread() is threading.main_thread():
+            t = threading.Thread(target=pump, name="build-run-output", daemon=True)
+            t.start()
+            try:
+                code = engine.start_attached(c.id, Stdio(null, wfd, wfd), interactive=False)
+            finally:
+                os.close(wfd)
+                os.close(null)
+                t.join()
+        else:
             os.close(wfd)
             os.close(null)
-            t.join()
+            os.close(rfd)
+            code = _run_detached(engine, c.id, out)
         targets = [str(p.get("destination", "")) for p in engine.mount_points(c.id)]
     except BaseException:
         with contextlib.suppress(OrlopError):
@@ -79,6 +85,19 @@ def run_step(engine: Engine, image_id: str, cmd: list[str], env: list[str], netw
         raise
     return RunResult(engine, c.id, code, engine.config.containers_dir / c.id / "diff",
                      targets, out)
+
+
+def _run_detached(engine: Engine, cid: str, out: Callable[[str], None]) -> int:
+    """orlopd's worker threads cannot run a container in the foreground (its signal
+    handling needs the main thread): the container gets its own monitor, as a
+    ``docker run -d`` would, and its log is followed until it stops."""
+    from orlop.engine.containers.logs import stream_log
+
+    c = engine.start_detached(cid)
+    for entry in stream_log(engine.log_path(c), follow_=True,
+                            still_running=lambda: engine.is_running(c)):
+        out(entry.data.decode("utf-8", "replace"))
+    return engine.wait_container(cid)
 
 
 __all__ = ["RunResult", "run_step"]
