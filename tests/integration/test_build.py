@@ -196,3 +196,41 @@ def test_build_target_stdin_tar_iidfile_and_prune(bb: Orlop) -> None:
     assert pruned.startswith("Total reclaimed space:")
     assert bb.ok("run", "--rm", "fromtar", "cat", "/two") == "2\n"  # finals keep layers
     assert len(os.listdir(bb.root / "layers")) <= before
+
+
+def test_build_copy_merges_into_image_dirs_and_follows_image_symlinks(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": (
+        "FROM busybox\n"
+        "RUN mkdir -p /real && ln -s /real /link && chmod 0750 /real\n"
+        "COPY f /etc/\n"
+        "COPY f /link/f\n"
+        "COPY d /etc/\n"),
+        "f": "f\n", "d/sub/x": "x\n"})
+    bb.ok("build", "-t", "merge", str(ctx))
+    out = bb.ok("run", "--rm", "merge", "sh", "-c",
+                "head -1 /etc/passwd; cat /etc/f /real/f /etc/sub/x; stat -c %a /real; "
+                "readlink /link")
+    assert out.splitlines() == ["root:x:0:0:root:/root:/bin/sh", "f", "f", "x", "750",
+                                "/real"]
+
+
+def test_build_shell_onbuild_escape_and_exec_forms(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": (
+        "FROM busybox\n"
+        'SHELL ["/bin/sh", "-e", "-c"]\n'
+        "RUN echo shell-form > /s\n"
+        'RUN ["/bin/sh", "-c", "echo exec-form > /e"]\n'
+        "ONBUILD RUN echo triggered > /t\n")})
+    bb.ok("build", "-t", "parent", str(ctx))
+    assert _config(bb, "parent")["OnBuild"] == ["RUN echo triggered > /t"]
+    assert _config(bb, "parent")["Shell"] == ["/bin/sh", "-e", "-c"]
+    child = _ctx(bb.cwd, {"Dockerfile": (
+        "# escape=`\n"
+        "FROM parent\n"
+        "RUN echo one `\n"
+        "    two > /w\n")}, "child")
+    out = bb.ok("build", "-t", "child", str(child))
+    assert "# Executing 1 build trigger" in out
+    assert bb.ok("run", "--rm", "child", "cat", "/s", "/e", "/t", "/w") == \
+        "shell-form\nexec-form\ntriggered\none two\n"
+    assert not _config(bb, "child")["OnBuild"]

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from orlop.build.context import BuildContext, checksum
 from orlop.build.fs import CopyOp, Ownership
+from orlop.build.layer import Fallback, ImageView, write_from_image, write_ops
 from orlop.build.options import BuildOptions, Emit
 from orlop.build.parser import Instruction, Stage, parse, parse_instructions
 from orlop.build.words import env_map, process_word, process_words
@@ -559,9 +560,16 @@ class Builder:
             run_config["Cmd"] = [*self._shell(state), "#(nop) ", comment]
             if self._probe(state, run_config):
                 return
-            if from_img is not None:
-                sources = self._export_from(stack, from_img, srcs)
             dest_exists_dir = dir_dest or self._is_dir_in_image(state, dest)
+            fast = chmod is None and all(p.isdigit() for p in chown.split(":") if chown)
+            # A numeric --chown needs no look-up in the image: "1" is 1:1, as Docker's.
+            owner = tuple(int(p) for p in (chown.split(":") + chown.split(":"))[:2]) \
+                if fast and chown else (0, 0)
+            if from_img is not None:
+                if fast and self._fast_from(state, from_img, srcs, dest, dest_exists_dir,
+                                            (owner[0], owner[1]), run_config):
+                    return
+                sources = self._export_from(stack, from_img, srcs)
             ops = []
             for host, rel in sources:
                 if os.path.isdir(host):
@@ -574,7 +582,73 @@ class Builder:
                 else:
                     parent, _, name = dest.rpartition("/")
                     ops.append(CopyOp(host, rel, parent or "/", name))
+            if fast and not any(op.archive for op in ops) and \
+                    self._fast_copy(state, ops, (owner[0], owner[1]), run_config):
+                return
             self._layer_step(state, run_config, ops, Ownership(chown, chmod))
+
+    def _image_view(self, state: _State) -> ImageView:
+        return ImageView(self.engine.images.layer_dirs(self.engine.images.get(
+            state.image_id)) if state.image_id else [])
+
+    def _fast_copy(self, state: _State, ops: list[CopyOp], owner: tuple[int, int],
+                   run_config: dict[str, Any]) -> bool:
+        """The layer written straight from the context (build/layer.py); False when
+        the destination needs the overlay path."""
+        from orlop.build.fs import piped
+
+        view = self._image_view(state)
+        ignore = self.ctx.ignore
+        diff: list[str] = []
+        try:
+            piped(lambda w: write_ops(w, view, ops, owner, ignore),
+                  lambda stream: diff.append(self.engine.images.add_layer(stream)))
+        except Fallback:
+            return False
+        state.diff_ids = [*state.diff_ids, diff[0]]
+        self._new_image(state, run_config, empty=False)
+        return True
+
+    def _fast_from(self, state: _State, img: Image, srcs: list[str], dest: str,
+                   dest_is_dir: bool, owner: tuple[int, int],
+                   run_config: dict[str, Any]) -> bool:
+        """``COPY --from``: the layer written by a child over the source image's view
+        straight into the store."""
+        from orlop.build import fs
+
+        view = self._image_view(state)
+        paths = [s if s.startswith("/") else "/" + s for s in srcs]
+        target = dest.rstrip("/") or "/"
+        try:
+            # Fallback is raised here, before the child: the parents are checked first.
+            for d in {target if dest_is_dir else target.rpartition("/")[0]}:
+                if d.strip("/"):
+                    for i in range(1, len(d.strip("/").split("/")) + 1):
+                        st = view.lookup("/".join(d.strip("/").split("/")[:i]))
+                        if st is not None and not _is_dir(st):
+                            return False
+        except Fallback:
+            return False
+        diff: list[str] = []
+        with fs.scratch(self.engine, self.engine.images.layer_dirs(img)) as sc:
+            rfd, wfd = os.pipe()
+
+            def child(root: int) -> dict[str, Any]:
+                try:
+                    write_from_image(wfd, root, view, paths, target, dest_is_dir, owner)
+                finally:
+                    os.close(wfd)
+                return {}
+
+            def consume() -> None:
+                with os.fdopen(rfd, "rb", buffering=1 << 20) as stream:
+                    diff.append(self.engine.images.add_layer(stream))
+
+            fs.in_root(sc, child, child_close=[rfd], parent_close=[wfd],
+                       parent_work=consume)
+        state.diff_ids = [*state.diff_ids, diff[0]]
+        self._new_image(state, run_config, empty=False)
+        return True
 
     def _source_image(self, state: _State, src_from: str) -> Image:
         key = process_word(src_from, self._env(state), self.escape).lower()
@@ -675,6 +749,12 @@ class Builder:
         finally:
             result.remove()
         self._new_image(state, run_config, empty=empty, container=result.container_id)
+
+
+def _is_dir(st: os.stat_result) -> bool:
+    import stat
+
+    return stat.S_ISDIR(st.st_mode)
 
 
 def _is_archive(path: str) -> bool:

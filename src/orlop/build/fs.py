@@ -22,7 +22,7 @@ import shutil
 import stat
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -77,22 +77,34 @@ def scratch(engine: Engine, lowers: list[Path]) -> Iterator[Scratch]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def in_root(sc: Scratch, fn: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
-    """``fn(root_fd)`` over the merged view of the layers and the scratch upper dir."""
+def in_root(sc: Scratch, fn: Callable[[int], dict[str, Any]], *,
+            child_close: Sequence[int] = (), parent_close: Sequence[int] = (),
+            parent_work: Callable[[], None] | None = None) -> dict[str, Any]:
+    """``fn(root_fd)`` in a forked child over the merged view of the layers and the
+    scratch upper dir (overlayfs takes a single lower dir when there is an upper dir);
+    the other arguments are run_in_view's (pipes between the child and the parent)."""
     from orlop.engine.files.view import View, run_in_view
 
-    if not sc.lowers:  # FROM scratch: the upper dir is the whole root
+    if not sc.lowers:  # FROM scratch: the upper dir is the whole root, no mount needed
         fd = os.open(sc.upper, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            return fn(fd)
+            if parent_work is None:
+                return fn(fd)
+            result: list[dict[str, Any]] = []
+            t = threading.Thread(target=lambda: result.append(fn(fd)), daemon=True)
+            t.start()
+            try:
+                parent_work()
+            finally:
+                t.join()
+            return result[0] if result else {}
         finally:
             os.close(fd)
-    if len(sc.lowers) == 1:
-        pass  # overlayfs takes a single lower dir when there is an upper dir
     view = View(container=cast("Container", None), lower_dirs=list(sc.lowers),
                 upper=sc.upper, work=sc.base / "work", rootfs=sc.base / "rootfs",
                 with_mounts=False)
-    return run_in_view(view, fn)
+    return run_in_view(view, fn, child_close=child_close, parent_close=parent_close,
+                       parent_work=parent_work)
 
 
 def has_content(path: Path) -> bool:
@@ -242,8 +254,10 @@ def _write_tar(out_fd: int, op: CopyOp, ignore: Matcher) -> None:
     w.close()
 
 
-def _piped(produce: Callable[[int], None], consume: Callable[[Any], None]) -> None:
-    """``produce(write_fd)`` in a thread, ``consume(stream)`` here."""
+def piped(produce: Callable[[int], None], consume: Callable[[Any], None]) -> None:
+    """``produce(write_fd)`` in a thread, ``consume(stream)`` here.  The producer's error
+    wins (the consumer's is then only a short stream); an OSError of the producer is a
+    source that could not be read."""
     rfd, wfd = os.pipe()
     failure: list[BaseException] = []
 
@@ -259,14 +273,20 @@ def _piped(produce: Callable[[int], None], consume: Callable[[Any], None]) -> No
 
     t = threading.Thread(target=run, name="build-tar", daemon=True)
     t.start()
+    consumer_error: BaseException | None = None
     try:
         with os.fdopen(rfd, "rb", buffering=1 << 20) as stream:
             consume(stream)
-    finally:
-        t.join()
+    except BaseException as err:
+        consumer_error = err
+    t.join()
     if failure:
-        raise SystemFailureError(f"cannot read the build context: {failure[0]}") \
-            from failure[0]
+        if isinstance(failure[0], OSError):
+            raise SystemFailureError(f"cannot read the build context: {failure[0]}") \
+                from failure[0]
+        raise failure[0]
+    if consumer_error is not None:
+        raise consumer_error
 
 
 def copy_into(root_fd: int, ops: list[CopyOp], own: Ownership, ignore: Matcher,
@@ -295,7 +315,7 @@ def copy_into(root_fd: int, ops: list[CopyOp], own: Ownership, ignore: Matcher,
             def consume(stream: Any, fd: int = dest_fd) -> None:
                 extract_tar(stream, fd, keep_owner=True, digest=False, on_entry=fix)
 
-            _piped(produce, consume)
+            piped(produce, consume)
         finally:
             os.close(dest_fd)
     if mkdir:
@@ -334,7 +354,7 @@ def export_paths(root_fd: int, paths: list[str], out_dir: str) -> dict[str, Any]
                 extract_tar(s, tfd, keep_owner=True, digest=False)
 
             try:
-                _piped(produce, consume)
+                piped(produce, consume)
             finally:
                 os.close(tfd)
         finally:
