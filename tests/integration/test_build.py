@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import Orlop
+from registry_util import Registry, needs_registry, private_env
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("no_leftover_containers")]
 
@@ -234,3 +235,29 @@ def test_build_shell_onbuild_escape_and_exec_forms(bb: Orlop) -> None:
     assert bb.ok("run", "--rm", "child", "cat", "/s", "/e", "/t", "/w") == \
         "shell-form\nexec-form\ntriggered\none two\n"
     assert not _config(bb, "child")["OnBuild"]
+
+
+@needs_registry
+def test_build_pulls_a_missing_base_and_pull_flag(bb: Orlop, registry: Registry,
+                                                  tmp_path: Path) -> None:
+    env = private_env(tmp_path)
+    ref = f"{registry.host}/base/bb:v1"
+    bb.ok("tag", "busybox", ref)
+    bb.ok("push", ref, env=env)
+    bb.ok("rmi", ref)
+    ctx = _ctx(bb.cwd, {"Dockerfile": f"FROM {ref}\nRUN echo pulled > /p\n"})
+    out = bb.ok("build", "-t", "pulled", str(ctx), env=env)
+    assert "Step 1/2" in out
+    assert bb.ok("run", "--rm", "pulled", "cat", "/p") == "pulled\n"
+    again = bb.ok("build", "--pull", "-t", "pulled", str(ctx), env=env)
+    assert again.count("Using cache") == 1  # the same base: the RUN still hits
+
+
+def test_build_proxy_args_are_predefined_and_not_recorded(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nRUN echo \"proxy=$HTTP_PROXY\" > /p\n"})
+    bb.ok("build", "--build-arg", "HTTP_PROXY=http://proxy.invalid:3128", "-t", "px",
+          str(ctx))
+    assert bb.ok("run", "--rm", "px", "cat", "/p") == "proxy=http://proxy.invalid:3128\n"
+    history = bb.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}", "px")
+    assert "proxy.invalid" not in history
+    assert "HTTP_PROXY" not in json.dumps(_config(bb, "px"))

@@ -111,7 +111,10 @@ class Builder:
     # --- the build ----------------------------------------------------------------
 
     def run(self) -> str:
+        from orlop.build.fs import sweep_scratch
+
         df = parse(self.ctx.dockerfile)
+        sweep_scratch(self.engine.config.tmp_dir)
         self.escape = df.escape
         stages = list(df.stages)
         if self.opts.target:
@@ -177,8 +180,7 @@ class Builder:
     def _load_cache(self) -> None:
         for img in self.engine.images.list():
             cc = img.config.get("container_config")
-            if (isinstance(cc, dict) and "parent" in img.config) or \
-                    (isinstance(cc, dict) and img.config.get("history")):
+            if isinstance(cc, dict):
                 self.cache.setdefault(cache_key(img.config.get("parent") or "", cc), img.id)
 
     def _probe(self, state: _State, run_config: dict[str, Any]) -> bool:

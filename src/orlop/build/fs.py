@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -75,6 +76,29 @@ def scratch(engine: Engine, lowers: list[Path]) -> Iterator[Scratch]:
         yield Scratch(base, lowers)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+_SCRATCH = re.compile(r"build-(?:ctx-)?(\d+)-[0-9a-f]+\Z")
+
+
+def sweep_scratch(tmp_dir: Path) -> None:
+    """Remove what a killed build left in tmp/ (scratch layers, extracted contexts): the
+    directories named after a process that is gone (or was not running yet when the
+    directory was last written: a recycled pid)."""
+    from orlop.kernel.process import process_alive_since
+
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(tmp_dir):
+            m = _SCRATCH.match(name)
+            if m is None:
+                continue
+            path = tmp_dir / name
+            try:
+                mtime = os.lstat(path).st_mtime
+            except FileNotFoundError:
+                continue
+            if not process_alive_since(int(m.group(1)), mtime):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def in_root(sc: Scratch, fn: Callable[[int], dict[str, Any]], *,
