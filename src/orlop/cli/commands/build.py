@@ -60,7 +60,7 @@ def _build(argv: list[str], ctx: Context) -> int:
     p.add_argument("--target", default="", help="Set the target build stage to build.")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
-    require_args(args.args, "build", at_least=1, at_most=1)
+    require_args(args.args, "build", exactly=1)
     from orlop.images.reference import InvalidReferenceError, parse_tag_target
 
     for tag in args.tag:
