@@ -261,3 +261,17 @@ def test_build_proxy_args_are_predefined_and_not_recorded(bb: Orlop) -> None:
     history = bb.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}", "px")
     assert "proxy.invalid" not in history
     assert "HTTP_PROXY" not in json.dumps(_config(bb, "px"))
+
+
+def test_rmi_of_a_built_image_deletes_its_untagged_step_images(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nENV A=1\nRUN echo x > /x\nCMD [\"sh\"]\n"})
+    bb.ok("build", "-t", "gone", str(ctx))
+    before = sorted(os.listdir(bb.root / "layers"))
+    out = bb.ok("rmi", "gone")
+    assert out.splitlines()[0] == "Untagged: gone:latest"
+    assert sum(1 for ln in out.splitlines() if ln.startswith("Deleted: ")) == 3
+    assert bb.ok("images", "-q").split() == [bb.ok("images", "-q", "busybox").strip()]
+    assert sorted(os.listdir(bb.root / "layers")) != before  # the RUN's layer went too
+    bb.ok("build", "-t", "kept", str(ctx))
+    out = bb.ok("rmi", "--no-prune", "kept")
+    assert sum(1 for ln in out.splitlines() if ln.startswith("Deleted: ")) == 1

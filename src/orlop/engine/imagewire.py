@@ -113,9 +113,43 @@ def _records(lines: list[str]) -> list[dict[str, str]]:
     return out
 
 
-def remove_image(engine: Engine, ref: str, *, force: bool = False) -> list[dict[str, str]]:
-    """``DELETE /images/{name}``."""
-    return _records(engine.images.remove(ref, force=force))
+def remove_image(engine: Engine, ref: str, *, force: bool = False,
+                 noprune: bool = False) -> list[dict[str, str]]:
+    """``DELETE /images/{name}``; unless ``noprune``, also the untagged parents nothing
+    else needs (a build's step images), as Docker deletes them."""
+    parent = str(engine.images.get(ref).config.get("parent") or "")
+    lines = engine.images.remove(ref, force=force)
+    if not noprune and any(line.startswith("Deleted:") for line in lines):
+        lines += _untagged_parents(engine, parent)
+    return _records(lines)
+
+
+def _untagged_parents(engine: Engine, parent: str) -> list[str]:
+    """Delete the chain of untagged parents that no container and no other image uses
+    (moby's ImageDelete with prune): ``Deleted:`` lines."""
+    from orlop.errors import ImageNotFoundError
+
+    store = engine.images
+    lines: list[str] = []
+    children: dict[str, int] = {}
+    if parent:
+        for img in store.list():
+            p = str(img.config.get("parent") or "")
+            children[p] = children.get(p, 0) + 1
+    while parent:
+        try:
+            img = store.get(parent)
+        except ImageNotFoundError:
+            break
+        if img.repo_tags or children.get(img.id) or store.containers_using(img.id):
+            break
+        try:
+            lines += store.remove(img.id)
+        except ConflictError:
+            break
+        parent = str(img.config.get("parent") or "")
+        children[parent] = children.get(parent, 1) - 1
+    return lines
 
 
 def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
@@ -134,8 +168,9 @@ def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
     reclaimed = 0
     images = store.list()
     parents = {str(i.config.get("parent")) for i in images if i.config.get("parent")}
+    gone: set[str] = set()  # deleted with a child, as its untagged parent
     for image in images:
-        if image.repo_tags and only_dangling:
+        if image.id in gone or (image.repo_tags and only_dangling):
             continue
         if only_dangling and image.id in parents:
             continue  # an intermediate build step: not dangling (Docker's rule)
@@ -144,11 +179,15 @@ def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
         labels = image.container_config.get("Labels") or {}
         if not passes(filters, labels, image.created):
             continue
+        parent = str(image.config.get("parent") or "")
         try:
             lines = store.remove(image.id, force=True)
         except ConflictError:
             continue
         if any(line.startswith("Deleted:") for line in lines):
+            lines += _untagged_parents(engine, parent)
+            gone.update(line.partition(": ")[2] for line in lines
+                        if line.startswith("Deleted:"))
             reclaimed += image.size
             deleted += _records(lines)
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}

@@ -35,7 +35,7 @@ class LocalImages:
                      ) -> list[dict[str, str]]:
         from orlop.engine.imagewire import remove_image
 
-        return remove_image(self.engine, ref, force=force)
+        return remove_image(self.engine, ref, force=force, noprune=noprune)
 
     def image_tag(self, ref: str, target: str) -> None:
         self.engine.images.tag(ref, target)

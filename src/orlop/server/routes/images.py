@@ -62,8 +62,9 @@ async def remove_image(request: web.Request) -> web.Response:
 
     name = request.match_info["name"]
     force = query_bool(request, "force")
+    noprune = query_bool(request, "noprune")
     return json_response(await ctx_of(request).call(
-        lambda e: engine_remove(e, name, force=force)))
+        lambda e: engine_remove(e, name, force=force, noprune=noprune)))
 
 
 async def create_image(request: web.Request) -> web.StreamResponse:
