@@ -275,3 +275,13 @@ def test_rmi_of_a_built_image_deletes_its_untagged_step_images(bb: Orlop) -> Non
     bb.ok("build", "-t", "kept", str(ctx))
     out = bb.ok("rmi", "--no-prune", "kept")
     assert sum(1 for ln in out.splitlines() if ln.startswith("Deleted: ")) == 1
+
+
+def test_build_network_none_and_compressed_add(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nADD data.tgz /d/\n"
+                                      "RUN ls /sys/class/net > /nets\n", "x": "gz\n"})
+    with tarfile.open(ctx / "data.tgz", "w:gz") as tf:
+        tf.add(ctx / "x", arcname="x")
+    bb.ok("build", "--network", "none", "-t", "net", str(ctx))
+    assert bb.ok("run", "--rm", "--network", "none", "net", "cat", "/nets", "/d/x") == \
+        "lo\ngz\n"
