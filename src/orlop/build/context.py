@@ -157,7 +157,7 @@ def from_tar(engine: Engine, stream: BinaryIO, dockerfile: str = "Dockerfile",
     extracted under the engine's tmp/ for the duration of the build."""
     import secrets
 
-    from orlop.images.archive import extract_tar
+    from orlop.archive.extract import extract_tar
 
     if remote:
         from orlop.errors import UnsupportedError
@@ -243,7 +243,7 @@ def context_tar(path: str, opts: BuildOptions, dockerfile_text: str | None
     import secrets
     import tempfile
 
-    from orlop.images.tarwriter import TarWriter, TreeOptions
+    from orlop.archive.tarwriter import TarWriter, TreeOptions
 
     if not os.path.isdir(path):
         raise InvalidParameterError(f'unable to prepare context: path "{path}" not found')

@@ -228,7 +228,7 @@ def _mkdirs(root_fd: int, path: str, owner: tuple[int, int]) -> int:
 
 
 def _write_tar(out_fd: int, op: CopyOp, ignore: Matcher) -> None:
-    from orlop.images.tarwriter import TarWriter, TreeOptions
+    from orlop.archive.tarwriter import TarWriter, TreeOptions
 
     w = TarWriter(out_fd)
     flat = TreeOptions(descend=lambda _arc: False)
@@ -316,7 +316,7 @@ def piped(produce: Callable[[int], None], consume: Callable[[Any], None]) -> Non
 def copy_into(root_fd: int, ops: list[CopyOp], own: Ownership, ignore: Matcher,
               mkdir: str = "") -> dict[str, Any]:
     """In the child: every op into the root, then ``mkdir`` (WORKDIR) if given."""
-    from orlop.images.archive import extract_tar
+    from orlop.archive.extract import extract_tar
 
     owner = resolve_owner(root_fd, own.user) if ops else (0, 0)
 
@@ -350,8 +350,8 @@ def copy_into(root_fd: int, ops: list[CopyOp], own: Ownership, ignore: Matcher,
 def export_paths(root_fd: int, paths: list[str], out_dir: str) -> dict[str, Any]:
     """In the child (``COPY --from``): each path of the image, its symlinks resolved in
     the image, copied to ``out_dir/<n>/<basename>`` on the host; returns the kinds."""
-    from orlop.images.archive import extract_tar
-    from orlop.images.tarwriter import TarWriter
+    from orlop.archive.extract import extract_tar
+    from orlop.archive.tarwriter import TarWriter
     from orlop.kernel.safepath import open_in_root
 
     kinds: list[str] = []

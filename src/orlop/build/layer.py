@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from orlop.build.ignore import Matcher
 
 if TYPE_CHECKING:
+    from orlop.archive.tarwriter import TarWriter
     from orlop.build.fs import CopyOp
-    from orlop.images.tarwriter import TarWriter
 
 OPAQUE = "trusted.overlay.opaque"
 
@@ -115,7 +115,7 @@ def parents(w: TarWriter, view: ImageView, dirs: Sequence[str], owner: tuple[int
 def write_ops(out_fd: int, view: ImageView, ops: Sequence[CopyOp], owner: tuple[int, int],
               ignore: Matcher) -> None:
     """The layer of a COPY from the build context."""
-    from orlop.images.tarwriter import TarWriter, TreeOptions
+    from orlop.archive.tarwriter import TarWriter, TreeOptions
 
     w = TarWriter(out_fd)
     parents(w, view, [op.dest_dir for op in ops], owner)
@@ -142,7 +142,7 @@ def write_ops(out_fd: int, view: ImageView, ops: Sequence[CopyOp], owner: tuple[
 
 def _walk(w: TarWriter, dir_fd: int, arc: str, rel: str | None, filtered: bool,
           ignore: Matcher, opts: object) -> None:
-    from orlop.images.tarwriter import TreeOptions
+    from orlop.archive.tarwriter import TreeOptions
 
     assert isinstance(opts, TreeOptions)
     for name in sorted(os.listdir(dir_fd)):
@@ -168,8 +168,8 @@ def write_from_image(out_fd: int, root_fd: int, view: ImageView, paths: Sequence
                      dest: str, dest_is_dir: bool, owner: tuple[int, int]) -> None:
     """In the child over the source image (``COPY --from``): the layer with each path,
     resolved inside the source image, copied to ``dest`` of the destination image."""
+    from orlop.archive.tarwriter import TarWriter, TreeOptions
     from orlop.errors import InvalidParameterError
-    from orlop.images.tarwriter import TarWriter, TreeOptions
     from orlop.kernel.safepath import open_in_root
 
     fds: list[tuple[int, os.stat_result, str]] = []
