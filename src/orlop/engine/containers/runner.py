@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
-from orlop.engine.containers.bundle import build_spec, process_env, write_bundle
+from orlop.engine.containers.bundle import build_spec, process_env
 from orlop.engine.containers.cgroups import Cgroup, Resources
 from orlop.engine.containers.procio import (
     _FORWARDED,
@@ -47,6 +47,7 @@ from orlop.state import inflight
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
     from orlop.engine.net.setup import Attachment
+    from orlop.runtime.spec import Spec
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
 _copy_winsize = copy_winsize
@@ -97,7 +98,7 @@ def release_network(engine: Engine, c: Container, later: bool = False) -> None:
 
 
 def prepare(engine: Engine, c: Container,
-            mounted: list[str]) -> tuple[dict[str, Any], Path, list[Path]]:
+            mounted: list[str]) -> tuple[Spec, Path, list[Path]]:
     """Mount the container's volumes (names appended to ``mounted`` as they are taken),
     copy image content up into new volumes, and write the bundle."""
     cfg = engine.config
@@ -127,7 +128,7 @@ def prepare(engine: Engine, c: Container,
         from orlop.engine.containers.destcheck import rehearse_mounts
 
         rehearse_mounts(spec, cdir, lowers, upper)
-    write_bundle(cdir, spec)
+    spec.save(cdir / "config.json")  # crun/runc read it; launch() gets the same object
     return spec, cdir, lowers
 
 
@@ -149,14 +150,13 @@ def has_limits(c: Container) -> bool:
     return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0
 
 
-def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, object], *,
+def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: Spec, *,
                      stdin: int, stdout: int, stderr: int, console_socket: int | None,
                      die_with_parent: bool, console_size: bytes | None = None) -> int:
     """Start the built-in runtime's init parked before execve, move it into the
     container's cgroup, then let it exec: the process never runs a single instruction
     of the image outside its limits.  Returns the host pid of PID 1."""
     from orlop.runtime import launch
-    from orlop.runtime.spec import Spec
 
     cg = Cgroup(c.id)
     cg.create(resources_of(c))
@@ -166,7 +166,7 @@ def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, o
     os.mkfifo(fifo, 0o600)
     pid = 0
     try:
-        launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdout,
+        launched = launch(cdir, spec, stdin=stdin, stdout=stdout,
                           stderr=stderr, console_socket=console_socket,
                           console_size=console_size, wait_for_start=True,
                           exec_fifo=fifo, die_with_parent=die_with_parent,
@@ -302,9 +302,10 @@ def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: lis
 
 
 def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
-              cdir: Path, net: Attachment) -> dict[str, Any]:
+              cdir: Path, net: Attachment) -> Spec:
     from orlop.engine.containers.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
+    from orlop.runtime.spec import Mount
 
     cfg = c.config
     image = engine.images.get(c.image_id)
@@ -327,19 +328,12 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
     extra = [oci_mount(by_dest[d], rro_error,
                        source_is_dir=by_dest[d].type == "tmpfs" or os.path.isdir(by_dest[d].source))
              for d in sort_mounts(list(by_dest))]
-    extra += [
-        {"destination": "/etc/hostname", "type": "bind", "source": str(cdir / "hostname"),
-         "options": ["rbind", "rprivate"]},
-        {"destination": "/etc/hosts", "type": "bind", "source": str(cdir / "hosts"),
-         "options": ["rbind", "rprivate"]},
-        {"destination": "/etc/resolv.conf", "type": "bind",
-         "source": str(cdir / "resolv.conf"), "options": ["rbind", "rprivate"]},
-    ]
+    extra += [Mount(f"/etc/{name}", "bind", str(cdir / name), ["rbind", "rprivate"])
+              for name in ("hostname", "hosts", "resolv.conf")]
     hc = c.host_config
     if hc.init:
         init = find_init()
-        extra.append({"destination": INIT_PATH, "type": "bind", "source": init,
-                      "options": ["rbind", "ro", "rprivate"]})
+        extra.append(Mount(INIT_PATH, "bind", init, ["rbind", "ro", "rprivate"]))
         args = [INIT_PATH, "--", *args]
     env = process_env(img_cfg.get("Env") or [], cfg.env, hostname, user.home, cfg.tty)
     spec = build_spec(
@@ -349,17 +343,16 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         lower_dirs=lowers, upper_dir=cdir / "diff", work_dir=cdir / "work",
         extra_mounts=extra,
     )
-    if any(p in ("rslave", "slave", "rshared", "shared") for m in extra
-           for p in m.get("options", [])):
+    if any(p in ("rslave", "slave", "rshared", "shared") for m in extra for p in m.options):
         # As moby: the root must not be private, or a slave bind never hears the host's
         # unmounts (crun's default is private; the built-in runtime always uses rslave).
-        spec["linux"]["rootfsPropagation"] = "rslave"
+        spec.linux.rootfs_propagation = "rslave"
+    caps_sets = spec.process.capabilities
+    assert caps_sets is not None  # default_spec() always sets them
     if hc.cap_add or hc.cap_drop:
-        process = spec["process"]
-        caps = effective_caps(process["capabilities"]["bounding"], hc.cap_add or [],
-                              hc.cap_drop or [])
-        for key in ("bounding", "effective", "permitted"):
-            process["capabilities"][key] = list(caps)
+        caps = effective_caps(caps_sets.bounding, hc.cap_add or [], hc.cap_drop or [])
+        caps_sets.bounding, caps_sets.effective, caps_sets.permitted = (
+            list(caps), list(caps), list(caps))
     _apply_security(spec, hc.security_opt or [], hc.sysctls or {})
     resources: dict[str, object] = {}
     if hc.memory > 0:
@@ -370,8 +363,8 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         resources["cpu"] = {"quota": hc.nano_cpus * 100_000 // 1_000_000_000,
                             "period": 100_000}
     if resources:
-        spec["linux"]["resources"] = resources
-        spec["linux"]["cgroupsPath"] = f"/orlop/{c.id}"
+        spec.linux.extra["resources"] = resources
+        spec.linux.cgroups_path = f"/orlop/{c.id}"
     return spec
 
 
@@ -381,21 +374,22 @@ def seccomp_cache(engine: Engine) -> Path:
     return engine.config.run_root / "seccomp"
 
 
-def _apply_security(spec: dict[str, Any], security_opt: list[str],
-                    sysctls: dict[str, str]) -> None:
+def _apply_security(spec: Spec, security_opt: list[str], sysctls: dict[str, str]) -> None:
     """no_new_privs, the seccomp filter (resolved against the final bounding set, as
     moby does: --cap-add SYS_ADMIN also allows mount/unshare) and the sysctls."""
     from orlop.engine.security.seccomp import resolve
     from orlop.engine.security.secopts import parse_security_opts
+    from orlop.runtime.spec import Seccomp
 
     sec = parse_security_opts(security_opt)
-    spec["process"]["noNewPrivileges"] = sec.no_new_privileges
+    spec.process.no_new_privileges = sec.no_new_privileges
     if not sec.seccomp_unconfined:
-        section = resolve(sec.seccomp_profile, spec["process"]["capabilities"]["bounding"])
+        bounding = spec.process.capabilities.bounding if spec.process.capabilities else []
+        section = resolve(sec.seccomp_profile, bounding)
         if section is not None:
-            spec["linux"]["seccomp"] = section
+            spec.linux.seccomp = Seccomp.from_dict(section)
     if sysctls:
-        spec["linux"]["sysctl"] = dict(sysctls)
+        spec.linux.sysctl = dict(sysctls)
 
 
 # Where --init's binary appears in the container (Docker's path for its tini).
@@ -460,10 +454,9 @@ def _record_failure(engine: Engine, c: Container, err: RuntimeFailedError) -> No
         store.set_state(conn, c.id, status="created", exit_code=err.exit_code, error=str(err))
 
 
-def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, object],
+def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: Spec,
                  stdio: Stdio, *, interactive: bool) -> int:
     from orlop.runtime import launch
-    from orlop.runtime.spec import Spec
 
     master = ours = theirs = -1
     stdin = stdio.stdin if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -489,7 +482,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
                                        stderr=stdio.stderr, console_socket=console_socket,
                                        console_size=size, die_with_parent=True)
             else:
-                pid = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
+                pid = launch(cdir, spec, stdin=stdin, stdout=stdio.stdout,
                              stderr=stdio.stderr, console_socket=console_socket,
                              console_size=size, seccomp_cache=seccomp_cache(engine)).pid
         except RuntimeFailedError as err:
