@@ -39,7 +39,6 @@ from orlop.mounts.tmpfs import (
     invalid_tmpfs_option,
     kernel_size_in_bytes,
     merge_tmpfs_options,
-    ram_in_bytes,
 )
 from orlop.mounts.validate import (
     COPY_MODES,
@@ -57,6 +56,7 @@ from orlop.mounts.validate import (
     validate_not_over_procfs,
     validate_volume_name,
 )
+from orlop.units import ram_in_bytes
 
 __all__ = [
     "check_duplicates",

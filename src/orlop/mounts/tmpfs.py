@@ -36,26 +36,9 @@ TMPFS_FLAG_KEYS: Final[dict[str, str]] = {
 TMPFS_DATA_KEYS: Final = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks",
                                     "mpol"})
 
-# go-units RAMInBytes: "1m", "512k", "1g", "1.5GiB", "1048576", binary multiples.
-_RAM_RE: Final = re.compile(r"(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?")
 _KERNEL_SIZE_RE: Final = re.compile(r"(\d+)([kKmMgGtTpPeE])?")
 _MULTIPLIERS: Final = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
                        "p": 1 << 50, "e": 1 << 60}
-
-
-def ram_in_bytes(text: str) -> int:
-    """Docker's ``units.RAMInBytes`` (``--mount tmpfs-size=``): binary multiples.
-
-    Raises:
-        ValueError: the text is not a size.
-    """
-    match = _RAM_RE.fullmatch(text)
-    if match is None:
-        raise ValueError(text)
-    number, unit = match.group(1), (match.group(2) or "").lower()
-    if "." in number:
-        return int(float(number) * _MULTIPLIERS[unit])
-    return int(number) * _MULTIPLIERS[unit]
 
 
 def kernel_size_in_bytes(text: str) -> int:

@@ -10,24 +10,7 @@ from orlop.mounts.tmpfs import (
     format_tmpfs_size,
     kernel_size_in_bytes,
     merge_tmpfs_options,
-    ram_in_bytes,
 )
-
-
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [("1048576", 1048576), ("512k", 512 * 1024), ("1m", 1 << 20), ("1M", 1 << 20),
-     ("1g", 1 << 30), ("2t", 2 << 40), ("1mb", 1 << 20), ("1MiB", 1 << 20), ("1 m", 1 << 20),
-     ("1.5k", 1536), ("0", 0), ("10b", 10)],
-)
-def test_ram_in_bytes_docker_units_gives_bytes(text, size):
-    assert ram_in_bytes(text) == size
-
-
-@pytest.mark.parametrize("text", ["abc", "", "1x", "-1m", "1.2.3m", "m", "1mm", "1m\n"])
-def test_ram_in_bytes_garbage_raises_value_error(text):
-    with pytest.raises(ValueError):
-        ram_in_bytes(text)
 
 
 @pytest.mark.parametrize(

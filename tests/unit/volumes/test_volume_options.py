@@ -8,8 +8,9 @@ import pytest
 
 from orlop.errors import InvalidParameterError, InvalidVolumeNameError
 from orlop.kernel.flags import MountFlag
+from orlop.units import ram_in_bytes
 from orlop.volumes.drivers.local import LocalDriver
-from orlop.volumes.drivers.mountopts import parse_mount_options, parse_size
+from orlop.volumes.drivers.mountopts import parse_mount_options
 from orlop.volumes.names import check_create_name, is_valid_name
 
 DRIVER = LocalDriver(Path("/nonexistent/volumes"))
@@ -82,7 +83,7 @@ def test_needs_mount_only_with_type_or_size() -> None:
                                             ("1.5GiB", 3 << 29), ("10 MB", 10 << 20),
                                             ("2k", 2048)])
 def test_parse_size_docker_units(text: str, size: int) -> None:
-    assert parse_size(text) == size
+    assert ram_in_bytes(text) == size
 
 
 def test_parse_mount_options_splits_flags_data_propagation() -> None:

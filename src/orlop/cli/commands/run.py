@@ -132,12 +132,11 @@ def _labels(items: list[str]) -> dict[str, str]:
 
 
 def _memory(text: str) -> int:
-    from orlop.engine.containers.logs import parse_size
-    from orlop.errors import InvalidParameterError
+    from orlop.units import ram_in_bytes
 
     try:
-        return parse_size(text)
-    except InvalidParameterError:
+        return ram_in_bytes(text)
+    except ValueError:
         raise UsageError(f'invalid argument "{text}" for "-m, --memory" flag: '
                          "invalid size") from None
 

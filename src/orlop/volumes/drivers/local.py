@@ -27,7 +27,8 @@ from pathlib import Path
 from orlop.errors import InvalidParameterError, SystemFailureError
 from orlop.kernel import fs, loop
 from orlop.kernel.flags import MNT_DETACH, MountFlag
-from orlop.volumes.drivers.mountopts import MountOptions, parse_mount_options, parse_size
+from orlop.units import ram_in_bytes
+from orlop.volumes.drivers.mountopts import MountOptions, parse_mount_options
 from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
 
 DATA_DIR = "_data"
@@ -68,7 +69,7 @@ class LocalDriver:
                         f'invalid option: "size" cannot be combined with "{other}" '
                         "(size makes an ext4 image volume of its own)")
             try:
-                size = parse_size(options["size"])
+                size = ram_in_bytes(options["size"].strip())
             except ValueError as err:
                 raise InvalidParameterError(f'invalid option: "size": {err}') from None
             if size < MIN_SIZE:
@@ -99,7 +100,7 @@ class LocalDriver:
         write_file(volume_fd, OPTS_FILE,
                    json.dumps(dict(options), sort_keys=True).encode(), 0o600)
         if "size" in options:
-            self._make_image(volume_fd, name, parse_size(options["size"]))
+            self._make_image(volume_fd, name, ram_in_bytes(options["size"].strip()))
 
     def _make_image(self, volume_fd: int, name: str, size: int) -> None:
         fd = os.open(DISK_IMAGE, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from orlop.kernel.flags import MountFlag
@@ -65,15 +64,3 @@ def parse_mount_options(o: str) -> MountOptions:
         else:
             data.append(word)
     return MountOptions(flags, prop, ",".join(data), loop)
-
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def parse_size(value: str) -> int:
-    """Docker's units.RAMInBytes: ``512``, ``5m``, ``1.5GiB``, ``10 MB`` (binary units)."""
-    m = _SIZE.match(value.strip())
-    if m is None:
-        raise ValueError(f"invalid size: '{value}'")
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
