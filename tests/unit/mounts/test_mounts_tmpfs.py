@@ -110,3 +110,17 @@ def test_merge_tmpfs_options_last_conflicting_word_wins_in_place():
 def test_merge_tmpfs_options_unknown_word_raises_docker_text():
     with pytest.raises(InvalidMountError, match=r'^invalid tmpfs option \["x" "1"\]$'):
         merge_tmpfs_options(["x=1"])
+
+
+def test_tmpfs_flag_words_come_from_the_runtimes_table():
+    """Docker's MergeTmpfsOptions words: the runtime's table less bind words and words
+    moby/sys/mount lacks; a collision key is the flag a word sets or clears."""
+    from orlop.kernel.flags import MountFlag
+    from orlop.mounts.tmpfs import TMPFS_FLAG_KEYS
+
+    assert set(TMPFS_FLAG_KEYS) == {
+        "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
+        "dirsync", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime",
+        "relatime", "norelatime", "strictatime", "nostrictatime"}
+    assert TMPFS_FLAG_KEYS["ro"] == TMPFS_FLAG_KEYS["rw"] == MountFlag.RDONLY
+    assert merge_tmpfs_options(["atime", "noatime", "diratime"]) == ["noatime", "diratime"]

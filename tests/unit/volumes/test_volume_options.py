@@ -10,7 +10,7 @@ from orlop.errors import InvalidParameterError, InvalidVolumeNameError
 from orlop.kernel.flags import MountFlag
 from orlop.units import ram_in_bytes
 from orlop.volumes.drivers.local import LocalDriver
-from orlop.volumes.drivers.mountopts import parse_mount_options
+from orlop.volumes.drivers.mountopts import parse_driver_options
 from orlop.volumes.names import check_create_name, is_valid_name
 
 DRIVER = LocalDriver(Path("/nonexistent/volumes"))
@@ -86,15 +86,30 @@ def test_parse_size_docker_units(text: str, size: int) -> None:
     assert ram_in_bytes(text) == size
 
 
-def test_parse_mount_options_splits_flags_data_propagation() -> None:
-    mo = parse_mount_options("size=5m,ro,noexec,uid=1000,rprivate,loop")
+def test_parse_driver_options_splits_flags_data_propagation() -> None:
+    mo = parse_driver_options("size=5m,ro,noexec,uid=1000,rprivate,loop")
     assert mo.flags == MountFlag.RDONLY | MountFlag.NOEXEC
     assert mo.data == "size=5m,uid=1000"
     assert mo.propagation == MountFlag.PRIVATE | MountFlag.REC
     assert mo.loop
 
 
-def test_parse_mount_options_rw_clears_ro_and_bind() -> None:
-    mo = parse_mount_options("ro,rw,rbind")
+def test_parse_driver_options_rw_clears_ro_and_bind() -> None:
+    mo = parse_driver_options("ro,rw,rbind")
     assert mo.flags == MountFlag.BIND | MountFlag.REC
     assert mo.data == ""
+
+
+def test_parse_driver_options_reads_the_runtimes_word_table() -> None:
+    """One mount(8) table (runtime/mountopts.py): every word it knows is a flag or a
+    propagation here too, never filesystem data; userspace words never reach the kernel."""
+    from orlop.runtime.mountopts import FLAGS, PROPAGATION
+
+    for word in [*FLAGS, *PROPAGATION]:
+        assert parse_driver_options(word).data == "", word
+    mo = parse_driver_options(" nofail , lazytime,rshared,private,size=1m,_netdev")
+    assert mo.flags == MountFlag.LAZYTIME
+    assert mo.propagation == MountFlag.SHARED | MountFlag.PRIVATE | MountFlag.REC
+    assert mo.data == "size=1m"
+    assert not mo.loop
+
