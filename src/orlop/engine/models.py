@@ -49,7 +49,7 @@ class RunOptions:
     runtime: str = ""
     volumes: list[str] = field(default_factory=list)  # raw -v specs
     mounts: list[str] = field(default_factory=list)  # raw --mount specs
-    # Already parsed --mount equivalents: the API's HostConfig.Mounts (mounts.spec.from_api_mount)
+    # Already parsed --mount equivalents: the API's HostConfig.Mounts (mounts.apimount)
     mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)

@@ -5,6 +5,7 @@ Docker's precedence; the engine resolves specs into ``MountPoint``s (``spec``) a
 writes them into config.json (``oci``).  Nothing in this package does I/O.
 """
 
+from orlop.mounts.apimount import from_api_mount
 from orlop.mounts.oci import oci_mount
 from orlop.mounts.parser import (
     check_duplicates,
@@ -19,7 +20,7 @@ from orlop.mounts.parser import (
     validate_volume_name,
 )
 from orlop.mounts.plan import MountPlan, VolumesFrom, merge_mounts, sort_mounts
-from orlop.mounts.spec import MountPoint, MountSpec, MountType, from_api_mount, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec, MountType, to_api_mount
 
 __all__ = [
     "MountPlan",

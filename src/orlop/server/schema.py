@@ -72,7 +72,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         InvalidParameterError: a field of the wrong type or a refused value (400).
     """
     from orlop.engine.models import RunOptions
-    from orlop.mounts.spec import from_api_mount
+    from orlop.mounts.apimount import from_api_mount
 
     image = field_str(body, "Image")
     if not image:

@@ -7,13 +7,14 @@ import pytest
 
 from orlop.errors import InvalidMountError
 from orlop.kernel.procmounts import proc_mount_error
+from orlop.mounts.apimount import from_api_mount
 from orlop.mounts.parser import (
     parse_image_volume,
     parse_mount_flag,
     parse_tmpfs_flag,
     parse_volume_flag,
 )
-from orlop.mounts.spec import MountSpec, from_api_mount
+from orlop.mounts.spec import MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation, is_within
 
 CWD = "/w"

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from orlop.errors import InvalidMountError, InvalidVolumeNameError
+from orlop.mounts.apimount import from_api_mount
 from orlop.mounts.parser import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
-from orlop.mounts.spec import MountPoint, MountSpec, from_api_mount, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec, to_api_mount
 
 CWD = "/work/w"
 VOLS = "/var/lib/docker/volumes"
