@@ -417,14 +417,20 @@ class Spec:
         with open(path, encoding="utf-8") as f:
             return cls.from_dict(json.load(f))
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write config.json atomically (temp file + fsync + rename): a reader never sees half."""
+    def save(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        """Write config.json atomically (temp file + rename): a reader never sees half.
+
+        ``durable`` also fsyncs before the rename, so the file survives a power loss.
+        The engine passes False: it writes the bundle anew on every start, and the
+        fsync would cost each start several milliseconds.
+        """
         target = Path(path)
         tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, target)
 
 

@@ -128,7 +128,8 @@ def prepare(engine: Engine, c: Container,
         from orlop.engine.containers.destcheck import rehearse_mounts
 
         rehearse_mounts(spec, cdir, lowers, upper)
-    spec.save(cdir / "config.json")  # crun/runc read it; launch() gets the same object
+    # crun/runc read the file; the built-in runtime's launch() gets this same object.
+    spec.save(cdir / "config.json", durable=False)  # rewritten at every start
     return spec, cdir, lowers
 
 
