@@ -78,8 +78,7 @@ def _prepare(spec: oci.Spec, bundle: Path, sc: RecordingSyscalls) -> RootfsState
 
 
 def _oci(mp: MountPoint, *, source_is_dir: bool = True) -> oci.Mount:
-    entry = oci_mount(mp, source_is_dir=source_is_dir)
-    return oci.Mount(entry["destination"], entry["type"], entry["source"], entry["options"])
+    return oci_mount(mp, source_is_dir=source_is_dir)
 
 
 def test_host_bind(bundle: Path, sc: RecordingSyscalls, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from orlop.engine.containers.users import resolve_user
 from orlop.engine.files.copyup import copy_up
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
-from orlop.errors import OrlopError, RuntimeFailedError
+from orlop.errors import InvalidParameterError, OrlopError, RuntimeFailedError
 from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
@@ -388,7 +388,10 @@ def _apply_security(spec: Spec, security_opt: list[str], sysctls: dict[str, str]
         bounding = spec.process.capabilities.bounding if spec.process.capabilities else []
         section = resolve(sec.seccomp_profile, bounding)
         if section is not None:
-            spec.linux.seccomp = Seccomp.from_dict(section)
+            try:
+                spec.linux.seccomp = Seccomp.from_dict(section)
+            except ValueError as err:  # an action, operator or arch no kernel filter has
+                raise InvalidParameterError(f"Decoding seccomp profile failed: {err}") from err
     if sysctls:
         spec.linux.sysctl = dict(sysctls)
 
