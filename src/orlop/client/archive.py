@@ -46,7 +46,8 @@ class ArchiveAPI(BaseClient):
         nothing at ``path`` (a HEAD answer has no body, so no message either)."""
         conn = self.connection(self.timeout)
         try:
-            from orlop.client.base import API_VERSION, encode_params
+            from orlop.client.base import encode_params
+            from orlop.wire.version import API_VERSION
 
             conn.request("HEAD", f"/v{API_VERSION}{_archive_url(ref, volume)}"
                          f"{encode_params({'path': path})}")

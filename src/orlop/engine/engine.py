@@ -588,14 +588,6 @@ class Engine:
 
         return is_locked(self.config.run_root, c.id)
 
-    def inspect_container(self, ref: str) -> dict[str, Any]:
-        from orlop.engine.inspect import container_json
-
-        c = self.get_container(ref)
-        image = self.images.get(c.image_id)
-        return container_json(self, c, self.mount_points(c.id),
-                              self.images.layer_dirs(image))
-
     # --- data mobility (commit, cp, export, save/load, volume backup) ---------------
 
     def commit(self, ref: str, reference: str | None, *, changes: list[str] | None = None,

@@ -68,7 +68,7 @@ def until_epoch(values: list[str]) -> float:
 def prune_containers(engine: Engine, filters: Mapping[str, list[str]] | None = None
                      ) -> dict[str, Any]:
     """Remove every stopped container passing ``filters``; Docker's prune report."""
-    from orlop.engine.systemwire import dir_size
+    from orlop.engine.sysinfo import dir_size
 
     f = {k: list(v) for k, v in (filters or {}).items()}
     check_filters(f)

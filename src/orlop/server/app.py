@@ -15,13 +15,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from orlop import __version__
-from orlop.engine import systemwire
 from orlop.server.context import CONTEXT, ServerContext
 from orlop.server.errors import ForbiddenOriginError, error_response, from_exception
+from orlop.wire.version import API_VERSION, MIN_API_VERSION
 
 log = logging.getLogger("orlopd")
 
-API_VERSION, MIN_API_VERSION = systemwire.API_VERSION, systemwire.MIN_API_VERSION
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _VERSION_PREFIX = r"/{version:v[0-9]+\.[0-9]+}"

@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.backend.createbody import create_body, start_error
+from orlop.cli.backend.starterror import start_error
 from orlop.cli.backend.terminal import Terminal, relay, terminal_size
 from orlop.kernel.fdio import write_all
+from orlop.wire.create import create_body
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
@@ -129,12 +130,14 @@ class LocalContainers:
 
     def container_list(self, all_: bool, filters: dict[str, list[str]] | None,
                        limit: int = -1) -> list[dict[str, Any]]:
-        from orlop.engine.ps import list_summaries
+        from orlop.wire.ps import list_summaries
 
         return list_summaries(self.engine, all_=all_, filters=filters, limit=limit)
 
     def container_inspect(self, ref: str) -> dict[str, Any]:
-        return self.engine.inspect_container(ref)
+        from orlop.wire.inspect import inspect_container
+
+        return inspect_container(self.engine, ref)
 
     def container_changes(self, ref: str) -> list[dict[str, Any]]:
         return [{"Path": ch.path, "Kind": ch.kind}

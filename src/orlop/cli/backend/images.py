@@ -1,6 +1,6 @@
 """Images calls of the backends: ``GET /images/json`` entries, Docker's ``Untagged:`` /
 ``Deleted:`` records, image ids; the local side calls the engine functions orlopd's
-``/images`` routes call (engine/imagewire.py), the remote side those routes."""
+``/images`` routes call (wire/images.py), the remote side those routes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class LocalImages:
     engine: Engine
 
     def image_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        from orlop.engine.imagewire import list_images
+        from orlop.wire.images import list_images
 
         return list_images(self.engine, filters)
 
@@ -27,13 +27,13 @@ class LocalImages:
         return images.inspect(images.get(ref))
 
     def image_history(self, ref: str) -> list[dict[str, Any]]:
-        from orlop.engine.imagewire import image_history
+        from orlop.wire.images import image_history
 
         return image_history(self.engine, ref)
 
     def image_remove(self, ref: str, force: bool, noprune: bool = False
                      ) -> list[dict[str, str]]:
-        from orlop.engine.imagewire import remove_image
+        from orlop.wire.images import remove_image
 
         return remove_image(self.engine, ref, force=force, noprune=noprune)
 
@@ -41,7 +41,7 @@ class LocalImages:
         self.engine.images.tag(ref, target)
 
     def image_prune(self, filters: Mapping[str, list[str]] | None) -> dict[str, Any]:
-        from orlop.engine.imagewire import prune_images
+        from orlop.wire.images import prune_images
 
         return prune_images(self.engine, filters)
 

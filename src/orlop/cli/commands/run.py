@@ -177,7 +177,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []
-    from orlop.cli.backend.createbody import absolute_bind
+    from orlop.wire.create import absolute_bind
 
     cwd = os.getcwd()
     opts = RunOptions(

@@ -1,13 +1,12 @@
 """The network verbs (``network create|ls|inspect|rm|prune|connect|disconnect`` and the
-``/networks`` routes): Docker's JSON in and out, over the network service; connect and
+``/networks`` routes) over the network service (their Docker JSON: wire/networks.py); connect and
 disconnect of a running container go through netavark at once."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from orlop.engine.netinspect import PSEUDO, network_json, pseudo_id
 from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest, Network
 
@@ -15,6 +14,12 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
+PSEUDO = {"host": "host", "none": "null"}  # the networks with no record -> their driver
+
+
+def pseudo_id(name: str) -> str:
+    """A stable id for ``host``/``none`` (no record: nothing to configure)."""
+    return (name.encode().hex() * 64)[:64]
 
 
 def _all(engine: Engine) -> list[Network | str]:
@@ -73,40 +78,12 @@ def _match(engine: Engine, n: Network | str, filters: Mapping[str, Sequence[str]
     return True
 
 
-def list_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
-                  ) -> list[dict[str, Any]]:
+def select(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+           ) -> list[Network | str]:
+    """The networks ``network ls`` lists under Docker's filters (wire/networks.py renders
+    them)."""
     used = {ep.network_id for ep in engine.networks.all_endpoints()}
-    return [network_json(engine, n, with_containers=False) for n in _all(engine)
-            if _match(engine, n, filters or {}, used)]
-
-
-def inspect_network(engine: Engine, ref: str) -> dict[str, Any]:
-    return network_json(engine, find(engine, ref))
-
-
-def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
-    """``POST /networks/create``'s body (Docker's field names)."""
-    ipam = body.get("IPAM") or {}
-    if not isinstance(ipam, dict):
-        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
-                                    "NetworkCreateRequest.IPAM of type network.IPAM")
-    if (ipam.get("Driver") or "default") != "default":
-        raise InvalidParameterError(f'IPAM driver "{ipam.get("Driver")}" is not supported '
-                                    "by Orlop (default only)")
-    configs = ipam.get("Config") or []
-    if len(configs) > 1:
-        raise InvalidParameterError("Orlop networks have one IPv4 subnet: give one --subnet")
-    cfg = configs[0] if configs else {}
-    if cfg.get("AuxiliaryAddresses"):
-        raise InvalidParameterError("--aux-address is not supported by Orlop")
-    n = engine.networks.create(
-        str(body.get("Name") or ""), driver=str(body.get("Driver") or "bridge"),
-        subnet=str(cfg.get("Subnet") or ""), gateway=str(cfg.get("Gateway") or ""),
-        ip_range=str(cfg.get("IPRange") or ""), internal=bool(body.get("Internal")),
-        labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
-        options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
-        ipv6=bool(body.get("EnableIPv6")))
-    return {"Id": n.id, "Warning": ""}
+    return [n for n in _all(engine) if _match(engine, n, filters or {}, used)]
 
 
 def remove_network(engine: Engine, ref: str) -> None:

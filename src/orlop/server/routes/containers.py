@@ -24,7 +24,6 @@ from orlop.errors import (
     InvalidParameterError,
     OrlopError,
 )
-from orlop.server import schema
 from orlop.server.context import ctx_of
 from orlop.server.streams import (
     MULTIPLEXED_STREAM,
@@ -47,6 +46,8 @@ from orlop.server.wire import (
     query_filters,
     query_int,
 )
+from orlop.wire.create import console_size, run_options
+from orlop.wire.inspect import inspect_container
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -75,8 +76,8 @@ async def _get(request: web.Request, ref: str | None = None) -> Container:
 async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
-    opts = schema.run_options(body, request.query.get("name", ""))
-    size = schema.console_size(body) if opts.tty else None
+    opts = run_options(body, request.query.get("name", ""))
+    size = console_size(body) if opts.tty else None
 
     def go(e: Engine) -> Container:
         c = e.create_container(opts)
@@ -92,8 +93,8 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_containers(request: web.Request) -> web.Response:
-    """``engine.ps.list_summaries``: the same list and filters as ``orlop ps``."""
-    from orlop.engine.ps import list_summaries
+    """``wire.ps.list_summaries``: the same list and filters as ``orlop ps``."""
+    from orlop.wire.ps import list_summaries
 
     all_ = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
@@ -104,7 +105,7 @@ async def list_containers(request: web.Request) -> web.Response:
 
 async def inspect(request: web.Request) -> web.Response:
     ref = _cid(request)
-    return json_response(await ctx_of(request).call(lambda e: e.inspect_container(ref)))
+    return json_response(await ctx_of(request).call(lambda e: inspect_container(e, ref)))
 
 
 # --- start / wait ----------------------------------------------------------------------------

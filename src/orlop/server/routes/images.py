@@ -1,6 +1,6 @@
 """``/images``: list, inspect, tag, remove, prune, import (``create?fromSrc=-``),
 history, save (``get``), load; and ``/commit``.  List, history, remove and prune are
-engine/imagewire.py's, which the CLI's local backend calls as well."""
+wire/images.py's, which the CLI's local backend calls as well."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    from orlop.engine.imagewire import list_images as engine_list
+    from orlop.wire.images import list_images as engine_list
 
     filters = query_filters(request)
     return json_response(await ctx_of(request).call(lambda e: engine_list(e, filters)))
@@ -32,7 +32,7 @@ async def inspect_image(request: web.Request) -> web.Response:
 
 
 async def image_history(request: web.Request) -> web.Response:
-    from orlop.engine.imagewire import image_history as engine_history
+    from orlop.wire.images import image_history as engine_history
 
     name = request.match_info["name"]
     return json_response(await ctx_of(request).call(lambda e: engine_history(e, name)))
@@ -40,7 +40,7 @@ async def image_history(request: web.Request) -> web.Response:
 
 async def prune_images(request: web.Request) -> web.Response:
     """``POST /images/prune`` (``filters={"dangling":["false"]}``: ``prune -a``)."""
-    from orlop.engine.imagewire import prune_images as engine_prune
+    from orlop.wire.images import prune_images as engine_prune
 
     filters = query_filters(request)
     return json_response(await ctx_of(request).call(lambda e: engine_prune(e, filters)))
@@ -58,7 +58,7 @@ async def tag_image(request: web.Request) -> web.Response:
 
 
 async def remove_image(request: web.Request) -> web.Response:
-    from orlop.engine.imagewire import remove_image as engine_remove
+    from orlop.wire.images import remove_image as engine_remove
 
     name = request.match_info["name"]
     force = query_bool(request, "force")

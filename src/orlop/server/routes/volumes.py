@@ -32,8 +32,6 @@ from orlop.server.app import api_version
 from orlop.server.context import ctx_of
 from orlop.server.wire import (
     archive_path,
-    field_str,
-    field_str_map,
     json_body,
     json_body_response,
     json_bytes,
@@ -41,6 +39,7 @@ from orlop.server.wire import (
     query_bool,
     query_filters,
 )
+from orlop.wire.fields import field_str, field_str_map
 
 if TYPE_CHECKING:
     from orlop.engine import Engine

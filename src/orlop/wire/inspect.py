@@ -12,6 +12,14 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 
+def inspect_container(engine: Engine, ref: str) -> dict[str, Any]:
+    """``docker inspect CONTAINER`` / ``GET /containers/{id}/json``."""
+    c = engine.get_container(ref)
+    image = engine.images.get(c.image_id)
+    return container_json(engine, c, engine.mount_points(c.id),
+                          engine.images.layer_dirs(image))
+
+
 def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],
                    lowers: list[Path]) -> dict[str, Any]:
     cfg, hc = c.config, c.host_config
@@ -24,7 +32,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     running = c.status in ("running", "paused", "restarting")
     status = c.status
     from orlop.engine.containers.bundle import process_env
-    from orlop.engine.netinspect import network_settings
+    from orlop.wire.networks import network_settings
 
     env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
     env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]

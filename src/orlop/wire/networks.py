@@ -4,20 +4,16 @@ container's ``NetworkSettings``."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine.models import Container
+from orlop.engine.net.networks import PSEUDO, find, pseudo_id, select
+from orlop.errors import InvalidParameterError
 from orlop.network.model import Endpoint, Network
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
-
-PSEUDO = {"host": "host", "none": "null"}
-
-
-def pseudo_id(name: str) -> str:
-    """A stable id for ``host``/``none`` (no record: nothing to configure)."""
-    return (name.encode().hex() * 64)[:64]
 
 
 def _prefix(n: Network) -> int:
@@ -55,6 +51,42 @@ def network_json(engine: Engine | None, n: Network | str, with_containers: bool 
             "Internal": n.internal, "Attachable": False, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
             "Options": dict(n.options), "Labels": dict(n.labels)}
+
+
+def list_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+                  ) -> list[dict[str, Any]]:
+    """``network ls`` / ``GET /networks``."""
+    return [network_json(engine, n, with_containers=False) for n in select(engine, filters)]
+
+
+def inspect_network(engine: Engine, ref: str) -> dict[str, Any]:
+    """``network inspect`` / ``GET /networks/{id}``."""
+    return network_json(engine, find(engine, ref))
+
+
+def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /networks/create``'s body (Docker's field names)."""
+    ipam = body.get("IPAM") or {}
+    if not isinstance(ipam, dict):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    "NetworkCreateRequest.IPAM of type network.IPAM")
+    if (ipam.get("Driver") or "default") != "default":
+        raise InvalidParameterError(f'IPAM driver "{ipam.get("Driver")}" is not supported '
+                                    "by Orlop (default only)")
+    configs = ipam.get("Config") or []
+    if len(configs) > 1:
+        raise InvalidParameterError("Orlop networks have one IPv4 subnet: give one --subnet")
+    cfg = configs[0] if configs else {}
+    if cfg.get("AuxiliaryAddresses"):
+        raise InvalidParameterError("--aux-address is not supported by Orlop")
+    n = engine.networks.create(
+        str(body.get("Name") or ""), driver=str(body.get("Driver") or "bridge"),
+        subnet=str(cfg.get("Subnet") or ""), gateway=str(cfg.get("Gateway") or ""),
+        ip_range=str(cfg.get("IPRange") or ""), internal=bool(body.get("Internal")),
+        labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+        options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
+        ipv6=bool(body.get("EnableIPv6")))
+    return {"Id": n.id, "Warning": ""}
 
 
 def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,

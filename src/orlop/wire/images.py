@@ -11,8 +11,8 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.summary import epoch, image_summary
 from orlop.errors import ConflictError, InvalidParameterError
+from orlop.wire.summary import epoch, image_summary
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
