@@ -171,7 +171,7 @@ class LocalContainers:
         self.engine.remove_container(ref, force=force, volumes=volumes)
 
     def container_prune(self, filters: dict[str, list[str]] | None) -> dict[str, Any]:
-        from orlop.engine.prune import prune_containers
+        from orlop.wire.prune import prune_containers
 
         return prune_containers(self.engine, filters)
 

@@ -69,4 +69,6 @@ class RemoteVolumes:
         flt = {**(filters or {}), **({"all": ["true"]} if all_ else {})}
         out = (self.api.prune_volumes_preview(flt or None) if dry_run
                else self.api.prune_volumes(flt or None))
-        return list(out.get("VolumesDeleted") or []), int(out.get("SpaceReclaimed") or 0)
+        from orlop.wire.prune import volumes_from_report
+
+        return volumes_from_report(out)

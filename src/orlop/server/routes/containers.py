@@ -510,8 +510,8 @@ async def remove(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    """``POST /containers/prune`` (engine/prune.py, which the CLI's local backend uses)."""
-    from orlop.engine.prune import prune_containers
+    """``POST /containers/prune`` (wire/prune.py, which the CLI's local backend uses)."""
+    from orlop.wire.prune import prune_containers
 
     filters = query_filters(request)
     report = await ctx_of(request).call(lambda e: prune_containers(e, filters))

@@ -12,6 +12,7 @@ from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of
 from orlop.server.wire import json_body, json_response, query_filters
 from orlop.wire.fields import field_bool, field_str
+from orlop.wire.prune import networks_report
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -56,7 +57,7 @@ async def prune(request: web.Request) -> web.Response:
 
     filters = query_filters(request)
     deleted = await ctx_of(request).call(lambda e: prune_networks(e, filters))
-    return json_response({"NetworksDeleted": deleted})
+    return json_response(networks_report(deleted))
 
 
 def _endpoint(body: dict[str, Any]) -> tuple[str, list[str]]:

@@ -40,6 +40,7 @@ from orlop.server.wire import (
     query_filters,
 )
 from orlop.wire.fields import field_str, field_str_map
+from orlop.wire.prune import volumes_report
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -114,7 +115,7 @@ async def prune_volumes(request: web.Request) -> web.Response:
         return prune_volumes(e, old_api, filters)
 
     removed, reclaimed = await ctx_of(request).call(go)
-    return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
+    return json_response(volumes_report(removed, reclaimed))
 
 
 async def prune_preview(request: web.Request) -> web.Response:
@@ -128,7 +129,7 @@ async def prune_preview(request: web.Request) -> web.Response:
         return prune_volumes(e, False, filters, dry_run=True)
 
     removed, reclaimed = await ctx_of(request).call(go)
-    return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
+    return json_response(volumes_report(removed, reclaimed))
 
 
 async def update_volume(request: web.Request) -> web.Response:
