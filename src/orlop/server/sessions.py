@@ -31,8 +31,7 @@ from orlop.errors import (
 
 if TYPE_CHECKING:
     from orlop.engine.models import Container
-    from orlop.server.context import ServerContext
-    from orlop.server.helpers import Helper
+    from orlop.server.helpers import Helper, ServerContext
 
 Chunk = tuple[int, bytes]  # (stream 1|2, data)
 

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.engine.containers.logs import Entry
     from orlop.engine.models import Container
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 _POLL = 0.02
 
@@ -232,7 +232,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
         raise InvalidParameterError(f"invalid condition: {condition!r}")
     c = await _get(request)
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-    from orlop.server.app import server_headers
+    from orlop.server.headers import server_headers
 
     resp.headers.update(server_headers())
     await resp.prepare(request)
@@ -428,7 +428,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     since = _parse_time(request.query.get("since"))
     until = _parse_time(request.query.get("until"))
     tty = c.config.tty
-    from orlop.server.app import server_headers
+    from orlop.server.headers import server_headers
 
     resp = web.StreamResponse(status=200, headers={
         **server_headers(), "Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})

@@ -15,7 +15,7 @@ from orlop.server.spool import spooled_body
 from orlop.server.wire import json_response, query_bool, query_filters
 
 if TYPE_CHECKING:
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def list_images(request: web.Request) -> web.Response:

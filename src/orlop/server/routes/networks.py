@@ -16,7 +16,7 @@ from orlop.wire.prune import networks_report
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def list_networks(request: web.Request) -> web.Response:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from orlop.server.app import server_headers
 from orlop.server.context import ctx_of
+from orlop.server.headers import server_headers
 from orlop.server.wire import json_response
 from orlop.wire.version import API_VERSION, MIN_API_VERSION
 
 if TYPE_CHECKING:
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def ping(request: web.Request) -> web.Response:

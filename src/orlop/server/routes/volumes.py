@@ -28,8 +28,8 @@ from aiohttp import web
 
 from orlop.errors import InvalidParameterError
 from orlop.kernel.fdio import write_all
-from orlop.server.app import api_version
 from orlop.server.context import ctx_of
+from orlop.server.headers import api_version
 from orlop.server.wire import (
     archive_path,
     json_body,
@@ -44,7 +44,7 @@ from orlop.wire.prune import volumes_report
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def list_volumes(request: web.Request) -> web.Response:
