@@ -281,7 +281,7 @@ class Engine:
                         opts.healthcheck, image.container_config.get("Healthcheck"))),
                 host_config=HostConfig(
                     binds=plan.binds if plan else None,
-                    mounts=plan.api_mounts if plan else None,
+                    mounts=plan.mounts if plan else None,
                     tmpfs=plan.tmpfs if plan else None,
                     volumes_from=list(opts.volumes_from) or None, network_mode=net.mode,
                     auto_remove=opts.auto_remove, runtime=runtime,

@@ -5,7 +5,6 @@ Docker's precedence; the engine resolves specs into ``MountPoint``s (``spec``) a
 writes them into config.json (``oci``).  Nothing in this package does I/O.
 """
 
-from orlop.mounts.apimount import from_api_mount
 from orlop.mounts.oci import oci_mount
 from orlop.mounts.parser import (
     check_duplicates,
@@ -20,7 +19,7 @@ from orlop.mounts.parser import (
     validate_volume_name,
 )
 from orlop.mounts.plan import MountPlan, VolumesFrom, merge_mounts, sort_mounts
-from orlop.mounts.spec import MountPoint, MountSpec, MountType, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec, MountType
 
 __all__ = [
     "MountPlan",
@@ -31,7 +30,6 @@ __all__ = [
     "check_duplicates",
     "clean_target",
     "convert_tmpfs_options",
-    "from_api_mount",
     "merge_mounts",
     "oci_mount",
     "parse_image_volume",
@@ -40,7 +38,6 @@ __all__ = [
     "parse_volume_flag",
     "parse_volumes_from",
     "sort_mounts",
-    "to_api_mount",
     "validate_bind_source",
     "validate_volume_name",
 ]

@@ -1,12 +1,12 @@
-"""Mount requests and resolved mount points, and their Docker API shapes.
+"""Mount requests and resolved mount points.
 
 ``MountSpec`` is one user request (``-v``, ``--mount``, ``--tmpfs`` or an image
 ``VOLUME``), already parsed and validated.  ``MountPoint`` is what the engine
 records per container once a spec is resolved (a volume created, a bind source
-checked): moby's ``daemon/volume/mounts/mounts.go::MountPoint``.  Docker's wire
-names (``HostConfig.Mounts`` entries, the ``Mounts`` list of inspect) are produced
-only by the ``to_*`` functions here; an API entry is read by ``apimount.from_api_mount``
-(it validates with the parser, which imports this module).
+checked): moby's ``daemon/volume/mounts/mounts.go::MountPoint``.  Both have a record
+form for the state database (``to_json``/``from_json``, snake_case); their Docker API
+shapes (``HostConfig.Mounts`` entries, the ``Mounts`` list of inspect) are
+:mod:`orlop.wire.mounts`'.
 """
 
 from __future__ import annotations
@@ -104,6 +104,31 @@ class MountSpec:
     def anonymous(self) -> bool:
         """A volume request without a name: the engine makes a 64-hex one."""
         return self.type == "volume" and self.source == ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict with stable snake_case keys, for the state database (a
+        container's recorded ``--mount`` requests)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, FrozenMap):
+                value = dict(value)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MountSpec:
+        """The reverse of ``to_json``; unknown keys are ignored (a newer Orlop may have
+        written them).  The spec was validated when it was recorded.
+
+        Raises:
+            InvalidMountError: not a spec record.
+        """
+        if not isinstance(data, Mapping) or data.get("type") not in MOUNT_TYPES \
+                or not isinstance(data.get("target"), str):
+            raise InvalidMountError(f"invalid mount spec record: {data!r}")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -209,27 +234,6 @@ class MountPoint:
                 f"invalid mount point record: bind_recursive={kwargs['bind_recursive']!r}")
         return cls(**kwargs)
 
-    def to_inspect(self) -> dict[str, Any]:
-        """Docker's ``Mounts`` entry of ``docker inspect``, keys in Docker's order.
-
-        ``Name`` and ``Driver`` appear for volumes only (Go ``omitempty``); a bind
-        without a recorded propagation shows ``rprivate``, volumes and tmpfs ``""``.
-        """
-        out: dict[str, Any] = {"Type": self.type}
-        if self.type == "volume":
-            out["Name"] = self.name
-        out["Source"] = self.source if self.type != "tmpfs" else ""
-        out["Destination"] = self.destination
-        if self.type == "volume":
-            out["Driver"] = self.driver or DEFAULT_DRIVER
-        out["Mode"] = self.mode
-        out["RW"] = self.rw
-        if self.type == "bind":
-            out["Propagation"] = self.propagation or DEFAULT_BIND_PROPAGATION
-        else:
-            out["Propagation"] = self.propagation
-        return out
-
 
 def _mode_was_defaulted(spec: MountSpec) -> bool:
     """True when ``spec.mode`` is Docker's default ``"z"`` rather than the user's text."""
@@ -242,60 +246,3 @@ def _expect_str_list(name: str, value: Any) -> list[str]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise InvalidMountError(f"invalid mount point record: {name}={value!r}")
     return list(value)
-
-
-# --- Docker Engine API: HostConfig.Mounts entries (mount.Mount) -------------------------
-
-
-def to_api_mount(spec: MountSpec) -> dict[str, Any]:
-    """Docker's ``HostConfig.Mounts`` entry (``mount.Mount``) for a spec.
-
-    Empty fields are left out, as Go's ``omitempty`` does:
-    ``{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1016}}``.
-    """
-    out: dict[str, Any] = {"Type": spec.type}
-    if spec.source:
-        out["Source"] = spec.source
-    out["Target"] = spec.target
-    if spec.read_only:
-        out["ReadOnly"] = True
-    if spec.type == "bind":
-        bind: dict[str, Any] = {}
-        if spec.propagation:
-            bind["Propagation"] = spec.propagation
-        if spec.bind_recursive == "disabled":
-            bind["NonRecursive"] = True
-        elif spec.bind_recursive == "writable":
-            bind["ReadOnlyNonRecursive"] = True
-        elif spec.bind_recursive == "readonly":
-            bind["ReadOnlyForceRecursive"] = True
-        if bind:
-            out["BindOptions"] = bind
-    elif spec.type == "volume":
-        vol: dict[str, Any] = {}
-        if not spec.copy_up:
-            vol["NoCopy"] = True
-        if spec.volume_labels:
-            vol["Labels"] = dict(spec.volume_labels)
-        if spec.volume_subpath:
-            vol["Subpath"] = spec.volume_subpath
-        driver: dict[str, Any] = {}
-        if spec.volume_driver:
-            driver["Name"] = spec.volume_driver
-        if spec.volume_options:
-            driver["Options"] = dict(spec.volume_options)
-        if driver:
-            vol["DriverConfig"] = driver
-        if vol:
-            out["VolumeOptions"] = vol
-    else:
-        tmpfs: dict[str, Any] = {}
-        if spec.tmpfs_size:
-            tmpfs["SizeBytes"] = spec.tmpfs_size
-        if spec.tmpfs_mode:
-            tmpfs["Mode"] = spec.tmpfs_mode
-        if spec.tmpfs_options:
-            tmpfs["Options"] = [w.split("=", 1) for w in spec.tmpfs_options]
-        if tmpfs:
-            out["TmpfsOptions"] = tmpfs
-    return out

@@ -42,20 +42,19 @@ def absolute_bind(raw: str, cwd: str) -> str:
 def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
                 console: list[int] | None = None) -> dict[str, Any]:
     """RunOptions -> the body of ``POST /containers/create``: the exact inverse of
-    :func:`run_options`, as the docker CLI builds it.  Every mount flag is
-    parsed here first (Docker's CLI does; the errors are the local ones): ``-v`` with a
+    :func:`run_options`, as the docker CLI builds it.  Every mount flag is checked
+    here first (Docker's CLI does; the errors are the local ones): ``-v`` with a
     source goes to ``HostConfig.Binds`` (a relative source resolved against our working
-    directory), ``-v /path`` to ``Config.Volumes``, ``--mount`` to ``HostConfig.Mounts``,
-    ``--tmpfs`` to ``HostConfig.Tmpfs``."""
+    directory), ``-v /path`` to ``Config.Volumes``, ``--tmpfs`` to ``HostConfig.Tmpfs``,
+    and the ``--mount`` specs (parsed by the CLI already) to ``HostConfig.Mounts``."""
     from orlop.mounts.parser import (
         check_duplicates,
-        parse_mount_flag,
         parse_tmpfs_flag,
         parse_volume_flag,
         parse_volumes_from,
     )
-    from orlop.mounts.spec import to_api_mount
     from orlop.network.ports import parse_expose, parse_publish_all
+    from orlop.wire.mounts import to_api_mount
 
     binds: list[str] = []
     volumes: dict[str, dict[str, Any]] = {}
@@ -67,7 +66,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
             volumes[spec.target] = {}
             continue
         binds.append(absolute_bind(raw, opts.cwd))
-    mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts] + list(opts.mount_specs)
+    mflags = list(opts.mount_specs)  # --mount, parsed once by the CLI
     tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
     check_duplicates([*vflags, *mflags, *tflags])
     for raw in opts.volumes_from:
@@ -159,7 +158,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         InvalidParameterError: a field of the wrong type or a refused value (400).
     """
     from orlop.engine.models import RunOptions
-    from orlop.mounts.apimount import from_api_mount
+    from orlop.wire.mounts import from_api_mount
 
     image = field_str(body, "Image")
     if not image:

@@ -66,9 +66,10 @@ def container_command(e: Engine, c: Container) -> str:
 def container_summary(e: Engine, c: Container, now: float | None = None) -> dict[str, Any]:
     """One ``GET /containers/json`` entry."""
     from orlop.mounts.spec import MountPoint
+    from orlop.wire.mounts import mount_point_json
     from orlop.wire.networks import network_settings
 
-    mounts = [mp.to_inspect() for mp in map(MountPoint.from_json, e.mount_points(c.id))
+    mounts = [mount_point_json(mp) for mp in map(MountPoint.from_json, e.mount_points(c.id))
               if mp.origin != "tmpfs-flag"]
     settings = network_settings(e, c)
     return {

@@ -7,7 +7,6 @@ import pytest
 
 from orlop.errors import InvalidMountError
 from orlop.kernel.procmounts import proc_mount_error
-from orlop.mounts.apimount import from_api_mount
 from orlop.mounts.parser import (
     parse_image_volume,
     parse_mount_flag,
@@ -16,6 +15,7 @@ from orlop.mounts.parser import (
 )
 from orlop.mounts.spec import MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation, is_within
+from orlop.wire.mounts import from_api_mount
 
 CWD = "/w"
 NOT_PROC = '"/proc" cannot be mounted because it is not of type proc'

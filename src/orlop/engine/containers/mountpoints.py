@@ -20,14 +20,13 @@ from orlop.engine import store
 from orlop.engine.models import RunOptions
 from orlop.mounts.parser import (
     check_duplicates,
-    parse_mount_flag,
     parse_tmpfs_flag,
     parse_volume_flag,
     parse_volumes_from,
     validate_bind_source,
 )
 from orlop.mounts.plan import VolumesFrom, merge_mounts
-from orlop.mounts.spec import MountPoint, MountSpec, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation
 from orlop.volumes.service import VolumeService
 
@@ -38,7 +37,7 @@ class MountPlan:
 
     points: list[MountPoint]
     binds: list[str] | None
-    api_mounts: list[dict[str, Any]] | None
+    mounts: list[MountSpec] | None  # the --mount requests, as HostConfig records them
     tmpfs: dict[str, str] | None
     config_volumes: dict[str, dict[str, Any]] | None
     created_volumes: list[str] = field(default_factory=list)
@@ -53,8 +52,7 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> tuple[
     ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
     """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
-    mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts]
-    mflags += opts.mount_specs  # HostConfig.Mounts from the API, parsed by the server
+    mflags = list(opts.mount_specs)  # parsed where they were given (CLI or orlopd)
     tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
     check_duplicates([*vflags, *mflags, *tflags])
     for spec in mflags:
@@ -101,7 +99,7 @@ def register_mount_points(
     vflags, mflags, tflags = parse_user_specs(opts, engine_root)
     merged = merge_mounts(volumes_from=sources, volume_flags=vflags, mount_flags=mflags,
                           tmpfs_flags=tflags, image_volumes=image_volumes)
-    plan = MountPlan(points=[], binds=None, api_mounts=None, tmpfs=None, config_volumes=None)
+    plan = MountPlan(points=[], binds=None, mounts=None, tmpfs=None, config_volumes=None)
     try:
         for item in merged.entries:
             if isinstance(item, MountPoint):
@@ -114,7 +112,7 @@ def register_mount_points(
 
     binds = [s.raw for s in vflags if s.type == "bind" or (s.type == "volume" and s.source)]
     plan.binds = binds or None
-    plan.api_mounts = [to_api_mount(s) for s in mflags] or None
+    plan.mounts = mflags or None
     plan.tmpfs = {s.target: s.raw.partition(":")[2] for s in tflags} or None
     anon = [s.target for s in vflags if s.type == "volume" and not s.source]
     config_vols: dict[str, dict[str, Any]] = {t: {} for t in [*anon, *image_volumes]}

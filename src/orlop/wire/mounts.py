@@ -1,8 +1,10 @@
-"""Docker Engine API ``HostConfig.Mounts`` entries (``mount.Mount``) -> validated ``MountSpec``.
+"""Docker's JSON for mounts, both ways: a request's ``HostConfig.Mounts`` entry
+(``mount.Mount``) from a ``MountSpec`` and back, and the ``Mounts`` entry of ``inspect``
+and of the list rows from a recorded ``MountPoint``.
 
-Apart from spec.py (the types and their wire shapes out) because reading an entry
-validates it with the parser (``finish_mount_spec``), which builds on spec.py: here the
-imports point one way, with no import inside a function to dodge a loop.
+A ``--mount`` flag crosses the API once as this shape: the CLI parses the CSV into a
+``MountSpec`` (mounts/parser.py), :func:`to_api_mount` writes the body's entry, and
+orlopd reads it back with :func:`from_api_mount`, which validates it as the daemon does.
 """
 
 from __future__ import annotations
@@ -13,8 +15,90 @@ from typing import Any
 
 from orlop.errors import InvalidMountError
 from orlop.mounts.parser import finish_mount_spec
-from orlop.mounts.spec import MOUNT_TYPES, MountSpec
+from orlop.mounts.spec import (
+    DEFAULT_BIND_PROPAGATION,
+    DEFAULT_DRIVER,
+    MOUNT_TYPES,
+    MountPoint,
+    MountSpec,
+)
 from orlop.mounts.validate import mount_config_error, validate_container_path
+
+
+def mount_point_json(mp: MountPoint) -> dict[str, Any]:
+    """Docker's ``Mounts`` entry of ``docker inspect``, keys in Docker's order.
+
+    ``Name`` and ``Driver`` appear for volumes only (Go ``omitempty``); a bind
+    without a recorded propagation shows ``rprivate``, volumes and tmpfs ``""``.
+    """
+    out: dict[str, Any] = {"Type": mp.type}
+    if mp.type == "volume":
+        out["Name"] = mp.name
+    out["Source"] = mp.source if mp.type != "tmpfs" else ""
+    out["Destination"] = mp.destination
+    if mp.type == "volume":
+        out["Driver"] = mp.driver or DEFAULT_DRIVER
+    out["Mode"] = mp.mode
+    out["RW"] = mp.rw
+    if mp.type == "bind":
+        out["Propagation"] = mp.propagation or DEFAULT_BIND_PROPAGATION
+    else:
+        out["Propagation"] = mp.propagation
+    return out
+
+
+def to_api_mount(spec: MountSpec) -> dict[str, Any]:
+    """Docker's ``HostConfig.Mounts`` entry (``mount.Mount``) for a spec.
+
+    Empty fields are left out, as Go's ``omitempty`` does:
+    ``{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1016}}``.
+    """
+    out: dict[str, Any] = {"Type": spec.type}
+    if spec.source:
+        out["Source"] = spec.source
+    out["Target"] = spec.target
+    if spec.read_only:
+        out["ReadOnly"] = True
+    if spec.type == "bind":
+        bind: dict[str, Any] = {}
+        if spec.propagation:
+            bind["Propagation"] = spec.propagation
+        if spec.bind_recursive == "disabled":
+            bind["NonRecursive"] = True
+        elif spec.bind_recursive == "writable":
+            bind["ReadOnlyNonRecursive"] = True
+        elif spec.bind_recursive == "readonly":
+            bind["ReadOnlyForceRecursive"] = True
+        if bind:
+            out["BindOptions"] = bind
+    elif spec.type == "volume":
+        vol: dict[str, Any] = {}
+        if not spec.copy_up:
+            vol["NoCopy"] = True
+        if spec.volume_labels:
+            vol["Labels"] = dict(spec.volume_labels)
+        if spec.volume_subpath:
+            vol["Subpath"] = spec.volume_subpath
+        driver: dict[str, Any] = {}
+        if spec.volume_driver:
+            driver["Name"] = spec.volume_driver
+        if spec.volume_options:
+            driver["Options"] = dict(spec.volume_options)
+        if driver:
+            vol["DriverConfig"] = driver
+        if vol:
+            out["VolumeOptions"] = vol
+    else:
+        tmpfs: dict[str, Any] = {}
+        if spec.tmpfs_size:
+            tmpfs["SizeBytes"] = spec.tmpfs_size
+        if spec.tmpfs_mode:
+            tmpfs["Mode"] = spec.tmpfs_mode
+        if spec.tmpfs_options:
+            tmpfs["Options"] = [w.split("=", 1) for w in spec.tmpfs_options]
+        if tmpfs:
+            out["TmpfsOptions"] = tmpfs
+    return out
 
 
 def from_api_mount(data: Mapping[str, Any]) -> MountSpec:
@@ -153,3 +237,6 @@ def _tmpfs_api_options(value: Any) -> list[str]:
                                     f"[flag] or [key, value], got {item!r}")
         words.append("=".join(item))
     return words
+
+
+__all__ = ["from_api_mount", "mount_point_json", "to_api_mount"]
