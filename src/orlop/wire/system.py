@@ -98,6 +98,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     """``GET /system/df``: images (with how many containers use each), containers (with
     the size of their writable layer) and volumes (with ``UsageData``)."""
     from orlop.wire.summary import container_summary, image_summary
+    from orlop.wire.volumes import volume_json
 
     containers = engine.list_containers(all_=True)
     images = engine.images.list()
@@ -117,7 +118,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
         item = image_summary(i)
         item["Containers"] = per_image.get(i.id, 0)
         imgs.append(item)
-    vols = [v.to_inspect(engine.volumes.usage(v.name)) for v in engine.volumes.list()]
+    vols = [volume_json(v, engine.volumes.usage(v.name)) for v in engine.volumes.list()]
     return {"LayersSize": sum(sizes.values()), "Images": imgs, "Containers": ctrs,
             "Volumes": vols, "BuildCache": []}
 

@@ -1,4 +1,4 @@
-"""Volume calls of the backends: Docker's volume dicts (``Volume.to_inspect``), from the
+"""Volume calls of the backends: Docker's volume dicts (wire/volumes.py), from the
 volume service in-process or from orlopd's ``/volumes`` routes (which call the same)."""
 
 from __future__ import annotations
@@ -16,17 +16,25 @@ class LocalVolumes:
 
     def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
-        return self.engine.volumes.create(name, driver, options, labels).to_inspect()
+        from orlop.wire.volumes import volume_json
+
+        return volume_json(self.engine.volumes.create(name, driver, options, labels))
 
     def volume_inspect(self, name: str, size: bool = False) -> dict[str, Any]:
-        return self.engine.volumes.inspect(name, size)
+        from orlop.wire.volumes import inspect_volume
+
+        return inspect_volume(self.engine.volumes, name, size)
 
     def volume_update(self, name: str, add: Mapping[str, str], remove: list[str]
                       ) -> dict[str, Any]:
-        return self.engine.volumes.update_labels(name, add, remove).to_inspect()
+        from orlop.wire.volumes import volume_json
+
+        return volume_json(self.engine.volumes.update_labels(name, add, remove))
 
     def volume_rename(self, old: str, new: str) -> dict[str, Any]:
-        return self.engine.volumes.rename(old, new).to_inspect()
+        from orlop.wire.volumes import volume_json
+
+        return volume_json(self.engine.volumes.rename(old, new))
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.engine.volumes.list_inspect(filters)

@@ -41,6 +41,8 @@ from orlop.server.wire import (
 )
 from orlop.wire.fields import field_str, field_str_map
 from orlop.wire.prune import volumes_report
+from orlop.wire.volumes import inspect_volume as volume_inspect_json
+from orlop.wire.volumes import volume_json
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -72,7 +74,7 @@ async def create_volume(request: web.Request) -> web.Response:
     label_map = field_str_map(body, "Labels") if labels is not None else None
 
     def go(e: Engine) -> dict[str, Any]:
-        return e.volumes.create(name, driver, options, label_map).to_inspect()
+        return volume_json(e.volumes.create(name, driver, options, label_map))
 
     return json_response(await ctx.call(go), status=201)
 
@@ -83,7 +85,7 @@ async def inspect_volume(request: web.Request) -> web.Response:
 
     def go(e: Engine) -> dict[str, Any]:
         vol = e.volumes.get(name)
-        return vol.to_inspect(e.volumes.usage(name) if size else None)
+        return volume_json(vol, e.volumes.usage(name) if size else None)
 
     return json_response(await ctx_of(request).call(go))
 
@@ -94,7 +96,8 @@ async def inspect_volume_libpod(request: web.Request) -> web.Response:
     the object ``GET /volumes`` lists."""
     name = request.match_info["name"]
     size = query_bool(request, "size")
-    return json_response(await ctx_of(request).call(lambda e: e.volumes.inspect(name, size)))
+    return json_response(await ctx_of(request).call(
+        lambda e: volume_inspect_json(e.volumes, name, size)))
 
 
 async def remove_volume(request: web.Request) -> web.Response:
@@ -146,7 +149,7 @@ async def update_volume(request: web.Request) -> web.Response:
     if unknown:
         raise InvalidParameterError(f"update {name}: unknown field {sorted(unknown)[0]}")
     vol = await ctx.call(lambda e: e.volumes.update_labels(name, add, list(rm_raw)))
-    return json_response(vol.to_inspect())
+    return json_response(volume_json(vol))
 
 
 async def rename_volume(request: web.Request) -> web.Response:
@@ -157,7 +160,7 @@ async def rename_volume(request: web.Request) -> web.Response:
     if not new:
         raise InvalidParameterError("rename: the new volume's name is required (name=)")
     vol = await ctx_of(request).call(lambda e: e.volumes.rename(old, new))
-    return json_response(vol.to_inspect())
+    return json_response(volume_json(vol))
 
 
 async def export_volume(request: web.Request) -> web.StreamResponse:
@@ -218,7 +221,7 @@ async def clone_volume(request: web.Request) -> web.Response:
     if not dst:
         raise InvalidParameterError("clone: the new volume's name is required (name=)")
     vol = await ctx_of(request).call(lambda e: e.volume_clone(src, dst))
-    return json_response(vol.to_inspect(), status=201)
+    return json_response(volume_json(vol), status=201)
 
 
 # --- volume cp (Orlop's): the container archive routes' shapes, on a volume --------------
