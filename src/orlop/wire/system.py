@@ -13,15 +13,10 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from orlop import __version__
-from orlop.engine.sysinfo import dir_size
-from orlop.wire.version import API_VERSION, MIN_API_VERSION
+from orlop.wire.version import API_VERSION, GOARCH, MIN_API_VERSION
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
-
-GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
-          "s390x": "s390x", "riscv64": "riscv64"}
-
 
 def version_info(api_version: str = API_VERSION,
                  min_api_version: str = MIN_API_VERSION) -> dict[str, Any]:
@@ -97,6 +92,7 @@ def _security_options() -> list[str]:
 def disk_usage(engine: Engine) -> dict[str, Any]:
     """``GET /system/df``: images (with how many containers use each), containers (with
     the size of their writable layer) and volumes (with ``UsageData``)."""
+    from orlop.engine.sysinfo import dir_size
     from orlop.wire.summary import container_summary, image_summary
     from orlop.wire.volumes import volume_json
 
@@ -123,4 +119,4 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
             "Volumes": vols, "BuildCache": []}
 
 
-__all__ = ["GOARCH", "disk_usage", "info", "version_info"]
+__all__ = ["disk_usage", "info", "version_info"]

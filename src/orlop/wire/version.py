@@ -1,6 +1,7 @@
-"""The Docker Engine API versions Orlop speaks: the client asks for ``API_VERSION`` in
-every URL, orlopd serves it (and accepts requests down to ``MIN_API_VERSION``), and
-``orlop version`` prints it for both halves.  One constant, so that the two never drift.
+"""The Docker Engine API versions Orlop speaks (and Go's architecture names): the client
+asks for ``API_VERSION`` in every URL, orlopd serves it (and accepts requests down to
+``MIN_API_VERSION``), and ``orlop version`` prints it for both halves.  One constant, so
+that the two never drift.
 
 docker-compose 1.29 pins old API versions (1.25 to 1.38, after its file format), so
 older versions are accepted as moby does (its floor is 1.24); the wire shapes served are
@@ -14,4 +15,8 @@ from __future__ import annotations
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
 
-__all__ = ["API_VERSION", "MIN_API_VERSION"]
+# Go's names for the machine (``Arch`` of ``/version``, for both halves of ``orlop version``).
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+          "s390x": "s390x", "riscv64": "riscv64"}
+
+__all__ = ["API_VERSION", "GOARCH", "MIN_API_VERSION"]

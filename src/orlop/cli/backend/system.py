@@ -15,8 +15,7 @@ def client_version() -> dict[str, Any]:
     import platform  # not at import: 2-3 ms that every local command would pay
 
     from orlop import __version__
-    from orlop.wire.system import GOARCH
-    from orlop.wire.version import API_VERSION
+    from orlop.wire.version import API_VERSION, GOARCH
 
     return {"Version": __version__, "ApiVersion": API_VERSION, "GoVersion": "",
             "Os": "linux", "Arch": GOARCH.get(platform.machine(), platform.machine()),
