@@ -1,5 +1,5 @@
 """The image verbs as the Docker Engine API answers them: list (with its filters),
-history, remove and prune, each returning Docker's wire dicts.
+inspect, history, remove and prune, each returning Docker's wire dicts.
 
 orlopd's ``/images`` routes and the CLI's local backend call these same functions, so
 ``orlop images`` prints the same rows in-process and through ``-H``.
@@ -16,6 +16,7 @@ from orlop.wire.summary import epoch, image_summary
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+    from orlop.images.store import Image, ImageStore
 
 LIST_FILTERS = frozenset({"reference", "dangling", "label", "before", "since"})
 
@@ -85,6 +86,46 @@ def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
                 continue
         out.append(item)
     return out
+
+
+def inspect_image(engine: Engine, ref: str) -> dict[str, Any]:
+    """``GET /images/{name}/json``."""
+    return image_json(engine.images, engine.images.get(ref))
+
+
+def image_json(store: ImageStore, image: Image) -> dict[str, Any]:
+    """Docker's ``image inspect`` JSON (API 1.41 shape)."""
+    from orlop.images.changes import empty_container_config
+
+    cfg = image.config
+    container_config = {**empty_container_config(), **image.container_config}
+    dirs = [str(p) for p in store.layer_dirs(image)]
+    data: dict[str, str] = {}
+    if len(dirs) > 1:
+        data["LowerDir"] = ":".join(reversed(dirs[:-1]))  # overlay order: top first
+    if dirs:
+        data["UpperDir"] = dirs[-1]
+    return {
+        "Id": image.id,
+        "RepoTags": list(image.repo_tags),
+        "RepoDigests": list(image.repo_digests),
+        "Parent": cfg.get("parent", ""),
+        "Comment": cfg.get("comment", ""),
+        "Created": cfg.get("created", image.created),
+        "Container": cfg.get("container", ""),
+        "ContainerConfig": {**empty_container_config(),
+                            **(cfg.get("container_config") or {})},
+        "DockerVersion": cfg.get("docker_version", ""),
+        "Author": cfg.get("author", ""),
+        "Config": container_config,
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", "linux"),
+        "Size": image.size,
+        "VirtualSize": image.size,
+        "GraphDriver": {"Data": data, "Name": "overlay2"},
+        "RootFS": {"Type": "layers", "Layers": list(image.diff_ids)},
+        "Metadata": {"LastTagTime": image.last_tag_time},
+    }
 
 
 def image_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
@@ -193,5 +234,5 @@ def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 
-__all__ = ["image_history", "list_images", "prune_images", "reference_match",
-           "remove_image"]
+__all__ = ["image_history", "image_json", "inspect_image", "list_images", "prune_images",
+           "reference_match", "remove_image"]

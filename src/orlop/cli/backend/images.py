@@ -23,8 +23,9 @@ class LocalImages:
         return list_images(self.engine, filters)
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
-        images = self.engine.images
-        return images.inspect(images.get(ref))
+        from orlop.wire.images import inspect_image
+
+        return inspect_image(self.engine, ref)
 
     def image_history(self, ref: str) -> list[dict[str, Any]]:
         from orlop.wire.images import image_history

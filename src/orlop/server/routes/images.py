@@ -26,9 +26,10 @@ async def list_images(request: web.Request) -> web.Response:
 
 
 async def inspect_image(request: web.Request) -> web.Response:
+    from orlop.wire.images import inspect_image as go
+
     name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(
-        lambda e: e.images.inspect(e.images.get(name))))
+    return json_response(await ctx_of(request).call(lambda e: go(e, name)))
 
 
 async def image_history(request: web.Request) -> web.Response:
