@@ -22,7 +22,7 @@ from orlop.server.wire import json_response
 
 if TYPE_CHECKING:
     from orlop.build.options import BuildOptions
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 def _json_map(request: web.Request, key: str) -> dict[str, Any]:
