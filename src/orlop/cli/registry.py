@@ -185,6 +185,14 @@ command("volume push", "volume", "Upload a volume to a registry as an OCI artifa
         "[OPTIONS] VOLUME REFERENCE")
 command("volume rename", "volume", "Rename a volume no running container uses (stopped "
         "containers follow it)", "OLD_NAME NEW_NAME")
+command("volume snapshot", "volume", "Create, list, remove or restore a volume's snapshots",
+        "create [OPTIONS] VOLUME [SNAPSHOT]\nls [OPTIONS] VOLUME\nrm VOLUME SNAPSHOT "
+        "[SNAPSHOT...]\nrestore VOLUME SNAPSHOT",
+        long="Create, list, remove or restore a volume's snapshots.\n\nA snapshot is a "
+             "read-only copy of the volume's content kept with the volume (reflinked where "
+             "the filesystem can, a full copy otherwise); mount one with -v VOLUME@SNAPSHOT:"
+             "/path, export what changed since one with volume export --since SNAPSHOT, "
+             "and restore it into the volume while no running container uses it.")
 command("volume update", "volume", "Add or remove a volume's labels", "[OPTIONS] VOLUME")
 command("volume rm", "volume", "Remove one or more volumes",
         "[OPTIONS] VOLUME [VOLUME...]", also=("volume remove",),

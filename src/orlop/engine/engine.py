@@ -618,11 +618,12 @@ class Engine:
                                     follow_link=follow_link)
 
     def volume_export(self, name: str, out_fd: int, *, progress: Any = None,
-                      checksum: str = "crc32") -> int:
-        from orlop.volumes.backup import export_volume
+                      checksum: str = "crc32", consistent: bool = False,
+                      snapshot: str | None = None, since: str | None = None) -> int:
+        from orlop.engine.files.volumebackup import export_volume
 
-        return export_volume(self.volumes, name, out_fd, progress=progress,
-                             checksum=checksum)
+        return export_volume(self, name, out_fd, progress=progress, checksum=checksum,
+                             consistent=consistent, snapshot=snapshot, since=since)
 
     def volume_import(self, name: str, stream: Any, *, force: bool = False) -> Any:
         from orlop.volumes.backup import import_volume

@@ -48,6 +48,27 @@ class LocalVolumes:
 
         return prune_volumes(self.engine, all_, filters, dry_run)
 
+    def volume_snapshot_create(self, volume: str, name: str | None,
+                               consistent: bool = False) -> dict[str, Any]:
+        from orlop.engine.files.volumebackup import create_snapshot
+
+        return create_snapshot(self.engine, volume, name, consistent=consistent).to_wire()
+
+    def volume_snapshot_list(self, volume: str) -> list[dict[str, Any]]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return [s.to_wire() for s in SnapshotStore(self.engine.volumes).list(volume)]
+
+    def volume_snapshot_remove(self, volume: str, name: str) -> None:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        SnapshotStore(self.engine.volumes).remove(volume, name)
+
+    def volume_snapshot_restore(self, volume: str, name: str) -> dict[str, Any]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return SnapshotStore(self.engine.volumes).restore(volume, name).to_wire()
+
 
 class RemoteVolumes:
     api: APIClient
@@ -80,3 +101,16 @@ class RemoteVolumes:
         from orlop.wire.prune import volumes_from_report
 
         return volumes_from_report(out)
+
+    def volume_snapshot_create(self, volume: str, name: str | None,
+                               consistent: bool = False) -> dict[str, Any]:
+        return self.api.create_volume_snapshot(volume, name, consistent)
+
+    def volume_snapshot_list(self, volume: str) -> list[dict[str, Any]]:
+        return self.api.volume_snapshots(volume)
+
+    def volume_snapshot_remove(self, volume: str, name: str) -> None:
+        self.api.remove_volume_snapshot(volume, name)
+
+    def volume_snapshot_restore(self, volume: str, name: str) -> dict[str, Any]:
+        return self.api.restore_volume_snapshot(volume, name)

@@ -13,7 +13,10 @@ and the volume data verbs Docker's API lacks, where Podman's libpod API has them
   and ``GET /libpod/volumes/prune`` (a dry run: a GET, so no server can take it for a
   prune) -- Orlop's;
 * ``GET|HEAD|PUT /libpod/volumes/{name}/archive?path=`` (the container archive routes'
-  shapes) and ``POST /libpod/volumes/{name}/copy`` -- Orlop's ``volume cp``.
+  shapes) and ``POST /libpod/volumes/{name}/copy`` -- Orlop's ``volume cp``;
+* ``GET|POST /libpod/volumes/{name}/snapshots``, ``DELETE .../snapshots/{snapshot}`` and
+  ``POST .../snapshots/{snapshot}/restore`` -- Orlop's ``volume snapshot``; the export
+  route takes ``consistent``, ``snapshot`` and ``since`` (``volume export``'s flags).
 
 ``GET /volumes/{name}?size=1`` adds ``UsageData`` (Orlop's ``volume inspect --size``).
 """
@@ -169,8 +172,13 @@ async def export_volume(request: web.Request) -> web.StreamResponse:
 
     name = request.match_info["name"]
     checksum = request.query.get("checksum", "crc32")
+    consistent = query_bool(request, "consistent")
+    snapshot = request.query.get("snapshot") or None
+    since = request.query.get("since") or None
     first, rest = await open_engine_output(
-        ctx_of(request), lambda e, fd: e.volume_export(name, fd, checksum=checksum))
+        ctx_of(request), lambda e, fd: e.volume_export(
+            name, fd, checksum=checksum, consistent=consistent, snapshot=snapshot,
+            since=since))
     return await send_stream(request, first, rest, {"Content-Type": "application/x-tar"})
 
 
@@ -222,6 +230,60 @@ async def clone_volume(request: web.Request) -> web.Response:
         raise InvalidParameterError("clone: the new volume's name is required (name=)")
     vol = await ctx_of(request).call(lambda e: e.volume_clone(src, dst))
     return json_response(volume_json(vol), status=201)
+
+
+# --- snapshots (Orlop's): /libpod/volumes/{name}/snapshots -------------------------------
+
+
+async def list_snapshots(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+
+    def go(e: Engine) -> list[dict[str, Any]]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return [s.to_wire() for s in SnapshotStore(e.volumes).list(name)]
+
+    return json_response(await ctx_of(request).call(go))
+
+
+async def create_snapshot(request: web.Request) -> web.Response:
+    """``POST /libpod/volumes/{name}/snapshots?name=SNAP&consistent=1``: 201 and the
+    snapshot (``Name``, ``ID``, ``CreatedAt``, ``Method``, ``Size``)."""
+    name = request.match_info["name"]
+    snap = request.query.get("name") or None
+    consistent = query_bool(request, "consistent")
+
+    def go(e: Engine) -> dict[str, Any]:
+        from orlop.engine.files.volumebackup import create_snapshot as create
+
+        return create(e, name, snap, consistent=consistent).to_wire()
+
+    return json_response(await ctx_of(request).call(go), status=201)
+
+
+async def remove_snapshot(request: web.Request) -> web.Response:
+    name, snap = request.match_info["name"], request.match_info["snapshot"]
+
+    def go(e: Engine) -> None:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        SnapshotStore(e.volumes).remove(name, snap)
+
+    await ctx_of(request).call(go)
+    return web.Response(status=204)
+
+
+async def restore_snapshot(request: web.Request) -> web.Response:
+    """``POST /libpod/volumes/{name}/snapshots/{snapshot}/restore``: 409 while a running
+    container uses the volume."""
+    name, snap = request.match_info["name"], request.match_info["snapshot"]
+
+    def go(e: Engine) -> dict[str, Any]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return SnapshotStore(e.volumes).restore(name, snap).to_wire()
+
+    return json_response(await ctx_of(request).call(go))
 
 
 # --- volume cp (Orlop's): the container archive routes' shapes, on a volume --------------
@@ -326,3 +388,8 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/libpod/volumes/{name}/archive", archive_get)  # and HEAD
     routes.add("PUT", "/libpod/volumes/{name}/archive", archive_put)
     routes.add("POST", "/libpod/volumes/{name}/copy", copy_volume_path)
+    routes.add("GET", "/libpod/volumes/{name}/snapshots", list_snapshots)
+    routes.add("POST", "/libpod/volumes/{name}/snapshots", create_snapshot)
+    routes.add("DELETE", "/libpod/volumes/{name}/snapshots/{snapshot}", remove_snapshot)
+    routes.add("POST", "/libpod/volumes/{name}/snapshots/{snapshot}/restore",
+               restore_snapshot)
