@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from orlop.errors import InvalidMountError, InvalidMountFlagError
+from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
 from orlop.mounts.spec import (
     BIND_RECURSIVE_VALUES,
     DEFAULT_DRIVER,
@@ -144,6 +144,12 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
         source = _absolutise(source, cwd)
     words = mode.split(",") if mode else []
     is_bind = posixpath.isabs(source)
+    snapshot = ""
+    if not is_bind and "@" in source:
+        # Orlop's NAME@SNAPSHOT: a volume's snapshot, read-only (docs/volumes.md).
+        source, _, snapshot = source.partition("@")
+        if "rw" in words:
+            raise InvalidMountError(f"{invalid_spec}: a snapshot mount is always read-only")
     spec = MountSpec(
         type="bind" if is_bind else "volume",
         target=target,
@@ -155,6 +161,7 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
         propagation=mode_propagation(mode),
         copy_up=not any(w in COPY_MODES for w in words),
         create_host_path=is_bind,
+        volume_snapshot=snapshot,
     )
     try:
         validate_mount_spec(spec)
@@ -275,6 +282,9 @@ def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
         elif key == "volume-subpath":
             use("volume")
             opts["volume_subpath"] = val
+        elif key == "volume-snapshot":  # Orlop's: a read-only mount of a snapshot
+            use("volume")
+            opts["volume_snapshot"] = val
         elif key == "volume-nocopy":
             use("volume")
             parsed = _parse_go_bool(val)
@@ -352,6 +362,8 @@ def finish_mount_spec(spec: MountSpec) -> MountSpec:
     elif spec.type == "volume":
         if spec.source:
             validate_volume_name(spec.source)
+        if spec.volume_snapshot:
+            changes.update(_snapshot_changes(spec))
         if (spec.origin == "mount-flag" and spec.mode == ""
                 and spec.volume_driver in ("", DEFAULT_DRIVER)):
             changes["mode"] = "z"  # moby setBindModeIfNull, local driver only
@@ -361,6 +373,21 @@ def finish_mount_spec(spec: MountSpec) -> MountSpec:
         except InvalidMountError as err:
             raise mount_config_error("tmpfs", err.message) from None
     return replace(spec, **changes)
+
+
+def _snapshot_changes(spec: MountSpec) -> dict[str, Any]:
+    """A snapshot mount: of a named volume, always read-only, never copied up into."""
+    if not spec.source:
+        raise mount_config_error("volume", "a snapshot mount needs the volume's name")
+    if spec.volume_subpath:
+        raise mount_config_error("volume", "volume-snapshot and volume-subpath cannot be "
+                                           "used together")
+    try:
+        validate_volume_name(spec.volume_snapshot)
+    except InvalidVolumeNameError:
+        raise mount_config_error(
+            "volume", f'invalid snapshot name "{spec.volume_snapshot}"') from None
+    return {"read_only": True, "copy_up": False}
 
 
 def validate_bind_source(spec: MountSpec, exists: Callable[[str], bool]) -> None:

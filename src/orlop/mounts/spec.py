@@ -85,6 +85,9 @@ class MountSpec:
     volume_labels: Mapping[str, str] = field(default_factory=_empty_map)
     volume_options: Mapping[str, str] = field(default_factory=_empty_map)
     volume_subpath: str = ""
+    # Orlop's: mount this snapshot of the volume (``-v NAME@SNAP:/dst``, ``--mount
+    # ...,volume-snapshot=SNAP``), always read-only; the engine binds the snapshot's data.
+    volume_snapshot: str = ""
     bind_recursive: BindRecursive = "enabled"
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None

@@ -79,6 +79,8 @@ def to_api_mount(spec: MountSpec) -> dict[str, Any]:
             vol["Labels"] = dict(spec.volume_labels)
         if spec.volume_subpath:
             vol["Subpath"] = spec.volume_subpath
+        if spec.volume_snapshot:
+            vol["Snapshot"] = spec.volume_snapshot  # Orlop's
         driver: dict[str, Any] = {}
         if spec.volume_driver:
             driver["Name"] = spec.volume_driver
@@ -157,6 +159,7 @@ def from_api_mount(data: Mapping[str, Any]) -> MountSpec:
         kwargs["copy_up"] = not _get(vol, "NoCopy", bool, False, "VolumeOptions.")
         kwargs["volume_labels"] = _get_str_map(vol, "Labels", "VolumeOptions.")
         kwargs["volume_subpath"] = _get(vol, "Subpath", str, "", "VolumeOptions.")
+        kwargs["volume_snapshot"] = _get(vol, "Snapshot", str, "", "VolumeOptions.")
         drv = _get_object(vol, "DriverConfig", "VolumeOptions.")
         if drv is not None:
             kwargs["volume_driver"] = _get(drv, "Name", str, "", "VolumeOptions.DriverConfig.")

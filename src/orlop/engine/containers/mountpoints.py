@@ -121,6 +121,13 @@ def register_mount_points(
 
 
 def _resolve_spec(spec: MountSpec, volumes: VolumeService, plan: MountPlan) -> MountPoint:
+    if spec.type == "volume" and spec.volume_snapshot:
+        # A snapshot is mounted as a read-only bind of its data (volumes/snapshots.py):
+        # the volume must exist already, and nothing is created for it.
+        from orlop.volumes.snapshots import SnapshotStore
+
+        path = SnapshotStore(volumes).data_path(spec.source, spec.volume_snapshot)
+        return MountPoint.from_spec(replace(spec, type="bind", source=path, read_only=True))
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(
