@@ -148,6 +148,12 @@ def test_snapshot_mount_is_read_only(bb: Orlop) -> None:
     res = bb("volume", "snapshot", "rm", "mv", "s1")
     assert (res.returncode, res.stderr) == (
         1, "Error: remove mv@s1: snapshot is in use - [mv_user]\n")
+    # ... nor with its volume (rm, rename): the container holds it as a mount point does.
+    cid = bb.ok("inspect", "-f", "{{.Id}}", "mv_user").strip()
+    res = bb("volume", "rm", "mv")
+    assert (res.returncode, res.stderr) == (1, f"Error: remove mv: volume is in use - [{cid}]\n")
+    res = bb("volume", "rename", "mv", "mv2")
+    assert res.returncode == 1 and "[mv_user]" in res.stderr
     bb.ok("rm", "mv_user")
     bb.ok("volume", "snapshot", "rm", "mv", "s1")
 
