@@ -46,4 +46,18 @@ def mount_setattr_supported() -> bool:
     return libc.mount_setattr_supported()
 
 
-__all__ = ["mount", "mount_setattr_supported", "openat2", "renameat2", "umount2", "unshare"]
+
+def syncfs(fd: int) -> None:
+    """syncfs(2): write back the one filesystem holding ``fd`` (durability of a tree
+    written in many files, without the whole machine's ``sync``)."""
+    libc.syncfs(fd)
+
+
+def ficlone(dst_fd: int, src_fd: int) -> None:
+    """ioctl(FICLONE): a reflink copy; OSError EOPNOTSUPP/EXDEV/EINVAL where the
+    filesystem cannot share extents."""
+    libc.ficlone(dst_fd, src_fd)
+
+
+__all__ = ["ficlone", "mount", "mount_setattr_supported", "openat2", "renameat2", "syncfs",
+           "umount2", "unshare"]

@@ -50,7 +50,7 @@ def copy_tree_fd(src_fd: int, dst_fd: int, *, root_metadata: bool = True) -> Non
 def copy_file_data(src_fd: int, dst_fd: int) -> str:
     """Copy one regular file's content: a reflink (FICLONE) where the filesystem shares
     extents, else the sparse copy below.  Returns ``"reflink"`` or ``"copy"``."""
-    from orlop.kernel.libc import ficlone
+    from orlop.kernel.fs import ficlone
 
     try:
         ficlone(dst_fd, src_fd)

@@ -55,7 +55,7 @@ from orlop.errors import (
     UnsupportedError,
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
-from orlop.kernel.libc import renameat2, syncfs
+from orlop.kernel.fs import renameat2, syncfs
 from orlop.state import inflight
 from orlop.volumes.copy import copy_file_data, copy_tree_fd
 from orlop.volumes.dirs import TMP_PREFIX, TRASH_PREFIX, rename_noreplace, staging_name
@@ -458,7 +458,7 @@ def probe_reflink(dir_fd: int) -> str:
         dst = os.open(name + "-2", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                       | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
         try:
-            from orlop.kernel.libc import ficlone
+            from orlop.kernel.fs import ficlone
 
             try:
                 ficlone(dst, src)

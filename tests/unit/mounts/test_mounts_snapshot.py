@@ -7,7 +7,8 @@ import pytest
 
 from orlop.errors import InvalidMountError
 from orlop.mounts.parser import parse_mount_flag, parse_volume_flag
-from orlop.mounts.spec import MountSpec, from_api_mount, to_api_mount
+from orlop.mounts.spec import MountSpec
+from orlop.wire.mounts import from_api_mount, to_api_mount
 
 
 def test_volume_flag_snapshot_is_read_only_without_copy_up() -> None:
