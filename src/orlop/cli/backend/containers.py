@@ -226,7 +226,7 @@ class LocalContainers:
 
         def resize_to(height: int, width: int) -> None:
             with contextlib.suppress(OrlopError):
-                resize(engine, c, height, width)
+                resize(engine.containers, engine.config, c, height, width)
 
         term = Terminal(raw=tty and attach_stdin, resize=resize_to if tty else None,
                         proxy=None)

@@ -19,7 +19,7 @@ from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
     from orlop.engine.containers.procio import Stdio
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class ExecOptions:
     exec_id: str = ""  # the API's exec id, for the events (a fresh one if empty)
 
 
-def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
+def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
     from orlop.engine.containers.cgroups import Cgroup
     from orlop.engine.containers.procio import copy_winsize as _copy_winsize
     from orlop.engine.containers.procio import is_locked
@@ -104,7 +104,7 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
                 os.close(fd)
 
 
-def _exec_events(engine: Engine, c: Container, opts: ExecOptions) -> str:
+def _exec_events(engine: Services, c: Container, opts: ExecOptions) -> str:
     """Docker's ``exec_create: CMD ARGS`` and ``exec_start: CMD ARGS``; the exec id."""
     exec_id = opts.exec_id or os.urandom(32).hex()
     cmd = list(opts.command) or [""]
@@ -143,7 +143,7 @@ def _container_pty(pid: int, pidfd: int, uid: int) -> tuple[int, int]:
     return master, slave
 
 
-def _pidfd_of(engine: Engine, c: Container) -> int:
+def _pidfd_of(engine: Services, c: Container) -> int:
     """A pidfd of the container's PID 1, checked against the store after opening."""
     try:
         pidfd = os.pidfd_open(c.pid)

@@ -45,8 +45,8 @@ from orlop.mounts.spec import MountPoint
 from orlop.state import inflight
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
     from orlop.engine.net.setup import Attachment
+    from orlop.engine.services import Services
     from orlop.runtime.spec import Spec
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 
-def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: bool) -> int:
+def run_foreground(engine: Services, c: Container, stdio: Stdio, *, interactive: bool) -> int:
     """Start ``c`` and wait for it; returns Docker's exit code for the container."""
     cfg = engine.config
     # The operation marker (state/inflight.py): if this CLI is killed, the next command
@@ -89,7 +89,7 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
             release_network(engine, c, later=True)
 
 
-def release_network(engine: Engine, c: Container, later: bool = False) -> None:
+def release_network(engine: Services, c: Container, later: bool = False) -> None:
     """Tear down what attach() set up (nothing for none/host/container:); ``later``: in
     a detached child, once the container's exit is reported (netsetup.detach_later)."""
     from orlop.engine.net.setup import detach, detach_later
@@ -97,7 +97,7 @@ def release_network(engine: Engine, c: Container, later: bool = False) -> None:
     (detach_later if later else detach)(engine.config, c.id)
 
 
-def prepare(engine: Engine, c: Container,
+def prepare(engine: Services, c: Container,
             mounted: list[str]) -> tuple[Spec, Path, list[Path]]:
     """Mount the container's volumes (names appended to ``mounted`` as they are taken),
     copy image content up into new volumes, and write the bundle."""
@@ -123,7 +123,8 @@ def prepare(engine: Engine, c: Container,
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
     from orlop.engine.net.setup import attach
 
-    spec = _spec_for(engine, c, points, lowers, cdir, attach(engine, c))
+    spec = _spec_for(engine, c, points, lowers, cdir,
+                     attach(cfg, engine.networks, engine.containers, c))
     if (c.runtime or "orlop") != "orlop":
         from orlop.engine.containers.destcheck import rehearse_mounts
 
@@ -133,7 +134,7 @@ def prepare(engine: Engine, c: Container,
     return spec, cdir, lowers
 
 
-def release_mounts(engine: Engine, c: Container, mounted: list[str]) -> None:
+def release_mounts(engine: Services, c: Container, mounted: list[str]) -> None:
     release_pinned()
     with contextlib.suppress(OrlopError, OSError):
         engine.volumes.unmount_many(mounted, c.id)
@@ -151,7 +152,7 @@ def has_limits(c: Container) -> bool:
     return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0
 
 
-def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: Spec, *,
+def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
                      stdin: int, stdout: int, stderr: int, console_socket: int | None,
                      die_with_parent: bool, console_size: bytes | None = None) -> int:
     """Start the built-in runtime's init parked before execve, move it into the
@@ -302,7 +303,7 @@ def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: lis
         close_fds=True, **popen)
 
 
-def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
+def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: list[Path],
               cdir: Path, net: Attachment) -> Spec:
     from orlop.engine.containers.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
@@ -369,7 +370,7 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
     return spec
 
 
-def seccomp_cache(engine: Engine) -> Path:
+def seccomp_cache(engine: Services) -> Path:
     """Where the built-in runtime keeps compiled seccomp programs (run root: tmpfs, root
     only, so a kernel or libseccomp upgrade - a reboot - starts it afresh)."""
     return engine.config.run_root / "seccomp"
@@ -435,7 +436,7 @@ def effective_caps(default: list[str], add: list[str], drop: list[str]) -> list[
     return base
 
 
-def _record_start(engine: Engine, c: Container, pid: int) -> None:
+def _record_start(engine: Services, c: Container, pid: int) -> None:
     from orlop.engine.containers import health
 
     health.reset(engine.config, c)
@@ -446,19 +447,19 @@ def _record_start(engine: Engine, c: Container, pid: int) -> None:
     health.spawn_prober(engine.config, c, pid)  # a foreground container is probed too
 
 
-def _record_exit(engine: Engine, c: Container, code: int, oom: bool = False) -> None:
+def _record_exit(engine: Services, c: Container, code: int, oom: bool = False) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="exited", pid=0, exit_code=code,
                         finished_at=now_rfc3339(), oom_killed=int(oom))
     engine.events.died(c, code)
 
 
-def _record_failure(engine: Engine, c: Container, err: RuntimeFailedError) -> None:
+def _record_failure(engine: Services, c: Container, err: RuntimeFailedError) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="created", exit_code=err.exit_code, error=str(err))
 
 
-def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: Spec,
+def _run_builtin(engine: Services, c: Container, cdir: Path, spec: Spec,
                  stdio: Stdio, *, interactive: bool) -> int:
     from orlop.runtime import launch
 
@@ -510,7 +511,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: Spec,
                 os.close(fd)
 
 
-def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio: Stdio,
+def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdio: Stdio,
                   *, interactive: bool, lowers: list[Path]) -> int:
     """Run the same bundle with crun/runc (``RUNTIME --root DIR run --bundle B ID``).
 
@@ -551,7 +552,7 @@ def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio:
     return code
 
 
-def start_external_detached(engine: Engine, c: Container, cdir: Path, lowers: list[Path], *,
+def start_external_detached(engine: Services, c: Container, cdir: Path, lowers: list[Path], *,
                             stdin: int, stdout: int, stderr: int) -> tuple[int, int]:
     """Start the bundle with crun/runc for a detached monitor: ``RUNTIME run`` (not
     ``run -d``) as the monitor's child, in a private mount namespace as in the

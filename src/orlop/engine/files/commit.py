@@ -29,7 +29,7 @@ from orlop.errors import SystemFailureError
 from orlop.images.commit import commit_image_config, container_config_for_commit
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
     from orlop.images.store import Image
 
 
@@ -38,7 +38,7 @@ def _has_content(upper_fd: int) -> bool:
         return any(True for _ in it)
 
 
-def layer_from_upper(engine: Engine, upper_fd: int, mount_targets: Sequence[str]) -> str:
+def layer_from_upper(engine: Services, upper_fd: int, mount_targets: Sequence[str]) -> str:
     """Store the upper dir as a layer; returns its diff_id."""
     skip = {t.strip("/") for t in mount_targets if t.strip("/")}
     opts = TreeOptions(overlay_whiteouts=True, descend=lambda arc: arc not in skip)
@@ -76,7 +76,7 @@ def layer_from_upper(engine: Engine, upper_fd: int, mount_targets: Sequence[str]
     return diff_id
 
 
-def commit_container(engine: Engine, ref: str, reference: str | None, *,
+def commit_container(engine: Services, ref: str, reference: str | None, *,
                      changes: Sequence[str] = (), author: str = "", message: str = "") -> Image:
     """Docker's ``commit``; returns the new image."""
     from orlop.images.changes import apply_changes
@@ -84,7 +84,7 @@ def commit_container(engine: Engine, ref: str, reference: str | None, *,
     apply_changes({}, changes)  # a bad --change fails before any work
     c = engine.get_container(ref)
     image = engine.images.get(c.image_id)
-    points = engine.mount_points(c.id)
+    points = engine.containers.mount_points(c.id)
     targets = [str(p.get("destination", "")) for p in points]
     upper = engine.config.containers_dir / c.id / "diff"
     upper_fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)

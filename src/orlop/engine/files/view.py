@@ -55,8 +55,8 @@ from orlop.runtime.imageroot import mount_image_root, private_namespace
 from orlop.runtime.rootfs import bind_into_root
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
     from orlop.engine.models import Container
+    from orlop.engine.services import Services
 
 ChildFn = Callable[[int], dict[str, Any]]
 
@@ -96,7 +96,7 @@ class View:
 
 
 @contextlib.contextmanager
-def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
+def opened(engine: Services, ref: str, *, with_mounts: bool = True,
            force_overlay: bool = False) -> Iterator[View]:
     """The container's view for the duration of the block.
 
@@ -137,7 +137,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
         taken: list[str] = []
         try:
             if with_mounts:
-                points = [MountPoint.from_json(p) for p in engine.mount_points(c.id)]
+                points = [MountPoint.from_json(p) for p in engine.containers.mount_points(c.id)]
                 for mp in points:
                     if mp.type == "volume" and mp.name:
                         path = engine.volumes.mount(mp.name, c.id)
@@ -158,7 +158,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                 shutil.rmtree(view.work, ignore_errors=True)
 
 
-def _subpath_source(engine: Engine, volume_path: str, mp: MountPoint) -> str:
+def _subpath_source(engine: Services, volume_path: str, mp: MountPoint) -> str:
     if not mp.subpath:
         return volume_path
     from orlop.engine.containers.runner import _with_source, pins_dir

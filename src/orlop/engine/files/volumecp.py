@@ -39,11 +39,11 @@ from orlop.engine.files.view import describe, lstat_in_root
 from orlop.errors import InvalidParameterError, NotFoundError
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 
 @contextmanager
-def volume_root(engine: Engine, name: str) -> Iterator[int]:
+def volume_root(engine: Services, name: str) -> Iterator[int]:
     """The volume's data directory fd, the volume held by a reference meanwhile.
 
     Under the operation marker (state/inflight.py): a copy killed midway leaves its
@@ -76,7 +76,7 @@ def _extract_into(root_fd: int, dest_dir: str, keep_owner: bool
     return consume
 
 
-def copy_out(engine: Engine, name: str, src: str, dest: str, *, archive: bool = False
+def copy_out(engine: Services, name: str, src: str, dest: str, *, archive: bool = False
              ) -> CpResult:
     """``volume cp VOLUME:SRC DEST`` (DEST on the host)."""
     from orlop.archive.extract import extract_tar
@@ -100,7 +100,7 @@ def copy_out(engine: Engine, name: str, src: str, dest: str, *, archive: bool = 
     return CpResult(int(res["size"]), str(res["kind"]))
 
 
-def stream_out(engine: Engine, name: str, src: str, out_fd: int) -> CpResult:
+def stream_out(engine: Services, name: str, src: str, out_fd: int) -> CpResult:
     """The tar of VOLUME:SRC on ``out_fd`` (orlopd's ``GET .../archive``; ``volume cp
     VOLUME:SRC -``): entries named after SRC's base, ``SRC/.`` gives its content."""
     src = clean(src)
@@ -111,7 +111,7 @@ def stream_out(engine: Engine, name: str, src: str, out_fd: int) -> CpResult:
     return CpResult(int(res["size"]), str(res["kind"]))
 
 
-def stat_path(engine: Engine, name: str, path: str) -> tuple[os.stat_result, str]:
+def stat_path(engine: Services, name: str, path: str) -> tuple[os.stat_result, str]:
     """What PATH is in the volume, not following a last symlink, and that symlink's target
     (absolute in the volume); Docker's "Could not find the file" when it is missing."""
     import stat
@@ -134,7 +134,7 @@ def stat_path(engine: Engine, name: str, path: str) -> tuple[os.stat_result, str
         return st, target
 
 
-def stream_in(engine: Engine, name: str, dest: str, stream: IO[bytes], *,
+def stream_in(engine: Services, name: str, dest: str, stream: IO[bytes], *,
               archive: bool = False) -> CpResult:
     """Extract a tar into the directory VOLUME:DEST (orlopd's ``PUT .../archive``)."""
     dest = clean(dest)
@@ -148,7 +148,7 @@ def stream_in(engine: Engine, name: str, dest: str, stream: IO[bytes], *,
     return CpResult(int(res["size"]), "dir")
 
 
-def copy_in(engine: Engine, name: str, src: str, dest: str, *, archive: bool = False
+def copy_in(engine: Services, name: str, src: str, dest: str, *, archive: bool = False
             ) -> CpResult:
     """``volume cp SRC VOLUME:DEST`` (SRC on the host)."""
     dest = clean(dest)
@@ -167,7 +167,7 @@ def copy_in(engine: Engine, name: str, src: str, dest: str, *, archive: bool = F
     return CpResult(int(res["size"]), describe(sst))
 
 
-def copy_between(engine: Engine, src_vol: str, src: str, dst_vol: str, dest: str, *,
+def copy_between(engine: Services, src_vol: str, src: str, dst_vol: str, dest: str, *,
                  archive: bool = False) -> CpResult:
     """``volume cp A:SRC B:DEST``: one tar stream from A's copier into B's extractor."""
     src, dest = clean(src), clean(dest)

@@ -528,7 +528,7 @@ async def resize(request: web.Request) -> web.Response:
     def go(e: Engine) -> None:
         from orlop.engine.containers.console import resize as resize_console
 
-        resize_console(e, c, h, w)
+        resize_console(e.containers, e.config, c, h, w)
 
     await ctx_of(request).call(go)
     return web.Response(status=200)
