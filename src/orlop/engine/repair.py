@@ -1,4 +1,4 @@
-"""The full reconciliation, run by the next command after a kill (Engine.reconcile).
+"""The full reconciliation, run by the next command after a kill (engine/containers/reconcile.py).
 
 Every multi-step operation orders its steps so that a SIGKILL between any two leaves the
 database consistent and the disk holding at most *leftovers* (design.md, "State on
@@ -21,7 +21,7 @@ kill can leave, and what repairs it here:
   of containers that are gone, ``.exit`` files older than :data:`EXIT_FILE_TTL_S`.
 
 It is cheap enough to run after every kill (a few listdirs, one read of the mount table,
-one query per table) but not on every command: Engine.reconcile runs it only when a
+one query per table) but not on every command: the reconciliation runs it only when a
 dead monitor, a dead creator or a dead operation marker (state/inflight.py) says so.
 """
 

@@ -83,7 +83,7 @@ def set_creating_volumes(conn: sqlite3.Connection, container_id: str,
                  (json.dumps(list(names)), container_id))
 
 
-# A container still being created (Engine.create_container) is nobody's to see or touch.
+# A container still being created (engine/containers/create.py) is nobody's to see or touch.
 _VISIBLE = "status != 'creating'"
 
 

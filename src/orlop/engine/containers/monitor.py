@@ -46,6 +46,7 @@ from orlop.errors import ContainerNotFoundError, ContainerStateError, OrlopError
 from orlop.kernel.fdio import read_all
 
 if TYPE_CHECKING:
+    from orlop.engine.containers.watch import JsonLog
     from orlop.engine.services import Services
 
 WATCH_SCRIPT = Path(__file__).with_name("watch.py")
@@ -193,6 +194,23 @@ def log_path(config: EngineConfig, cid: str) -> Path:
     return config.containers_dir / cid / f"{cid}-json.log"
 
 
+def log_limits(c: Container) -> tuple[int, int]:
+    """The container's ``--log-opt max-size`` (bytes, 0: none) and ``max-file``."""
+    from orlop.engine.containers.logs import parse_size
+
+    opts = c.host_config.log_config.get("Config") or {}
+    return parse_size(opts.get("max-size", "")), int(opts.get("max-file") or DEFAULT_MAX_FILE)
+
+
+def open_log(config: EngineConfig, c: Container) -> JsonLog:
+    """The container's json-file log, for a writer other than its detached monitor
+    (orlopd's attached sessions): the same writer (engine/containers/watch.py), with
+    the same line splitting and rotation."""
+    from orlop.engine.containers.watch import JsonLog
+
+    return JsonLog(str(log_path(config, c.id)), *log_limits(c))
+
+
 def stdin_fifo(config: EngineConfig, cid: str) -> Path:
     return config.run_root / "containers" / f"{cid}.stdin"
 
@@ -281,14 +299,12 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     health.spawn_prober(config, c, pid)
     _report(report_fd, {"pid": pid})
     pid = watch_pid
-    opts = c.host_config.log_config.get("Config") or {}
-    from orlop.engine.containers.logs import parse_size
-
+    max_size, max_file = log_limits(c)
     args: dict[str, Any] = {
         "pid": pid,
         "log_path": str(log_path(config, c.id)),
-        "max_size": parse_size(opts.get("max-size", "")),
-        "max_file": int(opts.get("max-file") or DEFAULT_MAX_FILE),
+        "max_size": max_size,
+        "max_file": max_file,
         "finish_argv": [sys.executable, "-I", "-c", _BOOT, SRC_DIR, str(config.root),
                         str(config.run_root), c.id, str(lock_fd), str(pid)],
         **fds,

@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -51,6 +51,7 @@ from orlop.wire.inspect import inspect_container
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
+    from orlop.engine.containers.attach import MonitorAttach
     from orlop.engine.containers.logs import Entry
     from orlop.engine.models import Container
     from orlop.server.routing import Routes
@@ -272,35 +273,50 @@ async def log_entries(request: web.Request, c: Container, *, history: bool, foll
                                                     until=until)):
             yield e
         return
+    run_root = ctx.config.run_root
+
+    def entries(stop: threading.Event) -> Iterator[Entry]:
+        # One cursor for the history and the follow (engine/containers/logs.py): the
+        # follow goes on from the byte where the history ended, across rotations,
+        # nothing lost or repeated.  Without history, from the end of the log as it is.
+        return stream_log(path, tail=tail if history else 0, since=since, until=until,
+                          follow_=True, from_end=not history,
+                          still_running=lambda: not stop.is_set() and
+                          is_locked(run_root, c.id))
+
+    async for e in _followed(c.id, entries):
+        yield e
+
+
+async def _followed(cid: str, entries: Callable[[threading.Event], Iterator[Entry]]
+                    ) -> AsyncGenerator[Entry, None]:
+    """Entries a blocking follower gives (it polls the log), read in a thread of its
+    own, never in the engine pool, so that followers cannot starve it; the thread stops
+    when the reader goes away (the event it is handed is set)."""
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[Entry | None] = asyncio.Queue()
     stop = threading.Event()
-    run_root = ctx.config.run_root
 
     def put(e: Entry | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone (server shutdown)
             loop.call_soon_threadsafe(q.put_nowait, e)
 
     def produce() -> None:
-        # One cursor for the history and the follow (engine/containers/logs.py): the follow goes on
-        # from the byte where the history ended, across rotations, nothing lost or
-        # repeated.  Without history (attach), from the end of the log as it is now.
-        entries = stream_log(path, tail=tail if history else 0, since=since, until=until,
-                             follow_=True, from_end=not history,
-                             still_running=lambda: not stop.is_set() and
-                             is_locked(run_root, c.id))
+        it = entries(stop)
         try:
-            for e in entries:
+            for e in it:
                 if stop.is_set():
                     return
                 put(e)
         except Exception:  # a log the engine could not read: end the stream
             pass
         finally:
-            entries.close()
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
             put(None)
 
-    threading.Thread(target=produce, name=f"logs-{c.id[:12]}", daemon=True).start()
+    threading.Thread(target=produce, name=f"logs-{cid[:12]}", daemon=True).start()
     try:
         while True:
             item = await q.get()
@@ -315,14 +331,14 @@ def _stream_no(e: Entry) -> int:
     return STDERR if e.stream == "stderr" else STDOUT
 
 
-def _fifo_writer(path: str, source: asyncio.Queue[bytes | None]) -> asyncio.Task[None]:
+def _fifo_writer(att: MonitorAttach, source: asyncio.Queue[bytes | None]
+                 ) -> asyncio.Task[None]:
     """``attach --stdin`` to a detached ``-i`` container: the client's bytes go to the
-    stdin FIFO its monitor keeps open (engine/containers/monitor.py)."""
+    stdin FIFO its monitor keeps open (engine/containers/attach.py)."""
     async def copy() -> None:
         loop = asyncio.get_running_loop()
         try:
-            fd = await loop.run_in_executor(None, lambda: os.open(
-                path, os.O_WRONLY | os.O_CLOEXEC))
+            fd = await loop.run_in_executor(None, att.open_input)
         except OSError:
             return
         try:
@@ -351,6 +367,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     stream = query_bool(request, "stream")
     q = ctx.sessions.subscribe(c.id) if stream and not detached else None
     writer: asyncio.Task[None] | None = None
+    att: MonitorAttach | None = None
     try:
         resp, client_input = await open_stream(request, tty=tty, want_input=want_stdin,
                                                detach_keys=keys)
@@ -360,17 +377,22 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 if want.get(n) and not await safe_write(resp, e.data if tty
                                                         else frame(n, e.data)):
                     return resp
-        if client_input is not None:
-            if detached:
-                from orlop.engine.containers.monitor import stdin_fifo
+        if detached:
+            # From here on (after the history: nothing twice).
+            from orlop.engine.containers.attach import MonitorAttach
 
-                writer = _fifo_writer(str(stdin_fifo(ctx.config, c.id)), client_input.queue)
+            att = MonitorAttach(ctx.config, c.id)
+        if client_input is not None:
+            if att is not None:
+                writer = _fifo_writer(att, client_input.queue)
             else:
                 ctx.sessions.feed_stdin(c.id, client_input.queue)
 
         async def relay() -> None:
-            if stream and detached:
-                async for e in log_entries(request, c, history=False, follow=True):
+            if stream and att is not None:
+                follower = att
+                async for e in _followed(c.id, lambda stop: follower.output(
+                        lambda: not stop.is_set())):
                     n = _stream_no(e)
                     if want.get(n) and not await safe_write(resp, e.data if tty
                                                             else frame(n, e.data)):
@@ -402,6 +424,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
             ctx.sessions.unsubscribe(c.id, q)
         if writer is not None:
             writer.cancel()
+        if att is not None:
+            att.close()  # if its output was never read
 
 
 def _parse_time(value: str | None) -> float:
