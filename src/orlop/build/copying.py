@@ -253,7 +253,7 @@ class FileSteps(StepBase):
 
         fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
-            state.diff_ids = [*state.diff_ids, layer_from_upper(self.engine, fd, skip)]
+            state.diff_ids = [*state.diff_ids, layer_from_upper(self.engine.images, fd, skip)]
         finally:
             os.close(fd)
 

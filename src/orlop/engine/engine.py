@@ -58,11 +58,6 @@ class Engine(Services):
         self.reconcile()
         return create(self, opts)
 
-    def list_containers(self, all_: bool = False) -> list[Container]:
-        self.reconcile()
-        cs = self.containers.list_all()
-        return cs if all_ else [c for c in cs if c.alive]
-
     def mount_points(self, container_id: str) -> list[dict[str, Any]]:
         return self.containers.mount_points(container_id)
 

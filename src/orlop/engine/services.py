@@ -82,6 +82,12 @@ class Services:
         self.reconcile()
         return self.containers.resolve(ref)
 
+    def list_containers(self, all_: bool = False) -> list[Container]:
+        """Newest first, once the state is reconciled; without ``all_`` the live ones."""
+        self.reconcile()
+        cs = self.containers.list_all()
+        return cs if all_ else [c for c in cs if c.alive]
+
     def image_event(self, image_id: str, action: str, name: str) -> None:
         """Image events carry the image's labels (moby LogImageEvent), unless it is gone."""
         labels: dict[str, str] = {}

@@ -14,13 +14,14 @@ from orlop.network.model import Endpoint, Network
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 
 def _prefix(n: Network) -> int:
     return ipaddress.ip_network(n.subnet).prefixlen
 
 
-def network_json(engine: Engine | None, n: Network | str, with_containers: bool = True
+def network_json(engine: Services | None, n: Network | str, with_containers: bool = True
                  ) -> dict[str, Any]:
     if isinstance(n, str):  # host / none
         return {"Name": n, "Id": pseudo_id(n), "Created": "0001-01-01T00:00:00Z",
@@ -105,7 +106,7 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
             "MacAddress": ep.mac if on and ep else "", "DriverOpts": None}
 
 
-def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
+def network_settings(engine: Services, c: Container) -> dict[str, Any]:
     """Docker's ``NetworkSettings``; addresses only while the container runs (as
     Docker); the top-level address fields are the default bridge's."""
     from orlop.engine.net.setup import HOLDER, published, read_state

@@ -352,7 +352,7 @@ def finish_main(argv: list[str]) -> NoReturn:
 
     detach(config, cid)
     if c is not None and (c.runtime or "orlop") != "orlop":
-        _delete_external(engine, c)
+        _delete_external(engine.config, c)
     cg.destroy()
     write_exit_file(engine.config, cid, code)
     for name in vols:
@@ -369,7 +369,7 @@ def finish_main(argv: list[str]) -> NoReturn:
     os._exit(0)
 
 
-def _delete_external(engine: Services, c: Container) -> None:
+def _delete_external(config: EngineConfig, c: Container) -> None:
     """The runtime's state of a container started with crun/runc (its `run` exited)."""
     import shutil
 
@@ -377,8 +377,7 @@ def _delete_external(engine: Services, c: Container) -> None:
 
     exe = c.runtime if "/" in c.runtime else shutil.which(c.runtime)
     if exe:
-        delete_external(exe, engine.config.run_root / "runtimes" / os.path.basename(exe),
-                        c.id)
+        delete_external(exe, config.run_root / "runtimes" / os.path.basename(exe), c.id)
 
 
 def _reap(pid: int) -> None:

@@ -29,6 +29,8 @@ from orlop.errors import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.engine.containers.cgroups import Usage
     from orlop.engine.models import Container
     from orlop.engine.services import Services
@@ -110,13 +112,13 @@ def _cpu_stats(u: Usage, system: int) -> dict[str, Any]:
                                 "throttled_time": throttled_ns}}
 
 
-def sample(engine: Services, c: Container) -> dict[str, Any] | None:
+def sample(run_root: Path, c: Container) -> dict[str, Any] | None:
     """One reading of a running container's cgroup in Docker's shape (without the
     ``pre`` fields); None when it is not running or has no cgroup."""
     from orlop.engine.containers.cgroups import Cgroup
     from orlop.engine.containers.procio import is_locked
 
-    if c.status not in ("running", "paused") or not is_locked(engine.config.run_root, c.id):
+    if c.status not in ("running", "paused") or not is_locked(run_root, c.id):
         return None
     cg = Cgroup(c.id)
     if not cg.exists():
@@ -166,7 +168,7 @@ class StatsReader:
             c = store.get_by_id(conn, self.cid)
         if c is None:
             return None, True
-        cur = sample(engine, c)
+        cur = sample(engine.config.run_root, c)
         if cur is None:
             self._pre = None
             return empty_stats(c), not self.stream

@@ -40,16 +40,16 @@ from orlop.errors import InvalidParameterError, NotFoundError
 
 if TYPE_CHECKING:
     from orlop.engine.services import Services
+    from orlop.volumes.service import VolumeService
 
 
 @contextmanager
-def volume_root(engine: Services, name: str) -> Iterator[int]:
+def volume_root(svc: VolumeService, name: str) -> Iterator[int]:
     """The volume's data directory fd, the volume held by a reference meanwhile.
 
     Under the operation marker (state/inflight.py): a copy killed midway leaves its
     reference, which the next command's repair releases (no live process holds it)."""
     ref = f"volume-cp-{uuid.uuid4().hex[:12]}"
-    svc = engine.volumes
     with svc.operation():
         svc.mount(name, ref)
         try:
@@ -85,7 +85,7 @@ def copy_out(engine: Services, name: str, src: str, dest: str, *, archive: bool 
     hd = host_destination(src, dest)
     dir_fd = os.open(hd.target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with volume_root(engine, name) as root:
+        with volume_root(engine.volumes, name) as root:
             def produce(fd: int) -> dict[str, Any]:
                 result: dict[str, Any] = archive_child(
                     f"volume {name}", src, fd, prefix=hd.prefix, follow=False,
@@ -105,7 +105,7 @@ def stream_out(engine: Services, name: str, src: str, out_fd: int) -> CpResult:
     VOLUME:SRC -``): entries named after SRC's base, ``SRC/.`` gives its content."""
     src = clean(src)
     prefix = "" if contents_only(src) else _base(src)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         res = archive_child(f"volume {name}", src, out_fd, prefix=prefix, follow=False,
                             include_root=True, expect="")(root)
     return CpResult(int(res["size"]), str(res["kind"]))
@@ -117,7 +117,7 @@ def stat_path(engine: Services, name: str, path: str) -> tuple[os.stat_result, s
     import stat
 
     clean_path = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         try:
             st, fd = lstat_in_root(root, clean_path, follow=False)
         except (FileNotFoundError, NotADirectoryError):
@@ -138,7 +138,7 @@ def stream_in(engine: Services, name: str, dest: str, stream: IO[bytes], *,
               archive: bool = False) -> CpResult:
     """Extract a tar into the directory VOLUME:DEST (orlopd's ``PUT .../archive``)."""
     dest = clean(dest)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         kind = probe_child(dest)(root)["kind"]
         if kind == "missing":
             raise NotFoundError("no such directory")
@@ -153,7 +153,7 @@ def copy_in(engine: Services, name: str, src: str, dest: str, *, archive: bool =
     """``volume cp SRC VOLUME:DEST`` (SRC on the host)."""
     dest = clean(dest)
     src_abs, sst = host_source(src, False)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         kind = probe_child(dest)(root)["kind"]
         target_dir, prefix, include_root = container_destination(src, src_abs, sst, dest,
                                                                  kind)
@@ -174,7 +174,8 @@ def copy_between(engine: Services, src_vol: str, src: str, dst_vol: str, dest: s
     if src_vol == dst_vol and _inside(dest, src) and not contents_only(src):
         raise InvalidParameterError(
             f"cannot copy a directory, '{src_vol}:{src}', into itself, '{dst_vol}:{dest}'")
-    with volume_root(engine, src_vol) as a_root, volume_root(engine, dst_vol) as b_root:
+    with volume_root(engine.volumes, src_vol) as a_root, \
+            volume_root(engine.volumes, dst_vol) as b_root:
         try:
             sst, sfd = lstat_in_root(a_root, src, follow=False)
         except (FileNotFoundError, NotADirectoryError):

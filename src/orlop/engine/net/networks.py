@@ -11,7 +11,7 @@ from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest, Network
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
 PSEUDO = {"host": "host", "none": "null"}  # the networks with no record -> their driver
@@ -22,7 +22,7 @@ def pseudo_id(name: str) -> str:
     return (name.encode().hex() * 64)[:64]
 
 
-def _all(engine: Engine) -> list[Network | str]:
+def _all(engine: Services) -> list[Network | str]:
     return [*engine.networks.list_all(), "host", "none"]
 
 
@@ -34,14 +34,14 @@ def _id(n: Network | str) -> str:
     return pseudo_id(n) if isinstance(n, str) else n.id
 
 
-def find(engine: Engine, ref: str) -> Network | str:
+def find(engine: Services, ref: str) -> Network | str:
     for p in PSEUDO:
         if ref in (p, pseudo_id(p)):
             return p
     return engine.networks.get(ref)
 
 
-def _match(engine: Engine, n: Network | str, filters: Mapping[str, Sequence[str]],
+def _match(engine: Services, n: Network | str, filters: Mapping[str, Sequence[str]],
            used: set[str]) -> bool:
     for key, values in filters.items():
         if key not in FILTERS:
@@ -78,7 +78,7 @@ def _match(engine: Engine, n: Network | str, filters: Mapping[str, Sequence[str]
     return True
 
 
-def select(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+def select(engine: Services, filters: Mapping[str, Sequence[str]] | None = None
            ) -> list[Network | str]:
     """The networks ``network ls`` lists under Docker's filters (wire/networks.py renders
     them)."""
@@ -86,14 +86,14 @@ def select(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
     return [n for n in _all(engine) if _match(engine, n, filters or {}, used)]
 
 
-def remove_network(engine: Engine, ref: str) -> None:
+def remove_network(engine: Services, ref: str) -> None:
     n = find(engine, ref)
     if isinstance(n, str):
         raise InvalidParameterError(f"{n} is a pre-defined network and cannot be removed")
     engine.networks.remove(n.id)
 
 
-def prune_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+def prune_networks(engine: Services, filters: Mapping[str, Sequence[str]] | None = None
                    ) -> list[str]:
     flt = dict(filters or {})
     for key in flt:
@@ -134,7 +134,7 @@ def _until(text: str) -> float:
         return parse_rfc3339(text)
 
 
-def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
+def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
             aliases: Sequence[str] = ()) -> None:
     """Docker's connect: recorded at once; applied now if the container runs."""
     from orlop.engine.net import setup as netsetup
@@ -172,7 +172,7 @@ def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
     netsetup.write_state(engine.config, c.id, full)
 
 
-def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = False
+def disconnect(engine: Services, net_ref: str, container_ref: str, force: bool = False
                ) -> None:
     from orlop.engine.net import setup as netsetup
     from orlop.network import netavark
