@@ -167,7 +167,7 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
         validate_mount_spec(spec)
     except InvalidMountError as err:
         raise InvalidMountError(f"{invalid_spec}: {err.message}") from None
-    spec = finish_mount_spec(spec)
+    spec = _normalise(spec)  # validated just above, with -v's error prefix
     if spec.type == "volume" and spec.source and spec.mode == "":
         # moby setBindModeIfNull: a named local volume from -v shows Mode "z".
         spec = replace(spec, mode="z")
@@ -356,6 +356,13 @@ def finish_mount_spec(spec: MountSpec) -> MountSpec:
         InvalidMountError, InvalidVolumeNameError: Docker's texts.
     """
     validate_mount_spec(spec)
+    return _normalise(spec)
+
+
+def _normalise(spec: MountSpec) -> MountSpec:
+    """:func:`finish_mount_spec` after ``validate_mount_spec``: the volume name and
+    tmpfs checks, then the normalisation (``parse_volume_flag`` validated already, with
+    its own error prefix: the spec is not validated twice)."""
     changes: dict[str, Any] = {"target": clean_target(spec.target)}
     if spec.type == "bind":
         changes["source"] = clean_target(spec.source)

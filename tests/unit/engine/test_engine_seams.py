@@ -44,7 +44,7 @@ class _Volumes:
         self.made.remove(name)
 
 
-def test_create_parses_each_volume_flag_once(tmp_path: Path,
+def test_create_parses_and_validates_each_volume_flag_once(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     real = mountpoints.parse_volume_flag
@@ -54,12 +54,23 @@ def test_create_parses_each_volume_flag_once(tmp_path: Path,
         return real(raw, cwd)
 
     monkeypatch.setattr(mountpoints, "parse_volume_flag", counting)
+    from orlop.mounts import parser
+
+    checked: list[str] = []
+    real_check = parser.validate_mount_spec
+
+    def counting_check(spec: Any) -> None:
+        checked.append(spec.raw)
+        real_check(spec)
+
+    monkeypatch.setattr(parser, "validate_mount_spec", counting_check)
     opts = RunOptions(image="busybox", volumes=["data:/data", "/srv:/srv:ro"],
                       cwd=str(tmp_path))
     specs = mountpoints.parse_user_specs(opts, tmp_path / "root")
     vols = _Volumes(tmp_path)
     plan = mountpoints.register_mount_points(vols, specs, [], [])
     assert calls == ["data:/data", "/srv:/srv:ro"]  # registration parses nothing again
+    assert checked == calls  # and each parse validates once
     assert [p.destination for p in plan.points] == ["/data", "/srv"]
     assert vols.made == ["data"]
     assert plan.binds == ["data:/data", "/srv:/srv:ro"]
