@@ -292,17 +292,18 @@ async def _followed(cid: str, entries: Callable[[threading.Event], Iterator[Entr
                     ) -> AsyncGenerator[Entry, None]:
     """Entries a blocking follower gives (it polls the log), read in a thread of its
     own, never in the engine pool, so that followers cannot starve it; the thread stops
-    when the reader goes away (the event it is handed is set)."""
+    when the reader goes away (the event it is handed is set).  The follower is made
+    here, in the loop: it owns its log position before the thread starts."""
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[Entry | None] = asyncio.Queue()
     stop = threading.Event()
+    it = entries(stop)
 
     def put(e: Entry | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone (server shutdown)
             loop.call_soon_threadsafe(q.put_nowait, e)
 
     def produce() -> None:
-        it = entries(stop)
         try:
             for e in it:
                 if stop.is_set():
