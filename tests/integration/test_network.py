@@ -103,6 +103,18 @@ def test_random_ports_expose_and_publish_all(bb: Orlop) -> None:
     assert set(ports) == {"7000/tcp", "9000/udp"}
     assert ports["9000/udp"][0]["HostIp"] == "127.0.0.1"
     assert all(int(b[0]["HostPort"]) > 1024 for b in ports.values())
+    # ps --filter publish= (host port), expose= (container port, tcp by default), network=
+    bb.ok("run", "-d", "--name", "plain", "--network", "none", "busybox", "sleep", "60")
+    fmt = ("--format", "{{.Names}}")
+    udp = ports["9000/udp"][0]["HostPort"]
+    assert bb.ok("ps", "--filter", f"publish={udp}/udp", *fmt) == "rnd\n"
+    assert bb.ok("ps", "--filter", f"publish={udp}", *fmt) == ""
+    assert bb.ok("ps", "--filter", "expose=7000", "--filter", "expose=1-2", *fmt) == "rnd\n"
+    assert bb.ok("ps", "--filter", "expose=9000", *fmt) == ""
+    assert bb.ok("ps", "--filter", "network=none", *fmt) == "plain\n"
+    assert bb.ok("ps", "--filter", "network=bridge", *fmt) == "rnd\n"
+    res = bb("ps", "--filter", "publish=127.0.0.1:80")
+    assert res.returncode != 0 and "should not contain ':'" in res.stderr
 
 
 @pytest.mark.parametrize("spec,err", [

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # The filters `ps` implements.  The server also accepts (and ignores) the ones Docker
 # clients send that have no meaning for Orlop's containers (SERVER_ONLY_FILTERS).
 PS_FILTERS = frozenset({"status", "name", "label", "volume", "id", "exited", "ancestor",
-                        "before", "since", "health"})
-SERVER_ONLY_FILTERS = frozenset({"network", "isolation", "publish", "expose", "is-task"})
+                        "before", "since", "health", "network", "publish", "expose"})
+SERVER_ONLY_FILTERS = frozenset({"isolation", "is-task"})
 HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
@@ -44,6 +44,46 @@ def check_filters(filters: dict[str, list[str]], *, server: bool = False) -> Non
             raise InvalidParameterError(
                 f"invalid filter 'status={value}': must be one of created, restarting, "
                 "running, removing, paused, exited, or dead")
+    for key in ("publish", "expose"):
+        for value in filters.get(key, []):
+            port_filter(key, value)
+
+
+def port_filter(key: str, value: str) -> set[str]:
+    """``PORT[/PROTO]`` or ``START-END[/PROTO]`` -> the ``port/proto`` keys it names
+    (moby's ``portOp``: tcp by default, no host address allowed)."""
+    if ":" in value:
+        raise InvalidParameterError(f"filter for '{key}' should not contain ':': {value}")
+    port, _, proto = value.partition("/")
+    start, sep, end = port.partition("-")
+    try:
+        first, last = int(start), int(end if sep else start)
+        if not 0 <= first <= last <= 65535:
+            raise ValueError(value)
+    except ValueError:
+        raise InvalidParameterError(
+            f"error while looking up for {key} {value}: invalid port range") from None
+    return {f"{p}/{(proto or 'tcp').lower()}" for p in range(first, last + 1)}
+
+
+def _network_matches(values: list[str], item: dict[str, Any]) -> bool:
+    """moby: a network name exactly, or a prefix of a network's id."""
+    nets = (item.get("NetworkSettings") or {}).get("Networks") or {}
+    return any(v in nets or any(str((ep or {}).get("NetworkID") or "").startswith(v)
+                                for ep in nets.values()) for v in values)
+
+
+def _ports_match(f: dict[str, list[str]], item: dict[str, Any]) -> bool:
+    """moby: a container passes ``publish``/``expose`` when one of its ports is a
+    published (host) port of the first or a container port of the second."""
+    publish = {p for v in f.get("publish", []) for p in port_filter("publish", v)}
+    expose = {p for v in f.get("expose", []) for p in port_filter("expose", v)}
+    for port in item.get("Ports") or []:
+        proto = port.get("Type", "tcp")
+        if f"{port.get('PublicPort', 0)}/{proto}" in publish or \
+                f"{port.get('PrivatePort', 0)}/{proto}" in expose:
+            return True
+    return False
 
 
 def _name_matches(pattern: str, name: str) -> bool:
@@ -76,6 +116,10 @@ def matches(c: Container, item: dict[str, Any], f: dict[str, list[str]],
     if "exited" in f and not (c.status == "exited" and str(c.exit_code) in f["exited"]):
         return False
     if "ancestor" in f and not any(_ancestor_matches(v, c) for v in f["ancestor"]):
+        return False
+    if "network" in f and not _network_matches(f["network"], item):
+        return False
+    if ("publish" in f or "expose" in f) and not _ports_match(f, item):
         return False
     for want in f.get("label", []):
         k, sep, v = want.partition("=")
