@@ -188,8 +188,25 @@ def test_connect_disconnect_running_and_created(bb: Orlop) -> None:
                         "{{range .Containers}}{{.Name}}{{end}}", "n2")
     res = bb("network", "rm", "n2")
     assert res.returncode == 1 and "has active endpoints" in res.stderr
+    # The running container's /etc/hosts has its new address (libnetwork's join) and its
+    # resolver is the new network's DNS server; a peer on n2 resolves its name and alias.
+    ip77 = _subnet(bb, 2).replace(".0/24", ".77")
+    gw = json.loads(bb.ok("network", "inspect", "n2"))[0]["IPAM"]["Config"][0]["Gateway"]
+    hosts = bb.ok("exec", "ca", "cat", "/etc/hosts")
+    assert any(ln.split()[0] == ip77 and "alpha" in ln.split() for ln in hosts.splitlines()
+               if ln.strip())
+    assert f"nameserver {gw}" in bb.ok("exec", "ca", "cat", "/etc/resolv.conf")
+    bb.ok("run", "-d", "--name", "peer", "--network", "n2", "busybox", "sleep", "60")
+    out = bb.ok("exec", "peer", "sh", "-c", "nslookup alpha; nslookup ca")
+    assert out.count(f"Address: {ip77}") == 2, out
+    peer_ip = json.loads(bb.ok("inspect", "peer"))[0]["NetworkSettings"]["Networks"]["n2"][
+        "IPAddress"]
+    assert f"Address: {peer_ip}" in bb.ok("exec", "ca", "nslookup", "peer")
+    bb.ok("rm", "-f", "peer")
     bb.ok("network", "disconnect", "n2", "ca")
     assert "eth1" not in bb.ok("exec", "ca", "ip", "-o", "addr")
+    assert ip77 not in bb.ok("exec", "ca", "cat", "/etc/hosts")
+    assert f"nameserver {gw}" not in bb.ok("exec", "ca", "cat", "/etc/resolv.conf")
     res = bb("network", "disconnect", "n2", "ca")
     assert res.returncode != 0 and "is not connected to network n2" in res.stderr
     # On a created container: applied at start.

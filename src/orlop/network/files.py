@@ -78,6 +78,20 @@ def hosts_file(hostname: str, domainname: str, ips: Sequence[str],
     return "\n".join(lines) + "\n"
 
 
+def add_hosts_entry(text: str, ip: str, names: Sequence[str]) -> str:
+    """The running container's /etc/hosts after ``network connect``: a line for its
+    address on the new network (libnetwork's ``updateHostsFile`` on join)."""
+    kept = remove_hosts_entry(text, ip)
+    return kept + f"{ip}\t{' '.join(dict.fromkeys(names))}\n"
+
+
+def remove_hosts_entry(text: str, ip: str) -> str:
+    """... and after ``network disconnect``: that address's line gone, the rest kept
+    (the user may have edited the file)."""
+    lines = [ln for ln in text.splitlines() if not ln.split() or ln.split()[0] != ip]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def parse_add_host(spec: str) -> tuple[str, str]:
     """``name:ip`` (``host-gateway`` resolved by the caller) -> (name, ip)."""
     from orlop.errors import InvalidParameterError

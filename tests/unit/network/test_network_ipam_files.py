@@ -8,7 +8,13 @@ import pytest
 
 from orlop.errors import ConflictError, InvalidParameterError
 from orlop.network import ipam
-from orlop.network.files import hosts_file, parse_add_host, resolv_conf
+from orlop.network.files import (
+    add_hosts_entry,
+    hosts_file,
+    parse_add_host,
+    remove_hosts_entry,
+    resolv_conf,
+)
 
 
 def test_next_address_skips_gateway_used_and_honours_range() -> None:
@@ -66,3 +72,12 @@ def test_hosts_file_and_add_host() -> None:
     assert parse_add_host("v6:[::1]") == ("v6", "::1")
     with pytest.raises(InvalidParameterError):
         parse_add_host("nocolon")
+
+
+def test_hosts_entries_of_connect_and_disconnect() -> None:
+    base = hosts_file("web", "", ["10.0.0.2"], [], [("db", "10.9.9.9")])
+    joined = add_hosts_entry(base, "10.1.0.5", ["web", "alpha", "web"])
+    assert joined == base + "10.1.0.5\tweb alpha\n"
+    assert add_hosts_entry(joined, "10.1.0.5", ["web"]).count("10.1.0.5") == 1
+    assert remove_hosts_entry(joined, "10.1.0.5") == base
+    assert "10.9.9.9\tdb" in remove_hosts_entry(joined, "10.1.0.5")

@@ -5,12 +5,14 @@ disconnect of a running container go through netavark at once."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest, Network
 
 if TYPE_CHECKING:
+    from orlop.engine.models import Container
     from orlop.engine.services import Services
 
 FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
@@ -170,6 +172,37 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
     full.setdefault("networks", {}).update(doc["networks"])
     full.setdefault("network_info", {}).update(doc["network_info"])
     netsetup.write_state(engine.config, c.id, full)
+    _update_files(engine, c, add=(ep.ip, [*netsetup.host_names(c), *ep.aliases]))
+
+
+def _update_files(engine: Services, c: Container, *, add: tuple[str, list[str]] | None = None,
+                  remove: str = "") -> None:
+    """A running container's /etc/hosts and /etc/resolv.conf after connect/disconnect
+    (libnetwork's join/leave): its address on that network with its names added or
+    removed, and the resolver pointed at a network DNS server if it now has one (or
+    no more).  The bind-mounted files are rewritten in place (same inode)."""
+    from orlop.engine.net import setup as netsetup
+    from orlop.network import files
+
+    cdir = engine.config.containers_dir / c.id
+    try:
+        hosts = (cdir / "hosts").read_text()
+        if add:
+            hosts = files.add_hosts_entry(hosts, *add)
+        if remove:
+            hosts = files.remove_hosts_entry(hosts, remove)
+        _rewrite(cdir / "hosts", hosts)
+        resolv = netsetup.resolv_for(c, [n for n, _ep in engine.networks.endpoints(c.id)])
+        if (cdir / "resolv.conf").read_text() != resolv:
+            _rewrite(cdir / "resolv.conf", resolv)
+    except OSError:
+        pass  # the container's directory is gone: it stopped meanwhile
+
+
+def _rewrite(path: Path, text: str) -> None:
+    with open(path, "r+") as f:
+        f.write(text)
+        f.truncate()
 
 
 def disconnect(engine: Services, net_ref: str, container_ref: str, force: bool = False
@@ -202,4 +235,9 @@ def disconnect(engine: Services, net_ref: str, container_ref: str, force: bool =
             if not full["networks"]:
                 full.pop("port_mappings", None)
             netsetup.write_state(engine.config, c.id, full)
+            gone = next((ep.ip for net, ep in engine.networks.endpoints(c.id)
+                         if net.id == n.id), "")
+            engine.networks.disconnect(c.id, c.name, n.id)
+            _update_files(engine, c, remove=gone)
+            return
     engine.networks.disconnect(c.id, c.name, n.id)

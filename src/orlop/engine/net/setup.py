@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from orlop.network.model import PortMapping
 
 if TYPE_CHECKING:
     from orlop.engine.store import ContainerStore
+    from orlop.network.model import Network
     from orlop.network.service import NetworkService
 
 
@@ -107,7 +108,6 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
            c: Container) -> Attachment:
     """Make the container's network ready before its runtime starts."""
     from orlop.network import files, netavark, ports
-    from orlop.network.model import Network
 
     hc = c.host_config
     mode = hc.network_mode or "default"
@@ -154,14 +154,29 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
         if mac and mac != ep.mac:
             networks.set_mac(c.id, n.id, mac)
     first: Network = endpoints[0][0]
-    user_dns = [n.gateway for n, _ep in endpoints if n.dns]
     aliases = [a for _n, ep in endpoints for a in ep.aliases]
     hosts = files.hosts_file(hostname, c.config.domainname, [endpoints[0][1].ip], aliases,
                              _extra_hosts(hc.extra_hosts, first.gateway))
-    resolv = files.resolv_conf(files.host_resolv(), network_dns=user_dns[:1],
-                               dns=dns_opts["dns"], search=dns_opts["search"],
-                               options=dns_opts["options"])
-    return Attachment(path, hostname, hosts, resolv)
+    return Attachment(path, hostname, hosts, resolv_for(c, [n for n, _ep in endpoints]))
+
+
+def resolv_for(c: Container, nets: Sequence[Network]) -> str:
+    """The container's resolv.conf on these networks: the first one's DNS server
+    (aardvark-dns on its gateway) when one has DNS, else the host's servers."""
+    from orlop.network import files
+
+    hc = c.host_config
+    return files.resolv_conf(files.host_resolv(),
+                             network_dns=[n.gateway for n in nets if n.dns][:1],
+                             dns=hc.dns or [], search=hc.dns_search or [],
+                             options=hc.dns_options or [])
+
+
+def host_names(c: Container) -> list[str]:
+    """The names /etc/hosts gives the container's own addresses."""
+    hostname = c.config.hostname or c.id[:12]
+    dom = c.config.domainname
+    return [f"{hostname}.{dom}", hostname] if dom else [hostname]
 
 
 def _extra_hosts(specs: list[str] | None, gateway: str) -> list[tuple[str, str]]:
