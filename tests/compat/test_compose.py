@@ -110,3 +110,49 @@ def test_compose_ports_and_service_names_resolve(bbd: Server) -> None:
     assert res.returncode == 0, res.stderr
     assert bbd.ok("ps", "-aq").split() == []
     assert "proj_default" not in bbd.ok("network", "ls", "--format", "{{.Name}}").split()
+
+
+SHARED_NETNS = """\
+version: "3.7"
+services:
+  app:
+    image: busybox
+    command: httpd -f -h /www
+    volumes:
+      - ./www:/www
+  side:
+    image: busybox
+    network_mode: "service:app"
+    command: sh -c "until wget -q -O /out/got http://127.0.0.1/; do sleep 0.2; done; trap 'exit 0' TERM; while true; do sleep 0.1; done"
+    volumes:
+      - ./out:/out
+networks:
+  default:
+    internal: true
+"""  # noqa: E501
+
+
+def test_compose_network_mode_service_shares_the_namespace(bbd: Server) -> None:
+    """``network_mode: service:app``: compose 1.29 starts ``side`` with
+    ``container:<app's id>``; it reaches app's server on its own 127.0.0.1."""
+    import json
+
+    app = bbd.dir / "app"
+    (app / "www").mkdir(parents=True)
+    (app / "out").mkdir()
+    (app / "www" / "index.html").write_text("same netns\n")
+    (app / "docker-compose.yml").write_text(SHARED_NETNS)
+    res = _compose(bbd, "up", "-d")
+    assert res.returncode == 0, res.stderr
+    try:
+        deadline = time.monotonic() + 20
+        while not (app / "out" / "got").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (app / "out" / "got").read_text() == "same netns\n"
+        app_id = bbd.ok("inspect", "-f", "{{.Id}}", "proj_app_1").strip()
+        side = json.loads(bbd.ok("inspect", "proj_side_1"))[0]
+        assert side["HostConfig"]["NetworkMode"] == f"container:{app_id}"
+    finally:
+        res = _compose(bbd, "down")
+    assert res.returncode == 0, res.stderr
+    assert bbd.ok("ps", "-aq").split() == []

@@ -128,7 +128,26 @@ def test_docker_py_networks_and_ports(client: Any, bbd: Server) -> None:
     net.connect(c, aliases=["pyalias"])
     net.reload()
     assert c.id in net.attrs["Containers"]
+    c.reload()
+    assert "pyalias" in c.attrs["NetworkSettings"]["Networks"]["pynet"]["Aliases"]
     net.disconnect(c)
+    c.reload()
+    assert set(c.attrs["NetworkSettings"]["Networks"]) == {"bridge"}
+    # inspect (by id and by name), list by name, run on the network, resolve by name
+    got = client.networks.get(net.id[:12])
+    assert (got.name, got.attrs["Driver"]) == ("pynet", "bridge")
+    assert got.attrs["IPAM"]["Config"][0]["Subnet"] == _subnet(bbd, 3)
+    assert [n.id for n in client.networks.list(names=["pynet"])] == [net.id]
+    c2 = client.containers.run("busybox", ["sleep", "60"], detach=True, name="py2",
+                               network="pynet")
+    c2.reload()
+    ip = c2.attrs["NetworkSettings"]["Networks"]["pynet"]["IPAddress"]
+    assert ip.startswith(_subnet(bbd, 3).rsplit(".", 1)[0] + ".")
+    assert c2.attrs["HostConfig"]["NetworkMode"] == "pynet"
+    out = client.containers.run("busybox", ["nslookup", "py2"], network="pynet", remove=True)
+    assert f"Address: {ip}" in out.decode()
+    assert [x.name for x in client.containers.list(filters={"network": "pynet"})] == ["py2"]
+    c2.remove(force=True)
     c.remove(force=True)
     net.remove()
     assert "pynet" not in [n.name for n in client.networks.list()]
