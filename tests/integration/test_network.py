@@ -273,6 +273,11 @@ def test_dns_hosts_hostname_files(bb: Orlop) -> None:
     assert f"{gw}\tgw" in lines
     assert any(line.endswith("\th1.example.test h1") for line in lines)
     assert lines[-1] == "02:42:ac:11:00:99"
+    # Without --mac-address: Docker's MAC made from the address (02:42 + its 4 bytes)
+    out = bb.ok("run", "--rm", "busybox", "sh", "-c",
+                "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address").split()
+    ip = next(w for w in out if w.count(".") == 3 and "/" in w).split("/")[0]
+    assert out[-1] == "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
     # The files are bind mounts, not written into the container's layer.
     cid = bb.ok("create", "busybox", "true").strip()
     bb.ok("start", "-a", cid)

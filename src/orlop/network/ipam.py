@@ -105,3 +105,10 @@ def next_address(subnet: Net, gateway: ipaddress.IPv4Address, ip_range: Net | No
             return ip
     raise ConflictError(f"no available IPv4 addresses on this network's address pools: "
                         f"{subnet}")
+
+
+def mac_from_ip(ip: ipaddress.IPv4Address) -> str:
+    """Docker's bridge driver MAC for an address without ``--mac-address``
+    (libnetwork's ``GenerateMACFromIP``: 02:42 then the four address bytes).  Chosen with
+    the address, so the start hands it to netavark and records nothing more."""
+    return ":".join(f"{b:02x}" for b in (0x02, 0x42, *ip.packed))

@@ -307,7 +307,8 @@ class NetworkService:
                                "container_id = ?", (container_id,)).fetchone()
         position = 0 if pos_row["p"] is None else int(pos_row["p"]) + 1
         ep = Endpoint(container_id=container_id, network_id=n.id,
-                      endpoint_id=secrets.token_hex(32), ip=str(ip), mac=req.mac.lower(),
+                      endpoint_id=secrets.token_hex(32), ip=str(ip),
+                      mac=req.mac.lower() or ipam.mac_from_ip(ip),
                       aliases=list(req.aliases), static_ip=bool(req.ip), position=position)
         conn.execute(
             "INSERT INTO endpoints (container_id, network_id, endpoint_id, ip, mac, aliases, "

@@ -81,3 +81,7 @@ def test_hosts_entries_of_connect_and_disconnect() -> None:
     assert add_hosts_entry(joined, "10.1.0.5", ["web"]).count("10.1.0.5") == 1
     assert remove_hosts_entry(joined, "10.1.0.5") == base
     assert "10.9.9.9\tdb" in remove_hosts_entry(joined, "10.1.0.5")
+
+
+def test_mac_from_ip_is_dockers() -> None:
+    assert ipam.mac_from_ip(ipaddress.IPv4Address("172.17.0.2")) == "02:42:ac:11:00:02"
