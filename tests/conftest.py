@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,3 +12,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "integration" in str(item.fspath) and os.geteuid() != 0:
             item.add_marker(pytest.mark.skip(reason="integration tests need root"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_netavark_chains_left() -> Iterator[None]:
+    """netavark leaves its top-level chains after the last network (docs/networking.md):
+    the ones this session made go at its end, if no network on the host still uses
+    them."""
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("iptables"):
+        yield None
+        return
+    from testsupport import netavark_top_chains, remove_idle_netavark_chains
+
+    before = netavark_top_chains()
+    yield None
+    remove_idle_netavark_chains(before)

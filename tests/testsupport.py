@@ -120,3 +120,56 @@ def network_leftovers(root: Path) -> list[str]:
         if not servers or time.monotonic() > deadline:
             return out + servers
         time.sleep(0.1)
+
+
+# netavark's top-level chains (netavark 1.4): made by the first setup on the host, never
+# removed by its teardown.  (table, chain, the rules of an idle chain, the jumps to it)
+_NETAVARK_TOP = [
+    ("filter", "NETAVARK_FORWARD", 0,
+     [["FORWARD", "-m", "comment", "--comment", "netavark firewall plugin rules", "-j",
+       "NETAVARK_FORWARD"]]),
+    ("nat", "NETAVARK-HOSTPORT-DNAT", 0,
+     [["PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j",
+       "NETAVARK-HOSTPORT-DNAT"],
+      ["OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "NETAVARK-HOSTPORT-DNAT"]]),
+    ("nat", "NETAVARK-HOSTPORT-MASQ", 1, [["POSTROUTING", "-j", "NETAVARK-HOSTPORT-MASQ"]]),
+    ("nat", "NETAVARK-HOSTPORT-SETMARK", 1, []),
+]
+
+
+def netavark_top_chains() -> set[str]:
+    """The netavark top-level chains present on the host."""
+    out: set[str] = set()
+    for table in ("filter", "nat"):
+        res = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True,
+                             text=True, check=False)
+        out |= {ln.split()[1] for ln in res.stdout.splitlines()
+                if ln.startswith("-N NETAVARK") and ln.split()[1] in
+                {c for _t, c, _n, _j in _NETAVARK_TOP}}
+    return out
+
+
+def remove_idle_netavark_chains(keep: set[str]) -> None:
+    """Remove netavark's top-level chains that the tests made (not in ``keep``, the
+    ones present before them) once no network on the host uses them: no per-network
+    ``NETAVARK-<hash>`` chain is left (another root's or Podman's live network keeps
+    them all) and each holds only its fixed rules."""
+    nat = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True,
+                         text=True, check=False).stdout.splitlines()
+    top = {c for _t, c, _n, _j in _NETAVARK_TOP}
+    if any(ln.startswith("-N NETAVARK") and ln.split()[1] not in top for ln in nat):
+        return
+    for table, chain, fixed, jumps in _NETAVARK_TOP:
+        if chain in keep:
+            continue
+        rules = subprocess.run(["iptables", "-w", "-t", table, "-S", chain],
+                               capture_output=True, text=True, check=False)
+        if rules.returncode != 0 or len(rules.stdout.splitlines()) - 1 > fixed:
+            continue
+        for jump in jumps:
+            subprocess.run(["iptables", "-w", "-t", table, "-D", *jump],
+                           capture_output=True, check=False)
+        subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True,
+                       check=False)
+        subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True,
+                       check=False)

@@ -321,3 +321,22 @@ def test_killed_monitor_network_reconciled(bb: Orlop) -> None:
                            check=True).stdout
     assert f"--dport {port} " not in rules
     assert not list((bb.root / "run" / "netns").glob("*.json"))
+
+
+def test_foreground_runs_share_the_default_bridge_then_it_goes(bb: Orlop) -> None:
+    """A foreground run's interface stays on the default bridge (down, no address) for up
+    to 2 s, so that the next run finds the bridge; then the bridge goes with it.  The
+    same address is handed out again meanwhile without a conflict."""
+    opts = json.loads(bb.ok("network", "inspect", "bridge"))[0]["Options"]
+    brif = Path("/sys/class/net") / opts["com.docker.network.bridge.name"] / "brif"
+    cmd = ("busybox", "sh", "-c", "ip -4 -o addr show eth0; ping -c1 -W2 $GW >/dev/null "
+           "&& echo up")
+    gw = json.loads(bb.ok("network", "inspect", "bridge"))[0]["IPAM"]["Config"][0]["Gateway"]
+    first = bb.ok("run", "--rm", "-e", f"GW={gw}", *cmd)
+    assert brif.is_dir() and len(list(brif.iterdir())) == 1  # the exited one, kept
+    again = bb.ok("run", "--rm", "-e", f"GW={gw}", *cmd)
+    assert first.split()[3] == again.split()[3] and again.endswith("up\n")
+    deadline = time.monotonic() + 10
+    while brif.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not brif.exists()
