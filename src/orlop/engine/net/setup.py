@@ -8,7 +8,8 @@ At start (``attach``): a new network namespace held by a descriptor of this proc
 path and the runtime joins it (setns).  The holder is the foreground CLI or the
 detached monitor (the descriptor is inherited across its execs, so its finish phase
 still holds it).  At exit (``detach``): netavark ``teardown`` with the very JSON setup
-used (kept as ``RUNROOT/netns/<id>.json``), then the descriptor is closed.  When the
+used (kept as ``RUNROOT/netns/<id>.json``), then the descriptor is closed (a foreground
+run's teardown may first keep the interface on its bridge a little: ``_linger``).  When the
 holder died (kill -9 of the CLI, monitor or orlopd), its namespace went with it;
 reconcile then tears down through a fresh namespace holding stand-in interfaces, which
 removes the rules, the DNS entries and an unused bridge.
