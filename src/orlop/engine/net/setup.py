@@ -262,8 +262,7 @@ def detach_later(config: EngineConfig, cid: str) -> None:
                 for fd in (0, 1, 2):
                     if fd != null:
                         os.dup2(null, fd)
-                _linger(cid, mine)
-                _teardown_claimed(config, cid, mine)
+                _teardown_claimed(config, cid, mine, _linger(cid, mine))
             os._exit(0)
         except BaseException:
             code = 1
@@ -282,7 +281,7 @@ def detach_later(config: EngineConfig, cid: str) -> None:
 LINGER_SECONDS = 2.0
 
 
-def _linger(cid: str, claimed: Path) -> None:
+def _linger(cid: str, claimed: Path) -> dict[str, Any] | None:
     """Keep the exited container's interface on its bridge a little (down, without
     its address) when it may be the last one: netavark's teardown of a bridge's last
     interface deletes the bridge and its chains (about 150 ms here), and the next
@@ -290,33 +289,39 @@ def _linger(cid: str, claimed: Path) -> None:
     ``run --rm`` on the default bridge pays neither while they come within
     LINGER_SECONDS; the teardown follows as soon as another container joins the
     bridge.  Not with published ports or DNS (their rules and names are the
-    container's, and its address may be handed out again meanwhile)."""
+    container's, and its address may be handed out again meanwhile).  Returns the
+    teardown's JSON, read before: the root may be deleted meanwhile (a script's
+    temporary root), and the teardown must still happen."""
     import time
 
     from orlop.kernel.netns import quiesce
 
     fd = HELD.get(cid, -1)
     try:
-        doc = json.loads(claimed.read_text())
+        loaded = json.loads(claimed.read_text())
     except (OSError, ValueError):
-        return
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    doc: dict[str, Any] = loaded
     infos = list((doc.get("network_info") or {}).values())
     if fd < 0 or not infos or doc.get("port_mappings") or any(
             i.get("dns_enabled") for i in infos):
-        return
+        return None
     bridges = [f"/sys/class/net/{i.get('network_interface')}/brif" for i in infos]
     try:
         quiesce(fd, [str(p.get("interface_name")) for p in doc["networks"].values()])
     except Exception:
-        return
+        return doc
     deadline = time.monotonic() + LINGER_SECONDS
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and claimed.exists():
         try:
             if all(len(os.listdir(b)) > 1 for b in bridges):
-                return  # another container is on each bridge: the teardown is cheap
+                break  # another container is on each bridge: the teardown is cheap
         except OSError:
-            return
+            break
         time.sleep(0.05)
+    return doc
 
 
 def _claim(config: EngineConfig, cid: str) -> Path | None:
@@ -329,12 +334,21 @@ def _claim(config: EngineConfig, cid: str) -> Path | None:
     return claimed
 
 
-def _teardown_claimed(config: EngineConfig, cid: str, claimed: Path) -> None:
+def _teardown_claimed(config: EngineConfig, cid: str, claimed: Path,
+                      doc: dict[str, Any] | None = None) -> None:
+    """netavark teardown with the claimed JSON (``doc``: as read before, if the file
+    may be gone); with the root deleted, netavark's config goes to a temporary
+    directory rather than re-creating the root's."""
+    import shutil
+    import tempfile
+
     from orlop.network import netavark
 
     fd = -1
+    scratch = ""
     try:
-        doc = json.loads(claimed.read_text())
+        if doc is None:
+            doc = json.loads(claimed.read_text())
         holder = str(doc.pop(HOLDER, ""))
         own = HELD.get(cid, -1)
         if own < 0:
@@ -349,8 +363,11 @@ def _teardown_claimed(config: EngineConfig, cid: str, claimed: Path) -> None:
                          for per in doc["networks"].values()]
                 fd = new_netns_fd(names)
                 path = f"/proc/{os.getpid()}/fd/{fd}"
+            conf = aardvark_dir(config)
+            if not config.run_root.is_dir():
+                conf = Path(scratch := tempfile.mkdtemp(prefix="orlop-netavark-"))
             with contextlib.suppress(OrlopError):
-                netavark.teardown(path, doc, aardvark_dir(config))
+                netavark.teardown(path, doc, conf)
         if own >= 0 and HELD.get(cid) != own:  # inherited across exec: ours to close
             fd = own
     except (OSError, ValueError):
@@ -358,6 +375,8 @@ def _teardown_claimed(config: EngineConfig, cid: str, claimed: Path) -> None:
     finally:
         if fd >= 0:
             os.close(fd)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         _release(cid)
         with contextlib.suppress(FileNotFoundError):
             claimed.unlink()
