@@ -340,3 +340,27 @@ def test_foreground_runs_share_the_default_bridge_then_it_goes(bb: Orlop) -> Non
     while brif.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not brif.exists()
+
+
+def test_lingering_teardown_survives_a_deleted_run_root(bb: Orlop) -> None:
+    """A script that deletes its temporary root right after `run --rm` (bench/network.py
+    does) still gets the bridge and its rules removed, and the root is not re-created."""
+    import shutil
+
+    info = json.loads(bb.ok("network", "inspect", "bridge"))[0]
+    bridge = Path("/sys/class/net") / info["Options"]["com.docker.network.bridge.name"]
+    subnet = info["IPAM"]["Config"][0]["Subnet"]
+    bb.ok("run", "--rm", "busybox", "true")
+    assert bridge.exists()
+    shutil.rmtree(bb.root / "run")
+
+    def rules() -> list[str]:
+        out = subprocess.run(["iptables-save"], capture_output=True, text=True,
+                             check=False).stdout
+        return [ln for ln in out.splitlines() if subnet in ln]
+
+    deadline = time.monotonic() + 10  # the bridge goes first, then the rules
+    while (bridge.exists() or rules()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not bridge.exists() and not rules()
+    assert not (bb.root / "run").exists()

@@ -251,6 +251,7 @@ def detach_later(config: EngineConfig, cid: str) -> None:
             if os.fork() == 0:
                 mine = claimed.with_name(f"{cid}.{os.getpid()}.teardown")
                 os.rename(claimed, mine)
+                doc = _read_doc(mine)  # before the caller goes on (and may delete the root)
                 # Nothing of the CLI's but the namespace: not its container lock (the
                 # `rm` of --rm takes it next), not its terminal, not the pipe.
                 keep = {HELD.get(cid, -1)}
@@ -262,7 +263,8 @@ def detach_later(config: EngineConfig, cid: str) -> None:
                 for fd in (0, 1, 2):
                     if fd != null:
                         os.dup2(null, fd)
-                _teardown_claimed(config, cid, mine, _linger(cid, mine))
+                _linger(cid, mine, doc)
+                _teardown_claimed(config, cid, mine, doc)
             os._exit(0)
         except BaseException:
             code = 1
@@ -281,7 +283,15 @@ def detach_later(config: EngineConfig, cid: str) -> None:
 LINGER_SECONDS = 2.0
 
 
-def _linger(cid: str, claimed: Path) -> dict[str, Any] | None:
+def _read_doc(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _linger(cid: str, claimed: Path, doc: dict[str, Any] | None) -> None:
     """Keep the exited container's interface on its bridge a little (down, without
     its address) when it may be the last one: netavark's teardown of a bridge's last
     interface deletes the bridge and its chains (about 150 ms here), and the next
@@ -289,30 +299,25 @@ def _linger(cid: str, claimed: Path) -> dict[str, Any] | None:
     ``run --rm`` on the default bridge pays neither while they come within
     LINGER_SECONDS; the teardown follows as soon as another container joins the
     bridge.  Not with published ports or DNS (their rules and names are the
-    container's, and its address may be handed out again meanwhile).  Returns the
-    teardown's JSON, read before: the root may be deleted meanwhile (a script's
-    temporary root), and the teardown must still happen."""
+    container's, and its address may be handed out again meanwhile).  The linger ends
+    if the claim goes (the root deleted: a script's temporary root); the teardown uses
+    the JSON read before, so it still happens."""
     import time
 
     from orlop.kernel.netns import quiesce
 
     fd = HELD.get(cid, -1)
-    try:
-        loaded = json.loads(claimed.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(loaded, dict):
-        return None
-    doc: dict[str, Any] = loaded
+    if doc is None:
+        return
     infos = list((doc.get("network_info") or {}).values())
     if fd < 0 or not infos or doc.get("port_mappings") or any(
             i.get("dns_enabled") for i in infos):
-        return None
+        return
     bridges = [f"/sys/class/net/{i.get('network_interface')}/brif" for i in infos]
     try:
         quiesce(fd, [str(p.get("interface_name")) for p in doc["networks"].values()])
     except Exception:
-        return doc
+        return
     deadline = time.monotonic() + LINGER_SECONDS
     while time.monotonic() < deadline and claimed.exists():
         try:
@@ -321,7 +326,6 @@ def _linger(cid: str, claimed: Path) -> dict[str, Any] | None:
         except OSError:
             break
         time.sleep(0.05)
-    return doc
 
 
 def _claim(config: EngineConfig, cid: str) -> Path | None:
