@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig
-from orlop.engine.models import Container, RunOptions
 from orlop.engine.services import Services, prepare_roots
 from orlop.state import Database, inflight
 
 if TYPE_CHECKING:
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.files.changes import Change
+    from orlop.engine.models import Container, RunOptions
 
 
 class Engine(Services):

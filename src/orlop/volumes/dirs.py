@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,7 @@ def staging_name(prefix: str = TMP_PREFIX) -> str:
     """``.tmp-<pid>-<uuid>`` / ``.trash-<pid>-<uuid>`` (in ``volumes/``): the pid tells
     reconcile() in another process whether the maker still runs; one a kill leaves is
     deleted by the next reconcile()."""
-    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex}"
+    return f"{prefix}{os.getpid()}-{os.urandom(16).hex()}"
 
 
 def rename_noreplace(dir_fd: int, old: str, new: str) -> None:

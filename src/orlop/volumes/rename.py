@@ -26,7 +26,6 @@ import fcntl
 import json
 import os
 import sqlite3
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 
@@ -78,7 +77,7 @@ def rename_volume(store: VolumeStore, dirs: VolumesDir,
 
 def _rename_locked(store: VolumeStore, vfd: int, ifd: int, old: str, new: str,
                    old_dir: str, new_dir: str) -> str:
-    intent = uuid.uuid4().hex
+    intent = os.urandom(16).hex()
     _write_intent(ifd, intent, old, new)
     moved = False
     try:

@@ -36,7 +36,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -120,7 +119,7 @@ class VolumeService:
         that reconcile() deletes, never a half-filled volume.  It is not called for a
         volume that already exists (the caller checks the returned ``created``)."""
         if name is None:
-            name = secrets.token_hex(32)
+            name = os.urandom(32).hex()  # as secrets.token_hex, without hmac/hashlib
             anonymous = True
         else:
             check_create_name(name, self.volumes_dir)

@@ -13,7 +13,6 @@ import dataclasses
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.containers.health import from_api as healthcheck_from_api
 from orlop.errors import InvalidParameterError
 from orlop.wire.fields import (
     field_bool,
@@ -211,7 +210,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "sysctls": field_str_map(host, "Sysctls", "HostConfig."),
         "stop_signal": field_str(body, "StopSignal"),
         "stop_timeout": stop_timeout,
-        "healthcheck": healthcheck_from_api(body.get("Healthcheck")),
+        "healthcheck": _healthcheck(body.get("Healthcheck")),
         "log_opts": field_str_map(field_object(host, "LogConfig", "HostConfig."), "Config",
                                   "HostConfig.LogConfig."),
     }
@@ -253,3 +252,11 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         "mac_address": field_str(body, "MacAddress"),
         "ip": ip, "network_aliases": aliases, "extra_networks": extra,
     }
+
+
+def _healthcheck(body: Any) -> Any:
+    """engine/containers/health.py's parser, imported when a body is parsed: importing it
+    pulls in the engine package, which the CLI's local backend must not pay for at start."""
+    from orlop.engine.containers.health import from_api
+
+    return from_api(body)

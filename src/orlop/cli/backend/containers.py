@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from orlop.cli.backend.starterror import start_error
 from orlop.cli.backend.terminal import Terminal, relay, terminal_size
 from orlop.kernel.fdio import write_all
-from orlop.wire.create import create_body
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
@@ -324,6 +323,8 @@ class RemoteContainers:
     # --- create / run / start ------------------------------------------------------
 
     def container_create(self, opts: RunOptions) -> str:
+        from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
+
         return self.api.create_container(create_body(opts), opts.name)
 
     def container_run(self, opts: RunOptions, streams: frozenset[str],
@@ -336,6 +337,7 @@ class RemoteContainers:
         """
         from orlop.detachkeys import resolve_detach_keys
         from orlop.errors import OrlopError
+        from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
 
         console = terminal_size(1) if opts.tty else None
         cid = self.api.create_container(create_body(opts, streams, console), opts.name)
@@ -376,6 +378,7 @@ class RemoteContainers:
 
     def container_run_detached(self, opts: RunOptions) -> str:
         from orlop.errors import OrlopError
+        from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
 
         cid = self.api.create_container(create_body(opts), opts.name)
         try:
