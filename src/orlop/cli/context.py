@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from orlop.config import EngineConfig
@@ -15,17 +14,22 @@ if TYPE_CHECKING:
     from orlop.engine import Engine
 
 
-@dataclass
 class Context:
-    config: EngineConfig
-    command: str  # "run", "volume ls", ...: for messages such as "See 'orlop run --help'."
-    stdout: TextIO
-    stderr: TextIO
-    host: str | None = None  # -H/--host, $ORLOP_HOST, $DOCKER_HOST: through orlopd
-    host_source: str = ""  # "-H", "ORLOP_HOST" or "DOCKER_HOST" (checked before use)
-    tls: TLSOptions | None = None
-    _engine: Engine | None = field(default=None, repr=False)
-    _backend: Backend | None = field(default=None, repr=False)
+    """A plain class, not a dataclass: ``orlop --help`` must not import ``dataclasses``."""
+
+    def __init__(self, config: EngineConfig, command: str, stdout: TextIO, stderr: TextIO,
+                 host: str | None = None, host_source: str = "",
+                 tls: TLSOptions | None = None) -> None:
+        self.config = config
+        # "run", "volume ls", ...: for messages such as "See 'orlop run --help'."
+        self.command = command
+        self.stdout = stdout
+        self.stderr = stderr
+        self.host = host  # -H/--host, $ORLOP_HOST, $DOCKER_HOST: through orlopd
+        self.host_source = host_source  # "-H", "ORLOP_HOST" or "DOCKER_HOST" (checked before use)
+        self.tls = tls
+        self._engine: Engine | None = None
+        self._backend: Backend | None = None
 
     @property
     def remote(self) -> bool:
