@@ -250,6 +250,14 @@ class VolumeService:
         with self.store.read() as tx:
             return tx.inspect(flt)
 
+    def list_brief(self, filters: Mapping[str, Sequence[str]] | None = None
+                   ) -> builtins.list[tuple[str, str]]:
+        """(driver, name) of each volume :meth:`list` selects, by name: all that the
+        default ``volume ls`` table and ``-q`` print, without a dict per volume."""
+        flt = build_filter(filters)
+        with self.store.read() as tx:
+            return tx.brief(flt)
+
     def references(self, name: str) -> builtins.list[str]:
         """Ids of the containers that reference the volume (running or not)."""
         with self.store.read() as tx:

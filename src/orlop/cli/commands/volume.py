@@ -152,18 +152,24 @@ def _ls(argv: list[str], ctx: Context) -> int:
     from orlop.volumes.filters import parse_filter_args
 
     filters = parse_filter_args(args.filter)
+    fmt: str = args.format.strip()
+    out = ctx.stdout
+    if fmt in ("", "table"):
+        # Only names and drivers are printed: no volume object is built, and the
+        # lines are written as one string (10,000 volumes: issue 17).
+        brief = _backend(ctx).volume_list_brief(filters or None)
+        brief.sort(key=lambda dn: _natural_key(dn[1]))
+        if args.quiet:
+            out.write("".join([f"{name}\n" for _, name in brief]))
+            return 0
+        # tabwrite's layout for two columns: the driver padded, the name as is.
+        width = max([10, *(len(driver) + 3 for driver, _ in brief)])
+        out.write("".join([f"{'DRIVER':<{width}}VOLUME NAME\n",
+                           *[f"{driver:<{width}}{name}\n" for driver, name in brief]]))
+        return 0
     vols = _backend(ctx).volume_list(filters or None)
     # the docker CLI sorts (sortorder.NaturalLess)
     vols.sort(key=lambda v: _natural_key(v["Name"]))
-    fmt: str = args.format.strip()
-    out = ctx.stdout
-    if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{v['Name']}\n" for v in vols))
-        return 0
-    if fmt in ("", "table"):
-        rows = [["DRIVER", "VOLUME NAME"], *([v["Driver"], v["Name"]] for v in vols)]
-        out.write(tabwrite(rows))
-        return 0
     if fmt == "json":
         out.write("".join(json.dumps(_ls_object(v), sort_keys=True, separators=(",", ":"))
                           + "\n" for v in vols))
@@ -188,9 +194,13 @@ def _ls_object(v: Mapping[str, Any]) -> dict[str, str]:
             "Scope": v.get("Scope") or "local", "Size": "N/A", "Status": "N/A"}
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part)
-            for part in re.split(r"(\d+)", name) if part]
+    # re.split puts the digit runs at the odd indexes: no isdigit() per part
+    return [(0, int(part)) if i & 1 else (1, part)
+            for i, part in enumerate(_DIGITS.split(name)) if part]
 
 
 # --- rm -----------------------------------------------------------------------------
