@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orlop.archive.header import pax_header
 from orlop.archive.paxtime import pax_mtime
 from orlop.archive.streams import Hasher
 from orlop.archive.whiteout import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
@@ -139,7 +140,7 @@ class TarWriter:
         self.size += len(data)
 
     def _header(self, info: tarfile.TarInfo) -> None:
-        self._emit(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        self._emit(pax_header(info))
         self.stats.entries += 1
 
     def add_global(self, pax: dict[str, str]) -> None:
@@ -482,7 +483,7 @@ class TarWriter:
                 if segments is not None:
                     self._sparse_file(fd, info, segments)
                     return
-            hdr = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            hdr = pax_header(info)
             if self.hasher is not None and len(hdr) + fst.st_size + BLOCK <= len(self._buf):
                 self._small_file(fd, hdr, fst.st_size)
                 return
