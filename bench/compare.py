@@ -312,11 +312,13 @@ class Bench:
         dockerd's through its API (one request each)."""
         code = ("import sys\nfrom orlop.config import EngineConfig\n"
                 "from orlop.engine import Engine\n"
-                "e = Engine(EngineConfig.from_env(sys.argv[1]))\n"
-                "for i in range(int(sys.argv[2])): e.volumes.create(f'v{i:05d}')\n"
+                "e = Engine(EngineConfig.from_env(sys.argv[1], sys.argv[2]))\n"
+                "for i in range(int(sys.argv[3])): e.volumes.create(f'v{i:05d}')\n"
                 "e.close()\n")
-        subprocess.run([sys.executable, "-c", code, str(self.root), str(n)], env=self.env,
-                       check=True)
+        # The same run root as the CLI's: with another, the reconciliation would take
+        # the exec row's running container for one whose monitor died.
+        subprocess.run([sys.executable, "-c", code, str(self.root), str(self.base / "run"),
+                        str(n)], env=self.env, check=True)
         if self.dockerd:
             c = UnixConn(self.dockerd.sock)
             for i in range(n):
