@@ -138,6 +138,7 @@ class Bench:
         self.args = args
         self.base = base
         self.env = {**os.environ, "PYTHONPATH": str(Path(args.src).resolve())}
+        self.before_env = {**self.env, "PYTHONPATH": str(Path(args.before or ".").resolve())}
         self.env.pop("ORLOP_HOST", None)
         self.env.pop("DOCKER_HOST", None)
         self.root = base / "root"
@@ -150,8 +151,9 @@ class Bench:
 
     # -- set-up ------------------------------------------------------------------------
     def setup(self) -> None:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", self.args.src],
-                       check=False, capture_output=True)
+        for src in filter(None, (self.args.src, self.args.before)):
+            subprocess.run([sys.executable, "-m", "compileall", "-q", src], check=False,
+                           capture_output=True)
         tar = str(busybox_tar())
         self.o("import", tar, "busybox")
         if DOCKER and self.want_dockerd():
@@ -240,6 +242,9 @@ class Bench:
             unit: str = "ms", runs: int | None = None) -> Row:
         if not self.selected(command):
             return Row(command, ours, peers, unit)
+        if self.args.before and ours.env is self.env:
+            # The same command from the older sources, in the same rounds: "before".
+            peers = [Contender("before", ours.argv, self.before_env, ours.before), *peers]
         paired([ours, *peers], runs or self.args.runs)
         r = Row(command, ours, peers, unit)
         ROWS.append(r)
@@ -259,6 +264,10 @@ class Bench:
                  self.podman_c(lambda i: prun)
                  + self.docker_c("Docker", lambda i: [*run[:1], "--pull", "never",
                                                       *run[1:]]))
+        py = sys.executable
+        self.row("python3 -c pass (the interpreter's floor)",
+                 Contender("python3", lambda i: [py, "-c", "pass"]),
+                 [Contender("python3 -I -S", lambda i: [py, "-I", "-S", "-c", "pass"])])
         self.row("orlop --help", self.ours(lambda i: ["--help"]),
                  [Contender("docker --help", lambda i: [DOCKER, "--help"])] if DOCKER else [])
 
@@ -404,6 +413,9 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=4000)
     ap.add_argument("--src", default=str(REPO / "src"),
                     help="the orlop sources to measure (e.g. a checkout of an older commit)")
+    ap.add_argument("--before", default="",
+                    help="older sources (e.g. `git archive` of main's src) run as a peer "
+                         "named 'before' in every Orlop row")
     ap.add_argument("--only", default="", help="comma-separated substrings of row names")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="orlop-cmp-", dir="/var/tmp"))
