@@ -214,8 +214,11 @@ class Bench:
             subprocess.run([*self.orlop, *args], env=self.env, capture_output=True,
                            check=False)
         if self.podman:
-            subprocess.run([*self.podman, "rm", "-f", "-t", "0", "bex"], capture_output=True,
-                           check=False)
+            res = subprocess.run([*self.podman, "rm", "-f", "-t", "0", "bex"],
+                                 capture_output=True, check=False)
+            if res.returncode != 0 and b"no such container" not in res.stderr:
+                # Its conmon and `sleep 3600` would outlive the removed roots: say so.
+                print(f"podman rm bex failed: {res.stderr.decode(errors='replace')[:300]}")
             subprocess.run([*self.podman, "system", "reset", "-f"], capture_output=True,
                            check=False)
         if self.dockerd is not None:
