@@ -122,8 +122,9 @@ class ContainerAPI(BaseClient):
                                         params={"size": True} if size else None)
         return out
 
-    def create_container(self, body: dict[str, Any], name: str = "") -> str:
-        out = self.json("POST", "/containers/create", params={"name": name or None},
+    def create_container(self, body: dict[str, Any], name: str = "", platform: str = "") -> str:
+        out = self.json("POST", "/containers/create",
+                        params={"name": name or None, "platform": platform or None},
                         body=dict(body))
         return str(out["Id"])
 

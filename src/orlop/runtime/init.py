@@ -170,7 +170,10 @@ def _init(ctx: InitContext) -> None:
             socket.sethostname(spec.hostname)
     with step("rlimits"):
         for rl in spec.process.rlimits or []:
-            resource.setrlimit(getattr(resource, rl.type), (rl.soft, rl.hard))
+            # OCI's uint64 "unlimited" (2**64 - 1) is Python's RLIM_INFINITY.
+            resource.setrlimit(getattr(resource, rl.type),
+                               (rl.soft if rl.soft < 1 << 63 else resource.RLIM_INFINITY,
+                                rl.hard if rl.hard < 1 << 63 else resource.RLIM_INFINITY))
 
     # Close every fd the init does not need before chdir: an fd to a host directory
     # left open would let cwd "/proc/self/fd/N" walk out of the rootfs

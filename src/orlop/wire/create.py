@@ -88,7 +88,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
         "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
         "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
-        "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
+        "LogConfig": {"Type": opts.log_driver or "json-file", "Config": dict(opts.log_opts)},
         "Memory": opts.memory, "PidsLimit": opts.pids_limit, "NanoCpus": opts.nano_cpus,
         "CapAdd": list(opts.cap_add) or None, "CapDrop": list(opts.cap_drop) or None,
         "Init": opts.init, "Privileged": opts.privileged,
@@ -97,6 +97,12 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "Dns": list(opts.dns) or None, "DnsSearch": list(opts.dns_search) or None,
         "DnsOptions": list(opts.dns_options) or None,
         "ExtraHosts": list(opts.add_host) or None,
+        "Ulimits": [u.to_api() for u in opts.ulimits] or None, "ShmSize": opts.shm_size,
+        "CpuShares": opts.cpu_shares, "CpusetCpus": opts.cpuset_cpus,
+        "Devices": [d.to_api() for d in opts.devices] or None,
+        "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
+        "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
+        "GroupAdd": list(opts.group_add) or None, "VolumeDriver": opts.volume_driver,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -151,8 +157,9 @@ def console_size(body: dict[str, Any]) -> tuple[int, int] | None:
     return (value[0], value[1]) if value[0] and value[1] else None
 
 
-def run_options(body: dict[str, Any], name: str) -> RunOptions:
-    """``POST /containers/create``: the body (Config + HostConfig) -> RunOptions.
+def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptions:
+    """``POST /containers/create``: the body (Config + HostConfig) -> RunOptions;
+    ``platform``: the ``?platform=`` query parameter.
 
     Raises:
         InvalidParameterError: a field of the wrong type or a refused value (400).
@@ -173,8 +180,9 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
     volumes = list(field_str_list(host, "Binds", "HostConfig.") or [])
     # Config.Volumes: anonymous volumes asked for by the client (`-v /data`).
     cfg_volumes = field_object(body, "Volumes")
+    # The same path in both (docker-py's volumes=['/anon']) is one anonymous volume.
     volumes += [t for t in cfg_volumes if not any(
-        v.split(":")[1:2] == [t] for v in volumes)]
+        (v.split(":")[1:2] or [v]) == [t] for v in volumes)]
     tmpfs = [f"{k}:{v}" if v else k
              for k, v in field_str_map(host, "Tmpfs", "HostConfig.").items()]
     entrypoint = field_str_list(body, "Entrypoint", allow_string=True)
@@ -215,10 +223,57 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "log_opts": field_str_map(field_object(host, "LogConfig", "HostConfig."), "Config",
                                   "HostConfig.LogConfig."),
     }
+    optional.update(_host_options(host, platform))
     known = {f.name for f in dataclasses.fields(RunOptions)}
     kwargs.update({k: v for k, v in optional.items() if k in known})
     kwargs.update(_network_options(body, host, network))
     return RunOptions(**kwargs)
+
+
+def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
+    """Ulimits, ShmSize, CPU, devices, namespaces modes, GroupAdd, VolumeDriver and the log
+    driver: typed as moby's HostConfig declares them; the engine checks the values."""
+    from orlop.engine.containers.hostopts import check_cgroup_rule
+    from orlop.engine.models import DeviceMapping, Ulimit
+
+    where = "HostConfig."
+    ulimits = []
+    for item in _object_list(host, "Ulimits", "[]*units.Ulimit"):
+        ulimits.append(Ulimit(field_str(item, "Name", where + "Ulimits."),
+                              field_int(item, "Soft", where + "Ulimits."),
+                              field_int(item, "Hard", where + "Ulimits.")))
+    devices = []
+    for item in _object_list(host, "Devices", "[]container.DeviceMapping"):
+        src = field_str(item, "PathOnHost", where + "Devices.")
+        devices.append(DeviceMapping(
+            src, field_str(item, "PathInContainer", where + "Devices.") or src,
+            field_str(item, "CgroupPermissions", where + "Devices.") or "rwm"))
+    rules = [check_cgroup_rule(r)
+             for r in field_str_list(host, "DeviceCgroupRules", where) or []]
+    log = field_object(host, "LogConfig", where)
+    return {
+        "ulimits": ulimits, "devices": devices, "device_cgroup_rules": rules,
+        "shm_size": field_int(host, "ShmSize", where),
+        "cpu_shares": field_int(host, "CpuShares", where),
+        "cpuset_cpus": field_str(host, "CpusetCpus", where),
+        "pid_mode": field_str(host, "PidMode", where),
+        "uts_mode": field_str(host, "UTSMode", where),
+        "cgroupns_mode": field_str(host, "CgroupnsMode", where),
+        "group_add": list(field_str_list(host, "GroupAdd", where) or []),
+        "volume_driver": field_str(host, "VolumeDriver", where),
+        "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
+        "platform": platform,
+    }
+
+
+def _object_list(host: dict[str, Any], key: str, go_type: str) -> list[dict[str, Any]]:
+    value = host.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    f"HostConfig.{key} of type {go_type}")
+    return value
 
 
 def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str

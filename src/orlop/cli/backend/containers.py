@@ -324,7 +324,7 @@ class RemoteContainers:
     # --- create / run / start ------------------------------------------------------
 
     def container_create(self, opts: RunOptions) -> str:
-        return self.api.create_container(create_body(opts), opts.name)
+        return self.api.create_container(create_body(opts), opts.name, opts.platform)
 
     def container_run(self, opts: RunOptions, streams: frozenset[str],
                       detach_keys: str = "") -> int:
@@ -338,7 +338,8 @@ class RemoteContainers:
         from orlop.errors import OrlopError
 
         console = terminal_size(1) if opts.tty else None
-        cid = self.api.create_container(create_body(opts, streams, console), opts.name)
+        cid = self.api.create_container(create_body(opts, streams, console), opts.name,
+                                         opts.platform)
         api = self.api
         try:
             h = api.attach_container(cid, stdin="stdin" in streams and opts.interactive,
@@ -377,7 +378,7 @@ class RemoteContainers:
     def container_run_detached(self, opts: RunOptions) -> str:
         from orlop.errors import OrlopError
 
-        cid = self.api.create_container(create_body(opts), opts.name)
+        cid = self.api.create_container(create_body(opts), opts.name, opts.platform)
         try:
             self.api.start_container(cid)
         except OrlopError as err:

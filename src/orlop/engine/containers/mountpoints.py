@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
 from orlop.engine.models import RunOptions
+from orlop.errors import InvalidParameterError
 from orlop.mounts.parser import (
     check_duplicates,
     parse_tmpfs_flag,
@@ -91,10 +92,38 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
         if spec.type == "bind":
             validate_bind_source(spec, os.path.exists)
     volumes_from = [parse_volumes_from(raw) for raw in opts.volumes_from]
+    for spec in [*vflags, *mflags]:  # as asked (the engine root's own rslave is not)
+        if spec.type == "bind":
+            check_bind_propagation(spec.source, spec.propagation)
     root = os.path.realpath(engine_root)
     vflags = [_daemon_root_checked(s, root) for s in vflags]
     mflags = [_daemon_root_checked(s, root) for s in mflags]
+    if opts.volume_driver:
+        # HostConfig.VolumeDriver: the driver of the volumes -v creates (moby's rule).
+        vflags = [replace(s, volume_driver=opts.volume_driver)
+                  if s.type == "volume" and not s.volume_driver else s for s in vflags]
     return UserSpecs(vflags, mflags, tflags, volumes_from)
+
+
+def check_bind_propagation(source: str, propagation: str) -> None:
+    """moby's check: an ``rshared``/``shared`` bind needs a source on a shared mount (the
+    kernel would otherwise give the container a mount that shares nothing, silently).
+    ``rslave`` is not checked: Orlop gives it by default to binds of its root, which
+    works on a private mount too (the bind then simply hears nothing)."""
+    if propagation not in ("shared", "rshared"):
+        return
+    path = os.path.realpath(source)
+    best, optional = "", ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            mnt = fields[4].replace("\\040", " ")
+            under = path == mnt or mnt == "/" or path.startswith(mnt.rstrip("/") + "/")
+            if under and len(mnt) >= len(best):
+                best, optional = mnt, " ".join(fields[6:fields.index("-")])
+    if "shared:" not in optional:
+        raise InvalidParameterError(
+            f"path {source} is mounted on {best} but it is not a shared mount")
 
 
 def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:

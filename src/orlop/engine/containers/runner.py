@@ -47,7 +47,7 @@ from orlop.state import inflight
 if TYPE_CHECKING:
     from orlop.engine.net.setup import Attachment
     from orlop.engine.services import Services
-    from orlop.runtime.spec import Spec
+    from orlop.runtime.spec import Mount, Spec
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
 _copy_winsize = copy_winsize
@@ -144,12 +144,14 @@ def release_mounts(engine: Services, c: Container, mounted: list[str]) -> None:
 def resources_of(c: Container) -> Resources:
     hc = c.host_config
     return Resources(memory=hc.memory, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus,
-                     memory_swap=hc.memory_swap)
+                     memory_swap=hc.memory_swap, cpu_shares=hc.cpu_shares,
+                     cpuset_cpus=hc.cpuset_cpus)
 
 
 def has_limits(c: Container) -> bool:
     r = resources_of(c)
-    return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0
+    return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0 or r.cpu_shares > 0 \
+        or bool(r.cpuset_cpus)
 
 
 def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
@@ -318,8 +320,9 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
     args = [*entrypoint, *cmd]
     if not args:
         raise RuntimeFailedError("no command specified", exit_code=125)
-    user = resolve_user(cfg.user or img_cfg.get("User") or "", [cdir / "diff",
-                                                                 *reversed(lowers)])
+    hc = c.host_config
+    user = resolve_user(cfg.user or img_cfg.get("User") or "",
+                        [cdir / "diff", *reversed(lowers)], hc.group_add or ())
     hostname = net.hostname
     (cdir / "hostname").write_text(hostname + "\n")
     (cdir / "hosts").write_text(net.hosts)
@@ -332,7 +335,7 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
              for d in sort_mounts(list(by_dest))]
     extra += [Mount(f"/etc/{name}", "bind", str(cdir / name), ["rbind", "rprivate"])
               for name in ("hostname", "hosts", "resolv.conf")]
-    hc = c.host_config
+    extra += device_mounts(hc.devices)
     if hc.init:
         init = find_init()
         extra.append(Mount(INIT_PATH, "bind", init, ["rbind", "ro", "rprivate"]))
@@ -356,18 +359,65 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
         caps_sets.bounding, caps_sets.effective, caps_sets.permitted = (
             list(caps), list(caps), list(caps))
     _apply_security(spec, hc.security_opt or [], hc.sysctls or {})
+    _apply_host_modes(spec, c)
     resources: dict[str, object] = {}
     if hc.memory > 0:
         resources["memory"] = {"limit": hc.memory}
     if hc.pids_limit and hc.pids_limit > 0:
         resources["pids"] = {"limit": hc.pids_limit}
+    cpu: dict[str, object] = {}
     if hc.nano_cpus > 0:
-        resources["cpu"] = {"quota": hc.nano_cpus * 100_000 // 1_000_000_000,
-                            "period": 100_000}
+        cpu.update(quota=hc.nano_cpus * 100_000 // 1_000_000_000, period=100_000)
+    if hc.cpu_shares > 0:
+        cpu["shares"] = hc.cpu_shares
+    if hc.cpuset_cpus:
+        cpu["cpus"] = hc.cpuset_cpus
+    if cpu:
+        resources["cpu"] = cpu
     if resources:
         spec.linux.extra["resources"] = resources
         spec.linux.cgroups_path = f"/orlop/{c.id}"
     return spec
+
+
+def device_mounts(devices: list[dict[str, str]]) -> list[Mount]:
+    """``--device``: the host's node bound at its container path (the same node, major
+    and minor, as the one Docker's runtime makes with mknod; a bind also works where the
+    runtime may not mknod).  Orlop keeps no device cgroup, so the node is usable as the
+    host's permissions allow; ``r``-only permissions make the bind read-only."""
+    from orlop.runtime.spec import Mount
+
+    out = []
+    for d in devices:
+        opts = ["bind", "rprivate"]
+        if "w" not in d.get("CgroupPermissions", "rwm"):
+            opts.append("ro")
+        out.append(Mount(d["PathInContainer"], "bind", d["PathOnHost"], opts))
+    return out
+
+
+def _apply_host_modes(spec: Spec, c: Container) -> None:
+    """--ulimit (process.rlimits), --shm-size (the /dev/shm tmpfs), --pid host and
+    --uts host (no namespace of their own)."""
+    from orlop.engine.containers.hostopts import ULIMIT_NAMES
+    from orlop.runtime.spec import Rlimit
+
+    hc = c.host_config
+    if hc.ulimits:
+        def raw(v: int) -> int:  # OCI's uint64: Docker's -1 (unlimited) is 2**64 - 1
+            return v if v >= 0 else (1 << 64) - 1
+        spec.process.rlimits = [Rlimit(ULIMIT_NAMES[u["Name"]], raw(int(u["Hard"])),
+                                       raw(int(u["Soft"]))) for u in hc.ulimits]
+    for m in spec.mounts:
+        if m.destination == "/dev/shm":
+            m.options = [o for o in m.options if not o.startswith("size=")] + [
+                f"size={hc.shm_size}"]
+    drop = {"pid"} if hc.pid_mode == "host" else set()
+    if hc.uts_mode == "host":
+        drop.add("uts")
+        spec.hostname = ""
+    if drop:
+        spec.linux.namespaces = [ns for ns in spec.linux.namespaces if ns.type not in drop]
 
 
 def seccomp_cache(engine: Services) -> Path:

@@ -77,7 +77,7 @@ async def _get(request: web.Request, ref: str | None = None) -> Container:
 async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
-    opts = run_options(body, request.query.get("name", ""))
+    opts = run_options(body, request.query.get("name", ""), request.query.get("platform", ""))
     size = console_size(body) if opts.tty else None
 
     def go(e: Engine) -> Container:
@@ -452,6 +452,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
         tail = -1
     since = _parse_time(request.query.get("since"))
     until = _parse_time(request.query.get("until"))
+    from orlop.engine.containers.logs import check_readable
+
+    check_readable(c)
     tty = c.config.tty
     from orlop.server.headers import server_headers
 
