@@ -214,11 +214,13 @@ def _init(ctx: InitContext) -> None:
             _exit_if_dead(ctx.caller_pidfd)
             os.close(ctx.caller_pidfd)
 
+    os.umask(0o022)
+    # Before SIGPIPE is restored: a parked init's launcher stopped reading at "created"
+    # and may have closed its end (EPIPE is ignored then, not fatal).
+    _write(ctx.error_fd, encode(MSG_EXEC))
     # Python ignores SIGPIPE and SIGXFSZ, and SIG_IGN survives execve: restore them.
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
-    os.umask(0o022)
-    _write(ctx.error_fd, encode(MSG_EXEC))
     try:
         os.execve(path, argv, env_dict(spec.process.env))
     except OSError as err:

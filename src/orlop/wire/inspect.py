@@ -35,7 +35,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     from orlop.engine.containers.bundle import process_env
     from orlop.wire.networks import network_settings
 
-    env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
+    env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False,
+                      keep_bare=True)
     env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]
     return {
         "Id": c.id,

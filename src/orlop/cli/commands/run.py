@@ -192,7 +192,9 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f'to parse {args.cpus} as a rational number') from None
 
-    env = [e for f in args.env_file for e in _env_file(f)] + list(args.env)
+    # docker/cli ValidateEnv: a bare NAME takes the value it has here, or stays bare
+    env = [e if "=" in e or e not in os.environ else f"{e}={os.environ[e]}"
+           for e in [*(e for f in args.env_file for e in _env_file(f)), *args.env]]
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []

@@ -188,6 +188,16 @@ async def _wait_exit(request: web.Request, c: Container, next_exit: bool) -> int
             sessions.drop_exit_future(c.id, fut)
     if c.status not in ("running", "paused", "restarting") and not _running(request, c.id):
         return c.exit_code
+    from orlop.engine.containers.lifecycle import restarts
+
+    if restarts(c):  # its monitor outlives the run: the first exit ends the wait
+        while _running(request, c.id):
+            cur = await _exists(request, c.id)
+            if cur is None:
+                break
+            if cur.finished_at != c.finished_at and cur.status != "running":
+                return cur.exit_code
+            await asyncio.sleep(0.05)
     # Under the engine's detached monitor (ours or the orlop CLI's).
     await _unlocked(request, c.id)
     return await _engine_exit_code(request, c.id, c.exit_code)
