@@ -244,6 +244,8 @@ def test_rshared_bind_of_a_source_on_a_private_mount_is_refused(bb: Orlop,
         assert res.returncode == 125, res.stderr
         assert f"path {src} is mounted on " in res.stderr
         assert "but it is not a shared mount" in res.stderr
+    res = bb(*RUN, "-v", f"{src}:/x:rslave", "busybox", "true")
+    assert "but it is not a shared or slave mount" in res.stderr
     # On a shared mount, it is applied.
     subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
     subprocess.run(["mount", "--make-shared", str(src)], check=True)

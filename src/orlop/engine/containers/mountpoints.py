@@ -92,12 +92,13 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
         if spec.type == "bind":
             validate_bind_source(spec, os.path.exists)
     volumes_from = [parse_volumes_from(raw) for raw in opts.volumes_from]
-    for spec in [*vflags, *mflags]:  # as asked (the engine root's own rslave is not)
-        if spec.type == "bind":
-            check_bind_propagation(spec.source, spec.propagation)
     root = os.path.realpath(engine_root)
+    asked = [*vflags, *mflags]
     vflags = [_daemon_root_checked(s, root) for s in vflags]
     mflags = [_daemon_root_checked(s, root) for s in mflags]
+    for spec in asked:  # as asked (the rslave given to the engine root's binds is not)
+        if spec.type == "bind":
+            check_bind_propagation(spec.source, spec.propagation)
     if opts.volume_driver:
         # HostConfig.VolumeDriver: the driver of the volumes -v creates (moby's rule).
         vflags = [replace(s, volume_driver=opts.volume_driver)
@@ -106,11 +107,12 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
 
 
 def check_bind_propagation(source: str, propagation: str) -> None:
-    """moby's check: an ``rshared``/``shared`` bind needs a source on a shared mount (the
-    kernel would otherwise give the container a mount that shares nothing, silently).
-    ``rslave`` is not checked: Orlop gives it by default to binds of its root, which
-    works on a private mount too (the bind then simply hears nothing)."""
-    if propagation not in ("shared", "rshared"):
+    """moby's check: an ``rshared``/``shared`` bind needs a source on a shared mount, an
+    ``rslave``/``slave`` one a source on a shared or slave mount (the kernel would
+    otherwise give the container a mount that shares nothing, silently).  Only for a
+    propagation the user asked for: the ``rslave`` Orlop gives binds of its own root by
+    default works on a private mount too (the bind then simply hears nothing)."""
+    if propagation not in ("shared", "rshared", "slave", "rslave"):
         return
     path = os.path.realpath(source)
     best, optional = "", ""
@@ -121,9 +123,13 @@ def check_bind_propagation(source: str, propagation: str) -> None:
             under = path == mnt or mnt == "/" or path.startswith(mnt.rstrip("/") + "/")
             if under and len(mnt) >= len(best):
                 best, optional = mnt, " ".join(fields[6:fields.index("-")])
-    if "shared:" not in optional:
+    shared = "shared:" in optional
+    if propagation in ("shared", "rshared") and not shared:
         raise InvalidParameterError(
             f"path {source} is mounted on {best} but it is not a shared mount")
+    if not shared and "master:" not in optional:
+        raise InvalidParameterError(
+            f"path {source} is mounted on {best} but it is not a shared or slave mount")
 
 
 def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:
