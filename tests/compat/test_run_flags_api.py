@@ -131,6 +131,17 @@ def test_docker_py_fields_applied(client: Any) -> None:
     c.remove()
 
 
+def test_docker_py_cgroupns_private(client: Any) -> None:
+    c = client.containers.create("busybox", ["cat", "/proc/self/cgroup"], cgroupns="private",
+                                 network_mode="none")
+    assert c.attrs["HostConfig"]["CgroupnsMode"] == "private"
+    c.start()
+    c.wait()
+    lines = c.logs().decode().splitlines()
+    assert lines and all(line.endswith(":/") for line in lines), lines
+    c.remove()
+
+
 def test_docker_py_runtime_runc(client: Any) -> None:
     if not shutil.which("runc"):
         pytest.skip("runc is not installed")

@@ -23,6 +23,7 @@ import errno
 import json
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -52,7 +53,8 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
            console: int | None = None, console_socket: int | None = None,
            console_size: bytes | None = None, wait_for_start: bool = False,
            exec_fifo: Path | None = None, die_with_parent: bool = True,
-           seccomp_cache: Path | None = None) -> Launched:
+           seccomp_cache: Path | None = None,
+           cgroup_procs: Sequence[Path] = ()) -> Launched:
     """Create the container's namespaces and rootfs and start (or park) its process.
 
     Args:
@@ -72,6 +74,9 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
             foreground CLI takes its container along); off for detached containers.
         seccomp_cache: a root-only directory where compiled seccomp programs are kept
             (runtime/seccomp.py); None compiles the profile every time.
+        cgroup_procs: the ``cgroup.procs`` files of the container's cgroups (made by
+            the caller): the intermediate child joins them before it creates the
+            namespaces, so a new cgroup namespace is rooted at the container's cgroup.
 
     Returns:
         Launched with the container's host pid; the caller is its (sub)reaper and
@@ -115,7 +120,7 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
                           seccomp=seccomp)
         c1 = os.fork()
         if c1 == 0:
-            _c1(ctx, caller, pid_r, pid_w, err_r, joins, unshare_flags)
+            _c1(ctx, caller, pid_r, pid_w, err_r, joins, unshare_flags, cgroup_procs)
     finally:
         for fd in (pid_w, err_w, fifo_fd, caller_pidfd):
             if fd is not None:
@@ -145,7 +150,8 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
 
 
 def _c1(ctx: InitContext, caller: int, pid_r: int, pid_w: int, err_r: int,
-        joins: list[tuple[str, CloneFlag]], unshare_flags: CloneFlag) -> NoReturn:
+        joins: list[tuple[str, CloneFlag]], unshare_flags: CloneFlag,
+        cgroup_procs: Sequence[Path] = ()) -> NoReturn:
     """The intermediate child: enter/create namespaces, fork PID 1, report it, exit."""
     code = 1
     try:
@@ -159,8 +165,15 @@ def _c1(ctx: InitContext, caller: int, pid_r: int, pid_w: int, err_r: int,
             process.set_pdeathsig(signal.SIGKILL)
             if os.getppid() != caller:
                 os._exit(1)  # the caller died before the prctl
-        step = "setns"
+        step = "cgroup"
         try:
+            for procs in cgroup_procs:
+                fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    os.write(fd, b"0")  # this process
+                finally:
+                    os.close(fd)
+            step = "setns"
             for path, flag in joins:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 try:

@@ -83,7 +83,6 @@ def test_runtime_names() -> None:
     ({"pid_mode": "container:x"}, UnsupportedError, "--pid container:<name>"),
     ({"uts_mode": "bogus"}, InvalidParameterError, "--uts: invalid UTS mode"),
     ({"cgroupns_mode": "bogus"}, InvalidParameterError, "--cgroupns: invalid CGROUP mode"),
-    ({"cgroupns_mode": "private"}, UnsupportedError, "--cgroupns private"),
     ({"uts_mode": "host", "hostname": "h"}, InvalidParameterError,
      "conflicting options: hostname and the UTS mode"),
     ({"devices": [DeviceMapping("/nonexistent", "/x")]}, NotFoundError,
@@ -103,6 +102,6 @@ def test_validate_host_options_texts(kw: dict[str, object], error: type[OrlopErr
 def test_validate_host_options_accepts_dockers_forms() -> None:
     validate_host_options(RunOptions(
         image="busybox", log_driver="none", shm_size=1 << 20, cpu_shares=2,
-        pid_mode="host", uts_mode="host", cgroupns_mode="host",
+        pid_mode="host", uts_mode="host", cgroupns_mode="private",
         devices=[DeviceMapping("/dev/null", "/dev/n", "r")], cpuset_cpus="0",
         ulimits=[Ulimit("nofile", 1, 2)], device_cgroup_rules=["c 1:3 rwm"]))

@@ -189,10 +189,6 @@ def validate_host_options(opts: RunOptions) -> None:
         raise InvalidParameterError("--uts: invalid UTS mode")
     if opts.cgroupns_mode not in ("", "host", "private"):
         raise InvalidParameterError("--cgroupns: invalid CGROUP mode")
-    if opts.cgroupns_mode == "private":
-        raise UnsupportedError(
-            "--cgroupns private is not supported by Orlop: containers share the host's "
-            "cgroup namespace (Docker's default on cgroup v1)")
     if opts.uts_mode == "host" and opts.hostname:
         raise InvalidParameterError("conflicting options: hostname and the UTS mode")
 

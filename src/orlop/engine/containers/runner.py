@@ -170,11 +170,14 @@ def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
     os.mkfifo(fifo, 0o600)
     pid = 0
     try:
+        # A cgroup namespace is rooted where it is made: the runtime joins the cgroup
+        # first (without one, the engine moves the parked init, which costs less).
+        joins = cg.procs_paths() if spec.linux.namespace("cgroup") is not None else []
         launched = launch(cdir, spec, stdin=stdin, stdout=stdout,
                           stderr=stderr, console_socket=console_socket,
                           console_size=console_size, wait_for_start=True,
                           exec_fifo=fifo, die_with_parent=die_with_parent,
-                          seccomp_cache=seccomp_cache(engine))
+                          seccomp_cache=seccomp_cache(engine), cgroup_procs=joins)
         pid = launched.pid
         cg.add(pid)
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -398,9 +401,9 @@ def device_mounts(devices: list[dict[str, str]]) -> list[Mount]:
 
 def _apply_host_modes(spec: Spec, c: Container) -> None:
     """--ulimit (process.rlimits), --shm-size (the /dev/shm tmpfs), --pid host and
-    --uts host (no namespace of their own)."""
+    --uts host (no namespace of their own), --cgroupns private (one of its own)."""
     from orlop.engine.containers.hostopts import ULIMIT_NAMES
-    from orlop.runtime.spec import Rlimit
+    from orlop.runtime.spec import Namespace, Rlimit
 
     hc = c.host_config
     if hc.ulimits:
@@ -418,6 +421,8 @@ def _apply_host_modes(spec: Spec, c: Container) -> None:
         spec.hostname = ""
     if drop:
         spec.linux.namespaces = [ns for ns in spec.linux.namespaces if ns.type not in drop]
+    if hc.cgroupns_mode == "private" and spec.linux.namespace("cgroup") is None:
+        spec.linux.namespaces.append(Namespace("cgroup"))
 
 
 def seccomp_cache(engine: Services) -> Path:
