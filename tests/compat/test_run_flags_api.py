@@ -269,3 +269,32 @@ def test_compose_ulimits_and_shm_size_are_applied(bbd: Server) -> None:
     assert out[:3] == ["1024", "2048", "10"]
     assert out[3].split()[:2] == ["shm", "16384"]
     assert compose("down").returncode == 0
+
+
+# --- nothing silently accepted ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kw", "text"), [
+    ({"oom_score_adj": 5}, "HostConfig.OomScoreAdj=5 is not supported by Orlop"),
+    ({"cpu_quota": 50000}, "HostConfig.CpuQuota=50000 is not supported by Orlop"),
+    ({"mem_reservation": "10m"},
+     "HostConfig.MemoryReservation=10485760 is not supported by Orlop"),
+    ({"ipc_mode": "host"}, 'HostConfig.IpcMode="host" is not supported by Orlop'),
+    ({"mem_swappiness": 10}, "HostConfig.MemorySwappiness=10 is not supported by Orlop"),
+    ({"oom_kill_disable": True}, "HostConfig.OomKillDisable=true is not supported by Orlop"),
+])
+def test_docker_py_fields_orlop_does_not_apply_are_refused(client: Any, kw: dict[str, Any],
+                                                           text: str) -> None:
+    assert _api_error(client, **kw) == (501, text)
+    assert client.containers.list(all=True) == []
+
+
+def test_docker_py_memswap_limit_is_applied(client: Any) -> None:
+    assert _api_error(client, memswap_limit="100m") == (
+        400, "You should always set the Memory limit when using Memoryswap limit, see usage")
+    c = client.containers.create("busybox", "true", network_mode="none", mem_limit="64m",
+                                 memswap_limit="128m")
+    assert c.attrs["HostConfig"]["MemorySwap"] == 128 << 20
+    c.start()
+    assert c.wait()["StatusCode"] == 0
+    c.remove()

@@ -59,6 +59,7 @@ class RunOptions:
     restart: str = ""  # --restart no|on-failure[:N]|always|unless-stopped
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt max-size=, max-file=
     memory: int = 0  # -m, bytes; 0 = unlimited
+    memory_swap: int = 0  # HostConfig.MemorySwap: memory + swap; 0 unset, -1 unlimited
     pids_limit: int = 0  # --pids-limit; 0 or -1 = unlimited
     nano_cpus: int = 0  # --cpus x 1e9
     cap_add: list[str] = field(default_factory=list)

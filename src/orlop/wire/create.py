@@ -98,6 +98,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "DnsOptions": list(opts.dns_options) or None,
         "ExtraHosts": list(opts.add_host) or None,
         "Ulimits": [u.to_api() for u in opts.ulimits] or None, "ShmSize": opts.shm_size,
+        "MemorySwap": opts.memory_swap,
         "CpuShares": opts.cpu_shares, "CpusetCpus": opts.cpuset_cpus,
         "Devices": [d.to_api() for d in opts.devices] or None,
         "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
@@ -224,6 +225,7 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
                                   "HostConfig.LogConfig."),
     }
     optional.update(_host_options(host, platform))
+    refuse_unapplied(host)
     known = {f.name for f in dataclasses.fields(RunOptions)}
     kwargs.update({k: v for k, v in optional.items() if k in known})
     kwargs.update(_network_options(body, host, network))
@@ -254,6 +256,7 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
     return {
         "ulimits": ulimits, "devices": devices, "device_cgroup_rules": rules,
         "shm_size": field_int(host, "ShmSize", where),
+        "memory_swap": field_int(host, "MemorySwap", where),
         "cpu_shares": field_int(host, "CpuShares", where),
         "cpuset_cpus": field_str(host, "CpusetCpus", where),
         "pid_mode": field_str(host, "PidMode", where),
@@ -264,6 +267,40 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
         "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
         "platform": platform,
     }
+
+
+# HostConfig fields Orlop does not apply, with the values that mean "not asked for" (the
+# docker CLI, docker-py and compose send these): anything else is refused, never dropped.
+_UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "OomScoreAdj": (0,), "CpuPeriod": (0,), "CpuQuota": (0,), "CpuRealtimePeriod": (0,),
+    "CpuRealtimeRuntime": (0,), "CpusetMems": ("",), "BlkioWeight": (0,),
+    "BlkioWeightDevice": ([],), "BlkioDeviceReadBps": ([],), "BlkioDeviceWriteBps": ([],),
+    "BlkioDeviceReadIOps": ([],), "BlkioDeviceWriteIOps": ([],), "MemoryReservation": (0,),
+    "KernelMemory": (0,), "KernelMemoryTCP": (0,), "MemorySwappiness": (-1,),
+    "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
+    "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
+    "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
+    "Links": ([],), "DeviceRequests": ([],), "Isolation": ("", "default"),
+    "StorageOpt": ({},),
+}
+
+
+def refuse_unapplied(host: dict[str, Any]) -> None:
+    """Nothing silently accepted (issue 15): a HostConfig field Orlop does not apply is
+    refused when it asks for something, with the field's name."""
+    from orlop.errors import UnsupportedError
+
+    for key, defaults in _UNAPPLIED.items():
+        value = host.get(key)
+        if value is None or any(value == d and type(value) is type(d) for d in defaults):
+            continue
+        raise UnsupportedError(f"HostConfig.{key}={json_text(value)} is not supported by Orlop")
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _object_list(host: dict[str, Any], key: str, go_type: str) -> list[dict[str, Any]]:

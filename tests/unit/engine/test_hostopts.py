@@ -105,3 +105,17 @@ def test_validate_host_options_accepts_dockers_forms() -> None:
         pid_mode="host", uts_mode="host", cgroupns_mode="private",
         devices=[DeviceMapping("/dev/null", "/dev/n", "r")], cpuset_cpus="0",
         ulimits=[Ulimit("nofile", 1, 2)], device_cgroup_rules=["c 1:3 rwm"]))
+
+
+def test_unapplied_host_config_fields_refused_unless_unset() -> None:
+    from orlop.wire.create import refuse_unapplied
+
+    # What the docker CLI, docker-py and compose send when nothing is asked for.
+    refuse_unapplied({"OomScoreAdj": 0, "MemorySwappiness": -1, "IpcMode": "",
+                      "Isolation": "", "Links": None, "OomKillDisable": False,
+                      "BlkioWeightDevice": [], "CgroupParent": ""})
+    refuse_unapplied({"MemorySwappiness": None, "IpcMode": "private"})
+    with pytest.raises(UnsupportedError, match=r"HostConfig\.OomKillDisable=true"):
+        refuse_unapplied({"OomKillDisable": True})
+    with pytest.raises(UnsupportedError, match=r"HostConfig\.OomScoreAdj=false"):
+        refuse_unapplied({"OomScoreAdj": False})

@@ -164,7 +164,7 @@ def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
             readonly_rootfs=opts.read_only,
             restart_policy=restart_policy(opts.restart),
             log_config={"Type": opts.log_driver or "json-file", "Config": dict(opts.log_opts)},
-            memory=opts.memory, pids_limit=opts.pids_limit or None,
+            memory=opts.memory, memory_swap=opts.memory_swap, pids_limit=opts.pids_limit or None,
             nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
             cap_drop=list(opts.cap_drop) or None, init=opts.init or None,
             security_opt=list(opts.security_opt) or None,
@@ -254,6 +254,12 @@ def validate_options(opts: RunOptions) -> None:
         parse_signal(opts.stop_signal)
     if opts.memory and opts.memory < 6 * 1024 * 1024:
         raise InvalidParameterError("Minimum memory limit allowed is 6MB")
+    if opts.memory_swap > 0 and not opts.memory:
+        raise InvalidParameterError("You should always set the Memory limit when using "
+                                    "Memoryswap limit, see usage")
+    if opts.memory_swap > 0 and opts.memory_swap < opts.memory:
+        raise InvalidParameterError("Minimum memoryswap limit should be larger than memory "
+                                    "limit, see usage")
     if opts.nano_cpus:
         ncpu = os.cpu_count() or 1
         if opts.nano_cpus < 10_000_000 or opts.nano_cpus > ncpu * 1_000_000_000:
