@@ -175,6 +175,7 @@ def test_log_driver_none_keeps_no_log_and_logs_fails(bb: Orlop,
     assert res.returncode == 1
     assert "configured logging driver does not support reading" in res.stderr
     assert not list((bb.root / "containers" / cid).glob("*-json.log*"))
+    assert bb.ok("inspect", "-f", "{{.LogPath}}", cid) == "\n"
     # Attached, the output still reaches the terminal.
     assert bb.ok(*RUN, "--log-driver", "none", "busybox", "echo", "attached") == "attached\n"
     bb.ok("rm", cid)

@@ -61,7 +61,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "ResolvConfPath": str(cdir / "resolv.conf"),
         "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"),
-        "LogPath": str(cdir / f"{c.id}-json.log"),
+        "LogPath": str(cdir / f"{c.id}-json.log")
+        if hc.log_config.get("Type") != "none" else "",  # dockerd: no file, no path
         "Name": "/" + c.name,
         "RestartCount": c.restart_count,
         "Driver": "overlay2",
