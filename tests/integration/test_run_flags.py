@@ -196,6 +196,17 @@ def test_env_without_a_value_is_kept_as_given(bb: Orlop) -> None:
     assert not [line for line in out if line.startswith("FOO_UNSET")]
 
 
+def test_volume_driver_is_kept_and_applied_to_new_volumes(bb: Orlop) -> None:
+    bb.ok("create", "--name", "vd", "--volume-driver", "local", "-v", "vd1:/x", "busybox",
+          "true")
+    assert bb.ok("inspect", "-f", "{{.HostConfig.VolumeDriver}}", "vd").strip() == "local"
+    assert bb.ok("volume", "inspect", "-f", "{{.Driver}}", "vd1").strip() == "local"
+    bb.ok("rm", "vd")
+    _refused(bb, "create", "--volume-driver", "nosuchdrv", "-v", "vd2:/x", "busybox", "true",
+             text='error looking up volume plugin nosuchdrv: plugin "nosuchdrv" not found')
+    assert bb.ok("volume", "ls", "-q").split() == ["vd1"]
+
+
 def test_runtime_runc_or_crun_applied_unknown_refused(bb: Orlop) -> None:
     _refused(bb, *RUN, "--runtime", "nosuch", "busybox", "true",
              text="Unknown runtime specified nosuch")

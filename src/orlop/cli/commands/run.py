@@ -125,6 +125,8 @@ def _parser(name: str) -> Parser:
                    help="Cgroup namespace to use (host|private)")
     p.add_argument("--group-add", action="append", default=[],
                    help="Add additional groups to join")
+    p.add_argument("--volume-driver", default="",
+                   help="Optional volume driver for the container")
     p.add_argument("image", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p
@@ -272,7 +274,7 @@ def _host_flags(args: argparse.Namespace) -> dict[str, Any]:
                                 for r in args.device_cgroup_rule],
         "platform": args.platform, "pid_mode": args.pid, "uts_mode": args.uts,
         "cgroupns_mode": args.cgroupns, "group_add": list(args.group_add),
-        "log_driver": args.log_driver,
+        "log_driver": args.log_driver, "volume_driver": args.volume_driver,
     }
 
 
