@@ -308,6 +308,27 @@ def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: lis
         close_fds=True, **popen)
 
 
+def external_cgroup(c: Container) -> dict[str, Any]:
+    """The limits of a crun/runc container: its cgroup made and limited by the engine (as
+    for the built-in runtime), and the runtime started inside it (Popen's preexec_fn, in
+    the single-threaded monitor or CLI), so the container inherits it; crun here manages
+    no cgroup itself.  ``{}`` without limits."""
+    if not has_limits(c):
+        return {}
+    cg = Cgroup(c.id)
+    cg.create(resources_of(c))
+    paths = [str(p) for p in cg.procs_paths()]
+
+    def join() -> None:
+        for path in paths:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+    return {"preexec_fn": join}
+
+
 def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: list[Path],
               cdir: Path, net: Attachment) -> Spec:
     from orlop.engine.containers.rro import recursive_ro_error
@@ -588,7 +609,7 @@ def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdi
     with open(err_log, "wb") as log:
         proc = _external_runtime(
             exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], cdir, lowers,
-            stdin=stdin, stdout=stdio.stdout, stderr=log)
+            stdin=stdin, stdout=stdio.stdout, stderr=log, **external_cgroup(c))
     _record_start(engine, c, proc.pid)
     old = {s: signal.signal(s, lambda signum, _f: proc.send_signal(signum)) for s in _FORWARDED}
     try:
@@ -603,7 +624,8 @@ def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdi
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     if code < 0:
         code = 128 - code
-    _record_exit(engine, c, code)
+    oom = finish_cgroup(c) if has_limits(c) else False
+    _record_exit(engine, c, code, oom)
     return code
 
 
@@ -636,7 +658,7 @@ def start_external_detached(engine: Services, c: Container, cdir: Path, lowers: 
     proc = _external_runtime(
         exe, ["--root", str(state_root), "--log", str(err_log), "run", "--pid-file",
               str(pid_file), "--bundle", str(cdir), c.id],
-        cdir, lowers, stdin=stdin, stdout=stdout, stderr=stderr)
+        cdir, lowers, stdin=stdin, stdout=stdout, stderr=stderr, **external_cgroup(c))
     pause = 0.001
     deadline = time.monotonic() + 30
     while True:
