@@ -19,19 +19,18 @@ The steps, in order:
 
 from __future__ import annotations
 
-import fcntl
 import os
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from orlop.errors import SystemFailureError
-from orlop.kernel.process import process_alive_since
 from orlop.volumes.dirs import (
     TMP_PREFIX,
     TRASH_PREFIX,
     VOLUME_DIR_MODE,
     VolumesDir,
+    remove_abandoned_dir,
     rename_noreplace,
     staging_name,
 )
@@ -81,14 +80,8 @@ class Reconciler:
             names = [e.name for e in it if e.name.startswith((TMP_PREFIX, TRASH_PREFIX))]
         for name in names:
             try:
-                with opened_dir(name, vfd) as fd:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    # Free, but its maker may be between mkdir() and flock().
-                    pid = name.split("-")[1]
-                    if pid.isdigit() and process_alive_since(int(pid),
-                                                             os.fstat(fd).st_mtime):
-                        continue
-                    remove_tree(vfd, name)
+                if not remove_abandoned_dir(name, vfd):
+                    continue
                 report.leftovers_removed.append(name)
             except BlockingIOError:
                 continue  # a create or remove in progress in another process
