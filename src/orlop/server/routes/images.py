@@ -12,7 +12,7 @@ from aiohttp import web
 from orlop.errors import InvalidParameterError, UnsupportedError
 from orlop.server.context import ctx_of
 from orlop.server.spool import spooled_body
-from orlop.server.wire import json_response, query_bool, query_filters
+from orlop.server.wire import engine_json, json_response, query_bool, query_filters
 
 if TYPE_CHECKING:
     from orlop.server.routing import Routes
@@ -21,30 +21,26 @@ if TYPE_CHECKING:
 async def list_images(request: web.Request) -> web.Response:
     from orlop.wire.images import list_images as engine_list
 
-    filters = query_filters(request)
-    return json_response(await ctx_of(request).call(lambda e: engine_list(e, filters)))
+    return await engine_json(request, engine_list, query_filters(request))
 
 
 async def inspect_image(request: web.Request) -> web.Response:
     from orlop.wire.images import inspect_image as go
 
-    name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(lambda e: go(e, name)))
+    return await engine_json(request, go, request.match_info["name"])
 
 
 async def image_history(request: web.Request) -> web.Response:
     from orlop.wire.images import image_history as engine_history
 
-    name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(lambda e: engine_history(e, name)))
+    return await engine_json(request, engine_history, request.match_info["name"])
 
 
 async def prune_images(request: web.Request) -> web.Response:
     """``POST /images/prune`` (``filters={"dangling":["false"]}``: ``prune -a``)."""
     from orlop.wire.images import prune_images as engine_prune
 
-    filters = query_filters(request)
-    return json_response(await ctx_of(request).call(lambda e: engine_prune(e, filters)))
+    return await engine_json(request, engine_prune, query_filters(request))
 
 
 async def tag_image(request: web.Request) -> web.Response:
