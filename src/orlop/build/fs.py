@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from orlop.build.ignore import Matcher
 from orlop.errors import InvalidParameterError, SystemFailureError
+from orlop.kernel.fdio import PipeProducer
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
@@ -282,33 +283,18 @@ def piped(produce: Callable[[int], None], consume: Callable[[Any], None]) -> Non
     """``produce(write_fd)`` in a thread, ``consume(stream)`` here.  The producer's error
     wins (the consumer's is then only a short stream); an OSError of the producer is a
     source that could not be read."""
-    rfd, wfd = os.pipe()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            produce(wfd)
-        except BrokenPipeError:
-            pass
-        except BaseException as err:
-            failure.append(err)
-        finally:
-            os.close(wfd)
-
-    t = threading.Thread(target=run, name="build-tar", daemon=True)
-    t.start()
+    producer = PipeProducer(produce, "build-tar")
     consumer_error: BaseException | None = None
     try:
-        with os.fdopen(rfd, "rb", buffering=1 << 20) as stream:
+        with os.fdopen(producer.read_fd, "rb", buffering=1 << 20) as stream:
             consume(stream)
     except BaseException as err:
         consumer_error = err
-    t.join()
-    if failure:
-        if isinstance(failure[0], OSError):
-            raise SystemFailureError(f"cannot read the build context: {failure[0]}") \
-                from failure[0]
-        raise failure[0]
+    failure = producer.join()
+    if failure is not None:
+        if isinstance(failure, OSError):
+            raise SystemFailureError(f"cannot read the build context: {failure}") from failure
+        raise failure
     if consumer_error is not None:
         raise consumer_error
 
