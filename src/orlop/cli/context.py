@@ -129,6 +129,27 @@ def require_args(
         raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')
 
 
+def for_each(refs: list[str], ctx: Context, action: Callable[[str], object], *,
+             error_prefix: str = "Error: ", echo: bool = True) -> int:
+    """Docker's verbs on several objects (rm, stop, update, ...): ``action`` on each in
+    turn, its ref printed when done (``echo``), a failure reported and the others still
+    done; exit status 1 when any failed.  ``error_prefix`` is "Error response from
+    daemon: " for the verbs whose failures the docker CLI shows with it."""
+    from orlop.errors import OrlopError
+
+    failed = False
+    for ref in refs:
+        try:
+            action(ref)
+        except OrlopError as err:
+            print(f"{error_prefix}{err}", file=ctx.stderr)
+            failed = True
+            continue
+        if echo:
+            print(ref, file=ctx.stdout)
+    return 1 if failed else 0
+
+
 def parse_filter_flags(items: list[str]) -> dict[str, list[str]]:
     """``--filter k=v`` flags as the API's filters map (values of one key accumulate)."""
     out: dict[str, list[str]] = {}

@@ -7,7 +7,14 @@ import sys
 import time
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    for_each,
+    parse_filter_flags,
+    require_args,
+)
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, render_table
 from orlop.errors import NotFoundError
@@ -245,15 +252,6 @@ def _rm(argv: list[str], ctx: Context) -> int:
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "rm", at_least=1)
-    from orlop.errors import OrlopError
-
     backend = ctx.backend()
-    failed = False
-    for ref in args.containers:
-        try:
-            backend.container_remove(ref, args.force, args.volumes)
-            print(ref, file=ctx.stdout)
-        except OrlopError as err:
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+    return for_each(args.containers, ctx,
+                    lambda ref: backend.container_remove(ref, args.force, args.volumes))

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import format_template, render_table, write_inspect
 
@@ -172,20 +172,15 @@ def _rmi(argv: list[str], ctx: Context) -> int:
     p.add_argument("images", nargs="*")
     args = p.parse_args(argv)
     require_args(args.images, ctx.command, at_least=1)
-    from orlop.errors import OrlopError
-
     backend = ctx.backend()
-    failed = False
-    for ref in args.images:
-        try:
-            for record in backend.image_remove(ref, args.force, args.no_prune):
-                for key, value in record.items():
-                    print(f"{key}: {value}", file=ctx.stdout)
-        except OrlopError as err:
-            # Docker goes on with the other images and reports each failure.
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+
+    def remove(ref: str) -> None:
+        for record in backend.image_remove(ref, args.force, args.no_prune):
+            for key, value in record.items():
+                print(f"{key}: {value}", file=ctx.stdout)
+
+    # Docker goes on with the other images and reports each failure.
+    return for_each(args.images, ctx, remove, echo=False)
 
 
 def _tag(argv: list[str], ctx: Context) -> int:

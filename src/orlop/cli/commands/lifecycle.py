@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
 from orlop.cli.output import render_table
 
 # Every command of this module works through orlopd (cli/backend/containers.py).
@@ -20,23 +21,9 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     return handler(name, argv, ctx)
 
 
-def _each(refs: list[str], ctx: Context, action: object) -> int:
+def _each(refs: list[str], ctx: Context, action: Callable[[str], object]) -> int:
     """Docker's multi-container verbs: print each ref done, report each failure, exit 1."""
-    from collections.abc import Callable
-
-    from orlop.errors import OrlopError
-
-    assert callable(action)
-    fn: Callable[[str], object] = action
-    failed = False
-    for ref in refs:
-        try:
-            fn(ref)
-            print(ref, file=ctx.stdout)
-        except OrlopError as err:
-            print(f"Error response from daemon: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+    return for_each(refs, ctx, action, error_prefix="Error response from daemon: ")
 
 
 def _stop(name: str, argv: list[str], ctx: Context) -> int:
@@ -77,17 +64,10 @@ def _wait(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("containers", nargs="*")
     args = p.parse_args(argv)
     require_args(args.containers, "wait", at_least=1)
-    from orlop.errors import OrlopError
-
     backend = ctx.backend()
-    failed = False
-    for ref in args.containers:
-        try:
-            print(backend.container_wait(ref), file=ctx.stdout, flush=True)
-        except OrlopError as err:
-            print(f"Error response from daemon: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+    return for_each(args.containers, ctx,
+                    lambda ref: print(backend.container_wait(ref), file=ctx.stdout, flush=True),
+                    error_prefix="Error response from daemon: ", echo=False)
 
 
 def _pause(name: str, argv: list[str], ctx: Context) -> int:

@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite, write_inspect
-from orlop.errors import InvalidParameterError, OrlopError
+from orlop.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from orlop.cli.backend import Backend
@@ -204,16 +204,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.names, "volume rm", at_least=1)
     backend = _backend(ctx)
-    failed = False
-    for name in args.names:
-        try:
-            backend.volume_remove(name, args.force)
-        except OrlopError as err:
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-            continue
-        print(name, file=ctx.stdout)
-    return 1 if failed else 0
+    return for_each(args.names, ctx, lambda name: backend.volume_remove(name, args.force))
 
 
 # --- prune --------------------------------------------------------------------------

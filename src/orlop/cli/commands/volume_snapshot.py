@@ -15,10 +15,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite
-from orlop.errors import InvalidParameterError, OrlopError
+from orlop.errors import InvalidParameterError
 
 _HEADERS = {"Name": "SNAPSHOT", "Volume": "VOLUME", "ID": "ID", "CreatedAt": "CREATED AT",
             "CreatedSince": "CREATED", "Size": "SIZE", "Method": "METHOD", "Kind": "KIND"}
@@ -111,16 +111,8 @@ def _rm(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_least=2)
     backend = ctx.backend()
-    failed = False
-    for snap in args.args[1:]:
-        try:
-            backend.volume_snapshot_remove(args.args[0], snap)
-        except OrlopError as err:
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-            continue
-        print(snap, file=ctx.stdout)
-    return 1 if failed else 0
+    return for_each(args.args[1:], ctx,
+                    lambda snap: backend.volume_snapshot_remove(args.args[0], snap))
 
 
 def _restore(argv: list[str], ctx: Context) -> int:
