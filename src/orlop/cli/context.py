@@ -129,6 +129,24 @@ def require_args(
         raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')
 
 
+def parse_no_args(p: Parser, argv: list[str], command: str) -> argparse.Namespace:
+    """``p``'s options from ``argv`` for a command that takes no positional argument
+    (``ls``, ``prune``): any is refused with Docker's text."""
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError(f'"orlop {command}" accepts no arguments.')
+    return args
+
+
+def add_prune_flags(p: Parser, example: str, *, metavar: str | None = "filter") -> None:
+    """The -f/--force and --filter of the prune commands; ``example`` the filters their
+    help shows, ``metavar`` the value word of --filter in it."""
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], metavar=metavar,
+                   help=f"Provide filter values (e.g. {example})")
+
+
 def for_each(refs: list[str], ctx: Context, action: Callable[[str], object], *,
              error_prefix: str = "Error: ", echo: bool = True) -> int:
     """Docker's verbs on several objects (rm, stop, update, ...): ``action`` on each in

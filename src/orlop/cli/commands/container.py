@@ -11,8 +11,10 @@ from orlop.cli.context import (
     Context,
     Parser,
     UsageError,
+    add_prune_flags,
     for_each,
     parse_filter_flags,
+    parse_no_args,
     require_args,
 )
 from orlop.cli.help import FORMAT_TABLE
@@ -78,13 +80,8 @@ def _prune(argv: list[str], ctx: Context) -> int:
     from orlop.cli.units import human_size
 
     p = Parser(prog="orlop container prune", add_help=False)
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"until=<timestamp>\")")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop container prune" accepts no arguments.')
+    add_prune_flags(p, '"until=<timestamp>"')
+    args = parse_no_args(p, argv, "container prune")
     filters = parse_filter_flags(args.filter)
     if not args.force and not confirm(
             ctx, "WARNING! This will remove all stopped containers."):

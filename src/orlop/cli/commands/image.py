@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
+from orlop.cli.context import Context, Parser, UsageError, add_prune_flags, for_each, require_args
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import format_template, render_table, write_inspect
 
@@ -265,9 +265,7 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
     p.add_argument("-a", "--all", action="store_true",
                    help="Remove all unused images, not just dangling ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"until=<timestamp>\")")
+    add_prune_flags(p, '"until=<timestamp>"')
     args = p.parse_args(argv)
     from orlop.cli.context import parse_filter_flags
 

@@ -3,13 +3,20 @@ flags, output and exit codes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
-from orlop.cli.output import format_template, tabwrite, write_inspect
-from orlop.errors import InvalidParameterError, NotFoundError, OrlopError
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_prune_flags,
+    parse_filter_flags,
+    parse_no_args,
+    require_args,
+)
+from orlop.cli.output import write_inspect, write_listing
+from orlop.errors import NotFoundError, OrlopError
 
 REMOTE = frozenset({"network"})
 
@@ -149,13 +156,6 @@ def _ls_object(n: Mapping[str, Any], trunc: bool) -> dict[str, str]:
             "CreatedAt": str(n.get("Created") or "")}
 
 
-def _template(fmt: str, obj: Mapping[str, Any]) -> str:
-    try:
-        return format_template(fmt, obj)
-    except ValueError as err:
-        raise InvalidParameterError(f"template parsing error: {err}") from None
-
-
 def _ls(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network ls", add_help=False)
     p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
@@ -163,30 +163,12 @@ def _ls(argv: list[str], ctx: Context) -> int:
                    help="Provide filter values (e.g. 'driver=bridge')")
     p.add_argument("--format", default="", help="Format output using a custom template")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop network ls" accepts no arguments.')
+    args = parse_no_args(p, argv, "network ls")
     nets = ctx.backend().network_list(parse_filter_flags(args.filter) or None)
     nets.sort(key=lambda n: n["Name"])
     objs = [_ls_object(n, not args.no_trunc) for n in nets]
-    fmt: str = args.format.strip()
-    out = ctx.stdout
-    if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{o['ID']}\n" for o in objs))
-        return 0
-    if fmt in ("", "table"):
-        fmt = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-    if fmt == "json":
-        out.write("".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n"
-                          for o in objs))
-        return 0
-    if fmt.startswith("table"):
-        body = fmt[len("table"):].strip() or "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-        lines = [_template(body, _HEADERS), *(_template(body, o) for o in objs)]
-        out.write(tabwrite([line.split("\t") for line in lines]))
-        return 0
-    out.write("".join(_template(fmt, o) + "\n" for o in objs))
+    write_listing(ctx.stdout, objs, args.format, quiet=args.quiet, key="ID", headers=_HEADERS,
+                  body="{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}")
     return 0
 
 
@@ -218,13 +200,8 @@ def _rm(argv: list[str], ctx: Context) -> int:
 
 def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network prune", add_help=False)
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[],
-                   help="Provide filter values (e.g. 'until=<timestamp>')")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop network prune" accepts no arguments.')
+    add_prune_flags(p, "'until=<timestamp>'", metavar=None)
+    args = parse_no_args(p, argv, "network prune")
     filters = parse_filter_flags(args.filter)
     if not args.force:
         from orlop.cli.commands.container import confirm

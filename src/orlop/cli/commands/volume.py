@@ -10,15 +10,22 @@ prune prompt and ``Total reclaimed space:`` summary.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_prune_flags,
+    for_each,
+    parse_no_args,
+    require_args,
+)
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
-from orlop.cli.output import format_template, tabwrite, write_inspect
+from orlop.cli.output import write_inspect, write_listing
 from orlop.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -145,38 +152,17 @@ def _ls(argv: list[str], ctx: Context) -> int:
                    help="Provide filter values (e.g. \"dangling=true\", "
                         "\"used-by=CONTAINER\")")
     p.add_argument("--format", default="", help=FORMAT_TABLE)
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop volume ls" accepts no arguments.')
+    args = parse_no_args(p, argv, "volume ls")
     from orlop.volumes.filters import parse_filter_args
 
     filters = parse_filter_args(args.filter)
     vols = _backend(ctx).volume_list(filters or None)
     # the docker CLI sorts (sortorder.NaturalLess)
     vols.sort(key=lambda v: _natural_key(v["Name"]))
-    fmt: str = args.format.strip()
-    out = ctx.stdout
-    if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{v['Name']}\n" for v in vols))
-        return 0
-    if fmt in ("", "table"):
-        rows = [["DRIVER", "VOLUME NAME"], *([v["Driver"], v["Name"]] for v in vols)]
-        out.write(tabwrite(rows))
-        return 0
-    if fmt == "json":
-        out.write("".join(json.dumps(_ls_object(v), sort_keys=True, separators=(",", ":"))
-                          + "\n" for v in vols))
-        return 0
-    if fmt.startswith("table"):
-        body = fmt[len("table"):].strip()
-        if not body:
-            body = "{{.Driver}}\t{{.Name}}"
-        header = _template(body, _HEADERS)
-        lines = [header, *(_template(body, _ls_object(v)) for v in vols)]
-        out.write(tabwrite([line.split("\t") for line in lines]))
-        return 0
-    out.write("".join(_template(fmt, _ls_object(v)) + "\n" for v in vols))
+    objs = [_ls_object(v) for v in vols]
+    write_listing(ctx.stdout, objs, args.format, quiet=args.quiet, key="Name", headers=_HEADERS,
+                  body="{{.Driver}}\t{{.Name}}",
+                  rows=[["DRIVER", "VOLUME NAME"], *([o["Driver"], o["Name"]] for o in objs)])
     return 0
 
 
@@ -214,15 +200,10 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume prune", add_help=False)
     p.add_argument("-a", "--all", action="store_true",
                    help="Remove all unused volumes, not just anonymous ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"label=<label>\", \"until=24h\")")
+    add_prune_flags(p, '"label=<label>", "until=24h"')
     p.add_argument("--dry-run", action="store_true",
                    help="List the volumes that would be removed, and remove nothing")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop volume prune" accepts no arguments.')
+    args = parse_no_args(p, argv, "volume prune")
     from orlop.volumes.filters import build_filter, parse_filter_args
 
     filters = parse_filter_args(args.filter)
@@ -285,16 +266,6 @@ def _rename(argv: list[str], ctx: Context) -> int:
         raise InvalidParameterError("Neither old nor new names may be empty")  # docker rename
     _backend(ctx).volume_rename(old, new)
     return 0  # docker rename prints nothing
-
-
-# --- templates ----------------------------------------------------------------------
-
-
-def _template(fmt: str, obj: Mapping[str, Any]) -> str:
-    try:
-        return format_template(fmt, obj)
-    except ValueError as err:
-        raise InvalidParameterError(f"template parsing error: {err}") from None
 
 
 _COMMANDS: dict[str, Callable[[list[str], Context], int]] = {

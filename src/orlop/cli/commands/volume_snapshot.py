@@ -11,14 +11,12 @@ each name removed (an error per failure, exit 1 if any), ``restore`` the volume'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
 from orlop.cli.help import FORMAT_TABLE
-from orlop.cli.output import format_template, tabwrite
-from orlop.errors import InvalidParameterError
+from orlop.cli.output import write_listing
 
 _HEADERS = {"Name": "SNAPSHOT", "Volume": "VOLUME", "ID": "ID", "CreatedAt": "CREATED AT",
             "CreatedSince": "CREATED", "Size": "SIZE", "Method": "METHOD", "Kind": "KIND"}
@@ -59,28 +57,11 @@ def _ls(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=1)
     snaps = ctx.backend().volume_snapshot_list(args.args[0])
-    fmt: str = args.format.strip()
-    out = ctx.stdout
-    if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{s['Name']}\n" for s in snaps))
-        return 0
-    if fmt in ("", "table"):
-        rows = [["SNAPSHOT", "CREATED", "SIZE", "METHOD"]]
-        for s in snaps:
-            o = _object(s)
-            rows.append([o["Name"], o["CreatedSince"], o["Size"], o["Method"]])
-        out.write(tabwrite(rows))
-        return 0
-    if fmt == "json":
-        out.write("".join(json.dumps(_object(s), sort_keys=True, separators=(",", ":"))
-                          + "\n" for s in snaps))
-        return 0
-    if fmt.startswith("table"):
-        body = fmt[len("table"):].strip() or "{{.Name}}\t{{.CreatedSince}}\t{{.Size}}"
-        lines = [_template(body, _HEADERS), *(_template(body, _object(s)) for s in snaps)]
-        out.write(tabwrite([line.split("\t") for line in lines]))
-        return 0
-    out.write("".join(_template(fmt, _object(s)) + "\n" for s in snaps))
+    objs = [_object(snap) for snap in snaps]
+    write_listing(ctx.stdout, objs, args.format, quiet=args.quiet, key="Name", headers=_HEADERS,
+                  body="{{.Name}}\t{{.CreatedSince}}\t{{.Size}}",
+                  rows=[["SNAPSHOT", "CREATED", "SIZE", "METHOD"],
+                        *([o["Name"], o["CreatedSince"], o["Size"], o["Method"]] for o in objs)])
     return 0
 
 
@@ -96,13 +77,6 @@ def _object(s: Mapping[str, Any]) -> dict[str, str]:
             "ID": str(s.get("ID", "")), "CreatedAt": created, "CreatedSince": since,
             "Size": human_size(int(s.get("Size") or 0)), "Method": str(s.get("Method", "")),
             "Kind": str(s.get("Kind", ""))}
-
-
-def _template(fmt: str, obj: Mapping[str, Any]) -> str:
-    try:
-        return format_template(fmt, obj)
-    except ValueError as err:
-        raise InvalidParameterError(f"template parsing error: {err}") from None
 
 
 def _rm(argv: list[str], ctx: Context) -> int:
