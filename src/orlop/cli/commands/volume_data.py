@@ -120,17 +120,10 @@ def _clone(argv: list[str], ctx: Context) -> int:
 def _cp(argv: list[str], ctx: Context) -> int:
     """``volume cp``: ``VOLUME:PATH`` or a host path on each side (docker cp's split: a
     path starting with ``/`` or ``.``, or without ``:``, is the host's)."""
-    from orlop.cli.commands.cp import _split
+    from orlop.cli.commands.cp import _split, parse_copy_args
 
     p = Parser(prog="orlop volume cp", add_help=False)
-    p.add_argument("-a", "--archive", action="store_true",
-                   help="Archive mode (copy all uid/gid information)")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="Suppress progress output during copy. Progress output is "
-                        "automatically suppressed if no terminal is attached")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=2)
+    args = parse_copy_args(p, argv, ctx.command)
     src_v, src = _split(args.args[0])
     dst_v, dst = _split(args.args[1])
     if not src_v and not dst_v:
