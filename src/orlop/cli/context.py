@@ -139,6 +139,18 @@ def parse_no_args(p: Parser, argv: list[str], command: str) -> argparse.Namespac
     return args
 
 
+def parse_with_args(p: Parser, argv: list[str], command: str, *, positional: str = "args",
+                    at_least: int = 0, at_most: int | None = None,
+                    exactly: int | None = None) -> argparse.Namespace:
+    """``p``'s options from ``argv`` and the command's arguments, as the list
+    ``args.<positional>``, their count checked by :func:`require_args`."""
+    p.add_argument(positional, nargs="*")
+    args = p.parse_args(argv)
+    require_args(getattr(args, positional), command, at_least=at_least, at_most=at_most,
+                 exactly=exactly)
+    return args
+
+
 def add_prune_flags(p: Parser, example: str, *, metavar: str | None = "filter") -> None:
     """The -f/--force and --filter of the prune commands; ``example`` the filters their
     help shows, ``metavar`` the value word of --filter in it."""

@@ -15,7 +15,7 @@ from orlop.cli.context import (
     for_each,
     parse_filter_flags,
     parse_no_args,
-    require_args,
+    parse_with_args,
 )
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, render_table
@@ -102,9 +102,7 @@ def _start(argv: list[str], ctx: Context) -> int:
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
     p.add_argument("--detach-keys", default="",
                    help="Override the key sequence for detaching a container")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "start", at_least=1)
+    args = parse_with_args(p, argv, "start", at_least=1, positional="containers")
     backend = ctx.backend()
     if args.attach or args.interactive:
         if len(args.containers) > 1:
@@ -246,9 +244,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
                    help="Force the removal of a running container (uses SIGKILL)")
     p.add_argument("-v", "--volumes", action="store_true",
                    help="Remove anonymous volumes associated with the container")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "rm", at_least=1)
+    args = parse_with_args(p, argv, "rm", at_least=1, positional="containers")
     backend = ctx.backend()
     return for_each(args.containers, ctx,
                     lambda ref: backend.container_remove(ref, args.force, args.volumes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_with_args
 from orlop.cli.units import human_size
 
 if TYPE_CHECKING:
@@ -33,9 +33,7 @@ def parse_copy_args(p: Parser, argv: list[str], command: str) -> argparse.Namesp
     p.add_argument("-q", "--quiet", action="store_true",
                    help="Suppress progress output during copy. Progress output is automatically "
                         "suppressed if no terminal is attached")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, command, exactly=2)
+    args = parse_with_args(p, argv, command, exactly=2)
     return args
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_with_args
 
 if TYPE_CHECKING:
     import argparse
@@ -59,9 +59,7 @@ def _parse_one_image(p: Parser, argv: list[str], verb: str, all_tags_help: str,
     p.add_argument("-a", "--all-tags", action="store_true", help=all_tags_help)
     _trust_flag(p, trust_help)
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, verb, exactly=1)
+    args = parse_with_args(p, argv, verb, exactly=1)
     _check_trust(args.disable_content_trust)
     if args.all_tags:
         raise UsageError(f"--all-tags is not supported by Orlop: {verb} each tag by name")
@@ -103,9 +101,7 @@ def _login(argv: list[str], ctx: Context) -> int:
     p.add_argument("--password-stdin", action="store_true",
                    help="Take the password from stdin")
     p.add_argument("-u", "--username", default="", help="Username")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "login", at_most=1)
+    args = parse_with_args(p, argv, "login", at_most=1)
     from orlop.distribution import credentials
     from orlop.distribution.reference import registry_key
 
@@ -173,9 +169,7 @@ def _uses_helper(path: Any, key: str) -> bool:
 
 def _logout(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop logout", add_help=False)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "logout", at_most=1)
+    args = parse_with_args(p, argv, "logout", at_most=1)
     from orlop.distribution import credentials
     from orlop.distribution.reference import registry_key
 

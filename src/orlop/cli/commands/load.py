@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_with_args
 
 REMOTE = frozenset({"load"})  # POST /images/load with -H (the archive streamed)
 
@@ -18,9 +18,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
                    help="Load only the given platform variant. Formatted as "
                         "\"os[/arch[/variant]]\" "
                         "(e.g., \"linux/amd64\")")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "load", exactly=0)
+    args = parse_with_args(p, argv, "load", exactly=0)
     backend = ctx.backend()
     if args.input:
         with open(args.input, "rb") as f:

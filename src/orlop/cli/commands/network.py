@@ -13,7 +13,7 @@ from orlop.cli.context import (
     add_prune_flags,
     parse_filter_flags,
     parse_no_args,
-    require_args,
+    parse_with_args,
 )
 from orlop.cli.output import write_inspect, write_listing
 from orlop.errors import NotFoundError, OrlopError
@@ -76,9 +76,7 @@ def _create(argv: list[str], ctx: Context) -> int:
     p.add_argument("--ipam-driver", default="default", help="IP Address Management Driver")
     p.add_argument("--aux-address", action="append", default=[],
                    help="Auxiliary IPv4 addresses (refused)")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "network create", exactly=1)
+    args = parse_with_args(p, argv, "network create", exactly=1, positional="names")
     if args.ipv6:
         raise UsageError("IPv6 networks (--ipv6) are not supported: Orlop networks are IPv4 only")
     cfg: dict[str, Any] = {}
@@ -107,9 +105,7 @@ def _connect(argv: list[str], ctx: Context) -> int:
     p.add_argument("--ip6", default="", help="IPv6 address (refused)")
     p.add_argument("--link", action="append", default=[],
                    help="Add link to another container (refused)")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "network connect", exactly=2)
+    args = parse_with_args(p, argv, "network connect", exactly=2)
     if args.ip6 or args.link:
         raise UsageError("--ip6 and --link are not supported by Orlop networks")
     ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias))
@@ -120,9 +116,7 @@ def _disconnect(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network disconnect", add_help=False)
     p.add_argument("-f", "--force", action="store_true",
                    help="Force the container to disconnect from a network")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "network disconnect", exactly=2)
+    args = parse_with_args(p, argv, "network disconnect", exactly=2)
     ctx.backend().network_disconnect(args.args[0], args.args[1], args.force)
     return 0
 
@@ -133,9 +127,7 @@ def _inspect(argv: list[str], ctx: Context) -> int:
                    help="Format output using a custom template")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="Verbose output for diagnostics")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "network inspect", at_least=1)
+    args = parse_with_args(p, argv, "network inspect", at_least=1, positional="names")
     backend = ctx.backend()
     found: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -176,9 +168,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network rm", add_help=False)
     p.add_argument("-f", "--force", action="store_true",
                    help="Do not error if the network does not exist")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "network rm", at_least=1)
+    args = parse_with_args(p, argv, "network rm", at_least=1, positional="names")
     backend = ctx.backend()
     failed = False
     for ref in args.names:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orlop.cli.context import Context, Parser, require_args, write_archive
+from orlop.cli.context import Context, Parser, parse_with_args, write_archive
 
 REMOTE = frozenset({"save"})  # GET /images/get with -H
 
@@ -14,9 +14,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
                    help="Save only the given platform variant. Formatted as "
                         "\"os[/arch[/variant]]\" "
                         "(e.g., \"linux/amd64\")")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "save", at_least=1)
+    args = parse_with_args(p, argv, "save", at_least=1)
     backend = ctx.backend()
     return write_archive(ctx, args.output, lambda fd: backend.image_save(args.args, fd))
 

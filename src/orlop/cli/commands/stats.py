@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, parse_with_args
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite
 from orlop.errors import OrlopError
@@ -229,9 +229,7 @@ def update_main(argv: list[str], ctx: Context) -> int:
     p.add_argument("--pids-limit", default=None, metavar="int",
                    help="Tune container pids limit (set -1 for unlimited)")
     p.add_argument("--restart", default=None, help="Restart policy to apply when a container exits")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "update", at_least=1)
+    args = parse_with_args(p, argv, "update", at_least=1, positional="containers")
     body: dict[str, Any] = {}
     if args.memory is not None:
         body["Memory"] = _mem(args.memory, "-m, --memory")

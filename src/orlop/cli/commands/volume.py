@@ -22,7 +22,7 @@ from orlop.cli.context import (
     add_prune_flags,
     for_each,
     parse_no_args,
-    require_args,
+    parse_with_args,
 )
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import write_inspect, write_listing
@@ -89,9 +89,7 @@ def _create(argv: list[str], ctx: Context) -> int:
                         "that size")
     p.add_argument("--label", action="append", default=[], help="Set metadata for a volume")
     p.add_argument("--name", default="", help=argparse.SUPPRESS)  # hidden in Docker too
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume create", at_most=1)
+    args = parse_with_args(p, argv, "volume create", at_most=1, positional="names")
     name: str | None = args.names[0] if args.names else None
     if args.name:
         if name is not None and name != args.name:
@@ -126,9 +124,7 @@ def _inspect(argv: list[str], ctx: Context) -> int:
     # Orlop's extension: Docker shows UsageData only through `system df` / the API.
     p.add_argument("-s", "--size", action="store_true",
                    help="Add UsageData (Size, RefCount), as the Engine API's df does")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume inspect", at_least=1)
+    args = parse_with_args(p, argv, "volume inspect", at_least=1, positional="names")
     from orlop.errors import NotFoundError
 
     backend = _backend(ctx)
@@ -186,9 +182,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume rm", add_help=False)
     p.add_argument("-f", "--force", action="store_true",
                    help="Force the removal of one or more volumes")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume rm", at_least=1)
+    args = parse_with_args(p, argv, "volume rm", at_least=1, positional="names")
     backend = _backend(ctx)
     return for_each(args.names, ctx, lambda name: backend.volume_remove(name, args.force))
 
@@ -245,9 +239,7 @@ def _update(argv: list[str], ctx: Context) -> int:
                    help="Add or update a volume label (key=value)")
     p.add_argument("--label-rm", action="append", default=[], metavar="list",
                    help="Remove a volume label if exists")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume update", exactly=1)
+    args = parse_with_args(p, argv, "volume update", exactly=1, positional="names")
     if not args.label_add and not args.label_rm:
         raise UsageError("nothing to update: give --label-add or --label-rm")
     add = _kv_map(args.label_add, "label-add")
@@ -258,9 +250,7 @@ def _update(argv: list[str], ctx: Context) -> int:
 
 def _rename(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume rename", add_help=False)
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume rename", exactly=2)
+    args = parse_with_args(p, argv, "volume rename", exactly=2, positional="names")
     old, new = args.names
     if not old.strip() or not new.strip():
         raise InvalidParameterError("Neither old nor new names may be empty")  # docker rename

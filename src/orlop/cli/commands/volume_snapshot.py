@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, for_each, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, parse_with_args
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import write_listing
 
@@ -40,9 +40,7 @@ def _create(argv: list[str], ctx: Context) -> int:
     p.add_argument("--consistent", action="store_true",
                    help="Freeze the running containers writing to the volume while the "
                         "snapshot is taken")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, at_least=1, at_most=2)
+    args = parse_with_args(p, argv, ctx.command, at_least=1, at_most=2)
     snap = ctx.backend().volume_snapshot_create(
         args.args[0], args.args[1] if len(args.args) > 1 else None, args.consistent)
     print(snap["Name"], file=ctx.stdout)
@@ -53,9 +51,7 @@ def _ls(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume snapshot ls", add_help=False)
     p.add_argument("-q", "--quiet", action="store_true", help="Only display snapshot names")
     p.add_argument("--format", default="", help=FORMAT_TABLE)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=1)
+    args = parse_with_args(p, argv, ctx.command, exactly=1)
     snaps = ctx.backend().volume_snapshot_list(args.args[0])
     objs = [_object(snap) for snap in snaps]
     write_listing(ctx.stdout, objs, args.format, quiet=args.quiet, key="Name", headers=_HEADERS,
@@ -81,9 +77,7 @@ def _object(s: Mapping[str, Any]) -> dict[str, str]:
 
 def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume snapshot rm", add_help=False)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, at_least=2)
+    args = parse_with_args(p, argv, ctx.command, at_least=2)
     backend = ctx.backend()
     return for_each(args.args[1:], ctx,
                     lambda snap: backend.volume_snapshot_remove(args.args[0], snap))
@@ -91,9 +85,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
 
 def _restore(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume snapshot restore", add_help=False)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=2)
+    args = parse_with_args(p, argv, ctx.command, exactly=2)
     ctx.backend().volume_snapshot_restore(args.args[0], args.args[1])
     print(args.args[0], file=ctx.stdout)
     return 0
