@@ -4,10 +4,19 @@ busybox tarball every container test imports."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orlop.state import Database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -120,3 +129,52 @@ def network_leftovers(root: Path) -> list[str]:
         if not servers or time.monotonic() > deadline:
             return out + servers
         time.sleep(0.1)
+
+
+@contextmanager
+def scratch_dir(prefix: str, mode: int | None = None) -> Iterator[Path]:
+    """A fresh directory in /tmp holding one test's ``root`` (``mode``: chmod'ed, for a
+    server whose clients run as another user).  Afterwards the networks of ``root`` are
+    released, every mount below is undone and the directory removed; a mount or network
+    state left over then fails the test."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    if mode is not None:
+        os.chmod(d, mode)
+    try:
+        yield d
+    finally:
+        release_networks(d / "root")
+        leftovers = network_leftovers(d / "root")
+        unmount_all_under(str(d))
+        shutil.rmtree(d, ignore_errors=True)
+        assert not mounts_under(str(d)), f"mounts left under {d}"
+        assert not leftovers, f"network state left by {d}: {leftovers}"
+
+
+def add_container(db: Database, *volumes: str) -> str:
+    """A fake stopped container whose mount points reference ``volumes``, as the engine
+    records one (an images row is needed for the containers foreign key)."""
+    cid = secrets.token_hex(32)
+    with db.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO images (id, config, created, size) "
+                     "VALUES ('sha256:test', '{}', '2026-01-01T00:00:00Z', 0)")
+        conn.execute(
+            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
+            "host_config, status, runtime) VALUES (?, ?, 'sha256:test', 'test', "
+            "'2026-01-01T00:00:00Z', '{}', '{}', 'exited', 'orlop')", (cid, f"c{cid[:12]}"))
+        for i, vol in enumerate(volumes):
+            conn.execute(
+                "INSERT INTO mount_points (container_id, destination, position, type, "
+                "volume_name, spec) VALUES (?, ?, ?, 'volume', ?, '{}')",
+                (cid, f"/m{i}", i, vol))
+    return cid
+
+
+def until(pred: Callable[[], object], timeout: float) -> bool:
+    """Poll ``pred`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from harness import Orlop, mounts_under
+from testsupport import until
 
 HAVE_TINI = os.path.exists("/usr/bin/tini-static")
 
@@ -27,13 +29,8 @@ def _inspect(o: Orlop, ref: str) -> dict:  # type: ignore[type-arg]
     return json.loads(o.ok("inspect", ref))[0]  # type: ignore[no-any-return]
 
 
-def _until(pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+def _until(pred: Callable[[], object], timeout: float = 10.0) -> bool:
+    return until(pred, timeout)
 
 
 def _monitor_pid(o: Orlop, cid: str) -> int:
