@@ -101,3 +101,20 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_for_socket(proc: subprocess.Popen[bytes], sock: str, log: Path | None = None) -> None:
+    """Until ``proc`` (an orlopd) accepts connections on the unix socket ``sock``, 10 s at
+    most (then it is killed); with ``log``, a daemon that exits first ends the bench with
+    its log."""
+    for _ in range(200):
+        if log is not None and proc.poll() is not None:
+            raise SystemExit("orlopd exited: " + log.read_text())
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(sock)
+            return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("orlopd did not start")

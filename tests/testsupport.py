@@ -178,3 +178,23 @@ def until(pred: Callable[[], object], timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def make_pki(d: Path, ca_cn: str, server_cn: str, client_cn: str) -> None:
+    """In ``d``, as ``--tlsverify`` daemons and clients take them: a CA (ca.pem,
+    ca-key.pem), a server certificate for 127.0.0.1 (server-cert.pem, server-key.pem) and
+    a client certificate (cert.pem, key.pem), EC P-256, valid one day."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem")
+    run("req", "-x509", "-new", "-key", "ca-key.pem", "-days", "1", "-subj", f"/CN={ca_cn}",
+        "-out", "ca.pem")
+    for prefix, cn, ext in (("server-", server_cn, "subjectAltName=IP:127.0.0.1\n"),
+                            ("", client_cn, "extendedKeyUsage=clientAuth\n")):
+        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{prefix}key.pem")
+        run("req", "-new", "-key", f"{prefix}key.pem", "-subj", f"/CN={cn}", "-out", "x.csr")
+        (d / "x.ext").write_text(ext)
+        run("x509", "-req", "-in", "x.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-days", "1", "-extfile", "x.ext", "-out", f"{prefix}cert.pem")
