@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import UnixConn, stop_process, wait_for_socket  # noqa: E402
+from common import UnixConn, run_threads, stop_process, wait_for_socket  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests"))
 from dockerd_util import Dockerd, start_dockerd  # noqa: E402
@@ -78,13 +78,8 @@ def bench_list(sock: str, seconds: float, clients: int = 8) -> tuple[float, floa
         with lock:
             lat.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(lat) / (time.perf_counter() - t0), p99(lat)
+    elapsed = run_threads(worker, clients)
+    return len(lat) / elapsed, p99(lat)
 
 
 def bench_cycle(sock: str, cycles: int) -> tuple[float, float]:

@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -118,3 +119,14 @@ def wait_for_socket(proc: subprocess.Popen[bytes], sock: str, log: Path | None =
             time.sleep(0.05)
     proc.kill()
     raise SystemExit("orlopd did not start")
+
+
+def run_threads(worker: Callable[[], None], n: int) -> float:
+    """``worker`` in ``n`` threads at once; the seconds until the last one ended."""
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import UnixConn, stop_process, wait_for_socket
+from common import UnixConn, run_threads, stop_process, wait_for_socket
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from testsupport import make_pki
@@ -95,13 +95,8 @@ def rps(connect: Connect, path: str, seconds: float, clients: int,
         c = connect()
         get(c, path)
         c.close()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.perf_counter() - t0)
+    elapsed = run_threads(worker, clients)
+    return sum(counts) / elapsed
 
 
 def main() -> int:
