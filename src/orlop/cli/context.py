@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -129,6 +129,19 @@ def require_args(
         raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')
 
 
+def dispatch(group: str, argv: list[str], sub: str,
+             commands: Mapping[str, Callable[[list[str], Context], int]], ctx: Context) -> int:
+    """Run the subcommand ``sub`` (``argv[0]`` with its alias resolved) of the command
+    group ``group`` on the rest of ``argv``, ``ctx.command`` naming it for messages; an
+    unknown one is Docker's usage error."""
+    handler = commands.get(sub)
+    if handler is None:
+        ctx.command = group
+        raise UsageError(f"'{group} {argv[0]}' is not an orlop command.")
+    ctx.command = f"{group} {sub}"
+    return handler(argv[1:], ctx)
+
+
 def parse_no_args(p: Parser, argv: list[str], command: str) -> argparse.Namespace:
     """``p``'s options from ``argv`` for a command that takes no positional argument
     (``ls``, ``prune``): any is refused with Docker's text."""
@@ -157,6 +170,13 @@ def add_prune_flags(p: Parser, example: str, *, metavar: str | None = "filter") 
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     p.add_argument("--filter", action="append", default=[], metavar=metavar,
                    help=f"Provide filter values (e.g. {example})")
+
+
+def add_platform_variant_flag(p: Parser, verb: str) -> None:
+    """``--platform`` of ``load`` and ``save`` (``verb``: "Load", "Save")."""
+    p.add_argument("--platform", default="",
+                   help=f"{verb} only the given platform variant. Formatted as "
+                        "\"os[/arch[/variant]]\" (e.g., \"linux/amd64\")")
 
 
 def for_each(refs: list[str], ctx: Context, action: Callable[[str], object], *,

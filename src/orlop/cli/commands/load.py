@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-from orlop.cli.context import Context, Parser, UsageError, parse_with_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_platform_variant_flag,
+    parse_with_args,
+)
 
 REMOTE = frozenset({"load"})  # POST /images/load with -H (the archive streamed)
 
@@ -14,10 +20,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop load", add_help=False)
     p.add_argument("-i", "--input", default="", help="Read from tar archive file, instead of STDIN")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
-    p.add_argument("--platform", default="",
-                   help="Load only the given platform variant. Formatted as "
-                        "\"os[/arch[/variant]]\" "
-                        "(e.g., \"linux/amd64\")")
+    add_platform_variant_flag(p, "Load")
     args = parse_with_args(p, argv, "load", exactly=0)
     backend = ctx.backend()
     if args.input:

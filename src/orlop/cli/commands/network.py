@@ -11,6 +11,7 @@ from orlop.cli.context import (
     Parser,
     UsageError,
     add_prune_flags,
+    dispatch,
     parse_filter_flags,
     parse_no_args,
     parse_with_args,
@@ -30,12 +31,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if not argv:  # main() answers `orlop network` and `orlop network --help`
         raise UsageError('"orlop network" requires a command.')
     sub = _ALIASES.get(argv[0], argv[0])
-    handler = _COMMANDS.get(sub)
-    if handler is None:
-        ctx.command = "network"
-        raise UsageError(f"'network {argv[0]}' is not an orlop command.")
-    ctx.command = f"network {sub}"
-    return handler(argv[1:], ctx)
+    return dispatch("network", argv, sub, _COMMANDS, ctx)
 
 
 def _kv(values: list[str], flag: str) -> dict[str, str]:

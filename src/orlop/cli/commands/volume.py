@@ -20,6 +20,7 @@ from orlop.cli.context import (
     Parser,
     UsageError,
     add_prune_flags,
+    dispatch,
     for_each,
     parse_no_args,
     parse_with_args,
@@ -65,12 +66,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         from orlop.cli.commands import volume_data
 
         return volume_data.main(sub, argv[1:], ctx)
-    handler = _COMMANDS.get(sub)
-    if handler is None:
-        ctx.command = "volume"
-        raise UsageError(f"'volume {argv[0]}' is not an orlop command.")
-    ctx.command = f"volume {sub}"
-    return handler(argv[1:], ctx)
+    return dispatch("volume", argv, sub, _COMMANDS, ctx)
 
 
 def _backend(ctx: Context) -> Backend:
