@@ -86,20 +86,10 @@ def sweep_scratch(tmp_dir: Path) -> None:
     """Remove what a killed build left in tmp/ (scratch layers, extracted contexts): the
     directories named after a process that is gone (or was not running yet when the
     directory was last written: a recycled pid)."""
-    from orlop.kernel.process import process_alive_since
+    from orlop.kernel.process import abandoned_entries
 
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(tmp_dir):
-            m = _SCRATCH.match(name)
-            if m is None:
-                continue
-            path = tmp_dir / name
-            try:
-                mtime = os.lstat(path).st_mtime
-            except FileNotFoundError:
-                continue
-            if not process_alive_since(int(m.group(1)), mtime):
-                shutil.rmtree(path, ignore_errors=True)
+    for path in abandoned_entries(tmp_dir, _SCRATCH, 1):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def in_root(sc: Scratch, fn: Callable[[int], dict[str, Any]], *,
