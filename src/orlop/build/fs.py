@@ -167,27 +167,26 @@ def resolve_owner(root_fd: int, spec: str) -> tuple[int, int]:
     if not spec:
         return 0, 0
     user, _, group = spec.partition(":")
-    if user.isdigit():
-        uid: int | None = int(user)
-    else:
-        uid = _lookup(root_fd, "/etc/passwd", user)
-        if uid is None:
-            raise InvalidParameterError(
-                f"unable to convert uid/gid chown string to host mapping: can't find uid "
-                f"for user {user}: no such user: {user}")
+    uid = int(user) if user.isdigit() else _chown_id(root_fd, "user", user)
     if not group:
         gid = uid if user.isdigit() else (_primary_gid(root_fd, user) or 0)
     elif group.isdigit():
         gid = int(group)
     else:
-        found = _lookup(root_fd, "/etc/group", group)
-        if found is None:
-            raise InvalidParameterError(
-                f"unable to convert uid/gid chown string to host mapping: can't find gid "
-                f"for group {group}: no such group: {group}")
-        gid = found
-    assert uid is not None
+        gid = _chown_id(root_fd, "group", group)
     return uid, int(gid) if gid is not None else 0
+
+
+def _chown_id(root_fd: int, kind: str, name: str) -> int:
+    """The id of the user or group (``kind``) ``name`` in the image; Docker's error
+    when it has none."""
+    found = _lookup(root_fd, "/etc/passwd" if kind == "user" else "/etc/group", name)
+    if found is None:
+        id_kind = "uid" if kind == "user" else "gid"
+        raise InvalidParameterError(
+            f"unable to convert uid/gid chown string to host mapping: can't find {id_kind} "
+            f"for {kind} {name}: no such {kind}: {name}")
+    return found
 
 
 # --- the copy --------------------------------------------------------------------
