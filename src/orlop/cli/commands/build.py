@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, parse_with_args
+from orlop.cli.context import Context, Parser, UsageError, require_args
 
 REMOTE = frozenset({"build", "builder"})  # POST /build, POST /build/prune with -H
 
@@ -58,7 +58,9 @@ def _build(argv: list[str], ctx: Context) -> int:
     p.add_argument("-t", "--tag", action="append", default=[],
                    help="Name and optionally a tag in the 'name:tag' format")
     p.add_argument("--target", default="", help="Set the target build stage to build.")
-    args = parse_with_args(p, argv, "build", exactly=1)
+    p.add_argument("args", nargs="*")
+    args = p.parse_args(argv)
+    require_args(args.args, "build", exactly=1)
     from orlop.images.reference import InvalidReferenceError, parse_tag_target
 
     for tag in args.tag:
