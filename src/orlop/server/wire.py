@@ -7,19 +7,12 @@ created before the request has been read and validated in full.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
-from orlop.server.context import ctx_of
 from orlop.server.errors import PayloadTooLargeError
-
-if TYPE_CHECKING:
-    from orlop.engine import Engine
-
-A = TypeVar("A")
 
 _TRUE = {"1", "true", "True", "TRUE", "t", "T"}
 _FALSE = {"", "0", "false", "False", "FALSE", "f", "F"}
@@ -204,13 +197,6 @@ def json_bytes(data: Any) -> bytes:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return json_body_response(json_bytes(data), status)
-
-
-async def engine_json(request: web.Request, fn: Callable[[Engine, A], Any], arg: A
-                      ) -> web.Response:
-    """``fn(engine, arg)`` run on the engine's thread, its result the JSON response: the
-    whole of a read-only endpoint (list, inspect) once its argument is parsed."""
-    return json_response(await ctx_of(request).call(lambda e: fn(e, arg)))
 
 
 def json_body_response(body: bytes, status: int = 200) -> web.Response:

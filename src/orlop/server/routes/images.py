@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError, UnsupportedError
-from orlop.server.context import ctx_of
+from orlop.server.context import ctx_of, engine_json
 from orlop.server.spool import spooled_body
-from orlop.server.wire import engine_json, json_response, query_bool, query_filters
+from orlop.server.wire import json_response, query_bool, query_filters
 
 if TYPE_CHECKING:
     from orlop.server.routing import Routes

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
-from orlop.server.context import ctx_of
-from orlop.server.wire import engine_json, json_body, json_response, query_filters
+from orlop.server.context import ctx_of, engine_json
+from orlop.server.wire import json_body, json_response, query_filters
 from orlop.wire.fields import field_bool, field_str
 from orlop.wire.prune import networks_report
 
