@@ -58,6 +58,75 @@ def dir_with_submount(host: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(host / "sub")], check=False)
 
 
+@contextmanager
+def scratch_dir(prefix: str, mode: int | None = None) -> Iterator[Path]:
+    """A fresh directory in /tmp holding one test's ``root`` (``mode``: chmod'ed, for a
+    server whose clients run as another user).  Afterwards the networks of ``root`` are
+    released, every mount below is undone and the directory removed; a mount or network
+    state left over then fails the test."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    if mode is not None:
+        os.chmod(d, mode)
+    try:
+        yield d
+    finally:
+        release_networks(d / "root")
+        leftovers = network_leftovers(d / "root")
+        unmount_all_under(str(d))
+        shutil.rmtree(d, ignore_errors=True)
+        assert not mounts_under(str(d)), f"mounts left under {d}"
+        assert not leftovers, f"network state left by {d}: {leftovers}"
+
+
+def add_container(db: Database, *volumes: str) -> str:
+    """A fake stopped container whose mount points reference ``volumes``, as the engine
+    records one (an images row is needed for the containers foreign key)."""
+    cid = secrets.token_hex(32)
+    with db.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO images (id, config, created, size) "
+                     "VALUES ('sha256:test', '{}', '2026-01-01T00:00:00Z', 0)")
+        conn.execute(
+            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
+            "host_config, status, runtime) VALUES (?, ?, 'sha256:test', 'test', "
+            "'2026-01-01T00:00:00Z', '{}', '{}', 'exited', 'orlop')", (cid, f"c{cid[:12]}"))
+        for i, vol in enumerate(volumes):
+            conn.execute(
+                "INSERT INTO mount_points (container_id, destination, position, type, "
+                "volume_name, spec) VALUES (?, ?, ?, 'volume', ?, '{}')",
+                (cid, f"/m{i}", i, vol))
+    return cid
+
+
+def until(pred: Callable[[], object], timeout: float) -> bool:
+    """Poll ``pred`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def make_pki(d: Path, ca_cn: str, server_cn: str, client_cn: str) -> None:
+    """In ``d``, as ``--tlsverify`` daemons and clients take them: a CA (ca.pem,
+    ca-key.pem), a server certificate for 127.0.0.1 (server-cert.pem, server-key.pem) and
+    a client certificate (cert.pem, key.pem), EC P-256, valid one day."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem")
+    run("req", "-x509", "-new", "-key", "ca-key.pem", "-days", "1", "-subj", f"/CN={ca_cn}",
+        "-out", "ca.pem")
+    for prefix, cn, ext in (("server-", server_cn, "subjectAltName=IP:127.0.0.1\n"),
+                            ("", client_cn, "extendedKeyUsage=clientAuth\n")):
+        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{prefix}key.pem")
+        run("req", "-new", "-key", f"{prefix}key.pem", "-subj", f"/CN={cn}", "-out", "x.csr")
+        (d / "x.ext").write_text(ext)
+        run("x509", "-req", "-in", "x.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-days", "1", "-extfile", "x.ext", "-out", f"{prefix}cert.pem")
+
+
 def busybox_tarball() -> Path:
     """The busybox rootfs tarball built from Debian's busybox-static (cached in .cache/)."""
     out = REPO / ".cache" / "busybox.tar"
@@ -129,72 +198,3 @@ def network_leftovers(root: Path) -> list[str]:
         if not servers or time.monotonic() > deadline:
             return out + servers
         time.sleep(0.1)
-
-
-@contextmanager
-def scratch_dir(prefix: str, mode: int | None = None) -> Iterator[Path]:
-    """A fresh directory in /tmp holding one test's ``root`` (``mode``: chmod'ed, for a
-    server whose clients run as another user).  Afterwards the networks of ``root`` are
-    released, every mount below is undone and the directory removed; a mount or network
-    state left over then fails the test."""
-    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    if mode is not None:
-        os.chmod(d, mode)
-    try:
-        yield d
-    finally:
-        release_networks(d / "root")
-        leftovers = network_leftovers(d / "root")
-        unmount_all_under(str(d))
-        shutil.rmtree(d, ignore_errors=True)
-        assert not mounts_under(str(d)), f"mounts left under {d}"
-        assert not leftovers, f"network state left by {d}: {leftovers}"
-
-
-def add_container(db: Database, *volumes: str) -> str:
-    """A fake stopped container whose mount points reference ``volumes``, as the engine
-    records one (an images row is needed for the containers foreign key)."""
-    cid = secrets.token_hex(32)
-    with db.write() as conn:
-        conn.execute("INSERT OR IGNORE INTO images (id, config, created, size) "
-                     "VALUES ('sha256:test', '{}', '2026-01-01T00:00:00Z', 0)")
-        conn.execute(
-            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
-            "host_config, status, runtime) VALUES (?, ?, 'sha256:test', 'test', "
-            "'2026-01-01T00:00:00Z', '{}', '{}', 'exited', 'orlop')", (cid, f"c{cid[:12]}"))
-        for i, vol in enumerate(volumes):
-            conn.execute(
-                "INSERT INTO mount_points (container_id, destination, position, type, "
-                "volume_name, spec) VALUES (?, ?, ?, 'volume', ?, '{}')",
-                (cid, f"/m{i}", i, vol))
-    return cid
-
-
-def until(pred: Callable[[], object], timeout: float) -> bool:
-    """Poll ``pred`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def make_pki(d: Path, ca_cn: str, server_cn: str, client_cn: str) -> None:
-    """In ``d``, as ``--tlsverify`` daemons and clients take them: a CA (ca.pem,
-    ca-key.pem), a server certificate for 127.0.0.1 (server-cert.pem, server-key.pem) and
-    a client certificate (cert.pem, key.pem), EC P-256, valid one day."""
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem")
-    run("req", "-x509", "-new", "-key", "ca-key.pem", "-days", "1", "-subj", f"/CN={ca_cn}",
-        "-out", "ca.pem")
-    for prefix, cn, ext in (("server-", server_cn, "subjectAltName=IP:127.0.0.1\n"),
-                            ("", client_cn, "extendedKeyUsage=clientAuth\n")):
-        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{prefix}key.pem")
-        run("req", "-new", "-key", f"{prefix}key.pem", "-subj", f"/CN={cn}", "-out", "x.csr")
-        (d / "x.ext").write_text(ext)
-        run("x509", "-req", "-in", "x.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-days", "1", "-extfile", "x.ext", "-out", f"{prefix}cert.pem")
