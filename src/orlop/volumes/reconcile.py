@@ -25,7 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orlop.errors import SystemFailureError
+from orlop.errors import OrlopError, SystemFailureError
 from orlop.kernel.process import process_alive_since
 from orlop.volumes.dirs import (
     TMP_PREFIX,
@@ -35,6 +35,7 @@ from orlop.volumes.dirs import (
     rename_noreplace,
     staging_name,
 )
+from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.drivers.registry import DriverRegistry
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.names import is_valid_name
@@ -140,8 +141,20 @@ class Reconciler:
     def _reconcile_mounts(self, vfd: int, running: set[str] | frozenset[str],
                           report: ReconcileReport) -> None:
         with self.store.write() as tx:
-            report.refs_released.extend(tx.release_mount_refs_except(running))
+            released = tx.release_mount_refs_except(running)
+            report.refs_released.extend(released)
             candidates = tx.unmounted_with_options()
+            drivers = {name: vol.driver for name, _ in released
+                       if (vol := tx.get(name)) is not None}
+        for name, ref in released:
+            # A plugin counts mount IDs itself: each released reference is its Unmount
+            # (after the COMMIT: no plugin call inside a write transaction).
+            drv = self.drivers.get(drivers.get(name, ""))
+            if isinstance(drv, PluginDriver):
+                try:
+                    drv.detach(name, ref)
+                except OrlopError as err:
+                    report.errors.append(f"{name}: {err}")
         for vol in candidates:
             drv = self.drivers.get(vol.driver)
             if drv is None or not drv.needs_mount(vol.options):

@@ -47,6 +47,9 @@ from orlop.config import EngineConfig
 from orlop.errors import (
     ConflictError,
     InvalidParameterError,
+    NotFoundError,
+    OrlopError,
+    PluginUnavailableError,
     SystemFailureError,
     VolumeInUseError,
     VolumeNotFoundError,
@@ -62,10 +65,11 @@ from orlop.volumes.dirs import (
     staging_name,
 )
 from orlop.volumes.drivers.base import VolumeDriver
+from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.drivers.registry import DriverRegistry
-from orlop.volumes.filters import build_filter
+from orlop.volumes.filters import VolumeFilter, build_filter
 from orlop.volumes.fsutil import opened_dir, remove_tree
-from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume
+from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
 from orlop.volumes.reconcile import Reconciler, ReconcileReport
 from orlop.volumes.rename import rename_volume
@@ -83,7 +87,8 @@ class VolumeService:
         self.db = db
         self.volumes_dir = config.volumes_dir
         self.dirs = VolumesDir(config.volumes_dir)
-        self.drivers = drivers or DriverRegistry.builtin(config.volumes_dir)
+        self.drivers = drivers or DriverRegistry.builtin(config.volumes_dir,
+                                                         config.plugin_dirs)
         self.store = VolumeStore(db, self.drivers.mountpoint)
         # (name, action, attributes): the engine records Docker's volume events with it
         # (create, destroy); this package may not import the engine.
@@ -118,7 +123,16 @@ class VolumeService:
         still a staging directory (``volume import``): the volume appears, with its
         content, only if ``fill`` returns, and a kill meanwhile leaves a staging directory
         that reconcile() deletes, never a half-filled volume.  It is not called for a
-        volume that already exists (the caller checks the returned ``created``)."""
+        volume that already exists (the caller checks the returned ``created``).
+
+        ``driver=""`` is Docker's "no driver given" (``run -v name:/d`` without
+        ``--volume-driver``): the volume's recorded driver, else a volume plugin that
+        has a volume of that name (one made by another host), else ``local``."""
+        if not driver:
+            driver = LOCAL_DRIVER
+            if name is not None and is_valid_name(name):
+                known = self._lookup(name) or self._from_plugins(name)
+                driver = known.driver if known is not None else LOCAL_DRIVER
         if name is None:
             name = secrets.token_hex(32)
             anonymous = True
@@ -224,8 +238,12 @@ class VolumeService:
     # --- read ----------------------------------------------------------------------
 
     def get(self, name: str) -> Volume:
-        """The volume called ``name``, or VolumeNotFoundError."""
+        """The volume called ``name``, or VolumeNotFoundError.  A name with no row may
+        be a volume a plugin has (made by another host or Orlop root): it is then
+        recorded here, as Docker's store records what a probe of the drivers finds."""
         vol = self._lookup(name)
+        if vol is None:
+            vol = self._from_plugins(name)
         if vol is None:
             raise VolumeNotFoundError(name)
         return vol
@@ -249,7 +267,12 @@ class VolumeService:
         gives): what ``volume ls`` and ``GET /volumes`` send (VolumeTx.inspect)."""
         flt = build_filter(filters)
         with self.store.read() as tx:
-            return tx.inspect(flt)
+            out = tx.inspect(flt)
+            plugins = self.drivers.plugins()
+            known = tx.names() if plugins else set()
+        if plugins:
+            out = self._with_plugin_volumes(out, flt, plugins, known)
+        return out
 
     def references(self, name: str) -> builtins.list[str]:
         """Ids of the containers that reference the volume (running or not)."""
@@ -278,7 +301,20 @@ class VolumeService:
         """``volume inspect``'s object: Docker's, plus Orlop's ``UsedBy`` (the containers
         using the volume; see docs/differences.md) and ``UsageData`` when ``size``."""
         vol = self.get(name)
+        drv = self.drivers.layout(vol.driver)
+        plugin_vol: dict[str, Any] | None = None
+        if isinstance(drv, PluginDriver):
+            plugin_vol = drv.get(name)
+            if plugin_vol is None and self._purge_gone(vol):
+                raise VolumeNotFoundError(name)
         out = vol.to_inspect(self.usage(name) if size else None)
+        if isinstance(drv, PluginDriver):
+            out["Scope"] = drv.scope
+            if plugin_vol is not None:
+                if plugin_vol.get("Mountpoint"):
+                    out["Mountpoint"] = plugin_vol["Mountpoint"]
+                if isinstance(plugin_vol.get("Status"), dict):
+                    out["Status"] = plugin_vol["Status"]
         out["UsedBy"] = [u.to_wire() for u in self.users(name)]
         return out
 
@@ -336,9 +372,10 @@ class VolumeService:
             if force:
                 return
             raise VolumeNotFoundError(name)
-        self._remove(name, missing_ok=force, skip_in_use=False)
+        self._remove(name, missing_ok=force, skip_in_use=False, purge_on_error=force)
 
-    def _remove(self, name: str, *, missing_ok: bool, skip_in_use: bool) -> bool:
+    def _remove(self, name: str, *, missing_ok: bool, skip_in_use: bool,
+                purge_on_error: bool = False, driver_remove: bool = True) -> bool:
         """The removal proper; returns whether this call removed the volume.
 
         Order: unmount (under the volume's lock) -> one transaction {re-check references,
@@ -363,6 +400,8 @@ class VolumeService:
             drv = self.drivers.get(vol.driver)
             if vol_fd is not None and drv is not None and drv.is_mounted(vol_fd):
                 drv.unmount(vol_fd, name)  # a stale mount: nobody holds a reference
+            if isinstance(drv, PluginDriver) and driver_remove:
+                _plugin_remove(drv, name, purge_on_error)
             trash = staging_name(TRASH_PREFIX)
             moved = False
 
@@ -421,6 +460,8 @@ class VolumeService:
         removed: list[str] = []
         reclaimed = 0
         for vol in candidates:
+            if vol.driver != LOCAL_DRIVER:
+                continue  # moby prunes local volumes only: plugin data is not ours to drop
             if not flt.match(vol.name, vol.driver, vol.labels):
                 continue
             if until is not None and _epoch(vol.created_at) >= until:
@@ -451,6 +492,8 @@ class VolumeService:
             assert vol_fd is not None
             vol = self.get(name)
             drv = self._driver(vol)
+            if isinstance(drv, PluginDriver):
+                return self._mount_plugin(drv, name, ref)
             mounted_here = False
             if drv.needs_mount(vol.options) and not drv.is_mounted(vol_fd):
                 drv.mount(vol_fd, name, vol.options)
@@ -473,9 +516,12 @@ class VolumeService:
             vol = self._lookup(name)
             if vol is None:
                 return
+            drv = self.drivers.layout(vol.driver)
+            if isinstance(drv, PluginDriver):
+                self._unmount_plugin(drv, name, ref)
+                return
             with self.store.read() as tx:
                 others = tx.other_mount_refs(name, ref)
-            drv = self._driver(vol)
             # Unmount before the row goes: a crash in between leaves a reference to an
             # unmounted volume, which the next mount() simply mounts again.
             if (not others and vol_fd is not None and drv.needs_mount(vol.options)
@@ -492,14 +538,22 @@ class VolumeService:
         """
         paths: dict[str, str] = {}
         plain: list[Volume] = []
-        for name in dict.fromkeys(names):
-            if not is_valid_name(name):
-                raise VolumeNotFoundError(name)
-            vol = self.get(name)
-            if self._driver(vol).needs_mount(vol.options):
-                paths[name] = self.mount(name, ref)
-            else:
-                plain.append(vol)
+        try:
+            for name in dict.fromkeys(names):
+                if not is_valid_name(name):
+                    raise VolumeNotFoundError(name)
+                vol = self.get(name)
+                if self._driver(vol).needs_mount(vol.options):
+                    paths[name] = self.mount(name, ref)
+                else:
+                    plain.append(vol)
+        except BaseException:
+            # Never a half-mounted container: what this call mounted goes (a plugin's
+            # Unmount with the same ID) before the error is reported.
+            for done in paths:
+                with suppress(OrlopError, OSError):
+                    self.unmount(done, ref)
+            raise
         if plain:
             self.store.add_mount_refs([vol.name for vol in plain], ref)
             for vol in plain:
@@ -567,6 +621,114 @@ class VolumeService:
 
     def _driver(self, vol: Volume) -> VolumeDriver:
         return self.drivers.lookup(vol.driver, "get", vol.name)
+
+    # --- volume plugins ------------------------------------------------------------
+
+    def _mount_plugin(self, drv: PluginDriver, name: str, ref: str) -> str:
+        """Docker's per-reference Mount (called with the volume's lock held): the mount
+        ID is ``ref``; a reference already held is asked for its Path instead of being
+        mounted twice (the plugin may have restarted: then it is mounted again)."""
+        with self.store.read() as tx:
+            held = tx.has_mount_ref(name, ref)
+        if held:
+            with suppress(SystemFailureError):
+                path = drv.path(name)
+                if path:
+                    return path
+        try:
+            path = drv.attach(name, ref)
+        except PluginUnavailableError:
+            raise
+        except SystemFailureError as err:
+            raise SystemFailureError(f"error while mounting volume '{name}': {err}") from err
+        try:
+            self.store.add_mount_refs([name], ref)
+        except BaseException:
+            with suppress(OrlopError):
+                drv.detach(name, ref)
+            raise
+        return path
+
+    def _unmount_plugin(self, drv: PluginDriver, name: str, ref: str) -> None:
+        """Unmount ``ref``'s mount ID, then drop the reference.  If the plugin does not
+        answer, the reference stays (the volume is still in use for ``volume rm``) and
+        the error is raised: the next unmount of that container, or reconcile, retries."""
+        with self.store.read() as tx:
+            if not tx.has_mount_ref(name, ref):
+                return
+        drv.detach(name, ref)
+        self.store.release_mount_refs([name], ref)
+
+    def _from_plugins(self, name: str) -> Volume | None:
+        """Record a volume that a discovered plugin has but this root does not know
+        (moby's getVolume probe of all drivers); None when none has it.  Plugins that
+        do not answer are skipped without retries, as moby skips them."""
+        for drv in self.drivers.plugins():
+            try:
+                found = drv.get(name, retry=False)
+            except OrlopError:
+                continue
+            if found is not None:
+                return self.ensure(name, drv.name)[0]
+        return None
+
+    def _purge_gone(self, vol: Volume) -> bool:
+        """A plugin volume the plugin no longer has (removed from another host): its
+        row goes, as moby purges it, unless a container still references it."""
+        return self._remove(vol.name, missing_ok=True, skip_in_use=True,
+                            driver_remove=False)
+
+    def _with_plugin_volumes(self, out: builtins.list[dict[str, Any]], flt: VolumeFilter,
+                             plugins: Sequence[PluginDriver], known: set[str]
+                             ) -> builtins.list[dict[str, Any]]:
+        """``volume ls`` as Docker lists: the volumes each plugin's List has that this
+        root has no row for are listed too (not recorded: listing changes nothing), and
+        plugin volumes carry the plugin's Scope.  A plugin that does not answer is
+        skipped (Docker warns and lists what it knows)."""
+        scopes: dict[str, str] = {}
+        listed = not flt.used_by  # a volume no row knows is used by nobody here
+        for drv in plugins:
+            try:
+                vols = drv.list_volumes(retry=False)
+                scopes[drv.name] = drv.scope
+            except OrlopError:
+                continue
+            for v in vols:
+                vname = v["Name"]
+                if not listed or vname in known or not is_valid_name(vname):
+                    continue
+                if not flt.match(vname, drv.name, None,
+                                 False if flt.dangling is not None else None):
+                    continue
+                known.add(vname)
+                out.append(inspect_dict(vname, drv.name, str(v.get("Mountpoint") or ""),
+                                        str(v.get("CreatedAt") or ""), None, None))
+        for item in out:
+            if item["Driver"] in scopes:
+                item["Scope"] = scopes[item["Driver"]]
+        out.sort(key=lambda item: str(item["Name"]))
+        return out
+
+
+def _plugin_remove(drv: PluginDriver, name: str, purge_on_error: bool) -> None:
+    """The plugin's Remove, with moby's rules: a volume the plugin no longer has is just
+    forgotten; any other failure keeps the volume unless ``volume rm -f`` (moby's
+    PurgeOnError).  Called whatever the plugin's Scope, as ``docker volume rm`` does:
+    Scope only tells a cluster manager to create and remove a ``global`` volume once."""
+    try:
+        drv.remove(name)
+    except PluginUnavailableError:
+        if not purge_on_error:
+            raise
+    except (SystemFailureError, NotFoundError) as err:
+        if purge_on_error:
+            return
+        try:
+            gone = drv.get(name) is None
+        except OrlopError:
+            gone = False
+        if not gone:
+            raise SystemFailureError(f"remove {name}: {err}") from err
 
 
 def _epoch(created_at: str) -> float:

@@ -230,6 +230,10 @@ class VolumeTx:
         return [r[0] for r in self.conn.execute(
             "SELECT ref FROM volume_mounts WHERE volume_name = ? AND ref != ?", (name, ref))]
 
+    def has_mount_ref(self, name: str, ref: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM volume_mounts WHERE volume_name = ? AND "
+                                 "ref = ?", (name, ref)).fetchone() is not None
+
     def has_mount_refs(self, name: str) -> bool:
         return self.conn.execute("SELECT 1 FROM volume_mounts WHERE volume_name = ?",
                                  (name,)).fetchone() is not None
