@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 WATCH_SCRIPT = Path(__file__).with_name("watch.py")
-SRC_DIR = str(Path(__file__).resolve().parents[2])
+SRC_DIR = str(Path(__file__).resolve().parents[3])  # src/, above orlop/engine/containers/
 # The finish phase: the full engine, imported from the same tree as this file.
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from orlop.engine.containers.monitor import finish_main; finish_main(sys.argv[2:])")
