@@ -126,7 +126,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeService, plan: MountPlan) -> M
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(
-            name, spec.volume_driver or "local",
+            name, spec.volume_driver,  # "": the recorded driver, a plugin having it, or local
             options=dict(spec.volume_options) or None,
             labels=dict(spec.volume_labels) or None,
             anonymous=not spec.source,
