@@ -66,6 +66,7 @@ class PluginUnavailableError(SystemFailureError):
         super().__init__(f'volume plugin "{plugin}" is not available: {method} on {addr}: '
                          f"{reason} (start the plugin and retry)")
         self.plugin = plugin
+        self.reason = reason
 
 
 # --- not found -------------------------------------------------------------

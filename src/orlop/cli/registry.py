@@ -191,6 +191,13 @@ command("volume rm", "volume", "Remove one or more volumes",
         long="Remove one or more volumes. You cannot remove a volume that is in use by a "
              "container.")
 
+# --- plugins (legacy Docker plugins found on disk: docs/volume-plugins.md) ------------
+group("plugin", "plugin", "Manage plugins")
+command("plugin ls", "plugin", "List plugins", also=("plugin list",),
+        long="List the Docker volume plugins Orlop finds: sockets in /run/docker/plugins "
+             "and spec files in /etc/docker/plugins and /usr/lib/docker/plugins (or the "
+             "directories ORLOP_PLUGIN_DIRS names), each asked to activate now.")
+
 # --- networks (the group dispatches its own verbs) ------------------------------------
 group("network", "network", "Manage networks")
 command("network connect", "network", "Connect a container to a network",

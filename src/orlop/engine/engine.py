@@ -296,7 +296,8 @@ class Engine:
                     port_bindings=net.port_bindings or None, publish_all=opts.publish_all,
                     dns=list(opts.dns) or None, dns_search=list(opts.dns_search) or None,
                     dns_options=list(opts.dns_options) or None,
-                    extra_hosts=list(opts.add_host) or None),
+                    extra_hosts=list(opts.add_host) or None,
+                    volume_driver=opts.volume_driver),
                 status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
                 finished_at=ZERO_TIME, error="", runtime=runtime,
             )

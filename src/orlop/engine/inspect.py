@@ -73,7 +73,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "ExtraHosts": hc.extra_hosts,
             "RestartPolicy": hc.restart_policy,
             "AutoRemove": hc.auto_remove,
-            "VolumeDriver": "",
+            "VolumeDriver": hc.volume_driver,
             "VolumesFrom": hc.volumes_from,
             "CapAdd": hc.cap_add,
             "CapDrop": hc.cap_drop,

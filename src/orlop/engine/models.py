@@ -53,6 +53,7 @@ class RunOptions:
     mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)
+    volume_driver: str = ""  # --volume-driver (HostConfig.VolumeDriver): -v volumes' driver
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     cwd: str = "/"  # the CLI's working directory, for -v ./rel:/x
@@ -138,6 +139,7 @@ class HostConfig:
     dns_search: list[str] | None = None
     dns_options: list[str] | None = None
     extra_hosts: list[str] | None = None
+    volume_driver: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

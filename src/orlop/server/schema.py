@@ -108,6 +108,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "runtime": field_str(host, "Runtime", "HostConfig."), "volumes": volumes,
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
+        "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
         "labels": field_str_map(body, "Labels"),
         "read_only": field_bool(host, "ReadonlyRootfs", "HostConfig."),
     }

@@ -71,6 +71,7 @@ from orlop.volumes.filters import VolumeFilter, build_filter
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
+from orlop.volumes.plugins.status import PluginStatus, match, statuses
 from orlop.volumes.reconcile import Reconciler, ReconcileReport
 from orlop.volumes.rename import rename_volume
 from orlop.volumes.store import VolumeStore, VolumeUser
@@ -164,6 +165,10 @@ class VolumeService:
                     os.fchmod(sfd, VOLUME_DIR_MODE)
                     try:
                         drv.create(sfd, name, option_map)
+                    except PluginUnavailableError:
+                        raise
+                    except SystemFailureError as err:  # a plugin's Err: moby's prefix
+                        raise SystemFailureError(f"create {name}: {err}") from err
                     except OSError as err:
                         raise SystemFailureError(
                             f"create {name}: error while creating volume root path "
@@ -623,6 +628,16 @@ class VolumeService:
         return self.drivers.lookup(vol.driver, "get", vol.name)
 
     # --- volume plugins ------------------------------------------------------------
+
+    def plugins(self, filters: Mapping[str, Sequence[str]] | None = None
+                ) -> builtins.list[PluginStatus]:
+        """The plugins discovered in the engine's plugin directories, each asked to
+        activate now (``plugin ls``); ``filters``: Docker's ``enabled``, ``capability``."""
+        unknown = set(filters or {}) - {"enabled", "capability"}
+        if unknown:
+            raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+        flt = {k: list(v) for k, v in (filters or {}).items()}
+        return [s for s in statuses(self.drivers.plugin_dirs) if match(s, flt)]
 
     def _mount_plugin(self, drv: PluginDriver, name: str, ref: str) -> str:
         """Docker's per-reference Mount (called with the volume's lock held): the mount

@@ -68,6 +68,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     host: dict[str, Any] = {
         "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
         "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
+        "VolumeDriver": opts.volume_driver,
         "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
         "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
         "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},

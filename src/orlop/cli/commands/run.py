@@ -76,6 +76,8 @@ def _parser(name: str) -> Parser:
     p.add_argument("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
     p.add_argument("--volumes-from", action="append", default=[],
                    help="Mount volumes from the specified container(s)")
+    p.add_argument("--volume-driver", default="",
+                   help="Optional volume driver for the container")
     p.add_argument("-l", "--label", action="append", default=[],
                    help="Set meta data on a container")
     p.add_argument("--read-only", action="store_true",
@@ -188,7 +190,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         auto_remove=args.rm, runtime=args.runtime or "",
         volumes=[absolute_bind(v, cwd) for v in args.volume],
         mounts=list(args.mount), tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
-        labels=_labels(args.label), read_only=args.read_only, cwd=cwd,
+        volume_driver=args.volume_driver, labels=_labels(args.label),
+        read_only=args.read_only, cwd=cwd,
         restart=args.restart, log_opts=log_opts, memory=memory,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,

@@ -162,7 +162,7 @@ class PluginDriver:
         if path is None and not self._listed:
             self._listed = True
             try:
-                self.list_volumes()
+                self.list_volumes(retry=False)
             except (SystemFailureError, NotFoundError, UnsupportedError):
                 pass
             path = self._mountpoints.get(name)
