@@ -80,7 +80,7 @@ def test_top_level_help_groups_commands_as_docker(capsys: pytest.CaptureFixture[
             "run", "exec", "ps", "pull", "push", "images", "login", "logout", "version", "info"]
         management = out.split("Management Commands:\n", 1)[1].split("\n\n")[0]
         assert [line.split()[0] for line in management.split("\n")] == [
-            "container", "image", "network", "system", "volume"]
+            "container", "image", "network", "plugin", "system", "volume"]
         listed = {line.split()[0] for line in out.split("\nCommands:\n", 1)[1]
                   .split("\n\n")[0].split("\n")}
         groups = {"container", "image", "network", "system", "volume"}
