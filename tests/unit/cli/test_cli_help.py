@@ -83,7 +83,7 @@ def test_top_level_help_groups_commands_as_docker(capsys: pytest.CaptureFixture[
             "container", "image", "network", "plugin", "system", "volume"]
         listed = {line.split()[0] for line in out.split("\nCommands:\n", 1)[1]
                   .split("\n\n")[0].split("\n")}
-        groups = {"container", "image", "network", "system", "volume"}
+        groups = {"container", "image", "network", "plugin", "system", "volume"}
         assert listed | {line.split()[0] for line in common} | groups == set(top_level())
 
 
