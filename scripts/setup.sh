@@ -10,6 +10,9 @@ command -v crun >/dev/null 2>&1 || need_apt+=(crun)
 command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need_apt+=(mount)
 command -v tar >/dev/null 2>&1 || need_apt+=(tar)
+# rclone serve docker: a real Docker volume plugin for tests/integration/test_volume_plugins.py
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
 # --init runs Debian's static tini as the container's PID 1.
 [ -x /usr/bin/tini-static ] || need_apt+=(tini)
 # The compat tests drive orlopd with real Docker clients: Debian's docker-compose (1.29)
