@@ -136,7 +136,9 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
         item = image_summary(i)
         item["Containers"] = per_image.get(i.id, 0)
         imgs.append(item)
-    vols = [v.to_inspect(engine.volumes.usage(v.name)) for v in engine.volumes.list()]
+    # Docker's df counts local volumes only (a plugin's data is not on this host).
+    vols = [v.to_inspect(engine.volumes.usage(v.name)) for v in engine.volumes.list()
+            if v.driver == "local"]
     return {"LayersSize": sum(sizes.values()), "Images": imgs, "Containers": ctrs,
             "Volumes": vols, "BuildCache": []}
 
