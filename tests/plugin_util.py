@@ -202,3 +202,102 @@ def rclone() -> Iterator[RcloneSetup]:
         left = mounts_under(str(d))
         shutil.rmtree(d, ignore_errors=True)
         assert not left, f"mounts left under {d}: {left}"
+
+
+class FakePlugin:
+    """A protocol-conformant Docker volume plugin in this process, for the unit tests: a
+    unix-socket HTTP server keeping volumes in memory, each "mounted" on a plain
+    directory (no kernel mount), recording every call it gets.  ``fail`` maps a method
+    name (``"VolumeDriver.Mount"``) to the ``Err`` text it answers with."""
+
+    def __init__(self, sock: Path, base: Path, scope: str = "local") -> None:
+        import socketserver
+        import threading
+        from http.server import BaseHTTPRequestHandler
+
+        self.sock, self.base, self.scope = sock, base, scope
+        self.volumes: dict[str, dict[str, Any]] = {}
+        self.mounts: dict[str, list[str]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail: dict[str, str] = {}
+        plugin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                answer = plugin.handle(self.path.lstrip("/"), body)
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.docker.plugins.v1.2+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[Any, Any]:
+                conn, _ = self.socket.accept()
+                return conn, ("local", 0)  # BaseHTTPRequestHandler wants an address
+
+        sock.parent.mkdir(parents=True, exist_ok=True)
+        base.mkdir(parents=True, exist_ok=True)
+        self.server = Server(str(sock), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def handle(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append((method, body))
+        if method in self.fail:
+            return {"Err": self.fail[method]}
+        name = str(body.get("Name") or "")
+        if method == "Plugin.Activate":
+            return {"Implements": ["VolumeDriver"]}
+        if method == "VolumeDriver.Capabilities":
+            return {"Capabilities": {"Scope": self.scope}}
+        if method == "VolumeDriver.List":
+            return {"Volumes": [self._wire(n) for n in sorted(self.volumes)]}
+        if method == "VolumeDriver.Create":
+            if name in self.volumes:
+                return {"Err": "volume already exists"}
+            self.volumes[name] = dict(body.get("Opts") or {})
+            self.mounts[name] = []
+            return {}
+        if name not in self.volumes:
+            return {"Err": "volume not found"}
+        if method == "VolumeDriver.Get":
+            return {"Volume": self._wire(name)}
+        if method == "VolumeDriver.Path":
+            return {"Mountpoint": str(self.base / name) if self.mounts[name] else ""}
+        if method == "VolumeDriver.Remove":
+            if self.mounts[name]:
+                return {"Err": "volume is in use"}
+            del self.volumes[name], self.mounts[name]
+            return {}
+        if method == "VolumeDriver.Mount":
+            (self.base / name).mkdir(exist_ok=True)
+            self.mounts[name].append(str(body["ID"]))
+            return {"Mountpoint": str(self.base / name)}
+        if method == "VolumeDriver.Unmount":
+            if str(body["ID"]) not in self.mounts[name]:
+                return {"Err": "unknown mount id"}
+            self.mounts[name].remove(str(body["ID"]))
+            return {}
+        return {"Err": f"unknown method {method}"}
+
+    def _wire(self, name: str) -> dict[str, Any]:
+        return {"Name": name, "Mountpoint": str(self.base / name),
+                "Status": {"Mounts": list(self.mounts[name])}}
+
+    def methods(self) -> list[str]:
+        return [m for m, _ in self.calls]
+
+    def close(self) -> None:
+        """Stop serving and leave the socket file behind: a crashed plugin."""
+        self.server.shutdown()
+        self.server.server_close()
