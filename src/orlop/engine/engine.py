@@ -469,6 +469,7 @@ class Engine:
                     raise ContainerStateError(f"container {c.id} did not stop")
                 self.kill_container(c)
                 killed = True
+            self.volumes.release_plugin_refs(c.id)  # a plugin's Unmount that failed at stop
             with self.db.write() as conn:
                 if store.get_by_id(conn, c.id) is None:
                     if killed and c.host_config.auto_remove:

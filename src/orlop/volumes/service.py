@@ -674,6 +674,18 @@ class VolumeService:
         drv.detach(name, ref)
         self.store.release_mount_refs([name], ref)
 
+    def release_plugin_refs(self, ref: str) -> None:
+        """Send the Unmount of every plugin volume ``ref`` (a container being removed)
+        still holds: one that failed when it stopped.  Errors are ignored: the
+        references go with the container's record either way."""
+        with self.store.read() as tx:
+            names = tx.held_by(ref)
+        for name in names:
+            vol = self._lookup(name)
+            if vol is not None and isinstance(self.drivers.layout(vol.driver), PluginDriver):
+                with suppress(OrlopError, OSError):
+                    self.unmount(name, ref)
+
     def _from_plugins(self, name: str) -> Volume | None:
         """Record a volume that a discovered plugin has but this root does not know
         (moby's getVolume probe of all drivers); None when none has it.  Plugins that

@@ -204,8 +204,10 @@ def test_plugin_gone_is_docker_text_and_unmount_failure_keeps_reference(
     with psvc.store.read() as tx:
         assert tx.has_mount_ref("pv", cid)  # still in use: retried by the next unmount
     del p.fail["VolumeDriver.Unmount"]
-    psvc.unmount("pv", cid)
+    psvc.release_plugin_refs(cid)  # what removing the container sends first
     assert p.mounts["pv"] == []
+    with psvc.store.read() as tx:
+        assert not tx.has_mount_ref("pv", cid)
     p.fail["VolumeDriver.Mount"] = "no backend"
     with pytest.raises(SystemFailureError) as failed:
         psvc.mount("pv", cid)
