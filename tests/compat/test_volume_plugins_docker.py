@@ -5,6 +5,9 @@ and ``GET /plugins`` / ``docker plugin ls`` (legacy plugins: docs/volume-plugins
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +48,45 @@ def test_docker_cli_uses_a_volume_plugin_through_orlopd(
     assert 'plugin "nosuch" not found' in res.stderr
     bbd.ok("volume", "rm", "cv")
     assert "Err" in rclone.plugins["rclone"].call("VolumeDriver.Get", {"Name": "cv"})
+
+
+COMPOSE = """\
+version: "3.7"
+services:
+  writer:
+    image: busybox
+    command: sh -c "echo composed > /data/msg"
+    volumes:
+      - shared:/data
+volumes:
+  shared:
+    driver: rclone
+    driver_opts:
+      remote: "dav:compose"
+"""
+
+
+def test_compose_driver_uses_the_plugin(plugin_env: None, bbd: Server,
+                                        rclone: RcloneSetup) -> None:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.skip("docker-compose is not installed (scripts/setup.sh installs it)")
+    (rclone.remote / "compose").mkdir()
+    app = bbd.dir / "app"
+    app.mkdir()
+    (app / "docker-compose.yml").write_text(COMPOSE)
+    env = {**os.environ, "DOCKER_HOST": bbd.host, "COMPOSE_INTERACTIVE_NO_CLI": "1"}
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, "-p", "proj", *args], cwd=app, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    res = compose("up", "--exit-code-from", "writer")
+    assert res.returncode == 0, res.stderr
+    assert (rclone.remote / "compose" / "msg").read_text() == "composed\n"
+    assert bbd.ok("volume", "inspect", "-f", "{{.Driver}} {{json .Options}}",
+                  "proj_shared") == 'rclone {"remote":"dav:compose"}\n'
+    res = compose("down", "-v")
+    assert res.returncode == 0, res.stderr
+    assert "Err" in rclone.plugins["rclone"].call("VolumeDriver.Get",
+                                                  {"Name": "proj_shared"})
