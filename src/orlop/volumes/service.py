@@ -566,18 +566,26 @@ class VolumeService:
         return paths
 
     def unmount_many(self, names: Sequence[str], ref: str) -> None:
-        """``unmount()`` for several volumes; plain ones released in one transaction."""
+        """``unmount()`` for several volumes; plain ones released in one transaction.
+        One that fails (a plugin that does not answer) does not keep the others: the
+        first error is raised once all were tried."""
         plain: list[str] = []
+        failed: OrlopError | OSError | None = None
         for name in dict.fromkeys(names):
             vol = self._lookup(name) if is_valid_name(name) else None
             if vol is None:
                 continue
-            if self._driver(vol).needs_mount(vol.options):
-                self.unmount(name, ref)
+            if self.drivers.layout(vol.driver).needs_mount(vol.options):
+                try:
+                    self.unmount(name, ref)
+                except (OrlopError, OSError) as err:
+                    failed = failed or err
             else:
                 plain.append(name)
         if plain:
             self.store.release_mount_refs(plain, ref)
+        if failed is not None:
+            raise failed
 
     def open_data_dir(self, name: str) -> int:
         """An O_RDONLY directory fd of the volume's data directory, reached without
@@ -755,7 +763,8 @@ def _plugin_remove(drv: PluginDriver, name: str, purge_on_error: bool) -> None:
         except OrlopError:
             gone = False
         if not gone:
-            raise SystemFailureError(f"remove {name}: {err}") from err
+            cls = NotFoundError if isinstance(err, NotFoundError) else SystemFailureError
+            raise cls(f"remove {name}: {err}") from err
 
 
 def _epoch(created_at: str) -> float:

@@ -215,6 +215,24 @@ def test_plugin_gone_is_docker_text_and_unmount_failure_keeps_reference(
                                  "no backend")
 
 
+def test_a_plugin_gone_at_stop_does_not_keep_other_references(
+        psvc: VolumeService, pdir: Path, plugins: dict[str, FakePlugin],
+        add: Callable[..., str]) -> None:
+    p = start(plugins, pdir, "fk")
+    psvc.create("pv", "fk")
+    psvc.create("loc")
+    cid = add("pv", "loc")
+    psvc.mount_many(["pv", "loc"], cid)
+    psvc.drivers.plugin("fk").client().retry_for = 0.1
+    p.close()
+    p.sock.unlink()  # the plugin and its socket are gone
+    with pytest.raises(PluginUnavailableError):
+        psvc.unmount_many(["pv", "loc"], cid)
+    with psvc.store.read() as tx:
+        assert not tx.has_mount_ref("loc", cid)  # released all the same
+        assert tx.has_mount_ref("pv", cid)  # kept: its Unmount is still owed
+
+
 def test_remove_rules(psvc: VolumeService, pdir: Path,
                       plugins: dict[str, FakePlugin]) -> None:
     p = start(plugins, pdir, "fk")
