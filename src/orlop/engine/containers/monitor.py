@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import orlop
 from orlop.config import EngineConfig
 from orlop.engine import store
 from orlop.engine.models import Container
@@ -48,7 +49,9 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 WATCH_SCRIPT = Path(__file__).with_name("watch.py")
-SRC_DIR = str(Path(__file__).resolve().parents[3])  # src/, above orlop/engine/containers/
+# The directory that holds the ``orlop`` package (``src/`` of a checkout), found from the
+# package itself so that moving this module cannot point it elsewhere.
+SRC_DIR = str(Path(orlop.__file__).resolve().parents[1])
 # The finish phase: the full engine, imported from the same tree as this file.
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from orlop.engine.containers.monitor import finish_main; finish_main(sys.argv[2:])")
