@@ -302,9 +302,12 @@ class VolumeService:
         except FileNotFoundError:
             return 0
 
-    def inspect(self, name: str, size: bool = False) -> dict[str, Any]:
-        """``volume inspect``'s object: Docker's, plus Orlop's ``UsedBy`` (the containers
-        using the volume; see docs/differences.md) and ``UsageData`` when ``size``."""
+    def inspect(self, name: str, size: bool = False, *, used_by: bool = True
+                ) -> dict[str, Any]:
+        """``volume inspect``'s object: Docker's (for a plugin volume with the plugin's
+        ``Scope``, ``Status`` and ``Mountpoint``), plus Orlop's ``UsedBy`` (the
+        containers using the volume; see docs/differences.md) unless not ``used_by``,
+        and ``UsageData`` when ``size``."""
         vol = self.get(name)
         drv = self.drivers.layout(vol.driver)
         plugin_vol: dict[str, Any] | None = None
@@ -320,7 +323,9 @@ class VolumeService:
                     out["Mountpoint"] = plugin_vol["Mountpoint"]
                 if isinstance(plugin_vol.get("Status"), dict):
                     out["Status"] = plugin_vol["Status"]
-        out["UsedBy"] = [u.to_wire() for u in self.users(name)]
+                    out = {k: out[k] for k in sorted(out)}  # Go's field order
+        if used_by:
+            out["UsedBy"] = [u.to_wire() for u in self.users(name)]
         return out
 
     def users(self, name: str) -> builtins.list[VolumeUser]:

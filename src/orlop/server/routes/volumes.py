@@ -82,8 +82,7 @@ async def inspect_volume(request: web.Request) -> web.Response:
     size = query_bool(request, "size")
 
     def go(e: Engine) -> dict[str, Any]:
-        vol = e.volumes.get(name)
-        return vol.to_inspect(e.volumes.usage(name) if size else None)
+        return e.volumes.inspect(name, size, used_by=False)
 
     return json_response(await ctx_of(request).call(go))
 
