@@ -35,7 +35,7 @@ from orlop.volumes.dirs import (
     rename_noreplace,
     staging_name,
 )
-from orlop.volumes.drivers.plugin import PluginDriver
+from orlop.volumes.drivers.plugin import PluginDriver, recorded_plugin
 from orlop.volumes.drivers.registry import DriverRegistry
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.names import is_valid_name
@@ -117,12 +117,15 @@ class Reconciler:
             for name in sorted(dirs.keys() - rows):
                 try:
                     with opened_dir(name, vfd) as vol_fd:
-                        options = drv.adopt(vol_fd)
+                        # A plugin volume's directory says so (drivers/plugin.py).
+                        plugin = recorded_plugin(vol_fd)
+                        driver, options = plugin if plugin is not None else (
+                            drv.name, drv.adopt(vol_fd))
                 except OSError as err:
                     report.errors.append(f"{name}: {err}")
                     continue
                 created = datetime.fromtimestamp(dirs[name].st_mtime, UTC)
-                tx.insert(name, drv.name, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
+                tx.insert(name, driver, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
                           options, anonymous=False)
                 report.dirs_adopted.append(name)
 

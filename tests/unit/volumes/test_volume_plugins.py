@@ -296,6 +296,18 @@ def test_reconcile_unmounts_references_of_stopped_containers(
     assert p.mounts["pv"] == []
 
 
+def test_a_lost_row_is_adopted_as_the_plugin_volume_it_was(
+        psvc: VolumeService, pdir: Path, plugins: dict[str, FakePlugin]) -> None:
+    start(plugins, pdir, "fk")
+    psvc.create("pv", "fk", {"remote": "x:y"})
+    with psvc.store.write() as tx:
+        tx.delete("pv")  # as a crash between the rename and the INSERT would leave it
+    report = psvc.reconcile(frozenset())
+    assert report.dirs_adopted == ["pv"]
+    vol = psvc.get("pv")
+    assert (vol.driver, vol.options) == ("fk", {"remote": "x:y"})
+
+
 def test_plugin_statuses(psvc: VolumeService, pdir: Path,
                          plugins: dict[str, FakePlugin]) -> None:
     start(plugins, pdir, "fk")

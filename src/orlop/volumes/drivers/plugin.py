@@ -2,9 +2,11 @@
 ``/Plugin.Activate``, ``/VolumeDriver.Create|Remove|Mount|Unmount|Path|Get|List|
 Capabilities``).
 
-The plugin owns the data and where it is mounted; the service still keeps a row and an
-empty directory ``volumes/<name>`` per volume (its lock and the "directory is the
-truth" bookkeeping work unchanged), but nothing is ever written into that directory.
+The plugin owns the data and where it is mounted; the service still keeps a row and a
+directory ``volumes/<name>`` per volume (its lock and the "directory is the truth"
+bookkeeping work unchanged), holding only ``plugin.json``: the plugin's name and the
+options, so that reconcile adopts a directory whose row was lost as the plugin volume it
+is (:func:`recorded_plugin`), not as a local one.
 
 References work as in Docker: every container that uses the volume gets its own
 ``VolumeDriver.Mount`` with a mount ID, and its own ``Unmount`` with the same ID when it
@@ -15,6 +17,7 @@ processes without being stored, and one container mounts a volume once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,11 +27,28 @@ from orlop.errors import (
     SystemFailureError,
     UnsupportedError,
 )
+from orlop.volumes.fsutil import read_file, write_file
 from orlop.volumes.plugins.client import PluginClient
 from orlop.volumes.plugins.discovery import PluginInfo
 
 VOLUME_DRIVER = "VolumeDriver"
 SCOPES = ("local", "global")
+MARKER = "plugin.json"
+
+
+def recorded_plugin(volume_fd: int) -> tuple[str, dict[str, str] | None] | None:
+    """(plugin name, options) that a plugin volume's directory records, or None for a
+    directory that is not a plugin volume's (or whose record cannot be read)."""
+    try:
+        raw = read_file(volume_fd, MARKER)
+        doc = json.loads(raw) if raw is not None else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("Driver"), str):
+        return None
+    opts = doc.get("Options")
+    options = {str(k): str(v) for k, v in opts.items()} if isinstance(opts, dict) else None
+    return doc["Driver"], options
 
 
 class PluginDriver:
@@ -147,12 +167,16 @@ class PluginDriver:
         if self.get(name) is None:
             self._call("Create", {"Name": name, "Opts": dict(options or {})})
             self.get(name)
+        write_file(volume_fd, MARKER, json.dumps(
+            {"Driver": self.name, "Options": dict(options) if options is not None else None},
+            sort_keys=True).encode(), 0o600)
 
     def read_options(self, volume_fd: int) -> dict[str, str] | None:
-        return None
+        found = recorded_plugin(volume_fd)
+        return found[1] if found is not None else None
 
     def adopt(self, volume_fd: int) -> dict[str, str] | None:
-        return None
+        return self.read_options(volume_fd)
 
     def mountpoint(self, name: str) -> str:
         """The path the plugin last reported (from Get, List, Path or Mount).  A cache
