@@ -21,6 +21,7 @@ from orlop.errors import (
     NotFoundError,
     PluginUnavailableError,
     SystemFailureError,
+    UnsupportedError,
     VolumeInUseError,
     VolumeNotFoundError,
 )
@@ -306,6 +307,17 @@ def test_a_lost_row_is_adopted_as_the_plugin_volume_it_was(
     assert report.dirs_adopted == ["pv"]
     vol = psvc.get("pv")
     assert (vol.driver, vol.options) == ("fk", {"remote": "x:y"})
+
+
+def test_plugin_volumes_cannot_be_renamed(
+        psvc: VolumeService, pdir: Path, plugins: dict[str, FakePlugin]) -> None:
+    start(plugins, pdir, "fk")
+    psvc.create("pv", "fk")
+    with pytest.raises(UnsupportedError) as err:
+        psvc.rename("pv", "pv2")
+    assert str(err.value) == ("rename pv: volumes of a plugin (fk) cannot be renamed: "
+                              "the plugin knows them by name")
+    assert psvc.get("pv").driver == "fk"
 
 
 def test_plugin_statuses(psvc: VolumeService, pdir: Path,
