@@ -119,6 +119,7 @@ class HostConfig:
     auto_remove: bool
     runtime: str
     readonly_rootfs: bool = False
+    volume_driver: str = ""  # --volume-driver: the driver of -v volumes
     restart_policy: dict[str, Any] = field(
         default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
     log_config: dict[str, Any] = field(
@@ -139,7 +140,6 @@ class HostConfig:
     dns_search: list[str] | None = None
     dns_options: list[str] | None = None
     extra_hosts: list[str] | None = None
-    volume_driver: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -302,30 +302,13 @@ class VolumeService:
         except FileNotFoundError:
             return 0
 
-    def inspect(self, name: str, size: bool = False, *, used_by: bool = True
-                ) -> dict[str, Any]:
-        """``volume inspect``'s object: Docker's (for a plugin volume with the plugin's
-        ``Scope``, ``Status`` and ``Mountpoint``), plus Orlop's ``UsedBy`` (the
-        containers using the volume; see docs/differences.md) unless not ``used_by``,
-        and ``UsageData`` when ``size``."""
+    def inspect(self, name: str, size: bool = False) -> dict[str, Any]:
+        """``volume inspect``'s object: Docker's, plus Orlop's ``UsedBy`` (the containers
+        using the volume; see docs/differences.md) and ``UsageData`` when ``size``."""
         vol = self.get(name)
-        drv = self.drivers.layout(vol.driver)
-        plugin_vol: dict[str, Any] | None = None
-        if isinstance(drv, PluginDriver):
-            plugin_vol = drv.get(name)
-            if plugin_vol is None and self._purge_gone(vol):
-                raise VolumeNotFoundError(name)
         out = vol.to_inspect(self.usage(name) if size else None)
-        if isinstance(drv, PluginDriver):
-            out["Scope"] = drv.scope
-            if plugin_vol is not None:
-                if plugin_vol.get("Mountpoint"):
-                    out["Mountpoint"] = plugin_vol["Mountpoint"]
-                if isinstance(plugin_vol.get("Status"), dict):
-                    out["Status"] = plugin_vol["Status"]
-                    out = {k: out[k] for k in sorted(out)}  # Go's field order
-        if used_by:
-            out["UsedBy"] = [u.to_wire() for u in self.users(name)]
+        out = self.with_plugin_fields(vol, out)
+        out["UsedBy"] = [u.to_wire() for u in self.users(name)]
         return out
 
     def users(self, name: str) -> builtins.list[VolumeUser]:
@@ -686,6 +669,26 @@ class VolumeService:
                 return
         drv.detach(name, ref)
         self.store.release_mount_refs([name], ref)
+
+    def with_plugin_fields(self, vol: Volume, out: dict[str, Any]) -> dict[str, Any]:
+        """``out`` (``vol``'s inspect object) with what its plugin says, as Docker's
+        inspect of a plugin volume has it: the plugin's ``Scope``, and the ``Status`` and
+        ``Mountpoint`` of its ``Get``.  A volume the plugin no longer has (removed from
+        another host) is forgotten, as moby purges it: VolumeNotFoundError.  A local
+        volume's object is returned as it is."""
+        drv = self.drivers.layout(vol.driver)
+        if not isinstance(drv, PluginDriver):
+            return out
+        found = drv.get(vol.name)
+        if found is None and self._purge_gone(vol):
+            raise VolumeNotFoundError(vol.name)
+        out = {**out, "Scope": drv.scope}
+        if found is not None:
+            if found.get("Mountpoint"):
+                out["Mountpoint"] = found["Mountpoint"]
+            if isinstance(found.get("Status"), dict):
+                out["Status"] = found["Status"]
+        return {k: out[k] for k in sorted(out)}  # Go's field order
 
     def release_plugin_refs(self, ref: str) -> None:
         """Send the Unmount of every plugin volume ``ref`` (a container being removed)

@@ -190,8 +190,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         auto_remove=args.rm, runtime=args.runtime or "",
         volumes=[absolute_bind(v, cwd) for v in args.volume],
         mounts=list(args.mount), tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
-        volume_driver=args.volume_driver, labels=_labels(args.label),
-        read_only=args.read_only, cwd=cwd,
+        labels=_labels(args.label), read_only=args.read_only, cwd=cwd,
         restart=args.restart, log_opts=log_opts, memory=memory,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
@@ -202,6 +201,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
         healthcheck=_healthcheck(args),
+        volume_driver=args.volume_driver,
     )
     streams = _streams(args.attach, args.interactive)
     backend = ctx.backend()

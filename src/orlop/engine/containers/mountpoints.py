@@ -53,9 +53,6 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> tuple[
     ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
     """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
-    if opts.volume_driver:  # --volume-driver: the driver of -v volumes (not --mount's)
-        vflags = [replace(s, volume_driver=opts.volume_driver) if s.type == "volume" else s
-                  for s in vflags]
     mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts]
     mflags += opts.mount_specs  # HostConfig.Mounts from the API, parsed by the server
     tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
@@ -68,6 +65,9 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> tuple[
     root = os.path.realpath(engine_root)
     vflags = [_daemon_root_checked(s, root) for s in vflags]
     mflags = [_daemon_root_checked(s, root) for s in mflags]
+    if opts.volume_driver:  # --volume-driver: the driver of -v volumes (not --mount's)
+        vflags = [replace(s, volume_driver=opts.volume_driver) if s.type == "volume" else s
+                  for s in vflags]
     return vflags, mflags, tflags
 
 

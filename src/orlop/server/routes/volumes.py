@@ -82,7 +82,9 @@ async def inspect_volume(request: web.Request) -> web.Response:
     size = query_bool(request, "size")
 
     def go(e: Engine) -> dict[str, Any]:
-        return e.volumes.inspect(name, size, used_by=False)
+        vol = e.volumes.get(name)
+        out = vol.to_inspect(e.volumes.usage(name) if size else None)
+        return e.volumes.with_plugin_fields(vol, out)
 
     return json_response(await ctx_of(request).call(go))
 
