@@ -173,7 +173,20 @@ def test_build_refusals_are_clear(bb: Orlop) -> None:
         res = bb("build", str(ctx))
         assert res.returncode != 0, text
         assert needle in res.stderr, (text, res.stderr)
+    res = bb("build", "--rm=maybe", str(_ctx(bb.cwd, {"Dockerfile": "FROM busybox\n"}, "m")))
+    assert res.returncode != 0 and 'invalid argument "maybe" for "--rm"' in res.stderr
     assert _containers(bb) == []
+
+
+def test_build_rm_false_keeps_the_step_containers(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n"},
+               "keep")
+    out = bb.ok("build", "--rm=false", "-t", "kept", str(ctx))
+    assert "Removing intermediate container" not in out
+    kept = _containers(bb)
+    assert len(kept) == 2, kept  # one per RUN step, exited, as Docker leaves them
+    bb.ok("rm", *kept)
+    assert bb.ok("run", "--rm", "kept", "cat", "/a", "/b") == "a\nb\n"
 
 
 def test_build_target_stdin_tar_iidfile_and_prune(bb: Orlop) -> None:

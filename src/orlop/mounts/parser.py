@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
+from orlop.goparse import parse_bool
 from orlop.mounts.spec import (
     BIND_RECURSIVE_VALUES,
     DEFAULT_DRIVER,
@@ -74,17 +75,6 @@ __all__ = [
 ]
 
 _OCTAL_RE = re.compile(r"[0-7]+")
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def _parse_go_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``, which Docker's CLI uses for ``ro=``/``volume-nocopy=``."""
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    return None
 
 
 def _absolutise(source: str, cwd: str) -> str:
@@ -216,7 +206,7 @@ class _MountFields:
             self.families.append(family)
 
     def go_bool(self, key: str, val: str) -> bool:
-        parsed = _parse_go_bool(val)
+        parsed = parse_bool(val)
         if parsed is None:
             raise self.error(f"invalid value for {key}: {val}")
         return parsed
