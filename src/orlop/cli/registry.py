@@ -243,6 +243,10 @@ command("logout", "distribution", "Log out from a registry", "[SERVER]", section
 command("inspect", "inspect", "Return low-level information on Docker objects",
         "[OPTIONS] NAME|ID [NAME|ID...]")
 command("version", "system", "Show the Orlop version information", section=COMMON)
+command("dashboard", "dashboard", "Open orlopd's volumes dashboard in a web browser",
+        long="Open orlopd's volumes dashboard in a web browser\n\nForwards a loopback port "
+             "to orlopd's unix socket, with a token for this launch, and prints the "
+             "address to open (docs/dashboard.md).")
 
 # name -> (module, summary): what main() dispatches on (kept for callers of the old table).
 COMMANDS: dict[str, tuple[str, str]] = {n: (c.module, c.summary)
