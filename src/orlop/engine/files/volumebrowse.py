@@ -11,6 +11,7 @@ nothing more.  No host path is ever built from a volume path.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -77,15 +78,24 @@ def _kind(mode: int) -> str:
     return "other"
 
 
+def _lstat(root: int, name: str, path: str) -> tuple[os.stat_result, int]:
+    try:
+        return lstat_in_root(root, path, follow=False)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"no such file or folder {path} in volume {name}") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise InvalidParameterError(
+                f"{path} in volume {name}: too many levels of symbolic links") from None
+        raise
+
+
 def list_dir(engine: Engine, name: str, path: str) -> Listing:
     """The entries of the folder ``path`` of volume ``name``, by name.  ``path`` itself
     must be a real directory: a symlink (even to a directory) is refused, not entered."""
     path = clean_path(path)
     with volume_root(engine, name) as root:
-        try:
-            st, pfd = lstat_in_root(root, path, follow=False)
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFoundError(f"no such folder {path} in volume {name}") from None
+        st, pfd = _lstat(root, name, path)
         try:
             if not stat.S_ISDIR(st.st_mode):
                 raise InvalidParameterError(f"{path} in volume {name} is not a folder")
@@ -125,10 +135,7 @@ def read_head(engine: Engine, name: str, path: str, limit: int) -> Head:
     block, a device could be anything)."""
     path = clean_path(path)
     with volume_root(engine, name) as root:
-        try:
-            st, pfd = lstat_in_root(root, path, follow=False)
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFoundError(f"no such file {path} in volume {name}") from None
+        st, pfd = _lstat(root, name, path)
         try:
             if not stat.S_ISREG(st.st_mode):
                 raise InvalidParameterError(

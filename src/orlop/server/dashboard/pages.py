@@ -8,6 +8,7 @@ page works without JavaScript and can be bookmarked.
 
 from __future__ import annotations
 
+import logging
 import stat
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.engine.files.volumebrowse import Listing
     from orlop.volumes.store import VolumeUser
+
+log = logging.getLogger("orlopd")
 
 PREVIEW_LIMIT = 64 << 10  # bytes of a file shown as text
 BASE = "/dashboard"
@@ -83,6 +86,9 @@ def html_errors(fn: Handler) -> Handler:
             return error_page(request, exc.status, exc.reason)
         except OrlopError as exc:
             return error_page(request, status_for(exc), str(exc))
+        except OSError as exc:  # the engine's own failures (logged by nobody else)
+            log.exception("%s %s failed", request.method, request.path)
+            return error_page(request, 500, str(exc))
     return wrapper
 
 
