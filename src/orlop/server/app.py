@@ -85,7 +85,7 @@ def build_app(context: ServerContext) -> web.Application:
         module.register(routes)
     from orlop.server import dashboard  # the browser pages (docs/dashboard.md)
 
-    dashboard.register(app)
+    dashboard.register(app, context)
 
     async def on_shutdown(_app: web.Application) -> None:
         await context.sessions.shutdown()

@@ -13,9 +13,15 @@ dashboard's gate (security.py) in front of the API's middleware.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
+from orlop.server.dashboard.appctx import CTX
 from orlop.server.dashboard.security import PREFIX, SECRET, Secret, gate
+
+if TYPE_CHECKING:
+    from orlop.server.context import ServerContext
 
 _STATIC = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
 
@@ -37,10 +43,11 @@ async def _to_index(_request: web.Request) -> web.Response:
     return web.Response(status=308, headers={"Location": PREFIX + "/"})
 
 
-def register(app: web.Application) -> None:
+def register(app: web.Application, context: ServerContext) -> None:
     """Add the dashboard to orlopd's application (before it starts)."""
     from orlop.server.dashboard import actions, pages
 
+    app[CTX] = context
     app[SECRET] = Secret()
     app.middlewares.insert(0, gate)
     r = app.router

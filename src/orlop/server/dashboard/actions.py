@@ -18,14 +18,14 @@ import os
 import tarfile
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from orlop.errors import InvalidParameterError, VolumeInUseError
 from orlop.kernel.fdio import write_all
-from orlop.server.context import ServerContext, ctx_of
+from orlop.server.dashboard.appctx import ctx_of
 from orlop.server.dashboard.html import join, q, tag, url
 from orlop.server.dashboard.pages import BASE, error_page, html_errors
 from orlop.server.dashboard.security import CSRF_FIELD, HEADERS, check_csrf
@@ -33,6 +33,7 @@ from orlop.server.errors import PayloadTooLargeError
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
+    from orlop.server.context import ServerContext
 
 
 def done(where: str, message: str) -> web.Response:
@@ -164,17 +165,35 @@ def _attachment(filename: str) -> str:
     return f'attachment; filename="{safe}"'
 
 
+async def _send(request: web.Request, fn: Callable[[Engine, int], object],
+                filename: str) -> web.StreamResponse:
+    """A tar an engine call writes, streamed as a download.  The engine's error before
+    the first byte is still an error page (open_engine_output raises it); a browser that
+    goes away closes the stream, which stops the writer (EPIPE)."""
+    from orlop.server.helpers import open_engine_output
+
+    first, rest = await open_engine_output(ctx_of(request), fn)
+    resp = web.StreamResponse(status=200, headers={
+        **HEADERS, "Content-Type": "application/x-tar",
+        "Content-Disposition": _attachment(filename)})
+    resp.enable_chunked_encoding()
+    try:
+        await resp.prepare(request)
+        await resp.write(first)
+        async for chunk in rest:
+            await resp.write(chunk)
+        await resp.write_eof()
+    except (ConnectionError, RuntimeError):
+        pass  # the browser went away (or cancelled the download)
+    finally:
+        await rest.aclose()
+    return resp
+
+
 @html_errors
 async def export(request: web.Request) -> web.StreamResponse:
-    from orlop.server.helpers import open_engine_output
-    from orlop.server.streams import send_stream
-
     name = request.match_info["name"]
-    first, rest = await open_engine_output(
-        ctx_of(request), lambda e, fd: e.volume_export(name, fd))
-    return await send_stream(request, first, rest, {
-        **HEADERS, "Content-Type": "application/x-tar",
-        "Content-Disposition": _attachment(f"{name}.tar")})
+    return await _send(request, lambda e, fd: e.volume_export(name, fd), f"{name}.tar")
 
 
 @html_errors
@@ -182,8 +201,6 @@ async def download(request: web.Request) -> web.StreamResponse:
     """A file or a folder of the volume as a tar (entries named after its base name;
     symlinks kept as symlinks, never followed: volumecp.stream_out)."""
     from orlop.engine.files.volumebrowse import clean_path
-    from orlop.server.helpers import open_engine_output
-    from orlop.server.streams import send_stream
 
     name = request.match_info["name"]
     path = clean_path(request.query.get("path", "/"))
@@ -193,11 +210,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 
         return stream_out(e, name, path if path != "/" else "/.", fd)
 
-    base = path.rsplit("/", 1)[-1] or name
-    first, rest = await open_engine_output(ctx_of(request), write)
-    return await send_stream(request, first, rest, {
-        **HEADERS, "Content-Type": "application/x-tar",
-        "Content-Disposition": _attachment(f"{base}.tar")})
+    return await _send(request, write, f"{path.rsplit('/', 1)[-1] or name}.tar")
 
 
 # --- uploads --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from orlop import __version__
 from orlop.errors import OrlopError
-from orlop.server.context import ctx_of
+from orlop.server.dashboard.appctx import ctx_of
 from orlop.server.dashboard.data import (
     ContainerRow,
     Totals,
