@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from registry_util import Registry  # its fixture, `registry`, comes from conftest.py
+
 from .dashboard_util import Client, Stage, staged_server, start_dashboard, stop_dashboard, tar_of
 
 pytestmark = pytest.mark.root
@@ -272,6 +274,44 @@ def test_export_import_clone_round_trip(stage: Stage) -> None:
     assert r.status == 303
     assert "data.bin" in c.get("/dashboard/volumes/copy?path=/d").text
     assert c.post_form("/dashboard/volumes/source/clone", {"target": "copy"}).status == 409
+
+
+def test_push_then_pull_through_a_registry(stage: Stage, registry: Registry) -> None:
+    c = stage.client
+    fill(c, "to-push", [("pushed.txt", b"travelled\n")])
+    ref = f"{registry.host}/dash/vol:1"
+    r = c.post_form("/dashboard/volumes/to-push/push", {"reference": ref})
+    assert r.status == 303, r.text
+    assert "Pushed to-push" in urllib.parse.unquote(r.headers["location"])
+    r = c.post_form("/dashboard/pull", {"reference": ref, "name": "pulled"})
+    assert r.status == 303, r.text
+    assert r.headers["location"].startswith("/dashboard/volumes/pulled")
+    assert "travelled" in c.get("/dashboard/volumes/pulled/file?path=/pushed.txt").text
+    r = c.post_form("/dashboard/pull", {"reference": ref, "name": "pulled"})
+    assert r.status == 409  # exists: refused without force
+    assert c.post_form("/dashboard/pull", {"reference": ref, "name": "pulled",
+                                           "force": "1"}).status == 303
+    assert c.post_form("/dashboard/pull", {"reference": ""}).status == 400
+
+
+def test_running_user_is_shown_running(stage: Stage) -> None:
+    c = stage.client
+    r = c.api("POST", "/containers/create?name=runner", {
+        "Image": "busybox:latest", "Cmd": ["sleep", "30"],
+        "HostConfig": {"Binds": ["live:/live"]}})
+    assert r.status == 201, r.text
+    try:
+        assert c.api("POST", "/containers/runner/start").status == 204
+        page = c.get("/dashboard/").text
+        row = re.search(r'<tr data-name="live">.*?</tr>', page, re.S)
+        assert row and "runner" in row.group(0) and "running" in row.group(0)
+        assert " ro" not in row.group(0)
+        page = c.get("/dashboard/volumes/live").text
+        assert "read-write" in page and ">running<" in page
+        assert c.post_form("/dashboard/volumes/live/remove", {}).status == 409
+    finally:
+        c.api("DELETE", "/containers/runner?force=1")
+    assert c.api("GET", "/volumes/live").status == 200
 
 
 # --- orlop dashboard: the loopback port ------------------------------------------------------

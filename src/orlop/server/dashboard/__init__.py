@@ -67,6 +67,8 @@ def register(app: web.Application, context: ServerContext) -> None:
     r.add_post(PREFIX + "/volumes/{name}/upload", actions.upload)
     r.add_post(PREFIX + "/volumes/{name}/clone", actions.clone)
     r.add_post(PREFIX + "/volumes/{name}/remove", actions.remove)
+    r.add_post(PREFIX + "/volumes/{name}/push", actions.push)
+    r.add_post(PREFIX + "/pull", actions.pull)
 
 
 __all__ = ["register"]

@@ -154,6 +154,47 @@ async def clone(request: web.Request) -> web.Response:
     return done(f"{BASE}/volumes/{q(dst)}", f"Volume {src} cloned as {dst}")
 
 
+# --- registries: volume push / pull (engine/registry.py, as the API's libpod routes) ------
+# The dashboard has no login: a registry that needs credentials is reached with
+# `orlop volume push/pull` (docs/dashboard.md).
+
+
+@html_errors
+async def push(request: web.Request) -> web.Response:
+    f = await form(request)
+    name = request.match_info["name"]
+    ref = f.get("reference", "").strip()
+    if not ref:
+        raise InvalidParameterError("push: a reference (registry/repository:tag) is required")
+
+    def go(e: Engine) -> dict[str, object]:
+        from orlop.engine.registry import volume_push
+
+        return volume_push(e, name, ref)
+
+    out = await ctx_of(request).call(go)
+    return done(f"{BASE}/volumes/{q(name)}", f"Pushed {name} to {ref} ({out['Digest']})")
+
+
+@html_errors
+async def pull(request: web.Request) -> web.Response:
+    f = await form(request)
+    ref = f.get("reference", "").strip()
+    if not ref:
+        raise InvalidParameterError("pull: a reference (registry/repository:tag) is required")
+    name = f.get("name", "").strip()
+    force = f.get("force", "") == "1"
+
+    def go(e: Engine) -> dict[str, object]:
+        from orlop.engine.registry import volume_pull
+
+        return volume_pull(e, ref, name, force=force)
+
+    out = await ctx_of(request).call(go)
+    got = str(out["Name"])
+    return done(f"{BASE}/volumes/{q(got)}", f"Pulled {ref} into volume {got}")
+
+
 # --- downloads ---------------------------------------------------------------------------
 
 
@@ -348,4 +389,4 @@ async def import_(request: web.Request) -> web.Response:
 
 
 __all__ = ["clone", "create", "download", "export", "import_", "key_values", "plain_name",
-           "prune", "remove", "upload"]
+           "prune", "pull", "push", "remove", "upload"]

@@ -239,9 +239,10 @@ async def volume_page(request: web.Request) -> web.Response:
         download_folder=vol_url(name, here, "/download"),
         upload_action=vol_url(name, here, "/upload"), here=here,
         export_href=vol_url(name, sub="/export"), clone_action=vol_url(name, sub="/clone"),
-        remove_action=vol_url(name, sub="/remove"), csrf=csrf(request),
+        remove_action=vol_url(name, sub="/remove"), push_action=vol_url(name, sub="/push"),
+        csrf=csrf(request),
         # Where more verbs of a volume go when the engine has them (volume snapshot /
-        # restore, push / pull): one form each, posting to actions.py's routes.
+        # restore): one form each, posting to a route of actions.py.
         extra_actions=Markup(""))
     return page(request, f"Volume {name}", body, heading=join(["Volume ", tag("code", name)]))
 
