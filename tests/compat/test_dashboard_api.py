@@ -164,6 +164,12 @@ def test_upload_names(stage: Stage) -> None:
     assert "&lt;script&gt;x" in listing and "sp ace" in listing
     tar_bytes = c.get("/libpod/volumes/up/archive?path=/folder/" + q("<script>x"))
     assert tar_bytes.status == 200
+    # Bigger than orlopd's 1 MiB limit for JSON bodies: multipart is streamed, not buffered.
+    big = bytes(range(256)) * (12 << 10)
+    r = c.post_files("/dashboard/volumes/up/upload?path=/folder", {}, [("file", "big", big)])
+    assert r.status == 303, r.text
+    assert names_in(c.get("/dashboard/volumes/up/download?path=/folder/big").body
+                    )["big"].size == len(big)
     for bad in ("../x", "a/b", ".."):
         r = c.post_files("/dashboard/volumes/up/upload?path=/", {},
                          [("file", bad, b"evil")])

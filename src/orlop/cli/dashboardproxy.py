@@ -30,7 +30,7 @@ import socket
 import urllib.parse
 from dataclasses import dataclass, field
 
-from aiohttp import ClientSession, ClientTimeout, UnixConnector, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, UnixConnector, web
 
 PREFIX = "/dashboard"
 # Not forwarded: hop-by-hop headers (RFC 9110 7.6.1), the length (the body is streamed
@@ -125,9 +125,13 @@ class DashboardProxy:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         headers["Host"] = request.headers.get("Host", "")
         body = request.content.iter_chunked(1 << 16) if request.can_read_body else None
-        async with self._session.request(
+        try:
+            upstream = await self._session.request(
                 request.method, "http://orlopd" + request.rel_url.path_qs, headers=headers,
-                data=body, allow_redirects=False) as upstream:
+                data=body, allow_redirects=False)
+        except (ClientError, OSError) as err:
+            return _refuse(502, f"orlopd at {self.socket_path} did not answer: {err}")
+        async with upstream:
             resp = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for k, v in upstream.headers.items():
                 if k.lower() not in _HOP_BACK:

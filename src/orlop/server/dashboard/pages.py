@@ -34,7 +34,7 @@ from orlop.server.errors import status_for
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.engine.files.volumebrowse import Listing
+    from orlop.engine.files.volumebrowse import Entry, Head, Listing
     from orlop.volumes.store import VolumeUser
 
 log = logging.getLogger("orlopd")
@@ -182,10 +182,7 @@ def _owner(uid: int, gid: int) -> str:
     return f"{uid}:{gid}"
 
 
-def _entry_row(name: str, folder: str, e: object) -> Markup:
-    from orlop.engine.files.volumebrowse import Entry
-
-    assert isinstance(e, Entry)
+def _entry_row(name: str, folder: str, e: Entry) -> Markup:
     path = folder.rstrip("/") + "/" + e.name
     if e.kind == "dir":
         link = tag("a", e.name + "/", href=vol_url(name, path), class_="dir")
@@ -252,15 +249,12 @@ async def file_page(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     path = request.query.get("path", "")
 
-    def go(e: Engine) -> object:
+    def go(e: Engine) -> Head:
         from orlop.engine.files.volumebrowse import read_head
 
         return read_head(e, name, path, PREVIEW_LIMIT)
 
-    from orlop.engine.files.volumebrowse import Head
-
     head = await ctx_of(request).call(go)
-    assert isinstance(head, Head)
     try:
         shown = None if b"\0" in head.data else head.data.decode("utf-8")
     except UnicodeDecodeError as err:
