@@ -121,8 +121,10 @@ async def remove(request: web.Request) -> web.Response:
             tag("a", u.name, href=url(f"{BASE}/containers", q=u.name)),
             f" ({'running' if u.running else 'stopped'}) uses it at {u.destination}"]))
             for u in users), id="in-use-by")
-        return error_page(request, 409, f"Volume {name} is in use: remove these containers "
-                          f"first. ({exc})", details, back=f"{BASE}/volumes/{q(name)}")
+        return error_page(request, 409, f"Volume {name} is in use by these containers: "
+                          "remove them first (the volume was not removed).",
+                          details if users else tag("p", str(exc)),
+                          back=f"{BASE}/volumes/{q(name)}")
     return done(BASE + "/", f"Volume {name} removed")
 
 
