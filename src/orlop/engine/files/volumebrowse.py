@@ -94,7 +94,7 @@ def list_dir(engine: Engine, name: str, path: str) -> Listing:
     """The entries of the folder ``path`` of volume ``name``, by name.  ``path`` itself
     must be a real directory: a symlink (even to a directory) is refused, not entered."""
     path = clean_path(path)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         st, pfd = _lstat(root, name, path)
         try:
             if not stat.S_ISDIR(st.st_mode):
@@ -134,7 +134,7 @@ def read_head(engine: Engine, name: str, path: str, limit: int) -> Head:
     a device, a fifo or a folder is refused (never opened for reading: a fifo would
     block, a device could be anything)."""
     path = clean_path(path)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         st, pfd = _lstat(root, name, path)
         try:
             if not stat.S_ISREG(st.st_mode):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from orlop.engine.summary import epoch
+from orlop.wire.summary import epoch
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -97,8 +97,8 @@ class ContainerRow:
 
 
 def container_rows(e: Engine) -> list[ContainerRow]:
-    from orlop.engine.summary import status_text
     from orlop.mounts.spec import MountPoint
+    from orlop.wire.summary import status_text
 
     out = []
     for c in e.list_containers(all_=True):
