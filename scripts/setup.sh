@@ -48,6 +48,10 @@ command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 # tests/compat/test_registry_podman.py: Podman pulls what Orlop pushed and the other way
 # (private roots, its own mount namespace; no container is run with it).
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+# tests/compat/test_dashboard_browser.py drives the dashboard in Debian's Chromium,
+# headless, through chromedriver (Selenium, from PyPI).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -56,7 +60,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras' \
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras, dockerfile, selenium' \
      >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"

@@ -207,3 +207,15 @@ class ManifestNotFoundError(NotFoundError):
 class DigestMismatchError(InvalidParameterError):
     """A blob or manifest whose content does not match its digest or size: nothing of it
     is stored."""
+
+
+# --- builds (orlop.build) ----------------------------------------------------------
+
+
+class BuildStepError(SystemFailureError):
+    """A RUN step's command failed: Docker's ``The command '/bin/sh -c false' returned a
+    non-zero code: 1``; ``docker build`` exits with that code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code or 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from orlop.config import EngineConfig
 from orlop.engine import Engine
+from orlop.wire.volumes import volume_json
 
 from .conftest import Server
 
@@ -105,11 +106,11 @@ def test_api_volume_list_filters_fresh(bbd: Server) -> None:
     assert _names(bbd, {"dangling": ["false"]}) == []
     assert _names(bbd, {"dangling": ["true"]}) == ["ff_db", "ff_db2", "ff_plain", "ff_web"]
 
-    # Every kept answer equals a fresh in-process read through Volume.to_inspect.
+    # Every kept answer equals a fresh in-process read through wire.volumes.volume_json.
     engine = Engine(EngineConfig.from_env(str(bbd.root)))
     try:
         for q in queries:
-            assert _list(bbd, q) == [v.to_inspect() for v in engine.volumes.list(q)], q
+            assert _list(bbd, q) == [volume_json(v) for v in engine.volumes.list(q)], q
     finally:
         engine.close()
 

@@ -157,6 +157,18 @@ def test_security_opt_bad_values_refused_nothing_created(bb: Orlop) -> None:
         assert res.returncode == 125, (opt, res.stderr)
         assert text in res.stderr, (opt, res.stderr)
     assert bb.ok("ps", "-aq") == ""
+    # an operator no kernel filter has: a clear error from either runtime, not a traceback
+    bad_op = bb.cwd / "badop.json"
+    bad_op.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+         "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}))
+    for runtime in ("orlop-runtime", "crun"):
+        res = bb("run", "--rm", "--runtime", runtime, "--security-opt", f"seccomp={bad_op}",
+                 "busybox", "true")
+        assert res.returncode == 125, (runtime, res.stderr)
+        assert "unknown comparison operator 'SCMP_CMP_BOGUS'" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr
+    assert bb.ok("ps", "-aq") == ""
     # the values that ask for no confinement are what Orlop gives anyway
     bb.ok("run", "--rm", "--security-opt", "apparmor=unconfined", "--security-opt",
           "label=disable", "busybox", "true")

@@ -57,7 +57,7 @@ from orlop.archive.whiteout import (
 )
 from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
-from orlop.kernel.libc import openat2
+from orlop.kernel.fs import openat2
 from orlop.kernel.safepath import mkdir_all_in_root, open_nofollow_in_root
 
 WhiteoutMode = Literal["oci", "keep", "overlay"]

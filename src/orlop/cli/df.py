@@ -1,5 +1,5 @@
 """`orlop system df`: what images, containers and volumes take on disk (Docker's layout),
-rendered from the ``GET /system/df`` dict (engine/systemwire.py builds it in-process and
+rendered from the ``GET /system/df`` dict (wire/system.py builds it in-process and
 for orlopd alike)."""
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ the container's status otherwise.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -84,6 +85,15 @@ def _remote_ok(name: str, cmd: Command) -> bool:
         n in remote(cmd.module) for n in cmd.names if " " not in n)
 
 
+def _host_from_env() -> tuple[str | None, str]:
+    """The remote host from the environment (None: in-process) and the variable it came
+    from; $DOCKER_HOST's is checked before use (cli/backend.check_docker_host)."""
+    for var in ("ORLOP_HOST", "DOCKER_HOST"):
+        if os.environ.get(var):
+            return os.environ[var], var
+    return None, ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -117,10 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(config=config, command=name, stdout=sys.stdout, stderr=sys.stderr)
     failure_code = 125 if cmd.entry in _ENGINE_EXIT_125 else 1
     # -H, else $ORLOP_HOST/$DOCKER_HOST unless a local root is named: through orlopd.
-    from orlop.cli.backend import host_from_env
-
     host, ctx.host_source = (top.host, "-H") if top.host else (
-        (None, "") if top.root or top.run_root else host_from_env())
+        (None, "") if top.root or top.run_root else _host_from_env())
     ctx.host = host
     if host:
         from orlop.client.tlsoptions import resolve_tls

@@ -185,6 +185,14 @@ command("volume push", "volume", "Upload a volume to a registry as an OCI artifa
         "[OPTIONS] VOLUME REFERENCE")
 command("volume rename", "volume", "Rename a volume no running container uses (stopped "
         "containers follow it)", "OLD_NAME NEW_NAME")
+command("volume snapshot", "volume", "Create, list, remove or restore a volume's snapshots",
+        "create [OPTIONS] VOLUME [SNAPSHOT]\nls [OPTIONS] VOLUME\nrm VOLUME SNAPSHOT "
+        "[SNAPSHOT...]\nrestore VOLUME SNAPSHOT",
+        long="Create, list, remove or restore a volume's snapshots.\n\nA snapshot is a "
+             "read-only copy of the volume's content kept with the volume (reflinked where "
+             "the filesystem can, a full copy otherwise); mount one with -v VOLUME@SNAPSHOT:"
+             "/path, export what changed since one with volume export --since SNAPSHOT, "
+             "and restore it into the volume while no running container uses it.")
 command("volume update", "volume", "Add or remove a volume's labels", "[OPTIONS] VOLUME")
 command("volume rm", "volume", "Remove one or more volumes",
         "[OPTIONS] VOLUME [VOLUME...]", also=("volume remove",),
@@ -226,6 +234,12 @@ command("system service", "system", "Serve the Docker Engine API on a unix socke
              "root; its options (-H, --group, --tlsverify, --read-header-timeout...) are "
              "listed by 'orlopd --help'.")
 
+# --- build -------------------------------------------------------------------------
+command("image build", "build", "Build an image from a Dockerfile", "[OPTIONS] PATH | -",
+        also=("build", "builder build"), entry="build", section=COMMON)
+group("builder", "build", "Manage builds")
+command("builder prune", "build", "Remove build cache")
+
 # --- top-level only ------------------------------------------------------------------
 command("login", "distribution", "Authenticate to a registry", "[OPTIONS] [SERVER]",
         section=COMMON, long="Authenticate to a registry.\nDefaults to Docker Hub if no "
@@ -236,6 +250,10 @@ command("logout", "distribution", "Log out from a registry", "[SERVER]", section
 command("inspect", "inspect", "Return low-level information on Docker objects",
         "[OPTIONS] NAME|ID [NAME|ID...]")
 command("version", "system", "Show the Orlop version information", section=COMMON)
+command("dashboard", "dashboard", "Open orlopd's volumes dashboard in a web browser",
+        long="Open orlopd's volumes dashboard in a web browser\n\nForwards a loopback port "
+             "to orlopd's unix socket, with a token for this launch, and prints the "
+             "address to open (docs/dashboard.md).")
 
 # name -> (module, summary): what main() dispatches on (kept for callers of the old table).
 COMMANDS: dict[str, tuple[str, str]] = {n: (c.module, c.summary)

@@ -1,7 +1,8 @@
 """Docker's human units (go-units): sizes like ``4.26MB``, durations like ``2 hours``.
 
 Scripts and eyes are used to Docker's exact forms, so these follow go-units'
-``HumanSizeWithPrecision`` (decimal, 1000-based, ``%.<p>g``) and ``HumanDuration``.
+``HumanSizeWithPrecision`` (decimal, 1000-based, ``%.<p>g``; orlop/units.py, shared with
+the layers below) and ``HumanDuration``.
 """
 
 from __future__ import annotations
@@ -9,20 +10,9 @@ from __future__ import annotations
 import time
 
 from orlop.engine.timefmt import human_duration, parse_rfc3339
+from orlop.units import human_size
 
 __all__ = ["docker_date", "human_duration", "human_size", "parse_rfc3339", "time_ago"]
-
-_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def human_size(size: float, precision: int = 3) -> str:
-    """``4261550`` -> ``4.26MB`` (``docker images`` uses precision 3; ``HumanSize`` 4)."""
-    i = 0
-    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
-
 
 def time_ago(rfc3339: str, now: float | None = None) -> str:
     """``2 hours ago`` for a timestamp, as the CREATED column prints it."""

@@ -4,18 +4,19 @@ and out, one module per endpoint group (the RemoteBackend's, and any Python call
 from __future__ import annotations
 
 from orlop.client.archive import ArchiveAPI
-from orlop.client.base import API_VERSION, APIError
+from orlop.client.base import APIError
 from orlop.client.containers import ContainerAPI
-from orlop.client.images import ImageAPI
+from orlop.client.images import BuildAPI, ImageAPI
 from orlop.client.monitoring import MonitoringAPI
 from orlop.client.networks import NetworkAPI
 from orlop.client.registry import RegistryAPI
 from orlop.client.system import SystemAPI
 from orlop.client.volumes import VolumeAPI
+from orlop.wire.version import API_VERSION
 
 __all__ = ["API_VERSION", "APIClient", "APIError"]
 
 
 class APIClient(ContainerAPI, ImageAPI, VolumeAPI, SystemAPI, ArchiveAPI, MonitoringAPI,
-                RegistryAPI, NetworkAPI):
+                RegistryAPI, NetworkAPI, BuildAPI):
     """All endpoint groups over one endpoint (unix socket, or TCP with TLS)."""

@@ -46,7 +46,8 @@ class ArchiveAPI(BaseClient):
         nothing at ``path`` (a HEAD answer has no body, so no message either)."""
         conn = self.connection(self.timeout)
         try:
-            from orlop.client.base import API_VERSION, encode_params
+            from orlop.client.base import encode_params
+            from orlop.wire.version import API_VERSION
 
             conn.request("HEAD", f"/v{API_VERSION}{_archive_url(ref, volume)}"
                          f"{encode_params({'path': path})}")
@@ -92,10 +93,20 @@ class ArchiveAPI(BaseClient):
         return copy_body(conn, resp, out_fd)
 
     def export_volume(self, name: str, out_fd: int, checksum: str = "crc32",
-                      progress: Callable[[int], None] | None = None) -> int:
-        """``GET /libpod/volumes/{name}/export`` written to ``out_fd``."""
+                      progress: Callable[[int], None] | None = None, *,
+                      consistent: bool = False, snapshot: str | None = None,
+                      since: str | None = None) -> int:
+        """``GET /libpod/volumes/{name}/export`` written to ``out_fd`` (Orlop's
+        ``consistent``, ``snapshot`` and ``since`` only when asked)."""
+        params: dict[str, Any] = {"checksum": checksum}
+        if consistent:
+            params["consistent"] = True
+        if snapshot:
+            params["snapshot"] = snapshot
+        if since:
+            params["since"] = since
         conn, resp = self.open_stream("GET", f"/libpod/volumes/{quote(name)}/export",
-                                      {"checksum": checksum})
+                                      params)
         return copy_body(conn, resp, out_fd, progress)
 
     def import_volume(self, name: str, stream: Any, force: bool = False) -> None:

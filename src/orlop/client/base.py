@@ -24,8 +24,7 @@ from orlop.errors import (
     SystemFailureError,
     UnsupportedError,
 )
-
-API_VERSION = "1.45"
+from orlop.wire.version import API_VERSION
 
 _BY_STATUS: dict[int, type[OrlopError]] = {
     400: InvalidParameterError, 403: PermissionDeniedError, 404: NotFoundError,

@@ -10,8 +10,9 @@ import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from orlop.client.base import API_VERSION, BaseClient, encode_params, error_from, quote
+from orlop.client.base import BaseClient, encode_params, error_from, quote
 from orlop.errors import SystemFailureError
+from orlop.wire.version import API_VERSION
 
 _HEAD_LIMIT = 64 * 1024
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from orlop.client.base import BaseClient, quote
@@ -117,3 +117,61 @@ class ImageAPI(BaseClient):
                     ("pause", "1" if pause else "0"), *(("changes", c) for c in changes)])
         out = self.json("POST", f"/commit{qs}", body={})
         return str(out["Id"])
+
+
+class BuildAPI(BaseClient):
+    def build(self, body: Any, opts: Any, dockerfile: str,
+              emit: Callable[[dict[str, Any]], None]) -> str:
+        """``POST /build``: the context tar streamed as the body; each message of the
+        answer given to ``emit``; the image id.  An ``errorDetail`` raises Docker's text
+        with its code (a RUN's exit code)."""
+        from orlop.errors import BuildStepError
+
+        pairs: list[tuple[str, str | None]] = [("dockerfile", dockerfile)]
+        pairs += [("t", t) for t in opts.tags]
+        if opts.target:
+            pairs.append(("target", opts.target))
+        if opts.build_args:
+            pairs.append(("buildargs", json.dumps(opts.build_args)))
+        if opts.labels:
+            pairs.append(("labels", json.dumps(opts.labels)))
+        for key, on in (("nocache", opts.no_cache), ("pull", opts.pull), ("q", opts.quiet),
+                        ("forcerm", opts.force_rm)):
+            if on:
+                pairs.append((key, "1"))
+        pairs.append(("rm", "1" if opts.remove else "0"))
+        if opts.network:
+            pairs.append(("networkmode", opts.network))
+        if opts.platform:
+            pairs.append(("platform", opts.platform))
+        conn, resp = self.open_stream("POST", f"/build{query(pairs)}", body=chunks(body),
+                                      headers={"Content-Type": "application/x-tar"})
+        image_id = ""
+        try:
+            for line in resp:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                if msg.get("error") or msg.get("errorDetail"):
+                    detail = msg.get("errorDetail") or {}
+                    raise BuildStepError(str(msg.get("error") or detail.get("message", "")),
+                                         int(detail.get("code") or 1))
+                aux = msg.get("aux")
+                if isinstance(aux, dict) and aux.get("ID"):
+                    image_id = str(aux["ID"])
+                emit(msg)
+        finally:
+            conn.close()
+        return image_id
+
+    def build_prune(self, all_: bool = False) -> dict[str, Any]:
+        """``POST /build/prune``."""
+        out: dict[str, Any] = self.json("POST", "/build/prune",
+                                        params={"all": True} if all_ else None)
+        return out

@@ -74,6 +74,34 @@ class VolumeAPI(BaseClient):
             "filters": dict(filters)} if filters else None)
         return out
 
+    # --- snapshots (Orlop's /libpod/volumes/{name}/snapshots) -----------------------
+
+    def volume_snapshots(self, name: str) -> list[dict[str, Any]]:
+        """``GET /libpod/volumes/{name}/snapshots``: the snapshots, oldest first."""
+        return list(self.json("GET", f"/libpod/volumes/{quote(name)}/snapshots") or [])
+
+    def create_volume_snapshot(self, name: str, snapshot: str | None = None,
+                               consistent: bool = False) -> dict[str, Any]:
+        """``POST /libpod/volumes/{name}/snapshots?name=SNAP&consistent=``."""
+        params: dict[str, Any] = {}
+        if snapshot:
+            params["name"] = snapshot
+        if consistent:
+            params["consistent"] = True
+        out: dict[str, Any] = self.json("POST", f"/libpod/volumes/{quote(name)}/snapshots",
+                                        params=params or None)
+        return out
+
+    def remove_volume_snapshot(self, name: str, snapshot: str) -> None:
+        """``DELETE /libpod/volumes/{name}/snapshots/{snapshot}``."""
+        self.request("DELETE", f"/libpod/volumes/{quote(name)}/snapshots/{quote(snapshot)}")
+
+    def restore_volume_snapshot(self, name: str, snapshot: str) -> dict[str, Any]:
+        """``POST /libpod/volumes/{name}/snapshots/{snapshot}/restore``."""
+        out: dict[str, Any] = self.json(
+            "POST", f"/libpod/volumes/{quote(name)}/snapshots/{quote(snapshot)}/restore")
+        return out
+
     def remove_volume(self, name: str, force: bool = False) -> None:
         self.request("DELETE", f"/volumes/{quote(name)}", params={"force": force})
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from orlop.units import human_size
+
 
 class Progress(Protocol):
     def message(self, text: str, id: str = "") -> None:
@@ -30,26 +32,15 @@ class Silent:
         pass
 
 
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
-
-
-def human_size(size: float) -> str:
-    """go-units ``HumanSize`` (decimal, 4 significant digits): ``1.088MB``."""
-    i = 0
-    while size >= 1000.0 and i < len(_UNITS) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.4g}{_UNITS[i]}"
-
-
 def progress_bar(current: int, total: int) -> str:
     """Docker's ``JSONProgress.String()``: ``[=====>     ]  1.04MB/2.14MB``."""
     width = 50
     if total <= 0:
-        return f"{human_size(current):>8}"
+        return f"{human_size(current, 4):>8}"
     pct = min(width, int(current * width / total))
     bar = "=" * pct + (">" if pct < width else "") + " " * max(0, width - pct - 1)
-    return f"[{bar}] {human_size(current):>8}/{human_size(total)}"
+    # go-units HumanSize: 4 significant digits, ``1.088MB``.
+    return f"[{bar}] {human_size(current, 4):>8}/{human_size(total, 4)}"
 
 
 def short(digest: str) -> str:
@@ -57,4 +48,4 @@ def short(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-__all__ = ["Progress", "Silent", "human_size", "progress_bar", "short"]
+__all__ = ["Progress", "Silent", "progress_bar", "short"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ class RunOptions:
     auto_remove: bool = False
     runtime: str = ""
     volumes: list[str] = field(default_factory=list)  # raw -v specs
-    mounts: list[str] = field(default_factory=list)  # raw --mount specs
-    # Already parsed --mount equivalents: the API's HostConfig.Mounts (mounts.spec.from_api_mount)
+    # --mount, parsed once where it was given: by the CLI (mounts.parser.parse_mount_flag)
+    # or, from the API's HostConfig.Mounts, by orlopd (wire.mounts.from_api_mount)
     mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)
@@ -109,10 +109,11 @@ class ContainerConfig:
 
 @dataclass
 class HostConfig:
-    """Docker's `HostConfig` block, in snake_case; raw specs kept as the user typed them."""
+    """Docker's `HostConfig` block, in snake_case; raw specs kept as the user typed them
+    (``-v``, ``--tmpfs``), ``--mount`` requests as their typed specs."""
 
     binds: list[str] | None
-    mounts: list[dict[str, Any]] | None
+    mounts: list[MountSpec] | None
     tmpfs: dict[str, str] | None
     volumes_from: list[str] | None
     network_mode: str
@@ -140,13 +141,28 @@ class HostConfig:
     dns_search: list[str] | None = None
     dns_options: list[str] | None = None
     extra_hosts: list[str] | None = None
+    # HostConfig.Mounts as records written before the specs were kept typed held it:
+    # Docker's entries, shown as they are (never written again).
+    legacy_api_mounts: list[dict[str, Any]] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)
+                               if f.name not in ("mounts", "legacy_api_mounts")}
+        out["mounts"] = self.legacy_api_mounts if self.mounts is None else \
+            [s.to_json() for s in self.mounts]
+        return json.dumps(out, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> HostConfig:
-        return cls(**json.loads(text))
+        from orlop.mounts.spec import MountSpec
+
+        data = json.loads(text)
+        data.pop("legacy_api_mounts", None)
+        mounts = data.pop("mounts", None)
+        if mounts and any("Target" in m for m in mounts):  # Docker's names: an old record
+            return cls(mounts=None, legacy_api_mounts=mounts, **data)
+        return cls(mounts=None if mounts is None else [MountSpec.from_json(m) for m in mounts],
+                   **data)
 
 
 @dataclass

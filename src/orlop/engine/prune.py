@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orlop.errors import InvalidParameterError, OrlopError
 
@@ -66,9 +66,10 @@ def until_epoch(values: list[str]) -> float:
 
 
 def prune_containers(engine: Engine, filters: Mapping[str, list[str]] | None = None
-                     ) -> dict[str, Any]:
-    """Remove every stopped container passing ``filters``; Docker's prune report."""
-    from orlop.engine.systemwire import dir_size
+                     ) -> tuple[list[str], int]:
+    """Remove every stopped container passing ``filters``: the ids removed and the
+    bytes reclaimed (wire/prune.py makes Docker's report of them)."""
+    from orlop.engine.sysinfo import dir_size
 
     f = {k: list(v) for k, v in (filters or {}).items()}
     check_filters(f)
@@ -84,7 +85,7 @@ def prune_containers(engine: Engine, filters: Mapping[str, list[str]] | None = N
             engine.remove_container(c.id)
             deleted.append(c.id)
             reclaimed += size
-    return {"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}
+    return deleted, reclaimed
 
 
 def prune_volumes(engine: Engine, all_: bool, filters: Mapping[str, list[str]] | None,

@@ -1,4 +1,4 @@
-"""The full reconciliation, run by the next command after a kill (Engine.reconcile).
+"""The full reconciliation, run by the next command after a kill (engine/containers/reconcile.py).
 
 Every multi-step operation orders its steps so that a SIGKILL between any two leaves the
 database consistent and the disk holding at most *leftovers* (design.md, "State on
@@ -21,7 +21,7 @@ kill can leave, and what repairs it here:
   of containers that are gone, ``.exit`` files older than :data:`EXIT_FILE_TTL_S`.
 
 It is cheap enough to run after every kill (a few listdirs, one read of the mount table,
-one query per table) but not on every command: Engine.reconcile runs it only when a
+one query per table) but not on every command: the reconciliation runs it only when a
 dead monitor, a dead creator or a dead operation marker (state/inflight.py) says so.
 """
 
@@ -38,14 +38,17 @@ from typing import TYPE_CHECKING
 from orlop.engine.containers.procio import is_locked
 from orlop.engine.containers.runner import pins_dir
 from orlop.errors import OrlopError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH
 from orlop.kernel.mountinfo import mount_points_under
 from orlop.kernel.process import process_alive_since
 from orlop.state import inflight
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.config import EngineConfig
+    from orlop.engine.store import ContainerStore
+    from orlop.images.store import ImageStore
+    from orlop.volumes.service import VolumeService
 
 # How long the exit code of a container that is gone is kept for `wait` (an --rm
 # container is removed by its monitor as soon as it ends; `wait` reads the code after).
@@ -53,22 +56,22 @@ EXIT_FILE_TTL_S = 60.0
 _RUN_SUFFIXES = (".lock", ".stdin", ".fifo", ".exit")
 
 
-def repair(engine: Engine) -> None:
+def repair(cfg: EngineConfig, containers: ContainerStore, volumes: VolumeService,
+           images: ImageStore) -> None:
     """Repair everything a killed process can leave (the module docstring).
 
     A step that fails does not fail the command that ran it (the user asked for
     something else): the other steps still run, and the dead markers stay, so the next
     command tries again."""
-    cfg = engine.config
     with inflight.repairing(cfg.root):
         markers = inflight.dead_markers(cfg.root)
         done = [
             _step(lambda: release_dead_pins(pins_dir(cfg.run_root))),
-            _step(lambda: not engine.volumes.reconcile(_holders(engine)).errors),
-            _step(lambda: unmount_dead_containers(engine)),
-            _step(lambda: sweep_container_dirs(engine)),
-            _step(lambda: sweep_run_files(engine)),
-            _step(engine.images.reconcile),
+            _step(lambda: not volumes.reconcile(_holders(cfg, containers)).errors),
+            _step(lambda: unmount_dead_containers(cfg)),
+            _step(lambda: sweep_container_dirs(cfg, containers)),
+            _step(lambda: sweep_run_files(cfg, containers)),
+            _step(images.reconcile),
         ]
         if all(done):
             inflight.clear(cfg.root, markers)
@@ -82,13 +85,11 @@ def _step(fn: Callable[[], object]) -> bool:
         return False
 
 
-def _holders(engine: Engine) -> set[str]:
+def _holders(cfg: EngineConfig, containers: ContainerStore) -> set[str]:
     """The containers whose volume references are real: a live process (monitor, or
     the CLI starting it) holds the container's lock.  Every other reference belongs to
     a process that died (or a container that is gone) and is released."""
-    with engine.db.read() as conn:
-        refs = {r[0] for r in conn.execute("SELECT DISTINCT ref FROM volume_mounts")}
-    return {ref for ref in refs if is_locked(engine.config.run_root, ref)}
+    return {ref for ref in containers.volume_mount_refs() if is_locked(cfg.run_root, ref)}
 
 
 def release_dead_pins(pins: Path) -> None:
@@ -114,64 +115,58 @@ def release_dead_pins(pins: Path) -> None:
                 os.unlink(path)  # the pin of a file subpath
 
 
-def unmount_dead_containers(engine: Engine) -> None:
+def unmount_dead_containers(cfg: EngineConfig) -> None:
     """Host mounts below ``containers/<id>/`` of a container no live process holds.
 
     Orlop mounts a container's overlay inside the runtime's (or a helper's) private
     mount namespace, so normally there are none; this catches one made by an older
     version or an external tool, which would keep the container's directory busy."""
-    base = str(engine.config.containers_dir)
+    base = str(cfg.containers_dir)
     for mp in mount_points_under(base):
         cid = mp[len(base) + 1:].split("/", 1)[0]
-        if cid and not is_locked(engine.config.run_root, cid):
+        if cid and not is_locked(cfg.run_root, cid):
             _unmount(mp)
 
 
-def _recorded_ids(engine: Engine) -> set[str]:
-    """Ids of every container with a record, whatever its state."""
-    with engine.db.read() as conn:
-        return {r["id"] for r in conn.execute("SELECT id FROM containers")}
-
-
-def sweep_container_dirs(engine: Engine) -> None:
+def sweep_container_dirs(cfg: EngineConfig, containers: ContainerStore) -> None:
     """Directories of containers with no record: an `rm` killed after its delete.
 
     A directory is made only after its record is committed (create_container), and
     this lists the directories before it reads the records, so a directory without a
     record is never a create in progress."""
-    d = engine.config.containers_dir
+    d = cfg.containers_dir
     try:
         names = os.listdir(d)
     except FileNotFoundError:
         return
     if not names:
         return
-    known = _recorded_ids(engine)
+    known = containers.ids()
     for name in names:
         if name not in known and len(name) == 64:
             shutil.rmtree(d / name, ignore_errors=True)
 
 
-def sweep_run_files(engine: Engine) -> None:
+def sweep_run_files(cfg: EngineConfig, containers: ContainerStore) -> None:
     """Lock, stdin and fifo files of containers that are gone, and old ``.exit`` files.
 
     Listed before the records are read: a container created meanwhile has a record by
     the time it makes its files (its lock is taken after the 'creating' row commits)."""
-    d = engine.config.run_root / "containers"
+    d = cfg.run_root / "containers"
     try:
         names = os.listdir(d)
     except FileNotFoundError:
         return
     if not names:
         return
-    known = _recorded_ids(engine)
+    known = containers.ids()
     sweep_exit_files(d, names)
     for name in names:
         cid, dot, suffix = name.partition(".")
         if not dot or len(cid) != 64 or suffix == "exit" or "." + suffix not in _RUN_SUFFIXES:
             continue
         path = d / name
-        if cid in known or (suffix == "lock" and is_locked(engine.config.run_root, cid)):
+        if cid in known or (suffix == "lock" and is_locked(cfg.run_root, cid)):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
@@ -198,4 +193,4 @@ def _unmount(path: str) -> None:
     """Detach ``path``; not mounted (any more) is fine, and a failure leaves it for the
     next repair rather than failing the command that found it."""
     with contextlib.suppress(OSError):
-        libc.umount2(path, MNT_DETACH)
+        fs.umount2(path, MNT_DETACH)

@@ -1,14 +1,23 @@
-"""Container records and their mount points in the SQLite store."""
+"""Container records and their mount points in the SQLite store.
+
+Every container query of the engine is here: the functions take the connection of the
+caller's transaction (several steps in one transaction: a create, a remove), and
+:class:`ContainerStore` runs the one-step ones in a transaction of its own.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from orlop.engine.models import Container, ContainerConfig, HostConfig
 from orlop.errors import ContainerNotFoundError, InvalidParameterError, NameConflictError
+
+if TYPE_CHECKING:
+    from orlop.state import Database
 
 _COLUMNS = ("id, name, image_id, image_ref, created, config, host_config, status, pid, "
             "exit_code, started_at, finished_at, error, runtime, restart_count, oom_killed, "
@@ -34,9 +43,7 @@ def insert(conn: sqlite3.Connection, c: Container,
     Runs inside the caller's write transaction, so a name conflict or a volume that a
     racing `volume rm` deleted (the foreign key) rolls back everything.
     """
-    owner = conn.execute("SELECT id FROM containers WHERE name = ?", (c.name,)).fetchone()
-    if owner is not None:
-        raise NameConflictError(c.name, owner["id"])
+    check_name_free(conn, c.name)
     conn.execute(
         f"INSERT INTO containers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (c.id, c.name, c.image_id, c.image_ref, c.created, c.config.to_json(),
@@ -76,7 +83,7 @@ def set_creating_volumes(conn: sqlite3.Connection, container_id: str,
                  (json.dumps(list(names)), container_id))
 
 
-# A container still being created (Engine.create_container) is nobody's to see or touch.
+# A container still being created (engine/containers/create.py) is nobody's to see or touch.
 _VISIBLE = "status != 'creating'"
 
 
@@ -150,3 +157,122 @@ def delete(conn: sqlite3.Connection, container_id: str) -> list[str]:
                          "volume_mounts WHERE volume_name = ?) WHERE name = ?", (name, name))
     conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
     return vols
+
+
+def check_name_free(conn: sqlite3.Connection, name: str) -> None:
+    """Docker's conflict error if a container (in any state) already has ``name``."""
+    owner = conn.execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchone()
+    if owner is not None:
+        raise NameConflictError(name, owner["id"])
+
+
+def set_host_config(conn: sqlite3.Connection, container_id: str, hc: HostConfig) -> None:
+    conn.execute("UPDATE containers SET host_config = ? WHERE id = ?",
+                 (hc.to_json(), container_id))
+
+
+def anonymous_volume_names(conn: sqlite3.Connection) -> set[str]:
+    """Names of every anonymous volume (the ones ``rm -v`` may remove)."""
+    return {r["name"] for r in conn.execute("SELECT name FROM volumes WHERE anonymous = 1")}
+
+
+def volume_names(conn: sqlite3.Connection, container_id: str) -> list[str]:
+    """The volumes the container's mount points name."""
+    return [r["volume_name"] for r in conn.execute(
+        "SELECT DISTINCT volume_name FROM mount_points WHERE container_id = ? AND "
+        "volume_name IS NOT NULL", (container_id,))]
+
+
+def delete_creating(conn: sqlite3.Connection, container_id: str) -> None:
+    """The record of a create that failed or whose creator died (nothing else)."""
+    conn.execute("DELETE FROM containers WHERE id = ? AND status = 'creating'",
+                 (container_id,))
+
+
+class ContainerStore:
+    """The container records over the shared database, for callers with no transaction
+    of their own: each method is one transaction.  :meth:`read` and :meth:`write` give
+    the connection for several steps in one (with this module's functions)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self.db.read() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        with self.db.write() as conn:
+            yield conn
+
+    def get(self, container_id: str) -> Container | None:
+        """By full id, in any state (None: no record)."""
+        with self.db.read() as conn:
+            return get_by_id(conn, container_id)
+
+    def resolve(self, ref: str) -> Container:
+        with self.db.read() as conn:
+            return resolve(conn, ref)
+
+    def list_all(self) -> list[Container]:
+        with self.db.read() as conn:
+            return list_all(conn)
+
+    def mount_points(self, container_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return mount_points(conn, container_id)
+
+    def volume_names(self, container_id: str) -> list[str]:
+        with self.db.read() as conn:
+            return volume_names(conn, container_id)
+
+    def update(self, container_id: str, **fields: Any) -> bool:
+        """Set state fields if the record still exists; whether it did."""
+        with self.db.write() as conn:
+            if get_by_id(conn, container_id) is None:
+                return False
+            set_state(conn, container_id, **fields)
+            return True
+
+    def set_host_config(self, container_id: str, hc: HostConfig) -> None:
+        with self.db.write() as conn:
+            set_host_config(conn, container_id, hc)
+
+    def live(self) -> list[tuple[str, str]]:
+        """(id, status) of every container a process should be holding: running,
+        paused, restarting, or being created."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT id, status FROM containers WHERE status IN "
+                "('running', 'paused', 'restarting', 'creating')").fetchall()
+        return [(r["id"], r["status"]) for r in rows]
+
+    def creating_volumes(self, container_id: str) -> list[str] | None:
+        """The anonymous volumes a create in progress recorded; None if the container
+        is not (any more) being created."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT status, creating_volumes FROM containers "
+                               "WHERE id = ?", (container_id,)).fetchone()
+        if row is None or row["status"] != "creating":
+            return None
+        return [str(n) for n in json.loads(row["creating_volumes"] or "[]")]
+
+    def set_creating_volumes(self, container_id: str, names: Sequence[str]) -> None:
+        with self.db.write() as conn:
+            set_creating_volumes(conn, container_id, names)
+
+    def delete_creating(self, container_id: str) -> None:
+        with self.db.write() as conn:
+            delete_creating(conn, container_id)
+
+    def ids(self) -> set[str]:
+        """Ids of every container with a record, whatever its state."""
+        with self.db.read() as conn:
+            return {r["id"] for r in conn.execute("SELECT id FROM containers")}
+
+    def volume_mount_refs(self) -> set[str]:
+        """Every holder of a volume mount reference (a container id, or a helper's)."""
+        with self.db.read() as conn:
+            return {r[0] for r in conn.execute("SELECT DISTINCT ref FROM volume_mounts")}

@@ -64,3 +64,17 @@ def system_info(engine: Engine) -> SystemInfo:
         # A unified-only host has cgroup.controllers at the root; this one is hybrid (v1).
         cgroup_version="2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
     )
+
+
+def dir_size(path: str) -> int:
+    """Apparent size below ``path``, symlinks not followed, hard links counted once."""
+    from orlop.volumes.fsutil import tree_size
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        return tree_size(fd)
+    finally:
+        os.close(fd)

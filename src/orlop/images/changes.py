@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from orlop.errors import InvalidParameterError
@@ -127,78 +127,110 @@ def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, A
 
 def _apply_one(config: dict[str, Any], line: str, state: dict[str, bool]) -> None:
     keyword, _, rest = line.partition(" ")
-    rest = rest.strip()
     cmd = keyword.lower()
     if cmd not in VALID_CHANGE_COMMANDS:
         raise InvalidParameterError(f"{cmd} is not a valid change command")
-    upper = keyword.upper()
-    if cmd in ("cmd", "entrypoint"):
-        exec_form = _json_array(rest)
-        # Shell form, as Docker: the line is run by /bin/sh -c.
-        value = exec_form if exec_form is not None else (["/bin/sh", "-c", rest] if rest else [])
-        if cmd == "cmd":
-            config["Cmd"] = value
-            state["cmd_set"] = True
-        else:
-            config["Entrypoint"] = value
-            if not state["cmd_set"]:
-                # Docker: a new ENTRYPOINT drops the CMD inherited from the base config,
-                # unless a CMD was given in the same set of changes.
-                config["Cmd"] = None
-    elif cmd == "env":
-        env = list(config.get("Env") or [])
-        for key, val in _name_values(upper, rest):
-            env = [e for e in env if e.partition("=")[0] != key]
-            env.append(f"{key}={val}")
-        config["Env"] = env
-    elif cmd == "label":
-        labels = dict(config.get("Labels") or {})
-        for key, val in _name_values(upper, rest):
-            labels[key] = val
-        config["Labels"] = labels
-    elif cmd == "workdir":
-        if not rest:
-            raise InvalidParameterError("WORKDIR requires exactly one argument")
-        # Relative to the previous WORKDIR, and always absolute (Docker joins with "/").
-        config["WorkingDir"] = posixpath.normpath(
-            posixpath.join("/", config.get("WorkingDir") or "/", rest))
-    elif cmd == "user":
-        if not rest:
-            raise InvalidParameterError("USER requires exactly one argument")
-        config["User"] = rest
-    elif cmd == "volume":
-        paths = _json_array(rest)
-        if paths is None:
-            paths = _words(upper, rest)
-        if not paths:
-            raise InvalidParameterError("VOLUME requires at least one argument")
-        volumes = dict(config.get("Volumes") or {})
-        for path in paths:
-            if not path.strip():
-                raise InvalidParameterError("VOLUME specified can not be an empty string")
-            volumes[path] = {}
-        config["Volumes"] = volumes
-    elif cmd == "expose":
-        ports = dict(config.get("ExposedPorts") or {})
-        for word in _words(upper, rest):
-            m = _PORT.match(word)
-            if m is None:
-                raise InvalidParameterError(f"Invalid containerPort: {word}")
-            lo, hi, proto = int(m.group(1)), int(m.group(2) or m.group(1)), m.group(3) or "tcp"
-            if not (0 < lo <= hi <= 65535):
-                raise InvalidParameterError(f"Invalid containerPort: {word}")
-            for port in range(lo, hi + 1):
-                ports[f"{port}/{proto.lower()}"] = {}
-        _set_after(config, "ExposedPorts", ports, after="AttachStderr")
-    elif cmd == "stopsignal":
-        if not rest:
-            raise InvalidParameterError("STOPSIGNAL requires exactly one argument")
-        _check_signal(rest)
-        _set_after(config, "StopSignal", rest, after="Labels")
-    elif cmd == "onbuild":
-        if not rest:
-            raise InvalidParameterError("ONBUILD requires at least one argument")
-        config["OnBuild"] = [*(config.get("OnBuild") or []), rest]
+    _CHANGES[cmd](config, keyword.upper(), rest.strip(), state)
+
+
+def _change_exec(config: dict[str, Any], upper: str, rest: str, state: dict[str, bool]) -> None:
+    exec_form = _json_array(rest)
+    # Shell form, as Docker: the line is run by /bin/sh -c.
+    value = exec_form if exec_form is not None else (["/bin/sh", "-c", rest] if rest else [])
+    if upper == "CMD":
+        config["Cmd"] = value
+        state["cmd_set"] = True
+        return
+    config["Entrypoint"] = value
+    if not state["cmd_set"]:
+        # Docker: a new ENTRYPOINT drops the CMD inherited from the base config,
+        # unless a CMD was given in the same set of changes.
+        config["Cmd"] = None
+
+
+def _change_env(config: dict[str, Any], upper: str, rest: str, _state: dict[str, bool]) -> None:
+    env = list(config.get("Env") or [])
+    for key, val in _name_values(upper, rest):
+        env = [e for e in env if e.partition("=")[0] != key]
+        env.append(f"{key}={val}")
+    config["Env"] = env
+
+
+def _change_label(config: dict[str, Any], upper: str, rest: str,
+                  _state: dict[str, bool]) -> None:
+    labels = dict(config.get("Labels") or {})
+    for key, val in _name_values(upper, rest):
+        labels[key] = val
+    config["Labels"] = labels
+
+
+def _change_workdir(config: dict[str, Any], _upper: str, rest: str,
+                    _state: dict[str, bool]) -> None:
+    if not rest:
+        raise InvalidParameterError("WORKDIR requires exactly one argument")
+    # Relative to the previous WORKDIR, and always absolute (Docker joins with "/").
+    config["WorkingDir"] = posixpath.normpath(
+        posixpath.join("/", config.get("WorkingDir") or "/", rest))
+
+
+def _change_user(config: dict[str, Any], _upper: str, rest: str,
+                 _state: dict[str, bool]) -> None:
+    if not rest:
+        raise InvalidParameterError("USER requires exactly one argument")
+    config["User"] = rest
+
+
+def _change_volume(config: dict[str, Any], upper: str, rest: str,
+                   _state: dict[str, bool]) -> None:
+    paths = _json_array(rest)
+    if paths is None:
+        paths = _words(upper, rest)
+    if not paths:
+        raise InvalidParameterError("VOLUME requires at least one argument")
+    volumes = dict(config.get("Volumes") or {})
+    for path in paths:
+        if not path.strip():
+            raise InvalidParameterError("VOLUME specified can not be an empty string")
+        volumes[path] = {}
+    config["Volumes"] = volumes
+
+
+def _change_expose(config: dict[str, Any], upper: str, rest: str,
+                   _state: dict[str, bool]) -> None:
+    ports = dict(config.get("ExposedPorts") or {})
+    for word in _words(upper, rest):
+        m = _PORT.match(word)
+        if m is None:
+            raise InvalidParameterError(f"Invalid containerPort: {word}")
+        lo, hi, proto = int(m.group(1)), int(m.group(2) or m.group(1)), m.group(3) or "tcp"
+        if not (0 < lo <= hi <= 65535):
+            raise InvalidParameterError(f"Invalid containerPort: {word}")
+        for port in range(lo, hi + 1):
+            ports[f"{port}/{proto.lower()}"] = {}
+    _set_after(config, "ExposedPorts", ports, after="AttachStderr")
+
+
+def _change_stopsignal(config: dict[str, Any], _upper: str, rest: str,
+                       _state: dict[str, bool]) -> None:
+    if not rest:
+        raise InvalidParameterError("STOPSIGNAL requires exactly one argument")
+    _check_signal(rest)
+    _set_after(config, "StopSignal", rest, after="Labels")
+
+
+def _change_onbuild(config: dict[str, Any], _upper: str, rest: str,
+                    _state: dict[str, bool]) -> None:
+    if not rest:
+        raise InvalidParameterError("ONBUILD requires at least one argument")
+    config["OnBuild"] = [*(config.get("OnBuild") or []), rest]
+
+
+_CHANGES: dict[str, Callable[[dict[str, Any], str, str, dict[str, bool]], None]] = {
+    "cmd": _change_exec, "entrypoint": _change_exec, "env": _change_env,
+    "label": _change_label, "workdir": _change_workdir, "user": _change_user,
+    "volume": _change_volume, "expose": _change_expose, "stopsignal": _change_stopsignal,
+    "onbuild": _change_onbuild,
+}
 
 
 def _set_after(config: dict[str, Any], key: str, value: Any, *, after: str) -> None:

@@ -21,6 +21,7 @@ the same layer bytes (orlop.images.tarsplit).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -32,11 +33,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.archive.extract import extract_tar
-from orlop.errors import InvalidArchiveError
+from orlop.errors import InvalidArchiveError, OrlopError
 from orlop.images.archive import scan_layer
 from orlop.images.reference import parse_tag_target
 from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
-from orlop.kernel.libc import openat2
+from orlop.kernel.fs import openat2
 
 if TYPE_CHECKING:
     from orlop.images.store import ImageStore
@@ -301,4 +302,14 @@ def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-__all__ = ["load_archive"]
+def loaded_ids(store: ImageStore, lines: list[str]) -> list[str]:
+    """The ids of the images ``load`` reported (``Loaded image: ref`` / ``... ID: id``)."""
+    ids: dict[str, None] = {}
+    for line in lines:
+        ref = line.partition(": ")[2].strip()
+        with contextlib.suppress(OrlopError):
+            ids[store.get(ref).id] = None
+    return list(ids)
+
+
+__all__ = ["load_archive", "loaded_ids"]

@@ -600,38 +600,6 @@ class ImageStore:
 
     # --- inspect -----------------------------------------------------------------
 
-    def inspect(self, image: Image) -> dict[str, Any]:
-        """Docker's ``image inspect`` JSON (API 1.41 shape)."""
-        cfg = image.config
-        container_config = {**empty_container_config(), **image.container_config}
-        dirs = [str(p) for p in self.layer_dirs(image)]
-        data: dict[str, str] = {}
-        if len(dirs) > 1:
-            data["LowerDir"] = ":".join(reversed(dirs[:-1]))  # overlay order: top first
-        if dirs:
-            data["UpperDir"] = dirs[-1]
-        return {
-            "Id": image.id,
-            "RepoTags": list(image.repo_tags),
-            "RepoDigests": list(image.repo_digests),
-            "Parent": cfg.get("parent", ""),
-            "Comment": cfg.get("comment", ""),
-            "Created": cfg.get("created", image.created),
-            "Container": cfg.get("container", ""),
-            "ContainerConfig": {**empty_container_config(),
-                                **(cfg.get("container_config") or {})},
-            "DockerVersion": cfg.get("docker_version", ""),
-            "Author": cfg.get("author", ""),
-            "Config": container_config,
-            "Architecture": cfg.get("architecture", ""),
-            "Os": cfg.get("os", "linux"),
-            "Size": image.size,
-            "VirtualSize": image.size,
-            "GraphDriver": {"Data": data, "Name": "overlay2"},
-            "RootFS": {"Type": "layers", "Layers": list(image.diff_ids)},
-            "Metadata": {"LastTagTime": image.last_tag_time},
-        }
-
     # --- reconcile ---------------------------------------------------------------
 
     def reconcile(self) -> list[Path]:

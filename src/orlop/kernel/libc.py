@@ -245,3 +245,20 @@ __all__ = ["AT_FDCWD", "attach_tree", "capget", "capset", "clone_tree", "close_r
            "fsconfig", "fsmount", "fsopen", "mount", "mount_setattr", "move_mount",
            "open_tree", "openat2", "pivot_root", "prctl", "renameat2", "setns", "umount2",
            "unshare"]
+
+
+def syncfs(fd: int) -> None:
+    """syncfs(2): write back the one filesystem holding ``fd`` (a snapshot made durable
+    before it is renamed into place, without the whole machine's ``sync``)."""
+    _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")
+
+
+FICLONE = 0x40049409  # _IOW(0x94, 9, int): share all extents of a file (reflink)
+
+
+def ficlone(dst_fd: int, src_fd: int) -> None:
+    """ioctl(FICLONE): ``dst`` shares ``src``'s extents (btrfs, XFS with reflink=1,
+    bcachefs); EOPNOTSUPP/EXDEV/EINVAL where the filesystem cannot."""
+    import fcntl
+
+    fcntl.ioctl(dst_fd, FICLONE, src_fd)

@@ -19,7 +19,7 @@ from orlop.mounts.parser import (
     validate_volume_name,
 )
 from orlop.mounts.plan import MountPlan, VolumesFrom, merge_mounts, sort_mounts
-from orlop.mounts.spec import MountPoint, MountSpec, MountType, from_api_mount, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec, MountType
 
 __all__ = [
     "MountPlan",
@@ -30,7 +30,6 @@ __all__ = [
     "check_duplicates",
     "clean_target",
     "convert_tmpfs_options",
-    "from_api_mount",
     "merge_mounts",
     "oci_mount",
     "parse_image_volume",
@@ -39,7 +38,6 @@ __all__ = [
     "parse_volume_flag",
     "parse_volumes_from",
     "sort_mounts",
-    "to_api_mount",
     "validate_bind_source",
     "validate_volume_name",
 ]

@@ -7,15 +7,14 @@ tmpfs gets Docker's ``nosuid,nodev,noexec`` defaults merged with the user's word
 
 from __future__ import annotations
 
-from typing import Any
-
 from orlop.errors import InvalidMountError
 from orlop.mounts.spec import DEFAULT_BIND_PROPAGATION, MountPoint
 from orlop.mounts.tmpfs import convert_tmpfs_options
+from orlop.runtime.spec import Mount
 
 
 def oci_mount(mp: MountPoint, rro_error: str | None = None, *,
-              source_is_dir: bool = True) -> dict[str, Any]:
+              source_is_dir: bool = True) -> Mount:
     """The config.json entry for ``mp``.
 
     For a volume with a ``subpath`` the engine must first replace ``mp.source`` with the
@@ -46,8 +45,7 @@ def oci_mount(mp: MountPoint, rro_error: str | None = None, *,
     if mp.type == "tmpfs":
         _, options = convert_tmpfs_options(mp.tmpfs_size, mp.tmpfs_mode, mp.tmpfs_options,
                                            read_only=not mp.rw)
-        return {"destination": mp.destination, "type": "tmpfs", "source": "tmpfs",
-                "options": options}
+        return Mount(mp.destination, "tmpfs", "tmpfs", options)
     bind_word = "bind" if mp.bind_recursive == "disabled" else "rbind"
     if mp.rw:
         access = "rw"
@@ -61,5 +59,5 @@ def oci_mount(mp: MountPoint, rro_error: str | None = None, *,
         raise InvalidMountError(rro_error)
     else:
         access = "ro"
-    return {"destination": mp.destination, "type": "bind", "source": mp.source,
-            "options": [bind_word, access, mp.propagation or DEFAULT_BIND_PROPAGATION]}
+    return Mount(mp.destination, "bind", mp.source,
+                 [bind_word, access, mp.propagation or DEFAULT_BIND_PROPAGATION])

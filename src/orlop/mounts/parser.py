@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from orlop.errors import InvalidMountError, InvalidMountFlagError
+from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
+from orlop.goparse import parse_bool
 from orlop.mounts.spec import (
     BIND_RECURSIVE_VALUES,
     DEFAULT_DRIVER,
@@ -39,7 +40,6 @@ from orlop.mounts.tmpfs import (
     invalid_tmpfs_option,
     kernel_size_in_bytes,
     merge_tmpfs_options,
-    ram_in_bytes,
 )
 from orlop.mounts.validate import (
     COPY_MODES,
@@ -57,6 +57,7 @@ from orlop.mounts.validate import (
     validate_not_over_procfs,
     validate_volume_name,
 )
+from orlop.units import ram_in_bytes
 
 __all__ = [
     "check_duplicates",
@@ -74,17 +75,6 @@ __all__ = [
 ]
 
 _OCTAL_RE = re.compile(r"[0-7]+")
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def _parse_go_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``, which Docker's CLI uses for ``ro=``/``volume-nocopy=``."""
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    return None
 
 
 def _absolutise(source: str, cwd: str) -> str:
@@ -144,6 +134,12 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
         source = _absolutise(source, cwd)
     words = mode.split(",") if mode else []
     is_bind = posixpath.isabs(source)
+    snapshot = ""
+    if not is_bind and "@" in source:
+        # Orlop's NAME@SNAPSHOT: a volume's snapshot, read-only (docs/volumes.md).
+        source, _, snapshot = source.partition("@")
+        if "rw" in words:
+            raise InvalidMountError(f"{invalid_spec}: a snapshot mount is always read-only")
     spec = MountSpec(
         type="bind" if is_bind else "volume",
         target=target,
@@ -155,12 +151,13 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
         propagation=mode_propagation(mode),
         copy_up=not any(w in COPY_MODES for w in words),
         create_host_path=is_bind,
+        volume_snapshot=snapshot,
     )
     try:
         validate_mount_spec(spec)
     except InvalidMountError as err:
         raise InvalidMountError(f"{invalid_spec}: {err.message}") from None
-    spec = finish_mount_spec(spec)
+    spec = _normalise(spec)  # validated just above, with -v's error prefix
     if spec.type == "volume" and spec.source and spec.mode == "":
         # moby setBindModeIfNull: a named local volume from -v shows Mode "z".
         spec = replace(spec, mode="z")
@@ -186,6 +183,148 @@ def parse_image_volume(path: str) -> MountSpec:
 
 
 # --- --mount ----------------------------------------------------------------------------
+
+
+class _MountFields:
+    """What the fields of one ``--mount`` value said so far (a repeated key: the last
+    one wins, as in Docker)."""
+
+    def __init__(self, cwd: str, flag_error: Callable[[str], InvalidMountFlagError]) -> None:
+        self.cwd = cwd
+        self.error = flag_error
+        self.mtype = "volume"
+        self.source = ""
+        self.target = ""
+        self.read_only = False
+        self.families: list[str] = []  # option families used, for the "cannot mix" check
+        self.opts: dict[str, Any] = {}
+        self.labels: dict[str, str] = {}
+        self.driver_opts: dict[str, str] = {}
+
+    def use(self, family: str) -> None:
+        if family not in self.families:
+            self.families.append(family)
+
+    def go_bool(self, key: str, val: str) -> bool:
+        parsed = parse_bool(val)
+        if parsed is None:
+            raise self.error(f"invalid value for {key}: {val}")
+        return parsed
+
+
+def _key_type(acc: _MountFields, _key: str, val: str) -> None:
+    acc.mtype = val.lower()
+
+
+def _key_source(acc: _MountFields, _key: str, val: str) -> None:
+    acc.source = val
+    if not posixpath.isabs(val) and val.startswith("."):
+        acc.source = _absolutise(val, acc.cwd)
+
+
+def _key_target(acc: _MountFields, _key: str, val: str) -> None:
+    acc.target = val
+
+
+def _key_readonly(acc: _MountFields, key: str, val: str) -> None:
+    acc.read_only = acc.go_bool(key, val)
+
+
+def _key_ignored(acc: _MountFields, _key: str, _val: str) -> None:
+    """``consistency``: a macOS file-sharing hint; Docker on Linux ignores it too."""
+
+
+def _key_propagation(acc: _MountFields, _key: str, val: str) -> None:
+    acc.use("bind")
+    acc.opts["propagation"] = val.lower()
+
+
+def _key_nonrecursive(acc: _MountFields, key: str, val: str) -> None:
+    acc.use("bind")
+    acc.opts["bind_recursive"] = "disabled" if acc.go_bool(key, val) else "enabled"
+
+
+def _key_recursive(acc: _MountFields, key: str, val: str) -> None:
+    acc.use("bind")
+    if val not in BIND_RECURSIVE_VALUES:
+        raise acc.error(f'invalid value for {key}: {val} (must be "enabled", '
+                        '"disabled", "writable", or "readonly")')
+    acc.opts["bind_recursive"] = val
+
+
+def _volume_field(field_name: str) -> Callable[[_MountFields, str, str], None]:
+    def handler(acc: _MountFields, _key: str, val: str) -> None:
+        acc.use("volume")
+        acc.opts[field_name] = val
+    return handler
+
+
+def _key_nocopy(acc: _MountFields, _key: str, val: str) -> None:
+    acc.use("volume")
+    acc.opts["copy_up"] = not acc.go_bool("volume-nocopy", val)
+
+
+def _key_volume_label(acc: _MountFields, _key: str, val: str) -> None:
+    acc.use("volume")
+    k, _, v = val.partition("=")
+    if k:
+        acc.labels[k] = v
+
+
+def _key_volume_opt(acc: _MountFields, _key: str, val: str) -> None:
+    acc.use("volume")
+    k, _, v = val.partition("=")
+    if k:
+        acc.driver_opts[k] = v
+
+
+def _key_tmpfs_size(acc: _MountFields, key: str, val: str) -> None:
+    acc.use("tmpfs")
+    try:
+        acc.opts["tmpfs_size"] = ram_in_bytes(val)
+    except ValueError:
+        raise acc.error(f"invalid value for {key}: {val}") from None
+
+
+def _key_tmpfs_mode(acc: _MountFields, key: str, val: str) -> None:
+    acc.use("tmpfs")
+    if _OCTAL_RE.fullmatch(val) is None or int(val, 8) >= 1 << 32:
+        raise acc.error(f"invalid value for {key}: {val}")
+    acc.opts["tmpfs_mode"] = int(val, 8)
+
+
+def _bare_readonly(acc: _MountFields) -> None:
+    acc.read_only = True
+
+
+def _bare_nocopy(acc: _MountFields) -> None:
+    acc.use("volume")
+    acc.opts["copy_up"] = False
+
+
+def _bare_nonrecursive(acc: _MountFields) -> None:
+    acc.use("bind")
+    acc.opts["bind_recursive"] = "disabled"
+
+
+# key=value fields of --mount (Docker's CLI, opts/mount.go), and the bare ones.
+_MOUNT_KEYS: dict[str, Callable[[_MountFields, str, str], None]] = {
+    "type": _key_type, "source": _key_source, "src": _key_source,
+    "target": _key_target, "dst": _key_target, "destination": _key_target,
+    "readonly": _key_readonly, "ro": _key_readonly, "consistency": _key_ignored,
+    "bind-propagation": _key_propagation, "bind-nonrecursive": _key_nonrecursive,
+    "bind-recursive": _key_recursive,
+    "volume-subpath": _volume_field("volume_subpath"),
+    "volume-snapshot": _volume_field("volume_snapshot"),  # Orlop's: a snapshot, read-only
+    "volume-driver": _volume_field("volume_driver"),
+    "volume-nocopy": _key_nocopy, "volume-label": _key_volume_label,
+    "volume-opt": _key_volume_opt,
+    "tmpfs-size": _key_tmpfs_size, "tmpfs-mode": _key_tmpfs_mode,
+}
+_BARE_KEYS: dict[str, Callable[[_MountFields], None]] = {
+    "readonly": _bare_readonly, "ro": _bare_readonly, "volume-nocopy": _bare_nocopy,
+    "bind-nonrecursive": _bare_nonrecursive,
+}
 
 
 def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
@@ -215,98 +354,22 @@ def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
     except csv.Error as err:
         raise flag_error(f"invalid CSV: {err}") from None
 
-    mtype = "volume"
-    source = target = ""
-    read_only = False
-    families: list[str] = []  # option families used, for Docker's "cannot mix" check
-    opts: dict[str, Any] = {}
-    labels: dict[str, str] = {}
-    driver_opts: dict[str, str] = {}
-
-    def use(family: str) -> None:
-        if family not in families:
-            families.append(family)
-
+    acc = _MountFields(cwd, flag_error)
     for fld in fields:
         key, eq, val = fld.partition("=")
         key = key.lower()
         if not eq:
-            if key in ("readonly", "ro"):
-                read_only = True
-            elif key == "volume-nocopy":
-                use("volume")
-                opts["copy_up"] = False
-            elif key == "bind-nonrecursive":
-                use("bind")
-                opts["bind_recursive"] = "disabled"
-            else:
+            bare = _BARE_KEYS.get(key)
+            if bare is None:
                 raise flag_error(f"invalid field '{fld}' must be a key=value pair")
+            bare(acc)
             continue
-        if key == "type":
-            mtype = val.lower()
-        elif key in ("source", "src"):
-            source = val
-            if not posixpath.isabs(val) and val.startswith("."):
-                source = _absolutise(val, cwd)
-        elif key in ("target", "dst", "destination"):
-            target = val
-        elif key in ("readonly", "ro"):
-            parsed = _parse_go_bool(val)
-            if parsed is None:
-                raise flag_error(f"invalid value for {key}: {val}")
-            read_only = parsed
-        elif key == "consistency":
-            pass  # macOS file-sharing hint; Docker on Linux ignores it too
-        elif key == "bind-propagation":
-            use("bind")
-            opts["propagation"] = val.lower()
-        elif key == "bind-nonrecursive":
-            use("bind")
-            parsed = _parse_go_bool(val)
-            if parsed is None:
-                raise flag_error(f"invalid value for {key}: {val}")
-            opts["bind_recursive"] = "disabled" if parsed else "enabled"
-        elif key == "bind-recursive":
-            use("bind")
-            if val not in BIND_RECURSIVE_VALUES:
-                raise flag_error(f'invalid value for {key}: {val} (must be "enabled", '
-                                 '"disabled", "writable", or "readonly")')
-            opts["bind_recursive"] = val
-        elif key == "volume-subpath":
-            use("volume")
-            opts["volume_subpath"] = val
-        elif key == "volume-nocopy":
-            use("volume")
-            parsed = _parse_go_bool(val)
-            if parsed is None:
-                raise flag_error(f"invalid value for volume-nocopy: {val}")
-            opts["copy_up"] = not parsed
-        elif key == "volume-label":
-            use("volume")
-            k, _, v = val.partition("=")
-            if k:
-                labels[k] = v
-        elif key == "volume-driver":
-            use("volume")
-            opts["volume_driver"] = val
-        elif key == "volume-opt":
-            use("volume")
-            k, _, v = val.partition("=")
-            if k:
-                driver_opts[k] = v
-        elif key == "tmpfs-size":
-            use("tmpfs")
-            try:
-                opts["tmpfs_size"] = ram_in_bytes(val)
-            except ValueError:
-                raise flag_error(f"invalid value for {key}: {val}") from None
-        elif key == "tmpfs-mode":
-            use("tmpfs")
-            if _OCTAL_RE.fullmatch(val) is None or int(val, 8) >= 1 << 32:
-                raise flag_error(f"invalid value for {key}: {val}")
-            opts["tmpfs_mode"] = int(val, 8)
-        else:
+        handler = _MOUNT_KEYS.get(key)
+        if handler is None:
             raise flag_error(f"unexpected key '{key}' in '{fld}'")
+        handler(acc, key, val)
+    mtype, source, target, read_only = acc.mtype, acc.source, acc.target, acc.read_only
+    families, opts, labels, driver_opts = acc.families, acc.opts, acc.labels, acc.driver_opts
 
     if mtype == "":
         raise flag_error("type is required")
@@ -346,12 +409,21 @@ def finish_mount_spec(spec: MountSpec) -> MountSpec:
         InvalidMountError, InvalidVolumeNameError: Docker's texts.
     """
     validate_mount_spec(spec)
+    return _normalise(spec)
+
+
+def _normalise(spec: MountSpec) -> MountSpec:
+    """:func:`finish_mount_spec` after ``validate_mount_spec``: the volume name and
+    tmpfs checks, then the normalisation (``parse_volume_flag`` validated already, with
+    its own error prefix: the spec is not validated twice)."""
     changes: dict[str, Any] = {"target": clean_target(spec.target)}
     if spec.type == "bind":
         changes["source"] = clean_target(spec.source)
     elif spec.type == "volume":
         if spec.source:
             validate_volume_name(spec.source)
+        if spec.volume_snapshot:
+            changes.update(_snapshot_changes(spec))
         if (spec.origin == "mount-flag" and spec.mode == ""
                 and spec.volume_driver in ("", DEFAULT_DRIVER)):
             changes["mode"] = "z"  # moby setBindModeIfNull, local driver only
@@ -361,6 +433,21 @@ def finish_mount_spec(spec: MountSpec) -> MountSpec:
         except InvalidMountError as err:
             raise mount_config_error("tmpfs", err.message) from None
     return replace(spec, **changes)
+
+
+def _snapshot_changes(spec: MountSpec) -> dict[str, Any]:
+    """A snapshot mount: of a named volume, always read-only, never copied up into."""
+    if not spec.source:
+        raise mount_config_error("volume", "a snapshot mount needs the volume's name")
+    if spec.volume_subpath:
+        raise mount_config_error("volume", "volume-snapshot and volume-subpath cannot be "
+                                           "used together")
+    try:
+        validate_volume_name(spec.volume_snapshot)
+    except InvalidVolumeNameError:
+        raise mount_config_error(
+            "volume", f'invalid snapshot name "{spec.volume_snapshot}"') from None
+    return {"read_only": True, "copy_up": False}
 
 
 def validate_bind_source(spec: MountSpec, exists: Callable[[str], bool]) -> None:

@@ -1,11 +1,12 @@
-"""Mount requests and resolved mount points, and their Docker API shapes.
+"""Mount requests and resolved mount points.
 
 ``MountSpec`` is one user request (``-v``, ``--mount``, ``--tmpfs`` or an image
 ``VOLUME``), already parsed and validated.  ``MountPoint`` is what the engine
 records per container once a spec is resolved (a volume created, a bind source
-checked): moby's ``daemon/volume/mounts/mounts.go::MountPoint``.  Docker's wire
-names (``HostConfig.Mounts`` entries, the ``Mounts`` list of inspect) are produced
-only by the ``to_*``/``from_*`` functions here, in one place each.
+checked): moby's ``daemon/volume/mounts/mounts.go::MountPoint``.  Both have a record
+form for the state database (``to_json``/``from_json``, snake_case); their Docker API
+shapes (``HostConfig.Mounts`` entries, the ``Mounts`` list of inspect) are
+:mod:`orlop.wire.mounts`'.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ class MountSpec:
     volume_labels: Mapping[str, str] = field(default_factory=_empty_map)
     volume_options: Mapping[str, str] = field(default_factory=_empty_map)
     volume_subpath: str = ""
+    # Orlop's: mount this snapshot of the volume (``-v NAME@SNAP:/dst``, ``--mount
+    # ...,volume-snapshot=SNAP``), always read-only; the engine binds the snapshot's data.
+    volume_snapshot: str = ""
     bind_recursive: BindRecursive = "enabled"
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
@@ -103,6 +107,31 @@ class MountSpec:
     def anonymous(self) -> bool:
         """A volume request without a name: the engine makes a 64-hex one."""
         return self.type == "volume" and self.source == ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict with stable snake_case keys, for the state database (a
+        container's recorded ``--mount`` requests)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, FrozenMap):
+                value = dict(value)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MountSpec:
+        """The reverse of ``to_json``; unknown keys are ignored (a newer Orlop may have
+        written them).  The spec was validated when it was recorded.
+
+        Raises:
+            InvalidMountError: not a spec record.
+        """
+        if not isinstance(data, Mapping) or data.get("type") not in MOUNT_TYPES \
+                or not isinstance(data.get("target"), str):
+            raise InvalidMountError(f"invalid mount spec record: {data!r}")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -208,27 +237,6 @@ class MountPoint:
                 f"invalid mount point record: bind_recursive={kwargs['bind_recursive']!r}")
         return cls(**kwargs)
 
-    def to_inspect(self) -> dict[str, Any]:
-        """Docker's ``Mounts`` entry of ``docker inspect``, keys in Docker's order.
-
-        ``Name`` and ``Driver`` appear for volumes only (Go ``omitempty``); a bind
-        without a recorded propagation shows ``rprivate``, volumes and tmpfs ``""``.
-        """
-        out: dict[str, Any] = {"Type": self.type}
-        if self.type == "volume":
-            out["Name"] = self.name
-        out["Source"] = self.source if self.type != "tmpfs" else ""
-        out["Destination"] = self.destination
-        if self.type == "volume":
-            out["Driver"] = self.driver or DEFAULT_DRIVER
-        out["Mode"] = self.mode
-        out["RW"] = self.rw
-        if self.type == "bind":
-            out["Propagation"] = self.propagation or DEFAULT_BIND_PROPAGATION
-        else:
-            out["Propagation"] = self.propagation
-        return out
-
 
 def _mode_was_defaulted(spec: MountSpec) -> bool:
     """True when ``spec.mode`` is Docker's default ``"z"`` rather than the user's text."""
@@ -241,201 +249,3 @@ def _expect_str_list(name: str, value: Any) -> list[str]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise InvalidMountError(f"invalid mount point record: {name}={value!r}")
     return list(value)
-
-
-# --- Docker Engine API: HostConfig.Mounts entries (mount.Mount) -------------------------
-
-
-def to_api_mount(spec: MountSpec) -> dict[str, Any]:
-    """Docker's ``HostConfig.Mounts`` entry (``mount.Mount``) for a spec.
-
-    Empty fields are left out, as Go's ``omitempty`` does:
-    ``{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1016}}``.
-    """
-    out: dict[str, Any] = {"Type": spec.type}
-    if spec.source:
-        out["Source"] = spec.source
-    out["Target"] = spec.target
-    if spec.read_only:
-        out["ReadOnly"] = True
-    if spec.type == "bind":
-        bind: dict[str, Any] = {}
-        if spec.propagation:
-            bind["Propagation"] = spec.propagation
-        if spec.bind_recursive == "disabled":
-            bind["NonRecursive"] = True
-        elif spec.bind_recursive == "writable":
-            bind["ReadOnlyNonRecursive"] = True
-        elif spec.bind_recursive == "readonly":
-            bind["ReadOnlyForceRecursive"] = True
-        if bind:
-            out["BindOptions"] = bind
-    elif spec.type == "volume":
-        vol: dict[str, Any] = {}
-        if not spec.copy_up:
-            vol["NoCopy"] = True
-        if spec.volume_labels:
-            vol["Labels"] = dict(spec.volume_labels)
-        if spec.volume_subpath:
-            vol["Subpath"] = spec.volume_subpath
-        driver: dict[str, Any] = {}
-        if spec.volume_driver:
-            driver["Name"] = spec.volume_driver
-        if spec.volume_options:
-            driver["Options"] = dict(spec.volume_options)
-        if driver:
-            vol["DriverConfig"] = driver
-        if vol:
-            out["VolumeOptions"] = vol
-    else:
-        tmpfs: dict[str, Any] = {}
-        if spec.tmpfs_size:
-            tmpfs["SizeBytes"] = spec.tmpfs_size
-        if spec.tmpfs_mode:
-            tmpfs["Mode"] = spec.tmpfs_mode
-        if spec.tmpfs_options:
-            tmpfs["Options"] = [w.split("=", 1) for w in spec.tmpfs_options]
-        if tmpfs:
-            out["TmpfsOptions"] = tmpfs
-    return out
-
-
-def from_api_mount(data: Mapping[str, Any]) -> MountSpec:
-    """Parse and validate a ``HostConfig.Mounts`` entry, as the daemon does for the API.
-
-    Field types are checked first (a clear error naming the field), then moby's
-    ``validateMountConfig`` rules with Docker's texts.  Unknown keys are ignored, as
-    Go's JSON decoder does.  The bind-source existence check is left to the caller
-    (``parser.validate_bind_source``).
-
-    Raises:
-        InvalidMountError: a wrong type, or a config Docker refuses.
-        InvalidVolumeNameError: a volume name the local driver refuses.
-    """
-    from orlop.mounts.parser import finish_mount_spec  # parser imports this module
-    from orlop.mounts.validate import mount_config_error, validate_container_path
-
-    if not isinstance(data, Mapping):
-        raise InvalidMountError(f"invalid mount: expected an object, got {_json_kind(data)}")
-    mtype = _get(data, "Type", str, "")
-    source = _get(data, "Source", str, "")
-    target = _get(data, "Target", str, "")
-    read_only = _get(data, "ReadOnly", bool, False)
-    _get(data, "Consistency", str, "")  # macOS only: accepted and ignored, as on Linux
-    bind = _get_object(data, "BindOptions")
-    vol = _get_object(data, "VolumeOptions")
-    tmpfs = _get_object(data, "TmpfsOptions")
-
-    if mtype not in MOUNT_TYPES:
-        if target:
-            validate_container_path(target)
-        raise mount_config_error(mtype, "mount type unknown")
-    if target == "":
-        raise mount_config_error(mtype, "field Target must not be empty")
-    # Docker rejects an option object of another type even when it is empty.
-    for present, owner, name in ((bind, "bind", "BindOptions"), (vol, "volume", "VolumeOptions"),
-                                 (tmpfs, "tmpfs", "TmpfsOptions")):
-        if present is not None and mtype != owner:
-            try:
-                validate_container_path(target)
-            except InvalidMountError as err:
-                raise mount_config_error(mtype, err.message) from None
-            raise mount_config_error(mtype, f"field {name} must not be specified")
-
-    kwargs: dict[str, Any] = {}
-    if bind is not None:
-        kwargs["propagation"] = _get(bind, "Propagation", str, "", "BindOptions.")
-        flags = [k for k in ("NonRecursive", "ReadOnlyNonRecursive", "ReadOnlyForceRecursive")
-                 if _get(bind, k, bool, False, "BindOptions.")]
-        _get(bind, "CreateMountpoint", bool, False, "BindOptions.")
-        if len(flags) > 1:
-            raise mount_config_error(mtype, f"BindOptions: {' and '.join(flags)} "
-                                            "cannot be set together")
-        if flags:
-            kwargs["bind_recursive"] = {"NonRecursive": "disabled",
-                                        "ReadOnlyNonRecursive": "writable",
-                                        "ReadOnlyForceRecursive": "readonly"}[flags[0]]
-    if vol is not None:
-        kwargs["copy_up"] = not _get(vol, "NoCopy", bool, False, "VolumeOptions.")
-        kwargs["volume_labels"] = _get_str_map(vol, "Labels", "VolumeOptions.")
-        kwargs["volume_subpath"] = _get(vol, "Subpath", str, "", "VolumeOptions.")
-        drv = _get_object(vol, "DriverConfig", "VolumeOptions.")
-        if drv is not None:
-            kwargs["volume_driver"] = _get(drv, "Name", str, "", "VolumeOptions.DriverConfig.")
-            kwargs["volume_options"] = _get_str_map(drv, "Options", "VolumeOptions.DriverConfig.")
-    if tmpfs is not None:
-        size = _get(tmpfs, "SizeBytes", int, 0, "TmpfsOptions.")
-        mode = _get(tmpfs, "Mode", int, 0, "TmpfsOptions.")
-        kwargs["tmpfs_size"] = size or None
-        kwargs["tmpfs_mode"] = mode or None
-        kwargs["tmpfs_options"] = tuple(_tmpfs_api_options(tmpfs.get("Options")))
-    spec = MountSpec(type=mtype, target=target, source=source,
-                     read_only=read_only, origin="mount-flag",
-                     raw=json.dumps(dict(data), sort_keys=True), **kwargs)
-    return finish_mount_spec(spec)
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, Mapping) else type(value).__name__
-
-
-_KIND_NAMES: dict[type, str] = {str: "a string", bool: "a boolean", int: "an integer"}
-
-
-def _get(obj: Mapping[str, Any], key: str, kind: type, default: Any, prefix: str = "") -> Any:
-    value = obj.get(key)
-    if value is None:
-        return default
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if not ok:
-        raise InvalidMountError(f"invalid mount: field {prefix}{key} must be "
-                                f"{_KIND_NAMES[kind]}, got {_json_kind(value)}")
-    return value
-
-
-def _get_object(obj: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any] | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidMountError(
-            f"invalid mount: field {prefix}{key} must be an object, got {_json_kind(value)}")
-    return value
-
-
-def _get_str_map(obj: Mapping[str, Any], key: str, prefix: str) -> dict[str, str]:
-    value = _get_object(obj, key, prefix)
-    if value is None:
-        return {}
-    for k, v in value.items():
-        if not isinstance(v, str):
-            raise InvalidMountError(f"invalid mount: field {prefix}{key}[{k}] must be a "
-                                    f"string, got {_json_kind(v)}")
-    return dict(value)
-
-
-def _tmpfs_api_options(value: Any) -> list[str]:
-    """``TmpfsOptions.Options`` (API 1.46): ``[["noexec"], ["uid", "1000"]]``."""
-    if value is None:
-        return []
-    words: list[str] = []
-    if not isinstance(value, list):
-        raise InvalidMountError("invalid mount: field TmpfsOptions.Options must be an array, "
-                                f"got {_json_kind(value)}")
-    for item in value:
-        if (not isinstance(item, list) or not 1 <= len(item) <= 2
-                or not all(isinstance(p, str) for p in item)):
-            raise InvalidMountError("invalid mount: each TmpfsOptions.Options entry must be "
-                                    f"[flag] or [key, value], got {item!r}")
-        words.append("=".join(item))
-    return words

@@ -13,49 +13,27 @@ from collections.abc import Sequence
 from typing import Final
 
 from orlop.errors import InvalidMountError
+from orlop.kernel.flags import MountFlag
 from orlop.mounts.validate import go_quote
+from orlop.runtime.mountopts import FLAGS as MOUNT_FLAG_WORDS
 
 DEFAULT_TMPFS_OPTIONS: Final = ("nosuid", "nodev", "noexec")
 
-# word -> collision key: two words with the same key are the same flag set or cleared,
-# so only the last one is kept (MergeTmpfsOptions keys by the flag value).
-TMPFS_FLAG_KEYS: Final[dict[str, str]] = {
-    "ro": "rdonly", "rw": "rdonly",
-    "suid": "nosuid", "nosuid": "nosuid",
-    "dev": "nodev", "nodev": "nodev",
-    "exec": "noexec", "noexec": "noexec",
-    "sync": "sync", "async": "sync",
-    "dirsync": "dirsync",
-    "mand": "mand", "nomand": "mand",
-    "atime": "noatime", "noatime": "noatime",
-    "diratime": "nodiratime", "nodiratime": "nodiratime",
-    "relatime": "relatime", "norelatime": "relatime",
-    "strictatime": "strictatime", "nostrictatime": "strictatime",
-}
+# The runtime's mount(8) words (runtime/mountopts.py, the one table) that Docker lets a
+# tmpfs have: not the bind words, nor those moby/sys/mount does not know.
+_NOT_TMPFS_WORDS: Final = frozenset({"bind", "rbind", "lazytime", "nolazytime",
+                                     "nosymfollow", "symfollow"})
+# word -> collision key, the flag it sets or clears: two words with the same key are the
+# same flag, so only the last one is kept (MergeTmpfsOptions keys by the flag value).
+TMPFS_FLAG_KEYS: Final[dict[str, MountFlag]] = {
+    word: flag for word, (_, flag) in MOUNT_FLAG_WORDS.items() if word not in _NOT_TMPFS_WORDS}
 # fs data keys Docker lets through to tmpfs (MergeTmpfsOptions validFlags).
 TMPFS_DATA_KEYS: Final = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks",
                                     "mpol"})
 
-# go-units RAMInBytes: "1m", "512k", "1g", "1.5GiB", "1048576", binary multiples.
-_RAM_RE: Final = re.compile(r"(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?")
 _KERNEL_SIZE_RE: Final = re.compile(r"(\d+)([kKmMgGtTpPeE])?")
 _MULTIPLIERS: Final = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
                        "p": 1 << 50, "e": 1 << 60}
-
-
-def ram_in_bytes(text: str) -> int:
-    """Docker's ``units.RAMInBytes`` (``--mount tmpfs-size=``): binary multiples.
-
-    Raises:
-        ValueError: the text is not a size.
-    """
-    match = _RAM_RE.fullmatch(text)
-    if match is None:
-        raise ValueError(text)
-    number, unit = match.group(1), (match.group(2) or "").lower()
-    if "." in number:
-        return int(float(number) * _MULTIPLIERS[unit])
-    return int(number) * _MULTIPLIERS[unit]
 
 
 def kernel_size_in_bytes(text: str) -> int:
@@ -107,18 +85,19 @@ def merge_tmpfs_options(options: Sequence[str]) -> list[str]:
     Raises:
         InvalidMountError: an unknown word or data key.
     """
-    seen: set[str] = set()
+    seen: set[MountFlag | str] = set()
     merged: list[str] = []
     for word in reversed(options):
         if word == "defaults":
             continue
+        key: MountFlag | str
         if word in TMPFS_FLAG_KEYS:
-            key = "flag:" + TMPFS_FLAG_KEYS[word]
+            key = TMPFS_FLAG_KEYS[word]
         else:
             name, eq, _ = word.partition("=")
             if not eq or name not in TMPFS_DATA_KEYS:
                 raise invalid_tmpfs_option(word)
-            key = "data:" + name
+            key = name
         if key not in seen:
             seen.add(key)
             merged.append(word)

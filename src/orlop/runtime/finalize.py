@@ -11,7 +11,6 @@ import errno
 import os
 import stat
 
-from orlop.kernel import libc
 from orlop.kernel.flags import (
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -22,34 +21,36 @@ from orlop.kernel.flags import (
     MountAttr,
 )
 from orlop.kernel.safepath import open_in_root, open_nofollow_in_root
+from orlop.kernel.syscalls import LINUX, Syscalls, attach_tree, clone_tree
 from orlop.runtime.failure import InitStepError, describe
 from orlop.runtime.spec import Spec
 
 
-def finalize_rootfs(root_fd: int, spec: Spec, deferred_ro: list[str]) -> None:
+def finalize_rootfs(root_fd: int, spec: Spec, deferred_ro: list[str], *,
+                    sc: Syscalls = LINUX) -> None:
     """Deferred read-only tmpfs, readonlyPaths, maskedPaths, then a read-only root."""
     for dest in deferred_ro:
-        _make_readonly(root_fd, dest, recursive=False)
+        _make_readonly(root_fd, dest, recursive=False, sc=sc)
     for path in spec.linux.readonly_paths:
-        readonly_path(root_fd, path)
-    mask_paths(root_fd, spec.linux.masked_paths)
+        readonly_path(root_fd, path, sc=sc)
+    mask_paths(root_fd, spec.linux.masked_paths, sc=sc)
     if spec.root.readonly:
         try:
-            libc.mount_setattr(AT_FDCWD, "/", 0, MountAttr.RDONLY)
+            sc.mount_setattr(AT_FDCWD, "/", 0, MountAttr.RDONLY)
         except OSError as err:
             raise InitStepError(f"readonly rootfs: {describe(err)}", err.errno or 0) from err
 
 
-def _make_readonly(root_fd: int, path: str, recursive: bool) -> None:
+def _make_readonly(root_fd: int, path: str, recursive: bool, sc: Syscalls) -> None:
     fd = open_in_root(root_fd, path)
     try:
         flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
-        libc.mount_setattr(fd, "", flags, MountAttr.RDONLY)
+        sc.mount_setattr(fd, "", flags, MountAttr.RDONLY)
     finally:
         os.close(fd)
 
 
-def readonly_path(root_fd: int, path: str) -> None:
+def readonly_path(root_fd: int, path: str, *, sc: Syscalls = LINUX) -> None:
     """Bind ``path`` over itself and make the bind (and its submounts) read-only.
 
     A missing path is not an error (the kernel may not have it).
@@ -61,10 +62,10 @@ def readonly_path(root_fd: int, path: str) -> None:
     except OSError as err:
         raise InitStepError(f"readonly_path {path}: {describe(err)}", err.errno or 0) from err
     try:
-        tree = libc.clone_tree(fd, recursive=True)
+        tree = clone_tree(sc, fd, recursive=True)
         try:
-            libc.mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, MountAttr.RDONLY)
-            libc.attach_tree(tree, fd)
+            sc.mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, MountAttr.RDONLY)
+            attach_tree(sc, tree, fd)
         finally:
             os.close(tree)
     except OSError as err:
@@ -89,24 +90,24 @@ def _open_dev_null(root_fd: int) -> int:
     return fd
 
 
-def _mount_empty_tmpfs(target_fd: int) -> None:
+def _mount_empty_tmpfs(target_fd: int, sc: Syscalls) -> None:
     """A fresh read-only tmpfs attached onto a pinned directory (fsopen/fsmount).
 
     Done without /proc/self/fd, so masking works even for a spec without /proc.
     """
-    fs_fd = libc.fsopen("tmpfs", FSOPEN_CLOEXEC)
+    fs_fd = sc.fsopen("tmpfs", FSOPEN_CLOEXEC)
     try:
-        libc.fsconfig(fs_fd, FSCONFIG_CMD_CREATE)
-        mnt = libc.fsmount(fs_fd, FSMOUNT_CLOEXEC, MountAttr.RDONLY)
+        sc.fsconfig(fs_fd, FSCONFIG_CMD_CREATE)
+        mnt = sc.fsmount(fs_fd, FSMOUNT_CLOEXEC, MountAttr.RDONLY)
     finally:
         os.close(fs_fd)
     try:
-        libc.attach_tree(mnt, target_fd)
+        attach_tree(sc, mnt, target_fd)
     finally:
         os.close(mnt)
 
 
-def mask_paths(root_fd: int, paths: list[str]) -> None:
+def mask_paths(root_fd: int, paths: list[str], *, sc: Syscalls = LINUX) -> None:
     """Hide each path: /dev/null bound over files, an empty read-only tmpfs over dirs."""
     if not paths:
         return
@@ -119,13 +120,13 @@ def mask_paths(root_fd: int, paths: list[str]) -> None:
                 continue
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    _mount_empty_tmpfs(fd)
+                    _mount_empty_tmpfs(fd, sc)
                 else:
                     if null_fd < 0:
                         null_fd = _open_dev_null(root_fd)
-                    tree = libc.clone_tree(null_fd, recursive=False)
+                    tree = clone_tree(sc, null_fd, recursive=False)
                     try:
-                        libc.attach_tree(tree, fd)
+                        attach_tree(sc, tree, fd)
                     finally:
                         os.close(tree)
             except OSError as err:

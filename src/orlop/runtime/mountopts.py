@@ -5,6 +5,9 @@ word either sets or clears a MountFlag, or picks a propagation type; "rro" asks 
 recursively read-only mount (mount_setattr AT_RECURSIVE, kernel >= 5.12); "tmpcopyup"
 is accepted and ignored; anything else is passed to the filesystem as data
 ("size=1m", "mode=1777").
+
+It is Orlop's only such table: the local volume driver's ``o=`` (volumes/drivers/mountopts.py)
+and Docker's tmpfs word merging (mounts/tmpfs.py) read it too.
 """
 
 from __future__ import annotations

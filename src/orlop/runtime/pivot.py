@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from orlop.kernel import libc
 from orlop.kernel.flags import MNT_DETACH, MountFlag
+from orlop.kernel.syscalls import LINUX, Syscalls
 
 
-def pivot_root(root_fd: int) -> int:
+def pivot_root(root_fd: int, *, sc: Syscalls = LINUX) -> int:
     """pivot_root(".", ".") in the rootfs, then lazily unmount the old root.
 
     pivot_root(".", ".") is valid: the old root is stacked on top of the new one at
@@ -18,9 +18,9 @@ def pivot_root(root_fd: int) -> int:
     "/" were shared (runc does the same).  Returns a fresh O_PATH fd of the new "/".
     """
     os.fchdir(root_fd)
-    libc.pivot_root(".", ".")
-    libc.mount(None, ".", None, MountFlag.REC | MountFlag.SLAVE)
-    libc.umount2(".", MNT_DETACH)
+    sc.pivot_root(".", ".")
+    sc.mount(None, ".", None, MountFlag.REC | MountFlag.SLAVE)
+    sc.umount2(".", MNT_DETACH)
     os.chdir("/")
     os.close(root_fd)
     return os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

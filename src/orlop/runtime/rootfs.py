@@ -26,17 +26,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orlop.kernel import libc
 from orlop.kernel.flags import (
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_RECURSIVE,
     AT_SYMLINK_NOFOLLOW,
-    FSCONFIG_CMD_CREATE,
-    FSCONFIG_SET_STRING,
-    FSMOUNT_CLOEXEC,
-    FSOPEN_CLOEXEC,
-    MOVE_MOUNT_F_EMPTY_PATH,
     OPEN_TREE_CLOEXEC,
     OPEN_TREE_CLONE,
     MountFlag,
@@ -49,7 +43,9 @@ from orlop.kernel.safepath import (
     mkdir_all_in_root,
     open_in_root,
 )
+from orlop.kernel.syscalls import LINUX, PROC_SUPER_MAGIC, Syscalls, attach_tree
 from orlop.runtime.failure import InitStepError, describe
+from orlop.runtime.imageroot import mount_overlay
 from orlop.runtime.mountopts import MountOptions, parse_mount_options
 from orlop.runtime.spec import (
     ANNOTATION_LOWERDIR,
@@ -58,8 +54,6 @@ from orlop.runtime.spec import (
     Mount,
     Spec,
 )
-
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # runc's defaultDevices (libcontainer/specconv): name, major, minor.
 DEFAULT_DEVICES: tuple[tuple[str, int, int], ...] = (
@@ -86,17 +80,17 @@ class RootfsState:
 
 
 def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
-                   console_socket: int | None = None) -> RootfsState:
+                   console_socket: int | None = None, *, sc: Syscalls = LINUX) -> RootfsState:
     """Mount the rootfs and every spec mount into it; return the pinned rootfs fd.
 
     ``console``: a pty slave of the caller's, bound onto /dev/console (the old way).
     ``console_socket``: allocate the terminal in the container's own devpts instead
     and send its master over this unix socket (runc's --console-socket); the slave is
-    returned in ``RootfsState.console``.
+    returned in ``RootfsState.console``.  ``sc``: the kernel (a recording fake in tests).
     """
     # 1. Nothing below may propagate to the host's mount table: "/" rslave first (a
     #    private "/" would also cut the host's unmounts off from rslave binds).
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.SLAVE)
+    sc.mount(None, "/", None, MountFlag.REC | MountFlag.SLAVE)
 
     # 2. The rootfs itself must be a mount point for pivot_root(2).
     root = bundle / spec.root.path if not os.path.isabs(spec.root.path) else Path(spec.root.path)
@@ -104,9 +98,9 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
     lower = spec.annotations.get(ANNOTATION_LOWERDIR)
     if lower:
         mount_overlay(root_path, lower.split(":"), spec.annotations.get(ANNOTATION_UPPERDIR),
-                      spec.annotations.get(ANNOTATION_WORKDIR))
+                      spec.annotations.get(ANNOTATION_WORKDIR), sc=sc)
     else:
-        libc.mount(root_path, root_path, None, MountFlag.BIND | MountFlag.REC)
+        sc.mount(root_path, root_path, None, MountFlag.BIND | MountFlag.REC)
     # Opened after mounting, so the fd is the new mount's root, not the covered dir.
     state = RootfsState(root_fd=os.open(root_path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
 
@@ -117,7 +111,7 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
         if clean_parts(m.destination) == ["dev"] and (m.type == "bind" or opts.is_bind):
             dev_is_bind = True
         try:
-            mount_to_rootfs(state, m, opts, bundle)
+            mount_to_rootfs(state, m, opts, bundle, sc=sc)
         except OSError as err:
             if m.type == "cgroup":
                 continue  # cgroup v1 hierarchies already mounted elsewhere: EBUSY; not fatal
@@ -128,12 +122,12 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
         try:
             dev_fd = mkdir_all_in_root(state.root_fd, "/dev")
             try:
-                create_devices(dev_fd)
+                create_devices(dev_fd, sc=sc)
                 setup_dev_symlinks(dev_fd)
                 if console_socket is not None:
-                    state.console = allocate_console(dev_fd, console_socket)
+                    state.console = allocate_console(dev_fd, console_socket, sc=sc)
                 elif console is not None:
-                    setup_console(dev_fd, console)
+                    setup_console(dev_fd, console, sc=sc)
             finally:
                 os.close(dev_fd)
         except OSError as err:
@@ -141,56 +135,8 @@ def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,
     return state
 
 
-def mount_overlay(root: str, lower: list[str], upper: str | None, work: str | None) -> None:
-    """Mount the image overlay on ``root`` (inside the container's mount namespace).
-
-    mount(2) takes at most one page of options; a long lowerdir list is made shorter
-    by naming the layers relative to their common parent (the way Docker's overlay2
-    driver does), and if that is still too long it is given to fsconfig(2) one layer
-    at a time ("lowerdir+", kernel >= 6.8), which has no such limit.
-    """
-    def options(lowers: list[str], up: str | None, wk: str | None) -> str:
-        opts = "lowerdir=" + ":".join(lowers)
-        if up and wk:
-            opts += f",upperdir={up},workdir={wk}"
-        return opts
-
-    data = options(lower, upper, work)
-    if len(data) < PAGE_SIZE:
-        libc.mount("overlay", root, "overlay", 0, data)
-        return
-    paths = [*lower, *(p for p in (upper, work) if p)]
-    common = os.path.commonpath(paths)
-    rel = options([os.path.relpath(p, common) for p in lower],
-                  os.path.relpath(upper, common) if upper else None,
-                  os.path.relpath(work, common) if work else None)
-    if len(rel) < PAGE_SIZE:
-        old = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.chdir(common)
-            libc.mount("overlay", root, "overlay", 0, rel)
-        finally:
-            os.fchdir(old)
-            os.close(old)
-        return
-    fs_fd = libc.fsopen("overlay", FSOPEN_CLOEXEC)
-    try:
-        for layer in lower:
-            libc.fsconfig(fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer)
-        if upper and work:
-            libc.fsconfig(fs_fd, FSCONFIG_SET_STRING, "upperdir", upper)
-            libc.fsconfig(fs_fd, FSCONFIG_SET_STRING, "workdir", work)
-        libc.fsconfig(fs_fd, FSCONFIG_CMD_CREATE)
-        mnt_fd = libc.fsmount(fs_fd, FSMOUNT_CLOEXEC)
-    finally:
-        os.close(fs_fd)
-    try:
-        libc.move_mount(mnt_fd, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH)
-    finally:
-        os.close(mnt_fd)
-
-
-def mount_to_rootfs(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path) -> None:
+def mount_to_rootfs(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path, *,
+                    sc: Syscalls = LINUX) -> None:
     """Place one spec mount at its destination inside the rootfs (runc mountToRootfs)."""
     is_bind = m.type == "bind" or opts.is_bind
     message = proc_mount_error("/" + "/".join(clean_parts(m.destination)),
@@ -198,21 +144,34 @@ def mount_to_rootfs(state: RootfsState, m: Mount, opts: MountOptions, bundle: Pa
     if message is not None:
         raise InitStepError(f"mount {m.destination}: {message}", errno.EPERM)
     if is_bind:
-        _mount_bind(state, m, opts, bundle)
+        _mount_bind(state, m, opts, bundle, sc)
     else:
-        _mount_new(state, m, opts)
+        _mount_new(state, m, opts, sc)
     if opts.propagation:
         # Re-open: the fd pinned before mounting names the covered directory, and
         # MS_SHARED etc. must reach the new mount (runc reopenAfterMount).
         fd = open_in_root(state.root_fd, m.destination)
         try:
             for prop in opts.propagation:
-                libc.mount(None, fd_path(fd), None, prop)
+                sc.mount(None, fd_path(fd), None, prop)
         finally:
             os.close(fd)
 
 
-def _mount_bind(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path) -> None:
+def bind_into_root(root_fd: int, destination: str, source: str, *, readonly: bool,
+                   sc: Syscalls = LINUX) -> None:
+    """Bind ``source`` (with its submounts) at ``destination`` of an already mounted root.
+
+    For the engine's stopped-container view (engine/files/view.py): the same fd-based
+    bind as a container's (mount_to_rootfs: target resolved and created inside the
+    root, never on a procfs), with nothing but "ro" changed on the cloned tree.
+    """
+    m = Mount(destination, "bind", source, ["rbind", "ro"] if readonly else ["rbind"])
+    mount_to_rootfs(RootfsState(root_fd), m, parse_mount_options(m.options), Path("/"), sc=sc)
+
+
+def _mount_bind(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path,
+                sc: Syscalls) -> None:
     """A bind mount, done entirely on fds (R3): clone the source, set attributes, attach.
 
     The source is cloned as a detached tree with open_tree(OPEN_TREE_CLONE), its
@@ -225,7 +184,7 @@ def _mount_bind(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path) 
     if opts.flags & MountFlag.REC:
         tree_flags |= AT_RECURSIVE
     try:
-        tree = libc.open_tree(AT_FDCWD, source, tree_flags)
+        tree = sc.open_tree(AT_FDCWD, source, tree_flags)
     except OSError as err:
         if err.errno == errno.ENOENT:
             # Docker's text for a missing bind source.
@@ -237,18 +196,18 @@ def _mount_bind(state: RootfsState, m: Mount, opts: MountOptions, bundle: Path) 
         attr_set, attr_clr = opts.setattr_masks()
         if attr_set or attr_clr:
             rec = AT_RECURSIVE if opts.recursive_ro else 0
-            libc.mount_setattr(tree, "", AT_EMPTY_PATH | rec, attr_set, attr_clr)
+            sc.mount_setattr(tree, "", AT_EMPTY_PATH | rec, attr_set, attr_clr)
         target = create_mountpoint(state.root_fd, m.destination, is_dir)
         try:
-            refuse_procfs_target(target, m, is_proc=False)
-            libc.attach_tree(tree, target)
+            refuse_procfs_target(target, m, is_proc=False, sc=sc)
+            attach_tree(sc, tree, target)
         finally:
             os.close(target)
     finally:
         os.close(tree)
 
 
-def _mount_new(state: RootfsState, m: Mount, opts: MountOptions) -> None:
+def _mount_new(state: RootfsState, m: Mount, opts: MountOptions, sc: Syscalls) -> None:
     """A new filesystem instance: tmpfs, proc, sysfs, devpts, mqueue, cgroup."""
     fstype = m.type
     if fstype == "cgroup" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
@@ -257,17 +216,18 @@ def _mount_new(state: RootfsState, m: Mount, opts: MountOptions) -> None:
         check_proc_mount(state.root_fd, m.destination)
     target = create_mountpoint(state.root_fd, m.destination, True)
     try:
-        refuse_procfs_target(target, m, is_proc=fstype == "proc")
+        refuse_procfs_target(target, m, is_proc=fstype == "proc", sc=sc)
         flags = opts.mount_flags()
         if fstype == "tmpfs" and flags & MountFlag.RDONLY:
             flags &= ~MountFlag.RDONLY
             state.deferred_ro.append(m.destination)
-        libc.mount(m.source or fstype, fd_path(target), fstype, flags, opts.data_string)
+        sc.mount(m.source or fstype, fd_path(target), fstype, flags, opts.data_string)
     finally:
         os.close(target)
 
 
-def refuse_procfs_target(target_fd: int, m: Mount, *, is_proc: bool) -> None:
+def refuse_procfs_target(target_fd: int, m: Mount, *, is_proc: bool,
+                         sc: Syscalls = LINUX) -> None:
     """Refuse a mount whose pinned target lies on a procfs, however it was reached.
 
     The destination's text was checked already; this catches a path that only resolves
@@ -275,7 +235,7 @@ def refuse_procfs_target(target_fd: int, m: Mount, *, is_proc: bool) -> None:
     runc checks the resolved destination.  A fresh procfs and runc's allowlisted binds
     (lxcfs) are the only mounts that may go there.
     """
-    if is_proc or libc.fstatfs_type(target_fd) != libc.PROC_SUPER_MAGIC:
+    if is_proc or sc.fstatfs_type(target_fd) != PROC_SUPER_MAGIC:
         return
     if m.type == "bind" or "bind" in m.options or "rbind" in m.options:
         if "/" + "/".join(clean_parts(m.destination)) in PROC_BIND_ALLOWLIST:
@@ -344,7 +304,7 @@ def create_mountpoint(root_fd: int, destination: str, is_dir: bool) -> int:
     return fd
 
 
-def create_devices(dev_fd: int) -> None:
+def create_devices(dev_fd: int, *, sc: Syscalls = LINUX) -> None:
     """mknod the default device nodes in /dev; bind the host's node where mknod is refused."""
     for name, major, minor in DEFAULT_DEVICES:
         try:
@@ -360,18 +320,18 @@ def create_devices(dev_fd: int) -> None:
         try:
             os.mknod(name, stat.S_IFCHR | 0o666, os.makedev(major, minor), dir_fd=dev_fd)
         except PermissionError:
-            _bind_host_device(dev_fd, name)
+            _bind_host_device(dev_fd, name, sc)
 
 
-def _bind_host_device(dev_fd: int, name: str) -> None:
+def _bind_host_device(dev_fd: int, name: str, sc: Syscalls) -> None:
     """Bind the host's /dev/<name> over an empty file (mknod needs CAP_MKNOD in the init userns)."""
     flags = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
     os.close(os.open(name, flags, 0o666, dir_fd=dev_fd))
     target = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
     try:
-        tree = libc.open_tree(AT_FDCWD, f"/dev/{name}", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+        tree = sc.open_tree(AT_FDCWD, f"/dev/{name}", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
         try:
-            libc.attach_tree(tree, target)
+            attach_tree(sc, tree, target)
         finally:
             os.close(tree)
     finally:
@@ -392,7 +352,7 @@ def setup_dev_symlinks(dev_fd: int) -> None:
             pass
 
 
-def allocate_console(dev_fd: int, console_socket: int) -> int:
+def allocate_console(dev_fd: int, console_socket: int, *, sc: Syscalls = LINUX) -> int:
     """A pty from the container's devpts (/dev/pts/ptmx, opened beneath /dev without
     following any symlink), its master sent to the caller, its slave bound onto
     /dev/console as runc does; returns the slave."""
@@ -407,10 +367,10 @@ def allocate_console(dev_fd: int, console_socket: int) -> int:
         target = os.open("console", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
         try:
             # Our own devpts instance: a mount of this namespace, so it can be cloned.
-            tree = libc.open_tree(dev_fd, f"pts/{n}",
-                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW)
+            tree = sc.open_tree(dev_fd, f"pts/{n}",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW)
             try:
-                libc.attach_tree(tree, target)
+                attach_tree(sc, tree, target)
             finally:
                 os.close(tree)
         finally:
@@ -421,7 +381,7 @@ def allocate_console(dev_fd: int, console_socket: int) -> int:
     return slave
 
 
-def setup_console(dev_fd: int, console: int) -> None:
+def setup_console(dev_fd: int, console: int, *, sc: Syscalls = LINUX) -> None:
     """Bind the console pty slave onto /dev/console, as runc does for terminal containers."""
     flags = os.O_CREAT | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
     os.close(os.open("console", flags, 0o600, dir_fd=dev_fd))
@@ -429,9 +389,9 @@ def setup_console(dev_fd: int, console: int) -> None:
     try:
         # By path, not by fd: the fd's mount belongs to the host's mount namespace and
         # open_tree(OPEN_TREE_CLONE) only clones mounts of our own namespace.
-        tree = libc.open_tree(AT_FDCWD, os.ttyname(console), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+        tree = sc.open_tree(AT_FDCWD, os.ttyname(console), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
         try:
-            libc.attach_tree(tree, target)
+            attach_tree(sc, tree, target)
         finally:
             os.close(tree)
     finally:

@@ -280,6 +280,7 @@ class Seccomp:
     flags: tuple[str, ...] = ()
     syscalls: tuple[SeccompRule, ...] = ()
     listener_path: str = ""
+    listener_metadata: str = ""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Seccomp:
@@ -291,7 +292,8 @@ class Seccomp:
                    architectures=tuple(_strs(d.get("architectures"), "architectures")),
                    flags=tuple(_strs(d.get("flags"), "linux.seccomp.flags")),
                    syscalls=tuple(SeccompRule.from_dict(r) for r in d.get("syscalls") or []),
-                   listener_path=str(d.get("listenerPath") or ""))
+                   listener_path=str(d.get("listenerPath") or ""),
+                   listener_metadata=str(d.get("listenerMetadata") or ""))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"defaultAction": self.default_action}
@@ -303,20 +305,29 @@ class Seccomp:
             out["flags"] = list(self.flags)
         if self.listener_path:
             out["listenerPath"] = self.listener_path
+        if self.listener_metadata:
+            out["listenerMetadata"] = self.listener_metadata
         out["syscalls"] = [r.to_dict() for r in self.syscalls]
         return out
 
 
 @dataclass
 class Linux:
+    """``linux``.  ``rootfs_propagation`` and ``cgroups_path`` are for crun and runc: the
+    built-in runtime always makes "/" rslave, and the engine applies cgroups around
+    ``launch()``; ``resources`` (likewise only theirs) stays in ``extra``."""
+
     namespaces: list[Namespace] = field(default_factory=list)
     masked_paths: list[str] = field(default_factory=list)
     readonly_paths: list[str] = field(default_factory=list)
     seccomp: Seccomp | None = None
     sysctl: dict[str, str] = field(default_factory=dict)
+    rootfs_propagation: str = ""
+    cgroups_path: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KNOWN = ("namespaces", "maskedPaths", "readonlyPaths", "seccomp", "sysctl")
+    _KNOWN = ("namespaces", "maskedPaths", "readonlyPaths", "seccomp", "sysctl",
+              "rootfsPropagation", "cgroupsPath")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Linux:
@@ -331,6 +342,8 @@ class Linux:
             readonly_paths=_strs(d.get("readonlyPaths"), "linux.readonlyPaths"),
             seccomp=Seccomp.from_dict(seccomp) if seccomp is not None else None,
             sysctl=dict(sysctl),
+            rootfs_propagation=str(d.get("rootfsPropagation") or ""),
+            cgroups_path=str(d.get("cgroupsPath") or ""),
             extra=_rest(d, cls._KNOWN),
         )
 
@@ -342,6 +355,10 @@ class Linux:
             out["seccomp"] = self.seccomp.to_dict()
         if self.sysctl:
             out["sysctl"] = dict(self.sysctl)
+        if self.rootfs_propagation:
+            out["rootfsPropagation"] = self.rootfs_propagation
+        if self.cgroups_path:
+            out["cgroupsPath"] = self.cgroups_path
         out.update(self.extra)
         return out
 
@@ -400,14 +417,20 @@ class Spec:
         with open(path, encoding="utf-8") as f:
             return cls.from_dict(json.load(f))
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write config.json atomically (temp file + fsync + rename): a reader never sees half."""
+    def save(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        """Write config.json atomically (temp file + rename): a reader never sees half.
+
+        ``durable`` also fsyncs before the rename, so the file survives a power loss.
+        The engine passes False: it writes the bundle anew on every start, and the
+        fsync would cost each start several milliseconds.
+        """
         target = Path(path)
         tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, target)
 
 

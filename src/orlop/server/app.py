@@ -9,38 +9,18 @@ headers clients negotiate with (``Api-Version``).
 from __future__ import annotations
 
 import logging
-import platform
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from orlop import __version__
-from orlop.engine import systemwire
 from orlop.server.context import CONTEXT, ServerContext
 from orlop.server.errors import ForbiddenOriginError, error_response, from_exception
+from orlop.server.headers import server_headers, version_tuple
+from orlop.server.routing import Handler, Routes
+from orlop.wire.version import API_VERSION, MIN_API_VERSION
 
 log = logging.getLogger("orlopd")
 
-API_VERSION, MIN_API_VERSION = systemwire.API_VERSION, systemwire.MIN_API_VERSION
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_VERSION_PREFIX = r"/{version:v[0-9]+\.[0-9]+}"
-
-
-def _version_tuple(text: str) -> tuple[int, int]:
-    major, _, minor = text.partition(".")
-    return int(major), int(minor or 0)
-
-
-def api_version(request: web.Request) -> str:
-    """The version the client asked for, or the server's own."""
-    v = request.match_info.get("version")
-    return v[1:] if v else API_VERSION
-
-
-def server_headers() -> dict[str, str]:
-    return {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
-            "Server": f"Orlop/{__version__} ({platform.system().lower()})"}
 
 
 @web.middleware
@@ -51,12 +31,12 @@ async def docker_middleware(request: web.Request, handler: Handler) -> web.Strea
                                        "no CORS configuration")
         v = request.match_info.get("version")
         if v:
-            want = _version_tuple(v[1:])
-            if want > _version_tuple(API_VERSION):
+            want = version_tuple(v[1:])
+            if want > version_tuple(API_VERSION):
                 return _stamp(error_response(
                     400, f"client version {v[1:]} is too new. Maximum supported API "
                          f"version is {API_VERSION}"))
-            if want < _version_tuple(MIN_API_VERSION):
+            if want < version_tuple(MIN_API_VERSION):
                 return _stamp(error_response(
                     400, f"client version {v[1:]} is too old. Minimum supported API version "
                          f"is {MIN_API_VERSION}, please upgrade your client to a newer "
@@ -83,22 +63,9 @@ def _stamp(resp: web.StreamResponse) -> web.StreamResponse:
     return resp
 
 
-class Routes:
-    """Collects (method, path, handler) and adds each with and without a version prefix."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-
-    def add(self, method: str, path: str, handler: Handler) -> None:
-        for p in (path, _VERSION_PREFIX + path):
-            if method == "GET":
-                self.app.router.add_get(p, handler, allow_head=True)
-            else:
-                self.app.router.add_route(method, p, handler)
-
-
 def build_app(context: ServerContext) -> web.Application:
     from orlop.server.routes import (
+        build,
         containers,
         events,
         exec_,
@@ -113,8 +80,12 @@ def build_app(context: ServerContext) -> web.Application:
                           client_max_size=context.body_limit, handler_args={})
     app[CONTEXT] = context
     routes = Routes(app)
-    for module in (system, events, volumes, images, containers, stats, exec_, networks):
+    for module in (system, events, volumes, images, containers, stats, exec_, networks,
+                   build):
         module.register(routes)
+    from orlop.server import dashboard  # the browser pages (docs/dashboard.md)
+
+    dashboard.register(app, context)
 
     async def on_shutdown(_app: web.Application) -> None:
         await context.sessions.shutdown()

@@ -25,7 +25,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from orlop.errors import (
     ConflictError,
@@ -40,8 +40,29 @@ from orlop.errors import (
 )
 
 if TYPE_CHECKING:
+    from orlop.config import EngineConfig
     from orlop.engine import Engine
-    from orlop.server.context import ServerContext
+
+T = TypeVar("T")
+
+
+class _Sessions(Protocol):
+    @property
+    def forks(self) -> ForkServer: ...
+
+
+class ServerContext(Protocol):
+    """What the helpers take of the server's context (context.ServerContext): a
+    protocol, so that this module and sessions.py (which the context builds) do not
+    import the context back."""
+
+    @property
+    def config(self) -> EngineConfig: ...
+
+    @property
+    def sessions(self) -> _Sessions: ...
+
+    async def call(self, fn: Callable[[Engine], T]) -> T: ...
 
 _ERRORS: dict[str, type[OrlopError]] = {
     ErrorKind.NOT_FOUND.value: NotFoundError, ErrorKind.CONFLICT.value: ConflictError,

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orlop.errors import (
@@ -30,15 +28,11 @@ from orlop.errors import (
 )
 
 if TYPE_CHECKING:
+    from orlop.engine.containers.watch import JsonLog
     from orlop.engine.models import Container
-    from orlop.server.context import ServerContext
-    from orlop.server.helpers import Helper
+    from orlop.server.helpers import Helper, ServerContext
 
 Chunk = tuple[int, bytes]  # (stream 1|2, data)
-
-def _log_time() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}000Z"
 
 
 @dataclass
@@ -49,7 +43,7 @@ class Session:
     subscribers: list[asyncio.Queue[Chunk | None]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: dict[str, Any] | None = None
-    log: Any = None  # the open log file, or None
+    log: JsonLog | None = None  # the container's log (the monitor's writer), or None
 
     @property
     def exit_code(self) -> int:
@@ -59,11 +53,10 @@ class Session:
 
     def publish(self, stream: int, data: bytes) -> None:
         if self.log is not None:
-            line = {"log": data.decode("utf-8", errors="replace"),
-                    "stream": "stdout" if stream == 1 else "stderr", "time": _log_time()}
+            # Lines split and rotated as the detached monitor's are (a full disk loses
+            # the line, never the session).
             with contextlib.suppress(OSError):
-                self.log.write(json.dumps(line) + "\n")
-                self.log.flush()
+                self.log.feed("stdout" if stream == 1 else "stderr", data)
         for q in list(self.subscribers):
             q.put_nowait((stream, data))
 
@@ -165,9 +158,9 @@ class Sessions:
                                 interactive=interactive)
         sess = Session(container_id=c.id, tty=c.config.tty, helper=h)
         try:
-            from orlop.engine.containers.monitor import log_path
+            from orlop.engine.containers.monitor import open_log
 
-            sess.log = open(log_path(self.ctx.config, c.id), "a")
+            sess.log = open_log(self.ctx.config, c)
         except OSError:
             sess.log = None
         sess.subscribers.extend(self.parked.pop(c.id, []))
@@ -201,7 +194,8 @@ class Sessions:
             if h.stdin is not None:
                 h.stdin.close()  # the container's stdin: nobody reads it any more
             if sess.log is not None:
-                sess.log.close()
+                with contextlib.suppress(OSError):
+                    sess.log.close()  # with the last partial lines
             self.last_exit[sess.container_id] = sess.exit_code
             if len(self.last_exit) > 10000:
                 self.last_exit.pop(next(iter(self.last_exit)))

@@ -152,7 +152,7 @@ async def open_stream(request: web.Request, *, tty: bool, want_input: bool,
     hijacked connection whose client sends stdin, the queue of its bytes (None = EOF;
     :data:`DETACHED` once ``detach_keys`` were read, with a terminal only)."""
     media = RAW_STREAM if tty else MULTIPLEXED_STREAM
-    from orlop.server.app import server_headers
+    from orlop.server.headers import server_headers
 
     headers = {**server_headers(), "Content-Type": media}
     client_input: _ClientInput | None = None
@@ -260,7 +260,7 @@ async def send_stream(request: web.Request, first: bytes,
                       headers: dict[str, str]) -> web.StreamResponse:
     """A 200 whose body is ``first`` then ``rest`` (a tar from a helper); a client that
     goes away closes ``rest``, which stops its producer."""
-    from orlop.server.app import server_headers
+    from orlop.server.headers import server_headers
 
     resp = web.StreamResponse(status=200, headers={**server_headers(), **headers})
     resp.enable_chunked_encoding()

@@ -7,16 +7,13 @@ created before the request has been read and validated in full.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
+from orlop.goparse import parse_bool
 from orlop.server.errors import PayloadTooLargeError
-
-_TRUE = {"1", "true", "True", "TRUE", "t", "T"}
-_FALSE = {"", "0", "false", "False", "FALSE", "f", "F"}
 
 
 def archive_path(request: web.Request) -> str:
@@ -35,10 +32,9 @@ def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     value = request.query.get(name)
     if value is None:
         return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
+    parsed = parse_bool(value) if value else False  # moby: an empty value is false
+    if parsed is not None:
+        return parsed
     raise InvalidParameterError(f"invalid value for {name}: {value!r}: must be a boolean")
 
 
@@ -188,91 +184,6 @@ async def json_body(request: web.Request, limit: int, *, required: bool = True
         raise InvalidParameterError(
             f"invalid JSON: expected an object, got {type(data).__name__}")
     return data
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def field_str(obj: Mapping[str, Any], key: str, where: str = "") -> str:
-    value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
-            "of type string")
-    return value
-
-
-def field_bool(obj: Mapping[str, Any], key: str, where: str = "") -> bool:
-    value = obj.get(key)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
-            "of type bool")
-    return value
-
-
-def field_int(obj: Mapping[str, Any], key: str, where: str = "") -> int:
-    value = obj.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
-            "of type int64")
-    return int(value)
-
-
-def field_str_list(obj: Mapping[str, Any], key: str, where: str = "",
-                   *, allow_string: bool = False) -> list[str] | None:
-    """A list of strings; ``None`` when absent or null.  ``allow_string`` accepts a bare
-    string as a one-element list (Docker's ``strslice`` for Cmd/Entrypoint)."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if allow_string and isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
-            "of type []string")
-    return list(value)
-
-
-def field_str_map(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str, str]:
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
-            "of type map[string]string")
-    return dict(value)
-
-
-def field_object(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any]:
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {_kind(value)} into Go struct field {where}{key} "
-            "of type object")
-    return value
 
 
 def json_bytes(data: Any) -> bytes:

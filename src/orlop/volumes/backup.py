@@ -64,7 +64,7 @@ from orlop.errors import (
     UnsupportedError,
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
-from orlop.kernel.libc import renameat2
+from orlop.kernel.fs import renameat2
 from orlop.state.inflight import fault
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.dirs import staging_name
@@ -110,11 +110,23 @@ class ArchiveMeta:
     options: dict[str, str] | None
     created_at: str = ""
     checksum: str = "crc32"
+    # Incremental exports (incremental.py): the id and name of the snapshot this archive
+    # brings a volume to ("" for live content, which no later archive can build on), and
+    # of the snapshot it is based on ("" for a full archive).
+    state: str = ""
+    state_name: str = ""
+    base: str = ""
+    base_name: str = ""
 
     def to_comment(self) -> str:
-        body = {"name": self.name, "driver": self.driver, "labels": self.labels,
-                "options": self.options, "created_at": self.created_at,
-                "checksum": self.checksum}
+        body: dict[str, Any] = {
+            "name": self.name, "driver": self.driver, "labels": self.labels,
+            "options": self.options, "created_at": self.created_at,
+            "checksum": self.checksum}
+        # Only when set: a full export of live content keeps the bytes it always had.
+        for key in ("state", "state_name", "base", "base_name"):
+            if getattr(self, key):
+                body[key] = getattr(self, key)
         return FORMAT + " " + json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -132,7 +144,11 @@ class ArchiveMeta:
                                                                    or "local"),
                        labels=labels, options=options,
                        created_at=str(body.get("created_at") or ""),
-                       checksum=str(body.get("checksum") or "crc32"))
+                       checksum=str(body.get("checksum") or "crc32"),
+                       state=str(body.get("state") or ""),
+                       state_name=str(body.get("state_name") or ""),
+                       base=str(body.get("base") or ""),
+                       base_name=str(body.get("base_name") or ""))
         except (ValueError, AttributeError) as err:
             raise InvalidArchiveError(f"invalid volume archive header: {err}") from None
 
@@ -152,14 +168,31 @@ class ImportResult:
 
 def export_volume(service: Any, name: str, out_fd: int, *,
                   progress: Callable[[int], None] | None = None,
-                  checksum: str = "crc32") -> int:
-    """Write the self-describing archive of volume ``name`` to ``out_fd``; returns its size."""
+                  checksum: str = "crc32", snapshot: str | None = None,
+                  since: str | None = None) -> int:
+    """Write the self-describing archive of volume ``name`` to ``out_fd``; returns its size.
+
+    ``snapshot``: the content of that snapshot instead of the live content (the archive
+    then records the snapshot's id as the state it brings a volume to).  ``since``: only
+    what changed since that snapshot (incremental.py), the archive recording it as its
+    base, which ``volume import`` checks.
+    """
+    from orlop.volumes.snapshots import SnapshotStore
+
     vol: Volume = service.get(name)
     if vol.options:
         raise UnsupportedError(
             f"volume export: volume {name} has driver options ({', '.join(sorted(vol.options))})"
             "; export it through a container (reference 2.13's tar recipe)")
-    data_fd = service.open_data_dir(name)
+    snaps = SnapshotStore(service)
+    state = snaps.get(name, snapshot) if snapshot else None
+    base = snaps.get(name, since) if since else None
+    if base is not None and state is not None and base.created_at > state.created_at:
+        raise InvalidParameterError(
+            f"volume export: snapshot {since} is newer than {snapshot}: --since takes the "
+            "older snapshot")
+    data_fd = snaps.open_data(name, snapshot) if snapshot else service.open_data_dir(name)
+    base_fd = snaps.open_data(name, since) if since else None
     try:
         hasher = new_hasher(checksum)
         # sparse: holes travel in GNU's PAX sparse format, not as zeros.
@@ -168,9 +201,18 @@ def export_volume(service: Any, name: str, out_fd: int, *,
             k: v for k, v in vol.labels.items() if k != ANONYMOUS_LABEL}
         meta = ArchiveMeta(name=vol.name, driver=vol.driver, labels=labels,
                            options=vol.options, created_at=vol.created_at,
-                           checksum=checksum)
+                           checksum=checksum,
+                           state=state.id if state else "",
+                           state_name=state.name if state else "",
+                           base=base.id if base else "",
+                           base_name=base.name if base else "")
         w.add_global({"comment": meta.to_comment()})
-        w.add_tree(data_fd, "", None, include_root=True)
+        if base_fd is not None:
+            from orlop.volumes.incremental import write_incremental
+
+            write_incremental(w, data_fd, base_fd)
+        else:
+            w.add_tree(data_fd, "", None, include_root=True)
         digest = hasher.hexdigest()
         # The closing "./" is one bare block (the trailer's size is fixed), so the root's
         # nanoseconds ride in the global header before it, which applies to the entries
@@ -184,6 +226,8 @@ def export_volume(service: Any, name: str, out_fd: int, *,
         return w.size
     finally:
         os.close(data_fd)
+        if base_fd is not None:
+            os.close(base_fd)
 
 
 # --- import ----------------------------------------------------------------------------
@@ -306,6 +350,10 @@ def import_volume(service: Any, name: str, stream: Readable, *,
                 f"volume {name} is in use by {len(refs)} container(s) - "
                 f"[{', '.join(r[:12] for r in refs)}]: stop and remove them, or use --force")
     options = meta.options if meta is not None and use_archive_meta else None
+    incremental = meta is not None and bool(meta.base)
+    if incremental:
+        assert meta is not None
+        _check_base(service, name, meta, existing is not None)
     if (existing.options if existing is not None else options):
         raise UnsupportedError(
             f"volume import: volume {name} has driver options; import into a volume "
@@ -330,7 +378,9 @@ def import_volume(service: Any, name: str, stream: Readable, *,
                                 "process meanwhile; nothing was imported")
     else:
         with service.operation():
-            stats = _stage_and_swap(service, name, reader, meta, force=force)
+            stats = _stage_and_swap(service, name, reader, meta, force=force,
+                                    incremental=incremental)
+    _record_base(service, name, meta)
     return ImportResult(volume=service.get(name), created=created,
                         verified=meta is not None, meta=meta, size=reader.size,
                         entries=stats.entries if stats is not None else 0)
@@ -344,6 +394,40 @@ def _lookup(service: Any, name: str) -> Volume | None:
         return vol
     except VolumeNotFoundError:
         return None
+
+
+def _check_base(service: Any, name: str, meta: ArchiveMeta, exists: bool) -> None:
+    """An incremental archive applies only onto the content it was made against: the
+    volume must record (import-base.json, written by the import that brought it there)
+    the archive's base snapshot."""
+    base = f"{meta.name}@{meta.base_name} ({meta.base[:12]})"
+    if not exists:
+        raise ConflictError(
+            f"volume import: the archive is an incremental export based on snapshot {base}; "
+            f"volume {name} does not exist: import the archive of {meta.base_name} first")
+    from orlop.volumes.snapshots import read_base
+
+    with _volume_dir(service, name) as vfd:
+        have = read_base(vfd)
+    if have is None or have.get("state") != meta.base:
+        now = ("no recorded snapshot" if have is None else
+               f"snapshot {have.get('volume', '?')}@{have.get('name', '?')} "
+               f"({str(have.get('state', ''))[:12]})")
+        raise ConflictError(
+            f"volume import: the archive is based on snapshot {base}, but volume {name} "
+            f"holds {now}: import the chain in order, starting from a full export")
+
+
+def _record_base(service: Any, name: str, meta: ArchiveMeta | None) -> None:
+    """What the volume now holds, for the next incremental import's check."""
+    from orlop.volumes.snapshots import write_base
+
+    with _volume_dir(service, name) as vfd:
+        if meta is not None and meta.state:
+            write_base(vfd, {"state": meta.state, "name": meta.state_name,
+                             "volume": meta.name})
+        else:
+            write_base(vfd, None)
 
 
 def _verify(reader: _TailHashing, meta: ArchiveMeta | None) -> None:
@@ -364,7 +448,8 @@ def _verify(reader: _TailHashing, meta: ArchiveMeta | None) -> None:
 
 
 def _stage_and_swap(service: Any, name: str, reader: _TailHashing,
-                    meta: ArchiveMeta | None, *, force: bool) -> ExtractStats:
+                    meta: ArchiveMeta | None, *, force: bool,
+                    incremental: bool = False) -> ExtractStats:
     """Import into an existing volume.  The staging directory is one of the volume
     service's (``volumes/.tmp-<pid>-...``, same filesystem): what a kill leaves of it,
     the new content half-extracted or the old content being deleted, goes with the next
@@ -376,7 +461,12 @@ def _stage_and_swap(service: Any, name: str, reader: _TailHashing,
         os.mkdir(stage, 0o700, dir_fd=pfd)
         try:
             with _opened(stage, pfd) as sfd:
-                stats = _extract(reader, meta, sfd, name)
+                if incremental:
+                    # The changes apply to a copy of the current content (reflinked
+                    # where the filesystem can), exchanged as a whole like a full import.
+                    with _opened("_data", vfd) as cur:
+                        copy_tree_fd(cur, sfd, root_metadata=True)
+                stats = _extract(reader, meta, sfd, name, incremental=incremental)
             refs = service.references(name) if force else []
             if refs:
                 _swap_in_place(vfd, pfd, stage)
@@ -402,11 +492,13 @@ def _opened(name: str, dir_fd: int) -> Iterator[int]:
 
 
 def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
-             name: str) -> ExtractStats:
+             name: str, *, incremental: bool = False) -> ExtractStats:
     """Extract the archive into ``dest_fd`` (a directory no one sees yet), check its
-    checksum and make it durable."""
-    # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
-    os.fchmod(dest_fd, 0o755)
+    checksum and make it durable.  ``incremental``: over a copy of the current content,
+    OCI whiteouts applied as deletions."""
+    if not incremental:
+        # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
+        os.fchmod(dest_fd, 0o755)
     try:
         # Device nodes are restored (issue 10: a volume round-trips every file type):
         # the archive is the administrator's, and a node in a volume gives a container
@@ -415,7 +507,7 @@ def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
         # digest=False: the archive carries its own checksum, checked by _verify; a
         # second sha256 of the same bytes would only cost time.
         stats = extract_tar(reader, dest_fd, keep_owner=True, allow_devices=True,
-                            whiteouts="keep", digest=False)
+                            whiteouts="oci" if incremental else "keep", digest=False)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InvalidArchiveError(

@@ -47,6 +47,22 @@ def copy_tree_fd(src_fd: int, dst_fd: int, *, root_metadata: bool = True) -> Non
         _apply_metadata_fd(src_fd, dst_fd, st)
 
 
+def copy_file_data(src_fd: int, dst_fd: int) -> str:
+    """Copy one regular file's content: a reflink (FICLONE) where the filesystem shares
+    extents, else the sparse copy below.  Returns ``"reflink"`` or ``"copy"``."""
+    from orlop.kernel.fs import ficlone
+
+    try:
+        ficlone(dst_fd, src_fd)
+        return "reflink"
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL,
+                             errno.ENOSYS):
+            raise
+    _copy_data_sparse(src_fd, dst_fd, os.fstat(src_fd).st_size)
+    return "copy"
+
+
 def _copy_dir_content(src_fd: int, dst_fd: int, dst_root: int, rel: str,
                       links: dict[tuple[int, int], str]) -> None:
     with os.scandir(src_fd) as it:

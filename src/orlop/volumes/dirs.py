@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orlop.errors import SystemFailureError, VolumeNotFoundError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import RENAME_NOREPLACE
 from orlop.volumes.fsutil import open_dir
 
@@ -43,7 +43,7 @@ def rename_noreplace(dir_fd: int, old: str, new: str) -> None:
     so no other Orlop process renames volume directories meanwhile.
     """
     try:
-        libc.renameat2(dir_fd, old, dir_fd, new, RENAME_NOREPLACE)
+        fs.renameat2(dir_fd, old, dir_fd, new, RENAME_NOREPLACE)
     except OSError as err:
         if err.errno != errno.EINVAL:
             raise

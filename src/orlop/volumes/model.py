@@ -1,4 +1,5 @@
-"""The volume as the rest of Orlop sees it, and its Docker inspect form.
+"""The volume as the rest of Orlop sees it, and the row-level shape of its Docker inspect
+form (``inspect_dict``; wire/volumes.py renders a ``Volume`` with it).
 
 Anonymous volumes carry the label ``com.docker.volume.anonymous: ""``, as Docker >= 23
 gives them (Docker 20.10 gave none).  Orlop follows current Docker here because its
@@ -35,14 +36,6 @@ class Volume:
     options: dict[str, str] | None
     anonymous: bool = False
 
-    def to_inspect(self, usage: tuple[int, int] | None = None) -> dict[str, Any]:
-        """Docker's ``volume inspect`` object (see :func:`inspect_dict`).
-
-        ``usage`` is ``(size in bytes, reference count)`` and adds Docker's ``UsageData``.
-        """
-        return inspect_dict(self.name, self.driver, str(self.mountpoint), self.created_at,
-                            self.labels, self.options, usage)
-
 
 def inspect_dict(name: str, driver: str, mountpoint: str, created_at: str,
                  labels: Mapping[str, str] | None, options: Mapping[str, str] | None,
@@ -50,7 +43,7 @@ def inspect_dict(name: str, driver: str, mountpoint: str, created_at: str,
     """THE wire shape of a volume, Docker's ``volume inspect`` object: keys (and map
     keys) sorted as Go's JSON does, ``None`` kept apart from ``{}``.
 
-    A function of plain values rather than only a method of :class:`Volume`, so that
+    A function of plain values rather than of a :class:`Volume`, so that
     ``VolumeService.list_inspect`` can build it straight from database rows (no
     ``Volume`` and no ``Path`` per row: at 10,000 volumes those cost more than the query)
     while every volume object on the wire still comes from this one definition.

@@ -7,7 +7,7 @@ The steps, in order:
 * interrupted renames are finished or undone first (rename.py), so that a half-moved
   volume is not taken for an orphan;
 * ``.tmp-*`` / ``.trash-*`` leftovers are deleted (unless a live process holds their
-  lock);
+  lock), in ``volumes/`` and in each volume's ``_snapshots/`` (snapshots.py);
 * a row without its directory is dropped, or, when a container still references it,
   gets a new empty directory (its data is gone either way);
 * a directory without a row is **adopted** as a named volume of the default driver with
@@ -72,6 +72,7 @@ class Reconciler:
             # First: a half-moved rename is no orphan.
             repair_renames(self.store, vfd, report.dirs_adopted, report.errors)
             self._sweep_leftovers(vfd, report)
+            self._sweep_snapshots(vfd, report)
             self._reconcile_rows(vfd, report)
             self._reconcile_mounts(vfd, running_container_ids, report)
         return report
@@ -94,6 +95,17 @@ class Reconciler:
                 continue  # a create or remove in progress in another process
             except OSError as err:
                 report.errors.append(f"{name}: {err}")
+
+    def _sweep_snapshots(self, vfd: int, report: ReconcileReport) -> None:
+        """Half-made or half-removed snapshots (snapshots.py) of every volume."""
+        from orlop.volumes.snapshotsweep import sweep_leftovers
+
+        with os.scandir(vfd) as it:
+            names = [e.name for e in it if is_valid_name(e.name)
+                     and e.is_dir(follow_symlinks=False)]
+        removed, errors = sweep_leftovers(vfd, names)
+        report.leftovers_removed.extend(removed)
+        report.errors.extend(errors)
 
     def _reconcile_rows(self, vfd: int, report: ReconcileReport) -> None:
         drv = self.drivers.default

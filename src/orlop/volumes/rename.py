@@ -107,8 +107,9 @@ def _rename_locked(store: VolumeStore, vfd: int, ifd: int, old: str, new: str,
             held = [r[0] for r in conn.execute(
                 "SELECT coalesce(c.name, u.ref) FROM volume_mounts u LEFT JOIN containers c "
                 "ON c.id = u.ref WHERE u.volume_name = ?", (old,))]
-            if running or held:
-                names = sorted({u.name for u in running} | set(held))
+            snaps = [cname for _cid, cname in tx.snapshot_binds(old)]
+            if running or held or snaps:
+                names = sorted({u.name for u in running} | set(held) | set(snaps))
                 raise ConflictError(
                     f"rename {old}: volume is in use by running containers - "
                     f"[{', '.join(names)}]")

@@ -268,7 +268,7 @@ class VolumeService:
 
     def list_inspect(self, filters: Mapping[str, Sequence[str]] | None = None
                      ) -> builtins.list[dict[str, Any]]:
-        """:meth:`list` as Docker's volume objects (each what ``Volume.to_inspect()``
+        """:meth:`list` as Docker's volume objects (each what ``wire.volumes.volume_json``
         gives): what ``volume ls`` and ``GET /volumes`` send (VolumeTx.inspect)."""
         flt = build_filter(filters)
         with self.store.read() as tx:
@@ -301,15 +301,6 @@ class VolumeService:
                 return self.drivers.layout(vol.driver).disk_usage(vol_fd)
         except FileNotFoundError:
             return 0
-
-    def inspect(self, name: str, size: bool = False) -> dict[str, Any]:
-        """``volume inspect``'s object: Docker's, plus Orlop's ``UsedBy`` (the containers
-        using the volume; see docs/differences.md) and ``UsageData`` when ``size``."""
-        vol = self.get(name)
-        out = vol.to_inspect(self.usage(name) if size else None)
-        out = self.with_plugin_fields(vol, out)
-        out["UsedBy"] = [u.to_wire() for u in self.users(name)]
-        return out
 
     def users(self, name: str) -> builtins.list[VolumeUser]:
         """The containers whose mount points use the volume (running or not), in name

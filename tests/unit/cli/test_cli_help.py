@@ -77,13 +77,14 @@ def test_top_level_help_groups_commands_as_docker(capsys: pytest.CaptureFixture[
                             "Global Options"], sections
         common = out.split("Common Commands:\n", 1)[1].split("\n\n")[0].split("\n")
         assert [line.split()[0] for line in common] == [
-            "run", "exec", "ps", "pull", "push", "images", "login", "logout", "version", "info"]
+            "run", "exec", "ps", "build", "pull", "push", "images", "login", "logout",
+            "version", "info"]
         management = out.split("Management Commands:\n", 1)[1].split("\n\n")[0]
         assert [line.split()[0] for line in management.split("\n")] == [
-            "container", "image", "network", "plugin", "system", "volume"]
+            "builder", "container", "image", "network", "plugin", "system", "volume"]
         listed = {line.split()[0] for line in out.split("\nCommands:\n", 1)[1]
                   .split("\n\n")[0].split("\n")}
-        groups = {"container", "image", "network", "plugin", "system", "volume"}
+        groups = {"builder", "container", "image", "network", "plugin", "system", "volume"}
         assert listed | {line.split()[0] for line in common} | groups == set(top_level())
 
 

@@ -16,6 +16,7 @@ from orlop.config import EngineConfig
 from orlop.errors import ConflictError, ImageNotFoundError, InvalidArchiveError
 from orlop.images.store import ImageStore
 from orlop.state import Database
+from orlop.wire.images import image_json
 
 
 def layer(*files: tuple[str, bytes]) -> bytes:
@@ -188,7 +189,7 @@ def test_store_unregistered_complete_layer_dir_adopted(store: ImageStore) -> Non
 
 def test_store_inspect_shape(store: ImageStore) -> None:
     img = store.import_tar(io.BytesIO(layer(("a", b"12345"))), "busybox", ['CMD ["sh"]'])
-    doc = store.inspect(img)
+    doc = image_json(store, img)
     assert list(doc) == ["Id", "RepoTags", "RepoDigests", "Parent", "Comment", "Created",
                          "Container", "ContainerConfig", "DockerVersion", "Author", "Config",
                          "Architecture", "Os", "Size", "VirtualSize", "GraphDriver", "RootFS",
@@ -206,6 +207,6 @@ def test_store_create_image_over_existing_layers(store: ImageStore) -> None:
     img = store.create_image([*base.diff_ids, top], {"config": {"Cmd": ["sh"]}}, "child:1")
     assert img.diff_ids == (*base.diff_ids, top)
     assert [p.name for p in store.layer_dirs(img)] == [d[7:] for d in img.diff_ids]
-    assert "LowerDir" in store.inspect(img)["GraphDriver"]["Data"]
+    assert "LowerDir" in image_json(store, img)["GraphDriver"]["Data"]
     with pytest.raises(Exception, match="does not exist"):
         store.create_image(["sha256:" + "0" * 64], {}, None)

@@ -15,6 +15,7 @@ from orlop.mounts.parser import (
 )
 from orlop.mounts.plan import VolumesFrom, inherit_mount_points, merge_mounts, sort_mounts
 from orlop.mounts.spec import MountPoint, MountSpec
+from orlop.wire.mounts import mount_point_json
 
 CWD = "/w"
 VOL = MountPoint(type="volume", destination="/dbdata", source="/v/anon/_data", name="anon",
@@ -65,7 +66,7 @@ def test_inherit_mount_points_default_mode_keeps_rw_and_clears_mode():
     assert {mp.mode for mp in got} == {""}
     assert {mp.from_volumes_from for mp in got} == {"c1"}
     assert not any(mp.copy_up for mp in got)
-    assert got[1].to_inspect() == {
+    assert mount_point_json(got[1]) == {
         "Type": "volume", "Name": "vf_named", "Source": "/v/vf_named/_data",
         "Destination": "/named", "Driver": "local", "Mode": "", "RW": True, "Propagation": ""}
 

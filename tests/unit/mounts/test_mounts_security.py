@@ -13,8 +13,9 @@ from orlop.mounts.parser import (
     parse_tmpfs_flag,
     parse_volume_flag,
 )
-from orlop.mounts.spec import MountSpec, from_api_mount
+from orlop.mounts.spec import MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation, is_within
+from orlop.wire.mounts import from_api_mount
 
 CWD = "/w"
 NOT_PROC = '"/proc" cannot be mounted because it is not of type proc'

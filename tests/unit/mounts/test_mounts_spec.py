@@ -8,7 +8,8 @@ import pytest
 
 from orlop.errors import InvalidMountError, InvalidVolumeNameError
 from orlop.mounts.parser import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
-from orlop.mounts.spec import MountPoint, MountSpec, from_api_mount, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec
+from orlop.wire.mounts import from_api_mount, mount_point_json, to_api_mount
 
 CWD = "/work/w"
 VOLS = "/var/lib/docker/volumes"
@@ -59,7 +60,7 @@ INSPECT_SAMPLES = [
 
 @pytest.mark.parametrize(("spec", "name", "sample"), INSPECT_SAMPLES)
 def test_mount_point_to_inspect_resolved_spec_equals_docker_sample(spec, name, sample):
-    got = _point(spec, name).to_inspect()
+    got = mount_point_json(_point(spec, name))
     want = json.loads(sample)
     assert got == want
     assert list(got) == list(want)  # Docker's key order

@@ -10,24 +10,7 @@ from orlop.mounts.tmpfs import (
     format_tmpfs_size,
     kernel_size_in_bytes,
     merge_tmpfs_options,
-    ram_in_bytes,
 )
-
-
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [("1048576", 1048576), ("512k", 512 * 1024), ("1m", 1 << 20), ("1M", 1 << 20),
-     ("1g", 1 << 30), ("2t", 2 << 40), ("1mb", 1 << 20), ("1MiB", 1 << 20), ("1 m", 1 << 20),
-     ("1.5k", 1536), ("0", 0), ("10b", 10)],
-)
-def test_ram_in_bytes_docker_units_gives_bytes(text, size):
-    assert ram_in_bytes(text) == size
-
-
-@pytest.mark.parametrize("text", ["abc", "", "1x", "-1m", "1.2.3m", "m", "1mm", "1m\n"])
-def test_ram_in_bytes_garbage_raises_value_error(text):
-    with pytest.raises(ValueError):
-        ram_in_bytes(text)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +110,17 @@ def test_merge_tmpfs_options_last_conflicting_word_wins_in_place():
 def test_merge_tmpfs_options_unknown_word_raises_docker_text():
     with pytest.raises(InvalidMountError, match=r'^invalid tmpfs option \["x" "1"\]$'):
         merge_tmpfs_options(["x=1"])
+
+
+def test_tmpfs_flag_words_come_from_the_runtimes_table():
+    """Docker's MergeTmpfsOptions words: the runtime's table less bind words and words
+    moby/sys/mount lacks; a collision key is the flag a word sets or clears."""
+    from orlop.kernel.flags import MountFlag
+    from orlop.mounts.tmpfs import TMPFS_FLAG_KEYS
+
+    assert set(TMPFS_FLAG_KEYS) == {
+        "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
+        "dirsync", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime",
+        "relatime", "norelatime", "strictatime", "nostrictatime"}
+    assert TMPFS_FLAG_KEYS["ro"] == TMPFS_FLAG_KEYS["rw"] == MountFlag.RDONLY
+    assert merge_tmpfs_options(["atime", "noatime", "diratime"]) == ["noatime", "diratime"]

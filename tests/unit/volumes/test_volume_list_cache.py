@@ -1,5 +1,5 @@
 """``list_inspect`` (rows straight to the wire shape) and ``VolumeListCache`` (the kept
-``GET /volumes`` answers): the same objects as ``Volume.to_inspect``, and never an
+``GET /volumes`` answers): the same objects as ``wire.volumes.volume_json``, and never an
 answer older than a fresh read, whoever wrote to the database."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from orlop.errors import InvalidParameterError
 from orlop.server.volumelist import VolumeListCache
 from orlop.state import Database
 from orlop.volumes.service import VolumeService
+from orlop.wire.volumes import volume_json
 
 if TYPE_CHECKING:
     from tests.unit.volumes.conftest import Containers
@@ -78,7 +79,7 @@ def names(vols: list[dict[str, Any]]) -> list[str]:
 @pytest.mark.parametrize("filters", FILTERS)
 def test_list_inspect_equals_to_inspect_of_list(
         populated: VolumeService, filters: dict[str, list[str]] | None) -> None:
-    want = [v.to_inspect() for v in populated.list(filters)]
+    want = [volume_json(v) for v in populated.list(filters)]
     got = populated.list_inspect(filters)
     assert got == want
     # the same bytes on the wire: key order and null-vs-{} included

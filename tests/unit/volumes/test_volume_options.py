@@ -8,8 +8,9 @@ import pytest
 
 from orlop.errors import InvalidParameterError, InvalidVolumeNameError
 from orlop.kernel.flags import MountFlag
+from orlop.units import ram_in_bytes
 from orlop.volumes.drivers.local import LocalDriver
-from orlop.volumes.drivers.mountopts import parse_mount_options, parse_size
+from orlop.volumes.drivers.mountopts import parse_driver_options
 from orlop.volumes.names import check_create_name, is_valid_name
 
 DRIVER = LocalDriver(Path("/nonexistent/volumes"))
@@ -82,18 +83,33 @@ def test_needs_mount_only_with_type_or_size() -> None:
                                             ("1.5GiB", 3 << 29), ("10 MB", 10 << 20),
                                             ("2k", 2048)])
 def test_parse_size_docker_units(text: str, size: int) -> None:
-    assert parse_size(text) == size
+    assert ram_in_bytes(text) == size
 
 
-def test_parse_mount_options_splits_flags_data_propagation() -> None:
-    mo = parse_mount_options("size=5m,ro,noexec,uid=1000,rprivate,loop")
+def test_parse_driver_options_splits_flags_data_propagation() -> None:
+    mo = parse_driver_options("size=5m,ro,noexec,uid=1000,rprivate,loop")
     assert mo.flags == MountFlag.RDONLY | MountFlag.NOEXEC
     assert mo.data == "size=5m,uid=1000"
     assert mo.propagation == MountFlag.PRIVATE | MountFlag.REC
     assert mo.loop
 
 
-def test_parse_mount_options_rw_clears_ro_and_bind() -> None:
-    mo = parse_mount_options("ro,rw,rbind")
+def test_parse_driver_options_rw_clears_ro_and_bind() -> None:
+    mo = parse_driver_options("ro,rw,rbind")
     assert mo.flags == MountFlag.BIND | MountFlag.REC
     assert mo.data == ""
+
+
+def test_parse_driver_options_reads_the_runtimes_word_table() -> None:
+    """One mount(8) table (runtime/mountopts.py): every word it knows is a flag or a
+    propagation here too, never filesystem data; userspace words never reach the kernel."""
+    from orlop.runtime.mountopts import FLAGS, PROPAGATION
+
+    for word in [*FLAGS, *PROPAGATION]:
+        assert parse_driver_options(word).data == "", word
+    mo = parse_driver_options(" nofail , lazytime,rshared,private,size=1m,_netdev")
+    assert mo.flags == MountFlag.LAZYTIME
+    assert mo.propagation == MountFlag.SHARED | MountFlag.PRIVATE | MountFlag.REC
+    assert mo.data == "size=1m"
+    assert not mo.loop
+

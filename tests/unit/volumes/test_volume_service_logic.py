@@ -282,7 +282,7 @@ def test_create_without_rename_noreplace_support_falls_back(
     def no_noreplace(*args: object) -> None:
         raise OSError(errno.EINVAL, "Invalid argument")
 
-    monkeypatch.setattr(dirs_mod.libc, "renameat2", no_noreplace)
+    monkeypatch.setattr(dirs_mod.fs, "renameat2", no_noreplace)
     vol = svc.create("fallback")
     assert vol.mountpoint.is_dir()
     assert _entries(svc) == ["fallback"]

@@ -13,7 +13,6 @@ from ``DOCKER_HOST`` is used only once it says it is orlopd (see :func:`check_do
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
@@ -25,17 +24,6 @@ if TYPE_CHECKING:
 
 
 ORLOP_PLATFORM = "Orlop Engine"  # Platform.Name in orlopd's GET /version
-
-
-def host_from_env(flag: str | None = None) -> tuple[str | None, str]:
-    """The remote host to use (None for in-process) and where it came from: "-H",
-    "ORLOP_HOST" or "DOCKER_HOST"."""
-    if flag:
-        return flag, "-H"
-    for var in ("ORLOP_HOST", "DOCKER_HOST"):
-        if os.environ.get(var):
-            return os.environ[var], var
-    return None, ""
 
 
 def check_docker_host(host: str, tls: TLSOptions | None) -> None:

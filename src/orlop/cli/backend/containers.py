@@ -18,13 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.backend.createbody import create_body, start_error
+from orlop.cli.backend.starterror import start_error
 from orlop.cli.backend.terminal import Terminal, relay, terminal_size
 from orlop.kernel.fdio import write_all
+from orlop.wire.create import create_body
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
     from orlop.engine import Engine
+    from orlop.engine.containers.attach import MonitorAttach
     from orlop.engine.containers.exec import ExecOptions
     from orlop.engine.containers.logs import LogCursor
     from orlop.engine.models import RunOptions
@@ -129,12 +131,14 @@ class LocalContainers:
 
     def container_list(self, all_: bool, filters: dict[str, list[str]] | None,
                        limit: int = -1) -> list[dict[str, Any]]:
-        from orlop.engine.ps import list_summaries
+        from orlop.wire.ps import list_summaries
 
         return list_summaries(self.engine, all_=all_, filters=filters, limit=limit)
 
     def container_inspect(self, ref: str) -> dict[str, Any]:
-        return self.engine.inspect_container(ref)
+        from orlop.wire.inspect import inspect_container
+
+        return inspect_container(self.engine, ref)
 
     def container_changes(self, ref: str) -> list[dict[str, Any]]:
         return [{"Path": ch.path, "Kind": ch.kind}
@@ -168,7 +172,7 @@ class LocalContainers:
         self.engine.remove_container(ref, force=force, volumes=volumes)
 
     def container_prune(self, filters: dict[str, list[str]] | None) -> dict[str, Any]:
-        from orlop.engine.prune import prune_containers
+        from orlop.wire.prune import prune_containers
 
         return prune_containers(self.engine, filters)
 
@@ -202,9 +206,8 @@ class LocalContainers:
         restored on every way out; the detach keys end the attach, the container runs
         on (:class:`~orlop.detachkeys.Detached`)."""
         from orlop.detachkeys import Detached, resolve_detach_keys
+        from orlop.engine.containers.attach import MonitorAttach
         from orlop.engine.containers.console import resize
-        from orlop.engine.containers.logs import follow
-        from orlop.engine.containers.monitor import stdin_fifo
         from orlop.errors import OrlopError
 
         engine = self.engine
@@ -223,30 +226,32 @@ class LocalContainers:
 
         def resize_to(height: int, width: int) -> None:
             with contextlib.suppress(OrlopError):
-                resize(engine, c, height, width)
+                resize(engine.containers, engine.config, c, height, width)
 
         term = Terminal(raw=tty and attach_stdin, resize=resize_to if tty else None,
                         proxy=None)
         feeder = 0
         detached = False
+        att = MonitorAttach(engine.config, c.id, cursor=cursor)
         try:
             if attach_stdin:
-                feeder = _feed_fifo(str(stdin_fifo(engine.config, c.id)), keys)
+                feeder = _feed_fifo(att, keys)
 
-            def still_running() -> bool:
+            def attached() -> bool:
                 nonlocal detached, feeder
                 if feeder > 0:
                     got, status = os.waitpid(feeder, os.WNOHANG)
                     if got:
                         feeder = 0
                         detached = os.waitstatus_to_exitcode(status) == _DETACHED
-                return not detached and engine.is_running(c)
+                return not detached
 
-            for e in follow(engine.log_path(c), still_running, cursor=cursor):
+            for e in att.output(attached):
                 write_all(2 if e.stream == "stderr" else 1, e.data)
                 if detached:
                     break
         finally:
+            att.close()
             term.restore()
             for s, h in handlers.items():
                 signal.signal(s, h)
@@ -283,7 +288,7 @@ def _detachable(tty: bool, interactive: bool, runtime: str) -> bool:
     return tty and interactive and os.isatty(0) and (runtime or "orlop") == "orlop"
 
 
-def _feed_fifo(fifo: str, keys: bytes = b"") -> int:
+def _feed_fifo(att: MonitorAttach, keys: bytes = b"") -> int:
     """A child copying our stdin into the container's stdin FIFO until EOF or the
     detach ``keys`` (then it exits with ``_DETACHED``); its pid."""
     pid = os.fork()
@@ -294,7 +299,7 @@ def _feed_fifo(fifo: str, keys: bytes = b"") -> int:
     scanner = EscapeScanner(keys)
     code = 0
     try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_CLOEXEC)
+        fd = att.open_input()
         while True:
             data = os.read(0, 65536)
             if not data:

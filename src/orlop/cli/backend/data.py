@@ -39,8 +39,11 @@ class LocalData:
 
     def volume_export(self, name: str, out_fd: int, *,
                       progress: Callable[[int], None] | None = None,
-                      checksum: str = "crc32") -> int:
-        return self.engine.volume_export(name, out_fd, progress=progress, checksum=checksum)
+                      checksum: str = "crc32", consistent: bool = False,
+                      snapshot: str | None = None, since: str | None = None) -> int:
+        return self.engine.volume_export(name, out_fd, progress=progress, checksum=checksum,
+                                         consistent=consistent, snapshot=snapshot,
+                                         since=since)
 
     def volume_import(self, name: str, stream: BinaryIO, *, force: bool = False) -> str:
         return str(self.engine.volume_import(name, stream, force=force).volume.name)
@@ -171,8 +174,10 @@ class RemoteData:
 
     def volume_export(self, name: str, out_fd: int, *,
                       progress: Callable[[int], None] | None = None,
-                      checksum: str = "crc32") -> int:
-        return self.api.export_volume(name, out_fd, checksum, progress)
+                      checksum: str = "crc32", consistent: bool = False,
+                      snapshot: str | None = None, since: str | None = None) -> int:
+        return self.api.export_volume(name, out_fd, checksum, progress,
+                                      consistent=consistent, snapshot=snapshot, since=since)
 
     def volume_import(self, name: str, stream: BinaryIO, *, force: bool = False) -> str:
         self.api.import_volume(name, stream, force=force)

@@ -1,6 +1,6 @@
 """Images calls of the backends: ``GET /images/json`` entries, Docker's ``Untagged:`` /
 ``Deleted:`` records, image ids; the local side calls the engine functions orlopd's
-``/images`` routes call (engine/imagewire.py), the remote side those routes."""
+``/images`` routes call (wire/images.py), the remote side those routes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
+    from orlop.build.options import BuildOptions, Emit
     from orlop.client import APIClient
     from orlop.distribution.progress import Progress
     from orlop.engine import Engine
@@ -17,30 +18,31 @@ class LocalImages:
     engine: Engine
 
     def image_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        from orlop.engine.imagewire import list_images
+        from orlop.wire.images import list_images
 
         return list_images(self.engine, filters)
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
-        images = self.engine.images
-        return images.inspect(images.get(ref))
+        from orlop.wire.images import inspect_image
+
+        return inspect_image(self.engine, ref)
 
     def image_history(self, ref: str) -> list[dict[str, Any]]:
-        from orlop.engine.imagewire import image_history
+        from orlop.wire.images import image_history
 
         return image_history(self.engine, ref)
 
     def image_remove(self, ref: str, force: bool, noprune: bool = False
                      ) -> list[dict[str, str]]:
-        from orlop.engine.imagewire import remove_image
+        from orlop.wire.images import remove_image
 
-        return remove_image(self.engine, ref, force=force)
+        return remove_image(self.engine, ref, force=force, noprune=noprune)
 
     def image_tag(self, ref: str, target: str) -> None:
         self.engine.images.tag(ref, target)
 
     def image_prune(self, filters: Mapping[str, list[str]] | None) -> dict[str, Any]:
-        from orlop.engine.imagewire import prune_images
+        from orlop.wire.images import prune_images
 
         return prune_images(self.engine, filters)
 
@@ -60,6 +62,25 @@ class LocalImages:
         image = self.engine.commit(ref, reference, changes=list(changes), author=author,
                                    message=message)
         return str(image.id)
+
+    def image_build(self, path: str | None, stream: BinaryIO | None,
+                    dockerfile_text: str | None, opts: BuildOptions, emit: Emit) -> str:
+        """``build``: a context directory read in place, or a tar (or Dockerfile) stream."""
+        from orlop.build.builder import build
+        from orlop.build.context import from_directory, from_tar
+
+        if path is not None:
+            ctx = from_directory(path, opts.dockerfile or None, dockerfile_text)
+            return build(self.engine, ctx, opts, emit)
+        assert stream is not None
+        with from_tar(self.engine, stream, opts.dockerfile or "Dockerfile") as ctx:
+            return build(self.engine, ctx, opts, emit)
+
+    def build_prune(self, all_: bool = False) -> dict[str, Any]:
+        from orlop.build.cache import prune
+
+        return prune(self.engine, all_=all_)
+
 
     def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
         from orlop.engine.registry import pull
@@ -124,6 +145,26 @@ class RemoteImages:
                author: str, message: str, pause: bool = True) -> str:
         return self.api.commit(ref, reference, changes=changes, author=author,
                                message=message, pause=pause)
+
+    def image_build(self, path: str | None, stream: BinaryIO | None,
+                    dockerfile_text: str | None, opts: BuildOptions, emit: Emit) -> str:
+        """``POST /build`` with the context as a tar (.dockerignore applied, as the
+        docker CLI sends it)."""
+        from orlop.build.context import context_tar
+
+        if path is not None:
+            with context_tar(path, opts, dockerfile_text) as (body, name, size):
+                from orlop.cli.units import human_size
+
+                emit({"stream": "Sending build context to Docker daemon  "
+                                f"{human_size(size, 4)}\n"})
+                return self.api.build(body, opts, name, emit)
+        assert stream is not None
+        return self.api.build(stream, opts, opts.dockerfile or "Dockerfile", emit)
+
+    def build_prune(self, all_: bool = False) -> dict[str, Any]:
+        return self.api.build_prune(all_)
+
 
     def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:
         """Through orlopd, with this CLI's config.json credentials in X-Registry-Auth

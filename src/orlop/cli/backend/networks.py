@@ -15,17 +15,17 @@ class LocalNetworks:
     engine: Engine
 
     def network_create(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        from orlop.engine.net.networks import create_network
+        from orlop.wire.networks import create_network
 
         return create_network(self.engine, body)
 
     def network_inspect(self, ref: str) -> dict[str, Any]:
-        from orlop.engine.net.networks import inspect_network
+        from orlop.wire.networks import inspect_network
 
         return inspect_network(self.engine, ref)
 
     def network_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        from orlop.engine.net.networks import list_networks
+        from orlop.wire.networks import list_networks
 
         return list_networks(self.engine, filters)
 

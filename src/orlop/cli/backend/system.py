@@ -1,5 +1,5 @@
 """System calls of the backends: ``/info``, ``/system/df`` and ``/version`` dicts (the
-local side calls engine/systemwire.py, as orlopd's routes do)."""
+local side calls wire/system.py, as orlopd's routes do)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ def client_version() -> dict[str, Any]:
     import platform  # not at import: 2-3 ms that every local command would pay
 
     from orlop import __version__
-    from orlop.client.base import API_VERSION
-    from orlop.engine.systemwire import GOARCH
+    from orlop.wire.version import API_VERSION, GOARCH
 
     return {"Version": __version__, "ApiVersion": API_VERSION, "GoVersion": "",
             "Os": "linux", "Arch": GOARCH.get(platform.machine(), platform.machine()),
@@ -27,17 +26,17 @@ class LocalSystem:
     engine: Engine
 
     def system_info(self) -> dict[str, Any]:
-        from orlop.engine.systemwire import info
+        from orlop.wire.system import info
 
         return info(self.engine)
 
     def system_df(self) -> dict[str, Any]:
-        from orlop.engine.systemwire import disk_usage
+        from orlop.wire.system import disk_usage
 
         return disk_usage(self.engine)
 
     def server_version(self) -> dict[str, Any]:
-        from orlop.engine.systemwire import version_info
+        from orlop.wire.system import version_info
 
         return version_info()
 

@@ -1,4 +1,4 @@
-"""Volume calls of the backends: Docker's volume dicts (``Volume.to_inspect``), from the
+"""Volume calls of the backends: Docker's volume dicts (wire/volumes.py), from the
 volume service in-process or from orlopd's ``/volumes`` routes (which call the same)."""
 
 from __future__ import annotations
@@ -16,17 +16,25 @@ class LocalVolumes:
 
     def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
-        return self.engine.volumes.create(name, driver, options, labels).to_inspect()
+        from orlop.wire.volumes import volume_json
+
+        return volume_json(self.engine.volumes.create(name, driver, options, labels))
 
     def volume_inspect(self, name: str, size: bool = False) -> dict[str, Any]:
-        return self.engine.volumes.inspect(name, size)
+        from orlop.wire.volumes import inspect_volume
+
+        return inspect_volume(self.engine.volumes, name, size)
 
     def volume_update(self, name: str, add: Mapping[str, str], remove: list[str]
                       ) -> dict[str, Any]:
-        return self.engine.volumes.update_labels(name, add, remove).to_inspect()
+        from orlop.wire.volumes import volume_json
+
+        return volume_json(self.engine.volumes.update_labels(name, add, remove))
 
     def volume_rename(self, old: str, new: str) -> dict[str, Any]:
-        return self.engine.volumes.rename(old, new).to_inspect()
+        from orlop.wire.volumes import volume_json
+
+        return volume_json(self.engine.volumes.rename(old, new))
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.engine.volumes.list_inspect(filters)
@@ -39,6 +47,27 @@ class LocalVolumes:
         from orlop.engine.prune import prune_volumes
 
         return prune_volumes(self.engine, all_, filters, dry_run)
+
+    def volume_snapshot_create(self, volume: str, name: str | None,
+                               consistent: bool = False) -> dict[str, Any]:
+        from orlop.engine.files.volumebackup import create_snapshot
+
+        return create_snapshot(self.engine, volume, name, consistent=consistent).to_wire()
+
+    def volume_snapshot_list(self, volume: str) -> list[dict[str, Any]]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return [s.to_wire() for s in SnapshotStore(self.engine.volumes).list(volume)]
+
+    def volume_snapshot_remove(self, volume: str, name: str) -> None:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        SnapshotStore(self.engine.volumes).remove(volume, name)
+
+    def volume_snapshot_restore(self, volume: str, name: str) -> dict[str, Any]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return SnapshotStore(self.engine.volumes).restore(volume, name).to_wire()
 
 
     def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
@@ -76,4 +105,19 @@ class RemoteVolumes:
         flt = {**(filters or {}), **({"all": ["true"]} if all_ else {})}
         out = (self.api.prune_volumes_preview(flt or None) if dry_run
                else self.api.prune_volumes(flt or None))
-        return list(out.get("VolumesDeleted") or []), int(out.get("SpaceReclaimed") or 0)
+        from orlop.wire.prune import volumes_from_report
+
+        return volumes_from_report(out)
+
+    def volume_snapshot_create(self, volume: str, name: str | None,
+                               consistent: bool = False) -> dict[str, Any]:
+        return self.api.create_volume_snapshot(volume, name, consistent)
+
+    def volume_snapshot_list(self, volume: str) -> list[dict[str, Any]]:
+        return self.api.volume_snapshots(volume)
+
+    def volume_snapshot_remove(self, volume: str, name: str) -> None:
+        self.api.remove_volume_snapshot(volume, name)
+
+    def volume_snapshot_restore(self, volume: str, name: str) -> dict[str, Any]:
+        return self.api.restore_volume_snapshot(volume, name)

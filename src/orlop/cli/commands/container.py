@@ -133,9 +133,9 @@ def _start(argv: list[str], ctx: Context) -> int:
 
 
 def _parse_filters(items: list[str]) -> dict[str, list[str]]:
-    """``-f key=value`` flags -> Docker's filters (checked by engine.ps: the same
+    """``-f key=value`` flags -> Docker's filters (checked by wire.ps: the same
     ``invalid filter`` errors locally and through orlopd)."""
-    from orlop.engine.ps import check_filters
+    from orlop.wire.ps import check_filters
 
     out = parse_filter_flags(items)
     check_filters(out)

@@ -125,7 +125,7 @@ def _images(argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, at_most=1)
     # The docker CLI sends `images REPO[:TAG]` as a reference filter; the engine
-    # (engine/imagewire.py) validates and applies them, in-process or in orlopd.
+    # (wire/images.py) validates and applies them, in-process or in orlopd.
     from orlop.cli.context import parse_filter_flags
 
     filters = parse_filter_flags(args.filter)

@@ -134,12 +134,11 @@ def _labels(items: list[str]) -> dict[str, str]:
 
 
 def _memory(text: str) -> int:
-    from orlop.engine.containers.logs import parse_size
-    from orlop.errors import InvalidParameterError
+    from orlop.units import ram_in_bytes
 
     try:
-        return parse_size(text)
-    except InvalidParameterError:
+        return ram_in_bytes(text)
+    except ValueError:
         raise UsageError(f'invalid argument "{text}" for "-m, --memory" flag: '
                          "invalid size") from None
 
@@ -180,7 +179,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []
-    from orlop.cli.backend.createbody import absolute_bind
+    from orlop.mounts.parser import parse_mount_flag
+    from orlop.wire.create import absolute_bind
 
     cwd = os.getcwd()
     opts = RunOptions(
@@ -189,7 +189,9 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         network=args.network, interactive=args.interactive, tty=args.tty,
         auto_remove=args.rm, runtime=args.runtime or "",
         volumes=[absolute_bind(v, cwd) for v in args.volume],
-        mounts=list(args.mount), tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
+        # --mount parsed here, once (as the docker CLI does): a typed spec from now on
+        mount_specs=[parse_mount_flag(raw, cwd) for raw in args.mount],
+        tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
         labels=_labels(args.label), read_only=args.read_only, cwd=cwd,
         restart=args.restart, log_opts=log_opts, memory=memory,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),

@@ -21,6 +21,7 @@ from orlop.cli.context import Context, Parser, UsageError, require_args
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite
 from orlop.errors import OrlopError
+from orlop.units import bytes_size, human_size
 
 REMOTE = frozenset({"stats", "update"})
 
@@ -29,26 +30,6 @@ DEFAULT_FORMAT = ("table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{
 _HEADERS = {"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME",
             "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
             "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def _size(value: float, base: float, units: tuple[str, ...], fmt: str) -> str:
-    i = 0
-    while value >= base and i < len(units) - 1:
-        value /= base
-        i += 1
-    return fmt % value + units[i]
-
-
-def bytes_size(value: float) -> str:
-    """go-units BytesSize: ``1.5MiB``."""
-    return _size(value, 1024.0, _BINARY, "%.4g")
-
-
-def human_size(value: float) -> str:
-    """go-units HumanSizeWithPrecision(x, 3): ``4.1kB``."""
-    return _size(value, 1000.0, _DECIMAL, "%.3g")
 
 
 @dataclass
@@ -228,7 +209,7 @@ def stats_main(argv: list[str], ctx: Context) -> int:
 
 
 def _mem(text: str, flag: str, allow_unlimited: bool = False) -> int:
-    from orlop.mounts.tmpfs import ram_in_bytes
+    from orlop.units import ram_in_bytes
 
     if allow_unlimited and text.strip() == "-1":
         return -1

@@ -217,5 +217,10 @@ def _prune(argv: list[str], ctx: Context) -> int:
              for key, value in record.items()]
     if lines:
         ctx.stdout.write("Deleted Images:\n" + "".join(f"{line}\n" for line in lines) + "\n")
+    cache = backend.build_prune()  # the build's step images (orlop/build/cache.py)
+    reclaimed += int(cache.get("SpaceReclaimed") or 0)
+    if cache.get("CachesDeleted"):
+        ctx.stdout.write("Deleted build cache objects:\n"
+                         + "".join(f"{c}\n" for c in cache["CachesDeleted"]) + "\n")
     ctx.stdout.write(f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
     return 0

@@ -49,6 +49,11 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         from orlop.cli.commands import volume_registry
 
         return volume_registry.main(sub, argv[1:], ctx)
+    if sub == "snapshot":  # Orlop's snapshots
+        from orlop.cli.commands import volume_snapshot
+
+        ctx.command = "volume snapshot"
+        return volume_snapshot.main(argv[1:], ctx)
     if sub in ("export", "import", "clone", "cp"):  # Orlop's native data verbs
         from orlop.cli.commands import volume_data
 

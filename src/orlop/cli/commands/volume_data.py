@@ -50,10 +50,27 @@ def _export(argv: list[str], ctx: Context) -> int:
                         "then renamed)")
     p.add_argument("--checksum", default="crc32", choices=["crc32", "sha256"],
                    help="Checksum of the archive written in its trailer (crc32, sha256)")
+    p.add_argument("--consistent", action="store_true",
+                   help="Freeze the running containers writing to the volume, so the "
+                        "archive is a point-in-time copy")
+    p.add_argument("--snapshot", default="", metavar="string",
+                   help="Export this snapshot's content instead of the volume's")
+    p.add_argument("--since", default="", metavar="string",
+                   help="Write only what changed since this snapshot (incremental)")
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, ctx.command, exactly=1)
     backend = ctx.backend()
+    if not args.consistent and not args.snapshot:
+        # Docker's way: say what was not done rather than do it silently.
+        users = [u.get("Name", "") for u in
+                 backend.volume_inspect(args.args[0]).get("UsedBy") or []
+                 if u.get("Running") and u.get("RW", True)]
+        if users:
+            print(f"WARNING: volume {args.args[0]} is in use by running containers "
+                  f"({', '.join(sorted(set(users)))}): the archive may not be a "
+                  "point-in-time copy; use --consistent to freeze them while it is "
+                  "written", file=ctx.stderr)
     progress = _progress(ctx, "Exporting")
     sizes: list[int] = []
     # -o FILE is written beside the target and renamed into place: a failed export never
@@ -61,7 +78,9 @@ def _export(argv: list[str], ctx: Context) -> int:
     # `docker save` do not: `sync` it if it must survive a power cut.
     write_archive(ctx, "" if args.output == "-" else args.output,
                   lambda fd: sizes.append(backend.volume_export(
-                      args.args[0], fd, progress=progress, checksum=args.checksum)))
+                      args.args[0], fd, progress=progress, checksum=args.checksum,
+                      consistent=args.consistent, snapshot=args.snapshot or None,
+                      since=args.since or None)))
     size = sizes[0]
     if progress is not None:
         print(f"\rExported {human_size(size)}   ", file=ctx.stderr)

@@ -21,8 +21,8 @@ from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
     from orlop.config import EngineConfig
-    from orlop.engine.engine import Engine
     from orlop.engine.models import Container
+    from orlop.engine.store import ContainerStore
 
 _FILE = "console-size"
 # Linux's UNIX98 pty slave majors (Documentation/admin-guide/devices.txt: 136-143).
@@ -53,7 +53,8 @@ def requested_size(config: EngineConfig, cid: str) -> bytes | None:
     return winsize(height, width) if height > 0 and width > 0 else None
 
 
-def resize(engine: Engine, c: Container, height: int, width: int) -> None:
+def resize(containers: ContainerStore, config: EngineConfig, c: Container, height: int,
+           width: int) -> None:
     """Set the size of running container ``c``'s terminal (its processes get SIGWINCH).
 
     The terminal is PID 1's standard input, a pty slave in the container's own devpts:
@@ -70,16 +71,16 @@ def resize(engine: Engine, c: Container, height: int, width: int) -> None:
         return
     from orlop.engine.containers.procio import is_locked
 
-    cur = engine.get_container(c.id)
+    cur = containers.resolve(c.id)
     if cur.status not in ("running", "paused") or cur.pid <= 0 or \
-            not is_locked(engine.config.run_root, c.id):
+            not is_locked(config.run_root, c.id):
         raise ContainerStateError(f"Container {c.id} is not running")
     try:
         pidfd = os.pidfd_open(cur.pid)
     except ProcessLookupError:
         raise ContainerStateError(f"Container {c.id} is not running") from None
     try:
-        again = engine.get_container(c.id)
+        again = containers.resolve(c.id)
         if again.pid != cur.pid:
             raise ContainerStateError(f"Container {c.id} is not running")
         _set_size(f"/proc/{cur.pid}/fd/0", pidfd, winsize(height, width))

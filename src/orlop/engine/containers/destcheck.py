@@ -20,14 +20,17 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orlop.errors import RuntimeFailedError
-from orlop.kernel import libc
+from orlop.kernel import fs
 from orlop.kernel.flags import CloneFlag, MountFlag
 
+if TYPE_CHECKING:
+    from orlop.runtime.spec import Spec
 
-def rehearse_mounts(spec: dict[str, Any], bundle: Path, lowers: Sequence[Path],
+
+def rehearse_mounts(spec: Spec, bundle: Path, lowers: Sequence[Path],
                     upper: Path) -> None:
     """Raise if the built-in runtime would refuse a mount of ``spec`` in this container.
 
@@ -58,26 +61,24 @@ def rehearse_mounts(spec: dict[str, Any], bundle: Path, lowers: Sequence[Path],
                                  exit_code=125)
 
 
-def _rehearse_in_child(spec: dict[str, Any], bundle: Path, lowers: Sequence[Path],
+def _rehearse_in_child(spec: Spec, bundle: Path, lowers: Sequence[Path],
                        upper: Path) -> None:
     from orlop.runtime.rootfs import prepare_rootfs
     from orlop.runtime.spec import (
         ANNOTATION_LOWERDIR,
         ANNOTATION_UPPERDIR,
         ANNOTATION_WORKDIR,
-        Spec,
     )
 
-    libc.unshare(CloneFlag.NEWNS)
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
+    fs.unshare(CloneFlag.NEWNS)
+    fs.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
     scratch = bundle / "work"  # covered by a tmpfs in this namespace only
-    libc.mount("tmpfs", str(scratch), "tmpfs", MountFlag.none(), "mode=700")
+    fs.mount("tmpfs", str(scratch), "tmpfs", MountFlag.none(), "mode=700")
     os.mkdir(scratch / "u")
     os.mkdir(scratch / "w")
-    parsed = Spec.from_dict(spec)
-    annotations = dict(parsed.annotations)
+    annotations = dict(spec.annotations)
     annotations[ANNOTATION_LOWERDIR] = ":".join([str(upper),
                                                  *(str(d) for d in reversed(lowers))])
     annotations[ANNOTATION_UPPERDIR] = str(scratch / "u")
     annotations[ANNOTATION_WORKDIR] = str(scratch / "w")
-    prepare_rootfs(dataclasses.replace(parsed, annotations=annotations), bundle)
+    prepare_rootfs(dataclasses.replace(spec, annotations=annotations), bundle)

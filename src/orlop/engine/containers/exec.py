@@ -13,13 +13,14 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from orlop.engine import store
 from orlop.engine.models import Container
 from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
     from orlop.engine.containers.procio import Stdio
-    from orlop.engine.engine import Engine
+    from orlop.engine.events import EventLog
+    from orlop.engine.services import Services
+    from orlop.engine.store import ContainerStore
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ExecOptions:
     exec_id: str = ""  # the API's exec id, for the events (a fresh one if empty)
 
 
-def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
+def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
     from orlop.engine.containers.cgroups import Cgroup
     from orlop.engine.containers.procio import copy_winsize as _copy_winsize
     from orlop.engine.containers.procio import is_locked
@@ -68,7 +69,7 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
     spec = replace(spec, process=replace(
         proc, args=list(opts.command), env=env, cwd=opts.workdir or proc.cwd, user=user,
         terminal=opts.tty))
-    pidfd = _pidfd_of(engine, c)
+    pidfd = _pidfd_of(engine.containers, c)
     master = slave = -1
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -85,7 +86,7 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
                                              if p.exists()),
                           detach=opts.detach,
                           seccomp_cache=engine.config.run_root / "seccomp")
-        exec_id = _exec_events(engine, c, opts)
+        exec_id = _exec_events(engine.events, c, opts)
         pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
                       console=slave if slave >= 0 else None)
         if opts.detach:
@@ -104,13 +105,13 @@ def exec_container(engine: Engine, ref: str, opts: ExecOptions, stdio: Stdio) ->
                 os.close(fd)
 
 
-def _exec_events(engine: Engine, c: Container, opts: ExecOptions) -> str:
+def _exec_events(events: EventLog, c: Container, opts: ExecOptions) -> str:
     """Docker's ``exec_create: CMD ARGS`` and ``exec_start: CMD ARGS``; the exec id."""
     exec_id = opts.exec_id or os.urandom(32).hex()
     cmd = list(opts.command) or [""]
     what = f"{cmd[0]} {' '.join(cmd[1:])}"  # moby: Entrypoint + " " + Args
     for action in ("exec_create", "exec_start"):
-        engine.events.container(c, f"{action}: {what}", {"execID": exec_id})
+        events.container(c, f"{action}: {what}", {"execID": exec_id})
     return exec_id
 
 
@@ -143,14 +144,13 @@ def _container_pty(pid: int, pidfd: int, uid: int) -> tuple[int, int]:
     return master, slave
 
 
-def _pidfd_of(engine: Engine, c: Container) -> int:
+def _pidfd_of(containers: ContainerStore, c: Container) -> int:
     """A pidfd of the container's PID 1, checked against the store after opening."""
     try:
         pidfd = os.pidfd_open(c.pid)
     except ProcessLookupError:
         raise ContainerStateError(f"Container {c.id} is not running") from None
-    with engine.db.read() as conn:
-        cur = store.get_by_id(conn, c.id)
+    cur = containers.get(c.id)
     if cur is None or cur.pid != c.pid or cur.status != "running":
         os.close(pidfd)
         raise ContainerStateError(f"Container {c.id} is not running")

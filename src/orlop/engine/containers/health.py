@@ -340,10 +340,10 @@ def _go_duration(seconds: float) -> str:
 
 
 def _event(config: EngineConfig, c: Container, action: str) -> None:
-    from orlop.engine.engine import Engine
+    from orlop.engine.events import EventLog
 
-    engine = Engine(config)
+    events = EventLog(config.root)
     try:
-        engine.events.container(c, action)
+        events.container(c, action)
     finally:
-        engine.close()
+        events.close()

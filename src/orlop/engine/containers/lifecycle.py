@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orlop.engine import store
@@ -21,7 +22,10 @@ from orlop.engine.models import LIVE_STATES, Container
 from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.events import EventLog
+    from orlop.engine.services import Services
+    from orlop.engine.store import ContainerStore
+    from orlop.images.store import ImageStore
 
 DEFAULT_STOP_TIMEOUT = 10
 
@@ -50,17 +54,17 @@ def parse_signal(text: str) -> int:
     raise InvalidParameterError(f"Invalid signal: {text}")
 
 
-def is_running(engine: Engine, cid: str) -> bool:
+def is_running(run_root: Path, cid: str) -> bool:
     from orlop.engine.containers.procio import is_locked
 
-    return is_locked(engine.config.run_root, cid)
+    return is_locked(run_root, cid)
 
 
-def wait_unlocked(engine: Engine, cid: str, timeout: float | None) -> bool:
+def wait_unlocked(run_root: Path, cid: str, timeout: float | None) -> bool:
     """Wait until no monitor holds the container; False on timeout (None = forever)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.002
-    while is_running(engine, cid):
+    while is_running(run_root, cid):
         if deadline is not None and time.monotonic() >= deadline:
             return False
         time.sleep(pause)
@@ -68,14 +72,10 @@ def wait_unlocked(engine: Engine, cid: str, timeout: float | None) -> bool:
     return True
 
 
-def _current(engine: Engine, cid: str) -> Container | None:
-    with engine.db.read() as conn:
-        return store.get_by_id(conn, cid)
-
-
-def send_signal(engine: Engine, c: Container, signum: int) -> bool:
+def send_signal(containers: ContainerStore, events: EventLog, c: Container,
+                signum: int) -> bool:
     """Signal PID 1 of a running container; False if it is not running (any more)."""
-    cur = _current(engine, c.id)
+    cur = containers.get(c.id)
     if cur is None or cur.status not in ("running", "paused") or cur.pid <= 0:
         return False
     try:
@@ -83,14 +83,14 @@ def send_signal(engine: Engine, c: Container, signum: int) -> bool:
     except ProcessLookupError:
         return False
     try:
-        again = _current(engine, c.id)
+        again = containers.get(c.id)
         if again is None or again.pid != cur.pid or again.status not in ("running", "paused"):
             return False
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signum)
     finally:
         os.close(pidfd)
-    engine.events.container(c, "kill", {"signal": str(signum)})
+    events.container(c, "kill", {"signal": str(signum)})
     if signum == signal.SIGKILL or cur.status == "paused":
         _thaw_for_signal(c, signum)
     return True
@@ -106,86 +106,96 @@ def _thaw_for_signal(c: Container, signum: int) -> None:
             cg.freeze(False)
 
 
-def _mark_stopped(engine: Engine, cid: str) -> None:
+def mark_stopped(containers: ContainerStore, cid: str) -> None:
     """stop/kill: the restart policy must not bring it back (Docker's
     HasBeenManuallyStopped)."""
-    with engine.db.write() as conn:
-        if store.get_by_id(conn, cid) is not None:
-            store.set_state(conn, cid, manually_stopped=1)
+    containers.update(cid, manually_stopped=1)
 
 
-def stop(engine: Engine, c: Container, timeout: int | None, sig: str | None) -> None:
+def stop(svc: Services, c: Container, timeout: int | None, sig: str | None) -> None:
     """Docker's stop: the stop signal, then SIGKILL after ``timeout`` seconds (negative:
     wait for ever); returns once the monitor has recorded the exit."""
-    if c.status not in LIVE_STATES and not is_running(engine, c.id):
+    run_root = svc.config.run_root
+    if c.status not in LIVE_STATES and not is_running(run_root, c.id):
         return  # Docker: stopping a stopped container succeeds
-    _mark_stopped(engine, c.id)
-    signum = parse_signal(sig or c.config.stop_signal or image_stop_signal(engine, c)
+    mark_stopped(svc.containers, c.id)
+    signum = parse_signal(sig or c.config.stop_signal or image_stop_signal(svc.images, c)
                           or "SIGTERM")
     if timeout is None:
         timeout = c.config.stop_timeout if c.config.stop_timeout is not None \
             else DEFAULT_STOP_TIMEOUT
-    sent = send_signal(engine, c, signum)
+    sent = send_signal(svc.containers, svc.events, c, signum)
     if not (sent and timeout != 0 and
-            wait_unlocked(engine, c.id, None if timeout < 0 else timeout)):
-        kill_and_wait(engine, c)
-    engine.events.container(c, "stop")
+            wait_unlocked(run_root, c.id, None if timeout < 0 else timeout)):
+        kill_and_wait(svc, c)
+    svc.events.container(c, "stop")
 
 
-def kill_and_wait(engine: Engine, c: Container, timeout: float = 30.0) -> None:
-    send_signal(engine, c, signal.SIGKILL)
-    if not wait_unlocked(engine, c.id, timeout):
+def kill_and_wait(svc: Services, c: Container, timeout: float = 30.0) -> None:
+    send_signal(svc.containers, svc.events, c, signal.SIGKILL)
+    run_root = svc.config.run_root
+    if not wait_unlocked(run_root, c.id, timeout):
         # A container init whose pid the store lost (a monitor between phases): kill
         # everything in its cgroup.
         from orlop.engine.containers.cgroups import Cgroup
 
         Cgroup(c.id).kill_all()
-        if not wait_unlocked(engine, c.id, timeout):
+        if not wait_unlocked(run_root, c.id, timeout):
             raise ContainerStateError(f"container {c.id} did not stop")
 
 
-def kill(engine: Engine, c: Container, sig: str) -> None:
+def kill(svc: Services, c: Container, sig: str) -> None:
     signum = parse_signal(sig)
-    cur = _current(engine, c.id)
+    cur = svc.containers.get(c.id)
     if cur is None or cur.status not in ("running", "paused") or \
-            not is_running(engine, c.id):
+            not is_running(svc.config.run_root, c.id):
         raise ContainerStateError(
             f"Cannot kill container: {c.name}: Container {c.id} is not running")
     if signum in (signal.SIGKILL, parse_signal(c.config.stop_signal or "SIGTERM")):
-        _mark_stopped(engine, c.id)
-    if not send_signal(engine, c, signum):
+        mark_stopped(svc.containers, c.id)
+    if not send_signal(svc.containers, svc.events, c, signum):
         raise ContainerStateError(
             f"Cannot kill container: {c.name}: Container {c.id} is not running")
 
 
-def image_stop_signal(engine: Engine, c: Container) -> str:
+def image_stop_signal(images: ImageStore, c: Container) -> str:
     try:
-        return str(engine.images.get(c.image_id).container_config.get("StopSignal") or "")
+        return str(images.get(c.image_id).container_config.get("StopSignal") or "")
     except OrlopError:
         return ""
 
 
-def wait(engine: Engine, c: Container) -> int:
+def wait(svc: Services, c: Container) -> int:
     """Block until the container is not running; its exit code."""
-    wait_unlocked(engine, c.id, None)
-    cur = _current(engine, c.id)
+    wait_unlocked(svc.config.run_root, c.id, None)
+    cur = svc.containers.get(c.id)
     if cur is not None:
         if cur.status in LIVE_STATES:  # a dead monitor: reconcile
-            engine.reconcile(force=True)
-            cur = _current(engine, c.id) or cur
+            svc.reconcile(force=True)
+            cur = svc.containers.get(c.id) or cur
         return cur.exit_code
-    path = engine.config.run_root / "containers" / f"{c.id}.exit"
+    path = svc.config.run_root / "containers" / f"{c.id}.exit"
     try:
         return int(path.read_text().strip() or 0)
     except (OSError, ValueError):
         return c.exit_code
 
 
-def pause(engine: Engine, c: Container, paused: bool) -> None:
+def exit_code_left(run_root: Path, cid: str) -> int | None:
+    """The exit code the monitor of a --rm container left for `wait` (by full id);
+    None if there is none (any more)."""
+    exit_file = run_root / "containers" / f"{cid}.exit"
+    if len(cid) == 64 and exit_file.exists():
+        with contextlib.suppress(OSError, ValueError):
+            return int(exit_file.read_text().strip() or 0)
+    return None
+
+
+def pause(svc: Services, c: Container, paused: bool) -> None:
     from orlop.engine.containers.cgroups import Cgroup
 
-    cur = _current(engine, c.id) or c
-    if cur.status not in ("running", "paused") or not is_running(engine, c.id):
+    cur = svc.containers.get(c.id) or c
+    if cur.status not in ("running", "paused") or not is_running(svc.config.run_root, c.id):
         raise ContainerStateError(f"Container {c.id} is not running")
     if paused and cur.status == "paused":
         raise ContainerStateError(f"Container {c.id} is already paused")
@@ -196,44 +206,42 @@ def pause(engine: Engine, c: Container, paused: bool) -> None:
         raise ContainerStateError(
             f"Container {c.id} has no cgroup to freeze (started in the foreground "
             "without limits, or by a runtime other than Orlop's)")
-    with engine.db.write() as conn:
+    with svc.containers.write() as conn:
         now = store.get_by_id(conn, c.id)
         if now is None or now.status not in ("running", "paused"):
             raise ContainerStateError(f"Container {c.id} is not running")
         cg.freeze(paused)
         store.set_state(conn, c.id, status="paused" if paused else "running")
-    engine.events.container(c, "pause" if paused else "unpause")
+    svc.events.container(c, "pause" if paused else "unpause")
 
 
-def rename(engine: Engine, c: Container, new: str) -> None:
-    from orlop.engine.engine import validate_container_name
-    from orlop.errors import NameConflictError
+def rename(containers: ContainerStore, events: EventLog, c: Container, new: str) -> None:
+    from orlop.engine.containers.names import validate_container_name
 
     new = new.removeprefix("/")
     validate_container_name(new)
     if new == c.name:
         raise InvalidParameterError(
             "Renaming a container with the same name as its current name")
-    with engine.db.write() as conn:
-        owner = conn.execute("SELECT id FROM containers WHERE name = ?", (new,)).fetchone()
-        if owner is not None:
-            raise NameConflictError(new, owner["id"])
+    with containers.write() as conn:
+        store.check_name_free(conn, new)
         if store.get_by_id(conn, c.id) is None:
             from orlop.errors import ContainerNotFoundError
 
             raise ContainerNotFoundError(c.name)
         store.set_state(conn, c.id, name=new)
-    engine.events.container(replace(c, name=new), "rename", {"oldName": "/" + c.name})
+    events.container(replace(c, name=new), "rename", {"oldName": "/" + c.name})
 
 
-def top(engine: Engine, c: Container, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
+def top(containers: ContainerStore, run_root: Path, c: Container, ps_args: list[str]
+        ) -> tuple[list[str], list[list[str]]]:
     """`ps` on the host limited to the container's processes (Docker's way)."""
     import subprocess
 
     from orlop.engine.containers.cgroups import Cgroup
 
-    cur = _current(engine, c.id) or c
-    if cur.status not in ("running", "paused") or not is_running(engine, c.id):
+    cur = containers.get(c.id) or c
+    if cur.status not in ("running", "paused") or not is_running(run_root, c.id):
         raise ContainerStateError(f"Container {c.id} is not running")
     pids = Cgroup(c.id).pids()
     if not pids and cur.pid > 0:

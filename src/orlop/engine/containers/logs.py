@@ -17,19 +17,21 @@ from typing import BinaryIO
 
 from orlop.engine.timefmt import parse_rfc3339
 from orlop.errors import InvalidParameterError
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+from orlop.units import ram_in_bytes
 
 
 def parse_size(text: str) -> int:
-    """Docker's RAMInBytes: ``10m`` = 10 MiB; "" = 0 (no limit)."""
+    """``max-size``: Docker's RAMInBytes (orlop/units.py), ``10m`` = 10 MiB; "" = 0 (no limit).
+
+    Raises:
+        InvalidParameterError: ``invalid size: '<text>'``.
+    """
     if not text:
         return 0
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise InvalidParameterError(f"invalid size: '{text}'")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    try:
+        return ram_in_bytes(text.strip())
+    except ValueError as err:
+        raise InvalidParameterError(str(err)) from None
 
 
 def validate_log_opts(opts: dict[str, str]) -> dict[str, str]:

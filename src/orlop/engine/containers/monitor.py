@@ -46,7 +46,8 @@ from orlop.errors import ContainerNotFoundError, ContainerStateError, OrlopError
 from orlop.kernel.fdio import read_all
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.containers.watch import JsonLog
+    from orlop.engine.services import Services
 
 WATCH_SCRIPT = Path(__file__).with_name("watch.py")
 # The directory that holds the ``orlop`` package (``src/`` of a checkout), found from the
@@ -64,7 +65,7 @@ DEFAULT_MAX_FILE = 1
 # --- the CLI side -------------------------------------------------------------------
 
 
-def start_detached(engine: Engine, c: Container) -> int:
+def start_detached(engine: Services, c: Container) -> int:
     """Fork a monitor for ``c``, wait until it has started the container; returns its pid."""
     r, w = os.pipe()
     sys.stdout.flush()
@@ -148,10 +149,9 @@ def _monitor(config: EngineConfig, cid: str, report_fd: int) -> NoReturn:
 
         inflight.forget_after_fork()  # the CLI's operation marker is the CLI's to end
         _become_monitor([report_fd])
-        from orlop.engine.engine import Engine
+        from orlop.engine.services import open_services
 
-        engine = Engine(config)
-        engine.skip_reconcile()
+        engine = open_services(config)  # no reconciliation: it would find us dead
         lock_fd = acquire_lock(config.run_root, cid)
         if lock_fd < 0:
             raise ContainerStateError(f"container {cid} is already running")
@@ -194,11 +194,28 @@ def log_path(config: EngineConfig, cid: str) -> Path:
     return config.containers_dir / cid / f"{cid}-json.log"
 
 
+def log_limits(c: Container) -> tuple[int, int]:
+    """The container's ``--log-opt max-size`` (bytes, 0: none) and ``max-file``."""
+    from orlop.engine.containers.logs import parse_size
+
+    opts = c.host_config.log_config.get("Config") or {}
+    return parse_size(opts.get("max-size", "")), int(opts.get("max-file") or DEFAULT_MAX_FILE)
+
+
+def open_log(config: EngineConfig, c: Container) -> JsonLog:
+    """The container's json-file log, for a writer other than its detached monitor
+    (orlopd's attached sessions): the same writer (engine/containers/watch.py), with
+    the same line splitting and rotation."""
+    from orlop.engine.containers.watch import JsonLog
+
+    return JsonLog(str(log_path(config, c.id)), *log_limits(c))
+
+
 def stdin_fifo(config: EngineConfig, cid: str) -> Path:
     return config.run_root / "containers" / f"{cid}.stdin"
 
 
-def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> NoReturn:
+def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -> NoReturn:
     """Start ``c`` and become its watcher (never returns)."""
     from orlop.engine.containers import runner
 
@@ -282,14 +299,12 @@ def serve(engine: Engine, c: Container, lock_fd: int, report_fd: int | None) -> 
     health.spawn_prober(config, c, pid)
     _report(report_fd, {"pid": pid})
     pid = watch_pid
-    opts = c.host_config.log_config.get("Config") or {}
-    from orlop.engine.containers.logs import parse_size
-
+    max_size, max_file = log_limits(c)
     args: dict[str, Any] = {
         "pid": pid,
         "log_path": str(log_path(config, c.id)),
-        "max_size": parse_size(opts.get("max-size", "")),
-        "max_file": int(opts.get("max-file") or DEFAULT_MAX_FILE),
+        "max_size": max_size,
+        "max_file": max_file,
         "finish_argv": [sys.executable, "-I", "-c", _BOOT, SRC_DIR, str(config.root),
                         str(config.run_root), c.id, str(lock_fd), str(pid)],
         **fds,
@@ -312,7 +327,7 @@ def finish_main(argv: list[str]) -> NoReturn:
     root, run_root, cid, lock_s, pid_s, code_s = argv
     lock_fd, pid, code = int(lock_s), int(pid_s), int(code_s)
     from orlop.engine.containers.cgroups import Cgroup
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import open_services
 
     config = EngineConfig.from_env(root, run_root)
     cg = Cgroup(cid)
@@ -322,13 +337,10 @@ def finish_main(argv: list[str]) -> NoReturn:
         _reap(pid)
         cg.destroy()
         os._exit(0)
-    engine = Engine(config)
-    engine.skip_reconcile()
+    engine = open_services(config)
     with engine.db.read() as conn:
         c = store.get_by_id(conn, cid)
-        vols = [] if c is None else [r["volume_name"] for r in conn.execute(
-            "SELECT DISTINCT volume_name FROM mount_points WHERE container_id = ? AND "
-            "volume_name IS NOT NULL", (cid,))]
+        vols = [] if c is None else store.volume_names(conn, cid)
     if c is not None:
         with engine.db.write() as conn:
             if store.get_by_id(conn, cid) is not None:
@@ -340,7 +352,7 @@ def finish_main(argv: list[str]) -> NoReturn:
 
     detach(config, cid)
     if c is not None and (c.runtime or "orlop") != "orlop":
-        _delete_external(engine, c)
+        _delete_external(engine.config, c)
     cg.destroy()
     write_exit_file(engine.config, cid, code)
     for name in vols:
@@ -357,7 +369,7 @@ def finish_main(argv: list[str]) -> NoReturn:
     os._exit(0)
 
 
-def _delete_external(engine: Engine, c: Container) -> None:
+def _delete_external(config: EngineConfig, c: Container) -> None:
     """The runtime's state of a container started with crun/runc (its `run` exited)."""
     import shutil
 
@@ -365,8 +377,7 @@ def _delete_external(engine: Engine, c: Container) -> None:
 
     exe = c.runtime if "/" in c.runtime else shutil.which(c.runtime)
     if exe:
-        delete_external(exe, engine.config.run_root / "runtimes" / os.path.basename(exe),
-                        c.id)
+        delete_external(exe, config.run_root / "runtimes" / os.path.basename(exe), c.id)
 
 
 def _reap(pid: int) -> None:
@@ -414,7 +425,7 @@ def restart_delay(restart_count: int, ran_for: float) -> float:
     return float(min(0.1 * (2 ** min(restart_count, 10)), 10.0))
 
 
-def _after_exit(engine: Engine, c: Container, code: int, lock_fd: int) -> None:
+def _after_exit(engine: Services, c: Container, code: int, lock_fd: int) -> None:
     with engine.db.write() as conn:
         cur = store.get_by_id(conn, c.id)
         if cur is None:
@@ -426,8 +437,11 @@ def _after_exit(engine: Engine, c: Container, code: int, lock_fd: int) -> None:
                             restart_count=cur.restart_count + 1)
     if not restart:
         if cur.host_config.auto_remove:
+            from orlop.engine.containers.remove import remove
+
             with contextlib.suppress(OrlopError):
-                engine.remove_container(c.id, force=True, volumes=True, locked=True)
+                remove(engine, engine.containers.resolve(c.id), c.id, force=True,
+                       volumes=True, locked=True)
         return
     delay = restart_delay(cur.restart_count,
                           parse_rfc3339(now_rfc3339()) - parse_rfc3339(cur.started_at))

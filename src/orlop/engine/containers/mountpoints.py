@@ -12,24 +12,46 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
 from orlop.engine.models import RunOptions
 from orlop.mounts.parser import (
     check_duplicates,
-    parse_mount_flag,
     parse_tmpfs_flag,
     parse_volume_flag,
     parse_volumes_from,
     validate_bind_source,
 )
 from orlop.mounts.plan import VolumesFrom, merge_mounts
-from orlop.mounts.spec import MountPoint, MountSpec, to_api_mount
+from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation
-from orlop.volumes.service import VolumeService
+
+if TYPE_CHECKING:
+    from orlop.volumes.model import Volume
+
+
+class VolumeRemover(Protocol):
+    """What :func:`rollback` needs: remove a volume registration created."""
+
+    def remove(self, name: str, force: bool = False) -> None: ...
+
+
+class VolumeMaker(VolumeRemover, Protocol):
+    """What registration needs of the volume service: make a volume, remove it again,
+    find a snapshot (engine/containers/create.py hands one that records anonymous ones
+    first)."""
+
+    def ensure(self, name: str | None = None, driver: str = "local",
+               options: Mapping[str, str] | None = None,
+               labels: Mapping[str, str] | None = None, *, anonymous: bool = False
+               ) -> tuple[Volume, bool]: ...
+
+    def snapshot_path(self, volume: str, snapshot: str) -> str:
+        """The host path of a snapshot's data, for a read-only bind (``-v v@snap:/d``)."""
 
 
 @dataclass
@@ -38,37 +60,44 @@ class MountPlan:
 
     points: list[MountPoint]
     binds: list[str] | None
-    api_mounts: list[dict[str, Any]] | None
+    mounts: list[MountSpec] | None  # the --mount requests, as HostConfig records them
     tmpfs: dict[str, str] | None
     config_volumes: dict[str, dict[str, Any]] | None
     created_volumes: list[str] = field(default_factory=list)
     created_dirs: list[str] = field(default_factory=list)
 
 
-def parse_user_specs(opts: RunOptions, engine_root: Path) -> tuple[
-        list[MountSpec], list[MountSpec], list[MountSpec]]:
+@dataclass(frozen=True)
+class UserSpecs:
+    """A create's mount flags, parsed and checked once (parse_user_specs)."""
+
+    volumes: list[MountSpec]  # -v / HostConfig.Binds
+    mounts: list[MountSpec]  # --mount / HostConfig.Mounts
+    tmpfs: list[MountSpec]  # --tmpfs / HostConfig.Tmpfs
+    volumes_from: list[tuple[str, str]]  # --volumes-from: (container, mode)
+
+
+def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
     """Every user spec parsed and checked, before the engine touches anything.
 
     Binds of the engine root, of a directory holding it or of anything in it get
     ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
     """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
-    mflags = [parse_mount_flag(raw, opts.cwd) for raw in opts.mounts]
-    mflags += opts.mount_specs  # HostConfig.Mounts from the API, parsed by the server
+    mflags = list(opts.mount_specs)  # parsed where they were given (CLI or orlopd)
     tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
     check_duplicates([*vflags, *mflags, *tflags])
     for spec in mflags:
         if spec.type == "bind":
             validate_bind_source(spec, os.path.exists)
-    for raw in opts.volumes_from:
-        parse_volumes_from(raw)
+    volumes_from = [parse_volumes_from(raw) for raw in opts.volumes_from]
     root = os.path.realpath(engine_root)
     vflags = [_daemon_root_checked(s, root) for s in vflags]
     mflags = [_daemon_root_checked(s, root) for s in mflags]
     if opts.volume_driver:  # --volume-driver: the driver of -v volumes (not --mount's)
         vflags = [replace(s, volume_driver=opts.volume_driver) if s.type == "volume" else s
                   for s in vflags]
-    return vflags, mflags, tflags
+    return UserSpecs(vflags, mflags, tflags, volumes_from)
 
 
 def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:
@@ -78,11 +107,11 @@ def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:
     return spec if propagation == spec.propagation else replace(spec, propagation=propagation)
 
 
-def volumes_from_sources(conn: sqlite3.Connection, volumes_from: list[str]) -> list[VolumesFrom]:
+def volumes_from_sources(conn: sqlite3.Connection, volumes_from: list[tuple[str, str]]
+                         ) -> list[VolumesFrom]:
     """Look up each ``--volumes-from`` container and its recorded mount points."""
     out: list[VolumesFrom] = []
-    for raw in volumes_from:
-        ref, mode = parse_volumes_from(raw)
+    for ref, mode in volumes_from:
         source = store.resolve(conn, ref)
         points = [MountPoint.from_json(s) for s in store.mount_points(conn, source.id)]
         out.append(VolumesFrom(container_id=source.id, mode=mode, mount_points=points))
@@ -90,21 +119,20 @@ def volumes_from_sources(conn: sqlite3.Connection, volumes_from: list[str]) -> l
 
 
 def register_mount_points(
-    volumes: VolumeService,
-    opts: RunOptions,
+    volumes: VolumeMaker,
+    specs: UserSpecs,
     image_volumes: list[str],
     sources: list[VolumesFrom],
-    engine_root: Path,
 ) -> MountPlan:
     """Resolve every spec to a MountPoint, creating named/anonymous volumes and -v bind dirs.
 
     Precedence is the planner's (orlop.mounts.plan.merge_mounts).  On error, what this
     call created is removed again (``rollback``).
     """
-    vflags, mflags, tflags = parse_user_specs(opts, engine_root)
+    vflags, mflags, tflags = specs.volumes, specs.mounts, specs.tmpfs
     merged = merge_mounts(volumes_from=sources, volume_flags=vflags, mount_flags=mflags,
                           tmpfs_flags=tflags, image_volumes=image_volumes)
-    plan = MountPlan(points=[], binds=None, api_mounts=None, tmpfs=None, config_volumes=None)
+    plan = MountPlan(points=[], binds=None, mounts=None, tmpfs=None, config_volumes=None)
     try:
         for item in merged.entries:
             if isinstance(item, MountPoint):
@@ -117,7 +145,7 @@ def register_mount_points(
 
     binds = [s.raw for s in vflags if s.type == "bind" or (s.type == "volume" and s.source)]
     plan.binds = binds or None
-    plan.api_mounts = [to_api_mount(s) for s in mflags] or None
+    plan.mounts = mflags or None
     plan.tmpfs = {s.target: s.raw.partition(":")[2] for s in tflags} or None
     anon = [s.target for s in vflags if s.type == "volume" and not s.source]
     config_vols: dict[str, dict[str, Any]] = {t: {} for t in [*anon, *image_volumes]}
@@ -125,7 +153,12 @@ def register_mount_points(
     return plan
 
 
-def _resolve_spec(spec: MountSpec, volumes: VolumeService, plan: MountPlan) -> MountPoint:
+def _resolve_spec(spec: MountSpec, volumes: VolumeMaker, plan: MountPlan) -> MountPoint:
+    if spec.type == "volume" and spec.volume_snapshot:
+        # A snapshot is mounted as a read-only bind of its data (volumes/snapshots.py):
+        # the volume must exist already, and nothing is created for it.
+        path = volumes.snapshot_path(spec.source, spec.volume_snapshot)
+        return MountPoint.from_spec(replace(spec, type="bind", source=path, read_only=True))
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(
@@ -150,7 +183,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeService, plan: MountPlan) -> M
     return MountPoint.from_spec(spec)
 
 
-def rollback(plan: MountPlan, volumes: VolumeService) -> None:
+def rollback(plan: MountPlan, volumes: VolumeRemover) -> None:
     """Undo what registration created; named volumes are removed only if we created them."""
     for name in plan.created_volumes:
         try:

@@ -1,8 +1,20 @@
-"""Docker-style random container names: adjective_surname."""
+"""Container names: Docker's rule for a given one, and random adjective_surname ones."""
 
 from __future__ import annotations
 
 import secrets
+
+from orlop.errors import InvalidParameterError
+
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def validate_container_name(name: str) -> None:
+    """Docker's rule: ``/?[a-zA-Z0-9][a-zA-Z0-9_.-]+``."""
+    n = name.removeprefix("/")
+    if len(n) < 2 or not n[0].isalnum() or not n.isascii() or not set(n) <= _NAME_OK:
+        raise InvalidParameterError(
+            f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
 
 _LEFT = [
     "admiring", "amazing", "bold", "brave", "busy", "calm", "clever", "compassionate",

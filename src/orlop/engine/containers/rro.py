@@ -25,7 +25,7 @@ CRUN_RRO_SINCE = (1, 8)
 @functools.cache
 def recursive_ro_error(runtime: str) -> str | None:
     """``None`` when ``rro`` works with ``runtime``; otherwise Docker's reason text."""
-    from orlop.kernel.libc import mount_setattr_supported
+    from orlop.kernel.fs import mount_setattr_supported
 
     if not mount_setattr_supported():
         return "rro is not supported: mount_setattr is unavailable (kernel is older than 5.12?)"

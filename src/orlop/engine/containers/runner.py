@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
-from orlop.engine.containers.bundle import build_spec, process_env, write_bundle
+from orlop.engine.containers.bundle import build_spec, process_env
 from orlop.engine.containers.cgroups import Cgroup, Resources
 from orlop.engine.containers.procio import (
     _FORWARDED,
@@ -32,20 +32,22 @@ from orlop.engine.containers.procio import (
     winsize_of,
 )
 from orlop.engine.containers.users import resolve_user
-from orlop.engine.files.copyup import copy_up, overlay_data
+from orlop.engine.files.copyup import copy_up
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
-from orlop.errors import OrlopError, RuntimeFailedError
-from orlop.kernel import libc
+from orlop.errors import InvalidParameterError, OrlopError, RuntimeFailedError
+from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
+from orlop.kernel.syscalls import LINUX, Syscalls
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
 from orlop.state import inflight
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
     from orlop.engine.net.setup import Attachment
+    from orlop.engine.services import Services
+    from orlop.runtime.spec import Spec
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
 _copy_winsize = copy_winsize
@@ -67,7 +69,7 @@ __all__ = [
 ]
 
 
-def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: bool) -> int:
+def run_foreground(engine: Services, c: Container, stdio: Stdio, *, interactive: bool) -> int:
     """Start ``c`` and wait for it; returns Docker's exit code for the container."""
     cfg = engine.config
     # The operation marker (state/inflight.py): if this CLI is killed, the next command
@@ -81,13 +83,13 @@ def run_foreground(engine: Engine, c: Container, stdio: Stdio, *, interactive: b
                 return _run_builtin(engine, c, cdir, spec, stdio, interactive=interactive)
             cdir = cfg.containers_dir / c.id
             return _run_external(engine, c, cdir, runtime, stdio, interactive=interactive,
-                                 overlay=overlay_data(lowers, cdir / "diff", cdir / "work"))
+                                 lowers=lowers)
         finally:
             release_mounts(engine, c, mounted)
             release_network(engine, c, later=True)
 
 
-def release_network(engine: Engine, c: Container, later: bool = False) -> None:
+def release_network(engine: Services, c: Container, later: bool = False) -> None:
     """Tear down what attach() set up (nothing for none/host/container:); ``later``: in
     a detached child, once the container's exit is reported (netsetup.detach_later)."""
     from orlop.engine.net.setup import detach, detach_later
@@ -95,8 +97,8 @@ def release_network(engine: Engine, c: Container, later: bool = False) -> None:
     (detach_later if later else detach)(engine.config, c.id)
 
 
-def prepare(engine: Engine, c: Container,
-            mounted: list[str]) -> tuple[dict[str, Any], Path, list[Path]]:
+def prepare(engine: Services, c: Container,
+            mounted: list[str]) -> tuple[Spec, Path, list[Path]]:
     """Mount the container's volumes (names appended to ``mounted`` as they are taken),
     copy image content up into new volumes, and write the bundle."""
     cfg = engine.config
@@ -121,16 +123,18 @@ def prepare(engine: Engine, c: Container,
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
     from orlop.engine.net.setup import attach
 
-    spec = _spec_for(engine, c, points, lowers, cdir, attach(engine, c))
+    spec = _spec_for(engine, c, points, lowers, cdir,
+                     attach(cfg, engine.networks, engine.containers, c))
     if (c.runtime or "orlop") != "orlop":
         from orlop.engine.containers.destcheck import rehearse_mounts
 
         rehearse_mounts(spec, cdir, lowers, upper)
-    write_bundle(cdir, spec)
+    # crun/runc read the file; the built-in runtime's launch() gets this same object.
+    spec.save(cdir / "config.json", durable=False)  # rewritten at every start
     return spec, cdir, lowers
 
 
-def release_mounts(engine: Engine, c: Container, mounted: list[str]) -> None:
+def release_mounts(engine: Services, c: Container, mounted: list[str]) -> None:
     release_pinned()
     with contextlib.suppress(OrlopError, OSError):
         engine.volumes.unmount_many(mounted, c.id)
@@ -148,14 +152,13 @@ def has_limits(c: Container) -> bool:
     return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0
 
 
-def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, object], *,
+def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
                      stdin: int, stdout: int, stderr: int, console_socket: int | None,
                      die_with_parent: bool, console_size: bytes | None = None) -> int:
     """Start the built-in runtime's init parked before execve, move it into the
     container's cgroup, then let it exec: the process never runs a single instruction
     of the image outside its limits.  Returns the host pid of PID 1."""
     from orlop.runtime import launch
-    from orlop.runtime.spec import Spec
 
     cg = Cgroup(c.id)
     cg.create(resources_of(c))
@@ -165,7 +168,7 @@ def launch_in_cgroup(engine: Engine, c: Container, cdir: Path, spec: dict[str, o
     os.mkfifo(fifo, 0o600)
     pid = 0
     try:
-        launched = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdout,
+        launched = launch(cdir, spec, stdin=stdin, stdout=stdout,
                           stderr=stderr, console_socket=console_socket,
                           console_size=console_size, wait_for_start=True,
                           exec_fifo=fifo, die_with_parent=die_with_parent,
@@ -221,7 +224,7 @@ def release_pinned() -> None:
     while PINNED:
         path = PINNED.pop()
         with contextlib.suppress(OSError):
-            libc.umount2(path, MNT_DETACH)
+            fs.umount2(path, MNT_DETACH)
         with contextlib.suppress(OSError):
             if os.path.isdir(path):
                 os.rmdir(path)
@@ -234,15 +237,16 @@ def pins_dir(run_root: Path) -> Path:
     return run_root / "pins"
 
 
-def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None) -> MountPoint:
+def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None, *,
+                 sc: Syscalls = LINUX) -> MountPoint:
     """The mount point with its host source: the volume's path, or a pin of its subpath
-    (in ``pins``; beside the volume's ``_data`` when not given)."""
+    (in ``pins``; beside the volume's ``_data`` when not given).  ``sc``: the kernel."""
     from dataclasses import replace
 
     if not mp.subpath:
         return replace(mp, source=volume_path)
     from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS
-    from orlop.kernel.libc import openat2
+    from orlop.kernel.fs import openat2
 
     vfd = os.open(volume_path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -275,33 +279,35 @@ def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None) -> 
             os.close(os.open(pin, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY
                              | os.O_CLOEXEC, 0o600))
         PINNED.append(pin)
-        libc.mount(f"/proc/self/fd/{sfd}", pin, None, MountFlag.BIND)
-        libc.mount(None, pin, None, MountFlag.PRIVATE)
+        sc.mount(f"/proc/self/fd/{sfd}", pin, None, MountFlag.BIND)
+        sc.mount(None, pin, None, MountFlag.PRIVATE)
     finally:
         os.close(sfd)
     return replace(mp, source=pin)
 
 
-def _external_runtime(exe: str, runtime_args: list[str], overlay: str, rootfs: Path,
+def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: list[Path],
                       **popen: Any) -> subprocess.Popen[bytes]:
     """Start ``exe runtime_args...`` in a mount namespace of its own, a slave of the
     host's (nothing mounted there reaches the host, the host's unmounts still reach an
-    ``rslave`` bind, as with the built-in runtime), with the overlay rootfs
-    mounted first, so no container mount reaches the host; on a hybrid cgroup host whose
-    v2 hierarchy holds controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not
-    supported"), so that mount is hidden in the namespace."""
+    ``rslave`` bind, as with the built-in runtime), with the overlay rootfs mounted
+    first by the runtime's own code (runtime/imageroot.py: any number of layers), so no
+    container mount reaches the host; on a hybrid cgroup host whose v2 hierarchy holds
+    controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not supported"), so
+    that mount is hidden in the namespace."""
+    from orlop.runtime.imageroot import exec_in_image_root_argv
+
     argv = [exe, *_runtime_flags(exe), *runtime_args]
-    script = ('mount -t overlay overlay -o "$1" "$2" || exit 125; '
-              "umount -l /sys/fs/cgroup/unified 2>/dev/null; shift 2; exec \"$@\"")
     return subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script, "sh",
-         overlay, str(rootfs), *argv], close_fds=True, **popen)
+        exec_in_image_root_argv(cdir / "rootfs", lowers, cdir / "diff", cdir / "work", argv),
+        close_fds=True, **popen)
 
 
-def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: list[Path],
-              cdir: Path, net: Attachment) -> dict[str, Any]:
+def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: list[Path],
+              cdir: Path, net: Attachment) -> Spec:
     from orlop.engine.containers.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
+    from orlop.runtime.spec import Mount
 
     cfg = c.config
     image = engine.images.get(c.image_id)
@@ -324,19 +330,12 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
     extra = [oci_mount(by_dest[d], rro_error,
                        source_is_dir=by_dest[d].type == "tmpfs" or os.path.isdir(by_dest[d].source))
              for d in sort_mounts(list(by_dest))]
-    extra += [
-        {"destination": "/etc/hostname", "type": "bind", "source": str(cdir / "hostname"),
-         "options": ["rbind", "rprivate"]},
-        {"destination": "/etc/hosts", "type": "bind", "source": str(cdir / "hosts"),
-         "options": ["rbind", "rprivate"]},
-        {"destination": "/etc/resolv.conf", "type": "bind",
-         "source": str(cdir / "resolv.conf"), "options": ["rbind", "rprivate"]},
-    ]
+    extra += [Mount(f"/etc/{name}", "bind", str(cdir / name), ["rbind", "rprivate"])
+              for name in ("hostname", "hosts", "resolv.conf")]
     hc = c.host_config
     if hc.init:
         init = find_init()
-        extra.append({"destination": INIT_PATH, "type": "bind", "source": init,
-                      "options": ["rbind", "ro", "rprivate"]})
+        extra.append(Mount(INIT_PATH, "bind", init, ["rbind", "ro", "rprivate"]))
         args = [INIT_PATH, "--", *args]
     env = process_env(img_cfg.get("Env") or [], cfg.env, hostname, user.home, cfg.tty)
     spec = build_spec(
@@ -346,17 +345,16 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         lower_dirs=lowers, upper_dir=cdir / "diff", work_dir=cdir / "work",
         extra_mounts=extra,
     )
-    if any(p in ("rslave", "slave", "rshared", "shared") for m in extra
-           for p in m.get("options", [])):
+    if any(p in ("rslave", "slave", "rshared", "shared") for m in extra for p in m.options):
         # As moby: the root must not be private, or a slave bind never hears the host's
         # unmounts (crun's default is private; the built-in runtime always uses rslave).
-        spec["linux"]["rootfsPropagation"] = "rslave"
+        spec.linux.rootfs_propagation = "rslave"
+    caps_sets = spec.process.capabilities
+    assert caps_sets is not None  # default_spec() always sets them
     if hc.cap_add or hc.cap_drop:
-        process = spec["process"]
-        caps = effective_caps(process["capabilities"]["bounding"], hc.cap_add or [],
-                              hc.cap_drop or [])
-        for key in ("bounding", "effective", "permitted"):
-            process["capabilities"][key] = list(caps)
+        caps = effective_caps(caps_sets.bounding, hc.cap_add or [], hc.cap_drop or [])
+        caps_sets.bounding, caps_sets.effective, caps_sets.permitted = (
+            list(caps), list(caps), list(caps))
     _apply_security(spec, hc.security_opt or [], hc.sysctls or {})
     resources: dict[str, object] = {}
     if hc.memory > 0:
@@ -367,32 +365,36 @@ def _spec_for(engine: Engine, c: Container, points: list[MountPoint], lowers: li
         resources["cpu"] = {"quota": hc.nano_cpus * 100_000 // 1_000_000_000,
                             "period": 100_000}
     if resources:
-        spec["linux"]["resources"] = resources
-        spec["linux"]["cgroupsPath"] = f"/orlop/{c.id}"
+        spec.linux.extra["resources"] = resources
+        spec.linux.cgroups_path = f"/orlop/{c.id}"
     return spec
 
 
-def seccomp_cache(engine: Engine) -> Path:
+def seccomp_cache(engine: Services) -> Path:
     """Where the built-in runtime keeps compiled seccomp programs (run root: tmpfs, root
     only, so a kernel or libseccomp upgrade - a reboot - starts it afresh)."""
     return engine.config.run_root / "seccomp"
 
 
-def _apply_security(spec: dict[str, Any], security_opt: list[str],
-                    sysctls: dict[str, str]) -> None:
+def _apply_security(spec: Spec, security_opt: list[str], sysctls: dict[str, str]) -> None:
     """no_new_privs, the seccomp filter (resolved against the final bounding set, as
     moby does: --cap-add SYS_ADMIN also allows mount/unshare) and the sysctls."""
     from orlop.engine.security.seccomp import resolve
     from orlop.engine.security.secopts import parse_security_opts
+    from orlop.runtime.spec import Seccomp
 
     sec = parse_security_opts(security_opt)
-    spec["process"]["noNewPrivileges"] = sec.no_new_privileges
+    spec.process.no_new_privileges = sec.no_new_privileges
     if not sec.seccomp_unconfined:
-        section = resolve(sec.seccomp_profile, spec["process"]["capabilities"]["bounding"])
+        bounding = spec.process.capabilities.bounding if spec.process.capabilities else []
+        section = resolve(sec.seccomp_profile, bounding)
         if section is not None:
-            spec["linux"]["seccomp"] = section
+            try:
+                spec.linux.seccomp = Seccomp.from_dict(section)
+            except ValueError as err:  # an action, operator or arch no kernel filter has
+                raise InvalidParameterError(f"Decoding seccomp profile failed: {err}") from err
     if sysctls:
-        spec["linux"]["sysctl"] = dict(sysctls)
+        spec.linux.sysctl = dict(sysctls)
 
 
 # Where --init's binary appears in the container (Docker's path for its tini).
@@ -434,7 +436,7 @@ def effective_caps(default: list[str], add: list[str], drop: list[str]) -> list[
     return base
 
 
-def _record_start(engine: Engine, c: Container, pid: int) -> None:
+def _record_start(engine: Services, c: Container, pid: int) -> None:
     from orlop.engine.containers import health
 
     health.reset(engine.config, c)
@@ -445,22 +447,21 @@ def _record_start(engine: Engine, c: Container, pid: int) -> None:
     health.spawn_prober(engine.config, c, pid)  # a foreground container is probed too
 
 
-def _record_exit(engine: Engine, c: Container, code: int, oom: bool = False) -> None:
+def _record_exit(engine: Services, c: Container, code: int, oom: bool = False) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="exited", pid=0, exit_code=code,
                         finished_at=now_rfc3339(), oom_killed=int(oom))
     engine.events.died(c, code)
 
 
-def _record_failure(engine: Engine, c: Container, err: RuntimeFailedError) -> None:
+def _record_failure(engine: Services, c: Container, err: RuntimeFailedError) -> None:
     with engine.db.write() as conn:
         store.set_state(conn, c.id, status="created", exit_code=err.exit_code, error=str(err))
 
 
-def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, object],
+def _run_builtin(engine: Services, c: Container, cdir: Path, spec: Spec,
                  stdio: Stdio, *, interactive: bool) -> int:
     from orlop.runtime import launch
-    from orlop.runtime.spec import Spec
 
     master = ours = theirs = -1
     stdin = stdio.stdin if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -486,7 +487,7 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
                                        stderr=stdio.stderr, console_socket=console_socket,
                                        console_size=size, die_with_parent=True)
             else:
-                pid = launch(cdir, Spec.from_dict(spec), stdin=stdin, stdout=stdio.stdout,
+                pid = launch(cdir, spec, stdin=stdin, stdout=stdio.stdout,
                              stderr=stdio.stderr, console_socket=console_socket,
                              console_size=size, seccomp_cache=seccomp_cache(engine)).pid
         except RuntimeFailedError as err:
@@ -510,8 +511,8 @@ def _run_builtin(engine: Engine, c: Container, cdir: Path, spec: dict[str, objec
                 os.close(fd)
 
 
-def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio: Stdio,
-                  *, interactive: bool, overlay: str) -> int:
+def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdio: Stdio,
+                  *, interactive: bool, lowers: list[Path]) -> int:
     """Run the same bundle with crun/runc (``RUNTIME --root DIR run --bundle B ID``).
 
     The runtime runs in a private mount namespace of its own, where the overlay rootfs is
@@ -531,8 +532,8 @@ def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio:
     err_log = cdir / "runtime.log"
     with open(err_log, "wb") as log:
         proc = _external_runtime(
-            exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], overlay,
-            cdir / "rootfs", stdin=stdin, stdout=stdio.stdout, stderr=log)
+            exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], cdir, lowers,
+            stdin=stdin, stdout=stdio.stdout, stderr=log)
     _record_start(engine, c, proc.pid)
     old = {s: signal.signal(s, lambda signum, _f: proc.send_signal(signum)) for s in _FORWARDED}
     try:
@@ -551,7 +552,7 @@ def _run_external(engine: Engine, c: Container, cdir: Path, runtime: str, stdio:
     return code
 
 
-def start_external_detached(engine: Engine, c: Container, cdir: Path, lowers: list[Path], *,
+def start_external_detached(engine: Services, c: Container, cdir: Path, lowers: list[Path], *,
                             stdin: int, stdout: int, stderr: int) -> tuple[int, int]:
     """Start the bundle with crun/runc for a detached monitor: ``RUNTIME run`` (not
     ``run -d``) as the monitor's child, in a private mount namespace as in the
@@ -580,8 +581,7 @@ def start_external_detached(engine: Engine, c: Container, cdir: Path, lowers: li
     proc = _external_runtime(
         exe, ["--root", str(state_root), "--log", str(err_log), "run", "--pid-file",
               str(pid_file), "--bundle", str(cdir), c.id],
-        overlay_data(lowers, cdir / "diff", cdir / "work"), cdir / "rootfs",
-        stdin=stdin, stdout=stdout, stderr=stderr)
+        cdir, lowers, stdin=stdin, stdout=stdout, stderr=stderr)
     pause = 0.001
     deadline = time.monotonic() + 30
     while True:

@@ -29,9 +29,11 @@ from orlop.errors import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.engine.containers.cgroups import Usage
-    from orlop.engine.engine import Engine
     from orlop.engine.models import Container
+    from orlop.engine.services import Services
 
 INTERVAL = 1.0  # seconds between two samples of a stream (moby's collector)
 # blkio_stats fields cgroup v1's throttle counters do not give us: null, as moby sends them.
@@ -110,13 +112,13 @@ def _cpu_stats(u: Usage, system: int) -> dict[str, Any]:
                                 "throttled_time": throttled_ns}}
 
 
-def sample(engine: Engine, c: Container) -> dict[str, Any] | None:
+def sample(run_root: Path, c: Container) -> dict[str, Any] | None:
     """One reading of a running container's cgroup in Docker's shape (without the
     ``pre`` fields); None when it is not running or has no cgroup."""
     from orlop.engine.containers.cgroups import Cgroup
     from orlop.engine.containers.procio import is_locked
 
-    if c.status not in ("running", "paused") or not is_locked(engine.config.run_root, c.id):
+    if c.status not in ("running", "paused") or not is_locked(run_root, c.id):
         return None
     cg = Cgroup(c.id)
     if not cg.exists():
@@ -160,13 +162,13 @@ class StatsReader:
         self._pre: dict[str, Any] | None = None
         self._primed = False
 
-    def step(self, engine: Engine) -> tuple[dict[str, Any] | None, bool]:
+    def step(self, engine: Services) -> tuple[dict[str, Any] | None, bool]:
         """(the object to send or None, whether the stream is over)."""
         with engine.db.read() as conn:
             c = store.get_by_id(conn, self.cid)
         if c is None:
             return None, True
-        cur = sample(engine, c)
+        cur = sample(engine.config.run_root, c)
         if cur is None:
             self._pre = None
             return empty_stats(c), not self.stream
@@ -180,7 +182,7 @@ class StatsReader:
         return out, not self.stream
 
 
-def stats_stream(engine: Engine, cid: str, *, stream: bool = True, one_shot: bool = False,
+def stats_stream(engine: Services, cid: str, *, stream: bool = True, one_shot: bool = False,
                  sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, Any]]:
     """:class:`StatsReader` as a generator, for the local CLI."""
     reader = StatsReader(cid, stream=stream, one_shot=one_shot)
@@ -280,7 +282,7 @@ def _validate(c: Container, o: UpdateOptions) -> None:
                 "AutoRemove is enabled for the container")
 
 
-def update_container(engine: Engine, ref: str, opts: UpdateOptions) -> dict[str, Any]:
+def update_container(engine: Services, ref: str, opts: UpdateOptions) -> dict[str, Any]:
     """``docker update``: the stored HostConfig, then the live cgroup; Docker's answer
     ``{"Warnings": [...]}``.  A refusal of the kernel restores the stored config."""
     from orlop.engine.containers.cgroups import Cgroup
@@ -304,8 +306,7 @@ def update_container(engine: Engine, ref: str, opts: UpdateOptions) -> dict[str,
             raise ContainerStateError(
                 f'Cannot update container {c.id}: container is marked for removal and '
                 'cannot be "update"')
-        conn.execute("UPDATE containers SET host_config = ? WHERE id = ?",
-                     (new.to_json(), c.id))
+        store.set_host_config(conn, c.id, new)
     live = cur.status in ("running", "paused") and is_locked(engine.config.run_root, c.id)
     limits = (opts.memory, opts.memory_swap, opts.pids_limit, opts.nano_cpus)
     if live and any(v is not None for v in limits):
@@ -318,9 +319,7 @@ def update_container(engine: Engine, ref: str, opts: UpdateOptions) -> dict[str,
             cg.update(memory=opts.memory, memory_swap=opts.memory_swap,
                       pids_limit=opts.pids_limit, nano_cpus=opts.nano_cpus)
         except OrlopError as err:
-            with engine.db.write() as conn:
-                conn.execute("UPDATE containers SET host_config = ? WHERE id = ?",
-                             (hc.to_json(), c.id))
+            engine.containers.set_host_config(c.id, hc)
             raise SystemFailureError(f"Cannot update container {c.id}: {err}") from None
     engine.events.container(c, "update")
     return {"Warnings": warnings}

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.config import EngineConfig
     from orlop.engine.models import Container
+    from orlop.images.store import ImageStore
 
 CHANGED, ADDED, DELETED = 0, 1, 2  # the API's ``Kind`` values
 
@@ -31,9 +32,10 @@ class Change:
         return "CAD"[self.kind]
 
 
-def container_changes(engine: Engine, c: Container) -> list[Change]:
-    lowers = engine.images.layer_dirs(engine.images.get(c.image_id))
-    upper = engine.config.containers_dir / c.id / "diff"
+def container_changes(images: ImageStore, config: EngineConfig, c: Container
+                      ) -> list[Change]:
+    lowers = images.layer_dirs(images.get(c.image_id))
+    upper = config.containers_dir / c.id / "diff"
     out: list[Change] = []
 
     def in_lower(rel: str) -> bool:

@@ -29,8 +29,8 @@ from orlop.errors import SystemFailureError
 from orlop.images.commit import commit_image_config, container_config_for_commit
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
-    from orlop.images.store import Image
+    from orlop.engine.services import Services
+    from orlop.images.store import Image, ImageStore
 
 
 def _has_content(upper_fd: int) -> bool:
@@ -38,7 +38,8 @@ def _has_content(upper_fd: int) -> bool:
         return any(True for _ in it)
 
 
-def layer_from_upper(engine: Engine, upper_fd: int, mount_targets: Sequence[str]) -> str:
+def layer_from_upper(images: ImageStore, upper_fd: int, mount_targets: Sequence[str]
+                     ) -> str:
     """Store the upper dir as a layer; returns its diff_id."""
     skip = {t.strip("/") for t in mount_targets if t.strip("/")}
     opts = TreeOptions(overlay_whiteouts=True, descend=lambda arc: arc not in skip)
@@ -62,7 +63,7 @@ def layer_from_upper(engine: Engine, upper_fd: int, mount_targets: Sequence[str]
     try:
         # Closing our end (also on error) makes a still-writing producer fail with EPIPE.
         with os.fdopen(rfd, "rb", buffering=1 << 20) as stream:
-            diff_id = engine.images.add_layer(stream)
+            diff_id = images.add_layer(stream)
     except BaseException:
         t.join()
         if failure:  # the producer's error is the cause; the store only saw a short tar
@@ -76,7 +77,7 @@ def layer_from_upper(engine: Engine, upper_fd: int, mount_targets: Sequence[str]
     return diff_id
 
 
-def commit_container(engine: Engine, ref: str, reference: str | None, *,
+def commit_container(engine: Services, ref: str, reference: str | None, *,
                      changes: Sequence[str] = (), author: str = "", message: str = "") -> Image:
     """Docker's ``commit``; returns the new image."""
     from orlop.images.changes import apply_changes
@@ -84,13 +85,13 @@ def commit_container(engine: Engine, ref: str, reference: str | None, *,
     apply_changes({}, changes)  # a bad --change fails before any work
     c = engine.get_container(ref)
     image = engine.images.get(c.image_id)
-    points = engine.mount_points(c.id)
+    points = engine.containers.mount_points(c.id)
     targets = [str(p.get("destination", "")) for p in points]
     upper = engine.config.containers_dir / c.id / "diff"
     upper_fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         if _has_content(upper_fd):
-            diff_ids = [*image.diff_ids, layer_from_upper(engine, upper_fd, targets)]
+            diff_ids = [*image.diff_ids, layer_from_upper(engine.images, upper_fd, targets)]
             empty = False
         else:
             diff_ids, empty = list(image.diff_ids), True

@@ -3,9 +3,10 @@
 The source is the container's merged rootfs (image layers plus its writable layer),
 which exists only while an overlay is mounted.  We mount it in a short-lived child
 process with a private mount namespace, so the mount never appears on the host and
-vanishes with the child even if it is killed.  Targets are resolved inside that
-rootfs (a `/data -> /etc` symlink in the image means the image's /etc), and the copy
-itself is fd-based and never follows symlinks (see volumes/copy.py).
+vanishes with the child even if it is killed.  The overlay is mounted by the runtime's
+code (runtime/imageroot.py), which takes an image of any number of layers.  Targets are
+resolved inside that rootfs (a `/data -> /etc` symlink in the image means the image's
+/etc), and the copy itself is fd-based and never follows symlinks (see volumes/copy.py).
 """
 
 from __future__ import annotations
@@ -17,18 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from orlop.errors import SystemFailureError
-from orlop.kernel import libc
 from orlop.kernel.fdio import read_all
-from orlop.kernel.flags import CloneFlag, MountFlag
 from orlop.kernel.safepath import open_in_root
+from orlop.runtime.imageroot import mount_image_root, private_namespace
 
 CopyFn = Callable[[int, int], bool]
-
-
-def overlay_data(lower_dirs: Sequence[Path], upper: Path, work: Path) -> str:
-    """Overlay mount data; lower dirs given bottom first, overlayfs wants top first."""
-    lowers = ":".join(str(d) for d in reversed(lower_dirs))
-    return f"lowerdir={lowers},upperdir={upper},workdir={work}"
 
 
 def copy_up(
@@ -77,11 +71,8 @@ def copy_up(
 
 def _child(rootfs: Path, lower_dirs: Sequence[Path], upper: Path, work: Path,
            jobs: Sequence[tuple[str, Path]], copy: CopyFn) -> list[str]:
-    libc.unshare(CloneFlag.NEWNS)
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
-    libc.mount("overlay", str(rootfs), "overlay", MountFlag.none(),
-               overlay_data(lower_dirs, upper, work))
-    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    private_namespace()
+    root_fd = mount_image_root(rootfs, lower_dirs, upper, work)
     copied = []
     for target, vol_dir in jobs:
         try:

@@ -40,7 +40,7 @@ from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedE
 from orlop.kernel.safepath import open_in_root
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def archive_child(where: str, src: str, out_fd: int, *, prefix: str, follow: boo
     return fn
 
 
-def copy_out_stream(engine: Engine, ref: str, src: str, out_fd: int, *,
+def copy_out_stream(engine: Services, ref: str, src: str, out_fd: int, *,
                     follow_link: bool = False) -> CpResult:
     """``cp CONTAINER:SRC -``: a tar of SRC on ``out_fd`` (entries ``data/``, ``data/f``)."""
     src = _clean(src)
@@ -107,7 +107,7 @@ def copy_out_stream(engine: Engine, ref: str, src: str, out_fd: int, *,
     return CpResult(int(res["size"]), str(res["kind"]))
 
 
-def copy_out_to_host(engine: Engine, ref: str, src: str, dest: str, *,
+def copy_out_to_host(engine: Services, ref: str, src: str, dest: str, *,
                      follow_link: bool = False) -> CpResult:
     """``cp CONTAINER:SRC DEST``."""
     src = _clean(src)
@@ -183,7 +183,7 @@ def extract_child(dest_dir: str, in_stream: IO[bytes] | None, in_fd: int, *,
     return fn
 
 
-def copy_in_stream(engine: Engine, ref: str, dest: str, in_fd: int, *,
+def copy_in_stream(engine: Services, ref: str, dest: str, in_fd: int, *,
                    archive: bool = False) -> CpResult:
     """``cp - CONTAINER:DEST``: extract a tar from ``in_fd`` into the directory DEST."""
     dest = _clean(dest)
@@ -199,7 +199,7 @@ def copy_in_stream(engine: Engine, ref: str, dest: str, in_fd: int, *,
     return CpResult(int(res["size"]), "dir")
 
 
-def copy_in_from_host(engine: Engine, ref: str, src: str, dest: str, *,
+def copy_in_from_host(engine: Services, ref: str, src: str, dest: str, *,
                       archive: bool = False, follow_link: bool = False) -> CpResult:
     """``cp SRC CONTAINER:DEST``: without ``-a`` the files belong to root in the container."""
     dest = _clean(dest)

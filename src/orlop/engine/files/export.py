@@ -16,10 +16,10 @@ from orlop.archive.tarwriter import TarWriter, TreeOptions
 from orlop.engine.files.view import opened, run_in_view
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 
-def export_container(engine: Engine, ref: str, out_fd: int) -> int:
+def export_container(engine: Services, ref: str, out_fd: int) -> int:
     """Write the tar to ``out_fd``; returns its size in bytes."""
     def fn(root_fd: int) -> dict[str, Any]:
         dfd = os.open(f"/proc/self/fd/{root_fd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

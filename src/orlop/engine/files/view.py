@@ -16,7 +16,8 @@ with every module it needs imported before the fork.
   mount or a tmpfs reads and writes exactly what the container sees.
 * Stopped container: the child unshares its mount namespace, makes ``/`` private and
   mounts the overlay (image layers + the container's upper dir) and then each volume
-  and bind mount at its target, resolved in root by fd (copy-up's technique).  Nothing
+  and bind mount at its target, resolved in root by fd, with the runtime's own code
+  (runtime/imageroot.py, runtime/rootfs.py: any number of layers, fd-based binds).  Nothing
   appears in the host's namespace and everything vanishes with the child, even if it
   is killed.  tmpfs mounts have no content when the container is stopped: their
   targets are plain directories of the rootfs, as in Docker.
@@ -25,6 +26,7 @@ with every module it needs imported before the fork.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -35,7 +37,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.files.copyup import overlay_data
 from orlop.errors import (
     ContainerStateError,
     InvalidParameterError,
@@ -44,15 +45,18 @@ from orlop.errors import (
     PermissionDeniedError,
     SystemFailureError,
 )
-from orlop.kernel import libc
-from orlop.kernel.flags import CloneFlag, MountFlag
-from orlop.kernel.safepath import mkdir_all_in_root, open_in_root
+from orlop.kernel import fs
+from orlop.kernel.flags import MountFlag
+from orlop.kernel.safepath import open_in_root
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
+from orlop.runtime.failure import InitStepError
+from orlop.runtime.imageroot import mount_image_root, private_namespace
+from orlop.runtime.rootfs import bind_into_root
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
     from orlop.engine.models import Container
+    from orlop.engine.services import Services
 
 ChildFn = Callable[[int], dict[str, Any]]
 
@@ -92,7 +96,7 @@ class View:
 
 
 @contextlib.contextmanager
-def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
+def opened(engine: Services, ref: str, *, with_mounts: bool = True,
            force_overlay: bool = False) -> Iterator[View]:
     """The container's view for the duration of the block.
 
@@ -133,7 +137,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
         taken: list[str] = []
         try:
             if with_mounts:
-                points = [MountPoint.from_json(p) for p in engine.mount_points(c.id)]
+                points = [MountPoint.from_json(p) for p in engine.containers.mount_points(c.id)]
                 for mp in points:
                     if mp.type == "volume" and mp.name:
                         path = engine.volumes.mount(mp.name, c.id)
@@ -154,7 +158,7 @@ def opened(engine: Engine, ref: str, *, with_mounts: bool = True,
                 shutil.rmtree(view.work, ignore_errors=True)
 
 
-def _subpath_source(engine: Engine, volume_path: str, mp: MountPoint) -> str:
+def _subpath_source(engine: Services, volume_path: str, mp: MountPoint) -> str:
     if not mp.subpath:
         return volume_path
     from orlop.engine.containers.runner import _with_source, pins_dir
@@ -183,34 +187,16 @@ def _open_running_root(pid: int) -> int:
         os.close(pidfd)
 
 
-def _mount_target(root_fd: int, mp: MountPoint) -> int:
-    """An O_PATH fd of the mount target inside the root, created if missing (a file for
-    a file bind, a directory otherwise), never leaving the root."""
-    # A bind of a file, or a volume whose subpath names a file (its pinned source).
-    is_file = mp.type != "tmpfs" and os.path.isfile(mp.source)
-    if not is_file:
-        return mkdir_all_in_root(root_fd, mp.destination)
-    parent_path, _, name = mp.destination.rstrip("/").rpartition("/")
-    parent = mkdir_all_in_root(root_fd, parent_path)
-    try:
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, 0o644, dir_fd=parent))
-        return open_in_root(root_fd, mp.destination, os.O_PATH)
-    finally:
-        os.close(parent)
-
-
 def _build_stopped_root(view: View) -> int:
+    """The stopped container's root in this child's own mount namespace: the runtime's
+    image root (runtime/imageroot.py) and, on it, each volume and bind as the runtime
+    binds them (runtime/rootfs.py ``bind_into_root``)."""
     assert view.rootfs is not None and view.upper is not None and view.work is not None
-    libc.unshare(CloneFlag.NEWNS)
-    libc.mount(None, "/", None, MountFlag.REC | MountFlag.PRIVATE)
-    libc.mount("overlay", str(view.rootfs), "overlay", MountFlag.none(),
-               overlay_data(view.lower_dirs, view.upper, view.work))
-    root_fd = os.open(view.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    private_namespace()
+    root_fd = mount_image_root(view.rootfs, view.lower_dirs, view.upper, view.work)
     if view.readonly_rootfs:
-        libc.mount(None, f"/proc/self/fd/{root_fd}", None,
-                   MountFlag.REMOUNT | MountFlag.BIND | MountFlag.RDONLY)
+        fs.mount(None, f"/proc/self/fd/{root_fd}", None,
+                 MountFlag.REMOUNT | MountFlag.BIND | MountFlag.RDONLY)
         os.close(root_fd)
         root_fd = os.open(view.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     by_dest = {mp.destination: mp for mp in view.mounts if mp.type != "tmpfs"}
@@ -218,20 +204,12 @@ def _build_stopped_root(view: View) -> int:
         mp = by_dest[dest]
         if not mp.source:
             continue
-        target = _mount_target(root_fd, mp)
         try:
-            libc.mount(mp.source, f"/proc/self/fd/{target}", None,
-                       MountFlag.BIND | MountFlag.REC)
-        finally:
-            os.close(target)
-        if not mp.rw:
-            # Re-resolve: the old fd names the directory under the new mount.
-            top = open_in_root(root_fd, dest, os.O_PATH)
-            try:
-                libc.mount(None, f"/proc/self/fd/{top}", None,
-                           MountFlag.REMOUNT | MountFlag.BIND | MountFlag.RDONLY)
-            finally:
-                os.close(top)
+            bind_into_root(root_fd, dest, mp.source, readonly=not mp.rw)
+        except InitStepError as err:
+            if err.errno == errno.ENOENT:
+                raise NotFoundError(str(err)) from err
+            raise SystemFailureError(str(err)) from err
     return root_fd
 
 

@@ -39,17 +39,17 @@ from orlop.engine.files.view import describe, lstat_in_root
 from orlop.errors import InvalidParameterError, NotFoundError
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
+    from orlop.volumes.service import VolumeService
 
 
 @contextmanager
-def volume_root(engine: Engine, name: str) -> Iterator[int]:
+def volume_root(svc: VolumeService, name: str) -> Iterator[int]:
     """The volume's data directory fd, the volume held by a reference meanwhile.
 
     Under the operation marker (state/inflight.py): a copy killed midway leaves its
     reference, which the next command's repair releases (no live process holds it)."""
     ref = f"volume-cp-{uuid.uuid4().hex[:12]}"
-    svc = engine.volumes
     with svc.operation():
         svc.mount(name, ref)
         try:
@@ -76,7 +76,7 @@ def _extract_into(root_fd: int, dest_dir: str, keep_owner: bool
     return consume
 
 
-def copy_out(engine: Engine, name: str, src: str, dest: str, *, archive: bool = False
+def copy_out(engine: Services, name: str, src: str, dest: str, *, archive: bool = False
              ) -> CpResult:
     """``volume cp VOLUME:SRC DEST`` (DEST on the host)."""
     from orlop.archive.extract import extract_tar
@@ -85,7 +85,7 @@ def copy_out(engine: Engine, name: str, src: str, dest: str, *, archive: bool = 
     hd = host_destination(src, dest)
     dir_fd = os.open(hd.target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with volume_root(engine, name) as root:
+        with volume_root(engine.volumes, name) as root:
             def produce(fd: int) -> dict[str, Any]:
                 result: dict[str, Any] = archive_child(
                     f"volume {name}", src, fd, prefix=hd.prefix, follow=False,
@@ -100,24 +100,24 @@ def copy_out(engine: Engine, name: str, src: str, dest: str, *, archive: bool = 
     return CpResult(int(res["size"]), str(res["kind"]))
 
 
-def stream_out(engine: Engine, name: str, src: str, out_fd: int) -> CpResult:
+def stream_out(engine: Services, name: str, src: str, out_fd: int) -> CpResult:
     """The tar of VOLUME:SRC on ``out_fd`` (orlopd's ``GET .../archive``; ``volume cp
     VOLUME:SRC -``): entries named after SRC's base, ``SRC/.`` gives its content."""
     src = clean(src)
     prefix = "" if contents_only(src) else _base(src)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         res = archive_child(f"volume {name}", src, out_fd, prefix=prefix, follow=False,
                             include_root=True, expect="")(root)
     return CpResult(int(res["size"]), str(res["kind"]))
 
 
-def stat_path(engine: Engine, name: str, path: str) -> tuple[os.stat_result, str]:
+def stat_path(engine: Services, name: str, path: str) -> tuple[os.stat_result, str]:
     """What PATH is in the volume, not following a last symlink, and that symlink's target
     (absolute in the volume); Docker's "Could not find the file" when it is missing."""
     import stat
 
     clean_path = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         try:
             st, fd = lstat_in_root(root, clean_path, follow=False)
         except (FileNotFoundError, NotADirectoryError):
@@ -134,11 +134,11 @@ def stat_path(engine: Engine, name: str, path: str) -> tuple[os.stat_result, str
         return st, target
 
 
-def stream_in(engine: Engine, name: str, dest: str, stream: IO[bytes], *,
+def stream_in(engine: Services, name: str, dest: str, stream: IO[bytes], *,
               archive: bool = False) -> CpResult:
     """Extract a tar into the directory VOLUME:DEST (orlopd's ``PUT .../archive``)."""
     dest = clean(dest)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         kind = probe_child(dest)(root)["kind"]
         if kind == "missing":
             raise NotFoundError("no such directory")
@@ -148,12 +148,12 @@ def stream_in(engine: Engine, name: str, dest: str, stream: IO[bytes], *,
     return CpResult(int(res["size"]), "dir")
 
 
-def copy_in(engine: Engine, name: str, src: str, dest: str, *, archive: bool = False
+def copy_in(engine: Services, name: str, src: str, dest: str, *, archive: bool = False
             ) -> CpResult:
     """``volume cp SRC VOLUME:DEST`` (SRC on the host)."""
     dest = clean(dest)
     src_abs, sst = host_source(src, False)
-    with volume_root(engine, name) as root:
+    with volume_root(engine.volumes, name) as root:
         kind = probe_child(dest)(root)["kind"]
         target_dir, prefix, include_root = container_destination(src, src_abs, sst, dest,
                                                                  kind)
@@ -167,14 +167,15 @@ def copy_in(engine: Engine, name: str, src: str, dest: str, *, archive: bool = F
     return CpResult(int(res["size"]), describe(sst))
 
 
-def copy_between(engine: Engine, src_vol: str, src: str, dst_vol: str, dest: str, *,
+def copy_between(engine: Services, src_vol: str, src: str, dst_vol: str, dest: str, *,
                  archive: bool = False) -> CpResult:
     """``volume cp A:SRC B:DEST``: one tar stream from A's copier into B's extractor."""
     src, dest = clean(src), clean(dest)
     if src_vol == dst_vol and _inside(dest, src) and not contents_only(src):
         raise InvalidParameterError(
             f"cannot copy a directory, '{src_vol}:{src}', into itself, '{dst_vol}:{dest}'")
-    with volume_root(engine, src_vol) as a_root, volume_root(engine, dst_vol) as b_root:
+    with volume_root(engine.volumes, src_vol) as a_root, \
+            volume_root(engine.volumes, dst_vol) as b_root:
         try:
             sst, sfd = lstat_in_root(a_root, src, follow=False)
         except (FileNotFoundError, NotADirectoryError):

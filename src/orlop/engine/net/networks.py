@@ -1,23 +1,28 @@
 """The network verbs (``network create|ls|inspect|rm|prune|connect|disconnect`` and the
-``/networks`` routes): Docker's JSON in and out, over the network service; connect and
+``/networks`` routes) over the network service (their Docker JSON: wire/networks.py); connect and
 disconnect of a running container go through netavark at once."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from orlop.engine.netinspect import PSEUDO, network_json, pseudo_id
 from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest, Network
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
+PSEUDO = {"host": "host", "none": "null"}  # the networks with no record -> their driver
 
 
-def _all(engine: Engine) -> list[Network | str]:
+def pseudo_id(name: str) -> str:
+    """A stable id for ``host``/``none`` (no record: nothing to configure)."""
+    return (name.encode().hex() * 64)[:64]
+
+
+def _all(engine: Services) -> list[Network | str]:
     return [*engine.networks.list_all(), "host", "none"]
 
 
@@ -29,14 +34,14 @@ def _id(n: Network | str) -> str:
     return pseudo_id(n) if isinstance(n, str) else n.id
 
 
-def find(engine: Engine, ref: str) -> Network | str:
+def find(engine: Services, ref: str) -> Network | str:
     for p in PSEUDO:
         if ref in (p, pseudo_id(p)):
             return p
     return engine.networks.get(ref)
 
 
-def _match(engine: Engine, n: Network | str, filters: Mapping[str, Sequence[str]],
+def _match(engine: Services, n: Network | str, filters: Mapping[str, Sequence[str]],
            used: set[str]) -> bool:
     for key, values in filters.items():
         if key not in FILTERS:
@@ -73,50 +78,22 @@ def _match(engine: Engine, n: Network | str, filters: Mapping[str, Sequence[str]
     return True
 
 
-def list_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
-                  ) -> list[dict[str, Any]]:
+def select(engine: Services, filters: Mapping[str, Sequence[str]] | None = None
+           ) -> list[Network | str]:
+    """The networks ``network ls`` lists under Docker's filters (wire/networks.py renders
+    them)."""
     used = {ep.network_id for ep in engine.networks.all_endpoints()}
-    return [network_json(engine, n, with_containers=False) for n in _all(engine)
-            if _match(engine, n, filters or {}, used)]
+    return [n for n in _all(engine) if _match(engine, n, filters or {}, used)]
 
 
-def inspect_network(engine: Engine, ref: str) -> dict[str, Any]:
-    return network_json(engine, find(engine, ref))
-
-
-def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
-    """``POST /networks/create``'s body (Docker's field names)."""
-    ipam = body.get("IPAM") or {}
-    if not isinstance(ipam, dict):
-        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
-                                    "NetworkCreateRequest.IPAM of type network.IPAM")
-    if (ipam.get("Driver") or "default") != "default":
-        raise InvalidParameterError(f'IPAM driver "{ipam.get("Driver")}" is not supported '
-                                    "by Orlop (default only)")
-    configs = ipam.get("Config") or []
-    if len(configs) > 1:
-        raise InvalidParameterError("Orlop networks have one IPv4 subnet: give one --subnet")
-    cfg = configs[0] if configs else {}
-    if cfg.get("AuxiliaryAddresses"):
-        raise InvalidParameterError("--aux-address is not supported by Orlop")
-    n = engine.networks.create(
-        str(body.get("Name") or ""), driver=str(body.get("Driver") or "bridge"),
-        subnet=str(cfg.get("Subnet") or ""), gateway=str(cfg.get("Gateway") or ""),
-        ip_range=str(cfg.get("IPRange") or ""), internal=bool(body.get("Internal")),
-        labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
-        options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
-        ipv6=bool(body.get("EnableIPv6")))
-    return {"Id": n.id, "Warning": ""}
-
-
-def remove_network(engine: Engine, ref: str) -> None:
+def remove_network(engine: Services, ref: str) -> None:
     n = find(engine, ref)
     if isinstance(n, str):
         raise InvalidParameterError(f"{n} is a pre-defined network and cannot be removed")
     engine.networks.remove(n.id)
 
 
-def prune_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+def prune_networks(engine: Services, filters: Mapping[str, Sequence[str]] | None = None
                    ) -> list[str]:
     flt = dict(filters or {})
     for key in flt:
@@ -157,7 +134,7 @@ def _until(text: str) -> float:
         return parse_rfc3339(text)
 
 
-def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
+def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
             aliases: Sequence[str] = ()) -> None:
     """Docker's connect: recorded at once; applied now if the container runs."""
     from orlop.engine.net import setup as netsetup
@@ -195,7 +172,7 @@ def connect(engine: Engine, net_ref: str, container_ref: str, ip: str = "",
     netsetup.write_state(engine.config, c.id, full)
 
 
-def disconnect(engine: Engine, net_ref: str, container_ref: str, force: bool = False
+def disconnect(engine: Services, net_ref: str, container_ref: str, force: bool = False
                ) -> None:
     from orlop.engine.net import setup as netsetup
     from orlop.network import netavark

@@ -13,7 +13,8 @@ from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.store import ContainerStore
+    from orlop.network.service import NetworkService
 
 
 @dataclass
@@ -29,8 +30,8 @@ def _conflict(what: str) -> InvalidParameterError:
     return InvalidParameterError(f"conflicting options: {what} and the network mode")
 
 
-def check(engine: Engine, opts: RunOptions, image_exposed: dict[str, Any] | None = None
-          ) -> NetPlan:
+def check(containers: ContainerStore, networks: NetworkService, opts: RunOptions,
+          image_exposed: dict[str, Any] | None = None) -> NetPlan:
     from orlop.network import ports
     from orlop.network.service import resolve_requests
 
@@ -56,7 +57,7 @@ def check(engine: Engine, opts: RunOptions, image_exposed: dict[str, Any] | None
         if publishes or opts.expose:
             raise InvalidParameterError(
                 "conflicting options: port publishing and the container type network mode")
-        engine.get_container(mode.partition(":")[2])  # No such container: ...
+        containers.resolve(mode.partition(":")[2])  # No such container: ...
         return plan
     if mode == "host":
         if opts.mac_address:
@@ -87,7 +88,7 @@ def check(engine: Engine, opts: RunOptions, image_exposed: dict[str, Any] | None
              for name, (ip, aliases) in opts.extra_networks.items() if name != target]
     # Every named network must exist before anything is made (Docker's error).
     for req in [main, *extra]:
-        engine.networks.get(req.network)
+        networks.get(req.network)
     plan.requests = resolve_requests(mode, [main, *extra])
     plan.port_bindings = bindings
     plan.exposed_ports = {**exposed, **{k: {} for k in bindings}}

@@ -30,7 +30,8 @@ from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
 from orlop.network.model import PortMapping
 
 if TYPE_CHECKING:
-    from orlop.engine.engine import Engine
+    from orlop.engine.store import ContainerStore
+    from orlop.network.service import NetworkService
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,13 @@ def _taken_ports(config: EngineConfig) -> set[tuple[int, str]]:
     return taken
 
 
-def attach(engine: Engine, c: Container) -> Attachment:
+def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerStore,
+           c: Container) -> Attachment:
     """Make the container's network ready before its runtime starts."""
     from orlop.network import files, netavark, ports
     from orlop.network.model import Network
 
-    cfg, hc = engine.config, c.host_config
+    hc = c.host_config
     mode = hc.network_mode or "default"
     hostname = c.config.hostname or c.id[:12]
     dns_opts: dict[str, list[str]] = {"dns": hc.dns or [], "search": hc.dns_search or [],
@@ -120,8 +122,8 @@ def attach(engine: Engine, c: Container) -> Attachment:
                                             dns=dns_opts["dns"], search=dns_opts["search"],
                                             options=dns_opts["options"], keep_loopback=True))
     if mode.startswith("container:"):
-        return _join(engine, mode.partition(":")[2], hostname)
-    endpoints = engine.networks.endpoints(c.id)
+        return _join(cfg, containers, mode.partition(":")[2], hostname)
+    endpoints = networks.endpoints(c.id)
     if not endpoints:  # none
         return Attachment("", hostname,
                           files.hosts_file(hostname, c.config.domainname, [], [],
@@ -150,7 +152,7 @@ def attach(engine: Engine, c: Container) -> Attachment:
     for n, ep in endpoints:
         mac = macs.get(netavark.key(n))
         if mac and mac != ep.mac:
-            engine.networks.set_mac(c.id, n.id, mac)
+            networks.set_mac(c.id, n.id, mac)
     first: Network = endpoints[0][0]
     user_dns = [n.gateway for n, _ep in endpoints if n.dns]
     aliases = [a for _n, ep in endpoints for a in ep.aliases]
@@ -177,14 +179,15 @@ def _extra_hosts(specs: list[str] | None, gateway: str) -> list[tuple[str, str]]
     return out
 
 
-def _join(engine: Engine, ref: str, hostname: str) -> Attachment:
+def _join(cfg: EngineConfig, containers: ContainerStore, ref: str, hostname: str
+          ) -> Attachment:
     """``--network container:NAME``: the other container's namespace and files."""
-    other = engine.get_container(ref)
+    other = containers.resolve(ref)
     if other.status != "running" or not other.pid:
         raise ContainerStateError(
             f"cannot join network of a non running container: {other.id}")
     ns = f"/proc/{other.pid}/ns/net"
-    odir = engine.config.containers_dir / other.id
+    odir = cfg.containers_dir / other.id
 
     def read(name: str) -> str:
         try:

@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -24,7 +24,6 @@ from orlop.errors import (
     InvalidParameterError,
     OrlopError,
 )
-from orlop.server import schema
 from orlop.server.context import ctx_of
 from orlop.server.streams import (
     MULTIPLEXED_STREAM,
@@ -47,12 +46,15 @@ from orlop.server.wire import (
     query_filters,
     query_int,
 )
+from orlop.wire.create import console_size, run_options
+from orlop.wire.inspect import inspect_container
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
+    from orlop.engine.containers.attach import MonitorAttach
     from orlop.engine.containers.logs import Entry
     from orlop.engine.models import Container
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 _POLL = 0.02
 
@@ -75,8 +77,8 @@ async def _get(request: web.Request, ref: str | None = None) -> Container:
 async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
-    opts = schema.run_options(body, request.query.get("name", ""))
-    size = schema.console_size(body) if opts.tty else None
+    opts = run_options(body, request.query.get("name", ""))
+    size = console_size(body) if opts.tty else None
 
     def go(e: Engine) -> Container:
         c = e.create_container(opts)
@@ -92,8 +94,8 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_containers(request: web.Request) -> web.Response:
-    """``engine.ps.list_summaries``: the same list and filters as ``orlop ps``."""
-    from orlop.engine.ps import list_summaries
+    """``wire.ps.list_summaries``: the same list and filters as ``orlop ps``."""
+    from orlop.wire.ps import list_summaries
 
     all_ = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
@@ -104,7 +106,7 @@ async def list_containers(request: web.Request) -> web.Response:
 
 async def inspect(request: web.Request) -> web.Response:
     ref = _cid(request)
-    return json_response(await ctx_of(request).call(lambda e: e.inspect_container(ref)))
+    return json_response(await ctx_of(request).call(lambda e: inspect_container(e, ref)))
 
 
 # --- start / wait ----------------------------------------------------------------------------
@@ -231,7 +233,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
         raise InvalidParameterError(f"invalid condition: {condition!r}")
     c = await _get(request)
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-    from orlop.server.app import server_headers
+    from orlop.server.headers import server_headers
 
     resp.headers.update(server_headers())
     await resp.prepare(request)
@@ -271,35 +273,51 @@ async def log_entries(request: web.Request, c: Container, *, history: bool, foll
                                                     until=until)):
             yield e
         return
+    run_root = ctx.config.run_root
+
+    def entries(stop: threading.Event) -> Iterator[Entry]:
+        # One cursor for the history and the follow (engine/containers/logs.py): the
+        # follow goes on from the byte where the history ended, across rotations,
+        # nothing lost or repeated.  Without history, from the end of the log as it is.
+        return stream_log(path, tail=tail if history else 0, since=since, until=until,
+                          follow_=True, from_end=not history,
+                          still_running=lambda: not stop.is_set() and
+                          is_locked(run_root, c.id))
+
+    async for e in _followed(c.id, entries):
+        yield e
+
+
+async def _followed(cid: str, entries: Callable[[threading.Event], Iterator[Entry]]
+                    ) -> AsyncGenerator[Entry, None]:
+    """Entries a blocking follower gives (it polls the log), read in a thread of its
+    own, never in the engine pool, so that followers cannot starve it; the thread stops
+    when the reader goes away (the event it is handed is set).  The follower is made
+    here, in the loop: it owns its log position before the thread starts."""
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[Entry | None] = asyncio.Queue()
     stop = threading.Event()
-    run_root = ctx.config.run_root
+    it = entries(stop)
 
     def put(e: Entry | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone (server shutdown)
             loop.call_soon_threadsafe(q.put_nowait, e)
 
     def produce() -> None:
-        # One cursor for the history and the follow (engine/containers/logs.py): the follow goes on
-        # from the byte where the history ended, across rotations, nothing lost or
-        # repeated.  Without history (attach), from the end of the log as it is now.
-        entries = stream_log(path, tail=tail if history else 0, since=since, until=until,
-                             follow_=True, from_end=not history,
-                             still_running=lambda: not stop.is_set() and
-                             is_locked(run_root, c.id))
         try:
-            for e in entries:
+            for e in it:
                 if stop.is_set():
                     return
                 put(e)
         except Exception:  # a log the engine could not read: end the stream
             pass
         finally:
-            entries.close()
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
             put(None)
 
-    threading.Thread(target=produce, name=f"logs-{c.id[:12]}", daemon=True).start()
+    threading.Thread(target=produce, name=f"logs-{cid[:12]}", daemon=True).start()
     try:
         while True:
             item = await q.get()
@@ -314,14 +332,14 @@ def _stream_no(e: Entry) -> int:
     return STDERR if e.stream == "stderr" else STDOUT
 
 
-def _fifo_writer(path: str, source: asyncio.Queue[bytes | None]) -> asyncio.Task[None]:
+def _fifo_writer(att: MonitorAttach, source: asyncio.Queue[bytes | None]
+                 ) -> asyncio.Task[None]:
     """``attach --stdin`` to a detached ``-i`` container: the client's bytes go to the
-    stdin FIFO its monitor keeps open (engine/containers/monitor.py)."""
+    stdin FIFO its monitor keeps open (engine/containers/attach.py)."""
     async def copy() -> None:
         loop = asyncio.get_running_loop()
         try:
-            fd = await loop.run_in_executor(None, lambda: os.open(
-                path, os.O_WRONLY | os.O_CLOEXEC))
+            fd = await loop.run_in_executor(None, att.open_input)
         except OSError:
             return
         try:
@@ -350,6 +368,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     stream = query_bool(request, "stream")
     q = ctx.sessions.subscribe(c.id) if stream and not detached else None
     writer: asyncio.Task[None] | None = None
+    att: MonitorAttach | None = None
     try:
         resp, client_input = await open_stream(request, tty=tty, want_input=want_stdin,
                                                detach_keys=keys)
@@ -359,17 +378,22 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 if want.get(n) and not await safe_write(resp, e.data if tty
                                                         else frame(n, e.data)):
                     return resp
-        if client_input is not None:
-            if detached:
-                from orlop.engine.containers.monitor import stdin_fifo
+        if detached:
+            # From here on (after the history: nothing twice).
+            from orlop.engine.containers.attach import MonitorAttach
 
-                writer = _fifo_writer(str(stdin_fifo(ctx.config, c.id)), client_input.queue)
+            att = MonitorAttach(ctx.config, c.id)
+        if client_input is not None:
+            if att is not None:
+                writer = _fifo_writer(att, client_input.queue)
             else:
                 ctx.sessions.feed_stdin(c.id, client_input.queue)
 
         async def relay() -> None:
-            if stream and detached:
-                async for e in log_entries(request, c, history=False, follow=True):
+            if stream and att is not None:
+                follower = att
+                async for e in _followed(c.id, lambda stop: follower.output(
+                        lambda: not stop.is_set())):
                     n = _stream_no(e)
                     if want.get(n) and not await safe_write(resp, e.data if tty
                                                             else frame(n, e.data)):
@@ -401,6 +425,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
             ctx.sessions.unsubscribe(c.id, q)
         if writer is not None:
             writer.cancel()
+        if att is not None:
+            att.close()  # if its output was never read
 
 
 def _parse_time(value: str | None) -> float:
@@ -427,7 +453,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     since = _parse_time(request.query.get("since"))
     until = _parse_time(request.query.get("until"))
     tty = c.config.tty
-    from orlop.server.app import server_headers
+    from orlop.server.headers import server_headers
 
     resp = web.StreamResponse(status=200, headers={
         **server_headers(), "Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
@@ -509,8 +535,8 @@ async def remove(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    """``POST /containers/prune`` (engine/prune.py, which the CLI's local backend uses)."""
-    from orlop.engine.prune import prune_containers
+    """``POST /containers/prune`` (wire/prune.py, which the CLI's local backend uses)."""
+    from orlop.wire.prune import prune_containers
 
     filters = query_filters(request)
     report = await ctx_of(request).call(lambda e: prune_containers(e, filters))
@@ -527,7 +553,7 @@ async def resize(request: web.Request) -> web.Response:
     def go(e: Engine) -> None:
         from orlop.engine.containers.console import resize as resize_console
 
-        resize_console(e, c, h, w)
+        resize_console(e.containers, e.config, c, h, w)
 
     await ctx_of(request).call(go)
     return web.Response(status=200)

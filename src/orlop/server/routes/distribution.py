@@ -25,7 +25,7 @@ from orlop.server.wire import json_response, read_body
 if TYPE_CHECKING:
     from orlop.distribution.progress import Progress
     from orlop.engine import Engine
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 class _JSONProgress:

@@ -24,7 +24,7 @@ from orlop.server.context import ctx_of
 from orlop.server.wire import query_filters
 
 if TYPE_CHECKING:
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 # Set when the server shuts down: every stream (events, stats) ends at once.
 SHUTDOWN = web.AppKey("orlop_events_stop", asyncio.Event)

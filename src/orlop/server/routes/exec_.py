@@ -41,8 +41,8 @@ from orlop.server.wire import json_body, json_response
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.server.app import Routes
     from orlop.server.helpers import Helper
+    from orlop.server.routing import Routes
 
 _MAX_FINISHED = 1000  # finished instances kept for inspect (moby prunes them too)
 

@@ -1,6 +1,6 @@
 """``/images``: list, inspect, tag, remove, prune, import (``create?fromSrc=-``),
 history, save (``get``), load; and ``/commit``.  List, history, remove and prune are
-engine/imagewire.py's, which the CLI's local backend calls as well."""
+wire/images.py's, which the CLI's local backend calls as well."""
 
 from __future__ import annotations
 
@@ -15,24 +15,25 @@ from orlop.server.spool import spooled_body
 from orlop.server.wire import json_response, query_bool, query_filters
 
 if TYPE_CHECKING:
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def list_images(request: web.Request) -> web.Response:
-    from orlop.engine.imagewire import list_images as engine_list
+    from orlop.wire.images import list_images as engine_list
 
     filters = query_filters(request)
     return json_response(await ctx_of(request).call(lambda e: engine_list(e, filters)))
 
 
 async def inspect_image(request: web.Request) -> web.Response:
+    from orlop.wire.images import inspect_image as go
+
     name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(
-        lambda e: e.images.inspect(e.images.get(name))))
+    return json_response(await ctx_of(request).call(lambda e: go(e, name)))
 
 
 async def image_history(request: web.Request) -> web.Response:
-    from orlop.engine.imagewire import image_history as engine_history
+    from orlop.wire.images import image_history as engine_history
 
     name = request.match_info["name"]
     return json_response(await ctx_of(request).call(lambda e: engine_history(e, name)))
@@ -40,7 +41,7 @@ async def image_history(request: web.Request) -> web.Response:
 
 async def prune_images(request: web.Request) -> web.Response:
     """``POST /images/prune`` (``filters={"dangling":["false"]}``: ``prune -a``)."""
-    from orlop.engine.imagewire import prune_images as engine_prune
+    from orlop.wire.images import prune_images as engine_prune
 
     filters = query_filters(request)
     return json_response(await ctx_of(request).call(lambda e: engine_prune(e, filters)))
@@ -58,12 +59,13 @@ async def tag_image(request: web.Request) -> web.Response:
 
 
 async def remove_image(request: web.Request) -> web.Response:
-    from orlop.engine.imagewire import remove_image as engine_remove
+    from orlop.wire.images import remove_image as engine_remove
 
     name = request.match_info["name"]
     force = query_bool(request, "force")
+    noprune = query_bool(request, "noprune")
     return json_response(await ctx_of(request).call(
-        lambda e: engine_remove(e, name, force=force)))
+        lambda e: engine_remove(e, name, force=force, noprune=noprune)))
 
 
 async def create_image(request: web.Request) -> web.StreamResponse:

@@ -10,29 +10,31 @@ from aiohttp import web
 
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of
-from orlop.server.wire import field_bool, field_str, json_body, json_response, query_filters
+from orlop.server.wire import json_body, json_response, query_filters
+from orlop.wire.fields import field_bool, field_str
+from orlop.wire.prune import networks_report
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def list_networks(request: web.Request) -> web.Response:
-    from orlop.engine.net.networks import list_networks as go
+    from orlop.wire.networks import list_networks as go
 
     filters = query_filters(request)
     return json_response(await ctx_of(request).call(lambda e: go(e, filters)))
 
 
 async def inspect_network(request: web.Request) -> web.Response:
-    from orlop.engine.net.networks import inspect_network as go
+    from orlop.wire.networks import inspect_network as go
 
     ref = request.match_info["id"]
     return json_response(await ctx_of(request).call(lambda e: go(e, ref)))
 
 
 async def create_network(request: web.Request) -> web.Response:
-    from orlop.engine.net.networks import create_network as go
+    from orlop.wire.networks import create_network as go
 
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
@@ -55,7 +57,7 @@ async def prune(request: web.Request) -> web.Response:
 
     filters = query_filters(request)
     deleted = await ctx_of(request).call(lambda e: prune_networks(e, filters))
-    return json_response({"NetworksDeleted": deleted})
+    return json_response(networks_report(deleted))
 
 
 def _endpoint(body: dict[str, Any]) -> tuple[str, list[str]]:

@@ -20,7 +20,7 @@ from orlop.server.routes.events import SHUTDOWN
 from orlop.server.wire import json_body, json_response, query_bool
 
 if TYPE_CHECKING:
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def container_stats(request: web.Request) -> web.StreamResponse:

@@ -1,5 +1,5 @@
 """``/_ping``, ``/version``, ``/info``, ``/system/df``: the dicts are the engine's
-(engine/systemwire.py), the same the CLI's local backend renders."""
+(wire/system.py), the same the CLI's local backend renders."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from orlop.server.app import API_VERSION, MIN_API_VERSION, server_headers
 from orlop.server.context import ctx_of
+from orlop.server.headers import server_headers
 from orlop.server.wire import json_response
+from orlop.wire.version import API_VERSION, MIN_API_VERSION
 
 if TYPE_CHECKING:
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -25,7 +26,7 @@ async def ping(request: web.Request) -> web.Response:
 
 
 def version_info() -> dict[str, Any]:
-    from orlop.engine.systemwire import version_info as engine_version
+    from orlop.wire.system import version_info as engine_version
 
     return engine_version(API_VERSION, MIN_API_VERSION)
 
@@ -35,14 +36,14 @@ async def version(request: web.Request) -> web.Response:
 
 
 async def info(request: web.Request) -> web.Response:
-    from orlop.engine.systemwire import info as engine_info
+    from orlop.wire.system import info as engine_info
 
     return json_response(await ctx_of(request).call(engine_info))
 
 
 async def system_df(request: web.Request) -> web.Response:
     """Docker's ``GET /system/df``: images, containers and volumes with their sizes."""
-    from orlop.engine.systemwire import disk_usage
+    from orlop.wire.system import disk_usage
 
     return json_response(await ctx_of(request).call(disk_usage))
 

@@ -13,7 +13,10 @@ and the volume data verbs Docker's API lacks, where Podman's libpod API has them
   and ``GET /libpod/volumes/prune`` (a dry run: a GET, so no server can take it for a
   prune) -- Orlop's;
 * ``GET|HEAD|PUT /libpod/volumes/{name}/archive?path=`` (the container archive routes'
-  shapes) and ``POST /libpod/volumes/{name}/copy`` -- Orlop's ``volume cp``.
+  shapes) and ``POST /libpod/volumes/{name}/copy`` -- Orlop's ``volume cp``;
+* ``GET|POST /libpod/volumes/{name}/snapshots``, ``DELETE .../snapshots/{snapshot}`` and
+  ``POST .../snapshots/{snapshot}/restore`` -- Orlop's ``volume snapshot``; the export
+  route takes ``consistent``, ``snapshot`` and ``since`` (``volume export``'s flags).
 
 ``GET /volumes/{name}?size=1`` adds ``UsageData`` (Orlop's ``volume inspect --size``).
 """
@@ -28,12 +31,10 @@ from aiohttp import web
 
 from orlop.errors import InvalidParameterError
 from orlop.kernel.fdio import write_all
-from orlop.server.app import api_version
 from orlop.server.context import ctx_of
+from orlop.server.headers import api_version
 from orlop.server.wire import (
     archive_path,
-    field_str,
-    field_str_map,
     json_body,
     json_body_response,
     json_bytes,
@@ -41,10 +42,14 @@ from orlop.server.wire import (
     query_bool,
     query_filters,
 )
+from orlop.wire.fields import field_str, field_str_map
+from orlop.wire.prune import volumes_report
+from orlop.wire.volumes import inspect_volume as volume_inspect_json
+from orlop.wire.volumes import volume_json
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
-    from orlop.server.app import Routes
+    from orlop.server.routing import Routes
 
 
 async def list_volumes(request: web.Request) -> web.Response:
@@ -72,7 +77,7 @@ async def create_volume(request: web.Request) -> web.Response:
     label_map = field_str_map(body, "Labels") if labels is not None else None
 
     def go(e: Engine) -> dict[str, Any]:
-        return e.volumes.create(name, driver, options, label_map).to_inspect()
+        return volume_json(e.volumes.create(name, driver, options, label_map))
 
     return json_response(await ctx.call(go), status=201)
 
@@ -83,7 +88,7 @@ async def inspect_volume(request: web.Request) -> web.Response:
 
     def go(e: Engine) -> dict[str, Any]:
         vol = e.volumes.get(name)
-        out = vol.to_inspect(e.volumes.usage(name) if size else None)
+        out = volume_json(vol, e.volumes.usage(name) if size else None)
         return e.volumes.with_plugin_fields(vol, out)
 
     return json_response(await ctx_of(request).call(go))
@@ -95,7 +100,8 @@ async def inspect_volume_libpod(request: web.Request) -> web.Response:
     the object ``GET /volumes`` lists."""
     name = request.match_info["name"]
     size = query_bool(request, "size")
-    return json_response(await ctx_of(request).call(lambda e: e.volumes.inspect(name, size)))
+    return json_response(await ctx_of(request).call(
+        lambda e: volume_inspect_json(e.volumes, name, size)))
 
 
 async def remove_volume(request: web.Request) -> web.Response:
@@ -116,7 +122,7 @@ async def prune_volumes(request: web.Request) -> web.Response:
         return prune_volumes(e, old_api, filters)
 
     removed, reclaimed = await ctx_of(request).call(go)
-    return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
+    return json_response(volumes_report(removed, reclaimed))
 
 
 async def prune_preview(request: web.Request) -> web.Response:
@@ -130,7 +136,7 @@ async def prune_preview(request: web.Request) -> web.Response:
         return prune_volumes(e, False, filters, dry_run=True)
 
     removed, reclaimed = await ctx_of(request).call(go)
-    return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
+    return json_response(volumes_report(removed, reclaimed))
 
 
 async def update_volume(request: web.Request) -> web.Response:
@@ -147,7 +153,7 @@ async def update_volume(request: web.Request) -> web.Response:
     if unknown:
         raise InvalidParameterError(f"update {name}: unknown field {sorted(unknown)[0]}")
     vol = await ctx.call(lambda e: e.volumes.update_labels(name, add, list(rm_raw)))
-    return json_response(vol.to_inspect())
+    return json_response(volume_json(vol))
 
 
 async def rename_volume(request: web.Request) -> web.Response:
@@ -158,7 +164,7 @@ async def rename_volume(request: web.Request) -> web.Response:
     if not new:
         raise InvalidParameterError("rename: the new volume's name is required (name=)")
     vol = await ctx_of(request).call(lambda e: e.volumes.rename(old, new))
-    return json_response(vol.to_inspect())
+    return json_response(volume_json(vol))
 
 
 async def export_volume(request: web.Request) -> web.StreamResponse:
@@ -167,8 +173,13 @@ async def export_volume(request: web.Request) -> web.StreamResponse:
 
     name = request.match_info["name"]
     checksum = request.query.get("checksum", "crc32")
+    consistent = query_bool(request, "consistent")
+    snapshot = request.query.get("snapshot") or None
+    since = request.query.get("since") or None
     first, rest = await open_engine_output(
-        ctx_of(request), lambda e, fd: e.volume_export(name, fd, checksum=checksum))
+        ctx_of(request), lambda e, fd: e.volume_export(
+            name, fd, checksum=checksum, consistent=consistent, snapshot=snapshot,
+            since=since))
     return await send_stream(request, first, rest, {"Content-Type": "application/x-tar"})
 
 
@@ -219,7 +230,61 @@ async def clone_volume(request: web.Request) -> web.Response:
     if not dst:
         raise InvalidParameterError("clone: the new volume's name is required (name=)")
     vol = await ctx_of(request).call(lambda e: e.volume_clone(src, dst))
-    return json_response(vol.to_inspect(), status=201)
+    return json_response(volume_json(vol), status=201)
+
+
+# --- snapshots (Orlop's): /libpod/volumes/{name}/snapshots -------------------------------
+
+
+async def list_snapshots(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+
+    def go(e: Engine) -> list[dict[str, Any]]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return [s.to_wire() for s in SnapshotStore(e.volumes).list(name)]
+
+    return json_response(await ctx_of(request).call(go))
+
+
+async def create_snapshot(request: web.Request) -> web.Response:
+    """``POST /libpod/volumes/{name}/snapshots?name=SNAP&consistent=1``: 201 and the
+    snapshot (``Name``, ``ID``, ``CreatedAt``, ``Method``, ``Size``)."""
+    name = request.match_info["name"]
+    snap = request.query.get("name") or None
+    consistent = query_bool(request, "consistent")
+
+    def go(e: Engine) -> dict[str, Any]:
+        from orlop.engine.files.volumebackup import create_snapshot as create
+
+        return create(e, name, snap, consistent=consistent).to_wire()
+
+    return json_response(await ctx_of(request).call(go), status=201)
+
+
+async def remove_snapshot(request: web.Request) -> web.Response:
+    name, snap = request.match_info["name"], request.match_info["snapshot"]
+
+    def go(e: Engine) -> None:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        SnapshotStore(e.volumes).remove(name, snap)
+
+    await ctx_of(request).call(go)
+    return web.Response(status=204)
+
+
+async def restore_snapshot(request: web.Request) -> web.Response:
+    """``POST /libpod/volumes/{name}/snapshots/{snapshot}/restore``: 409 while a running
+    container uses the volume."""
+    name, snap = request.match_info["name"], request.match_info["snapshot"]
+
+    def go(e: Engine) -> dict[str, Any]:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return SnapshotStore(e.volumes).restore(name, snap).to_wire()
+
+    return json_response(await ctx_of(request).call(go))
 
 
 # --- volume cp (Orlop's): the container archive routes' shapes, on a volume --------------
@@ -336,3 +401,8 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/libpod/volumes/{name}/archive", archive_get)  # and HEAD
     routes.add("PUT", "/libpod/volumes/{name}/archive", archive_put)
     routes.add("POST", "/libpod/volumes/{name}/copy", copy_volume_path)
+    routes.add("GET", "/libpod/volumes/{name}/snapshots", list_snapshots)
+    routes.add("POST", "/libpod/volumes/{name}/snapshots", create_snapshot)
+    routes.add("DELETE", "/libpod/volumes/{name}/snapshots/{snapshot}", remove_snapshot)
+    routes.add("POST", "/libpod/volumes/{name}/snapshots/{snapshot}/restore",
+               restore_snapshot)

@@ -25,10 +25,10 @@ from contextlib import suppress
 from pathlib import Path
 
 from orlop.errors import InvalidParameterError, SystemFailureError
-from orlop.kernel import libc
+from orlop.kernel import fs, loop
 from orlop.kernel.flags import MNT_DETACH, MountFlag
-from orlop.volumes.drivers import loop
-from orlop.volumes.drivers.mountopts import MountOptions, parse_mount_options, parse_size
+from orlop.units import ram_in_bytes
+from orlop.volumes.drivers.mountopts import DriverMountOptions, parse_driver_options
 from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
 
 DATA_DIR = "_data"
@@ -69,7 +69,7 @@ class LocalDriver:
                         f'invalid option: "size" cannot be combined with "{other}" '
                         "(size makes an ext4 image volume of its own)")
             try:
-                size = parse_size(options["size"])
+                size = ram_in_bytes(options["size"].strip())
             except ValueError as err:
                 raise InvalidParameterError(f'invalid option: "size": {err}') from None
             if size < MIN_SIZE:
@@ -100,7 +100,7 @@ class LocalDriver:
         write_file(volume_fd, OPTS_FILE,
                    json.dumps(dict(options), sort_keys=True).encode(), 0o600)
         if "size" in options:
-            self._make_image(volume_fd, name, parse_size(options["size"]))
+            self._make_image(volume_fd, name, ram_in_bytes(options["size"].strip()))
 
     def _make_image(self, volume_fd: int, name: str, size: int) -> None:
         fd = os.open(DISK_IMAGE, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -168,7 +168,7 @@ class LocalDriver:
         if not options:
             return
         target_path = str(self.volumes_dir / name / DATA_DIR)  # for messages only
-        mo = parse_mount_options(options.get("o", ""))
+        mo = parse_driver_options(options.get("o", ""))
         with _DirFd(DATA_DIR, volume_fd, os.O_PATH) as data_fd:
             target = f"/proc/self/fd/{data_fd}"
             if "size" in options:
@@ -186,7 +186,7 @@ class LocalDriver:
             self._remount(volume_fd, mo, target_path)
 
     def _mount_device(self, fstype: str, device: str, target: str, target_path: str,
-                      mo: MountOptions) -> None:
+                      mo: DriverMountOptions) -> None:
         if mo.flags & MountFlag.BIND:
             # Bind a host directory.  A missing source is refused with Docker's text
             # rather than letting mount(2) fail later with a bare ENOENT.
@@ -211,7 +211,7 @@ class LocalDriver:
         self._call_mount(device, target, fstype, mo.flags, mo.data or None, target_path, mo)
 
     def _mount_loop(self, img_fd: int, fstype: str, target: str, target_path: str,
-                    mo: MountOptions, device: str) -> None:
+                    mo: DriverMountOptions, device: str) -> None:
         read_only = bool(mo.flags & MountFlag.RDONLY)
         try:
             lfd, dev = loop.attach(img_fd, read_only=read_only)
@@ -226,13 +226,13 @@ class LocalDriver:
             os.close(lfd)
 
     def _call_mount(self, source: str, target: str, fstype: str | None, flags: int,
-                    data: str | None, target_path: str, mo: MountOptions) -> None:
+                    data: str | None, target_path: str, mo: DriverMountOptions) -> None:
         try:
-            libc.mount(source, target, fstype, flags, data)
+            fs.mount(source, target, fstype, flags, data)
         except OSError as err:
             raise _mount_error(source, target_path, mo, err.errno or errno.EIO) from err
 
-    def _remount(self, volume_fd: int, mo: MountOptions, target_path: str) -> None:
+    def _remount(self, volume_fd: int, mo: DriverMountOptions, target_path: str) -> None:
         """Flags of a bind mount and any propagation need a second mount(2) call, made
         on a *re-opened* fd: the fd used as the target still names the directory under
         the new mount, and remounting that would change the store's own filesystem."""
@@ -240,13 +240,13 @@ class LocalDriver:
             target = f"/proc/self/fd/{top}"
             try:
                 if mo.flags & MountFlag.BIND and mo.flags & ~(MountFlag.BIND | MountFlag.REC):
-                    libc.mount(None, target, None,
+                    fs.mount(None, target, None,
                                MountFlag.REMOUNT | MountFlag.BIND
                                | (mo.flags & ~(MountFlag.BIND | MountFlag.REC)), None)
                 if mo.propagation:
-                    libc.mount(None, target, None, mo.propagation, None)
+                    fs.mount(None, target, None, mo.propagation, None)
             except OSError as err:
-                libc.umount2(target, MNT_DETACH)
+                fs.umount2(target, MNT_DETACH)
                 raise _mount_error("none", target_path, mo, err.errno or errno.EIO) from err
 
     def unmount(self, volume_fd: int, name: str) -> None:
@@ -254,7 +254,7 @@ class LocalDriver:
         device) once the last open file on it is closed."""
         with _DirFd(DATA_DIR, volume_fd, os.O_PATH) as top:
             try:
-                libc.umount2(f"/proc/self/fd/{top}", MNT_DETACH)
+                fs.umount2(f"/proc/self/fd/{top}", MNT_DETACH)
             except OSError as err:
                 raise SystemFailureError(
                     f"error while unmounting volume '{self.volumes_dir / name / DATA_DIR}': "
@@ -274,7 +274,7 @@ class _DirFd:
         os.close(self.fd)
 
 
-def _mount_error(source: str, target_path: str, mo: MountOptions, err: int
+def _mount_error(source: str, target_path: str, mo: DriverMountOptions, err: int
                  ) -> SystemFailureError:
     """Docker's text: ``error while mounting volume '<path>': failed to mount local
     volume: mount <src>:<path>, flags: 0x1000: no such file or directory``."""

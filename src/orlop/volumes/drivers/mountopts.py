@@ -1,79 +1,40 @@
-"""Parsing of the local driver's ``o=`` string and of sizes, as moby/sys/mount does.
+"""The local driver's ``o=`` string, read with the runtime's mount(8) word table.
 
 ``o=size=5m,uid=1000,ro`` becomes mount(2) flags (``ro``) and filesystem data
-(``size=5m,uid=1000``); propagation words become a second mount(2) call.
+(``size=5m,uid=1000``); propagation words become a second mount(2) call.  The words
+are those of runtime/mountopts.py (one table, as moby/sys/mount's for Docker's local
+driver); this module only adds what a volume's ``o=`` has on top: a comma string, and
+mount(8)'s userspace words (``loop``, ``nofail``...), which never reach the kernel.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
 from orlop.kernel.flags import MountFlag
+from orlop.runtime.mountopts import parse_mount_options
 
-# word -> (clear instead of set, flag), moby/sys/mount flags_linux.go
-_FLAGS: dict[str, tuple[bool, MountFlag]] = {
-    "defaults": (False, MountFlag(0)),
-    "ro": (False, MountFlag.RDONLY), "rw": (True, MountFlag.RDONLY),
-    "suid": (True, MountFlag.NOSUID), "nosuid": (False, MountFlag.NOSUID),
-    "dev": (True, MountFlag.NODEV), "nodev": (False, MountFlag.NODEV),
-    "exec": (True, MountFlag.NOEXEC), "noexec": (False, MountFlag.NOEXEC),
-    "sync": (False, MountFlag.SYNCHRONOUS), "async": (True, MountFlag.SYNCHRONOUS),
-    "dirsync": (False, MountFlag.DIRSYNC),
-    "mand": (False, MountFlag.MANDLOCK), "nomand": (True, MountFlag.MANDLOCK),
-    "atime": (True, MountFlag.NOATIME), "noatime": (False, MountFlag.NOATIME),
-    "diratime": (True, MountFlag.NODIRATIME), "nodiratime": (False, MountFlag.NODIRATIME),
-    "bind": (False, MountFlag.BIND), "rbind": (False, MountFlag.BIND | MountFlag.REC),
-    "relatime": (False, MountFlag.RELATIME), "norelatime": (True, MountFlag.RELATIME),
-    "strictatime": (False, MountFlag.STRICTATIME),
-    "nostrictatime": (True, MountFlag.STRICTATIME),
-}
-_PROPAGATION: dict[str, MountFlag] = {
-    "private": MountFlag.PRIVATE, "rprivate": MountFlag.PRIVATE | MountFlag.REC,
-    "shared": MountFlag.SHARED, "rshared": MountFlag.SHARED | MountFlag.REC,
-    "slave": MountFlag.SLAVE, "rslave": MountFlag.SLAVE | MountFlag.REC,
-    "unbindable": MountFlag.UNBINDABLE, "runbindable": MountFlag.UNBINDABLE | MountFlag.REC,
-}
 # mount(8) words that are not kernel options and must not reach the filesystem.
 _USERSPACE = frozenset({"loop", "auto", "noauto", "user", "nouser", "users", "_netdev",
                         "nofail"})
 
 
 @dataclass(frozen=True)
-class MountOptions:
+class DriverMountOptions:
+    """A volume's ``o=`` for one mount(2) call plus one propagation call."""
+
     flags: MountFlag
     propagation: MountFlag
     data: str
     loop: bool  # mount(8)'s "loop" was given
 
 
-def parse_mount_options(o: str) -> MountOptions:
-    flags = MountFlag(0)
-    prop = MountFlag(0)
-    data: list[str] = []
-    loop = False
-    for word in (w.strip() for w in o.split(",")):
-        if not word:
-            continue
-        if word in _FLAGS:
-            clear, flag = _FLAGS[word]
-            flags = flags & ~flag if clear else flags | flag
-        elif word in _PROPAGATION:
-            prop |= _PROPAGATION[word]
-        elif word in _USERSPACE:
-            loop = loop or word == "loop"
-        else:
-            data.append(word)
-    return MountOptions(flags, prop, ",".join(data), loop)
-
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def parse_size(value: str) -> int:
-    """Docker's units.RAMInBytes: ``512``, ``5m``, ``1.5GiB``, ``10 MB`` (binary units)."""
-    m = _SIZE.match(value.strip())
-    if m is None:
-        raise ValueError(f"invalid size: '{value}'")
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+def parse_driver_options(o: str) -> DriverMountOptions:
+    """Split ``o=`` into flags, propagation (all words or-ed) and data; the last word wins."""
+    words = [w for w in (w.strip() for w in o.split(",")) if w]
+    parsed = parse_mount_options(w for w in words if w not in _USERSPACE)
+    return DriverMountOptions(flags=parsed.flags,
+                              propagation=reduce(or_, parsed.propagation, MountFlag(0)),
+                              data=",".join(parsed.data), loop="loop" in words)

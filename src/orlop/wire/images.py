@@ -1,5 +1,5 @@
 """The image verbs as the Docker Engine API answers them: list (with its filters),
-history, remove and prune, each returning Docker's wire dicts.
+inspect, history, remove and prune, each returning Docker's wire dicts.
 
 orlopd's ``/images`` routes and the CLI's local backend call these same functions, so
 ``orlop images`` prints the same rows in-process and through ``-H``.
@@ -11,11 +11,12 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.summary import epoch, image_summary
 from orlop.errors import ConflictError, InvalidParameterError
+from orlop.wire.summary import epoch, image_summary
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+    from orlop.images.store import Image, ImageStore
 
 LIST_FILTERS = frozenset({"reference", "dangling", "label", "before", "since"})
 
@@ -59,7 +60,13 @@ def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
         for ref in filters.get(key, []):
             bounds[key] = epoch(engine.images.get(ref).created)
     out = []
-    for image in engine.images.list():
+    images = engine.images.list()
+    # Untagged parents of other images are build steps (orlop/build): hidden as Docker
+    # hides its "intermediate" images.
+    parents = {str(i.config.get("parent")) for i in images if i.config.get("parent")}
+    for image in images:
+        if not image.repo_tags and image.id in parents:
+            continue
         if dangling is not None and dangling != (not image.repo_tags):
             continue
         created = epoch(image.created)
@@ -79,6 +86,46 @@ def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
                 continue
         out.append(item)
     return out
+
+
+def inspect_image(engine: Engine, ref: str) -> dict[str, Any]:
+    """``GET /images/{name}/json``."""
+    return image_json(engine.images, engine.images.get(ref))
+
+
+def image_json(store: ImageStore, image: Image) -> dict[str, Any]:
+    """Docker's ``image inspect`` JSON (API 1.41 shape)."""
+    from orlop.images.changes import empty_container_config
+
+    cfg = image.config
+    container_config = {**empty_container_config(), **image.container_config}
+    dirs = [str(p) for p in store.layer_dirs(image)]
+    data: dict[str, str] = {}
+    if len(dirs) > 1:
+        data["LowerDir"] = ":".join(reversed(dirs[:-1]))  # overlay order: top first
+    if dirs:
+        data["UpperDir"] = dirs[-1]
+    return {
+        "Id": image.id,
+        "RepoTags": list(image.repo_tags),
+        "RepoDigests": list(image.repo_digests),
+        "Parent": cfg.get("parent", ""),
+        "Comment": cfg.get("comment", ""),
+        "Created": cfg.get("created", image.created),
+        "Container": cfg.get("container", ""),
+        "ContainerConfig": {**empty_container_config(),
+                            **(cfg.get("container_config") or {})},
+        "DockerVersion": cfg.get("docker_version", ""),
+        "Author": cfg.get("author", ""),
+        "Config": container_config,
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", "linux"),
+        "Size": image.size,
+        "VirtualSize": image.size,
+        "GraphDriver": {"Data": data, "Name": "overlay2"},
+        "RootFS": {"Type": "layers", "Layers": list(image.diff_ids)},
+        "Metadata": {"LastTagTime": image.last_tag_time},
+    }
 
 
 def image_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
@@ -107,9 +154,43 @@ def _records(lines: list[str]) -> list[dict[str, str]]:
     return out
 
 
-def remove_image(engine: Engine, ref: str, *, force: bool = False) -> list[dict[str, str]]:
-    """``DELETE /images/{name}``."""
-    return _records(engine.images.remove(ref, force=force))
+def remove_image(engine: Engine, ref: str, *, force: bool = False,
+                 noprune: bool = False) -> list[dict[str, str]]:
+    """``DELETE /images/{name}``; unless ``noprune``, also the untagged parents nothing
+    else needs (a build's step images), as Docker deletes them."""
+    parent = str(engine.images.get(ref).config.get("parent") or "")
+    lines = engine.images.remove(ref, force=force)
+    if not noprune and any(line.startswith("Deleted:") for line in lines):
+        lines += _untagged_parents(engine, parent)
+    return _records(lines)
+
+
+def _untagged_parents(engine: Engine, parent: str) -> list[str]:
+    """Delete the chain of untagged parents that no container and no other image uses
+    (moby's ImageDelete with prune): ``Deleted:`` lines."""
+    from orlop.errors import ImageNotFoundError
+
+    store = engine.images
+    lines: list[str] = []
+    children: dict[str, int] = {}
+    if parent:
+        for img in store.list():
+            p = str(img.config.get("parent") or "")
+            children[p] = children.get(p, 0) + 1
+    while parent:
+        try:
+            img = store.get(parent)
+        except ImageNotFoundError:
+            break
+        if img.repo_tags or children.get(img.id) or store.containers_using(img.id):
+            break
+        try:
+            lines += store.remove(img.id)
+        except ConflictError:
+            break
+        parent = str(img.config.get("parent") or "")
+        children[parent] = children.get(parent, 1) - 1
+    return lines
 
 
 def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
@@ -126,23 +207,32 @@ def prune_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
     store = engine.images
     deleted: list[dict[str, str]] = []
     reclaimed = 0
-    for image in store.list():
-        if image.repo_tags and only_dangling:
+    images = store.list()
+    parents = {str(i.config.get("parent")) for i in images if i.config.get("parent")}
+    gone: set[str] = set()  # deleted with a child, as its untagged parent
+    for image in images:
+        if image.id in gone or (image.repo_tags and only_dangling):
             continue
+        if only_dangling and image.id in parents:
+            continue  # an intermediate build step: not dangling (Docker's rule)
         if store.containers_using(image.id):
             continue  # used by a container: not "unused"
         labels = image.container_config.get("Labels") or {}
         if not passes(filters, labels, image.created):
             continue
+        parent = str(image.config.get("parent") or "")
         try:
             lines = store.remove(image.id, force=True)
         except ConflictError:
             continue
         if any(line.startswith("Deleted:") for line in lines):
+            lines += _untagged_parents(engine, parent)
+            gone.update(line.partition(": ")[2] for line in lines
+                        if line.startswith("Deleted:"))
             reclaimed += image.size
             deleted += _records(lines)
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 
-__all__ = ["image_history", "list_images", "prune_images", "reference_match",
-           "remove_image"]
+__all__ = ["image_history", "image_json", "inspect_image", "list_images", "prune_images",
+           "reference_match", "remove_image"]

@@ -13,20 +13,10 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from orlop import __version__
+from orlop.wire.version import API_VERSION, GOARCH, MIN_API_VERSION
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
-
-# The API versions orlopd serves (its middleware checks requests against these two).
-# docker-compose 1.29 pins old API versions (1.25 to 1.38, after its file format), so
-# older versions are accepted as moby does (its floor is 1.24); the wire shapes served are
-# those of 1.41 to 1.45, which those clients read as well.
-API_VERSION = "1.45"
-MIN_API_VERSION = "1.24"
-
-GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
-          "s390x": "s390x", "riscv64": "riscv64"}
-
 
 def version_info(api_version: str = API_VERSION,
                  min_api_version: str = MIN_API_VERSION) -> dict[str, Any]:
@@ -99,24 +89,12 @@ def _security_options() -> list[str]:
     return ["name=seccomp,profile=builtin"] if seccomp else []
 
 
-def dir_size(path: str) -> int:
-    """Apparent size below ``path``, symlinks not followed, hard links counted once."""
-    from orlop.volumes.fsutil import tree_size
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return 0
-    try:
-        return tree_size(fd)
-    finally:
-        os.close(fd)
-
-
 def disk_usage(engine: Engine) -> dict[str, Any]:
     """``GET /system/df``: images (with how many containers use each), containers (with
     the size of their writable layer) and volumes (with ``UsageData``)."""
-    from orlop.engine.summary import container_summary, image_summary
+    from orlop.engine.sysinfo import dir_size
+    from orlop.wire.summary import container_summary, image_summary
+    from orlop.wire.volumes import volume_json
 
     containers = engine.list_containers(all_=True)
     images = engine.images.list()
@@ -137,10 +115,10 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
         item["Containers"] = per_image.get(i.id, 0)
         imgs.append(item)
     # Docker's df counts local volumes only (a plugin's data is not on this host).
-    vols = [v.to_inspect(engine.volumes.usage(v.name)) for v in engine.volumes.list()
+    vols = [volume_json(v, engine.volumes.usage(v.name)) for v in engine.volumes.list()
             if v.driver == "local"]
     return {"LayersSize": sum(sizes.values()), "Images": imgs, "Containers": ctrs,
             "Volumes": vols, "BuildCache": []}
 
 
-__all__ = ["API_VERSION", "MIN_API_VERSION", "disk_usage", "info", "version_info"]
+__all__ = ["disk_usage", "info", "version_info"]

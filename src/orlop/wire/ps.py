@@ -3,8 +3,8 @@
 One function lists for both faces: orlopd's route and the CLI's local backend call
 :func:`list_summaries`, so ``orlop ps --filter ...`` answers the same locally and through
 ``-H`` (the filters used to be implemented twice, differently: a regular expression in
-the CLI, a substring in the server).  The entries are ``engine.summary``'s
-``container_summary`` dicts, with Docker's full ``Status`` text.
+the CLI, a substring in the server).  The entries are :mod:`orlop.wire.summary`'s
+``container_summary`` dicts, with the health suffix on Docker's ``Status`` text.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.summary import container_summary, epoch
-from orlop.engine.timefmt import human_duration
 from orlop.errors import InvalidParameterError
+from orlop.wire.summary import container_summary
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
@@ -28,28 +27,6 @@ PS_FILTERS = frozenset({"status", "name", "label", "volume", "id", "exited", "an
 SERVER_ONLY_FILTERS = frozenset({"network", "isolation", "publish", "expose", "is-task"})
 HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-
-
-def status_text(c: Container, now: float | None = None) -> str:
-    """Docker's ``Status`` column: ``Up 2 hours (Paused)``, ``Restarting (1) 3 seconds
-    ago``, ``Exited (0) 3 seconds ago``, ``Created``, ``Removal In Progress``..."""
-    now = time.time() if now is None else now
-    if c.status == "running":
-        return "Up " + human_duration(now - epoch(c.started_at))
-    if c.status == "paused":
-        return "Up " + human_duration(now - epoch(c.started_at)) + " (Paused)"
-    if c.status == "restarting":
-        return (f"Restarting ({c.exit_code}) "
-                f"{human_duration(now - epoch(c.finished_at))} ago")
-    if c.status == "exited":
-        if epoch(c.finished_at) == 0:
-            return f"Exited ({c.exit_code})"
-        return f"Exited ({c.exit_code}) {human_duration(now - epoch(c.finished_at))} ago"
-    if c.status == "created":
-        return "Created"
-    if c.status == "removing":
-        return "Removal In Progress"
-    return c.status.capitalize()
 
 
 def check_filters(filters: dict[str, list[str]], *, server: bool = False) -> None:
@@ -135,8 +112,8 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
     from orlop.engine.containers import health
 
     for c in cs:
-        item = container_summary(e, c)
-        item["Status"] = status_text(c, now) + health.status_suffix(e.config, c)
+        item = container_summary(e, c, now)
+        item["Status"] += health.status_suffix(e.config, c)
         if "health" in f and health.health_status(e.config, c) not in f["health"]:
             continue
         if matches(c, item, f, bounds):

@@ -5,9 +5,8 @@ the filesystem on it is unmounted, or, if we crash before mounting, when our fd 
 closed by the process exit.  So no code path (and no crash) leaves a loop device behind,
 and nothing needs to remember which device a volume used.  ``losetup --find --show``
 cannot set autoclear, hence the ioctls (LOOP_CTL_GET_FREE + LOOP_CONFIGURE, Linux 5.8).
-
-TODO(lead): these two ioctls belong in ``orlop.kernel`` by design.md ("only kernel/
-makes syscalls"); they live here until the lead moves them.
+They live in ``orlop.kernel`` (design.md: only kernel/ makes syscalls); the local volume
+driver (volumes/drivers/local.py) is their user.
 """
 
 from __future__ import annotations

@@ -1,26 +1,21 @@
-"""Docker's JSON shapes <-> Orlop's dataclasses (moby's ``convert.go`` role).
+"""``POST /containers/create``: ``RunOptions`` <-> the request body, both directions.
 
-Requests are validated here field by field (Docker's ``json: cannot unmarshal`` 400s);
-everything is checked before the engine creates anything.
+:func:`create_body` is the remote CLI's half (``RunOptions`` -> body, as the docker CLI
+builds it) and :func:`run_options` orlopd's (body -> ``RunOptions``, moby's
+``convert.go`` role): exact inverses, side by side, so a field added to one is seen
+missing from the other.  The body is validated field by field (Docker's ``json: cannot
+unmarshal`` 400s); everything is checked before the engine creates anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine.containers.health import from_api as healthcheck_from_api
-
-# The list entries are the engine's (engine/summary.py), shared with the CLI's local
-# backend; re-exported for the routes that import them from here.
-from orlop.engine.summary import (
-    container_command,
-    container_summary,
-    image_summary,
-    status_text,
-)
 from orlop.errors import InvalidParameterError
-from orlop.server.wire import (
+from orlop.wire.fields import (
     field_bool,
     field_int,
     field_object,
@@ -32,8 +27,100 @@ from orlop.server.wire import (
 if TYPE_CHECKING:
     from orlop.engine.models import RunOptions
 
-__all__ = ["console_size", "container_command", "container_summary", "image_summary",
-           "run_options", "status_text"]
+__all__ = ["absolute_bind", "console_size", "create_body", "run_options"]
+
+
+def absolute_bind(raw: str, cwd: str) -> str:
+    """``-v ./rel:/x`` -> ``-v /cwd/rel:/x``: a relative bind source is the client's
+    (Docker's CLI resolves it before sending, and the container records that)."""
+    source, sep, rest = raw.partition(":")
+    if sep and source.startswith("."):
+        source = posixpath.normpath(posixpath.join(cwd, source))
+    return source + sep + rest
+
+
+def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
+                console: list[int] | None = None) -> dict[str, Any]:
+    """RunOptions -> the body of ``POST /containers/create``: the exact inverse of
+    :func:`run_options`, as the docker CLI builds it.  Every mount flag is checked
+    here first (Docker's CLI does; the errors are the local ones): ``-v`` with a
+    source goes to ``HostConfig.Binds`` (a relative source resolved against our working
+    directory), ``-v /path`` to ``Config.Volumes``, ``--tmpfs`` to ``HostConfig.Tmpfs``,
+    and the ``--mount`` specs (parsed by the CLI already) to ``HostConfig.Mounts``."""
+    from orlop.mounts.parser import (
+        check_duplicates,
+        parse_tmpfs_flag,
+        parse_volume_flag,
+        parse_volumes_from,
+    )
+    from orlop.network.ports import parse_expose, parse_publish_all
+    from orlop.wire.mounts import to_api_mount
+
+    binds: list[str] = []
+    volumes: dict[str, dict[str, Any]] = {}
+    vflags = []
+    for raw in opts.volumes:
+        spec = parse_volume_flag(raw, opts.cwd)
+        vflags.append(spec)
+        if spec.type == "volume" and not spec.source:
+            volumes[spec.target] = {}
+            continue
+        binds.append(absolute_bind(raw, opts.cwd))
+    mflags = list(opts.mount_specs)  # --mount, parsed once by the CLI
+    tflags = [parse_tmpfs_flag(raw) for raw in opts.tmpfs]
+    check_duplicates([*vflags, *mflags, *tflags])
+    for raw in opts.volumes_from:
+        parse_volumes_from(raw)
+    bindings = parse_publish_all(opts.publish)
+    exposed: dict[str, Any] = {**parse_expose(opts.expose), **{k: {} for k in bindings}}
+    endpoint: dict[str, Any] = {}
+    if opts.ip:
+        endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+    if opts.network_aliases:
+        endpoint["Aliases"] = list(opts.network_aliases)
+    tmpfs = {raw.partition(":")[0]: raw.partition(":")[2] for raw in opts.tmpfs}
+    name, _, count = opts.restart.partition(":")
+    if count and not count.isdigit():
+        name, count = opts.restart, ""  # the engine refuses it, with its own text
+    host: dict[str, Any] = {
+        "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
+        "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
+        "VolumeDriver": opts.volume_driver,
+        "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
+        "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
+        "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
+        "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
+        "Memory": opts.memory, "PidsLimit": opts.pids_limit, "NanoCpus": opts.nano_cpus,
+        "CapAdd": list(opts.cap_add) or None, "CapDrop": list(opts.cap_drop) or None,
+        "Init": opts.init, "Privileged": opts.privileged,
+        "SecurityOpt": list(opts.security_opt) or None, "Sysctls": dict(opts.sysctls) or None,
+        "PortBindings": bindings or None, "PublishAllPorts": opts.publish_all,
+        "Dns": list(opts.dns) or None, "DnsSearch": list(opts.dns_search) or None,
+        "DnsOptions": list(opts.dns_options) or None,
+        "ExtraHosts": list(opts.add_host) or None,
+    }
+    if console is not None and opts.tty:
+        host["ConsoleSize"] = console
+    body: dict[str, Any] = {
+        "Image": opts.image, "Cmd": list(opts.command) or None, "Env": list(opts.env),
+        "WorkingDir": opts.working_dir, "User": opts.user, "Hostname": opts.hostname,
+        "Labels": dict(opts.labels), "Volumes": volumes or None, "Tty": opts.tty,
+        "OpenStdin": opts.interactive, "StdinOnce": opts.interactive and "stdin" in streams,
+        "AttachStdin": "stdin" in streams, "AttachStdout": "stdout" in streams,
+        "AttachStderr": "stderr" in streams, "StopSignal": opts.stop_signal,
+        "HostConfig": host, "ExposedPorts": exposed or None,
+        "Domainname": opts.domainname, "MacAddress": opts.mac_address,
+    }
+    if endpoint:
+        net = "bridge" if opts.network in ("default", "") else opts.network
+        body["NetworkingConfig"] = {"EndpointsConfig": {net: endpoint}}
+    if opts.entrypoint is not None:
+        body["Entrypoint"] = list(opts.entrypoint)
+    if opts.stop_timeout is not None:
+        body["StopTimeout"] = opts.stop_timeout
+    if opts.healthcheck is not None:
+        body["Healthcheck"] = dict(opts.healthcheck)
+    return body
 
 
 def _restart_policy(host: dict[str, Any]) -> str:
@@ -72,7 +159,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         InvalidParameterError: a field of the wrong type or a refused value (400).
     """
     from orlop.engine.models import RunOptions
-    from orlop.mounts.spec import from_api_mount
+    from orlop.wire.mounts import from_api_mount
 
     image = field_str(body, "Image")
     if not image:

@@ -4,27 +4,24 @@ container's ``NetworkSettings``."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine.models import Container
+from orlop.engine.net.networks import PSEUDO, find, pseudo_id, select
+from orlop.errors import InvalidParameterError
 from orlop.network.model import Endpoint, Network
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
-
-PSEUDO = {"host": "host", "none": "null"}
-
-
-def pseudo_id(name: str) -> str:
-    """A stable id for ``host``/``none`` (no record: nothing to configure)."""
-    return (name.encode().hex() * 64)[:64]
+    from orlop.engine.services import Services
 
 
 def _prefix(n: Network) -> int:
     return ipaddress.ip_network(n.subnet).prefixlen
 
 
-def network_json(engine: Engine | None, n: Network | str, with_containers: bool = True
+def network_json(engine: Services | None, n: Network | str, with_containers: bool = True
                  ) -> dict[str, Any]:
     if isinstance(n, str):  # host / none
         return {"Name": n, "Id": pseudo_id(n), "Created": "0001-01-01T00:00:00Z",
@@ -57,6 +54,42 @@ def network_json(engine: Engine | None, n: Network | str, with_containers: bool 
             "Options": dict(n.options), "Labels": dict(n.labels)}
 
 
+def list_networks(engine: Engine, filters: Mapping[str, Sequence[str]] | None = None
+                  ) -> list[dict[str, Any]]:
+    """``network ls`` / ``GET /networks``."""
+    return [network_json(engine, n, with_containers=False) for n in select(engine, filters)]
+
+
+def inspect_network(engine: Engine, ref: str) -> dict[str, Any]:
+    """``network inspect`` / ``GET /networks/{id}``."""
+    return network_json(engine, find(engine, ref))
+
+
+def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /networks/create``'s body (Docker's field names)."""
+    ipam = body.get("IPAM") or {}
+    if not isinstance(ipam, dict):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    "NetworkCreateRequest.IPAM of type network.IPAM")
+    if (ipam.get("Driver") or "default") != "default":
+        raise InvalidParameterError(f'IPAM driver "{ipam.get("Driver")}" is not supported '
+                                    "by Orlop (default only)")
+    configs = ipam.get("Config") or []
+    if len(configs) > 1:
+        raise InvalidParameterError("Orlop networks have one IPv4 subnet: give one --subnet")
+    cfg = configs[0] if configs else {}
+    if cfg.get("AuxiliaryAddresses"):
+        raise InvalidParameterError("--aux-address is not supported by Orlop")
+    n = engine.networks.create(
+        str(body.get("Name") or ""), driver=str(body.get("Driver") or "bridge"),
+        subnet=str(cfg.get("Subnet") or ""), gateway=str(cfg.get("Gateway") or ""),
+        ip_range=str(cfg.get("IPRange") or ""), internal=bool(body.get("Internal")),
+        labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+        options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
+        ipv6=bool(body.get("EnableIPv6")))
+    return {"Id": n.id, "Warning": ""}
+
+
 def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,
                    short_id: str) -> dict[str, Any]:
     aliases = None
@@ -73,7 +106,7 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
             "MacAddress": ep.mac if on and ep else "", "DriverOpts": None}
 
 
-def network_settings(engine: Engine, c: Container) -> dict[str, Any]:
+def network_settings(engine: Services, c: Container) -> dict[str, Any]:
     """Docker's ``NetworkSettings``; addresses only while the container runs (as
     Docker); the top-level address fields are the default bridge's."""
     from orlop.engine.net.setup import HOLDER, published, read_state

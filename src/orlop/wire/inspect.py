@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.models import Container
+from orlop.engine.models import Container, HostConfig
 from orlop.mounts.spec import MountPoint
+from orlop.wire.mounts import mount_point_json, to_api_mount
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+
+
+def inspect_container(engine: Engine, ref: str) -> dict[str, Any]:
+    """``docker inspect CONTAINER`` / ``GET /containers/{id}/json``."""
+    c = engine.get_container(ref)
+    image = engine.images.get(c.image_id)
+    return container_json(engine, c, engine.mount_points(c.id),
+                          engine.images.layer_dirs(image))
 
 
 def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],
@@ -24,7 +33,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     running = c.status in ("running", "paused", "restarting")
     status = c.status
     from orlop.engine.containers.bundle import process_env
-    from orlop.engine.netinspect import network_settings
+    from orlop.wire.networks import network_settings
 
     env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
     env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]
@@ -89,7 +98,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "ReadonlyRootfs": hc.readonly_rootfs,
             "Runtime": hc.runtime,
             "Tmpfs": hc.tmpfs,
-            "Mounts": hc.mounts,
+            "Mounts": _host_mounts(hc),
             "MaskedPaths": [
                 "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
                 "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
@@ -108,7 +117,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             "Name": "overlay2",
         },
         # Docker lists --tmpfs mounts in HostConfig.Tmpfs only, not in Mounts.
-        "Mounts": [mp.to_inspect() for mp in map(MountPoint.from_json, mount_specs)
+        "Mounts": [mount_point_json(mp) for mp in map(MountPoint.from_json, mount_specs)
                    if mp.origin != "tmpfs-flag"],
         "Config": {
             "Hostname": cfg.hostname,
@@ -137,6 +146,13 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         },
         "NetworkSettings": network_settings(engine, c),
     }
+
+
+def _host_mounts(hc: HostConfig) -> list[dict[str, Any]] | None:
+    """``HostConfig.Mounts``: the ``--mount`` requests as the API carries them."""
+    if hc.mounts is None:
+        return hc.legacy_api_mounts
+    return [to_api_mount(s) for s in hc.mounts] or None
 
 
 def _health(engine: Engine, c: Container) -> dict[str, Any]:

@@ -1,9 +1,8 @@
 """Docker's list entries of a container and of an image (``GET /containers/json`` and
 ``GET /images/json`` items), made from the engine's records.
 
-They live here, below both faces, so that orlopd's routes and the CLI's local backend
-build the very same dicts (``system df`` renders them either way); server/schema.py had
-the first copies.
+orlopd's routes and the CLI's local backend build the very same dicts (``system df``
+renders them either way).
 """
 
 from __future__ import annotations
@@ -27,16 +26,29 @@ def epoch(rfc3339: str) -> int:
         return 0
 
 
-def status_text(c: Container) -> str:
-    """Docker's ``Status`` column: ``Up 2 hours``, ``Exited (0) 3 seconds ago``..."""
-    now = time.time()
-    if c.status in ("running", "restarting", "paused"):
-        text = "Up " + human_duration(now - epoch(c.started_at))
-        return text + " (Paused)" if c.status == "paused" else text
+def status_text(c: Container, now: float | None = None) -> str:
+    """Docker's ``Status`` column: ``Up 2 hours (Paused)``, ``Restarting (1) 3 seconds
+    ago``, ``Exited (0) 3 seconds ago``, ``Created``, ``Removal In Progress``...
+
+    The one text for every list entry: ``ps`` (which adds the health suffix) and
+    ``system df -v`` print the same status for the same container, as Docker does (both
+    are ``GET /containers/json`` entries there)."""
+    now = time.time() if now is None else now
+    if c.status == "running":
+        return "Up " + human_duration(now - epoch(c.started_at))
+    if c.status == "paused":
+        return "Up " + human_duration(now - epoch(c.started_at)) + " (Paused)"
+    if c.status == "restarting":
+        return (f"Restarting ({c.exit_code}) "
+                f"{human_duration(now - epoch(c.finished_at))} ago")
     if c.status == "exited":
+        if epoch(c.finished_at) == 0:
+            return f"Exited ({c.exit_code})"
         return f"Exited ({c.exit_code}) {human_duration(now - epoch(c.finished_at))} ago"
     if c.status == "created":
         return "Created"
+    if c.status == "removing":
+        return "Removal In Progress"
     return c.status.capitalize()
 
 
@@ -51,19 +63,20 @@ def container_command(e: Engine, c: Container) -> str:
     return " ".join([*(ep or []), *(cmd or [])])
 
 
-def container_summary(e: Engine, c: Container) -> dict[str, Any]:
+def container_summary(e: Engine, c: Container, now: float | None = None) -> dict[str, Any]:
     """One ``GET /containers/json`` entry."""
-    from orlop.engine.netinspect import network_settings
     from orlop.mounts.spec import MountPoint
+    from orlop.wire.mounts import mount_point_json
+    from orlop.wire.networks import network_settings
 
-    mounts = [mp.to_inspect() for mp in map(MountPoint.from_json, e.mount_points(c.id))
+    mounts = [mount_point_json(mp) for mp in map(MountPoint.from_json, e.mount_points(c.id))
               if mp.origin != "tmpfs-flag"]
     settings = network_settings(e, c)
     return {
         "Id": c.id, "Names": ["/" + c.name], "Image": c.image_ref, "ImageID": c.image_id,
         "Command": container_command(e, c), "Created": epoch(c.created),
         "Ports": port_list(settings["Ports"]),
-        "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c),
+        "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c, now),
         "HostConfig": {"NetworkMode": c.host_config.network_mode},
         "NetworkSettings": {"Networks": settings["Networks"]}, "Mounts": mounts,
     }

@@ -1,0 +1,297 @@
+"""The build context: a directory of the host, or a tar extracted into one.
+
+``orlop build DIR`` reads the directory in place (no tar is made); ``orlop build -``,
+``POST /build`` and ``-H`` get a tar, which is extracted with the image code's safe
+extractor (never writing outside the staging directory) into the engine's ``tmp/``,
+removed after the build.  The sources of COPY/ADD are resolved here: relative to the
+context root, never outside it (moby's "Forbidden path outside the build context"),
+globs matched per path component as Go's ``filepath.Match``, and .dockerignore applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from orlop.build.ignore import Matcher, read_patterns
+from orlop.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from orlop.build.options import BuildOptions
+    from orlop.engine.engine import Engine
+
+_GLOB = frozenset("*?[")
+
+
+@dataclass
+class BuildContext:
+    root: str  # host directory ("" for a build without context: Dockerfile on stdin)
+    dockerfile: str  # the Dockerfile's text
+    ignore: Matcher = field(default_factory=lambda: Matcher([]))
+    dockerfile_name: str = "Dockerfile"
+
+    def resolve(self, src: str, cmd: str) -> list[tuple[str, str]]:
+        """(host path, path in the context) of every source ``src`` names."""
+        if not self.root:
+            raise InvalidParameterError(
+                f"{cmd} failed: file not found in build context or excluded by "
+                f".dockerignore: stat {src}: file does not exist")
+        clean = posixpath.normpath("/" + src.replace("\\", "/")).lstrip("/") or "."
+        if posixpath.normpath(src).startswith("../") or posixpath.normpath(src) == "..":
+            raise InvalidParameterError(
+                f"{cmd} failed: forbidden path outside the build context: {src} ()")
+        if any(ch in _GLOB for ch in clean):
+            found = [(os.path.join(self.root, rel), rel) for rel in self._glob(clean)]
+            if not found:
+                raise InvalidParameterError(f"{cmd} failed: no source files were specified")
+            return found
+        host = os.path.join(self.root, clean) if clean != "." else self.root
+        real = os.path.realpath(host)
+        root = os.path.realpath(self.root)
+        if real != root and not real.startswith(root + "/"):
+            raise InvalidParameterError(
+                f"{cmd} failed: forbidden path outside the build context: {src} ()")
+        if not os.path.lexists(host) or (clean != "." and self.ignore.excluded(clean)):
+            raise InvalidParameterError(
+                f"{cmd} failed: file not found in build context or excluded by "
+                f".dockerignore: stat {src}: file does not exist")
+        return [(real, clean)]
+
+    def _glob(self, pattern: str) -> list[str]:
+        parts = pattern.split("/")
+        found = [""]
+        for part in parts:
+            nxt = []
+            for base in found:
+                d = os.path.join(self.root, base) if base else self.root
+                if any(ch in _GLOB for ch in part):
+                    try:
+                        names = sorted(os.listdir(d))
+                    except OSError:
+                        continue
+                    nxt += [f"{base}/{n}" if base else n for n in names
+                            if fnmatch.fnmatchcase(n, part)]
+                else:
+                    cand = f"{base}/{part}" if base else part
+                    if os.path.lexists(os.path.join(self.root, cand)):
+                        nxt.append(cand)
+            found = nxt
+        return [f for f in found if not self.ignore.excluded(f)]
+
+
+def checksum(paths: list[tuple[str, str | None]], ignore: Matcher) -> str:
+    """The content hash of COPY/ADD sources for the cache key (moby hashes the tar
+    headers and content of each file; so does this: name, type, mode, link target,
+    content; never times, so a touched file still hits)."""
+    h = hashlib.sha256()
+
+    def add_file(host: str, name: str, st: os.stat_result) -> None:
+        h.update(f"{name}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
+        if stat.S_ISLNK(st.st_mode):
+            h.update(os.readlink(host).encode())
+        elif stat.S_ISREG(st.st_mode):
+            with open(host, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        h.update(b"\0")
+
+    for host, rel in paths:
+        st = os.stat(host)
+        if not stat.S_ISDIR(st.st_mode):
+            add_file(host, "", st)
+            continue
+        for dirpath, dirs, files in os.walk(host):
+            sub = os.path.relpath(dirpath, host)
+            dirs.sort()
+            for name in sorted(files) + dirs:
+                full = os.path.join(dirpath, name)
+                arc = name if sub == "." else f"{sub}/{name}"
+                if rel is not None and ignore:
+                    crel = arc if rel in ("", ".") else f"{rel}/{arc}"
+                    if ignore.excluded(crel) and not ignore.has_exclusions:
+                        continue
+                add_file(full, arc, os.lstat(full))
+    return h.hexdigest()
+
+
+def from_directory(path: str, dockerfile: str | None, dockerfile_text: str | None = None
+                   ) -> BuildContext:
+    """A context directory of the host; ``dockerfile`` a path (relative to the current
+    directory, as the docker CLI's -f) or None for ``PATH/Dockerfile``."""
+    if not os.path.isdir(path):
+        raise InvalidParameterError(f'unable to prepare context: path "{path}" not found')
+    root = os.path.abspath(path)
+    if dockerfile_text is None:
+        df = dockerfile if dockerfile else os.path.join(root, "Dockerfile")
+        try:
+            with open(df, encoding="utf-8") as f:
+                dockerfile_text = f.read()
+        except FileNotFoundError:
+            raise InvalidParameterError(
+                f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
+                f"lstat {os.path.abspath(df)}: no such file or directory") from None
+    return BuildContext(root=root, dockerfile=dockerfile_text, ignore=_ignore_of(root),
+                        dockerfile_name=os.path.basename(dockerfile or "Dockerfile"))
+
+
+def _ignore_of(root: str) -> Matcher:
+    try:
+        with open(os.path.join(root, ".dockerignore"), encoding="utf-8") as f:
+            return Matcher(read_patterns(f.read()))
+    except FileNotFoundError:
+        return Matcher([])
+
+
+@contextlib.contextmanager
+def from_tar(engine: Engine, stream: BinaryIO, dockerfile: str = "Dockerfile",
+             remote: str = "") -> Iterator[BuildContext]:
+    """The context of ``POST /build``: a tar (or, as Docker accepts, a bare Dockerfile)
+    extracted under the engine's tmp/ for the duration of the build."""
+    import secrets
+
+    from orlop.archive.extract import extract_tar
+
+    if remote:
+        from orlop.errors import UnsupportedError
+
+        raise UnsupportedError(
+            f"remote build contexts ({remote}) are not supported: Orlop never reaches the "
+            "network; send the context as a tar")
+    tmp = engine.config.tmp_dir / f"build-ctx-{os.getpid()}-{secrets.token_hex(6)}"
+    os.makedirs(engine.config.tmp_dir, exist_ok=True)
+    tmp.mkdir(mode=0o700)
+    try:
+        with _seekable(stream, engine.config.tmp_dir) as body:
+            head = body.read(1024)
+            body.seek(0)
+            if not _looks_like_tar(head):  # a Dockerfile alone (`docker build - < Dockerfile`)
+                yield BuildContext(root=str(tmp),
+                                   dockerfile=body.read().decode("utf-8", "replace"))
+                return
+            if not _compressed(head):
+                # The docker CLI appends a Dockerfile from outside the context (-f) without
+                # the padding of its last block and without the end-of-archive blocks (Go's
+                # tar writer left unclosed); Go's reader takes EOF there as the end.
+                size = body.seek(0, os.SEEK_END)
+                body.write(b"\0" * ((-size) % 512 + 1024))
+                body.seek(0)
+            fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                extract_tar(body, fd, keep_owner=False, allow_devices=False, digest=False)
+            finally:
+                os.close(fd)
+        name = dockerfile or "Dockerfile"
+        path = os.path.join(tmp, posixpath.normpath("/" + name).lstrip("/"))
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise InvalidParameterError(
+                f"Cannot locate specified Dockerfile: {name}") from None
+        yield BuildContext(root=str(tmp), dockerfile=text, ignore=_ignore_of(str(tmp)),
+                           dockerfile_name=name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _seekable(stream: BinaryIO, tmp_dir: Any) -> Iterator[BinaryIO]:
+    """The stream itself if it is a writable, seekable file (orlopd's spooled body), else
+    a copy in an anonymous temporary file."""
+    import tempfile
+
+    try:
+        stream.seek(0, os.SEEK_CUR)
+        writable = stream.writable()
+    except (OSError, ValueError, AttributeError):
+        writable = False
+    if writable:
+        yield stream
+        return
+    with tempfile.TemporaryFile(dir=tmp_dir) as f:
+        shutil.copyfileobj(stream, f, 1 << 20)
+        f.seek(0)
+        yield f
+
+
+def _compressed(head: bytes) -> bool:
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" \
+        or head[:4] == b"\x28\xb5\x2f\xfd"
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    if _compressed(head):
+        return True
+    return (len(head) >= 262 and head[257:262] == b"ustar") or head == b"\0" * len(head)
+
+
+@contextlib.contextmanager
+def context_tar(path: str, opts: BuildOptions, dockerfile_text: str | None
+                ) -> Iterator[tuple[BinaryIO, str, int]]:
+    """What the docker CLI sends to ``POST /build`` for ``build DIR``: the directory as
+    a tar without what .dockerignore excludes (the Dockerfile and .dockerignore always
+    go), the Dockerfile under its path in the context, or (``-f`` outside the context
+    or ``-f -``) under a name of its own.  Yields (stream, dockerfile name, size)."""
+    import secrets
+    import tempfile
+
+    from orlop.archive.tarwriter import TarWriter, TreeOptions
+
+    if not os.path.isdir(path):
+        raise InvalidParameterError(f'unable to prepare context: path "{path}" not found')
+    root = os.path.abspath(path)
+    ignore = _ignore_of(root)
+    name = "Dockerfile"
+    extra: bytes | None = None
+    if dockerfile_text is not None:
+        name, extra = f".dockerfile.{secrets.token_hex(10)}", dockerfile_text.encode()
+    elif opts.dockerfile:
+        df = os.path.abspath(opts.dockerfile)
+        rel = os.path.relpath(df, root)
+        if rel.startswith("../"):
+            with open(df, "rb") as f:
+                name, extra = f".dockerfile.{secrets.token_hex(10)}", f.read()
+        else:
+            name = rel
+    keep = {name, ".dockerignore"}
+    with tempfile.TemporaryFile(dir=os.environ.get("TMPDIR")) as spool:
+        w = TarWriter(spool.fileno())
+        flat = TreeOptions(descend=lambda _arc: False, owner=(0, 0))
+
+        def walk(dir_fd: int, rel: str) -> None:
+            for entry in sorted(os.listdir(dir_fd)):
+                child = f"{rel}/{entry}" if rel else entry
+                st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+                is_dir = stat.S_ISDIR(st.st_mode)
+                skip = child not in keep and ignore.excluded(child)
+                if skip and not (is_dir and ignore.has_exclusions):
+                    continue
+                if not skip:
+                    w.add_entry(dir_fd, entry, child, st, flat)
+                if is_dir:
+                    sub = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                                  | os.O_CLOEXEC, dir_fd=dir_fd)
+                    try:
+                        walk(sub, child)
+                    finally:
+                        os.close(sub)
+
+        dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            walk(dfd, "")
+        finally:
+            os.close(dfd)
+        if extra is not None:
+            w.add_bytes(name, extra, mode=0o600)
+        w.close()
+        size = spool.tell()
+        spool.seek(0)
+        yield spool, name, size

@@ -1,0 +1,30 @@
+"""What a build is asked for: the flags of ``docker build`` / the query of ``POST /build``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# One of Docker's JSON messages: {"stream": text}, {"aux": {"ID": id}} ...
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    dockerfile: str = "Dockerfile"  # path in the context (POST /build's ``dockerfile``)
+    tags: tuple[str, ...] = ()
+    target: str = ""
+    build_args: dict[str, str | None] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    quiet: bool = False
+    network: str = ""  # "" = default (the bridge)
+    platform: str = ""
+    remove: bool = True  # --rm: remove a step's container after a success (always here)
+    force_rm: bool = False
+    iidfile: str = ""  # CLI only
+
+
+__all__ = ["BuildOptions", "Emit"]

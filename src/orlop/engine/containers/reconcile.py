@@ -1,0 +1,80 @@
+"""What the first command after a kill repairs: containers whose monitor or creator died.
+
+Cheap when nothing is wrong: one query for live containers, one non-blocking flock each,
+and one listdir of the operation markers (state/inflight.py).  For a container whose
+monitor died: kill what is left of it (by its cgroup, never by a pid that may have been
+reused), mark it exited, and remove it if it was --rm.  A container whose creator died
+is removed with the anonymous volumes it was making.  Whenever something died (a
+monitor, a creator, or any process in the middle of an operation), the full repair
+(engine/repair.py) follows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
+from orlop.engine import store
+from orlop.engine.timefmt import now_rfc3339
+from orlop.errors import OrlopError
+from orlop.state import inflight
+
+if TYPE_CHECKING:
+    from orlop.engine.services import Services
+
+
+def reconcile(svc: Services) -> None:
+    from orlop.engine.containers.procio import is_locked
+    from orlop.engine.containers.remove import remove, remove_half_created
+
+    config = svc.config
+    rows = svc.containers.live()
+    live = [cid for cid, status in rows if status != "creating"]
+    half = [cid for cid, status in rows if status == "creating"
+            and not is_locked(config.run_root, cid)]
+    for cid in half:
+        remove_half_created(config, svc.containers, svc.volumes, cid)
+    dead = [cid for cid in live if not is_locked(config.run_root, cid)]
+    removed = []
+    for cid in dead:
+        from orlop.engine.containers.cgroups import Cgroup
+
+        cg = Cgroup(cid)
+        oom = cg.oom_killed() if cg.exists() else False
+        if cg.exists():
+            cg.kill_all()
+            cg.destroy()
+        with svc.containers.write() as conn:
+            c = store.get_by_id(conn, cid)
+            if c is None or not c.alive or is_locked(config.run_root, cid):
+                continue
+            store.set_state(conn, cid, status="exited", pid=0, exit_code=137,
+                            finished_at=now_rfc3339(), oom_killed=int(oom),
+                            error="the container's monitor process died")
+        svc.events.died(c, 137, c.started_at)
+        if c.host_config.auto_remove:
+            removed.append(cid)
+    if dead or half or inflight.dead_markers(config.root):
+        repair(svc)
+    if os.path.isdir(config.run_root / "netns"):
+        from orlop.engine.net.setup import sweep
+
+        sweep(config, lambda cid: not is_locked(config.run_root, cid))
+    for cid in removed:
+        with contextlib.suppress(OrlopError):
+            c = svc.containers.resolve(cid)
+            remove(svc, c, cid, force=True, volumes=True, locked=False)
+
+
+def repair(svc: Services) -> None:
+    """The full reconciliation, after a kill (engine/repair.py): what each step of
+    an interrupted operation can leave -- volume staging and trash directories,
+    half-imported volumes, rows without directories, references held by containers
+    that are gone or not running, driver mounts nobody uses, subpath pins, host
+    mounts of containers that are gone, container directories without a record, run
+    files and old ``.exit`` files, staging directories under ``tmp/``."""
+    from orlop.engine.repair import repair as full_repair
+
+    with inflight.operation(svc.config.root):  # a kill in here: the next one repairs
+        full_repair(svc.config, svc.containers, svc.volumes, svc.images)

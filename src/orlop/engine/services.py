@@ -1,0 +1,137 @@
+"""The stores and services of one engine root, without the verbs.
+
+What the container verbs below the facade (engine/containers/, files/, net/, repair.py)
+are handed when they need most of them: a container run touches the container
+records, the images, the volumes, the networks and the event log.  A verb that needs
+fewer takes only those.  The facade (engine/engine.py) is one of these plus the verbs;
+a monitor or prober process makes its own from the configuration, without the facade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from orlop.engine.store import ContainerStore
+from orlop.errors import OrlopError, PermissionDeniedError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from orlop.config import EngineConfig
+    from orlop.engine.events import EventLog
+    from orlop.engine.models import Container
+    from orlop.images.store import ImageStore
+    from orlop.network.service import NetworkService
+    from orlop.state import Database
+    from orlop.volumes.service import VolumeService
+
+
+class Services:
+    """Opened lazily: a command pays only for the services it uses."""
+
+    def __init__(self, config: EngineConfig, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.containers = ContainerStore(db)
+
+    @cached_property
+    def images(self) -> ImageStore:
+        from orlop.images.store import ImageStore
+
+        store = ImageStore(self.config, self.db)
+        store.on_event = self.image_event
+        return store
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from orlop.volumes.service import VolumeService
+
+        service = VolumeService(self.config, self.db)
+        service.on_event = self.events.volume
+        # Reconciled before first use: a `volume rm` right after a killed `run` must
+        # not find the volume "in use" by references the kill left.
+        self.__dict__["volumes"] = service  # reconcile() uses it: no second one
+        self.reconcile()
+        return service
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from orlop.network.service import NetworkService
+
+        service = NetworkService(self.config, self.db)
+        service.on_event = self.events.network
+        return service
+
+    @cached_property
+    def events(self) -> EventLog:
+        """The event log (engine/events.py): every verb records Docker's events in it."""
+        from orlop.engine.events import EventLog
+
+        return EventLog(self.config.root)
+
+    def reconcile(self, force: bool = False) -> None:
+        """Repair what a killed process left behind: the facade's to do
+        (engine/engine.py); a container's monitor never does, or it would take its own
+        container for dead."""
+
+    def get_container(self, ref: str) -> Container:
+        """By full id, name or unique id prefix, once the state is reconciled."""
+        self.reconcile()
+        return self.containers.resolve(ref)
+
+    def list_containers(self, all_: bool = False) -> list[Container]:
+        """Newest first, once the state is reconciled; without ``all_`` the live ones."""
+        self.reconcile()
+        cs = self.containers.list_all()
+        return cs if all_ else [c for c in cs if c.alive]
+
+    def image_event(self, image_id: str, action: str, name: str) -> None:
+        """Image events carry the image's labels (moby LogImageEvent), unless it is gone."""
+        labels: dict[str, str] = {}
+        if action != "delete":
+            with contextlib.suppress(OrlopError):
+                cfg = self.images.get(image_id).config.get("config") or {}
+                labels = {str(k): str(v) for k, v in (cfg.get("Labels") or {}).items()}
+        self.events.image(image_id, action, name, labels)
+
+    def close(self) -> None:
+        if "events" in self.__dict__:
+            self.events.close()
+        self.db.close()
+
+
+def open_services(config: EngineConfig) -> Services:
+    """The services of ``config``'s root, for a process of its own (a container's
+    monitor): no reconciliation, which is the CLI's and the server's to run."""
+    from orlop.state import Database
+
+    return Services(config, Database(config.db_path))
+
+
+def prepare_roots(config: EngineConfig) -> None:
+    """Make the root (0710 as Docker's; repairs a root of an older Orlop) and the run
+    root, or say why they cannot be used."""
+    from orlop.state.layout import prepare_root
+
+    for d in (config.root, config.run_root):
+        try:
+            if d == config.root:
+                prepare_root(d)
+            else:
+                os.makedirs(d, mode=0o711, exist_ok=True)
+        except OSError as err:
+            raise PermissionDeniedError(
+                f"cannot use {d} as the engine's root: {err.strerror}") from err
+    if not os.access(config.root, os.W_OK) or _read_only_fs(config.root):
+        raise PermissionDeniedError(
+            f"cannot use {config.root} as the engine's root: not writable")
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

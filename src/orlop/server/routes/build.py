@@ -1,0 +1,151 @@
+"""``POST /build`` (the classic builder) and ``POST /build/prune``.
+
+The body (the context as a tar, or a bare Dockerfile) is spooled to an anonymous file,
+then built in a worker thread by orlop.build; its messages (``{"stream": ...}``,
+``{"aux": {"ID": ...}}``) are written to the response as they come, one JSON object a
+line, and a failure after the first message becomes Docker's
+``{"errorDetail": {"code": N, "message": ...}, "error": ...}`` line (before it, an HTTP
+error), which is what the docker CLI, docker-py and docker-compose read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from orlop.errors import InvalidParameterError
+from orlop.server.context import ctx_of
+from orlop.server.wire import json_response
+
+if TYPE_CHECKING:
+    from orlop.build.options import BuildOptions
+    from orlop.server.routing import Routes
+
+
+def _json_map(request: web.Request, key: str) -> dict[str, Any]:
+    raw = request.query.get(key, "")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidParameterError(f"invalid {key} parameter: {raw}") from None
+    if not isinstance(value, dict):
+        raise InvalidParameterError(f"invalid {key} parameter: {raw}")
+    return value
+
+
+def _flag(request: web.Request, key: str, default: bool = False) -> bool:
+    raw = request.query.get(key)
+    if raw is None or raw == "":
+        return default
+    return raw.lower() in ("1", "true", "yes")
+
+
+# Query parameters of POST /build that Orlop's builder does not apply, with the value
+# that means "not asked for" (the docker CLI sends most of them on every build).  Any
+# other value is refused rather than ignored.
+_UNSUPPORTED = {
+    "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
+    "cpuperiod": "0", "cpuquota": "0", "shmsize": "0", "ulimits": "[]", "cachefrom": "[]",
+    "extrahosts": "", "squash": "false", "outputs": "", "isolation": "",
+}
+
+
+def _refuse_unsupported(request: web.Request) -> None:
+    for key, neutral in _UNSUPPORTED.items():
+        raw = request.query.get(key)
+        if raw is None or raw in ("", neutral, "null") or (neutral == "false" and raw == "0"):
+            continue
+        raise InvalidParameterError(f"build parameter {key}={raw} is not supported by "
+                                    "Orlop's builder")
+
+
+def options(request: web.Request) -> BuildOptions:
+    """Docker's query parameters (API 1.41 ``POST /build``)."""
+    from orlop.build.options import BuildOptions
+
+    _refuse_unsupported(request)
+    q = request.query
+    args = _json_map(request, "buildargs")
+    labels = _json_map(request, "labels")
+    return BuildOptions(
+        dockerfile=q.get("dockerfile", "") or "Dockerfile",
+        tags=tuple(q.getall("t", [])), target=q.get("target", ""),
+        build_args={str(k): (None if v is None else str(v)) for k, v in args.items()},
+        labels={str(k): str(v) for k, v in labels.items()},
+        no_cache=_flag(request, "nocache"), pull=_flag(request, "pull"),
+        quiet=_flag(request, "q"), network=q.get("networkmode", "") or "",
+        platform=q.get("platform", ""), remove=_flag(request, "rm", True),
+        force_rm=_flag(request, "forcerm"))
+
+
+async def build(request: web.Request) -> web.StreamResponse:
+    from orlop.build import builder
+    from orlop.build.context import from_tar
+    from orlop.server.spool import spooled_body
+
+    ctx = ctx_of(request)
+    opts = options(request)
+    remote = request.query.get("remote", "")
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def emit(msg: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    resp: web.StreamResponse | None = None
+
+    async def send(msg: dict[str, Any]) -> None:
+        nonlocal resp
+        if resp is None:
+            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await resp.prepare(request)
+        await resp.write(json.dumps(msg).encode() + b"\r\n")
+
+    async with spooled_body(request, ctx.config, ctx.stream_limit) as body:
+        def work(engine: Any) -> str:
+            with from_tar(engine, body, opts.dockerfile, remote) as context:
+                return builder.build(engine, context, opts, emit)
+
+        task = asyncio.ensure_future(ctx.call(work))
+        while not task.done():
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({task, getter},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                await send(getter.result())
+            else:
+                getter.cancel()
+        while not queue.empty():
+            await send(queue.get_nowait())
+    err = task.exception()
+    if err is not None:
+        if resp is None:
+            raise err
+        code = int(getattr(err, "exit_code", 1) or 1)
+        await send({"errorDetail": {"code": code, "message": str(err)}, "error": str(err)})
+    if resp is None:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+    await resp.write_eof()
+    return resp
+
+
+async def prune(request: web.Request) -> web.Response:
+    """``POST /build/prune``: the build cache (the untagged step images no container
+    uses); what ``docker system prune`` and ``docker builder prune`` call."""
+    from orlop.build.cache import prune as prune_cache
+
+    ctx = ctx_of(request)
+    all_ = _flag(request, "all")
+    result = await ctx.call(lambda e: prune_cache(e, all_=all_))
+    return json_response(result)
+
+
+def register(routes: Routes) -> None:
+    routes.add("POST", "/build", build)
+    routes.add("POST", "/build/prune", prune)
