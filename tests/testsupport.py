@@ -120,3 +120,26 @@ def network_leftovers(root: Path) -> list[str]:
         if not servers or time.monotonic() > deadline:
             return out + servers
         time.sleep(0.1)
+
+
+def _openssl(cwd: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d: Path, name: str, cn: str) -> None:
+    """A self-signed CA: ``NAME.pem`` and ``NAME-key.pem`` in ``d`` (openssl CLI)."""
+    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+             "-out", f"{name}-key.pem")
+    _openssl(d, "req", "-x509", "-new", "-key", f"{name}-key.pem", "-sha256", "-days", "2",
+             "-subj", f"/CN={cn}", "-out", f"{name}.pem")
+
+
+def make_cert(d: Path, ca: str, out: str, key: str, cn: str, ext: str) -> None:
+    """A certificate ``out`` with key ``key`` signed by the CA ``ca``; ``ext`` holds its
+    X.509 extensions (openssl's extfile syntax)."""
+    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+    _openssl(d, "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", f"{out}.csr")
+    (d / f"{out}.ext").write_text(ext)
+    _openssl(d, "x509", "-req", "-in", f"{out}.csr", "-CA", f"{ca}.pem", "-CAkey",
+             f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-sha256", "-extfile",
+             f"{out}.ext", "-out", out)
