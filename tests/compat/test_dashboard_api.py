@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 import tarfile
 import urllib.parse
@@ -318,6 +319,118 @@ def test_running_user_is_shown_running(stage: Stage) -> None:
     finally:
         c.api("DELETE", "/containers/runner?force=1")
     assert c.api("GET", "/volumes/live").status == 200
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+def snapshots_of(c: Client, vol: str) -> list[str]:
+    """The snapshot names the API lists (the same SnapshotStore the pages use)."""
+    r = c.api("GET", f"/libpod/volumes/{vol}/snapshots")
+    assert r.status == 200, r.text
+    return [s["Name"] for s in json.loads(r.body)]
+
+
+def content(c: Client, vol: str, path: str) -> bytes:
+    r = c.get(f"/libpod/volumes/{vol}/archive?path={q(path)}")
+    assert r.status == 200, r.text
+    with tarfile.open(fileobj=io.BytesIO(r.body)) as t:
+        f = t.extractfile(path.rsplit("/", 1)[-1])
+        assert f is not None
+        return f.read()
+
+
+def test_snapshot_create_list_restore_remove(stage: Stage) -> None:
+    c = stage.client
+    fill(c, "snapvol", [("a.txt", b"first\n")])
+    page = c.get("/dashboard/volumes/snapvol").text
+    assert 'id="snapshots"' in page and "no snapshot yet" in page
+    assert 'action="/dashboard/volumes/snapvol/snapshots"' in page
+    assert 'name="consistent"' in page
+    # Create: named, then unnamed and consistent (the engine names it).
+    r = c.post_form("/dashboard/volumes/snapvol/snapshots", {"name": "s1"})
+    assert r.status == 303, r.text
+    assert r.headers["location"].startswith("/dashboard/volumes/snapvol?")
+    assert "Snapshot s1 of snapvol created" in urllib.parse.unquote(r.headers["location"])
+    r = c.post_form("/dashboard/volumes/snapvol/snapshots", {"name": "", "consistent": "1"})
+    assert r.status == 303, r.text
+    names = snapshots_of(c, "snapvol")
+    assert names[0] == "s1" and len(names) == 2 and names[1].startswith("snap-")
+    assert c.post_form("/dashboard/volumes/snapvol/snapshots", {"name": "s1"}).status == 409
+    # List: the columns of `volume snapshot ls` (name, created, size, method).
+    page = c.get("/dashboard/volumes/snapvol").text
+    row = re.search(r'<tr data-name="s1">.*?</tr>', page, re.S)
+    assert row, page
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", row.group(0))
+    assert 'data-bytes="6"' in row.group(0)
+    assert re.search(r"<td>(reflink|copy)</td>", row.group(0))
+    assert 'action="/dashboard/volumes/snapvol/snapshots/s1/restore"' in row.group(0)
+    assert 'action="/dashboard/volumes/snapvol/snapshots/s1/remove"' in row.group(0)
+    assert "data-confirm=" in row.group(0) and "data-busy" in row.group(0)
+    fill(c, "snapvol", [("a.txt", b"second\n")])
+    # Restore, refused while a running container uses the volume: its name is shown.
+    r = c.api("POST", "/containers/create?name=snapper", {
+        "Image": "busybox:latest", "Cmd": ["sleep", "30"],
+        "HostConfig": {"Binds": ["snapvol:/d"]}})
+    assert r.status == 201, r.text
+    try:
+        assert c.api("POST", "/containers/snapper/start").status == 204
+        r = c.post_form("/dashboard/volumes/snapvol/snapshots/s1/restore", {})
+        assert r.status == 409 and "text/html" in r.headers["content-type"]
+        assert 'id="in-use-by"' in r.text and "snapper" in r.text
+        assert "volume is in use - [snapper]" in r.text  # the engine's own error
+        assert content(c, "snapvol", "/a.txt") == b"second\n"
+    finally:
+        c.api("DELETE", "/containers/snapper?force=1")
+    # Restore.
+    r = c.post_form("/dashboard/volumes/snapvol/snapshots/s1/restore", {})
+    assert r.status == 303, r.text
+    assert "restored from snapshot s1" in urllib.parse.unquote(r.headers["location"])
+    assert content(c, "snapvol", "/a.txt") == b"first\n"
+    # Remove; then a second removal is the engine's 404.
+    r = c.post_form("/dashboard/volumes/snapvol/snapshots/s1/remove", {})
+    assert r.status == 303, r.text
+    assert "s1" not in snapshots_of(c, "snapvol")
+    assert c.post_form("/dashboard/volumes/snapvol/snapshots/s1/remove", {}).status == 404
+    # Every snapshot action checks the CSRF token, like the other forms.
+    for path in ("snapshots", f"snapshots/{names[1]}/restore", f"snapshots/{names[1]}/remove"):
+        r = c.post_form(f"/dashboard/volumes/snapvol/{path}", {"name": "x1"}, csrf=None)
+        assert r.status == 403, path
+    assert snapshots_of(c, "snapvol") == [names[1]]
+
+
+def test_snapshot_hostile_names_refused_and_escaped(stage: Stage) -> None:
+    c = stage.client
+    fill(c, "snaphostile", [("f", b"x")])
+    for bad in ("<script>alert(1)</script>", "../../etc", "a/b", ".hidden", "x"):
+        r = c.post_form("/dashboard/volumes/snaphostile/snapshots", {"name": bad})
+        assert r.status == 400, (bad, r.status)
+        assert "text/html" in r.headers["content-type"]
+        assert "<script>alert" not in r.text
+    r = c.post_form("/dashboard/volumes/snaphostile/snapshots",
+                    {"name": "<script>alert(1)</script>"})
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    assert snapshots_of(c, "snaphostile") == []
+    # In the URL: not a snapshot (the engine's 404), the name escaped on the error page.
+    for verb in ("restore", "remove"):
+        r = c.post_form("/dashboard/volumes/snaphostile/snapshots/"
+                        f"{q('<img src=x onerror=alert(1)>')}/{verb}", {})
+        assert r.status == 404, (verb, r.status)
+        assert "<img src=x" not in r.text and "&lt;img src=x" in r.text
+    assert content(c, "snaphostile", "/f") == b"x"
+
+
+def test_snapshots_of_a_mounted_volume_are_explained(stage: Stage) -> None:
+    c = stage.client
+    assert c.api("POST", "/volumes/create", {"Name": "snaptmpfs", "Driver": "local",
+                 "DriverOpts": {"type": "tmpfs", "device": "tmpfs"}}).status == 201
+    r = c.get("/dashboard/volumes/snaptmpfs")
+    assert r.status == 200
+    assert re.search(r'<p class="muted" id="snapshots">No snapshots: .*mounted from elsewhere',
+                     r.text)
+    assert 'id="snapshot-submit"' not in r.text
+    r = c.post_form("/dashboard/volumes/snaptmpfs/snapshots", {"name": "s1"})
+    assert r.status >= 400 and "mounted from elsewhere" in r.text
 
 
 # --- orlop dashboard: the loopback port ------------------------------------------------------

@@ -68,6 +68,10 @@ def register(app: web.Application, context: ServerContext) -> None:
     r.add_post(PREFIX + "/volumes/{name}/clone", actions.clone)
     r.add_post(PREFIX + "/volumes/{name}/remove", actions.remove)
     r.add_post(PREFIX + "/volumes/{name}/push", actions.push)
+    r.add_post(PREFIX + "/volumes/{name}/snapshots", actions.snapshot_create)
+    r.add_post(PREFIX + "/volumes/{name}/snapshots/{snapshot}/restore",
+               actions.snapshot_restore)
+    r.add_post(PREFIX + "/volumes/{name}/snapshots/{snapshot}/remove", actions.snapshot_remove)
     r.add_post(PREFIX + "/pull", actions.pull)
 
 

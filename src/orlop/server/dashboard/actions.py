@@ -23,10 +23,10 @@ from typing import IO, TYPE_CHECKING
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
-from orlop.errors import InvalidParameterError, VolumeInUseError
+from orlop.errors import ConflictError, InvalidParameterError, VolumeInUseError
 from orlop.kernel.fdio import write_all
 from orlop.server.dashboard.appctx import ctx_of
-from orlop.server.dashboard.html import join, q, tag, url
+from orlop.server.dashboard.html import Markup, join, q, tag, url
 from orlop.server.dashboard.pages import BASE, error_page, html_errors
 from orlop.server.dashboard.security import CSRF_FIELD, HEADERS, check_csrf
 from orlop.server.errors import PayloadTooLargeError
@@ -34,6 +34,8 @@ from orlop.server.errors import PayloadTooLargeError
 if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.server.context import ServerContext
+    from orlop.volumes.snapshots import Snapshot
+    from orlop.volumes.store import VolumeUser
 
 
 def done(where: str, message: str) -> web.Response:
@@ -117,15 +119,19 @@ async def remove(request: web.Request) -> web.Response:
         await ctx.call(lambda e: e.volumes.remove(name))
     except VolumeInUseError as exc:
         users = await ctx.call(lambda e: e.volumes.users(name))
-        details = tag("ul", join(tag("li", join([
-            tag("a", u.name, href=url(f"{BASE}/containers", q=u.name)),
-            f" ({'running' if u.running else 'stopped'}) uses it at {u.destination}"]))
-            for u in users), id="in-use-by")
         return error_page(request, 409, f"Volume {name} is in use by these containers: "
                           "remove them first (the volume was not removed).",
-                          details if users else tag("p", str(exc)),
+                          users_list(users) if users else tag("p", str(exc)),
                           back=f"{BASE}/volumes/{q(name)}")
     return done(BASE + "/", f"Volume {name} removed")
+
+
+def users_list(users: list[VolumeUser]) -> Markup:
+    """The containers an in-use refusal names, linked to the containers page."""
+    return tag("ul", join(tag("li", join([
+        tag("a", u.name, href=url(f"{BASE}/containers", q=u.name)),
+        f" ({'running' if u.running else 'stopped'}) uses it at {u.destination}"]))
+        for u in users), id="in-use-by")
 
 
 @html_errors
@@ -154,6 +160,66 @@ async def clone(request: web.Request) -> web.Response:
         raise InvalidParameterError("clone: the new volume's name is required")
     await ctx_of(request).call(lambda e: e.volume_clone(src, dst))
     return done(f"{BASE}/volumes/{q(dst)}", f"Volume {src} cloned as {dst}")
+
+
+# --- snapshots: the API's /libpod/volumes/{name}/snapshots routes' operations ------------
+
+
+@html_errors
+async def snapshot_create(request: web.Request) -> web.Response:
+    """``volume snapshot create [--consistent] VOLUME [NAME]``: the engine names it when
+    no name is given, and refuses a name that is not one plain component."""
+    f = await form(request)
+    name = request.match_info["name"]
+    snap = f.get("name", "").strip() or None
+    consistent = f.get("consistent", "") == "1"
+
+    def go(e: Engine) -> Snapshot:
+        from orlop.engine.files.volumebackup import create_snapshot
+
+        return create_snapshot(e, name, snap, consistent=consistent)
+
+    made = await ctx_of(request).call(go)
+    return done(f"{BASE}/volumes/{q(name)}", f"Snapshot {made.name} of {name} created "
+                f"({made.method})")
+
+
+@html_errors
+async def snapshot_restore(request: web.Request) -> web.Response:
+    """``volume snapshot restore``: refused while a running container uses the volume;
+    the refusal page shows the engine's error and those containers."""
+    await form(request)
+    name, snap = request.match_info["name"], request.match_info["snapshot"]
+    ctx = ctx_of(request)
+
+    def go(e: Engine) -> Snapshot:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        return SnapshotStore(e.volumes).restore(name, snap)
+
+    try:
+        await ctx.call(go)
+    except ConflictError as exc:
+        users = [u for u in await ctx.call(lambda e: e.volumes.users(name)) if u.running]
+        return error_page(request, 409, f"Volume {name} is in use: stop these containers "
+                          "first (nothing was restored).",
+                          join([tag("p", str(exc)), users_list(users) if users else ""]),
+                          back=f"{BASE}/volumes/{q(name)}")
+    return done(f"{BASE}/volumes/{q(name)}", f"Volume {name} restored from snapshot {snap}")
+
+
+@html_errors
+async def snapshot_remove(request: web.Request) -> web.Response:
+    await form(request)
+    name, snap = request.match_info["name"], request.match_info["snapshot"]
+
+    def go(e: Engine) -> None:
+        from orlop.volumes.snapshots import SnapshotStore
+
+        SnapshotStore(e.volumes).remove(name, snap)
+
+    await ctx_of(request).call(go)
+    return done(f"{BASE}/volumes/{q(name)}", f"Snapshot {snap} of {name} removed")
 
 
 # --- registries: volume push / pull (engine/registry.py, as the API's libpod routes) ------
@@ -391,4 +457,5 @@ async def import_(request: web.Request) -> web.Response:
 
 
 __all__ = ["clone", "create", "download", "export", "import_", "key_values", "plain_name",
-           "prune", "pull", "push", "remove", "upload"]
+           "prune", "pull", "push", "remove", "snapshot_create", "snapshot_remove",
+           "snapshot_restore", "upload", "users_list"]

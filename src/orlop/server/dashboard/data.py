@@ -14,6 +14,7 @@ from orlop.wire.summary import epoch
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
+    from orlop.volumes.snapshots import Snapshot
     from orlop.volumes.store import VolumeUser
 
 
@@ -77,6 +78,19 @@ def volume_row(e: Engine, name: str) -> VolumeRow:
     return _row(e, name)
 
 
+def snapshot_rows(e: Engine, name: str) -> list[Snapshot] | str:
+    """The volume's snapshots (``SnapshotStore.list``, as the API's snapshot route), or
+    why it has none: a volume of another driver, or whose data is mounted from elsewhere
+    (NFS, tmpfs), cannot be snapshotted, and its page says so instead of failing."""
+    from orlop.errors import UnsupportedError
+    from orlop.volumes.snapshots import SnapshotStore
+
+    try:
+        return SnapshotStore(e.volumes).list(name)
+    except UnsupportedError as err:
+        return str(err)
+
+
 @dataclass(frozen=True)
 class MountRow:
     type: str  # volume, bind, tmpfs
@@ -128,4 +142,4 @@ def image_rows(e: Engine) -> list[ImageRow]:
 
 
 __all__ = ["ContainerRow", "ImageRow", "MountRow", "Totals", "VolumeRow", "container_rows",
-           "image_rows", "volume_row", "volume_rows"]
+           "image_rows", "snapshot_rows", "volume_row", "volume_rows"]

@@ -25,6 +25,7 @@ from orlop.server.dashboard.data import (
     VolumeRow,
     container_rows,
     image_rows,
+    snapshot_rows,
     volume_row,
     volume_rows,
 )
@@ -35,6 +36,7 @@ from orlop.server.errors import status_for
 if TYPE_CHECKING:
     from orlop.engine import Engine
     from orlop.engine.files.volumebrowse import Entry, Head, Listing
+    from orlop.volumes.snapshots import Snapshot
     from orlop.volumes.store import VolumeUser
 
 log = logging.getLogger("orlopd")
@@ -201,17 +203,63 @@ def _entry_row(name: str, folder: str, e: Entry) -> Markup:
         data_name=e.name)
 
 
+def snap_url(name: str, snap: str = "", verb: str = "") -> str:
+    """``/dashboard/volumes/NAME/snapshots[/SNAP/VERB]``, each part percent-encoded."""
+    return f"{BASE}/volumes/{q(name)}/snapshots" + (f"/{q(snap)}/{verb}" if snap else "")
+
+
+def _created(stamp: str) -> str:
+    """A snapshot's ``CreatedAt`` (RFC 3339, UTC) to the second."""
+    return stamp[:19].replace("T", " ") + " UTC" if len(stamp) >= 19 else stamp
+
+
+def _snapshot_row(request: web.Request, name: str, s: Snapshot) -> Markup:
+    # (tag() takes the element's name as `name`: the hidden field is written out.)
+    token = Markup(f'<input type="hidden" name="csrf" value="{esc(csrf(request))}">')
+    restore = tag("form", join([token, tag("button", "Restore", type="submit",
+                                           class_="restore")]),
+                  method="post", action=snap_url(name, s.name, "restore"), class_="inline",
+                  data_busy=True, data_confirm=f"Replace the content of volume {name} by "
+                  f"snapshot {s.name}? Changes made since it was taken are lost.")
+    remove = tag("form", join([token, tag("button", "Remove", type="submit",
+                                          class_="danger remove")]),
+                 method="post", action=snap_url(name, s.name, "remove"), class_="inline",
+                 data_confirm=f"Remove snapshot {s.name}?")
+    return tag("tr", join([
+        tag("td", tag("code", s.name)), tag("td", _created(s.created_at)),
+        tag("td", size(s.size), class_="num", data_bytes=str(s.size)),
+        tag("td", s.method + (" (disk image)" if s.kind == "image" else "")),
+        tag("td", join([restore, remove]))]), data_name=s.name)
+
+
+def snapshots_section(request: web.Request, name: str, snaps: list[Snapshot] | str) -> Markup:
+    """The volume's snapshots as ``volume snapshot ls`` shows them (name, created, size,
+    method), each with Restore and Remove, and the form that takes one; or, for a volume
+    that cannot have snapshots, the engine's reason."""
+    if isinstance(snaps, str):
+        return join([tag("h2", "Snapshots", id="snapshots-heading"),
+                     tag("p", f"No snapshots: {snaps}", class_="muted", id="snapshots")])
+    table = tag("table", join([
+        tag("thead", tag("tr", join(tag("th", h) for h in
+                                    ("Snapshot", "Created", "Size", "Method", "")))),
+        tag("tbody", join(_snapshot_row(request, name, s) for s in snaps)
+            or tag("tr", tag("td", "no snapshot yet", colspan="5", class_="muted")))]),
+        class_="list", id="snapshots")
+    return render("snapshots.html", table=table, create_action=snap_url(name),
+                  csrf=csrf(request))
+
+
 @html_errors
 async def volume_page(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     path = request.query.get("path", "/")
 
-    def go(e: Engine) -> tuple[VolumeRow, Listing]:
+    def go(e: Engine) -> tuple[VolumeRow, Listing, list[Snapshot] | str]:
         from orlop.engine.files.volumebrowse import list_dir
 
-        return volume_row(e, name), list_dir(e, name, path)
+        return volume_row(e, name), list_dir(e, name, path), snapshot_rows(e, name)
 
-    row, listing = await ctx_of(request).call(go)
+    row, listing, snaps = await ctx_of(request).call(go)
     users = (tag("table", join([
         tag("thead", tag("tr", join(tag("th", h) for h in
                                     ("Container", "State", "Mounted at", "Access")))),
@@ -237,7 +285,7 @@ async def volume_page(request: web.Request) -> web.Response:
         upload_action=vol_url(name, here, "/upload"), here=here,
         export_href=vol_url(name, sub="/export"), clone_action=vol_url(name, sub="/clone"),
         remove_action=vol_url(name, sub="/remove"), push_action=vol_url(name, sub="/push"),
-        csrf=csrf(request),
+        snapshots=snapshots_section(request, name, snaps), csrf=csrf(request),
         # Where more verbs of a volume go when the engine has them (volume snapshot /
         # restore): one form each, posting to a route of actions.py.
         extra_actions=Markup(""))
@@ -343,4 +391,4 @@ async def images_page(request: web.Request) -> web.Response:
 
 
 __all__ = ["containers_page", "error_page", "file_page", "html_errors", "images_page",
-           "page", "prune_page", "volume_page", "volumes_page"]
+           "page", "prune_page", "snap_url", "snapshots_section", "volume_page", "volumes_page"]
