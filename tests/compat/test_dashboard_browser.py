@@ -3,8 +3,8 @@ through chromedriver, against an orlopd on a test root reached the way a person 
 it, through ``orlop dashboard``'s loopback port and its per-launch token.
 
 One browser for the module, the steps in order (list, create, upload, browse, preview,
-download, export, import, remove and the in-use refusal, clone, prune's dry run);
-screenshots of each step are kept in a temporary directory whose path is printed
+download, export, import, remove and the in-use refusal, clone, a snapshot restored,
+prune's dry run); screenshots of each step are kept in a temporary directory whose path is printed
 (``ORLOP_TEST_ARTIFACTS`` names another one).
 """
 
@@ -225,6 +225,43 @@ def test_clone_remove_and_in_use_refusal(browser: Browser) -> None:
         browser.notice(f"Volume {name} removed")
         assert not browser.driver.find_elements(By.CSS_SELECTOR, f'tr[data-name="{name}"]')
     browser.shot("removed")
+
+
+def test_snapshot_change_restore(browser: Browser, tmp_path: Path) -> None:
+    c = browser.stage.client
+    assert c.api("POST", "/volumes/create", {"Name": "browser-snap"}).status == 201
+    c.request("PUT", "/libpod/volumes/browser-snap/archive?path=/",
+              tar_of([("note.txt", b"the old content\n")]),
+              {"Content-Type": "application/x-tar"})
+    browser.go("/dashboard/volumes/browser-snap")
+    assert "no snapshot yet" in browser.wait("#snapshots").text
+    browser.find("#snapshot-name").send_keys("before")
+    browser.submit("#snapshot-submit")
+    browser.notice("Snapshot before of browser-snap created")
+    row = browser.wait('#snapshots tr[data-name="before"]')
+    assert "UTC" in row.text and ("copy" in row.text or "reflink" in row.text)
+    browser.shot("snapshot-created")
+
+    # Change the file (an upload of the same name replaces it).
+    note = tmp_path / "note.txt"
+    note.write_text("the new content\n")
+    browser.find("#upload-file").send_keys(str(note))
+    browser.submit("#upload-submit")
+    browser.notice("Uploaded 1 file(s)")
+    browser.find('#entries tr[data-name="note.txt"] a.file').click()
+    assert browser.wait("#preview").text == "the new content"
+
+    browser.go("/dashboard/volumes/browser-snap")
+    browser.submit('#snapshots tr[data-name="before"] button.restore', confirm=True)
+    browser.notice("restored from snapshot before")
+    browser.shot("snapshot-restored")
+    browser.find('#entries tr[data-name="note.txt"] a.file').click()
+    assert browser.wait("#preview").text == "the old content"
+
+    browser.go("/dashboard/volumes/browser-snap")
+    browser.submit('#snapshots tr[data-name="before"] button.remove', confirm=True)
+    browser.notice("Snapshot before of browser-snap removed")
+    assert "no snapshot yet" in browser.wait("#snapshots").text
 
 
 def test_prune_dry_run_then_prune(browser: Browser) -> None:

@@ -1,9 +1,11 @@
-"""The dashboard's actions: forms posted (create, remove, prune, clone, upload, import) and
-downloads (export, a file or folder as a tar).
+"""The dashboard's actions: forms posted (create, remove, prune, clone, upload, import,
+push, pull, snapshot create/restore/remove) and downloads (export, a file or folder as a
+tar).
 
 Every one is the engine operation the API route of the same verb calls
 (server/routes/volumes.py): ``VolumeService.create``/``remove``, ``prune_volumes``,
-``Engine.volume_clone``/``volume_export``/``volume_import``, and volumecp's
+``Engine.volume_clone``/``volume_export``/``volume_import``, ``create_snapshot`` and
+``SnapshotStore.restore``/``remove``, and volumecp's
 ``stream_out``/``stream_in`` for files (paths resolved inside the volume by fd).  What is
 added here is only the browser's side: a CSRF token checked first, the form decoded,
 a redirect after success (so a reload does not post again) and an HTML error page.

@@ -240,8 +240,8 @@ def snapshots_section(request: web.Request, name: str, snaps: list[Snapshot] | s
         return join([tag("h2", "Snapshots", id="snapshots-heading"),
                      tag("p", f"No snapshots: {snaps}", class_="muted", id="snapshots")])
     table = tag("table", join([
-        tag("thead", tag("tr", join(tag("th", h) for h in
-                                    ("Snapshot", "Created", "Size", "Method", "")))),
+        tag("thead", tag("tr", join(tag("th", h, class_="num" if h == "Size" else None)
+                                    for h in ("Snapshot", "Created", "Size", "Method", "")))),
         tag("tbody", join(_snapshot_row(request, name, s) for s in snaps)
             or tag("tr", tag("td", "no snapshot yet", colspan="5", class_="muted")))]),
         class_="list", id="snapshots")
@@ -286,8 +286,8 @@ async def volume_page(request: web.Request) -> web.Response:
         export_href=vol_url(name, sub="/export"), clone_action=vol_url(name, sub="/clone"),
         remove_action=vol_url(name, sub="/remove"), push_action=vol_url(name, sub="/push"),
         snapshots=snapshots_section(request, name, snaps), csrf=csrf(request),
-        # Where more verbs of a volume go when the engine has them (volume snapshot /
-        # restore): one form each, posting to a route of actions.py.
+        # Where more verbs of a volume go when the engine has them: one form each,
+        # posting to a route of actions.py (snapshots have their own section above).
         extra_actions=Markup(""))
     return page(request, f"Volume {name}", body, heading=join(["Volume ", tag("code", name)]))
 
