@@ -81,13 +81,14 @@ def volume_row(e: Engine, name: str) -> VolumeRow:
 def snapshot_rows(e: Engine, name: str) -> list[Snapshot] | str:
     """The volume's snapshots (``SnapshotStore.list``, as the API's snapshot route), or
     why it has none: a volume of another driver, or whose data is mounted from elsewhere
-    (NFS, tmpfs), cannot be snapshotted, and its page says so instead of failing."""
-    from orlop.errors import UnsupportedError
+    (NFS, tmpfs), cannot be snapshotted, and a snapshot whose record is unreadable is the
+    engine's error: the page says so instead of failing, its files still shown."""
+    from orlop.errors import SystemFailureError, UnsupportedError
     from orlop.volumes.snapshots import SnapshotStore
 
     try:
         return SnapshotStore(e.volumes).list(name)
-    except UnsupportedError as err:
+    except (UnsupportedError, SystemFailureError) as err:
         return str(err)
 
 
