@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from orlop.engine import store
 from orlop.engine.containers.bundle import build_spec, process_env
 from orlop.engine.containers.cgroups import Cgroup, Resources
+from orlop.engine.containers.ownership import apply_ownership
 from orlop.engine.containers.procio import (
     _FORWARDED,
     Stdio,
@@ -121,6 +122,7 @@ def prepare(engine: Services, c: Container,
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
+    points = apply_ownership(engine, c, points, lowers, cdir)  # U: chown to the user
     from orlop.engine.net.setup import attach
 
     spec = _spec_for(engine, c, points, lowers, cdir,
