@@ -146,3 +146,15 @@ def test_bad_ownership_values_are_refused_with_nothing_created(
     assert res.returncode == 125, res.stderr
     assert message in res.stderr
     assert bb.ok("ps", "-aq") == "" and bb.ok("volume", "ls", "-q") == ""
+
+
+def test_u_on_a_volume_bound_from_above_the_engine_root_leaves_the_root_alone(
+        bb: Orlop) -> None:
+    above = bb.root.parent  # holds the engine root and the scratch directory
+    bb.ok("volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt",
+          f"device={above}", "holder")
+    before = {p: _owner(p) for p in (bb.root, bb.root / "orlop.db", bb.root / "volumes")}
+    out = bb.ok("run", "--rm", "--user", "1234:1234", "-v", "holder:/d:U", "busybox",
+                "stat", "-c", "%u:%g", "/d", "/d/work")
+    assert out.split() == ["1234:1234", "1234:1234"]
+    assert {p: _owner(p) for p in before} == before

@@ -158,7 +158,8 @@ def tree_size(dir_fd: int) -> int:
     return total
 
 
-def chown_tree(dir_fd: int, uid: int, gid: int) -> int:
+def chown_tree(dir_fd: int, uid: int, gid: int,
+               skip: frozenset[tuple[int, int]] = frozenset()) -> int:
     """``chown -R uid:gid`` below and including the directory ``dir_fd``, never through a
     symlink: Podman's ``U`` (``ChangeHostPathOwnership``), by file descriptor.
 
@@ -169,7 +170,9 @@ def chown_tree(dir_fd: int, uid: int, gid: int) -> int:
     tree.  An entry whose owner is already right is left alone (no ctime change), as
     in Podman.  A directory that is another mount's root is not entered (nor changed):
     Podman's walk crosses mounts, which for a bind of a host directory would reach
-    whatever is mounted below it.
+    whatever is mounted below it.  A directory whose ``(st_dev, st_ino)`` is in ``skip``
+    (the engine root, reached through a volume bound from a directory above it) is
+    neither changed nor entered.
 
     Returns:
         How many entries were changed.
@@ -192,7 +195,8 @@ def chown_tree(dir_fd: int, uid: int, gid: int) -> int:
                     except FileNotFoundError:
                         continue  # removed meanwhile
                     is_dir = stat.S_ISDIR(est.st_mode)
-                    if is_dir and is_mountpoint(fd, name):
+                    if is_dir and ((est.st_dev, est.st_ino) in skip
+                                   or is_mountpoint(fd, name)):
                         continue
                     if (est.st_uid, est.st_gid) != (uid, gid):
                         try:

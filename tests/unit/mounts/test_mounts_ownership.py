@@ -210,5 +210,21 @@ def test_chown_tree_changes_links_not_their_targets_and_stays_inside(tmp_path: P
             assert (outside / "f").stat().st_uid == 0 and outside.stat().st_uid == 0
             assert os.lstat(inside / "a" / "out").st_uid == 4321
             assert (inside / "a" / "b" / "f").stat().st_uid == 4321
+            (inside / "root").mkdir()
+            (inside / "root" / "db").write_text("z")
+            st = (inside / "root").stat()
+            assert chown_tree(fd, 99, 99, frozenset({(st.st_dev, st.st_ino)})) == 5
+            assert (inside / "root").stat().st_uid == 0
+            assert (inside / "root" / "db").stat().st_uid == 0
     finally:
         os.close(fd)
+
+
+def test_dangerous_directories_are_known_by_identity_and_by_name(tmp_path: Path):
+    from orlop.engine.containers.ownership import is_dangerous_directory, refusal
+
+    assert is_dangerous_directory(os.stat("/etc")) and is_dangerous_directory(os.stat("/"))
+    assert not is_dangerous_directory(os.stat(tmp_path))
+    assert refusal("/usr", "/var/lib/orlop") == "it is a system or home directory"
+    assert refusal("/srv/data", "/srv/data/orlop") == "it holds the engine's root"
+    assert refusal("/srv/data", "/var/lib/orlop") is None

@@ -16,6 +16,9 @@ followed when it is itself a symlink, as the mount follows it, and the directory
 leads to is checked against Podman's list of host directories it refuses to chown
 (``/``, ``/etc``, ``/usr``, ``$HOME``...), to which Orlop adds any directory holding the
 engine root (chowning it would hand every volume and layer to the container's user).
+Every source, volumes too, is also compared with those directories by identity (device
+and inode), so a local volume bound from ``/etc`` (``o=bind,device=/etc``) is refused,
+and the walk never enters the engine root if it meets it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +72,24 @@ def refusal(real_source: str, engine_root: str) -> str | None:
     if is_within(engine_root, real_source):
         return "it holds the engine's root"
     return None
+
+
+def _identities(paths: Iterable[str]) -> set[tuple[int, int]]:
+    out = set()
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.add((st.st_dev, st.st_ino))
+    return out
+
+
+def is_dangerous_directory(st: os.stat_result) -> bool:
+    """The same refusal by identity rather than by name: a volume of the local driver
+    with ``o=bind,device=/etc`` has a data directory that *is* /etc under another path,
+    which Podman's name check lets through."""
+    return (st.st_dev, st.st_ino) in _identities([*_DANGEROUS, *_home_dirs()])
 
 
 def check_bind_chown(spec: MountSpec, engine_root: str) -> None:
@@ -132,6 +153,10 @@ def chown_source(mp: MountPoint, uid: int, gid: int, engine_root: str) -> None:
                     f"chowning host path {go_quote(mp.source)} is not allowed. You can "
                     f"manually `chown -R {uid}:{gid} {mp.source}`")
         st = os.fstat(fd)
+        if is_dangerous_directory(st):
+            raise InvalidMountError(
+                f"chowning host path {go_quote(mp.source)} is not allowed: it is a system or "
+                "home directory under another name")
         if stat.S_ISLNK(st.st_mode):
             raise InvalidMountError(f"cannot chown {go_quote(mp.source)}: it is a symlink")
         if not stat.S_ISDIR(st.st_mode):
@@ -140,11 +165,12 @@ def chown_source(mp: MountPoint, uid: int, gid: int, engine_root: str) -> None:
             return
         dfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
         try:
-            chown_tree(dfd, uid, gid)
+            chown_tree(dfd, uid, gid, frozenset(_identities([engine_root])))
         finally:
             os.close(dfd)
     finally:
         os.close(fd)
 
 
-__all__ = ["apply_ownership", "check_bind_chown", "chown_source", "refusal"]
+__all__ = ["apply_ownership", "check_bind_chown", "chown_source", "is_dangerous_directory",
+           "refusal"]
