@@ -8,6 +8,7 @@ user and working directory the container's unless ``-u``/``-w``.  The CLI waits 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -17,10 +18,13 @@ from orlop.engine.models import Container
 from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.events import EventLog
     from orlop.engine.services import Services
     from orlop.engine.store import ContainerStore
+    from orlop.runtime.exec import ExecRequest
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,11 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
                           detach=opts.detach,
                           seccomp_cache=engine.config.run_root / "seccomp")
         exec_id = _exec_events(engine.events, c, opts)
+        if opts.detach:
+            _start_watched(engine.events.path.parent, c, replace(req, detach=False), exec_id)
+            return 0
         pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
                       console=slave if slave >= 0 else None)
-        if opts.detach:
-            return 0
         if slave >= 0:
             os.close(slave)
             slave = -1
@@ -102,6 +107,65 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
         os.close(devnull)
         for fd in (master, slave):
             if fd >= 0:
+                os.close(fd)
+
+
+def _start_watched(events_root: Path, c: Container, req: ExecRequest, exec_id: str) -> None:
+    """``exec -d``: the process is started by a watcher, a grandchild of the caller in
+    its own session, which waits for it and logs ``exec_die`` as dockerd does for a
+    detached exec; the caller returns once the process runs (or raises the start's
+    error, as an attached exec would).  The watcher keeps no descriptor of the caller's
+    (its stdio, a helper's pipes to orlopd) but the container's pidfd: whoever reads
+    the caller's output sees EOF when the caller exits, not when the exec ends."""
+    from orlop.engine.events import EventLog
+    from orlop.errors import RuntimeFailedError
+    from orlop.kernel.fdio import read_all
+    from orlop.runtime.exec import exec_in
+
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked watcher
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            _close_fds_except({0, 1, 2, w, req.pidfd})
+            try:
+                pid = exec_in(req, stdin=0, stdout=1, stderr=2)
+            except RuntimeFailedError as err:
+                os.write(w, json.dumps({"message": str(err), "code": err.exit_code}).encode())
+                os._exit(0)
+            os.write(w, b"{}")
+            os.close(w)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            code = code if code >= 0 else 128 - code
+            EventLog(events_root).container(c, "exec_die",
+                                            {"execID": exec_id, "exitCode": str(code)})
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        os.waitpid(child, 0)
+        raw = read_all(r)
+    finally:
+        os.close(r)
+    if not raw.strip():
+        raise RuntimeFailedError("the exec's watcher died before starting it", 125)
+    outcome: dict[str, str | int] = json.loads(raw)
+    if "message" in outcome:
+        raise RuntimeFailedError(str(outcome["message"]), int(outcome.get("code", 125)))
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            with contextlib.suppress(OSError):
                 os.close(fd)
 
 
