@@ -155,10 +155,11 @@ _DEFAULT_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t"
 def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     """One ``GET /containers/json`` entry as the fields of ``ps --format``."""
     from orlop.cli.units import human_duration
+    from orlop.mounts.validate import go_quote
 
     command = str(c.get("Command") or "")
     if trunc and len(command) > 20:
-        command = command[:19] + "…"
+        command = command[:19] + "…"  # the docker CLI's Ellipsis(command, 20)
     created = int(c.get("Created") or 0)
     mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
     if trunc:
@@ -167,7 +168,7 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     return {
         "ID": c["Id"][:12] if trunc else c["Id"],
         "Image": str(c.get("Image") or ""),
-        "Command": f'"{command}"',
+        "Command": go_quote(command),  # strconv.Quote, as the docker CLI
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
         "RunningFor": human_duration(now - created) + " ago",
         "Status": str(c.get("Status") or ""),
