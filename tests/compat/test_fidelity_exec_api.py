@@ -132,3 +132,38 @@ def test_run_of_a_missing_command_logs_no_start_or_die(bbd: Server) -> None:
     actions = _events(bbd, since, "nosuch")
     assert actions == ["create", "attach"], actions
     assert bbd.ok("inspect", "-f", "{{.State.Status}}", "nosuch").strip() == "created"
+
+
+def test_images_load_of_a_bad_archive_is_an_image_load_error(client: Any, bbd: Server) -> None:
+    """dockerd answers 200 and ends the message stream with an errorDetail, which
+    docker-py's images.load raises as ImageLoadError and the docker CLI prints."""
+    import docker
+
+    with pytest.raises(docker.errors.ImageLoadError):
+        client.images.load(b"garbage" * 1000)
+    status, _, body = bbd.raw("POST", "/v1.41/images/load", body=b"garbage" * 1000,
+                                    headers={"Content-Type": "application/x-tar"})
+    msg = json.loads(body)
+    assert status == 200 and msg["error"] == msg["errorDetail"]["message"] != ""
+    res = bbd.docker("load", input="garbage" * 1000)
+    assert res.returncode == 1 and msg["error"] in res.stderr
+
+
+def test_api_1_22_is_accepted_for_skopeo(bbd: Server, tmp_path: Any) -> None:
+    """skopeo's docker-daemon: transport speaks API 1.22 (dockerd 20.10 accepts 1.12
+    and up)."""
+    import shutil
+    import subprocess
+
+    status, _, body = bbd.raw("GET", "/v1.22/version")
+    assert status == 200 and json.loads(body)["MinAPIVersion"] == "1.12"
+    status, _, body = bbd.raw("GET", "/v1.11/version")
+    assert status == 400
+    skopeo = shutil.which("skopeo")
+    if skopeo is None:
+        return
+    res = subprocess.run([skopeo, "copy", "--src-daemon-host", bbd.host,
+                          "docker-daemon:busybox:latest", f"dir:{tmp_path}/out"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "manifest.json").exists()
