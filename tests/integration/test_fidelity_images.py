@@ -117,3 +117,50 @@ def test_ps_quotes_arguments_with_spaces_as_docker(bb: Orlop) -> None:
         assert out == '"sh -c \'sleep 300 # …"'
     finally:
         bb.ok("rm", "-f", cid)
+
+
+def test_diff_commit_export_leave_the_engine_files_as_docker(bb: Orlop, tmp_path: Path) -> None:
+    """dockerd: a fresh container's diff is empty (/etc/hostname, hosts, resolv.conf and
+    mtab live in its init layer); `/etc/mtab -> /proc/mounts`; the committed layer
+    has only what the container wrote; export has the files (the mounted root)."""
+    cid = bb.ok("run", "-d", "--network", "none", "busybox", "sleep", "300").strip()
+    try:
+        assert bb.ok("diff", cid) == ""
+        assert bb.ok("exec", cid, "readlink", "/etc/mtab").strip() == "/proc/mounts"
+        assert " /proc proc " in bb.ok("exec", cid, "cat", "/etc/mtab")
+        assert bb.ok("inspect", "-s", "-f", "{{.SizeRw}}", cid).strip() == "0"
+        bb.ok("exec", cid, "sh", "-c", "echo x > /tmp/f")
+        assert bb.ok("diff", cid).splitlines() == ["C /tmp", "A /tmp/f"]
+        base = bb.ok("image", "inspect", "-f", "{{.Size}}", "busybox").strip()
+        assert bb.ok("inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", cid).split() == [
+            "2", str(int(base) + 2)]
+        out = bb.ok("ps", "-s", "--format", "{{.Size}}").strip()
+        from orlop.units import human_size
+
+        assert out == f"2B (virtual {human_size(int(base) + 2)})"
+        table = bb.ok("ps", "-s").splitlines()
+        assert re.search(r"NAMES +SIZE$", table[0].rstrip()), table[0]
+        assert table[1].rstrip().endswith(out), table[1]
+        bb.ok("commit", cid, "c1")
+        rows = _history(bb, "c1")
+        assert rows[0]["Size"] == "2B"
+        bb.ok("export", "-o", str(tmp_path / "e.tar"), cid)
+        import tarfile
+
+        with tarfile.open(tmp_path / "e.tar") as tf:
+            names = set(tf.getnames())
+        assert {"etc/hostname", "etc/hosts", "etc/resolv.conf", "etc/mtab"} <= names
+        c2 = bb.ok("create", "--network", "none", "c1", "true").strip()
+        bb.ok("rm", c2)
+    finally:
+        bb.ok("rm", "-f", cid)
+    # a container that wrote into /etc: that file, and /etc, are its changes
+    cid = bb.ok("run", "-d", "--network", "none", "busybox", "sh", "-c",
+                "echo y > /etc/new; sleep 300").strip()
+    try:
+        import time
+
+        time.sleep(0.5)
+        assert bb.ok("diff", cid).splitlines() == ["C /etc", "A /etc/new"]
+    finally:
+        bb.ok("rm", "-f", cid)

@@ -92,7 +92,7 @@ def _security_options() -> list[str]:
 def disk_usage(engine: Engine) -> dict[str, Any]:
     """``GET /system/df``: images (with how many containers use each), containers (with
     the size of their writable layer) and volumes (with ``UsageData``)."""
-    from orlop.engine.sysinfo import dir_size
+    from orlop.engine.files.changes import writable_size
     from orlop.wire.summary import container_summary, image_summary
     from orlop.wire.volumes import volume_json
 
@@ -114,7 +114,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     ctrs = []
     for c in containers:
         item = container_summary(engine, c)
-        size = dir_size(str(engine.config.containers_dir / c.id / "diff"))
+        size = writable_size(engine.config, c)
         item["SizeRw"] = size
         item["SizeRootFs"] = size + sizes.get(c.image_id, 0)
         ctrs.append(item)

@@ -130,15 +130,16 @@ class LocalContainers:
     # --- reading -------------------------------------------------------------------
 
     def container_list(self, all_: bool, filters: dict[str, list[str]] | None,
-                       limit: int = -1) -> list[dict[str, Any]]:
+                       limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
         from orlop.wire.ps import list_summaries
 
-        return list_summaries(self.engine, all_=all_, filters=filters, limit=limit)
+        return list_summaries(self.engine, all_=all_, filters=filters, limit=limit,
+                              size=size)
 
-    def container_inspect(self, ref: str) -> dict[str, Any]:
+    def container_inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         from orlop.wire.inspect import inspect_container
 
-        return inspect_container(self.engine, ref)
+        return inspect_container(self.engine, ref, size)
 
     def container_changes(self, ref: str) -> list[dict[str, Any]]:
         return [{"Path": ch.path, "Kind": ch.kind}
@@ -431,11 +432,11 @@ class RemoteContainers:
     # --- reading -------------------------------------------------------------------
 
     def container_list(self, all_: bool, filters: dict[str, list[str]] | None,
-                       limit: int = -1) -> list[dict[str, Any]]:
-        return self.api.containers(all_=all_, filters=filters, limit=limit)
+                       limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
+        return self.api.containers(all_=all_, filters=filters, limit=limit, size=size)
 
-    def container_inspect(self, ref: str) -> dict[str, Any]:
-        return self.api.inspect_container(ref)
+    def container_inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        return self.api.inspect_container(ref, size=size)
 
     def container_changes(self, ref: str) -> list[dict[str, Any]]:
         return self.api.container_changes(ref)
