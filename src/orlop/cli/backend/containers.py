@@ -514,6 +514,8 @@ class RemoteContainers:
             "WorkingDir": opts.workdir, "User": opts.user, "Privileged": False}
         if console is not None:
             body["ConsoleSize"] = console
+        if opts.detach_keys_text:
+            body["DetachKeys"] = opts.detach_keys_text
         api = self.api
         eid = api.create_exec(ref, body)
         h = api.start_exec(eid, tty=opts.tty, detach=opts.detach)
@@ -526,5 +528,11 @@ class RemoteContainers:
             relay(h, stdin=opts.interactive)
         finally:
             term.restore()
-        code = api.inspect_exec(eid).get("ExitCode")
+        info = api.inspect_exec(eid)
+        if opts.tty and opts.interactive and info.get("Running"):
+            # orlopd ended the stream on the detach keys and the process runs on
+            from orlop.detachkeys import Detached
+
+            raise Detached
+        code = info.get("ExitCode")
         return int(code) if code is not None else 0
