@@ -167,3 +167,33 @@ def test_api_1_22_is_accepted_for_skopeo(bbd: Server, tmp_path: Any) -> None:
                          capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_docker_cli_ps_size_diff_history_df_as_dockerd(bbd: Server) -> None:
+    """The docker CLI against orlopd prints what it printed against dockerd 20.10 for
+    the same steps: COMMAND quoting, `ps -s`, `inspect -s`, an empty diff of a fresh
+    container, the committed layer's history row, `system df` counting once."""
+    cid = bbd.ok("run", "-d", "--network", "none", "busybox", "sh", "-c",
+                 "sleep 300 # a 'b' \"c\"", "x y", "").strip()
+    try:
+        out = bbd.ok("ps", "--no-trunc", "--format", "{{.Command}}").strip()
+        assert out == '"sh -c \'sleep 300 # a \'b\' \\"c\\"\' \'x y\' "'
+        assert bbd.ok("diff", cid) == ""
+        assert bbd.ok("inspect", "-s", "-f", "{{.SizeRw}}", cid).strip() == "0"
+        assert bbd.ok("ps", "-s", "--format", "{{.Size}}").startswith("0B (virtual ")
+        bbd.ok("exec", cid, "sh", "-c", "echo x > /tmp/f")
+        assert bbd.ok("diff", cid).splitlines() == ["C /tmp", "A /tmp/f"]
+        assert bbd.ok("ps", "-s", "--format", "{{.Size}}").startswith("2B (virtual ")
+        bbd.ok("commit", "-m", "my msg", cid, "committed:1")
+        row = bbd.ok("history", "--format", "{{.CreatedBy}}|{{.Size}}|{{.Comment}}",
+                     "committed:1").splitlines()[0]
+        assert row == "sh -c sleep 300 # a 'b' \"c\" x y |2B|my msg"
+        df = [json.loads(x) for x in
+              bbd.ok("system", "df", "--format", "{{json .}}").splitlines()]
+        base = int(bbd.ok("image", "inspect", "-f", "{{.Size}}", "busybox").strip())
+        from orlop.units import human_size
+
+        assert df[0]["Size"] == human_size(base + 2, 4)  # busybox's layer once
+        assert df[0]["Active"] == "1"
+    finally:
+        bbd.docker("rm", "-f", cid)
