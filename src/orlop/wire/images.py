@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orlop.errors import ConflictError, InvalidParameterError
+from orlop.errors import ConflictError, InvalidParameterError, NotFoundError
 from orlop.wire.summary import epoch, image_summary
 
 if TYPE_CHECKING:
@@ -146,9 +146,19 @@ def image_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
                      "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
                      "Comment": h.get("comment", "")})
     rows.reverse()
-    if rows:
-        rows[0]["Id"] = image.id
-        rows[0]["Tags"] = list(image.repo_tags)
+    # moby: the ids follow the ``parent`` chain (a commit's or a build step's), one per
+    # row from the newest, while those images are here; the rest stay <missing>.
+    current: Image | None = image
+    for row in rows:
+        if current is None:
+            break
+        row["Id"] = current.id
+        row["Tags"] = list(current.repo_tags) or None  # moby: a nil slice, null
+        parent = str(current.config.get("parent") or "")
+        try:
+            current = engine.images.get(parent) if parent else None
+        except NotFoundError:
+            current = None
     return rows
 
 
