@@ -267,7 +267,8 @@ class LocalContainers:
 
     def container_exec(self, ref: str, opts: ExecOptions) -> int:
         """The process's exit code; one that could not be started is reported as the
-        docker CLI (and orlopd's exec stream) does: its message on stderr, 126/127."""
+        docker CLI shows dockerd's (and orlopd's) exec stream: its message on stdout
+        ending in "\\r\\n" (moby writes the start's error to the exec's stdout), 126/127."""
         from orlop.engine.containers.exec import exec_container
         from orlop.engine.containers.procio import Stdio
         from orlop.errors import RuntimeFailedError
@@ -275,7 +276,7 @@ class LocalContainers:
         try:
             return exec_container(self.engine, ref, opts, Stdio(0, 1, 2))
         except RuntimeFailedError as err:
-            write_all(2, f"{err}\n".encode())
+            write_all(1, f"{err}\r\n".encode())
             return err.exit_code
 
 
