@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from orlop.images.store import Image, ImageStore
 
 
-def _has_content(upper_fd: int) -> bool:
+def has_content(upper_fd: int) -> bool:
     """Whether the layer has anything but the engine's own entries (then the commit
     adds no layer, as moby's for an unchanged container)."""
     with os.scandir(upper_fd) as it:
@@ -97,7 +97,7 @@ def commit_container(engine: Services, ref: str, reference: str | None, *,
     upper = engine.config.containers_dir / c.id / "diff"
     upper_fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        if _has_content(upper_fd):
+        if has_content(upper_fd):
             diff_ids = [*image.diff_ids, layer_from_upper(engine.images, upper_fd, targets)]
             empty = False
         else:
