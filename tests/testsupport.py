@@ -110,21 +110,11 @@ def until(pred: Callable[[], object], timeout: float) -> bool:
 def make_pki(d: Path, ca_cn: str, server_cn: str, client_cn: str) -> None:
     """In ``d``, as ``--tlsverify`` daemons and clients take them: a CA (ca.pem,
     ca-key.pem), a server certificate for 127.0.0.1 (server-cert.pem, server-key.pem) and
-    a client certificate (cert.pem, key.pem), EC P-256, valid one day."""
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem")
-    run("req", "-x509", "-new", "-key", "ca-key.pem", "-days", "1", "-subj", f"/CN={ca_cn}",
-        "-out", "ca.pem")
-    for prefix, cn, ext in (("server-", server_cn, "subjectAltName=IP:127.0.0.1\n"),
-                            ("", client_cn, "extendedKeyUsage=clientAuth\n")):
-        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{prefix}key.pem")
-        run("req", "-new", "-key", f"{prefix}key.pem", "-subj", f"/CN={cn}", "-out", "x.csr")
-        (d / "x.ext").write_text(ext)
-        run("x509", "-req", "-in", "x.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-days", "1", "-extfile", "x.ext", "-out", f"{prefix}cert.pem")
+    a client certificate (cert.pem, key.pem), EC P-256."""
+    make_ca(d, "ca", ca_cn)
+    make_cert(d, "ca", "server-cert.pem", "server-key.pem", server_cn,
+              "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    make_cert(d, "ca", "cert.pem", "key.pem", client_cn, "extendedKeyUsage=clientAuth\n")
 
 
 def busybox_tarball() -> Path:
@@ -198,3 +188,26 @@ def network_leftovers(root: Path) -> list[str]:
         if not servers or time.monotonic() > deadline:
             return out + servers
         time.sleep(0.1)
+
+
+def _openssl(cwd: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d: Path, name: str, cn: str) -> None:
+    """A self-signed CA: ``NAME.pem`` and ``NAME-key.pem`` in ``d`` (openssl CLI)."""
+    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+             "-out", f"{name}-key.pem")
+    _openssl(d, "req", "-x509", "-new", "-key", f"{name}-key.pem", "-sha256", "-days", "2",
+             "-subj", f"/CN={cn}", "-out", f"{name}.pem")
+
+
+def make_cert(d: Path, ca: str, out: str, key: str, cn: str, ext: str) -> None:
+    """A certificate ``out`` with key ``key`` signed by the CA ``ca``; ``ext`` holds its
+    X.509 extensions (openssl's extfile syntax)."""
+    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+    _openssl(d, "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", f"{out}.csr")
+    (d / f"{out}.ext").write_text(ext)
+    _openssl(d, "x509", "-req", "-in", f"{out}.csr", "-CA", f"{ca}.pem", "-CAkey",
+             f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-sha256", "-extfile",
+             f"{out}.ext", "-out", out)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from plugin_util import rclone  # noqa: F401 - pytest fixture (a real volume plugin)
 from registry_util import registry  # noqa: F401 - pytest fixture (a real registry)
 from testsupport import busybox_tarball, mounts_under, scratch_dir  # noqa: F401 - mounts_under: for the tests
 

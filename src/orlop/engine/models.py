@@ -53,6 +53,7 @@ class RunOptions:
     mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)
+    volume_driver: str = ""  # --volume-driver (HostConfig.VolumeDriver): -v volumes' driver
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     cwd: str = "/"  # the CLI's working directory, for -v ./rel:/x
@@ -119,6 +120,7 @@ class HostConfig:
     auto_remove: bool
     runtime: str
     readonly_rootfs: bool = False
+    volume_driver: str = ""  # --volume-driver: the driver of -v volumes
     restart_policy: dict[str, Any] = field(
         default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
     log_config: dict[str, Any] = field(

@@ -178,6 +178,17 @@ class ImageStore:
 
     # --- layers ------------------------------------------------------------------
 
+    def layer_sizes(self, diff_ids: Sequence[str]) -> builtins.list[int]:
+        """The content size of each layer (Docker's per-layer ``Size`` in ``history``
+        and ``system df``), 0 for one not registered."""
+        with self.db.read() as conn:
+            out = []
+            for diff_id in diff_ids:
+                row = conn.execute("SELECT content_size FROM layers WHERE diff_id = ?",
+                                   (diff_id,)).fetchone()
+                out.append(int(row["content_size"]) if row is not None else 0)
+            return out
+
     def _stage(self, stream: BinaryIO,
                 reopen: Callable[[], BinaryIO] | None = None) -> _Staged:
         """Extract into a fresh staging dir, recording the tar-split beside it, flushed

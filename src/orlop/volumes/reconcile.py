@@ -24,7 +24,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orlop.errors import SystemFailureError
+from orlop.errors import OrlopError, SystemFailureError
 from orlop.volumes.dirs import (
     TMP_PREFIX,
     TRASH_PREFIX,
@@ -34,6 +34,7 @@ from orlop.volumes.dirs import (
     rename_noreplace,
     staging_name,
 )
+from orlop.volumes.drivers.plugin import PluginDriver, recorded_plugin
 from orlop.volumes.drivers.registry import DriverRegistry
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.names import is_valid_name
@@ -121,12 +122,15 @@ class Reconciler:
             for name in sorted(dirs.keys() - rows):
                 try:
                     with opened_dir(name, vfd) as vol_fd:
-                        options = drv.adopt(vol_fd)
+                        # A plugin volume's directory says so (drivers/plugin.py).
+                        plugin = recorded_plugin(vol_fd)
+                        driver, options = plugin if plugin is not None else (
+                            drv.name, drv.adopt(vol_fd))
                 except OSError as err:
                     report.errors.append(f"{name}: {err}")
                     continue
                 created = datetime.fromtimestamp(dirs[name].st_mtime, UTC)
-                tx.insert(name, drv.name, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
+                tx.insert(name, driver, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
                           options, anonymous=False)
                 report.dirs_adopted.append(name)
 
@@ -145,8 +149,20 @@ class Reconciler:
     def _reconcile_mounts(self, vfd: int, running: set[str] | frozenset[str],
                           report: ReconcileReport) -> None:
         with self.store.write() as tx:
-            report.refs_released.extend(tx.release_mount_refs_except(running))
+            released = tx.release_mount_refs_except(running)
+            report.refs_released.extend(released)
             candidates = tx.unmounted_with_options()
+            drivers = {name: vol.driver for name, _ in released
+                       if (vol := tx.get(name)) is not None}
+        for name, ref in released:
+            # A plugin counts mount IDs itself: each released reference is its Unmount
+            # (after the COMMIT: no plugin call inside a write transaction).
+            drv = self.drivers.get(drivers.get(name, ""))
+            if isinstance(drv, PluginDriver):
+                try:
+                    drv.detach(name, ref)
+                except OrlopError as err:
+                    report.errors.append(f"{name}: {err}")
         for vol in candidates:
             drv = self.drivers.get(vol.driver)
             if drv is None or not drv.needs_mount(vol.options):

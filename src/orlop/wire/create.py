@@ -85,6 +85,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     host: dict[str, Any] = {
         "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
         "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
+        "VolumeDriver": opts.volume_driver,
         "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
         "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
         "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
@@ -194,6 +195,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "runtime": field_str(host, "Runtime", "HostConfig."), "volumes": volumes,
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
+        "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
         "labels": field_str_map(body, "Labels"),
         "read_only": field_bool(host, "ReadonlyRootfs", "HostConfig."),
     }

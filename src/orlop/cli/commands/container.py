@@ -157,10 +157,11 @@ _DEFAULT_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t"
 def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     """One ``GET /containers/json`` entry as the fields of ``ps --format``."""
     from orlop.cli.units import human_duration
+    from orlop.mounts.validate import go_quote
 
     command = str(c.get("Command") or "")
     if trunc and len(command) > 20:
-        command = command[:19] + "…"
+        command = command[:19] + "…"  # the docker CLI's Ellipsis(command, 20)
     created = int(c.get("Created") or 0)
     mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
     if trunc:
@@ -169,7 +170,7 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     return {
         "ID": c["Id"][:12] if trunc else c["Id"],
         "Image": str(c.get("Image") or ""),
-        "Command": f'"{command}"',
+        "Command": go_quote(command),  # strconv.Quote, as the docker CLI
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
         "RunningFor": human_duration(now - created) + " ago",
         "Status": str(c.get("Status") or ""),
@@ -181,8 +182,17 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
         "Networks": ",".join(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),
         "LocalVolumes": str(sum(1 for m in c.get("Mounts") or []
                                 if m.get("Type") == "volume")),
-        "Size": "",
+        "Size": _size_column(c),
     }
+
+
+def _size_column(c: dict[str, Any]) -> str:
+    """The docker CLI's SIZE: ``2B (virtual 1.99MB)`` (the writable layer, then with
+    the image), the first alone when there is no SizeRootFs."""
+    from orlop.cli.units import human_size
+
+    rw, root = int(c.get("SizeRw") or 0), int(c.get("SizeRootFs") or 0)
+    return f"{human_size(rw)} (virtual {human_size(root)})" if root > 0 else human_size(rw)
 
 
 def _ports_column(ports: list[dict[str, object]]) -> str:
@@ -211,10 +221,14 @@ def _ps(argv: list[str], ctx: Context) -> int:
                    help="Show n last created containers (includes all states)")
     p.add_argument("-l", "--latest", action="store_true",
                    help="Show the latest created container (includes all states)")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     args = p.parse_args(argv)
     filters = _parse_filters(args.filter)
     limit = 1 if args.latest else args.last
-    containers = ctx.backend().container_list(args.all, filters or None, limit)
+    fmt = args.format or (_DEFAULT_TABLE + ("\t{{.Size}}" if args.size else ""))
+    # the docker CLI asks for sizes with -s, or when the format uses .Size
+    size = args.size or ".Size" in fmt
+    containers = ctx.backend().container_list(args.all, filters or None, limit, size=size)
     trunc = not args.no_trunc
     if args.quiet:
         for c in containers:
@@ -222,7 +236,6 @@ def _ps(argv: list[str], ctx: Context) -> int:
         return 0
     now = time.time()
     items = [_ps_item(c, trunc, now) for c in containers]
-    fmt = args.format or _DEFAULT_TABLE
     if fmt == "json":
         fmt = "{{json .}}"
     if not fmt.startswith("table"):

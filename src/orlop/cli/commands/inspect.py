@@ -31,7 +31,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         for kind in kinds:
             try:
                 if kind == "container":
-                    results.append(backend.container_inspect(ref))
+                    results.append(backend.container_inspect(ref, size=args.size))
                 elif kind == "image":
                     results.append(backend.image_inspect(ref))
                 elif kind == "volume":

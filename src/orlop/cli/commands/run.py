@@ -76,6 +76,8 @@ def _parser(name: str) -> Parser:
     p.add_argument("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
     p.add_argument("--volumes-from", action="append", default=[],
                    help="Mount volumes from the specified container(s)")
+    p.add_argument("--volume-driver", default="",
+                   help="Optional volume driver for the container")
     p.add_argument("-l", "--label", action="append", default=[],
                    help="Set meta data on a container")
     p.add_argument("--read-only", action="store_true",
@@ -201,6 +203,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
         healthcheck=_healthcheck(args),
+        volume_driver=args.volume_driver,
     )
     streams = _streams(args.attach, args.interactive)
     backend = ctx.backend()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
+from orlop.engine.containers.ownership import check_bind_chown
 from orlop.engine.models import RunOptions
 from orlop.mounts.parser import (
     check_duplicates,
@@ -81,7 +82,8 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
     """Every user spec parsed and checked, before the engine touches anything.
 
     Binds of the engine root, of a directory holding it or of anything in it get
-    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
+    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``); a ``U``
+    bind of a directory Podman never chowns is refused (``check_bind_chown``).
     """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
     mflags = list(opts.mount_specs)  # parsed where they were given (CLI or orlopd)
@@ -94,6 +96,11 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
     root = os.path.realpath(engine_root)
     vflags = [_daemon_root_checked(s, root) for s in vflags]
     mflags = [_daemon_root_checked(s, root) for s in mflags]
+    for spec in [*vflags, *mflags]:
+        check_bind_chown(spec, root)  # U on /etc, $HOME...: refused before anything exists
+    if opts.volume_driver:  # --volume-driver: the driver of -v volumes (not --mount's)
+        vflags = [replace(s, volume_driver=opts.volume_driver) if s.type == "volume" else s
+                  for s in vflags]
     return UserSpecs(vflags, mflags, tflags, volumes_from)
 
 
@@ -159,7 +166,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeMaker, plan: MountPlan) -> Mou
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(
-            name, spec.volume_driver or "local",
+            name, spec.volume_driver,  # "": the recorded driver, a plugin having it, or local
             options=dict(spec.volume_options) or None,
             labels=dict(spec.volume_labels) or None,
             anonymous=not spec.source,

@@ -46,10 +46,30 @@ def _flag(request: web.Request, key: str, default: bool = False) -> bool:
     return raw.lower() in ("1", "true", "yes")
 
 
+# Query parameters of POST /build that Orlop's builder does not apply, with the value
+# that means "not asked for" (the docker CLI sends most of them on every build).  Any
+# other value is refused rather than ignored.
+_UNSUPPORTED = {
+    "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
+    "cpuperiod": "0", "cpuquota": "0", "shmsize": "0", "ulimits": "[]", "cachefrom": "[]",
+    "extrahosts": "", "squash": "false", "outputs": "", "isolation": "",
+}
+
+
+def _refuse_unsupported(request: web.Request) -> None:
+    for key, neutral in _UNSUPPORTED.items():
+        raw = request.query.get(key)
+        if raw is None or raw in ("", neutral, "null") or (neutral == "false" and raw == "0"):
+            continue
+        raise InvalidParameterError(f"build parameter {key}={raw} is not supported by "
+                                    "Orlop's builder")
+
+
 def options(request: web.Request) -> BuildOptions:
     """Docker's query parameters (API 1.41 ``POST /build``)."""
     from orlop.build.options import BuildOptions
 
+    _refuse_unsupported(request)
     q = request.query
     args = _json_map(request, "buildargs")
     labels = _json_map(request, "labels")

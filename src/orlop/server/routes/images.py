@@ -127,10 +127,21 @@ async def load(request: web.Request) -> web.Response:
     JSON message stream of ``Loaded image: ...`` lines (``quiet``, which the docker CLI
     sends when its output is not a terminal, only silences progress, of which there is
     none: the lines are sent either way, as dockerd does)."""
+    from orlop.errors import OrlopError
+
     ctx = ctx_of(request)
     query_bool(request, "quiet")  # validated
     async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
-        lines = await ctx.call(lambda e: e.load_images(f))
+        try:
+            lines = await ctx.call(lambda e: e.load_images(f))
+        except (OrlopError, OSError) as err:
+            # moby's postImagesLoad: the headers are sent, a failure is the stream's
+            # last message (200 and an errorDetail, which docker-py's images.load
+            # raises as ImageLoadError and the docker CLI prints).
+            text = str(err)
+            message = {"errorDetail": {"message": text}, "error": text}
+            return web.Response(body=json.dumps(message).encode() + b"\r\n",
+                                content_type="application/json")
     body = b"".join(
         json.dumps({"stream": line + "\n"}).encode() + b"\r\n" for line in lines)
     return web.Response(body=body, content_type="application/json")
