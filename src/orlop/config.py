@@ -15,6 +15,10 @@ class EngineConfig:
     root: Path
     run_root: Path
     runtime: str = "orlop"  # "orlop" = the built-in runtime; else a name or path of an OCI runtime
+    # Where Docker volume plugins are discovered (volumes/plugins/discovery.py): None is
+    # Docker's /run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins;
+    # ORLOP_PLUGIN_DIRS (":"-separated) replaces them, e.g. for tests.
+    plugin_dirs: tuple[Path, ...] | None = None
 
     @classmethod
     def from_env(
@@ -31,6 +35,7 @@ class EngineConfig:
             root=r,
             run_root=Path(os.path.abspath(rr)),
             runtime=runtime or os.environ.get("ORLOP_RUNTIME") or "orlop",
+            plugin_dirs=_plugin_dirs(os.environ.get("ORLOP_PLUGIN_DIRS")),
         )
 
     @property
@@ -53,3 +58,10 @@ class EngineConfig:
     def tmp_dir(self) -> Path:
         """Staging area on the same filesystem as the store, so renames are atomic."""
         return self.root / "tmp"
+
+
+def _plugin_dirs(value: str | None) -> tuple[Path, ...] | None:
+    """``ORLOP_PLUGIN_DIRS`` as directories; None when unset (Docker's defaults)."""
+    if value is None:
+        return None
+    return tuple(Path(os.path.abspath(p)) for p in value.split(":") if p)

@@ -53,6 +53,7 @@ class RunOptions:
     mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)
+    volume_driver: str = ""  # --volume-driver (HostConfig.VolumeDriver): -v volumes' driver
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     cwd: str = "/"  # the CLI's working directory, for -v ./rel:/x
@@ -86,7 +87,6 @@ class RunOptions:
     uts_mode: str = ""  # --uts: "" (private) | host
     cgroupns_mode: str = ""  # --cgroupns: "" (the daemon's default) | host | private
     group_add: list[str] = field(default_factory=list)  # --group-add: names or gids
-    volume_driver: str = ""  # HostConfig.VolumeDriver: the driver of new named volumes
     platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
 
 
@@ -158,6 +158,7 @@ class HostConfig:
     auto_remove: bool
     runtime: str
     readonly_rootfs: bool = False
+    volume_driver: str = ""  # --volume-driver: the driver of -v volumes
     restart_policy: dict[str, Any] = field(
         default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
     log_config: dict[str, Any] = field(
@@ -189,7 +190,6 @@ class HostConfig:
     uts_mode: str = ""
     cgroupns_mode: str = "host"
     group_add: list[str] | None = None
-    volume_driver: str = ""
     # HostConfig.Mounts as records written before the specs were kept typed held it:
     # Docker's entries, shown as they are (never written again).
     legacy_api_mounts: list[dict[str, Any]] | None = None

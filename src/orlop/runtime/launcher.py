@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
-from orlop.kernel.fdio import read_all
+from orlop.kernel.fdio import read_all_and_close
 from orlop.kernel.flags import CloneFlag
 from orlop.runtime.failure import InitStepError, report, step_error
 from orlop.runtime.init import MSG_CREATED, MSG_EXEC, InitContext, container_init, exit_code_for
@@ -125,10 +125,7 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
         for fd in (pid_w, err_w, fifo_fd, caller_pidfd):
             if fd is not None:
                 os.close(fd)
-    try:
-        raw_pid = read_all(pid_r)
-    finally:
-        os.close(pid_r)
+    raw_pid = read_all_and_close(pid_r)
     os.waitpid(c1, 0)
     c2 = int(raw_pid) if raw_pid.strip() else 0
     try:

@@ -85,6 +85,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     host: dict[str, Any] = {
         "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
         "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
+        "VolumeDriver": opts.volume_driver,
         "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
         "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
         "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
@@ -103,7 +104,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "Devices": [d.to_api() for d in opts.devices] or None,
         "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
         "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
-        "GroupAdd": list(opts.group_add) or None, "VolumeDriver": opts.volume_driver,
+        "GroupAdd": list(opts.group_add) or None,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -203,6 +204,7 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
         "runtime": field_str(host, "Runtime", "HostConfig."), "volumes": volumes,
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
+        "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
         "labels": field_str_map(body, "Labels"),
         "read_only": field_bool(host, "ReadonlyRootfs", "HostConfig."),
     }
@@ -263,7 +265,6 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
         "uts_mode": field_str(host, "UTSMode", where),
         "cgroupns_mode": field_str(host, "CgroupnsMode", where),
         "group_add": list(field_str_list(host, "GroupAdd", where) or []),
-        "volume_driver": field_str(host, "VolumeDriver", where),
         "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
         "platform": platform,
     }

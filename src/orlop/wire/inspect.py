@@ -13,12 +13,28 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 
-def inspect_container(engine: Engine, ref: str) -> dict[str, Any]:
-    """``docker inspect CONTAINER`` / ``GET /containers/{id}/json``."""
+def inspect_container(engine: Engine, ref: str, size: bool = False) -> dict[str, Any]:
+    """``docker inspect [-s] CONTAINER`` / ``GET /containers/{id}/json[?size=1]``; with
+    ``size``, Docker's ``SizeRw`` and ``SizeRootFs``."""
     c = engine.get_container(ref)
     image = engine.images.get(c.image_id)
-    return container_json(engine, c, engine.mount_points(c.id),
-                          engine.images.layer_dirs(image))
+    out = container_json(engine, c, engine.mount_points(c.id),
+                         engine.images.layer_dirs(image))
+    if size:
+        out.update(container_sizes(engine, c))
+    return out
+
+
+def container_sizes(engine: Engine, c: Container) -> dict[str, int]:
+    """``SizeRw`` (the writable layer) and ``SizeRootFs`` (it plus the image)."""
+    from orlop.engine.files.changes import writable_size
+
+    rw = writable_size(engine.config, c)
+    try:
+        base = engine.images.get(c.image_id).size
+    except Exception:
+        base = 0
+    return {"SizeRw": rw, "SizeRootFs": rw + base}
 
 
 def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],

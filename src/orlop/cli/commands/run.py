@@ -80,6 +80,8 @@ def _parser(name: str) -> Parser:
     p.add_argument("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
     p.add_argument("--volumes-from", action="append", default=[],
                    help="Mount volumes from the specified container(s)")
+    p.add_argument("--volume-driver", default="",
+                   help="Optional volume driver for the container")
     p.add_argument("-l", "--label", action="append", default=[],
                    help="Set meta data on a container")
     p.add_argument("--read-only", action="store_true",
@@ -125,8 +127,6 @@ def _parser(name: str) -> Parser:
                    help="Cgroup namespace to use (host|private)")
     p.add_argument("--group-add", action="append", default=[],
                    help="Add additional groups to join")
-    p.add_argument("--volume-driver", default="",
-                   help="Optional volume driver for the container")
     p.add_argument("image", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p

@@ -424,14 +424,18 @@ def _read_int(path: Path) -> int:
     return int(text) if text.isdigit() else 0
 
 
+def _lines(path: Path) -> list[str] | None:
+    """The lines of a stat file; None when it cannot be read (no such controller)."""
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return None
+
+
 def _read_kv(path: Path) -> dict[str, int]:
     """``key value`` lines (memory.stat, cpu.stat, cpuacct.stat)."""
     out: dict[str, int] = {}
-    try:
-        text = path.read_text()
-    except OSError:
-        return out
-    for line in text.splitlines():
+    for line in _lines(path) or []:
         key, _, value = line.partition(" ")
         if value.strip().isdigit():
             out[key] = int(value)
@@ -440,12 +444,11 @@ def _read_kv(path: Path) -> dict[str, int]:
 
 def _blkio_v1(path: Path) -> list[tuple[int, int, str, int]] | None:
     """``8:0 Read 4096`` lines; Docker lower-cases the op only on v2, keeping v1's."""
-    try:
-        text = path.read_text()
-    except OSError:
+    lines = _lines(path)
+    if lines is None:
         return None
     out = []
-    for line in text.splitlines():
+    for line in lines:
         parts = line.split()
         if len(parts) == 3 and ":" in parts[0] and parts[2].isdigit():
             major, _, minor = parts[0].partition(":")
@@ -455,12 +458,11 @@ def _blkio_v1(path: Path) -> list[tuple[int, int, str, int]] | None:
 
 def _io_stat(path: Path) -> list[tuple[int, int, str, int]] | None:
     """v2 ``8:0 rbytes=1 wbytes=2 ...`` as Docker's v1-shaped entries (op read/write)."""
-    try:
-        text = path.read_text()
-    except OSError:
+    lines = _lines(path)
+    if lines is None:
         return None
     out = []
-    for line in text.splitlines():
+    for line in lines:
         dev, *fields = line.split()
         major, _, minor = dev.partition(":")
         kv = dict(f.split("=", 1) for f in fields if "=" in f)

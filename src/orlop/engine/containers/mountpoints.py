@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
+from orlop.engine.containers.ownership import check_bind_chown
 from orlop.engine.models import RunOptions
 from orlop.errors import InvalidParameterError
 from orlop.mounts.parser import (
@@ -82,7 +83,8 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
     """Every user spec parsed and checked, before the engine touches anything.
 
     Binds of the engine root, of a directory holding it or of anything in it get
-    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
+    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``); a ``U``
+    bind of a directory Podman never chowns is refused (``check_bind_chown``).
     """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
     mflags = list(opts.mount_specs)  # parsed where they were given (CLI or orlopd)
@@ -99,6 +101,8 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
     for spec in asked:  # as asked (the rslave given to the engine root's binds is not)
         if spec.type == "bind":
             check_bind_propagation(spec.source, spec.propagation)
+    for spec in [*vflags, *mflags]:
+        check_bind_chown(spec, root)  # U on /etc, $HOME...: refused before anything exists
     if opts.volume_driver:
         # HostConfig.VolumeDriver: the driver of the volumes -v creates (moby's rule).
         vflags = [replace(s, volume_driver=opts.volume_driver)
@@ -194,7 +198,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeMaker, plan: MountPlan) -> Mou
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(
-            name, spec.volume_driver or "local",
+            name, spec.volume_driver,  # "": the recorded driver, a plugin having it, or local
             options=dict(spec.volume_options) or None,
             labels=dict(spec.volume_labels) or None,
             anonymous=not spec.source,

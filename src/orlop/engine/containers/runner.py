@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from orlop.engine import store
 from orlop.engine.containers.bundle import build_spec, process_env
 from orlop.engine.containers.cgroups import Cgroup, Resources
+from orlop.engine.containers.ownership import apply_ownership
 from orlop.engine.containers.procio import (
     _FORWARDED,
     Stdio,
@@ -33,6 +34,7 @@ from orlop.engine.containers.procio import (
 )
 from orlop.engine.containers.users import resolve_user
 from orlop.engine.files.copyup import copy_up
+from orlop.engine.files.initlayer import ensure_mtab
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import InvalidParameterError, OrlopError, RuntimeFailedError
@@ -121,6 +123,7 @@ def prepare(engine: Services, c: Container,
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
+    points = apply_ownership(engine, c, points, lowers, cdir)  # U: chown to the user
     from orlop.engine.net.setup import attach
 
     spec = _spec_for(engine, c, points, lowers, cdir,
@@ -351,6 +354,8 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
     (cdir / "hostname").write_text(hostname + "\n")
     (cdir / "hosts").write_text(net.hosts)
     (cdir / "resolv.conf").write_text(net.resolv)
+    with contextlib.suppress(FileNotFoundError):  # no writable layer: nothing to add
+        ensure_mtab(cdir / "diff", lowers)  # moby's init layer has it (files/initlayer.py)
     by_dest = {mp.destination: mp for mp in points}
     rro_error = (recursive_ro_error(c.runtime or engine.config.runtime)
                  if any(not mp.rw for mp in points) else None)

@@ -100,13 +100,17 @@ async def list_containers(request: web.Request) -> web.Response:
     all_ = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
     filters = query_filters(request)
+    size = query_bool(request, "size")
     return json_response(await ctx_of(request).call(
-        lambda e: list_summaries(e, all_=all_, filters=filters, limit=limit, server=True)))
+        lambda e: list_summaries(e, all_=all_, filters=filters, limit=limit, server=True,
+                                 size=size)))
 
 
 async def inspect(request: web.Request) -> web.Response:
     ref = _cid(request)
-    return json_response(await ctx_of(request).call(lambda e: inspect_container(e, ref)))
+    size = query_bool(request, "size")
+    return json_response(await ctx_of(request).call(
+        lambda e: inspect_container(e, ref, size)))
 
 
 # --- start / wait ----------------------------------------------------------------------------
