@@ -15,21 +15,27 @@ class EngineConfig:
     A hand-written class, not a frozen dataclass: every CLI verb (``orlop --help`` too)
     imports this module, and ``dataclasses`` (with ``inspect``) costs ~5 ms at start-up."""
 
-    __slots__ = ("root", "run_root", "runtime")
+    __slots__ = ("plugin_dirs", "root", "run_root", "runtime")
     root: Path
     run_root: Path
     runtime: str  # "orlop" = the built-in runtime; else a name or path of an OCI runtime
+    # Where Docker volume plugins are discovered (volumes/plugins/discovery.py): None is
+    # Docker's /run/docker/plugins, /etc/docker/plugins, /usr/lib/docker/plugins;
+    # ORLOP_PLUGIN_DIRS (":"-separated) replaces them, e.g. for tests.
+    plugin_dirs: tuple[Path, ...] | None
 
-    def __init__(self, root: Path, run_root: Path, runtime: str = "orlop") -> None:
+    def __init__(self, root: Path, run_root: Path, runtime: str = "orlop",
+                 plugin_dirs: tuple[Path, ...] | None = None) -> None:
         object.__setattr__(self, "root", root)
         object.__setattr__(self, "run_root", run_root)
         object.__setattr__(self, "runtime", runtime)
+        object.__setattr__(self, "plugin_dirs", plugin_dirs)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")
 
-    def _key(self) -> tuple[Path, Path, str]:
-        return (self.root, self.run_root, self.runtime)
+    def _key(self) -> tuple[Path, Path, str, tuple[Path, ...] | None]:
+        return (self.root, self.run_root, self.runtime, self.plugin_dirs)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is EngineConfig and self._key() == other._key()
@@ -39,9 +45,10 @@ class EngineConfig:
 
     def __repr__(self) -> str:
         return (f"EngineConfig(root={self.root!r}, run_root={self.run_root!r}, "
-                f"runtime={self.runtime!r})")
+                f"runtime={self.runtime!r}, plugin_dirs={self.plugin_dirs!r})")
 
-    def __reduce__(self) -> tuple[type[EngineConfig], tuple[Path, Path, str]]:
+    def __reduce__(self) -> tuple[type[EngineConfig],
+                                  tuple[Path, Path, str, tuple[Path, ...] | None]]:
         return (EngineConfig, self._key())
 
     @classmethod
@@ -59,6 +66,7 @@ class EngineConfig:
             root=r,
             run_root=Path(os.path.abspath(rr)),
             runtime=runtime or os.environ.get("ORLOP_RUNTIME") or "orlop",
+            plugin_dirs=_plugin_dirs(os.environ.get("ORLOP_PLUGIN_DIRS")),
         )
 
     @property
@@ -81,3 +89,10 @@ class EngineConfig:
     def tmp_dir(self) -> Path:
         """Staging area on the same filesystem as the store, so renames are atomic."""
         return self.root / "tmp"
+
+
+def _plugin_dirs(value: str | None) -> tuple[Path, ...] | None:
+    """``ORLOP_PLUGIN_DIRS`` as directories; None when unset (Docker's defaults)."""
+    if value is None:
+        return None
+    return tuple(Path(os.path.abspath(p)) for p in value.split(":") if p)

@@ -220,6 +220,13 @@ command("volume rm", "volume", "Remove one or more volumes",
         long="Remove one or more volumes. You cannot remove a volume that is in use by a "
              "container.")
 
+# --- plugins (legacy Docker plugins found on disk: docs/volume-plugins.md) ------------
+group("plugin", "plugin", "Manage plugins")
+command("plugin ls", "plugin", "List plugins", also=("plugin list",),
+        long="List the Docker volume plugins Orlop finds: sockets in /run/docker/plugins "
+             "and spec files in /etc/docker/plugins and /usr/lib/docker/plugins (or the "
+             "directories ORLOP_PLUGIN_DIRS names), each asked to activate now.")
+
 # --- networks (the group dispatches its own verbs) ------------------------------------
 group("network", "network", "Manage networks")
 command("network connect", "network", "Connect a container to a network",
@@ -264,6 +271,10 @@ command("logout", "distribution", "Log out from a registry", "[SERVER]", section
 command("inspect", "inspect", "Return low-level information on Docker objects",
         "[OPTIONS] NAME|ID [NAME|ID...]")
 command("version", "system", "Show the Orlop version information", section=COMMON)
+command("dashboard", "dashboard", "Open orlopd's volumes dashboard in a web browser",
+        long="Open orlopd's volumes dashboard in a web browser\n\nForwards a loopback port "
+             "to orlopd's unix socket, with a token for this launch, and prints the "
+             "address to open (docs/dashboard.md).")
 
 # name -> (module, summary): what main() dispatches on (kept for callers of the old table).
 COMMANDS: dict[str, tuple[str, str]] = {n: (c.module, c.summary)

@@ -175,8 +175,10 @@ class Engine(Services):
         return container_changes(self.images, self.config, self.get_container(ref))
 
     def log_path(self, c: Container) -> Path:
+        from orlop.engine.containers.logs import check_readable
         from orlop.engine.containers.monitor import log_path
 
+        check_readable(c)
         return log_path(self.config, c.id)
 
     def is_running(self, c: Container) -> bool:

@@ -260,6 +260,15 @@ class VolumeTx:
         return [r[0] for r in self.conn.execute(
             "SELECT ref FROM volume_mounts WHERE volume_name = ? AND ref != ?", (name, ref))]
 
+    def held_by(self, ref: str) -> builtins.list[str]:
+        """The volumes whose driver mount ``ref`` holds."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT volume_name FROM volume_mounts WHERE ref = ? ORDER BY 1", (ref,))]
+
+    def has_mount_ref(self, name: str, ref: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM volume_mounts WHERE volume_name = ? AND "
+                                 "ref = ?", (name, ref)).fetchone() is not None
+
     def has_mount_refs(self, name: str) -> bool:
         return self.conn.execute("SELECT 1 FROM volume_mounts WHERE volume_name = ?",
                                  (name,)).fetchone() is not None

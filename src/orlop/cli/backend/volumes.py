@@ -75,8 +75,15 @@ class LocalVolumes:
         return SnapshotStore(self.engine.volumes).restore(volume, name).to_wire()
 
 
+    def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        return [s.to_wire() for s in self.engine.volumes.plugins(filters)]
+
+
 class RemoteVolumes:
     api: APIClient
+
+    def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        return self.api.plugins(filters)
 
     def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
