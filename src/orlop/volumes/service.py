@@ -285,6 +285,9 @@ class VolumeService:
         """(driver, name) of each volume :meth:`list` selects, by name: all that the
         default ``volume ls`` table and ``-q`` print, without a dict per volume."""
         flt = build_filter(filters)
+        if self.drivers.plugins():  # plugins' own volumes are listed too: list_inspect
+            merged = self.list_inspect(filters)
+            return [(str(v["Driver"]), str(v["Name"])) for v in merged]
         with self.store.read() as tx:
             return tx.brief(flt)
 
