@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import UnixConn, stop_process  # noqa: E402
+from common import UnixConn, run_threads, stop_process, wait_for_socket  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests"))
 from dockerd_util import Dockerd, start_dockerd  # noqa: E402
@@ -58,15 +57,8 @@ def start_orlopd(base: Path) -> tuple[subprocess.Popen[bytes], str]:
     sock = str(base / "orlopd.sock")
     proc = subprocess.Popen([sys.executable, "-m", "orlop.server.main", "-H", f"unix://{sock}",
                              "--root", str(base / "root"), "--log-level", "warning"])
-    for _ in range(200):
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(sock)
-            return proc, sock
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("orlopd did not start")
+    wait_for_socket(proc, sock)
+    return proc, sock
 
 
 def bench_list(sock: str, seconds: float, clients: int = 8) -> tuple[float, float]:
@@ -86,13 +78,8 @@ def bench_list(sock: str, seconds: float, clients: int = 8) -> tuple[float, floa
         with lock:
             lat.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(lat) / (time.perf_counter() - t0), p99(lat)
+    elapsed = run_threads(worker, clients)
+    return len(lat) / elapsed, p99(lat)
 
 
 def bench_cycle(sock: str, cycles: int) -> tuple[float, float]:

@@ -18,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -72,7 +74,22 @@ def fill(data: Path, size: int, files: int) -> None:
                 off = 0
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class Dataset:
+    """A volume filled for a bench, in a scratch directory removed afterwards."""
+
+    args: argparse.Namespace  # --size-mib, --files, --runs
+    work: Path  # the scratch directory
+    root: Path  # Orlop's --root, inside it
+    data: Path  # the volume's data directory
+    mib: float  # its size
+
+
+@contextmanager
+def dataset(volume: str) -> Iterator[Dataset]:
+    """The command line's dataset (shared with bench/snapshots.py): the new volume
+    ``volume`` filled with --size-mib MiB in --files files and synced, so that no run
+    pays for writeback."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--files", type=int, default=10000)
@@ -82,12 +99,20 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="orlop-bench-", dir="/var/tmp"))
     try:
         root = work / "root"
-        orlop(root, "volume", "create", "benchsrc")
-        data = root / "volumes" / "benchsrc" / "_data"
+        orlop(root, "volume", "create", volume)
+        data = root / "volumes" / volume / "_data"
         fill(data, size, args.files)
         os.sync()
         mib = size / (1 << 20)
         print(f"dataset: {mib:.0f} MiB in {args.files} files")
+        yield Dataset(args, work, root, data, mib)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    with dataset("benchsrc") as ds:
+        args, work, root, data, mib = ds.args, ds.work, ds.root, ds.data, ds.mib
         out_o, out_t = work / "orlop.tar", work / "gnu.tar"
 
         def rm(*paths: Path) -> Callable[[], None]:
@@ -140,8 +165,6 @@ def main() -> int:
         line("cp_a", t_cp)
         line("volume_clone", t_clone, t_cp, "cp -a")
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

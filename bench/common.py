@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -101,3 +102,31 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_for_socket(proc: subprocess.Popen[bytes], sock: str, log: Path | None = None) -> None:
+    """Until ``proc`` (an orlopd) accepts connections on the unix socket ``sock``, 10 s at
+    most (then it is killed); with ``log``, a daemon that exits first ends the bench with
+    its log."""
+    for _ in range(200):
+        if log is not None and proc.poll() is not None:
+            raise SystemExit("orlopd exited: " + log.read_text())
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(sock)
+            return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("orlopd did not start")
+
+
+def run_threads(worker: Callable[[], None], n: int) -> float:
+    """``worker`` in ``n`` threads at once; the seconds until the last one ended."""
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0

@@ -16,17 +16,15 @@ snapshot figures depend on it entirely.  Needs root (as Orlop does).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from backup import best, fill, sh  # bench/backup.py: same data, same timing rules
+from backup import best, dataset, sh  # bench/backup.py: same data, same timing rules
 
 
 def orlop(root: Path, *args: str) -> str:
@@ -51,21 +49,8 @@ def rm_path(p: Path) -> Callable[[], None]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--files", type=int, default=10000)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
-    size = args.size_mib << 20
-    work = Path(tempfile.mkdtemp(prefix="orlop-bench-", dir="/var/tmp"))
-    try:
-        root = work / "root"
-        orlop(root, "volume", "create", "bs")
-        data = root / "volumes" / "bs" / "_data"
-        fill(data, size, args.files)
-        os.sync()
-        mib = size / (1 << 20)
-        print(f"dataset: {mib:.0f} MiB in {args.files} files")
+    with dataset("bs") as ds:
+        args, work, root, data, mib = ds.args, ds.work, ds.root, ds.data, ds.mib
         cpdest = work / "cp-a"
         # Three-way, alternating, so that all see the same machine.
         t_cp: list[float] = []
@@ -134,8 +119,6 @@ def main() -> int:
               f"{min(t_full) / min(t_inc):.1f}x faster, {f_size / i_size:.0f}x smaller "
               "than the full export")
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,25 +32,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import UnixConn, stop_process
+from common import UnixConn, run_threads, stop_process, wait_for_socket
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from testsupport import make_pki
 
 Connect = Callable[[], http.client.HTTPConnection]
 
 
 def make_certs(d: Path) -> None:
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem")
-    run("req", "-x509", "-new", "-key", "ca-key.pem", "-days", "1", "-subj", "/CN=bench-ca",
-        "-out", "ca.pem")
-    for prefix, cn, ext in (("server-", "orlopd", "subjectAltName=IP:127.0.0.1\n"),
-                            ("", "bench-client", "extendedKeyUsage=clientAuth\n")):
-        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{prefix}key.pem")
-        run("req", "-new", "-key", f"{prefix}key.pem", "-subj", f"/CN={cn}", "-out", "x.csr")
-        (d / "x.ext").write_text(ext)
-        run("x509", "-req", "-in", "x.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-days", "1", "-extfile", "x.ext", "-out", f"{prefix}cert.pem")
+    make_pki(d, "bench-ca", "orlopd", "bench-client")
 
 
 def free_port() -> int:
@@ -68,17 +59,8 @@ def start_orlopd(base: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
          "--tlscert", str(base / "server-cert.pem"), "--tlskey", str(base / "server-key.pem"),
          "--root", str(base / "root"), "--log-level", "warning"], stdout=log, stderr=log)
     log.close()
-    for _ in range(200):
-        if proc.poll() is not None:
-            raise SystemExit("orlopd exited: " + (base / "orlopd.log").read_text())
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(sock)
-            return proc, sock
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("orlopd did not start")
+    wait_for_socket(proc, sock, base / "orlopd.log")
+    return proc, sock
 
 
 def get(c: http.client.HTTPConnection, path: str) -> None:
@@ -113,13 +95,8 @@ def rps(connect: Connect, path: str, seconds: float, clients: int,
         c = connect()
         get(c, path)
         c.close()
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.perf_counter() - t0)
+    elapsed = run_threads(worker, clients)
+    return sum(counts) / elapsed
 
 
 def main() -> int:

@@ -10,6 +10,9 @@ command -v crun >/dev/null 2>&1 || need_apt+=(crun)
 command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need_apt+=(mount)
 command -v tar >/dev/null 2>&1 || need_apt+=(tar)
+# rclone serve docker: a real Docker volume plugin for tests/integration/test_volume_plugins.py
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
 # --init runs Debian's static tini as the container's PID 1.
 [ -x /usr/bin/tini-static ] || need_apt+=(tini)
 # The compat tests drive orlopd with real Docker clients: Debian's docker-compose (1.29)
@@ -45,6 +48,10 @@ command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 # tests/compat/test_registry_podman.py: Podman pulls what Orlop pushed and the other way
 # (private roots, its own mount namespace; no container is run with it).
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+# tests/compat/test_dashboard_browser.py drives the dashboard in Debian's Chromium,
+# headless, through chromedriver (Selenium, from PyPI).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -53,7 +60,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras, dockerfile' \
+if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras, dockerfile, selenium' \
      >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"

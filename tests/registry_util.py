@@ -52,6 +52,28 @@ def run_orlop(root: Path, tmp: Path, *args: str) -> str:
     return res.stdout
 
 
+def push_imported(server_dir: Path, host: str, tarball: Path) -> tuple[str, str, str]:
+    """``tarball`` imported by Orlop as ``<host>/interop/bb:v1`` and pushed there (for
+    another client to pull): (the reference, its image id, the digest push printed)."""
+    root = server_dir / "root"
+    ref = f"{host}/interop/bb:v1"
+    run_orlop(root, server_dir, "import", str(tarball), ref)
+    image_id = run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
+    out = run_orlop(root, server_dir, "push", ref)
+    return ref, image_id, out.split("v1: digest: ", 1)[1].split()[0]
+
+
+def start_htpasswd_registry(workdir: Path, user: str, password: str, *,
+                            realm: str = "test") -> Registry:
+    """:func:`start_registry` in the new directory ``workdir`` with htpasswd basic auth
+    and one user; the caller stops it."""
+    workdir.mkdir()
+    subprocess.run(["htpasswd", "-Bbc", str(workdir / "htpasswd"), user, password],
+                   check=True, capture_output=True)
+    return start_registry(workdir, auth={"htpasswd": {"realm": realm,
+                                                      "path": str(workdir / "htpasswd")}})
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

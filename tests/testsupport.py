@@ -4,10 +4,19 @@ busybox tarball every container test imports."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orlop.state import Database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,6 +56,65 @@ def dir_with_submount(host: Path) -> Iterator[Path]:
         yield host
     finally:
         subprocess.run(["umount", "-l", str(host / "sub")], check=False)
+
+
+@contextmanager
+def scratch_dir(prefix: str, mode: int | None = None) -> Iterator[Path]:
+    """A fresh directory in /tmp holding one test's ``root`` (``mode``: chmod'ed, for a
+    server whose clients run as another user).  Afterwards the networks of ``root`` are
+    released, every mount below is undone and the directory removed; a mount or network
+    state left over then fails the test."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    if mode is not None:
+        os.chmod(d, mode)
+    try:
+        yield d
+    finally:
+        release_networks(d / "root")
+        leftovers = network_leftovers(d / "root")
+        unmount_all_under(str(d))
+        shutil.rmtree(d, ignore_errors=True)
+        assert not mounts_under(str(d)), f"mounts left under {d}"
+        assert not leftovers, f"network state left by {d}: {leftovers}"
+
+
+def add_container(db: Database, *volumes: str) -> str:
+    """A fake stopped container whose mount points reference ``volumes``, as the engine
+    records one (an images row is needed for the containers foreign key)."""
+    cid = secrets.token_hex(32)
+    with db.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO images (id, config, created, size) "
+                     "VALUES ('sha256:test', '{}', '2026-01-01T00:00:00Z', 0)")
+        conn.execute(
+            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
+            "host_config, status, runtime) VALUES (?, ?, 'sha256:test', 'test', "
+            "'2026-01-01T00:00:00Z', '{}', '{}', 'exited', 'orlop')", (cid, f"c{cid[:12]}"))
+        for i, vol in enumerate(volumes):
+            conn.execute(
+                "INSERT INTO mount_points (container_id, destination, position, type, "
+                "volume_name, spec) VALUES (?, ?, ?, 'volume', ?, '{}')",
+                (cid, f"/m{i}", i, vol))
+    return cid
+
+
+def until(pred: Callable[[], object], timeout: float) -> bool:
+    """Poll ``pred`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def make_pki(d: Path, ca_cn: str, server_cn: str, client_cn: str) -> None:
+    """In ``d``, as ``--tlsverify`` daemons and clients take them: a CA (ca.pem,
+    ca-key.pem), a server certificate for 127.0.0.1 (server-cert.pem, server-key.pem) and
+    a client certificate (cert.pem, key.pem), EC P-256."""
+    make_ca(d, "ca", ca_cn)
+    make_cert(d, "ca", "server-cert.pem", "server-key.pem", server_cn,
+              "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    make_cert(d, "ca", "cert.pem", "key.pem", client_cn, "extendedKeyUsage=clientAuth\n")
 
 
 def busybox_tarball() -> Path:
@@ -173,3 +241,26 @@ def remove_idle_netavark_chains(keep: set[str]) -> None:
                        check=False)
         subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True,
                        check=False)
+
+
+def _openssl(cwd: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d: Path, name: str, cn: str) -> None:
+    """A self-signed CA: ``NAME.pem`` and ``NAME-key.pem`` in ``d`` (openssl CLI)."""
+    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+             "-out", f"{name}-key.pem")
+    _openssl(d, "req", "-x509", "-new", "-key", f"{name}-key.pem", "-sha256", "-days", "2",
+             "-subj", f"/CN={cn}", "-out", f"{name}.pem")
+
+
+def make_cert(d: Path, ca: str, out: str, key: str, cn: str, ext: str) -> None:
+    """A certificate ``out`` with key ``key`` signed by the CA ``ca``; ``ext`` holds its
+    X.509 extensions (openssl's extfile syntax)."""
+    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+    _openssl(d, "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", f"{out}.csr")
+    (d / f"{out}.ext").write_text(ext)
+    _openssl(d, "x509", "-req", "-in", f"{out}.csr", "-CA", f"{ca}.pem", "-CAkey",
+             f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-sha256", "-extfile",
+             f"{out}.ext", "-out", out)

@@ -57,6 +57,18 @@ class SystemFailureError(OrlopError):
     kind = ErrorKind.SYSTEM
 
 
+class PluginUnavailableError(SystemFailureError):
+    """A Docker volume plugin that was found but does not answer (down, restarting, or
+    a stale socket): names the plugin and its address, so the user knows what to start;
+    nothing was changed, so the same command can simply be run again."""
+
+    def __init__(self, plugin: str, addr: str, method: str, reason: str) -> None:
+        super().__init__(f'volume plugin "{plugin}" is not available: {method} on {addr}: '
+                         f"{reason} (start the plugin and retry)")
+        self.plugin = plugin
+        self.reason = reason
+
+
 # --- not found -------------------------------------------------------------
 
 

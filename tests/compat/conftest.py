@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,14 +22,9 @@ from typing import Any
 
 import pytest
 
+from plugin_util import rclone  # noqa: F401 - pytest fixture (a real volume plugin)
 from registry_util import registry  # noqa: F401 - pytest fixture (a real registry)
-from testsupport import (
-    busybox_tarball,
-    mounts_under,
-    network_leftovers,
-    release_networks,
-    unmount_all_under,
-)
+from testsupport import busybox_tarball, mounts_under, scratch_dir  # noqa: F401 - mounts_under: for the tests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -134,17 +128,8 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture
 def server_dir() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="orlop-compat-", dir="/tmp"))
-    os.chmod(d, 0o755)
-    try:
+    with scratch_dir("orlop-compat-", mode=0o755) as d:
         yield d
-    finally:
-        release_networks(d / "root")
-        leftovers = network_leftovers(d / "root")
-        unmount_all_under(str(d))
-        shutil.rmtree(d, ignore_errors=True)
-        assert not mounts_under(str(d)), f"mounts left under {d}"
-        assert not leftovers, f"network state left by {d}: {leftovers}"
 
 
 @pytest.fixture

@@ -108,8 +108,21 @@ def test_docker_py_images_build(client: Any, bbd: Server) -> None:
     docker = pytest.importorskip("docker")
     bad = io.BytesIO(b"FROM busybox\nRUN false\n")
     with pytest.raises(docker.errors.BuildError) as err:
-        client.images.build(fileobj=bad)
+        client.images.build(fileobj=bad, rm=True)
     assert "returned a non-zero code: 1" in str(err.value)
+    assert client.containers.list(all=True) == []
+    # docker-py's default is rm=False: the failed step's container stays, as with dockerd
+    with pytest.raises(docker.errors.BuildError):
+        client.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN false\n"))
+    left = client.containers.list(all=True)
+    assert len(left) == 1 and left[0].status == "exited"
+    left[0].remove()
+    # resource limits for the steps are not applied by Orlop's builder: refused, not ignored
+    for kwargs in ({"shmsize": 1 << 26}, {"container_limits": {"memory": 1 << 27}}):
+        data.seek(0)
+        with pytest.raises(docker.errors.APIError) as api_err:
+            client.images.build(fileobj=data, custom_context=True, **kwargs)
+        assert "not supported" in str(api_err.value), kwargs
     assert client.containers.list(all=True) == []
 
 

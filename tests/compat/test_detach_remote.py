@@ -132,6 +132,25 @@ def test_docker_exec_it_detach_leaves_the_exec_running(bbd: Server) -> None:
         bbd.docker("rm", "-f", cid)
 
 
+@pytest.mark.parametrize("keys", [[], ["--detach-keys", "ctrl-a"]])
+def test_orlop_exec_it_detach_through_orlopd(bbd: Server, keys: list[str]) -> None:
+    """`orlop -H exec -it` (with --detach-keys sent as the exec's DetachKeys): the docker
+    CLI's exit 1 and text, the exec runs on."""
+    cid = bbd.ok("run", "-d", "busybox", "sleep", "300").strip()
+    try:
+        p = _orlop(bbd, "exec", "-it", *keys, cid, "sh", "-c", "echo READY; exec sleep 201")
+        try:
+            p.read_until(b"READY")
+            os.write(p.master, b"\x01" if keys else b"\x10\x11")
+            assert p.wait() == 1, bytes(p.out)
+            assert b"read escape sequence" in p.out
+        finally:
+            p.close()
+        assert "sleep 201" in bbd.ok("top", cid)
+    finally:
+        bbd.docker("rm", "-f", cid)
+
+
 def _read_to_eof(sock: socket.socket, timeout: float = 15) -> bytes:
     sock.settimeout(timeout)
     buf = b""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from registry_util import Registry, needs_registry, start_registry
+from registry_util import Registry, needs_registry, start_htpasswd_registry
 
 from .conftest import Server
 
@@ -51,10 +51,7 @@ def test_docker_cli_push_rmi_pull_same_id(bbd: Server, registry: Registry) -> No
 
 def test_docker_cli_login_push_with_x_registry_auth(bbd: Server, tmp_path: Path) -> None:
     work = tmp_path / "reg"
-    work.mkdir()
-    subprocess.run(["htpasswd", "-Bbc", str(work / "htpasswd"), "carol", "pw1"],
-                   check=True, capture_output=True)
-    reg = start_registry(work, auth={"htpasswd": {"realm": "t", "path": str(work / "htpasswd")}})
+    reg = start_htpasswd_registry(work, "carol", "pw1", realm="t")
     try:
         ref = f"{reg.host}/auth/bb:v1"
         bbd.ok("tag", "busybox", ref)
@@ -102,10 +99,7 @@ def test_orlop_cli_with_host_pulls_pushes_logs_in_through_orlopd(
     import sys
 
     work = tmp_path / "reg"
-    work.mkdir()
-    subprocess.run(["htpasswd", "-Bbc", str(work / "htpasswd"), "dave", "pw2"],
-                   check=True, capture_output=True)
-    reg = start_registry(work, auth={"htpasswd": {"realm": "t", "path": str(work / "htpasswd")}})
+    reg = start_htpasswd_registry(work, "dave", "pw2", realm="t")
     env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "cfg")}
 
     def orlop(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dockerd_util import Dockerd, start_dockerd
-from registry_util import Registry, needs_registry, run_orlop
+from registry_util import Registry, needs_registry, push_imported, run_orlop
 
 pytestmark = needs_registry
 
@@ -35,12 +35,7 @@ def dockerd(registry: Registry) -> Iterator[Dockerd]:
 
 def test_dockerd_pulls_and_runs_what_orlop_pushed(
         server_dir: Path, registry: Registry, dockerd: Dockerd, busybox_tar: Path) -> None:
-    root = server_dir / "root"
-    ref = f"{registry.host}/interop/bb:v1"
-    run_orlop(root, server_dir, "import", str(busybox_tar), ref)
-    want = run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
-    out = run_orlop(root, server_dir, "push", ref)
-    digest = out.split("v1: digest: ", 1)[1].split()[0]
+    ref, want, digest = push_imported(server_dir, registry.host, busybox_tar)
 
     out = dockerd.ok("pull", ref)
     assert "v1: Pulling from interop/bb" in out

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_util import Registry, needs_registry, run_orlop
+from registry_util import Registry, needs_registry, push_imported, run_orlop
 
 PODMAN = shutil.which("podman")
 pytestmark = [needs_registry,
@@ -78,12 +78,7 @@ def podman(server_dir: Path) -> Iterator[Podman]:
 
 def test_podman_pulls_what_orlop_pushed(
         server_dir: Path, registry: Registry, podman: Podman, busybox_tar: Path) -> None:
-    root = server_dir / "root"
-    ref = f"{registry.host}/interop/bb:v1"
-    run_orlop(root, server_dir, "import", str(busybox_tar), ref)
-    want = run_orlop(root, server_dir, "image", "inspect", "-f", "{{.Id}}", ref).strip()
-    out = run_orlop(root, server_dir, "push", ref)
-    digest = out.split("v1: digest: ", 1)[1].split()[0]
+    ref, want, digest = push_imported(server_dir, registry.host, busybox_tar)
 
     podman.ok("pull", "--tls-verify=false", ref)
     assert "sha256:" + podman.ok("image", "inspect", "--format", "{{.Id}}", ref).strip() == want

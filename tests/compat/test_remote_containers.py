@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from testsupport import until
+
 from .conftest import Server
 
 Result = tuple[int, str, str]
@@ -113,12 +115,7 @@ def srv(bbd: Server) -> Iterator[Server]:
 
 
 def _until(pred: Callable[[], bool], timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+    return until(pred, timeout)
 
 
 def _inspect(server: Server, ref: str, remote: bool = False) -> dict:  # type: ignore[type-arg]

@@ -513,7 +513,7 @@ def test_system_info_version_df_match_local(bbd: Server) -> None:
     both(bbd, "version")
     both(bbd, "version", "-f", "{{.Client.Version}} {{.Server.Version}}")
     out = both(bbd, "system", "df")[1]
-    assert "Local Volumes   1         1         10.2kB" in out
+    assert "Local Volumes   1         1         10.24kB" in out  # go-units HumanSize: 4 digits
     out = both(bbd, "system", "df", "-v", norm=True)[1]
     assert "dfv" in out and "10.24kB" in out and "Exited (0)" in out
     both(bbd, "system", "df", "--format", "{{.Type}}: {{.Size}}")

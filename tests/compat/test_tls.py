@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 from tests.compat.conftest import Server, start_server, stop_server
 
+from testsupport import make_ca, make_cert
+
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None,
                                 reason="needs the openssl CLI (scripts/setup.sh)")
 
@@ -53,41 +55,21 @@ class Certs:
         return self.path("rogue-cert.pem"), self.path("rogue-key.pem")
 
 
-def _openssl(cwd: Path, *args: str) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_ca(d: Path, name: str, cn: str) -> None:
-    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout",
-             "-out", f"{name}-key.pem")
-    _openssl(d, "req", "-x509", "-new", "-key", f"{name}-key.pem", "-sha256", "-days", "2",
-             "-subj", f"/CN={cn}", "-out", f"{name}.pem")
-
-
-def _make_cert(d: Path, ca: str, out: str, key: str, cn: str, ext: str) -> None:
-    _openssl(d, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
-    _openssl(d, "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", f"{out}.csr")
-    (d / f"{out}.ext").write_text(ext)
-    _openssl(d, "x509", "-req", "-in", f"{out}.csr", "-CA", f"{ca}.pem", "-CAkey",
-             f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-sha256", "-extfile",
-             f"{out}.ext", "-out", out)
-
-
 @pytest.fixture(scope="module")
 def certs() -> Iterator[Certs]:
     d = Path(tempfile.mkdtemp(prefix="orlop-tls-"))
     try:
-        _make_ca(d, "ca", "orlop-test-ca")
-        _make_cert(d, "ca", "server-cert.pem", "server-key.pem", "orlopd",
+        make_ca(d, "ca", "orlop-test-ca")
+        make_cert(d, "ca", "server-cert.pem", "server-key.pem", "orlopd",
                    "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
                    "extendedKeyUsage=serverAuth\n")
-        _make_cert(d, "ca", "cert.pem", "key.pem", "orlop-test-client",
+        make_cert(d, "ca", "cert.pem", "key.pem", "orlop-test-client",
                    "extendedKeyUsage=clientAuth\n")
         # A server certificate whose SAN names another host: clients must refuse it.
-        _make_cert(d, "ca", "elsewhere-cert.pem", "elsewhere-key.pem", "elsewhere",
+        make_cert(d, "ca", "elsewhere-cert.pem", "elsewhere-key.pem", "elsewhere",
                    "subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n")
-        _make_ca(d, "rogue-ca", "rogue-ca")
-        _make_cert(d, "rogue-ca", "rogue-cert.pem", "rogue-key.pem", "rogue-client",
+        make_ca(d, "rogue-ca", "rogue-ca")
+        make_cert(d, "rogue-ca", "rogue-cert.pem", "rogue-key.pem", "rogue-client",
                    "extendedKeyUsage=clientAuth\n")
         yield Certs(d)
     finally:

@@ -8,4 +8,5 @@ from harness import (  # noqa: F401 - pytest fixtures
     orlop,
     tmp_orlop_dir,
 )
+from plugin_util import rclone  # noqa: F401 - pytest fixture (a real volume plugin)
 from registry_util import registry  # noqa: F401 - pytest fixture (a real registry)

@@ -8,23 +8,15 @@ suite leaves no mount behind even when a test fails half-way.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from testsupport import (
-    busybox_tarball,
-    mounts_under,
-    network_leftovers,
-    release_networks,
-    unmount_all_under,
-)
+from testsupport import busybox_tarball, mounts_under, scratch_dir  # noqa: F401 - mounts_under: for the tests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,16 +57,8 @@ class Orlop:
 
 @pytest.fixture
 def tmp_orlop_dir() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="orlop-test-", dir="/tmp"))
-    try:
+    with scratch_dir("orlop-test-") as d:
         yield d
-    finally:
-        release_networks(d / "root")
-        leftovers = network_leftovers(d / "root")
-        unmount_all_under(str(d))
-        shutil.rmtree(d, ignore_errors=True)
-        assert not mounts_under(str(d)), f"mounts left under {d}"
-        assert not leftovers, f"network state left by {d}: {leftovers}"
 
 
 @pytest.fixture

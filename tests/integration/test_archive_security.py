@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from harness import Orlop
+from images_util import docker_archive, tar_bytes
 
 CLIMBING_WHITEOUTS = ["d/../.wh.etc", ".wh..", ".wh...", "etc/.wh..", "etc/.wh...",
                       "d/../.wh..wh..opq", "bin/../.wh.etc", ".wh."]
@@ -37,14 +38,6 @@ def _member(name: str, kind: str = "file", *, data: bytes = b"", link: str = "",
     return ti, data
 
 
-def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for ti, data in members:
-            tf.addfile(ti, io.BytesIO(data) if ti.isreg() else None)
-    return buf.getvalue()
-
-
 def _tar_members_of(data: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         return [(m, tf.extractfile(m).read() if m.isreg() else b"")  # type: ignore[union-attr]
@@ -54,20 +47,7 @@ def _tar_members_of(data: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:
 def _hostile_layer(name: str) -> bytes:
     """A layer whose last entry is the whiteout ``name`` (its directory made first)."""
     parent = [p for p in name.split("/")[:-1] if p not in ("", ".", "..")]
-    return _tar([*[_member(p, "dir") for p in parent], _member(name)])
-
-
-def _docker_archive(layers: list[bytes], tag: str = "evil:1") -> bytes:
-    """A ``docker save`` archive of one image with these layers, digests all right."""
-    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
-    config_name = hashlib.sha256(config).hexdigest() + ".json"
-    names = [f"{i}/layer.tar" for i in range(len(layers))]
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": names}])
-    return _tar([_member(config_name, data=config),
-                 *[_member(n, data=d) for n, d in zip(names, layers, strict=True)],
-                 _member("manifest.json", data=manifest.encode())])
+    return tar_bytes([*[_member(p, "dir") for p in parent], _member(name)])
 
 
 def _oci_archive(layers: list[bytes], tag: str = "evil:1") -> bytes:
@@ -90,7 +70,7 @@ def _oci_archive(layers: list[bytes], tag: str = "evil:1") -> bytes:
     mdesc = blob(manifest, "application/vnd.oci.image.manifest.v1+json")
     mdesc["annotations"] = {"io.containerd.image.name": tag}
     index = json.dumps({"schemaVersion": 2, "manifests": [mdesc]}).encode()
-    return _tar([_member("oci-layout", data=b'{"imageLayoutVersion": "1.0.0"}'),
+    return tar_bytes([_member("oci-layout", data=b'{"imageLayoutVersion": "1.0.0"}'),
                  _member("index.json", data=index),
                  *[_member(f"blobs/sha256/{h}", data=d) for h, d in blobs.items()]])
 
@@ -126,7 +106,7 @@ def test_load_climbing_whiteout_refused_nothing_registered(
         orlop: Orlop, busybox_tar: Path, name: str) -> None:
     # A fresh root: the busybox layer below the hostile one must not stay behind either.
     (orlop.cwd / "evil.tar").write_bytes(
-        _docker_archive([busybox_tar.read_bytes(), _hostile_layer(name)]))
+        docker_archive([busybox_tar.read_bytes(), _hostile_layer(name)], "evil:1"))
     before = _state(orlop)
     _refused(orlop, ["load", "-i", "evil.tar"], name)
     assert _state(orlop) == before
@@ -146,7 +126,7 @@ def test_load_oci_layout_climbing_whiteout_refused_nothing_registered(
 def test_load_climbing_whiteout_lower_layer_intact(bb: Orlop, busybox_tar: Path,
                                                    name: str) -> None:
     (bb.cwd / "evil.tar").write_bytes(
-        _docker_archive([busybox_tar.read_bytes(), _hostile_layer(name)]))
+        docker_archive([busybox_tar.read_bytes(), _hostile_layer(name)], "evil:1"))
     before = _state(bb)
     [layer] = before[1]
     lower = _tree(bb.root / "layers" / layer)
@@ -159,7 +139,7 @@ def test_load_climbing_whiteout_lower_layer_intact(bb: Orlop, busybox_tar: Path,
 
 @pytest.mark.parametrize("name", CLIMBING_WHITEOUTS)
 def test_import_climbing_whiteout_refused_nothing_registered(bb: Orlop, name: str) -> None:
-    (bb.cwd / "evil.tar").write_bytes(_tar([_member("etc", "dir"), _member("etc/keep"),
+    (bb.cwd / "evil.tar").write_bytes(tar_bytes([_member("etc", "dir"), _member("etc/keep"),
                                             *_tar_members_of(_hostile_layer(name))]))
     before = _state(bb)
     _refused(bb, ["import", "evil.tar", "evil:1"], name)
@@ -170,8 +150,9 @@ def test_load_layer_failing_while_extracted_rolls_back_layers_below(
         orlop: Orlop, busybox_tar: Path) -> None:
     # Lexically fine, refused only by the filesystem: a hard link to a file the layer
     # never wrote.  The busybox layer stored just before it is removed again.
-    layer = _tar([_member("x", "hardlink", link="ghost")])
-    (orlop.cwd / "evil.tar").write_bytes(_docker_archive([busybox_tar.read_bytes(), layer]))
+    layer = tar_bytes([_member("x", "hardlink", link="ghost")])
+    (orlop.cwd / "evil.tar").write_bytes(
+        docker_archive([busybox_tar.read_bytes(), layer], "evil:1"))
     before = _state(orlop)
     assert "does not exist" in _refused(orlop, ["load", "-i", "evil.tar"], "x")
     assert _state(orlop) == before
@@ -190,8 +171,8 @@ def test_load_and_import_hostile_names_refused(bb: Orlop, busybox_tar: Path,
                                                members: list[tuple[tarfile.TarInfo, bytes]],
                                                entry: str, why: str) -> None:
     (bb.cwd / "load.tar").write_bytes(
-        _docker_archive([busybox_tar.read_bytes(), _tar(members)]))
-    (bb.cwd / "import.tar").write_bytes(_tar(members))
+        docker_archive([busybox_tar.read_bytes(), tar_bytes(members)], "evil:1"))
+    (bb.cwd / "import.tar").write_bytes(tar_bytes(members))
     before = _state(bb)
     assert why in _refused(bb, ["load", "-i", "load.tar"], entry)
     assert why in _refused(bb, ["import", "import.tar", "evil:1"], entry)
@@ -206,7 +187,7 @@ def test_import_absolute_names_and_symlink_writes_stay_inside_the_layer(
     # a path is resolved inside the layer (never on the host), so nothing leaves it.
     host = tmp_orlop_dir / "host-target"
     host.mkdir()
-    (bb.cwd / "abs.tar").write_bytes(_tar([
+    (bb.cwd / "abs.tar").write_bytes(tar_bytes([
         _member(f"{host}/abs", data=b"absolute\n"),
         _member("up", "symlink", link="../../../../../../.."),
         _member(f"up{host}/through-up", data=b"relative link\n"),

@@ -7,6 +7,7 @@ import json
 import os
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,7 +163,7 @@ def test_build_copy_chown_chmod_add_tar_and_globs(bb: Orlop) -> None:
 
 def test_build_refusals_are_clear(bb: Orlop) -> None:
     cases = {
-        "FROM busybox\nADD https://example.com/x /x\n": "not supported",
+        "FROM busybox\nCOPY http://127.0.0.1:9/x /x\n": "source can't be a URL for COPY",
         "FROM --platform=linux/arm64 busybox\n": "linux/arm64",
         "FROM busybox\nRUN <<EOF\necho hi\nEOF\n": "heredocs",
         "FROM busybox\nBOGUS x\n": "unknown instruction: BOGUS",
@@ -173,7 +174,20 @@ def test_build_refusals_are_clear(bb: Orlop) -> None:
         res = bb("build", str(ctx))
         assert res.returncode != 0, text
         assert needle in res.stderr, (text, res.stderr)
+    res = bb("build", "--rm=maybe", str(_ctx(bb.cwd, {"Dockerfile": "FROM busybox\n"}, "m")))
+    assert res.returncode != 0 and 'invalid argument "maybe" for "--rm"' in res.stderr
     assert _containers(bb) == []
+
+
+def test_build_rm_false_keeps_the_step_containers(bb: Orlop) -> None:
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n"},
+               "keep")
+    out = bb.ok("build", "--rm=false", "-t", "kept", str(ctx))
+    assert "Removing intermediate container" not in out
+    kept = _containers(bb)
+    assert len(kept) == 2, kept  # one per RUN step, exited, as Docker leaves them
+    bb.ok("rm", *kept)
+    assert bb.ok("run", "--rm", "kept", "cat", "/a", "/b") == "a\nb\n"
 
 
 def test_build_target_stdin_tar_iidfile_and_prune(bb: Orlop) -> None:
@@ -285,3 +299,59 @@ def test_build_network_none_and_compressed_add(bb: Orlop) -> None:
     bb.ok("build", "--network", "none", "-t", "net", str(ctx))
     assert bb.ok("run", "--rm", "--network", "none", "net", "cat", "/nets", "/d/x") == \
         "lo\ngz\n"
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A static HTTP server on 127.0.0.1 (a thread of this test), serving a directory."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_build_add_url_fetches_names_caches_and_never_unpacks(bb: Orlop,
+                                                              web: tuple[str, Path]) -> None:
+    base, www = web
+    (www / "hello.txt").write_text("v1\n")
+    with tarfile.open(www / "data.tar", "w") as tf:
+        info = tarfile.TarInfo("inside")
+        info.size = 0
+        tf.addfile(info)
+    dockerfile = (f"FROM busybox\nADD {base}/hello.txt /dl/\nADD {base}/data.tar /dl/\n"
+                  f"ADD {base}/hello.txt /renamed\n")
+    ctx = _ctx(bb.cwd, {"Dockerfile": dockerfile}, "url")
+    bb.ok("build", "-t", "fetched", str(ctx))
+    out = bb.ok("run", "--rm", "fetched", "sh", "-c",
+                "cat /dl/hello.txt /renamed; stat -c '%a %n' /dl/hello.txt /dl/data.tar; "
+                "ls /dl")
+    assert out.splitlines() == ["v1", "v1", "600 /dl/hello.txt", "600 /dl/data.tar",
+                                "data.tar", "hello.txt"]
+    # fetched again at every build: unchanged content hits the cache, changed misses
+    again = bb.ok("build", "-t", "fetched", str(ctx))
+    assert again.count("Using cache") == 3, again
+    (www / "hello.txt").write_text("v2\n")
+    changed = bb.ok("build", "-t", "fetched", str(ctx))
+    assert changed.count("Using cache") == 0, changed
+    assert bb.ok("run", "--rm", "fetched", "cat", "/renamed") == "v2\n"
+    # a missing file and an unreachable server: the build fails and says why
+    missing = _ctx(bb.cwd, {"Dockerfile": f"FROM busybox\nADD {base}/nope /x\n"}, "nope")
+    res = bb("build", str(missing))
+    assert res.returncode != 0 and f"failed to GET {base}/nope with status 404" in res.stderr
+    dead = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nADD http://127.0.0.1:9/x /x\n"},
+                "dead")
+    res = bb("build", str(dead))
+    assert res.returncode != 0 and 'Get "http://127.0.0.1:9/x"' in res.stderr, res.stderr
+    assert not [p for p in (bb.root / "tmp").iterdir() if p.name.startswith("build-")]

@@ -213,3 +213,52 @@ def test_run_it_rm_exit_code_and_size(bb: Orlop) -> None:
     finally:
         cli.close()
     assert bb.ok("ps", "-aq") == ""
+
+
+def _exec_events(o: Orlop, since: str, name: str) -> list[str]:
+    out = o.ok("events", "--since", since, "--until", str(int(time.time()) + 1),
+               "--filter", f"container={name}", "--format", "{{.Action}}")
+    return [a for a in out.splitlines() if a.startswith("exec_")]
+
+
+def test_exec_it_detaches_and_the_exec_runs_on(bb: Orlop, tmp_orlop_dir: Path) -> None:
+    """A local `exec -it`: Ctrl-P Ctrl-Q (or --detach-keys, or the config's detachKeys)
+    ends the CLI as the docker CLI's exec (exit 1), its terminal restored, while the
+    exec runs on; its exec_die is logged when it ends, as is one for an `exec -d`."""
+    bb.ok("run", "-d", "--name", "xe", "--network", "none", "busybox", "sleep", "300")
+    since = str(int(time.time()) - 1)
+    cfg = tmp_orlop_dir / "dockercfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text('{"detachKeys": "ctrl-x,x"}')
+    cases: list[tuple[list[str], dict[str, str] | None, bytes]] = [
+        ([], None, b"\x10\x11"), (["--detach-keys", "ctrl-a"], None, b"\x01"),
+        ([], {"DOCKER_CONFIG": str(cfg)}, b"\x18x")]
+    for i, (flags, env, keys) in enumerate(cases):
+        cli = PtyCli.start(bb, "exec", "-it", *flags, "xe", "sh", env=env)
+        try:
+            before = cli.lflag()
+            time.sleep(1)
+            cli.send(f"touch /tmp/m{i}; echo ma''rk{i}\r".encode())
+            cli.read_until(f"mark{i}".encode())
+            cli.send(keys)
+            # the docker CLI's exec: moby/term's EscapeError printed, exit 1
+            assert cli.wait() == 1, bytes(cli.out)
+            assert b"read escape sequence" in cli.out
+            assert cli.lflag() == before
+        finally:
+            cli.close()
+    # the three shells run on: each still has its terminal
+    ps = bb.ok("exec", "xe", "ps", "-o", "args")
+    assert ps.splitlines().count("sh") == 3, ps
+    bb.ok("exec", "-d", "xe", "sh", "-c", "exit 3")
+    time.sleep(1)
+    shells = bb.ok("exec", "xe", "pidof", "sh").split()
+    assert len(shells) == 3, shells
+    bb.ok("exec", "xe", "kill", "-9", *shells)
+    time.sleep(1)
+    actions = _exec_events(bb, since, "xe")
+    # ps, exec -d, pidof, kill, and the three detached shells
+    assert actions.count("exec_die") == 4 + 3, actions
+    res = bb("exec", "-it", "--detach-keys", "ctrl-1", "xe", "sh")
+    assert res.returncode != 0 and "Invalid detach keys (ctrl-1) provided" in res.stderr
+    bb.ok("rm", "-f", "xe")

@@ -6,9 +6,6 @@ container's view that ``cp`` and ``export`` read."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import tarfile
 from pathlib import Path
@@ -16,30 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness import Orlop
-from images_util import entry
+from images_util import docker_archive, entry, tar_bytes
 
 LAYERS = 60
-
-
-def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for info, data in members:
-            tf.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return buf.getvalue()
-
-
-def _docker_archive(layers: list[bytes], tag: str) -> bytes:
-    """A ``docker save`` archive of one image made of ``layers`` (bottom first)."""
-    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
-    config_name = hashlib.sha256(config).hexdigest() + ".json"
-    names = [f"{i}/layer.tar" for i in range(len(layers))]
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": names}])
-    return _tar([entry(config_name, data=config),
-                 *[entry(n, data=d) for n, d in zip(names, layers, strict=True)],
-                 entry("manifest.json", data=manifest.encode())])
 
 
 def _many_layers_image(busybox_tar: Path, out: Path) -> Path:
@@ -47,11 +23,11 @@ def _many_layers_image(busybox_tar: Path, out: Path) -> Path:
     base = busybox_tar.read_bytes()
     layers = [base]
     for i in range(1, LAYERS):
-        layers.append(_tar([entry("data", kind="dir", mode=0o755),
+        layers.append(tar_bytes([entry("data", kind="dir", mode=0o755),
                             entry(f"data/f{i:02d}", data=f"layer {i}\n".encode()),
                             entry("layers", kind="dir", mode=0o755),
                             entry(f"layers/f{i:02d}", data=f"layer {i}\n".encode())]))
-    out.write_bytes(_docker_archive(layers, "many:1"))
+    out.write_bytes(docker_archive(layers, "many:1"))
     return out
 
 

@@ -237,6 +237,10 @@ def test_binding_the_engine_root_rslave_or_by_default_is_allowed(bb: Orlop,
                                                                     "/r": "rslave"}
     api = json.loads(bb.ok("inspect", "-f", "{{json .HostConfig.Mounts}}", "dflt"))
     assert api[0]["BindOptions"] == {"Propagation": "rslave"}
+    # rshared needs a source on a shared mount (Docker's check): make one around the root
+    # (as / is on a systemd host; unmounted at teardown).
+    subprocess.run(["mount", "--bind", str(tmp_orlop_dir), str(tmp_orlop_dir)], check=True)
+    subprocess.run(["mount", "--make-shared", str(tmp_orlop_dir)], check=True)
     out = bb.ok("run", "--rm", "-v", f"{root}:/r:rslave", "--mount",
                 f"type=bind,src={root}/layers,dst=/v,bind-propagation=rshared", "busybox",
                 "ls", "/r")

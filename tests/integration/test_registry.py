@@ -23,6 +23,7 @@ from registry_util import (
     TokenIssuer,
     needs_registry,
     private_env,
+    start_htpasswd_registry,
     start_registry,
 )
 
@@ -371,11 +372,7 @@ def test_tls_registry_with_ca_in_certs_d(bb: Orlop, tmp_path: Path) -> None:
 
 def test_htpasswd_login_push_pull_logout(bb: Orlop, tmp_path: Path) -> None:
     work = tmp_path / "reg"
-    work.mkdir()
-    subprocess.run(["htpasswd", "-Bbc", str(work / "htpasswd"), "alice", "s3cret"],
-                   check=True, capture_output=True)
-    reg = start_registry(work, auth={"htpasswd": {"realm": "test",
-                                                  "path": str(work / "htpasswd")}})
+    reg = start_htpasswd_registry(work, "alice", "s3cret")
     try:
         env = private_env(tmp_path)
         ref = f"{reg.host}/private/bb:v1"

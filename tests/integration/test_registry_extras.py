@@ -16,7 +16,12 @@ import time
 from pathlib import Path
 
 from harness import Orlop
-from registry_util import Registry, needs_registry, private_env, start_registry
+from registry_util import (
+    Registry,
+    needs_registry,
+    private_env,
+    start_htpasswd_registry,
+)
 
 pytestmark = needs_registry
 
@@ -99,11 +104,7 @@ esac
 
 def test_creds_store_helper_used_for_push_and_pull(bb: Orlop, tmp_path: Path) -> None:
     work = tmp_path / "reg"
-    work.mkdir()
-    subprocess.run(["htpasswd", "-Bbc", str(work / "htpasswd"), "alice", "s3cret"],
-                   check=True, capture_output=True)
-    reg = start_registry(work, auth={"htpasswd": {"realm": "test",
-                                                  "path": str(work / "htpasswd")}})
+    reg = start_htpasswd_registry(work, "alice", "s3cret")
     try:
         bindir = tmp_path / "bin"
         bindir.mkdir()

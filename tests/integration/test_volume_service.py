@@ -7,7 +7,6 @@ import errno
 import glob
 import multiprocessing
 import os
-import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from orlop.config import EngineConfig
 from orlop.errors import SystemFailureError, VolumeInUseError, VolumeNotFoundError
 from orlop.state import Database
 from orlop.volumes.service import VolumeService
+from testsupport import add_container
 
 pytestmark = pytest.mark.root
 
@@ -67,20 +67,6 @@ def _write(path: Path, nbytes: int) -> None:
         os.fsync(f.fileno())
 
 
-def _add_container(db: Database, *volumes: str) -> str:
-    cid = secrets.token_hex(32)
-    with db.write() as conn:
-        conn.execute("INSERT OR IGNORE INTO images (id, config, created, size) "
-                     "VALUES ('sha256:test', '{}', '2026-01-01T00:00:00Z', 0)")
-        conn.execute(
-            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
-            "host_config, status, runtime) VALUES (?, ?, 'sha256:test', 'test', "
-            "'2026-01-01T00:00:00Z', '{}', '{}', 'exited', 'orlop')", (cid, f"c{cid[:12]}"))
-        for i, vol in enumerate(volumes):
-            conn.execute("INSERT INTO mount_points (container_id, destination, position, type,"
-                         " volume_name, spec) VALUES (?, ?, ?, 'volume', ?, '{}')",
-                         (cid, f"/m{i}", i, vol))
-    return cid
 
 
 def test_tmpfs_volume_mounted_by_first_user_unmounted_by_last(svc: VolumeService) -> None:
@@ -235,7 +221,7 @@ def test_concurrent_creates_of_one_name_end_with_one_volume(svc: VolumeService) 
 
 def test_remove_refused_while_mount_points_row_references(svc: VolumeService) -> None:
     svc.create("inuse_vol")
-    cid = _add_container(svc.db, "inuse_vol")
+    cid = add_container(svc.db, "inuse_vol")
     with pytest.raises(VolumeInUseError) as e:
         svc.remove("inuse_vol", force=True)
     assert str(e.value) == f"remove inuse_vol: volume is in use - [{cid}]"
@@ -270,7 +256,7 @@ def _use_in_child(root: str, rounds: int, results: multiprocessing.queues.Queue[
     for _ in range(rounds):
         vol, _created = svc.ensure("race")
         try:
-            cid = _add_container(db, "race")
+            cid = add_container(db, "race")
         except sqlite3.IntegrityError:
             continue  # removed between ensure and the insert: a clean failure
         if not vol.mountpoint.is_dir():

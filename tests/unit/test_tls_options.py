@@ -11,7 +11,6 @@ import contextlib
 import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +38,7 @@ from orlop.server.main import (
     server_tls_context,
     tls_protocol,
 )
+from testsupport import make_pki
 
 TLS = TLSOptions(verify=True, cacert="/c/ca.pem", cert="/c/cert.pem", key="/c/key.pem")
 
@@ -49,20 +49,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl CLI")
     d = tmp_path_factory.mktemp("pki")
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem")
-    run("req", "-x509", "-new", "-key", "ca-key.pem", "-days", "1", "-subj", "/CN=unit-ca",
-        "-out", "ca.pem")
-    for name, cn, ext in (("server-", "srv", "subjectAltName=IP:127.0.0.1\n"),
-                          ("", "unit-client", "extendedKeyUsage=clientAuth\n")):
-        run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}key.pem")
-        run("req", "-new", "-key", f"{name}key.pem", "-subj", f"/CN={cn}", "-out", "x.csr")
-        (d / "x.ext").write_text(ext)
-        run("x509", "-req", "-in", "x.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-days", "1", "-extfile", "x.ext", "-out", f"{name}cert.pem")
+    make_pki(d, "unit-ca", "srv", "unit-client")
     yield d
 
 

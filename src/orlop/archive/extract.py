@@ -224,8 +224,10 @@ def _set_xattrs(target: str | int, xattrs: dict[str, bytes], *, follow: bool = T
 _HOLE = 1 << 16  # zero runs of this size (aligned in the file) become holes
 
 
-def _write_sparse(fd: int, data: bytes, offset: int) -> None:
-    """Write ``data`` at ``offset``, leaving aligned all-zero 64 KiB blocks as holes.
+def _write_sparse(fd: int, data: bytes, offset: int) -> bool:
+    """Write ``data`` at ``offset``, leaving aligned all-zero 64 KiB blocks as holes;
+    whether its last byte was written (False: it ended in a hole, so the file is still
+    shorter than ``offset + len(data)``).
 
     Tar stores a sparse file's holes as zeros (GNU tar without ``-S``, ``volume export``,
     most layer tars); skipping them gives the file back its holes, as ``cp --sparse=auto``
@@ -243,6 +245,7 @@ def _write_sparse(fd: int, data: bytes, offset: int) -> None:
             run = j
         i = j
     _pwrite_all(fd, view[run:n], offset + run)
+    return run < n
 
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
@@ -425,6 +428,7 @@ class _Extractor:
         try:
             src = tf.extractfile(member)
             written = 0
+            whole = True  # the file's length is already `written` (it is new: O_EXCL)
             if src is not None:
                 while True:
                     try:
@@ -433,12 +437,13 @@ class _Extractor:
                         raise self._refuse(member, f"truncated archive ({err})") from err
                     if not data:
                         break
-                    _write_sparse(fd, data, written)
+                    whole = _write_sparse(fd, data, written)
                     written += len(data)
             if written != member.size:
                 raise self._refuse(member, "truncated archive: unexpected end of data")
-            # A trailing hole was skipped, not written: the length comes from here.
-            os.ftruncate(fd, written)
+            if not whole:
+                # A trailing hole was skipped, not written: the length comes from here.
+                os.ftruncate(fd, written)
             if self.keep_owner:
                 os.fchown(fd, *self._owner(member))
             os.fchmod(fd, stat.S_IMODE(member.mode))

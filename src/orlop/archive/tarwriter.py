@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orlop.archive.header import pax_header
 from orlop.archive.paxtime import pax_mtime
 from orlop.archive.streams import Hasher
 from orlop.archive.whiteout import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
@@ -103,6 +104,9 @@ class TreeOptions:
     # Called with the archive path of a directory ("data/sub"): False = write the
     # directory entry but not its content (commit: volume mount points stay empty).
     descend: Callable[[str], bool] | None = None
+    # Called with the parent's fd, the name, the archive path and the lstat of each
+    # entry below the top: True = leave it out (commit: the engine's own mount points).
+    skip: Callable[[int, str, str, os.stat_result], bool] | None = None
     owner: tuple[int, int] | None = None  # force uid/gid on every entry
     # Times in the ustar field only.  Otherwise a time with a fraction of a second also
     # goes into a PAX ``mtime`` record with all nine digits (GNU tar, Go, Python and
@@ -139,7 +143,7 @@ class TarWriter:
         self.size += len(data)
 
     def _header(self, info: tarfile.TarInfo) -> None:
-        self._emit(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        self._emit(pax_header(info))
         self.stats.entries += 1
 
     def add_global(self, pax: dict[str, str]) -> None:
@@ -369,7 +373,10 @@ class TarWriter:
             except FileNotFoundError:
                 self.stats.skipped.append(_join(prefix, name))
                 continue
-            self.add_entry(dir_fd, name, _join(prefix, name), st, opts, root_dev)
+            arcname = _join(prefix, name)
+            if opts.skip is not None and opts.skip(dir_fd, name, arcname, st):
+                continue
+            self.add_entry(dir_fd, name, arcname, st, opts, root_dev)
 
     def add_entry(self, parent_fd: int, name: str, arcname: str, st: os.stat_result,
                   opts: TreeOptions, root_dev: int | None = None) -> None:
@@ -482,7 +489,7 @@ class TarWriter:
                 if segments is not None:
                     self._sparse_file(fd, info, segments)
                     return
-            hdr = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            hdr = pax_header(info)
             if self.hasher is not None and len(hdr) + fst.st_size + BLOCK <= len(self._buf):
                 self._small_file(fd, hdr, fst.st_size)
                 return

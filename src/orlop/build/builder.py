@@ -191,7 +191,10 @@ class Builder(MetadataSteps, FileSteps):
             if not empty:
                 self._add_upper(state, result.upper, result.mount_targets)
         finally:
-            result.remove()
+            # --rm=false keeps every step's container, as Docker's; otherwise each is
+            # removed, also after a failure (Docker's --force-rm, Orlop's default).
+            if self.opts.remove or self.opts.force_rm:
+                result.remove()
         self._new_image(state, run_config, empty=empty, container=result.container_id)
 
 
@@ -206,9 +209,6 @@ def _familiar(tagged: str) -> str:
 def build(engine: Engine, context: BuildContext, opts: BuildOptions, emit: Emit) -> str:
     """Build; returns the image id.  Errors are raised (after the output so far)."""
     return Builder(engine, context, opts, emit).run()
-
-
-__all__ = ["BuildOptions", "Builder", "build", "cache_key"]
 
 
 __all__ = ["DEFAULT_SHELL", "HOST_ARCH", "BuildOptions", "Builder", "build", "cache_key"]

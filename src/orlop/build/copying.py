@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from orlop.build.base import StageState, StepBase
 from orlop.build.context import checksum
+from orlop.build.download import download, is_url
 from orlop.build.fs import CopyOp, Ownership
 from orlop.build.layer import Fallback, ImageView, write_from_image, write_ops
 from orlop.build.parser import Instruction
@@ -70,12 +72,11 @@ class FileSteps(StepBase):
                     from None
         src_from = ins.flag("from")
         for s in srcs:
-            if cmd == "ADD" and s.startswith(("http://", "https://")):
-                raise UnsupportedError(
-                    f"ADD from a URL ({s}) is not supported: Orlop's builder never reaches "
-                    "the network; download the file into the build context and COPY it")
             if cmd == "ADD" and s.startswith("git@"):
                 raise UnsupportedError(f"ADD from a git repository ({s}) is not supported")
+            if is_url(s) and (cmd == "COPY" or src_from):
+                raise InvalidParameterError(f"source can't be a URL for {cmd}")
+        downloaded: set[str] = set()  # ADD <url>: fetched files, never unpacked
         with contextlib.ExitStack() as stack:
             dir_dest = dest.endswith(("/", "/."))
             from_img = self._source_image(state, src_from) if src_from else None
@@ -88,11 +89,18 @@ class FileSteps(StepBase):
                 kind = "from"
             else:
                 for s in srcs:
+                    if cmd == "ADD" and is_url(s):
+                        work, path = download(s, self.engine.config.tmp_dir)
+                        stack.callback(shutil.rmtree, work, True)
+                        sources.append((str(path), None))
+                        downloaded.add(str(path))
+                        continue
                     sources.extend((h, rel) for h, rel in self.ctx.resolve(s, cmd))
                 digest = checksum(sources, self.ctx.ignore)
                 kind = "multi" if len(sources) > 1 else \
                     ("dir" if os.path.isdir(sources[0][0]) else "file")
-                if cmd == "ADD" and kind == "file" and _is_archive(sources[0][0]):
+                if cmd == "ADD" and kind == "file" and sources[0][0] not in downloaded \
+                        and _is_archive(sources[0][0]):
                     kind = "archive"  # not Docker's word; only the cache key sees it
             if (len(srcs) > 1 or len(sources) > 1) and not dir_dest:
                 raise InvalidParameterError(
@@ -119,7 +127,7 @@ class FileSteps(StepBase):
             for host, rel in sources:
                 if os.path.isdir(host):
                     ops.append(CopyOp(host, rel, dest.rstrip("/") or "/", ""))
-                elif cmd == "ADD" and _is_archive(host):
+                elif cmd == "ADD" and host not in downloaded and _is_archive(host):
                     ops.append(CopyOp(host, rel, dest.rstrip("/") or "/", "", archive=True))
                 elif dest_exists_dir:
                     ops.append(CopyOp(host, rel, dest.rstrip("/") or "/",

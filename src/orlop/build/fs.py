@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from orlop.build.ignore import Matcher
 from orlop.errors import InvalidParameterError, SystemFailureError
+from orlop.kernel.fdio import PipeProducer
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
@@ -85,20 +86,10 @@ def sweep_scratch(tmp_dir: Path) -> None:
     """Remove what a killed build left in tmp/ (scratch layers, extracted contexts): the
     directories named after a process that is gone (or was not running yet when the
     directory was last written: a recycled pid)."""
-    from orlop.kernel.process import process_alive_since
+    from orlop.kernel.process import abandoned_entries
 
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(tmp_dir):
-            m = _SCRATCH.match(name)
-            if m is None:
-                continue
-            path = tmp_dir / name
-            try:
-                mtime = os.lstat(path).st_mtime
-            except FileNotFoundError:
-                continue
-            if not process_alive_since(int(m.group(1)), mtime):
-                shutil.rmtree(path, ignore_errors=True)
+    for path in abandoned_entries(tmp_dir, _SCRATCH, 1):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def in_root(sc: Scratch, fn: Callable[[int], dict[str, Any]], *,
@@ -176,27 +167,26 @@ def resolve_owner(root_fd: int, spec: str) -> tuple[int, int]:
     if not spec:
         return 0, 0
     user, _, group = spec.partition(":")
-    if user.isdigit():
-        uid: int | None = int(user)
-    else:
-        uid = _lookup(root_fd, "/etc/passwd", user)
-        if uid is None:
-            raise InvalidParameterError(
-                f"unable to convert uid/gid chown string to host mapping: can't find uid "
-                f"for user {user}: no such user: {user}")
+    uid = int(user) if user.isdigit() else _chown_id(root_fd, "user", user)
     if not group:
         gid = uid if user.isdigit() else (_primary_gid(root_fd, user) or 0)
     elif group.isdigit():
         gid = int(group)
     else:
-        found = _lookup(root_fd, "/etc/group", group)
-        if found is None:
-            raise InvalidParameterError(
-                f"unable to convert uid/gid chown string to host mapping: can't find gid "
-                f"for group {group}: no such group: {group}")
-        gid = found
-    assert uid is not None
+        gid = _chown_id(root_fd, "group", group)
     return uid, int(gid) if gid is not None else 0
+
+
+def _chown_id(root_fd: int, kind: str, name: str) -> int:
+    """The id of the user or group (``kind``) ``name`` in the image; Docker's error
+    when it has none."""
+    found = _lookup(root_fd, "/etc/passwd" if kind == "user" else "/etc/group", name)
+    if found is None:
+        id_kind = "uid" if kind == "user" else "gid"
+        raise InvalidParameterError(
+            f"unable to convert uid/gid chown string to host mapping: can't find {id_kind} "
+            f"for {kind} {name}: no such {kind}: {name}")
+    return found
 
 
 # --- the copy --------------------------------------------------------------------
@@ -282,33 +272,18 @@ def piped(produce: Callable[[int], None], consume: Callable[[Any], None]) -> Non
     """``produce(write_fd)`` in a thread, ``consume(stream)`` here.  The producer's error
     wins (the consumer's is then only a short stream); an OSError of the producer is a
     source that could not be read."""
-    rfd, wfd = os.pipe()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            produce(wfd)
-        except BrokenPipeError:
-            pass
-        except BaseException as err:
-            failure.append(err)
-        finally:
-            os.close(wfd)
-
-    t = threading.Thread(target=run, name="build-tar", daemon=True)
-    t.start()
+    producer = PipeProducer(produce, "build-tar")
     consumer_error: BaseException | None = None
     try:
-        with os.fdopen(rfd, "rb", buffering=1 << 20) as stream:
+        with os.fdopen(producer.read_fd, "rb", buffering=1 << 20) as stream:
             consume(stream)
     except BaseException as err:
         consumer_error = err
-    t.join()
-    if failure:
-        if isinstance(failure[0], OSError):
-            raise SystemFailureError(f"cannot read the build context: {failure[0]}") \
-                from failure[0]
-        raise failure[0]
+    failure = producer.join()
+    if failure is not None:
+        if isinstance(failure, OSError):
+            raise SystemFailureError(f"cannot read the build context: {failure}") from failure
+        raise failure
     if consumer_error is not None:
         raise consumer_error
 

@@ -36,8 +36,15 @@ class RunResult:
 
     @property
     def has_changes(self) -> bool:
-        with os.scandir(self.upper) as it:
-            return any(True for _ in it)
+        """Anything but the engine's own init-layer entries (/etc/mtab, the /etc/hosts
+        mount points: files/initlayer.py), which a commit leaves out as moby's does."""
+        from orlop.engine.files.commit import has_content
+
+        fd = os.open(self.upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            return has_content(fd)
+        finally:
+            os.close(fd)
 
     def remove(self) -> None:
         with contextlib.suppress(OrlopError):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from orlop.config import EngineConfig
@@ -15,17 +14,22 @@ if TYPE_CHECKING:
     from orlop.engine import Engine
 
 
-@dataclass
 class Context:
-    config: EngineConfig
-    command: str  # "run", "volume ls", ...: for messages such as "See 'orlop run --help'."
-    stdout: TextIO
-    stderr: TextIO
-    host: str | None = None  # -H/--host, $ORLOP_HOST, $DOCKER_HOST: through orlopd
-    host_source: str = ""  # "-H", "ORLOP_HOST" or "DOCKER_HOST" (checked before use)
-    tls: TLSOptions | None = None
-    _engine: Engine | None = field(default=None, repr=False)
-    _backend: Backend | None = field(default=None, repr=False)
+    """A plain class, not a dataclass: ``orlop --help`` must not import ``dataclasses``."""
+
+    def __init__(self, config: EngineConfig, command: str, stdout: TextIO, stderr: TextIO,
+                 host: str | None = None, host_source: str = "",
+                 tls: TLSOptions | None = None) -> None:
+        self.config = config
+        # "run", "volume ls", ...: for messages such as "See 'orlop run --help'."
+        self.command = command
+        self.stdout = stdout
+        self.stderr = stderr
+        self.host = host  # -H/--host, $ORLOP_HOST, $DOCKER_HOST: through orlopd
+        self.host_source = host_source  # "-H", "ORLOP_HOST" or "DOCKER_HOST" (checked before use)
+        self.tls = tls
+        self._engine: Engine | None = None
+        self._backend: Backend | None = None
 
     @property
     def remote(self) -> bool:
@@ -127,6 +131,77 @@ def require_args(
         raise UsageError(f'"orlop {command}" requires at least {at_least} {plural(at_least)}.')
     if at_most is not None and len(args) > at_most:
         raise UsageError(f'"orlop {command}" requires at most {at_most} {plural(at_most)}.')
+
+
+def dispatch(group: str, argv: list[str], sub: str,
+             commands: Mapping[str, Callable[[list[str], Context], int]], ctx: Context) -> int:
+    """Run the subcommand ``sub`` (``argv[0]`` with its alias resolved) of the command
+    group ``group`` on the rest of ``argv``, ``ctx.command`` naming it for messages; an
+    unknown one is Docker's usage error."""
+    handler = commands.get(sub)
+    if handler is None:
+        ctx.command = group
+        raise UsageError(f"'{group} {argv[0]}' is not an orlop command.")
+    ctx.command = f"{group} {sub}"
+    return handler(argv[1:], ctx)
+
+
+def parse_no_args(p: Parser, argv: list[str], command: str) -> argparse.Namespace:
+    """``p``'s options from ``argv`` for a command that takes no positional argument
+    (``ls``, ``prune``): any is refused with Docker's text."""
+    p.add_argument("extra", nargs="*")
+    args = p.parse_args(argv)
+    if args.extra:
+        raise UsageError(f'"orlop {command}" accepts no arguments.')
+    return args
+
+
+def parse_with_args(p: Parser, argv: list[str], command: str, *, positional: str = "args",
+                    at_least: int = 0, at_most: int | None = None,
+                    exactly: int | None = None) -> argparse.Namespace:
+    """``p``'s options from ``argv`` and the command's arguments, as the list
+    ``args.<positional>``, their count checked by :func:`require_args`."""
+    p.add_argument(positional, nargs="*")
+    args = p.parse_args(argv)
+    require_args(getattr(args, positional), command, at_least=at_least, at_most=at_most,
+                 exactly=exactly)
+    return args
+
+
+def add_prune_flags(p: Parser, example: str, *, metavar: str | None = "filter") -> None:
+    """The -f/--force and --filter of the prune commands; ``example`` the filters their
+    help shows, ``metavar`` the value word of --filter in it."""
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], metavar=metavar,
+                   help=f"Provide filter values (e.g. {example})")
+
+
+def add_platform_variant_flag(p: Parser, verb: str) -> None:
+    """``--platform`` of ``load`` and ``save`` (``verb``: "Load", "Save")."""
+    p.add_argument("--platform", default="",
+                   help=f"{verb} only the given platform variant. Formatted as "
+                        "\"os[/arch[/variant]]\" (e.g., \"linux/amd64\")")
+
+
+def for_each(refs: list[str], ctx: Context, action: Callable[[str], object], *,
+             error_prefix: str = "Error: ", echo: bool = True) -> int:
+    """Docker's verbs on several objects (rm, stop, update, ...): ``action`` on each in
+    turn, its ref printed when done (``echo``), a failure reported and the others still
+    done; exit status 1 when any failed.  ``error_prefix`` is "Error response from
+    daemon: " for the verbs whose failures the docker CLI shows with it."""
+    from orlop.errors import OrlopError
+
+    failed = False
+    for ref in refs:
+        try:
+            action(ref)
+        except OrlopError as err:
+            print(f"{error_prefix}{err}", file=ctx.stderr)
+            failed = True
+            continue
+        if echo:
+            print(ref, file=ctx.stdout)
+    return 1 if failed else 0
 
 
 def parse_filter_flags(items: list[str]) -> dict[str, list[str]]:

@@ -32,6 +32,45 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, indent=4, ensure_ascii=False)
 
 
+def checked_template(fmt: str, obj: Any) -> str:
+    """:func:`format_template`, a template that does not parse being the docker CLI's
+    "template parsing error" (an invalid --format value)."""
+    from orlop.errors import InvalidParameterError
+
+    try:
+        return format_template(fmt, obj)
+    except ValueError as err:
+        raise InvalidParameterError(f"template parsing error: {err}") from None
+
+
+def write_listing(out: TextIO, objs: Sequence[Mapping[str, Any]], fmt: str, *, quiet: bool,
+                  key: str, headers: Mapping[str, str], body: str,
+                  rows: Sequence[Sequence[str]] | None = None) -> None:
+    """An ``ls`` as the docker CLI writes it for ``--format`` ``fmt``: with ``-q`` the
+    ``key`` field of each object; by default the table ``rows`` (header first), or the
+    table template ``body`` when there are none; ``json``, one compact object a line;
+    ``table <template>``, the template's header (``headers``) and rows aligned; any other
+    template, one line per object."""
+    fmt = fmt.strip()
+    if fmt in ("", "table"):
+        if quiet:
+            out.write("".join(f"{o[key]}\n" for o in objs))
+            return
+        if rows is not None:
+            out.write(tabwrite(rows))
+            return
+    if fmt == "json":
+        out.write("".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n"
+                          for o in objs))
+        return
+    if fmt.startswith("table") or not fmt:
+        table = fmt[len("table"):].strip() or body
+        lines = [checked_template(table, headers), *(checked_template(table, o) for o in objs)]
+        out.write(tabwrite([line.split("\t") for line in lines]))
+        return
+    out.write("".join(checked_template(fmt, o) + "\n" for o in objs))
+
+
 def write_inspect(out: TextIO, err: TextIO, results: Sequence[Any], errors: Sequence[str],
                   fmt: str = "") -> int:
     """Docker's inspect output for every ``inspect``: the JSON array (no ``--format``, or

@@ -88,18 +88,25 @@ class BaseClient:
                                             if body is not None else None)
         head = {"Content-Type": content_type} if data is not None else {}
         head.update(headers or {})
-        conn = self.connection(self.timeout)
+        status, payload = self.exchange(method, f"/v{API_VERSION}{path}{encode_params(params)}",
+                                        data, head, self.timeout)
+        if status >= 400:
+            raise error_from(status, payload)
+        return status, payload
+
+    def exchange(self, method: str, url: str, data: bytes | None, headers: Mapping[str, str],
+                 timeout: float | None) -> tuple[int, bytes]:
+        """One request on its own connection: the status and the whole body; a daemon
+        that cannot be reached is :meth:`unreachable`'s error."""
+        conn = self.connection(timeout)
         try:
-            conn.request(method, f"/v{API_VERSION}{path}{encode_params(params)}", body=data,
-                         headers=head)
+            conn.request(method, url, body=data, headers=dict(headers))
             resp = conn.getresponse()
             payload = resp.read()
         except OSError as err:
             raise self.unreachable(err) from None
         finally:
             conn.close()
-        if resp.status >= 400:
-            raise error_from(resp.status, payload)
         return resp.status, payload
 
     def json(self, method: str, path: str, **kw: Any) -> Any:

@@ -112,18 +112,19 @@ class PendingWait:
 
 class ContainerAPI(BaseClient):
     def containers(self, all_: bool = False, filters: Mapping[str, list[str]] | None = None,
-                   limit: int = -1) -> list[dict[str, Any]]:
+                   limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
         return list(self.json("GET", "/containers/json", params={
             "all": all_, "filters": dict(filters) if filters else None,
-            "limit": limit if limit > 0 else None}))
+            "limit": limit if limit > 0 else None, "size": True if size else None}))
 
     def inspect_container(self, ref: str, size: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = self.json("GET", f"/containers/{quote(ref)}/json",
                                         params={"size": True} if size else None)
         return out
 
-    def create_container(self, body: dict[str, Any], name: str = "") -> str:
-        out = self.json("POST", "/containers/create", params={"name": name or None},
+    def create_container(self, body: dict[str, Any], name: str = "", platform: str = "") -> str:
+        out = self.json("POST", "/containers/create",
+                        params={"name": name or None, "platform": platform or None},
                         body=dict(body))
         return str(out["Id"])
 

@@ -30,9 +30,9 @@ def split_reference(ref: str | None) -> tuple[str | None, str | None]:
     return ref, None
 
 
-def json_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    """Docker's JSON message stream (import, load, pull): one object per line; an
-    ``error`` object raises, as the docker CLI's jsonmessage display does."""
+def message_objects(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a message stream, one per line; blank lines, lines that are
+    not JSON and JSON that is not an object are skipped, as the docker CLI does."""
     for line in lines:
         line = line.strip()
         if not line:
@@ -41,11 +41,27 @@ def json_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
             msg = json.loads(line)
         except ValueError:
             continue
-        if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
-            detail = msg.get("errorDetail") or {}
-            raise SystemFailureError(str(msg.get("error") or detail.get("message", "")))
         if isinstance(msg, dict):
             yield msg
+
+
+def message_error(msg: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """A message's error text and its ``errorDetail`` (possibly empty), or None when it
+    reports no error; the text falls back on the detail's message."""
+    if not (msg.get("error") or msg.get("errorDetail")):
+        return None
+    detail = msg.get("errorDetail") or {}
+    return str(msg.get("error") or detail.get("message", "")), detail
+
+
+def json_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """Docker's JSON message stream (import, load, pull): one object per line; an
+    ``error`` object raises, as the docker CLI's jsonmessage display does."""
+    for msg in message_objects(lines):
+        error = message_error(msg)
+        if error is not None:
+            raise SystemFailureError(error[0])
+        yield msg
 
 
 class ImageAPI(BaseClient):
@@ -148,20 +164,11 @@ class BuildAPI(BaseClient):
                                       headers={"Content-Type": "application/x-tar"})
         image_id = ""
         try:
-            for line in resp:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(msg, dict):
-                    continue
-                if msg.get("error") or msg.get("errorDetail"):
-                    detail = msg.get("errorDetail") or {}
-                    raise BuildStepError(str(msg.get("error") or detail.get("message", "")),
-                                         int(detail.get("code") or 1))
+            for msg in message_objects(resp):
+                error = message_error(msg)
+                if error is not None:
+                    text, detail = error
+                    raise BuildStepError(text, int(detail.get("code") or 1))
                 aux = msg.get("aux")
                 if isinstance(aux, dict) and aux.get("ID"):
                     image_id = str(aux["ID"])

@@ -17,15 +17,7 @@ class SystemAPI(BaseClient):
         dockerd "Docker Engine - Community" and the like, Podman "Podman Engine"."""
         import json
 
-        conn = self.connection(10)
-        try:
-            conn.request("GET", "/version")
-            resp = conn.getresponse()
-            payload = resp.read()
-        except OSError as err:
-            raise self.unreachable(err) from None
-        finally:
-            conn.close()
+        _, payload = self.exchange("GET", "/version", None, {}, 10)
         try:
             body = json.loads(payload)
             name = (body.get("Platform") or {}).get("Name")

@@ -6,21 +6,47 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class TLSOptions:
     """Docker's client TLS flags: ``--tls``, ``--tlsverify``, ``--tlscacert``,
     ``--tlscert``, ``--tlskey`` (and ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``).
 
     ``verify`` False is Docker's ``--tls`` alone: encrypted, the client certificate
-    presented, but the server's certificate not checked."""
+    presented, but the server's certificate not checked.
 
-    verify: bool = True
-    cacert: str | None = None
-    cert: str | None = None
-    key: str | None = None
+    Immutable; hand-written rather than a frozen dataclass because ``orlop --help``
+    imports this module (for :func:`default_cert_path`) and must not pay for
+    ``dataclasses``."""
+
+    __slots__ = ("cacert", "cert", "key", "verify")
+    verify: bool
+    cacert: str | None
+    cert: str | None
+    key: str | None
+
+    def __init__(self, verify: bool = True, cacert: str | None = None,
+                 cert: str | None = None, key: str | None = None) -> None:
+        object.__setattr__(self, "verify", verify)
+        object.__setattr__(self, "cacert", cacert)
+        object.__setattr__(self, "cert", cert)
+        object.__setattr__(self, "key", key)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def _key(self) -> tuple[bool, str | None, str | None, str | None]:
+        return (self.verify, self.cacert, self.cert, self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TLSOptions and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"TLSOptions(verify={self.verify!r}, cacert={self.cacert!r}, "
+                f"cert={self.cert!r}, key={self.key!r})")
 
 
 def default_cert_path(environ: Mapping[str, str] | None = None) -> str:

@@ -15,6 +15,13 @@ class VolumeAPI(BaseClient):
                          else None)
         return list(data.get("Volumes") or [])
 
+    def plugins(self, filters: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /plugins``: Docker's Plugin objects (orlopd: the legacy volume plugins
+        it finds)."""
+        data = self.json("GET", "/plugins", params={"filters": dict(filters)} if filters
+                         else None)
+        return list(data) if isinstance(data, list) else []
+
     def create_volume(self, name: str | None = None, driver: str = "local",
                       driver_opts: Mapping[str, str] | None = None,
                       labels: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig
-from orlop.engine.models import Container, RunOptions
 from orlop.engine.services import Services, prepare_roots
 from orlop.state import Database, inflight
 
 if TYPE_CHECKING:
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.files.changes import Change
+    from orlop.engine.models import Container, RunOptions
 
 
 class Engine(Services):
@@ -175,8 +175,10 @@ class Engine(Services):
         return container_changes(self.images, self.config, self.get_container(ref))
 
     def log_path(self, c: Container) -> Path:
+        from orlop.engine.containers.logs import check_readable
         from orlop.engine.containers.monitor import log_path
 
+        check_readable(c)
         return log_path(self.config, c.id)
 
     def is_running(self, c: Container) -> bool:

@@ -53,12 +53,14 @@ class RunOptions:
     mount_specs: list[MountSpec] = field(default_factory=list)
     tmpfs: list[str] = field(default_factory=list)  # raw --tmpfs specs
     volumes_from: list[str] = field(default_factory=list)
+    volume_driver: str = ""  # --volume-driver (HostConfig.VolumeDriver): -v volumes' driver
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     cwd: str = "/"  # the CLI's working directory, for -v ./rel:/x
     restart: str = ""  # --restart no|on-failure[:N]|always|unless-stopped
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt max-size=, max-file=
     memory: int = 0  # -m, bytes; 0 = unlimited
+    memory_swap: int = 0  # HostConfig.MemorySwap: memory + swap; 0 unset, -1 unlimited
     pids_limit: int = 0  # --pids-limit; 0 or -1 = unlimited
     nano_cpus: int = 0  # --cpus x 1e9
     cap_add: list[str] = field(default_factory=list)
@@ -74,6 +76,43 @@ class RunOptions:
     # Docker's Config.Healthcheck (Test, Interval/Timeout/StartPeriod in ns, Retries);
     # None = the image's
     healthcheck: dict[str, Any] | None = None
+    log_driver: str = "json-file"  # json-file | local | none (others refused at create)
+    ulimits: list[Ulimit] = field(default_factory=list)  # --ulimit
+    shm_size: int = 0  # --shm-size, bytes; 0 = Docker's 64 MiB
+    cpu_shares: int = 0  # --cpu-shares; 0 = the kernel's default (1024)
+    cpuset_cpus: str = ""  # --cpuset-cpus "0-1,3"
+    devices: list[DeviceMapping] = field(default_factory=list)  # --device
+    device_cgroup_rules: list[str] = field(default_factory=list)  # --device-cgroup-rule
+    pid_mode: str = ""  # --pid: "" (private) | host
+    uts_mode: str = ""  # --uts: "" (private) | host
+    cgroupns_mode: str = ""  # --cgroupns: "" (the daemon's default) | host | private
+    group_add: list[str] = field(default_factory=list)  # --group-add: names or gids
+    platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    """One ``--ulimit name=soft[:hard]`` (Docker's units.Ulimit; -1 = unlimited)."""
+
+    name: str
+    soft: int
+    hard: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {"Name": self.name, "Hard": self.hard, "Soft": self.soft}
+
+
+@dataclass(frozen=True)
+class DeviceMapping:
+    """One ``--device host[:container[:perms]]`` (Docker's container.DeviceMapping)."""
+
+    path_on_host: str
+    path_in_container: str
+    permissions: str = "rwm"
+
+    def to_api(self) -> dict[str, str]:
+        return {"PathOnHost": self.path_on_host, "PathInContainer": self.path_in_container,
+                "CgroupPermissions": self.permissions}
 
 
 @dataclass
@@ -119,6 +158,7 @@ class HostConfig:
     auto_remove: bool
     runtime: str
     readonly_rootfs: bool = False
+    volume_driver: str = ""  # --volume-driver: the driver of -v volumes
     restart_policy: dict[str, Any] = field(
         default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
     log_config: dict[str, Any] = field(
@@ -139,6 +179,17 @@ class HostConfig:
     dns_search: list[str] | None = None
     dns_options: list[str] | None = None
     extra_hosts: list[str] | None = None
+    # Added with issue 15 (records written before lack them: the defaults apply).
+    shm_size: int = 64 * 1024 * 1024
+    cpu_shares: int = 0
+    cpuset_cpus: str = ""
+    devices: list[dict[str, str]] = field(default_factory=list)  # Docker's DeviceMapping
+    device_cgroup_rules: list[str] | None = None
+    ulimits: list[dict[str, Any]] = field(default_factory=list)  # Name, Hard, Soft
+    pid_mode: str = ""
+    uts_mode: str = ""
+    cgroupns_mode: str = "host"
+    group_add: list[str] | None = None
     # HostConfig.Mounts as records written before the specs were kept typed held it:
     # Docker's entries, shown as they are (never written again).
     legacy_api_mounts: list[dict[str, Any]] | None = None

@@ -94,10 +94,7 @@ def _holders(cfg: EngineConfig, containers: ContainerStore) -> set[str]:
 
 def release_dead_pins(pins: Path) -> None:
     """Subpath pins (runner._with_source) whose process is gone: unmount, remove."""
-    try:
-        names = os.listdir(pins)
-    except FileNotFoundError:
-        return
+    names = _listdir(pins)
     for name in names:
         pid = name.split("-", 1)[0]
         path = pins / name
@@ -135,10 +132,7 @@ def sweep_container_dirs(cfg: EngineConfig, containers: ContainerStore) -> None:
     this lists the directories before it reads the records, so a directory without a
     record is never a create in progress."""
     d = cfg.containers_dir
-    try:
-        names = os.listdir(d)
-    except FileNotFoundError:
-        return
+    names = _listdir(d)
     if not names:
         return
     known = containers.ids()
@@ -153,10 +147,7 @@ def sweep_run_files(cfg: EngineConfig, containers: ContainerStore) -> None:
     Listed before the records are read: a container created meanwhile has a record by
     the time it makes its files (its lock is taken after the 'creating' row commits)."""
     d = cfg.run_root / "containers"
-    try:
-        names = os.listdir(d)
-    except FileNotFoundError:
-        return
+    names = _listdir(d)
     if not names:
         return
     known = containers.ids()
@@ -177,16 +168,21 @@ def sweep_exit_files(d: Path, names: list[str] | None = None) -> None:
     it writes one, so they never pile up).  `wait` reads one only once the container's
     record is gone, which its monitor removed right before writing it."""
     if names is None:
-        try:
-            names = os.listdir(d)
-        except FileNotFoundError:
-            return
+        names = _listdir(d)
     now = time.time()
     for name in names:
         if name.endswith(".exit"):
             with contextlib.suppress(FileNotFoundError):
                 if now - os.lstat(d / name).st_mtime > EXIT_FILE_TTL_S:
                     os.unlink(d / name)
+
+
+def _listdir(d: Path) -> list[str]:
+    """The names in ``d``; none when it does not exist (yet): nothing there to sweep."""
+    try:
+        return os.listdir(d)
+    except FileNotFoundError:
+        return []
 
 
 def _unmount(path: str) -> None:

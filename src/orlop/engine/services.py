@@ -14,7 +14,6 @@ import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from orlop.engine.store import ContainerStore
 from orlop.errors import OrlopError, PermissionDeniedError
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from orlop.config import EngineConfig
     from orlop.engine.events import EventLog
     from orlop.engine.models import Container
+    from orlop.engine.store import ContainerStore
     from orlop.images.store import ImageStore
     from orlop.network.service import NetworkService
     from orlop.state import Database
@@ -35,7 +35,14 @@ class Services:
     def __init__(self, config: EngineConfig, db: Database) -> None:
         self.config = config
         self.db = db
-        self.containers = ContainerStore(db)
+
+    @cached_property
+    def containers(self) -> ContainerStore:
+        """The container records; opened on first use, so that `volume ls` does not import
+        the container models."""
+        from orlop.engine.store import ContainerStore
+
+        return ContainerStore(self.db)
 
     @cached_property
     def images(self) -> ImageStore:

@@ -13,10 +13,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.models import Container, ContainerConfig, HostConfig
 from orlop.errors import ContainerNotFoundError, InvalidParameterError, NameConflictError
 
 if TYPE_CHECKING:
+    from orlop.engine.models import Container, HostConfig
     from orlop.state import Database
 
 _COLUMNS = ("id, name, image_id, image_ref, created, config, host_config, status, pid, "
@@ -25,6 +25,10 @@ _COLUMNS = ("id, name, image_id, image_ref, created, config, host_config, status
 
 
 def _row_to_container(row: sqlite3.Row) -> Container:
+    # Imported here: the models' dataclasses cost ~5 ms to build, which a `volume ls`
+    # (whose reconciliation only asks which containers are live) must not pay.
+    from orlop.engine.models import Container, ContainerConfig, HostConfig
+
     return Container(
         id=row["id"], name=row["name"], image_id=row["image_id"], image_ref=row["image_ref"],
         created=row["created"], config=ContainerConfig.from_json(row["config"]),

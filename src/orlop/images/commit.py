@@ -73,9 +73,12 @@ def commit_image_config(parent: Mapping[str, Any], parent_id: str, container_id:
     store fills in from the layers)."""
     cfg = apply_changes(container_config, changes)
     history = [dict(h) for h in parent.get("history") or []]
-    entry: dict[str, Any] = {"created": created}
+    entry: dict[str, Any] = {"created": created}  # moby's field order: the id's bytes
     if author:
         entry["author"] = author
+    created_by = " ".join(container_config.get("Cmd") or [])  # moby's commit: the Cmd
+    if created_by:
+        entry["created_by"] = created_by
     if message:
         entry["comment"] = message
     if empty_layer:

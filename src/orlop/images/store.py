@@ -60,7 +60,7 @@ from orlop.images.reference import (
     parse_tag_target,
     split_tagged,
 )
-from orlop.kernel.process import process_alive_since
+from orlop.kernel.process import abandoned_entries
 from orlop.state import Database
 
 if TYPE_CHECKING:
@@ -177,6 +177,17 @@ class ImageStore:
         return [self.layer_dir(d) for d in image.diff_ids]
 
     # --- layers ------------------------------------------------------------------
+
+    def layer_sizes(self, diff_ids: Sequence[str]) -> builtins.list[int]:
+        """The content size of each layer (Docker's per-layer ``Size`` in ``history``
+        and ``system df``), 0 for one not registered."""
+        with self.db.read() as conn:
+            out = []
+            for diff_id in diff_ids:
+                row = conn.execute("SELECT content_size FROM layers WHERE diff_id = ?",
+                                   (diff_id,)).fetchone()
+                out.append(int(row["content_size"]) if row is not None else 0)
+            return out
 
     def _stage(self, stream: BinaryIO,
                 reopen: Callable[[], BinaryIO] | None = None) -> _Staged:
@@ -614,20 +625,9 @@ class ImageStore:
         removed: list[Path] = []
         if not self.config.layers_dir.is_dir():
             return removed
-        tmp = self.config.tmp_dir
-        with suppress(FileNotFoundError):
-            for name in os.listdir(tmp):
-                m = _STAGING.match(name)
-                if m is None:
-                    continue
-                path = tmp / name
-                try:
-                    mtime = os.lstat(path).st_mtime
-                except FileNotFoundError:
-                    continue
-                if not process_alive_since(int(m.group(2)), mtime):
-                    _rmtree(path)
-                    removed.append(path)
+        for path in abandoned_entries(self.config.tmp_dir, _STAGING, 2):
+            _rmtree(path)
+            removed.append(path)
         with self._layer_lock():
             with self.db.read() as conn:
                 known = {r["diff_id"].removeprefix("sha256:")

@@ -4,6 +4,8 @@ whether a process still runs (for leftovers named by their creator's pid)."""
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from orlop.kernel import libc
 from orlop.kernel.flags import (
@@ -70,3 +72,26 @@ def process_alive_since(pid: int, mtime: float) -> bool:
         return False
     started = btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     return started <= mtime + 1
+
+
+def abandoned_entries(directory: Path, pattern: re.Pattern[str], pid_group: int) -> list[Path]:
+    """The entries of ``directory`` whose name matches ``pattern`` and whose maker, the pid
+    in the match's group ``pid_group``, is gone (:func:`process_alive_since` against
+    the entry's mtime); none when the directory does not exist."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        m = pattern.match(name)
+        if m is None:
+            continue
+        path = directory / name
+        try:
+            mtime = os.lstat(path).st_mtime
+        except FileNotFoundError:
+            continue
+        if not process_alive_since(int(m.group(pid_group)), mtime):
+            out.append(path)
+    return out

@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
+from orlop.goparse import parse_bool
 from orlop.mounts.spec import (
     BIND_RECURSIVE_VALUES,
     DEFAULT_DRIVER,
@@ -33,15 +34,19 @@ from orlop.mounts.spec import (
     MountSpec,
 )
 from orlop.mounts.tmpfs import (
+    MAX_ID,
     TMPFS_DATA_KEYS,
     TMPFS_FLAG_KEYS,
+    check_tmpfs_chown,
     convert_tmpfs_options,
     invalid_tmpfs_option,
     kernel_size_in_bytes,
     merge_tmpfs_options,
+    parse_id,
 )
 from orlop.mounts.validate import (
     COPY_MODES,
+    OWNER_MODES,
     PROPAGATION_MODES,
     check_no_nul,
     clean_target,
@@ -74,17 +79,6 @@ __all__ = [
 ]
 
 _OCTAL_RE = re.compile(r"[0-7]+")
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def _parse_go_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``, which Docker's CLI uses for ``ro=``/``volume-nocopy=``."""
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    return None
 
 
 def _absolutise(source: str, cwd: str) -> str:
@@ -104,7 +98,8 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
     ``create_host_path`` is True); one starting with ``.`` is a host path relative to
     ``cwd`` (current Docker CLI); anything else names a volume.  Options (comma
     separated): ``ro``/``rw`` (one at most), ``nocopy``, one propagation mode, ``z``/``Z``
-    (recorded only), ``consistent``/``cached``/``delegated`` (ignored, macOS only).
+    (recorded only), ``consistent``/``cached``/``delegated`` (ignored, macOS only),
+    Podman's ``U`` (chown the source to the container's user before each start).
 
     Deliberate differences from Docker, which accepts these and makes an anonymous volume
     at a nonsense destination: ``-v relative`` is refused with the text Docker gives for
@@ -162,6 +157,7 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
         copy_up=not any(w in COPY_MODES for w in words),
         create_host_path=is_bind,
         volume_snapshot=snapshot,
+        chown=any(w in OWNER_MODES for w in words),
     )
     try:
         validate_mount_spec(spec)
@@ -210,13 +206,14 @@ class _MountFields:
         self.opts: dict[str, Any] = {}
         self.labels: dict[str, str] = {}
         self.driver_opts: dict[str, str] = {}
+        self.tmpfs_ids: dict[str, str] = {}  # "uid" -> "uid=1000"
 
     def use(self, family: str) -> None:
         if family not in self.families:
             self.families.append(family)
 
     def go_bool(self, key: str, val: str) -> bool:
-        parsed = _parse_go_bool(val)
+        parsed = parse_bool(val)
         if parsed is None:
             raise self.error(f"invalid value for {key}: {val}")
         return parsed
@@ -303,6 +300,27 @@ def _key_tmpfs_mode(acc: _MountFields, key: str, val: str) -> None:
     acc.opts["tmpfs_mode"] = int(val, 8)
 
 
+def _key_chown(acc: _MountFields, key: str, val: str) -> None:
+    """Podman's ``U``/``chown`` (``U=true``): for every type; given twice is refused, as
+    Podman refuses it."""
+    if "chown" in acc.opts:
+        raise acc.error("cannot pass 'U' or 'chown' option more than once")
+    acc.opts["chown"] = acc.go_bool(key, val)
+
+
+def _key_tmpfs_id(acc: _MountFields, key: str, val: str) -> None:
+    """Orlop's ``uid=N``/``gid=N`` for a tmpfs: its root's owner (tmpfs's own options)."""
+    acc.use("tmpfs")
+    if parse_id(val) is None:
+        raise acc.error(f"invalid value for {key}: {val} (must be a number from 0 to "
+                        f"{MAX_ID})")
+    acc.tmpfs_ids[key] = f"{key}={int(val)}"
+
+
+def _bare_chown(acc: _MountFields) -> None:
+    _key_chown(acc, "U", "true")
+
+
 def _bare_readonly(acc: _MountFields) -> None:
     acc.read_only = True
 
@@ -330,10 +348,12 @@ _MOUNT_KEYS: dict[str, Callable[[_MountFields, str, str], None]] = {
     "volume-nocopy": _key_nocopy, "volume-label": _key_volume_label,
     "volume-opt": _key_volume_opt,
     "tmpfs-size": _key_tmpfs_size, "tmpfs-mode": _key_tmpfs_mode,
+    "uid": _key_tmpfs_id, "gid": _key_tmpfs_id,  # Orlop's: tmpfs's uid=/gid=
+    "u": _key_chown, "chown": _key_chown,  # Podman's U (keys are compared lower-cased)
 }
 _BARE_KEYS: dict[str, Callable[[_MountFields], None]] = {
     "readonly": _bare_readonly, "ro": _bare_readonly, "volume-nocopy": _bare_nocopy,
-    "bind-nonrecursive": _bare_nonrecursive,
+    "bind-nonrecursive": _bare_nonrecursive, "u": _bare_chown, "chown": _bare_chown,
 }
 
 
@@ -346,8 +366,10 @@ def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
     ``volume-label=k=v``, ``volume-opt=k=v``, ``volume-subpath``, ``bind-propagation``,
     ``bind-recursive=enabled|disabled|writable|readonly``, ``bind-nonrecursive``
     (deprecated: ``bind-recursive=disabled``), ``tmpfs-size`` (Docker units),
-    ``tmpfs-mode`` (octal).  A repeated key: the last one wins, as in Docker.  A source
-    starting with ``.`` is resolved against ``cwd`` (current Docker CLI).
+    ``tmpfs-mode`` (octal).  Beyond Docker: Podman's ``U`` / ``chown`` (bare or a Go
+    bool: chown the source to the container's user; once only, as in Podman) and, for a
+    tmpfs, ``uid=N``/``gid=N`` (numbers).  A repeated key: the last one wins, as in
+    Docker.  A source starting with ``.`` is resolved against ``cwd`` (current Docker CLI).
 
     Raises:
         InvalidMountFlagError: Docker's CLI texts (``target is required``...).
@@ -402,6 +424,8 @@ def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
         except InvalidMountError as err:
             raise mount_config_error(mtype, err.message) from None
         raise mount_config_error(mtype, "mount type unknown")
+    if acc.tmpfs_ids:
+        opts["tmpfs_options"] = tuple(acc.tmpfs_ids.values())
     spec = MountSpec(type=mtype,  # type: ignore[arg-type]  # checked just above
                      target=target, source=source, read_only=read_only, origin="mount-flag",
                      raw=raw, volume_labels=labels, volume_options=driver_opts, **opts)
@@ -440,8 +464,12 @@ def _normalise(spec: MountSpec) -> MountSpec:
     else:
         try:
             merge_tmpfs_options(spec.tmpfs_options)
+            check_tmpfs_chown(spec.chown, spec.tmpfs_options)
         except InvalidMountError as err:
             raise mount_config_error("tmpfs", err.message) from None
+    mode = changes.get("mode", spec.mode)
+    if spec.chown and "U" not in mode.split(","):
+        changes["mode"] = f"{mode},U" if mode else "U"  # so that inspect shows it
     return replace(spec, **changes)
 
 
@@ -452,6 +480,9 @@ def _snapshot_changes(spec: MountSpec) -> dict[str, Any]:
     if spec.volume_subpath:
         raise mount_config_error("volume", "volume-snapshot and volume-subpath cannot be "
                                            "used together")
+    if spec.chown:
+        raise mount_config_error("volume", "a snapshot cannot be chowned (U): it is "
+                                           "read-only")
     try:
         validate_volume_name(spec.volume_snapshot)
     except InvalidVolumeNameError:
@@ -483,7 +514,9 @@ def parse_tmpfs_flag(raw: str) -> MountSpec:
     Options: ``size=`` (the kernel's syntax: bytes with an optional k/m/g/t/p/e suffix,
     or a percentage of RAM), ``mode=`` (octal), ``ro``/``rw``, mount flags (``exec``,
     ``nosuid``, ``dev``...) and tmpfs data (``uid=``, ``gid=``, ``nr_inodes=``,
-    ``nr_blocks=``, ``mpol=``).  Docker passes the option text to the kernel unchecked
+    ``nr_blocks=``, ``mpol=``; ``uid=``/``gid=`` must be numbers), and Podman's ``U``
+    (``uid=``/``gid=`` of the container's user, at start).  Docker passes the option text
+    to the kernel unchecked
     and fails at start; Orlop checks it here.  Orlop also refuses propagation and bind
     words (``rshared``, ``bind``), which Docker passes on, because they make no sense
     for a fresh tmpfs.  Defaults (``nosuid,nodev,noexec``) are applied by
@@ -501,11 +534,16 @@ def parse_tmpfs_flag(raw: str) -> MountSpec:
     size: int | None = None
     size_word = ""
     mode: int | None = None
+    chown = False
     extra: list[str] = []
     for word in text.split(",") if text else []:
         key, eq, val = word.partition("=")
         if word in ("ro", "rw"):
             read_only = word == "ro"
+        elif word in OWNER_MODES:
+            if chown:
+                raise InvalidMountError("the 'U' option can only be set once")
+            chown = True
         elif word in TMPFS_FLAG_KEYS:
             extra.append(word)
         elif eq and key == "size":
@@ -532,9 +570,11 @@ def parse_tmpfs_flag(raw: str) -> MountSpec:
             raise invalid_tmpfs_option(word)
     if size_word:
         extra.append(size_word)
+    options = tuple(merge_tmpfs_options(extra))
+    check_tmpfs_chown(chown, options)
     return MountSpec(type="tmpfs", target=clean_target(target), read_only=read_only,
                      origin="tmpfs-flag", raw=raw, tmpfs_size=size, tmpfs_mode=mode,
-                     tmpfs_options=tuple(merge_tmpfs_options(extra)))
+                     tmpfs_options=options, chown=chown, mode="U" if chown else "")
 
 
 # --- --volumes-from -----------------------------------------------------------------------
@@ -564,7 +604,7 @@ def parse_volumes_from(raw: str) -> tuple[str, str]:
         return ref, ""
     words = mode.split(",")
     if (not valid_mount_mode(mode) or any(w in PROPAGATION_MODES for w in words)
-            or any(w in COPY_MODES for w in words)):
+            or any(w in COPY_MODES or w in OWNER_MODES for w in words)):
         raise InvalidMountError(f"invalid mode: {mode}")
     return ref, mode
 

@@ -70,13 +70,15 @@ def inherit_mount_points(container_id: str, mode: str,
     """The mounts a container gets from ``--volumes-from container_id:mode``.
 
     As moby: ``RW = source RW and ReadWrite(mode)`` (``rw`` never makes a read-only
-    mount writable), ``Mode`` becomes ``""``, no copy-up.  tmpfs mounts are not
-    inherited: a ``--tmpfs`` belongs to its container (Docker skips it; for a
-    ``--mount type=tmpfs`` Docker fails with "get: no such volume", Orlop skips it too).
+    mount writable), ``Mode`` becomes ``""``, no copy-up, and no ``U`` (Orlop's choice:
+    the source container's owner change is not repeated for another container's user).
+    tmpfs mounts are not inherited: a ``--tmpfs`` belongs to its container (Docker skips
+    it; for a ``--mount type=tmpfs`` Docker fails with "get: no such volume", Orlop skips
+    it too).
     """
     writable = is_read_write(mode)
     return [
-        replace(mp, rw=mp.rw and writable, mode="", copy_up=False,
+        replace(mp, rw=mp.rw and writable, mode="", copy_up=False, chown=False,
                 from_volumes_from=container_id)
         for mp in points if mp.type != "tmpfs"
     ]

@@ -92,6 +92,10 @@ class MountSpec:
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
     tmpfs_options: tuple[str, ...] = ()
+    # Podman's ``U`` (``-v data:/d:U``, ``--mount ...,U``, ``--tmpfs /t:U``): before each
+    # start, the source is chowned (recursively) to the container's user; a tmpfs is
+    # mounted with that user's ``uid=``/``gid=`` (engine/containers/ownership.py).
+    chown: bool = False
 
     def __post_init__(self) -> None:
         # Callers may pass plain dicts; freeze them so the spec really is immutable.
@@ -159,6 +163,7 @@ class MountPoint:
     tmpfs_options: tuple[str, ...] = ()
     origin: MountOrigin | Literal[""] = ""
     from_volumes_from: str = ""
+    chown: bool = False  # ``U``: chown the source to the container's user at each start
 
     def __post_init__(self) -> None:
         options: object = self.tmpfs_options  # a list from a careless caller
@@ -180,20 +185,21 @@ class MountPoint:
         if spec.type == "volume":
             mode = spec.mode
             if driver != DEFAULT_DRIVER and _mode_was_defaulted(spec):
-                mode = ""
+                mode = "U" if spec.chown else ""
             return cls(type="volume", destination=spec.target, source=source,
                        name=name or spec.source, driver=driver, mode=mode,
                        rw=not spec.read_only, copy_up=spec.copy_up,
-                       subpath=spec.volume_subpath, origin=spec.origin)
+                       subpath=spec.volume_subpath, origin=spec.origin, chown=spec.chown)
         if spec.type == "bind":
             return cls(type="bind", destination=spec.target, source=spec.source,
                        mode=spec.mode, rw=not spec.read_only,
                        propagation=spec.propagation or DEFAULT_BIND_PROPAGATION,
-                       copy_up=False, bind_recursive=spec.bind_recursive, origin=spec.origin)
+                       copy_up=False, bind_recursive=spec.bind_recursive, origin=spec.origin,
+                       chown=spec.chown)
         return cls(type="tmpfs", destination=spec.target, mode=spec.mode,
                    rw=not spec.read_only, copy_up=False, tmpfs_size=spec.tmpfs_size,
                    tmpfs_mode=spec.tmpfs_mode, tmpfs_options=spec.tmpfs_options,
-                   origin=spec.origin)
+                   origin=spec.origin, chown=spec.chown)
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict with stable snake_case keys, for the state database."""
@@ -224,7 +230,7 @@ class MountPoint:
             elif f.name in ("tmpfs_size", "tmpfs_mode"):
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                     raise InvalidMountError(f"invalid mount point record: {f.name}={value!r}")
-            elif f.name in ("rw", "copy_up"):
+            elif f.name in ("rw", "copy_up", "chown"):
                 if not isinstance(value, bool):
                     raise InvalidMountError(f"invalid mount point record: {f.name}={value!r}")
             elif not isinstance(value, str):

@@ -31,6 +31,11 @@ TMPFS_FLAG_KEYS: Final[dict[str, MountFlag]] = {
 TMPFS_DATA_KEYS: Final = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks",
                                     "mpol"})
 
+# tmpfs's uid=/gid=: a decimal id; 4294967295 is (uid_t)-1, "no id", which the kernel
+# refuses too.  Docker hands the text to the kernel unchecked (0x10 and 010 then pass).
+MAX_ID: Final = (1 << 32) - 2
+ID_KEYS: Final = frozenset({"uid", "gid"})
+
 _KERNEL_SIZE_RE: Final = re.compile(r"(\d+)([kKmMgGtTpPeE])?")
 _MULTIPLIERS: Final = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
                        "p": 1 << 50, "e": 1 << 60}
@@ -67,6 +72,36 @@ def format_tmpfs_size(size: int) -> str:
     return f"{size}{suffix}"
 
 
+def parse_id(text: str) -> int | None:
+    """A uid or gid for tmpfs's ``uid=``/``gid=``: decimal digits, 0 to 4294967294;
+    None for anything else (a sign, a space, hex, a name: names belong to ``U``)."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+def invalid_id_option(word: str) -> InvalidMountError:
+    """The text for ``uid=x``: the word, and what a valid value is."""
+    name = word.partition("=")[0]
+    return InvalidMountError(
+        f"invalid tmpfs option {go_quote(word)}: the {name} must be a number from 0 to "
+        f"{MAX_ID}")
+
+
+def check_tmpfs_chown(chown: bool, options: Sequence[str]) -> None:
+    """``U`` (the container user's ids) and an explicit ``uid=``/``gid=`` contradict each
+    other; Podman appends U's words after the user's and lets the kernel take the last,
+    Orlop refuses the pair.
+
+    Raises:
+        InvalidMountError: both given.
+    """
+    if chown and any(w.partition("=")[0] in ID_KEYS for w in options):
+        raise InvalidMountError("the U option cannot be combined with uid= or gid=: U sets "
+                                "both to the container's user")
+
+
 def invalid_tmpfs_option(word: str) -> InvalidMountError:
     """Docker's text for a word MergeTmpfsOptions does not know: ``invalid tmpfs option ["x"]``.
 
@@ -80,10 +115,11 @@ def invalid_tmpfs_option(word: str) -> InvalidMountError:
 def merge_tmpfs_options(options: Sequence[str]) -> list[str]:
     """moby ``MergeTmpfsOptions``: drop ``defaults``, keep the last of conflicting words.
 
-    A kept word stays at the position of its last occurrence.
+    A kept word stays at the position of its last occurrence.  ``uid=``/``gid=`` must be
+    numbers (``parse_id``); Docker leaves that to the kernel, at start.
 
     Raises:
-        InvalidMountError: an unknown word or data key.
+        InvalidMountError: an unknown word or data key, a uid/gid that is no number.
     """
     seen: set[MountFlag | str] = set()
     merged: list[str] = []
@@ -94,9 +130,11 @@ def merge_tmpfs_options(options: Sequence[str]) -> list[str]:
         if word in TMPFS_FLAG_KEYS:
             key = TMPFS_FLAG_KEYS[word]
         else:
-            name, eq, _ = word.partition("=")
+            name, eq, value = word.partition("=")
             if not eq or name not in TMPFS_DATA_KEYS:
                 raise invalid_tmpfs_option(word)
+            if name in ID_KEYS and parse_id(value) is None:
+                raise invalid_id_option(word)
             key = name
         if key not in seen:
             seen.add(key)

@@ -34,6 +34,7 @@ RW_MODES: Final = frozenset({"ro", "rw"})
 LABEL_MODES: Final = frozenset({"z", "Z"})  # SELinux relabel; accepted and only recorded
 COPY_MODES: Final = frozenset({"nocopy"})
 CONSISTENCY_MODES: Final = frozenset({"consistent", "cached", "delegated"})  # macOS only
+OWNER_MODES: Final = frozenset({"U"})  # Podman's: chown the source to the container's user
 
 
 def go_quote(text: str) -> str:
@@ -206,11 +207,16 @@ def validate_volume_name(name: str) -> None:
 
 
 def valid_mount_mode(mode: str) -> bool:
-    """moby ``linuxValidMountMode``: known words only, at most one of each kind."""
+    """moby ``linuxValidMountMode``: known words only, at most one of each kind.
+
+    Podman's ``U`` is one more kind (Podman too refuses it twice: "the 'U' option can
+    only be set once").
+    """
     if mode == "":
         return True
-    counts = [0, 0, 0, 0, 0]
-    kinds = (RW_MODES, LABEL_MODES, PROPAGATION_MODES, COPY_MODES, CONSISTENCY_MODES)
+    counts = [0, 0, 0, 0, 0, 0]
+    kinds = (RW_MODES, LABEL_MODES, PROPAGATION_MODES, COPY_MODES, CONSISTENCY_MODES,
+             OWNER_MODES)
     for word in mode.split(","):
         for i, kind in enumerate(kinds):
             if word in kind:

@@ -9,30 +9,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orlop.runtime.spec import (
-    ANNOTATION_LOWERDIR,
-    ANNOTATION_UPPERDIR,
-    ANNOTATION_WORKDIR,
-    Capabilities,
-    Linux,
-    Mount,
-    Namespace,
-    Process,
-    Rlimit,
-    Root,
-    Spec,
-    User,
-    default_spec,
-)
-
 if TYPE_CHECKING:
     from orlop.runtime.launcher import Launched, launch
     from orlop.runtime.mountopts import MountOptions, parse_mount_options
+    from orlop.runtime.spec import (
+        ANNOTATION_LOWERDIR,
+        ANNOTATION_UPPERDIR,
+        ANNOTATION_WORKDIR,
+        Capabilities,
+        Linux,
+        Mount,
+        Namespace,
+        Process,
+        Rlimit,
+        Root,
+        Spec,
+        User,
+        default_spec,
+    )
 
 # Loaded on first use (PEP 562): `orlop exec` imports orlop.runtime.exec, and with it
-# this package, and must not pay for the launcher and the rootfs machinery.
-_LAZY = {"Launched": "launcher", "launch": "launcher", "MountOptions": "mountopts",
-         "parse_mount_options": "mountopts"}
+# this package, and must not pay for the launcher and the rootfs machinery; `volume
+# create` needs only the mount options, not the spec's dataclasses.
+_SPEC = ("ANNOTATION_LOWERDIR", "ANNOTATION_UPPERDIR", "ANNOTATION_WORKDIR", "Capabilities",
+         "Linux", "Mount", "Namespace", "Process", "Rlimit", "Root", "Spec", "User",
+         "default_spec")
+_LAZY = {**dict.fromkeys(_SPEC, "spec"), "Launched": "launcher", "launch": "launcher",
+         "MountOptions": "mountopts", "parse_mount_options": "mountopts"}
 
 
 def __getattr__(name: str) -> Any:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
-from orlop.kernel.fdio import read_all
+from orlop.kernel.fdio import read_all_and_close
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, TIOCSCTTY, CloneFlag
 from orlop.runtime.failure import InitStepError, encode, report, step_error
 from orlop.runtime.procsetup import (
@@ -125,15 +125,9 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
     finally:
         os.close(pid_w)
         os.close(err_w)
-    try:
-        raw = read_all(pid_r)
-    finally:
-        os.close(pid_r)
+    raw = read_all_and_close(pid_r)
     os.waitpid(e1, 0)
-    try:
-        messages = [json.loads(line) for line in read_all(err_r).splitlines() if line]
-    finally:
-        os.close(err_r)
+    messages = [json.loads(line) for line in read_all_and_close(err_r).splitlines() if line]
     e2 = int(raw) if raw.strip() else 0
     failure = next((m for m in messages if "message" in m), None)
     if failure is None and e2 and MSG_EXEC in messages:

@@ -170,7 +170,10 @@ def _init(ctx: InitContext) -> None:
             socket.sethostname(spec.hostname)
     with step("rlimits"):
         for rl in spec.process.rlimits or []:
-            resource.setrlimit(getattr(resource, rl.type), (rl.soft, rl.hard))
+            # OCI's uint64 "unlimited" (2**64 - 1) is Python's RLIM_INFINITY.
+            resource.setrlimit(getattr(resource, rl.type),
+                               (rl.soft if rl.soft < 1 << 63 else resource.RLIM_INFINITY,
+                                rl.hard if rl.hard < 1 << 63 else resource.RLIM_INFINITY))
 
     # Close every fd the init does not need before chdir: an fd to a host directory
     # left open would let cwd "/proc/self/fd/N" walk out of the rootfs
@@ -211,11 +214,13 @@ def _init(ctx: InitContext) -> None:
             _exit_if_dead(ctx.caller_pidfd)
             os.close(ctx.caller_pidfd)
 
+    os.umask(0o022)
+    # Before SIGPIPE is restored: a parked init's launcher stopped reading at "created"
+    # and may have closed its end (EPIPE is ignored then, not fatal).
+    _write(ctx.error_fd, encode(MSG_EXEC))
     # Python ignores SIGPIPE and SIGXFSZ, and SIG_IGN survives execve: restore them.
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
-    os.umask(0o022)
-    _write(ctx.error_fd, encode(MSG_EXEC))
     try:
         os.execve(path, argv, env_dict(spec.process.env))
     except OSError as err:

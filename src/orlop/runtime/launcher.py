@@ -23,13 +23,14 @@ import errno
 import json
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
-from orlop.kernel.fdio import read_all
+from orlop.kernel.fdio import read_all_and_close
 from orlop.kernel.flags import CloneFlag
 from orlop.runtime.failure import InitStepError, report, step_error
 from orlop.runtime.init import MSG_CREATED, MSG_EXEC, InitContext, container_init, exit_code_for
@@ -52,7 +53,8 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
            console: int | None = None, console_socket: int | None = None,
            console_size: bytes | None = None, wait_for_start: bool = False,
            exec_fifo: Path | None = None, die_with_parent: bool = True,
-           seccomp_cache: Path | None = None) -> Launched:
+           seccomp_cache: Path | None = None,
+           cgroup_procs: Sequence[Path] = ()) -> Launched:
     """Create the container's namespaces and rootfs and start (or park) its process.
 
     Args:
@@ -72,6 +74,9 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
             foreground CLI takes its container along); off for detached containers.
         seccomp_cache: a root-only directory where compiled seccomp programs are kept
             (runtime/seccomp.py); None compiles the profile every time.
+        cgroup_procs: the ``cgroup.procs`` files of the container's cgroups (made by
+            the caller): the intermediate child joins them before it creates the
+            namespaces, so a new cgroup namespace is rooted at the container's cgroup.
 
     Returns:
         Launched with the container's host pid; the caller is its (sub)reaper and
@@ -115,15 +120,12 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
                           seccomp=seccomp)
         c1 = os.fork()
         if c1 == 0:
-            _c1(ctx, caller, pid_r, pid_w, err_r, joins, unshare_flags)
+            _c1(ctx, caller, pid_r, pid_w, err_r, joins, unshare_flags, cgroup_procs)
     finally:
         for fd in (pid_w, err_w, fifo_fd, caller_pidfd):
             if fd is not None:
                 os.close(fd)
-    try:
-        raw_pid = read_all(pid_r)
-    finally:
-        os.close(pid_r)
+    raw_pid = read_all_and_close(pid_r)
     os.waitpid(c1, 0)
     c2 = int(raw_pid) if raw_pid.strip() else 0
     try:
@@ -145,7 +147,8 @@ def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,
 
 
 def _c1(ctx: InitContext, caller: int, pid_r: int, pid_w: int, err_r: int,
-        joins: list[tuple[str, CloneFlag]], unshare_flags: CloneFlag) -> NoReturn:
+        joins: list[tuple[str, CloneFlag]], unshare_flags: CloneFlag,
+        cgroup_procs: Sequence[Path] = ()) -> NoReturn:
     """The intermediate child: enter/create namespaces, fork PID 1, report it, exit."""
     code = 1
     try:
@@ -159,8 +162,15 @@ def _c1(ctx: InitContext, caller: int, pid_r: int, pid_w: int, err_r: int,
             process.set_pdeathsig(signal.SIGKILL)
             if os.getppid() != caller:
                 os._exit(1)  # the caller died before the prctl
-        step = "setns"
+        step = "cgroup"
         try:
+            for procs in cgroup_procs:
+                fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    os.write(fd, b"0")  # this process
+                finally:
+                    os.close(fd)
+            step = "setns"
             for path, flag in joins:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 try:

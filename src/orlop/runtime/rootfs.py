@@ -325,11 +325,21 @@ def create_devices(dev_fd: int, *, sc: Syscalls = LINUX) -> None:
 
 def _bind_host_device(dev_fd: int, name: str, sc: Syscalls) -> None:
     """Bind the host's /dev/<name> over an empty file (mknod needs CAP_MKNOD in the init userns)."""
-    flags = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
-    os.close(os.open(name, flags, 0o666, dir_fd=dev_fd))
+    _clone_onto_file(dev_fd, name, 0o666, (AT_FDCWD, f"/dev/{name}"), sc, exclusive=True)
+
+
+def _clone_onto_file(dev_fd: int, name: str, mode: int, source: tuple[int, str], sc: Syscalls,
+                     *, tree_flags: int = 0, exclusive: bool = False) -> None:
+    """Make the empty file ``name`` below ``dev_fd`` (``exclusive``: it must not exist)
+    and attach a clone of ``source`` (dir fd, path) onto it, through an O_PATH fd so that
+    no path is looked up twice."""
+    flags = os.O_CREAT | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
+    if exclusive:
+        flags |= os.O_EXCL
+    os.close(os.open(name, flags, mode, dir_fd=dev_fd))
     target = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
     try:
-        tree = sc.open_tree(AT_FDCWD, f"/dev/{name}", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+        tree = sc.open_tree(*source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | tree_flags)
         try:
             attach_tree(sc, tree, target)
         finally:
@@ -362,19 +372,9 @@ def allocate_console(dev_fd: int, console_socket: int, *, sc: Syscalls = LINUX) 
     finally:
         os.close(master)
     try:
-        flags = os.O_CREAT | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
-        os.close(os.open("console", flags, 0o600, dir_fd=dev_fd))
-        target = os.open("console", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
-        try:
-            # Our own devpts instance: a mount of this namespace, so it can be cloned.
-            tree = sc.open_tree(dev_fd, f"pts/{n}",
-                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW)
-            try:
-                attach_tree(sc, tree, target)
-            finally:
-                os.close(tree)
-        finally:
-            os.close(target)
+        # Our own devpts instance: a mount of this namespace, so it can be cloned.
+        _clone_onto_file(dev_fd, "console", 0o600, (dev_fd, f"pts/{n}"), sc,
+                         tree_flags=AT_SYMLINK_NOFOLLOW)
     except BaseException:
         os.close(slave)
         raise
@@ -383,16 +383,6 @@ def allocate_console(dev_fd: int, console_socket: int, *, sc: Syscalls = LINUX) 
 
 def setup_console(dev_fd: int, console: int, *, sc: Syscalls = LINUX) -> None:
     """Bind the console pty slave onto /dev/console, as runc does for terminal containers."""
-    flags = os.O_CREAT | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
-    os.close(os.open("console", flags, 0o600, dir_fd=dev_fd))
-    target = os.open("console", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev_fd)
-    try:
-        # By path, not by fd: the fd's mount belongs to the host's mount namespace and
-        # open_tree(OPEN_TREE_CLONE) only clones mounts of our own namespace.
-        tree = sc.open_tree(AT_FDCWD, os.ttyname(console), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-        try:
-            attach_tree(sc, tree, target)
-        finally:
-            os.close(tree)
-    finally:
-        os.close(target)
+    # By path, not by fd: the fd's mount belongs to the host's mount namespace and
+    # open_tree(OPEN_TREE_CLONE) only clones mounts of our own namespace.
+    _clone_onto_file(dev_fd, "console", 0o600, (AT_FDCWD, os.ttyname(console)), sc)

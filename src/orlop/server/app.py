@@ -83,6 +83,9 @@ def build_app(context: ServerContext) -> web.Application:
     for module in (system, events, volumes, images, containers, stats, exec_, networks,
                    build):
         module.register(routes)
+    from orlop.server import dashboard  # the browser pages (docs/dashboard.md)
+
+    dashboard.register(app, context)
 
     async def on_shutdown(_app: web.Application) -> None:
         await context.sessions.shutdown()

@@ -19,11 +19,12 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from orlop.config import EngineConfig
+from orlop.server.wire import json_response
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -88,3 +89,13 @@ CONTEXT = web.AppKey("orlop_context", ServerContext)
 
 def ctx_of(request: web.Request) -> ServerContext:
     return request.app[CONTEXT]
+
+
+A = TypeVar("A")
+
+
+async def engine_json(request: web.Request, fn: Callable[[Engine, A], Any], arg: A
+                      ) -> web.Response:
+    """``fn(engine, arg)`` run on the engine's thread, its result the JSON response: the
+    whole of a read-only endpoint (list, inspect) once its argument is parsed."""
+    return json_response(await ctx_of(request).call(lambda e: fn(e, arg)))

@@ -146,12 +146,14 @@ class _HalfClose(asyncio.Protocol):
 
 
 async def open_stream(request: web.Request, *, tty: bool, want_input: bool,
-                      detach_keys: bytes = b"",
+                      detach_keys: bytes = b"", raw: bool | None = None,
                       ) -> tuple[web.StreamResponse, _ClientInput | None]:
     """Send the response head of an attach/exec stream; returns the response and, for a
     hijacked connection whose client sends stdin, the queue of its bytes (None = EOF;
-    :data:`DETACHED` once ``detach_keys`` were read, with a terminal only)."""
-    media = RAW_STREAM if tty else MULTIPLEXED_STREAM
+    :data:`DETACHED` once ``detach_keys`` were read, with a terminal only).  ``raw``
+    (default: ``tty``) says whether the output goes unframed: an exec's start decides
+    that apart from its terminal."""
+    media = RAW_STREAM if (tty if raw is None else raw) else MULTIPLEXED_STREAM
     from orlop.server.headers import server_headers
 
     headers = {**server_headers(), "Content-Type": media}

@@ -12,10 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
+from orlop.goparse import parse_bool
 from orlop.server.errors import PayloadTooLargeError
-
-_TRUE = {"1", "true", "True", "TRUE", "t", "T"}
-_FALSE = {"", "0", "false", "False", "FALSE", "f", "F"}
 
 
 def archive_path(request: web.Request) -> str:
@@ -34,10 +32,9 @@ def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     value = request.query.get(name)
     if value is None:
         return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
+    parsed = parse_bool(value) if value else False  # moby: an empty value is false
+    if parsed is not None:
+        return parsed
     raise InvalidParameterError(f"invalid value for {name}: {value!r}: must be a boolean")
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +45,8 @@ def operation(root: Path) -> Iterator[None]:
         else:
             d = root / DIR_NAME
             os.makedirs(d, mode=0o700, exist_ok=True)
-            path = d / f"{os.getpid()}-{secrets.token_hex(6)}"
+            # os.urandom, not secrets: that imports hmac and hashlib (2 ms at start-up)
+            path = d / f"{os.getpid()}-{os.urandom(6).hex()}"
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 from orlop.errors import SystemFailureError, VolumeNotFoundError
 from orlop.kernel import fs
 from orlop.kernel.flags import RENAME_NOREPLACE
-from orlop.volumes.fsutil import open_dir
+from orlop.kernel.process import process_alive_since
+from orlop.volumes.fsutil import open_dir, opened_dir, remove_tree
 
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
@@ -31,7 +31,27 @@ def staging_name(prefix: str = TMP_PREFIX) -> str:
     """``.tmp-<pid>-<uuid>`` / ``.trash-<pid>-<uuid>`` (in ``volumes/``): the pid tells
     reconcile() in another process whether the maker still runs; one a kill leaves is
     deleted by the next reconcile()."""
-    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex}"
+    return f"{prefix}{os.getpid()}-{os.urandom(16).hex()}"
+
+
+def maker_alive(name: str, mtime: float) -> bool:
+    """Whether the process named in a :func:`staging_name` (``<prefix><pid>-...``) still
+    runs, and is the one that made the entry (it started before ``mtime``)."""
+    pid = name.split("-")[1]
+    return pid.isdigit() and process_alive_since(int(pid), mtime)
+
+
+def remove_abandoned_dir(name: str, parent_fd: int) -> bool:
+    """Remove the staging or trash directory ``name`` unless its maker still runs;
+    whether it was removed.  Its lock is taken first (BlockingIOError: a create or
+    remove in progress in another process); free, its maker may still be between
+    mkdir() and flock(), hence the pid check."""
+    with opened_dir(name, parent_fd) as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if maker_alive(name, os.fstat(fd).st_mtime):
+            return False
+        remove_tree(parent_fd, name)
+    return True
 
 
 def rename_noreplace(dir_fd: int, old: str, new: str) -> None:

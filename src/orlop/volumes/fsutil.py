@@ -156,3 +156,66 @@ def tree_size(dir_fd: int) -> int:
         for fd in stack:
             os.close(fd)
     return total
+
+
+def chown_tree(dir_fd: int, uid: int, gid: int,
+               skip: frozenset[tuple[int, int]] = frozenset()) -> int:
+    """``chown -R uid:gid`` below and including the directory ``dir_fd``, never through a
+    symlink: Podman's ``U`` (``ChangeHostPathOwnership``), by file descriptor.
+
+    Each entry is changed with fchownat(AT_SYMLINK_NOFOLLOW) on the fd of its parent, so
+    a symlink gets its own owner changed and its target is never touched, even when
+    the entry is swapped for a symlink between the look and the change; a directory is
+    entered with ``O_NOFOLLOW`` from its parent's fd, so the walk cannot be led out of the
+    tree.  An entry whose owner is already right is left alone (no ctime change), as
+    in Podman.  A directory that is another mount's root is not entered (nor changed):
+    Podman's walk crosses mounts, which for a bind of a host directory would reach
+    whatever is mounted below it.  A directory whose ``(st_dev, st_ino)`` is in ``skip``
+    (the engine root, reached through a volume bound from a directory above it) is
+    neither changed nor entered.
+
+    Returns:
+        How many entries were changed.
+    """
+    changed = 0
+    st = os.fstat(dir_fd)
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        os.fchown(dir_fd, uid, gid)
+        changed += 1
+    stack = [os.dup(dir_fd)]
+    try:
+        while stack:
+            fd = stack.pop()
+            try:
+                with os.scandir(fd) as it:
+                    names = [e.name for e in it]
+                for name in names:
+                    try:
+                        est = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # removed meanwhile
+                    is_dir = stat.S_ISDIR(est.st_mode)
+                    if is_dir and ((est.st_dev, est.st_ino) in skip
+                                   or is_mountpoint(fd, name)):
+                        continue
+                    if (est.st_uid, est.st_gid) != (uid, gid):
+                        try:
+                            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue
+                        changed += 1
+                    if is_dir:
+                        try:
+                            stack.append(open_dir(name, fd))
+                        except (FileNotFoundError, NotADirectoryError):
+                            continue  # removed, or swapped for a file meanwhile
+                        except OSError as err:
+                            if err.errno != errno.ELOOP:
+                                raise
+                            # swapped for a symlink meanwhile: not followed
+            finally:
+                os.close(fd)
+    finally:
+        for fd in stack:
+            os.close(fd)
+    return changed

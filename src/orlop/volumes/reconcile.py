@@ -19,22 +19,22 @@ The steps, in order:
 
 from __future__ import annotations
 
-import fcntl
 import os
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orlop.errors import SystemFailureError
-from orlop.kernel.process import process_alive_since
+from orlop.errors import OrlopError, SystemFailureError
 from orlop.volumes.dirs import (
     TMP_PREFIX,
     TRASH_PREFIX,
     VOLUME_DIR_MODE,
     VolumesDir,
+    remove_abandoned_dir,
     rename_noreplace,
     staging_name,
 )
+from orlop.volumes.drivers.plugin import PluginDriver, recorded_plugin
 from orlop.volumes.drivers.registry import DriverRegistry
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.names import is_valid_name
@@ -81,14 +81,8 @@ class Reconciler:
             names = [e.name for e in it if e.name.startswith((TMP_PREFIX, TRASH_PREFIX))]
         for name in names:
             try:
-                with opened_dir(name, vfd) as fd:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    # Free, but its maker may be between mkdir() and flock().
-                    pid = name.split("-")[1]
-                    if pid.isdigit() and process_alive_since(int(pid),
-                                                             os.fstat(fd).st_mtime):
-                        continue
-                    remove_tree(vfd, name)
+                if not remove_abandoned_dir(name, vfd):
+                    continue
                 report.leftovers_removed.append(name)
             except BlockingIOError:
                 continue  # a create or remove in progress in another process
@@ -128,12 +122,15 @@ class Reconciler:
             for name in sorted(dirs.keys() - rows):
                 try:
                     with opened_dir(name, vfd) as vol_fd:
-                        options = drv.adopt(vol_fd)
+                        # A plugin volume's directory says so (drivers/plugin.py).
+                        plugin = recorded_plugin(vol_fd)
+                        driver, options = plugin if plugin is not None else (
+                            drv.name, drv.adopt(vol_fd))
                 except OSError as err:
                     report.errors.append(f"{name}: {err}")
                     continue
                 created = datetime.fromtimestamp(dirs[name].st_mtime, UTC)
-                tx.insert(name, drv.name, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
+                tx.insert(name, driver, created.strftime("%Y-%m-%dT%H:%M:%SZ"), None,
                           options, anonymous=False)
                 report.dirs_adopted.append(name)
 
@@ -152,8 +149,20 @@ class Reconciler:
     def _reconcile_mounts(self, vfd: int, running: set[str] | frozenset[str],
                           report: ReconcileReport) -> None:
         with self.store.write() as tx:
-            report.refs_released.extend(tx.release_mount_refs_except(running))
+            released = tx.release_mount_refs_except(running)
+            report.refs_released.extend(released)
             candidates = tx.unmounted_with_options()
+            drivers = {name: vol.driver for name, _ in released
+                       if (vol := tx.get(name)) is not None}
+        for name, ref in released:
+            # A plugin counts mount IDs itself: each released reference is its Unmount
+            # (after the COMMIT: no plugin call inside a write transaction).
+            drv = self.drivers.get(drivers.get(name, ""))
+            if isinstance(drv, PluginDriver):
+                try:
+                    drv.detach(name, ref)
+                except OrlopError as err:
+                    report.errors.append(f"{name}: {err}")
         for vol in candidates:
             drv = self.drivers.get(vol.driver)
             if drv is None or not drv.needs_mount(vol.options):

@@ -26,14 +26,19 @@ import fcntl
 import json
 import os
 import sqlite3
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 
-from orlop.errors import ConflictError, InvalidVolumeNameError, VolumeNotFoundError
+from orlop.errors import (
+    ConflictError,
+    InvalidVolumeNameError,
+    UnsupportedError,
+    VolumeNotFoundError,
+)
 from orlop.state import inflight
 from orlop.volumes.dirs import VolumesDir, rename_noreplace
 from orlop.volumes.fsutil import opened_dir
+from orlop.volumes.model import LOCAL_DRIVER
 from orlop.volumes.names import check_create_name, is_valid_name
 from orlop.volumes.store import COLUMNS, VolumeStore
 
@@ -55,8 +60,13 @@ def rename_volume(store: VolumeStore, dirs: VolumesDir,
         text = str(err)
         raise InvalidVolumeNameError(f"rename {old}: " + text.removeprefix(f"create {new}: ")
                                      ) from None
-    if not is_valid_name(old) or store.get(old) is None:
+    vol = store.get(old) if is_valid_name(old) else None
+    if vol is None:
         raise VolumeNotFoundError(old)
+    if vol.driver != LOCAL_DRIVER:
+        # A plugin knows the volume by its name, and the protocol has no rename.
+        raise UnsupportedError(f"rename {old}: volumes of a plugin ({vol.driver}) cannot "
+                               "be renamed: the plugin knows them by name")
     if old == new:
         raise ConflictError(f"Renaming a volume with the same name as its current name "
                             f"({old}) is not allowed")
@@ -78,7 +88,7 @@ def rename_volume(store: VolumeStore, dirs: VolumesDir,
 
 def _rename_locked(store: VolumeStore, vfd: int, ifd: int, old: str, new: str,
                    old_dir: str, new_dir: str) -> str:
-    intent = uuid.uuid4().hex
+    intent = os.urandom(16).hex()
     _write_intent(ifd, intent, old, new)
     moved = False
     try:

@@ -36,17 +36,19 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig
 from orlop.errors import (
     ConflictError,
     InvalidParameterError,
+    NotFoundError,
+    OrlopError,
+    PluginUnavailableError,
     SystemFailureError,
     VolumeInUseError,
     VolumeNotFoundError,
@@ -62,14 +64,18 @@ from orlop.volumes.dirs import (
     staging_name,
 )
 from orlop.volumes.drivers.base import VolumeDriver
+from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.drivers.registry import DriverRegistry
-from orlop.volumes.filters import build_filter
+from orlop.volumes.filters import VolumeFilter, build_filter
 from orlop.volumes.fsutil import opened_dir, remove_tree
-from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume
+from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
 from orlop.volumes.reconcile import Reconciler, ReconcileReport
 from orlop.volumes.rename import rename_volume
 from orlop.volumes.store import VolumeStore, VolumeUser
+
+if TYPE_CHECKING:
+    from orlop.volumes.plugins.status import PluginStatus
 
 __all__ = ["VolumeService"]
 
@@ -83,7 +89,8 @@ class VolumeService:
         self.db = db
         self.volumes_dir = config.volumes_dir
         self.dirs = VolumesDir(config.volumes_dir)
-        self.drivers = drivers or DriverRegistry.builtin(config.volumes_dir)
+        self.drivers = drivers or DriverRegistry.builtin(config.volumes_dir,
+                                                         config.plugin_dirs)
         self.store = VolumeStore(db, self.drivers.mountpoint)
         # (name, action, attributes): the engine records Docker's volume events with it
         # (create, destroy); this package may not import the engine.
@@ -118,9 +125,18 @@ class VolumeService:
         still a staging directory (``volume import``): the volume appears, with its
         content, only if ``fill`` returns, and a kill meanwhile leaves a staging directory
         that reconcile() deletes, never a half-filled volume.  It is not called for a
-        volume that already exists (the caller checks the returned ``created``)."""
+        volume that already exists (the caller checks the returned ``created``).
+
+        ``driver=""`` is Docker's "no driver given" (``run -v name:/d`` without
+        ``--volume-driver``): the volume's recorded driver, else a volume plugin that
+        has a volume of that name (one made by another host), else ``local``."""
+        if not driver:
+            driver = LOCAL_DRIVER
+            if name is not None and is_valid_name(name):
+                known = self._lookup(name) or self._from_plugins(name)
+                driver = known.driver if known is not None else LOCAL_DRIVER
         if name is None:
-            name = secrets.token_hex(32)
+            name = os.urandom(32).hex()  # as secrets.token_hex, without hmac/hashlib
             anonymous = True
         else:
             check_create_name(name, self.volumes_dir)
@@ -150,6 +166,10 @@ class VolumeService:
                     os.fchmod(sfd, VOLUME_DIR_MODE)
                     try:
                         drv.create(sfd, name, option_map)
+                    except PluginUnavailableError:
+                        raise
+                    except SystemFailureError as err:  # a plugin's Err: moby's prefix
+                        raise SystemFailureError(f"create {name}: {err}") from err
                     except OSError as err:
                         raise SystemFailureError(
                             f"create {name}: error while creating volume root path "
@@ -224,8 +244,12 @@ class VolumeService:
     # --- read ----------------------------------------------------------------------
 
     def get(self, name: str) -> Volume:
-        """The volume called ``name``, or VolumeNotFoundError."""
+        """The volume called ``name``, or VolumeNotFoundError.  A name with no row may
+        be a volume a plugin has (made by another host or Orlop root): it is then
+        recorded here, as Docker's store records what a probe of the drivers finds."""
         vol = self._lookup(name)
+        if vol is None:
+            vol = self._from_plugins(name)
         if vol is None:
             raise VolumeNotFoundError(name)
         return vol
@@ -249,7 +273,23 @@ class VolumeService:
         gives): what ``volume ls`` and ``GET /volumes`` send (VolumeTx.inspect)."""
         flt = build_filter(filters)
         with self.store.read() as tx:
-            return tx.inspect(flt)
+            out = tx.inspect(flt)
+            plugins = self.drivers.plugins()
+            known = tx.names() if plugins else set()
+        if plugins:
+            out = self._with_plugin_volumes(out, flt, plugins, known)
+        return out
+
+    def list_brief(self, filters: Mapping[str, Sequence[str]] | None = None
+                   ) -> builtins.list[tuple[str, str]]:
+        """(driver, name) of each volume :meth:`list` selects, by name: all that the
+        default ``volume ls`` table and ``-q`` print, without a dict per volume."""
+        flt = build_filter(filters)
+        if self.drivers.plugins():  # plugins' own volumes are listed too: list_inspect
+            merged = self.list_inspect(filters)
+            return [(str(v["Driver"]), str(v["Name"])) for v in merged]
+        with self.store.read() as tx:
+            return tx.brief(flt)
 
     def references(self, name: str) -> builtins.list[str]:
         """Ids of the containers that reference the volume (running or not)."""
@@ -328,9 +368,10 @@ class VolumeService:
             if force:
                 return
             raise VolumeNotFoundError(name)
-        self._remove(name, missing_ok=force, skip_in_use=False)
+        self._remove(name, missing_ok=force, skip_in_use=False, purge_on_error=force)
 
-    def _remove(self, name: str, *, missing_ok: bool, skip_in_use: bool) -> bool:
+    def _remove(self, name: str, *, missing_ok: bool, skip_in_use: bool,
+                purge_on_error: bool = False, driver_remove: bool = True) -> bool:
         """The removal proper; returns whether this call removed the volume.
 
         Order: unmount (under the volume's lock) -> one transaction {re-check references,
@@ -355,6 +396,8 @@ class VolumeService:
             drv = self.drivers.get(vol.driver)
             if vol_fd is not None and drv is not None and drv.is_mounted(vol_fd):
                 drv.unmount(vol_fd, name)  # a stale mount: nobody holds a reference
+            if isinstance(drv, PluginDriver) and driver_remove:
+                _plugin_remove(drv, name, purge_on_error)
             trash = staging_name(TRASH_PREFIX)
             moved = False
 
@@ -413,6 +456,8 @@ class VolumeService:
         removed: list[str] = []
         reclaimed = 0
         for vol in candidates:
+            if vol.driver != LOCAL_DRIVER:
+                continue  # moby prunes local volumes only: plugin data is not ours to drop
             if not flt.match(vol.name, vol.driver, vol.labels):
                 continue
             if until is not None and _epoch(vol.created_at) >= until:
@@ -443,6 +488,8 @@ class VolumeService:
             assert vol_fd is not None
             vol = self.get(name)
             drv = self._driver(vol)
+            if isinstance(drv, PluginDriver):
+                return self._mount_plugin(drv, name, ref)
             mounted_here = False
             if drv.needs_mount(vol.options) and not drv.is_mounted(vol_fd):
                 drv.mount(vol_fd, name, vol.options)
@@ -465,9 +512,12 @@ class VolumeService:
             vol = self._lookup(name)
             if vol is None:
                 return
+            drv = self.drivers.layout(vol.driver)
+            if isinstance(drv, PluginDriver):
+                self._unmount_plugin(drv, name, ref)
+                return
             with self.store.read() as tx:
                 others = tx.other_mount_refs(name, ref)
-            drv = self._driver(vol)
             # Unmount before the row goes: a crash in between leaves a reference to an
             # unmounted volume, which the next mount() simply mounts again.
             if (not others and vol_fd is not None and drv.needs_mount(vol.options)
@@ -484,14 +534,22 @@ class VolumeService:
         """
         paths: dict[str, str] = {}
         plain: list[Volume] = []
-        for name in dict.fromkeys(names):
-            if not is_valid_name(name):
-                raise VolumeNotFoundError(name)
-            vol = self.get(name)
-            if self._driver(vol).needs_mount(vol.options):
-                paths[name] = self.mount(name, ref)
-            else:
-                plain.append(vol)
+        try:
+            for name in dict.fromkeys(names):
+                if not is_valid_name(name):
+                    raise VolumeNotFoundError(name)
+                vol = self.get(name)
+                if self._driver(vol).needs_mount(vol.options):
+                    paths[name] = self.mount(name, ref)
+                else:
+                    plain.append(vol)
+        except BaseException:
+            # Never a half-mounted container: what this call mounted goes (a plugin's
+            # Unmount with the same ID) before the error is reported.
+            for done in paths:
+                with suppress(OrlopError, OSError):
+                    self.unmount(done, ref)
+            raise
         if plain:
             self.store.add_mount_refs([vol.name for vol in plain], ref)
             for vol in plain:
@@ -499,18 +557,26 @@ class VolumeService:
         return paths
 
     def unmount_many(self, names: Sequence[str], ref: str) -> None:
-        """``unmount()`` for several volumes; plain ones released in one transaction."""
+        """``unmount()`` for several volumes; plain ones released in one transaction.
+        One that fails (a plugin that does not answer) does not keep the others: the
+        first error is raised once all were tried."""
         plain: list[str] = []
+        failed: OrlopError | OSError | None = None
         for name in dict.fromkeys(names):
             vol = self._lookup(name) if is_valid_name(name) else None
             if vol is None:
                 continue
-            if self._driver(vol).needs_mount(vol.options):
-                self.unmount(name, ref)
+            if self.drivers.layout(vol.driver).needs_mount(vol.options):
+                try:
+                    self.unmount(name, ref)
+                except (OrlopError, OSError) as err:
+                    failed = failed or err
             else:
                 plain.append(name)
         if plain:
             self.store.release_mount_refs(plain, ref)
+        if failed is not None:
+            raise failed
 
     def open_data_dir(self, name: str) -> int:
         """An O_RDONLY directory fd of the volume's data directory, reached without
@@ -559,6 +625,159 @@ class VolumeService:
 
     def _driver(self, vol: Volume) -> VolumeDriver:
         return self.drivers.lookup(vol.driver, "get", vol.name)
+
+    # --- volume plugins ------------------------------------------------------------
+
+    def plugins(self, filters: Mapping[str, Sequence[str]] | None = None
+                ) -> builtins.list[PluginStatus]:
+        """The plugins discovered in the engine's plugin directories, each asked to
+        activate now (``plugin ls``); ``filters``: Docker's ``enabled``, ``capability``."""
+        unknown = set(filters or {}) - {"enabled", "capability"}
+        if unknown:
+            raise InvalidParameterError(f"invalid filter '{sorted(unknown)[0]}'")
+        from orlop.volumes.plugins.status import match, statuses  # http.client: only here
+
+        flt = {k: list(v) for k, v in (filters or {}).items()}
+        return [s for s in statuses(self.drivers.plugin_dirs) if match(s, flt)]
+
+    def _mount_plugin(self, drv: PluginDriver, name: str, ref: str) -> str:
+        """Docker's per-reference Mount (called with the volume's lock held): the mount
+        ID is ``ref``; a reference already held is asked for its Path instead of being
+        mounted twice (the plugin may have restarted: then it is mounted again)."""
+        with self.store.read() as tx:
+            held = tx.has_mount_ref(name, ref)
+        if held:
+            with suppress(SystemFailureError):
+                path = drv.path(name)
+                if path:
+                    return path
+        try:
+            path = drv.attach(name, ref)
+        except PluginUnavailableError:
+            raise
+        except SystemFailureError as err:
+            raise SystemFailureError(f"error while mounting volume '{name}': {err}") from err
+        try:
+            self.store.add_mount_refs([name], ref)
+        except BaseException:
+            with suppress(OrlopError):
+                drv.detach(name, ref)
+            raise
+        return path
+
+    def _unmount_plugin(self, drv: PluginDriver, name: str, ref: str) -> None:
+        """Unmount ``ref``'s mount ID, then drop the reference.  If the plugin does not
+        answer, the reference stays (the volume is still in use for ``volume rm``) and
+        the error is raised: the next unmount of that container, or reconcile, retries."""
+        with self.store.read() as tx:
+            if not tx.has_mount_ref(name, ref):
+                return
+        drv.detach(name, ref)
+        self.store.release_mount_refs([name], ref)
+
+    def with_plugin_fields(self, vol: Volume, out: dict[str, Any]) -> dict[str, Any]:
+        """``out`` (``vol``'s inspect object) with what its plugin says, as Docker's
+        inspect of a plugin volume has it: the plugin's ``Scope``, and the ``Status`` and
+        ``Mountpoint`` of its ``Get``.  A volume the plugin no longer has (removed from
+        another host) is forgotten, as moby purges it: VolumeNotFoundError.  A local
+        volume's object is returned as it is."""
+        drv = self.drivers.layout(vol.driver)
+        if not isinstance(drv, PluginDriver):
+            return out
+        found = drv.get(vol.name)
+        if found is None and self._purge_gone(vol):
+            raise VolumeNotFoundError(vol.name)
+        out = {**out, "Scope": drv.scope}
+        if found is not None:
+            if found.get("Mountpoint"):
+                out["Mountpoint"] = found["Mountpoint"]
+            if isinstance(found.get("Status"), dict):
+                out["Status"] = found["Status"]
+        return {k: out[k] for k in sorted(out)}  # Go's field order
+
+    def release_plugin_refs(self, ref: str) -> None:
+        """Send the Unmount of every plugin volume ``ref`` (a container being removed)
+        still holds: one that failed when it stopped.  Errors are ignored: the
+        references go with the container's record either way."""
+        with self.store.read() as tx:
+            names = tx.held_by(ref)
+        for name in names:
+            vol = self._lookup(name)
+            if vol is not None and isinstance(self.drivers.layout(vol.driver), PluginDriver):
+                with suppress(OrlopError, OSError):
+                    self.unmount(name, ref)
+
+    def _from_plugins(self, name: str) -> Volume | None:
+        """Record a volume that a discovered plugin has but this root does not know
+        (moby's getVolume probe of all drivers); None when none has it.  Plugins that
+        do not answer are skipped without retries, as moby skips them."""
+        for drv in self.drivers.plugins():
+            try:
+                found = drv.get(name, retry=False)
+            except OrlopError:
+                continue
+            if found is not None:
+                return self.ensure(name, drv.name)[0]
+        return None
+
+    def _purge_gone(self, vol: Volume) -> bool:
+        """A plugin volume the plugin no longer has (removed from another host): its
+        row goes, as moby purges it, unless a container still references it."""
+        return self._remove(vol.name, missing_ok=True, skip_in_use=True,
+                            driver_remove=False)
+
+    def _with_plugin_volumes(self, out: builtins.list[dict[str, Any]], flt: VolumeFilter,
+                             plugins: Sequence[PluginDriver], known: set[str]
+                             ) -> builtins.list[dict[str, Any]]:
+        """``volume ls`` as Docker lists: the volumes each plugin's List has that this
+        root has no row for are listed too (not recorded: listing changes nothing), and
+        plugin volumes carry the plugin's Scope.  A plugin that does not answer is
+        skipped (Docker warns and lists what it knows)."""
+        scopes: dict[str, str] = {}
+        listed = not flt.used_by  # a volume no row knows is used by nobody here
+        for drv in plugins:
+            try:
+                vols = drv.list_volumes(retry=False)
+                scopes[drv.name] = drv.scope
+            except OrlopError:
+                continue
+            for v in vols:
+                vname = v["Name"]
+                if not listed or vname in known or not is_valid_name(vname):
+                    continue
+                if not flt.match(vname, drv.name, None,
+                                 False if flt.dangling is not None else None):
+                    continue
+                known.add(vname)
+                out.append(inspect_dict(vname, drv.name, str(v.get("Mountpoint") or ""),
+                                        str(v.get("CreatedAt") or ""), None, None))
+        for item in out:
+            if item["Driver"] in scopes:
+                item["Scope"] = scopes[item["Driver"]]
+        out.sort(key=lambda item: str(item["Name"]))
+        return out
+
+
+def _plugin_remove(drv: PluginDriver, name: str, purge_on_error: bool) -> None:
+    """The plugin's Remove, with moby's rules: a volume the plugin no longer has is just
+    forgotten; any other failure keeps the volume unless ``volume rm -f`` (moby's
+    PurgeOnError).  Called whatever the plugin's Scope, as ``docker volume rm`` does:
+    Scope only tells a cluster manager to create and remove a ``global`` volume once."""
+    try:
+        drv.remove(name)
+    except PluginUnavailableError:
+        if not purge_on_error:
+            raise
+    except (SystemFailureError, NotFoundError) as err:
+        if purge_on_error:
+            return
+        try:
+            gone = drv.get(name) is None
+        except OrlopError:
+            gone = False
+        if not gone:
+            cls = NotFoundError if isinstance(err, NotFoundError) else SystemFailureError
+            raise cls(f"remove {name}: {err}") from err
 
 
 def _epoch(created_at: str) -> float:

@@ -5,13 +5,10 @@ store, which needs the service."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 
-from orlop.kernel.process import process_alive_since
-from orlop.volumes.dirs import TMP_PREFIX, TRASH_PREFIX
-from orlop.volumes.fsutil import opened_dir, remove_tree
+from orlop.volumes.dirs import TMP_PREFIX, TRASH_PREFIX, maker_alive, remove_abandoned_dir
 
 SNAPSHOTS_DIR = "_snapshots"
 
@@ -35,19 +32,12 @@ def sweep_leftovers(vfd: int, names: list[str]) -> tuple[list[str], list[str]]:
                 try:
                     st = os.stat(entry, dir_fd=sdir, follow_symlinks=False)
                     if not stat.S_ISDIR(st.st_mode):
-                        pid = entry.split("-")[1]
-                        if not (pid.isdigit() and process_alive_since(int(pid),
-                                                                       st.st_mtime)):
+                        if not maker_alive(entry, st.st_mtime):
                             os.unlink(entry, dir_fd=sdir)
                             removed.append(f"{vol}/{SNAPSHOTS_DIR}/{entry}")
                         continue
-                    with opened_dir(entry, sdir) as fd:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        pid = entry.split("-")[1]
-                        if pid.isdigit() and process_alive_since(int(pid),
-                                                                 os.fstat(fd).st_mtime):
-                            continue
-                        remove_tree(sdir, entry)
+                    if not remove_abandoned_dir(entry, sdir):
+                        continue
                     removed.append(f"{vol}/{SNAPSHOTS_DIR}/{entry}")
                 except BlockingIOError:
                     continue

@@ -134,6 +134,26 @@ class VolumeTx:
                 out.append(vol)
         return out
 
+    def brief(self, flt: VolumeFilter) -> builtins.list[tuple[str, str]]:
+        """(driver, name) of each volume the filter selects, by name: what ``volume ls``
+        prints by default and with ``-q``.  Unfiltered, one query over the two columns
+        and nothing built per row; filtered, the rows :meth:`inspect` matches."""
+        if flt.selects_all and not flt.used_by:
+            cur = self.conn.cursor()
+            cur.row_factory = None
+            return cur.execute("SELECT driver, name FROM volumes ORDER BY name").fetchall()
+        dangling = flt.dangling is not None
+        out: list[tuple[str, str]] = []
+        labels: dict[str | None, dict[str, str] | None] = {None: None}
+        for row in self.select(flt):
+            name, driver, labels_text = row[0], row[1], row[3]
+            if labels_text not in labels:
+                labels[labels_text] = json.loads(labels_text)
+            if flt.selects_all or flt.match(name, driver, labels[labels_text],
+                                            bool(row[6]) if dangling else None):
+                out.append((driver, name))
+        return out
+
     def inspect(self, flt: VolumeFilter) -> builtins.list[dict[str, Any]]:
         """The rows-to-wire path: straight from the rows to :func:`inspect_dict` (the one
         definition of the shape), with no ``Volume`` or ``Path`` per row and each
@@ -239,6 +259,15 @@ class VolumeTx:
     def other_mount_refs(self, name: str, ref: str) -> builtins.list[str]:
         return [r[0] for r in self.conn.execute(
             "SELECT ref FROM volume_mounts WHERE volume_name = ? AND ref != ?", (name, ref))]
+
+    def held_by(self, ref: str) -> builtins.list[str]:
+        """The volumes whose driver mount ``ref`` holds."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT volume_name FROM volume_mounts WHERE ref = ? ORDER BY 1", (ref,))]
+
+    def has_mount_ref(self, name: str, ref: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM volume_mounts WHERE volume_name = ? AND "
+                                 "ref = ?", (name, ref)).fetchone() is not None
 
     def has_mount_refs(self, name: str) -> bool:
         return self.conn.execute("SELECT 1 FROM volume_mounts WHERE volume_name = ?",

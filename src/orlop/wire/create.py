@@ -13,7 +13,6 @@ import dataclasses
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.containers.health import from_api as healthcheck_from_api
 from orlop.errors import InvalidParameterError
 from orlop.wire.fields import (
     field_bool,
@@ -85,10 +84,11 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     host: dict[str, Any] = {
         "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
         "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
+        "VolumeDriver": opts.volume_driver,
         "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
         "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
         "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
-        "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
+        "LogConfig": {"Type": opts.log_driver or "json-file", "Config": dict(opts.log_opts)},
         "Memory": opts.memory, "PidsLimit": opts.pids_limit, "NanoCpus": opts.nano_cpus,
         "CapAdd": list(opts.cap_add) or None, "CapDrop": list(opts.cap_drop) or None,
         "Init": opts.init, "Privileged": opts.privileged,
@@ -97,6 +97,13 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "Dns": list(opts.dns) or None, "DnsSearch": list(opts.dns_search) or None,
         "DnsOptions": list(opts.dns_options) or None,
         "ExtraHosts": list(opts.add_host) or None,
+        "Ulimits": [u.to_api() for u in opts.ulimits] or None, "ShmSize": opts.shm_size,
+        "MemorySwap": opts.memory_swap,
+        "CpuShares": opts.cpu_shares, "CpusetCpus": opts.cpuset_cpus,
+        "Devices": [d.to_api() for d in opts.devices] or None,
+        "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
+        "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
+        "GroupAdd": list(opts.group_add) or None,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -151,8 +158,9 @@ def console_size(body: dict[str, Any]) -> tuple[int, int] | None:
     return (value[0], value[1]) if value[0] and value[1] else None
 
 
-def run_options(body: dict[str, Any], name: str) -> RunOptions:
-    """``POST /containers/create``: the body (Config + HostConfig) -> RunOptions.
+def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptions:
+    """``POST /containers/create``: the body (Config + HostConfig) -> RunOptions;
+    ``platform``: the ``?platform=`` query parameter.
 
     Raises:
         InvalidParameterError: a field of the wrong type or a refused value (400).
@@ -173,8 +181,9 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
     volumes = list(field_str_list(host, "Binds", "HostConfig.") or [])
     # Config.Volumes: anonymous volumes asked for by the client (`-v /data`).
     cfg_volumes = field_object(body, "Volumes")
+    # The same path in both (docker-py's volumes=['/anon']) is one anonymous volume.
     volumes += [t for t in cfg_volumes if not any(
-        v.split(":")[1:2] == [t] for v in volumes)]
+        (v.split(":")[1:2] or [v]) == [t] for v in volumes)]
     tmpfs = [f"{k}:{v}" if v else k
              for k, v in field_str_map(host, "Tmpfs", "HostConfig.").items()]
     entrypoint = field_str_list(body, "Entrypoint", allow_string=True)
@@ -194,6 +203,7 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "runtime": field_str(host, "Runtime", "HostConfig."), "volumes": volumes,
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
+        "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
         "labels": field_str_map(body, "Labels"),
         "read_only": field_bool(host, "ReadonlyRootfs", "HostConfig."),
     }
@@ -211,14 +221,96 @@ def run_options(body: dict[str, Any], name: str) -> RunOptions:
         "sysctls": field_str_map(host, "Sysctls", "HostConfig."),
         "stop_signal": field_str(body, "StopSignal"),
         "stop_timeout": stop_timeout,
-        "healthcheck": healthcheck_from_api(body.get("Healthcheck")),
+        "healthcheck": _healthcheck(body.get("Healthcheck")),
         "log_opts": field_str_map(field_object(host, "LogConfig", "HostConfig."), "Config",
                                   "HostConfig.LogConfig."),
     }
+    optional.update(_host_options(host, platform))
+    refuse_unapplied(host)
     known = {f.name for f in dataclasses.fields(RunOptions)}
     kwargs.update({k: v for k, v in optional.items() if k in known})
     kwargs.update(_network_options(body, host, network))
     return RunOptions(**kwargs)
+
+
+def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
+    """Ulimits, ShmSize, CPU, devices, namespaces modes, GroupAdd, VolumeDriver and the log
+    driver: typed as moby's HostConfig declares them; the engine checks the values."""
+    from orlop.engine.containers.hostopts import check_cgroup_rule
+    from orlop.engine.models import DeviceMapping, Ulimit
+
+    where = "HostConfig."
+    ulimits = []
+    for item in _object_list(host, "Ulimits", "[]*units.Ulimit"):
+        ulimits.append(Ulimit(field_str(item, "Name", where + "Ulimits."),
+                              field_int(item, "Soft", where + "Ulimits."),
+                              field_int(item, "Hard", where + "Ulimits.")))
+    devices = []
+    for item in _object_list(host, "Devices", "[]container.DeviceMapping"):
+        src = field_str(item, "PathOnHost", where + "Devices.")
+        devices.append(DeviceMapping(
+            src, field_str(item, "PathInContainer", where + "Devices.") or src,
+            field_str(item, "CgroupPermissions", where + "Devices.") or "rwm"))
+    rules = [check_cgroup_rule(r)
+             for r in field_str_list(host, "DeviceCgroupRules", where) or []]
+    log = field_object(host, "LogConfig", where)
+    return {
+        "ulimits": ulimits, "devices": devices, "device_cgroup_rules": rules,
+        "shm_size": field_int(host, "ShmSize", where),
+        "memory_swap": field_int(host, "MemorySwap", where),
+        "cpu_shares": field_int(host, "CpuShares", where),
+        "cpuset_cpus": field_str(host, "CpusetCpus", where),
+        "pid_mode": field_str(host, "PidMode", where),
+        "uts_mode": field_str(host, "UTSMode", where),
+        "cgroupns_mode": field_str(host, "CgroupnsMode", where),
+        "group_add": list(field_str_list(host, "GroupAdd", where) or []),
+        "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
+        "platform": platform,
+    }
+
+
+# HostConfig fields Orlop does not apply, with the values that mean "not asked for" (the
+# docker CLI, docker-py and compose send these): anything else is refused, never dropped.
+_UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "OomScoreAdj": (0,), "CpuPeriod": (0,), "CpuQuota": (0,), "CpuRealtimePeriod": (0,),
+    "CpuRealtimeRuntime": (0,), "CpusetMems": ("",), "BlkioWeight": (0,),
+    "BlkioWeightDevice": ([],), "BlkioDeviceReadBps": ([],), "BlkioDeviceWriteBps": ([],),
+    "BlkioDeviceReadIOps": ([],), "BlkioDeviceWriteIOps": ([],), "MemoryReservation": (0,),
+    "KernelMemory": (0,), "KernelMemoryTCP": (0,), "MemorySwappiness": (-1,),
+    "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
+    "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
+    "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
+    "Links": ([],), "DeviceRequests": ([],), "Isolation": ("", "default"),
+    "StorageOpt": ({},),
+}
+
+
+def refuse_unapplied(host: dict[str, Any]) -> None:
+    """Nothing silently accepted (issue 15): a HostConfig field Orlop does not apply is
+    refused when it asks for something, with the field's name."""
+    from orlop.errors import UnsupportedError
+
+    for key, defaults in _UNAPPLIED.items():
+        value = host.get(key)
+        if value is None or any(value == d and type(value) is type(d) for d in defaults):
+            continue
+        raise UnsupportedError(f"HostConfig.{key}={json_text(value)} is not supported by Orlop")
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _object_list(host: dict[str, Any], key: str, go_type: str) -> list[dict[str, Any]]:
+    value = host.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    f"HostConfig.{key} of type {go_type}")
+    return value
 
 
 def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
@@ -253,3 +345,11 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         "mac_address": field_str(body, "MacAddress"),
         "ip": ip, "network_aliases": aliases, "extra_networks": extra,
     }
+
+
+def _healthcheck(body: Any) -> Any:
+    """engine/containers/health.py's parser, imported when a body is parsed: importing it
+    pulls in the engine package, which the CLI's local backend must not pay for at start."""
+    from orlop.engine.containers.health import from_api
+
+    return from_api(body)

@@ -26,26 +26,29 @@ def json_kind(value: Any) -> str:
     return "object"
 
 
-def field_str(obj: Mapping[str, Any], key: str, where: str = "") -> str:
+def unmarshal_error(value: Any, field: str, go_type: str) -> InvalidParameterError:
+    """Go's error for a JSON ``value`` that does not decode into ``field`` (its path in
+    the request body) of ``go_type``."""
+    return InvalidParameterError(
+        f"json: cannot unmarshal {json_kind(value)} into Go struct field {field} "
+        f"of type {go_type}")
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str, kind: type, go_type: str) -> Any:
+    """``obj[key]`` when it is absent, null or a ``kind``; else Go's unmarshal error."""
     value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where}{key} "
-            "of type string")
+    if value is not None and not isinstance(value, kind):
+        raise unmarshal_error(value, f"{where}{key}", go_type)
     return value
+
+
+def field_str(obj: Mapping[str, Any], key: str, where: str = "") -> str:
+    value = _field(obj, key, where, str, "string")
+    return "" if value is None else str(value)
 
 
 def field_bool(obj: Mapping[str, Any], key: str, where: str = "") -> bool:
-    value = obj.get(key)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where}{key} "
-            "of type bool")
-    return value
+    return _field(obj, key, where, bool, "bool") is True
 
 
 def field_int(obj: Mapping[str, Any], key: str, where: str = "") -> int:
@@ -53,9 +56,7 @@ def field_int(obj: Mapping[str, Any], key: str, where: str = "") -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where}{key} "
-            "of type int64")
+        raise unmarshal_error(value, f"{where}{key}", "int64")
     return int(value)
 
 
@@ -69,9 +70,7 @@ def field_str_list(obj: Mapping[str, Any], key: str, where: str = "",
     if allow_string and isinstance(value, str):
         return [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where}{key} "
-            "of type []string")
+        raise unmarshal_error(value, f"{where}{key}", "[]string")
     return list(value)
 
 
@@ -80,18 +79,10 @@ def field_str_map(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where}{key} "
-            "of type map[string]string")
+        raise unmarshal_error(value, f"{where}{key}", "map[string]string")
     return dict(value)
 
 
 def field_object(obj: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any]:
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameterError(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {where}{key} "
-            "of type object")
-    return value
+    value: dict[str, Any] | None = _field(obj, key, where, dict, "object")
+    return {} if value is None else value

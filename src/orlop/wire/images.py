@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from orlop.errors import ConflictError, InvalidParameterError
+from orlop.errors import ConflictError, InvalidParameterError, NotFoundError
 from orlop.wire.summary import epoch, image_summary
 
 if TYPE_CHECKING:
@@ -132,17 +132,34 @@ def image_history(engine: Engine, ref: str) -> list[dict[str, Any]]:
     """``GET /images/{name}/history``: newest first, as ``docker history``."""
     image = engine.images.get(ref)
     history = image.config.get("history") or []
-    layers = list(image.diff_ids)
-    out: list[dict[str, Any]] = []
-    for i, h in enumerate(reversed(history)):
-        empty = bool(h.get("empty_layer"))
-        out.append({"Id": image.id if i == 0 else "<missing>",
-                    "Created": epoch(h.get("created", "")),
-                    "CreatedBy": h.get("created_by", ""),
-                    "Tags": list(image.repo_tags) if i == 0 else None,
-                    "Size": 0 if empty or not layers else image.size,
-                    "Comment": h.get("comment", "")})
-    return out
+    sizes = engine.images.layer_sizes(image.diff_ids)
+    # moby's ImageHistory: oldest first, each entry that is not an ``empty_layer`` takes
+    # the next layer and shows that layer's size; the list is then reversed.
+    rows: list[dict[str, Any]] = []
+    layer = 0
+    for h in history:
+        size = 0
+        if not h.get("empty_layer"):
+            size = sizes[layer] if layer < len(sizes) else 0
+            layer += 1
+        rows.append({"Id": "<missing>", "Created": epoch(h.get("created", "")),
+                     "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
+                     "Comment": h.get("comment", "")})
+    rows.reverse()
+    # moby: the ids follow the ``parent`` chain (a commit's or a build step's), one per
+    # row from the newest, while those images are here; the rest stay <missing>.
+    current: Image | None = image
+    for row in rows:
+        if current is None:
+            break
+        row["Id"] = current.id
+        row["Tags"] = list(current.repo_tags) or None  # moby: a nil slice, null
+        parent = str(current.config.get("parent") or "")
+        try:
+            current = engine.images.get(parent) if parent else None
+        except NotFoundError:
+            current = None
+    return rows
 
 
 def _records(lines: list[str]) -> list[dict[str, str]]:

@@ -13,12 +13,28 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 
-def inspect_container(engine: Engine, ref: str) -> dict[str, Any]:
-    """``docker inspect CONTAINER`` / ``GET /containers/{id}/json``."""
+def inspect_container(engine: Engine, ref: str, size: bool = False) -> dict[str, Any]:
+    """``docker inspect [-s] CONTAINER`` / ``GET /containers/{id}/json[?size=1]``; with
+    ``size``, Docker's ``SizeRw`` and ``SizeRootFs``."""
     c = engine.get_container(ref)
     image = engine.images.get(c.image_id)
-    return container_json(engine, c, engine.mount_points(c.id),
-                          engine.images.layer_dirs(image))
+    out = container_json(engine, c, engine.mount_points(c.id),
+                         engine.images.layer_dirs(image))
+    if size:
+        out.update(container_sizes(engine, c))
+    return out
+
+
+def container_sizes(engine: Engine, c: Container) -> dict[str, int]:
+    """``SizeRw`` (the writable layer) and ``SizeRootFs`` (it plus the image)."""
+    from orlop.engine.files.changes import writable_size
+
+    rw = writable_size(engine.config, c)
+    try:
+        base = engine.images.get(c.image_id).size
+    except Exception:
+        base = 0
+    return {"SizeRw": rw, "SizeRootFs": rw + base}
 
 
 def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],
@@ -35,7 +51,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     from orlop.engine.containers.bundle import process_env
     from orlop.wire.networks import network_settings
 
-    env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False)
+    env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False,
+                      keep_bare=True)
     env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]
     return {
         "Id": c.id,
@@ -60,7 +77,8 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "ResolvConfPath": str(cdir / "resolv.conf"),
         "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"),
-        "LogPath": str(cdir / f"{c.id}-json.log"),
+        "LogPath": str(cdir / f"{c.id}-json.log")
+        if hc.log_config.get("Type") != "none" else "",  # dockerd: no file, no path
         "Name": "/" + c.name,
         "RestartCount": c.restart_count,
         "Driver": "overlay2",
@@ -69,44 +87,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": {
-            "Binds": hc.binds,
-            "ContainerIDFile": "",
-            "LogConfig": hc.log_config,
-            "NetworkMode": hc.network_mode,
-            "PortBindings": hc.port_bindings or {},
-            "PublishAllPorts": hc.publish_all,
-            "Dns": hc.dns or [],
-            "DnsOptions": hc.dns_options or [],
-            "DnsSearch": hc.dns_search or [],
-            "ExtraHosts": hc.extra_hosts,
-            "RestartPolicy": hc.restart_policy,
-            "AutoRemove": hc.auto_remove,
-            "VolumeDriver": "",
-            "VolumesFrom": hc.volumes_from,
-            "CapAdd": hc.cap_add,
-            "CapDrop": hc.cap_drop,
-            "Privileged": hc.privileged,
-            "SecurityOpt": hc.security_opt,
-            # omitempty in moby's HostConfig
-            **({"Sysctls": hc.sysctls} if hc.sysctls else {}),
-            "Init": hc.init,
-            "Memory": hc.memory,
-            "MemorySwap": hc.memory_swap,
-            "NanoCpus": hc.nano_cpus,
-            "PidsLimit": hc.pids_limit,
-            "ReadonlyRootfs": hc.readonly_rootfs,
-            "Runtime": hc.runtime,
-            "Tmpfs": hc.tmpfs,
-            "Mounts": _host_mounts(hc),
-            "MaskedPaths": [
-                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                "/sys/devices/virtual/powercap"],
-            "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                              "/proc/sysrq-trigger"],
-        },
+        "HostConfig": host_config_json(hc),
         "GraphDriver": {
             "Data": {
                 "LowerDir": ":".join(str(d) for d in reversed(lowers)),
@@ -145,6 +126,91 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             **({"Healthcheck": cfg.healthcheck} if cfg.healthcheck else {}),
         },
         "NetworkSettings": network_settings(engine, c),
+    }
+
+
+def host_config_json(hc: HostConfig) -> dict[str, Any]:
+    """``HostConfig`` with every key dockerd 20.10 (API 1.41) gives, in its order and
+    with its defaults, so templates like ``{{.HostConfig.CpuShares}}`` work; the
+    resource keys Orlop has no flag for hold Docker's "unset" values.  ``Tmpfs``,
+    ``Mounts`` and ``Init`` (omitempty in moby) are always given, as before."""
+    return {
+        "Binds": hc.binds,
+        "ContainerIDFile": "",
+        "LogConfig": {"Type": hc.log_config.get("Type", "json-file"),
+                      "Config": hc.log_config.get("Config") or {}},
+        "NetworkMode": hc.network_mode,
+        "PortBindings": hc.port_bindings or {},
+        "RestartPolicy": {"Name": hc.restart_policy.get("Name", "no"),
+                          "MaximumRetryCount": hc.restart_policy.get("MaximumRetryCount", 0)},
+        "AutoRemove": hc.auto_remove,
+        "VolumeDriver": hc.volume_driver,
+        "VolumesFrom": hc.volumes_from,
+        "ConsoleSize": [0, 0],
+        "CapAdd": hc.cap_add,
+        "CapDrop": hc.cap_drop,
+        "CgroupnsMode": hc.cgroupns_mode,
+        "Dns": hc.dns or [],
+        "DnsOptions": hc.dns_options or [],
+        "DnsSearch": hc.dns_search or [],
+        "ExtraHosts": hc.extra_hosts,
+        "GroupAdd": hc.group_add,
+        "IpcMode": "private",
+        "Cgroup": "",
+        "Links": None,
+        "OomScoreAdj": 0,
+        "PidMode": hc.pid_mode,
+        "Privileged": hc.privileged,
+        "PublishAllPorts": hc.publish_all,
+        "ReadonlyRootfs": hc.readonly_rootfs,
+        "SecurityOpt": hc.security_opt,
+        "Tmpfs": hc.tmpfs,
+        "UTSMode": hc.uts_mode,
+        "UsernsMode": "",
+        "ShmSize": hc.shm_size,
+        # omitempty in moby's HostConfig
+        **({"Sysctls": hc.sysctls} if hc.sysctls else {}),
+        "Runtime": hc.runtime,
+        "Isolation": "",
+        "CpuShares": hc.cpu_shares,
+        "Memory": hc.memory,
+        "NanoCpus": hc.nano_cpus,
+        "CgroupParent": "",
+        "BlkioWeight": 0,
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": hc.cpuset_cpus,
+        "CpusetMems": "",
+        "Devices": [{k: d[k] for k in ("PathOnHost", "PathInContainer", "CgroupPermissions")}
+                    for d in hc.devices],
+        "DeviceCgroupRules": hc.device_cgroup_rules,
+        "DeviceRequests": None,
+        "MemoryReservation": 0,
+        "MemorySwap": hc.memory_swap,
+        "MemorySwappiness": None,
+        "OomKillDisable": False,
+        "PidsLimit": hc.pids_limit,
+        "Ulimits": [{k: u[k] for k in ("Name", "Hard", "Soft")} for u in hc.ulimits],
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "Mounts": _host_mounts(hc),
+        "MaskedPaths": [
+            "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+            "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+            "/sys/devices/virtual/powercap"],
+        "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                          "/proc/sysrq-trigger"],
+        "Init": hc.init,
     }
 
 

@@ -59,6 +59,8 @@ def to_api_mount(spec: MountSpec) -> dict[str, Any]:
     out["Target"] = spec.target
     if spec.read_only:
         out["ReadOnly"] = True
+    if spec.chown:
+        out["Chown"] = True  # Orlop's: Podman's U, which Docker's Mount has no field for
     if spec.type == "bind":
         bind: dict[str, Any] = {}
         if spec.propagation:
@@ -106,6 +108,7 @@ def to_api_mount(spec: MountSpec) -> dict[str, Any]:
 def from_api_mount(data: Mapping[str, Any]) -> MountSpec:
     """Parse and validate a ``HostConfig.Mounts`` entry, as the daemon does for the API.
 
+    Orlop's ``Chown: true`` is Podman's ``U`` (``--mount ...,U`` from a remote CLI).
     Field types are checked first (a clear error naming the field), then moby's
     ``validateMountConfig`` rules with Docker's texts.  Unknown keys are ignored, as
     Go's JSON decoder does.  The bind-source existence check is left to the caller
@@ -121,6 +124,7 @@ def from_api_mount(data: Mapping[str, Any]) -> MountSpec:
     source = _get(data, "Source", str, "")
     target = _get(data, "Target", str, "")
     read_only = _get(data, "ReadOnly", bool, False)
+    chown = _get(data, "Chown", bool, False)  # Orlop's (Podman's U)
     _get(data, "Consistency", str, "")  # macOS only: accepted and ignored, as on Linux
     bind = _get_object(data, "BindOptions")
     vol = _get_object(data, "VolumeOptions")
@@ -171,7 +175,7 @@ def from_api_mount(data: Mapping[str, Any]) -> MountSpec:
         kwargs["tmpfs_mode"] = mode or None
         kwargs["tmpfs_options"] = tuple(_tmpfs_api_options(tmpfs.get("Options")))
     spec = MountSpec(type=mtype, target=target, source=source,
-                     read_only=read_only, origin="mount-flag",
+                     read_only=read_only, origin="mount-flag", chown=chown,
                      raw=json.dumps(dict(data), sort_keys=True), **kwargs)
     return finish_mount_spec(spec)
 

@@ -137,7 +137,8 @@ def matches(c: Container, item: dict[str, Any], f: dict[str, list[str]],
 
 
 def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str]] | None = None,
-                   limit: int = -1, server: bool = False) -> list[dict[str, Any]]:
+                   limit: int = -1, server: bool = False, size: bool = False,
+                   ) -> list[dict[str, Any]]:
     """The ``GET /containers/json`` entries, newest first.  A ``status`` or ``exited``
     filter, or a ``limit`` (``ps -n``/``-l``), looks at stopped containers too.
 
@@ -162,4 +163,11 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
             continue
         if matches(c, item, f, bounds):
             out.append(item)
-    return out[:limit] if limit > 0 else out
+    out = out[:limit] if limit > 0 else out
+    if size:  # ``ps -s``: each container's SizeRw and SizeRootFs
+        from orlop.wire.inspect import container_sizes
+
+        by_id = {c.id: c for c in cs}
+        for item in out:
+            item.update(container_sizes(e, by_id[item["Id"]]))
+    return out

@@ -60,7 +60,13 @@ def container_command(e: Engine, c: Container) -> str:
         img_cfg = {}
     ep = cfg.entrypoint if cfg.entrypoint is not None else img_cfg.get("Entrypoint")
     cmd = cfg.cmd if cfg.cmd is not None else img_cfg.get("Cmd")
-    return " ".join([*(ep or []), *(cmd or [])])
+    argv = [*(ep or []), *(cmd or [])]
+    if not argv:
+        return ""
+    # moby's list.go: the path, then each argument, one with a space in single quotes
+    # (not escaped: `sh -c 'echo 'a' b'` is what dockerd sends).
+    args = [f"'{a}'" if " " in a else a for a in argv[1:]]
+    return f"{argv[0]} {' '.join(args)}" if args else argv[0]
 
 
 def container_summary(e: Engine, c: Container, now: float | None = None) -> dict[str, Any]:

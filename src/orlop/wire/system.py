@@ -92,20 +92,29 @@ def _security_options() -> list[str]:
 def disk_usage(engine: Engine) -> dict[str, Any]:
     """``GET /system/df``: images (with how many containers use each), containers (with
     the size of their writable layer) and volumes (with ``UsageData``)."""
-    from orlop.engine.sysinfo import dir_size
+    from orlop.engine.files.changes import writable_size
     from orlop.wire.summary import container_summary, image_summary
     from orlop.wire.volumes import volume_json
 
     containers = engine.list_containers(all_=True)
     images = engine.images.list()
     sizes = {i.id: i.size for i in images}
+    # A layer is stored once however many images name it (by diff_id): LayersSize
+    # counts it once, and an image's SharedSize is what it has in common with others
+    # (moby's layerRefs > 1), so the CLI's reclaimable space leaves out only what the
+    # images in use own alone.
+    refs: dict[str, int] = {}
+    for i in images:
+        for d in set(i.diff_ids):
+            refs[d] = refs.get(d, 0) + 1
+    layer_size = dict(zip(refs, engine.images.layer_sizes(list(refs)), strict=True))
     per_image: dict[str, int] = {}
     for c in containers:
         per_image[c.image_id] = per_image.get(c.image_id, 0) + 1
     ctrs = []
     for c in containers:
         item = container_summary(engine, c)
-        size = dir_size(str(engine.config.containers_dir / c.id / "diff"))
+        size = writable_size(engine.config, c)
         item["SizeRw"] = size
         item["SizeRootFs"] = size + sizes.get(c.image_id, 0)
         ctrs.append(item)
@@ -113,9 +122,12 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     for i in images:
         item = image_summary(i)
         item["Containers"] = per_image.get(i.id, 0)
+        item["SharedSize"] = sum(layer_size[d] for d in set(i.diff_ids) if refs[d] > 1)
         imgs.append(item)
-    vols = [volume_json(v, engine.volumes.usage(v.name)) for v in engine.volumes.list()]
-    return {"LayersSize": sum(sizes.values()), "Images": imgs, "Containers": ctrs,
+    # Docker's df counts local volumes only (a plugin's data is not on this host).
+    vols = [volume_json(v, engine.volumes.usage(v.name)) for v in engine.volumes.list()
+            if v.driver == "local"]
+    return {"LayersSize": sum(layer_size.values()), "Images": imgs, "Containers": ctrs,
             "Volumes": vols, "BuildCache": []}
 
 

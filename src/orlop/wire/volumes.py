@@ -50,7 +50,8 @@ def user_json(u: VolumeUser) -> dict[str, Any]:
 def inspect_volume(service: VolumeService, name: str, size: bool = False) -> dict[str, Any]:
     """``volume inspect``'s object: Docker's, plus Orlop's ``UsedBy`` (the containers
     using the volume; see docs/differences.md) and ``UsageData`` when ``size``."""
-    out = volume_json(service.get(name), service.usage(name) if size else None)
+    vol = service.get(name)
+    out = service.with_plugin_fields(vol, volume_json(vol, service.usage(name) if size else None))
     out["UsedBy"] = [user_json(u) for u in service.users(name)]
     return out
 

@@ -81,10 +81,10 @@ def test_top_level_help_groups_commands_as_docker(capsys: pytest.CaptureFixture[
             "version", "info"]
         management = out.split("Management Commands:\n", 1)[1].split("\n\n")[0]
         assert [line.split()[0] for line in management.split("\n")] == [
-            "builder", "container", "image", "network", "system", "volume"]
+            "builder", "container", "image", "network", "plugin", "system", "volume"]
         listed = {line.split()[0] for line in out.split("\nCommands:\n", 1)[1]
                   .split("\n\n")[0].split("\n")}
-        groups = {"builder", "container", "image", "network", "system", "volume"}
+        groups = {"builder", "container", "image", "network", "plugin", "system", "volume"}
         assert listed | {line.split()[0] for line in common} | groups == set(top_level())
 
 

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from mounttexts import CWD, INVALID_CHARS
 
 from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
 from orlop.mounts.parser import parse_mount_flag, validate_bind_source
-
-CWD = "/work/w"
-INVALID_CHARS = (
-    'create {n}: "{n}" includes invalid characters for a local volume name, only '
-    '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
-    "use absolute path"
-)
 
 
 @pytest.mark.parametrize(

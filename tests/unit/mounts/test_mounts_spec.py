@@ -87,7 +87,7 @@ def test_mount_point_to_json_keys_are_stable():
     keys = list(MountPoint(type="bind", destination="/x").to_json())
     assert keys == ["type", "destination", "source", "name", "driver", "mode", "rw",
                     "propagation", "copy_up", "subpath", "bind_recursive", "tmpfs_size",
-                    "tmpfs_mode", "tmpfs_options", "origin", "from_volumes_from"]
+                    "tmpfs_mode", "tmpfs_options", "origin", "from_volumes_from", "chown"]
 
 
 @pytest.mark.parametrize(

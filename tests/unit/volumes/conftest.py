@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from orlop.config import EngineConfig
 from orlop.state import Database
 from orlop.volumes.service import VolumeService
+from testsupport import add_container
 
 
 @pytest.fixture
@@ -47,25 +47,6 @@ class Containers:
 @pytest.fixture
 def containers(db: Database) -> Containers:
     return Containers(db)
-
-
-def add_container(db: Database, *volumes: str) -> str:
-    """A fake stopped container whose mount points reference ``volumes``, as the engine
-    records one (an images row is needed for the containers foreign key)."""
-    cid = secrets.token_hex(32)
-    with db.write() as conn:
-        conn.execute("INSERT OR IGNORE INTO images (id, config, created, size) "
-                     "VALUES ('sha256:test', '{}', '2026-01-01T00:00:00Z', 0)")
-        conn.execute(
-            "INSERT INTO containers (id, name, image_id, image_ref, created, config, "
-            "host_config, status, runtime) VALUES (?, ?, 'sha256:test', 'test', "
-            "'2026-01-01T00:00:00Z', '{}', '{}', 'exited', 'orlop')", (cid, f"c{cid[:12]}"))
-        for i, vol in enumerate(volumes):
-            conn.execute(
-                "INSERT INTO mount_points (container_id, destination, position, type, "
-                "volume_name, spec) VALUES (?, ?, ?, 'volume', ?, '{}')",
-                (cid, f"/m{i}", i, vol))
-    return cid
 
 
 def remove_container(db: Database, cid: str) -> None:

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from orlop.cli.backend.starterror import start_error
 from orlop.cli.backend.terminal import Terminal, relay, terminal_size
 from orlop.kernel.fdio import write_all
-from orlop.wire.create import create_body
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
@@ -130,15 +129,16 @@ class LocalContainers:
     # --- reading -------------------------------------------------------------------
 
     def container_list(self, all_: bool, filters: dict[str, list[str]] | None,
-                       limit: int = -1) -> list[dict[str, Any]]:
+                       limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
         from orlop.wire.ps import list_summaries
 
-        return list_summaries(self.engine, all_=all_, filters=filters, limit=limit)
+        return list_summaries(self.engine, all_=all_, filters=filters, limit=limit,
+                              size=size)
 
-    def container_inspect(self, ref: str) -> dict[str, Any]:
+    def container_inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         from orlop.wire.inspect import inspect_container
 
-        return inspect_container(self.engine, ref)
+        return inspect_container(self.engine, ref, size)
 
     def container_changes(self, ref: str) -> list[dict[str, Any]]:
         return [{"Path": ch.path, "Kind": ch.kind}
@@ -266,7 +266,8 @@ class LocalContainers:
 
     def container_exec(self, ref: str, opts: ExecOptions) -> int:
         """The process's exit code; one that could not be started is reported as the
-        docker CLI (and orlopd's exec stream) does: its message on stderr, 126/127."""
+        docker CLI shows dockerd's (and orlopd's) exec stream: its message on stdout
+        ending in "\\r\\n" (moby writes the start's error to the exec's stdout), 126/127."""
         from orlop.engine.containers.exec import exec_container
         from orlop.engine.containers.procio import Stdio
         from orlop.errors import RuntimeFailedError
@@ -274,7 +275,7 @@ class LocalContainers:
         try:
             return exec_container(self.engine, ref, opts, Stdio(0, 1, 2))
         except RuntimeFailedError as err:
-            write_all(2, f"{err}\n".encode())
+            write_all(1, f"{err}\r\n".encode())
             return err.exit_code
 
 
@@ -324,7 +325,9 @@ class RemoteContainers:
     # --- create / run / start ------------------------------------------------------
 
     def container_create(self, opts: RunOptions) -> str:
-        return self.api.create_container(create_body(opts), opts.name)
+        from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
+
+        return self.api.create_container(create_body(opts), opts.name, opts.platform)
 
     def container_run(self, opts: RunOptions, streams: frozenset[str],
                       detach_keys: str = "") -> int:
@@ -336,9 +339,11 @@ class RemoteContainers:
         """
         from orlop.detachkeys import resolve_detach_keys
         from orlop.errors import OrlopError
+        from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
 
         console = terminal_size(1) if opts.tty else None
-        cid = self.api.create_container(create_body(opts, streams, console), opts.name)
+        cid = self.api.create_container(create_body(opts, streams, console), opts.name,
+                                         opts.platform)
         api = self.api
         try:
             h = api.attach_container(cid, stdin="stdin" in streams and opts.interactive,
@@ -376,8 +381,9 @@ class RemoteContainers:
 
     def container_run_detached(self, opts: RunOptions) -> str:
         from orlop.errors import OrlopError
+        from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
 
-        cid = self.api.create_container(create_body(opts), opts.name)
+        cid = self.api.create_container(create_body(opts), opts.name, opts.platform)
         try:
             self.api.start_container(cid)
         except OrlopError as err:
@@ -431,11 +437,11 @@ class RemoteContainers:
     # --- reading -------------------------------------------------------------------
 
     def container_list(self, all_: bool, filters: dict[str, list[str]] | None,
-                       limit: int = -1) -> list[dict[str, Any]]:
-        return self.api.containers(all_=all_, filters=filters, limit=limit)
+                       limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
+        return self.api.containers(all_=all_, filters=filters, limit=limit, size=size)
 
-    def container_inspect(self, ref: str) -> dict[str, Any]:
-        return self.api.inspect_container(ref)
+    def container_inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        return self.api.inspect_container(ref, size=size)
 
     def container_changes(self, ref: str) -> list[dict[str, Any]]:
         return self.api.container_changes(ref)
@@ -513,6 +519,8 @@ class RemoteContainers:
             "WorkingDir": opts.workdir, "User": opts.user, "Privileged": False}
         if console is not None:
             body["ConsoleSize"] = console
+        if opts.detach_keys_text:
+            body["DetachKeys"] = opts.detach_keys_text
         api = self.api
         eid = api.create_exec(ref, body)
         h = api.start_exec(eid, tty=opts.tty, detach=opts.detach)
@@ -525,5 +533,11 @@ class RemoteContainers:
             relay(h, stdin=opts.interactive)
         finally:
             term.restore()
-        code = api.inspect_exec(eid).get("ExitCode")
+        info = api.inspect_exec(eid)
+        if opts.tty and opts.interactive and info.get("Running"):
+            # orlopd ended the stream on the detach keys and the process runs on
+            from orlop.detachkeys import Detached
+
+            raise Detached
+        code = info.get("ExitCode")
         return int(code) if code is not None else 0

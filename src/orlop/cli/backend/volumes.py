@@ -39,6 +39,11 @@ class LocalVolumes:
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.engine.volumes.list_inspect(filters)
 
+    def volume_list_brief(self, filters: Mapping[str, list[str]] | None
+                          ) -> list[tuple[str, str]]:
+        """(driver, name) pairs: the default ``volume ls`` table and ``-q``."""
+        return self.engine.volumes.list_brief(filters)
+
     def volume_remove(self, name: str, force: bool) -> None:
         self.engine.volumes.remove(name, force=force)
 
@@ -70,8 +75,15 @@ class LocalVolumes:
         return SnapshotStore(self.engine.volumes).restore(volume, name).to_wire()
 
 
+    def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        return [s.to_wire() for s in self.engine.volumes.plugins(filters)]
+
+
 class RemoteVolumes:
     api: APIClient
+
+    def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        return self.api.plugins(filters)
 
     def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
@@ -82,6 +94,11 @@ class RemoteVolumes:
 
     def volume_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return self.api.volumes(filters)
+
+    def volume_list_brief(self, filters: Mapping[str, list[str]] | None
+                          ) -> list[tuple[str, str]]:
+        """(driver, name) pairs: the default ``volume ls`` table and ``-q``."""
+        return [(v["Driver"], v["Name"]) for v in self.api.volumes(filters)]
 
     def volume_remove(self, name: str, force: bool) -> None:
         self.api.remove_volume(name, force=force)

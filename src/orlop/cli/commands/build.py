@@ -61,6 +61,12 @@ def _build(argv: list[str], ctx: Context) -> int:
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "build", exactly=1)
+    from orlop.goparse import parse_bool
+
+    remove = parse_bool(args.rm)
+    if remove is None:
+        raise UsageError(f'invalid argument "{args.rm}" for "--rm" flag: strconv.ParseBool: '
+                         f'parsing "{args.rm}": invalid syntax')
     from orlop.images.reference import InvalidReferenceError, parse_tag_target
 
     for tag in args.tag:
@@ -74,7 +80,7 @@ def _build(argv: list[str], ctx: Context) -> int:
         build_args=_pairs(args.build_arg, env_fallback=True),
         labels={k: v or "" for k, v in _pairs(args.label, env_fallback=False).items()},
         no_cache=args.no_cache, pull=args.pull, quiet=args.quiet, network=args.network,
-        platform=args.platform, force_rm=args.force_rm, iidfile=args.iidfile)
+        platform=args.platform, remove=remove, force_rm=args.force_rm, iidfile=args.iidfile)
     path = args.args[0]
     stream: Any = None
     dockerfile_text: str | None = None

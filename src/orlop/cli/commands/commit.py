@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orlop.cli.context import Context, Parser, require_args
+from orlop.cli.context import Context, Parser, parse_with_args
 
 REMOTE = frozenset({"commit"})  # POST /commit with -H
 
@@ -18,9 +18,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     # fd and needs no freeze for a consistent tar stream, so the flag is accepted only.
     p.add_argument("-p", "--pause", nargs="?", const="true", default="true",
                    help="Pause container during commit")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "commit", at_least=1, at_most=2)
+    args = parse_with_args(p, argv, "commit", at_least=1, at_most=2)
     reference = args.args[1] if len(args.args) > 1 else None
     pause = str(args.pause).lower() not in ("false", "0")
     image_id = ctx.backend().commit(args.args[0], reference, changes=args.change,

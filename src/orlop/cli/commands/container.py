@@ -7,7 +7,16 @@ import sys
 import time
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_prune_flags,
+    for_each,
+    parse_filter_flags,
+    parse_no_args,
+    parse_with_args,
+)
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, render_table
 from orlop.errors import NotFoundError
@@ -71,13 +80,8 @@ def _prune(argv: list[str], ctx: Context) -> int:
     from orlop.cli.units import human_size
 
     p = Parser(prog="orlop container prune", add_help=False)
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"until=<timestamp>\")")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop container prune" accepts no arguments.')
+    add_prune_flags(p, '"until=<timestamp>"')
+    args = parse_no_args(p, argv, "container prune")
     filters = parse_filter_flags(args.filter)
     if not args.force and not confirm(
             ctx, "WARNING! This will remove all stopped containers."):
@@ -98,9 +102,7 @@ def _start(argv: list[str], ctx: Context) -> int:
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
     p.add_argument("--detach-keys", default="",
                    help="Override the key sequence for detaching a container")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "start", at_least=1)
+    args = parse_with_args(p, argv, "start", at_least=1, positional="containers")
     backend = ctx.backend()
     if args.attach or args.interactive:
         if len(args.containers) > 1:
@@ -155,10 +157,11 @@ _DEFAULT_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t"
 def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     """One ``GET /containers/json`` entry as the fields of ``ps --format``."""
     from orlop.cli.units import human_duration
+    from orlop.mounts.validate import go_quote
 
     command = str(c.get("Command") or "")
     if trunc and len(command) > 20:
-        command = command[:19] + "…"
+        command = command[:19] + "…"  # the docker CLI's Ellipsis(command, 20)
     created = int(c.get("Created") or 0)
     mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
     if trunc:
@@ -167,7 +170,7 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     return {
         "ID": c["Id"][:12] if trunc else c["Id"],
         "Image": str(c.get("Image") or ""),
-        "Command": f'"{command}"',
+        "Command": go_quote(command),  # strconv.Quote, as the docker CLI
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
         "RunningFor": human_duration(now - created) + " ago",
         "Status": str(c.get("Status") or ""),
@@ -179,8 +182,17 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
         "Networks": ",".join(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),
         "LocalVolumes": str(sum(1 for m in c.get("Mounts") or []
                                 if m.get("Type") == "volume")),
-        "Size": "",
+        "Size": _size_column(c),
     }
+
+
+def _size_column(c: dict[str, Any]) -> str:
+    """The docker CLI's SIZE: ``2B (virtual 1.99MB)`` (the writable layer, then with
+    the image), the first alone when there is no SizeRootFs."""
+    from orlop.cli.units import human_size
+
+    rw, root = int(c.get("SizeRw") or 0), int(c.get("SizeRootFs") or 0)
+    return f"{human_size(rw)} (virtual {human_size(root)})" if root > 0 else human_size(rw)
 
 
 def _ports_column(ports: list[dict[str, object]]) -> str:
@@ -209,10 +221,14 @@ def _ps(argv: list[str], ctx: Context) -> int:
                    help="Show n last created containers (includes all states)")
     p.add_argument("-l", "--latest", action="store_true",
                    help="Show the latest created container (includes all states)")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     args = p.parse_args(argv)
     filters = _parse_filters(args.filter)
     limit = 1 if args.latest else args.last
-    containers = ctx.backend().container_list(args.all, filters or None, limit)
+    fmt = args.format or (_DEFAULT_TABLE + ("\t{{.Size}}" if args.size else ""))
+    # the docker CLI asks for sizes with -s, or when the format uses .Size
+    size = args.size or ".Size" in fmt
+    containers = ctx.backend().container_list(args.all, filters or None, limit, size=size)
     trunc = not args.no_trunc
     if args.quiet:
         for c in containers:
@@ -220,7 +236,6 @@ def _ps(argv: list[str], ctx: Context) -> int:
         return 0
     now = time.time()
     items = [_ps_item(c, trunc, now) for c in containers]
-    fmt = args.format or _DEFAULT_TABLE
     if fmt == "json":
         fmt = "{{json .}}"
     if not fmt.startswith("table"):
@@ -242,18 +257,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
                    help="Force the removal of a running container (uses SIGKILL)")
     p.add_argument("-v", "--volumes", action="store_true",
                    help="Remove anonymous volumes associated with the container")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "rm", at_least=1)
-    from orlop.errors import OrlopError
-
+    args = parse_with_args(p, argv, "rm", at_least=1, positional="containers")
     backend = ctx.backend()
-    failed = False
-    for ref in args.containers:
-        try:
-            backend.container_remove(ref, args.force, args.volumes)
-            print(ref, file=ctx.stdout)
-        except OrlopError as err:
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+    return for_each(args.containers, ctx,
+                    lambda ref: backend.container_remove(ref, args.force, args.volumes))

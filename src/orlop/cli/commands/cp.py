@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_with_args
 from orlop.cli.units import human_size
+
+if TYPE_CHECKING:
+    import argparse
 
 # With -H: the archive endpoints, the host's half done here (cli/backend/data.py).
 REMOTE = frozenset({"cp"})
@@ -21,18 +25,23 @@ def _split(arg: str) -> tuple[str, str]:
     return container, path
 
 
-def main(name: str, argv: list[str], ctx: Context) -> int:
-    p = Parser(prog="orlop cp", add_help=False)
+def parse_copy_args(p: Parser, argv: list[str], command: str) -> argparse.Namespace:
+    """The -a/--archive and -q/--quiet of ``cp`` and ``volume cp``, and their two
+    arguments (SRC DEST)."""
     p.add_argument("-a", "--archive", action="store_true",
                    help="Archive mode (copy all uid/gid information)")
-    p.add_argument("-L", "--follow-link", action="store_true",
-                   help="Always follow symbol link in SRC_PATH")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="Suppress progress output during copy. Progress output is automatically "
                         "suppressed if no terminal is attached")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "cp", exactly=2)
+    args = parse_with_args(p, argv, command, exactly=2)
+    return args
+
+
+def main(name: str, argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop cp", add_help=False)
+    p.add_argument("-L", "--follow-link", action="store_true",
+                   help="Always follow symbol link in SRC_PATH")
+    args = parse_copy_args(p, argv, "cp")
     src_c, src = _split(args.args[0])
     dst_c, dst = _split(args.args[1])
     if src_c and dst_c:

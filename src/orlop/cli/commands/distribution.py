@@ -10,9 +10,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_with_args
 
 if TYPE_CHECKING:
+    import argparse
+
     from orlop.cli.backend import Backend
 
 # With -H: pull/push/login go through orlopd (/images/create, /images/{name}/push, /auth);
@@ -50,20 +52,26 @@ def pull_with_progress(backend: Backend, ref: str, platform: str, out: Any,
     return backend.image_pull(ref, platform, progress)
 
 
-def _pull(argv: list[str], ctx: Context) -> int:
-    p = Parser(prog="orlop pull", add_help=False)
-    p.add_argument("-a", "--all-tags", action="store_true",
-                   help="Download all tagged images in the repository")
-    _trust_flag(p, "Skip image verification")
-    p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
-                   help="Set platform if server is multi-platform capable")
+def _parse_one_image(p: Parser, argv: list[str], verb: str, all_tags_help: str,
+                     trust_help: str) -> argparse.Namespace:
+    """The flags and the one IMAGE of pull and push; ``--all-tags`` is refused (Orlop
+    moves one tag at a time), a content-trust request too (:func:`_check_trust`)."""
+    p.add_argument("-a", "--all-tags", action="store_true", help=all_tags_help)
+    _trust_flag(p, trust_help)
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "pull", exactly=1)
+    args = parse_with_args(p, argv, verb, exactly=1)
     _check_trust(args.disable_content_trust)
     if args.all_tags:
-        raise UsageError("--all-tags is not supported by Orlop: pull each tag by name")
+        raise UsageError(f"--all-tags is not supported by Orlop: {verb} each tag by name")
+    return args
+
+
+def _pull(argv: list[str], ctx: Context) -> int:
+    p = Parser(prog="orlop pull", add_help=False)
+    p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
+                   help="Set platform if server is multi-platform capable")
+    args = _parse_one_image(p, argv, "pull", "Download all tagged images in the repository",
+                            "Skip image verification")
     result = pull_with_progress(ctx.backend(), args.args[0], args.platform, ctx.stdout,
                                 args.quiet)
     print(result["Name"], file=ctx.stdout)
@@ -72,16 +80,8 @@ def _pull(argv: list[str], ctx: Context) -> int:
 
 def _push(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop push", add_help=False)
-    p.add_argument("-a", "--all-tags", action="store_true",
-                   help="Push all tags of an image to the repository")
-    _trust_flag(p, "Skip image signing")
-    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "push", exactly=1)
-    _check_trust(args.disable_content_trust)
-    if args.all_tags:
-        raise UsageError("--all-tags is not supported by Orlop: push each tag by name")
+    args = _parse_one_image(p, argv, "push", "Push all tags of an image to the repository",
+                            "Skip image signing")
     from orlop.cli.progress import for_stream
     from orlop.distribution.progress import Silent
 
@@ -101,9 +101,7 @@ def _login(argv: list[str], ctx: Context) -> int:
     p.add_argument("--password-stdin", action="store_true",
                    help="Take the password from stdin")
     p.add_argument("-u", "--username", default="", help="Username")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "login", at_most=1)
+    args = parse_with_args(p, argv, "login", at_most=1)
     from orlop.distribution import credentials
     from orlop.distribution.reference import registry_key
 
@@ -171,9 +169,7 @@ def _uses_helper(path: Any, key: str) -> bool:
 
 def _logout(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop logout", add_help=False)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "logout", at_most=1)
+    args = parse_with_args(p, argv, "logout", at_most=1)
     from orlop.distribution import credentials
     from orlop.distribution.reference import registry_key
 

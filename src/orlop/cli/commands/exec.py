@@ -27,6 +27,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
                    help="Username or UID (format: \"<name|uid>[:<group|gid>]\")")
     p.add_argument("--privileged", action="store_true",
                    help="Give extended privileges to the command")
+    p.add_argument("--detach-keys", default="",
+                   help="Override the key sequence for detaching a container")
     p.add_argument("container", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
@@ -34,7 +36,21 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError('"orlop exec" requires at least 2 arguments.')
     if args.privileged:
         raise UsageError("exec --privileged is not supported by Orlop")
+    from orlop.detachkeys import (
+        Detached,
+        detach_keys_text,
+        parse_detach_keys,
+        resolve_detach_keys,
+    )
     from orlop.engine.containers.exec import ExecOptions
+
+    # the flag, else the config's detachKeys; refused before anything runs when bad.
+    # Through orlopd the text goes in the exec's DetachKeys; locally, a terminal's
+    # input is scanned for the bytes (Ctrl-P Ctrl-Q when none is set).
+    keys_text = detach_keys_text(args.detach_keys)
+    if keys_text:
+        parse_detach_keys(keys_text)
+    keys = resolve_detach_keys(keys_text) if args.tty and args.interactive else b""
 
     env = list(args.env)
     if args.env_file:
@@ -43,6 +59,13 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         env = [e for f in args.env_file for e in _env_file(f)] + env
     opts = ExecOptions(command=list(args.command), detach=args.detach,
                        interactive=args.interactive, tty=args.tty, env=env,
-                       workdir=args.workdir, user=args.user)
+                       workdir=args.workdir, user=args.user, detach_keys=keys,
+                       detach_keys_text=keys_text)
     sys.stdout.flush()
-    return ctx.backend().container_exec(args.container, opts)
+    try:
+        return ctx.backend().container_exec(args.container, opts)
+    except Detached as d:
+        # The docker CLI's exec, as its attach: moby/term's EscapeError, exit 1; the
+        # process runs on.
+        ctx.stderr.write(f"{d}\n")
+        return 1

@@ -7,7 +7,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_prune_flags,
+    for_each,
+    parse_with_args,
+    require_args,
+)
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 from orlop.cli.output import format_template, render_table, write_inspect
 
@@ -42,9 +50,7 @@ def _import(argv: list[str], ctx: Context) -> int:
     p.add_argument("-m", "--message", default="", help="Set commit message for imported image")
     p.add_argument("--platform", default="",
                    help="Set platform if server is multi-platform capable")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, at_least=1, at_most=2)
+    args = parse_with_args(p, argv, ctx.command, at_least=1, at_most=2)
     source = args.args[0]
     reference = args.args[1] if len(args.args) > 1 else None
     if args.platform and args.platform.split("/")[0] != "linux":
@@ -121,9 +127,7 @@ def _images(argv: list[str], ctx: Context) -> int:
     p.add_argument("--format", default="", help=FORMAT_TABLE)
     p.add_argument("-f", "--filter", action="append", default=[], metavar="filter",
                    help="Filter output based on conditions provided")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, at_most=1)
+    args = parse_with_args(p, argv, ctx.command, at_most=1)
     # The docker CLI sends `images REPO[:TAG]` as a reference filter; the engine
     # (wire/images.py) validates and applies them, in-process or in orlopd.
     from orlop.cli.context import parse_filter_flags
@@ -169,30 +173,21 @@ def _rmi(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
     p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
     p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
-    p.add_argument("images", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.images, ctx.command, at_least=1)
-    from orlop.errors import OrlopError
-
+    args = parse_with_args(p, argv, ctx.command, at_least=1, positional="images")
     backend = ctx.backend()
-    failed = False
-    for ref in args.images:
-        try:
-            for record in backend.image_remove(ref, args.force, args.no_prune):
-                for key, value in record.items():
-                    print(f"{key}: {value}", file=ctx.stdout)
-        except OrlopError as err:
-            # Docker goes on with the other images and reports each failure.
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+
+    def remove(ref: str) -> None:
+        for record in backend.image_remove(ref, args.force, args.no_prune):
+            for key, value in record.items():
+                print(f"{key}: {value}", file=ctx.stdout)
+
+    # Docker goes on with the other images and reports each failure.
+    return for_each(args.images, ctx, remove, echo=False)
 
 
 def _tag(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=2)
+    args = parse_with_args(p, argv, ctx.command, exactly=2)
     ctx.backend().image_tag(args.args[0], args.args[1])
     return 0
 
@@ -225,9 +220,7 @@ def _history(argv: list[str], ctx: Context) -> int:
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--format", default="", help=FORMAT_TABLE)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=1)
+    args = parse_with_args(p, argv, ctx.command, exactly=1)
     import time
 
     from orlop.cli.units import human_duration, human_size
@@ -270,9 +263,7 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {ctx.command}", add_help=False)
     p.add_argument("-a", "--all", action="store_true",
                    help="Remove all unused images, not just dangling ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"until=<timestamp>\")")
+    add_prune_flags(p, '"until=<timestamp>"')
     args = p.parse_args(argv)
     from orlop.cli.context import parse_filter_flags
 

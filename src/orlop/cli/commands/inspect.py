@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orlop.cli.context import Context, Parser, require_args
+from orlop.cli.context import Context, Parser, parse_with_args
 from orlop.cli.help import FORMAT_PLAIN
 from orlop.cli.output import write_inspect
 
@@ -18,9 +18,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("--type", default="", help="Only inspect objects of the given type")
     p.add_argument("-s", "--size", action="store_true",
                    help="Display total file sizes if the type is container")
-    p.add_argument("objects", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.objects, name, at_least=1)
+    args = parse_with_args(p, argv, name, at_least=1, positional="objects")
     from orlop.errors import NotFoundError
 
     backend = ctx.backend()
@@ -33,7 +31,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         for kind in kinds:
             try:
                 if kind == "container":
-                    results.append(backend.container_inspect(ref))
+                    results.append(backend.container_inspect(ref, size=args.size))
                 elif kind == "image":
                     results.append(backend.image_inspect(ref))
                 elif kind == "volume":

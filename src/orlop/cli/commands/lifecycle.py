@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, parse_with_args, require_args
 from orlop.cli.output import render_table
 
 # Every command of this module works through orlopd (cli/backend/containers.py).
@@ -20,23 +21,9 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     return handler(name, argv, ctx)
 
 
-def _each(refs: list[str], ctx: Context, action: object) -> int:
+def _each(refs: list[str], ctx: Context, action: Callable[[str], object]) -> int:
     """Docker's multi-container verbs: print each ref done, report each failure, exit 1."""
-    from collections.abc import Callable
-
-    from orlop.errors import OrlopError
-
-    assert callable(action)
-    fn: Callable[[str], object] = action
-    failed = False
-    for ref in refs:
-        try:
-            fn(ref)
-            print(ref, file=ctx.stdout)
-        except OrlopError as err:
-            print(f"Error response from daemon: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+    return for_each(refs, ctx, action, error_prefix="Error response from daemon: ")
 
 
 def _stop(name: str, argv: list[str], ctx: Context) -> int:
@@ -44,9 +31,7 @@ def _stop(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("-t", "--timeout", "--time", dest="time", type=int, default=None,
                    help="Seconds to wait before killing the container")
     p.add_argument("-s", "--signal", default=None, help="Signal to send to the container")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, name, at_least=1)
+    args = parse_with_args(p, argv, name, at_least=1, positional="containers")
     if args.signal:
         from orlop.engine.containers.lifecycle import parse_signal
 
@@ -62,9 +47,7 @@ def _stop(name: str, argv: list[str], ctx: Context) -> int:
 def _kill(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop kill", add_help=False)
     p.add_argument("-s", "--signal", default="SIGKILL", help="Signal to send to the container")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "kill", at_least=1)
+    args = parse_with_args(p, argv, "kill", at_least=1, positional="containers")
     from orlop.engine.containers.lifecycle import parse_signal
 
     parse_signal(args.signal)
@@ -74,27 +57,16 @@ def _kill(name: str, argv: list[str], ctx: Context) -> int:
 
 def _wait(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop wait", add_help=False)
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "wait", at_least=1)
-    from orlop.errors import OrlopError
-
+    args = parse_with_args(p, argv, "wait", at_least=1, positional="containers")
     backend = ctx.backend()
-    failed = False
-    for ref in args.containers:
-        try:
-            print(backend.container_wait(ref), file=ctx.stdout, flush=True)
-        except OrlopError as err:
-            print(f"Error response from daemon: {err}", file=ctx.stderr)
-            failed = True
-    return 1 if failed else 0
+    return for_each(args.containers, ctx,
+                    lambda ref: print(backend.container_wait(ref), file=ctx.stdout, flush=True),
+                    error_prefix="Error response from daemon: ", echo=False)
 
 
 def _pause(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog=f"orlop {name}", add_help=False)
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, name, at_least=1)
+    args = parse_with_args(p, argv, name, at_least=1, positional="containers")
     backend = ctx.backend()
     return _each(args.containers, ctx,
                  lambda ref: backend.container_pause(ref, name == "pause"))
@@ -102,9 +74,7 @@ def _pause(name: str, argv: list[str], ctx: Context) -> int:
 
 def _rename(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop rename", add_help=False)
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "rename", exactly=2)
+    args = parse_with_args(p, argv, "rename", exactly=2, positional="names")
     ctx.backend().container_rename(args.names[0], args.names[1])
     return 0
 
@@ -138,9 +108,7 @@ def _logs(name: str, argv: list[str], ctx: Context) -> int:
                         "(e.g. \"42m\" for 42 minutes)")
     p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
     p.add_argument("--details", action="store_true", help="Show extra details provided to logs")
-    p.add_argument("container", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.container, "logs", exactly=1)
+    args = parse_with_args(p, argv, "logs", exactly=1, positional="container")
     from orlop.cli.backend.containers import LogOptions
     from orlop.engine.containers.logs import parse_since
 
@@ -171,9 +139,7 @@ def _attach(name: str, argv: list[str], ctx: Context) -> int:
     p.add_argument("--sig-proxy", default="true", help="Proxy all received signals to the process")
     p.add_argument("--detach-keys", default="",
                    help="Override the key sequence for detaching a container")
-    p.add_argument("container", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.container, "attach", exactly=1)
+    args = parse_with_args(p, argv, "attach", exactly=1, positional="container")
     from orlop.detachkeys import Detached, detach_keys_text, parse_detach_keys
     from orlop.errors import ContainerStateError
 

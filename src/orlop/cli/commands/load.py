@@ -3,27 +3,48 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
+from typing import BinaryIO
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_platform_variant_flag,
+    parse_with_args,
+)
 
 REMOTE = frozenset({"load"})  # POST /images/load with -H (the archive streamed)
+
+
+def _open_input(path: str) -> BinaryIO:
+    """The archive of ``-i``, its failures in the docker CLI's words (Go's ``*PathError``
+    texts: ``open X: no such file or directory``, ``read X: is a directory``)."""
+    from orlop.errors import InvalidParameterError
+
+    try:
+        f = open(path, "rb")
+    except IsADirectoryError:
+        raise InvalidParameterError(f"read {path}: is a directory") from None
+    except OSError as err:
+        why = os.strerror(err.errno).lower() if err.errno else str(err)
+        raise InvalidParameterError(f"open {path}: {why}") from None
+    if stat.S_ISDIR(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise InvalidParameterError(f"read {path}: is a directory")
+    return f
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop load", add_help=False)
     p.add_argument("-i", "--input", default="", help="Read from tar archive file, instead of STDIN")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
-    p.add_argument("--platform", default="",
-                   help="Load only the given platform variant. Formatted as "
-                        "\"os[/arch[/variant]]\" "
-                        "(e.g., \"linux/amd64\")")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "load", exactly=0)
+    add_platform_variant_flag(p, "Load")
+    args = parse_with_args(p, argv, "load", exactly=0)
     backend = ctx.backend()
     if args.input:
-        with open(args.input, "rb") as f:
+        with _open_input(args.input) as f:
             lines = backend.image_load(f)
     else:
         if os.isatty(sys.stdin.fileno()):

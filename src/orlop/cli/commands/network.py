@@ -3,13 +3,21 @@ flags, output and exit codes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags, require_args
-from orlop.cli.output import format_template, tabwrite, write_inspect
-from orlop.errors import InvalidParameterError, NotFoundError, OrlopError
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_prune_flags,
+    dispatch,
+    parse_filter_flags,
+    parse_no_args,
+    parse_with_args,
+)
+from orlop.cli.output import write_inspect, write_listing
+from orlop.errors import NotFoundError, OrlopError
 
 REMOTE = frozenset({"network"})
 
@@ -23,12 +31,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     if not argv:  # main() answers `orlop network` and `orlop network --help`
         raise UsageError('"orlop network" requires a command.')
     sub = _ALIASES.get(argv[0], argv[0])
-    handler = _COMMANDS.get(sub)
-    if handler is None:
-        ctx.command = "network"
-        raise UsageError(f"'network {argv[0]}' is not an orlop command.")
-    ctx.command = f"network {sub}"
-    return handler(argv[1:], ctx)
+    return dispatch("network", argv, sub, _COMMANDS, ctx)
 
 
 def _kv(values: list[str], flag: str) -> dict[str, str]:
@@ -69,9 +72,7 @@ def _create(argv: list[str], ctx: Context) -> int:
     p.add_argument("--ipam-driver", default="default", help="IP Address Management Driver")
     p.add_argument("--aux-address", action="append", default=[],
                    help="Auxiliary IPv4 addresses (refused)")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "network create", exactly=1)
+    args = parse_with_args(p, argv, "network create", exactly=1, positional="names")
     if args.ipv6:
         raise UsageError("IPv6 networks (--ipv6) are not supported: Orlop networks are IPv4 only")
     cfg: dict[str, Any] = {}
@@ -100,9 +101,7 @@ def _connect(argv: list[str], ctx: Context) -> int:
     p.add_argument("--ip6", default="", help="IPv6 address (refused)")
     p.add_argument("--link", action="append", default=[],
                    help="Add link to another container (refused)")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "network connect", exactly=2)
+    args = parse_with_args(p, argv, "network connect", exactly=2)
     if args.ip6 or args.link:
         raise UsageError("--ip6 and --link are not supported by Orlop networks")
     ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias))
@@ -113,9 +112,7 @@ def _disconnect(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network disconnect", add_help=False)
     p.add_argument("-f", "--force", action="store_true",
                    help="Force the container to disconnect from a network")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, "network disconnect", exactly=2)
+    args = parse_with_args(p, argv, "network disconnect", exactly=2)
     ctx.backend().network_disconnect(args.args[0], args.args[1], args.force)
     return 0
 
@@ -126,9 +123,7 @@ def _inspect(argv: list[str], ctx: Context) -> int:
                    help="Format output using a custom template")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="Verbose output for diagnostics")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "network inspect", at_least=1)
+    args = parse_with_args(p, argv, "network inspect", at_least=1, positional="names")
     backend = ctx.backend()
     found: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -149,13 +144,6 @@ def _ls_object(n: Mapping[str, Any], trunc: bool) -> dict[str, str]:
             "CreatedAt": str(n.get("Created") or "")}
 
 
-def _template(fmt: str, obj: Mapping[str, Any]) -> str:
-    try:
-        return format_template(fmt, obj)
-    except ValueError as err:
-        raise InvalidParameterError(f"template parsing error: {err}") from None
-
-
 def _ls(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network ls", add_help=False)
     p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
@@ -163,30 +151,12 @@ def _ls(argv: list[str], ctx: Context) -> int:
                    help="Provide filter values (e.g. 'driver=bridge')")
     p.add_argument("--format", default="", help="Format output using a custom template")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop network ls" accepts no arguments.')
+    args = parse_no_args(p, argv, "network ls")
     nets = ctx.backend().network_list(parse_filter_flags(args.filter) or None)
     nets.sort(key=lambda n: n["Name"])
     objs = [_ls_object(n, not args.no_trunc) for n in nets]
-    fmt: str = args.format.strip()
-    out = ctx.stdout
-    if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{o['ID']}\n" for o in objs))
-        return 0
-    if fmt in ("", "table"):
-        fmt = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-    if fmt == "json":
-        out.write("".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n"
-                          for o in objs))
-        return 0
-    if fmt.startswith("table"):
-        body = fmt[len("table"):].strip() or "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-        lines = [_template(body, _HEADERS), *(_template(body, o) for o in objs)]
-        out.write(tabwrite([line.split("\t") for line in lines]))
-        return 0
-    out.write("".join(_template(fmt, o) + "\n" for o in objs))
+    write_listing(ctx.stdout, objs, args.format, quiet=args.quiet, key="ID", headers=_HEADERS,
+                  body="{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}")
     return 0
 
 
@@ -194,9 +164,7 @@ def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network rm", add_help=False)
     p.add_argument("-f", "--force", action="store_true",
                    help="Do not error if the network does not exist")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "network rm", at_least=1)
+    args = parse_with_args(p, argv, "network rm", at_least=1, positional="names")
     backend = ctx.backend()
     failed = False
     for ref in args.names:
@@ -218,13 +186,8 @@ def _rm(argv: list[str], ctx: Context) -> int:
 
 def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop network prune", add_help=False)
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[],
-                   help="Provide filter values (e.g. 'until=<timestamp>')")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop network prune" accepts no arguments.')
+    add_prune_flags(p, "'until=<timestamp>'", metavar=None)
+    args = parse_no_args(p, argv, "network prune")
     filters = parse_filter_flags(args.filter)
     if not args.force:
         from orlop.cli.commands.container import confirm

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from orlop.cli.context import Context, Parser, UsageError
+
+T = TypeVar("T")
 
 # Every flag of run/create works through orlopd too (cli/backend/containers.py).
 REMOTE = frozenset({"run", "create"})
@@ -76,6 +80,8 @@ def _parser(name: str) -> Parser:
     p.add_argument("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
     p.add_argument("--volumes-from", action="append", default=[],
                    help="Mount volumes from the specified container(s)")
+    p.add_argument("--volume-driver", default="",
+                   help="Optional volume driver for the container")
     p.add_argument("-l", "--label", action="append", default=[],
                    help="Set meta data on a container")
     p.add_argument("--read-only", action="store_true",
@@ -103,6 +109,24 @@ def _parser(name: str) -> Parser:
     p.add_argument("--stop-signal", default="", help="Signal to stop the container")
     p.add_argument("--stop-timeout", type=int, default=None,
                    help="Timeout (in seconds) to stop a container")
+    p.add_argument("--ulimit", action="append", default=[], help="Ulimit options")
+    p.add_argument("--shm-size", default="", metavar="bytes", help="Size of /dev/shm")
+    p.add_argument("-c", "--cpu-shares", type=int, default=0,
+                   help="CPU shares (relative weight)")
+    p.add_argument("--cpuset-cpus", default="",
+                   help="CPUs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--device", action="append", default=[],
+                   help="Add a host device to the container")
+    p.add_argument("--device-cgroup-rule", action="append", default=[],
+                   help="Add a rule to the cgroup allowed devices list")
+    p.add_argument("--platform", default="",
+                   help="Set platform if server is multi-platform capable")
+    p.add_argument("--pid", default="", help="PID namespace to use")
+    p.add_argument("--uts", default="", help="UTS namespace to use")
+    p.add_argument("--cgroupns", default="",
+                   help="Cgroup namespace to use (host|private)")
+    p.add_argument("--group-add", action="append", default=[],
+                   help="Add additional groups to join")
     p.add_argument("image", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p
@@ -148,9 +172,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
     if args.detach and args.attach:
         raise UsageError("Conflicting options: -a and -d")
-    if args.log_driver not in ("json-file", "local"):
-        raise UsageError(f'logging driver "{args.log_driver}" is not supported by Orlop '
-                         "(json-file only)")
     if args.link:
         raise UsageError("--link is not supported by Orlop: put the containers on a "
                          "user-defined network (orlop network create) and use their names")
@@ -173,7 +194,9 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f'to parse {args.cpus} as a rational number') from None
 
-    env = [e for f in args.env_file for e in _env_file(f)] + list(args.env)
+    # docker/cli ValidateEnv: a bare NAME takes the value it has here, or stays bare
+    env = [e if "=" in e or e not in os.environ else f"{e}={os.environ[e]}"
+           for e in [*(e for f in args.env_file for e in _env_file(f)), *args.env]]
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []
@@ -200,7 +223,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
-        healthcheck=_healthcheck(args),
+        healthcheck=_healthcheck(args), **_host_flags(args),
     )
     streams = _streams(args.attach, args.interactive)
     backend = ctx.backend()
@@ -221,6 +244,38 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         return backend.container_run(opts, streams, detach_keys=keys)
     except Detached:
         return 0  # the docker CLI's run: detached, silently, exit 0
+
+
+def _host_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """--ulimit, --shm-size, --device, --device-cgroup-rule (parsed with Docker's CLI texts),
+    and the flags the engine checks as they are."""
+    from orlop.engine.containers.hostopts import check_cgroup_rule, parse_device, parse_ulimit
+    from orlop.errors import InvalidParameterError
+    from orlop.units import ram_in_bytes
+
+    def flag(name: str, value: str, parse: Callable[[str], T]) -> T:
+        try:
+            return parse(value)
+        except (InvalidParameterError, ValueError) as err:
+            raise UsageError(f'invalid argument "{value}" for "{name}" flag: {err}') from None
+
+    def shm(text: str) -> int:
+        size = ram_in_bytes(text)
+        if size < 0:
+            raise ValueError(f"invalid size: '{text}'")
+        return size
+
+    return {
+        "ulimits": [flag("--ulimit", u, parse_ulimit) for u in args.ulimit],
+        "shm_size": flag("--shm-size", args.shm_size, shm) if args.shm_size else 0,
+        "cpu_shares": args.cpu_shares, "cpuset_cpus": args.cpuset_cpus,
+        "devices": [flag("--device", d, parse_device) for d in args.device],
+        "device_cgroup_rules": [flag("--device-cgroup-rule", r, check_cgroup_rule)
+                                for r in args.device_cgroup_rule],
+        "platform": args.platform, "pid_mode": args.pid, "uts_mode": args.uts,
+        "cgroupns_mode": args.cgroupns, "group_add": list(args.group_add),
+        "log_driver": args.log_driver, "volume_driver": args.volume_driver,
+    }
 
 
 def _healthcheck(args: argparse.Namespace) -> dict[str, object] | None:

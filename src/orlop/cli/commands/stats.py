@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, for_each, parse_with_args
 from orlop.cli.help import FORMAT_TABLE
 from orlop.cli.output import format_template, tabwrite
 from orlop.errors import OrlopError
@@ -229,9 +229,7 @@ def update_main(argv: list[str], ctx: Context) -> int:
     p.add_argument("--pids-limit", default=None, metavar="int",
                    help="Tune container pids limit (set -1 for unlimited)")
     p.add_argument("--restart", default=None, help="Restart policy to apply when a container exits")
-    p.add_argument("containers", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.containers, "update", at_least=1)
+    args = parse_with_args(p, argv, "update", at_least=1, positional="containers")
     body: dict[str, Any] = {}
     if args.memory is not None:
         body["Memory"] = _mem(args.memory, "-m, --memory")
@@ -260,16 +258,7 @@ def update_main(argv: list[str], ctx: Context) -> int:
     if not body:
         raise UsageError("you must provide one or more flags when using this command")
     backend = ctx.backend()
-    failed = False
-    for ref in args.containers:
-        try:
-            backend.update_container(ref, body)
-        except OrlopError as err:
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-            continue
-        print(ref, file=ctx.stdout)
-    return 1 if failed else 0
+    return for_each(args.containers, ctx, lambda ref: backend.update_container(ref, body))
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from orlop.cli.context import Context, Parser, UsageError
+from orlop.cli.context import Context, Parser, UsageError, add_prune_flags, parse_no_args
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
 
 # All but `system service` (which becomes orlopd here: local only) work with -H.
@@ -173,14 +173,9 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop system prune", add_help=False)
     p.add_argument("-a", "--all", action="store_true",
                    help="Remove all unused images not just dangling ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"label=<key>=<value>\")")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop system prune" accepts no arguments.')
+    add_prune_flags(p, '"label=<key>=<value>"')
+    args = parse_no_args(p, argv, "system prune")
     filters = parse_filter_flags(args.filter)
     if not args.force:
         items = ["all stopped containers", "all networks not used by at least one container"]

@@ -10,16 +10,24 @@ prune prompt and ``Total reclaimed space:`` summary.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    add_prune_flags,
+    dispatch,
+    for_each,
+    parse_no_args,
+    parse_with_args,
+)
 from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
-from orlop.cli.output import format_template, tabwrite, write_inspect
-from orlop.errors import InvalidParameterError, OrlopError
+from orlop.cli.output import write_inspect, write_listing
+from orlop.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from orlop.cli.backend import Backend
@@ -58,12 +66,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         from orlop.cli.commands import volume_data
 
         return volume_data.main(sub, argv[1:], ctx)
-    handler = _COMMANDS.get(sub)
-    if handler is None:
-        ctx.command = "volume"
-        raise UsageError(f"'volume {argv[0]}' is not an orlop command.")
-    ctx.command = f"volume {sub}"
-    return handler(argv[1:], ctx)
+    return dispatch("volume", argv, sub, _COMMANDS, ctx)
 
 
 def _backend(ctx: Context) -> Backend:
@@ -82,9 +85,7 @@ def _create(argv: list[str], ctx: Context) -> int:
                         "that size")
     p.add_argument("--label", action="append", default=[], help="Set metadata for a volume")
     p.add_argument("--name", default="", help=argparse.SUPPRESS)  # hidden in Docker too
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume create", at_most=1)
+    args = parse_with_args(p, argv, "volume create", at_most=1, positional="names")
     name: str | None = args.names[0] if args.names else None
     if args.name:
         if name is not None and name != args.name:
@@ -119,9 +120,7 @@ def _inspect(argv: list[str], ctx: Context) -> int:
     # Orlop's extension: Docker shows UsageData only through `system df` / the API.
     p.add_argument("-s", "--size", action="store_true",
                    help="Add UsageData (Size, RefCount), as the Engine API's df does")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume inspect", at_least=1)
+    args = parse_with_args(p, argv, "volume inspect", at_least=1, positional="names")
     from orlop.errors import NotFoundError
 
     backend = _backend(ctx)
@@ -145,38 +144,32 @@ def _ls(argv: list[str], ctx: Context) -> int:
                    help="Provide filter values (e.g. \"dangling=true\", "
                         "\"used-by=CONTAINER\")")
     p.add_argument("--format", default="", help=FORMAT_TABLE)
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop volume ls" accepts no arguments.')
+    args = parse_no_args(p, argv, "volume ls")
     from orlop.volumes.filters import parse_filter_args
 
     filters = parse_filter_args(args.filter)
+    fmt: str = args.format.strip()
+    out = ctx.stdout
+    if fmt in ("", "table"):
+        # Only names and drivers are printed: no volume object is built, and the
+        # lines are written as one string (10,000 volumes: issue 17).
+        brief = _backend(ctx).volume_list_brief(filters or None)
+        brief.sort(key=lambda dn: _natural_key(dn[1]))
+        if args.quiet:
+            out.write("".join([f"{name}\n" for _, name in brief]))
+            return 0
+        # tabwrite's layout for two columns: the driver padded, the name as is.
+        width = max([10, *(len(driver) + 3 for driver, _ in brief)])
+        out.write("".join([f"{'DRIVER':<{width}}VOLUME NAME\n",
+                           *[f"{driver:<{width}}{name}\n" for driver, name in brief]]))
+        return 0
     vols = _backend(ctx).volume_list(filters or None)
     # the docker CLI sorts (sortorder.NaturalLess)
     vols.sort(key=lambda v: _natural_key(v["Name"]))
-    fmt: str = args.format.strip()
-    out = ctx.stdout
-    if args.quiet and fmt in ("", "table"):
-        out.write("".join(f"{v['Name']}\n" for v in vols))
-        return 0
-    if fmt in ("", "table"):
-        rows = [["DRIVER", "VOLUME NAME"], *([v["Driver"], v["Name"]] for v in vols)]
-        out.write(tabwrite(rows))
-        return 0
-    if fmt == "json":
-        out.write("".join(json.dumps(_ls_object(v), sort_keys=True, separators=(",", ":"))
-                          + "\n" for v in vols))
-        return 0
-    if fmt.startswith("table"):
-        body = fmt[len("table"):].strip()
-        if not body:
-            body = "{{.Driver}}\t{{.Name}}"
-        header = _template(body, _HEADERS)
-        lines = [header, *(_template(body, _ls_object(v)) for v in vols)]
-        out.write(tabwrite([line.split("\t") for line in lines]))
-        return 0
-    out.write("".join(_template(fmt, _ls_object(v)) + "\n" for v in vols))
+    objs = [_ls_object(v) for v in vols]
+    write_listing(ctx.stdout, objs, args.format, quiet=args.quiet, key="Name", headers=_HEADERS,
+                  body="{{.Driver}}\t{{.Name}}",
+                  rows=[["DRIVER", "VOLUME NAME"], *([o["Driver"], o["Name"]] for o in objs)])
     return 0
 
 
@@ -188,9 +181,13 @@ def _ls_object(v: Mapping[str, Any]) -> dict[str, str]:
             "Scope": v.get("Scope") or "local", "Size": "N/A", "Status": "N/A"}
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part)
-            for part in re.split(r"(\d+)", name) if part]
+    # re.split puts the digit runs at the odd indexes: no isdigit() per part
+    return [(0, int(part)) if i & 1 else (1, part)
+            for i, part in enumerate(_DIGITS.split(name)) if part]
 
 
 # --- rm -----------------------------------------------------------------------------
@@ -200,20 +197,9 @@ def _rm(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume rm", add_help=False)
     p.add_argument("-f", "--force", action="store_true",
                    help="Force the removal of one or more volumes")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume rm", at_least=1)
+    args = parse_with_args(p, argv, "volume rm", at_least=1, positional="names")
     backend = _backend(ctx)
-    failed = False
-    for name in args.names:
-        try:
-            backend.volume_remove(name, args.force)
-        except OrlopError as err:
-            print(f"Error: {err}", file=ctx.stderr)
-            failed = True
-            continue
-        print(name, file=ctx.stdout)
-    return 1 if failed else 0
+    return for_each(args.names, ctx, lambda name: backend.volume_remove(name, args.force))
 
 
 # --- prune --------------------------------------------------------------------------
@@ -223,15 +209,10 @@ def _prune(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume prune", add_help=False)
     p.add_argument("-a", "--all", action="store_true",
                    help="Remove all unused volumes, not just anonymous ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--filter", action="append", default=[], metavar="filter",
-                   help="Provide filter values (e.g. \"label=<label>\", \"until=24h\")")
+    add_prune_flags(p, '"label=<label>", "until=24h"')
     p.add_argument("--dry-run", action="store_true",
                    help="List the volumes that would be removed, and remove nothing")
-    p.add_argument("extra", nargs="*")
-    args = p.parse_args(argv)
-    if args.extra:
-        raise UsageError('"orlop volume prune" accepts no arguments.')
+    args = parse_no_args(p, argv, "volume prune")
     from orlop.volumes.filters import build_filter, parse_filter_args
 
     filters = parse_filter_args(args.filter)
@@ -273,9 +254,7 @@ def _update(argv: list[str], ctx: Context) -> int:
                    help="Add or update a volume label (key=value)")
     p.add_argument("--label-rm", action="append", default=[], metavar="list",
                    help="Remove a volume label if exists")
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume update", exactly=1)
+    args = parse_with_args(p, argv, "volume update", exactly=1, positional="names")
     if not args.label_add and not args.label_rm:
         raise UsageError("nothing to update: give --label-add or --label-rm")
     add = _kv_map(args.label_add, "label-add")
@@ -286,24 +265,12 @@ def _update(argv: list[str], ctx: Context) -> int:
 
 def _rename(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume rename", add_help=False)
-    p.add_argument("names", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.names, "volume rename", exactly=2)
+    args = parse_with_args(p, argv, "volume rename", exactly=2, positional="names")
     old, new = args.names
     if not old.strip() or not new.strip():
         raise InvalidParameterError("Neither old nor new names may be empty")  # docker rename
     _backend(ctx).volume_rename(old, new)
     return 0  # docker rename prints nothing
-
-
-# --- templates ----------------------------------------------------------------------
-
-
-def _template(fmt: str, obj: Mapping[str, Any]) -> str:
-    try:
-        return format_template(fmt, obj)
-    except ValueError as err:
-        raise InvalidParameterError(f"template parsing error: {err}") from None
 
 
 _COMMANDS: dict[str, Callable[[list[str], Context], int]] = {

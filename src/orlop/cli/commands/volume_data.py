@@ -13,7 +13,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from orlop.cli.context import Context, Parser, UsageError, require_args, write_archive
+from orlop.cli.context import (
+    Context,
+    Parser,
+    UsageError,
+    parse_with_args,
+    write_archive,
+)
 from orlop.cli.units import human_size
 
 
@@ -57,9 +63,7 @@ def _export(argv: list[str], ctx: Context) -> int:
                    help="Export this snapshot's content instead of the volume's")
     p.add_argument("--since", default="", metavar="string",
                    help="Write only what changed since this snapshot (incremental)")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=1)
+    args = parse_with_args(p, argv, ctx.command, exactly=1)
     backend = ctx.backend()
     if not args.consistent and not args.snapshot:
         # Docker's way: say what was not done rather than do it silently.
@@ -94,9 +98,7 @@ def _import(argv: list[str], ctx: Context) -> int:
                         "replaced entry by entry)")
     p.add_argument("-i", "--input", default="",
                    help="Read from tar archive file, instead of STDIN")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, at_least=1, at_most=2)
+    args = parse_with_args(p, argv, ctx.command, at_least=1, at_most=2)
     source = args.input or (args.args[1] if len(args.args) > 1 else "-")
     backend = ctx.backend()
     if source == "-":
@@ -110,9 +112,7 @@ def _import(argv: list[str], ctx: Context) -> int:
 
 def _clone(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume clone", add_help=False)
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=2)
+    args = parse_with_args(p, argv, ctx.command, exactly=2)
     print(ctx.backend().volume_clone(args.args[0], args.args[1]), file=ctx.stdout)
     return 0
 
@@ -120,17 +120,10 @@ def _clone(argv: list[str], ctx: Context) -> int:
 def _cp(argv: list[str], ctx: Context) -> int:
     """``volume cp``: ``VOLUME:PATH`` or a host path on each side (docker cp's split: a
     path starting with ``/`` or ``.``, or without ``:``, is the host's)."""
-    from orlop.cli.commands.cp import _split
+    from orlop.cli.commands.cp import _split, parse_copy_args
 
     p = Parser(prog="orlop volume cp", add_help=False)
-    p.add_argument("-a", "--archive", action="store_true",
-                   help="Archive mode (copy all uid/gid information)")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="Suppress progress output during copy. Progress output is "
-                        "automatically suppressed if no terminal is attached")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=2)
+    args = parse_copy_args(p, argv, ctx.command)
     src_v, src = _split(args.args[0])
     dst_v, dst = _split(args.args[1])
     if not src_v and not dst_v:

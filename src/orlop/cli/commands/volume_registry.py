@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orlop.cli.context import Context, Parser, UsageError, require_args
+from orlop.cli.context import Context, Parser, UsageError, parse_with_args
 
 if TYPE_CHECKING:
     from orlop.distribution.progress import Progress
@@ -32,9 +32,7 @@ def _push(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop volume push", add_help=False)
     p.add_argument("-q", "--quiet", action="store_true",
                    help="Print only the artifact's digest")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, exactly=2)
+    args = parse_with_args(p, argv, ctx.command, exactly=2)
     out = ctx.backend().volume_push(args.args[0], args.args[1], _progress(ctx, args.quiet))
     if args.quiet:
         print(out.get("Digest", ""), file=ctx.stdout)
@@ -47,9 +45,7 @@ def _pull(argv: list[str], ctx: Context) -> int:
                    help="Replace the content of an existing volume")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="Print only the volume's name")
-    p.add_argument("args", nargs="*")
-    args = p.parse_args(argv)
-    require_args(args.args, ctx.command, at_least=1, at_most=2)
+    args = parse_with_args(p, argv, ctx.command, at_least=1, at_most=2)
     name = args.args[1] if len(args.args) > 1 else ""
     out = ctx.backend().volume_pull(args.args[0], name, args.force,
                                     _progress(ctx, args.quiet))

@@ -13,7 +13,6 @@ same object to the built-in runtime's ``launch()``; no second copy of Docker's d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,19 +79,23 @@ def build_spec(
 
 
 def process_env(image_env: Sequence[str], user_env: Sequence[str], hostname: str,
-                home: str, terminal: bool) -> list[str]:
+                home: str, terminal: bool, *, keep_bare: bool = False) -> list[str]:
     """Docker's environment: PATH and HOSTNAME first, then the image's, then the user's
-    (a later KEY= replaces an earlier one, keeping its position)."""
-    merged: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    (a later KEY= replaces an earlier one, keeping its position).
+
+    An entry without ``=`` (``-e FOO`` with FOO unset where the client ran, API
+    ``Env: ["Foo"]``) is kept as given in ``Config.Env`` (``keep_bare``, for inspect),
+    as dockerd does, and left out of the process's environment, as runc does."""
+    merged: dict[str, str | None] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
     for item in [*image_env, *user_env]:
         key, sep, value = item.partition("=")
         if not sep:
-            value = os.environ.get(key, "")
-            if key not in os.environ:
-                continue
+            if keep_bare:
+                merged[key] = None
+            continue
         merged[key] = value
     if terminal:
         merged.setdefault("TERM", "xterm")
     merged.setdefault("HOME", home or "/root")
-    return [f"{k}={v}" for k, v in merged.items()]
+    return [k if v is None else f"{k}={v}" for k, v in merged.items()]
 

@@ -48,6 +48,8 @@ class Resources:
     pids_limit: int = 0  # 0 or negative = unlimited
     nano_cpus: int = 0  # 1e9 = one CPU
     memory_swap: int = 0  # memory + swap, bytes; 0 = the kernel's default, -1 = unlimited
+    cpu_shares: int = 0  # --cpu-shares (v1 cpu.shares; v2 cpu.weight); 0 = the default
+    cpuset_cpus: str = ""  # --cpuset-cpus "0-1"; "" = every CPU
 
 
 @dataclass
@@ -90,6 +92,9 @@ class Cgroup:
             elif (root / "cpuacct" / "cgroup.procs").exists() and \
                     not (root / "cpu" / "cpuacct.usage").exists():
                 self.dirs["cpuacct"] = root / "cpuacct" / PARENT / container_id
+            # cpuset only for --cpuset-cpus (a new v1 cpuset cgroup has no CPUs at all)
+            if (root / "cpuset" / PARENT / container_id).is_dir():
+                self.dirs["cpuset"] = root / "cpuset" / PARENT / container_id
 
     # --- creation -------------------------------------------------------------
 
@@ -97,7 +102,9 @@ class Cgroup:
         """Make the directories and write the limits; on failure nothing is left."""
         try:
             if self.v2:
-                self._enable_v2_controllers()
+                self._enable_v2_controllers(cpuset=bool(res.cpuset_cpus))
+            elif res.cpuset_cpus:
+                self._make_v1_cpuset()
             for d in self.dirs.values():
                 d.mkdir(parents=True, exist_ok=True)
             self._apply(res)
@@ -107,10 +114,26 @@ class Cgroup:
                 f"cannot set up the container's cgroup: {err.strerror or err} "
                 f"({err.filename or ''})") from None
 
-    def _enable_v2_controllers(self) -> None:
+    def _make_v1_cpuset(self) -> None:
+        """The v1 cpuset directory (parent first), each given its parent's CPUs and memory
+        nodes, without which the kernel refuses any process in it."""
+        base = self.root / "cpuset"
+        if not (base / "cgroup.procs").exists():
+            raise RuntimeFailedError(
+                "cannot apply the limit: the cpuset cgroup controller is not available")
+        prev = base
+        for d in (base / PARENT, base / PARENT / self.id):
+            d.mkdir(exist_ok=True)
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if not (d / name).read_text().strip():
+                    _write(d / name, (prev / name).read_text().strip())
+            prev = d
+        self.dirs["cpuset"] = base / PARENT / self.id
+
+    def _enable_v2_controllers(self, cpuset: bool = False) -> None:
         parent = self.root / PARENT
         parent.mkdir(exist_ok=True)
-        wanted = {"memory", "pids", "cpu"}
+        wanted = {"memory", "pids", "cpu", *(["cpuset"] if cpuset else [])}
         for d in (self.root, parent):
             available = set((d / "cgroup.controllers").read_text().split())
             enabled = set((d / "cgroup.subtree_control").read_text().split())
@@ -137,6 +160,18 @@ class Cgroup:
             _write(need("pids", "pids.max") / "pids.max", str(res.pids_limit))
         if res.memory_swap:
             self._write_swap(need("memory", "memory.max"), res.memory_swap, res.memory)
+        if res.cpu_shares > 0:
+            if self.v2:  # runc's conversion of shares [2, 262144] to weight [1, 10000]
+                weight = 1 + ((res.cpu_shares - 2) * 9999) // 262142
+                _write(need("cpu", "cpu.weight") / "cpu.weight", str(weight))
+            else:
+                _write(need("cpu", "") / "cpu.shares", str(res.cpu_shares))
+        if res.cpuset_cpus:
+            d = self.dirs.get("unified" if self.v2 else "cpuset")
+            if d is None or not (d / "cpuset.cpus").exists():
+                raise RuntimeFailedError(
+                    "cannot apply the limit: the cpuset cgroup controller is not available")
+            _write(d / "cpuset.cpus", res.cpuset_cpus)
         if res.nano_cpus > 0:
             quota = max(1000, res.nano_cpus * CPU_PERIOD_US // 1_000_000_000)
             if self.v2:
@@ -389,14 +424,18 @@ def _read_int(path: Path) -> int:
     return int(text) if text.isdigit() else 0
 
 
+def _lines(path: Path) -> list[str] | None:
+    """The lines of a stat file; None when it cannot be read (no such controller)."""
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return None
+
+
 def _read_kv(path: Path) -> dict[str, int]:
     """``key value`` lines (memory.stat, cpu.stat, cpuacct.stat)."""
     out: dict[str, int] = {}
-    try:
-        text = path.read_text()
-    except OSError:
-        return out
-    for line in text.splitlines():
+    for line in _lines(path) or []:
         key, _, value = line.partition(" ")
         if value.strip().isdigit():
             out[key] = int(value)
@@ -405,12 +444,11 @@ def _read_kv(path: Path) -> dict[str, int]:
 
 def _blkio_v1(path: Path) -> list[tuple[int, int, str, int]] | None:
     """``8:0 Read 4096`` lines; Docker lower-cases the op only on v2, keeping v1's."""
-    try:
-        text = path.read_text()
-    except OSError:
+    lines = _lines(path)
+    if lines is None:
         return None
     out = []
-    for line in text.splitlines():
+    for line in lines:
         parts = line.split()
         if len(parts) == 3 and ":" in parts[0] and parts[2].isdigit():
             major, _, minor = parts[0].partition(":")
@@ -420,12 +458,11 @@ def _blkio_v1(path: Path) -> list[tuple[int, int, str, int]] | None:
 
 def _io_stat(path: Path) -> list[tuple[int, int, str, int]] | None:
     """v2 ``8:0 rbytes=1 wbytes=2 ...`` as Docker's v1-shaped entries (op read/write)."""
-    try:
-        text = path.read_text()
-    except OSError:
+    lines = _lines(path)
+    if lines is None:
         return None
     out = []
-    for line in text.splitlines():
+    for line in lines:
         dev, *fields = line.split()
         major, _, minor = dev.partition(":")
         kv = dict(f.split("=", 1) for f in fields if "=" in f)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
+from orlop.engine.containers.hostopts import DEFAULT_SHM_SIZE
 from orlop.engine.models import Container, ContainerConfig, HostConfig, RunOptions
 from orlop.engine.timefmt import ZERO_TIME, now_rfc3339
 from orlop.errors import ConflictError, InvalidParameterError
@@ -56,6 +57,11 @@ def create(svc: Services, opts: RunOptions) -> Container:
     # Every spec checked before the image lookup creates nothing.
     specs = parse_user_specs(opts, config.root)
     image = svc.images.get(opts.image)
+    if opts.platform:
+        from orlop.engine.containers.hostopts import check_platform
+
+        check_platform(opts.platform, opts.image, str(image.config.get("os") or "linux"),
+                       str(image.config.get("architecture") or ""))
     img_cfg = image.container_config
     net = netopts.check(svc.containers, svc.networks, opts,
                         img_cfg.get("ExposedPorts") or None)
@@ -137,7 +143,8 @@ def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
         id=cid, name=name, image_id=image.id, image_ref=opts.image,
         created=now_rfc3339(),
         config=ContainerConfig(
-            hostname=opts.hostname or net.default_hostname or cid[:12],
+            hostname=opts.hostname or (_host_name() if opts.uts_mode == "host" else "")
+            or net.default_hostname or cid[:12],
             user=opts.user, env=list(opts.env),
             cmd=list(opts.command) or None, entrypoint=opts.entrypoint,
             image=opts.image, working_dir=opts.working_dir,
@@ -156,8 +163,8 @@ def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
             auto_remove=opts.auto_remove, runtime=runtime,
             readonly_rootfs=opts.read_only,
             restart_policy=restart_policy(opts.restart),
-            log_config={"Type": "json-file", "Config": dict(opts.log_opts)},
-            memory=opts.memory, pids_limit=opts.pids_limit or None,
+            log_config={"Type": opts.log_driver or "json-file", "Config": dict(opts.log_opts)},
+            memory=opts.memory, memory_swap=opts.memory_swap, pids_limit=opts.pids_limit or None,
             nano_cpus=opts.nano_cpus, cap_add=list(opts.cap_add) or None,
             cap_drop=list(opts.cap_drop) or None, init=opts.init or None,
             security_opt=list(opts.security_opt) or None,
@@ -165,10 +172,23 @@ def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
             port_bindings=net.port_bindings or None, publish_all=opts.publish_all,
             dns=list(opts.dns) or None, dns_search=list(opts.dns_search) or None,
             dns_options=list(opts.dns_options) or None,
-            extra_hosts=list(opts.add_host) or None),
+            extra_hosts=list(opts.add_host) or None,
+            shm_size=opts.shm_size or DEFAULT_SHM_SIZE, cpu_shares=opts.cpu_shares,
+            cpuset_cpus=opts.cpuset_cpus, devices=[d.to_api() for d in opts.devices],
+            device_cgroup_rules=list(opts.device_cgroup_rules) or None,
+            ulimits=[u.to_api() for u in opts.ulimits], pid_mode=opts.pid_mode,
+            uts_mode=opts.uts_mode, cgroupns_mode=opts.cgroupns_mode or "host",
+            group_add=list(opts.group_add) or None, volume_driver=opts.volume_driver),
         status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
         finished_at=ZERO_TIME, error="", runtime=runtime,
     )
+
+
+def _host_name() -> str:
+    """``--uts host``: the container's hostname is the host's (Docker's Config.Hostname)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def _fault(fault: str | None, point: str) -> None:
@@ -214,8 +234,11 @@ def restart_policy(text: str) -> dict[str, Any]:
 
 def validate_options(opts: RunOptions) -> None:
     """Docker's checks of run/create flags, before anything is created."""
+    from orlop.engine.containers.hostopts import check_runtime, validate_host_options
     from orlop.engine.containers.lifecycle import parse_signal
 
+    validate_host_options(opts)
+    check_runtime(opts.runtime)
     name, sep, count = (opts.restart or "no").partition(":")
     if name not in ("no", "always", "on-failure", "unless-stopped"):
         raise InvalidParameterError(f"invalid restart policy '{opts.restart}'")
@@ -231,6 +254,12 @@ def validate_options(opts: RunOptions) -> None:
         parse_signal(opts.stop_signal)
     if opts.memory and opts.memory < 6 * 1024 * 1024:
         raise InvalidParameterError("Minimum memory limit allowed is 6MB")
+    if opts.memory_swap > 0 and not opts.memory:
+        raise InvalidParameterError("You should always set the Memory limit when using "
+                                    "Memoryswap limit, see usage")
+    if opts.memory_swap > 0 and opts.memory_swap < opts.memory:
+        raise InvalidParameterError("Minimum memoryswap limit should be larger than memory "
+                                    "limit, see usage")
     if opts.nano_cpus:
         ncpu = os.cpu_count() or 1
         if opts.nano_cpus < 10_000_000 or opts.nano_cpus > ncpu * 1_000_000_000:

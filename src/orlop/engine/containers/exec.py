@@ -8,8 +8,10 @@ user and working directory the container's unless ``-u``/``-w``.  The CLI waits 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -17,10 +19,13 @@ from orlop.engine.models import Container
 from orlop.errors import ContainerStateError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.events import EventLog
     from orlop.engine.services import Services
     from orlop.engine.store import ContainerStore
+    from orlop.runtime.exec import ExecRequest
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class ExecOptions:
     workdir: str = ""
     user: str = ""
     exec_id: str = ""  # the API's exec id, for the events (a fresh one if empty)
+    # -it on our own terminal: the bytes that detach (--detach-keys, the config's,
+    # else Ctrl-P Ctrl-Q); empty: not detachable (orlopd's helpers scan for them)
+    detach_keys: bytes = b""
+    detach_keys_text: str = ""  # as given (flag or config), for orlopd's DetachKeys
 
 
 def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
@@ -87,10 +96,16 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
                           detach=opts.detach,
                           seccomp_cache=engine.config.run_root / "seccomp")
         exec_id = _exec_events(engine.events, c, opts)
+        if opts.detach:
+            _start_watched(engine.events.path.parent, c, replace(req, detach=False), exec_id)
+            return 0
+        if master >= 0 and opts.interactive and opts.detach_keys and \
+                os.isatty(stdio.stdin):
+            pty, master, slave = (master, slave), -1, -1  # the keeper's from here
+            return _run_detachable(engine.events.path.parent, c, req, exec_id, stdio,
+                                   pty, opts.detach_keys)
         pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
                       console=slave if slave >= 0 else None)
-        if opts.detach:
-            return 0
         if slave >= 0:
             os.close(slave)
             slave = -1
@@ -102,6 +117,164 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
         os.close(devnull)
         for fd in (master, slave):
             if fd >= 0:
+                os.close(fd)
+
+
+def _start_watched(events_root: Path, c: Container, req: ExecRequest, exec_id: str) -> None:
+    """``exec -d``: the process is started by a watcher, a grandchild of the caller in
+    its own session, which waits for it and logs ``exec_die`` as dockerd does for a
+    detached exec; the caller returns once the process runs (or raises the start's
+    error, as an attached exec would).  The watcher keeps no descriptor of the caller's
+    (its stdio, a helper's pipes to orlopd) but the container's pidfd: whoever reads
+    the caller's output sees EOF when the caller exits, not when the exec ends."""
+    from orlop.engine.events import EventLog
+    from orlop.errors import RuntimeFailedError
+    from orlop.kernel.fdio import read_all
+    from orlop.runtime.exec import exec_in
+
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked watcher
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            _close_fds_except({0, 1, 2, w, req.pidfd})
+            try:
+                pid = exec_in(req, stdin=0, stdout=1, stderr=2)
+            except RuntimeFailedError as err:
+                os.write(w, json.dumps({"message": str(err), "code": err.exit_code}).encode())
+                os._exit(0)
+            os.write(w, b"{}")
+            os.close(w)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            code = code if code >= 0 else 128 - code
+            EventLog(events_root).container(c, "exec_die",
+                                            {"execID": exec_id, "exitCode": str(code)})
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        os.waitpid(child, 0)
+        raw = read_all(r)
+    finally:
+        os.close(r)
+    if not raw.strip():
+        raise RuntimeFailedError("the exec's watcher died before starting it", 125)
+    outcome: dict[str, str | int] = json.loads(raw)
+    if "message" in outcome:
+        raise RuntimeFailedError(str(outcome["message"]), int(outcome.get("code", 125)))
+
+
+def _run_detachable(events_root: Path, c: Container, req: ExecRequest, exec_id: str,
+                    stdio: Stdio, pty: tuple[int, int], keys: bytes) -> int:
+    """``exec -it`` on our terminal, which the detach keys can leave: a keeper child
+    starts the process (so it is the keeper's to wait for), relays the terminal, and
+    tells us how it ended: the exit code, or "detached", on which we return at once
+    (the shell waits for us) while the keeper, its terminal given back and its stdio
+    closed, drains the pty until the process ends and logs ``exec_die``.
+
+    Raises:
+        Detached: the keys were typed (the process runs on).
+    """
+    from orlop.detachkeys import Detached
+    from orlop.engine.containers.procio import wait_process
+    from orlop.engine.events import EventLog
+    from orlop.errors import RuntimeFailedError
+    from orlop.runtime.exec import exec_in
+
+    master, slave = pty
+    r, w = os.pipe()
+    keeper = os.fork()
+    if keeper == 0:  # pragma: no cover - runs in the forked keeper
+        try:
+            os.close(r)
+            try:
+                pid = exec_in(req, stdin=stdio.stdin, stdout=stdio.stdout,
+                              stderr=stdio.stderr, console=slave)
+            except RuntimeFailedError as err:
+                os.write(w, json.dumps({"message": str(err), "code": err.exit_code}).encode())
+                os._exit(0)
+            os.close(slave)
+            os.write(w, json.dumps({"pid": pid}).encode() + b"\n")
+            try:
+                code = wait_process(pid, master, stdio, True, keys)
+                os.write(w, json.dumps({"code": code}).encode() + b"\n")
+            except Detached:
+                os.write(w, b'{"detached": true}\n')
+                os.close(w)
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                code = _drain_and_wait(pid, master)
+            EventLog(events_root).container(c, "exec_die",
+                                            {"execID": exec_id, "exitCode": str(code)})
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.close(master)  # only the keeper holds the terminal: it sees EIO when the
+    os.close(slave)  # process is gone
+    forwarded = _forward_signals_to_keeper(keeper)
+    try:
+        with os.fdopen(r, "rb") as pipe:
+            for line in pipe:
+                msg = json.loads(line)
+                if "message" in msg:
+                    os.waitpid(keeper, 0)
+                    raise RuntimeFailedError(str(msg["message"]), int(msg["code"]))
+                if "detached" in msg:
+                    raise Detached  # the docker CLI's exec: moby/term's EscapeError
+                if "code" in msg:
+                    os.waitpid(keeper, 0)
+                    return int(msg["code"])
+        os.waitpid(keeper, 0)
+        raise RuntimeFailedError("the exec's keeper died", 125)
+    finally:
+        forwarded()
+
+
+def _forward_signals_to_keeper(keeper: int) -> Callable[[], None]:
+    """SIGTERM/SIGHUP/SIGQUIT for us go to the keeper, which passes them on to the
+    process (--sig-proxy); returns the undo."""
+    import signal
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(keeper, signum)
+
+    saved = {s: signal.signal(s, forward)
+             for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+
+    def undo() -> None:
+        for s, h in saved.items():
+            signal.signal(s, h)
+    return undo
+
+
+def _drain_and_wait(pid: int, master: int) -> int:
+    """After a detach: read (and drop) the process's output so it never blocks on a
+    full pty, until it ends; its exit code."""
+    while True:
+        try:
+            if not os.read(master, 65536):
+                break
+        except OSError:
+            break  # EIO: the last holder of the terminal's other side is gone
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            with contextlib.suppress(OSError):
                 os.close(fd)
 
 

@@ -166,7 +166,19 @@ def image_stop_signal(images: ImageStore, c: Container) -> str:
 
 
 def wait(svc: Services, c: Container) -> int:
-    """Block until the container is not running; its exit code."""
+    """Block until the container is not running; its exit code.  A container with a
+    restart policy keeps its monitor across restarts: its first exit ends the wait, as
+    moby's SetRestarting wakes the waiters for a stop."""
+    if restarts(c):
+        pause = 0.005
+        while is_running(svc.config.run_root, c.id):
+            cur = svc.containers.get(c.id)
+            if cur is None:
+                break
+            if cur.finished_at != c.finished_at and cur.status != "running":
+                return cur.exit_code
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
     wait_unlocked(svc.config.run_root, c.id, None)
     cur = svc.containers.get(c.id)
     if cur is not None:
@@ -179,6 +191,11 @@ def wait(svc: Services, c: Container) -> int:
         return int(path.read_text().strip() or 0)
     except (OSError, ValueError):
         return c.exit_code
+
+
+def restarts(c: Container) -> bool:
+    """Whether ``c`` has a restart policy (its monitor outlives one run)."""
+    return (c.host_config.restart_policy.get("Name") or "no") != "no"
 
 
 def exit_code_left(run_root: Path, cid: str) -> int | None:

@@ -13,10 +13,13 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from orlop.engine.timefmt import parse_rfc3339
-from orlop.errors import InvalidParameterError
+from orlop.errors import InvalidParameterError, UnsupportedError
+
+if TYPE_CHECKING:
+    from orlop.engine.models import Container
 from orlop.units import ram_in_bytes
 
 
@@ -34,6 +37,12 @@ def parse_size(text: str) -> int:
         raise InvalidParameterError(str(err)) from None
 
 
+def check_readable(c: Container) -> None:
+    """``logs`` of a ``--log-driver none`` container: dockerd's refusal (501)."""
+    if c.host_config.log_config.get("Type") == "none":
+        raise UnsupportedError("configured logging driver does not support reading")
+
+
 def validate_log_opts(opts: dict[str, str]) -> dict[str, str]:
     """The json-file driver's options (Docker's texts for bad ones)."""
     out: dict[str, str] = {}
@@ -47,8 +56,6 @@ def validate_log_opts(opts: dict[str, str]) -> dict[str, str]:
         elif key not in ("compress", "labels", "env", "tag"):
             raise InvalidParameterError(f"unknown log opt '{key}' for json-file log driver")
         out[key] = value
-    if "max-file" in out and int(out["max-file"]) > 1 and "max-size" not in out:
-        raise InvalidParameterError("max-file can only be set when max-size is set")
     return out
 
 

@@ -208,7 +208,13 @@ def open_log(config: EngineConfig, c: Container) -> JsonLog:
     the same line splitting and rotation."""
     from orlop.engine.containers.watch import JsonLog
 
-    return JsonLog(str(log_path(config, c.id)), *log_limits(c))
+    return JsonLog(str(log_path(config, c.id)) if keeps_log(c) else os.devnull,
+                   *log_limits(c))
+
+
+def keeps_log(c: Container) -> bool:
+    """``--log-driver none``: the output goes to attached clients only, no file."""
+    return c.host_config.log_config.get("Type") != "none"
 
 
 def stdin_fifo(config: EngineConfig, cid: str) -> Path:
@@ -302,7 +308,7 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     max_size, max_file = log_limits(c)
     args: dict[str, Any] = {
         "pid": pid,
-        "log_path": str(log_path(config, c.id)),
+        "log_path": str(log_path(config, c.id)) if keeps_log(c) else os.devnull,
         "max_size": max_size,
         "max_file": max_file,
         "finish_argv": [sys.executable, "-I", "-c", _BOOT, SRC_DIR, str(config.root),

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
+from orlop.engine.containers.ownership import check_bind_chown
 from orlop.engine.models import RunOptions
+from orlop.errors import InvalidParameterError
 from orlop.mounts.parser import (
     check_duplicates,
     parse_tmpfs_flag,
@@ -81,7 +83,8 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
     """Every user spec parsed and checked, before the engine touches anything.
 
     Binds of the engine root, of a directory holding it or of anything in it get
-    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``).
+    ``rslave`` propagation or are refused (``bind_daemon_root_propagation``); a ``U``
+    bind of a directory Podman never chowns is refused (``check_bind_chown``).
     """
     vflags = [parse_volume_flag(raw, opts.cwd) for raw in opts.volumes]
     mflags = list(opts.mount_specs)  # parsed where they were given (CLI or orlopd)
@@ -92,9 +95,45 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
             validate_bind_source(spec, os.path.exists)
     volumes_from = [parse_volumes_from(raw) for raw in opts.volumes_from]
     root = os.path.realpath(engine_root)
+    asked = [*vflags, *mflags]
     vflags = [_daemon_root_checked(s, root) for s in vflags]
     mflags = [_daemon_root_checked(s, root) for s in mflags]
+    for spec in asked:  # as asked (the rslave given to the engine root's binds is not)
+        if spec.type == "bind":
+            check_bind_propagation(spec.source, spec.propagation)
+    for spec in [*vflags, *mflags]:
+        check_bind_chown(spec, root)  # U on /etc, $HOME...: refused before anything exists
+    if opts.volume_driver:
+        # HostConfig.VolumeDriver: the driver of the volumes -v creates (moby's rule).
+        vflags = [replace(s, volume_driver=opts.volume_driver)
+                  if s.type == "volume" and not s.volume_driver else s for s in vflags]
     return UserSpecs(vflags, mflags, tflags, volumes_from)
+
+
+def check_bind_propagation(source: str, propagation: str) -> None:
+    """moby's check: an ``rshared``/``shared`` bind needs a source on a shared mount, an
+    ``rslave``/``slave`` one a source on a shared or slave mount (the kernel would
+    otherwise give the container a mount that shares nothing, silently).  Only for a
+    propagation the user asked for: the ``rslave`` Orlop gives binds of its own root by
+    default works on a private mount too (the bind then simply hears nothing)."""
+    if propagation not in ("shared", "rshared", "slave", "rslave"):
+        return
+    path = os.path.realpath(source)
+    best, optional = "", ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            mnt = fields[4].replace("\\040", " ")
+            under = path == mnt or mnt == "/" or path.startswith(mnt.rstrip("/") + "/")
+            if under and len(mnt) >= len(best):
+                best, optional = mnt, " ".join(fields[6:fields.index("-")])
+    shared = "shared:" in optional
+    if propagation in ("shared", "rshared") and not shared:
+        raise InvalidParameterError(
+            f"path {source} is mounted on {best} but it is not a shared mount")
+    if not shared and "master:" not in optional:
+        raise InvalidParameterError(
+            f"path {source} is mounted on {best} but it is not a shared or slave mount")
 
 
 def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:
@@ -159,7 +198,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeMaker, plan: MountPlan) -> Mou
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(
-            name, spec.volume_driver or "local",
+            name, spec.volume_driver,  # "": the recorded driver, a plugin having it, or local
             options=dict(spec.volume_options) or None,
             labels=dict(spec.volume_labels) or None,
             anonymous=not spec.source,

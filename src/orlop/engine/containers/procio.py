@@ -153,9 +153,14 @@ def parse_size_lines(buf: bytes) -> tuple[tuple[int, int] | None, bytes]:
     return last, rest if len(rest) < 64 else b""
 
 
-def wait_process(pid: int, master: int, stdio: Stdio, interactive: bool) -> int:
+def wait_process(pid: int, master: int, stdio: Stdio, interactive: bool,
+                 detach_keys: bytes = b"") -> int:
     """Wait for the container's PID 1, forwarding signals (Docker's --sig-proxy) and
-    relaying the pty when there is one."""
+    relaying the pty when there is one.
+
+    Raises:
+        Detached: ``detach_keys`` were typed (the process runs on, not waited for).
+    """
     handlers = {}
     for s in _FORWARDED:
         handlers[s] = signal.signal(s, lambda signum, _f: _kill(pid, signum))
@@ -164,7 +169,7 @@ def wait_process(pid: int, master: int, stdio: Stdio, interactive: bool) -> int:
             signal.SIGWINCH, lambda _s, _f: copy_winsize(stdio.stdout, master))
     try:
         if master >= 0:
-            _relay(master, stdio, interactive)
+            _relay(master, stdio, interactive, detach_keys)
         _, status = os.waitpid(pid, 0)
     finally:
         for s, h in handlers.items():
@@ -178,8 +183,12 @@ def _kill(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _relay(master: int, stdio: Stdio, interactive: bool) -> None:
+def _relay(master: int, stdio: Stdio, interactive: bool, detach_keys: bytes = b"") -> None:
     import select
+
+    from orlop.detachkeys import Detached, EscapeScanner
+
+    scanner = EscapeScanner(detach_keys) if detach_keys and interactive else None
 
     raw_saved = None
     if interactive and os.isatty(stdio.stdin):
@@ -227,7 +236,12 @@ def _relay(master: int, stdio: Stdio, interactive: bool) -> None:
                     fds.remove(stdio.stdin)
                     os.write(master, b"\x04")  # EOF on a terminal is ^D
                     continue
-                os.write(master, data)
+                if scanner is not None:
+                    data = scanner.feed(data)
+                if data:
+                    os.write(master, data)
+                if scanner is not None and scanner.detached:
+                    raise Detached
     finally:
         if raw_saved is not None:
             termios.tcsetattr(stdio.stdin, termios.TCSADRAIN, raw_saved)

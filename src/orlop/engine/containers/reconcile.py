@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 
 
 def reconcile(svc: Services) -> None:
+    config = svc.config
+    rows = svc.containers.live()
+    if not rows and not inflight.dead_markers(config.root) and not os.path.isdir(
+            config.run_root / "netns"):
+        return  # nothing live, nothing interrupted: the common case costs one query
     from orlop.engine.containers.procio import is_locked
     from orlop.engine.containers.remove import remove, remove_half_created
 
-    config = svc.config
-    rows = svc.containers.live()
     live = [cid for cid, status in rows if status != "creating"]
     half = [cid for cid, status in rows if status == "creating"
             and not is_locked(config.run_root, cid)]

@@ -64,6 +64,7 @@ def _remove(svc: Services, c: Container, ref: str, *, force: bool, volumes: bool
                 raise ContainerStateError(f"container {c.id} did not stop")
             kill(svc, c)
             killed = True
+        svc.volumes.release_plugin_refs(c.id)  # a plugin's Unmount that failed at stop
         with svc.containers.write() as conn:
             if store.get_by_id(conn, c.id) is None:
                 if killed and c.host_config.auto_remove:

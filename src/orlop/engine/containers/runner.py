@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from orlop.engine import store
 from orlop.engine.containers.bundle import build_spec, process_env
 from orlop.engine.containers.cgroups import Cgroup, Resources
+from orlop.engine.containers.ownership import apply_ownership
 from orlop.engine.containers.procio import (
     _FORWARDED,
     Stdio,
@@ -33,6 +34,7 @@ from orlop.engine.containers.procio import (
 )
 from orlop.engine.containers.users import resolve_user
 from orlop.engine.files.copyup import copy_up
+from orlop.engine.files.initlayer import ensure_mtab
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import InvalidParameterError, OrlopError, RuntimeFailedError
@@ -47,7 +49,7 @@ from orlop.state import inflight
 if TYPE_CHECKING:
     from orlop.engine.net.setup import Attachment
     from orlop.engine.services import Services
-    from orlop.runtime.spec import Spec
+    from orlop.runtime.spec import Mount, Spec
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
 _copy_winsize = copy_winsize
@@ -121,6 +123,7 @@ def prepare(engine: Services, c: Container,
             if mp.type == "volume" and mp.copy_up and not mp.subpath]
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
+    points = apply_ownership(engine, c, points, lowers, cdir)  # U: chown to the user
     from orlop.engine.net.setup import attach
 
     spec = _spec_for(engine, c, points, lowers, cdir,
@@ -144,12 +147,14 @@ def release_mounts(engine: Services, c: Container, mounted: list[str]) -> None:
 def resources_of(c: Container) -> Resources:
     hc = c.host_config
     return Resources(memory=hc.memory, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus,
-                     memory_swap=hc.memory_swap)
+                     memory_swap=hc.memory_swap, cpu_shares=hc.cpu_shares,
+                     cpuset_cpus=hc.cpuset_cpus)
 
 
 def has_limits(c: Container) -> bool:
     r = resources_of(c)
-    return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0
+    return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0 or r.cpu_shares > 0 \
+        or bool(r.cpuset_cpus)
 
 
 def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
@@ -168,11 +173,14 @@ def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
     os.mkfifo(fifo, 0o600)
     pid = 0
     try:
+        # A cgroup namespace is rooted where it is made: the runtime joins the cgroup
+        # first (without one, the engine moves the parked init, which costs less).
+        joins = cg.procs_paths() if spec.linux.namespace("cgroup") is not None else []
         launched = launch(cdir, spec, stdin=stdin, stdout=stdout,
                           stderr=stderr, console_socket=console_socket,
                           console_size=console_size, wait_for_start=True,
                           exec_fifo=fifo, die_with_parent=die_with_parent,
-                          seccomp_cache=seccomp_cache(engine))
+                          seccomp_cache=seccomp_cache(engine), cgroup_procs=joins)
         pid = launched.pid
         cg.add(pid)
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -303,6 +311,27 @@ def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: lis
         close_fds=True, **popen)
 
 
+def external_cgroup(c: Container) -> dict[str, Any]:
+    """The limits of a crun/runc container: its cgroup made and limited by the engine (as
+    for the built-in runtime), and the runtime started inside it (Popen's preexec_fn, in
+    the single-threaded monitor or CLI), so the container inherits it; crun here manages
+    no cgroup itself.  ``{}`` without limits."""
+    if not has_limits(c):
+        return {}
+    cg = Cgroup(c.id)
+    cg.create(resources_of(c))
+    paths = [str(p) for p in cg.procs_paths()]
+
+    def join() -> None:
+        for path in paths:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+    return {"preexec_fn": join}
+
+
 def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: list[Path],
               cdir: Path, net: Attachment) -> Spec:
     from orlop.engine.containers.rro import recursive_ro_error
@@ -318,12 +347,15 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
     args = [*entrypoint, *cmd]
     if not args:
         raise RuntimeFailedError("no command specified", exit_code=125)
-    user = resolve_user(cfg.user or img_cfg.get("User") or "", [cdir / "diff",
-                                                                 *reversed(lowers)])
+    hc = c.host_config
+    user = resolve_user(cfg.user or img_cfg.get("User") or "",
+                        [cdir / "diff", *reversed(lowers)], hc.group_add or ())
     hostname = net.hostname
     (cdir / "hostname").write_text(hostname + "\n")
     (cdir / "hosts").write_text(net.hosts)
     (cdir / "resolv.conf").write_text(net.resolv)
+    with contextlib.suppress(FileNotFoundError):  # no writable layer: nothing to add
+        ensure_mtab(cdir / "diff", lowers)  # moby's init layer has it (files/initlayer.py)
     by_dest = {mp.destination: mp for mp in points}
     rro_error = (recursive_ro_error(c.runtime or engine.config.runtime)
                  if any(not mp.rw for mp in points) else None)
@@ -332,7 +364,7 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
              for d in sort_mounts(list(by_dest))]
     extra += [Mount(f"/etc/{name}", "bind", str(cdir / name), ["rbind", "rprivate"])
               for name in ("hostname", "hosts", "resolv.conf")]
-    hc = c.host_config
+    extra += device_mounts(hc.devices)
     if hc.init:
         init = find_init()
         extra.append(Mount(INIT_PATH, "bind", init, ["rbind", "ro", "rprivate"]))
@@ -356,18 +388,67 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
         caps_sets.bounding, caps_sets.effective, caps_sets.permitted = (
             list(caps), list(caps), list(caps))
     _apply_security(spec, hc.security_opt or [], hc.sysctls or {})
+    _apply_host_modes(spec, c)
     resources: dict[str, object] = {}
     if hc.memory > 0:
         resources["memory"] = {"limit": hc.memory}
     if hc.pids_limit and hc.pids_limit > 0:
         resources["pids"] = {"limit": hc.pids_limit}
+    cpu: dict[str, object] = {}
     if hc.nano_cpus > 0:
-        resources["cpu"] = {"quota": hc.nano_cpus * 100_000 // 1_000_000_000,
-                            "period": 100_000}
+        cpu.update(quota=hc.nano_cpus * 100_000 // 1_000_000_000, period=100_000)
+    if hc.cpu_shares > 0:
+        cpu["shares"] = hc.cpu_shares
+    if hc.cpuset_cpus:
+        cpu["cpus"] = hc.cpuset_cpus
+    if cpu:
+        resources["cpu"] = cpu
     if resources:
         spec.linux.extra["resources"] = resources
         spec.linux.cgroups_path = f"/orlop/{c.id}"
     return spec
+
+
+def device_mounts(devices: list[dict[str, str]]) -> list[Mount]:
+    """``--device``: the host's node bound at its container path (the same node, major
+    and minor, as the one Docker's runtime makes with mknod; a bind also works where the
+    runtime may not mknod).  Orlop keeps no device cgroup, so the node is usable as the
+    host's permissions allow; ``r``-only permissions make the bind read-only."""
+    from orlop.runtime.spec import Mount
+
+    out = []
+    for d in devices:
+        opts = ["bind", "rprivate"]
+        if "w" not in d.get("CgroupPermissions", "rwm"):
+            opts.append("ro")
+        out.append(Mount(d["PathInContainer"], "bind", d["PathOnHost"], opts))
+    return out
+
+
+def _apply_host_modes(spec: Spec, c: Container) -> None:
+    """--ulimit (process.rlimits), --shm-size (the /dev/shm tmpfs), --pid host and
+    --uts host (no namespace of their own), --cgroupns private (one of its own)."""
+    from orlop.engine.containers.hostopts import ULIMIT_NAMES
+    from orlop.runtime.spec import Namespace, Rlimit
+
+    hc = c.host_config
+    if hc.ulimits:
+        def raw(v: int) -> int:  # OCI's uint64: Docker's -1 (unlimited) is 2**64 - 1
+            return v if v >= 0 else (1 << 64) - 1
+        spec.process.rlimits = [Rlimit(ULIMIT_NAMES[u["Name"]], raw(int(u["Hard"])),
+                                       raw(int(u["Soft"]))) for u in hc.ulimits]
+    for m in spec.mounts:
+        if m.destination == "/dev/shm":
+            m.options = [o for o in m.options if not o.startswith("size=")] + [
+                f"size={hc.shm_size}"]
+    drop = {"pid"} if hc.pid_mode == "host" else set()
+    if hc.uts_mode == "host":
+        drop.add("uts")
+        spec.hostname = ""
+    if drop:
+        spec.linux.namespaces = [ns for ns in spec.linux.namespaces if ns.type not in drop]
+    if hc.cgroupns_mode == "private" and spec.linux.namespace("cgroup") is None:
+        spec.linux.namespaces.append(Namespace("cgroup"))
 
 
 def seccomp_cache(engine: Services) -> Path:
@@ -533,7 +614,7 @@ def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdi
     with open(err_log, "wb") as log:
         proc = _external_runtime(
             exe, ["--root", str(state_root), "run", "--bundle", str(cdir), c.id], cdir, lowers,
-            stdin=stdin, stdout=stdio.stdout, stderr=log)
+            stdin=stdin, stdout=stdio.stdout, stderr=log, **external_cgroup(c))
     _record_start(engine, c, proc.pid)
     old = {s: signal.signal(s, lambda signum, _f: proc.send_signal(signum)) for s in _FORWARDED}
     try:
@@ -548,7 +629,8 @@ def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdi
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     if code < 0:
         code = 128 - code
-    _record_exit(engine, c, code)
+    oom = finish_cgroup(c) if has_limits(c) else False
+    _record_exit(engine, c, code, oom)
     return code
 
 
@@ -581,7 +663,7 @@ def start_external_detached(engine: Services, c: Container, cdir: Path, lowers: 
     proc = _external_runtime(
         exe, ["--root", str(state_root), "--log", str(err_log), "run", "--pid-file",
               str(pid_file), "--bundle", str(cdir), c.id],
-        cdir, lowers, stdin=stdin, stdout=stdout, stderr=stderr)
+        cdir, lowers, stdin=stdin, stdout=stdout, stderr=stderr, **external_cgroup(c))
     pause = 0.001
     deadline = time.monotonic() + 30
     while True:

@@ -55,8 +55,11 @@ def _entries(text: str, fields: int) -> list[list[str]]:
     return out
 
 
-def resolve_user(spec: str, layer_dirs: Sequence[Path]) -> ResolvedUser:
-    """``layer_dirs``: the writable layer first, then image layers from the top."""
+def resolve_user(spec: str, layer_dirs: Sequence[Path],
+                 group_add: Sequence[str] = ()) -> ResolvedUser:
+    """``layer_dirs``: the writable layer first, then image layers from the top;
+    ``group_add``: ``--group-add`` names or gids, appended to the user's supplementary
+    groups (from the image's /etc/group) as Docker does."""
     user, _, group = (spec or "0").partition(":")
     passwd = _entries(_read_from_layers(layer_dirs, "etc/passwd"), 7)
     groups = _entries(_read_from_layers(layer_dirs, "etc/group"), 4)
@@ -83,7 +86,24 @@ def resolve_user(spec: str, layer_dirs: Sequence[Path]) -> ResolvedUser:
                 raise RuntimeFailedError(
                     f"unable to find group {group}: no matching entries in group file")
             gid = int(group)
-    extra = tuple(sorted({int(g[2]) for g in groups
-                          if name and name in g[3].split(",") and g[2].isdigit()} - {gid}))
     assert gid is not None
+    # runc's GetExecUser: every /etc/group entry of the primary gid or listing the user,
+    # in file order (so `id` shows groups=0(root) for root, as in Docker).
+    extra: tuple[int, ...] = ()
+    for g in groups:
+        if g[2].isdigit() and (int(g[2]) == gid or (name and name in g[3].split(","))) \
+                and int(g[2]) not in extra:
+            extra = (*extra, int(g[2]))
+    for wanted in group_add:
+        for g in groups:
+            if g[0] == wanted and g[2].isdigit():
+                added = int(g[2])
+                break
+        else:
+            if not wanted.isdigit():
+                raise RuntimeFailedError(
+                    f"Unable to find group {wanted}: no matching entries in group file")
+            added = int(wanted)
+        if added not in extra:
+            extra = (*extra, added)
     return ResolvedUser(uid=uid, gid=gid, additional_gids=extra, home=home)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from orlop.archive.tarwriter import TarWriter, TreeOptions
+from orlop.engine.files.initlayer import is_init_entry
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import SystemFailureError
 from orlop.images.commit import commit_image_config, container_config_for_commit
@@ -33,16 +34,22 @@ if TYPE_CHECKING:
     from orlop.images.store import Image, ImageStore
 
 
-def _has_content(upper_fd: int) -> bool:
+def has_content(upper_fd: int) -> bool:
+    """Whether the layer has anything but the engine's own entries (then the commit
+    adds no layer, as moby's for an unchanged container)."""
     with os.scandir(upper_fd) as it:
-        return any(True for _ in it)
+        return any(not is_init_entry(upper_fd, e.name, e.name, e.stat(follow_symlinks=False))
+                   for e in it)
 
 
 def layer_from_upper(images: ImageStore, upper_fd: int, mount_targets: Sequence[str]
                      ) -> str:
     """Store the upper dir as a layer; returns its diff_id."""
     skip = {t.strip("/") for t in mount_targets if t.strip("/")}
-    opts = TreeOptions(overlay_whiteouts=True, descend=lambda arc: arc not in skip)
+    # moby commits the writable layer without its init layer: the engine's own mount
+    # points and /etc/mtab are left out (engine/files/initlayer.py).
+    opts = TreeOptions(overlay_whiteouts=True, descend=lambda arc: arc not in skip,
+                       skip=is_init_entry)
     rfd, wfd = os.pipe()
     failure: list[BaseException] = []
 
@@ -90,7 +97,7 @@ def commit_container(engine: Services, ref: str, reference: str | None, *,
     upper = engine.config.containers_dir / c.id / "diff"
     upper_fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        if _has_content(upper_fd):
+        if has_content(upper_fd):
             diff_ids = [*image.diff_ids, layer_from_upper(engine.images, upper_fd, targets)]
             empty = False
         else:

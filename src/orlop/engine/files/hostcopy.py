@@ -22,12 +22,12 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from orlop.errors import InvalidArchiveError, InvalidParameterError, NotFoundError, OrlopError
+from orlop.kernel.fdio import PipeProducer
 
 # Go's os.FileMode bits in X-Docker-Container-Path-Stat's "mode".
 GO_DIR = 1 << 31
@@ -182,35 +182,21 @@ def _pipe_through(produce: Callable[[int], None], consume: Callable[[IO[bytes]],
     """``produce(fd)`` in a thread writes into a pipe that ``consume(stream)`` reads.
     The producer's error wins (the consumer then only sees a truncated stream); an
     early stop of the consumer only ends the producer (EPIPE)."""
-    rfd, wfd = os.pipe()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            produce(wfd)
-        except BrokenPipeError:
-            pass
-        except BaseException as err:  # re-raised in the caller's thread
-            failure.append(err)
-        finally:
-            os.close(wfd)
-
-    thread = threading.Thread(target=run, name="orlop-cp-rebase", daemon=True)
-    thread.start()
-    stream = os.fdopen(rfd, "rb", buffering=1 << 20)
+    producer = PipeProducer(produce, "orlop-cp-rebase")
+    stream = os.fdopen(producer.read_fd, "rb", buffering=1 << 20)
     try:
         result = consume(stream)
     except OrlopError:
         stream.close()
-        thread.join()
-        if failure:
-            raise failure[0] from None
+        failure = producer.join()
+        if failure is not None:
+            raise failure from None
         raise
     finally:
         stream.close()
-    thread.join()
-    if failure:
-        raise failure[0]
+    failure = producer.join()
+    if failure is not None:
+        raise failure
     return result
 
 
@@ -279,32 +265,18 @@ def write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
 def pipe_chunks(produce: Callable[[int], object], size: int = 1 << 20) -> Iterator[bytes]:
     """The bytes ``produce(fd)`` writes, from a thread, as an iterator (a request body).
     The producer's error is raised after its last chunk."""
-    rfd, wfd = os.pipe()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            produce(wfd)
-        except BrokenPipeError:
-            pass
-        except BaseException as err:
-            failure.append(err)
-        finally:
-            os.close(wfd)
-
-    thread = threading.Thread(target=run, name="orlop-cp-tar", daemon=True)
-    thread.start()
+    producer = PipeProducer(produce, "orlop-cp-tar")
     try:
-        with os.fdopen(rfd, "rb", buffering=0) as stream:
+        with os.fdopen(producer.read_fd, "rb", buffering=0) as stream:
             while True:
                 data = cast(bytes, stream.read(size))
                 if not data:
                     break
                 yield data
     finally:
-        thread.join()
-    if failure:
-        raise failure[0]
+        failure = producer.join()
+    if failure is not None:
+        raise failure
 
 
 __all__ = ["base", "clean", "contents_only", "extract_rebased", "pipe_chunks",

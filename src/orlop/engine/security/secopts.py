@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 from orlop.engine.security.seccomp import PROFILE_DEFAULT, PROFILE_UNCONFINED
 from orlop.errors import InvalidParameterError, UnsupportedError
-
-_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+from orlop.goparse import parse_bool
 
 
 @dataclass(frozen=True)
@@ -31,10 +29,9 @@ class SecurityOptions:
 
 def _parse_bool(value: str, opt: str) -> bool:
     """Go's strconv.ParseBool."""
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
+    parsed = parse_bool(value)
+    if parsed is not None:
+        return parsed
     raise InvalidParameterError(f'invalid --security-opt 2: "{opt}"')
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of
+from orlop.server.jsonlines import JSONLines
 from orlop.server.wire import json_response
 
 if TYPE_CHECKING:
@@ -45,10 +46,30 @@ def _flag(request: web.Request, key: str, default: bool = False) -> bool:
     return raw.lower() in ("1", "true", "yes")
 
 
+# Query parameters of POST /build that Orlop's builder does not apply, with the value
+# that means "not asked for" (the docker CLI sends most of them on every build).  Any
+# other value is refused rather than ignored.
+_UNSUPPORTED = {
+    "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
+    "cpuperiod": "0", "cpuquota": "0", "shmsize": "0", "ulimits": "[]", "cachefrom": "[]",
+    "extrahosts": "", "squash": "false", "outputs": "", "isolation": "",
+}
+
+
+def _refuse_unsupported(request: web.Request) -> None:
+    for key, neutral in _UNSUPPORTED.items():
+        raw = request.query.get(key)
+        if raw is None or raw in ("", neutral, "null") or (neutral == "false" and raw == "0"):
+            continue
+        raise InvalidParameterError(f"build parameter {key}={raw} is not supported by "
+                                    "Orlop's builder")
+
+
 def options(request: web.Request) -> BuildOptions:
     """Docker's query parameters (API 1.41 ``POST /build``)."""
     from orlop.build.options import BuildOptions
 
+    _refuse_unsupported(request)
     q = request.query
     args = _json_map(request, "buildargs")
     labels = _json_map(request, "labels")
@@ -77,14 +98,7 @@ async def build(request: web.Request) -> web.StreamResponse:
     def emit(msg: dict[str, Any]) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, msg)
 
-    resp: web.StreamResponse | None = None
-
-    async def send(msg: dict[str, Any]) -> None:
-        nonlocal resp
-        if resp is None:
-            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-            await resp.prepare(request)
-        await resp.write(json.dumps(msg).encode() + b"\r\n")
+    out = JSONLines(request)
 
     async with spooled_body(request, ctx.config, ctx.stream_limit) as body:
         def work(engine: Any) -> str:
@@ -92,27 +106,12 @@ async def build(request: web.Request) -> web.StreamResponse:
                 return builder.build(engine, context, opts, emit)
 
         task = asyncio.ensure_future(ctx.call(work))
-        while not task.done():
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({task, getter},
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                await send(getter.result())
-            else:
-                getter.cancel()
-        while not queue.empty():
-            await send(queue.get_nowait())
+        await out.relay(task, queue)
     err = task.exception()
     if err is not None:
-        if resp is None:
-            raise err
         code = int(getattr(err, "exit_code", 1) or 1)
-        await send({"errorDetail": {"code": code, "message": str(err)}, "error": str(err)})
-    if resp is None:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await resp.prepare(request)
-    await resp.write_eof()
-    return resp
+        await out.fail(err, {"code": code, "message": str(err)})
+    return await out.finish()
 
 
 async def prune(request: web.Request) -> web.Response:

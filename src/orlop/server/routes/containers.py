@@ -77,7 +77,7 @@ async def _get(request: web.Request, ref: str | None = None) -> Container:
 async def create(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     body = await json_body(request, ctx.body_limit)
-    opts = run_options(body, request.query.get("name", ""))
+    opts = run_options(body, request.query.get("name", ""), request.query.get("platform", ""))
     size = console_size(body) if opts.tty else None
 
     def go(e: Engine) -> Container:
@@ -100,13 +100,17 @@ async def list_containers(request: web.Request) -> web.Response:
     all_ = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
     filters = query_filters(request)
+    size = query_bool(request, "size")
     return json_response(await ctx_of(request).call(
-        lambda e: list_summaries(e, all_=all_, filters=filters, limit=limit, server=True)))
+        lambda e: list_summaries(e, all_=all_, filters=filters, limit=limit, server=True,
+                                 size=size)))
 
 
 async def inspect(request: web.Request) -> web.Response:
     ref = _cid(request)
-    return json_response(await ctx_of(request).call(lambda e: inspect_container(e, ref)))
+    size = query_bool(request, "size")
+    return json_response(await ctx_of(request).call(
+        lambda e: inspect_container(e, ref, size)))
 
 
 # --- start / wait ----------------------------------------------------------------------------
@@ -188,6 +192,16 @@ async def _wait_exit(request: web.Request, c: Container, next_exit: bool) -> int
             sessions.drop_exit_future(c.id, fut)
     if c.status not in ("running", "paused", "restarting") and not _running(request, c.id):
         return c.exit_code
+    from orlop.engine.containers.lifecycle import restarts
+
+    if restarts(c):  # its monitor outlives the run: the first exit ends the wait
+        while _running(request, c.id):
+            cur = await _exists(request, c.id)
+            if cur is None:
+                break
+            if cur.finished_at != c.finished_at and cur.status != "running":
+                return cur.exit_code
+            await asyncio.sleep(0.05)
     # Under the engine's detached monitor (ours or the orlop CLI's).
     await _unlocked(request, c.id)
     return await _engine_exit_code(request, c.id, c.exit_code)
@@ -452,6 +466,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
         tail = -1
     since = _parse_time(request.query.get("since"))
     until = _parse_time(request.query.get("until"))
+    from orlop.engine.containers.logs import check_readable
+
+    check_readable(c)
     tty = c.config.tty
     from orlop.server.headers import server_headers
 

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of
+from orlop.server.jsonlines import JSONLines
 from orlop.server.wire import json_response, read_body
 
 if TYPE_CHECKING:
@@ -52,10 +53,6 @@ class _JSONProgress:
         self._put(msg)
 
 
-def _line(msg: dict[str, Any]) -> bytes:
-    return json.dumps(msg).encode() + b"\r\n"
-
-
 async def _stream(request: web.Request,
                   work: Callable[[Engine, Progress], dict[str, Any] | None]
                   ) -> web.StreamResponse:
@@ -64,38 +61,16 @@ async def _stream(request: web.Request,
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     progress = _JSONProgress(loop, queue)
     task = asyncio.ensure_future(ctx.call(lambda e: work(e, progress)))
-    resp: web.StreamResponse | None = None
-
-    async def send(msg: dict[str, Any]) -> None:
-        nonlocal resp
-        if resp is None:
-            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-            await resp.prepare(request)
-        await resp.write(_line(msg))
-
-    while not task.done():
-        getter = asyncio.ensure_future(queue.get())
-        done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            await send(getter.result())
-        else:
-            getter.cancel()
-    while not queue.empty():
-        await send(queue.get_nowait())
+    out = JSONLines(request)
+    await out.relay(task, queue)
     err = task.exception()
     if err is not None:
-        if resp is None:
-            raise err
-        await send({"errorDetail": {"message": str(err)}, "error": str(err)})
+        await out.fail(err, {"message": str(err)})
     else:
         aux = task.result()
         if aux is not None:
-            await send({"progressDetail": {}, "aux": aux})
-    if resp is None:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await resp.prepare(request)
-    await resp.write_eof()
-    return resp
+            await out.send({"progressDetail": {}, "aux": aux})
+    return await out.finish()
 
 
 def _creds(request: web.Request) -> Any:

@@ -166,7 +166,10 @@ async def start(request: web.Request) -> web.StreamResponse:
         finally:
             inst.running = False
         return web.Response(status=200)
-    tty = bool(body.get("Tty", inst.tty)) or inst.tty
+    # moby's postContainerExecStart frames the output unless the START body says Tty
+    # (docker-py's exec_start(tty=False), its default, reads frames even from a tty
+    # exec); whether input is scanned for detach keys follows the exec's own terminal.
+    raw = bool(body.get("Tty"))
     pipe = asyncio.subprocess.PIPE
     inst.console_size = size
     try:
@@ -181,7 +184,8 @@ async def start(request: web.Request) -> web.StreamResponse:
         h.resize(*inst.console_size)  # resized while the helper was being started
     inst.helper = h
     inst.pid = h.proc.pid or 0
-    resp, client_input = await open_stream(request, tty=tty, want_input=inst.attach_stdin,
+    resp, client_input = await open_stream(request, tty=inst.tty, raw=raw,
+                                           want_input=inst.attach_stdin,
                                            detach_keys=detach_keys_of(inst.detach_keys))
     gone = False
 
@@ -190,7 +194,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         if stream is None:
             return
         while data := await stream.read(65536):
-            if wanted and not gone and not await safe_write(resp, data if tty
+            if wanted and not gone and not await safe_write(resp, data if raw
                                                             else frame(n, data)):
                 gone = True  # the client left: the process goes on, its output dropped
 
@@ -217,12 +221,13 @@ async def start(request: web.Request) -> web.StreamResponse:
             inst.exit_code = int(out.get("code", 0))
         else:
             inst.exit_code = int(out.get("exit_code") or 126)
-            message = str(out.get("message", "exec failed")) + "\n"
+            # moby writes the start's error to the exec's stdout, with "\r\n"
+            message = str(out.get("message", "exec failed")) + "\r\n"
             if not gone:
-                await safe_write(resp, message.encode() if tty
-                                 else frame(2, message.encode()))
+                await safe_write(resp, message.encode() if raw
+                                 else frame(1, message.encode()))
 
-    if not tty:
+    if not inst.tty:
         await run()  # no terminal: nothing to detach from, and it ends with its client
     else:
         work = asyncio.get_running_loop().create_task(run())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError, UnsupportedError
-from orlop.server.context import ctx_of
+from orlop.server.context import ctx_of, engine_json
 from orlop.server.spool import spooled_body
 from orlop.server.wire import json_response, query_bool, query_filters
 
@@ -21,30 +21,26 @@ if TYPE_CHECKING:
 async def list_images(request: web.Request) -> web.Response:
     from orlop.wire.images import list_images as engine_list
 
-    filters = query_filters(request)
-    return json_response(await ctx_of(request).call(lambda e: engine_list(e, filters)))
+    return await engine_json(request, engine_list, query_filters(request))
 
 
 async def inspect_image(request: web.Request) -> web.Response:
     from orlop.wire.images import inspect_image as go
 
-    name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(lambda e: go(e, name)))
+    return await engine_json(request, go, request.match_info["name"])
 
 
 async def image_history(request: web.Request) -> web.Response:
     from orlop.wire.images import image_history as engine_history
 
-    name = request.match_info["name"]
-    return json_response(await ctx_of(request).call(lambda e: engine_history(e, name)))
+    return await engine_json(request, engine_history, request.match_info["name"])
 
 
 async def prune_images(request: web.Request) -> web.Response:
     """``POST /images/prune`` (``filters={"dangling":["false"]}``: ``prune -a``)."""
     from orlop.wire.images import prune_images as engine_prune
 
-    filters = query_filters(request)
-    return json_response(await ctx_of(request).call(lambda e: engine_prune(e, filters)))
+    return await engine_json(request, engine_prune, query_filters(request))
 
 
 async def tag_image(request: web.Request) -> web.Response:
@@ -131,10 +127,21 @@ async def load(request: web.Request) -> web.Response:
     JSON message stream of ``Loaded image: ...`` lines (``quiet``, which the docker CLI
     sends when its output is not a terminal, only silences progress, of which there is
     none: the lines are sent either way, as dockerd does)."""
+    from orlop.errors import OrlopError
+
     ctx = ctx_of(request)
     query_bool(request, "quiet")  # validated
     async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
-        lines = await ctx.call(lambda e: e.load_images(f))
+        try:
+            lines = await ctx.call(lambda e: e.load_images(f))
+        except (OrlopError, OSError) as err:
+            # moby's postImagesLoad: the headers are sent, a failure is the stream's
+            # last message (200 and an errorDetail, which docker-py's images.load
+            # raises as ImageLoadError and the docker CLI prints).
+            text = str(err)
+            message = {"errorDetail": {"message": text}, "error": text}
+            return web.Response(body=json.dumps(message).encode() + b"\r\n",
+                                content_type="application/json")
     body = b"".join(
         json.dumps({"stream": line + "\n"}).encode() + b"\r\n" for line in lines)
     return web.Response(body=body, content_type="application/json")

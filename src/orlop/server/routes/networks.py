@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
-from orlop.server.context import ctx_of
+from orlop.server.context import ctx_of, engine_json
 from orlop.server.wire import json_body, json_response, query_filters
 from orlop.wire.fields import field_bool, field_str
 from orlop.wire.prune import networks_report
@@ -22,15 +22,13 @@ if TYPE_CHECKING:
 async def list_networks(request: web.Request) -> web.Response:
     from orlop.wire.networks import list_networks as go
 
-    filters = query_filters(request)
-    return json_response(await ctx_of(request).call(lambda e: go(e, filters)))
+    return await engine_json(request, go, query_filters(request))
 
 
 async def inspect_network(request: web.Request) -> web.Response:
     from orlop.wire.networks import inspect_network as go
 
-    ref = request.match_info["id"]
-    return json_response(await ctx_of(request).call(lambda e: go(e, ref)))
+    return await engine_json(request, go, request.match_info["id"])
 
 
 async def create_network(request: web.Request) -> web.Response:

@@ -88,7 +88,8 @@ async def inspect_volume(request: web.Request) -> web.Response:
 
     def go(e: Engine) -> dict[str, Any]:
         vol = e.volumes.get(name)
-        return volume_json(vol, e.volumes.usage(name) if size else None)
+        out = volume_json(vol, e.volumes.usage(name) if size else None)
+        return e.volumes.with_plugin_fields(vol, out)
 
     return json_response(await ctx_of(request).call(go))
 
@@ -372,7 +373,19 @@ async def copy_volume_path(request: web.Request) -> web.Response:
     return json_response({"Size": await ctx_of(request).call(go)})
 
 
+async def list_plugins(request: web.Request) -> web.Response:
+    """``GET /plugins``: Docker's Plugin objects for the legacy volume plugins found
+    (volumes/plugins/status.py says how each field is filled)."""
+    filters = query_filters(request)
+
+    def go(e: Engine) -> list[dict[str, Any]]:
+        return [s.to_wire() for s in e.volumes.plugins(filters)]
+
+    return json_response(await ctx_of(request).call(go))
+
+
 def register(routes: Routes) -> None:
+    routes.add("GET", "/plugins", list_plugins)
     routes.add("GET", "/volumes", list_volumes)
     routes.add("POST", "/volumes/create", create_volume)
     routes.add("POST", "/volumes/prune", prune_volumes)

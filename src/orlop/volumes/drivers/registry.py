@@ -3,50 +3,80 @@ drivers exist, so the service asks for a driver by the name a volume records ins
 choosing one itself.
 
 Orlop has one built-in driver, ``local``; it is also the *default*, the driver of a
-directory that reconcile adopts (moby's adoption makes local volumes too), and the layout
-of a row whose driver is unknown (no Orlop version wrote such a row, but a database can
-be edited: its volume keeps the local paths it always had).
+directory that reconcile adopts (moby's adoption makes local volumes too).  Every other
+name is a Docker volume plugin (drivers/plugin.py), found by Docker's discovery rules in
+the engine's plugin directories (volumes/plugins/discovery.py) when first used, so a
+plugin started after Orlop is seen by the next command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from orlop.errors import NotFoundError
 from orlop.volumes.drivers.base import VolumeDriver
 from orlop.volumes.drivers.local import LocalDriver
+from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.model import LOCAL_DRIVER
+from orlop.volumes.plugins import discovery
 
 
 class DriverRegistry:
     """name -> :class:`VolumeDriver`, with a default driver."""
 
-    def __init__(self, drivers: Iterable[VolumeDriver], default: str = LOCAL_DRIVER) -> None:
+    def __init__(self, drivers: Iterable[VolumeDriver], default: str = LOCAL_DRIVER,
+                 plugin_dirs: Sequence[Path] | None = None) -> None:
         self._drivers = {d.name: d for d in drivers}
         self.default = self._drivers[default]
+        self.plugin_dirs: tuple[Path, ...] = tuple(
+            discovery.DOCKER_PLUGIN_DIRS if plugin_dirs is None else plugin_dirs)
+        self._plugins: dict[str, PluginDriver] = {}
 
     @classmethod
-    def builtin(cls, volumes_dir: Path) -> DriverRegistry:
-        """The drivers Orlop ships, for the volumes below ``volumes_dir``."""
-        return cls([LocalDriver(volumes_dir)])
+    def builtin(cls, volumes_dir: Path,
+                plugin_dirs: Sequence[Path] | None = None) -> DriverRegistry:
+        """The drivers Orlop ships, for the volumes below ``volumes_dir``, and the
+        plugins found in ``plugin_dirs`` (None: Docker's directories)."""
+        return cls([LocalDriver(volumes_dir)], plugin_dirs=plugin_dirs)
+
+    def plugin(self, name: str) -> PluginDriver:
+        """The plugin driver ``name`` (found or not: its calls say so)."""
+        drv = self._plugins.get(name)
+        if drv is None:
+            dirs = self.plugin_dirs
+            drv = self._plugins[name] = PluginDriver(
+                name, lambda: discovery.find(dirs, name))
+        return drv
+
+    def plugins(self) -> list[PluginDriver]:
+        """The plugins discovered now, by name."""
+        return [self.plugin(info.name) for info in discovery.discover(self.plugin_dirs)]
 
     def get(self, name: str) -> VolumeDriver | None:
-        return self._drivers.get(name)
+        drv = self._drivers.get(name)
+        if drv is not None:
+            return drv
+        return self.plugin(name) if name else None
 
     def lookup(self, name: str, verb: str, volume: str) -> VolumeDriver:
         """The driver ``name``, or NotFoundError in moby's words (``create v: error
         looking up volume plugin x: plugin "x" not found``)."""
         drv = self._drivers.get(name)
+        if drv is None and name and discovery.find(self.plugin_dirs, name) is not None:
+            drv = self.plugin(name)
         if drv is None:
             raise NotFoundError(f"{verb} {volume}: error looking up volume plugin {name}: "
                                 f'plugin "{name}" not found')
         return drv
 
     def layout(self, name: str) -> VolumeDriver:
-        """The driver that knows the directory of a volume recorded with driver ``name``
-        (the default one for an unknown name, see the module docstring)."""
-        return self._drivers.get(name, self.default)
+        """The driver that knows the volume recorded with driver ``name``: a built-in
+        one, or the plugin of that name (whether it runs now or not)."""
+        drv = self._drivers.get(name)
+        if drv is not None:
+            return drv
+        return self.plugin(name) if name else self.default
 
     def mountpoint(self, driver: str, name: str) -> str:
         """:meth:`VolumeDriver.mountpoint` of the volume ``name`` recorded with ``driver``."""

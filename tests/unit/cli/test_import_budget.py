@@ -1,0 +1,98 @@
+"""Start-up budget per CLI verb (issue 17): what each verb imports, never how long it takes.
+
+Most of a short command's wall time is spent importing (a `volume ls` that pulled in the
+container models, the runtime spec and the mount parsers spent 20 ms more than it needed).
+Each verb here runs in a fresh interpreter; the modules it adds to ``sys.modules`` after
+start-up (what ``site`` and the interpreter's .pth files import is not Orlop's, and is
+left out) must stay within the verb's budget of orlop modules and must not include the
+heavy modules the verb has no use for.  A failure names the new imports: make them lazy
+(an import inside the function that needs it) or raise the budget with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[3] / "src"
+
+_PROBE = r"""
+import json, os, sys
+before = set(sys.modules)
+from orlop.cli.main import main
+out = os.dup(1)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+try:
+    code = main(json.loads(os.environ["ORLOP_PROBE_ARGV"]))
+except SystemExit as e:
+    code = e.code
+sys.stdout.flush()
+os.dup2(out, 1)
+print(json.dumps({"code": code, "modules": sorted(set(sys.modules) - before)}))
+"""
+
+# Never wanted by a local CLI verb below: the server, the registry client, TLS, asyncio.
+_NEVER = ("orlop.server", "orlop.build", "orlop.distribution", "ssl", "asyncio", "aiohttp",
+          "http.client")
+# What a volume verb has no use for: the container models and spec, the mount parsers,
+# images and networks, the archive code, and modules only a UUID or hash would pull.
+_VOLUME_FORBIDDEN = (*_NEVER, "orlop.engine.models", "orlop.runtime.spec",
+                     "orlop.runtime.launcher", "orlop.mounts.spec", "orlop.mounts.parser",
+                     "orlop.images.store", "orlop.network.service", "orlop.wire.create",
+                     "orlop.archive", "hashlib", "uuid", "secrets")
+
+
+def _probe(root: Path, *argv: str) -> tuple[int, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "ORLOP_PROBE_ARGV": json.dumps(
+        ["--root", str(root), "--run-root", str(root / "run"), *argv])}
+    for var in ("ORLOP_HOST", "DOCKER_HOST", "DOCKER_TLS_VERIFY"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return int(out["code"]), list(out["modules"])
+
+
+def _check(modules: list[str], budget: int, forbidden: tuple[str, ...]) -> None:
+    ours = [m for m in modules if m.startswith("orlop")]
+    bad = [m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden)]
+    assert not bad, f"imports it has no use for: {bad}"
+    assert len(ours) <= budget, (
+        f"{len(ours)} orlop modules imported, budget {budget}: {ours}")
+
+
+def test_help(tmp_path: Path) -> None:
+    code, modules = _probe(tmp_path, "--help")
+    assert code == 0
+    _check(modules, 10, (*_NEVER, "orlop.engine", "orlop.cli.backend", "orlop.volumes",
+                         "sqlite3", "dataclasses", "subprocess", "ctypes"))
+
+
+@pytest.mark.parametrize("verb", [("volume", "ls"), ("volume", "ls", "-q"),
+                                  ("volume", "create", "budgetvol")])
+def test_volume_verbs(tmp_path: Path, verb: tuple[str, ...]) -> None:
+    code, modules = _probe(tmp_path, *verb)
+    assert code == 0
+    _check(modules, 70, _VOLUME_FORBIDDEN)
+
+
+def test_volume_inspect(tmp_path: Path) -> None:
+    assert _probe(tmp_path, "volume", "create", "budgetvol")[0] == 0
+    code, modules = _probe(tmp_path, "volume", "inspect", "budgetvol")
+    assert code == 0
+    _check(modules, 70, _VOLUME_FORBIDDEN)
+
+
+def test_run(tmp_path: Path) -> None:
+    """`run` as far as a unit test can take it: the image is missing and --pull never
+    stops it after parsing, the engine and the image lookup (125, as Docker)."""
+    code, modules = _probe(tmp_path, "run", "--pull", "never", "--rm", "--network", "none",
+                           "nosuchimage", "true")
+    assert code == 125
+    _check(modules, 80, _NEVER)
