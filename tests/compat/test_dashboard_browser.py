@@ -65,7 +65,12 @@ class Browser:
     def notice(self, text: str, timeout: float = 30) -> None:
         """Wait for the notice the page shows after an action (the previous page's
         notice may still be there while an upload runs)."""
-        WebDriverWait(self.driver, timeout).until(
+        # While the form's POST navigates, the old document's node can vanish under the
+        # check (chromedriver: "Node with given id does not belong to the document"):
+        # that is "not yet", like a stale element.
+        from selenium.common.exceptions import WebDriverException
+
+        WebDriverWait(self.driver, timeout, ignored_exceptions=(WebDriverException,)).until(
             ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#notice"), text))
 
     def wait_download(self, name: str, timeout: float = 20) -> Path:

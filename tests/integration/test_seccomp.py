@@ -162,7 +162,7 @@ def test_security_opt_bad_values_refused_nothing_created(bb: Orlop) -> None:
     bad_op.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
          "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}))
-    for runtime in ("orlop-runtime", "crun"):
+    for runtime in ("orlop", "crun"):  # the built-in runtime and crun
         res = bb("run", "--rm", "--runtime", runtime, "--security-opt", f"seccomp={bad_op}",
                  "busybox", "true")
         assert res.returncode == 125, (runtime, res.stderr)
