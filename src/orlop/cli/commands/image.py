@@ -61,10 +61,13 @@ def _import(argv: list[str], ctx: Context) -> int:
         raise UnsupportedError(
             f"importing from a URL ({source}) is not supported: Orlop never reaches the "
             "network; download the file and import it")
+    from orlop.cli.commands.load import _with_progress
+
     backend = ctx.backend()
     if source == "-":
-        image_id = backend.image_import(sys.stdin.buffer, reference, args.change,
-                                        args.message)
+        image_id = backend.image_import(
+            _with_progress(ctx, sys.stdin.buffer, "Importing", False), reference,
+            args.change, args.message)
     else:
         try:
             f = open(source, "rb")
@@ -74,7 +77,8 @@ def _import(argv: list[str], ctx: Context) -> int:
             raise InvalidParameterError(
                 f"open {source}: {(err.strerror or str(err)).lower()}") from err
         with f:
-            image_id = backend.image_import(f, reference, args.change, args.message)
+            image_id = backend.image_import(_with_progress(ctx, f, "Importing", False),
+                                            reference, args.change, args.message)
     print(image_id, file=ctx.stdout)
     return 0
 

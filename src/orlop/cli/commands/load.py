@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -43,13 +44,30 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     add_platform_variant_flag(p, "Load")
     args = parse_with_args(p, argv, "load", exactly=0)
     backend = ctx.backend()
-    if args.input:
-        with _open_input(args.input) as f:
-            lines = backend.image_load(f)
-    else:
-        if os.isatty(sys.stdin.fileno()):
-            raise UsageError("requested load from stdin, but stdin is empty")
-        lines = backend.image_load(sys.stdin.buffer)
+    with contextlib.ExitStack() as stack:
+        if args.input:
+            stream = stack.enter_context(_open_input(args.input))
+        else:
+            if os.isatty(sys.stdin.fileno()):
+                raise UsageError("requested load from stdin, but stdin is empty")
+            stream = sys.stdin.buffer
+        lines = backend.image_load(_with_progress(ctx, stream, "Loading", args.quiet))
     for line in lines:
         print(line, file=ctx.stdout)
     return 0
+
+
+def _with_progress(ctx: Context, stream: BinaryIO, label: str, quiet: bool) -> BinaryIO:
+    """``stream`` counted into a progress line on stdout when stdout is a terminal and
+    not ``-q`` (the docker CLI renders the daemon's ``Loading layer`` messages there, and
+    only on a terminal); ``stream`` itself otherwise, the renderer never imported.  The
+    line is left at its final state, as Docker's, when the stream is read to its end."""
+    try:
+        if quiet or not os.isatty(ctx.stdout.fileno()):
+            return stream
+    except (OSError, ValueError):
+        return stream
+    from orlop.cli.transfer import CountingReader, TransferLine, size_of
+
+    return CountingReader(stream, TransferLine(ctx.stdout, label, size_of(stream)),
+                          finish_at_eof=True)  # type: ignore[return-value]

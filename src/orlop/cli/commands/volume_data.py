@@ -8,10 +8,11 @@ server (reflinked where its filesystem can), never sent over the socket and back
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, BinaryIO
 
 from orlop.cli.context import (
     Context,
@@ -21,6 +22,9 @@ from orlop.cli.context import (
     write_archive,
 )
 from orlop.cli.units import human_size
+
+if TYPE_CHECKING:
+    from orlop.cli.transfer import TransferLine
 
 
 def main(sub: str, argv: list[str], ctx: Context) -> int:
@@ -32,21 +36,17 @@ def main(sub: str, argv: list[str], ctx: Context) -> int:
     return commands[sub](argv, ctx)
 
 
-def _progress(ctx: Context, verb: str) -> Callable[[int], None] | None:
-    """A one-line progress display on a terminal (stderr), at most ~10 updates a second."""
+def _progress(ctx: Context, verb: str) -> TransferLine | None:
+    """``verb``'s progress line on stderr when it is a terminal (bytes done, the total
+    when known, the rate), else None: the renderer is imported only then (start-up)."""
     try:
         if not os.isatty(ctx.stderr.fileno()):
             return None
     except (OSError, ValueError):
         return None
-    last = [0.0]
+    from orlop.cli.transfer import TransferLine
 
-    def show(done: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.1:
-            last[0] = now
-            print(f"\r{verb} {human_size(done)}   ", end="", file=ctx.stderr, flush=True)
-    return show
+    return TransferLine(ctx.stderr, verb)
 
 
 def _export(argv: list[str], ctx: Context) -> int:
@@ -76,18 +76,19 @@ def _export(argv: list[str], ctx: Context) -> int:
                   "point-in-time copy; use --consistent to freeze them while it is "
                   "written", file=ctx.stderr)
     progress = _progress(ctx, "Exporting")
+    on_bytes = progress.update if progress is not None else None
     sizes: list[int] = []
     # -o FILE is written beside the target and renamed into place: a failed export never
     # leaves a truncated archive under that name.  Not fsync'ed, as GNU tar and
     # `docker save` do not: `sync` it if it must survive a power cut.
     write_archive(ctx, "" if args.output == "-" else args.output,
                   lambda fd: sizes.append(backend.volume_export(
-                      args.args[0], fd, progress=progress, checksum=args.checksum,
+                      args.args[0], fd, progress=on_bytes, checksum=args.checksum,
                       consistent=args.consistent, snapshot=args.snapshot or None,
                       since=args.since or None)))
     size = sizes[0]
     if progress is not None:
-        print(f"\rExported {human_size(size)}   ", file=ctx.stderr)
+        progress.finish(f"Exported {human_size(size)}")
     return 0
 
 
@@ -98,14 +99,23 @@ def _import(argv: list[str], ctx: Context) -> int:
                         "replaced entry by entry)")
     p.add_argument("-i", "--input", default="",
                    help="Read from tar archive file, instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="Suppress the progress output (shown only when STDERR is a terminal)")
     args = parse_with_args(p, argv, ctx.command, at_least=1, at_most=2)
     source = args.input or (args.args[1] if len(args.args) > 1 else "-")
     backend = ctx.backend()
-    if source == "-":
-        name = backend.volume_import(args.args[0], sys.stdin.buffer, force=args.force)
-    else:
-        with open(source, "rb") as f:
-            name = backend.volume_import(args.args[0], f, force=args.force)
+    with contextlib.ExitStack() as stack:
+        stream: BinaryIO = sys.stdin.buffer if source == "-" else \
+            stack.enter_context(open(source, "rb"))
+        progress = None if args.quiet else _progress(ctx, "Importing")
+        if progress is not None:
+            from orlop.cli.transfer import CountingReader, size_of
+
+            progress.total = size_of(stream)
+            stream = CountingReader(stream, progress)  # type: ignore[assignment]
+        name = backend.volume_import(args.args[0], stream, force=args.force)
+        if progress is not None:
+            progress.finish(f"Imported {human_size(progress.done)}")
     print(name, file=ctx.stdout)
     return 0
 
