@@ -1,0 +1,91 @@
+"""Progress lines of the long archive commands (issue 15): shown when the stream they
+go to is a terminal (a real pty here), never when it is a pipe, never with ``-q``.
+
+``load`` and ``import`` draw on stdout (where the docker CLI renders the daemon's
+``Loading layer`` / ``Importing`` messages), ``volume export|import`` on stderr (their
+stdout may carry the archive / the name)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import Orlop
+
+_BAR = b"\r\x1b[2K"
+
+
+def _on_pty(o: Orlop, *args: str, timeout: float = 60) -> tuple[int, bytes]:
+    """``orlop ARGS`` with stdout and stderr a pty (stdin /dev/null); all it wrote."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "ORLOP_ROOT"}
+    proc = subprocess.Popen([sys.executable, "-m", "orlop", "--root", str(o.root), *args],
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                            start_new_session=True, env=env, cwd=o.cwd)
+    os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the slave's last holder exited
+                    data = b""
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=10), bytes(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def test_import_and_load_show_progress_on_a_terminal_only(orlop: Orlop,
+                                                         busybox_tar: Path) -> None:
+    code, out = _on_pty(orlop, "import", str(busybox_tar), "bb:tty")
+    assert code == 0, out
+    assert _BAR + b"Importing [" in out and b"/s" in out
+    assert out.rstrip().splitlines()[-1].startswith(b"sha256:")
+    piped = orlop("import", str(busybox_tar), "bb:pipe", check=True)
+    assert piped.stdout.strip().startswith("sha256:") and "\n" not in piped.stdout.strip()
+    assert "Importing" not in piped.stdout + piped.stderr
+
+    orlop.ok("save", "-o", "bb.tar", "bb:tty")
+    orlop.ok("rmi", "bb:tty", "bb:pipe")
+    code, out = _on_pty(orlop, "load", "-i", "bb.tar")
+    assert code == 0, out
+    assert _BAR + b"Loading [" + b"=" * 50 + b"]" in out
+    assert out.rstrip().splitlines()[-1] == b"Loaded image: bb:tty"
+    code, out = _on_pty(orlop, "load", "-q", "-i", "bb.tar")
+    assert code == 0 and b"Loading" not in out and b"Loaded image: bb:tty" in out
+    piped = orlop("load", "-i", "bb.tar", check=True)
+    assert piped.stdout == "Loaded image: bb:tty\n" and piped.stderr == ""
+
+
+def test_volume_export_and_import_show_bytes_on_a_terminal_only(orlop: Orlop) -> None:
+    orlop.ok("volume", "create", "data")
+    orlop.ok("volume", "cp", str(Path(sys.executable).resolve()), "data:/blob")
+    code, out = _on_pty(orlop, "volume", "export", "-o", "data.tar", "data")
+    assert code == 0, out
+    assert _BAR + b"Exported " in out
+    code, out = _on_pty(orlop, "volume", "import", "copy", "data.tar")
+    assert code == 0, out
+    assert _BAR + b"Importing [" in out and _BAR + b"Imported " in out
+    assert out.rstrip().splitlines()[-1] == b"copy"
+    code, out = _on_pty(orlop, "volume", "import", "-q", "copy2", "data.tar")
+    assert code == 0 and out.strip() == b"copy2"
+    piped = orlop("volume", "import", "copy3", "data.tar", check=True)
+    assert piped.stdout == "copy3\n" and piped.stderr == ""
+    piped = orlop("volume", "export", "-o", "again.tar", "data", check=True)
+    assert piped.stdout == "" and piped.stderr == ""
