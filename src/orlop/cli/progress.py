@@ -13,7 +13,7 @@ from typing import TextIO
 
 from orlop.distribution.progress import progress_bar
 
-_WITH_BYTES = ("Downloading", "Extracting", "Pushing")
+_WITH_BYTES = ("Downloading", "Extracting", "Pushing", "Loading layer")
 
 
 class _Lines:

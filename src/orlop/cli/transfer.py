@@ -23,6 +23,7 @@ from orlop.distribution.progress import progress_bar
 from orlop.units import human_size
 
 _INTERVAL = 0.1  # at most ten redraws a second: a fast disk must not spend its time here
+_RATE_AFTER = 0.25  # a rate over the first moments means nothing: shown after that
 
 
 class TransferLine:
@@ -62,7 +63,7 @@ class TransferLine:
         total = max(self.total, self.done) if self.total else 0
         line = f"{self.label} {progress_bar(self.done, total)}"
         elapsed = now - self._start
-        if elapsed > 0 and self.done:
+        if elapsed >= _RATE_AFTER and self.done:
             line += f"  {human_size(self.done / elapsed, 4)}/s"
         self.out.write(f"\r\x1b[2K{line}")
         self.out.flush()

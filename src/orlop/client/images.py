@@ -107,13 +107,21 @@ class ImageAPI(BaseClient):
         finally:
             conn.close()
 
-    def load_images(self, stream: Any, quiet: bool = True) -> list[str]:
-        """``POST /images/load``: the lines of its message stream (``Loaded image: x``)."""
+    def load_images(self, stream: Any, quiet: bool = True,
+                    progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+        """``POST /images/load``: the lines of its message stream (``Loaded image: x``);
+        its ``Loading layer`` messages (sent when not ``quiet``) to ``progress``."""
         conn, resp = self.open_stream("POST", "/images/load", {"quiet": quiet},
                                       body=chunks(stream),
                                       headers={"Content-Type": "application/x-tar"})
         try:
-            text = "".join(str(m.get("stream", "")) for m in json_messages(resp))
+            text = ""
+            for m in json_messages(resp):
+                detail = m.get("progressDetail")
+                if isinstance(detail, dict) and m.get("id") and progress is not None:
+                    progress(str(m["id"]), int(detail.get("current") or 0),
+                             int(detail.get("total") or 0))
+                text += str(m.get("stream", ""))
             return text.splitlines()
         finally:
             conn.close()

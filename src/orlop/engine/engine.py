@@ -15,6 +15,8 @@ from orlop.engine.services import Services, prepare_roots
 from orlop.state import Database, inflight
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.files.changes import Change
     from orlop.engine.models import Container, RunOptions
@@ -250,13 +252,15 @@ class Engine(Services):
             self.image_event(image_id, "save", image_id)
         return written
 
-    def load_images(self, stream: Any) -> list[str]:
-        """``load``: returns Docker's ``Loaded image: ...`` lines."""
+    def load_images(self, stream: Any,
+                    progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+        """``load``: returns Docker's ``Loaded image: ...`` lines; ``progress`` hears
+        ``(layer id, done, size)`` of each layer stored (``Loading layer``)."""
         from orlop.images.load import load_archive, loaded_ids
 
         self.images.reconcile()
         with inflight.operation(self.config.root):  # a kill leaves tmp/load-*, layers
-            lines = load_archive(self.images, stream)
+            lines = load_archive(self.images, stream, progress)
         for image_id in loaded_ids(self.images, lines):
             self.image_event(image_id, "load", image_id)
         return lines

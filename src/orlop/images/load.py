@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -219,15 +220,27 @@ def _oci_plans(root_fd: int) -> list[_Plan]:
     return list(by_manifest.values())
 
 
-def _store_plan(store: ImageStore, root_fd: int, plan: _Plan, added: list[str]) -> list[str]:
-    """Store one image's layers and record the image; returns its output lines."""
+def _store_plan(store: ImageStore, root_fd: int, plan: _Plan, added: list[str],
+                progress: LayerProgress | None = None) -> list[str]:
+    """Store one image's layers and record the image; returns its output lines.
+
+    ``progress`` hears of each layer not stored yet (dockerd's ``Loading layer``: a layer
+    already there is not loaded again, so says nothing) as it starts and as it ends."""
     diff_ids = []
-    for path in plan.layers:
+    want = (plan.config.get("rootfs") or {}).get("diff_ids") or []
+    for path, diff_id_wanted in zip(plan.layers, want, strict=True):
         def reopen(path: str = path) -> BinaryIO:
             return os.fdopen(_open(root_fd, path), "rb", buffering=1 << 20)
 
+        report = progress is not None and not store.has_layer(str(diff_id_wanted))
+        layer_id = str(diff_id_wanted).removeprefix("sha256:")[:12]
         with reopen() as f:
+            size = os.fstat(f.fileno()).st_size
+            if report and progress is not None:
+                progress(layer_id, 0, size)
             diff_id = store.add_layer(f, reopen, added)
+            if report and progress is not None:
+                progress(layer_id, size, size)
         diff_ids.append(diff_id)
     if diff_ids != ((plan.config.get("rootfs") or {}).get("diff_ids") or []):
         raise InvalidArchiveError(
@@ -242,7 +255,12 @@ def _store_plan(store: ImageStore, root_fd: int, plan: _Plan, added: list[str]) 
     return [f"Loaded image ID: {image.id}"]
 
 
-def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
+LayerProgress = Callable[[str, int, int], None]
+"""``(short layer id, bytes done, layer size)``: what ``load`` reports per layer."""
+
+
+def load_archive(store: ImageStore, stream: BinaryIO,
+                 progress: LayerProgress | None = None) -> list[str]:
     """Load every image in the archive; returns Docker's output lines
     (``Loaded image: busybox:latest`` or ``Loaded image ID: sha256:...``)."""
     store._ensure_dirs()
@@ -288,7 +306,7 @@ def load_archive(store: ImageStore, stream: BinaryIO) -> list[str]:
             added: list[str] = []  # layers this load stored that were not there before
             try:
                 for plan in plans:
-                    lines += _store_plan(store, root_fd, plan, added)
+                    lines += _store_plan(store, root_fd, plan, added, progress)
             except BaseException:
                 # A layer refused while extracted (what only the filesystem can tell: a
                 # hard link to a file the layer never wrote, a path through a file) must

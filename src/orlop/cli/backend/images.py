@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
@@ -54,8 +54,9 @@ class LocalImages:
     def image_save(self, refs: list[str], out_fd: int) -> int:
         return self.engine.save_images(refs, out_fd)
 
-    def image_load(self, stream: BinaryIO) -> list[str]:
-        return self.engine.load_images(stream)
+    def image_load(self, stream: BinaryIO,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+        return self.engine.load_images(stream, progress)
 
     def commit(self, ref: str, reference: str | None, *, changes: Sequence[str],
                author: str, message: str, pause: bool = True) -> str:
@@ -138,8 +139,11 @@ class RemoteImages:
     def image_save(self, refs: list[str], out_fd: int) -> int:
         return self.api.save_images(refs, out_fd)
 
-    def image_load(self, stream: BinaryIO) -> list[str]:
-        return self.api.load_images(stream)
+    def image_load(self, stream: BinaryIO,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[str]:
+        """Without ``progress``, ``quiet`` (as the docker CLI off a terminal): orlopd
+        then sends no ``Loading layer`` messages."""
+        return self.api.load_images(stream, quiet=progress is None, progress=progress)
 
     def commit(self, ref: str, reference: str | None, *, changes: Sequence[str],
                author: str, message: str, pause: bool = True) -> str:

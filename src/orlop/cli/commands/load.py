@@ -6,7 +6,7 @@ import contextlib
 import os
 import stat
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from orlop.cli.context import (
     Context,
@@ -51,21 +51,33 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             if os.isatty(sys.stdin.fileno()):
                 raise UsageError("requested load from stdin, but stdin is empty")
             stream = sys.stdin.buffer
-        lines = backend.image_load(_with_progress(ctx, stream, "Loading", args.quiet))
+        if args.quiet or not is_terminal(ctx.stdout):
+            lines = backend.image_load(stream)
+        else:
+            from orlop.cli.progress import TerminalProgress
+
+            layers = TerminalProgress(ctx.stdout)
+            lines = backend.image_load(
+                _with_progress(ctx, stream, "Reading archive", quiet=False),
+                lambda layer, done, size: layers.layer(layer, "Loading layer", done, size))
     for line in lines:
         print(line, file=ctx.stdout)
     return 0
 
 
+def is_terminal(out: TextIO) -> bool:
+    try:
+        return os.isatty(out.fileno())
+    except (OSError, ValueError):
+        return False
+
+
 def _with_progress(ctx: Context, stream: BinaryIO, label: str, quiet: bool) -> BinaryIO:
     """``stream`` counted into a progress line on stdout when stdout is a terminal and
-    not ``-q`` (the docker CLI renders the daemon's ``Loading layer`` messages there, and
-    only on a terminal); ``stream`` itself otherwise, the renderer never imported.  The
-    line is left at its final state, as Docker's, when the stream is read to its end."""
-    try:
-        if quiet or not os.isatty(ctx.stdout.fileno()):
-            return stream
-    except (OSError, ValueError):
+    not ``-q`` (the docker CLI renders the daemon's progress messages there, and only on
+    a terminal); ``stream`` itself otherwise, the renderer never imported.  The line is
+    left at its final state, as Docker's, when the stream is read to its end."""
+    if quiet or not is_terminal(ctx.stdout):
         return stream
     from orlop.cli.transfer import CountingReader, TransferLine, size_of
 

@@ -124,16 +124,27 @@ async def save(request: web.Request) -> web.StreamResponse:
 
 async def load(request: web.Request) -> web.Response:
     """``POST /images/load``: the body, spooled, to ``Engine.load_images``; Docker's
-    JSON message stream of ``Loaded image: ...`` lines (``quiet``, which the docker CLI
-    sends when its output is not a terminal, only silences progress, of which there is
-    none: the lines are sent either way, as dockerd does)."""
+    JSON message stream of ``Loaded image: ...`` lines, after dockerd's ``Loading layer``
+    progress messages for each layer stored unless ``quiet`` (which the docker CLI sends
+    when its output is not a terminal; the lines are sent either way, as dockerd does).
+    The body is spooled first, so the progress messages come once the layers are stored,
+    in the one response."""
     from orlop.errors import OrlopError
 
     ctx = ctx_of(request)
-    query_bool(request, "quiet")  # validated
+    quiet = query_bool(request, "quiet")
+    messages: list[dict[str, object]] = []
+
+    def layer(layer_id: str, current: int, total: int) -> None:
+        from orlop.distribution.progress import progress_bar
+
+        messages.append({"status": "Loading layer",
+                         "progressDetail": {"current": current, "total": total},
+                         "progress": progress_bar(current, total), "id": layer_id})
+
     async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
         try:
-            lines = await ctx.call(lambda e: e.load_images(f))
+            lines = await ctx.call(lambda e: e.load_images(f, None if quiet else layer))
         except (OrlopError, OSError) as err:
             # moby's postImagesLoad: the headers are sent, a failure is the stream's
             # last message (200 and an errorDetail, which docker-py's images.load
@@ -142,8 +153,8 @@ async def load(request: web.Request) -> web.Response:
             message = {"errorDetail": {"message": text}, "error": text}
             return web.Response(body=json.dumps(message).encode() + b"\r\n",
                                 content_type="application/json")
-    body = b"".join(
-        json.dumps({"stream": line + "\n"}).encode() + b"\r\n" for line in lines)
+    messages += [{"stream": line + "\n"} for line in lines]
+    body = b"".join(json.dumps(m).encode() + b"\r\n" for m in messages)
     return web.Response(body=body, content_type="application/json")
 
 
