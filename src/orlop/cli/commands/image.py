@@ -61,12 +61,12 @@ def _import(argv: list[str], ctx: Context) -> int:
         raise UnsupportedError(
             f"importing from a URL ({source}) is not supported: Orlop never reaches the "
             "network; download the file and import it")
-    from orlop.cli.commands.load import _with_progress
+    from orlop.cli.commands.load import with_progress
 
     backend = ctx.backend()
     if source == "-":
         image_id = backend.image_import(
-            _with_progress(ctx, sys.stdin.buffer, "Importing", False), reference,
+            with_progress(ctx, sys.stdin.buffer, "Importing", False), reference,
             args.change, args.message)
     else:
         try:
@@ -77,7 +77,7 @@ def _import(argv: list[str], ctx: Context) -> int:
             raise InvalidParameterError(
                 f"open {source}: {(err.strerror or str(err)).lower()}") from err
         with f:
-            image_id = backend.image_import(_with_progress(ctx, f, "Importing", False),
+            image_id = backend.image_import(with_progress(ctx, f, "Importing", False),
                                             reference, args.change, args.message)
     print(image_id, file=ctx.stdout)
     return 0

@@ -58,7 +58,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
 
             layers = TerminalProgress(ctx.stdout)
             lines = backend.image_load(
-                _with_progress(ctx, stream, "Reading archive", quiet=False),
+                with_progress(ctx, stream, "Reading archive", quiet=False),
                 lambda layer, done, size: layers.layer(layer, "Loading layer", done, size))
     for line in lines:
         print(line, file=ctx.stdout)
@@ -72,7 +72,7 @@ def is_terminal(out: TextIO) -> bool:
         return False
 
 
-def _with_progress(ctx: Context, stream: BinaryIO, label: str, quiet: bool) -> BinaryIO:
+def with_progress(ctx: Context, stream: BinaryIO, label: str, quiet: bool) -> BinaryIO:
     """``stream`` counted into a progress line on stdout when stdout is a terminal and
     not ``-q`` (the docker CLI renders the daemon's progress messages there, and only on
     a terminal); ``stream`` itself otherwise, the renderer never imported.  The line is
