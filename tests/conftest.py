@@ -7,6 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+# A foreground run's network teardown lingers 2 s by default to keep the bridge for the
+# next run (engine/net/setup.py); every test root waits for its teardown, so the suite
+# tears down at once, and the tests of the linger set it back themselves.
+os.environ.setdefault("ORLOP_NET_LINGER", "0")
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:

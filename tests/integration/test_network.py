@@ -332,9 +332,10 @@ def test_foreground_runs_share_the_default_bridge_then_it_goes(bb: Orlop) -> Non
     cmd = ("busybox", "sh", "-c", "ip -4 -o addr show eth0; ping -c1 -W2 $GW >/dev/null "
            "&& echo up")
     gw = json.loads(bb.ok("network", "inspect", "bridge"))[0]["IPAM"]["Config"][0]["Gateway"]
-    first = bb.ok("run", "--rm", "-e", f"GW={gw}", *cmd)
+    linger = {"ORLOP_NET_LINGER": "2"}  # the default (tests/conftest.py turns it off)
+    first = bb.ok("run", "--rm", "-e", f"GW={gw}", *cmd, env=linger)
     assert brif.is_dir() and len(list(brif.iterdir())) == 1  # the exited one, kept
-    again = bb.ok("run", "--rm", "-e", f"GW={gw}", *cmd)
+    again = bb.ok("run", "--rm", "-e", f"GW={gw}", *cmd, env=linger)
     assert first.split()[3] == again.split()[3] and again.endswith("up\n")
     deadline = time.monotonic() + 10
     while brif.exists() and time.monotonic() < deadline:
@@ -350,7 +351,7 @@ def test_lingering_teardown_survives_a_deleted_run_root(bb: Orlop) -> None:
     info = json.loads(bb.ok("network", "inspect", "bridge"))[0]
     bridge = Path("/sys/class/net") / info["Options"]["com.docker.network.bridge.name"]
     subnet = info["IPAM"]["Config"][0]["Subnet"]
-    bb.ok("run", "--rm", "busybox", "true")
+    bb.ok("run", "--rm", "busybox", "true", env={"ORLOP_NET_LINGER": "2"})
     assert bridge.exists()
     shutil.rmtree(bb.root / "run")
 

@@ -279,8 +279,21 @@ def detach_later(config: EngineConfig, cid: str) -> None:
     _release(cid)
 
 
-# How long a foreground run's teardown keeps the bridge for the next container.
+# How long a foreground run's teardown keeps the bridge for the next container
+# ($ORLOP_NET_LINGER seconds; 0 tears down at once, as the test suite does outside the
+# tests of the linger itself: docs/networking.md).
 LINGER_SECONDS = 2.0
+
+
+def linger_seconds() -> float:
+    raw = os.environ.get("ORLOP_NET_LINGER")
+    if raw is None:
+        return LINGER_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        return LINGER_SECONDS
+    return min(max(value, 0.0), 60.0)
 
 
 def _read_doc(path: Path) -> dict[str, Any] | None:
@@ -307,7 +320,8 @@ def _linger(cid: str, claimed: Path, doc: dict[str, Any] | None) -> None:
     from orlop.kernel.netns import quiesce
 
     fd = HELD.get(cid, -1)
-    if doc is None:
+    seconds = linger_seconds()
+    if doc is None or seconds <= 0:
         return
     infos = list((doc.get("network_info") or {}).values())
     if fd < 0 or not infos or doc.get("port_mappings") or any(
@@ -318,7 +332,7 @@ def _linger(cid: str, claimed: Path, doc: dict[str, Any] | None) -> None:
         quiesce(fd, [str(p.get("interface_name")) for p in doc["networks"].values()])
     except Exception:
         return
-    deadline = time.monotonic() + LINGER_SECONDS
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and claimed.exists():
         try:
             if all(len(os.listdir(b)) > 1 for b in bridges):
