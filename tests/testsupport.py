@@ -264,3 +264,39 @@ def make_cert(d: Path, ca: str, out: str, key: str, cn: str, ext: str) -> None:
     _openssl(d, "x509", "-req", "-in", f"{out}.csr", "-CA", f"{ca}.pem", "-CAkey",
              f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-sha256", "-extfile",
              f"{out}.ext", "-out", out)
+
+
+def run_on_pty(argv: list[str], env: dict[str, str], cwd: Path,
+               timeout: float = 60) -> tuple[int, bytes]:
+    """``argv`` with stdout and stderr a pty (stdin /dev/null), as a user's terminal
+    would see it: (exit code, everything it wrote)."""
+    import os
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                            start_new_session=True, env=env, cwd=cwd)
+    os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the slave's last holder exited
+                    data = b""
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=10), bytes(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)

@@ -5,46 +5,14 @@ terminal by Orlop's ``-H`` client and by the real docker CLI, absent when piped.
 from __future__ import annotations
 
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 from orlop.client import APIClient
+from testsupport import run_on_pty
 
 from .conftest import Server
-
-
-def _on_pty(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, bytes]:
-    """``argv`` with stdout and stderr a pty (stdin /dev/null); all it wrote."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                            start_new_session=True, env=env, cwd=cwd)
-    os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                out += data
-            elif proc.poll() is not None:
-                break
-        return proc.wait(timeout=10), bytes(out)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_load_through_orlopd_reports_layers_unless_quiet(bbd: Server) -> None:
@@ -72,7 +40,7 @@ def test_load_through_orlopd_reports_layers_unless_quiet(bbd: Server) -> None:
     assert seen == []
 
     rmi()
-    code, out = _on_pty([*orlop, "load", "-i", str(archive)], env, bbd.dir)
+    code, out = run_on_pty([*orlop, "load", "-i", str(archive)], env, bbd.dir)
     assert code == 0, out
     assert b": Loading layer [" + b"=" * 50 + b"]" in out
     assert out.rstrip().splitlines()[-1] == b"Loaded image: busybox:latest"
@@ -81,7 +49,7 @@ def test_load_through_orlopd_reports_layers_unless_quiet(bbd: Server) -> None:
     if docker:
         rmi()
         denv = {**env, "DOCKER_HOST": bbd.host, "DOCKER_CONFIG": str(bbd.dir / "cfg")}
-        code, out = _on_pty([docker, "load", "-i", str(archive)], denv, bbd.dir)
+        code, out = run_on_pty([docker, "load", "-i", str(archive)], denv, bbd.dir)
         assert code == 0, out
         assert b"Loading layer" in out and b"Loaded image: busybox:latest" in out
         rmi()

@@ -8,47 +8,19 @@ stdout may carry the archive / the name)."""
 from __future__ import annotations
 
 import os
-import pty
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from harness import Orlop
+from testsupport import run_on_pty
 
 _BAR = b"\r\x1b[2K"
 
 
 def _on_pty(o: Orlop, *args: str, timeout: float = 60) -> tuple[int, bytes]:
-    """``orlop ARGS`` with stdout and stderr a pty (stdin /dev/null); all it wrote."""
-    master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "ORLOP_ROOT"}
-    proc = subprocess.Popen([sys.executable, "-m", "orlop", "--root", str(o.root), *args],
-                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                            start_new_session=True, env=env, cwd=o.cwd)
-    os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:  # EIO: the slave's last holder exited
-                    data = b""
-                if not data:
-                    break
-                out += data
-            elif proc.poll() is not None:
-                break
-        return proc.wait(timeout=10), bytes(out)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+    return run_on_pty([sys.executable, "-m", "orlop", "--root", str(o.root), *args], env,
+                      o.cwd, timeout)
 
 
 def test_import_and_load_show_progress_on_a_terminal_only(orlop: Orlop,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 MOUNT_FILES = frozenset({"etc/hostname", "etc/hosts", "etc/resolv.conf"})
@@ -45,36 +45,35 @@ def is_init_entry(parent_fd: int, name: str, rel: str, st: os.stat_result) -> bo
     return False
 
 
-def _empty_dir(parent_fd: int, name: str) -> bool:
+def _all_children(parent_fd: int, name: str, ok: Callable[[int, str], bool]) -> bool:
+    """Whether every entry of the directory ``name`` passes ``ok(dir_fd, child)`` (true
+    for an empty one); False when it cannot be opened as a directory without a link."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                      dir_fd=parent_fd)
     except OSError:
         return False
     try:
-        return not os.listdir(fd)
+        return all(ok(fd, child) for child in os.listdir(fd))
     finally:
         os.close(fd)
+
+
+def _empty_dir(parent_fd: int, name: str) -> bool:
+    return _all_children(parent_fd, name, lambda _fd, _child: False)
 
 
 def _only_init_entries(parent_fd: int, name: str) -> bool:
     """``etc`` holding nothing but the engine's entries (copied up only for them)."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     dir_fd=parent_fd)
-    except OSError:
-        return False
-    try:
-        for child in os.listdir(fd):
-            try:
-                st = os.stat(child, dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                return False
-            if not is_init_entry(fd, child, f"etc/{child}", st):
-                return False
-        return True
-    finally:
-        os.close(fd)
+
+    def engine_entry(fd: int, child: str) -> bool:
+        try:
+            st = os.stat(child, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            return False
+        return is_init_entry(fd, child, f"etc/{child}", st)
+
+    return _all_children(parent_fd, name, engine_entry)
 
 
 def ensure_mtab(upper: Path, lowers: Sequence[Path]) -> None:

@@ -26,12 +26,12 @@ from typing import IO, TYPE_CHECKING
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from orlop.errors import ConflictError, InvalidParameterError, VolumeInUseError
-from orlop.kernel.fdio import write_all
 from orlop.server.dashboard.appctx import ctx_of
 from orlop.server.dashboard.html import Markup, join, q, tag, url
 from orlop.server.dashboard.pages import BASE, error_page, html_errors
 from orlop.server.dashboard.security import CSRF_FIELD, HEADERS, check_csrf
 from orlop.server.errors import PayloadTooLargeError
+from orlop.server.pipefeed import feed
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
@@ -403,26 +403,6 @@ async def upload(request: web.Request) -> web.Response:
                 f"Uploaded {len(files)} file(s) into {folder}: {names}")
 
 
-async def _feed(ctx: ServerContext, chunks: AsyncIterator[bytes], wfd: int,
-                job: asyncio.Task[object]) -> None:
-    """Write the chunks to the engine's pipe as they arrive; once the engine stopped
-    (an error), read and drop the rest so the browser gets the answer, not a reset."""
-    open_w, total = True, 0
-    try:
-        async for chunk in chunks:
-            total += len(chunk)
-            if total > ctx.stream_limit:
-                raise PayloadTooLargeError(
-                    f"upload too large: the limit is {ctx.stream_limit} bytes")
-            if open_w and not job.done():
-                try:
-                    await ctx.run(functools.partial(write_all, wfd, chunk))
-                except BrokenPipeError:
-                    open_w = False
-    finally:
-        os.close(wfd)
-
-
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(1 << 20):
         yield chunk
@@ -449,7 +429,7 @@ async def import_(request: web.Request) -> web.Response:
 
     job: asyncio.Task[object] = asyncio.get_running_loop().create_task(ctx.call(run))
     try:
-        await _feed(ctx, _chunks(part), wfd, job)
+        await feed(ctx, _chunks(part), wfd, job, what="upload")
     finally:
         await asyncio.wait([job])
         with contextlib.suppress(BaseException):

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from orlop.errors import InvalidParameterError
-from orlop.kernel.fdio import write_all
 from orlop.server.context import ctx_of
 from orlop.server.headers import api_version
+from orlop.server.pipefeed import feed
 from orlop.server.wire import (
     archive_path,
     json_body,
@@ -201,23 +201,9 @@ async def import_volume(request: web.Request) -> web.Response:
             e.volume_import(name, stream, force=force)
 
     job = loop.create_task(ctx.call(run))
-    open_w = True
-    total = 0
     try:
-        async for chunk in request.content.iter_chunked(1 << 20):
-            total += len(chunk)
-            if total > ctx.stream_limit:
-                from orlop.server.errors import PayloadTooLargeError
-
-                raise PayloadTooLargeError(
-                    f"request body too large: the limit is {ctx.stream_limit} bytes")
-            if open_w and not job.done():
-                try:
-                    await ctx.run(functools.partial(write_all, wfd, chunk))
-                except BrokenPipeError:
-                    open_w = False
+        await feed(ctx, request.content.iter_chunked(1 << 20), wfd, job)
     finally:
-        os.close(wfd)  # EOF for the engine (or EPIPE's end, when it stopped early)
         await asyncio.wait([job])
         job.exception()  # retrieved here: an upload error raised above takes precedence
     job.result()
