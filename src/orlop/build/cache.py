@@ -24,9 +24,10 @@ def is_step_image(config: dict[str, Any]) -> bool:
     return bool(config.get("parent")) and isinstance(config.get("container_config"), dict)
 
 
-def prune(engine: Engine, *, all_: bool = False) -> dict[str, Any]:
-    """``POST /build/prune``: Docker's answer shape (``CachesDeleted``,
-    ``SpaceReclaimed``).  ``all_`` changes nothing: every step image is unused cache."""
+def prune(engine: Engine, *, all_: bool = False) -> tuple[list[str], int]:
+    """Remove the unused step images: (their ids, bytes reclaimed); ``POST /build/prune``'s
+    answer is built from them in wire/prune.py.  ``all_`` changes nothing: every step
+    image is unused cache."""
     store = engine.images
     images = store.list()
     sizes = {img.id: img.size for img in images}
@@ -47,7 +48,7 @@ def prune(engine: Engine, *, all_: bool = False) -> dict[str, Any]:
             parent = str(img.config.get("parent") or "")
             with contextlib.suppress(KeyError):
                 reclaimed += max(0, img.size - sizes.get(parent, img.size))
-    return {"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+    return deleted, reclaimed
 
 
 __all__ = ["is_step_image", "prune"]

@@ -1,4 +1,5 @@
-"""Docker's prune reports (``POST /containers/prune``, ``/volumes/prune``): what the
+"""Docker's prune reports (``POST /containers/prune``, ``/volumes/prune``, ``/networks/prune``,
+``/build/prune``): what the
 engine removed (engine/prune.py), in the shape both faces send or print."""
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ def volumes_from_report(report: Mapping[str, Any]) -> tuple[list[str], int]:
     return list(report.get("VolumesDeleted") or []), int(report.get("SpaceReclaimed") or 0)
 
 
+def build_cache_report(deleted: list[str], reclaimed: int) -> dict[str, Any]:
+    """``POST /build/prune``'s answer (``docker builder prune``, ``system prune``)."""
+    return {"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+
 def networks_report(deleted: list[str]) -> dict[str, Any]:
     """``POST /networks/prune``'s answer."""
     return {"NetworksDeleted": deleted}
 
 
-__all__ = ["networks_report", "prune_containers", "volumes_from_report", "volumes_report"]
+__all__ = ["build_cache_report", "networks_report", "prune_containers", "volumes_from_report",
+           "volumes_report"]

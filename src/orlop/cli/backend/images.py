@@ -79,8 +79,9 @@ class LocalImages:
 
     def build_prune(self, all_: bool = False) -> dict[str, Any]:
         from orlop.build.cache import prune
+        from orlop.wire.prune import build_cache_report
 
-        return prune(self.engine, all_=all_)
+        return build_cache_report(*prune(self.engine, all_=all_))
 
 
     def image_pull(self, ref: str, platform: str, progress: Progress) -> dict[str, Any]:

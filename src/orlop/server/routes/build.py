@@ -118,11 +118,12 @@ async def prune(request: web.Request) -> web.Response:
     """``POST /build/prune``: the build cache (the untagged step images no container
     uses); what ``docker system prune`` and ``docker builder prune`` call."""
     from orlop.build.cache import prune as prune_cache
+    from orlop.wire.prune import build_cache_report
 
     ctx = ctx_of(request)
     all_ = _flag(request, "all")
-    result = await ctx.call(lambda e: prune_cache(e, all_=all_))
-    return json_response(result)
+    deleted, reclaimed = await ctx.call(lambda e: prune_cache(e, all_=all_))
+    return json_response(build_cache_report(deleted, reclaimed))
 
 
 def register(routes: Routes) -> None:
