@@ -355,3 +355,22 @@ def test_build_add_url_fetches_names_caches_and_never_unpacks(bb: Orlop,
     res = bb("build", str(dead))
     assert res.returncode != 0 and 'Get "http://127.0.0.1:9/x"' in res.stderr, res.stderr
     assert not [p for p in (bb.root / "tmp").iterdir() if p.name.startswith("build-")]
+
+
+def test_build_source_symlinks_are_followed_inside_the_context_only(bb: Orlop) -> None:
+    """A context symlink to /etc/hostname means CONTEXT/etc/hostname (moby's
+    FollowSymlinkInScope), for a named source and a glob match alike: nothing of the
+    host's file reaches the image, and the copy keeps the source's name."""
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nCOPY *.txt /out/\nCOPY a.txt /out2/\n",
+                        "etc/hostname": "in the context\n"}, "links")
+    (ctx / "a.txt").symlink_to("/etc/hostname")
+    bb.ok("build", "-t", "links", str(ctx))
+    assert bb.ok("run", "--rm", "links", "cat", "/out/a.txt", "/out2/a.txt") == \
+        "in the context\n" * 2
+    (ctx / "etc" / "hostname").unlink()
+    res = bb("build", "--no-cache", str(ctx))
+    assert res.returncode != 0 and "no source files were specified" in res.stderr
+    ctx.joinpath("Dockerfile").write_text("FROM busybox\nCOPY a.txt /x\n")
+    res = bb("build", "--no-cache", str(ctx))
+    assert res.returncode != 0 and "stat a.txt: file does not exist" in res.stderr
+    assert _containers(bb) == []

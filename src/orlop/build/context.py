@@ -49,21 +49,38 @@ class BuildContext:
             raise InvalidParameterError(
                 f"{cmd} failed: forbidden path outside the build context: {src} ()")
         if any(ch in _GLOB for ch in clean):
-            found = [(os.path.join(self.root, rel), rel) for rel in self._glob(clean)]
+            found = [(host, rel) for rel in self._glob(clean)
+                     if (host := self._in_scope(rel)) is not None]
             if not found:
                 raise InvalidParameterError(f"{cmd} failed: no source files were specified")
             return found
-        host = os.path.join(self.root, clean) if clean != "." else self.root
-        real = os.path.realpath(host)
-        root = os.path.realpath(self.root)
-        if real != root and not real.startswith(root + "/"):
-            raise InvalidParameterError(
-                f"{cmd} failed: forbidden path outside the build context: {src} ()")
-        if not os.path.lexists(host) or (clean != "." and self.ignore.excluded(clean)):
+        host = self._in_scope(clean)
+        if host is None or (clean != "." and self.ignore.excluded(clean)):
             raise InvalidParameterError(
                 f"{cmd} failed: file not found in build context or excluded by "
                 f".dockerignore: stat {src}: file does not exist")
-        return [(real, clean)]
+        return [(host, clean)]
+
+    def _in_scope(self, rel: str) -> str | None:
+        """The host path ``rel`` names in the context, its symlinks followed *inside* the
+        context as moby's FollowSymlinkInScope does (a link to /etc/passwd means
+        CONTEXT/etc/passwd), resolved by openat2(RESOLVE_IN_ROOT) on the context's fd;
+        None where nothing is there."""
+        from orlop.kernel.safepath import open_in_root
+
+        root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = open_in_root(root_fd, rel)
+        except OSError:  # ENOENT, ENOTDIR, ELOOP: not in the context
+            return None
+        finally:
+            os.close(root_fd)
+        try:
+            # The name the kernel keeps for the object found (inside the context by
+            # construction); the copy reads it next, in this same build.
+            return os.readlink(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
 
     def _glob(self, pattern: str) -> list[str]:
         parts = pattern.split("/")

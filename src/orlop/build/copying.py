@@ -131,7 +131,7 @@ class FileSteps(StepBase):
                     ops.append(CopyOp(host, rel, dest.rstrip("/") or "/", "", archive=True))
                 elif dest_exists_dir:
                     ops.append(CopyOp(host, rel, dest.rstrip("/") or "/",
-                                      posixpath.basename(host)))
+                                      posixpath.basename(rel or host)))
                 else:
                     parent, _, name = dest.rpartition("/")
                     ops.append(CopyOp(host, rel, parent or "/", name))
