@@ -147,19 +147,11 @@ def _rebase(name: str, old: str, new: str) -> str | None:
 def rebase_entries(src: IO[bytes], out: IO[bytes], old: str, new: str) -> None:
     """Copy the tar ``src`` to ``out`` with every name below ``old`` renamed below
     ``new`` (``old`` empty: names at the top; ``new`` empty: the root entry dropped)."""
-    try:
-        tin = tarfile.open(fileobj=src, mode="r|")
-    except tarfile.TarError as err:
-        raise InvalidArchiveError(f"invalid tar archive: {err}") from err
+    from orlop.archive.extract import iter_members
+
     tout = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
     try:
-        while True:
-            try:
-                member = tin.next()
-            except tarfile.TarError as err:
-                raise InvalidArchiveError(f"invalid tar archive: {err}") from err
-            if member is None:
-                break
+        for tin, member in iter_members(src):
             name = _rebase(member.name, old, new)
             if name is None:
                 continue
