@@ -2,12 +2,15 @@
 """Cost of a container's network: `name: value unit` lines.
 
     run_rm_none_median:      `orlop run --rm --network none busybox true`
-    run_rm_bridge_median:    `orlop run --rm busybox true` (the default bridge)
+    run_rm_bridge_median:    `orlop run --rm busybox true` (the default bridge, with the
+                             root's warm namespace pool: engine/net/pool.py)
     bridge_added:            their difference (the goal is <= 25 ms)
-    netavark_setup_median:   one netavark setup of the bridge alone, from Orlop's JSON
-    netavark_teardown_median: its teardown
+    run_rm_bridge_cold_median / bridge_cold_added: the same with the pool off
+                             (ORLOP_NET_POOL=0: netavark sets up each namespace)
 
-Runs alternate between the two modes on one temporary root.  Where Podman is installed
+Runs alternate between the modes on one temporary root (none, bridge, none, cold
+bridge, ...).  Before the timed runs the pool is given the moment it needs to fill once
+(as a user's second `run` a second after the first finds it).  Where Podman is installed
 the same pair is measured for it (`podman run --rm --network none|bridge`) and printed
 beside Orlop's, as Podman also uses netavark.  No traffic leaves the machine.
 
@@ -46,6 +49,27 @@ def pair(make: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]
     return statistics.median(none) * 1000, statistics.median(bridge) * 1000
 
 
+def orlop_modes(orlop: list[str], root: Path, runs: int, env: dict[str, str]
+                ) -> dict[str, float]:
+    """none / bridge with the pool / bridge without it, interleaved."""
+    cold_env = {**env, "ORLOP_NET_POOL": "0"}
+    none_argv = [*orlop, "run", "--rm", "--network", "none", "busybox", "true"]
+    bridge_argv = [*orlop, "run", "--rm", "busybox", "true"]
+    timed(none_argv, env)
+    timed(bridge_argv, env)  # starts the root's keeper
+    pool = root.parent / "run" / "netpool"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(list(pool.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    times: dict[str, list[float]] = {"none": [], "bridge": [], "cold": []}
+    for _ in range(runs):
+        times["none"].append(timed(none_argv, env))
+        times["bridge"].append(timed(bridge_argv, env))
+        times["none"].append(timed(none_argv, env))
+        times["cold"].append(timed(bridge_argv, cold_env))
+    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -54,13 +78,18 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="orlop-bench-net-"))
     root = base / "root"
     try:
-        orlop = [sys.executable, "-m", "orlop", "--root", str(root)]
+        orlop = [sys.executable, "-m", "orlop", "--root", str(root), "--run-root",
+                 str(base / "run")]
         subprocess.run([*orlop, "import", str(REPO / ".cache" / "busybox.tar"),
                         "busybox:latest"], check=True, env=env, stdout=subprocess.DEVNULL)
-        none, bridge = pair([*orlop, "run", "--rm"], args.runs, env)
+        t = orlop_modes(orlop, root, args.runs, env)
+        none, bridge = t["none"], t["bridge"]
         print(f"run_rm_none_median: {none:.1f} ms")
         print(f"run_rm_bridge_median: {bridge:.1f} ms")
         print(f"bridge_added: {bridge - none:.1f} ms")
+        print(f"run_rm_bridge_cold_median: {t['cold']:.1f} ms")
+        print(f"bridge_cold_added: {t['cold'] - none:.1f} ms")
+        print(f"load_average: {os.getloadavg()[0]:.2f}")
         # Only with a local busybox: a missing image would make podman pull from a registry.
         if shutil.which("podman") and subprocess.run(
                 ["podman", "image", "exists", "busybox:latest"], env=env,

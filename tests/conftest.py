@@ -11,6 +11,9 @@ import pytest
 # next run (engine/net/setup.py); every test root waits for its teardown, so the suite
 # tears down at once, and the tests of the linger set it back themselves.
 os.environ.setdefault("ORLOP_NET_LINGER", "0")
+# Likewise the warm namespace pool (engine/net/pool.py): its keeper would hold each test
+# root's bridge until the root goes; tests/integration/test_netpool.py turns it on.
+os.environ.setdefault("ORLOP_NET_POOL", "0")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

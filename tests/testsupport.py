@@ -132,6 +132,7 @@ def release_networks(root: Path) -> None:
     import os
     import sys
 
+    stop_keeper(root)
     netns = root / "run" / "netns"
     if not netns.is_dir() or not os.listdir(netns):
         return
@@ -142,6 +143,30 @@ def release_networks(root: Path) -> None:
     if ids:
         subprocess.run([sys.executable, "-m", "orlop", "--root", str(root), "rm", "-f", *ids],
                        capture_output=True, check=False, env=env, timeout=120)
+
+
+def keeper_pid(root: Path) -> int:
+    """The pid of ``root``'s warm namespace keeper (engine/net/pool.py), 0 if none runs."""
+    try:
+        pid = int((root / "run" / "netpool" / "keeper.lock").read_text().split()[0])
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pid if b"keeper_main" in cmd and str(root).encode() in cmd else 0
+
+
+def stop_keeper(root: Path, timeout: float = 30) -> None:
+    """Stop the keeper a test started (SIGTERM: it tears down what it holds) and wait
+    until it is gone with its directory."""
+    import os
+    import signal
+
+    pid = keeper_pid(root)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        until(lambda: not os.path.exists(f"/proc/{pid}"), timeout)
+    until(lambda: not (root / "run" / "netpool").exists(), 5)
 
 
 def network_leftovers(root: Path) -> list[str]:
@@ -169,6 +194,8 @@ def network_leftovers(root: Path) -> list[str]:
     except sqlite3.Error:
         return []  # no networks table: this root never had a network
     out = [f"interface {iface}" for iface, _ in rows if os.path.exists(f"/sys/class/net/{iface}")]
+    if keeper_pid(root) or (root / "run" / "netpool").exists():
+        out.append(f"namespace keeper {keeper_pid(root)} or its directory")
     if rows:
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True,
                                check=False).stdout

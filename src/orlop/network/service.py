@@ -289,8 +289,7 @@ class NetworkService:
             raise ConflictError(
                 f"endpoint with name {container_name} already exists in network {n.name}")
         subnet = ipam.parse_subnet(n.subnet)
-        used = {r["ip"] for r in conn.execute("SELECT ip FROM endpoints WHERE network_id = ?",
-                                              (n.id,))}
+        used = _used_ips(conn, n.id)
         if req.ip:
             ip = ipam.parse_ip(req.ip)
             if ip not in subnet:
@@ -355,10 +354,64 @@ class NetworkService:
         with self.db.read() as conn:
             return [_row_endpoint(r) for r in conn.execute("SELECT * FROM endpoints")]
 
+    # --- the warm pool's addresses (engine/net/pool.py) ---------------------------------
+
+    def reserve_slot(self, network_id: str, slot: str) -> Endpoint:
+        """An address for a namespace the pool sets up ahead of time (as ``eth0``)."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT * FROM networks WHERE id = ?", (network_id,)).fetchone()
+            if row is None:
+                raise NetworkNotFoundError(network_id)
+            n = _row_network(row)
+            ip = ipam.next_address(ipam.parse_subnet(n.subnet),
+                                   ipaddress.IPv4Address(n.gateway),
+                                   ipam.parse_subnet(n.ip_range) if n.ip_range else None,
+                                   _used_ips(conn, n.id))
+            mac = ipam.mac_from_ip(ip)
+            conn.execute("INSERT INTO netpool (slot, network_id, ip, mac) VALUES (?,?,?,?)",
+                         (slot, n.id, str(ip), mac))
+        return Endpoint(container_id=slot, network_id=n.id, endpoint_id=slot, ip=str(ip),
+                        mac=mac)
+
+    def adopt_slot(self, container_id: str, network_id: str, slot: str) -> Endpoint | None:
+        """Give the container's endpoint the slot's address (and free the one create
+        chose), in one transaction; None if the slot is no longer reserved (its keeper
+        died and a sweep freed the address: the namespace must not be used)."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT ip, mac FROM netpool WHERE slot = ? AND network_id = ?",
+                               (slot, network_id)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM netpool WHERE slot = ?", (slot,))
+            cur = conn.execute("UPDATE endpoints SET ip = ?, mac = ? WHERE container_id = ? "
+                               "AND network_id = ?", (row["ip"], row["mac"], container_id,
+                                                      network_id))
+            if cur.rowcount != 1:
+                raise ConflictError(f"container {container_id} has no endpoint on network "
+                                    f"{network_id}")
+            ep = conn.execute("SELECT * FROM endpoints WHERE container_id = ? AND "
+                              "network_id = ?", (container_id, network_id)).fetchone()
+        return _row_endpoint(ep)
+
+    def drop_slots(self, slots: Iterable[str] | None = None) -> None:
+        """Free pool addresses: these slots, or every one (no keeper is running)."""
+        with self.db.write() as conn:
+            if slots is None:
+                conn.execute("DELETE FROM netpool")
+            else:
+                conn.executemany("DELETE FROM netpool WHERE slot = ?", [(s,) for s in slots])
+
     def set_mac(self, container_id: str, network_id: str, mac: str) -> None:
         with self.db.write() as conn:
             conn.execute("UPDATE endpoints SET mac = ? WHERE container_id = ? AND "
                          "network_id = ?", (mac, container_id, network_id))
+
+
+def _used_ips(conn: sqlite3.Connection, network_id: str) -> set[str]:
+    """The addresses taken on a network: its endpoints' and the warm pool's."""
+    return {r["ip"] for r in conn.execute(
+        "SELECT ip FROM endpoints WHERE network_id = ? UNION "
+        "SELECT ip FROM netpool WHERE network_id = ?", (network_id, network_id))}
 
 
 def resolve_requests(mode: str, requests: Iterable[EndpointRequest]) -> list[EndpointRequest]:

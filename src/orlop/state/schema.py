@@ -130,6 +130,19 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX endpoints_network ON endpoints(network_id);
     """,
+    # 3 -> 4: the warm pool (engine/net/pool.py): addresses of namespaces set up ahead of
+    # time on the default bridge.  Not endpoints (no container owns them yet): a start
+    # adopts one by deleting its row and moving the address to its own endpoint in one
+    # transaction; allocation treats both tables as taken.
+    """
+    CREATE TABLE netpool (
+        slot       TEXT PRIMARY KEY,         -- 64 hex, netavark's container id for it
+        network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        ip         TEXT NOT NULL,
+        mac        TEXT NOT NULL,
+        UNIQUE (network_id, ip)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,7 +28,7 @@ def reconcile(svc: Services) -> None:
     config = svc.config
     rows = svc.containers.live()
     if not rows and not inflight.dead_markers(config.root) and not os.path.isdir(
-            config.run_root / "netns"):
+            config.run_root / "netns") and not os.path.isdir(config.run_root / "netpool"):
         return  # nothing live, nothing interrupted: the common case costs one query
     from orlop.engine.containers.procio import is_locked
     from orlop.engine.containers.remove import remove, remove_half_created
@@ -64,6 +64,10 @@ def reconcile(svc: Services) -> None:
         from orlop.engine.net.setup import sweep
 
         sweep(config, lambda cid: not is_locked(config.run_root, cid))
+    if os.path.isdir(config.run_root / "netpool"):  # a keeper, alive or killed
+        from orlop.engine.net.pool import sweep as sweep_pool
+
+        sweep_pool(config, svc.networks)
     for cid in removed:
         with contextlib.suppress(OrlopError):
             c = svc.containers.resolve(cid)

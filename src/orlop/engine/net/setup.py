@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from orlop.config import EngineConfig
 from orlop.engine.models import Container
 from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
-from orlop.network.model import PortMapping
+from orlop.network.model import Endpoint, PortMapping
 
 if TYPE_CHECKING:
     from orlop.engine.store import ContainerStore
@@ -108,7 +108,7 @@ def _taken_ports(config: EngineConfig) -> set[tuple[int, str]]:
 def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerStore,
            c: Container) -> Attachment:
     """Make the container's network ready before its runtime starts."""
-    from orlop.network import files, netavark, ports
+    from orlop.network import files, ports
 
     hc = c.host_config
     mode = hc.network_mode or "default"
@@ -136,10 +136,32 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
                              hc.publish_all)
     netns_dir(cfg).mkdir(parents=True, exist_ok=True, mode=0o700)
     detach(cfg, c.id)  # what a previous run of this container may have left
-    mappings = ports.allocate(wanted, _taken_ports(cfg))
-    doc = netavark.options_json(c.id, c.name, endpoints, mappings, hc.dns or [])
-    from orlop.kernel.netns import new_netns_fd
+    poolable = not wanted and _poolable(endpoints)
+    warm, keeper = _take_warm(cfg, networks, c, endpoints) if poolable else (None, True)
+    if warm is not None:
+        endpoints = warm
+    else:
+        mappings = ports.allocate(wanted, _taken_ports(cfg))
+        _setup(cfg, networks, c, endpoints, mappings)
+        if not keeper:  # after this start's own setup, which it would otherwise delay
+            from orlop.engine.net.poolwire import spawn_keeper
 
+            spawn_keeper(cfg)
+    first: Network = endpoints[0][0]
+    aliases = [a for _n, ep in endpoints for a in ep.aliases]
+    hosts = files.hosts_file(hostname, c.config.domainname, [endpoints[0][1].ip], aliases,
+                             _extra_hosts(hc.extra_hosts, first.gateway))
+    path = f"/proc/{os.getpid()}/fd/{HELD[c.id]}"
+    return Attachment(path, hostname, hosts, resolv_for(c, [n for n, _ep in endpoints]))
+
+
+def _setup(cfg: EngineConfig, networks: NetworkService, c: Container,
+           endpoints: list[tuple[Network, Endpoint]], mappings: list[PortMapping]) -> None:
+    """A new namespace for the container, set up by netavark (the cold path)."""
+    from orlop.kernel.netns import new_netns_fd
+    from orlop.network import netavark
+
+    doc = netavark.options_json(c.id, c.name, endpoints, mappings, c.host_config.dns or [])
     fd = new_netns_fd()
     HELD[c.id] = fd
     path = f"/proc/{os.getpid()}/fd/{fd}"
@@ -154,11 +176,50 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
         mac = macs.get(netavark.key(n))
         if mac and mac != ep.mac:
             networks.set_mac(c.id, n.id, mac)
-    first: Network = endpoints[0][0]
-    aliases = [a for _n, ep in endpoints for a in ep.aliases]
-    hosts = files.hosts_file(hostname, c.config.domainname, [endpoints[0][1].ip], aliases,
-                             _extra_hosts(hc.extra_hosts, first.gateway))
-    return Attachment(path, hostname, hosts, resolv_for(c, [n for n, _ep in endpoints]))
+
+
+def _poolable(endpoints: Sequence[tuple[Network, Endpoint]]) -> bool:
+    """Whether a warm namespace is exactly what this container's own setup would make:
+    one endpoint, on the default bridge, with a pool address and Docker's MAC for it
+    (no --mac-address), no published ports (checked by the caller)."""
+    from orlop.network.ipam import mac_from_ip, parse_ip
+
+    if len(endpoints) != 1:
+        return False
+    n, ep = endpoints[0]
+    return (n.predefined and not ep.static_ip and ep.position == 0
+            and ep.mac == mac_from_ip(parse_ip(ep.ip)))
+
+
+def _take_warm(cfg: EngineConfig, networks: NetworkService, c: Container,
+               endpoints: list[tuple[Network, Endpoint]]
+               ) -> tuple[list[tuple[Network, Endpoint]] | None, bool]:
+    """A namespace from the root's keeper (engine/net/pool.py), its address moved to the
+    container's endpoint, and whether a keeper runs (or the pool is off); no namespace
+    when the pool is off, has none ready, or the slot is no longer reserved."""
+    from orlop.engine.net import poolwire
+
+    if poolwire.pool_size() <= 0:
+        return None, True
+    n = endpoints[0][0]
+    taken, alive = poolwire.take(cfg, n.id)
+    if taken is None:
+        return None, alive
+    try:
+        ep = networks.adopt_slot(c.id, n.id, taken.slot)
+    except BaseException:
+        os.close(taken.fd)
+        raise
+    if ep is None:
+        os.close(taken.fd)
+        return None, True
+    from orlop.network import netavark
+
+    HELD[c.id] = taken.fd
+    path = f"/proc/{os.getpid()}/fd/{taken.fd}"
+    doc = netavark.options_json(c.id, c.name, [(n, ep)], [], c.host_config.dns or [])
+    _write_state(cfg, c.id, {**doc, HOLDER: path})
+    return [(n, ep)], True
 
 
 def resolv_for(c: Container, nets: Sequence[Network]) -> str:
@@ -223,7 +284,7 @@ def detach(config: EngineConfig, cid: str) -> None:
     if claimed is None:
         _release(cid)
         return
-    _teardown_claimed(config, cid, claimed)
+    teardown_claimed(config, cid, claimed)
 
 
 def detach_later(config: EngineConfig, cid: str) -> None:
@@ -239,7 +300,7 @@ def detach_later(config: EngineConfig, cid: str) -> None:
         _release(cid)
         return
     if threading.active_count() > 1:
-        _teardown_claimed(config, cid, claimed)
+        teardown_claimed(config, cid, claimed)
         return
     r, w = os.pipe()
     child = os.fork()
@@ -264,7 +325,7 @@ def detach_later(config: EngineConfig, cid: str) -> None:
                     if fd != null:
                         os.dup2(null, fd)
                 _linger(cid, mine, doc)
-                _teardown_claimed(config, cid, mine, doc)
+                teardown_claimed(config, cid, mine, doc)
             os._exit(0)
         except BaseException:
             code = 1
@@ -352,7 +413,7 @@ def _claim(config: EngineConfig, cid: str) -> Path | None:
     return claimed
 
 
-def _teardown_claimed(config: EngineConfig, cid: str, claimed: Path,
+def teardown_claimed(config: EngineConfig, cid: str, claimed: Path,
                       doc: dict[str, Any] | None = None) -> None:
     """netavark teardown with the claimed JSON (``doc``: as read before, if the file
     may be gone); with the root deleted, netavark's config goes to a temporary

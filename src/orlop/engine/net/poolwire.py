@@ -1,0 +1,119 @@
+"""How a start asks its root's namespace keeper (engine/net/pool.py) for a warm namespace.
+
+The keeper sets up namespaces on the default bridge ahead of time, so a ``run`` that
+publishes nothing does not wait for netavark (70-100 ms of iptables calls here).  The
+socket is an abstract one named after the run root: nothing on disk to leave behind or
+to clean after a kill -9, and the name dies with the keeper.  The keeper checks the
+peer's credentials (only its own user).  One request line; one reply line, with the
+namespace's descriptor attached (SCM_RIGHTS) when it had one ready.
+
+Kept small: this is on the start path of every bridge container (a CLI start-up cost).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from orlop.config import EngineConfig
+
+# Warm namespaces a keeper keeps ready ($ORLOP_NET_POOL; 0 turns the pool off, as the
+# test suite does outside the pool's own tests) and how long it stays without a taker
+# ($ORLOP_NET_POOL_IDLE seconds).
+POOL_SIZE = 2
+IDLE_SECONDS = 60.0
+REPLY_TIMEOUT = 1.0
+
+
+class Taken:
+    """A namespace handed over: the keeper's slot (its address reservation), the
+    descriptor (now this process's, close-on-exec), and the slot's address."""
+
+    __slots__ = ("fd", "ip", "mac", "slot")
+
+    def __init__(self, slot: str, ip: str, mac: str, fd: int) -> None:
+        self.slot, self.ip, self.mac, self.fd = slot, ip, mac, fd
+
+
+def pool_size() -> int:
+    raw = os.environ.get("ORLOP_NET_POOL")
+    try:
+        return POOL_SIZE if raw is None else min(max(int(raw), 0), 16)
+    except ValueError:
+        return POOL_SIZE
+
+
+def idle_seconds() -> float:
+    raw = os.environ.get("ORLOP_NET_POOL_IDLE")
+    try:
+        return IDLE_SECONDS if raw is None else min(max(float(raw), 1.0), 3600.0)
+    except ValueError:
+        return IDLE_SECONDS
+
+
+def address(config: EngineConfig) -> bytes:
+    """The keeper's abstract socket name for this run root."""
+    digest = hashlib.sha256(str(config.run_root).encode()).hexdigest()[:32]
+    return b"\0orlop-netpool-" + digest.encode()
+
+
+def pool_dir(config: EngineConfig) -> Path:
+    return config.run_root / "netpool"
+
+
+def take(config: EngineConfig, network_id: str) -> tuple[Taken | None, bool]:
+    """(a warm namespace on ``network_id`` or None, whether a keeper answered)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        try:
+            sock.connect(address(config))
+        except OSError:
+            return None, False
+        sock.settimeout(REPLY_TIMEOUT)
+        try:
+            sock.sendall(f"take {network_id}\n".encode())
+            data, fds, _flags, _addr = socket.recv_fds(sock, 4096, 1,
+                                                       socket.MSG_CMSG_CLOEXEC)
+        except OSError:
+            return None, True
+        try:
+            reply = json.loads(data) if data.strip() else {}
+        except ValueError:
+            reply = {}
+        if not fds:
+            return None, True
+        if not isinstance(reply, dict) or not reply.get("slot"):
+            for fd in fds:
+                os.close(fd)
+            return None, True
+        for extra in fds[1:]:
+            os.close(extra)
+        return Taken(str(reply["slot"]), str(reply.get("ip", "")), str(reply.get("mac", "")),
+                     fds[0]), True
+    finally:
+        sock.close()
+
+
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from orlop.engine.net.pool import keeper_main; keeper_main(sys.argv[2:])")
+
+
+def spawn_keeper(config: EngineConfig) -> None:
+    """Start this root's keeper, detached (``setsid -f``: reparented at once, so neither
+    the CLI, a monitor waiting for its container, nor orlopd has a child to reap).  A
+    second keeper for the same root finds the first one's lock and leaves."""
+    import orlop
+
+    src = str(Path(orlop.__file__).resolve().parents[1])
+    try:
+        subprocess.run(["setsid", "-f", sys.executable, "-I", "-c", _BOOT, src,
+                        str(config.root), str(config.run_root)],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, close_fds=True, check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # no keeper: every start sets up its own namespace, as before
