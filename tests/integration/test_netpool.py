@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -100,10 +101,21 @@ def test_a_run_takes_a_warm_namespace_and_adopts_its_address(bb: Orlop) -> None:
 def test_ports_and_other_networks_set_up_their_own(bb: Orlop) -> None:
     bb.ok("run", "--rm", "busybox", "true", env=POOL)
     ready = _warm(bb)
-    out = bb.ok("run", "--rm", "-p", "127.0.0.1::80", "busybox", "sh", "-c",
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    out = bb.ok("run", "--rm", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
                 "ip -4 -o addr show eth0 | awk '{print $4}'", env=POOL)
     assert out.split("/")[0] not in ready.values()
     assert _ready(bb) == ready  # untouched
+
+    def nat() -> str:
+        return subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
+                              text=True, check=False).stdout
+
+    # Its teardown was handed to the keeper (no fork in the CLI): the port's rules go.
+    assert until(lambda: f"--dport {port} " not in nat(), 10)
+    assert not list((bb.root / "run" / "netns").glob("*"))
     bb.ok("network", "create", "--internal", "poolnet")
     out = bb.ok("run", "--rm", "--network", "poolnet", "busybox", "sh", "-c",
                 "ip -4 -o addr show eth0 | awk '{print $4}'", env=POOL)

@@ -4,7 +4,9 @@ nothing starts without waiting for netavark.
 
 Why a process: a namespace lives as long as a descriptor names it (kernel/netns.py:
 never a mount), so something must hold the ready ones between two commands; the keeper
-is that holder and hands one over by SCM_RIGHTS (engine/net/poolwire.py).
+is that holder and hands one over by SCM_RIGHTS on ``RUNROOT/netpool/keeper.sock``
+(engine/net/poolwire.py).  It also takes over the teardown of an exiting container's
+namespace from a foreground CLI, which then need not fork a child for it.
 
 The pieces, and why each is safe:
 - Addresses: each ready namespace has a row in ``netpool`` (its slot id, address and
@@ -52,6 +54,7 @@ from orlop.network.model import Endpoint, Network
 
 LOCK_NAME = "keeper.lock"
 RETRY_SECONDS = 5.0  # after a failed set-up (netavark missing, no addresses left)
+REFILL_DELAY = 0.25  # after a take, before setting up the next namespace
 
 
 class Ready:
@@ -99,7 +102,7 @@ def _remove_dir(config: EngineConfig) -> None:
     """Last step of a keeper's exit or a repair, with the lock still held: a directory
     that exists means 'a keeper may be alive', which the next command checks."""
     d = poolwire.pool_dir(config)
-    for name in ("keeper.log", LOCK_NAME):
+    for name in ("keeper.log", poolwire.SOCKET_NAME, LOCK_NAME):
         with contextlib.suppress(OSError):
             os.unlink(d / name)
     with contextlib.suppress(OSError):
@@ -130,7 +133,8 @@ def sweep(config: EngineConfig, networks: Any) -> None:
 
 
 class Keeper:
-    """The process's state: the ready namespaces and the refill thread."""
+    """The process's state: the ready namespaces, the teardowns handed over, and one
+    worker thread that does both kinds of netavark work (teardowns first)."""
 
     def __init__(self, config: EngineConfig, networks: Any, size: int, idle: float) -> None:
         self.config = config
@@ -138,12 +142,14 @@ class Keeper:
         self.size = size
         self.idle = idle
         self.ready: list[Ready] = []
+        self.jobs: list[tuple[str, Path, dict[str, Any]]] = []  # teardowns handed over
         self.mutex = threading.Lock()
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.last_take = time.monotonic()
+        self.failed_at = -RETRY_SECONDS
 
-    # --- filling -------------------------------------------------------------------
+    # --- the worker ----------------------------------------------------------------
 
     def _make(self, n: Network) -> Ready:
         from orlop.kernel.netns import new_netns_fd
@@ -167,22 +173,32 @@ class Keeper:
             raise
         return Ready(n, ep, fd, path, doc)
 
-    def refill(self) -> None:
+    def _next_job(self) -> tuple[str, Path, dict[str, Any]] | None:
+        with self.mutex:
+            return self.jobs.pop(0) if self.jobs else None
+
+    def work(self) -> None:
+        """Teardowns as they come; a refill once the last take is REFILL_DELAY old (the
+        taker's own start goes first on a small machine)."""
         while not self.stop.is_set():
-            try:
-                n = self.networks.default()
-                while not self.stop.is_set() and len(self.ready) < self.size:
-                    r = self._make(n)
-                    with self.mutex:
-                        if self.stop.is_set():
-                            self._drop(r)
-                            break
-                        self.ready.append(r)
-            except Exception as err:  # logged: the pool is an optimisation
-                print(f"orlop netpool: set-up failed: {err}", file=sys.stderr, flush=True)
-                self.wake.wait(RETRY_SECONDS)
-            self.wake.wait(1.0)
             self.wake.clear()
+            job = self._next_job()
+            if job is not None:
+                teardown_claimed(self.config, *job)
+                continue
+            now = time.monotonic()
+            due = max(self.last_take + REFILL_DELAY, self.failed_at + RETRY_SECONDS)
+            if len(self.ready) < self.size and now >= due:
+                try:
+                    r = self._make(self.networks.default())
+                except Exception as err:  # logged: the pool is an optimisation
+                    print(f"orlop netpool: set-up failed: {err}", file=sys.stderr, flush=True)
+                    self.failed_at = time.monotonic()
+                    continue
+                with self.mutex:
+                    self.ready.append(r)
+                continue
+            self.wake.wait(max(due - now, 0.01) if len(self.ready) < self.size else 1.0)
 
     def _drop(self, r: Ready) -> None:
         teardown_claimed(self.config, r.ep.container_id, r.path, r.doc)
@@ -192,16 +208,27 @@ class Keeper:
     def hand(self, conn: socket.socket) -> None:
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                 struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        if uid != os.geteuid():
-            return
+        peer, uid, _gid = struct.unpack("3i", creds)
         conn.settimeout(1.0)
-        request = conn.recv(256).decode(errors="replace").split()
-        if len(request) != 2 or request[0] != "take":
-            return
+        data, fds, _flags, _addr = socket.recv_fds(conn, 512, 1, socket.MSG_CMSG_CLOEXEC)
+        try:
+            if uid != os.geteuid():
+                return
+            request = data.decode(errors="replace").split()
+            if len(request) == 2 and request[0] == "take":
+                self._take(conn, request[1])
+            elif len(request) == 3 and request[0] == "teardown" and fds:
+                if self._teardown(peer, request[1], request[2], fds[0]):
+                    fds = fds[1:]
+                    conn.sendall(b"ok\n")
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _take(self, conn: socket.socket, network_id: str) -> None:
         with self.mutex:
             idx = next((i for i, r in enumerate(self.ready)
-                        if r.network.id == request[1]), None)
+                        if r.network.id == network_id), None)
             r = self.ready.pop(idx) if idx is not None else None
         self.last_take = time.monotonic()
         if r is None:
@@ -222,14 +249,34 @@ class Keeper:
             r.path.unlink()
         self.wake.set()
 
+    def _teardown(self, peer: int, cid: str, claim: str, fd: int) -> bool:
+        """Take over a container's teardown: the peer's claim, renamed to ours first (a
+        repair re-claims a teardown whose pid is dead), and the namespace's descriptor."""
+        from orlop.engine.net.setup import netns_dir
+
+        if len(cid) != 64 or not all(ch in "0123456789abcdef" for ch in cid) \
+                or claim != f"{cid}.{peer}.teardown" or cid in HELD:
+            return False
+        mine = netns_dir(self.config) / f"{cid}.{os.getpid()}.teardown"
+        try:
+            os.rename(netns_dir(self.config) / claim, mine)
+        except OSError:
+            return False
+        doc = _read(mine)  # now: the root may be deleted before the worker gets to it
+        HELD[cid] = fd
+        with self.mutex:
+            self.jobs.append((cid, mine, doc or {}))
+        self.wake.set()
+        return True
+
     def serve(self, listener: socket.socket) -> None:
-        filler = threading.Thread(target=self.refill, name="netpool-refill", daemon=True)
-        filler.start()
+        worker = threading.Thread(target=self.work, name="netpool-worker", daemon=True)
+        worker.start()
         try:
             while not self.stop.is_set():  # set by SIGTERM too: a graceful exit
                 if not self.config.db_path.exists():
                     break  # the root was deleted (a script's temporary root)
-                if time.monotonic() - self.last_take > self.idle:
+                if time.monotonic() - self.last_take > self.idle and not self.jobs:
                     break
                 readable, _w, _x = select.select([listener], [], [], 0.5)
                 if readable:
@@ -243,7 +290,9 @@ class Keeper:
             listener.close()  # no taker from here on
             self.stop.set()
             self.wake.set()
-            filler.join(timeout=120)
+            worker.join(timeout=120)
+            while (job := self._next_job()) is not None:
+                teardown_claimed(self.config, *job)
             with self.mutex:
                 left, self.ready = self.ready, []
             for r in left:
@@ -255,7 +304,7 @@ def keeper_main(argv: list[str]) -> None:
     root, run_root = argv
     config = EngineConfig.from_env(root, run_root)
     size = poolwire.pool_size()
-    if size <= 0 or not config.db_path.exists():
+    if not poolwire.usable(config) or not config.db_path.exists():
         return
     lock = _lock(config, wait=False)
     if lock is None:
@@ -271,7 +320,10 @@ def keeper_main(argv: list[str]) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         _clean(config, networks)  # what a killed keeper left
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(poolwire.address(config))  # a killed keeper's
         listener.bind(poolwire.address(config))
+        os.chmod(poolwire.address(config), 0o600)
         listener.listen(16)
     except OSError as err:
         print(f"orlop netpool: {err}", file=sys.stderr, flush=True)

@@ -2,17 +2,15 @@
 
 The keeper sets up namespaces on the default bridge ahead of time, so a ``run`` that
 publishes nothing does not wait for netavark (70-100 ms of iptables calls here).  The
-socket is an abstract one named after the run root: nothing on disk to leave behind or
-to clean after a kill -9, and the name dies with the keeper.  The keeper checks the
-peer's credentials (only its own user).  One request line; one reply line, with the
-namespace's descriptor attached (SCM_RIGHTS) when it had one ready.
+socket is ``RUNROOT/netpool/keeper.sock`` (a 0700 directory, the socket 0600), and the
+keeper also checks the peer's credentials (only its own user).  One request line; one
+reply line, with the namespace's descriptor attached (SCM_RIGHTS) when it had one ready.
 
 Kept small: this is on the start path of every bridge container (a CLI start-up cost).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -56,14 +54,25 @@ def idle_seconds() -> float:
         return IDLE_SECONDS
 
 
-def address(config: EngineConfig) -> bytes:
-    """The keeper's abstract socket name for this run root."""
-    digest = hashlib.sha256(str(config.run_root).encode()).hexdigest()[:32]
-    return b"\0orlop-netpool-" + digest.encode()
+SOCKET_NAME = "keeper.sock"
+_SUN_PATH_MAX = 107  # sockaddr_un's path, without its terminating NUL
 
 
 def pool_dir(config: EngineConfig) -> Path:
     return config.run_root / "netpool"
+
+
+def address(config: EngineConfig) -> str:
+    """The keeper's socket, in the pool's 0700 directory.  Not an abstract socket:
+    those belong to a network namespace, and a ``--network host`` container shares the
+    host's, so it could reach the keeper; a file in that directory it cannot."""
+    return str(pool_dir(config) / SOCKET_NAME)
+
+
+def usable(config: EngineConfig) -> bool:
+    """The pool is on and this root's socket path fits a socket address (a very long
+    ``--run-root`` turns the pool off rather than starting keepers that cannot listen)."""
+    return pool_size() > 0 and len(address(config).encode()) <= _SUN_PATH_MAX
 
 
 def take(config: EngineConfig, network_id: str) -> tuple[Taken | None, bool]:
@@ -95,6 +104,23 @@ def take(config: EngineConfig, network_id: str) -> tuple[Taken | None, bool]:
             os.close(extra)
         return Taken(str(reply["slot"]), str(reply.get("ip", "")), str(reply.get("mac", "")),
                      fds[0]), True
+    finally:
+        sock.close()
+
+
+def hand_teardown(config: EngineConfig, cid: str, claim: str, fd: int) -> bool:
+    """Give the keeper a container's namespace to tear down: ``claim`` is the state
+    file this process renamed to ``<cid>.<pid>.teardown`` (engine/net/setup.py), which the
+    keeper renames to its own pid before it answers, so that a repair after either
+    process's death finds the teardown; True once the keeper has both."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(address(config))
+        sock.settimeout(REPLY_TIMEOUT)
+        socket.send_fds(sock, [f"teardown {cid} {claim}\n".encode()], [fd])
+        return sock.recv(64).strip() == b"ok"
+    except OSError:
+        return False
     finally:
         sock.close()
 

@@ -199,7 +199,7 @@ def _take_warm(cfg: EngineConfig, networks: NetworkService, c: Container,
     when the pool is off, has none ready, or the slot is no longer reserved."""
     from orlop.engine.net import poolwire
 
-    if poolwire.pool_size() <= 0:
+    if not poolwire.usable(cfg):
         return None, True
     n = endpoints[0][0]
     taken, alive = poolwire.take(cfg, n.id)
@@ -289,9 +289,11 @@ def detach(config: EngineConfig, cid: str) -> None:
 
 def detach_later(config: EngineConfig, cid: str) -> None:
     """``detach`` in a detached child, so that the foreground CLI reports the exit
-    without waiting for netavark (25-150 ms).  The child inherits the namespace's
-    descriptor and claims the teardown under its own pid before the caller returns, so
-    no reconcile takes it for abandoned; the next setup waits for it (netavark's lock).
+    without waiting for netavark (25-150 ms); handed to the root's namespace keeper
+    instead when one runs (engine/net/pool.py: no fork of this process at all).  The
+    child inherits the namespace's descriptor and claims the teardown under its own pid
+    before the caller returns, so no reconcile takes it for abandoned; the next setup
+    waits for it (netavark's lock).
     Only from a single-threaded process (the CLI): orlopd detaches in place."""
     import threading
 
@@ -302,6 +304,14 @@ def detach_later(config: EngineConfig, cid: str) -> None:
     if threading.active_count() > 1:
         teardown_claimed(config, cid, claimed)
         return
+    fd = HELD.get(cid, -1)
+    if fd >= 0 and os.path.isdir(config.run_root / "netpool"):
+        from orlop.engine.net.poolwire import hand_teardown
+
+        # The root's keeper takes the namespace and the claim: no fork on the way out.
+        if hand_teardown(config, cid, claimed.name, fd):
+            _release(cid)
+            return
     r, w = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked child
