@@ -189,3 +189,16 @@ def test_a_slot_freed_meanwhile_is_not_used(bb: Orlop) -> None:
     assert len(taken) == 1  # the keeper handed one over; the start did not use it
     time.sleep(0.2)
     stop_keeper(bb.root)
+
+
+def test_a_detached_containers_exit_hands_its_teardown_to_the_keeper(bb: Orlop) -> None:
+    """The monitor's finish phase gives the namespace to the keeper (its auto-remove
+    does not wait for netavark); the keeper tears it down."""
+    bb.ok("run", "--rm", "busybox", "true", env=POOL)
+    _warm(bb)
+    brif = _bridge(bb)[0] / "brif"
+    cid = bb.ok("run", "-d", "--rm", "busybox", "sleep", "0.5", env=POOL).strip()
+    assert until(lambda: bb("inspect", cid).returncode != 0, 20)
+    assert until(lambda: not list((bb.root / "run" / "netns").glob("*"))
+                 and len(list(brif.iterdir())) == 2, 20)
+    stop_keeper(bb.root)

@@ -356,7 +356,7 @@ def finish_main(argv: list[str]) -> NoReturn:
     _reap(pid)
     from orlop.engine.net.setup import detach
 
-    detach(config, cid)
+    detach(config, cid, handoff=True)  # the keeper's, if one runs: the rm need not wait
     if c is not None and (c.runtime or "orlop") != "orlop":
         _delete_external(engine.config, c)
     cg.destroy()

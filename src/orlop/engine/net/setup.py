@@ -276,15 +276,43 @@ def _join(cfg: EngineConfig, containers: ContainerStore, ref: str, hostname: str
                       read("resolv.conf"))
 
 
-def detach(config: EngineConfig, cid: str) -> None:
+def detach(config: EngineConfig, cid: str, handoff: bool = False) -> None:
     """Undo ``attach``; safe to call twice, from several processes, or for a container
     that never had a network.  The state file is claimed by renaming it, so only one
-    process runs the teardown."""
+    process runs the teardown.  ``handoff``: the root's namespace keeper may do it
+    (engine/net/pool.py), so that what follows an exit (an auto-remove, the reply to a
+    ``wait``) does not wait for netavark; not where the caller needs the namespace gone
+    before it goes on (a start clearing what a previous run left)."""
     claimed = _claim(config, cid)
     if claimed is None:
         _release(cid)
         return
+    if handoff and _hand_to_keeper(config, cid, claimed):
+        return
     teardown_claimed(config, cid, claimed)
+
+
+def _hand_to_keeper(config: EngineConfig, cid: str, claimed: Path) -> bool:
+    """Give the claimed teardown and the namespace to the root's keeper, if one runs and
+    this process holds the namespace (HELD, or a descriptor inherited across exec as the
+    monitor's finish phase has it); True when the keeper took both."""
+    if not os.path.isdir(config.run_root / "netpool"):
+        return False
+    fd = HELD.get(cid, -1)
+    inherited = fd < 0
+    if inherited:
+        doc = _read_doc(claimed)
+        fd = _own_fd(str((doc or {}).get(HOLDER, "")))
+    if fd < 0:
+        return False
+    from orlop.engine.net.poolwire import hand_teardown
+
+    if not hand_teardown(config, cid, claimed.name, fd):
+        return False
+    _release(cid)
+    if inherited:
+        os.close(fd)
+    return True
 
 
 def detach_later(config: EngineConfig, cid: str) -> None:
@@ -301,17 +329,11 @@ def detach_later(config: EngineConfig, cid: str) -> None:
     if claimed is None:
         _release(cid)
         return
+    if _hand_to_keeper(config, cid, claimed):
+        return  # the root's keeper took the namespace and the claim: no fork on the way out
     if threading.active_count() > 1:
         teardown_claimed(config, cid, claimed)
         return
-    fd = HELD.get(cid, -1)
-    if fd >= 0 and os.path.isdir(config.run_root / "netpool"):
-        from orlop.engine.net.poolwire import hand_teardown
-
-        # The root's keeper takes the namespace and the claim: no fork on the way out.
-        if hand_teardown(config, cid, claimed.name, fd):
-            _release(cid)
-            return
     r, w = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked child
