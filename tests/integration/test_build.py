@@ -374,3 +374,25 @@ def test_build_source_symlinks_are_followed_inside_the_context_only(bb: Orlop) -
     res = bb("build", "--no-cache", str(ctx))
     assert res.returncode != 0 and "stat a.txt: file does not exist" in res.stderr
     assert _containers(bb) == []
+
+
+def test_a_local_build_reads_the_context_as_it_was_when_it_started(bb: Orlop) -> None:
+    """`build DIR` takes the directory as the docker CLI sends it (a tar walked by
+    descriptor, links kept as links) and builds from the engine's private copy: a source
+    swapped for a link to a host file while the build runs changes nothing."""
+    import subprocess
+    import sys
+
+    secret = bb.cwd / "secret.txt"
+    secret.write_text("host secret\n")
+    ctx = _ctx(bb.cwd, {"Dockerfile": "FROM busybox\nRUN sleep 2\nCOPY f.txt /f.txt\n",
+                        "f.txt": "original\n"}, "snap")
+    proc = subprocess.Popen([sys.executable, "-m", "orlop", "--root", str(bb.root), "build",
+                             "-t", "snap", str(ctx)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    (ctx / "f.txt").unlink()
+    (ctx / "f.txt").symlink_to(secret)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert bb.ok("run", "--rm", "snap", "cat", "/f.txt") == "original\n"

@@ -139,24 +139,17 @@ def checksum(paths: list[tuple[str, str | None]], ignore: Matcher) -> str:
     return h.hexdigest()
 
 
-def from_directory(path: str, dockerfile: str | None, dockerfile_text: str | None = None
-                   ) -> BuildContext:
-    """A context directory of the host; ``dockerfile`` a path (relative to the current
-    directory, as the docker CLI's -f) or None for ``PATH/Dockerfile``."""
+def check_local(path: str, dockerfile: str | None) -> None:
+    """The docker CLI's own checks of ``build DIR`` before it sends anything, with its
+    texts: the directory exists, and so does the Dockerfile (``-f``, relative to the
+    current directory, or ``DIR/Dockerfile``)."""
     if not os.path.isdir(path):
         raise InvalidParameterError(f'unable to prepare context: path "{path}" not found')
-    root = os.path.abspath(path)
-    if dockerfile_text is None:
-        df = dockerfile if dockerfile else os.path.join(root, "Dockerfile")
-        try:
-            with open(df, encoding="utf-8") as f:
-                dockerfile_text = f.read()
-        except FileNotFoundError:
-            raise InvalidParameterError(
-                f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
-                f"lstat {os.path.abspath(df)}: no such file or directory") from None
-    return BuildContext(root=root, dockerfile=dockerfile_text, ignore=_ignore_of(root),
-                        dockerfile_name=os.path.basename(dockerfile or "Dockerfile"))
+    df = dockerfile if dockerfile else os.path.join(os.path.abspath(path), "Dockerfile")
+    if not os.path.exists(df):
+        raise InvalidParameterError(
+            f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
+            f"lstat {os.path.abspath(df)}: no such file or directory")
 
 
 def _ignore_of(root: str) -> Matcher:

@@ -66,13 +66,19 @@ class LocalImages:
 
     def image_build(self, path: str | None, stream: BinaryIO | None,
                     dockerfile_text: str | None, opts: BuildOptions, emit: Emit) -> str:
-        """``build``: a context directory read in place, or a tar (or Dockerfile) stream."""
+        """``build``: a context directory or a tar (or Dockerfile) stream.  A directory is
+        taken as the docker CLI sends it, a tar made by walking it by descriptor without
+        following symlinks, and the build reads the engine's private copy of that: a
+        concurrent writer of the directory (its owner need not be root) cannot swap a
+        path the build has resolved for a link out of the context."""
         from orlop.build.builder import build
-        from orlop.build.context import from_directory, from_tar
+        from orlop.build.context import check_local, context_tar, from_tar
 
         if path is not None:
-            ctx = from_directory(path, opts.dockerfile or None, dockerfile_text)
-            return build(self.engine, ctx, opts, emit)
+            check_local(path, None if dockerfile_text is not None else opts.dockerfile)
+            with context_tar(path, opts, dockerfile_text) as (body, name, _size), \
+                    from_tar(self.engine, body, name) as ctx:
+                return build(self.engine, ctx, opts, emit)
         assert stream is not None
         with from_tar(self.engine, stream, opts.dockerfile or "Dockerfile") as ctx:
             return build(self.engine, ctx, opts, emit)
