@@ -12,7 +12,9 @@ Runs alternate between the modes on one temporary root (none, bridge, none, cold
 bridge, ...).  Before the timed runs the pool is given the moment it needs to fill once
 (as a user's second `run` a second after the first finds it).  Where Podman is installed
 the same pair is measured for it (`podman run --rm --network none|bridge`) and printed
-beside Orlop's, as Podman also uses netavark.  No traffic leaves the machine.
+beside Orlop's, as Podman also uses netavark; and for Docker (a private dockerd whose
+default network is a bridge made for it, without firewall rules).  No traffic leaves the
+machine.
 
     python3 bench/network.py [--runs 15]
 """
@@ -89,6 +91,39 @@ def private_podman(base: Path) -> list[str] | None:
     return podman
 
 
+def docker_pair(runs: int) -> tuple[float, float] | None:
+    """Docker's none/bridge pair: a private dockerd (tests/dockerd_util.py) whose default
+    network is a bridge made here for it, without firewall rules (--iptables=false: its
+    bridge setup is measured without the NAT rules netavark writes, in Docker's favour)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from dockerd_util import start_dockerd
+
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True,
+                            check=False).stdout
+    octet = next((i for i in range(10, 250) if f"10.209.{i}." not in routes), None)
+    if octet is None:
+        return None
+    br = f"orlbdk{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", br, "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", f"10.209.{octet}.1/24", "dev", br], check=True)
+        subprocess.run(["ip", "link", "set", br, "up"], check=True)
+        d, why = start_dockerd(bridge=br)
+        if d is None:
+            print(f"dockerd: not measured ({why.splitlines()[0][:200]})")
+            return None
+        try:
+            d.ok("import", str(REPO / ".cache" / "busybox.tar"), "busybox")
+            return pair([docker, "run", "--pull", "never", "--rm"], runs, d.env())
+        finally:
+            d.stop()
+    finally:
+        subprocess.run(["ip", "link", "del", br], check=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -109,6 +144,12 @@ def main() -> None:
         print(f"run_rm_bridge_cold_median: {t['cold']:.1f} ms")
         print(f"bridge_cold_added: {t['cold'] - none:.1f} ms")
         print(f"load_average: {os.getloadavg()[0]:.2f}")
+        dk = docker_pair(args.runs)
+        if dk is not None:
+            print(f"docker_run_rm_none_median: {dk[0]:.1f} ms")
+            print(f"docker_run_rm_bridge_median: {dk[1]:.1f} ms")
+            print(f"docker_bridge_added: {dk[1] - dk[0]:.1f} ms "
+                  f"(orlop/docker {(bridge - none) / max(dk[1] - dk[0], 0.1):.2f})")
         podman = private_podman(base / "podman")
         if podman is not None:
             # crun's setrlimit of Podman's default nofile is refused in this sandbox

@@ -108,8 +108,10 @@ def cleanup_base(base: Path) -> None:
 
 
 def start_dockerd(*, insecure: tuple[str, ...] = (), timeout: float = 60,
-                  ) -> tuple[Dockerd | None, str]:
+                  bridge: str = "none") -> tuple[Dockerd | None, str]:
     """Start a private dockerd; ``(Dockerd, "")`` or ``(None, why it did not start)``.
+    ``bridge``: an existing bridge (with its address) for the default network, which
+    dockerd then uses without firewall rules (bench/network.py); "none" by default.
 
     The base is a short path under /tmp: containerd's sockets live under the exec-root
     and a unix socket path has 108 bytes at most.
@@ -121,7 +123,7 @@ def start_dockerd(*, insecure: tuple[str, ...] = (), timeout: float = 60,
     tag = f"orloptest{os.getpid()}x{base.name[3:]}"
     argv = [DOCKERD, "--data-root", str(base / "data"), "--exec-root", str(base / "x"),
             "-H", f"unix://{sock}", "--pidfile", str(base / "dockerd.pid"),
-            "--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false",
+            "--iptables=false", "--ip6tables=false", f"--bridge={bridge}", "--ip-forward=false",
             "--ip-masq=false", "--userland-proxy=false",
             "--containerd-namespace", tag, "--containerd-plugins-namespace", tag + "p"]
     for reg in insecure:
