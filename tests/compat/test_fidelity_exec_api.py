@@ -197,3 +197,18 @@ def test_docker_cli_ps_size_diff_history_df_as_dockerd(bbd: Server) -> None:
         assert df[0]["Active"] == "1"
     finally:
         bbd.docker("rm", "-f", cid)
+
+
+def test_docker_exec_user_gets_the_containers_group_add(bbd: Server) -> None:
+    """``docker exec [-u]`` through orlopd shows the groups dockerd 20.10 showed: the
+    container's ``--group-add`` after the user's own /etc/group memberships."""
+    bbd.ok("run", "-d", "--name", "grp", "--network", "none", "--group-add", "10",
+           "--group-add", "1234", "busybox", "sleep", "60")
+    try:
+        bbd.ok("exec", "grp", "sh", "-c", "echo extra:x:777:daemon >> /etc/group")
+        assert bbd.ok("exec", "grp", "id").strip() == \
+            "uid=0(root) gid=0(root) groups=0(root),10,1234"
+        assert bbd.ok("exec", "-u", "daemon", "grp", "id").strip() == \
+            "uid=1(daemon) gid=1(daemon) groups=1(daemon),10,777(extra),1234"
+    finally:
+        bbd.docker("rm", "-f", "grp")

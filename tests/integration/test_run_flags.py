@@ -119,6 +119,25 @@ def test_id_shows_the_primary_and_supplementary_groups(bb: Orlop) -> None:
                  ).strip() == "uid=0(root) gid=0(root) groups=0(root),10,1234"
 
 
+def test_exec_user_gets_group_add_and_etc_group_memberships(bb: Orlop,
+                                                           no_leftover_containers: None) -> None:
+    """moby's getUser for ``exec -u``: the user's /etc/group memberships (the container's
+    own file, as changed since the start) then the container's ``--group-add``; without
+    ``-u`` the exec has the container's groups.  Outputs as dockerd 20.10 printed them."""
+    bb.ok("run", "-d", "--name", "grp", "--network", "none", "--group-add", "10",
+          "--group-add", "1234", "busybox", "sleep", "60")
+    try:
+        bb.ok("exec", "grp", "sh", "-c", "echo extra:x:777:daemon >> /etc/group")
+        assert bb.ok("exec", "grp", "id").strip() == \
+            "uid=0(root) gid=0(root) groups=0(root),10,1234"
+        assert bb.ok("exec", "-u", "daemon", "grp", "id").strip() == \
+            "uid=1(daemon) gid=1(daemon) groups=1(daemon),10,777(extra),1234"
+        assert bb.ok("exec", "-u", "1:extra", "grp", "id").strip() == \
+            "uid=1(daemon) gid=777(extra) groups=10,777(extra),1234"
+    finally:
+        bb.ok("rm", "-f", "grp")
+
+
 def test_cpu_shares_and_cpuset_are_written_to_the_cgroup(bb: Orlop,
                                                          no_leftover_containers: None) -> None:
     cid = bb.ok("run", "-d", "--network", "none", "--cpu-shares", "512", "--cpuset-cpus",

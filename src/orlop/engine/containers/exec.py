@@ -68,8 +68,11 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
         from orlop.engine.containers.users import resolve_user
 
         image = engine.images.get(c.image_id)
+        # moby's getUser: the -u user's groups from /etc/group, then the container's
+        # --group-add (without -u the process keeps the container's user, groups and all)
         ru = resolve_user(opts.user, [cdir / "diff",
-                                      *reversed(engine.images.layer_dirs(image))])
+                                      *reversed(engine.images.layer_dirs(image))],
+                          c.host_config.group_add or ())
         user = User(uid=ru.uid, gid=ru.gid, additional_gids=list(ru.additional_gids))
         env = [e for e in env if not e.startswith("HOME=")] + [f"HOME={ru.home}"]
     env = _merge_env(env, opts.env)
