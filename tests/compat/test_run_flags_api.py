@@ -300,3 +300,30 @@ def test_docker_py_memswap_limit_is_applied(client: Any) -> None:
     c.start()
     assert c.wait()["StatusCode"] == 0
     c.remove()
+
+
+def test_docker_py_env_order_as_dockerd(client: Any, busybox_tar: Any) -> None:
+    """``Config.Env`` through orlopd is the sent entries in order, then the image's
+    unnamed ones, as dockerd 20.10 gave them (docker-py sends the list as given; the
+    docker CLI 28 itself sends ``-e`` entries rotated now and then, as a proxy between it
+    and dockerd showed: they pass through a Go map, so CLI-made containers are no witness
+    of the order)."""
+    with open(busybox_tar, "rb") as f:
+        client.api.import_image_from_data(
+            f.read(), repository="envimg", tag="latest",
+            changes=["ENV PATH=/usr/bin:/bin", "ENV A=img B=img"])
+    c = client.containers.create("envimg", "env", network_mode="none",
+                                 environment=["FOO_UNSET", "BAR=1", "A=user"])
+    try:
+        assert c.attrs["Config"]["Env"] == \
+            ["FOO_UNSET", "BAR=1", "A=user", "PATH=/usr/bin:/bin", "B=img"]
+        c.start()
+        c.wait(timeout=30)
+        out = c.logs().decode().splitlines()
+        assert [e for e in out if not e.startswith("HOSTNAME=")] == \
+            ["PATH=/usr/bin:/bin", "BAR=1", "A=user", "B=img", "HOME=/root"]
+    finally:
+        c.remove(force=True)
+    c = client.containers.create("busybox", "true", network_mode="none")
+    assert c.attrs["Config"]["Env"] is None
+    c.remove()

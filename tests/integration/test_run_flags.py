@@ -225,7 +225,8 @@ def test_env_without_a_value_is_kept_as_given(bb: Orlop) -> None:
     env = {k: v for k, v in os.environ.items() if k != "FOO_UNSET"}
     bb.ok("create", "--name", "e1", "--network", "none", "-e", "FOO_UNSET", "-e",
           "FOO_SET", "-e", "BAR=1", "busybox", "env", env={**env, "FOO_SET": "x"})
-    assert json.loads(bb.ok("inspect", "-f", "{{json .Config.Env}}", "e1"))[1:] == [
+    # dockerd: the user's entries then the image's (busybox imported here has none)
+    assert json.loads(bb.ok("inspect", "-f", "{{json .Config.Env}}", "e1")) == [
         "FOO_UNSET", "FOO_SET=x", "BAR=1"]
     out = bb.ok("start", "-a", "e1").split()
     assert "FOO_SET=x" in out and "BAR=1" in out
@@ -308,3 +309,42 @@ def test_rshared_bind_of_a_source_on_a_private_mount_is_refused(bb: Orlop,
     subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
     subprocess.run(["mount", "--make-shared", str(src)], check=True)
     bb.ok(*RUN, "-v", f"{src}:/x:rshared", "busybox", "true")
+
+
+def test_env_order_and_unset_as_dockerd(bb: Orlop, busybox_tar: Path,
+                                        no_leftover_containers: None) -> None:
+    """``Config.Env`` is the user's entries then the image's unnamed ones (moby's merge);
+    the process gets PATH, HOSTNAME (TERM) with Config.Env on top and a bare key unsets
+    a default; an exec's ``-e`` goes on top of that, a bare key unsetting; commit keeps
+    Config.Env; ``--change ENV`` replaces in place.  Outputs: dockerd 20.10's."""
+    bb.ok("import", "--change", "ENV PATH=/usr/bin:/bin", "--change", "ENV A=img B=img",
+          str(busybox_tar), "envimg")
+    bb.ok("create", "--name", "e1", "-e", "FOO_UNSET", "-e", "BAR=1", "-e", "A=user",
+          "envimg", "true")
+    assert json.loads(bb.ok("inspect", "-f", "{{json .Config.Env}}", "e1")) == \
+        ["FOO_UNSET", "BAR=1", "A=user", "PATH=/usr/bin:/bin", "B=img"]
+    bb.ok("create", "--name", "e2", "busybox", "true")
+    assert bb.ok("inspect", "-f", "{{json .Config.Env}}", "e2").strip() == "null"
+    out = bb.ok(*RUN, "-e", "FOO_UNSET", "-e", "BAR=1", "-e", "A=user", "envimg", "env")
+    assert [e for e in out.splitlines() if not e.startswith("HOSTNAME=")] == \
+        ["PATH=/usr/bin:/bin", "BAR=1", "A=user", "B=img", "HOME=/root"]
+    out = bb.ok(*RUN, "-e", "HOSTNAME=hh", "-e", "HOME=/h", "-e", "A=1", "-e", "A=2",
+                "busybox", "env")
+    assert out.splitlines()[1:] == ["HOSTNAME=hh", "HOME=/h", "A=2"]
+    bb.ok("run", "-d", "-t", "--name", "xe", "--network", "none", "-e", "A=user", "-e",
+          "HOME=/h", "-e", "BARE", "envimg", "sleep", "60")
+    try:
+        def exec_env(*args: str) -> list[str]:
+            return [e for e in bb.ok("exec", *args, "env").replace("\r", "").splitlines()
+                    if not e.startswith("HOSTNAME=")]
+
+        assert exec_env("xe") == ["PATH=/usr/bin:/bin", "A=user", "HOME=/h", "B=img"]
+        assert exec_env("-t", "xe") == \
+            ["PATH=/usr/bin:/bin", "TERM=xterm", "A=user", "HOME=/h", "B=img"]
+        assert exec_env("-e", "A=ex", "-e", "NEW=1", "-e", "B", "xe") == \
+            ["PATH=/usr/bin:/bin", "A=ex", "HOME=/h", "NEW=1"]
+        bb.ok("commit", "--change", "ENV Z=9 A=chg", "xe", "cimg")
+        assert json.loads(bb.ok("image", "inspect", "-f", "{{json .Config.Env}}", "cimg")) \
+            == ["A=chg", "HOME=/h", "BARE", "PATH=/usr/bin:/bin", "B=img", "Z=9"]
+    finally:
+        bb.ok("rm", "-f", "xe")

@@ -149,11 +149,23 @@ def _change_exec(config: dict[str, Any], upper: str, rest: str, state: dict[str,
 
 
 def _change_env(config: dict[str, Any], upper: str, rest: str, _state: dict[str, bool]) -> None:
-    env = list(config.get("Env") or [])
-    for key, val in _name_values(upper, rest):
-        env = [e for e in env if e.partition("=")[0] != key]
-        env.append(f"{key}={val}")
-    config["Env"] = env
+    config["Env"] = merge_env(config.get("Env") or [],
+                              [f"{key}={val}" for key, val in _name_values(upper, rest)])
+
+
+def merge_env(base: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """``base`` with ``extra`` on top, a later ``KEY=...`` replacing an earlier one in
+    place (moby's ENV, in the builder and in ``--change``)."""
+    out: list[str] = list(base)
+    for item in extra:
+        key = item.partition("=")[0]
+        for i, existing in enumerate(out):
+            if existing.partition("=")[0] == key:
+                out[i] = item
+                break
+        else:
+            out.append(item)
+    return out
 
 
 def _change_label(config: dict[str, Any], upper: str, rest: str,

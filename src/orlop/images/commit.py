@@ -11,24 +11,20 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orlop.images.changes import apply_changes, empty_container_config
+from orlop.images.changes import apply_changes, empty_container_config, merge_env
 
 EMPTY_LAYER_DIFF_ID = \
     "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
 
-def merge_env(base: Sequence[str], extra: Sequence[str]) -> list[str]:
-    """``base`` with ``extra`` on top, a later ``KEY=...`` replacing an earlier one in place."""
-    out: list[str] = list(base)
-    for item in extra:
-        key = item.partition("=")[0]
-        for i, existing in enumerate(out):
-            if existing.partition("=")[0] == key:
-                out[i] = item
-                break
-        else:
-            out.append(item)
-    return out
+def config_env(image_env: Sequence[str], user_env: Sequence[str]) -> list[str]:
+    """A container's ``Config.Env`` as dockerd records it (moby's ``merge`` in
+    daemon/commit.go): the user's entries as given (a bare ``KEY`` too), then the image's
+    entries whose key the user did not name.  dockerd keeps the order it is sent; the
+    docker CLI 28 itself sends ``-e`` entries in a rotated order now and then (it walks a
+    Go map), which is why ``docker create -e A -e B=1`` can show ``["B=1", "A"]``."""
+    keys = {item.partition("=")[0] for item in user_env}
+    return [*user_env, *(item for item in image_env if item.partition("=")[0] not in keys)]
 
 
 def container_config_for_commit(image_config: Mapping[str, Any], *, hostname: str,
@@ -43,7 +39,7 @@ def container_config_for_commit(image_config: Mapping[str, Any], *, hostname: st
     cfg["Hostname"] = hostname
     if user:
         cfg["User"] = user
-    cfg["Env"] = merge_env(cfg.get("Env") or [], env) or None
+    cfg["Env"] = config_env(cfg.get("Env") or [], env) or None
     if entrypoint is not None:
         cfg["Entrypoint"] = list(entrypoint) or None
         # `run --entrypoint X image` without a command drops the image's CMD (Docker).
@@ -109,5 +105,5 @@ def canonical(config: Mapping[str, Any]) -> bytes:
     return json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-__all__ = ["EMPTY_LAYER_DIFF_ID", "commit_image_config", "container_config_for_commit",
-           "merge_env"]
+__all__ = ["EMPTY_LAYER_DIFF_ID", "commit_image_config", "config_env",
+           "container_config_for_commit", "merge_env"]

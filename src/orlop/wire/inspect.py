@@ -48,12 +48,10 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     cdir = engine.config.containers_dir / c.id
     running = c.status in ("running", "paused", "restarting")
     status = c.status
-    from orlop.engine.containers.bundle import process_env
+    from orlop.images.commit import config_env
     from orlop.wire.networks import network_settings
 
-    env = process_env(img_cfg.get("Env") or [], cfg.env, cfg.hostname, "", False,
-                      keep_bare=True)
-    env = [e for e in env if not e.startswith(("HOSTNAME=", "HOME="))]
+    env = config_env(img_cfg.get("Env") or [], cfg.env) or None
     return {
         "Id": c.id,
         "Created": c.created,

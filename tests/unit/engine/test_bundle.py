@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orlop.engine.containers.bundle import build_spec, process_env
+from orlop.engine.containers.bundle import build_spec, process_env, replace_or_append
 from orlop.engine.containers.users import ResolvedUser
+from orlop.images.commit import config_env
 from orlop.kernel.caps import DOCKER_DEFAULT_CAPS
 from orlop.runtime.spec import (
     ANNOTATION_LOWERDIR,
@@ -93,5 +94,40 @@ def test_build_spec_saved_file_reads_back_equal(tmp_path: Path) -> None:
 
 
 def test_process_env_starts_with_the_runtimes_default_path() -> None:
-    env = process_env([], ["A=1"], "h", "", False)
+    env = process_env(["A=1"], "h", "", False)
     assert env == [f"PATH={DEFAULT_PATH}", "HOSTNAME=h", "A=1", "HOME=/root"]
+
+
+def test_config_env_is_the_users_entries_then_the_images_unnamed_ones() -> None:
+    """dockerd 20.10: ``-e FOO_UNSET -e BAR=1 -e A=user`` on an image with
+    ``PATH=/usr/bin:/bin A=img B=img`` inspects as below; no image env and no -e: null."""
+    assert config_env(["PATH=/usr/bin:/bin", "A=img", "B=img"],
+                      ["FOO_UNSET", "BAR=1", "A=user"]) == \
+        ["FOO_UNSET", "BAR=1", "A=user", "PATH=/usr/bin:/bin", "B=img"]
+    assert config_env(["A=img", "B=img"], ["B"]) == ["B", "A=img"]
+    assert config_env([], []) == []
+
+
+def test_process_env_as_dockerd_and_runc_make_it() -> None:
+    """Each case as dockerd 20.10 + runc ran ``env`` in the container."""
+    cfg = config_env(["PATH=/usr/bin:/bin", "A=img", "B=img"],
+                     ["FOO_UNSET", "BAR=1", "A=user"])
+    assert process_env(cfg, "h", "/root", False) == \
+        ["PATH=/usr/bin:/bin", "HOSTNAME=h", "BAR=1", "A=user", "B=img", "HOME=/root"]
+    # a bare key after an appended one does not unset it; a repeated key keeps its place
+    assert process_env(["X=1", "Y=1", "X", "Z=1", "X=3"], "h", "/root", False) == \
+        [f"PATH={DEFAULT_PATH}", "HOSTNAME=h", "X=3", "Y=1", "Z=1", "HOME=/root"]
+    assert process_env(["HOSTNAME=hh", "HOME=/h", "A=1", "A=2"], "h", "/root", False) == \
+        [f"PATH={DEFAULT_PATH}", "HOSTNAME=hh", "HOME=/h", "A=2"]
+    # a bare default is removed (TERM on a terminal, PATH)
+    assert process_env(["TERM", "X=1"], "h", "/root", True) == \
+        [f"PATH={DEFAULT_PATH}", "HOSTNAME=h", "X=1", "HOME=/root"]
+    assert process_env(["PATH"], "h", "/root", False) == ["HOSTNAME=h", "HOME=/root"]
+    # an exec's -e on top: a bare key unsets the container's entry
+    assert process_env(["A=user", "HOME=/h", "BARE", "PATH=/usr/bin:/bin", "B=img"], "h",
+                       "/usr/sbin", False, ["A=ex", "NEW=1", "B"]) == \
+        ["PATH=/usr/bin:/bin", "HOSTNAME=h", "A=ex", "HOME=/h", "NEW=1"]
+
+
+def test_replace_or_append_is_mobys() -> None:
+    assert replace_or_append(["P=1", "H=2"], ["H=3", "X", "P", "Y=4"]) == ["H=3", "Y=4"]

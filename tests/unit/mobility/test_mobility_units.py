@@ -35,7 +35,8 @@ def test_commit_config_anonymous_volumes_kept_named_not() -> None:
         user="", env=["X=1"], cmd=None, entrypoint=None, image_ref="busybox",
         working_dir="", labels={}, volumes={"/data": {}})
     assert cfg["Volumes"] == {"/img": {}, "/data": {}}
-    assert cfg["Cmd"] == ["sh"] and cfg["Env"] == ["PATH=/bin", "X=1"]
+    # dockerd's Config.Env: the user's entries, then the image's (moby's merge)
+    assert cfg["Cmd"] == ["sh"] and cfg["Env"] == ["X=1", "PATH=/bin"]
 
 
 def test_commit_config_entrypoint_without_cmd_drops_image_cmd() -> None:

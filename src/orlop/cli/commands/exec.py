@@ -52,11 +52,9 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         parse_detach_keys(keys_text)
     keys = resolve_detach_keys(keys_text) if args.tty and args.interactive else b""
 
-    env = list(args.env)
-    if args.env_file:
-        from orlop.cli.commands.run import _env_file
+    from orlop.cli.commands.run import _env_file, resolve_env
 
-        env = [e for f in args.env_file for e in _env_file(f)] + env
+    env = resolve_env([*(e for f in args.env_file for e in _env_file(f)), *args.env])
     opts = ExecOptions(command=list(args.command), detach=args.detach,
                        interactive=args.interactive, tty=args.tty, env=env,
                        workdir=args.workdir, user=args.user, detach_keys=keys,

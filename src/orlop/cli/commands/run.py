@@ -132,6 +132,13 @@ def _parser(name: str) -> Parser:
     return p
 
 
+def resolve_env(entries: list[str]) -> list[str]:
+    """docker/cli's ValidateEnv: a bare NAME takes the value it has here, or stays bare
+    (the daemon then unsets it: moby's ReplaceOrAppendEnvValues)."""
+    return [e if "=" in e or e not in os.environ else f"{e}={os.environ[e]}"
+            for e in entries]
+
+
 def _env_file(path: str) -> list[str]:
     out = []
     try:
@@ -194,9 +201,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f'to parse {args.cpus} as a rational number') from None
 
-    # docker/cli ValidateEnv: a bare NAME takes the value it has here, or stays bare
-    env = [e if "=" in e or e not in os.environ else f"{e}={os.environ[e]}"
-           for e in [*(e for f in args.env_file for e in _env_file(f)), *args.env]]
+    env = resolve_env([*(e for f in args.env_file for e in _env_file(f)), *args.env])
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []

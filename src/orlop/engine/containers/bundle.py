@@ -78,24 +78,42 @@ def build_spec(
     return spec
 
 
-def process_env(image_env: Sequence[str], user_env: Sequence[str], hostname: str,
-                home: str, terminal: bool, *, keep_bare: bool = False) -> list[str]:
-    """Docker's environment: PATH and HOSTNAME first, then the image's, then the user's
-    (a later KEY= replaces an earlier one, keeping its position).
-
-    An entry without ``=`` (``-e FOO`` with FOO unset where the client ran, API
-    ``Env: ["Foo"]``) is kept as given in ``Config.Env`` (``keep_bare``, for inspect),
-    as dockerd does, and left out of the process's environment, as runc does."""
-    merged: dict[str, str | None] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
-    for item in [*image_env, *user_env]:
-        key, sep, value = item.partition("=")
+def replace_or_append(defaults: Sequence[str], overrides: Sequence[str]) -> list[str]:
+    """moby's ``ReplaceOrAppendEnvValues``: an override ``KEY=v`` replaces the default
+    of that key in place or is appended; a bare ``KEY`` removes a default and is itself
+    dropped (only the defaults are looked up: a bare key after an appended one does not
+    remove it)."""
+    out: list[str | None] = list(defaults)
+    index = {item.partition("=")[0]: i for i, item in enumerate(defaults)}
+    for item in overrides:
+        key, sep, _ = item.partition("=")
         if not sep:
-            if keep_bare:
-                merged[key] = None
+            if key in index:
+                out[index[key]] = None
             continue
-        merged[key] = value
-    if terminal:
-        merged.setdefault("TERM", "xterm")
-    merged.setdefault("HOME", home or "/root")
-    return [k if v is None else f"{k}={v}" for k, v in merged.items()]
+        if key in index:
+            out[index[key]] = item
+        else:
+            out.append(item)
+    return [item for item in out if item is not None]
 
+
+def process_env(config_env: Sequence[str], hostname: str, home: str, terminal: bool,
+                extra: Sequence[str] = ()) -> list[str]:
+    """The process's environment as dockerd and runc make it: moby's defaults (PATH,
+    HOSTNAME, TERM on a terminal) with the container's ``Config.Env`` on top, then
+    ``extra`` (an exec's ``-e``) on top of that (``replace_or_append`` each time); runc
+    sets the entries one by one, so a repeated key keeps its first place and its last
+    value; and HOME, if still unset, is the user's home (runc's ``setupUser``)."""
+    defaults = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    if terminal:
+        defaults.append("TERM=xterm")
+    env = replace_or_append(defaults, config_env)
+    if extra:
+        env = replace_or_append(env, extra)
+    merged: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        merged[key] = value
+    merged.setdefault("HOME", home or "/root")
+    return [f"{k}={v}" for k, v in merged.items()]

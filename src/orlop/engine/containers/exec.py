@@ -45,10 +45,12 @@ class ExecOptions:
 
 
 def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
+    from orlop.engine.containers.bundle import process_env
     from orlop.engine.containers.cgroups import Cgroup
     from orlop.engine.containers.procio import copy_winsize as _copy_winsize
     from orlop.engine.containers.procio import is_locked
     from orlop.engine.containers.procio import wait_process as _wait
+    from orlop.images.commit import config_env
     from orlop.runtime.exec import ExecRequest, exec_in
     from orlop.runtime.spec import Spec, User
 
@@ -63,21 +65,23 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
         spec = Spec.from_dict(json.load(f))
     proc = spec.process
     user = proc.user
-    env = list(proc.env)
+    image = engine.images.get(c.image_id)
+    # the container's user's home, as its start put it (runc's, when Config.Env has none)
+    home = next((e[5:] for e in proc.env if e.startswith("HOME=")), "/root")
     if opts.user:
         from orlop.engine.containers.users import resolve_user
 
-        image = engine.images.get(c.image_id)
         # moby's getUser: the -u user's groups from /etc/group, then the container's
         # --group-add (without -u the process keeps the container's user, groups and all)
         ru = resolve_user(opts.user, [cdir / "diff",
                                       *reversed(engine.images.layer_dirs(image))],
                           c.host_config.group_add or ())
         user = User(uid=ru.uid, gid=ru.gid, additional_gids=list(ru.additional_gids))
-        env = [e for e in env if not e.startswith("HOME=")] + [f"HOME={ru.home}"]
-    env = _merge_env(env, opts.env)
-    if opts.tty and not any(e.startswith("TERM=") for e in env):
-        env.append("TERM=xterm")
+        home = ru.home
+    # moby's exec: the daemon's defaults (TERM by the exec's own -t) and Config.Env, then
+    # the exec's -e (a bare KEY unsets; the client has filled in the ones it has)
+    env = process_env(config_env(image.container_config.get("Env") or [], c.config.env),
+                      spec.hostname, home, opts.tty, opts.env)
     spec = replace(spec, process=replace(
         proc, args=list(opts.command), env=env, cwd=opts.workdir or proc.cwd, user=user,
         terminal=opts.tty))
@@ -331,21 +335,6 @@ def _pidfd_of(containers: ContainerStore, c: Container) -> int:
         os.close(pidfd)
         raise ContainerStateError(f"Container {c.id} is not running")
     return pidfd
-
-
-def _merge_env(base: list[str], extra: list[str]) -> list[str]:
-    merged: dict[str, str] = {}
-    for item in base:
-        k, _, v = item.partition("=")
-        merged[k] = v
-    for item in extra:
-        k, sep, v = item.partition("=")
-        if not sep:
-            if k not in os.environ:
-                continue
-            v = os.environ[k]
-        merged[k] = v
-    return [f"{k}={v}" for k, v in merged.items()]
 
 
 __all__ = ["ExecOptions", "exec_container"]

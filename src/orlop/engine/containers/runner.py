@@ -38,6 +38,7 @@ from orlop.engine.files.initlayer import ensure_mtab
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import InvalidParameterError, OrlopError, RuntimeFailedError
+from orlop.images.commit import config_env
 from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
@@ -369,7 +370,8 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
         init = find_init()
         extra.append(Mount(INIT_PATH, "bind", init, ["rbind", "ro", "rprivate"]))
         args = [INIT_PATH, "--", *args]
-    env = process_env(img_cfg.get("Env") or [], cfg.env, hostname, user.home, cfg.tty)
+    env = process_env(config_env(img_cfg.get("Env") or [], cfg.env), hostname, user.home,
+                      cfg.tty)
     spec = build_spec(
         args=args, env=env, cwd=cfg.working_dir or img_cfg.get("WorkingDir") or "/",
         user=user, hostname=hostname, terminal=cfg.tty, rootfs=cdir / "rootfs",
