@@ -56,3 +56,28 @@ def test_load_through_orlopd_reports_layers_unless_quiet(bbd: Server) -> None:
         res = subprocess.run([docker, "load", "-i", str(archive)], env=denv, timeout=60,
                              capture_output=True, text=True, check=True)
         assert res.stdout == "Loaded image: busybox:latest\n"
+
+
+def test_cp_through_orlopd_shows_dockers_copy_line(bbd: Server) -> None:
+    """``orlop -H ... cp`` on a terminal draws docker/cli's copy line (the local
+    ``cp``'s, counted where the tar passes through the client) and only when stdout is
+    a terminal, as the local CLI does."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "ORLOP_HOST")}
+    orlop = [sys.executable, "-m", "orlop", "-H", bbd.host]
+    subprocess.run([*orlop, "create", "--name", "cpc", "busybox", "true"], env=env,
+                   check=True, timeout=60, capture_output=True)
+    (bbd.dir / "blob").write_bytes(os.urandom(3 << 20))
+    start = b"\x1b[sPreparing to copy...\x1b[?25l\x1b[u\x1b[2K"
+    code, out = run_on_pty([*orlop, "cp", "blob", "cpc:/blob"], env, bbd.dir)
+    assert code == 0, out
+    assert out.startswith(start + b"Copying to container - 0B"), out[:200]
+    assert out.endswith(b"\x1b[?25h\x1b[u\x1b[2KSuccessfully copied 3.15MB to cpc:/blob\r\n")
+    code, out = run_on_pty([*orlop, "cp", "cpc:/blob", "back"], env, bbd.dir)
+    assert code == 0, out
+    assert out.startswith(start + b"Copying from container - 0B"), out[:200]
+    assert out.endswith(b"Successfully copied 3.15MB to " + str(bbd.dir / "back").encode()
+                        + b"\r\n")
+    assert (bbd.dir / "back").read_bytes() == (bbd.dir / "blob").read_bytes()
+    res = subprocess.run([*orlop, "cp", "cpc:/blob", "back2"], env=env, cwd=bbd.dir,
+                         timeout=60, capture_output=True, check=True)
+    assert res.stdout == b"" and res.stderr == b""

@@ -62,3 +62,34 @@ def test_volume_export_and_import_show_bytes_on_a_terminal_only(orlop: Orlop) ->
     assert piped.stdout == "copy3\n" and piped.stderr == ""
     piped = orlop("volume", "export", "-o", "again.tar", "data", check=True)
     assert piped.stdout == "" and piped.stderr == ""
+
+
+_CP_START = b"\x1b[sPreparing to copy...\x1b[?25l\x1b[u\x1b[2K"
+_CP_END = b"\x1b[?25h\x1b[u\x1b[2KSuccessfully copied "
+
+
+def test_cp_shows_dockers_copy_line_on_a_terminal_only(bb: Orlop) -> None:
+    """docker/cli 24+'s ``cp`` on a terminal: the saved cursor, ``Preparing to copy...``,
+    then ``Copying to|from container - SIZE`` with only the size rewritten, erased at the
+    end for ``Successfully copied SIZE to TARGET`` (the local target absolute, as the
+    docker CLI 28 printed it); nothing but the summary with stderr elsewhere, nothing at
+    all when stdout is not a terminal or with ``-q``."""
+    bb.ok("create", "--name", "cpc", "busybox", "true")
+    blob = bb.cwd / "blob"
+    blob.write_bytes(os.urandom(3 << 20))
+    code, out = _on_pty(bb, "cp", "blob", "cpc:/blob")
+    assert code == 0, out
+    assert out.startswith(_CP_START + b"Copying to container - 0B"), out[:200]
+    assert _CP_END in out and out.endswith(b" to cpc:/blob\r\n"), out[-200:]
+    assert b"3.15MB to cpc:/blob" in out
+    code, out = _on_pty(bb, "cp", "cpc:/blob", "back")
+    assert code == 0, out
+    assert out.startswith(_CP_START + b"Copying from container - 0B"), out[:200]
+    assert out.endswith(_CP_END + b"3.15MB to " + str(bb.cwd / "back").encode() + b"\r\n")
+    assert (bb.cwd / "back").read_bytes() == blob.read_bytes()
+    code, out = _on_pty(bb, "cp", "-q", "cpc:/blob", "back2")
+    assert code == 0 and out == b"", out
+    piped = bb("cp", "cpc:/blob", "back3", check=True)
+    assert piped.stdout == "" and piped.stderr == ""
+    piped = bb("cp", "blob", "cpc:/blob2", check=True)
+    assert piped.stdout == "" and piped.stderr == ""

@@ -1,5 +1,6 @@
 """A byte-count progress line for the long CLI operations that stream an archive
-(``load``, ``import``, ``volume import``, ``volume export``).
+(``load``, ``import``, ``volume import``, ``volume export``, and ``cp`` in Docker's own
+form: :class:`CopyLine`).
 
 Docker's daemon wraps such a stream in a progress reader and its CLI renders the JSON
 messages on a terminal as one line rewritten in place: ``Loading layer  [==>   ]
@@ -69,6 +70,40 @@ class TransferLine:
         self.out.flush()
 
 
+class CopyLine:
+    """``docker cp``'s progress on a terminal (docker/cli 24+ ``copyProgress``), byte for
+    byte: the cursor saved, ``Preparing to copy...``, then, cursor hidden, the line
+    replaced by ``Copying to container - 0B`` whose size alone is rewritten (column after
+    the header, erase to the end) at most every 75 ms and only when it changed; at the
+    end the cursor shown again and the line erased, for ``Successfully copied ...``."""
+
+    INTERVAL = 0.075  # docker/cli's copyProgressUpdateThreshold
+
+    def __init__(self, out: TextIO, header: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.out = out
+        self.header = header
+        self._clock = clock
+        self._shown = 0
+        self._last = clock()
+        out.write("\x1b[sPreparing to copy...")
+        out.write(f"\x1b[?25l\x1b[u\x1b[2K{header}{human_size(0, 3)}")
+        out.flush()
+
+    def update(self, done: int) -> None:
+        """``done`` bytes of tar moved so far."""
+        now = self._clock()
+        if done == self._shown or now - self._last < self.INTERVAL:
+            return
+        self._last, self._shown = now, done
+        self.out.write(f"\x1b[{len(self.header) + 1}G\x1b[0K{human_size(done, 3)}")
+        self.out.flush()
+
+    def finish(self) -> None:
+        self.out.write("\x1b[?25h\x1b[u\x1b[2K")
+        self.out.flush()
+
+
 class CountingReader:
     """A binary stream that reports each read to a :class:`TransferLine`; with
     ``finish_at_eof`` the line is finished (final state, newline) at the first empty read,
@@ -128,4 +163,5 @@ def for_terminal(out: TextIO, label: str, total: int = 0) -> TransferLine | None
     return TransferLine(out, label, total) if is_terminal(out) else None
 
 
-__all__ = ["CountingReader", "TransferLine", "for_terminal", "is_terminal", "size_of"]
+__all__ = ["CopyLine", "CountingReader", "TransferLine", "for_terminal", "is_terminal",
+           "size_of"]

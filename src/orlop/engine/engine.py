@@ -199,23 +199,26 @@ class Engine(Services):
                                 message=message)
 
     def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
-                 follow_link: bool = False) -> Any:
-        """``cp CONTAINER:SRC DEST`` (``dest`` None: a tar stream on ``out_fd``)."""
+                 follow_link: bool = False, progress: Any = None) -> Any:
+        """``cp CONTAINER:SRC DEST`` (``dest`` None: a tar stream on ``out_fd``);
+        ``progress(bytes so far)`` for a DEST."""
         from orlop.engine.files import cp
 
         if dest is None:
             return cp.copy_out_stream(self, ref, src, out_fd, follow_link=follow_link)
-        return cp.copy_out_to_host(self, ref, src, dest, follow_link=follow_link)
+        return cp.copy_out_to_host(self, ref, src, dest, follow_link=follow_link,
+                                   progress=progress)
 
     def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
-                archive: bool = False, follow_link: bool = False) -> Any:
-        """``cp SRC CONTAINER:DEST`` (``src`` None: a tar stream read from ``in_fd``)."""
+                archive: bool = False, follow_link: bool = False, progress: Any = None) -> Any:
+        """``cp SRC CONTAINER:DEST`` (``src`` None: a tar stream read from ``in_fd``);
+        ``progress(bytes so far)`` for a SRC."""
         from orlop.engine.files import cp
 
         if src is None:
             return cp.copy_in_stream(self, ref, dest, in_fd, archive=archive)
         return cp.copy_in_from_host(self, ref, src, dest, archive=archive,
-                                    follow_link=follow_link)
+                                    follow_link=follow_link, progress=progress)
 
     def volume_export(self, name: str, out_fd: int, *, progress: Any = None,
                       checksum: str = "crc32", consistent: bool = False,

@@ -83,3 +83,27 @@ def test_only_a_terminal_gets_a_line() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_copy_line_is_docker_clis_byte_for_byte() -> None:
+    """docker/cli's copyProgress: save, "Preparing to copy...", hide, restore, erase,
+    header + 0B; then only the size, at the header's end column, every 75 ms at most and
+    only when it changed; show, restore, erase at the end."""
+    from orlop.cli.transfer import CopyLine
+
+    out = io.StringIO()
+    now = [0.0]
+    line = CopyLine(out, "Copying to container - ", clock=lambda: now[0])
+    assert out.getvalue() == ("\x1b[sPreparing to copy...\x1b[?25l\x1b[u\x1b[2K"
+                              "Copying to container - 0B")
+    out.truncate(0)
+    out.seek(0)
+    line.update(5000)  # too soon
+    now[0] = 0.08
+    line.update(12345)
+    line.update(20000)  # too soon again
+    now[0] = 0.2
+    line.update(12345)  # unchanged: nothing
+    assert out.getvalue() == "\x1b[24G\x1b[0K12.3kB"
+    line.finish()
+    assert out.getvalue().endswith("\x1b[?25h\x1b[u\x1b[2K")

@@ -9,8 +9,8 @@ sends), and libpod's volume export/import; each raises the texts the local call 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from orlop.errors import InvalidParameterError, NotFoundError
 
@@ -23,16 +23,20 @@ class LocalData:
     engine: Engine
 
     def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
-                 follow_link: bool = False) -> int:
-        """``cp CTR:SRC DEST`` (``dest`` None: the tar on ``out_fd``); bytes of tar."""
+                 follow_link: bool = False,
+                 progress: Callable[[int], None] | None = None) -> int:
+        """``cp CTR:SRC DEST`` (``dest`` None: the tar on ``out_fd``); bytes of tar,
+        ``progress`` told the count as it grows."""
         return int(self.engine.copy_out(ref, src, dest, out_fd=out_fd,
-                                        follow_link=follow_link).size)
+                                        follow_link=follow_link, progress=progress).size)
 
     def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
-                archive: bool = False, follow_link: bool = False) -> int:
-        """``cp SRC CTR:DEST`` (``src`` None: a tar read from ``in_fd``); bytes of tar."""
+                archive: bool = False, follow_link: bool = False,
+                progress: Callable[[int], None] | None = None) -> int:
+        """``cp SRC CTR:DEST`` (``src`` None: a tar read from ``in_fd``); bytes of tar,
+        ``progress`` told the count as it grows."""
         return int(self.engine.copy_in(ref, src, dest, in_fd=in_fd, archive=archive,
-                                       follow_link=follow_link).size)
+                                       follow_link=follow_link, progress=progress).size)
 
     def container_export(self, ref: str, out_fd: int) -> int:
         return self.engine.export_container(ref, out_fd)
@@ -74,8 +78,10 @@ class RemoteData:
 
     def copy_out(self, ref: str, src: str, dest: str | None, *, out_fd: int = 1,
                  follow_link: bool = False, volume: bool = False,
-                 keep_owner: bool = False) -> int:
-        """``volume``: REF is a volume (``volume cp``, Orlop's volume archive route)."""
+                 keep_owner: bool = False,
+                 progress: Callable[[int], None] | None = None) -> int:
+        """``volume``: REF is a volume (``volume cp``, Orlop's volume archive route);
+        ``progress``: told the bytes of tar received as they come."""
         from orlop.client.bodies import copy_body
         from orlop.engine.files import hostcopy as hc
 
@@ -110,7 +116,7 @@ class RemoteData:
                 raise InvalidParameterError(
                     f'cannot copy a directory to the file "{prefix}": the destination '
                     "must be a directory")
-            counted = _Counting(resp)
+            counted = hc.ReportingReader(resp, progress)
             dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 hc.extract_rebased(cast(IO[bytes], counted), dir_fd,
@@ -136,14 +142,14 @@ class RemoteData:
 
     def copy_in(self, ref: str, src: str | None, dest: str, *, in_fd: int = 0,
                 archive: bool = False, follow_link: bool = False,
-                volume: bool = False) -> int:
+                volume: bool = False, progress: Callable[[int], None] | None = None) -> int:
         from orlop.client.bodies import chunks
         from orlop.engine.files import hostcopy as hc
 
         dest = hc.clean(dest)
         if src is None:
             stream = os.fdopen(in_fd, "rb", buffering=0, closefd=False)
-            counted = _Counting(stream)
+            counted = hc.ReportingReader(stream)
             self.api.put_archive(ref, dest, chunks(counted))
             return counted.size
         src_abs, sst = hc.host_source(src, follow_link)
@@ -164,7 +170,9 @@ class RemoteData:
             sizes.append(hc.write_host_source(fd, src_abs, prefix, follow_link=follow_link,
                                               include_root=include_root, archive=archive))
 
-        self.api.put_archive(ref, target_dir, hc.pipe_chunks(produce), volume=volume)
+        body = hc.pipe_chunks(produce)
+        self.api.put_archive(ref, target_dir, body if progress is None
+                             else _reported(body, progress), volume=volume)
         return sizes[0] if sizes else 0
 
     # --- export, volumes ---------------------------------------------------------------
@@ -197,14 +205,10 @@ class RemoteData:
         return self.copy_in(dst_vol, src, dest, archive=archive, volume=True)
 
 
-class _Counting:
-    """A readable that counts what passes through it (``cp``'s "Successfully copied")."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.size = 0
-
-    def read(self, n: int = -1, /) -> bytes:
-        data: bytes = self.inner.read(n)
-        self.size += len(data)
-        return data
+def _reported(body: Iterator[bytes], progress: Callable[[int], None]) -> Iterator[bytes]:
+    """``body``'s chunks as they go, their running total told to ``progress``."""
+    total = 0
+    for chunk in body:
+        total += len(chunk)
+        progress(total)
+        yield chunk

@@ -50,22 +50,55 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError("must specify at least one container source")
     backend = ctx.backend()
     ctx.stdout.flush()
-    if src_c:
-        if dst == "-":
-            backend.copy_out(src_c, src, None, out_fd=ctx.stdout.fileno(),
-                             follow_link=args.follow_link)
-            return 0
-        size = backend.copy_out(src_c, src, dst, follow_link=args.follow_link)
-        target = dst
-    else:
-        if src == "-":
-            size = backend.copy_in(dst_c, None, dst, in_fd=0, archive=args.archive)
+    if src_c and dst == "-":
+        backend.copy_out(src_c, src, None, out_fd=ctx.stdout.fileno(),
+                         follow_link=args.follow_link)
+        return 0
+    # docker/cli: quiet unless -q is left out and stdout is a terminal; then the progress
+    # line on stderr if that is a terminal too, and "Successfully copied" on stderr.
+    quiet = args.quiet or not _isatty(ctx.stdout)
+    line = None
+    if not quiet and _isatty(ctx.stderr):
+        from orlop.cli.transfer import CopyLine
+
+        line = CopyLine(ctx.stderr, "Copying from container - " if src_c
+                        else "Copying to container - ")
+    progress = line.update if line is not None else None
+    try:
+        if src_c:
+            size = backend.copy_out(src_c, src, dst, follow_link=args.follow_link,
+                                    progress=progress)
+            target = _local_path(dst)
         else:
-            size = backend.copy_in(dst_c, src, dst, archive=args.archive,
-                                   follow_link=args.follow_link)
-        target = f"{dst_c}:{dst}"
-    # Docker prints this only when stderr is a terminal (the progress is "automatically
-    # suppressed if no terminal is attached to STDERR").
-    if not args.quiet and os.isatty(ctx.stderr.fileno()):
+            if src == "-":
+                backend.copy_in(dst_c, None, dst, in_fd=0, archive=args.archive)
+                size = 0  # the docker CLI does not count a tar read from stdin: "0B"
+            else:
+                size = backend.copy_in(dst_c, src, dst, archive=args.archive,
+                                       follow_link=args.follow_link, progress=progress)
+            target = f"{dst_c}:{dst}"
+    finally:
+        if line is not None:
+            line.finish()
+    if not quiet:
         print(f"Successfully copied {human_size(size)} to {target}", file=ctx.stderr)
     return 0
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return os.isatty(stream.fileno())  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _local_path(path: str) -> str:
+    """The docker CLI's ``resolveLocalPath``: absolute, a trailing ``/.`` or ``/`` kept
+    (moby's ``PreserveTrailingDotOrSeparator``)."""
+    out = os.path.abspath(path)
+    stripped = path.rstrip("/")
+    if stripped and stripped.rsplit("/", 1)[-1] == ".":
+        out += "." if out.endswith("/") else "/."
+    if path.endswith("/") and not out.endswith("/"):
+        out += "/"
+    return out

@@ -21,19 +21,21 @@ content of the directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from orlop.archive.extract import extract_tar
 from orlop.archive.tarwriter import TarWriter, TreeOptions
-from orlop.engine.files.hostcopy import base as _base
-from orlop.engine.files.hostcopy import clean as _clean
 from orlop.engine.files.hostcopy import (
+    ReportingReader,
     container_destination,
     host_destination,
     host_source,
     write_host_source,
 )
+from orlop.engine.files.hostcopy import base as _base
+from orlop.engine.files.hostcopy import clean as _clean
 from orlop.engine.files.hostcopy import contents_only as _contents_only
 from orlop.engine.files.view import View, describe, is_readonly, lstat_in_root, opened, run_in_view
 from orlop.errors import InvalidParameterError, NotFoundError, PermissionDeniedError
@@ -108,8 +110,9 @@ def copy_out_stream(engine: Services, ref: str, src: str, out_fd: int, *,
 
 
 def copy_out_to_host(engine: Services, ref: str, src: str, dest: str, *,
-                     follow_link: bool = False) -> CpResult:
-    """``cp CONTAINER:SRC DEST``."""
+                     follow_link: bool = False,
+                     progress: Callable[[int], None] | None = None) -> CpResult:
+    """``cp CONTAINER:SRC DEST``; ``progress``: the bytes of tar received so far."""
     src = _clean(src)
     hd = host_destination(src, dest)
     target_dir, prefix, include_root = hd.target_dir, hd.prefix, hd.include_root
@@ -122,8 +125,8 @@ def copy_out_to_host(engine: Services, ref: str, src: str, dest: str, *,
 
             def drain() -> None:
                 with stream:
-                    extract_tar(stream, dir_fd, keep_owner=False, allow_devices=False,
-                                whiteouts="keep")
+                    extract_tar(ReportingReader(stream, progress), dir_fd, keep_owner=False,
+                                allow_devices=False, whiteouts="keep")
 
             try:
                 res = run_in_view(
@@ -200,8 +203,10 @@ def copy_in_stream(engine: Services, ref: str, dest: str, in_fd: int, *,
 
 
 def copy_in_from_host(engine: Services, ref: str, src: str, dest: str, *,
-                      archive: bool = False, follow_link: bool = False) -> CpResult:
-    """``cp SRC CONTAINER:DEST``: without ``-a`` the files belong to root in the container."""
+                      archive: bool = False, follow_link: bool = False,
+                      progress: Callable[[int], None] | None = None) -> CpResult:
+    """``cp SRC CONTAINER:DEST``: without ``-a`` the files belong to root in the container;
+    ``progress``: the bytes of tar sent so far."""
     dest = _clean(dest)
     src_abs, sst = host_source(src, follow_link)
     with opened(engine, ref) as view:
@@ -213,7 +218,7 @@ def copy_in_from_host(engine: Services, ref: str, src: str, dest: str, *,
         def feed() -> None:
             try:
                 write_host_source(wfd, src_abs, prefix, archive=True, follow_link=follow_link,
-                                  include_root=include_root)
+                                  include_root=include_root, progress=progress)
             except BrokenPipeError:
                 pass  # the child stopped reading: its error is reported
             finally:

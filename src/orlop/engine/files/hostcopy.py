@@ -219,13 +219,15 @@ def write_rebased(src: IO[bytes], out_fd: int, old: str, new: str) -> None:
 
 
 def write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
-                      include_root: bool, archive: bool) -> int:
+                      include_root: bool, archive: bool,
+                      progress: Callable[[int], None] | None = None) -> int:
     """A tar of the host path ``src`` named ``prefix`` (engine/files/cp.py's naming).  Without
     ``archive`` (``cp -a``) every entry belongs to root, as Docker's daemon makes the
-    copied files the container's root's; the daemon keeps the tar's owners."""
+    copied files the container's root's; the daemon keeps the tar's owners.
+    ``progress``: called with the bytes of tar written so far (cp's progress line)."""
     from orlop.archive.tarwriter import TarWriter, TreeOptions
 
-    w = TarWriter(out_fd)
+    w = TarWriter(out_fd, progress=None if progress is None else lambda _n: progress(w.size))
     opts = TreeOptions(owner=None if archive else (0, 0))
     if follow_link:
         fd = os.open(src, os.O_PATH | os.O_CLOEXEC)
@@ -254,6 +256,24 @@ def write_host_source(out_fd: int, src: str, prefix: str, *, follow_link: bool,
     return w.size
 
 
+class ReportingReader:
+    """A readable passing on what it reads, reporting the running total to
+    ``progress`` (the bytes of tar ``cp`` moved, as the docker CLI counts them)."""
+
+    def __init__(self, inner: Any, progress: Callable[[int], None] | None = None) -> None:
+        self.inner = inner
+        self.progress = progress
+        self.size = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        data: bytes = self.inner.read(n)
+        if data:
+            self.size += len(data)
+            if self.progress is not None:
+                self.progress(self.size)
+        return data
+
+
 def pipe_chunks(produce: Callable[[int], object], size: int = 1 << 20) -> Iterator[bytes]:
     """The bytes ``produce(fd)`` writes, from a thread, as an iterator (a request body).
     The producer's error is raised after its last chunk."""
@@ -271,5 +291,5 @@ def pipe_chunks(produce: Callable[[int], object], size: int = 1 << 20) -> Iterat
         raise failure
 
 
-__all__ = ["base", "clean", "contents_only", "extract_rebased", "pipe_chunks",
-           "rebase_entries", "stat_kind", "write_host_source", "write_rebased"]
+__all__ = ["ReportingReader", "base", "clean", "contents_only", "extract_rebased",
+           "pipe_chunks", "rebase_entries", "stat_kind", "write_host_source", "write_rebased"]
