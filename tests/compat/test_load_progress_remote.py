@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from orlop.client import APIClient
 from testsupport import run_on_pty
@@ -81,3 +82,32 @@ def test_cp_through_orlopd_shows_dockers_copy_line(bbd: Server) -> None:
     res = subprocess.run([*orlop, "cp", "cpc:/blob", "back2"], env=env, cwd=bbd.dir,
                          timeout=60, capture_output=True, check=True)
     assert res.stdout == b"" and res.stderr == b""
+
+
+def test_import_from_the_body_answers_one_status_as_dockerd(bbd: Server,
+                                                           busybox_tar: Path) -> None:
+    """``POST /images/create?fromSrc=-``: dockerd 20.10 (and moby since: its progress
+    reader wraps only a URL source's download) answers the one message
+    ``{"status":"sha256:..."}``, no ``Importing`` progress; so the docker CLI prints the
+    id alone, on a terminal as when piped."""
+    import json
+
+    code, _headers, body = bbd.raw("POST", "/v1.41/images/create?fromSrc=-&repo=imp&tag=raw",
+                                   busybox_tar.read_bytes(),
+                                   {"Content-Type": "application/x-tar"})
+    assert code == 200, body
+    assert body.endswith(b"\r\n") and body.count(b"\r\n") == 1
+    image_id = bbd.ok("image", "inspect", "-f", "{{.Id}}", "imp:raw").strip()
+    assert json.loads(body) == {"status": image_id}
+    docker = shutil.which("docker")
+    assert docker
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_CONTEXT"}
+    denv = {**env, "DOCKER_HOST": bbd.host, "DOCKER_CONFIG": str(bbd.dir / "cfg")}
+    code, out = run_on_pty([docker, "import", str(busybox_tar), "imp:tty"], denv, bbd.dir)
+    assert code == 0, out
+    tty_id = bbd.ok("image", "inspect", "-f", "{{.Id}}", "imp:tty").strip()
+    assert out == tty_id.encode() + b"\r\n"
+    res = subprocess.run([docker, "import", str(busybox_tar), "imp:pipe"], env=denv,
+                         timeout=60, capture_output=True, text=True, check=True)
+    assert res.stdout == bbd.ok("image", "inspect", "-f", "{{.Id}}", "imp:pipe") and \
+        res.stderr == ""
