@@ -105,6 +105,43 @@ def test_load_docker_only_and_oci_only_archives(committed: Orlop, tmp_orlop_dir:
     assert other.ok("run", "--rm", "mine:v1", "cat", "/in-image") == "payload\n"
 
 
+@pytest.mark.parametrize(("annotations", "loaded"), [
+    ({"org.opencontainers.image.ref.name": "latest"}, "Loaded image: latest:latest"),
+    ({"org.opencontainers.image.ref.name": "v2"}, "Loaded image: v2:latest"),
+    ({"org.opencontainers.image.ref.name": "team/app:v2"}, "Loaded image: team/app:v2"),
+    ({"org.opencontainers.image.ref.name": "latest",
+      "io.containerd.image.name": "docker.io/library/named:v3"}, "Loaded image: named:v3"),
+    ({"org.opencontainers.image.ref.name": "Latest"}, "Loaded image ID: "),
+    ({}, "Loaded image ID: "),
+])
+def test_load_oci_layout_names_as_docker_25(committed: Orlop, tmp_orlop_dir: Path,
+                                            annotations: dict[str, str], loaded: str) -> None:
+    """An OCI-only layout is named as Docker 25+ names it (its containerd image store:
+    containerd's ``imageName`` then moby's ``LoadImage``): ``io.containerd.image.name``,
+    else ``org.opencontainers.image.ref.name`` read as a whole reference (so a bare
+    ``latest`` is the image ``latest:latest``); a name that is no valid tag: untagged."""
+    work = tmp_orlop_dir / "named"
+    _unpack(_save(committed, "mine:v1"), work)
+    for n in ("manifest.json", "repositories"):
+        (work / n).unlink()
+    index = json.loads((work / "index.json").read_text())
+    index["manifests"][0]["annotations"] = annotations
+    (work / "index.json").write_text(json.dumps(index))
+    other = _fresh(tmp_orlop_dir, "o-named")
+    (other.cwd / "in.tar").write_bytes(_pack(work))
+    out = other.ok("load", "-i", "in.tar")
+    assert out.startswith(loaded) and out.count("\n") == 1, out
+    image_id = other.ok("images", "-q", "--no-trunc").strip()
+    assert image_id.startswith("sha256:")
+    if loaded.startswith("Loaded image: "):
+        ref = loaded.removeprefix("Loaded image: ")
+        assert other.ok("image", "inspect", "-f", "{{.Id}}", ref).strip() == image_id
+    else:
+        assert out == f"Loaded image ID: {image_id}\n"
+        assert other.ok("images", "--format", "{{.Repository}}:{{.Tag}}") == \
+            "<none>:<none>\n"
+
+
 @pytest.mark.parametrize("codec", ["gzip", "zstd"])
 def test_load_oci_compressed_layers(committed: Orlop, tmp_orlop_dir: Path,
                                     codec: str) -> None:

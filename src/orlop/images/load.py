@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from orlop.archive.extract import extract_tar
 from orlop.errors import InvalidArchiveError, OrlopError
 from orlop.images.archive import scan_layer
-from orlop.images.reference import parse_tag_target
+from orlop.images.reference import InvalidReferenceError, parse_tag_target
 from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.fs import openat2
 
@@ -210,14 +210,25 @@ def _oci_plans(root_fd: int) -> list[_Plan]:
         plan = by_manifest.setdefault(str(cdesc.get("digest")),
                                       _Plan(config, str(cdesc.get("digest")), raw, layers,
                                             []))
-        ann = desc.get("annotations") or {}
-        name = ann.get("io.containerd.image.name") or ""
-        ref = ann.get("org.opencontainers.image.ref.name") or ""
-        if not name and ref and (":" in ref or "/" in ref):
-            name = ref
+        name = _oci_name(desc.get("annotations") or {})
         if name:
             plan.tags.append(name)
     return list(by_manifest.values())
+
+
+def _oci_name(annotations: dict[str, Any]) -> str:
+    """The tag an index entry gives its image, as Docker 25+ loads an OCI layout (its
+    containerd image store: containerd's ``imageName``, then moby's ``LoadImage``): the
+    ``io.containerd.image.name`` annotation, else ``org.opencontainers.image.ref.name``
+    taken as a whole reference, so a bare ``latest`` names ``latest:latest`` as Docker
+    prints it.  A name that is no valid tag (upper case, a digest) leaves the image
+    untagged; Docker keeps such a name raw in containerd, where no tag can be."""
+    name = str(annotations.get("io.containerd.image.name") or
+               annotations.get("org.opencontainers.image.ref.name") or "")
+    try:
+        return parse_tag_target(name).tagged if name else ""
+    except InvalidReferenceError:
+        return ""
 
 
 def _store_plan(store: ImageStore, root_fd: int, plan: _Plan, added: list[str],
