@@ -58,6 +58,59 @@ def test_history_of_built_image_empty_layers_are_0b(bb: Orlop, tmp_path: Path) -
     assert "/bin/sh -c dd if=/dev/zero of=/big bs=1k cou…   102kB" in table[2]
 
 
+_CLASSIC_DOCKERFILE = """FROM busybox
+ENV P="8000-8001/udp 90"
+EXPOSE $P 70
+COPY --chown=1:2 sub/a /a
+COPY sub /sub
+COPY sub/a sub/b /m/
+VOLUME /v /w
+VOLUME ["/j"]
+ENTRYPOINT []
+CMD ["\u00e9\\t\\u0001", "a\\\\b"]
+CMD echo "q" $P
+HEALTHCHECK --retries=3 --timeout=1m30s --start-period=1500ms CMD ["true"]
+HEALTHCHECK NONE
+MAINTAINER me
+SHELL ["/bin/sh", "-e", "-c"]
+WORKDIR rel
+"""
+
+
+def test_history_created_by_reads_as_the_classic_builders(bb: Orlop, tmp_path: Path) -> None:
+    """CREATED BY of each step as dockerd 20.10's classic builder wrote it for this
+    Dockerfile (moby's Go verbs: ``%q``/``%v`` of lists, ``%q`` of the HealthConfig; one
+    space after ``#(nop)`` for WORKDIR/COPY/ADD, whose flags run into the hash); the
+    source hashes are Orlop's own."""
+    (tmp_path / "Dockerfile").write_text(_CLASSIC_DOCKERFILE)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a").write_text("x\n")
+    (tmp_path / "sub" / "b").write_text("y\n")
+    bb.ok("build", "-q", "-t", "classic", str(tmp_path))
+    rows = [re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:H", r["CreatedBy"])
+            for r in _history(bb, "classic")]
+    assert rows[:16] == [
+        "/bin/sh -e -c #(nop) WORKDIR /rel",
+        "/bin/sh -e -c #(nop)  SHELL [/bin/sh -e -c]",
+        "/bin/sh -c #(nop)  MAINTAINER me",
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}",
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD\" \"true\"] \"0s\" \"1m30s\" \"1.5s\" "
+        "'\\x03'}",
+        "/bin/sh -c #(nop)  CMD [\"/bin/sh\" \"-c\" \"echo \\\"q\\\" $P\"]",
+        "/bin/sh -c #(nop)  CMD [\"\u00e9\\t\\x01\" \"a\\\\b\"]",
+        "/bin/sh -c #(nop)  ENTRYPOINT []",
+        "/bin/sh -c #(nop)  VOLUME [/j]",
+        "/bin/sh -c #(nop)  VOLUME [/v /w]",
+        "/bin/sh -c #(nop) COPY multi:H in /m/ ",
+        "/bin/sh -c #(nop) COPY dir:H in /sub ",
+        "/bin/sh -c #(nop) COPY --chown=1:2file:H in /a ",
+        "/bin/sh -c #(nop)  EXPOSE 8000-8001/udp 90 70",
+        "/bin/sh -c #(nop)  ENV P=8000-8001/udp 90",
+        ""]
+    assert bb.ok("image", "inspect", "-f", "{{json .ContainerConfig.Cmd}}", "classic") == \
+        '["/bin/sh","-e","-c","#(nop) WORKDIR /rel"]\n'
+
+
 def test_history_of_loaded_image_keeps_sizes(bb: Orlop, tmp_path: Path) -> None:
     bb.ok("save", "-o", str(tmp_path / "b.tar"), "busybox")
     before = _history(bb, "busybox")

@@ -38,7 +38,8 @@ class FileSteps(StepBase):
         wd = posixpath.normpath(wd)
         state.config["WorkingDir"] = wd
         run_config = copy.deepcopy(state.config)
-        run_config["Cmd"] = [*self._shell(state), "#(nop) ", f"WORKDIR {wd}"]
+        # moby's withCmdCommentString: one word, one space after #(nop)
+        run_config["Cmd"] = [*self._shell(state), f"#(nop) WORKDIR {wd}"]
         if self._probe(state, run_config):
             return
         self._layer_step(state, run_config, [], Ownership(), mkdir=wd)
@@ -106,11 +107,12 @@ class FileSteps(StepBase):
                 raise InvalidParameterError(
                     f"When using {cmd} with more than one source file, the destination "
                     "must be a directory and end with a /")
-            flags = (f"--chown={chown} " if chown else "") + \
-                (f"--chmod={chmod_text} " if chmod_text else "")
+            # moby's performCopy: the flags run into the hash ("--chown=1:2file:...")
+            flags = (f"--chown={chown}" if chown else "") + \
+                (f"--chmod={chmod_text}" if chmod_text else "")
             comment = f"{cmd} {flags}{kind}:{digest} in {dest} "
             run_config = copy.deepcopy(state.config)
-            run_config["Cmd"] = [*self._shell(state), "#(nop) ", comment]
+            run_config["Cmd"] = [*self._shell(state), f"#(nop) {comment}"]
             if self._probe(state, run_config):
                 return
             dest_exists_dir = dir_dest or self._is_dir_in_image(state, dest)

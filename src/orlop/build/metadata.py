@@ -8,10 +8,10 @@ container; the run config of its cache key carries Docker's ``#(nop)`` comment
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from orlop.build.base import StageState, StepBase
+from orlop.build.gotext import go_list, go_quote_list, healthcheck_text
 from orlop.build.parser import Instruction
 from orlop.build.words import process_word, process_words
 from orlop.errors import InvalidParameterError
@@ -70,7 +70,7 @@ class MetadataSteps(StepBase):
     def _do_cmd(self, state: StageState, ins: Instruction) -> None:
         state.config["Cmd"] = self._exec_or_shell(state, ins)
         state.cmd_set = True
-        self._commit_meta(state, f"CMD {json.dumps(state.config['Cmd'])}")
+        self._commit_meta(state, f"CMD {go_quote_list(state.config['Cmd'])}")
 
     def _do_entrypoint(self, state: StageState, ins: Instruction) -> None:
         value = self._exec_or_shell(state, ins)
@@ -78,19 +78,20 @@ class MetadataSteps(StepBase):
             else None
         if not state.cmd_set:
             state.config["Cmd"] = None
-        self._commit_meta(state, f"ENTRYPOINT {json.dumps(state.config['Entrypoint'])}")
+        self._commit_meta(state, f"ENTRYPOINT {go_quote_list(state.config['Entrypoint'])}")
 
     def _do_shell(self, state: StageState, ins: Instruction) -> None:
         if not ins.json:
             raise InvalidParameterError("SHELL requires the arguments to be in JSON form")
         state.config["Shell"] = list(ins.args)
-        self._commit_meta(state, f"SHELL {json.dumps(list(ins.args))}")
+        self._commit_meta(state, f"SHELL {go_list(ins.args)}")
 
     def _do_expose(self, state: StageState, ins: Instruction) -> None:
         ports = dict(state.config.get("ExposedPorts") or {})
-        names = []
+        words = []  # moby's comment: the expanded words as written
         for raw in ins.args:
             for word in process_words(raw, self._env(state), self.escape):
+                words.append(word)
                 port, _, proto = word.partition("/")
                 proto = (proto or "tcp").lower()
                 lo, _, hi = port.partition("-")
@@ -98,9 +99,8 @@ class MetadataSteps(StepBase):
                     raise InvalidParameterError(f"Invalid containerPort: {port}")
                 for p in range(int(lo), int(hi or lo) + 1):
                     ports[f"{p}/{proto}"] = {}
-                    names.append(f"{p}/{proto}")
         state.config["ExposedPorts"] = ports
-        self._commit_meta(state, "EXPOSE " + " ".join(sorted(names)))
+        self._commit_meta(state, "EXPOSE " + " ".join(words))
 
     def _do_volume(self, state: StageState, ins: Instruction) -> None:
         volumes = dict(state.config.get("Volumes") or {})
@@ -114,7 +114,7 @@ class MetadataSteps(StepBase):
                 volumes[v] = {}
                 paths.append(v)
         state.config["Volumes"] = volumes
-        self._commit_meta(state, f"VOLUME {json.dumps(paths)}")
+        self._commit_meta(state, f"VOLUME {go_list(paths)}")
 
     def _do_user(self, state: StageState, ins: Instruction) -> None:
         state.config["User"] = self._word(state, ins.args[0] if ins.args else "")
@@ -161,4 +161,4 @@ class MetadataSteps(StepBase):
             raise InvalidParameterError(f"Unknown type {kind!r} in HEALTHCHECK "
                                         "(try CMD)")
         state.config["Healthcheck"] = hc
-        self._commit_meta(state, f"HEALTHCHECK &{{{hc['Test']!r}}}")
+        self._commit_meta(state, f"HEALTHCHECK {healthcheck_text(hc)}")
