@@ -61,6 +61,51 @@ class BuildContext:
                 f".dockerignore: stat {src}: file does not exist")
         return [(host, clean)]
 
+    def source_hash(self, paths: list[tuple[str, str | None]]) -> str:
+        """The text moby's classic builder gives COPY/ADD sources (builder/dockerfile
+        copy.go), in the step's cache key and its history: ``file:<tarsum>`` for a file,
+        ``dir:<sha256 of the sorted tarsums of the directory and all below it>``,
+        ``multi:<sha256 of the sources' texts>`` for several; an entry that is a symlink
+        counts as its target in the context (moby's Hash follows it in scope), or by its
+        path when there is none.  ``paths``: (resolved host path, path in the context),
+        the latter None for a downloaded file (named by its base name)."""
+        root = os.path.realpath(self.root) if self.root else ""
+        infos = []
+        for host, rel in paths:
+            st = os.stat(host)
+            if rel is None or not root:
+                infos.append("file:" + _tarsum(os.path.basename(host), st, host))
+            elif stat.S_ISDIR(st.st_mode):
+                infos.append(_join_hash("dir", sorted(self._dir_sums(root, host))))
+            else:
+                infos.append("file:" + _tarsum(os.path.relpath(host, root), st, host))
+        return infos[0] if len(infos) == 1 else _join_hash("multi", infos)
+
+    def _dir_sums(self, root: str, top: str) -> list[str]:
+        """moby's ``walkSource``: the directory itself (unless the context root) and
+        everything below it, each by ``Hash`` of its path in the context."""
+        base = os.path.relpath(top, root)
+        out = [] if base == "." else [self._entry_sum(root, base)]
+        keep_all = self.ignore.has_exclusions  # an exception may re-include: hash all
+        for dirpath, dirs, files in os.walk(top):
+            dirs.sort()
+            for name in [*dirs, *files]:
+                rel = os.path.relpath(os.path.join(dirpath, name), root)
+                if not keep_all and self.ignore.excluded(rel):
+                    continue
+                out.append(self._entry_sum(root, rel))
+        return out
+
+    def _entry_sum(self, root: str, rel: str) -> str:
+        host = os.path.join(root, rel)
+        st = os.lstat(host)
+        if stat.S_ISLNK(st.st_mode):
+            target = self._in_scope(rel)
+            if target is None:
+                return rel
+            rel, host, st = os.path.relpath(target, root), target, os.lstat(target)
+        return _tarsum(rel, st, host)
+
     def _in_scope(self, rel: str) -> str | None:
         """The host path ``rel`` names in the context, its symlinks followed *inside* the
         context as moby's FollowSymlinkInScope does (a link to /etc/passwd means
@@ -104,39 +149,38 @@ class BuildContext:
         return [f for f in found if not self.ignore.excluded(f)]
 
 
-def checksum(paths: list[tuple[str, str | None]], ignore: Matcher) -> str:
-    """The content hash of COPY/ADD sources for the cache key (moby hashes the tar
-    headers and content of each file; so does this: name, type, mode, link target,
-    content; never times, so a touched file still hits)."""
-    h = hashlib.sha256()
-
-    def add_file(host: str, name: str, st: os.stat_result) -> None:
-        h.update(f"{name}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
-        if stat.S_ISLNK(st.st_mode):
-            h.update(os.readlink(host).encode())
-        elif stat.S_ISREG(st.st_mode):
-            with open(host, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        h.update(b"\0")
-
-    for host, rel in paths:
-        st = os.stat(host)
-        if not stat.S_ISDIR(st.st_mode):
-            add_file(host, "", st)
-            continue
-        for dirpath, dirs, files in os.walk(host):
-            sub = os.path.relpath(dirpath, host)
-            dirs.sort()
-            for name in sorted(files) + dirs:
-                full = os.path.join(dirpath, name)
-                arc = name if sub == "." else f"{sub}/{name}"
-                if rel is not None and ignore:
-                    crel = arc if rel in ("", ".") else f"{rel}/{arc}"
-                    if ignore.excluded(crel) and not ignore.has_exclusions:
-                        continue
-                add_file(full, arc, os.lstat(full))
+def _tarsum(name: str, st: os.stat_result, host: str) -> str:
+    """moby's tarsum v1 of one context entry (pkg/tarsum ``v1TarHeaderSelect``): the
+    sha256 of the header's name, mode, uid, gid, size, typeflag, linkname, uname, gname
+    (both empty), devmajor and devminor, then the content; never the mtime.  The header
+    is the one the docker CLI (28, moby/go-archive) writes into the context tar: the
+    name relative to the context (a directory's with ``/``), the permission bits without
+    the file type, owner 0:0."""
+    mode = st.st_mode
+    size, link, major, minor = 0, "", 0, 0
+    if stat.S_ISREG(mode):
+        flag, size = "0", st.st_size
+    elif stat.S_ISDIR(mode):
+        flag, name = "5", name.rstrip("/") + "/"
+    elif stat.S_ISLNK(mode):
+        flag, link = "2", os.readlink(host)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        flag = "3" if stat.S_ISCHR(mode) else "4"
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    else:
+        flag = "6"
+    h = hashlib.sha256(f"name{name}mode{stat.S_IMODE(mode)}uid0gid0size{size}typeflag{flag}"
+                       f"linkname{link}unamegnamedevmajor{major}devminor{minor}".encode())
+    if flag == "0":
+        with open(host, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
     return h.hexdigest()
+
+
+def _join_hash(prefix: str, items: list[str]) -> str:
+    """moby's ``hashStringSlice``: the sha256 of the items joined with commas."""
+    return f"{prefix}:{hashlib.sha256(','.join(items).encode()).hexdigest()}"
 
 
 def check_local(path: str, dockerfile: str | None) -> None:

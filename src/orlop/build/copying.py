@@ -17,7 +17,6 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from orlop.build.base import StageState, StepBase
-from orlop.build.context import checksum
 from orlop.build.download import download, is_url
 from orlop.build.fs import CopyOp, Ownership
 from orlop.build.layer import Fallback, ImageView, write_from_image, write_ops
@@ -87,7 +86,7 @@ class FileSteps(StepBase):
                 import hashlib
 
                 digest = hashlib.sha256("\0".join([from_img.id, *srcs]).encode()).hexdigest()
-                kind = "from"
+                source_text = f"from:{digest}"  # Orlop's: moby hashes the image's files
             else:
                 for s in srcs:
                     if cmd == "ADD" and is_url(s):
@@ -97,12 +96,7 @@ class FileSteps(StepBase):
                         downloaded.add(str(path))
                         continue
                     sources.extend((h, rel) for h, rel in self.ctx.resolve(s, cmd))
-                digest = checksum(sources, self.ctx.ignore)
-                kind = "multi" if len(sources) > 1 else \
-                    ("dir" if os.path.isdir(sources[0][0]) else "file")
-                if cmd == "ADD" and kind == "file" and sources[0][0] not in downloaded \
-                        and _is_archive(sources[0][0]):
-                    kind = "archive"  # not Docker's word; only the cache key sees it
+                source_text = self.ctx.source_hash(sources)
             if (len(srcs) > 1 or len(sources) > 1) and not dir_dest:
                 raise InvalidParameterError(
                     f"When using {cmd} with more than one source file, the destination "
@@ -110,7 +104,7 @@ class FileSteps(StepBase):
             # moby's performCopy: the flags run into the hash ("--chown=1:2file:...")
             flags = (f"--chown={chown}" if chown else "") + \
                 (f"--chmod={chmod_text}" if chmod_text else "")
-            comment = f"{cmd} {flags}{kind}:{digest} in {dest} "
+            comment = f"{cmd} {flags}{source_text} in {dest} "
             run_config = copy.deepcopy(state.config)
             run_config["Cmd"] = [*self._shell(state), f"#(nop) {comment}"]
             if self._probe(state, run_config):
