@@ -1,11 +1,15 @@
 """The idle half of a detached container's monitor: relay output to the log, await the exit.
 
-This file is executed as a script (``python3 -I -S watch.py JSON``) by the monitor
-(monitor.py) once the container runs, replacing the monitor's process image so that a
-long-running container costs one small process: standard library only, no site, no
-Orlop package (not even ``orlop/__init__``), no SQLite.  Run as a script with ``-I``,
-the script's own directory is not put on sys.path (it holds modules such as
-``inspect.py`` that would shadow the standard library's).
+This file is executed as a script (``python3 -I -S watch.py KEY=VALUE... -- FINISH...``)
+by the monitor (monitor.py) once the container runs, replacing the monitor's process
+image so that a long-running container costs one small process: built-in modules only
+(``errno``, ``os``, ``select``, ``sys``, ``time``), no site, no Orlop package (not even
+``orlop/__init__``), no SQLite.  Not ``json`` either (with ``re``, 1.2 MB of the idle
+process): the arguments are ``key=value`` words and the log lines are encoded by
+:func:`json_line`, byte for byte what ``json.dumps`` writes; not ``signal`` (``enum``,
+0.7 MB): the interpreter already ignores SIGPIPE.  Run as a script with ``-I``, the
+script's own directory is not put on sys.path (it holds modules such as ``inspect.py``
+that would shadow the standard library's).
 
 It inherits the container's lock (so that every ``orlop`` command still sees a live
 monitor), the read ends of the container's stdout/stderr pipes (or its pty master),
@@ -19,14 +23,36 @@ the store no longer names it (so that `orlop stop` can never signal a stranger).
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select
-import signal
 import sys
 import time
 
 PARTIAL_MAX = 16 * 1024  # Docker's json-file splits longer lines into 16 KiB pieces
+
+# What json.dumps(..., ensure_ascii=False) escapes in a string: '"', '\\', and every
+# control character below U+0020 (the short forms where JSON has them).
+_ESCAPES = {i: f"\\u{i:04x}" for i in range(0x20)}
+_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n",
+                 0x0D: "\\r", 0x09: "\\t"})
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string body, as ``json.dumps(text, ensure_ascii=False)[1:-1]``."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # the common line: nothing to escape (C-speed checks only)
+    return text.translate(_ESCAPES)
+
+
+def json_line(log: str, stream: str, stamp: str) -> bytes:
+    """One json-file record: ``{"log":...,"stream":...,"time":...}`` and a newline, the
+    bytes ``json.dumps(record, separators=(",", ":"), ensure_ascii=False)`` gives."""
+    if log.endswith("\n"):
+        body = json_string(log[:-1]) + "\\n"
+    else:
+        body = json_string(log)
+    return (f'{{"log":"{body}","stream":"{json_string(stream)}",'
+            f'"time":"{json_string(stamp)}"}}\n').encode()
 
 
 def _timestamp() -> str:
@@ -82,10 +108,7 @@ class JsonLog:
                 piece, buf = buf[:PARTIAL_MAX], buf[PARTIAL_MAX:]
             else:
                 piece, buf = buf[:nl + 1], buf[nl + 1:]
-            record = {"log": piece.decode("utf-8", errors="replace"), "stream": stream,
-                      "time": stamp}
-            out.append(json.dumps(record, separators=(",", ":"),
-                                  ensure_ascii=False).encode() + b"\n")
+            out.append(json_line(piece.decode("utf-8", errors="replace"), stream, stamp))
         self.partial[stream] = buf
         if out:
             self._emit(out)
@@ -109,18 +132,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def watch(args: dict[str, object]) -> int:
+def watch(args: dict[str, str]) -> int:
     """Relay until the container exits; returns Docker's exit code (128+N for signal N)."""
-    pid = int(args["pid"])  # type: ignore[call-overload]
-    log = JsonLog(str(args["log_path"]), int(args["max_size"]),  # type: ignore[call-overload]
-                  int(args["max_file"]))  # type: ignore[call-overload]
+    pid = int(args["pid"])
+    log = JsonLog(args["log_path"], int(args["max_size"]), int(args["max_file"]))
     streams: dict[int, str] = {}
     for key, name in (("out_fd", "stdout"), ("err_fd", "stderr"), ("master_fd", "stdout")):
-        fd = int(args.get(key, -1))  # type: ignore[call-overload]
+        fd = int(args.get(key, -1))
         if fd >= 0:
             streams[fd] = name
-    master = int(args.get("master_fd", -1))  # type: ignore[call-overload]
-    stdin_fifo = int(args.get("stdin_fd", -1))  # type: ignore[call-overload]
+    master = int(args.get("master_fd", -1))
+    stdin_fifo = int(args.get("stdin_fd", -1))
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
     for fd in streams:
@@ -179,11 +201,16 @@ def _pump(fd: int, streams: dict[int, str], log: JsonLog,
     return True
 
 
+def parse_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``KEY=VALUE... -- FINISH...`` (monitor.py's :func:`watch_argv`): the settings and
+    the finishing phase's command line."""
+    cut = argv.index("--")
+    return dict(a.split("=", 1) for a in argv[:cut]), argv[cut + 1:]
+
+
 def main() -> None:
-    args = json.loads(sys.argv[1])
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    args, finish = parse_argv(sys.argv[1:])
     code = watch(args)
-    finish = [str(a) for a in args["finish_argv"]]
     os.execv(finish[0], [*finish, str(code)])
 
 
