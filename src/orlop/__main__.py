@@ -1,5 +1,5 @@
 """`python -m orlop` runs the CLI."""
 
-from orlop.cli.main import main
+from orlop.cli.main import run
 
-raise SystemExit(main())
+run()

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from orlop.cli.context import Context, HelpRequested, Parser, UsageError
 from orlop.cli.registry import INDEX, Command
@@ -176,3 +177,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     finally:
         ctx.close()
+
+
+def run() -> NoReturn:
+    """The ``orlop`` command (``python -m orlop``, the console script): :func:`main`,
+    then :func:`exit_now`."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit as the interpreter would, without its teardown.
+
+    Once main() has returned, all that is left of a normal exit is freeing every module
+    and object one by one: 9 to 13 ms of an `exec CTR true`, a `volume ls` or a `run
+    --rm` here (measured, interleaved), 10 % of the command.  What a normal exit does
+    that matters is done first: non-daemon threads are waited for, atexit functions
+    run, stdout and stderr are flushed (a failed flush is exit status 120, as
+    Python's); every file Orlop writes is closed by the code that opened it.
+    """
+    import atexit
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()  # what Py_Finalize calls
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            if code == 0:
+                code = 120
+    os._exit(code)
