@@ -193,8 +193,12 @@ def exit_now(code: int) -> NoReturn:
     --rm` here (measured, interleaved), 10 % of the command.  What a normal exit does
     that matters is done first: non-daemon threads are waited for, atexit functions
     run, stdout and stderr are flushed (a failed flush is exit status 120, as
-    Python's); every file Orlop writes is closed by the code that opened it.
+    Python's); every file Orlop writes is closed by the code that opened it.  Under a
+    profiler or a tracer (``python -m cProfile -m orlop``, coverage), a normal exit.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        # Under cProfile or a coverage tracer: they write their data once we return.
+        raise SystemExit(code)
     import atexit
 
     threading = sys.modules.get("threading")
