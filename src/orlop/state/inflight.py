@@ -25,8 +25,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from orlop.kernel.process import process_alive_since
-
 DIR_NAME = ".inflight"
 REPAIR_LOCK = ".repair"  # serialises the full reconciliation between processes
 
@@ -96,6 +94,10 @@ def dead_markers(root: Path) -> list[str]:
             except BlockingIOError:
                 continue  # in progress
             # Free, but its creator may be between open() and flock(): alive means live.
+            # (Imported here: kernel.process loads ctypes, 3 ms that every command would
+            # pay for a check that runs only when a marker is free.)
+            from orlop.kernel.process import process_alive_since
+
             pid = name.split("-", 1)[0]
             if pid.isdigit() and process_alive_since(int(pid), os.fstat(fd).st_mtime):
                 continue

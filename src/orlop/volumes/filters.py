@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from orlop.errors import InvalidParameterError
 
@@ -23,8 +23,7 @@ _TRUE = ("true", "1")
 _FALSE = ("false", "0")
 
 
-@dataclass(frozen=True)
-class VolumeFilter:
+class VolumeFilter(NamedTuple):
     """A parsed filter set; every given criterion must hold (Docker ANDs keys)."""
 
     dangling: bool | None = None
@@ -35,7 +34,6 @@ class VolumeFilter:
     all: bool = False  # prune only: consider named volumes too
     used_by: tuple[str, ...] = ()  # container names or ids: applied by the query
     until: tuple[str, ...] = ()  # prune only: parsed by the engine (engine.prune)
-    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def selects_all(self) -> bool:

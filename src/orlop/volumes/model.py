@@ -11,16 +11,14 @@ The ``anonymous`` column of the database stays the truth Orlop itself prunes by.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 LOCAL_DRIVER = "local"
 
 
-@dataclass(frozen=True)
-class Volume:
+class Volume(NamedTuple):
     """One volume, as recorded in the state database.
 
     ``labels`` and ``options`` keep the difference between ``None`` and ``{}`` because

@@ -66,16 +66,15 @@ from orlop.volumes.dirs import (
 from orlop.volumes.drivers.base import VolumeDriver
 from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.drivers.registry import DriverRegistry
-from orlop.volumes.filters import VolumeFilter, build_filter
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
-from orlop.volumes.reconcile import Reconciler, ReconcileReport
-from orlop.volumes.rename import rename_volume
 from orlop.volumes.store import VolumeStore, VolumeUser
 
 if TYPE_CHECKING:
+    from orlop.volumes.filters import VolumeFilter
     from orlop.volumes.plugins.status import PluginStatus
+    from orlop.volumes.reconcile import ReconcileReport
 
 __all__ = ["VolumeService"]
 
@@ -263,6 +262,8 @@ class VolumeService:
         ``mount_points`` index.  Callers that only send the volumes on (``volume ls``,
         ``GET /volumes``) use :meth:`list_inspect`, which skips the ``Volume`` objects.
         """
+        from orlop.volumes.filters import build_filter  # not for create/rm/inspect
+
         flt = build_filter(filters)
         with self.store.read() as tx:
             return tx.list(flt)
@@ -271,6 +272,8 @@ class VolumeService:
                      ) -> builtins.list[dict[str, Any]]:
         """:meth:`list` as Docker's volume objects (each what ``wire.volumes.volume_json``
         gives): what ``volume ls`` and ``GET /volumes`` send (VolumeTx.inspect)."""
+        from orlop.volumes.filters import build_filter  # not for create/rm/inspect
+
         flt = build_filter(filters)
         with self.store.read() as tx:
             out = tx.inspect(flt)
@@ -284,6 +287,8 @@ class VolumeService:
                    ) -> builtins.list[tuple[str, str]]:
         """(driver, name) of each volume :meth:`list` selects, by name: all that the
         default ``volume ls`` table and ``-q`` print, without a dict per volume."""
+        from orlop.volumes.filters import build_filter  # not for create/rm/inspect
+
         flt = build_filter(filters)
         if self.drivers.plugins():  # plugins' own volumes are listed too: list_inspect
             merged = self.list_inspect(filters)
@@ -351,6 +356,8 @@ class VolumeService:
 
     def rename(self, old: str, new: str) -> Volume:
         """Rename a volume that no running container uses (see :mod:`.rename`)."""
+        from orlop.volumes.rename import rename_volume
+
         driver = rename_volume(self.store, self.dirs, self.operation, old, new)
         if self.on_event is not None:
             self.on_event(new, "rename", {"driver": driver, "oldName": old})
@@ -448,6 +455,8 @@ class VolumeService:
         container created meanwhile keeps its volume.  ``dry_run`` removes nothing and
         returns what would go.  Returns the names removed and the bytes reclaimed.
         """
+        from orlop.volumes.filters import build_filter
+
         flt = build_filter(filters, prune=True)
         if flt.until and until is None:
             raise InvalidParameterError("the until filter needs the engine's time parsing")
@@ -613,6 +622,9 @@ class VolumeService:
     def reconcile(self, running_container_ids: set[str] | frozenset[str]) -> ReconcileReport:
         """Repair what a crash (or a reboot) left, given the containers still running
         (reconcile.py says what is repaired, and how)."""
+        # Imported here: the repair's module (2 dataclasses) is not needed by a verb.
+        from orlop.volumes.reconcile import Reconciler
+
         return Reconciler(self.store, self.dirs, self.drivers).reconcile(
             running_container_ids)
 

@@ -17,14 +17,15 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orlop.errors import InvalidParameterError, VolumeInUseError, VolumeNotFoundError
 from orlop.state import Database
-from orlop.volumes.filters import VolumeFilter
 from orlop.volumes.model import Volume, inspect_dict
+
+if TYPE_CHECKING:
+    from orlop.volumes.filters import VolumeFilter
 
 COLUMNS = "name, driver, created_at, labels, options, anonymous"
 
@@ -35,8 +36,7 @@ RUNNING_STATES = ("running", "paused", "restarting")
 Mountpoint = Callable[[str, str], str]
 
 
-@dataclass(frozen=True)
-class VolumeUser:
+class VolumeUser(NamedTuple):
     """One container using a volume (``volume inspect``'s ``UsedBy`` entries)."""
 
     name: str
@@ -46,8 +46,7 @@ class VolumeUser:
     rw: bool
 
 
-@dataclass(frozen=True)
-class Removal:
+class Removal(NamedTuple):
     """What :meth:`VolumeStore.delete_unused` found."""
 
     found: bool  # the row existed

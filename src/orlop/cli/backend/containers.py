@@ -15,8 +15,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orlop.cli.backend.starterror import start_error
 from orlop.cli.backend.terminal import Terminal, relay, terminal_size
@@ -33,8 +32,7 @@ if TYPE_CHECKING:
 STREAMS = ("stdin", "stdout", "stderr")
 
 
-@dataclass(frozen=True)
-class LogOptions:
+class LogOptions(NamedTuple):
     follow: bool = False
     tail: int = -1  # -1: all
     since: str = ""

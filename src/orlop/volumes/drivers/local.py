@@ -19,17 +19,19 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orlop.errors import InvalidParameterError, SystemFailureError
 from orlop.kernel import fs, loop
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.units import ram_in_bytes
-from orlop.volumes.drivers.mountopts import DriverMountOptions, parse_driver_options
 from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
+
+if TYPE_CHECKING:
+    from orlop.volumes.drivers.mountopts import DriverMountOptions
 
 DATA_DIR = "_data"
 OPTS_FILE = "opts.json"
@@ -168,6 +170,8 @@ class LocalDriver:
         if not options:
             return
         target_path = str(self.volumes_dir / name / DATA_DIR)  # for messages only
+        from orlop.volumes.drivers.mountopts import parse_driver_options  # only here
+
         mo = parse_driver_options(options.get("o", ""))
         with _DirFd(DATA_DIR, volume_fd, os.O_PATH) as data_fd:
             target = f"/proc/self/fd/{data_fd}"
@@ -292,6 +296,8 @@ def _run(argv: list[str], fd: int, name: str) -> None:
     if shutil.which(argv[0]) is None:
         raise SystemFailureError(f"create {name}: {argv[0]} is needed for size= volumes but "
                                  "is not installed (package e2fsprogs)")
+    import subprocess  # 2 ms of imports, for size= volumes only
+
     proc = subprocess.run(argv, pass_fds=(fd,), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemFailureError(

@@ -19,16 +19,15 @@ import json
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 DOCKER_PLUGIN_DIRS: tuple[Path, ...] = (
     Path("/run/docker/plugins"), Path("/etc/docker/plugins"), Path("/usr/lib/docker/plugins"))
 SPEC_EXTS = (".spec", ".json")
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """A discovered plugin: its name, its address, and the file that told us."""
 
     name: str
