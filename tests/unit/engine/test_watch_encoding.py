@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import py_compile
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,11 +56,24 @@ def test_watch_script_runs_the_bytecode_only_while_it_is_current(
     script = tmp_path / "watch.py"
     script.write_text("x = 1\n")
     monkeypatch.setattr(monitor, "WATCH_SCRIPT", script)
-    assert monitor.watch_script() == str(script)  # no bytecode yet
+    assert monitor.watch_script() == [str(script)]  # no bytecode yet
     cached = py_compile.compile(str(script), doraise=True)
-    assert monitor.watch_script() == cached
+    assert monitor.watch_script() == ["-c", monitor._WATCH_LOADER, str(script), cached]
     script.write_text("x = 22\n")  # changed (size): the bytecode is stale
-    assert monitor.watch_script() == str(script)
+    assert monitor.watch_script() == [str(script)]
     py_compile.compile(str(script), doraise=True,
                        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
-    assert monitor.watch_script() == str(script)  # hash-based: not checked here
+    assert monitor.watch_script() == [str(script)]  # hash-based: not checked here
+
+
+def test_watch_loader_runs_the_bytecode_as_the_script(tmp_path: Path) -> None:
+    from orlop.engine.containers import monitor
+
+    script = tmp_path / "watch.py"
+    script.write_text("import sys\nprint(__name__, __file__ == sys.argv[0], sys.argv[1:])\n")
+    cached = py_compile.compile(str(script), doraise=True)
+    script.write_text("print('the source ran')\n")  # the loader must not read it
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", monitor._WATCH_LOADER,
+                          str(script), cached, "pid=1", "--", "x"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "__main__ True ['pid=1', '--', 'x']\n"

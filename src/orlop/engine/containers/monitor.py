@@ -322,18 +322,25 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     for fd in [lock_fd, *fds.values(), *([HELD[c.id]] if c.id in HELD else [])]:
         os.set_inheritable(fd, True)
     engine.close()
-    os.execv(sys.executable, [sys.executable, "-I", "-S", watch_script(),
+    os.execv(sys.executable, [sys.executable, "-I", "-S", *watch_script(),
                               *watch_argv(args, finish)])
 
 
-def watch_script() -> str:
-    """watch.py's bytecode when ``__pycache__`` holds a current one, else its source.
+# Runs watch.py's bytecode (its path is argv[2]) as the script argv[1]: the process's
+# command line still names watch.py.  Only built-in modules (marshal, io's open).
+_WATCH_LOADER = ("import sys, marshal; f = open(sys.argv[2], 'rb'); f.seek(16); "
+                 "code = marshal.loads(f.read()); f.close(); del sys.argv[2], sys.argv[0]; "
+                 "exec(code, {'__name__': '__main__', '__file__': sys.argv[0]})")
+
+
+def watch_script() -> list[str]:
+    """How the interpreter is to run watch.py: from the bytecode in ``__pycache__``
+    when there is a current one (through :data:`_WATCH_LOADER`), else from the source.
 
     A script given as source is compiled at every start, and the compiler's memory stays
-    in the idle process (0.8 MB of its ~9.4 MB); the interpreter runs a ``.pyc`` given
-    on its command line as it is, so it must be the one ``import`` would accept: the
-    same header check as importlib's for a timestamp-based pyc (magic, flags 0, the
-    source's mtime and size)."""
+    in the idle process (0.8 MB of its ~9.4 MB).  The loader runs the bytecode as it
+    is, so it must be the one ``import`` would accept: the same header check as
+    importlib's for a timestamp-based pyc (magic, flags 0, the source's mtime and size)."""
     import importlib.util
 
     source = str(WATCH_SCRIPT)
@@ -343,11 +350,11 @@ def watch_script() -> str:
         with open(cached, "rb") as f:
             head = f.read(16)
     except (OSError, NotImplementedError):
-        return source
+        return [source]
     want = (importlib.util.MAGIC_NUMBER + bytes(4)
             + (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
             + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little"))
-    return cached if head == want else source
+    return ["-c", _WATCH_LOADER, source, cached] if head == want else [source]
 
 
 def watch_argv(args: Mapping[str, object], finish: Sequence[str]) -> list[str]:
