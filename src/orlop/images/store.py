@@ -33,7 +33,6 @@ import fcntl
 import hashlib
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -372,7 +371,7 @@ class ImageStore:
         # streams the file, so the source is "-").
         comment = message or "Imported from -"
         config: dict[str, Any] = {
-            "architecture": _ARCH.get(platform.machine(), platform.machine()),
+            "architecture": _ARCH.get(os.uname().machine, os.uname().machine),
             "comment": comment,
             "config": container_config,
             "created": created,
@@ -405,7 +404,7 @@ class ImageStore:
                 blob = raw.decode("utf-8")
         full = dict(config)
         if blob is None:
-            full.setdefault("architecture", _ARCH.get(platform.machine(), platform.machine()))
+            full.setdefault("architecture", _ARCH.get(os.uname().machine, os.uname().machine))
             full.setdefault("os", "linux")
             full.setdefault("created", now_rfc3339())
             full["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
