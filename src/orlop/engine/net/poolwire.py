@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -133,6 +132,8 @@ def spawn_keeper(config: EngineConfig) -> None:
     """Start this root's keeper, detached (``setsid -f``: reparented at once, so neither
     the CLI, a monitor waiting for its container, nor orlopd has a child to reap).  A
     second keeper for the same root finds the first one's lock and leaves."""
+    import subprocess
+
     import orlop
 
     src = str(Path(orlop.__file__).resolve().parents[1])
