@@ -1,0 +1,338 @@
+"""A tar stream reader that gives ``tarfile``'s members without its stream machinery.
+
+``tarfile.open(mode="r|")`` costs about 100 microseconds a member in ``volume import``
+(issue 17): its ``_Stream`` copies the rest of its buffer on every read, each header is
+checksummed twice through ``struct``, every member is kept in ``TarFile.members``, and
+``extractfile`` builds a ``BufferedReader`` over a ``_FileInFile`` per file.  This reader
+gives the same :class:`tarfile.TarInfo` objects (every field, ``pax_headers``,
+``offset``/``offset_data``) and the same errors for the members an archive holds almost
+always: ustar and GNU headers (octal or base-256 numbers), and a PAX extended header
+(``x``) in front of one.  It hands every other header to ``tarfile``'s own code on the
+same stream, byte for byte as ``tarfile`` would have read it: GNU long names and long
+links (``L``, ``K``), GNU sparse files (``S``, and PAX headers with ``GNU.sparse``
+records), global PAX headers (``g``) and whatever follows one, Solaris ``X`` headers,
+PAX headers with ``hdrcharset`` or larger than 64 KiB.  Sparse members are read back
+through ``tarfile.ExFileObject``, which fills their holes.
+
+What is kept from ``TarFile.next`` exactly (tests/unit/archive/test_tarread.py compares
+both on a corpus): a bad first header is an error, a bad or short header after a member
+ends the archive (``tarfile``'s reading, on which GNU tar agrees), a header after a PAX or
+GNU long-name header that is bad is an error, and data that ends before the next header
+is "unexpected end of data".  Python 3.11's ``tarfile`` is the reference; the private
+names it is read through are looked up once below.
+"""
+
+from __future__ import annotations
+
+import struct
+import tarfile
+import zlib
+from typing import cast
+
+from orlop.archive.streams import Readable
+
+_BLOCK = tarfile.BLOCKSIZE
+_FILL = 64 * 1024  # bytes read from the stream at a time for headers and small files
+_PAX_MAX = 64 * 1024  # PAX data read by this module; larger goes to tarfile
+_ENCODING = tarfile.ENCODING
+_ERRORS = "surrogateescape"  # tarfile.open's default for reading
+_EOF_BLOCK = b"\0" * _BLOCK
+
+# tarfile's header errors, not in typeshed's stubs: TarFile.next tells them apart.
+_ERRS: dict[str, type[tarfile.HeaderError]] = {
+    n: vars(tarfile)[n] for n in ("EmptyHeaderError", "TruncatedHeaderError", "EOFHeaderError",
+                                  "InvalidHeaderError", "SubsequentHeaderError")}
+_EmptyHeaderError = _ERRS["EmptyHeaderError"]
+_TruncatedHeaderError = _ERRS["TruncatedHeaderError"]
+_EOFHeaderError = _ERRS["EOFHeaderError"]
+_InvalidHeaderError = _ERRS["InvalidHeaderError"]
+_SubsequentHeaderError = _ERRS["SubsequentHeaderError"]
+
+_DELEGATED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.GNUTYPE_SPARSE,
+              tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_REGULAR = tarfile.REGULAR_TYPES
+_SUPPORTED = tarfile.SUPPORTED_TYPES
+_GNU_TYPES = tarfile.GNU_TYPES
+_PAX_FIELDS = tarfile.PAX_FIELDS
+_PAX_NUMBER_FIELDS = tarfile.PAX_NUMBER_FIELDS
+_SIGNED = struct.Struct("148b8x356b")
+
+
+def _nts(s: bytes) -> str:
+    p = s.find(b"\0")
+    if p != -1:
+        s = s[:p]
+    return s.decode(_ENCODING, _ERRORS)
+
+
+def _nti(s: bytes) -> int:
+    """tarfile.nti: an octal field, or GNU's base-256 (first byte 0o200 or 0o377)."""
+    if s[0] in (0o200, 0o377):
+        n = 0
+        for i in range(len(s) - 1):
+            n <<= 8
+            n += s[i + 1]
+        if s[0] == 0o377:
+            n = -(256 ** (len(s) - 1) - n)
+        return n
+    try:
+        p = s.find(b"\0")
+        text = (s if p == -1 else s[:p]).decode("ascii", "strict")
+        return int(text.strip() or "0", 8)
+    except ValueError:
+        raise _InvalidHeaderError("invalid header") from None
+
+
+def _block(count: int) -> int:
+    return -(-count // _BLOCK) * _BLOCK
+
+
+def _frombuf(buf: bytes) -> tarfile.TarInfo:
+    """``tarfile.TarInfo.frombuf(buf, ENCODING, "surrogateescape")`` for every type but
+    GNU sparse (``S``, whose extra fields the caller leaves to tarfile)."""
+    if len(buf) == 0:
+        raise _EmptyHeaderError("empty header")
+    if len(buf) != _BLOCK:
+        raise _TruncatedHeaderError("truncated header")
+    if buf == _EOF_BLOCK:
+        raise _EOFHeaderError("end of file header")
+    chksum = _nti(buf[148:156])
+    unsigned = 256 + sum(buf) - sum(buf[148:156])
+    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
+        raise _InvalidHeaderError("bad checksum")
+    obj = tarfile.TarInfo()
+    obj.name = _nts(buf[0:100])
+    obj.mode = _nti(buf[100:108])
+    obj.uid = _nti(buf[108:116])
+    obj.gid = _nti(buf[116:124])
+    obj.size = _nti(buf[124:136])
+    obj.mtime = _nti(buf[136:148])
+    obj.chksum = chksum
+    obj.type = kind = buf[156:157]
+    obj.linkname = _nts(buf[157:257])
+    obj.uname = _nts(buf[265:297])
+    obj.gname = _nts(buf[297:329])
+    obj.devmajor = _nti(buf[329:337])
+    obj.devminor = _nti(buf[337:345])
+    prefix = _nts(buf[345:500])
+    if kind == tarfile.AREGTYPE and obj.name.endswith("/"):
+        obj.type = kind = tarfile.DIRTYPE
+    if kind == tarfile.DIRTYPE:
+        obj.name = obj.name.rstrip("/")
+    if prefix and kind not in _GNU_TYPES:
+        obj.name = prefix + "/" + obj.name
+    return obj
+
+
+def _apply_pax_info(info: tarfile.TarInfo, pax_headers: dict[str, str]) -> None:
+    """tarfile.TarInfo._apply_pax_info for headers without ``GNU.sparse`` records."""
+    for keyword, value in pax_headers.items():
+        if keyword in _PAX_FIELDS:
+            result: object = value
+            if keyword in _PAX_NUMBER_FIELDS:
+                try:
+                    result = _PAX_NUMBER_FIELDS[keyword](value)
+                except ValueError:
+                    result = 0
+            if keyword == "path":
+                result = value.rstrip("/")
+            setattr(info, keyword, result)
+    info.pax_headers = pax_headers.copy()
+
+
+def _decode_pax(value: bytes) -> str:
+    try:
+        return value.decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        return value.decode("utf-8", _ERRORS)
+
+
+class _Source:
+    """Forward-only reads, ``tell`` and ``seek`` over the stream (what tarfile's
+    ``_Stream`` gives its parser), with blocks put back for tarfile to read again."""
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self._buf = b""
+        self._pos = 0  # next byte of _buf
+        self._at = 0  # stream offset of _buf[_pos]
+
+    def tell(self) -> int:
+        return self._at
+
+    def read(self, size: int) -> bytes:
+        buf, pos = self._buf, self._pos
+        end = pos + size
+        if end <= len(buf):
+            self._pos = end
+            self._at += size
+            return buf[pos:end]
+        parts = [buf[pos:]]
+        have = len(buf) - pos
+        self._buf, self._pos = b"", 0
+        while have < size:
+            want = size - have
+            chunk = self._stream.read(want if want >= _FILL else _FILL)
+            if not chunk:
+                break
+            if len(chunk) > want:
+                self._buf = chunk[want:]
+                chunk = chunk[:want]
+            parts.append(chunk)
+            have += len(chunk)
+        self._at += have
+        return b"".join(parts)
+
+    def seek(self, pos: int) -> None:
+        """Forward to ``pos`` (or the stream's end, before it)."""
+        while self._at < pos:
+            if not self.read(min(pos - self._at, 1 << 20)):
+                break
+
+    def unread(self, data: bytes) -> None:
+        self._buf = data + self._buf[self._pos:]
+        self._pos = 0
+        self._at -= len(data)
+
+
+class _Member:
+    """A regular member's data (what ``extractfile`` gives), read straight from the
+    stream; a short read is tarfile's ``ReadError("unexpected end of data")``."""
+
+    def __init__(self, source: _Source, offset: int, size: int) -> None:
+        self._source = source
+        self._offset = offset
+        self._left = size
+
+    def read(self, size: int = -1, /) -> bytes:
+        n = self._left if size < 0 else min(size, self._left)
+        if n <= 0:
+            return b""
+        source = self._source
+        if source.tell() != self._offset:
+            source.seek(self._offset)
+        data = source.read(n)
+        if len(data) != n:
+            raise tarfile.ReadError("unexpected end of data")
+        self._offset += n
+        self._left -= n
+        return data
+
+
+class TarStream:
+    """The members of a tar stream, one :meth:`next` at a time, as ``TarFile`` in
+    ``r|`` mode gives them (see the module docstring)."""
+
+    def __init__(self, stream: Readable) -> None:
+        self.fileobj = _Source(stream)  # the names tarfile's TarInfo code reads
+        self.encoding = _ENCODING
+        self.errors = _ERRORS
+        self.offset = 0  # where the next header starts
+        self.pax_headers: dict[str, str] = {}  # global ones
+
+    # --- tarfile.TarFile.next -------------------------------------------------
+
+    def next(self) -> tarfile.TarInfo | None:
+        """The next member, or None at the end; :class:`tarfile.ReadError` as ``next``."""
+        src = self.fileobj
+        if self.offset != src.tell():
+            if self.offset == 0:
+                return None
+            src.seek(self.offset - 1)
+            if not src.read(1):
+                raise tarfile.ReadError("unexpected end of data")
+        try:
+            return self._fromtarfile()
+        except _EOFHeaderError:
+            return None
+        except _InvalidHeaderError as e:
+            if self.offset == 0:
+                raise tarfile.ReadError(str(e)) from None
+        except _EmptyHeaderError:
+            if self.offset == 0:
+                raise tarfile.ReadError("empty file") from None
+        except _TruncatedHeaderError as e:
+            if self.offset == 0:
+                raise tarfile.ReadError(str(e)) from None
+        except _SubsequentHeaderError as e:
+            raise tarfile.ReadError(str(e)) from None
+        except zlib.error as e:
+            raise tarfile.ReadError(f"zlib error: {e}") from None
+        return None
+
+    def _fromtarfile(self) -> tarfile.TarInfo:
+        src = self.fileobj
+        buf = src.read(_BLOCK)
+        kind = buf[156:157]
+        if kind in _DELEGATED or self.pax_headers:
+            return self._delegate(buf)
+        obj = _frombuf(buf)
+        obj.offset = src.tell() - _BLOCK
+        if kind == tarfile.XHDTYPE:
+            return self._proc_pax(obj, buf)
+        # tarfile's _proc_builtin (no global PAX headers here: they are delegated)
+        obj.offset_data = offset = src.tell()
+        if obj.type in _REGULAR or obj.type not in _SUPPORTED:
+            offset += _block(obj.size)
+        self.offset = offset
+        if obj.type == tarfile.DIRTYPE:
+            obj.name = obj.name.rstrip("/")
+        return obj
+
+    def _delegate(self, buf: bytes) -> tarfile.TarInfo:
+        """tarfile's own code for the header in ``buf`` (put back) and what follows."""
+        self.fileobj.unread(buf)
+        return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+
+    def _proc_pax(self, obj: tarfile.TarInfo, head: bytes) -> tarfile.TarInfo:
+        """tarfile's _proc_pax for an extended header without sparse or charset records."""
+        src = self.fileobj
+        if obj.size > _PAX_MAX:
+            src.unread(head)
+            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        buf = src.read(_block(obj.size))
+        if b"hdrcharset=" in buf or b"GNU.sparse." in buf:
+            src.unread(head + buf)
+            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        pax_headers: dict[str, str] = {}
+        pos = 0
+        while True:
+            # The record "%d %s=%s\n": tarfile's regex (\d+) ([^=]+)= at pos.
+            sp = buf.find(b" ", pos)
+            if sp <= pos or not buf[pos:sp].isdigit() or not buf[pos:sp].isascii():
+                break
+            eq = buf.find(b"=", sp + 1)
+            if eq <= sp + 1:
+                break
+            length = int(buf[pos:sp])
+            if length == 0:
+                raise _InvalidHeaderError("invalid header")
+            keyword = _decode_pax(buf[sp + 1:eq])
+            # Names (_PAX_NAME_FIELDS) decode as the rest without hdrcharset=BINARY.
+            pax_headers[keyword] = _decode_pax(buf[eq + 1:pos + length - 1])
+            pos += length
+        try:
+            nxt = self._fromtarfile()
+        except tarfile.HeaderError as e:
+            raise _SubsequentHeaderError(str(e)) from None
+        _apply_pax_info(nxt, pax_headers)
+        nxt.offset = obj.offset
+        if "size" in pax_headers:
+            offset = nxt.offset_data
+            if nxt.type in _REGULAR or nxt.type not in _SUPPORTED:
+                offset += _block(nxt.size)
+            self.offset = offset
+        return nxt
+
+    # --- tarfile.TarFile.extractfile ------------------------------------------
+
+    def extractfile(self, member: tarfile.TarInfo) -> Readable | None:
+        """The data of a regular member (or of an unknown type, read as one), else None."""
+        if member.isreg() or member.type not in _SUPPORTED:
+            if member.sparse is not None:
+                return tarfile.ExFileObject(cast(tarfile.TarFile, self), member)
+            return _Member(self.fileobj, member.offset_data, member.size)
+        return None
+
+
+__all__ = ["TarStream"]
