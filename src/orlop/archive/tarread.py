@@ -32,7 +32,10 @@ from typing import cast
 from orlop.archive.streams import Readable
 
 _BLOCK = tarfile.BLOCKSIZE
-_FILL = 64 * 1024  # bytes read from the stream at a time for headers and small files
+# Bytes read from the stream at a time for headers and small files (tarfile: 10 KiB).
+# The read-ahead stays below this, and orlop.images.tarsplit keeps the last 64 KiB it was
+# fed so that a payload announced just after its header is still in reach: keep it below.
+_FILL = 32 * 1024
 _PAX_MAX = 64 * 1024  # PAX data read by this module; larger goes to tarfile
 _ENCODING = tarfile.ENCODING
 _ERRORS = "surrogateescape"  # tarfile.open's default for reading

@@ -48,8 +48,8 @@ from orlop.kernel.safepath import open_nofollow_in_root
 MAGIC = b"orlop-tarsplit 1\n"
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
-# Bytes kept undecided behind the read position: tarfile reads ahead of a header by less
-# than its record size (10 KiB), so a payload never starts further back than this.
+# Bytes kept undecided behind the read position: the tar reader (orlop.archive.tarread)
+# reads ahead of a header by less than 32 KiB, so a payload never starts further back.
 _KEEP = 64 << 10
 _CHUNK = 1 << 20
 

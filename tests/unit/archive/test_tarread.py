@@ -204,3 +204,36 @@ def test_pax_records_parsed_as_tarfile() -> None:
                     b"18 linkpath=\xc3\xa9t\xc3\xa9\n", b"16 hdrcharset=BINARY\n11 path=\xe9\n"):
         raw = pax(records)
         assert _by_tarread(raw) == _by_tarfile(raw), records
+
+
+def test_split_recording_reproduces_the_stream(tmp_path: Path) -> None:
+    """The read-ahead stays within what orlop.images.tarsplit keeps behind its position:
+    every payload is still recordable, and the stream comes back byte for byte."""
+    import hashlib
+
+    from orlop.archive.extract import extract_tar
+    from orlop.images.tarsplit import SplitRecorder, reassemble
+
+    rnd = random.Random(5)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for i in range(300):
+            n = rnd.choice([0, 1, 511, 512, rnd.randrange(40000), rnd.randrange(200000)])
+            info = _info(f"d{i % 7}/f{i}", size=n, mtime=1700000000.5)
+            tf.addfile(info, io.BytesIO(rnd.randbytes(n)))
+    raw = buf.getvalue()
+    (tmp_path / "layer").mkdir()
+    layer = os.open(tmp_path / "layer", os.O_RDONLY | os.O_DIRECTORY)
+    split_fd = os.open(tmp_path / "split", os.O_RDWR | os.O_CREAT, 0o600)
+    out_fd = os.open(tmp_path / "out", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        rec = SplitRecorder(split_fd)
+        extract_tar(io.BytesIO(raw), layer, keep_owner=False, split=rec)
+        assert rec.valid
+        rec.finish()
+        os.lseek(split_fd, 0, os.SEEK_SET)
+        reassemble(split_fd, layer, out_fd, hashlib.sha256())
+    finally:
+        for fd in (layer, split_fd, out_fd):
+            os.close(fd)
+    assert (tmp_path / "out").read_bytes() == raw
