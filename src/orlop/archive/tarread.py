@@ -70,6 +70,13 @@ def _nts(s: bytes) -> str:
 
 def _nti(s: bytes) -> int:
     """tarfile.nti: an octal field, or GNU's base-256 (first byte 0o200 or 0o377)."""
+    p = s.find(b"\0")
+    digits = s if p == -1 else s[:p]
+    if digits.isdigit():  # ASCII digits only: what tarfile's decode and strip leave alone
+        try:
+            return int(digits, 8)
+        except ValueError:
+            raise _InvalidHeaderError("invalid header") from None
     if s[0] in (0o200, 0o377):
         n = 0
         for i in range(len(s) - 1):
@@ -79,9 +86,7 @@ def _nti(s: bytes) -> int:
             n = -(256 ** (len(s) - 1) - n)
         return n
     try:
-        p = s.find(b"\0")
-        text = (s if p == -1 else s[:p]).decode("ascii", "strict")
-        return int(text.strip() or "0", 8)
+        return int(digits.decode("ascii", "strict").strip() or "0", 8)
     except ValueError:
         raise _InvalidHeaderError("invalid header") from None
 
