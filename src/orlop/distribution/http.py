@@ -161,8 +161,9 @@ class Transport:
             return http.client.HTTPSConnection(host, timeout=TIMEOUT,
                                                context=self.tls_context(host))
         if scheme == "http":
-            # Through a proxy, the request names the whole URL (_once).
-            return http.client.HTTPConnection(*(proxy or (host,)), timeout=TIMEOUT)
+            if proxy is not None:  # the request then names the whole URL (_once)
+                return http.client.HTTPConnection(*proxy, timeout=TIMEOUT)
+            return http.client.HTTPConnection(host, timeout=TIMEOUT)
         raise RegistryError(f"unsupported URL scheme: {scheme}")
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None = None,
@@ -234,7 +235,9 @@ def proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
         pass
     proxies = urllib.request.getproxies_environment()
     url = proxies.get(scheme)
-    if not url or urllib.request.proxy_bypass_environment(host, proxies):
+    # proxy_bypass_environment: NO_PROXY's matching (typeshed does not list it).
+    bypass = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009
+    if not url or bypass(host, proxies):
         return None
     if "://" not in url:
         url = "http://" + url  # Go reads a bare host:port as an http proxy too
