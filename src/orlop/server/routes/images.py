@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 async def list_images(request: web.Request) -> web.Response:
     from orlop.wire.images import list_images as engine_list
 
-    return await engine_json(request, engine_list, query_filters(request))
+    filters = query_filters(request)
+    all_images = query_bool(request, "all")
+    return json_response(await ctx_of(request).call(
+        lambda e: engine_list(e, filters, all_images)))
 
 
 async def inspect_image(request: web.Request) -> web.Response:
