@@ -112,6 +112,37 @@ def _cpu_stats(u: Usage, system: int) -> dict[str, Any]:
                                 "throttled_time": throttled_ns}}
 
 
+def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
+    """``/proc/PID/net/dev`` as moby's ``networks``: per interface but ``lo``."""
+    out: dict[str, dict[str, int]] = {}
+    for line in text.splitlines()[2:]:  # two heading lines
+        name, sep, rest = line.partition(":")
+        name = name.strip()
+        f = rest.split()
+        if not sep or name == "lo" or len(f) < 12:
+            continue
+        # receive: bytes packets errs drop fifo frame compressed multicast; transmit: ...
+        rx, tx = [int(x) for x in f[:4]], [int(x) for x in f[8:12]]
+        out[name] = {"rx_bytes": rx[0], "rx_packets": rx[1], "rx_errors": rx[2],
+                     "rx_dropped": rx[3], "tx_bytes": tx[0], "tx_packets": tx[1],
+                     "tx_errors": tx[2], "tx_dropped": tx[3]}
+    return out
+
+
+def network_stats(c: Container) -> dict[str, dict[str, int]]:
+    """The interfaces of the container's own network namespace, read through its init
+    process; none for ``host`` or ``container:`` (moby omits ``networks`` then, and when
+    the sandbox has no interface, as with ``none``)."""
+    mode = c.host_config.network_mode
+    if mode == "host" or mode.startswith("container:") or c.pid <= 0:
+        return {}
+    try:
+        with open(f"/proc/{c.pid}/net/dev") as f:
+            return parse_net_dev(f.read())
+    except OSError:
+        return {}
+
+
 def sample(run_root: Path, c: Container) -> dict[str, Any] | None:
     """One reading of a running container's cgroup in Docker's shape (without the
     ``pre`` fields); None when it is not running or has no cgroup."""
@@ -140,11 +171,15 @@ def sample(run_root: Path, c: Container) -> dict[str, Any] | None:
     blkio: dict[str, Any] = dict.fromkeys(_BLKIO_OTHER)
     blkio["io_service_bytes_recursive"] = None if u.blkio is None else [
         {"major": ma, "minor": mi, "op": op, "value": v} for ma, mi, op, v in u.blkio]
-    return {"read": _rfc3339_ns(now), "preread": ZERO_TIME, "pids_stats": pids,
-            "blkio_stats": dict(sorted(blkio.items())), "num_procs": 0,
-            "storage_stats": {}, "cpu_stats": _cpu_stats(u, system),
-            "precpu_stats": _empty_cpu(), "memory_stats": memory,
-            "name": "/" + c.name, "id": c.id}
+    out = {"read": _rfc3339_ns(now), "preread": ZERO_TIME, "pids_stats": pids,
+           "blkio_stats": dict(sorted(blkio.items())), "num_procs": 0,
+           "storage_stats": {}, "cpu_stats": _cpu_stats(u, system),
+           "precpu_stats": _empty_cpu(), "memory_stats": memory,
+           "name": "/" + c.name, "id": c.id}
+    nets = network_stats(c)
+    if nets:
+        out["networks"] = nets
+    return out
 
 
 class StatsReader:
