@@ -5,9 +5,12 @@ suite it runs."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .conftest import Server
 
 docker = pytest.importorskip("docker")
 
@@ -35,3 +38,55 @@ def test_stats_of_a_bridged_container_have_its_networks(client: Any) -> None:
             host.remove(force=True)
     finally:
         c.remove(force=True)
+
+
+def _cpu_cgroup(cid: str, controller: str, name: str) -> str:
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    base = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup") / controller
+    return (base / "orlop" / cid / name).read_text().strip()
+
+
+def test_update_cpu_shares_and_cpuset_apply_others_are_refused(client: Any,
+                                                               bbd: Server) -> None:
+    c = client.containers.run("busybox", ["sleep", "60"], detach=True, cpu_shares=2)
+    try:
+        assert c.attrs["HostConfig"]["CpuShares"] == 2
+        c.update(cpu_shares=3, cpuset_cpus="0")
+        c.reload()
+        assert (c.attrs["HostConfig"]["CpuShares"], c.attrs["HostConfig"]["CpusetCpus"]) \
+            == (3, "0")
+        v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+        if v2:
+            assert _cpu_cgroup(c.id, "", "cpu.weight") == "1"
+        else:
+            assert _cpu_cgroup(c.id, "cpu", "cpu.shares") == "3"
+        assert _cpu_cgroup(c.id, "cpuset", "cpuset.cpus") == "0"
+        # the docker CLI sends every UpdateConfig field, zeros for the flags not given
+        assert bbd.ok("update", "--cpu-shares", "512", c.id).strip() == c.id
+        assert client.api.inspect_container(c.id)["HostConfig"]["CpuShares"] == 512
+        with pytest.raises(docker.errors.APIError) as exc:
+            c.update(cpu_period=50000)
+        assert exc.value.status_code == 501 and "CpuPeriod" in str(exc.value)
+        with pytest.raises(docker.errors.APIError) as exc:
+            c.update(cpu_shares=1)
+        assert exc.value.status_code == 400
+        assert client.api.inspect_container(c.id)["HostConfig"]["CpuShares"] == 512
+    finally:
+        c.remove(force=True)
+
+
+def test_build_extra_hosts_shm_size_isolation_and_red_stderr(client: Any) -> None:
+    df = (b"FROM busybox\n"
+          b"RUN cp /etc/hosts /hosts-file && df -k /dev/shm | tail -1 > /shm\n"
+          b"RUN echo to-stderr >&2\n")
+    stream = client.api.build(fileobj=io.BytesIO(df), tag="hosted", decode=True,
+                              extra_hosts={"extra.test": "127.0.0.2"}, shmsize=8 << 20,
+                              isolation="default", nocache=True)
+    lines = [chunk.get("stream") for chunk in stream]
+    assert "\x1b[91mto-stderr\n\x1b[0m" in lines
+    out = client.containers.run("hosted", ["cat", "/hosts-file", "/shm"], remove=True)
+    assert b"127.0.0.2\textra.test" in out
+    assert out.split()[-5] == b"8192"  # df -k: the 8 MiB /dev/shm
+    with pytest.raises(docker.errors.APIError) as exc:
+        list(client.api.build(fileobj=io.BytesIO(df), isolation="hyperv"))
+    assert exc.value.status_code == 400 and 'Unsupported isolation: "hyperv"' in str(exc.value)

@@ -182,7 +182,8 @@ class Builder(MetadataSteps, FileSteps):
         env = [f"{k}={v}" for k, v in sorted(args.items())
                if k not in env_map(state.config.get("Env") or [])]
         result = run_step(self.engine, state.image_id, cmd, env, self.opts.network,
-                          self.out)
+                          self.out, extra_hosts=self.opts.extra_hosts,
+                          shm_size=self.opts.shm_size)
         try:
             if result.exit_code != 0:
                 raise BuildStepError(f"The command '{' '.join(cmd)}' returned a non-zero "

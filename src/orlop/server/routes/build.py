@@ -51,8 +51,8 @@ def _flag(request: web.Request, key: str, default: bool = False) -> bool:
 # other value is refused rather than ignored.
 _UNSUPPORTED = {
     "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
-    "cpuperiod": "0", "cpuquota": "0", "shmsize": "0", "ulimits": "[]", "cachefrom": "[]",
-    "extrahosts": "", "squash": "false", "outputs": "", "isolation": "",
+    "cpuperiod": "0", "cpuquota": "0", "ulimits": "[]", "cachefrom": "[]",
+    "squash": "false", "outputs": "",
 }
 
 
@@ -65,12 +65,26 @@ def _refuse_unsupported(request: web.Request) -> None:
                                     "Orlop's builder")
 
 
+def _shm_size(request: web.Request) -> int:
+    raw = request.query.get("shmsize", "")
+    try:
+        value = int(raw or 0)
+    except ValueError:
+        raise InvalidParameterError(f"invalid shmsize parameter: {raw}") from None
+    if value < 0:
+        raise InvalidParameterError("SHM size can not be less than 0")
+    return value
+
+
 def options(request: web.Request) -> BuildOptions:
     """Docker's query parameters (API 1.41 ``POST /build``)."""
     from orlop.build.options import BuildOptions
 
     _refuse_unsupported(request)
     q = request.query
+    isolation = q.get("isolation", "")
+    if isolation.lower() not in ("", "default"):  # moby on Linux: "default" only
+        raise InvalidParameterError(f'Unsupported isolation: "{isolation}"')
     args = _json_map(request, "buildargs")
     labels = _json_map(request, "labels")
     return BuildOptions(
@@ -81,7 +95,9 @@ def options(request: web.Request) -> BuildOptions:
         no_cache=_flag(request, "nocache"), pull=_flag(request, "pull"),
         quiet=_flag(request, "q"), network=q.get("networkmode", "") or "",
         platform=q.get("platform", ""), remove=_flag(request, "rm", True),
-        force_rm=_flag(request, "forcerm"))
+        force_rm=_flag(request, "forcerm"),
+        extra_hosts=tuple(h for h in q.getall("extrahosts", []) if h),
+        shm_size=_shm_size(request))
 
 
 async def build(request: web.Request) -> web.StreamResponse:
