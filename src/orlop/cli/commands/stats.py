@@ -222,7 +222,11 @@ def _mem(text: str, flag: str, allow_unlimited: bool = False) -> int:
 
 def update_main(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop update", add_help=False)
+    p.add_argument("-c", "--cpu-shares", default=None, metavar="int",
+                   help="CPU shares (relative weight)")
     p.add_argument("--cpus", default=None, metavar="decimal", help="Number of CPUs")
+    p.add_argument("--cpuset-cpus", default=None, metavar="string",
+                   help="CPUs in which to allow execution (0-3, 0,1)")
     p.add_argument("-m", "--memory", default=None, metavar="bytes", help="Memory limit")
     p.add_argument("--memory-swap", default=None, metavar="bytes",
                    help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
@@ -241,6 +245,15 @@ def update_main(argv: list[str], ctx: Context) -> int:
         except ValueError:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f"to parse {args.cpus} as a rational number") from None
+    if args.cpu_shares is not None:
+        try:
+            body["CpuShares"] = int(args.cpu_shares)
+        except ValueError:
+            raise UsageError(f'invalid argument "{args.cpu_shares}" for "-c, --cpu-shares" '
+                             f'flag: strconv.ParseInt: parsing "{args.cpu_shares}": '
+                             "invalid syntax") from None
+    if args.cpuset_cpus is not None:
+        body["CpusetCpus"] = args.cpuset_cpus
     if args.pids_limit is not None:
         try:
             body["PidsLimit"] = int(args.pids_limit)
