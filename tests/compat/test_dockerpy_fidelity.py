@@ -90,3 +90,13 @@ def test_build_extra_hosts_shm_size_isolation_and_red_stderr(client: Any) -> Non
     with pytest.raises(docker.errors.APIError) as exc:
         list(client.api.build(fileobj=io.BytesIO(df), isolation="hyperv"))
     assert exc.value.status_code == 400 and 'Unsupported isolation: "hyperv"' in str(exc.value)
+
+
+def test_isolation_default_is_kept_others_refused(client: Any) -> None:
+    cid = client.api.create_container("busybox", "true", host_config=client.api.
+                                      create_host_config(isolation="default"))["Id"]
+    assert client.api.inspect_container(cid)["HostConfig"]["Isolation"] == "default"
+    with pytest.raises(docker.errors.APIError) as exc:
+        client.api.create_container("busybox", "true", host_config=client.api.
+                                    create_host_config(isolation="process"))
+    assert exc.value.status_code == 400 and "linux only supports 'default'" in str(exc.value)

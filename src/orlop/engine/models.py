@@ -88,6 +88,7 @@ class RunOptions:
     cgroupns_mode: str = ""  # --cgroupns: "" (the daemon's default) | host | private
     group_add: list[str] = field(default_factory=list)  # --group-add: names or gids
     platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
+    isolation: str = ""  # HostConfig.Isolation: "" or "default" (Linux's only one)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class HostConfig:
     uts_mode: str = ""
     cgroupns_mode: str = "host"
     group_add: list[str] | None = None
+    isolation: str = ""  # as given: "" or "default"
     # HostConfig.Mounts as records written before the specs were kept typed held it:
     # Docker's entries, shown as they are (never written again).
     legacy_api_mounts: list[dict[str, Any]] | None = None

@@ -103,7 +103,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "Devices": [d.to_api() for d in opts.devices] or None,
         "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
         "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
-        "GroupAdd": list(opts.group_add) or None,
+        "GroupAdd": list(opts.group_add) or None, "Isolation": opts.isolation,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -264,6 +264,7 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
         "uts_mode": field_str(host, "UTSMode", where),
         "cgroupns_mode": field_str(host, "CgroupnsMode", where),
         "group_add": list(field_str_list(host, "GroupAdd", where) or []),
+        "isolation": field_str(host, "Isolation", where),
         "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
         "platform": platform,
     }
@@ -280,7 +281,7 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
-    "Links": ([],), "DeviceRequests": ([],), "Isolation": ("", "default"),
+    "Links": ([],), "DeviceRequests": ([],),
     "StorageOpt": ({},),
 }
 

@@ -169,7 +169,7 @@ def host_config_json(hc: HostConfig) -> dict[str, Any]:
         # omitempty in moby's HostConfig
         **({"Sysctls": hc.sysctls} if hc.sysctls else {}),
         "Runtime": hc.runtime,
-        "Isolation": "",
+        "Isolation": hc.isolation,
         "CpuShares": hc.cpu_shares,
         "Memory": hc.memory,
         "NanoCpus": hc.nano_cpus,

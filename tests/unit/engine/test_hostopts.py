@@ -119,3 +119,10 @@ def test_unapplied_host_config_fields_refused_unless_unset() -> None:
         refuse_unapplied({"OomKillDisable": True})
     with pytest.raises(UnsupportedError, match=r"HostConfig\.OomScoreAdj=false"):
         refuse_unapplied({"OomScoreAdj": False})
+
+
+def test_isolation_default_only_with_dockerds_text() -> None:
+    validate_host_options(RunOptions(image="busybox", isolation="Default"))
+    with pytest.raises(InvalidParameterError,
+                       match="Invalid isolation: \"hyperv\" - linux only supports 'default'"):
+        validate_host_options(RunOptions(image="busybox", isolation="hyperv"))

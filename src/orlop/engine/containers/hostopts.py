@@ -165,6 +165,9 @@ def validate_host_options(opts: RunOptions) -> None:
     if opts.log_driver == "none" and opts.log_opts:
         raise InvalidParameterError(
             f"unknown log opt '{next(iter(opts.log_opts))}' for none log driver")
+    if opts.isolation.lower() not in ("", "default"):
+        raise InvalidParameterError(  # moby's verifyPlatformContainerSettings
+            f"Invalid isolation: \"{opts.isolation}\" - linux only supports 'default'")
     if opts.shm_size < 0:
         raise InvalidParameterError("SHM size can not be less than 0")
     if opts.cpu_shares < 0:
