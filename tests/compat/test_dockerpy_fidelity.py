@@ -100,3 +100,16 @@ def test_isolation_default_is_kept_others_refused(client: Any) -> None:
         client.api.create_container("busybox", "true", host_config=client.api.
                                     create_host_config(isolation="process"))
     assert exc.value.status_code == 400 and "linux only supports 'default'" in str(exc.value)
+
+
+def test_build_cache_from_limits_the_cache_to_those_images(client: Any) -> None:
+    df = b"FROM busybox\nENV FOO=bar\nRUN touch /baz\n"
+
+    def cached(**kw: Any) -> int:
+        stream = client.api.build(fileobj=io.BytesIO(df), decode=True, **kw)
+        return sum("Using cache" in chunk.get("stream", "") for chunk in stream)
+
+    assert cached(tag="first") == 0
+    assert cached() == 2  # the local cache
+    assert cached(cache_from=["first"]) == 2
+    assert cached(cache_from=["nosuchtag"]) == 0  # moby: only the sources' chains count

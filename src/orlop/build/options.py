@@ -28,6 +28,8 @@ class BuildOptions:
     # For the RUN steps' containers, as ``run --add-host`` / ``--shm-size`` (0: 64 MiB).
     extra_hosts: tuple[str, ...] = ()
     shm_size: int = 0
+    # --cache-from: only these images (and their parents) are reused as cache; () = any.
+    cache_from: tuple[str, ...] = ()
 
 
 __all__ = ["BuildOptions", "Emit"]

@@ -51,8 +51,7 @@ def _flag(request: web.Request, key: str, default: bool = False) -> bool:
 # other value is refused rather than ignored.
 _UNSUPPORTED = {
     "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
-    "cpuperiod": "0", "cpuquota": "0", "ulimits": "[]", "cachefrom": "[]",
-    "squash": "false", "outputs": "",
+    "cpuperiod": "0", "cpuquota": "0", "ulimits": "[]", "squash": "false", "outputs": "",
 }
 
 
@@ -63,6 +62,22 @@ def _refuse_unsupported(request: web.Request) -> None:
             continue
         raise InvalidParameterError(f"build parameter {key}={raw} is not supported by "
                                     "Orlop's builder")
+
+
+def _cache_from(request: web.Request) -> tuple[str, ...]:
+    """``cachefrom``: a JSON list of image names."""
+    raw = request.query.get("cachefrom", "")
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidParameterError(f"invalid cachefrom parameter: {raw}") from None
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameterError(f"invalid cachefrom parameter: {raw}")
+    return tuple(value)
 
 
 def _shm_size(request: web.Request) -> int:
@@ -97,7 +112,7 @@ def options(request: web.Request) -> BuildOptions:
         platform=q.get("platform", ""), remove=_flag(request, "rm", True),
         force_rm=_flag(request, "forcerm"),
         extra_hosts=tuple(h for h in q.getall("extrahosts", []) if h),
-        shm_size=_shm_size(request))
+        shm_size=_shm_size(request), cache_from=_cache_from(request))
 
 
 async def build(request: web.Request) -> web.StreamResponse:
