@@ -5,6 +5,9 @@ suite it runs."""
 from __future__ import annotations
 
 import io
+import socket
+import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +116,30 @@ def test_build_cache_from_limits_the_cache_to_those_images(client: Any) -> None:
     assert cached() == 2  # the local cache
     assert cached(cache_from=["first"]) == 2
     assert cached(cache_from=["nosuchtag"]) == 0  # moby: only the sources' chains count
+
+
+def test_a_build_stops_when_its_client_goes_away(client: Any, bbd: Server) -> None:
+    df = (b"FROM busybox\nRUN echo one\nRUN sleep 1 && echo two\nRUN sleep 1 && echo two\n"
+          b"RUN echo three\n")
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tf:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(df)
+        tf.addfile(info, io.BytesIO(df))
+    body = data.getvalue()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(bbd.socket))
+        s.sendall(b"POST /v1.45/build?t=abandoned&rm=0 HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/x-tar\r\n"
+                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        got = b""
+        while b"Step 2/" not in got:
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+    time.sleep(5)  # the build's remaining steps would be done by now
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("abandoned")
+    commands = [c.attrs["Config"]["Cmd"] for c in client.containers.list(all=True)]
+    assert not any("echo three" in " ".join(cmd) for cmd in commands), commands
+    assert len(commands) <= 2  # "echo one" (kept: rm=0), and at most the step cut short

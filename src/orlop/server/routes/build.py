@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from orlop.errors import InvalidParameterError
+from orlop.errors import InvalidParameterError, SystemFailureError
 from orlop.server.context import ctx_of
 from orlop.server.jsonlines import JSONLines
 from orlop.server.wire import json_response
@@ -125,8 +126,13 @@ async def build(request: web.Request) -> web.StreamResponse:
     remote = request.query.get("remote", "")
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    # Set when the client has gone: the build stops at its next message, as dockerd's
+    # stops with the request's context (a RUN step's container is removed with it).
+    gone = threading.Event()
 
     def emit(msg: dict[str, Any]) -> None:
+        if gone.is_set():
+            raise SystemFailureError("build cancelled: the client closed the connection")
         loop.call_soon_threadsafe(queue.put_nowait, msg)
 
     out = JSONLines(request)
@@ -137,7 +143,13 @@ async def build(request: web.Request) -> web.StreamResponse:
                 return builder.build(engine, context, opts, emit)
 
         task = asyncio.ensure_future(ctx.call(work))
-        await out.relay(task, queue)
+        try:
+            await out.relay(task, queue)
+        except (ConnectionError, asyncio.CancelledError):
+            gone.set()
+            # Nobody reads its end now: retrieve it so that asyncio does not log it.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            raise
     err = task.exception()
     if err is not None:
         code = int(getattr(err, "exit_code", 1) or 1)
