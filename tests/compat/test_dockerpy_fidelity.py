@@ -143,3 +143,22 @@ def test_a_build_stops_when_its_client_goes_away(client: Any, bbd: Server) -> No
     commands = [c.attrs["Config"]["Cmd"] for c in client.containers.list(all=True)]
     assert not any("echo three" in " ".join(cmd) for cmd in commands), commands
     assert len(commands) <= 2  # "echo one" (kept: rm=0), and at most the step cut short
+
+
+@pytest.mark.skipif(Path("/sys/fs/cgroup/cgroup.controllers").exists(),
+                    reason="cgroup v2 has no memory swappiness (refused there)")
+def test_memory_swappiness_is_applied_and_shown(client: Any, bbd: Server) -> None:
+    c = client.containers.run("busybox", ["sleep", "30"], detach=True, mem_swappiness=40)
+    try:
+        assert c.attrs["HostConfig"]["MemorySwappiness"] == 40
+        assert _cpu_cgroup(c.id, "memory", "memory.swappiness") == "40"
+    finally:
+        c.remove(force=True)
+    with pytest.raises(docker.errors.APIError) as exc:
+        client.api.create_container("busybox", "true", host_config=client.api.
+                                    create_host_config(mem_swappiness=101))
+    assert "Invalid value: 101, valid memory swappiness range is 0-100" in str(exc.value)
+    # the docker CLI sends -1 when --memory-swappiness is not given: unset, shown as null
+    cid = bbd.ok("create", "--network", "none", "busybox", "true").strip()
+    assert client.api.inspect_container(cid)["HostConfig"]["MemorySwappiness"] is None
+    bbd.ok("create", "--network", "none", "--memory-swappiness", "0", "busybox", "true")

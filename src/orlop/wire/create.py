@@ -104,6 +104,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
         "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
         "GroupAdd": list(opts.group_add) or None, "Isolation": opts.isolation,
+        "MemorySwappiness": opts.memory_swappiness,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -265,6 +266,9 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
         "cgroupns_mode": field_str(host, "CgroupnsMode", where),
         "group_add": list(field_str_list(host, "GroupAdd", where) or []),
         "isolation": field_str(host, "Isolation", where),
+        # -1 is what the docker CLI sends when the flag is not given: unset.
+        "memory_swappiness": None if host.get("MemorySwappiness") in (None, -1)
+        else field_int(host, "MemorySwappiness", where),
         "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
         "platform": platform,
     }
@@ -277,7 +281,7 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "CpuRealtimeRuntime": (0,), "CpusetMems": ("",), "BlkioWeight": (0,),
     "BlkioWeightDevice": ([],), "BlkioDeviceReadBps": ([],), "BlkioDeviceWriteBps": ([],),
     "BlkioDeviceReadIOps": ([],), "BlkioDeviceWriteIOps": ([],), "MemoryReservation": (0,),
-    "KernelMemory": (0,), "KernelMemoryTCP": (0,), "MemorySwappiness": (-1,),
+    "KernelMemory": (0,), "KernelMemoryTCP": (0,),
     "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),

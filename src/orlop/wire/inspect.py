@@ -192,7 +192,7 @@ def host_config_json(hc: HostConfig) -> dict[str, Any]:
         "DeviceRequests": None,
         "MemoryReservation": 0,
         "MemorySwap": hc.memory_swap,
-        "MemorySwappiness": None,
+        "MemorySwappiness": hc.memory_swappiness,
         "OomKillDisable": False,
         "PidsLimit": hc.pids_limit,
         "Ulimits": [{k: u[k] for k in ("Name", "Hard", "Soft")} for u in hc.ulimits],

@@ -50,6 +50,7 @@ class Resources:
     memory_swap: int = 0  # memory + swap, bytes; 0 = the kernel's default, -1 = unlimited
     cpu_shares: int = 0  # --cpu-shares (v1 cpu.shares; v2 cpu.weight); 0 = the default
     cpuset_cpus: str = ""  # --cpuset-cpus "0-1"; "" = every CPU
+    memory_swappiness: int = -1  # 0..100 (v1 memory.swappiness); -1 = the kernel's
 
 
 @dataclass
@@ -158,6 +159,9 @@ class Cgroup:
                 _write(need("memory", "") / "memory.limit_in_bytes", str(res.memory))
         if res.pids_limit > 0:
             _write(need("pids", "pids.max") / "pids.max", str(res.pids_limit))
+        if res.memory_swappiness >= 0:  # v1 only (create refuses it on v2)
+            _write(need("memory", "memory.swappiness") / "memory.swappiness",
+                   str(res.memory_swappiness))
         if res.memory_swap:
             self._write_swap(need("memory", "memory.max"), res.memory_swap, res.memory)
         if res.cpu_shares > 0:

@@ -197,7 +197,7 @@ def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
             ulimits=[u.to_api() for u in opts.ulimits], pid_mode=opts.pid_mode,
             uts_mode=opts.uts_mode, cgroupns_mode=opts.cgroupns_mode or "host",
             group_add=list(opts.group_add) or None, volume_driver=opts.volume_driver,
-            isolation=opts.isolation),
+            isolation=opts.isolation, memory_swappiness=opts.memory_swappiness),
         status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
         finished_at=ZERO_TIME, error="", runtime=runtime,
     )
