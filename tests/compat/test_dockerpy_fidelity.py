@@ -5,6 +5,7 @@ suite it runs."""
 from __future__ import annotations
 
 import io
+import json
 import socket
 import tarfile
 import time
@@ -162,3 +163,20 @@ def test_memory_swappiness_is_applied_and_shown(client: Any, bbd: Server) -> Non
     cid = bbd.ok("create", "--network", "none", "busybox", "true").strip()
     assert client.api.inspect_container(cid)["HostConfig"]["MemorySwappiness"] is None
     bbd.ok("create", "--network", "none", "--memory-swappiness", "0", "busybox", "true")
+
+
+def test_endpoint_aliases_and_dns_names_follow_the_api_version(client: Any,
+                                                               bbd: Server) -> None:
+    client.networks.create("aliasnet")
+    c = client.containers.create("busybox", "true", name="named", network="aliasnet",
+                                 hostname="hostie")
+    try:
+        ep = c.attrs["NetworkSettings"]["Networks"]["aliasnet"]  # docker-py: API 1.45
+        assert ep["Aliases"] is None
+        assert ep["DNSNames"] == ["named", c.id[:12], "hostie"]
+        status, _, body = bbd.raw("GET", f"/v1.41/containers/{c.id}/json")
+        old = json.loads(body)["NetworkSettings"]["Networks"]["aliasnet"]
+        assert status == 200 and old["Aliases"] == [c.id[:12]] and "DNSNames" not in old
+    finally:
+        c.remove(force=True)
+        client.networks.get("aliasnet").remove()

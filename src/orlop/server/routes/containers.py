@@ -107,10 +107,13 @@ async def list_containers(request: web.Request) -> web.Response:
 
 
 async def inspect(request: web.Request) -> web.Response:
+    from orlop.server.headers import api_version, version_tuple
+
     ref = _cid(request)
     size = query_bool(request, "size")
+    api = version_tuple(api_version(request))
     return json_response(await ctx_of(request).call(
-        lambda e: inspect_container(e, ref, size)))
+        lambda e: inspect_container(e, ref, size, api)))
 
 
 # --- start / wait ----------------------------------------------------------------------------
