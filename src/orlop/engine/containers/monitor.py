@@ -304,7 +304,7 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     # The prober is forked before the report: the CLI's next command (or compose's
     # next inspect) already finds it at work.
     health.spawn_prober(config, c, pid)
-    _report(report_fd, {"pid": pid})
+    container_pid = pid
     pid = watch_pid
     max_size, max_file = log_limits(c)
     args: dict[str, object] = {
@@ -316,6 +316,12 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     }
     finish = [sys.executable, "-I", "-c", _BOOT, SRC_DIR, str(config.root),
               str(config.run_root), c.id, str(lock_fd), str(pid)]
+    if report_fd is not None:
+        # The start is reported by the watcher once it relays the output: a `logs` right
+        # after `start` finds what the container printed at once, as with dockerd (whose
+        # shim copies from the first byte).  Until then the output waits in the pipes.
+        args.update(report_fd=report_fd, report_pid=container_pid)
+        os.set_inheritable(report_fd, True)
     from orlop.engine.net.setup import HELD
 
     # The network namespace's descriptor too: the finish phase tears it down.
