@@ -193,3 +193,26 @@ def test_logs_right_after_start_have_the_first_output(client: Any) -> None:
             missed += 1
         client.api.remove_container(cid, force=True)
     assert missed <= 1, f"{missed} of 5 logs calls right after start were empty"
+
+
+def test_endpoint_mac_address_at_create_and_connect_is_applied(client: Any) -> None:
+    client.networks.create("macnet")
+    client.networks.create("macnet2")
+    api = client.api
+    cid = api.create_container(
+        "busybox", ["sleep", "30"], host_config=api.create_host_config(network_mode="macnet"),
+        networking_config=api.create_networking_config(
+            {"macnet": api.create_endpoint_config(mac_address="02:42:ac:11:00:07")}))["Id"]
+    try:
+        api.start(cid)
+        api.connect_container_to_network(cid, "macnet2", mac_address="02:42:ac:11:00:08")
+        nets = api.inspect_container(cid)["NetworkSettings"]["Networks"]
+        assert nets["macnet"]["MacAddress"] == "02:42:ac:11:00:07"
+        assert nets["macnet2"]["MacAddress"] == "02:42:ac:11:00:08"
+        out = client.containers.get(cid).exec_run(["cat", "/sys/class/net/eth0/address",
+                                                   "/sys/class/net/eth1/address"]).output
+        assert out == b"02:42:ac:11:00:07\n02:42:ac:11:00:08\n"
+    finally:
+        api.remove_container(cid, force=True)
+        client.networks.get("macnet").remove()
+        client.networks.get("macnet2").remove()

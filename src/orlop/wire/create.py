@@ -328,6 +328,8 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
                              "NetworkingConfig.")
     primary = "bridge" if mode == "default" else mode
     ip, aliases, extra = "", [], {}
+    # API 1.44 moved --mac-address into the endpoint (the docker CLI >= 25 sends it there)
+    mac = field_str(body, "MacAddress")
     for name, cfg in endpoints.items():
         if not isinstance(cfg, dict):
             cfg = {}
@@ -336,6 +338,8 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         ep_aliases = [str(a) for a in cfg.get("Aliases") or []]
         if name == primary or name == mode:
             ip, aliases = ep_ip, ep_aliases
+            mac = field_str(cfg, "MacAddress", f"NetworkingConfig.EndpointsConfig.{name}.") \
+                or mac
         else:
             extra[name] = (ep_ip, tuple(ep_aliases))
     return {
@@ -347,7 +351,7 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         "dns_options": list(field_str_list(host, "DnsOptions", "HostConfig.") or []),
         "add_host": list(field_str_list(host, "ExtraHosts", "HostConfig.") or []),
         "domainname": field_str(body, "Domainname"),
-        "mac_address": field_str(body, "MacAddress"),
+        "mac_address": mac,
         "ip": ip, "network_aliases": aliases, "extra_networks": extra,
     }
 

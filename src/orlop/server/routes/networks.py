@@ -58,7 +58,7 @@ async def prune(request: web.Request) -> web.Response:
     return json_response(networks_report(deleted))
 
 
-def _endpoint(body: dict[str, Any]) -> tuple[str, list[str]]:
+def _endpoint(body: dict[str, Any]) -> tuple[str, list[str], str]:
     cfg = body.get("EndpointConfig") or {}
     if not isinstance(cfg, dict):
         raise InvalidParameterError("json: cannot unmarshal into Go struct field "
@@ -66,7 +66,7 @@ def _endpoint(body: dict[str, Any]) -> tuple[str, list[str]]:
     ipam = cfg.get("IPAMConfig") or {}
     ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
     aliases = [str(a) for a in cfg.get("Aliases") or []]
-    return ip, aliases
+    return ip, aliases, field_str(cfg, "MacAddress", "NetworkConnect.EndpointConfig.")
 
 
 async def connect(request: web.Request) -> web.Response:
@@ -76,10 +76,10 @@ async def connect(request: web.Request) -> web.Response:
     ref = request.match_info["id"]
     body = await json_body(request, ctx.body_limit)
     container = field_str(body, "Container")
-    ip, aliases = _endpoint(body)
+    ip, aliases, mac = _endpoint(body)
 
     def run(e: Engine) -> None:
-        go(e, ref, container, ip, aliases)
+        go(e, ref, container, ip, aliases, mac=mac)
 
     await ctx.call(run)
     return web.Response(status=200)
