@@ -166,9 +166,9 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
     except BaseException:
         engine.networks.disconnect(c.id, c.name, net.id)
         raise
-    mac = netavark.macs_of(status).get(netavark.key(net))
-    if mac:
-        engine.networks.set_mac(c.id, net.id, mac)
+    given = netavark.macs_of(status).get(netavark.key(net))
+    if given:
+        engine.networks.set_mac(c.id, net.id, given)
     full.setdefault("networks", {}).update(doc["networks"])
     full.setdefault("network_info", {}).update(doc["network_info"])
     netsetup.write_state(engine.config, c.id, full)
