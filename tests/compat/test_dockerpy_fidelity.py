@@ -216,3 +216,19 @@ def test_endpoint_mac_address_at_create_and_connect_is_applied(client: Any) -> N
         api.remove_container(cid, force=True)
         client.networks.get("macnet").remove()
         client.networks.get("macnet2").remove()
+
+
+def test_a_given_mac_is_shown_before_the_start_a_derived_one_is_not(client: Any) -> None:
+    client.networks.create("macnet3")
+    c = client.containers.create("busybox", "true", network="macnet3")
+    try:
+        assert c.attrs["NetworkSettings"]["Networks"]["macnet3"]["MacAddress"] == ""
+        client.networks.create("macnet4")
+        client.api.connect_container_to_network(c.id, "macnet4", mac_address="02:42:ac:11:00:09")
+        c.reload()
+        assert c.attrs["NetworkSettings"]["Networks"]["macnet4"]["MacAddress"] \
+            == "02:42:ac:11:00:09"
+    finally:
+        c.remove(force=True)
+        for n in ("macnet3", "macnet4"):
+            client.networks.get(n).remove()

@@ -99,6 +99,17 @@ _ALIASES_WITHOUT_ID = (1, 45)
 _DNS_NAMES = (1, 44)
 
 
+def _mac_given(ep: Endpoint) -> bool:
+    """A MAC the user asked for (not the one derived from the address), which Docker
+    shows while the container is not running too."""
+    from orlop.network.ipam import mac_from_ip
+
+    try:
+        return bool(ep.mac) and ep.mac != mac_from_ip(ipaddress.IPv4Address(ep.ip))
+    except ValueError:
+        return bool(ep.mac)
+
+
 def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,
                    c: Container, api: tuple[int, int]) -> dict[str, Any]:
     aliases: list[str] | None = None
@@ -118,7 +129,7 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
             "IPAddress": ep.ip if on and ep else "",
             "IPPrefixLen": _prefix(n) if on and n else 0,
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "MacAddress": ep.mac if on and ep else "", "DriverOpts": None,
+            "MacAddress": ep.mac if ep and (on or _mac_given(ep)) else "", "DriverOpts": None,
             **({"DNSNames": dns_names} if api >= _DNS_NAMES else {})}
 
 
