@@ -232,3 +232,18 @@ def test_a_given_mac_is_shown_before_the_start_a_derived_one_is_not(client: Any)
         c.remove(force=True)
         for n in ("macnet3", "macnet4"):
             client.networks.get(n).remove()
+
+
+def test_network_names_may_have_spaces_as_dockerds(client: Any, bbd: Server) -> None:
+    net = client.networks.create("test 01")
+    try:
+        assert client.networks.get("test 01").id == net.id
+        out = bbd.ok("run", "--rm", "--network", "test 01", "busybox", "cat",
+                     "/sys/class/net/eth0/operstate")
+        assert out == "up\n"
+    finally:
+        net.remove()
+    for bad in ("", "  "):
+        with pytest.raises(docker.errors.APIError) as exc:
+            client.networks.create(bad)
+        assert exc.value.status_code == 400
