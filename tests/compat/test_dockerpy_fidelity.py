@@ -247,3 +247,25 @@ def test_network_names_may_have_spaces_as_dockerds(client: Any, bbd: Server) -> 
         with pytest.raises(docker.errors.APIError) as exc:
             client.networks.create(bad)
         assert exc.value.status_code == 400
+
+
+def test_endpoint_driver_opts_and_link_local_ips_are_refused(client: Any) -> None:
+    api = client.api
+    client.networks.create("epnet")
+    try:
+        for kw, key in (({"driver_opt": {"k": "v"}}, "DriverOpts"),
+                        ({"link_local_ips": ["169.254.8.8"]}, "LinkLocalIPs")):
+            with pytest.raises(docker.errors.APIError) as exc:
+                api.create_container("busybox", "true", networking_config=api.
+                                     create_networking_config({"epnet": api.
+                                                               create_endpoint_config(**kw)}),
+                                     host_config=api.create_host_config(network_mode="epnet"))
+            assert exc.value.status_code == 501 and key in str(exc.value)
+            cid = api.create_container("busybox", "true")["Id"]
+            with pytest.raises(docker.errors.APIError) as exc:
+                api.connect_container_to_network(cid, "epnet", **kw)
+            assert exc.value.status_code == 501 and key in str(exc.value)
+            api.remove_container(cid)
+        assert client.containers.list(all=True) == []
+    finally:
+        client.networks.get("epnet").remove()

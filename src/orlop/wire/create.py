@@ -302,6 +302,22 @@ def refuse_unapplied(host: dict[str, Any]) -> None:
         raise UnsupportedError(f"HostConfig.{key}={json_text(value)} is not supported by Orlop")
 
 
+def refuse_unapplied_endpoint(cfg: dict[str, Any], where: str) -> None:
+    """An endpoint's settings Orlop does not apply, refused rather than dropped:
+    ``DriverOpts`` (kept for the network driver by dockerd) and
+    ``IPAMConfig.LinkLocalIPs`` (extra link-local addresses; netavark has none).
+    ``Links`` are left alone: docker-compose sends its ``links:`` there, and the names
+    resolve through the network's DNS all the same."""
+    from orlop.errors import UnsupportedError
+
+    ipam = cfg.get("IPAMConfig")
+    for key, value in (("DriverOpts", cfg.get("DriverOpts")),
+                       ("IPAMConfig.LinkLocalIPs",
+                        ipam.get("LinkLocalIPs") if isinstance(ipam, dict) else None)):
+        if value:
+            raise UnsupportedError(f"{where}{key}={json_text(value)} is not supported by Orlop")
+
+
 def json_text(value: object) -> str:
     import json
 
@@ -333,6 +349,7 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
     for name, cfg in endpoints.items():
         if not isinstance(cfg, dict):
             cfg = {}
+        refuse_unapplied_endpoint(cfg, f"NetworkingConfig.EndpointsConfig.{name}.")
         ipam = cfg.get("IPAMConfig") or {}
         ep_ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
         ep_aliases = [str(a) for a in cfg.get("Aliases") or []]

@@ -11,6 +11,7 @@ from aiohttp import web
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of, engine_json
 from orlop.server.wire import json_body, json_response, query_filters
+from orlop.wire.create import refuse_unapplied_endpoint
 from orlop.wire.fields import field_bool, field_str
 from orlop.wire.prune import networks_report
 
@@ -63,6 +64,7 @@ def _endpoint(body: dict[str, Any]) -> tuple[str, list[str], str]:
     if not isinstance(cfg, dict):
         raise InvalidParameterError("json: cannot unmarshal into Go struct field "
                                     "NetworkConnect.EndpointConfig")
+    refuse_unapplied_endpoint(cfg, "EndpointConfig.")
     ipam = cfg.get("IPAMConfig") or {}
     ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
     aliases = [str(a) for a in cfg.get("Aliases") or []]
