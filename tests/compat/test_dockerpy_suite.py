@@ -28,6 +28,7 @@ import pytest
 from .conftest import Server, start_server, stop_server
 
 docker = pytest.importorskip("docker")
+pytest.importorskip("paramiko")  # the suite's helpers import it (docker's ssh extra)
 
 HERE = Path(__file__).resolve().parent
 SUITE = HERE / "dockerpy_suite"
@@ -208,6 +209,9 @@ def check(outcomes: dict[str, Outcome], expected: dict[str, tuple[str, str]]) ->
 
 def _run(server_dir: Path, busybox_tar: Path, selection: tuple[str, ...],
          timeout: float) -> None:
+    assert docker.__version__ == "7.2.0", (
+        f"the vendored suite is docker-py 7.2.0's; docker {docker.__version__} is installed "
+        "(scripts/setup.sh installs the pinned one)")
     expected = load_expected()
     env = {"HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "NO_PROXY": ""}
     server = start_server(server_dir, env=env)
