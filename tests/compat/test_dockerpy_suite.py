@@ -13,6 +13,7 @@ subset (``SUBSET``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -191,6 +192,20 @@ def run_suite(server: Server, image_id: str, work: Path, selection: tuple[str, .
     return outcomes
 
 
+def leave_nothing(server: Server) -> None:
+    """The suite leaves containers running (and networks): removed before orlopd stops,
+    since a detached container's monitor outlives it."""
+    c = docker.APIClient(base_url=server.host, version="auto", timeout=120)
+    try:
+        for ct in c.containers(all=True):
+            with contextlib.suppress(docker.errors.APIError):
+                c.remove_container(ct["Id"], force=True, v=True)
+        with contextlib.suppress(docker.errors.APIError):
+            c.prune_networks()
+    finally:
+        c.close()
+
+
 def check(outcomes: dict[str, Outcome], expected: dict[str, tuple[str, str]]) -> None:
     failed = {o.nodeid: o for o in outcomes.values() if o.outcome in ("failed", "error")}
     unexpected = sorted(set(failed) - set(expected))
@@ -221,6 +236,7 @@ def _run(server_dir: Path, busybox_tar: Path, selection: tuple[str, ...],
         image_id = load_image(server, busybox_tar, work)
         outcomes = run_suite(server, image_id, work, selection, timeout)
     finally:
+        leave_nothing(server)
         stop_server(server)
     check(outcomes, expected)
 
