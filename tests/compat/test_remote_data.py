@@ -238,7 +238,7 @@ def test_cp_out_of_container_matches_local(bbd: Server, tmp_path: Path) -> None:
              ("src:/dlink", "DEST/notfollowed"), ("src:/data/f", "DEST/file"),
              ("src:/data/sub", "DEST/file"), ("src:/data/f/", "DEST/y"),
              ("src:/data/f", "DEST/missing/"), ("src:/data/f", "DEST/no/such"),
-             ("nope:/data", "DEST/z")]
+             ("nope:/data", "DEST/z"), ("src:/data/.", "DEST/mk1/"), ("src:/data", "DEST/mk2/")]
     results = {}
     for side in ("L", "R"):
         dest = tmp_path / side
@@ -251,6 +251,10 @@ def test_cp_out_of_container_matches_local(bbd: Server, tmp_path: Path) -> None:
                                                           str(tmp_path / "L"))), form
     assert results["R"][8][0] == 0  # a file over an existing file
     assert "cannot copy a directory" in results["R"][9][2]
+    # a missing DEST/ is made from a directory (as the docker CLI does)
+    assert results["R"][-2:] == [(0, "", ""), (0, "", "")]
+    assert (tmp_path / "R" / "mk1" / "sub" / "g").is_file()
+    assert (tmp_path / "R" / "mk2" / "sub" / "g").is_file()
     assert _tree(tmp_path / "L") == _tree(tmp_path / "R")
     assert (tmp_path / "R" / "followed" / "f").read_text() == "hi\n"
     st = (tmp_path / "R" / "data" / "f").stat()
@@ -291,11 +295,17 @@ def test_cp_into_container_matches_local(bbd: Server, tmp_path: Path) -> None:
              (f"{src}/dir", "dst:/S/existing"), (f"{src}/nope", "dst:/S/"),
              (f"{src}/file/", "dst:/S/"), (f"{src}/file", "dst:/S/nodir/"),
              (f"{src}/file", "dst:/S/nodir/x"), (f"{src}/file", "dst:/S/existing/x"),
-             (f"{src}/file", "dst:/Slink/vialink"), (f"{src}/file", "nope:/S/")]
+             (f"{src}/file", "dst:/Slink/vialink"), (f"{src}/file", "nope:/S/"),
+             (f"{src}/dir/.", "dst:/S/mk1/"), (f"{src}/dir", "dst:/S/mk2/")]
     for a, b in forms:
         local = _orlop(bbd, "cp", a, b.replace("S", "L"), remote=False)
         remote = _orlop(bbd, "cp", a, b.replace("S", "R"), remote=True)
         assert local == (remote[0], remote[1], remote[2].replace("/R/", "/L/")), (a, b)
+    for side in ("L", "R"):  # a missing /S/mk1/ is made from a directory, as dockerd does
+        for mk in ("mk1", "mk2"):
+            listing = _raw(bbd, "cp", f"dst:/{side}/{mk}", "-", remote=False)[1]
+            with tarfile.open(fileobj=io.BytesIO(listing)) as tf:
+                assert sorted(tf.getnames()) == [mk, f"{mk}/a", f"{mk}/sub", f"{mk}/sub/b"]
     ok(bbd, "cp", "-a", f"{src}/file", "dst:/L/archived", remote=False)
     ok(bbd, "cp", "-a", f"{src}/file", "dst:/R/archived", remote=True)
     # `-`: a tar from stdin
