@@ -49,16 +49,23 @@ class BuildContext:
             raise InvalidParameterError(
                 f"{cmd} failed: forbidden path outside the build context: {src} ()")
         if any(ch in _GLOB for ch in clean):
-            found = [(host, rel) for rel in self._glob(clean)
-                     if (host := self._in_scope(rel)) is not None]
-            if not found:
+            matches = self._glob(clean)
+            if not matches:
                 raise InvalidParameterError(f"{cmd} failed: no source files were specified")
+            # A match that is a symlink with nothing at its target inside the context
+            # (one to /etc/passwd or ../x) fails the step, as moby's classic builder
+            # does (dockerd 20.10: "stat link.txt: file does not exist"); it is never
+            # skipped silently.
+            found = []
+            for rel in matches:
+                host = self._in_scope(rel)
+                if host is None:
+                    raise _not_in_context(cmd, rel)
+                found.append((host, rel))
             return found
         host = self._in_scope(clean)
         if host is None or (clean != "." and self.ignore.excluded(clean)):
-            raise InvalidParameterError(
-                f"{cmd} failed: file not found in build context or excluded by "
-                f".dockerignore: stat {src}: file does not exist")
+            raise _not_in_context(cmd, src)
         return [(host, clean)]
 
     def source_hash(self, paths: list[tuple[str, str | None]]) -> str:
@@ -147,6 +154,12 @@ class BuildContext:
                         nxt.append(cand)
             found = nxt
         return [f for f in found if not self.ignore.excluded(f)]
+
+
+def _not_in_context(cmd: str, src: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"{cmd} failed: file not found in build context or excluded by "
+        f".dockerignore: stat {src}: file does not exist")
 
 
 def _tarsum(name: str, st: os.stat_result, host: str) -> str:
