@@ -560,13 +560,18 @@ class _Extractor:
                 os.close(fd)
 
 
-def iter_members(stream: Readable) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+def iter_members(stream: Readable, *, empty_ok: bool = False,
+                 ) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     """The members of a tar read as a stream (``tarfile`` as a parser only), each with its
-    TarFile (for ``extractfile``); a parse error is an :class:`InvalidArchiveError`."""
+    TarFile (for ``extractfile``); a parse error is an :class:`InvalidArchiveError`.
+    ``empty_ok``: a stream of no bytes at all is a tar without members (dockerd's import
+    takes it so) instead of an error."""
     try:
         tf = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|")
     except tarfile.TarError as err:
         if getattr(stream, "size", None) == 0:
+            if empty_ok:
+                return
             raise InvalidArchiveError("invalid tar archive: the file is empty") from err
         raise InvalidArchiveError(f"invalid tar archive: {err}") from err
     with tf:
@@ -590,6 +595,7 @@ def extract_tar(
     on_entry: Callable[[tarfile.TarInfo], None] | None = None,
     digest: bool = True,
     split: SplitSink | None = None,
+    empty_ok: bool = False,
 ) -> ExtractStats:
     """Extract a tar (plain, gzip, bzip2, xz, or zstd if available) into ``dest_dir_fd``.
 
@@ -608,14 +614,15 @@ def extract_tar(
     is then ``""``) for callers that check the stream their own way (``volume import``).
     ``split`` records what is needed to reproduce the uncompressed stream from the
     extracted files (orlop.images.tarsplit); it is marked invalid when the archive
-    removed something it had written itself.
+    removed something it had written itself.  ``empty_ok``: no bytes at all is an
+    empty tar (``import``), not an error.
     """
     raw, compression = open_decompressed(stream)
     reader = HashingReader(raw, compression, digest, split)
     ex = _Extractor(dest_fd=dest_dir_fd, keep_owner=keep_owner, allow_devices=allow_devices,
                     whiteouts=whiteouts, split=split)
     entries = 0
-    for tf, member in iter_members(reader):
+    for tf, member in iter_members(reader, empty_ok=empty_ok):
         entries += 1
         if on_entry is not None:
             on_entry(member)
