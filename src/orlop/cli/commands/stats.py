@@ -10,7 +10,6 @@ with ``--no-stream``.  ``update`` changes limits as ``docker update`` does.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -104,14 +103,17 @@ def render(entries: list[StatsEntry], fmt: str, trunc: bool) -> str:
     """The table (or template lines) of the docker CLI's stats formatter."""
     fmt = fmt or DEFAULT_FORMAT
     if fmt == "json":
-        return "".join(json.dumps(e.fields(trunc), separators=(",", ":")) + "\n"
-                       for e in entries)
+        from orlop.wire.gojson import marshal
+
+        # the docker CLI's formatter context: a sorted map, HTML escaped (json.Marshal)
+        return "".join(marshal(e.fields(trunc), sort_keys=True, escape_html=True,
+                               short_bf=True) + "\n" for e in entries)
     if not fmt.startswith("table"):
-        return "".join(format_template(fmt, e.fields(trunc)) + "\n" for e in entries)
+        return "".join(format_template(fmt, e.fields(trunc), row=True) + "\n" for e in entries)
     body = fmt[len("table"):].strip() or DEFAULT_FORMAT[len("table "):]
     header = format_template(body, _HEADERS)
     rows = [header.split("\t")]
-    rows += [format_template(body, e.fields(trunc)).split("\t") for e in entries]
+    rows += [format_template(body, e.fields(trunc), row=True).split("\t") for e in entries]
     return tabwrite(rows)
 
 
