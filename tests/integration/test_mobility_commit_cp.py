@@ -246,6 +246,10 @@ def test_cp_makes_a_missing_destination_directory_as_docker(bb: Orlop) -> None:
     bb.ok("cp", "./d", "mk:/new2/")
     res = bb("cp", "./d/a", "mk:/new3/")
     assert (res.returncode, res.stderr) == (1, "Error: no such directory\n")
+    # a missing parent in the container: dockerd's 404 to the PUT
+    res = bb("cp", "./d/a", "mk:/nox/new4")
+    assert (res.returncode, res.stderr) == (1, "Error: Could not find the file /nox in "
+                                                "container mk\n")
     bb.ok("cp", "mk:/new1/.", "./out1/")
     bb.ok("cp", "mk:/new2", "./out2/")
     for out in ("out1", "out2"):

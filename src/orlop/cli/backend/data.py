@@ -157,8 +157,12 @@ class RemoteData:
         kind = self._kind(ref, dest, volume)
         target_dir, prefix, include_root = hc.container_destination(src, src_abs, sst, dest,
                                                                     kind)
-        if kind == "missing" and self._kind(ref, target_dir, volume) != "dir":
-            raise NotFoundError("no such directory")
+        if kind == "missing":
+            parent = self._kind(ref, target_dir, volume)
+            if parent == "missing" and not volume:  # as the daemon answers the PUT
+                raise NotFoundError(f"Could not find the file {target_dir} in container {ref}")
+            if parent != "dir":
+                raise NotFoundError("no such directory")
         sizes: list[int] = []
 
         def produce(fd: int) -> None:

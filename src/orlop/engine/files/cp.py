@@ -215,6 +215,9 @@ def copy_in_from_host(engine: Services, ref: str, src: str, dest: str, *,
         kind = run_in_view(view, probe_child(dest))["kind"]
         target_dir, prefix, include_root = container_destination(src, src_abs, sst, dest,
                                                                  kind)
+        if kind == "missing" and \
+                run_in_view(view, probe_child(target_dir))["kind"] == "missing":
+            raise _not_found(target_dir, _where(view))  # dockerd's answer to the PUT
         rfd, wfd = os.pipe()
 
         def feed() -> None:
