@@ -7,6 +7,9 @@
     bridge_added:            their difference (the goal is <= 25 ms)
     run_rm_bridge_cold_median / bridge_cold_added: the same with the pool off
                              (ORLOP_NET_POOL=0: netavark sets up each namespace)
+    bridge_added_paired_median: the median of (each bridge run - the none run just
+                             before it), with and without the pool: less sensitive
+                             to a load that drifts during the run
 
 Runs alternate between the modes on one temporary root (none, bridge, none, cold
 bridge, ...).  Before the timed runs the pool is given the moment it needs to fill once
@@ -69,7 +72,15 @@ def orlop_modes(orlop: list[str], root: Path, runs: int, env: dict[str, str]
         times["bridge"].append(timed(bridge_argv, env))
         times["none"].append(timed(none_argv, env))
         times["cold"].append(timed(bridge_argv, cold_env))
-    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+    out = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    # Each bridge run minus the none run just before it: robust to the load drifting
+    # between rounds on a shared machine.
+    nones = times["none"]
+    out["paired"] = statistics.median(b - n for b, n in zip(times["bridge"], nones[0::2],
+                                                            strict=True)) * 1000
+    out["paired_cold"] = statistics.median(c - n for c, n in zip(times["cold"], nones[1::2],
+                                                                 strict=True)) * 1000
+    return out
 
 
 def private_podman(base: Path) -> list[str] | None:
@@ -143,6 +154,8 @@ def main() -> None:
         print(f"bridge_added: {bridge - none:.1f} ms")
         print(f"run_rm_bridge_cold_median: {t['cold']:.1f} ms")
         print(f"bridge_cold_added: {t['cold'] - none:.1f} ms")
+        print(f"bridge_added_paired_median: {t['paired']:.1f} ms (pool), "
+              f"{t['paired_cold']:.1f} ms (pool off)")
         print(f"load_average: {os.getloadavg()[0]:.2f}")
         dk = docker_pair(args.runs)
         if dk is not None:

@@ -62,6 +62,8 @@ fi
 PY=${PYTHON:-python3}
 if ! "$PY" -c 'import orlop, pytest, pytest_timeout, mypy, ruff, importlinter, aiohttp, docker, zstandard, pyseccomp, trustme, jwt, pyroute2, oras, dockerfile, selenium' \
      >/dev/null 2>&1 \
+   || ! "$PY" -c 'import docker, paramiko, sys; sys.exit(docker.__version__ != "7.2.0")' \
+     >/dev/null 2>&1 \
    || ! "$PY" -m pip show orlop >/dev/null 2>&1; then
   echo "setup: installing orlop and its dev tools with pip"
   "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'

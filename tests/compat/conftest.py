@@ -1,6 +1,6 @@
 """Real Docker clients against an ``orlopd`` started per test on a temporary socket and root.
 
-The docker CLI (``DOCKER_HOST=unix://<socket>``), docker-py (``docker==7.1.0``) and
+The docker CLI (``DOCKER_HOST=unix://<socket>``), docker-py (``docker==7.2.0``) and
 Debian's docker-compose talk to the server exactly as they would to dockerd.  Each test
 gets its own root (busybox:latest imported) and server process, stopped on teardown; the
 root is unmounted and removed, as in the integration tests.
@@ -27,6 +27,9 @@ from registry_util import registry  # noqa: F401 - pytest fixture (a real regist
 from testsupport import busybox_tarball, mounts_under, scratch_dir  # noqa: F401 - mounts_under: for the tests
 
 REPO = Path(__file__).resolve().parents[2]
+# docker-py's own suite, vendored: run by test_dockerpy_suite.py in a subprocess against
+# orlopd, never collected as Orlop's tests.
+collect_ignore = ["dockerpy_suite"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -90,13 +93,15 @@ class Server:
             c.close()
 
 
-def start_server(base: Path, *extra: str) -> Server:
+def start_server(base: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
+    """orlopd on ``base``/orlopd.sock and ``base``/root; ``env``: added to its environment."""
     root = base / "root"
     sock = base / "orlopd.sock"
     log = open(base / "orlopd.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "orlop.server.main", "-H", f"unix://{sock}", "--root",
-         str(root), *extra], stdout=log, stderr=subprocess.STDOUT)
+         str(root), *extra], stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, **env} if env else None)
     log.close()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -123,3 +123,24 @@ def test_bytes_after_content_length_zero_are_not_the_body(orlopd: Server) -> Non
     names = _volumes(orlopd)
     assert "smuggled" not in names and 1 <= len(names) <= 2
     assert all(len(n) == 64 for n in names)
+
+
+def test_answers_are_compact_utf8_json_as_dockerd_writes_them(bbd: Server) -> None:
+    """dockerd 20.10's bytes, seen here for the same requests: compact JSON (Go's
+    encoder), UTF-8 kept, U+2028 and \\b \\f as \\u escapes, ``<>&`` literal, a trailing
+    newline on a body; ``\\r\\n`` after each message of a jsonmessage stream."""
+    label = "é<>&\u2028\b\f\u0001\n\t/"
+    status, _, out = bbd.raw("POST", "/v1.41/containers/create?name=tl",
+                             json.dumps({"Image": "busybox", "Cmd": ["true"],
+                                         "Labels": {"a": label}}).encode(), JSON)
+    assert status == 201, out
+    assert out.startswith(b'{"Id":"') and out.endswith(b'","Warnings":[]}\n')
+    status, _, out = bbd.raw("GET", "/v1.41/containers/tl/json")
+    assert status == 200
+    assert ('"Labels":{"a":"é<>&\\u2028\\u0008\\u000c\\u0001\\n\\t/"}'.encode()) in out
+    assert out.endswith(b"}\n") and b'": ' not in out and b'", "' not in out
+    status, _, out = bbd.raw("GET", "/v1.41/containers/nope/json")
+    assert (status, out) == (404, b'{"message":"No such container: nope"}\n')
+    status, _, out = bbd.raw("POST", "/v1.41/images/create?fromSrc=-&repo=e&tag=1", b"",
+                             {"Content-Type": "application/x-tar"})
+    assert status == 200 and out.startswith(b'{"status":"sha256:') and out.endswith(b'"}\r\n')

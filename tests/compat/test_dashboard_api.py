@@ -226,7 +226,7 @@ def test_create_with_labels_and_options_then_remove(stage: Stage) -> None:
         "options": "type=tmpfs\ndevice=tmpfs\no=size=4m"})
     assert r.status == 303 and r.headers["location"].startswith("/dashboard/volumes/made")
     v = c.api("GET", "/volumes/made").body
-    assert b'"team": "data"' in v and b'"bare": ""' in v and b'"type": "tmpfs"' in v
+    assert b'"team":"data"' in v and b'"bare":""' in v and b'"type":"tmpfs"' in v
     r = c.post_form("/dashboard/volumes", {"name": "bad/name"})
     assert r.status == 400 and "text/html" in r.headers["content-type"]
     r = c.post_form("/dashboard/volumes/made/remove", {})

@@ -1,4 +1,4 @@
-"""docker-py 7.1.0 (the Docker SDK for Python) against orlopd."""
+"""docker-py 7.2.0 (the Docker SDK for Python) against orlopd."""
 
 from __future__ import annotations
 

@@ -111,3 +111,32 @@ def test_import_from_the_body_answers_one_status_as_dockerd(bbd: Server,
                          timeout=60, capture_output=True, text=True, check=True)
     assert res.stdout == bbd.ok("image", "inspect", "-f", "{{.Id}}", "imp:pipe") and \
         res.stderr == ""
+
+
+def test_import_of_an_empty_body_is_an_empty_layer_as_dockerd(orlopd: Server) -> None:
+    """dockerd 20.10 answers ``POST /images/create?fromSrc=-`` with no body 200 and
+    ``{"status":"sha256:..."}`` for an image of one empty layer whose diff_id is the
+    digest of no bytes; a tar of two zero blocks gives the empty tar's diff_id; the
+    image saves and loads back (dockerd's own ``save`` of it loads here too)."""
+    import json
+
+    code, _headers, body = orlopd.raw("POST", "/v1.41/images/create?fromSrc=-&repo=emp&tag=t",
+                                      b"", {"Content-Type": "application/x-tar"})
+    assert code == 200, body
+    assert body.endswith(b"\r\n") and body.count(b"\r\n") == 1
+    image_id = orlopd.ok("image", "inspect", "-f", "{{.Id}}", "emp:t").strip()
+    assert json.loads(body) == {"status": image_id}
+    empty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert json.loads(orlopd.ok("image", "inspect", "-f", "{{json .RootFS.Layers}}",
+                                "emp:t")) == [empty]
+    zeros = orlopd.dir / "zeros.tar"
+    zeros.write_bytes(bytes(1024))
+    orlopd.ok("import", str(zeros), "zeros:t")
+    assert json.loads(orlopd.ok("image", "inspect", "-f", "{{json .RootFS.Layers}}",
+                                "zeros:t")) == [
+        "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"]
+    saved = orlopd.dir / "emp.tar"
+    orlopd.ok("save", "-o", str(saved), "emp:t")
+    orlopd.ok("rmi", "emp:t")
+    assert orlopd.ok("load", "-i", str(saved)) == "Loaded image: emp:t\n"
+    assert orlopd.ok("image", "inspect", "-f", "{{.Id}}", "emp:t").strip() == image_id

@@ -173,7 +173,11 @@ def test_import_from_file_and_stdin_save_load_round_trip(bbd: Server, busybox_ta
         assert inspect["Id"] == out.strip() and inspect["Config"]["Cmd"] == ["true"]
     assert both(bbd, "import", str(tmp_path / "nope.tar"))[2] == \
         f"Error: open {tmp_path / 'nope.tar'}: no such file or directory\n"
-    assert both(bbd, "import", "-", "x:1", stdin=b"")[0] == 1
+    # an empty stdin is an image of one empty layer (docker CLI 20.10 and 28 with
+    # dockerd 20.10: exit 0 and the id)
+    for remote in (False, True):
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}\n",
+                            ok(bbd, "import", "-", "x:1", remote=remote, stdin=b""))
     assert both(bbd, "import", "http://example.invalid/x.tar")[0] == 1
     # save | load, both ways round, and -o
     code, tar_l, err = _raw(bbd, "save", "imp:lf", remote=False)
@@ -238,7 +242,7 @@ def test_cp_out_of_container_matches_local(bbd: Server, tmp_path: Path) -> None:
              ("src:/dlink", "DEST/notfollowed"), ("src:/data/f", "DEST/file"),
              ("src:/data/sub", "DEST/file"), ("src:/data/f/", "DEST/y"),
              ("src:/data/f", "DEST/missing/"), ("src:/data/f", "DEST/no/such"),
-             ("nope:/data", "DEST/z")]
+             ("nope:/data", "DEST/z"), ("src:/data/.", "DEST/mk1/"), ("src:/data", "DEST/mk2/")]
     results = {}
     for side in ("L", "R"):
         dest = tmp_path / side
@@ -251,6 +255,10 @@ def test_cp_out_of_container_matches_local(bbd: Server, tmp_path: Path) -> None:
                                                           str(tmp_path / "L"))), form
     assert results["R"][8][0] == 0  # a file over an existing file
     assert "cannot copy a directory" in results["R"][9][2]
+    # a missing DEST/ is made from a directory (as the docker CLI does)
+    assert results["R"][-2:] == [(0, "", ""), (0, "", "")]
+    assert (tmp_path / "R" / "mk1" / "sub" / "g").is_file()
+    assert (tmp_path / "R" / "mk2" / "sub" / "g").is_file()
     assert _tree(tmp_path / "L") == _tree(tmp_path / "R")
     assert (tmp_path / "R" / "followed" / "f").read_text() == "hi\n"
     st = (tmp_path / "R" / "data" / "f").stat()
@@ -291,11 +299,17 @@ def test_cp_into_container_matches_local(bbd: Server, tmp_path: Path) -> None:
              (f"{src}/dir", "dst:/S/existing"), (f"{src}/nope", "dst:/S/"),
              (f"{src}/file/", "dst:/S/"), (f"{src}/file", "dst:/S/nodir/"),
              (f"{src}/file", "dst:/S/nodir/x"), (f"{src}/file", "dst:/S/existing/x"),
-             (f"{src}/file", "dst:/Slink/vialink"), (f"{src}/file", "nope:/S/")]
+             (f"{src}/file", "dst:/Slink/vialink"), (f"{src}/file", "nope:/S/"),
+             (f"{src}/dir/.", "dst:/S/mk1/"), (f"{src}/dir", "dst:/S/mk2/")]
     for a, b in forms:
         local = _orlop(bbd, "cp", a, b.replace("S", "L"), remote=False)
         remote = _orlop(bbd, "cp", a, b.replace("S", "R"), remote=True)
         assert local == (remote[0], remote[1], remote[2].replace("/R/", "/L/")), (a, b)
+    for side in ("L", "R"):  # a missing /S/mk1/ is made from a directory, as dockerd does
+        for mk in ("mk1", "mk2"):
+            listing = _raw(bbd, "cp", f"dst:/{side}/{mk}", "-", remote=False)[1]
+            with tarfile.open(fileobj=io.BytesIO(listing)) as tf:
+                assert sorted(tf.getnames()) == [mk, f"{mk}/a", f"{mk}/sub", f"{mk}/sub/b"]
     ok(bbd, "cp", "-a", f"{src}/file", "dst:/L/archived", remote=False)
     ok(bbd, "cp", "-a", f"{src}/file", "dst:/R/archived", remote=True)
     # `-`: a tar from stdin

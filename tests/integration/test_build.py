@@ -368,8 +368,20 @@ def test_build_source_symlinks_are_followed_inside_the_context_only(bb: Orlop) -
     assert bb.ok("run", "--rm", "links", "cat", "/out/a.txt", "/out2/a.txt") == \
         "in the context\n" * 2
     (ctx / "etc" / "hostname").unlink()
+    # dockerd 20.10's classic builder fails the step on a glob match with nothing at its
+    # target in the context, beside a plain file or alone, with the text of a named one.
     res = bb("build", "--no-cache", str(ctx))
-    assert res.returncode != 0 and "no source files were specified" in res.stderr
+    assert res.returncode != 0 and "COPY failed: file not found in build context or " \
+        "excluded by .dockerignore: stat a.txt: file does not exist" in res.stderr
+    (ctx / "b.txt").write_text("b\n")
+    (ctx / "c.txt").symlink_to("../outside.txt")
+    (ctx.parent / "outside.txt").write_text("host\n")
+    res = bb("build", "--no-cache", str(ctx))
+    assert res.returncode != 0 and "stat a.txt: file does not exist" in res.stderr
+    (ctx / "a.txt").unlink()
+    res = bb("build", "--no-cache", str(ctx))
+    assert res.returncode != 0 and "stat c.txt: file does not exist" in res.stderr
+    (ctx / "a.txt").symlink_to("/etc/hostname")
     ctx.joinpath("Dockerfile").write_text("FROM busybox\nCOPY a.txt /x\n")
     res = bb("build", "--no-cache", str(ctx))
     assert res.returncode != 0 and "stat a.txt: file does not exist" in res.stderr
@@ -396,3 +408,28 @@ def test_a_local_build_reads_the_context_as_it_was_when_it_started(bb: Orlop) ->
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert bb.ok("run", "--rm", "snap", "cat", "/f.txt") == "original\n"
+
+
+def test_copy_from_a_stage_hashes_its_files_as_dockerd(bb: Orlop) -> None:
+    """dockerd 20.10's classic builder, seen here for this Dockerfile: ``COPY --from``
+    names its sources in the history by the tarsum of the stage's files (a file, a
+    directory, several), as COPY from the context; a missing one is "stat nope"."""
+    ctx = _ctx(bb.cwd, {"Dockerfile": (
+        "FROM busybox AS a\n"
+        "RUN mkdir -p /d/s && echo hi > /d/f && echo x > /d/s/g && "
+        "touch -d 2020-01-01 /d/f /d/s/g /d/s /d\n"
+        "FROM busybox\nCOPY --from=a /d/f /f1\nCOPY --from=a /d /d2\n"
+        "COPY --from=a /d/f /d/s/g /multi/\n")}, "from")
+    bb.ok("build", "-q", "-t", "fromhash", str(ctx))
+    out = bb.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}", "fromhash")
+    assert out.splitlines()[:3] == [
+        "/bin/sh -c #(nop) COPY multi:aad5c4b608a1b8d3aba3392283b8ca4d8d7c8a34fcb7817853b0027d0"
+        "3a3c2c7 in /multi/ ",
+        "/bin/sh -c #(nop) COPY dir:08cb57d0a18f9d190045f16fcb95b7430004d6ef506275ab809e53d3a0f"
+        "e4e16 in /d2 ",
+        "/bin/sh -c #(nop) COPY file:4e6ca44a4c9b6a8f6969a4796d8620c6fb3dda7f0b131d1d7c0182a629"
+        "0a0d37 in /f1 "]
+    assert bb.ok("run", "--rm", "fromhash", "cat", "/f1", "/d2/s/g", "/multi/g") == "hi\nx\nx\n"
+    (ctx / "Dockerfile").write_text("FROM busybox AS a\nFROM busybox\nCOPY --from=a /nope /x\n")
+    res = bb("build", str(ctx))
+    assert res.returncode != 0 and "COPY failed: stat nope: file does not exist" in res.stderr

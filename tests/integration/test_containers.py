@@ -208,3 +208,20 @@ def test_root_not_writable_one_line_error(orlop: Orlop, tmp_orlop_dir: Path) -> 
     assert res.returncode != 0
     assert str(ro) in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_json_template_function_writes_as_the_docker_cli(bb: Orlop) -> None:
+    """The docker CLI 28's bytes for a label ``é<>&\\u2028\\b\\f\\x01\\n\\t/`` (seen here
+    against dockerd 20.10): ``{{json}}`` keeps UTF-8 and ``<>&``, escapes U+2028 and
+    control characters as Go >= 1.22 does; a ps row's own ``{{json .}}`` and
+    ``--format json`` (the CLI's formatter context, json.Marshal) escape ``<>&``."""
+    label = "a=é<>&\u2028\b\f\x01\n\t/"
+    bb.ok("create", "--name", "tl", "-l", label, "busybox", "true")
+    assert bb.ok("inspect", "-f", "{{json .Config.Labels}}", "tl") == \
+        '{"a":"é<>&\\u2028\\b\\f\\u0001\\n\\t/"}\n'
+    out = bb.ok("ps", "-a", "--filter", "name=tl", "--format", "{{json .Labels}}|{{json .}}")
+    plain, _, row = out.partition("|")
+    assert plain == '"a=é<>&\\u2028\\b\\f\\u0001\\n\\t/"'
+    assert row.startswith('{"Command":"\\"true\\"","CreatedAt":"')
+    assert '"Labels":"a=é\\u003c\\u003e\\u0026\\u2028\\b\\f\\u0001\\n\\t/"' in row
+    assert bb.ok("ps", "-a", "--filter", "name=tl", "--format", "json") == row

@@ -229,3 +229,35 @@ def test_cp_hostile_tar_stream_contained(bb: Orlop, tmp_orlop_dir: Path) -> None
         assert not Path("/escape").exists()
         assert (tmp_orlop_dir / "host-file").read_text() == "host"
         assert os.stat(tmp_orlop_dir / "host-file").st_nlink == 1
+
+
+def test_cp_makes_a_missing_destination_directory_as_docker(bb: Orlop) -> None:
+    """dockerd 20.10 + docker CLI 28 (moby PrepareArchiveCopy), seen here:
+    ``cp c:/dir/. ./missing/`` and ``cp c:/dir ./missing/`` make ``missing`` with dir's
+    content, ``cp c:/dir/a ./missing/`` is "no such directory", a missing parent is
+    ``invalid output path: directory "..." does not exist``; into the container the same
+    (``cp ./d/. c:/new/`` makes /new)."""
+    bb.ok("create", "--name", "mk", "busybox", "true")
+    tree = bb.cwd / "d"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a").write_text("a")
+    (tree / "sub" / "b").write_text("b")
+    bb.ok("cp", "./d/.", "mk:/new1/")
+    bb.ok("cp", "./d", "mk:/new2/")
+    res = bb("cp", "./d/a", "mk:/new3/")
+    assert (res.returncode, res.stderr) == (1, "Error: no such directory\n")
+    # a missing parent in the container: dockerd's 404 to the PUT
+    res = bb("cp", "./d/a", "mk:/nox/new4")
+    assert (res.returncode, res.stderr) == (1, "Error: Could not find the file /nox in "
+                                                "container mk\n")
+    bb.ok("cp", "mk:/new1/.", "./out1/")
+    bb.ok("cp", "mk:/new2", "./out2/")
+    for out in ("out1", "out2"):
+        assert sorted(str(p.relative_to(bb.cwd / out)) for p in (bb.cwd / out).rglob("*")) \
+            == ["a", "sub", "sub/b"]
+    res = bb("cp", "mk:/new1/a", "./out3/")
+    assert (res.returncode, res.stderr) == (1, "Error: no such directory\n")
+    assert not (bb.cwd / "out3").exists()
+    res = bb("cp", "mk:/new1/.", "./x/y/out4/")
+    assert (res.returncode, res.stderr) == (
+        1, f'Error: invalid output path: directory "{bb.cwd}/x/y" does not exist\n')

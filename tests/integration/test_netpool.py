@@ -114,8 +114,8 @@ def test_ports_and_other_networks_set_up_their_own(bb: Orlop) -> None:
                               text=True, check=False).stdout
 
     # Its teardown was handed to the keeper (no fork in the CLI): the port's rules go.
-    assert until(lambda: f"--dport {port} " not in nat(), 10)
-    assert not list((bb.root / "run" / "netns").glob("*"))
+    assert until(lambda: f"--dport {port} " not in nat()
+                 and not list((bb.root / "run" / "netns").glob("*")), 10)
     bb.ok("network", "create", "--internal", "poolnet")
     out = bb.ok("run", "--rm", "--network", "poolnet", "busybox", "sh", "-c",
                 "ip -4 -o addr show eth0 | awk '{print $4}'", env=POOL)

@@ -48,6 +48,7 @@ from orlop.errors import BuildStepError, InvalidParameterError
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+    from orlop.images.store import Image
 
 
 class Builder(MetadataSteps, FileSteps):
@@ -119,9 +120,12 @@ class Builder(MetadataSteps, FileSteps):
         return final
 
     def _load_cache(self) -> None:
-        for img in self.engine.images.list():
+        images = self.engine.images.list()
+        allowed = _cache_sources(self.engine, images, self.opts.cache_from) \
+            if self.opts.cache_from else None
+        for img in images:
             cc = img.config.get("container_config")
-            if isinstance(cc, dict):
+            if isinstance(cc, dict) and (allowed is None or img.id in allowed):
                 self.cache.setdefault(cache_key(img.config.get("parent") or "", cc), img.id)
 
     def _from(self, stage: Stage, meta: dict[str, str | None]) -> StageState:
@@ -182,7 +186,8 @@ class Builder(MetadataSteps, FileSteps):
         env = [f"{k}={v}" for k, v in sorted(args.items())
                if k not in env_map(state.config.get("Env") or [])]
         result = run_step(self.engine, state.image_id, cmd, env, self.opts.network,
-                          self.out)
+                          self.out, extra_hosts=self.opts.extra_hosts,
+                          shm_size=self.opts.shm_size)
         try:
             if result.exit_code != 0:
                 raise BuildStepError(f"The command '{' '.join(cmd)}' returned a non-zero "
@@ -196,6 +201,25 @@ class Builder(MetadataSteps, FileSteps):
             if self.opts.remove or self.opts.force_rm:
                 result.remove()
         self._new_image(state, run_config, empty=empty, container=result.container_id)
+
+
+def _cache_sources(engine: Engine, images: list[Image], refs: tuple[str, ...]) -> set[str]:
+    """``--cache-from``: the listed images and their ancestors, the only step images a
+    build may reuse then (moby's ``ImageCache``: a local hit counts only when it is a
+    parent of a source).  A name that is no image is skipped, as moby does."""
+    from orlop.errors import OrlopError
+
+    parents = {img.id: str(img.config.get("parent") or "") for img in images}
+    allowed: set[str] = set()
+    for ref in refs:
+        try:
+            cur = engine.images.get(ref).id
+        except OrlopError:
+            continue
+        while cur and cur not in allowed:
+            allowed.add(cur)
+            cur = parents.get(cur, "")
+    return allowed
 
 
 def _familiar(tagged: str) -> str:

@@ -49,16 +49,23 @@ class BuildContext:
             raise InvalidParameterError(
                 f"{cmd} failed: forbidden path outside the build context: {src} ()")
         if any(ch in _GLOB for ch in clean):
-            found = [(host, rel) for rel in self._glob(clean)
-                     if (host := self._in_scope(rel)) is not None]
-            if not found:
+            matches = self._glob(clean)
+            if not matches:
                 raise InvalidParameterError(f"{cmd} failed: no source files were specified")
+            # A match that is a symlink with nothing at its target inside the context
+            # (one to /etc/passwd or ../x) fails the step, as moby's classic builder
+            # does (dockerd 20.10: "stat link.txt: file does not exist"); it is never
+            # skipped silently.
+            found = []
+            for rel in matches:
+                host = self._in_scope(rel)
+                if host is None:
+                    raise _not_in_context(cmd, rel)
+                found.append((host, rel))
             return found
         host = self._in_scope(clean)
         if host is None or (clean != "." and self.ignore.excluded(clean)):
-            raise InvalidParameterError(
-                f"{cmd} failed: file not found in build context or excluded by "
-                f".dockerignore: stat {src}: file does not exist")
+            raise _not_in_context(cmd, src)
         return [(host, clean)]
 
     def source_hash(self, paths: list[tuple[str, str | None]]) -> str:
@@ -149,6 +156,12 @@ class BuildContext:
         return [f for f in found if not self.ignore.excluded(f)]
 
 
+def _not_in_context(cmd: str, src: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"{cmd} failed: file not found in build context or excluded by "
+        f".dockerignore: stat {src}: file does not exist")
+
+
 def _tarsum(name: str, st: os.stat_result, host: str) -> str:
     """moby's tarsum v1 of one context entry (pkg/tarsum ``v1TarHeaderSelect``): the
     sha256 of the header's name, mode, uid, gid, size, typeflag, linkname, uname, gname
@@ -173,6 +186,116 @@ def _tarsum(name: str, st: os.stat_result, host: str) -> str:
                        f"linkname{link}unamegnamedevmajor{major}devminor{minor}".encode())
     if flag == "0":
         with open(host, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def image_source_hash(root_fd: int, srcs: list[str]) -> str:
+    """The text moby's classic builder gives ``COPY --from`` sources: its lazySource
+    over the stage's or image's root (builder/remotecontext/lazycontext.go), hashed as
+    COPY from the context is (``file:``, ``dir:``, ``multi:``), but each entry's header
+    as the daemon's archive.FileInfoHeader makes it from ``lstat``: the name relative to
+    the root, the mode with Go's file-type bits, the real owner and the names the host
+    gives it (uid 0 is "root"), ``security.capability`` as an xattr.  Every path is
+    resolved inside the root (FollowSymlinkInScope).  ``root_fd``: the merged root."""
+    infos = []
+    for src in srcs:
+        rel = posixpath.normpath("/" + src.lstrip("/"))[1:] or "."
+        found = _lazy_resolve(root_fd, rel)
+        if found is None:  # dockerd 20.10: "stat nope" for /nope
+            raise InvalidParameterError(f"COPY failed: stat {rel}: file does not exist")
+        path, st = found
+        if not stat.S_ISDIR(st.st_mode):
+            infos.append("file:" + _lazy_hash(root_fd, path, st))
+            continue
+        sums = []
+        top = "" if path == "." else path
+        if top:
+            sums.append(_lazy_hash(root_fd, top, st))
+        for dirpath, dirs, files in _walk_in(root_fd, top):
+            for name in [*dirs, *files]:
+                entry = _lazy_resolve(root_fd, f"{dirpath}/{name}" if dirpath else name)
+                if entry is not None:  # moby skips what it cannot hash (a dangling link)
+                    sums.append(_lazy_hash(root_fd, *entry))
+        infos.append(_join_hash("dir", sorted(sums)))
+    return infos[0] if len(infos) == 1 else _join_hash("multi", infos)
+
+
+def _walk_in(root_fd: int, top: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk's (dirpath, dirs, files) of ``top`` under ``root_fd``, never following
+    a symlink (filepath.Walk)."""
+    fd = os.open(top or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 dir_fd=root_fd)
+    try:
+        for dirpath, dirs, files, _dfd in os.fwalk(dir_fd=fd):
+            dirs.sort()
+            rel = os.path.normpath(os.path.join(top, dirpath)) if top else \
+                os.path.normpath(dirpath)
+            yield ("" if rel == "." else rel), dirs, sorted(files)
+    finally:
+        os.close(fd)
+
+
+def _lazy_resolve(root_fd: int, rel: str) -> tuple[str, os.stat_result] | None:
+    """``rel`` with every symlink followed inside the root: its path relative to the root
+    and its lstat; None where nothing is there."""
+    from orlop.kernel.safepath import open_in_root
+
+    try:
+        fd = open_in_root(root_fd, rel)
+    except OSError:
+        return None
+    try:
+        root = os.readlink(f"/proc/self/fd/{root_fd}")
+        path = os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), root)
+        return path, os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def _owner_name(table: Any, ident: int) -> str:
+    try:
+        return str(table(ident)[0])
+    except (KeyError, OverflowError):
+        return ""
+
+
+def _lazy_hash(root_fd: int, path: str, st: os.stat_result) -> str:
+    """tarsum v1 of one entry of an image's root (moby remotecontext.NewFileHash)."""
+    import grp
+    import pwd
+
+    mode = st.st_mode
+    size, link, major, minor = 0, "", 0, 0
+    name = path
+    if stat.S_ISREG(mode):
+        flag, size = "0", st.st_size
+    elif stat.S_ISDIR(mode):
+        flag, name = "5", path + "/"
+    elif stat.S_ISLNK(mode):
+        flag, link = "2", os.readlink(path, dir_fd=root_fd)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        flag = "3" if stat.S_ISCHR(mode) else "4"
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    else:
+        flag = "6"
+    uname = _owner_name(pwd.getpwuid, st.st_uid)
+    gname = _owner_name(grp.getgrgid, st.st_gid)
+    h = hashlib.sha256(f"name{name}mode{mode}uid{st.st_uid}gid{st.st_gid}size{size}"
+                       f"typeflag{flag}linkname{link}uname{uname}gname{gname}"
+                       f"devmajor{major}devminor{minor}".encode())
+    if not stat.S_ISLNK(mode):
+        try:
+            cap = os.getxattr(f"/proc/self/fd/{root_fd}/{path}", "security.capability",
+                              follow_symlinks=False)
+        except OSError:
+            cap = None
+        if cap is not None:
+            h.update(b"security.capability" + cap)
+    if flag == "0" and size:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root_fd)
+        with os.fdopen(fd, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()

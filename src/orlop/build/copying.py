@@ -82,11 +82,7 @@ class FileSteps(StepBase):
             from_img = self._source_image(state, src_from) if src_from else None
             sources: list[tuple[str, str | None]] = []
             if from_img is not None:
-                # The source image's id fixes the content: no need to look before the cache.
-                import hashlib
-
-                digest = hashlib.sha256("\0".join([from_img.id, *srcs]).encode()).hexdigest()
-                source_text = f"from:{digest}"  # Orlop's: moby hashes the image's files
+                source_text = self._from_hash(from_img, srcs)
             else:
                 for s in srcs:
                     if cmd == "ADD" and is_url(s):
@@ -135,6 +131,17 @@ class FileSteps(StepBase):
                     self._fast_copy(state, ops, (owner[0], owner[1]), run_config):
                 return
             self._layer_step(state, run_config, ops, Ownership(chown, chmod))
+
+    def _from_hash(self, img: Image, srcs: list[str]) -> str:
+        """moby's text for ``COPY --from`` sources (its cache key and history): the files
+        of the stage or image hashed as COPY hashes the context's
+        (build/context.image_source_hash), read in a child over the image's root."""
+        from orlop.build import fs
+        from orlop.build.context import image_source_hash
+
+        with fs.scratch(self.engine, self.engine.images.layer_dirs(img)) as sc:
+            res = fs.in_root(sc, lambda root: {"hash": image_source_hash(root, srcs)})
+        return str(res["hash"])
 
     def _image_view(self, state: StageState) -> ImageView:
         return ImageView(self.engine.images.layer_dirs(self.engine.images.get(

@@ -25,6 +25,11 @@ class BuildOptions:
     remove: bool = True  # --rm: remove a step's container after a success (always here)
     force_rm: bool = False
     iidfile: str = ""  # CLI only
+    # For the RUN steps' containers, as ``run --add-host`` / ``--shm-size`` (0: 64 MiB).
+    extra_hosts: tuple[str, ...] = ()
+    shm_size: int = 0
+    # --cache-from: only these images (and their parents) are reused as cache; () = any.
+    cache_from: tuple[str, ...] = ()
 
 
 __all__ = ["BuildOptions", "Emit"]

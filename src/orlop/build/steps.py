@@ -54,36 +54,43 @@ class RunResult:
 
 
 def run_step(engine: Engine, image_id: str, cmd: list[str], env: list[str], network: str,
-             out: Callable[[str], None]) -> RunResult:
+             out: Callable[[str], None], *, extra_hosts: tuple[str, ...] = (),
+             shm_size: int = 0) -> RunResult:
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.models import RunOptions
 
     opts = RunOptions(image=image_id, command=list(cmd), entrypoint=[], env=list(env),
-                      network=network or "default")
+                      network=network or "default", add_host=list(extra_hosts),
+                      shm_size=shm_size)
     c = engine.create_container(opts)
     out(f" ---> Running in {c.id[:12]}\n")
     rfd, wfd = os.pipe()
+    erfd, ewfd = os.pipe()
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
-    def pump() -> None:
-        with os.fdopen(rfd, "rb", buffering=0) as r:
+    def pump(fd: int, wrap: Callable[[str], str]) -> None:
+        with os.fdopen(fd, "rb", buffering=0) as r:
             while chunk := r.read(65536):
-                out(chunk.decode("utf-8", "replace"))
+                out(wrap(chunk.decode("utf-8", "replace")))
 
     try:
         if threading.current_thread() is threading.main_thread():
-            t = threading.Thread(target=pump, name="build-run-output", daemon=True)
-            t.start()
+            threads = [threading.Thread(target=pump, args=(fd, wrap), daemon=True,
+                                        name="build-run-output")
+                       for fd, wrap in ((rfd, _plain), (erfd, stderr_text))]
+            for t in threads:
+                t.start()
             try:
-                code = engine.start_attached(c.id, Stdio(null, wfd, wfd), interactive=False)
+                code = engine.start_attached(c.id, Stdio(null, wfd, ewfd), interactive=False)
             finally:
                 os.close(wfd)
+                os.close(ewfd)
                 os.close(null)
-                t.join()
+                for t in threads:
+                    t.join()
         else:
-            os.close(wfd)
-            os.close(null)
-            os.close(rfd)
+            for fd in (wfd, ewfd, null, rfd, erfd):
+                os.close(fd)
             code = _run_detached(engine, c.id, out)
         targets = [str(p.get("destination", "")) for p in engine.mount_points(c.id)]
     except BaseException:
@@ -92,6 +99,16 @@ def run_step(engine: Engine, image_id: str, cmd: list[str], env: list[str], netw
         raise
     return RunResult(engine, c.id, code, engine.config.containers_dir / c.id / "diff",
                      targets, out)
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+def stderr_text(text: str) -> str:
+    """A RUN step's stderr as Docker's classic builder streams it: each piece in red
+    (moby's ``streamformatter.NewStderrWriter``), which docker-py and the CLI pass on."""
+    return f"\x1b[91m{text}\x1b[0m"
 
 
 def _run_detached(engine: Engine, cid: str, out: Callable[[str], None]) -> int:
@@ -103,7 +120,8 @@ def _run_detached(engine: Engine, cid: str, out: Callable[[str], None]) -> int:
     c = engine.start_detached(cid)
     for entry in stream_log(engine.log_path(c), follow_=True,
                             still_running=lambda: engine.is_running(c)):
-        out(entry.data.decode("utf-8", "replace"))
+        text = entry.data.decode("utf-8", "replace")
+        out(stderr_text(text) if entry.stream == "stderr" else text)
     return engine.wait_container(cid)
 
 

@@ -61,7 +61,7 @@ def disk_usage(df: Mapping[str, Any], *, verbose: bool = False, fmt: str = "") -
         from orlop.cli.output import format_template
 
         keys = ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
-        return "".join(format_template(fmt, dict(zip(keys, row, strict=True))) + "\n"
+        return "".join(format_template(fmt, dict(zip(keys, row, strict=True)), row=True) + "\n"
                        for row in summary)
     if not verbose:
         return render_table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], summary) + "\n"

@@ -32,13 +32,13 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, indent=4, ensure_ascii=False)
 
 
-def checked_template(fmt: str, obj: Any) -> str:
+def checked_template(fmt: str, obj: Any, *, row: bool = False) -> str:
     """:func:`format_template`, a template that does not parse being the docker CLI's
     "template parsing error" (an invalid --format value)."""
     from orlop.errors import InvalidParameterError
 
     try:
-        return format_template(fmt, obj)
+        return format_template(fmt, obj, row=row)
     except ValueError as err:
         raise InvalidParameterError(f"template parsing error: {err}") from None
 
@@ -60,15 +60,18 @@ def write_listing(out: TextIO, objs: Sequence[Mapping[str, Any]], fmt: str, *, q
             out.write(tabwrite(rows))
             return
     if fmt == "json":
-        out.write("".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n"
+        from orlop.wire.gojson import marshal
+
+        out.write("".join(marshal(o, sort_keys=True, escape_html=True, short_bf=True) + "\n"
                           for o in objs))
         return
     if fmt.startswith("table") or not fmt:
         table = fmt[len("table"):].strip() or body
-        lines = [checked_template(table, headers), *(checked_template(table, o) for o in objs)]
+        lines = [checked_template(table, headers),
+                 *(checked_template(table, o, row=True) for o in objs)]
         out.write(tabwrite([line.split("\t") for line in lines]))
         return
-    out.write("".join(checked_template(fmt, o) + "\n" for o in objs))
+    out.write("".join(checked_template(fmt, o, row=True) + "\n" for o in objs))
 
 
 def write_inspect(out: TextIO, err: TextIO, results: Sequence[Any], errors: Sequence[str],
@@ -118,18 +121,28 @@ def _go_str(value: Any) -> str:
     return str(value)
 
 
+class _Row(dict[str, Any]):
+    """A list row as the template's dot: the docker CLI's formatter context, whose
+    MarshalJSON is json.Marshal, so ``{{json .}}`` escapes ``<>&`` (``\\u003c`` ...)."""
+
+
 def format_template(template: str, obj: Any,
-                    funcs: Mapping[str, Callable[[Any], str]] | None = None) -> str:
+                    funcs: Mapping[str, Callable[[Any], str]] | None = None, *,
+                    row: bool = False) -> str:
     """A subset of Go templates as Docker users write them: ``{{.Field.Sub}}``,
     ``{{json .X}}`` / ``{{json .}}``, ``{{upper .X}}``, ``{{range .List}}...{{end}}``
     (with ``.`` the element inside), ``{{if .X}}...{{else}}...{{end}}``, and ``\\t`` /
-    ``\\n`` escapes.  The ``table`` keyword is handled by the caller.
+    ``\\n`` escapes.  The ``table`` keyword is handled by the caller.  ``json`` is Go's
+    encoder as the docker CLI 28 sets it up (orlop.wire.gojson: UTF-8 kept, HTML not
+    escaped but in a list ``row``'s own ``{{json .}}``).
 
     Raises:
         InvalidParameterError: an expression outside that subset ("template parsing error").
     """
     from orlop.errors import InvalidParameterError
 
+    if row and isinstance(obj, Mapping):
+        obj = _Row(obj)
     template = template.replace("\\t", "\t").replace("\\n", "\n")
     tokens = re.split(r"(\{\{-?\s*.*?\s*-?\}\})", template)
     try:
@@ -194,7 +207,11 @@ def _eval(words: list[str], dot: Any, funcs: dict[str, Callable[[Any], str]],
         return dot if w == "." else _lookup(dot, w)
 
     if len(words) == 2 and words[0] == "json":
-        return json.dumps(arg(words[1]), separators=(",", ":"))
+        from orlop.wire.gojson import marshal
+
+        value = arg(words[1])
+        return marshal(value, short_bf=True, escape_html=isinstance(value, _Row),
+                       sort_keys=isinstance(value, _Row))
     if len(words) == 2 and words[0] in ("upper", "lower", "title", "println"):
         s = _go_str(arg(words[1]))
         return {"upper": s.upper(), "lower": s.lower(), "title": s.title(),

@@ -13,10 +13,12 @@ and no automatic decompression (blobs are hashed as sent).  docs/distribution.md
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import socket
 import ssl
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -149,10 +151,18 @@ class Transport:
         return f"{scheme}://{host}"
 
     def _connect(self, scheme: str, host: str) -> http.client.HTTPConnection:
+        proxy = proxy_for(scheme, host)
         if scheme == "https":
+            if proxy is not None:  # a CONNECT tunnel; TLS (and its SNI) to the registry
+                conn = http.client.HTTPSConnection(*proxy, timeout=TIMEOUT,
+                                                   context=self.tls_context(host))
+                conn.set_tunnel(host)
+                return conn
             return http.client.HTTPSConnection(host, timeout=TIMEOUT,
                                                context=self.tls_context(host))
         if scheme == "http":
+            if proxy is not None:  # the request then names the whole URL (_once)
+                return http.client.HTTPConnection(*proxy, timeout=TIMEOUT)
             return http.client.HTTPConnection(host, timeout=TIMEOUT)
         raise RegistryError(f"unsupported URL scheme: {scheme}")
 
@@ -185,6 +195,9 @@ class Transport:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
+        proxy = proxy_for(parts.scheme, parts.netloc)
+        if proxy is not None and parts.scheme == "http":
+            target = urllib.parse.urlunsplit(parts._replace(fragment=""))
         for attempt in (0, 1):
             conn = self._pool.take(key) if attempt == 0 else None
             fresh = conn is None
@@ -198,23 +211,55 @@ class Transport:
                     http.client.BadStatusLine) as err:
                 conn.close()
                 if fresh or (body is not None and not isinstance(body, bytes)):
-                    raise RegistryError(_net_error(method, url, err)) from None
+                    raise RegistryError(_net_error(method, url, err, proxy)) from None
                 continue  # a kept-alive connection the server had closed: once more
             except (OSError, ssl.SSLError, http.client.HTTPException) as err:
                 conn.close()
-                raise RegistryError(_net_error(method, url, err)) from None
+                raise RegistryError(_net_error(method, url, err, proxy)) from None
             return Response(raw.status, raw.msg, raw, url, self._pool, key, conn)
         raise RegistryError(f"{method} {url}: connection closed")
 
 
-def _net_error(method: str, url: str, err: BaseException) -> str:
-    """Go's ``Get "https://...": dial tcp ...: connect: connection refused`` form."""
+def proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
+    """The proxy (host, port) a request to ``scheme://host`` goes through, by dockerd's
+    rule (Go's ``httpproxy.FromEnvironment``): ``HTTPS_PROXY`` for https, ``HTTP_PROXY``
+    for http (either case), none for a host matched by ``NO_PROXY`` and never for
+    ``localhost`` or a loopback address.  Only ``http://`` proxies are spoken to."""
+    name = urllib.parse.urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    except ValueError:
+        pass
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get(scheme)
+    # proxy_bypass_environment: NO_PROXY's matching (typeshed does not list it).
+    bypass = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009
+    if not url or bypass(host, proxies):
+        return None
+    if "://" not in url:
+        url = "http://" + url  # Go reads a bare host:port as an http proxy too
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise RegistryError(f"unsupported proxy for {scheme}: {url} (an http:// proxy "
+                            "is supported)")
+    return parts.hostname, parts.port or 80
+
+
+def _net_error(method: str, url: str, err: BaseException,
+               proxy: tuple[str, int] | None = None) -> str:
+    """Go's ``Get "https://...": dial tcp ...: connect: connection refused`` form
+    (``proxyconnect tcp: dial tcp ...`` when the proxy refused)."""
     why = str(err) or type(err).__name__
-    if isinstance(err, ConnectionRefusedError):
+    if isinstance(err, ConnectionRefusedError) and proxy is not None:
+        why = f"proxyconnect tcp: dial tcp {proxy[0]}:{proxy[1]}: connect: connection refused"
+    elif isinstance(err, ConnectionRefusedError):
         why = f"dial tcp {urllib.parse.urlsplit(url).netloc}: connect: connection refused"
     elif isinstance(err, socket.timeout):
         why = "i/o timeout"
     return f'{method.capitalize()} "{url}": {why}'
 
 
-__all__ = ["Response", "Transport"]
+__all__ = ["Response", "Transport", "proxy_for"]

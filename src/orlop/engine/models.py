@@ -88,6 +88,8 @@ class RunOptions:
     cgroupns_mode: str = ""  # --cgroupns: "" (the daemon's default) | host | private
     group_add: list[str] = field(default_factory=list)  # --group-add: names or gids
     platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
+    isolation: str = ""  # HostConfig.Isolation: "" or "default" (Linux's only one)
+    memory_swappiness: int | None = None  # --memory-swappiness 0..100; None = the kernel's
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,8 @@ class HostConfig:
     uts_mode: str = ""
     cgroupns_mode: str = "host"
     group_add: list[str] | None = None
+    isolation: str = ""  # as given: "" or "default"
+    memory_swappiness: int | None = None  # None: unset (Docker shows null)
     # HostConfig.Mounts as records written before the specs were kept typed held it:
     # Docker's entries, shown as they are (never written again).
     legacy_api_mounts: list[dict[str, Any]] | None = None

@@ -49,7 +49,8 @@ def scan_layer(stream: BinaryIO | Readable) -> tuple[str, int]:
     refused here has not touched the store (``load`` checks every layer first)."""
     raw, compression = open_decompressed(stream)
     reader = HashingReader(raw, compression)
-    for _tf, member in iter_members(reader):
+    # an empty layer blob is an empty layer (dockerd saves and loads one so)
+    for _tf, member in iter_members(reader, empty_ok=True):
         problem = check_layer_member(member)
         if problem is not None:
             raise InvalidArchiveError(f'invalid tar entry "{member.name}": {problem}')

@@ -197,6 +197,9 @@ class ImageStore:
         split cannot be recorded, the whole tar is kept in it instead, so the diff_id
         the archive's config names is still reproduced.  Without it (a one-pass stream)
         the layer is registered under the digest of its canonical serialisation.
+        An empty stream or a tar without entries is an empty layer, as dockerd 20.10
+        imports and loads them (diff_id: the digest of the bytes read, ``e3b0c442...``
+        for no bytes at all).
         """
         from orlop.archive.extract import extract_tar
         from orlop.images.tarsplit import SplitRecorder
@@ -215,13 +218,12 @@ class ImageStore:
                 try:
                     recorder = SplitRecorder(sfd)
                     stats = extract_tar(stream, fd, keep_owner=True, allow_devices=True,
-                                        whiteouts="overlay", split=recorder)
+                                        whiteouts="overlay", split=recorder,
+                                        empty_ok=True)
                     if recorder.valid:
                         recorder.finish()
                 finally:
                     os.close(sfd)
-                if stats.entries == 0:
-                    raise InvalidArchiveError("invalid tar archive: no entries")
                 diff_id, tar_size = stats.diff_id, stats.tar_size
                 if not recorder.valid and reopen is not None:
                     _whole_tar_split(reopen(), split_file, diff_id)

@@ -29,7 +29,6 @@ from orlop.network import ipam
 from orlop.network.model import DEFAULT_BRIDGE, Endpoint, EndpointRequest, Network
 from orlop.state import Database
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _IFNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
 _MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
 
@@ -175,9 +174,13 @@ class NetworkService:
                labels: Mapping[str, str] | None = None,
                options: Mapping[str, str] | None = None, ipv6: bool = False) -> Network:
         """Docker's checks, in Docker's order; nothing is made unless all pass."""
-        if not name or not _NAME_RE.match(name):
+        # libnetwork's rule: any name but an empty or blank one (spaces are fine: the name
+        # is only a key here; netavark and aardvark-dns know a network by its id).
+        if not name.strip():
+            raise InvalidParameterError(f"invalid name: {name}")
+        if any(ord(ch) < 0x20 or ch == "\x7f" for ch in name):
             raise InvalidParameterError(
-                f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+                f"invalid network name {name!r}: control characters are not allowed")
         if name in ("none", "host"):
             raise ConflictError(f"network with name {name} already exists")
         driver = driver or "bridge"

@@ -72,6 +72,7 @@ def build_app(context: ServerContext) -> web.Application:
         images,
         networks,
         stats,
+        swarm,
         system,
         volumes,
     )
@@ -81,7 +82,7 @@ def build_app(context: ServerContext) -> web.Application:
     app[CONTEXT] = context
     routes = Routes(app)
     for module in (system, events, volumes, images, containers, stats, exec_, networks,
-                   build):
+                   build, swarm):
         module.register(routes)
     from orlop.server import dashboard  # the browser pages (docs/dashboard.md)
 

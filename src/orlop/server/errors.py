@@ -8,11 +8,10 @@ alone answers.
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from orlop.errors import ErrorKind, OrlopError
+from orlop.wire import gojson
 
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,
@@ -48,7 +47,7 @@ def status_for(exc: BaseException) -> int:
 
 def error_response(status: int, message: str) -> web.Response:
     """Docker's error body: ``{"message": "..."}`` with a JSON content type."""
-    return web.Response(status=status, body=json.dumps({"message": message}).encode() + b"\n",
+    return web.Response(status=status, body=gojson.encode({"message": message}),
                         content_type="application/json")
 
 

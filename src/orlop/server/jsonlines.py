@@ -6,10 +6,11 @@ still an ordinary JSON error with its HTTP status; once started, a failure is an
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
+
+from orlop.wire import gojson
 
 
 class JSONLines:
@@ -27,7 +28,7 @@ class JSONLines:
 
     async def send(self, msg: dict[str, Any]) -> None:
         resp = await self._start()
-        await resp.write(json.dumps(msg).encode() + b"\r\n")
+        await resp.write(gojson.encode(msg, b"\r\n"))
 
     async def relay(self, task: asyncio.Future[Any],
                     queue: asyncio.Queue[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from orlop.errors import InvalidParameterError
 from orlop.goparse import parse_bool
 from orlop.server.errors import PayloadTooLargeError
+from orlop.wire import gojson
 
 
 def archive_path(request: web.Request) -> str:
@@ -189,7 +190,7 @@ async def json_body(request: web.Request, limit: int, *, required: bool = True
 def json_bytes(data: Any) -> bytes:
     """A JSON response body as the server sends every one (a trailing newline, as Go's
     json.Encoder writes)."""
-    return json.dumps(data).encode() + b"\n"
+    return gojson.encode(data)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

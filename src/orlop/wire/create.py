@@ -103,7 +103,8 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "Devices": [d.to_api() for d in opts.devices] or None,
         "DeviceCgroupRules": list(opts.device_cgroup_rules) or None,
         "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
-        "GroupAdd": list(opts.group_add) or None,
+        "GroupAdd": list(opts.group_add) or None, "Isolation": opts.isolation,
+        "MemorySwappiness": opts.memory_swappiness,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -264,6 +265,10 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
         "uts_mode": field_str(host, "UTSMode", where),
         "cgroupns_mode": field_str(host, "CgroupnsMode", where),
         "group_add": list(field_str_list(host, "GroupAdd", where) or []),
+        "isolation": field_str(host, "Isolation", where),
+        # -1 is what the docker CLI sends when the flag is not given: unset.
+        "memory_swappiness": None if host.get("MemorySwappiness") in (None, -1)
+        else field_int(host, "MemorySwappiness", where),
         "log_driver": field_str(log, "Type", where + "LogConfig.") or "json-file",
         "platform": platform,
     }
@@ -276,11 +281,11 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "CpuRealtimeRuntime": (0,), "CpusetMems": ("",), "BlkioWeight": (0,),
     "BlkioWeightDevice": ([],), "BlkioDeviceReadBps": ([],), "BlkioDeviceWriteBps": ([],),
     "BlkioDeviceReadIOps": ([],), "BlkioDeviceWriteIOps": ([],), "MemoryReservation": (0,),
-    "KernelMemory": (0,), "KernelMemoryTCP": (0,), "MemorySwappiness": (-1,),
+    "KernelMemory": (0,), "KernelMemoryTCP": (0,),
     "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
-    "Links": ([],), "DeviceRequests": ([],), "Isolation": ("", "default"),
+    "Links": ([],), "DeviceRequests": ([],),
     "StorageOpt": ({},),
 }
 
@@ -295,6 +300,22 @@ def refuse_unapplied(host: dict[str, Any]) -> None:
         if value is None or any(value == d and type(value) is type(d) for d in defaults):
             continue
         raise UnsupportedError(f"HostConfig.{key}={json_text(value)} is not supported by Orlop")
+
+
+def refuse_unapplied_endpoint(cfg: dict[str, Any], where: str) -> None:
+    """An endpoint's settings Orlop does not apply, refused rather than dropped:
+    ``DriverOpts`` (kept for the network driver by dockerd) and
+    ``IPAMConfig.LinkLocalIPs`` (extra link-local addresses; netavark has none).
+    ``Links`` are left alone: docker-compose sends its ``links:`` there, and the names
+    resolve through the network's DNS all the same."""
+    from orlop.errors import UnsupportedError
+
+    ipam = cfg.get("IPAMConfig")
+    for key, value in (("DriverOpts", cfg.get("DriverOpts")),
+                       ("IPAMConfig.LinkLocalIPs",
+                        ipam.get("LinkLocalIPs") if isinstance(ipam, dict) else None)):
+        if value:
+            raise UnsupportedError(f"{where}{key}={json_text(value)} is not supported by Orlop")
 
 
 def json_text(value: object) -> str:
@@ -323,14 +344,19 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
                              "NetworkingConfig.")
     primary = "bridge" if mode == "default" else mode
     ip, aliases, extra = "", [], {}
+    # API 1.44 moved --mac-address into the endpoint (the docker CLI >= 25 sends it there)
+    mac = field_str(body, "MacAddress")
     for name, cfg in endpoints.items():
         if not isinstance(cfg, dict):
             cfg = {}
+        refuse_unapplied_endpoint(cfg, f"NetworkingConfig.EndpointsConfig.{name}.")
         ipam = cfg.get("IPAMConfig") or {}
         ep_ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
         ep_aliases = [str(a) for a in cfg.get("Aliases") or []]
         if name == primary or name == mode:
             ip, aliases = ep_ip, ep_aliases
+            mac = field_str(cfg, "MacAddress", f"NetworkingConfig.EndpointsConfig.{name}.") \
+                or mac
         else:
             extra[name] = (ep_ip, tuple(ep_aliases))
     return {
@@ -342,7 +368,7 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         "dns_options": list(field_str_list(host, "DnsOptions", "HostConfig.") or []),
         "add_host": list(field_str_list(host, "ExtraHosts", "HostConfig.") or []),
         "domainname": field_str(body, "Domainname"),
-        "mac_address": field_str(body, "MacAddress"),
+        "mac_address": mac,
         "ip": ip, "network_aliases": aliases, "extra_networks": extra,
     }
 

@@ -45,10 +45,11 @@ def _label_match(spec: str, labels: Mapping[str, str]) -> bool:
     return k in labels and (not eq or labels[k] == v)
 
 
-def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
-                ) -> list[dict[str, Any]]:
+def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None,
+                all_images: bool = False) -> list[dict[str, Any]]:
     """``GET /images/json``.  With a ``reference`` filter an image lists only the tags
-    that match (as dockerd), and an image none of whose tags match is left out."""
+    that match (as dockerd), and an image none of whose tags match is left out;
+    ``all_images`` (``?all=1``, ``images -a``) lists the intermediate images too."""
     filters = dict(filters or {})
     unknown = set(filters) - LIST_FILTERS
     if unknown:
@@ -65,7 +66,7 @@ def list_images(engine: Engine, filters: Mapping[str, list[str]] | None = None
     # hides its "intermediate" images.
     parents = {str(i.config.get("parent")) for i in images if i.config.get("parent")}
     for image in images:
-        if not image.repo_tags and image.id in parents:
+        if not all_images and not image.repo_tags and image.id in parents:
             continue
         if dangling is not None and dangling != (not image.repo_tags):
             continue

@@ -13,13 +13,15 @@ if TYPE_CHECKING:
     from orlop.engine.engine import Engine
 
 
-def inspect_container(engine: Engine, ref: str, size: bool = False) -> dict[str, Any]:
+def inspect_container(engine: Engine, ref: str, size: bool = False,
+                      api: tuple[int, int] | None = None) -> dict[str, Any]:
     """``docker inspect [-s] CONTAINER`` / ``GET /containers/{id}/json[?size=1]``; with
-    ``size``, Docker's ``SizeRw`` and ``SizeRootFs``."""
+    ``size``, Docker's ``SizeRw`` and ``SizeRootFs``; ``api``: the version asked for
+    (None: Orlop's own)."""
     c = engine.get_container(ref)
     image = engine.images.get(c.image_id)
     out = container_json(engine, c, engine.mount_points(c.id),
-                         engine.images.layer_dirs(image))
+                         engine.images.layer_dirs(image), api)
     if size:
         out.update(container_sizes(engine, c))
     return out
@@ -38,7 +40,7 @@ def container_sizes(engine: Engine, c: Container) -> dict[str, int]:
 
 
 def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],
-                   lowers: list[Path]) -> dict[str, Any]:
+                   lowers: list[Path], api: tuple[int, int] | None = None) -> dict[str, Any]:
     cfg, hc = c.config, c.host_config
     image = engine.images.get(c.image_id)
     img_cfg = image.container_config
@@ -123,7 +125,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
             **({"StopTimeout": cfg.stop_timeout} if cfg.stop_timeout is not None else {}),
             **({"Healthcheck": cfg.healthcheck} if cfg.healthcheck else {}),
         },
-        "NetworkSettings": network_settings(engine, c),
+        "NetworkSettings": network_settings(engine, c, *([api] if api else [])),
     }
 
 
@@ -169,7 +171,7 @@ def host_config_json(hc: HostConfig) -> dict[str, Any]:
         # omitempty in moby's HostConfig
         **({"Sysctls": hc.sysctls} if hc.sysctls else {}),
         "Runtime": hc.runtime,
-        "Isolation": "",
+        "Isolation": hc.isolation,
         "CpuShares": hc.cpu_shares,
         "Memory": hc.memory,
         "NanoCpus": hc.nano_cpus,
@@ -192,7 +194,7 @@ def host_config_json(hc: HostConfig) -> dict[str, Any]:
         "DeviceRequests": None,
         "MemoryReservation": 0,
         "MemorySwap": hc.memory_swap,
-        "MemorySwappiness": None,
+        "MemorySwappiness": hc.memory_swappiness,
         "OomKillDisable": False,
         "PidsLimit": hc.pids_limit,
         "Ulimits": [{k: u[k] for k in ("Name", "Hard", "Soft")} for u in hc.ulimits],

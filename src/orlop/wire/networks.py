@@ -11,6 +11,9 @@ from orlop.engine.models import Container
 from orlop.engine.net.networks import PSEUDO, find, pseudo_id, select
 from orlop.errors import InvalidParameterError
 from orlop.network.model import Endpoint, Network
+from orlop.wire.version import API_VERSION
+
+CURRENT_API = (int(API_VERSION.split(".")[0]), int(API_VERSION.split(".")[1]))
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
@@ -90,11 +93,34 @@ def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
     return {"Id": n.id, "Warning": ""}
 
 
+# API 1.45 (moby 26) stopped adding the container's short id to an endpoint's Aliases;
+# since 1.44 it is in DNSNames, with the name, the aliases and the hostname.
+_ALIASES_WITHOUT_ID = (1, 45)
+_DNS_NAMES = (1, 44)
+
+
+def _mac_given(ep: Endpoint) -> bool:
+    """A MAC the user asked for (not the one derived from the address), which Docker
+    shows while the container is not running too."""
+    from orlop.network.ipam import mac_from_ip
+
+    try:
+        return bool(ep.mac) and ep.mac != mac_from_ip(ipaddress.IPv4Address(ep.ip))
+    except ValueError:
+        return bool(ep.mac)
+
+
 def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,
-                   short_id: str) -> dict[str, Any]:
-    aliases = None
+                   c: Container, api: tuple[int, int]) -> dict[str, Any]:
+    aliases: list[str] | None = None
+    dns_names: list[str] | None = None
     if n is not None and ep is not None and not n.predefined:
-        aliases = [*ep.aliases, short_id]
+        aliases = list(ep.aliases) if api >= _ALIASES_WITHOUT_ID else [*ep.aliases,
+                                                                        c.short_id]
+        aliases = aliases or None
+        # moby's buildEndpointDNSNames: deduplicated, in this order
+        names = [c.name, *ep.aliases, c.short_id, c.config.hostname]
+        dns_names = list(dict.fromkeys(x for x in names if x))
     ipam = {"IPv4Address": ep.ip} if ep is not None and ep.static_ip else None
     on = live and ep is not None and n is not None
     return {"IPAMConfig": ipam, "Links": None, "Aliases": aliases, "NetworkID": network_id,
@@ -103,12 +129,15 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
             "IPAddress": ep.ip if on and ep else "",
             "IPPrefixLen": _prefix(n) if on and n else 0,
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "MacAddress": ep.mac if on and ep else "", "DriverOpts": None}
+            "MacAddress": ep.mac if ep and (on or _mac_given(ep)) else "", "DriverOpts": None,
+            **({"DNSNames": dns_names} if api >= _DNS_NAMES else {})}
 
 
-def network_settings(engine: Services, c: Container) -> dict[str, Any]:
+def network_settings(engine: Services, c: Container,
+                     api: tuple[int, int] = CURRENT_API) -> dict[str, Any]:
     """Docker's ``NetworkSettings``; addresses only while the container runs (as
-    Docker); the top-level address fields are the default bridge's."""
+    Docker); the top-level address fields are the default bridge's.  ``api``: the
+    version the client asked for (the endpoints' Aliases and DNSNames depend on it)."""
     from orlop.engine.net.setup import HOLDER, published, read_state
     from orlop.network.ports import ports_json
 
@@ -119,10 +148,10 @@ def network_settings(engine: Services, c: Container) -> dict[str, Any]:
            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
            "MacAddress": ""}
     if mode in ("host", "none"):
-        networks[mode] = _endpoint_json(None, None, live, pseudo_id(mode), c.short_id)
+        networks[mode] = _endpoint_json(None, None, live, pseudo_id(mode), c, api)
     elif not mode.startswith("container:"):
         for n, ep in engine.networks.endpoints(c.id):
-            entry = _endpoint_json(n, ep, live, n.id, c.short_id)
+            entry = _endpoint_json(n, ep, live, n.id, c, api)
             networks[n.name] = entry
             if n.predefined:
                 top.update({k: entry[k] for k in top})

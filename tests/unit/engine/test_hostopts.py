@@ -119,3 +119,20 @@ def test_unapplied_host_config_fields_refused_unless_unset() -> None:
         refuse_unapplied({"OomKillDisable": True})
     with pytest.raises(UnsupportedError, match=r"HostConfig\.OomScoreAdj=false"):
         refuse_unapplied({"OomScoreAdj": False})
+
+
+def test_isolation_default_only_with_dockerds_text() -> None:
+    validate_host_options(RunOptions(image="busybox", isolation="Default"))
+    with pytest.raises(InvalidParameterError,
+                       match="Invalid isolation: \"hyperv\" - linux only supports 'default'"):
+        validate_host_options(RunOptions(image="busybox", isolation="hyperv"))
+
+
+def test_memory_swappiness_range_has_dockerds_text() -> None:
+    from orlop.engine.containers.hostopts import check_swappiness
+
+    for bad in (-2, 101):
+        with pytest.raises(InvalidParameterError,
+                           match=f"Invalid value: {bad}, valid memory swappiness range is "
+                                 "0-100"):
+            check_swappiness(bad)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from orlop.errors import InvalidParameterError, NotFoundError
+from orlop.errors import NotFoundError
 
 if TYPE_CHECKING:
     from orlop.client import APIClient
@@ -101,7 +101,7 @@ class RemoteData:
             return 0
         # The host's side first, with engine/files/cp.py's texts and in its order.
         hd = hc.host_destination(src, dest)
-        target_dir, prefix, expect_file = hd.target_dir, hd.prefix, hd.expect_file
+        target_dir, prefix = hd.target_dir, hd.prefix
         path = src
         conn, resp, st = self.api.get_archive(ref, path, volume=volume)
         try:
@@ -110,12 +110,7 @@ class RemoteData:
                 path = str(st.get("linkTarget") or "")
                 conn, resp, st = self.api.get_archive(ref, path, volume=volume)
             kind = hc.stat_kind(st)
-            if src.endswith("/") and kind != "dir":
-                raise InvalidParameterError(f"{src}: not a directory")
-            if expect_file and kind == "dir":
-                raise InvalidParameterError(
-                    f'cannot copy a directory to the file "{prefix}": the destination '
-                    "must be a directory")
+            hc.check_source_kind(hd, src, kind)
             counted = hc.ReportingReader(resp, progress)
             dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
@@ -162,8 +157,12 @@ class RemoteData:
         kind = self._kind(ref, dest, volume)
         target_dir, prefix, include_root = hc.container_destination(src, src_abs, sst, dest,
                                                                     kind)
-        if kind == "missing" and self._kind(ref, target_dir, volume) != "dir":
-            raise NotFoundError("no such directory")
+        if kind == "missing":
+            parent = self._kind(ref, target_dir, volume)
+            if parent == "missing" and not volume:  # as the daemon answers the PUT
+                raise NotFoundError(f"Could not find the file {target_dir} in container {ref}")
+            if parent != "dir":
+                raise NotFoundError("no such directory")
         sizes: list[int] = []
 
         def produce(fd: int) -> None:

@@ -240,12 +240,12 @@ def _ps(argv: list[str], ctx: Context) -> int:
         fmt = "{{json .}}"
     if not fmt.startswith("table"):
         for item in items:
-            print(format_template(fmt, item), file=ctx.stdout)
+            print(format_template(fmt, item, row=True), file=ctx.stdout)
         return 0
     template = fmt[len("table"):].strip() or _DEFAULT_TABLE[len("table "):]
     header = re.sub(r"\{\{\s*\.([\w.]+)\s*\}\}",
                     lambda m: _HEADERS.get(m.group(1), m.group(1).upper()), template)
-    lines = [format_template(header, {})] + [format_template(template, i) for i in items]
+    lines = [format_template(header, {})] + [format_template(template, i, row=True) for i in items]
     rows = [line.split("\t") for line in lines]
     print(render_table(rows[0], rows[1:]), file=ctx.stdout)
     return 0

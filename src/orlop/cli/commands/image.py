@@ -163,11 +163,11 @@ def _print_rows(fmt: str, rows: list[dict[str, Any]], ctx: Context) -> None:
             return re.sub(r"\{\{\s*\.(\w+)\s*\}\}",
                           lambda x: _HEADERS.get(x.group(1), x.group(1).upper()), m)
 
-        table = [[format_template(col, r) for col in columns] for r in rows]
+        table = [[format_template(col, r, row=True) for col in columns] for r in rows]
         print(render_table([title(c) for c in columns], table), file=ctx.stdout)
         return
     for r in rows:
-        print(format_template(fmt, r), file=ctx.stdout)
+        print(format_template(fmt, r, row=True), file=ctx.stdout)
 
 
 # --- rmi / tag / inspect / prune ---------------------------------------------------
@@ -255,7 +255,7 @@ def _history(argv: list[str], ctx: Context) -> int:
         return 0
     if args.format:
         for r in rows:
-            print(format_template(args.format, r), file=ctx.stdout)
+            print(format_template(args.format, r, row=True), file=ctx.stdout)
         return 0
     print(render_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
                        [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]]

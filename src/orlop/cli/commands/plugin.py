@@ -9,13 +9,13 @@ DESCRIPTION (what the plugin implements, or why it does not answer) and ENABLED
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, parse_filter_flags
 from orlop.cli.output import format_template, tabwrite
 from orlop.errors import InvalidParameterError
+from orlop.wire.gojson import marshal
 
 REMOTE = frozenset({"plugin"})
 
@@ -50,7 +50,7 @@ def _ls_object(p: Mapping[str, Any], trunc: bool) -> dict[str, str]:
 
 def _template(fmt: str, obj: Mapping[str, Any]) -> str:
     try:
-        return format_template(fmt, obj)
+        return format_template(fmt, obj, row=True)
     except ValueError as err:
         raise InvalidParameterError(f"template parsing error: {err}") from None
 
@@ -74,7 +74,7 @@ def _ls(argv: list[str], ctx: Context) -> int:
         out.write("".join(f"{o['ID']}\n" for o in objs))
         return 0
     if fmt == "json":
-        out.write("".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n"
+        out.write("".join(marshal(o, sort_keys=True, escape_html=True, short_bf=True) + "\n"
                           for o in objs))
         return 0
     if fmt in ("", "table") or fmt.startswith("table"):

@@ -10,7 +10,6 @@ with ``--no-stream``.  ``update`` changes limits as ``docker update`` does.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -104,14 +103,17 @@ def render(entries: list[StatsEntry], fmt: str, trunc: bool) -> str:
     """The table (or template lines) of the docker CLI's stats formatter."""
     fmt = fmt or DEFAULT_FORMAT
     if fmt == "json":
-        return "".join(json.dumps(e.fields(trunc), separators=(",", ":")) + "\n"
-                       for e in entries)
+        from orlop.wire.gojson import marshal
+
+        # the docker CLI's formatter context: a sorted map, HTML escaped (json.Marshal)
+        return "".join(marshal(e.fields(trunc), sort_keys=True, escape_html=True,
+                               short_bf=True) + "\n" for e in entries)
     if not fmt.startswith("table"):
-        return "".join(format_template(fmt, e.fields(trunc)) + "\n" for e in entries)
+        return "".join(format_template(fmt, e.fields(trunc), row=True) + "\n" for e in entries)
     body = fmt[len("table"):].strip() or DEFAULT_FORMAT[len("table "):]
     header = format_template(body, _HEADERS)
     rows = [header.split("\t")]
-    rows += [format_template(body, e.fields(trunc)).split("\t") for e in entries]
+    rows += [format_template(body, e.fields(trunc), row=True).split("\t") for e in entries]
     return tabwrite(rows)
 
 
@@ -222,7 +224,11 @@ def _mem(text: str, flag: str, allow_unlimited: bool = False) -> int:
 
 def update_main(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop update", add_help=False)
+    p.add_argument("-c", "--cpu-shares", default=None, metavar="int",
+                   help="CPU shares (relative weight)")
     p.add_argument("--cpus", default=None, metavar="decimal", help="Number of CPUs")
+    p.add_argument("--cpuset-cpus", default=None, metavar="string",
+                   help="CPUs in which to allow execution (0-3, 0,1)")
     p.add_argument("-m", "--memory", default=None, metavar="bytes", help="Memory limit")
     p.add_argument("--memory-swap", default=None, metavar="bytes",
                    help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
@@ -241,6 +247,15 @@ def update_main(argv: list[str], ctx: Context) -> int:
         except ValueError:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f"to parse {args.cpus} as a rational number") from None
+    if args.cpu_shares is not None:
+        try:
+            body["CpuShares"] = int(args.cpu_shares)
+        except ValueError:
+            raise UsageError(f'invalid argument "{args.cpu_shares}" for "-c, --cpu-shares" '
+                             f'flag: strconv.ParseInt: parsing "{args.cpu_shares}": '
+                             "invalid syntax") from None
+    if args.cpuset_cpus is not None:
+        body["CpusetCpus"] = args.cpuset_cpus
     if args.pids_limit is not None:
         try:
             body["PidsLimit"] = int(args.pids_limit)

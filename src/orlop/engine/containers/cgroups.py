@@ -50,6 +50,7 @@ class Resources:
     memory_swap: int = 0  # memory + swap, bytes; 0 = the kernel's default, -1 = unlimited
     cpu_shares: int = 0  # --cpu-shares (v1 cpu.shares; v2 cpu.weight); 0 = the default
     cpuset_cpus: str = ""  # --cpuset-cpus "0-1"; "" = every CPU
+    memory_swappiness: int = -1  # 0..100 (v1 memory.swappiness); -1 = the kernel's
 
 
 @dataclass
@@ -158,6 +159,9 @@ class Cgroup:
                 _write(need("memory", "") / "memory.limit_in_bytes", str(res.memory))
         if res.pids_limit > 0:
             _write(need("pids", "pids.max") / "pids.max", str(res.pids_limit))
+        if res.memory_swappiness >= 0:  # v1 only (create refuses it on v2)
+            _write(need("memory", "memory.swappiness") / "memory.swappiness",
+                   str(res.memory_swappiness))
         if res.memory_swap:
             self._write_swap(need("memory", "memory.max"), res.memory_swap, res.memory)
         if res.cpu_shares > 0:
@@ -197,7 +201,8 @@ class Cgroup:
     # --- update (``orlop update``) ----------------------------------------------------
 
     def update(self, memory: int | None = None, memory_swap: int | None = None,
-               pids_limit: int | None = None, nano_cpus: int | None = None) -> None:
+               pids_limit: int | None = None, nano_cpus: int | None = None,
+               cpu_shares: int | None = None, cpuset_cpus: str | None = None) -> None:
         """Change the limits of a live cgroup; None leaves a limit as it is, a negative
         ``pids_limit``/``memory_swap`` removes it.  v1 refuses a memory limit above the
         memory+swap one, so they are written in the order that keeps them valid (runc's).
@@ -224,12 +229,30 @@ class Cgroup:
                 if d is None or not (d / "pids.max").exists():
                     raise RuntimeFailedError("the pids cgroup controller is not available")
                 _write(d / "pids.max", str(pids_limit) if pids_limit > 0 else "max")
-            if nano_cpus is not None:
-                self._apply(Resources(nano_cpus=nano_cpus))
+            if cpuset_cpus is not None:
+                self._join_cpuset()
+            if nano_cpus is not None or cpu_shares is not None or cpuset_cpus is not None:
+                self._apply(Resources(nano_cpus=nano_cpus or 0, cpu_shares=cpu_shares or 0,
+                                      cpuset_cpus=cpuset_cpus or ""))
         except OSError as err:
             raise RuntimeFailedError(
                 f"failed to write to {err.filename or 'the cgroup'}: "
                 f"{(err.strerror or str(err)).lower()}") from None
+
+    def _join_cpuset(self) -> None:
+        """A container started without ``--cpuset-cpus`` gets its cpuset controller now:
+        on v2 enabled for it; on v1 its cpuset directory made (every CPU to start with)
+        and each of its processes moved in."""
+        if self.v2:
+            self._enable_v2_controllers(cpuset=True)
+            return
+        if "cpuset" in self.dirs:
+            return
+        pids = self.pids()
+        self._make_v1_cpuset()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                _write(self.dirs["cpuset"] / "cgroup.procs", str(pid))
 
     def _limit(self, d: Path) -> int:
         name = "memory.max" if self.v2 else "memory.limit_in_bytes"

@@ -68,16 +68,14 @@ def create(svc: Services, opts: RunOptions) -> Container:
     image_volumes = sorted((img_cfg.get("Volumes") or {}).keys())
     with svc.containers.read() as conn:
         sources = volumes_from_sources(conn, specs.volumes_from)
-        if opts.name:
-            store.check_name_free(conn, opts.name.removeprefix("/"))
+        name = opts.name.removeprefix("/")
+        if name:
+            store.check_name_free(conn, name)
+        else:
+            name = _free_random_name(conn)
     import secrets  # here: 3 ms of imports (hmac, base64) that exec never needs
 
     cid = secrets.token_hex(32)
-    name = opts.name.removeprefix("/")
-    if not name:
-        from orlop.engine.containers.names import random_name
-
-        name = random_name()
     runtime = opts.runtime or config.runtime
 
     fault = os.environ.get("ORLOP_FAULT")  # tests only: die at a named point
@@ -134,6 +132,26 @@ def create(svc: Services, opts: RunOptions) -> Container:
     return c
 
 
+def _free_random_name(conn: sqlite3.Connection) -> str:
+    """A random name no container has: dockerd's retries (``namesgenerator``: the plain
+    ``adjective_surname`` first, then with a digit added); with a few hundred containers
+    the plain names collide often enough that a create without a name must not fail."""
+    from orlop.engine.containers.names import random_name
+    from orlop.errors import NameConflictError
+
+    for retry in range(_NAME_RETRIES):
+        name = random_name(retry)
+        try:
+            store.check_name_free(conn, name)
+        except NameConflictError:
+            continue
+        return name
+    return random_name(_NAME_RETRIES)  # a conflict here is reported at the insert
+
+
+_NAME_RETRIES = 6  # as moby's daemon/names.go
+
+
 def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
            net: NetPlan, plan: MountPlan | None, status: str) -> Container:
     """The record: first without its mounts ('creating'), then with them."""
@@ -178,7 +196,8 @@ def _build(cid: str, name: str, runtime: str, image: Image, opts: RunOptions,
             device_cgroup_rules=list(opts.device_cgroup_rules) or None,
             ulimits=[u.to_api() for u in opts.ulimits], pid_mode=opts.pid_mode,
             uts_mode=opts.uts_mode, cgroupns_mode=opts.cgroupns_mode or "host",
-            group_add=list(opts.group_add) or None, volume_driver=opts.volume_driver),
+            group_add=list(opts.group_add) or None, volume_driver=opts.volume_driver,
+            isolation=opts.isolation, memory_swappiness=opts.memory_swappiness),
         status=status, pid=0, exit_code=0, started_at=ZERO_TIME,
         finished_at=ZERO_TIME, error="", runtime=runtime,
     )

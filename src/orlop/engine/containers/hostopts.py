@@ -157,6 +157,19 @@ def check_platform(wanted: str, image_ref: str, image_os: str, image_arch: str) 
             f"platform: wanted {wanted}, actual: {actual}")
 
 
+def check_swappiness(value: int) -> None:
+    """moby's range check; a cgroup v2 host has no per-cgroup swappiness, where dockerd
+    drops the value with a warning: refused here, never dropped."""
+    if not 0 <= value <= 100:
+        raise InvalidParameterError(
+            f"Invalid value: {value}, valid memory swappiness range is 0-100")
+    from orlop.engine.containers.cgroups import unified_only
+
+    if unified_only():
+        raise UnsupportedError("MemorySwappiness: cgroup v2 has no memory swappiness "
+                               "(dockerd discards it with a warning)")
+
+
 def validate_host_options(opts: RunOptions) -> None:
     """Everything of this module that the engine checks before creating anything."""
     if opts.log_driver not in LOG_DRIVERS:
@@ -165,6 +178,11 @@ def validate_host_options(opts: RunOptions) -> None:
     if opts.log_driver == "none" and opts.log_opts:
         raise InvalidParameterError(
             f"unknown log opt '{next(iter(opts.log_opts))}' for none log driver")
+    if opts.isolation.lower() not in ("", "default"):
+        raise InvalidParameterError(  # moby's verifyPlatformContainerSettings
+            f"Invalid isolation: \"{opts.isolation}\" - linux only supports 'default'")
+    if opts.memory_swappiness is not None:
+        check_swappiness(opts.memory_swappiness)
     if opts.shm_size < 0:
         raise InvalidParameterError("SHM size can not be less than 0")
     if opts.cpu_shares < 0:

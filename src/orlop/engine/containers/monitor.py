@@ -67,25 +67,38 @@ DEFAULT_MAX_FILE = 1
 
 
 def start_detached(engine: Services, c: Container) -> int:
-    """Fork a monitor for ``c``, wait until it has started the container; returns its pid."""
+    """Fork a monitor for ``c``, wait until it has started the container; returns its pid.
+
+    From a process with other threads (orlopd's workers, where a build's RUN steps start
+    their containers) the monitor is not forked: a fork copies locks another thread may
+    hold (SQLite's allocator mutex, taken by the monitor's first connection), and such a
+    child waits on them forever, holding the container's lock.  It is spawned then: a
+    fresh interpreter that forks it as below."""
+    import threading
+
     r, w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        code = 1
-        try:
-            os.close(r)
-            os.setsid()
-            if os.fork() == 0:
-                _inherited.append(engine)
-                _monitor(engine.config, c.id, w)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
+    if threading.active_count() > 1:
+        _spawn_monitor(engine.config, c.id, r, w)
+        child = 0
+    else:
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                os.close(r)
+                os.setsid()
+                if os.fork() == 0:
+                    _inherited.append(engine)
+                    _monitor(engine.config, c.id, w)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
     try:
-        os.waitpid(child, 0)
+        if child:
+            os.waitpid(child, 0)
         data = read_all(r)
     finally:
         os.close(r)
@@ -103,6 +116,41 @@ def start_detached(engine: Services, c: Container) -> int:
     raise RuntimeFailedError(error, int(msg.get("exit_code") or 125))
 
 
+
+
+_SPAWN_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from orlop.engine.containers.monitor import spawned_main; "
+               "spawned_main(sys.argv[2:])")
+
+
+def _spawn_monitor(config: EngineConfig, cid: str, r: int, w: int) -> None:
+    """A fresh interpreter forks the monitor (spawned_main) and exits; ``w`` is handed
+    down for the report and closed here."""
+    import subprocess
+
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _SPAWN_BOOT, SRC_DIR, str(config.root),
+             str(config.run_root), config.runtime, cid, str(w)],
+            pass_fds=(w,), stdin=subprocess.DEVNULL, close_fds=True)
+    finally:
+        os.close(w)
+    proc.wait()
+
+
+def spawned_main(argv: list[str]) -> NoReturn:
+    """``ROOT RUN_ROOT RUNTIME ID REPORT_FD``: what the fork in start_detached does, from
+    a process with no other thread."""
+    root, run_root, runtime, cid, report_s = argv
+    config = EngineConfig.from_env(root, run_root, runtime)
+    code = 1
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            _monitor(config, cid, int(report_s))
+        code = 0
+    finally:
+        os._exit(code)
 
 
 # --- the monitor ---------------------------------------------------------------------
@@ -304,7 +352,7 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     # The prober is forked before the report: the CLI's next command (or compose's
     # next inspect) already finds it at work.
     health.spawn_prober(config, c, pid)
-    _report(report_fd, {"pid": pid})
+    container_pid = pid
     pid = watch_pid
     max_size, max_file = log_limits(c)
     args: dict[str, object] = {
@@ -316,6 +364,12 @@ def serve(engine: Services, c: Container, lock_fd: int, report_fd: int | None) -
     }
     finish = [sys.executable, "-I", "-c", _BOOT, SRC_DIR, str(config.root),
               str(config.run_root), c.id, str(lock_fd), str(pid)]
+    if report_fd is not None:
+        # The start is reported by the watcher once it relays the output: a `logs` right
+        # after `start` finds what the container printed at once, as with dockerd (whose
+        # shim copies from the first byte).  Until then the output waits in the pipes.
+        args.update(report_fd=report_fd, report_pid=container_pid)
+        os.set_inheritable(report_fd, True)
     from orlop.engine.net.setup import HELD
 
     # The network namespace's descriptor too: the finish phase tears it down.

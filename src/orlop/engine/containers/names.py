@@ -36,5 +36,8 @@ _RIGHT = [
 ]
 
 
-def random_name() -> str:
-    return f"{secrets.choice(_LEFT)}_{secrets.choice(_RIGHT)}"
+def random_name(retry: int = 0) -> str:
+    """``adjective_surname``; after the first try (``retry`` > 0) with a random digit
+    added, as Docker's ``namesgenerator.GetRandomName``."""
+    name = f"{secrets.choice(_LEFT)}_{secrets.choice(_RIGHT)}"
+    return f"{name}{secrets.randbelow(10)}" if retry > 0 else name

@@ -149,13 +149,15 @@ def resources_of(c: Container) -> Resources:
     hc = c.host_config
     return Resources(memory=hc.memory, pids_limit=hc.pids_limit or 0, nano_cpus=hc.nano_cpus,
                      memory_swap=hc.memory_swap, cpu_shares=hc.cpu_shares,
-                     cpuset_cpus=hc.cpuset_cpus)
+                     cpuset_cpus=hc.cpuset_cpus,
+                     memory_swappiness=-1 if hc.memory_swappiness is None
+                     else hc.memory_swappiness)
 
 
 def has_limits(c: Container) -> bool:
     r = resources_of(c)
     return r.memory > 0 or r.pids_limit > 0 or r.nano_cpus > 0 or r.cpu_shares > 0 \
-        or bool(r.cpuset_cpus)
+        or bool(r.cpuset_cpus) or r.memory_swappiness >= 0
 
 
 def launch_in_cgroup(engine: Services, c: Container, cdir: Path, spec: Spec, *,
@@ -392,8 +394,13 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
     _apply_security(spec, hc.security_opt or [], hc.sysctls or {})
     _apply_host_modes(spec, c)
     resources: dict[str, object] = {}
+    memory: dict[str, object] = {}
     if hc.memory > 0:
-        resources["memory"] = {"limit": hc.memory}
+        memory["limit"] = hc.memory
+    if hc.memory_swappiness is not None:
+        memory["swappiness"] = hc.memory_swappiness
+    if memory:
+        resources["memory"] = memory
     if hc.pids_limit and hc.pids_limit > 0:
         resources["pids"] = {"limit": hc.pids_limit}
     cpu: dict[str, object] = {}

@@ -112,6 +112,37 @@ def _cpu_stats(u: Usage, system: int) -> dict[str, Any]:
                                 "throttled_time": throttled_ns}}
 
 
+def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
+    """``/proc/PID/net/dev`` as moby's ``networks``: per interface but ``lo``."""
+    out: dict[str, dict[str, int]] = {}
+    for line in text.splitlines()[2:]:  # two heading lines
+        name, sep, rest = line.partition(":")
+        name = name.strip()
+        f = rest.split()
+        if not sep or name == "lo" or len(f) < 12:
+            continue
+        # receive: bytes packets errs drop fifo frame compressed multicast; transmit: ...
+        rx, tx = [int(x) for x in f[:4]], [int(x) for x in f[8:12]]
+        out[name] = {"rx_bytes": rx[0], "rx_packets": rx[1], "rx_errors": rx[2],
+                     "rx_dropped": rx[3], "tx_bytes": tx[0], "tx_packets": tx[1],
+                     "tx_errors": tx[2], "tx_dropped": tx[3]}
+    return out
+
+
+def network_stats(c: Container) -> dict[str, dict[str, int]]:
+    """The interfaces of the container's own network namespace, read through its init
+    process; none for ``host`` or ``container:`` (moby omits ``networks`` then, and when
+    the sandbox has no interface, as with ``none``)."""
+    mode = c.host_config.network_mode
+    if mode == "host" or mode.startswith("container:") or c.pid <= 0:
+        return {}
+    try:
+        with open(f"/proc/{c.pid}/net/dev") as f:
+            return parse_net_dev(f.read())
+    except OSError:
+        return {}
+
+
 def sample(run_root: Path, c: Container) -> dict[str, Any] | None:
     """One reading of a running container's cgroup in Docker's shape (without the
     ``pre`` fields); None when it is not running or has no cgroup."""
@@ -140,11 +171,15 @@ def sample(run_root: Path, c: Container) -> dict[str, Any] | None:
     blkio: dict[str, Any] = dict.fromkeys(_BLKIO_OTHER)
     blkio["io_service_bytes_recursive"] = None if u.blkio is None else [
         {"major": ma, "minor": mi, "op": op, "value": v} for ma, mi, op, v in u.blkio]
-    return {"read": _rfc3339_ns(now), "preread": ZERO_TIME, "pids_stats": pids,
-            "blkio_stats": dict(sorted(blkio.items())), "num_procs": 0,
-            "storage_stats": {}, "cpu_stats": _cpu_stats(u, system),
-            "precpu_stats": _empty_cpu(), "memory_stats": memory,
-            "name": "/" + c.name, "id": c.id}
+    out = {"read": _rfc3339_ns(now), "preread": ZERO_TIME, "pids_stats": pids,
+           "blkio_stats": dict(sorted(blkio.items())), "num_procs": 0,
+           "storage_stats": {}, "cpu_stats": _cpu_stats(u, system),
+           "precpu_stats": _empty_cpu(), "memory_stats": memory,
+           "name": "/" + c.name, "id": c.id}
+    nets = network_stats(c)
+    if nets:
+        out["networks"] = nets
+    return out
 
 
 class StatsReader:
@@ -207,6 +242,8 @@ class UpdateOptions:
     pids_limit: int | None = None  # 0 or negative = unlimited
     nano_cpus: int | None = None
     restart_policy: dict[str, Any] | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -224,12 +261,31 @@ def _int_field(body: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
+# UpdateConfig's resources that update does not apply: refused unless at their zero
+# value (the docker CLI sends every field, zeros for the flags not given).
+_NOT_UPDATED = ("BlkioWeight", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
+                "CpuRealtimeRuntime", "CpusetMems", "MemoryReservation", "KernelMemory",
+                "KernelMemoryTCP", "CpuCount", "CpuPercent")
+
+
 def update_from_wire(body: Mapping[str, Any]) -> UpdateOptions:
     """The API's UpdateConfig body (``Memory``, ``MemorySwap``, ``PidsLimit``,
-    ``NanoCpus``, ``RestartPolicy``); Docker's zero values mean "unchanged"."""
+    ``NanoCpus``, ``CpuShares``, ``CpusetCpus``, ``RestartPolicy``); Docker's zero values
+    mean "unchanged"; a resource update does not apply is refused, not ignored."""
+    from orlop.errors import UnsupportedError
+
+    for key in _NOT_UPDATED:
+        if body.get(key):
+            raise UnsupportedError(f"update of {key} is not supported by Orlop")
     memory, swap = _int_field(body, "Memory"), _int_field(body, "MemorySwap")
     nano = _int_field(body, "NanoCpus")
     pids = _int_field(body, "PidsLimit")
+    shares = _int_field(body, "CpuShares")
+    cpuset = body.get("CpusetCpus")
+    if cpuset is not None and not isinstance(cpuset, str):
+        raise InvalidParameterError(
+            f"json: cannot unmarshal {type(cpuset).__name__} into Go struct field "
+            "UpdateConfig.CpusetCpus of type string")
     policy = body.get("RestartPolicy")
     restart = None
     if isinstance(policy, Mapping) and policy.get("Name"):
@@ -240,7 +296,8 @@ def update_from_wire(body: Mapping[str, Any]) -> UpdateOptions:
     elif policy is not None and not isinstance(policy, Mapping):
         raise InvalidParameterError("invalid RestartPolicy: expected an object")
     return UpdateOptions(memory=memory or None, memory_swap=swap or None,
-                         pids_limit=pids, nano_cpus=nano or None, restart_policy=restart)
+                         pids_limit=pids, nano_cpus=nano or None, restart_policy=restart,
+                         cpu_shares=shares or None, cpuset_cpus=cpuset or None)
 
 
 def _validate(c: Container, o: UpdateOptions) -> None:
@@ -267,6 +324,14 @@ def _validate(c: Container, o: UpdateOptions) -> None:
             raise InvalidParameterError(
                 f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs "
                 "available")
+    if o.cpu_shares is not None and o.cpu_shares < 0:
+        raise InvalidParameterError("invalid CPU shares: the value cannot be negative")
+    if o.cpu_shares is not None and o.cpu_shares < 2:
+        raise InvalidParameterError("the minimum allowed cpu-shares is 2")
+    if o.cpuset_cpus is not None:
+        from orlop.engine.containers.hostopts import check_cpuset
+
+        check_cpuset(o.cpuset_cpus)
     if o.restart_policy is not None:
         name, count = o.restart_policy["Name"], o.restart_policy["MaximumRetryCount"]
         if name not in ("no", "always", "on-failure", "unless-stopped"):
@@ -298,6 +363,8 @@ def update_container(engine: Services, ref: str, opts: UpdateOptions) -> dict[st
         pids_limit=(opts.pids_limit if opts.pids_limit > 0 else None)
         if opts.pids_limit is not None else hc.pids_limit,
         nano_cpus=opts.nano_cpus if opts.nano_cpus is not None else hc.nano_cpus,
+        cpu_shares=opts.cpu_shares if opts.cpu_shares is not None else hc.cpu_shares,
+        cpuset_cpus=opts.cpuset_cpus if opts.cpuset_cpus is not None else hc.cpuset_cpus,
         restart_policy=opts.restart_policy or hc.restart_policy)
     warnings: list[str] = []
     with engine.db.write() as conn:
@@ -308,7 +375,8 @@ def update_container(engine: Services, ref: str, opts: UpdateOptions) -> dict[st
                 'cannot be "update"')
         store.set_host_config(conn, c.id, new)
     live = cur.status in ("running", "paused") and is_locked(engine.config.run_root, c.id)
-    limits = (opts.memory, opts.memory_swap, opts.pids_limit, opts.nano_cpus)
+    limits = (opts.memory, opts.memory_swap, opts.pids_limit, opts.nano_cpus,
+              opts.cpu_shares, opts.cpuset_cpus)
     if live and any(v is not None for v in limits):
         try:
             cg = Cgroup(c.id)
@@ -317,7 +385,8 @@ def update_container(engine: Services, ref: str, opts: UpdateOptions) -> dict[st
                     "the container runs without a cgroup (started in the foreground "
                     "without limits): its limits can change once it is stopped")
             cg.update(memory=opts.memory, memory_swap=opts.memory_swap,
-                      pids_limit=opts.pids_limit, nano_cpus=opts.nano_cpus)
+                      pids_limit=opts.pids_limit, nano_cpus=opts.nano_cpus,
+                      cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus)
         except OrlopError as err:
             engine.containers.set_host_config(c.id, hc)
             raise SystemFailureError(f"Cannot update container {c.id}: {err}") from None

@@ -13,7 +13,9 @@ that would shadow the standard library's).
 
 It inherits the container's lock (so that every ``orlop`` command still sees a live
 monitor), the read ends of the container's stdout/stderr pipes (or its pty master),
-and is the parent of the container's PID 1.  It writes Docker's json-file log
+and is the parent of the container's PID 1.  Once its relay is set up it reports the start
+to whoever waits for it (the pipe ``report_fd``), so that output is never left waiting in
+the pipes after a ``start`` has returned.  It writes Docker's json-file log
 (``{"log":…,"stream":…,"time":…}`` per line, rotated at max-size into max-file files),
 and when the container has exited it execs the monitor's finishing phase with the exit
 status, *without reaping* the container: the pid stays a zombie, never reused, until
@@ -150,6 +152,13 @@ def watch(args: dict[str, str]) -> int:
     if stdin_fifo >= 0 and master >= 0:
         poller.register(stdin_fifo, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
+    report = int(args.get("report_fd", -1))
+    if report >= 0:  # the starter waits for this: the output is relayed from now on
+        try:
+            os.write(report, b'{"pid": %d}' % int(args["report_pid"]))
+        except OSError:
+            pass
+        os.close(report)
     exited = False
     while not exited:
         try:

@@ -76,6 +76,8 @@ def archive_child(where: str, src: str, out_fd: int, *, prefix: str, follow: boo
                 raise InvalidParameterError(
                     f'cannot copy a directory to the file "{prefix}": the destination '
                     "must be a directory")
+            if expect == "dir" and kind != "dir":
+                raise NotFoundError("no such directory")  # a file onto a missing dest/
             w = TarWriter(out_fd)
             opts = TreeOptions()
             if kind == "dir" or (follow and kind == "file"):
@@ -116,7 +118,7 @@ def copy_out_to_host(engine: Services, ref: str, src: str, dest: str, *,
     src = _clean(src)
     hd = host_destination(src, dest)
     target_dir, prefix, include_root = hd.target_dir, hd.prefix, hd.include_root
-    expect = "file" if hd.expect_file else ""
+    expect = "file" if hd.expect_file else "dir" if hd.expect_dir else ""
     dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with opened(engine, ref) as view:
@@ -213,6 +215,9 @@ def copy_in_from_host(engine: Services, ref: str, src: str, dest: str, *,
         kind = run_in_view(view, probe_child(dest))["kind"]
         target_dir, prefix, include_root = container_destination(src, src_abs, sst, dest,
                                                                  kind)
+        if kind == "missing" and \
+                run_in_view(view, probe_child(target_dir))["kind"] == "missing":
+            raise _not_found(target_dir, _where(view))  # dockerd's answer to the PUT
         rfd, wfd = os.pipe()
 
         def feed() -> None:

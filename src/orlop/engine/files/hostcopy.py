@@ -72,6 +72,21 @@ class HostDestination:
     prefix: str  # the name SRC takes there ("" = its contents, for SRC/.)
     include_root: bool  # whether SRC's own directory entry is written
     expect_file: bool  # DEST names an existing non-directory: SRC must not be a directory
+    expect_dir: bool = False  # DEST is a missing ``dir/``: made from SRC, which must be one
+
+
+def check_source_kind(hd: HostDestination, src: str, kind: str) -> None:
+    """docker cp's refusals once SRC's kind is known (moby ``PrepareArchiveCopy``):
+    ``dir/`` on a non-directory, a directory onto an existing file, a file onto a
+    missing ``dest/`` (``ErrDirNotExists``)."""
+    if src.endswith("/") and kind != "dir":
+        raise InvalidParameterError(f"{src}: not a directory")
+    if hd.expect_file and kind == "dir":
+        raise InvalidParameterError(
+            f'cannot copy a directory to the file "{hd.prefix}": the destination '
+            "must be a directory")
+    if hd.expect_dir and kind != "dir":
+        raise NotFoundError("no such directory")
 
 
 def host_destination(src: str, dest: str) -> HostDestination:
@@ -83,13 +98,14 @@ def host_destination(src: str, dest: str) -> HostDestination:
         return HostDestination(dest_abs, "" if contents else base(src), not contents, False)
     parent = os.path.dirname(dest_abs)
     if not os.path.isdir(parent):
-        raise NotFoundError(f"destination directory {parent} does not exist: "
-                            "no such directory")
-    if dest.endswith("/"):
-        raise NotFoundError(f"destination directory {dest} does not exist: "
-                            "no such directory")
-    return HostDestination(parent, os.path.basename(dest_abs), True,
-                           os.path.lexists(dest_abs))
+        # the docker CLI's ValidateOutputPath (docker 28)
+        raise NotFoundError(f'invalid output path: directory "{parent}" does not exist')
+    # A missing DEST (``dest`` or ``dest/``) takes SRC's place: a directory copied to
+    # ``./missing/`` is made there (moby PrepareArchiveCopy); a file to it is refused
+    # once its kind is known (check_source_kind).
+    exists = os.path.lexists(dest_abs)
+    return HostDestination(parent, os.path.basename(dest_abs), True, exists,
+                           dest.endswith("/") and not exists)
 
 
 def host_source(src: str, follow_link: bool) -> tuple[str, os.stat_result]:
@@ -114,7 +130,8 @@ def container_destination(src: str, src_abs: str, sst: os.stat_result, dest: str
     contents = contents_only(src)
     if kind == "dir":
         return dest, ("" if contents else base(src_abs)), not contents
-    if dest.endswith("/"):
+    if dest.endswith("/") and not stat.S_ISDIR(sst.st_mode):
+        # moby PrepareArchiveCopy: a missing ``dest/`` is made only from a directory
         raise NotFoundError("no such directory")
     if kind != "missing" and stat.S_ISDIR(sst.st_mode):
         raise InvalidParameterError(
@@ -291,5 +308,6 @@ def pipe_chunks(produce: Callable[[int], object], size: int = 1 << 20) -> Iterat
         raise failure
 
 
-__all__ = ["ReportingReader", "base", "clean", "contents_only", "extract_rebased",
-           "pipe_chunks", "rebase_entries", "stat_kind", "write_host_source", "write_rebased"]
+__all__ = ["ReportingReader", "base", "check_source_kind", "clean", "contents_only",
+           "extract_rebased", "pipe_chunks", "rebase_entries", "stat_kind", "write_host_source",
+           "write_rebased"]

@@ -90,7 +90,8 @@ def copy_out(engine: Services, name: str, src: str, dest: str, *, archive: bool 
                 result: dict[str, Any] = archive_child(
                     f"volume {name}", src, fd, prefix=hd.prefix, follow=False,
                     include_root=hd.include_root,
-                    expect="file" if hd.expect_file else "")(root)
+                    expect="file" if hd.expect_file
+                    else "dir" if hd.expect_dir else "")(root)
                 return result
 
             res = _run(produce, lambda stream: extract_tar(

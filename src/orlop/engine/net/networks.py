@@ -137,7 +137,7 @@ def _until(text: str) -> float:
 
 
 def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
-            aliases: Sequence[str] = ()) -> None:
+            aliases: Sequence[str] = (), *, mac: str = "") -> None:
     """Docker's connect: recorded at once; applied now if the container runs."""
     from orlop.engine.net import setup as netsetup
     from orlop.network import netavark
@@ -155,7 +155,7 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
             "container cannot be connected to multiple networks with one of the networks "
             "in private (none) mode")
     net, ep = engine.networks.connect(c.id, c.name, EndpointRequest(
-        network=n.id, ip=ip, aliases=tuple(aliases)))
+        network=n.id, ip=ip, aliases=tuple(aliases), mac=mac))
     full = netsetup.read_state(engine.config, c.id)
     if c.status != "running" or not c.pid or full is None:
         return  # applied at the next start
@@ -166,9 +166,9 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
     except BaseException:
         engine.networks.disconnect(c.id, c.name, net.id)
         raise
-    mac = netavark.macs_of(status).get(netavark.key(net))
-    if mac:
-        engine.networks.set_mac(c.id, net.id, mac)
+    given = netavark.macs_of(status).get(netavark.key(net))
+    if given:
+        engine.networks.set_mac(c.id, net.id, given)
     full.setdefault("networks", {}).update(doc["networks"])
     full.setdefault("network_info", {}).update(doc["network_info"])
     netsetup.write_state(engine.config, c.id, full)

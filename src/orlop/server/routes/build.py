@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from orlop.errors import InvalidParameterError
+from orlop.errors import InvalidParameterError, SystemFailureError
 from orlop.server.context import ctx_of
 from orlop.server.jsonlines import JSONLines
 from orlop.server.wire import json_response
@@ -51,8 +52,7 @@ def _flag(request: web.Request, key: str, default: bool = False) -> bool:
 # other value is refused rather than ignored.
 _UNSUPPORTED = {
     "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
-    "cpuperiod": "0", "cpuquota": "0", "shmsize": "0", "ulimits": "[]", "cachefrom": "[]",
-    "extrahosts": "", "squash": "false", "outputs": "", "isolation": "",
+    "cpuperiod": "0", "cpuquota": "0", "ulimits": "[]", "squash": "false", "outputs": "",
 }
 
 
@@ -65,12 +65,42 @@ def _refuse_unsupported(request: web.Request) -> None:
                                     "Orlop's builder")
 
 
+def _cache_from(request: web.Request) -> tuple[str, ...]:
+    """``cachefrom``: a JSON list of image names."""
+    raw = request.query.get("cachefrom", "")
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidParameterError(f"invalid cachefrom parameter: {raw}") from None
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameterError(f"invalid cachefrom parameter: {raw}")
+    return tuple(value)
+
+
+def _shm_size(request: web.Request) -> int:
+    raw = request.query.get("shmsize", "")
+    try:
+        value = int(raw or 0)
+    except ValueError:
+        raise InvalidParameterError(f"invalid shmsize parameter: {raw}") from None
+    if value < 0:
+        raise InvalidParameterError("SHM size can not be less than 0")
+    return value
+
+
 def options(request: web.Request) -> BuildOptions:
     """Docker's query parameters (API 1.41 ``POST /build``)."""
     from orlop.build.options import BuildOptions
 
     _refuse_unsupported(request)
     q = request.query
+    isolation = q.get("isolation", "")
+    if isolation.lower() not in ("", "default"):  # moby on Linux: "default" only
+        raise InvalidParameterError(f'Unsupported isolation: "{isolation}"')
     args = _json_map(request, "buildargs")
     labels = _json_map(request, "labels")
     return BuildOptions(
@@ -81,7 +111,9 @@ def options(request: web.Request) -> BuildOptions:
         no_cache=_flag(request, "nocache"), pull=_flag(request, "pull"),
         quiet=_flag(request, "q"), network=q.get("networkmode", "") or "",
         platform=q.get("platform", ""), remove=_flag(request, "rm", True),
-        force_rm=_flag(request, "forcerm"))
+        force_rm=_flag(request, "forcerm"),
+        extra_hosts=tuple(h for h in q.getall("extrahosts", []) if h),
+        shm_size=_shm_size(request), cache_from=_cache_from(request))
 
 
 async def build(request: web.Request) -> web.StreamResponse:
@@ -94,8 +126,13 @@ async def build(request: web.Request) -> web.StreamResponse:
     remote = request.query.get("remote", "")
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    # Set when the client has gone: the build stops at its next message, as dockerd's
+    # stops with the request's context (a RUN step's container is removed with it).
+    gone = threading.Event()
 
     def emit(msg: dict[str, Any]) -> None:
+        if gone.is_set():
+            raise SystemFailureError("build cancelled: the client closed the connection")
         loop.call_soon_threadsafe(queue.put_nowait, msg)
 
     out = JSONLines(request)
@@ -106,7 +143,13 @@ async def build(request: web.Request) -> web.StreamResponse:
                 return builder.build(engine, context, opts, emit)
 
         task = asyncio.ensure_future(ctx.call(work))
-        await out.relay(task, queue)
+        try:
+            await out.relay(task, queue)
+        except (ConnectionError, asyncio.CancelledError):
+            gone.set()
+            # Nobody reads its end now: retrieve it so that asyncio does not log it.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            raise
     err = task.exception()
     if err is not None:
         code = int(getattr(err, "exit_code", 1) or 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
@@ -46,6 +45,7 @@ from orlop.server.wire import (
     query_filters,
     query_int,
 )
+from orlop.wire import gojson
 from orlop.wire.create import console_size, run_options
 from orlop.wire.inspect import inspect_container
 
@@ -107,10 +107,13 @@ async def list_containers(request: web.Request) -> web.Response:
 
 
 async def inspect(request: web.Request) -> web.Response:
+    from orlop.server.headers import api_version, version_tuple
+
     ref = _cid(request)
     size = query_bool(request, "size")
+    api = version_tuple(api_version(request))
     return json_response(await ctx_of(request).call(
-        lambda e: inspect_container(e, ref, size)))
+        lambda e: inspect_container(e, ref, size, api)))
 
 
 # --- start / wait ----------------------------------------------------------------------------
@@ -260,7 +263,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
             code = await _wait_exit(request, c, condition == "next-exit")
     except OrlopError as err:
         error = {"Message": str(err)}
-    await safe_write(resp, json.dumps({"StatusCode": code, "Error": error}).encode() + b"\n")
+    await safe_write(resp, gojson.encode({"StatusCode": code, "Error": error}))
     await finish(resp)
     return resp
 
@@ -619,7 +622,7 @@ async def _stat_header(request: web.Request, ref: str, path: str) -> str:
     from orlop.server import helpers
 
     st = await helpers.call(ctx_of(request), "stat", ref, path=path)
-    return base64.b64encode(json.dumps(st).encode()).decode()
+    return base64.b64encode(gojson.marshal(st).encode()).decode()
 
 
 async def archive_get(request: web.Request) -> web.StreamResponse:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from orlop.engine.events import POLL_INTERVAL, EventFilter, EventLog, parse_time
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of
 from orlop.server.wire import query_filters
+from orlop.wire import gojson
 
 if TYPE_CHECKING:
     from orlop.server.routing import Routes
@@ -65,8 +65,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _send(resp: web.StreamResponse, evs: list[dict[str, object]]) -> None:
     if evs:
-        await resp.write(b"".join(json.dumps(ev, separators=(",", ":")).encode() + b"\n"
-                                  for ev in evs))
+        await resp.write(b"".join(gojson.encode(ev) for ev in evs))
 
 
 def register(routes: Routes) -> None:

@@ -4,7 +4,6 @@ wire/images.py's, which the CLI's local backend calls as well."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from orlop.errors import InvalidParameterError, UnsupportedError
 from orlop.server.context import ctx_of, engine_json
 from orlop.server.spool import spooled_body
 from orlop.server.wire import json_response, query_bool, query_filters
+from orlop.wire import gojson
 
 if TYPE_CHECKING:
     from orlop.server.routing import Routes
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 async def list_images(request: web.Request) -> web.Response:
     from orlop.wire.images import list_images as engine_list
 
-    return await engine_json(request, engine_list, query_filters(request))
+    filters = query_filters(request)
+    all_images = query_bool(request, "all")
+    return json_response(await ctx_of(request).call(
+        lambda e: engine_list(e, filters, all_images)))
 
 
 async def inspect_image(request: web.Request) -> web.Response:
@@ -79,7 +82,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
         message = q.get("message", "")
         async with spooled_body(request, ctx.config, ctx.stream_limit) as f:
             image = await ctx.call(lambda e: e.images.import_tar(f, ref, changes, message))
-        return web.Response(body=json.dumps({"status": image.id}).encode() + b"\r\n",
+        return web.Response(body=gojson.encode({"status": image.id}, b"\r\n"),
                             content_type="application/json")
     from orlop.server.routes.distribution import pull
 
@@ -151,10 +154,10 @@ async def load(request: web.Request) -> web.Response:
             # raises as ImageLoadError and the docker CLI prints).
             text = str(err)
             message = {"errorDetail": {"message": text}, "error": text}
-            return web.Response(body=json.dumps(message).encode() + b"\r\n",
+            return web.Response(body=gojson.encode(message, b"\r\n"),
                                 content_type="application/json")
     messages += [{"stream": line + "\n"} for line in lines]
-    body = b"".join(json.dumps(m).encode() + b"\r\n" for m in messages)
+    body = b"".join(gojson.encode(m, b"\r\n") for m in messages)
     return web.Response(body=body, content_type="application/json")
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of, engine_json
 from orlop.server.wire import json_body, json_response, query_filters
+from orlop.wire.create import refuse_unapplied_endpoint
 from orlop.wire.fields import field_bool, field_str
 from orlop.wire.prune import networks_report
 
@@ -58,15 +59,16 @@ async def prune(request: web.Request) -> web.Response:
     return json_response(networks_report(deleted))
 
 
-def _endpoint(body: dict[str, Any]) -> tuple[str, list[str]]:
+def _endpoint(body: dict[str, Any]) -> tuple[str, list[str], str]:
     cfg = body.get("EndpointConfig") or {}
     if not isinstance(cfg, dict):
         raise InvalidParameterError("json: cannot unmarshal into Go struct field "
                                     "NetworkConnect.EndpointConfig")
+    refuse_unapplied_endpoint(cfg, "EndpointConfig.")
     ipam = cfg.get("IPAMConfig") or {}
     ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
     aliases = [str(a) for a in cfg.get("Aliases") or []]
-    return ip, aliases
+    return ip, aliases, field_str(cfg, "MacAddress", "NetworkConnect.EndpointConfig.")
 
 
 async def connect(request: web.Request) -> web.Response:
@@ -76,10 +78,10 @@ async def connect(request: web.Request) -> web.Response:
     ref = request.match_info["id"]
     body = await json_body(request, ctx.body_limit)
     container = field_str(body, "Container")
-    ip, aliases = _endpoint(body)
+    ip, aliases, mac = _endpoint(body)
 
     def run(e: Engine) -> None:
-        go(e, ref, container, ip, aliases)
+        go(e, ref, container, ip, aliases, mac=mac)
 
     await ctx.call(run)
     return web.Response(status=200)

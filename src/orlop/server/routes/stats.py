@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -18,6 +17,7 @@ from aiohttp import web
 from orlop.server.context import ctx_of
 from orlop.server.routes.events import SHUTDOWN
 from orlop.server.wire import json_body, json_response, query_bool
+from orlop.wire import gojson
 
 if TYPE_CHECKING:
     from orlop.server.routing import Routes
@@ -39,7 +39,7 @@ async def container_stats(request: web.Request) -> web.StreamResponse:
         while True:
             out, done = await ctx.call(reader.step)
             if out is not None:
-                await resp.write(json.dumps(out, separators=(",", ":")).encode() + b"\n")
+                await resp.write(gojson.encode(out))
             if done or stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):

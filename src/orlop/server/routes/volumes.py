@@ -42,6 +42,7 @@ from orlop.server.wire import (
     query_bool,
     query_filters,
 )
+from orlop.wire import gojson
 from orlop.wire.fields import field_str, field_str_map
 from orlop.wire.prune import volumes_report
 from orlop.wire.volumes import inspect_volume as volume_inspect_json
@@ -278,7 +279,6 @@ async def restore_snapshot(request: web.Request) -> web.Response:
 
 async def _volume_stat_header(request: web.Request, name: str, path: str) -> str:
     import base64
-    import json
     from datetime import UTC, datetime
 
     from orlop.server.monitor import go_file_mode
@@ -293,7 +293,7 @@ async def _volume_stat_header(request: web.Request, name: str, path: str) -> str
                 "mode": go_file_mode(st.st_mode), "mtime": mtime, "linkTarget": target}
 
     st = await ctx_of(request).call(go)
-    return base64.b64encode(json.dumps(st).encode()).decode()
+    return base64.b64encode(gojson.marshal(st).encode()).decode()
 
 
 async def archive_get(request: web.Request) -> web.StreamResponse:
