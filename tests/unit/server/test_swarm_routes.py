@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +9,10 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from test_app import run  # the app on a private root, one client (tests/unit/server)
 
-from orlop.config import EngineConfig
-from orlop.server.app import build_app
-from orlop.server.context import ServerContext
 from orlop.server.routes.swarm import NOT_A_MANAGER, NOT_IN_SWARM
-
-
-def run(tmp_path: Path, body: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
-    async def main() -> None:
-        ctx = ServerContext(config=EngineConfig.from_env(str(tmp_path / "root")), workers=2,
-                            body_limit=4096)
-        async with TestClient(TestServer(build_app(ctx))) as client:
-            await body(client)
-
-    asyncio.run(main())
 
 
 def test_swarm_calls_get_dockerds_503_outside_a_swarm(tmp_path: Path) -> None:

@@ -222,6 +222,15 @@ def _mem(text: str, flag: str, allow_unlimited: bool = False) -> int:
                          f"'{text}'") from None
 
 
+def _int_flag(value: str, flag: str) -> int:
+    """An integer flag as the docker CLI parses it (Go's strconv.ParseInt), its text."""
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f'invalid argument "{value}" for "{flag}" flag: strconv.ParseInt: '
+                         f'parsing "{value}": invalid syntax') from None
+
+
 def update_main(argv: list[str], ctx: Context) -> int:
     p = Parser(prog="orlop update", add_help=False)
     p.add_argument("-c", "--cpu-shares", default=None, metavar="int",
@@ -248,21 +257,11 @@ def update_main(argv: list[str], ctx: Context) -> int:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f"to parse {args.cpus} as a rational number") from None
     if args.cpu_shares is not None:
-        try:
-            body["CpuShares"] = int(args.cpu_shares)
-        except ValueError:
-            raise UsageError(f'invalid argument "{args.cpu_shares}" for "-c, --cpu-shares" '
-                             f'flag: strconv.ParseInt: parsing "{args.cpu_shares}": '
-                             "invalid syntax") from None
+        body["CpuShares"] = _int_flag(args.cpu_shares, "-c, --cpu-shares")
     if args.cpuset_cpus is not None:
         body["CpusetCpus"] = args.cpuset_cpus
     if args.pids_limit is not None:
-        try:
-            body["PidsLimit"] = int(args.pids_limit)
-        except ValueError:
-            raise UsageError(f'invalid argument "{args.pids_limit}" for "--pids-limit" '
-                             f'flag: strconv.ParseInt: parsing "{args.pids_limit}": '
-                             "invalid syntax") from None
+        body["PidsLimit"] = _int_flag(args.pids_limit, "--pids-limit")
     if args.restart is not None:
         name, sep, count = args.restart.partition(":")
         if sep and not count.isdigit():

@@ -49,7 +49,7 @@ from typing import Any
 
 from orlop.config import EngineConfig
 from orlop.engine.net import poolwire
-from orlop.engine.net.setup import HELD, HOLDER, aardvark_dir, teardown_claimed
+from orlop.engine.net.setup import HELD, HOLDER, aardvark_dir, read_doc, teardown_claimed
 from orlop.network.model import Endpoint, Network
 
 LOCK_NAME = "keeper.lock"
@@ -89,7 +89,7 @@ def _clean(config: EngineConfig, networks: Any | None) -> None:
         for name in os.listdir(d):
             if name.endswith(".json"):
                 path = d / name
-                doc = _read(path)
+                doc = read_doc(path)
                 if doc is not None:
                     teardown_claimed(config, name[:-5], path, doc)
                 with contextlib.suppress(FileNotFoundError):
@@ -107,14 +107,6 @@ def _remove_dir(config: EngineConfig) -> None:
             os.unlink(d / name)
     with contextlib.suppress(OSError):
         os.rmdir(d)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def sweep(config: EngineConfig, networks: Any) -> None:
@@ -262,7 +254,7 @@ class Keeper:
             os.rename(netns_dir(self.config) / claim, mine)
         except OSError:
             return False
-        doc = _read(mine)  # now: the root may be deleted before the worker gets to it
+        doc = read_doc(mine)  # now: the root may be deleted before the worker gets to it
         HELD[cid] = fd
         with self.mutex:
             self.jobs.append((cid, mine, doc or {}))

@@ -301,7 +301,7 @@ def _hand_to_keeper(config: EngineConfig, cid: str, claimed: Path) -> bool:
     fd = HELD.get(cid, -1)
     inherited = fd < 0
     if inherited:
-        doc = _read_doc(claimed)
+        doc = read_doc(claimed)
         fd = _own_fd(str((doc or {}).get(HOLDER, "")))
     if fd < 0:
         return False
@@ -344,7 +344,7 @@ def detach_later(config: EngineConfig, cid: str) -> None:
             if os.fork() == 0:
                 mine = claimed.with_name(f"{cid}.{os.getpid()}.teardown")
                 os.rename(claimed, mine)
-                doc = _read_doc(mine)  # before the caller goes on (and may delete the root)
+                doc = read_doc(mine)  # before the caller goes on (and may delete the root)
                 # Nothing of the CLI's but the namespace: not its container lock (the
                 # `rm` of --rm takes it next), not its terminal, not the pipe.
                 keep = {HELD.get(cid, -1)}
@@ -389,7 +389,7 @@ def linger_seconds() -> float:
     return min(max(value, 0.0), 60.0)
 
 
-def _read_doc(path: Path) -> dict[str, Any] | None:
+def read_doc(path: Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
