@@ -96,3 +96,13 @@ def _plugin_dirs(value: str | None) -> tuple[Path, ...] | None:
     if value is None:
         return None
     return tuple(Path(os.path.abspath(p)) for p in value.split(":") if p)
+
+
+def env_number(name: str, default: float, low: float, high: float) -> float:
+    """A numeric ``$name`` clamped to [low, high]; ``default`` when unset or not a number
+    (the network tunables: ORLOP_NET_LINGER, ORLOP_NET_POOL, ORLOP_NET_POOL_IDLE)."""
+    raw = os.environ.get(name)
+    try:
+        return default if raw is None else min(max(float(raw), low), high)
+    except ValueError:
+        return default

@@ -17,7 +17,7 @@ import socket
 import sys
 from pathlib import Path
 
-from orlop.config import EngineConfig
+from orlop.config import EngineConfig, env_number
 
 # Warm namespaces a keeper keeps ready ($ORLOP_NET_POOL; 0 turns the pool off, as the
 # test suite does outside the pool's own tests) and how long it stays without a taker
@@ -38,19 +38,11 @@ class Taken:
 
 
 def pool_size() -> int:
-    raw = os.environ.get("ORLOP_NET_POOL")
-    try:
-        return POOL_SIZE if raw is None else min(max(int(raw), 0), 16)
-    except ValueError:
-        return POOL_SIZE
+    return int(env_number("ORLOP_NET_POOL", POOL_SIZE, 0, 16))
 
 
 def idle_seconds() -> float:
-    raw = os.environ.get("ORLOP_NET_POOL_IDLE")
-    try:
-        return IDLE_SECONDS if raw is None else min(max(float(raw), 1.0), 3600.0)
-    except ValueError:
-        return IDLE_SECONDS
+    return env_number("ORLOP_NET_POOL_IDLE", IDLE_SECONDS, 1.0, 3600.0)
 
 
 SOCKET_NAME = "keeper.sock"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orlop.config import EngineConfig
+from orlop.config import EngineConfig, env_number
 from orlop.engine.models import Container
 from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
 from orlop.network.model import Endpoint, PortMapping
@@ -379,14 +379,7 @@ LINGER_SECONDS = 2.0
 
 
 def linger_seconds() -> float:
-    raw = os.environ.get("ORLOP_NET_LINGER")
-    if raw is None:
-        return LINGER_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        return LINGER_SECONDS
-    return min(max(value, 0.0), 60.0)
+    return env_number("ORLOP_NET_LINGER", LINGER_SECONDS, 0.0, 60.0)
 
 
 def read_doc(path: Path) -> dict[str, Any] | None:
