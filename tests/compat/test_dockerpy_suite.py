@@ -245,6 +245,7 @@ def test_expected_failures_list_is_well_formed() -> None:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow  # the default run was near 20 min on 2 cores; -m slow runs it
 def test_dockerpy_suite_subset(server_dir: Path, busybox_tar: Path) -> None:
     _run(server_dir, busybox_tar, SUBSET, timeout=540)
 
