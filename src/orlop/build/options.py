@@ -32,4 +32,13 @@ class BuildOptions:
     cache_from: tuple[str, ...] = ()
 
 
-__all__ = ["BuildOptions", "Emit"]
+def check_isolation(value: str) -> None:
+    """``--isolation`` / ``?isolation=``: moby on Linux knows only "default" (or none),
+    and refuses anything else with this text (api/server/router/build)."""
+    if value.lower() not in ("", "default"):
+        from orlop.errors import InvalidParameterError
+
+        raise InvalidParameterError(f'Unsupported isolation: "{value}"')
+
+
+__all__ = ["BuildOptions", "Emit", "check_isolation"]

@@ -168,6 +168,12 @@ class BuildAPI(BaseClient):
             pairs.append(("networkmode", opts.network))
         if opts.platform:
             pairs.append(("platform", opts.platform))
+        # As the docker CLI sends them: extrahosts repeated, cachefrom a JSON list.
+        pairs += [("extrahosts", h) for h in opts.extra_hosts]
+        if opts.shm_size:
+            pairs.append(("shmsize", str(opts.shm_size)))
+        if opts.cache_from:
+            pairs.append(("cachefrom", json.dumps(list(opts.cache_from))))
         conn, resp = self.open_stream("POST", f"/build{query(pairs)}", body=chunks(body),
                                       headers={"Content-Type": "application/x-tar"})
         image_id = ""

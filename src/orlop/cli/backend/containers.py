@@ -3,10 +3,11 @@ attach, exec, inspect.
 
 Both sides take the same arguments and give the same Docker-shaped dicts, or write the
 same bytes to the same descriptors (``Stdio``: ours are 0, 1, 2).  Local calls are the
-engine's, with the real descriptors (``orlop run`` in the foreground stays
-``Engine.run``).  Remote calls are the docker CLI's conversation with the daemon: ``run``
-is create, attach (a hijacked connection), start, wait; ``exec`` is exec create and a
-hijacked exec start; a terminal is put in raw mode and its size sent on SIGWINCH.
+engine's, with the real descriptors (``orlop run`` in the foreground is
+``Engine.create_container`` and ``Engine.start_attached``, as ``Engine.run``).
+Remote calls are the docker CLI's conversation with the daemon: ``run`` is create,
+attach (a hijacked connection), start, wait; ``exec`` is exec create and a hijacked exec
+start; a terminal is put in raw mode and its size sent on SIGWINCH.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orlop.cli.backend.starterror import start_error
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from orlop.engine.models import RunOptions
 
 STREAMS = ("stdin", "stdout", "stderr")
+
+
+def _nothing(_cid: str) -> None:
+    """The default of ``container_run``'s ``created``: no ``--cidfile``."""
 
 
 class LogOptions(NamedTuple):
@@ -50,9 +55,11 @@ class LocalContainers:
         return self.engine.create_container(opts).id
 
     def container_run(self, opts: RunOptions, streams: frozenset[str],
-                      detach_keys: str = "") -> int:
+                      detach_keys: str = "", created: Callable[[str], None] = _nothing,
+                      ) -> int:
         """Foreground: the engine with our own descriptors (an unattached output stream
-        goes to /dev/null, as Docker's ``-a`` leaves it out).
+        goes to /dev/null, as Docker's ``-a`` leaves it out).  ``created`` is given the
+        container's ID before it starts (``--cidfile``).
 
         ``-it`` on a terminal is the exception: the container is started under its own
         monitor and attached to (:meth:`_start_and_attach`), so that the detach keys
@@ -65,16 +72,20 @@ class LocalContainers:
 
             resolve_detach_keys(detach_keys)  # refused before anything is made
             c = self.engine.create_container(opts)
+            created(c.id)
             return self._start_and_attach(c.id, detach_keys, opts.auto_remove)
 
+        c = self.engine.create_container(opts)
+        created(c.id)
         if streams >= {"stdout", "stderr"} and (not opts.interactive or "stdin" in streams):
-            return self.engine.run(opts, Stdio(stdin=0, stdout=1, stderr=2))
+            return self.engine.start_attached(c.id, Stdio(stdin=0, stdout=1, stderr=2),
+                                              interactive=opts.interactive)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            return self.engine.run(opts, Stdio(
+            return self.engine.start_attached(c.id, Stdio(
                 stdin=0 if "stdin" in streams else null,
                 stdout=1 if "stdout" in streams else null,
-                stderr=2 if "stderr" in streams else null))
+                stderr=2 if "stderr" in streams else null), interactive=opts.interactive)
         finally:
             os.close(null)
 
@@ -328,9 +339,11 @@ class RemoteContainers:
         return self.api.create_container(create_body(opts), opts.name, opts.platform)
 
     def container_run(self, opts: RunOptions, streams: frozenset[str],
-                      detach_keys: str = "") -> int:
+                      detach_keys: str = "", created: Callable[[str], None] = _nothing,
+                      ) -> int:
         """docker run in the foreground: create, attach, wait (registered first), start,
-        relay, the exit code (the container removed by the server with ``--rm``).
+        relay, the exit code (the container removed by the server with ``--rm``);
+        ``created`` is given the ID once the container exists (``--cidfile``).
 
         Raises:
             Detached: the detach keys were typed (the container runs on).
@@ -342,6 +355,7 @@ class RemoteContainers:
         console = terminal_size(1) if opts.tty else None
         cid = self.api.create_container(create_body(opts, streams, console), opts.name,
                                          opts.platform)
+        created(cid)
         api = self.api
         try:
             h = api.attach_container(cid, stdin="stdin" in streams and opts.interactive,

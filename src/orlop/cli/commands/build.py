@@ -34,13 +34,18 @@ def _build(argv: list[str], ctx: Context) -> int:
     from orlop.build.options import BuildOptions
 
     p = Parser(prog="orlop build", add_help=False)
+    p.add_argument("--add-host", action="append", default=[],
+                   help="Add a custom host-to-IP mapping (\"host:ip\")")
     p.add_argument("--build-arg", action="append", default=[],
                    help="Set build-time variables")
+    p.add_argument("--cache-from", action="append", default=[],
+                   help="Images to consider as cache sources")
     p.add_argument("-f", "--file", default="",
                    help="Name of the Dockerfile (Default is 'PATH/Dockerfile')")
     p.add_argument("--force-rm", action="store_true",
                    help="Always remove intermediate containers")
     p.add_argument("--iidfile", default="", help="Write the image ID to the file")
+    p.add_argument("--isolation", default="", help="Container isolation technology")
     p.add_argument("--label", action="append", default=[],
                    help="Set metadata for an image")
     p.add_argument("--network", default="",
@@ -55,6 +60,7 @@ def _build(argv: list[str], ctx: Context) -> int:
                    help="Suppress the build output and print image ID on success")
     p.add_argument("--rm", nargs="?", const="true", default="true",
                    help="Remove intermediate containers after a successful build")
+    p.add_argument("--shm-size", default="", metavar="bytes", help="Size of \"/dev/shm\"")
     p.add_argument("-t", "--tag", action="append", default=[],
                    help="Name and optionally a tag in the 'name:tag' format")
     p.add_argument("--target", default="", help="Set the target build stage to build.")
@@ -75,12 +81,17 @@ def _build(argv: list[str], ctx: Context) -> int:
         except InvalidReferenceError as err:
             raise UsageError(f"invalid argument \"{tag}\" for \"-t, --tag\" flag: {err}") \
                 from None
+    from orlop.build.options import check_isolation
+
+    check_isolation(args.isolation)
     opts = BuildOptions(
         dockerfile=args.file, tags=tuple(args.tag), target=args.target,
         build_args=_pairs(args.build_arg, env_fallback=True),
         labels={k: v or "" for k, v in _pairs(args.label, env_fallback=False).items()},
         no_cache=args.no_cache, pull=args.pull, quiet=args.quiet, network=args.network,
-        platform=args.platform, remove=remove, force_rm=args.force_rm, iidfile=args.iidfile)
+        platform=args.platform, remove=remove, force_rm=args.force_rm, iidfile=args.iidfile,
+        extra_hosts=tuple(args.add_host), shm_size=_shm_size(args.shm_size),
+        cache_from=tuple(args.cache_from))
     path = args.args[0]
     stream: Any = None
     dockerfile_text: str | None = None
@@ -120,6 +131,18 @@ def _build(argv: list[str], ctx: Context) -> int:
         with open(args.iidfile, "w", encoding="utf-8") as f:
             f.write(image_id)
     return 0
+
+
+def _shm_size(text: str) -> int:
+    """``--shm-size`` as the docker CLI's MemBytes: a size (``64m``); "" = the default."""
+    if not text:
+        return 0
+    from orlop.units import ram_in_bytes
+
+    try:
+        return ram_in_bytes(text)
+    except ValueError as err:
+        raise UsageError(f'invalid argument "{text}" for "--shm-size" flag: {err}') from None
 
 
 def _prune(argv: list[str], ctx: Context) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -84,6 +85,10 @@ def _parser(name: str) -> Parser:
                    help="Optional volume driver for the container")
     p.add_argument("-l", "--label", action="append", default=[],
                    help="Set meta data on a container")
+    p.add_argument("--label-file", action="append", default=[],
+                   help="Read in a line delimited file of labels")
+    p.add_argument("--cidfile", default="", help="Write the container ID to the file")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the pull output")
     p.add_argument("--read-only", action="store_true",
                    help="Mount the container's root filesystem as read only")
     p.add_argument("--pull", default="missing", choices=["always", "missing", "never"],
@@ -94,6 +99,11 @@ def _parser(name: str) -> Parser:
     p.add_argument("--log-driver", default="json-file", help="Logging driver for the container")
     p.add_argument("--log-opt", action="append", default=[], help="Log driver options")
     p.add_argument("-m", "--memory", default="", metavar="bytes", help="Memory limit")
+    p.add_argument("--memory-swap", default="", metavar="bytes",
+                   help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    p.add_argument("--memory-swappiness", default="-1", metavar="int",
+                   help="Tune container memory swappiness (0 to 100) (default -1)")
+    p.add_argument("--isolation", default="", help="Container isolation technology")
     p.add_argument("--pids-limit", type=int, default=0,
                    help="Tune container pids limit (set -1 for unlimited)")
     p.add_argument("--cpus", default="", metavar="decimal", help="Number of CPUs")
@@ -162,6 +172,12 @@ def _labels(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _label_file(path: str) -> list[str]:
+    """docker/cli's kvfile for ``--label-file``: as an env file, but a line without ``=``
+    is left out (there is no environment to take its value from)."""
+    return [line for line in _env_file(path) if "=" in line]
+
+
 def _memory(text: str) -> int:
     from orlop.units import ram_in_bytes
 
@@ -170,6 +186,34 @@ def _memory(text: str) -> int:
     except ValueError:
         raise UsageError(f'invalid argument "{text}" for "-m, --memory" flag: '
                          "invalid size") from None
+
+
+def _memory_swap(text: str) -> int:
+    """docker/cli's MemSwapBytes: ``-1`` (unlimited swap) or a size."""
+    if text == "-1":
+        return -1
+    from orlop.units import ram_in_bytes
+
+    try:
+        return ram_in_bytes(text)
+    except ValueError as err:
+        raise UsageError(f'invalid argument "{text}" for "--memory-swap" flag: {err}') \
+            from None
+
+
+def _swappiness(text: str) -> int | None:
+    """``--memory-swappiness``: -1 (the default) leaves the kernel's; else 0..100, checked
+    here with the docker CLI's text (the engine checks the API's with dockerd's)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f'invalid argument "{text}" for "--memory-swappiness" flag: '
+                         f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+    if value == -1:
+        return None
+    if not 0 <= value <= 100:
+        raise UsageError(f"invalid value: {value}. Valid memory swappiness range is 0-100")
+    return value
 
 
 def main(name: str, argv: list[str], ctx: Context) -> int:
@@ -193,6 +237,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f"invalid key-value pair: {item}")
         log_opts[k] = v
     memory = _memory(args.memory) if args.memory else 0
+    memory_swap = _memory_swap(args.memory_swap) if args.memory_swap else 0
+    swappiness = _swappiness(args.memory_swappiness)
     nano_cpus = 0
     if args.cpus:
         try:
@@ -218,8 +264,10 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         # --mount parsed here, once (as the docker CLI does): a typed spec from now on
         mount_specs=[parse_mount_flag(raw, cwd) for raw in args.mount],
         tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
-        labels=_labels(args.label), read_only=args.read_only, cwd=cwd,
-        restart=args.restart, log_opts=log_opts, memory=memory,
+        labels=_labels([*(x for f in args.label_file for x in _label_file(f)), *args.label]),
+        read_only=args.read_only, cwd=cwd,
+        restart=args.restart, log_opts=log_opts, memory=memory, memory_swap=memory_swap,
+        memory_swappiness=swappiness, isolation=args.isolation,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
         security_opt=_security_opts(args.security_opt), sysctls=_sysctls(args.sysctl),
@@ -231,13 +279,23 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         healthcheck=_healthcheck(args), **_host_flags(args),
     )
     streams = _streams(args.attach, args.interactive)
+    cidfile = CidFile(args.cidfile)
+    try:
+        _ensure_image(ctx, args.image, args.pull, args.quiet)
+        return _create_or_run(name, args, opts, streams, cidfile, ctx)
+    except BaseException:
+        cidfile.discard()
+        raise
+
+
+def _create_or_run(name: str, args: argparse.Namespace, opts: Any, streams: frozenset[str],
+                   cidfile: CidFile, ctx: Context) -> int:
     backend = ctx.backend()
-    _ensure_image(ctx, args.image, args.pull)
-    if name == "create":
-        print(backend.container_create(opts), file=ctx.stdout)
-        return 0
-    if args.detach:
-        print(backend.container_run_detached(opts), file=ctx.stdout)
+    if name == "create" or args.detach:
+        cid = (backend.container_create(opts) if name == "create"
+               else backend.container_run_detached(opts))
+        cidfile.write(cid)
+        print(cid, file=ctx.stdout)
         return 0
     from orlop.detachkeys import Detached, detach_keys_text, parse_detach_keys
 
@@ -246,9 +304,46 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         parse_detach_keys(keys)  # refused before the container is made
     sys.stdout.flush()
     try:
-        return backend.container_run(opts, streams, detach_keys=keys)
+        return backend.container_run(opts, streams, detach_keys=keys, created=cidfile.write)
     except Detached:
         return 0  # the docker CLI's run: detached, silently, exit 0
+
+
+class CidFile:
+    """``--cidfile``: docker/cli's cidFile.  Made (empty) before anything else, refused
+    when it exists already; the container's ID written once it is created; removed when
+    no container was made (the run's own failure keeps it, with the ID)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.written = False
+        if not path:
+            return
+        if os.path.lexists(path):
+            raise UsageError(f"container ID file found, make sure the other container "
+                             f"isn't running or delete {path}")
+        try:
+            with open(path, "x"):
+                pass
+        except OSError as err:
+            raise UsageError(f"failed to create the container ID file: open {path}: "
+                             f"{(err.strerror or str(err)).lower()}") from None
+
+    def write(self, cid: str) -> None:
+        if not self.path:
+            return
+        try:
+            with open(self.path, "w") as f:
+                f.write(cid)
+        except OSError as err:
+            raise UsageError(f"failed to write the container ID to the file: {err}") \
+                from None
+        self.written = True
+
+    def discard(self) -> None:
+        if self.path and not self.written:
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
 
 
 def _host_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -351,9 +446,10 @@ def _sysctls(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _ensure_image(ctx: Context, image: str, policy: str) -> None:
+def _ensure_image(ctx: Context, image: str, policy: str, quiet: bool = False) -> None:
     """Docker's ``--pull``: ``missing`` pulls an image not found locally (saying so on
-    stderr), ``always`` pulls every time, ``never`` leaves it to create's error."""
+    stderr), ``always`` pulls every time, ``never`` leaves it to create's error;
+    ``quiet`` (``-q``): no word of it."""
     if policy == "never":
         return
     from orlop.errors import NotFoundError
@@ -367,11 +463,12 @@ def _ensure_image(ctx: Context, image: str, policy: str) -> None:
             pass
         from orlop.distribution.reference import parse_remote
 
-        print(f"Unable to find image '{parse_remote(image).with_tag_default()}' locally",
-              file=ctx.stderr)
+        if not quiet:
+            print(f"Unable to find image '{parse_remote(image).with_tag_default()}' "
+                  "locally", file=ctx.stderr)
     from orlop.cli.commands.distribution import pull_with_progress
 
-    pull_with_progress(backend, image, "", ctx.stderr)
+    pull_with_progress(backend, image, "", ctx.stderr, quiet=quiet)
 
 
 def _streams(attach: list[str], interactive: bool) -> frozenset[str]:

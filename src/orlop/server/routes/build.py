@@ -94,13 +94,11 @@ def _shm_size(request: web.Request) -> int:
 
 def options(request: web.Request) -> BuildOptions:
     """Docker's query parameters (API 1.41 ``POST /build``)."""
-    from orlop.build.options import BuildOptions
+    from orlop.build.options import BuildOptions, check_isolation
 
     _refuse_unsupported(request)
     q = request.query
-    isolation = q.get("isolation", "")
-    if isolation.lower() not in ("", "default"):  # moby on Linux: "default" only
-        raise InvalidParameterError(f'Unsupported isolation: "{isolation}"')
+    check_isolation(q.get("isolation", ""))
     args = _json_map(request, "buildargs")
     labels = _json_map(request, "labels")
     return BuildOptions(
