@@ -102,15 +102,41 @@ def _events(bbd: Server, since: str, cid: str) -> list[str]:
     return [json.loads(line)["Action"] for line in out.splitlines() if line.strip()]
 
 
+def test_exec_start_failures_as_dockerd_20_10(bbd: Server) -> None:
+    """Every way an exec cannot start: exit 126 and dockerd 20.10's text (measured with
+    runc), on stdout when attached, as the daemon's error with -d (the CLI exits 1)."""
+    cid = bbd.ok("run", "-d", "--network", "none", "busybox", "sleep", "300").strip()
+    oci = "OCI runtime exec failed: exec failed: unable to start container process: "
+    for args, text in (
+            (("nosuch",), oci + 'exec: "nosuch": executable file not found in $PATH: unknown'),
+            (("/etc/passwd",), oci + 'exec: "/etc/passwd": permission denied: unknown'),
+            (("-w", "/nodir", cid, "true"),
+             oci + 'chdir to cwd ("/nodir") set in config.json failed: no such file or '
+                   "directory: unknown"),
+            (("-u", "nobodyx", cid, "true"),
+             "unable to find user nobodyx: no matching entries in passwd file")):
+        argv = ("exec", *args) if args[0].startswith("-") else ("exec", cid, *args)
+        res = bbd.docker(*argv)
+        assert (res.returncode, res.stdout) == (126, text + "\n"), res
+    res = bbd.docker("exec", "-d", cid, "nosuch")
+    assert res.returncode == 1 and res.stderr.strip() == (
+        "Error response from daemon: " + oci
+        + 'exec: "nosuch": executable file not found in $PATH: unknown'), res
+    bbd.ok("rm", "-f", cid)
+
+
 def test_exec_events_after_detached_and_failed_execs(bbd: Server) -> None:
     since = str(int(time.time()) - 1)
     cid = bbd.ok("run", "-d", "--network", "none", "busybox", "sleep", "300").strip()
     bbd.ok("exec", "-d", cid, "true")
     time.sleep(1)
     res = bbd.docker("exec", cid, "/nosuch")
-    # dockerd 20.10 says 126 for any start failure, moby 23+ 127 for a missing command
-    # (Orlop's); both write the error to the exec's stdout.
-    assert res.returncode == 127 and "/nosuch" in res.stdout, res
+    # dockerd 20.10 to 27 say 126 for any start failure (moby 28, API 1.48, 127 for a
+    # missing command), in runc's words, on the exec's stdout: as here.
+    assert res.returncode == 126, res
+    assert res.stdout == ('OCI runtime exec failed: exec failed: unable to start container '
+                          'process: exec: "/nosuch": stat /nosuch: no such file or '
+                          'directory: unknown\n'), res
     assert bbd.docker("exec", cid, "false").returncode == 1
     time.sleep(1)
     actions = [a for a in _events(bbd, since, cid) if a.startswith("exec_")]

@@ -192,7 +192,16 @@ def _e2(req: ExecRequest, exe: str, env: dict[str, str], stdio: tuple[int, int, 
             for target, fd in enumerate(copies):
                 os.dup2(fd, target, inheritable=True)
             close_fds_from(3, [err_w])  # no host fd may reach the container (CVE-2024-21626)
-            os.chdir(proc.cwd or "/")
+        except (OSError, InitStepError, ValueError) as err:
+            raise step_error("exec setup", err) from err
+        cwd = proc.cwd or "/"
+        try:
+            os.chdir(cwd)
+        except OSError as err:  # runc's words (what dockerd shows for `exec -w /nodir`)
+            raise InitStepError(f'chdir to cwd ("{cwd}") set in config.json failed: '
+                                f"{os.strerror(err.errno or errno.EIO).lower()}",
+                                err.errno or errno.EIO) from err
+        try:
             finalize_namespace(req.spec, seccomp)
         except (OSError, InitStepError, ValueError) as err:
             raise step_error("exec setup", err) from err

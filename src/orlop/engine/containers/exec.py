@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -73,9 +73,10 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
 
         # moby's getUser: the -u user's groups from /etc/group, then the container's
         # --group-add (without -u the process keeps the container's user, groups and all)
-        ru = resolve_user(opts.user, [cdir / "diff",
-                                      *reversed(engine.images.layer_dirs(image))],
-                          c.host_config.group_add or ())
+        with start_failures(runtime=False):
+            ru = resolve_user(opts.user, [cdir / "diff",
+                                          *reversed(engine.images.layer_dirs(image))],
+                              c.host_config.group_add or ())
         user = User(uid=ru.uid, gid=ru.gid, additional_gids=list(ru.additional_gids))
         home = ru.home
     # moby's exec: the daemon's defaults (TERM by the exec's own -t) and Config.Env, then
@@ -104,15 +105,19 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
                           seccomp_cache=engine.config.run_root / "seccomp")
         exec_id = _exec_events(engine.events, c, opts)
         if opts.detach:
-            _start_watched(engine.events.path.parent, c, replace(req, detach=False), exec_id)
+            with start_failures():
+                _start_watched(engine.events.path.parent, c, replace(req, detach=False),
+                               exec_id)
             return 0
         if master >= 0 and opts.interactive and opts.detach_keys and \
                 os.isatty(stdio.stdin):
             pty, master, slave = (master, slave), -1, -1  # the keeper's from here
-            return _run_detachable(engine.events.path.parent, c, req, exec_id, stdio,
-                                   pty, opts.detach_keys)
-        pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
-                      console=slave if slave >= 0 else None)
+            with start_failures():
+                return _run_detachable(engine.events.path.parent, c, req, exec_id, stdio,
+                                       pty, opts.detach_keys)
+        with start_failures():
+            pid = exec_in(req, stdin=fds[0], stdout=fds[1], stderr=fds[2],
+                          console=slave if slave >= 0 else None)
         if slave >= 0:
             os.close(slave)
             slave = -1
@@ -125,6 +130,25 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
+
+
+@contextlib.contextmanager
+def start_failures(*, runtime: bool = True) -> Iterator[None]:
+    """An exec that could not start, as dockerd 20.10 to 27 report it (moby
+    daemon/exec.go): exit code 126 whatever the cause, a missing command included, and
+    the runtime's own failure (``runtime``) in the words dockerd wraps runc's in.  Docker
+    28 (API 1.48, beyond the versions Orlop speaks) keeps 127 for a missing command
+    (moby c866a7e5f8); docs/differences.md says why Orlop answers as 20.10."""
+    from orlop.errors import RuntimeFailedError
+
+    try:
+        yield
+    except RuntimeFailedError as err:
+        message = str(err)
+        if runtime:
+            message = ("OCI runtime exec failed: exec failed: unable to start container "
+                       f"process: {message}: unknown")
+        raise RuntimeFailedError(message, 126) from None
 
 
 def _start_watched(events_root: Path, c: Container, req: ExecRequest, exec_id: str) -> None:
