@@ -60,9 +60,12 @@ def _not_found(path: str, where: str) -> NotFoundError:
 
 
 def archive_child(where: str, src: str, out_fd: int, *, prefix: str, follow: bool,
-                  include_root: bool, expect: str) -> Any:
+                  include_root: bool, expect: str, whole_seconds: bool = False) -> Any:
     """``fn(root_fd)`` writing the tar of SRC (resolved inside the root by fd) to
-    ``out_fd``: run in the container's view, or on a volume's directory (volumecp)."""
+    ``out_fd``: run in the container's view, or on a volume's directory (volumecp).
+    ``whole_seconds``: times as moby's archive.FileInfoHeader writes them for ``docker
+    cp`` (truncated to the second, so no PAX record for them: the same bytes, and the
+    same "Successfully copied" size, as dockerd's)."""
     def fn(root_fd: int) -> dict[str, Any]:
         try:
             st, fd = lstat_in_root(root_fd, src, follow=follow)
@@ -79,7 +82,7 @@ def archive_child(where: str, src: str, out_fd: int, *, prefix: str, follow: boo
             if expect == "dir" and kind != "dir":
                 raise NotFoundError("no such directory")  # a file onto a missing dest/
             w = TarWriter(out_fd)
-            opts = TreeOptions()
+            opts = TreeOptions(whole_seconds=whole_seconds)
             if kind == "dir" or (follow and kind == "file"):
                 w.add_path_fd(fd, prefix, opts, include_root=include_root)
             else:
@@ -107,7 +110,7 @@ def copy_out_stream(engine: Services, ref: str, src: str, out_fd: int, *,
     with opened(engine, ref) as view:
         res = run_in_view(view, archive_child(_where(view), src, out_fd, prefix=prefix,
                                                follow=follow_link, include_root=True,
-                                               expect=""))
+                                               expect="", whole_seconds=True))
     return CpResult(int(res["size"]), str(res["kind"]))
 
 
@@ -133,7 +136,8 @@ def copy_out_to_host(engine: Services, ref: str, src: str, dest: str, *,
             try:
                 res = run_in_view(
                     view, archive_child(_where(view), src, wfd, prefix=prefix, follow=follow_link,
-                                         include_root=include_root, expect=expect),
+                                         include_root=include_root, expect=expect,
+                                         whole_seconds=True),
                     child_close=[rfd], parent_close=[wfd], parent_work=drain)
             finally:
                 stream.close()
