@@ -115,8 +115,10 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
     aliases: list[str] | None = None
     dns_names: list[str] | None = None
     if n is not None and ep is not None and not n.predefined:
-        aliases = list(ep.aliases) if api >= _ALIASES_WITHOUT_ID else [*ep.aliases,
-                                                                        c.short_id]
+        # below 1.45, moby's ContainerInspect adds the short id and the hostname
+        # (deduplicated), as dockerd 20.10 stored them
+        aliases = list(ep.aliases) if api >= _ALIASES_WITHOUT_ID else list(dict.fromkeys(
+            x for x in (*ep.aliases, c.short_id, c.config.hostname) if x))
         aliases = aliases or None
         # moby's buildEndpointDNSNames: deduplicated, in this order
         names = [c.name, *ep.aliases, c.short_id, c.config.hostname]
@@ -131,6 +133,23 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": ep.mac if ep and (on or _mac_given(ep)) else "", "DriverOpts": None,
             **({"DNSNames": dns_names} if api >= _DNS_NAMES else {})}
+
+
+def summary_networks(networks: dict[str, Any], api: tuple[int, int] = CURRENT_API
+                     ) -> dict[str, Any]:
+    """``NetworkSettings.Networks`` of a ``GET /containers/json`` entry: moby's container
+    view copies the addresses and ids of each endpoint but not its Aliases (null in every
+    version) nor its DNSNames (null from API 1.44, when the field appeared; absent
+    before)."""
+    out = {}
+    for name, entry in networks.items():
+        entry = {**entry, "Aliases": None}
+        if api >= _DNS_NAMES:
+            entry["DNSNames"] = None
+        else:
+            entry.pop("DNSNames", None)
+        out[name] = entry
+    return out
 
 
 def network_settings(engine: Services, c: Container,

@@ -138,9 +138,10 @@ def matches(c: Container, item: dict[str, Any], f: dict[str, list[str]],
 
 def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str]] | None = None,
                    limit: int = -1, server: bool = False, size: bool = False,
-                   ) -> list[dict[str, Any]]:
+                   api: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """The ``GET /containers/json`` entries, newest first.  A ``status`` or ``exited``
-    filter, or a ``limit`` (``ps -n``/``-l``), looks at stopped containers too.
+    filter, or a ``limit`` (``ps -n``/``-l``), looks at stopped containers too;
+    ``api``: the version the client asked for (None: the current one).
 
     Raises:
         InvalidParameterError: an unknown filter or status.
@@ -157,7 +158,7 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
     from orlop.engine.containers import health
 
     for c in cs:
-        item = container_summary(e, c, now)
+        item = container_summary(e, c, now, api)
         item["Status"] += health.status_suffix(e.config, c)
         if "health" in f and health.health_status(e.config, c) not in f["health"]:
             continue

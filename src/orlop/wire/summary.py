@@ -69,11 +69,13 @@ def container_command(e: Engine, c: Container) -> str:
     return f"{argv[0]} {' '.join(args)}" if args else argv[0]
 
 
-def container_summary(e: Engine, c: Container, now: float | None = None) -> dict[str, Any]:
-    """One ``GET /containers/json`` entry."""
+def container_summary(e: Engine, c: Container, now: float | None = None,
+                      api: tuple[int, int] | None = None) -> dict[str, Any]:
+    """One ``GET /containers/json`` entry; ``api``: the version asked for (None: the
+    current one)."""
     from orlop.mounts.spec import MountPoint
     from orlop.wire.mounts import mount_point_json
-    from orlop.wire.networks import network_settings
+    from orlop.wire.networks import network_settings, summary_networks
 
     mounts = [mount_point_json(mp) for mp in map(MountPoint.from_json, e.mount_points(c.id))
               if mp.origin != "tmpfs-flag"]
@@ -84,7 +86,9 @@ def container_summary(e: Engine, c: Container, now: float | None = None) -> dict
         "Ports": port_list(settings["Ports"]),
         "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c, now),
         "HostConfig": {"NetworkMode": c.host_config.network_mode},
-        "NetworkSettings": {"Networks": settings["Networks"]}, "Mounts": mounts,
+        "NetworkSettings": {"Networks": summary_networks(settings["Networks"],
+                                                         *([api] if api else []))},
+        "Mounts": mounts,
     }
 
 

@@ -95,15 +95,17 @@ async def create(request: web.Request) -> web.Response:
 
 async def list_containers(request: web.Request) -> web.Response:
     """``wire.ps.list_summaries``: the same list and filters as ``orlop ps``."""
+    from orlop.server.headers import api_version, version_tuple
     from orlop.wire.ps import list_summaries
 
     all_ = query_bool(request, "all")
     limit = query_int(request, "limit", -1) or -1
     filters = query_filters(request)
     size = query_bool(request, "size")
+    api = version_tuple(api_version(request))
     return json_response(await ctx_of(request).call(
         lambda e: list_summaries(e, all_=all_, filters=filters, limit=limit, server=True,
-                                 size=size)))
+                                 size=size, api=api)))
 
 
 async def inspect(request: web.Request) -> web.Response:
