@@ -164,3 +164,41 @@ def test_orlop_remote_build(bbd: Server) -> None:
     prune = subprocess.run([sys.executable, "-m", "orlop", "-H", bbd.host, "builder", "prune",
                             "-f"], capture_output=True, text=True, timeout=60, check=False)
     assert prune.returncode == 0 and "Total reclaimed space" in prune.stdout
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local", "remote"])
+def test_orlop_build_add_host_shm_size_cache_from_isolation(bbd: Server, remote: bool
+                                                            ) -> None:
+    """``build --add-host``/``--shm-size`` reach the RUN steps' containers, ``--cache-from``
+    limits the cache to those images, ``--isolation`` takes "default" only: locally and
+    with -H (the query parameters the docker CLI sends)."""
+    ctx = bbd.dir / f"flags-{remote}"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM busybox\nRUN grep 10.1.2.3 /etc/hosts && df -k /dev/shm | tail -1 && "
+        f"echo {remote} > /x\n")
+    where = ["-H", bbd.host] if remote else ["--root", str(bbd.root)]
+
+    def build(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orlop", *where, "build", *args, "."],
+                              cwd=ctx, capture_output=True, text=True, timeout=180,
+                              check=False)
+
+    res = build("-t", f"flags:{remote}", "--add-host", "myhost:10.1.2.3", "--shm-size",
+                "16m", "--isolation", "default")
+    assert res.returncode == 0, res.stderr
+    assert "10.1.2.3\tmyhost" in res.stdout and " 16384 " in res.stdout, res.stdout
+    again = ("--add-host", "myhost:10.1.2.3", "--shm-size", "16m")
+    assert "Using cache" in build(*again).stdout
+    res = build(*again, "--cache-from", "busybox")  # not a source of the RUN step
+    assert res.returncode == 0 and "Using cache" not in res.stdout, res.stdout
+    res = build(*again, "--cache-from", f"flags:{remote}")
+    assert res.returncode == 0 and "Using cache" in res.stdout, res.stdout
+    res = build("--isolation", "hyperv")
+    assert res.returncode != 0 and 'Unsupported isolation: "hyperv"' in res.stderr
+    res = build("--shm-size", "x")
+    assert res.returncode != 0
+    assert """invalid argument "x" for "--shm-size" flag: invalid size: 'x'""" in res.stderr
+    res = build("--add-host", "bad")
+    assert res.returncode != 0 and 'invalid argument "bad" for "--add-host" flag: bad ' \
+        'format for add-host: "bad"' in res.stderr

@@ -444,3 +444,30 @@ def test_rm_matches(srv: Server) -> None:
     assert both(srv, "rm", "-fv", "x{m}", "nope") == (
         1, "xNAME\n", "Error: No such container: nope\n")
     assert orlop(srv, "volume", "ls", "-q", remote=False) == (0, "", "")
+
+
+def test_new_run_flags_match_through_orlopd(srv: Server) -> None:
+    """--isolation, --memory-swap, --memory-swappiness (their HostConfig fields), --cidfile
+    (and HostConfig.ContainerIDFile) and --label-file the same with -H as locally; the
+    same fields from the docker CLI 28."""
+    (srv.dir / "labels").write_text("a=1\n  b=2 \nbare\n")
+    flags = ("--network", "none", "--isolation", "default", "-m", "64m", "--memory-swap",
+             "-1", "--label-file", "labels", "busybox", "true")
+    fmt = ("{{.HostConfig.Isolation}} {{.HostConfig.MemorySwap}} {{json .Config.Labels}} "
+           "{{.HostConfig.ContainerIDFile}}")
+    for remote in (False, True):
+        cidfile = srv.dir / f"cid-{remote}"
+        code, out, err = orlop(srv, "create", "--cidfile", cidfile.name, *flags,
+                               remote=remote)
+        assert code == 0, err
+        assert cidfile.read_text() == out.strip()
+        code, out, err = orlop(srv, "inspect", "-f", fmt, cidfile.read_text(), remote=remote)
+        assert out == f'default -1 {{"a":"1","b":"2 "}} {cidfile.name}\n', err
+        code, out, err = orlop(srv, "create", "--memory-swappiness", "101", "busybox",
+                               "true", remote=remote)
+        assert code == 125 and "Valid memory swappiness range is 0-100" in err
+        code, out, err = orlop(srv, "create", "--isolation", "hyperv", "busybox", "true",
+                               remote=remote)
+        assert code == 125 and 'Invalid isolation: "hyperv"' in err
+    srv.ok("create", "--name", "dk", "--cidfile", "dkcid", *flags)
+    assert srv.ok("inspect", "-f", fmt, "dk") == 'default -1 {"a":"1","b":"2 "} dkcid\n'

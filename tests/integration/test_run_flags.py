@@ -275,6 +275,11 @@ def test_runtime_runc_or_crun_applied_unknown_refused(bb: Orlop) -> None:
      """"--device-cgroup-rule" flag: invalid device cgroup format 'x 1:5 rwm'"""),
     (["--cpuset-cpus", "99"], "Requested CPUs are not available - requested 99"),
     (["--cpu-shares", "1"], "the minimum allowed cpu-shares is 2"),
+    (["--add-host", "bad"],
+     'invalid argument "bad" for "--add-host" flag: bad format for add-host: "bad"'),
+    (["--add-host", "h:notip"],
+     'invalid argument "h:notip" for "--add-host" flag: invalid IP address in add-host: '
+     '"notip"'),
 ])
 def test_refused_with_dockers_text(bb: Orlop, args: list[str], text: str) -> None:
     if args[0] == "--platform" and os.uname().machine != "x86_64":
@@ -348,3 +353,68 @@ def test_env_order_and_unset_as_dockerd(bb: Orlop, busybox_tar: Path,
             == ["A=chg", "HOME=/h", "BARE", "PATH=/usr/bin:/bin", "B=img", "Z=9"]
     finally:
         bb.ok("rm", "-f", "xe")
+
+
+# --- step 3: the docker CLI 28's flags Orlop lacked (issue 15) ---------------------------------
+
+
+def test_isolation_memory_swap_and_swappiness_flags(bb: Orlop) -> None:
+    """The flags of HostConfig fields the API already applied, with the docker CLI's
+    checks (measured with CLI 28 against dockerd 20.10)."""
+    bb.ok("create", "--name", "i1", "--network", "none", "--isolation", "default",
+          "-m", "64m", "--memory-swap", "-1", "busybox", "true")
+    assert bb.ok("inspect", "-f", "{{.HostConfig.Isolation}} {{.HostConfig.MemorySwap}}",
+                 "i1").strip() == "default -1"
+    bb.ok("create", "--name", "i2", "--network", "none", "-m", "64m", "--memory-swap",
+          "128m", "busybox", "true")
+    assert bb.ok("inspect", "-f", "{{.HostConfig.MemorySwap}}", "i2").strip() == "134217728"
+    bb.ok("rm", "i1", "i2")
+    _refused(bb, "create", "--isolation", "hyperv", "busybox", "true",
+             text="Invalid isolation: \"hyperv\" - linux only supports 'default'")
+    _refused(bb, "create", "--memory-swappiness", "101", "busybox", "true",
+             text="invalid value: 101. Valid memory swappiness range is 0-100")
+    _refused(bb, "create", "--memory-swappiness", "x", "busybox", "true",
+             text='invalid argument "x" for "--memory-swappiness" flag: strconv.ParseInt: '
+                  'parsing "x": invalid syntax')
+    _refused(bb, "create", "--memory-swap", "1g", "busybox", "true",
+             text="You should always set the Memory limit when using Memoryswap limit, "
+                  "see usage")
+    _refused(bb, "create", "-m", "64m", "--memory-swap", "32m", "busybox", "true",
+             text="Minimum memoryswap limit should be larger than memory limit, see usage")
+    _refused(bb, "create", "--memory-swap", "abc", "busybox", "true",
+             text="""invalid argument "abc" for "--memory-swap" flag: invalid size: 'abc'""")
+    res = bb("create", "--name", "sw", "--network", "none", "--memory-swappiness", "30",
+             "busybox", "true")
+    if res.returncode == 0:  # cgroup v1 memory: applied (the cgroup: test_dockerpy_fidelity)
+        assert bb.ok("inspect", "-f", "{{.HostConfig.MemorySwappiness}}", "sw") == "30\n"
+    else:
+        assert "cgroup v2 has no memory swappiness" in res.stderr, res.stderr
+
+
+def test_cidfile_label_file_and_quiet(bb: Orlop) -> None:
+    cwd = bb.cwd
+    cid = bb.ok("create", "-q", "--cidfile", "cid", "--network", "none", "busybox",
+                "true").strip()
+    assert (cwd / "cid").read_text() == cid  # no newline, as the docker CLI writes it
+    assert bb.ok("inspect", "-f", "{{.HostConfig.ContainerIDFile}}", cid) == "cid\n"
+    res = bb("create", "--cidfile", "cid", "busybox", "true")
+    assert res.returncode != 0 and "container ID file found, make sure the other " \
+        "container isn't running or delete cid" in res.stderr
+    res = bb("run", "--cidfile", "nodir/cid", "busybox", "true")
+    assert res.returncode != 0 and "failed to create the container ID file: open " \
+        "nodir/cid: no such file or directory" in res.stderr
+    res = bb("create", "--cidfile", "gone", "--pull", "never", "nosuchimage", "true")
+    assert res.returncode != 0 and not (cwd / "gone").exists()  # no container, no file
+    assert bb.ok("ps", "-aq") == cid[:12] + "\n"
+    bb.ok("run", "--rm", "--cidfile", "fg", "--network", "none", "busybox", "true")
+    assert len((cwd / "fg").read_text()) == 64  # the foreground run's, kept after --rm
+    bb.ok("run", "-d", "--cidfile", "bg", "--network", "none", "busybox", "true")
+    assert (cwd / "bg").read_text() in bb.ok("ps", "-aq", "--no-trunc")
+    # docker/cli's kvfile: leading white space dropped, trailing kept, comments and
+    # blank lines skipped, a line without "=" left out; -l after the files wins
+    (cwd / "labels").write_text("a=1\n# comment\n\nbare\n  c=3 \n")
+    lid = bb.ok("create", "--label-file", "labels", "-l", "a=9", "busybox", "true").strip()
+    assert json.loads(bb.ok("inspect", "-f", "{{json .Config.Labels}}", lid)) == \
+        {"a": "9", "c": "3 "}
+    res = bb("create", "--label-file", "nofile", "busybox", "true")
+    assert res.returncode == 125 and "open nofile: no such file or directory" in res.stderr

@@ -57,6 +57,7 @@ class RunOptions:
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     cwd: str = "/"  # the CLI's working directory, for -v ./rel:/x
+    container_id_file: str = ""  # --cidfile (HostConfig.ContainerIDFile): recorded only
     restart: str = ""  # --restart no|on-failure[:N]|always|unless-stopped
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt max-size=, max-file=
     memory: int = 0  # -m, bytes; 0 = unlimited
@@ -161,6 +162,7 @@ class HostConfig:
     runtime: str
     readonly_rootfs: bool = False
     volume_driver: str = ""  # --volume-driver: the driver of -v volumes
+    container_id_file: str = ""  # --cidfile as given (the CLI writes it; shown by inspect)
     restart_policy: dict[str, Any] = field(
         default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
     log_config: dict[str, Any] = field(

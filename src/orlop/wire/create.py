@@ -84,7 +84,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     host: dict[str, Any] = {
         "Binds": binds or None, "Mounts": [to_api_mount(s) for s in mflags] or None,
         "Tmpfs": tmpfs or None, "VolumesFrom": list(opts.volumes_from) or None,
-        "VolumeDriver": opts.volume_driver,
+        "VolumeDriver": opts.volume_driver, "ContainerIDFile": opts.container_id_file,
         "NetworkMode": opts.network, "AutoRemove": opts.auto_remove,
         "Runtime": opts.runtime, "ReadonlyRootfs": opts.read_only,
         "RestartPolicy": {"Name": name, "MaximumRetryCount": int(count or 0)},
@@ -205,6 +205,7 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
         "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
+        "container_id_file": field_str(host, "ContainerIDFile", "HostConfig."),
         "labels": field_str_map(body, "Labels"),
         "read_only": field_bool(host, "ReadonlyRootfs", "HostConfig."),
     }

@@ -136,7 +136,7 @@ def host_config_json(hc: HostConfig) -> dict[str, Any]:
     ``Mounts`` and ``Init`` (omitempty in moby) are always given, as before."""
     return {
         "Binds": hc.binds,
-        "ContainerIDFile": "",
+        "ContainerIDFile": hc.container_id_file,
         "LogConfig": {"Type": hc.log_config.get("Type", "json-file"),
                       "Config": hc.log_config.get("Config") or {}},
         "NetworkMode": hc.network_mode,

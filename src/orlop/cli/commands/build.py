@@ -82,6 +82,7 @@ def _build(argv: list[str], ctx: Context) -> int:
             raise UsageError(f"invalid argument \"{tag}\" for \"-t, --tag\" flag: {err}") \
                 from None
     from orlop.build.options import check_isolation
+    from orlop.cli.commands.run import add_hosts
 
     check_isolation(args.isolation)
     opts = BuildOptions(
@@ -90,7 +91,7 @@ def _build(argv: list[str], ctx: Context) -> int:
         labels={k: v or "" for k, v in _pairs(args.label, env_fallback=False).items()},
         no_cache=args.no_cache, pull=args.pull, quiet=args.quiet, network=args.network,
         platform=args.platform, remove=remove, force_rm=args.force_rm, iidfile=args.iidfile,
-        extra_hosts=tuple(args.add_host), shm_size=_shm_size(args.shm_size),
+        extra_hosts=tuple(add_hosts(args.add_host)), shm_size=_shm_size(args.shm_size),
         cache_from=tuple(args.cache_from))
     path = args.args[0]
     stream: Any = None

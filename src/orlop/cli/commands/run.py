@@ -172,6 +172,28 @@ def _labels(items: list[str]) -> dict[str, str]:
     return out
 
 
+def add_hosts(values: list[str]) -> list[str]:
+    """``--add-host`` (run, create, build), checked as docker/cli's ValidateExtraHost
+    with its texts: ``name:ip`` or ``name=ip``, an IP address or ``host-gateway``."""
+    if not values:
+        return []
+    from orlop.errors import InvalidParameterError
+    from orlop.network.files import parse_add_host
+
+    for spec in values:
+        try:
+            parse_add_host(spec)
+        except InvalidParameterError as err:
+            if str(err).startswith("bad format"):
+                why = f'bad format for add-host: "{spec}"'
+            else:
+                ip = spec.partition(":")[2] if ":" in spec else spec.partition("=")[2]
+                why = f'invalid IP address in add-host: "{ip}"'
+            raise UsageError(f'invalid argument "{spec}" for "--add-host" flag: {why}') \
+                from None
+    return list(values)
+
+
 def _label_file(path: str) -> list[str]:
     """docker/cli's kvfile for ``--label-file``: as an env file, but a line without ``=``
     is left out (there is no environment to take its value from)."""
@@ -265,7 +287,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         mount_specs=[parse_mount_flag(raw, cwd) for raw in args.mount],
         tmpfs=list(args.tmpfs), volumes_from=list(args.volumes_from),
         labels=_labels([*(x for f in args.label_file for x in _label_file(f)), *args.label]),
-        read_only=args.read_only, cwd=cwd,
+        container_id_file=args.cidfile, read_only=args.read_only, cwd=cwd,
         restart=args.restart, log_opts=log_opts, memory=memory, memory_swap=memory_swap,
         memory_swappiness=swappiness, isolation=args.isolation,
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
@@ -275,7 +297,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         publish=list(args.publish), publish_all=args.publish_all, expose=list(args.expose),
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
-        dns_options=list(args.dns_option), add_host=list(args.add_host),
+        dns_options=list(args.dns_option), add_host=add_hosts(args.add_host),
         healthcheck=_healthcheck(args), **_host_flags(args),
     )
     streams = _streams(args.attach, args.interactive)
