@@ -199,6 +199,20 @@ def test_orlop_build_add_host_shm_size_cache_from_isolation(bbd: Server, remote:
     res = build("--shm-size", "x")
     assert res.returncode != 0
     assert """invalid argument "x" for "--shm-size" flag: invalid size: 'x'""" in res.stderr
+    for args, text in ((("-m", "64m"), "--memory 64m is not supported by Orlop's builder"),
+                       (("--security-opt", "seccomp=unconfined"), "--security-opt "
+                        "seccomp=unconfined is not supported by Orlop's builder"),
+                       (("--squash",), "--squash is not supported by Orlop's builder")):
+        res = build(*args)
+        assert res.returncode != 0 and text in res.stderr, res.stderr
+    assert build("--compress", "-q").returncode == 0  # how a context travels: same build
+    if remote:  # the docker CLI's parameters orlopd used to drop
+        for args, param in ((("--cgroup-parent", "p"), "cgroupparent=p"),
+                            (("--security-opt", "seccomp=unconfined"),
+                             "securityopt=seccomp=unconfined")):
+            res = _docker(bbd, "build", *args, ".", cwd=ctx)
+            assert res.returncode != 0 and f"build parameter {param} is not supported by " \
+                "Orlop's builder" in res.stderr, res.stderr
     res = build("--add-host", "bad")
     assert res.returncode != 0 and 'invalid argument "bad" for "--add-host" flag: bad ' \
         'format for add-host: "bad"' in res.stderr

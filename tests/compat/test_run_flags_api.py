@@ -292,6 +292,21 @@ def test_docker_py_fields_orlop_does_not_apply_are_refused(client: Any, kw: dict
     assert client.containers.list(all=True) == []
 
 
+@pytest.mark.parametrize(("args", "text"), [
+    (["--annotation", "a=b"], 'HostConfig.Annotations={"a":"b"} is not supported by Orlop'),
+    (["--health-cmd", "true", "--health-start-interval", "1s"],
+     "Healthcheck.StartInterval is not supported by Orlop"),
+    (["--ipc", "host"], 'HostConfig.IpcMode="host" is not supported by Orlop'),
+])
+def test_docker_cli_flags_orlop_does_not_apply_are_refused(bbd: Server, args: list[str],
+                                                           text: str) -> None:
+    """API 1.43's Annotations and 1.44's Healthcheck.StartInterval (the docker CLI 28 sends
+    them to orlopd, which speaks 1.45) were dropped: refused now."""
+    res = bbd.docker(*RUN, *args, "busybox", "true")
+    assert res.returncode == 125 and text in res.stderr, res.stderr
+    assert bbd.ok("ps", "-aq") == ""
+
+
 def test_docker_py_memswap_limit_is_applied(client: Any) -> None:
     assert _api_error(client, memswap_limit="100m") == (
         400, "You should always set the Memory limit when using Memoryswap limit, see usage")

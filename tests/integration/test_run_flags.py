@@ -391,6 +391,40 @@ def test_isolation_memory_swap_and_swappiness_flags(bb: Orlop) -> None:
         assert "cgroup v2 has no memory swappiness" in res.stderr, res.stderr
 
 
+@pytest.mark.parametrize(("args", "text"), [
+    (["--oom-score-adj", "5"], "--oom-score-adj 5 is not supported by Orlop "
+     "(HostConfig.OomScoreAdj)"),
+    (["--cpu-quota=5000"], "--cpu-quota 5000 is not supported by Orlop (HostConfig.CpuQuota)"),
+    (["--gpus", "all"], "--gpus all is not supported by Orlop (HostConfig.DeviceRequests)"),
+    (["--annotation", "a=b"], "--annotation a=b is not supported by Orlop "
+     "(HostConfig.Annotations)"),
+    (["--health-start-interval", "2s"], "--health-start-interval 2s is not supported by "
+     "Orlop (Healthcheck.StartInterval)"),
+    (["--ipc", "host"], "--ipc host is not supported by Orlop (HostConfig.IpcMode)"),
+    (["--userns", "x"], "--userns: invalid USER mode"),
+    (["--oom-kill-disable"], "--oom-kill-disable=true is not supported by Orlop "
+     "(HostConfig.OomKillDisable)"),
+    (["--sig-proxy=false"], "--sig-proxy=false is not supported by Orlop (signals are "
+     "always proxied)"),
+    (["--disable-content-trust=0"], "--disable-content-trust=false is not supported by "
+     "Orlop (content trust)"),
+])
+def test_docker_cli_flags_orlop_does_not_apply_are_refused(bb: Orlop, args: list[str],
+                                                           text: str) -> None:
+    _refused(bb, *RUN, *args, "busybox", "true", text=text)
+
+
+def test_docker_cli_flags_asking_for_nothing_are_accepted(bb: Orlop) -> None:
+    """The values that mean Docker's default (Go bool flags take ``--flag`` or
+    ``--flag=value``, never the next word); after the image they are the command's."""
+    out = bb.ok(*RUN, "--oom-score-adj", "0", "--ipc", "private", "--userns", "host",
+                "--sig-proxy", "--oom-kill-disable=false", "--disable-content-trust",
+                "busybox", "echo", "--sig-proxy=false", "--ipc", "host")
+    assert out == "--sig-proxy=false --ipc host\n"
+    res = bb("create", "-d", "busybox", "true")  # `docker create` has no -d
+    assert res.returncode == 125 and "unrecognized arguments: -d" in res.stderr
+
+
 def test_cidfile_label_file_and_quiet(bb: Orlop) -> None:
     cwd = bb.cwd
     cid = bb.ok("create", "-q", "--cidfile", "cid", "--network", "none", "busybox",

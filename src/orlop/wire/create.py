@@ -287,7 +287,7 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
     "Links": ([],), "DeviceRequests": ([],),
-    "StorageOpt": ({},),
+    "StorageOpt": ({},), "Annotations": ({},),
 }
 
 

@@ -15,7 +15,8 @@ from orlop.cli.registry import INDEX, REGISTRY, members, top_level
 
 # Commands for which -h means something else, as in Docker (run/create: --hostname).
 _H_TAKEN = {"run", "create", "container run", "container create"}
-_OPTION = re.compile(r"^  (-\w, |    )--[\w-]+( \w+)?( {3,}|$)")
+# (a value word may have a hyphen: the docker CLI's "--gpus gpu-request")
+_OPTION = re.compile(r"^  (-\w, |    )--[\w-]+( [\w-]+)?( {3,}|$)")
 
 
 def _help(capsys: pytest.CaptureFixture[str], tmp_path: Path, *argv: str) -> str:

@@ -30,6 +30,55 @@ def _pairs(values: list[str], *, env_fallback: bool) -> dict[str, str | None]:
     return out
 
 
+# The docker CLI's (28) build flags for what Orlop's builder does not apply to the RUN
+# steps' containers: (flags, metavar, Docker's help, the POST /build parameter, the
+# values that ask for nothing).  Refused when they ask for anything, as orlopd refuses
+# the parameters (server/routes/build.py).
+_REFUSED: tuple[tuple[tuple[str, ...], str, str, str, tuple[str, ...]], ...] = (
+    (("--cgroup-parent",), "string", 'Set the parent cgroup for the "RUN" instructions '
+     "during build", "cgroupparent", ("",)),
+    (("--cpu-period",), "int", "Limit the CPU CFS (Completely Fair Scheduler) period",
+     "cpuperiod", ("0",)),
+    (("--cpu-quota",), "int", "Limit the CPU CFS (Completely Fair Scheduler) quota",
+     "cpuquota", ("0",)),
+    (("-c", "--cpu-shares"), "int", "CPU shares (relative weight)", "cpushares", ("0",)),
+    (("--cpuset-cpus",), "string", "CPUs in which to allow execution (0-3, 0,1)",
+     "cpusetcpus", ("",)),
+    (("--cpuset-mems",), "string", "MEMs in which to allow execution (0-3, 0,1)",
+     "cpusetmems", ("",)),
+    (("-m", "--memory"), "bytes", "Memory limit", "memory", ("0",)),
+    (("--memory-swap",), "bytes", "Swap limit equal to memory plus swap: -1 to enable "
+     "unlimited swap", "memswap", ("0",)),
+    (("--security-opt",), "strings", "Security options", "securityopt", ()),
+    (("--ulimit",), "ulimit", "Ulimit options", "ulimits", ()),
+)
+
+
+def _add_refused(p: Parser) -> None:
+    from orlop.cli.commands.run import go_bool_flag
+
+    for flags, metavar, help_text, _param, _neutral in _REFUSED:
+        p.add_argument(*flags, action="append", default=[], metavar=metavar, help=help_text)
+    # --compress: how the context travels to a daemon (gzip); the build is the same
+    go_bool_flag(p, "--compress", "Compress the build context using gzip", False)
+    go_bool_flag(p, "--disable-content-trust", "Skip image verification (default true)",
+                 True)
+    go_bool_flag(p, "--squash", "Squash newly built layers into a single new layer", False)
+
+
+def _refuse_unapplied(args: Any) -> None:
+    for flags, _metavar, _help, param, neutral in _REFUSED:
+        for value in getattr(args, flags[-1].lstrip("-").replace("-", "_")):
+            if value not in neutral:
+                raise UsageError(f"{flags[-1]} {value} is not supported by Orlop's builder "
+                                 f"({param})")
+    if not args.disable_content_trust:
+        raise UsageError("--disable-content-trust=false is not supported by Orlop "
+                         "(content trust)")
+    if args.squash:
+        raise UsageError("--squash is not supported by Orlop's builder (squash)")
+
+
 def _build(argv: list[str], ctx: Context) -> int:
     from orlop.build.options import BuildOptions
 
@@ -64,9 +113,11 @@ def _build(argv: list[str], ctx: Context) -> int:
     p.add_argument("-t", "--tag", action="append", default=[],
                    help="Name and optionally a tag in the 'name:tag' format")
     p.add_argument("--target", default="", help="Set the target build stage to build.")
+    _add_refused(p)
     p.add_argument("args", nargs="*")
     args = p.parse_args(argv)
     require_args(args.args, "build", exactly=1)
+    _refuse_unapplied(args)
     from orlop.goparse import parse_bool
 
     remove = parse_bool(args.rm)

@@ -17,6 +17,119 @@ T = TypeVar("T")
 REMOTE = frozenset({"run", "create"})
 
 
+# The docker CLI's (28) run/create flags for settings Orlop does not apply: (flag, metavar,
+# Docker's help, the field it sets, the values that ask for nothing).  Given with any other
+# value they are refused, naming the field (orlopd refuses the same fields from the API:
+# wire/create.py, engine/containers/health.py), never dropped.
+_REFUSED: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
+    ("--annotation", "map", "Add an annotation to the container (passed through to the OCI "
+     "runtime)", "HostConfig.Annotations", ()),
+    ("--blkio-weight", "uint16", "Block IO (relative weight), between 10 and 1000, or 0 to "
+     "disable (default 0)", "HostConfig.BlkioWeight", ("0",)),
+    ("--blkio-weight-device", "list", "Block IO weight (relative device weight)",
+     "HostConfig.BlkioWeightDevice", ()),
+    ("--cgroup-parent", "string", "Optional parent cgroup for the container",
+     "HostConfig.CgroupParent", ("",)),
+    ("--cpu-count", "int", "CPU count (Windows only)", "HostConfig.CpuCount", ("0",)),
+    ("--cpu-percent", "int", "CPU percent (Windows only)", "HostConfig.CpuPercent", ("0",)),
+    ("--cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period",
+     "HostConfig.CpuPeriod", ("0",)),
+    ("--cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota",
+     "HostConfig.CpuQuota", ("0",)),
+    ("--cpu-rt-period", "int", "Limit CPU real-time period in microseconds",
+     "HostConfig.CpuRealtimePeriod", ("0",)),
+    ("--cpu-rt-runtime", "int", "Limit CPU real-time runtime in microseconds",
+     "HostConfig.CpuRealtimeRuntime", ("0",)),
+    ("--cpuset-mems", "string", "MEMs in which to allow execution (0-3, 0,1)",
+     "HostConfig.CpusetMems", ("",)),
+    ("--device-read-bps", "list", "Limit read rate (bytes per second) from a device",
+     "HostConfig.BlkioDeviceReadBps", ()),
+    ("--device-read-iops", "list", "Limit read rate (IO per second) from a device",
+     "HostConfig.BlkioDeviceReadIOps", ()),
+    ("--device-write-bps", "list", "Limit write rate (bytes per second) to a device",
+     "HostConfig.BlkioDeviceWriteBps", ()),
+    ("--device-write-iops", "list", "Limit write rate (IO per second) to a device",
+     "HostConfig.BlkioDeviceWriteIOps", ()),
+    ("--gpus", "gpu-request", "GPU devices to add to the container ('all' to pass all GPUs)",
+     "HostConfig.DeviceRequests", ()),
+    ("--health-start-interval", "duration", "Time between running the check during the "
+     "start period (ms|s|m|h) (default 0s)", "Healthcheck.StartInterval", ("0", "0s")),
+    ("--io-maxbandwidth", "bytes", "Maximum IO bandwidth limit for the system drive "
+     "(Windows only)", "HostConfig.IOMaximumBandwidth", ("0",)),
+    ("--io-maxiops", "uint", "Maximum IOps limit for the system drive (Windows only)",
+     "HostConfig.IOMaximumIOps", ("0",)),
+    ("--ipc", "string", "IPC mode to use (Orlop: private)", "HostConfig.IpcMode",
+     ("", "private", "shareable")),
+    ("--kernel-memory", "bytes", "Kernel memory limit", "HostConfig.KernelMemory", ("0",)),
+    ("--memory-reservation", "bytes", "Memory soft limit", "HostConfig.MemoryReservation",
+     ("0",)),
+    ("--oom-score-adj", "int", "Tune host's OOM preferences (-1000 to 1000)",
+     "HostConfig.OomScoreAdj", ("0",)),
+    ("--storage-opt", "list", "Storage driver options for the container",
+     "HostConfig.StorageOpt", ()),
+    ("--userns", "string", "User namespace to use (Orlop: host)", "HostConfig.UsernsMode",
+     ("", "host")),
+)
+# Boolean flags of the docker CLI's run/create Orlop does not apply: (flag, Docker's help,
+# its default, what setting the other value would ask for).  Go's flag package takes
+# ``--flag`` or ``--flag=value`` only (never the next word), so the ``=value`` forms are
+# option strings of their own (hidden from --help).
+_REFUSED_BOOLS: tuple[tuple[str, str, bool, str], ...] = (
+    ("--disable-content-trust", "Skip image verification (default true)", True,
+     "content trust"),
+    ("--oom-kill-disable", "Disable OOM Killer", False, "HostConfig.OomKillDisable"),
+    ("--use-api-socket", "Bind mount Docker API socket and required auth", False,
+     "no API socket in containers"),
+)
+_SIG_PROXY = ("--sig-proxy", "Proxy received signals to the process (default true)", True,
+              "signals are always proxied")
+GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+            "0": False, "f": False, "F": False, "FALSE": False, "false": False,
+            "False": False}
+
+
+class _GoBoolValue(argparse.Action):
+    """``--flag=value`` of a Go bool flag: the value is in the option string itself."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, GO_BOOLS[(option_string or "=").partition("=")[2]])
+
+
+def go_bool_flag(p: Parser, flag: str, help_text: str, default: bool) -> None:
+    """A boolean flag as the docker CLI parses one: ``--flag`` is true, ``--flag=false``
+    (any of Go's ParseBool words) sets the value, the next word is never taken."""
+    dest = flag.lstrip("-").replace("-", "_")
+    p.add_argument(flag, dest=dest, action="store_const", const=True, default=default,
+                   help=help_text)
+    p.add_argument(*(f"{flag}={v}" for v in GO_BOOLS), dest=dest, action=_GoBoolValue,
+                   nargs=0, help=argparse.SUPPRESS)
+
+
+def _add_refused(p: Parser, name: str) -> None:
+    for flag, metavar, help_text, _field, _neutral in _REFUSED:
+        p.add_argument(flag, action="append", default=[], metavar=metavar, help=help_text)
+    for flag, help_text, default, _what in (*_REFUSED_BOOLS,
+                                             *((_SIG_PROXY,) if name == "run" else ())):
+        go_bool_flag(p, flag, help_text, default)
+
+
+def _refuse_unapplied(args: argparse.Namespace) -> None:
+    """Issue 15: a flag Orlop does not apply is refused when it asks for anything."""
+    for flag, _metavar, _help, field, neutral in _REFUSED:
+        for value in getattr(args, flag.lstrip("-").replace("-", "_")):
+            if value in neutral:
+                continue
+            if flag == "--userns":
+                raise UsageError("--userns: invalid USER mode")  # the docker CLI's check
+            raise UsageError(f"{flag} {value} is not supported by Orlop ({field})")
+    for flag, _help, default, what in (*_REFUSED_BOOLS, _SIG_PROXY):
+        dest = flag.lstrip("-").replace("-", "_")
+        if getattr(args, dest, default) != default:
+            value = "true" if not default else "false"
+            raise UsageError(f"{flag}={value} is not supported by Orlop ({what})")
+
+
 def _parser(name: str) -> Parser:
     p = Parser(prog=f"orlop {name}", add_help=False,
                usage=f"orlop {name} [OPTIONS] IMAGE [COMMAND] [ARG...]")
@@ -57,8 +170,9 @@ def _parser(name: str) -> Parser:
     p.add_argument("-i", "--interactive", action="store_true",
                    help="Keep STDIN open even if not attached")
     p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
-    p.add_argument("-d", "--detach", action="store_true",
-                   help="Run container in background and print container ID")
+    if name == "run":  # `docker create -d` is an unknown flag
+        p.add_argument("-d", "--detach", action="store_true",
+                       help="Run container in background and print container ID")
     p.add_argument("--runtime", default="", help="Runtime to use for this container")
     p.add_argument("--health-cmd", default="", help="Command to run to check health")
     p.add_argument("--health-interval", default="0s", metavar="duration",
@@ -137,6 +251,7 @@ def _parser(name: str) -> Parser:
                    help="Cgroup namespace to use (host|private)")
     p.add_argument("--group-add", action="append", default=[],
                    help="Add additional groups to join")
+    _add_refused(p, name)
     p.add_argument("image", nargs="?")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p
@@ -243,13 +358,14 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     args = p.parse_args(argv)
     if not args.image:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
-    if args.detach and args.attach:
+    if getattr(args, "detach", False) and args.attach:
         raise UsageError("Conflicting options: -a and -d")
     if args.link:
         raise UsageError("--link is not supported by Orlop: put the containers on a "
                          "user-defined network (orlop network create) and use their names")
     if args.ip6:
         raise UsageError("--ip6 is not supported: Orlop networks are IPv4 only")
+    _refuse_unapplied(args)
     from orlop.engine.models import RunOptions
 
     log_opts = {}
@@ -313,7 +429,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
 def _create_or_run(name: str, args: argparse.Namespace, opts: Any, streams: frozenset[str],
                    cidfile: CidFile, ctx: Context) -> int:
     backend = ctx.backend()
-    if name == "create" or args.detach:
+    if name == "create" or getattr(args, "detach", False):
         cid = (backend.container_create(opts) if name == "create"
                else backend.container_run_detached(opts))
         cidfile.write(cid)

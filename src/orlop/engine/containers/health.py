@@ -95,6 +95,13 @@ def from_api(value: object) -> dict[str, Any] | None:
                 f"{key} in Healthcheck cannot be less than 1ms")
         if v:
             out[key] = v
+    start_interval = value.get("StartInterval") or 0
+    if start_interval:  # API 1.44 (--health-start-interval): refused, never dropped
+        from orlop.errors import UnsupportedError
+
+        raise UnsupportedError(
+            "Healthcheck.StartInterval is not supported by Orlop: probes run every "
+            "Interval from the start, as dockerd 20.10's")
     return out
 
 

@@ -53,16 +53,17 @@ def _flag(request: web.Request, key: str, default: bool = False) -> bool:
 _UNSUPPORTED = {
     "memory": "0", "memswap": "0", "cpushares": "0", "cpusetcpus": "", "cpusetmems": "",
     "cpuperiod": "0", "cpuquota": "0", "ulimits": "[]", "squash": "false", "outputs": "",
+    "cgroupparent": "", "securityopt": "",
 }
 
 
 def _refuse_unsupported(request: web.Request) -> None:
     for key, neutral in _UNSUPPORTED.items():
-        raw = request.query.get(key)
-        if raw is None or raw in ("", neutral, "null") or (neutral == "false" and raw == "0"):
-            continue
-        raise InvalidParameterError(f"build parameter {key}={raw} is not supported by "
-                                    "Orlop's builder")
+        for raw in request.query.getall(key, []):  # securityopt is repeated
+            if raw in ("", neutral, "null") or (neutral == "false" and raw == "0"):
+                continue
+            raise InvalidParameterError(f"build parameter {key}={raw} is not supported by "
+                                        "Orlop's builder")
 
 
 def _cache_from(request: web.Request) -> tuple[str, ...]:
