@@ -278,6 +278,7 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
 # HostConfig fields Orlop does not apply, with the values that mean "not asked for" (the
 # docker CLI, docker-py and compose send these): anything else is refused, never dropped.
 _UNAPPLIED: dict[str, tuple[object, ...]] = {
+    "Annotations": ({},),  # API 1.43 (OCI annotations)
     "OomScoreAdj": (0,), "CpuPeriod": (0,), "CpuQuota": (0,), "CpuRealtimePeriod": (0,),
     "CpuRealtimeRuntime": (0,), "CpusetMems": ("",), "BlkioWeight": (0,),
     "BlkioWeightDevice": ([],), "BlkioDeviceReadBps": ([],), "BlkioDeviceWriteBps": ([],),
@@ -287,7 +288,7 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
     "Links": ([],), "DeviceRequests": ([],),
-    "StorageOpt": ({},), "Annotations": ({},),
+    "StorageOpt": ({},),
 }
 
 

@@ -158,7 +158,7 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
     from orlop.engine.containers import health
 
     for c in cs:
-        item = container_summary(e, c, now, api)
+        item = container_summary(e, c, now)
         item["Status"] += health.status_suffix(e.config, c)
         if "health" in f and health.health_status(e.config, c) not in f["health"]:
             continue
@@ -171,4 +171,10 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
         by_id = {c.id: c for c in cs}
         for item in out:
             item.update(container_sizes(e, by_id[item["Id"]]))
+    if api is not None:  # the endpoints' fields by the version asked for
+        from orlop.wire.networks import summary_networks
+
+        for item in out:
+            settings = item["NetworkSettings"]
+            settings["Networks"] = summary_networks(settings["Networks"], api)
     return out

@@ -69,10 +69,9 @@ def container_command(e: Engine, c: Container) -> str:
     return f"{argv[0]} {' '.join(args)}" if args else argv[0]
 
 
-def container_summary(e: Engine, c: Container, now: float | None = None,
-                      api: tuple[int, int] | None = None) -> dict[str, Any]:
-    """One ``GET /containers/json`` entry; ``api``: the version asked for (None: the
-    current one)."""
+def container_summary(e: Engine, c: Container, now: float | None = None) -> dict[str, Any]:
+    """One ``GET /containers/json`` entry (its endpoints as the current API version has
+    them: wire/ps.py adjusts them for an older one)."""
     from orlop.mounts.spec import MountPoint
     from orlop.wire.mounts import mount_point_json
     from orlop.wire.networks import network_settings, summary_networks
@@ -86,8 +85,7 @@ def container_summary(e: Engine, c: Container, now: float | None = None,
         "Ports": port_list(settings["Ports"]),
         "Labels": dict(c.config.labels), "State": c.status, "Status": status_text(c, now),
         "HostConfig": {"NetworkMode": c.host_config.network_mode},
-        "NetworkSettings": {"Networks": summary_networks(settings["Networks"],
-                                                         *([api] if api else []))},
+        "NetworkSettings": {"Networks": summary_networks(settings["Networks"])},
         "Mounts": mounts,
     }
 

@@ -365,7 +365,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
                          "user-defined network (orlop network create) and use their names")
     if args.ip6:
         raise UsageError("--ip6 is not supported: Orlop networks are IPv4 only")
-    _refuse_unapplied(args)
     from orlop.engine.models import RunOptions
 
     log_opts = {}
@@ -375,6 +374,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f"invalid key-value pair: {item}")
         log_opts[k] = v
     memory = _memory(args.memory) if args.memory else 0
+    _refuse_unapplied(args)
+    add_hosts(args.add_host)  # the docker CLI's check and texts, before anything is made
     memory_swap = _memory_swap(args.memory_swap) if args.memory_swap else 0
     swappiness = _swappiness(args.memory_swappiness)
     nano_cpus = 0
@@ -413,7 +414,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         publish=list(args.publish), publish_all=args.publish_all, expose=list(args.expose),
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
-        dns_options=list(args.dns_option), add_host=add_hosts(args.add_host),
+        dns_options=list(args.dns_option), add_host=list(args.add_host),
         healthcheck=_healthcheck(args), **_host_flags(args),
     )
     streams = _streams(args.attach, args.interactive)
