@@ -33,12 +33,14 @@ class NetworkAPI(BaseClient):
         return list(out.get("NetworksDeleted") or [])
 
     def connect_network(self, net: str, container: str, ip: str = "",
-                        aliases: Sequence[str] = ()) -> None:
+                        aliases: Sequence[str] = (), links: Sequence[str] = ()) -> None:
         endpoint: dict[str, Any] = {}
         if ip:
             endpoint["IPAMConfig"] = {"IPv4Address": ip}
         if aliases:
             endpoint["Aliases"] = list(aliases)
+        if links:
+            endpoint["Links"] = list(links)
         self.request("POST", f"/networks/{quote(net)}/connect",
                      body={"Container": container, "EndpointConfig": endpoint or None})
 

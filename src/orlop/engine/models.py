@@ -90,6 +90,10 @@ class RunOptions:
     platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
     isolation: str = ""  # HostConfig.Isolation: "" or "default" (Linux's only one)
     memory_swappiness: int | None = None  # --memory-swappiness 0..100; None = the kernel's
+    # --link / HostConfig.Links ("target[:alias]"), and each endpoint's Links by network
+    # name (NetworkingConfig.EndpointsConfig.N.Links): engine/net/links.py
+    links: list[str] = field(default_factory=list)
+    endpoint_links: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

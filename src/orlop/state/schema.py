@@ -143,6 +143,31 @@ MIGRATIONS: list[str] = [
         UNIQUE (network_id, ip)
     );
     """,
+    # 4 -> 5: container links (engine/net/links.py).  A legacy link (``--link`` on the
+    # default bridge) names its target by id: the link follows a rename of either
+    # container, and goes with either one's removal, as dockerd's link index does.  An
+    # endpoint's ``Links`` (a user network) keep the target's name as given (dockerd
+    # resolves it when asked) and go with the endpoint (disconnect, removal).
+    """
+    CREATE TABLE legacy_links (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        alias        TEXT NOT NULL,          -- the name the linking container uses
+        target_id    TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        PRIMARY KEY (container_id, alias)
+    );
+    CREATE INDEX legacy_links_target ON legacy_links(target_id);
+    CREATE TABLE endpoint_links (
+        container_id TEXT NOT NULL,
+        network_id   TEXT NOT NULL,
+        position     INTEGER NOT NULL,       -- the order given
+        target       TEXT NOT NULL,          -- the target container's name, as given
+        alias        TEXT NOT NULL,
+        PRIMARY KEY (container_id, network_id, position),
+        FOREIGN KEY (container_id, network_id)
+            REFERENCES endpoints(container_id, network_id) ON DELETE CASCADE
+    );
+    CREATE INDEX endpoint_links_network ON endpoint_links(network_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

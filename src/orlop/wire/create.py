@@ -96,7 +96,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "PortBindings": bindings or None, "PublishAllPorts": opts.publish_all,
         "Dns": list(opts.dns) or None, "DnsSearch": list(opts.dns_search) or None,
         "DnsOptions": list(opts.dns_options) or None,
-        "ExtraHosts": list(opts.add_host) or None,
+        "ExtraHosts": list(opts.add_host) or None, "Links": list(opts.links) or None,
         "Ulimits": [u.to_api() for u in opts.ulimits] or None, "ShmSize": opts.shm_size,
         "MemorySwap": opts.memory_swap,
         "CpuShares": opts.cpu_shares, "CpusetCpus": opts.cpuset_cpus,
@@ -285,7 +285,7 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
-    "Links": ([],), "DeviceRequests": ([],),
+    "DeviceRequests": ([],),
     "StorageOpt": ({},),
 }
 
@@ -306,8 +306,7 @@ def refuse_unapplied_endpoint(cfg: dict[str, Any], where: str) -> None:
     """An endpoint's settings Orlop does not apply, refused rather than dropped:
     ``DriverOpts`` (kept for the network driver by dockerd) and
     ``IPAMConfig.LinkLocalIPs`` (extra link-local addresses; netavark has none).
-    ``Links`` are left alone: docker-compose sends its ``links:`` there, and the names
-    resolve through the network's DNS all the same."""
+    ``Links`` are applied (engine/net/links.py)."""
     from orlop.errors import UnsupportedError
 
     ipam = cfg.get("IPAMConfig")
@@ -344,6 +343,7 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
                              "NetworkingConfig.")
     primary = "bridge" if mode == "default" else mode
     ip, aliases, extra = "", [], {}
+    links: dict[str, list[str]] = {}
     # API 1.44 moved --mac-address into the endpoint (the docker CLI >= 25 sends it there)
     mac = field_str(body, "MacAddress")
     for name, cfg in endpoints.items():
@@ -353,6 +353,10 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         ipam = cfg.get("IPAMConfig") or {}
         ep_ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
         ep_aliases = [str(a) for a in cfg.get("Aliases") or []]
+        ep_links = list(field_str_list(cfg, "Links",
+                                       f"NetworkingConfig.EndpointsConfig.{name}.") or [])
+        if ep_links:
+            links[name] = ep_links
         if name == primary or name == mode:
             ip, aliases = ep_ip, ep_aliases
             mac = field_str(cfg, "MacAddress", f"NetworkingConfig.EndpointsConfig.{name}.") \
@@ -370,6 +374,8 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         "domainname": field_str(body, "Domainname"),
         "mac_address": mac,
         "ip": ip, "network_aliases": aliases, "extra_networks": extra,
+        "links": list(field_str_list(host, "Links", "HostConfig.") or []),
+        "endpoint_links": links,
     }
 
 

@@ -111,7 +111,8 @@ def _mac_given(ep: Endpoint) -> bool:
 
 
 def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,
-                   c: Container, api: tuple[int, int]) -> dict[str, Any]:
+                   c: Container, api: tuple[int, int], links: list[str] | None = None
+                   ) -> dict[str, Any]:
     aliases: list[str] | None = None
     dns_names: list[str] | None = None
     if n is not None and ep is not None and not n.predefined:
@@ -123,7 +124,7 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
         dns_names = list(dict.fromkeys(x for x in names if x))
     ipam = {"IPv4Address": ep.ip} if ep is not None and ep.static_ip else None
     on = live and ep is not None and n is not None
-    return {"IPAMConfig": ipam, "Links": None, "Aliases": aliases, "NetworkID": network_id,
+    return {"IPAMConfig": ipam, "Links": links or None, "Aliases": aliases, "NetworkID": network_id,
             "EndpointID": ep.endpoint_id if on and ep else "",
             "Gateway": n.gateway if on and n else "",
             "IPAddress": ep.ip if on and ep else "",
@@ -150,8 +151,11 @@ def network_settings(engine: Services, c: Container,
     if mode in ("host", "none"):
         networks[mode] = _endpoint_json(None, None, live, pseudo_id(mode), c, api)
     elif not mode.startswith("container:"):
+        from orlop.engine.net.links import inspect_endpoint
+
+        links = inspect_endpoint(engine, c)
         for n, ep in engine.networks.endpoints(c.id):
-            entry = _endpoint_json(n, ep, live, n.id, c, api)
+            entry = _endpoint_json(n, ep, live, n.id, c, api, links.get(n.id))
             networks[n.name] = entry
             if n.predefined:
                 top.update({k: entry[k] for k in top})

@@ -39,11 +39,11 @@ class LocalNetworks:
 
         return prune_networks(self.engine, filters)
 
-    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str]
-                        ) -> None:
+    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str],
+                        links: Sequence[str] = ()) -> None:
         from orlop.engine.net.networks import connect
 
-        connect(self.engine, net, container, ip, aliases)
+        connect(self.engine, net, container, ip, aliases, links=links)
 
     def network_disconnect(self, net: str, container: str, force: bool) -> None:
         from orlop.engine.net.networks import disconnect
@@ -69,9 +69,9 @@ class RemoteNetworks:
     def network_prune(self, filters: Mapping[str, list[str]] | None) -> list[str]:
         return self.api.prune_networks(filters)
 
-    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str]
-                        ) -> None:
-        self.api.connect_network(net, container, ip, aliases)
+    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str],
+                        links: Sequence[str] = ()) -> None:
+        self.api.connect_network(net, container, ip, aliases, links)
 
     def network_disconnect(self, net: str, container: str, force: bool) -> None:
         self.api.disconnect_network(net, container, force)

@@ -257,7 +257,9 @@ def _rm(argv: list[str], ctx: Context) -> int:
                    help="Force the removal of a running container (uses SIGKILL)")
     p.add_argument("-v", "--volumes", action="store_true",
                    help="Remove anonymous volumes associated with the container")
+    p.add_argument("-l", "--link", action="store_true", help="Remove the specified link")
     args = parse_with_args(p, argv, "rm", at_least=1, positional="containers")
     backend = ctx.backend()
     return for_each(args.containers, ctx,
-                    lambda ref: backend.container_remove(ref, args.force, args.volumes))
+                    lambda ref: backend.container_remove(ref, args.force, args.volumes,
+                                                         link=args.link))

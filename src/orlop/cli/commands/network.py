@@ -100,11 +100,12 @@ def _connect(argv: list[str], ctx: Context) -> int:
     p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
     p.add_argument("--ip6", default="", help="IPv6 address (refused)")
     p.add_argument("--link", action="append", default=[],
-                   help="Add link to another container (refused)")
+                   help="Add link to another container")
     args = parse_with_args(p, argv, "network connect", exactly=2)
-    if args.ip6 or args.link:
-        raise UsageError("--ip6 and --link are not supported by Orlop networks")
-    ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias))
+    if args.ip6:
+        raise UsageError("--ip6 is not supported by Orlop networks")
+    ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias),
+                                  list(args.link))
     return 0
 
 

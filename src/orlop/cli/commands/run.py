@@ -52,7 +52,7 @@ def _parser(name: str) -> Parser:
     p.add_argument("--add-host", action="append", default=[],
                    help="Add a custom host-to-IP mapping (host:ip)")
     p.add_argument("--link", action="append", default=[],
-                   help="Add link to another container (refused: use a network)")
+                   help="Add link to another container")
     p.add_argument("-i", "--interactive", action="store_true",
                    help="Keep STDIN open even if not attached")
     p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
@@ -179,9 +179,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
     if args.detach and args.attach:
         raise UsageError("Conflicting options: -a and -d")
-    if args.link:
-        raise UsageError("--link is not supported by Orlop: put the containers on a "
-                         "user-defined network (orlop network create) and use their names")
     if args.ip6:
         raise UsageError("--ip6 is not supported: Orlop networks are IPv4 only")
     from orlop.engine.models import RunOptions
@@ -228,6 +225,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
+        links=list(args.link),
         healthcheck=_healthcheck(args), **_host_flags(args),
     )
     streams = _streams(args.attach, args.interactive)

@@ -106,8 +106,9 @@ def _taken_ports(config: EngineConfig) -> set[tuple[int, str]]:
 
 
 def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerStore,
-           c: Container) -> Attachment:
-    """Make the container's network ready before its runtime starts."""
+           c: Container, link_hosts: Sequence[tuple[str, str]] = ()) -> Attachment:
+    """Make the container's network ready before its runtime starts; ``link_hosts``:
+    the /etc/hosts lines of its links (engine/net/links.py), after ``--add-host``'s."""
     from orlop.network import files, ports
 
     hc = c.host_config
@@ -142,7 +143,9 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
         endpoints = warm
     else:
         mappings = ports.allocate(wanted, _taken_ports(cfg))
-        _setup(cfg, networks, c, endpoints, mappings)
+        from orlop.engine.net.links import with_dns_aliases
+
+        _setup(cfg, networks, c, with_dns_aliases(containers, c, endpoints), mappings)
         if not keeper:  # after this start's own setup, which it would otherwise delay
             from orlop.engine.net.poolwire import spawn_keeper
 
@@ -150,7 +153,7 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
     first: Network = endpoints[0][0]
     aliases = [a for _n, ep in endpoints for a in ep.aliases]
     hosts = files.hosts_file(hostname, c.config.domainname, [endpoints[0][1].ip], aliases,
-                             _extra_hosts(hc.extra_hosts, first.gateway))
+                             [*_extra_hosts(hc.extra_hosts, first.gateway), *link_hosts])
     path = f"/proc/{os.getpid()}/fd/{HELD[c.id]}"
     return Attachment(path, hostname, hosts, resolv_for(c, [n for n, _ep in endpoints]))
 

@@ -12,7 +12,7 @@ from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of, engine_json
 from orlop.server.wire import json_body, json_response, query_filters
 from orlop.wire.create import refuse_unapplied_endpoint
-from orlop.wire.fields import field_bool, field_str
+from orlop.wire.fields import field_bool, field_str, field_str_list
 from orlop.wire.prune import networks_report
 
 if TYPE_CHECKING:
@@ -79,12 +79,21 @@ async def connect(request: web.Request) -> web.Response:
     body = await json_body(request, ctx.body_limit)
     container = field_str(body, "Container")
     ip, aliases, mac = _endpoint(body)
+    links = _links(body)
 
     def run(e: Engine) -> None:
-        go(e, ref, container, ip, aliases, mac=mac)
+        go(e, ref, container, ip, aliases, mac=mac, links=links)
 
     await ctx.call(run)
     return web.Response(status=200)
+
+
+def _links(body: dict[str, Any]) -> list[str]:
+    """``EndpointConfig.Links`` (``target:alias``), applied (engine/net/links.py)."""
+    cfg = body.get("EndpointConfig")
+    if not isinstance(cfg, dict):
+        return []
+    return list(field_str_list(cfg, "Links", "EndpointConfig.") or [])
 
 
 async def disconnect(request: web.Request) -> web.Response:
