@@ -127,13 +127,14 @@ def prepare(engine: Services, c: Container,
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
     points = apply_ownership(engine, c, points, lowers, cdir)  # U: chown to the user
-    from orlop.engine.net.links import at_start
+    from orlop.engine.net.links import at_start, refresh_parents
     from orlop.engine.net.setup import attach
 
     linked = at_start(engine, c)  # before any network: a refused link leaves none
     spec = _spec_for(engine, c, points, lowers, cdir,
                      attach(cfg, engine.networks, engine.containers, c, linked.hosts),
                      linked.env)
+    refresh_parents(engine, c)
     if (c.runtime or "orlop") != "orlop":
         from orlop.engine.containers.destcheck import rehearse_mounts
 

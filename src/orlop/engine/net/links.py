@@ -179,6 +179,30 @@ def at_start(svc: Services, c: Container) -> Applied:
     return Applied(hosts, env)
 
 
+def refresh_parents(svc: Services, c: Container) -> None:
+    """After ``c``'s network is set up: the running containers with a legacy link to it
+    get its (maybe new) address in their /etc/hosts line for the link (moby's
+    ``addLegacyLinks``, its parents' ``UpdateHostsEntry``)."""
+    with svc.containers.read() as conn:
+        parents = store.legacy_parents(conn, c.id)
+    if not parents:
+        return
+    ip = next((ep.ip for n, ep in svc.networks.endpoints(c.id) if n.predefined), "")
+    if not ip:
+        return
+    for parent_id, alias in parents:
+        p = svc.containers.get(parent_id)
+        if p is not None and p.status in ("running", "paused"):
+            _edit_hosts(svc, p, _readdress(alias, ip))
+
+
+def _readdress(alias: str, ip: str) -> Callable[[list[str]], list[str]]:
+    def edit(words: list[str]) -> list[str]:
+        return [ip, *words[1:]] if words[1:2] == [alias] else words
+
+    return edit
+
+
 def _legacy_names(alias: str, t: Container) -> str:
     """moby's ``addLegacyLinks``: the alias, the target's hostname, and its name when
     the alias is not already that."""
@@ -289,17 +313,33 @@ def remove_link(svc: Services, ref: str) -> None:
 
 
 def _drop_hosts_line(svc: Services, c: Container, alias: str) -> None:
+    _edit_hosts(svc, c, lambda ws: [] if ws[1:2] == [alias] else ws)
+
+
+def _edit_hosts(svc: Services, c: Container,
+                edit: Callable[[list[str]], list[str]]) -> None:
+    """Rewrite a running container's bind-mounted /etc/hosts in place (same inode):
+    ``edit`` maps each line's words to new words ([] drops the line); the lines it
+    leaves alone are kept as they are (the user may have edited the file)."""
     path = svc.config.containers_dir / c.id / "hosts"
     try:
         with open(path, "r+") as f:
             lines = f.read().splitlines()
-            kept = [ln for ln in lines if ln.split()[1:2] != [alias]]
-            if kept != lines:
+            out = []
+            for ln in lines:
+                words = ln.split()
+                new = edit(words) if words else words
+                if new != words:
+                    if new:
+                        out.append(f"{new[0]}\t{' '.join(new[1:])}")
+                    continue
+                out.append(ln)
+            if out != lines:
                 f.seek(0)
-                f.write("\n".join(kept) + "\n")
+                f.write("\n".join(out) + "\n")
                 f.truncate()
     except OSError:
-        pass
+        pass  # it stopped meanwhile
 
 
 # --- network connect --------------------------------------------------------------
