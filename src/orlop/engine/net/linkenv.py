@@ -2,7 +2,7 @@
 environment a legacy link gives the linking container (moby's ``links.Link.ToEnv``).
 
 No I/O here, so the exact names and their order are unit-tested
-(tests/unit/engine/test_links.py)."""
+(tests/unit/engine/test_link_env.py)."""
 
 from __future__ import annotations
 

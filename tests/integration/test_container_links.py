@@ -2,7 +2,7 @@
 /etc/hosts line and variables, inspect's ``/target:/this/alias``, ``rm --link``, rename and
 removal of the target, dockerd's error texts) and an endpoint's ``Links`` on a user
 network (``run --network N --link``, ``network connect --link``: the alias resolves in
-the linking container).  Unit tests of the variables: tests/unit/engine/test_links.py."""
+the linking container).  Unit tests of the variables: tests/unit/engine/test_link_env.py."""
 
 from __future__ import annotations
 
