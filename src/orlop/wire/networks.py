@@ -153,8 +153,11 @@ def network_settings(engine: Services, c: Container,
     elif not mode.startswith("container:"):
         from orlop.engine.net.links import inspect_endpoint
 
-        links = inspect_endpoint(engine, c)
-        for n, ep in engine.networks.endpoints(c.id):
+        joined = engine.networks.endpoints(c.id)
+        # Only user networks have endpoint links: no query for the default bridge's.
+        links = inspect_endpoint(engine, c) if any(
+            not n.predefined for n, _ep in joined) else {}
+        for n, ep in joined:
             entry = _endpoint_json(n, ep, live, n.id, c, api, links.get(n.id))
             networks[n.name] = entry
             if n.predefined:

@@ -134,7 +134,7 @@ def prepare(engine: Services, c: Container,
     spec = _spec_for(engine, c, points, lowers, cdir,
                      attach(cfg, engine.networks, engine.containers, c, linked.hosts),
                      linked.env)
-    refresh_parents(engine, c)
+    refresh_parents(engine, c, linked.parents)
     if (c.runtime or "orlop") != "orlop":
         from orlop.engine.containers.destcheck import rehearse_mounts
 

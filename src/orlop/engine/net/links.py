@@ -140,20 +140,23 @@ def parse_endpoint_links(texts: Sequence[str]) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class Applied:
     """What a start gives the container for its links: /etc/hosts lines (names, ip)
-    and the legacy links' variables."""
+    and the legacy links' variables; ``parents``: the containers with a legacy link to
+    it ((id, alias): :func:`refresh_parents`)."""
 
     hosts: list[tuple[str, str]] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
+    parents: list[tuple[str, str]] = field(default_factory=list)
 
 
 def at_start(svc: Services, c: Container) -> Applied:
     """The /etc/hosts lines and variables of ``c``'s links; Docker's refusals when a
     legacy link's target does not run or is not on the default bridge."""
-    with svc.containers.read() as conn:
+    with svc.containers.read() as conn:  # one read for a container with no links
         legacy = store.legacy_links(conn, c.id)
         by_net = store.endpoint_links(conn, c.id)
+        parents = store.legacy_parents(conn, c.id)
     if not legacy and not by_net:
-        return Applied()
+        return Applied(parents=parents)
     mine = {n.id: n for n, _ep in svc.networks.endpoints(c.id)}
     hosts: list[tuple[str, str]] = []
     env: list[str] = []
@@ -176,15 +179,14 @@ def at_start(svc: Services, c: Container) -> Applied:
     for net_id, pairs in by_net.items():
         if net_id in mine:
             hosts += _endpoint_hosts(svc, net_id, pairs)
-    return Applied(hosts, env)
+    return Applied(hosts, env, parents)
 
 
-def refresh_parents(svc: Services, c: Container) -> None:
+def refresh_parents(svc: Services, c: Container, parents: Sequence[tuple[str, str]]
+                    ) -> None:
     """After ``c``'s network is set up: the running containers with a legacy link to it
-    get its (maybe new) address in their /etc/hosts line for the link (moby's
-    ``addLegacyLinks``, its parents' ``UpdateHostsEntry``)."""
-    with svc.containers.read() as conn:
-        parents = store.legacy_parents(conn, c.id)
+    (``parents``: (id, alias)) get its (maybe new) address in their /etc/hosts line for
+    the link (moby's ``addLegacyLinks``, its parents' ``UpdateHostsEntry``)."""
     if not parents:
         return
     ip = next((ep.ip for n, ep in svc.networks.endpoints(c.id) if n.predefined), "")
