@@ -53,6 +53,10 @@ def test_legacy_link_env_hosts_inspect_rm_link(bb: Orlop) -> None:
     assert _inspect(bb, "web")["HostConfig"]["Links"] == ["/store:/web/database"]
     assert bb.ok("exec", "web", "ping", "-c1", "-W2", "database").startswith(
         f"PING database ({ip})")
+    # dockerd lists a link's name among its target's Names; the CLI shows it untruncated.
+    fmt = ("ps", "--filter", "name=store", "--format", "{{.Names}}")
+    assert bb.ok(*fmt) == "store\n"
+    assert bb.ok(*fmt[:-2], "--no-trunc", *fmt[-2:]) == "store,web/database\n"
 
     # rm --link: the link and its /etc/hosts line go, both containers stay.
     assert bb.ok("rm", "--link", "web/database") == "web/database\n"

@@ -218,6 +218,16 @@ def legacy_parents(conn: sqlite3.Connection, target_id: str) -> list[tuple[str, 
         (target_id,))]
 
 
+def legacy_link_names(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """target id -> the names its legacy links give it (``/this/alias``), which dockerd
+    lists in its ``Names`` after its own."""
+    out: dict[str, list[str]] = {}
+    for r in conn.execute("SELECT l.target_id, c.name, l.alias FROM legacy_links l JOIN "
+                          "containers c ON c.id = l.container_id ORDER BY l.rowid"):
+        out.setdefault(r["target_id"], []).append(f"/{r['name']}/{r['alias']}")
+    return out
+
+
 def delete_legacy_link(conn: sqlite3.Connection, container_id: str, alias: str) -> str | None:
     """Remove one legacy link; its target's id, or None when there was no such link."""
     row = conn.execute("SELECT target_id FROM legacy_links WHERE container_id = ? AND "
