@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orlop.mounts.spec import MountSpec
+    from orlop.network.model import EndpointExtras
 
 
 # States in which a monitor holds the container's lock.
@@ -43,6 +44,12 @@ class RunOptions:
     add_host: list[str] = field(default_factory=list)
     # API NetworkingConfig.EndpointsConfig beyond the NetworkMode's: network -> (ip, aliases)
     extra_networks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # The NetworkMode's endpoint: --ip6, --link-local-ip, and (API) DriverOpts
+    ip6: str = ""
+    link_local_ips: list[str] = field(default_factory=list)
+    endpoint_driver_opts: dict[str, str] = field(default_factory=dict)
+    # ... and the same of the extra networks (network -> its settings), where given
+    extra_endpoints: dict[str, EndpointExtras] = field(default_factory=dict)
     interactive: bool = False
     tty: bool = False
     auto_remove: bool = False

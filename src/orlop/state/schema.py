@@ -168,6 +168,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX endpoint_links_network ON endpoint_links(network_id);
     """,
+    # 5 -> 6: IPv6 networks, auxiliary addresses, an endpoint's IPv6 address, link-local
+    # addresses and driver options (network/service.py).  A partial unique index makes a
+    # duplicate IPv6 address impossible, as UNIQUE (network_id, ip) does for IPv4.
+    """
+    ALTER TABLE networks ADD COLUMN ipv6 INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE networks ADD COLUMN subnet6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN gateway6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN gateway6_given INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE networks ADD COLUMN ip_range6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN aux_addresses TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE networks ADD COLUMN aux_addresses6 TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE endpoints ADD COLUMN static_ip6 INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE endpoints ADD COLUMN link_local_ips TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE endpoints ADD COLUMN driver_opts TEXT NOT NULL DEFAULT '{}';
+    CREATE UNIQUE INDEX endpoints_ip6 ON endpoints(network_id, ip6) WHERE ip6 != '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

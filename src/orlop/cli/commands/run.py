@@ -41,7 +41,9 @@ def _parser(name: str) -> Parser:
     p.add_argument("--network-alias", "--net-alias", action="append", default=[],
                    help="Add network-scoped alias for the container")
     p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
-    p.add_argument("--ip6", default="", help="IPv6 address (refused: IPv4 only)")
+    p.add_argument("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
+    p.add_argument("--link-local-ip", action="append", default=[],
+                   help="Container IPv4/IPv6 link-local addresses")
     p.add_argument("--mac-address", default="", help="Container MAC address")
     p.add_argument("--domainname", default="", help="Container NIS domain name")
     p.add_argument("--dns", action="append", default=[], help="Set custom DNS servers")
@@ -179,8 +181,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
     if args.detach and args.attach:
         raise UsageError("Conflicting options: -a and -d")
-    if args.ip6:
-        raise UsageError("--ip6 is not supported: Orlop networks are IPv4 only")
     from orlop.engine.models import RunOptions
 
     log_opts = {}
@@ -223,6 +223,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
         publish=list(args.publish), publish_all=args.publish_all, expose=list(args.expose),
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
+        ip6=args.ip6, link_local_ips=list(args.link_local_ip),
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
         links=list(args.link),

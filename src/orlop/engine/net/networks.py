@@ -137,8 +137,9 @@ def _until(text: str) -> float:
 
 
 def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
-            aliases: Sequence[str] = (), *, mac: str = "", links: Sequence[str] = ()
-            ) -> None:
+            aliases: Sequence[str] = (), *, mac: str = "", links: Sequence[str] = (),
+            ip6: str = "", link_local_ips: Sequence[str] = (),
+            driver_opts: Mapping[str, str] | None = None) -> None:
     """Docker's connect: recorded at once; applied now if the container runs.
     ``links``: the endpoint's ``Links`` (``target:alias``, engine/net/links.py)."""
     from orlop.engine.net import links as netlinks
@@ -163,7 +164,8 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
             "network connect")
     netlinks.parse_endpoint_links(links)  # Docker's format errors, before anything
     net, ep = engine.networks.connect(c.id, c.name, EndpointRequest(
-        network=n.id, ip=ip, aliases=tuple(aliases), mac=mac))
+        network=n.id, ip=ip, aliases=tuple(aliases), mac=mac, ip6=ip6,
+        link_local_ips=tuple(link_local_ips), driver_opts=dict(driver_opts or {})))
     try:
         link_hosts = netlinks.connect_links(engine, c, net, links)
     except BaseException:
@@ -178,6 +180,12 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
     try:
         status = netavark.setup(path, doc, netsetup.aardvark_dir(engine.config))
     except BaseException:
+        engine.networks.disconnect(c.id, c.name, net.id)
+        raise
+    try:
+        netsetup.add_link_local(path, ep)
+    except BaseException:
+        netavark.teardown(path, doc, netsetup.aardvark_dir(engine.config))
         engine.networks.disconnect(c.id, c.name, net.id)
         raise
     given = netavark.macs_of(status).get(netavark.key(net))

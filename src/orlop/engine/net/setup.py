@@ -171,6 +171,8 @@ def _setup(cfg: EngineConfig, networks: NetworkService, c: Container,
     _write_state(cfg, c.id, {**doc, HOLDER: path})  # first: a crash mid-setup is undone
     try:
         status = netavark.setup(path, doc, aardvark_dir(cfg))
+        for _n, ep in endpoints:
+            add_link_local(path, ep)
     except BaseException:
         detach(cfg, c.id)
         raise
@@ -181,17 +183,33 @@ def _setup(cfg: EngineConfig, networks: NetworkService, c: Container,
             networks.set_mac(c.id, n.id, mac)
 
 
+def add_link_local(netns: str, ep: Endpoint) -> None:
+    """The endpoint's IPAMConfig.LinkLocalIPs on its interface, after netavark's setup
+    (libnetwork adds them as extra addresses; netavark has no field for them)."""
+    from orlop.errors import SystemFailureError
+    from orlop.kernel.netns import add_addresses
+    from orlop.network.ipam import link_local_cidrs
+
+    if not ep.link_local_ips:
+        return
+    try:
+        add_addresses(netns, ep.interface, link_local_cidrs(ep.link_local_ips))
+    except (OSError, ValueError) as err:
+        raise SystemFailureError(f"link-local address of {ep.interface}: {err}") from err
+
+
 def _poolable(endpoints: Sequence[tuple[Network, Endpoint]]) -> bool:
     """Whether a warm namespace is exactly what this container's own setup would make:
-    one endpoint, on the default bridge, with a pool address and Docker's MAC for it
-    (no --mac-address), no published ports (checked by the caller)."""
+    one endpoint, on the default bridge (IPv4 only), with a pool address and Docker's MAC
+    for it (no --mac-address), no link-local addresses, no published ports (checked by
+    the caller)."""
     from orlop.network.ipam import mac_from_ip, parse_ip
 
     if len(endpoints) != 1:
         return False
     n, ep = endpoints[0]
-    return (n.predefined and not ep.static_ip and ep.position == 0
-            and ep.mac == mac_from_ip(parse_ip(ep.ip)))
+    return (n.predefined and not ep.static_ip and ep.position == 0 and not n.ipv6
+            and not ep.link_local_ips and ep.mac == mac_from_ip(parse_ip(ep.ip)))
 
 
 def _take_warm(cfg: EngineConfig, networks: NetworkService, c: Container,
