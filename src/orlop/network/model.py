@@ -33,6 +33,8 @@ class Network:
     # --aux-address: name -> address, per family; reserved, never given to a container.
     aux_addresses: dict[str, str] = field(default_factory=dict)
     aux_addresses6: dict[str, str] = field(default_factory=dict)
+    # IPAM.Options as given: None (absent or null) or {} (the docker CLI's); shown so
+    ipam_options: dict[str, str] | None = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:

@@ -80,7 +80,8 @@ def _row_network(row: sqlite3.Row) -> Network:
                    ipv6=bool(row["ipv6"]), subnet6=row["subnet6"], gateway6=row["gateway6"],
                    gateway6_given=bool(row["gateway6_given"]), ip_range6=row["ip_range6"],
                    aux_addresses=json.loads(row["aux_addresses"]),
-                   aux_addresses6=json.loads(row["aux_addresses6"]))
+                   aux_addresses6=json.loads(row["aux_addresses6"]),
+                   ipam_options=json.loads(row["ipam_options"]))
 
 
 def _row_endpoint(row: sqlite3.Row) -> Endpoint:
@@ -97,13 +98,13 @@ def _insert_network(conn: sqlite3.Connection, n: Network) -> None:
     conn.execute(
         "INSERT INTO networks (id, name, driver, subnet, gateway, ip_range, internal, dns, "
         "interface, labels, options, created, ipv6, subnet6, gateway6, gateway6_given, "
-        "ip_range6, aux_addresses, aux_addresses6) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "ip_range6, aux_addresses, aux_addresses6, ipam_options) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (n.id, n.name, n.driver, n.subnet, n.gateway, n.ip_range, int(n.internal),
          int(n.dns), n.interface, json.dumps(n.labels, sort_keys=True),
          json.dumps(n.options, sort_keys=True), n.created, int(n.ipv6), n.subnet6,
          n.gateway6, int(n.gateway6_given), n.ip_range6, json.dumps(n.aux_addresses),
-         json.dumps(n.aux_addresses6)))
+         json.dumps(n.aux_addresses6), json.dumps(n.ipam_options)))
 
 
 class NetworkService:
@@ -186,9 +187,12 @@ class NetworkService:
                options: Mapping[str, str] | None = None, ipv6: bool = False,
                subnet6: str = "", gateway6: str = "", ip_range6: str = "",
                aux_addresses: Mapping[str, str] | None = None,
-               aux_addresses6: Mapping[str, str] | None = None) -> Network:
+               aux_addresses6: Mapping[str, str] | None = None,
+               ipam_options: Mapping[str, str] | None = None) -> Network:
         """Docker's checks, in Docker's order; nothing is made unless all pass.
-        ``subnet6``..``aux_addresses6``: the IPv6 IPAM config (with ``ipv6``)."""
+        ``subnet6``..``aux_addresses6``: the IPv6 IPAM config (with ``ipv6``);
+        ``ipam_options``: IPAM.Options as given (None or empty: the default IPAM driver
+        takes none that Orlop applies)."""
         # libnetwork's rule: any name but an empty or blank one (spaces are fine: the name
         # is only a key here; netavark and aardvark-dns know a network by its id).
         if not name.strip():
@@ -205,6 +209,9 @@ class NetworkService:
             raise NotFoundError(f'plugin "{driver}" not found')
         opts = dict(options or {})
         iface = _check_options(opts)
+        if ipam_options:
+            raise UnsupportedError(f"IPAM options {dict(ipam_options)} are not supported by "
+                                   "Orlop")
         if (gateway or ip_range or aux_addresses) and not subnet:
             raise InvalidParameterError(
                 "gateway, ip-range and aux-address need a subnet (--subnet) on the same "
@@ -265,7 +272,8 @@ class NetworkService:
                         interface=iface, labels=dict(labels or {}), options=opts,
                         created=_now(), ipv6=ipv6, subnet6=str(net6 or ""),
                         gateway6=str(gw6 or ""), gateway6_given=bool(gateway6),
-                        ip_range6=str(rng6 or ""), aux_addresses=aux4, aux_addresses6=aux6)
+                        ip_range6=str(rng6 or ""), aux_addresses=aux4, aux_addresses6=aux6,
+                        ipam_options=None if ipam_options is None else {})
             _insert_network(conn, n)
         self._event(n, "create")
         return n

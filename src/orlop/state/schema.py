@@ -179,6 +179,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE networks ADD COLUMN ip_range6 TEXT NOT NULL DEFAULT '';
     ALTER TABLE networks ADD COLUMN aux_addresses TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE networks ADD COLUMN aux_addresses6 TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE networks ADD COLUMN ipam_options TEXT NOT NULL DEFAULT '{}'; -- or 'null'
     ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT '';
     ALTER TABLE endpoints ADD COLUMN static_ip6 INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE endpoints ADD COLUMN link_local_ips TEXT NOT NULL DEFAULT '[]';

@@ -78,7 +78,9 @@ def network_json(engine: Services | None, n: Network | str, with_containers: boo
                                         if ep.ip6 else ""}
     return {"Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
             "Driver": n.driver, "EnableIPv6": n.ipv6,
-            "IPAM": {"Driver": "default", "Options": None if n.predefined else {},
+            "IPAM": {"Driver": "default",
+                     "Options": None if n.predefined or n.ipam_options is None
+                     else dict(n.ipam_options),
                      "Config": ipam_config(n)},
             "Internal": n.internal, "Attachable": False, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
@@ -127,7 +129,9 @@ def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
         subnet6=str(cfg6.get("Subnet") or ""), gateway6=str(cfg6.get("Gateway") or ""),
         ip_range6=str(cfg6.get("IPRange") or ""),
         aux_addresses=field_str_map(cfg, "AuxiliaryAddresses", "IPAM.Config."),
-        aux_addresses6=field_str_map(cfg6, "AuxiliaryAddresses", "IPAM.Config."))
+        aux_addresses6=field_str_map(cfg6, "AuxiliaryAddresses", "IPAM.Config."),
+        ipam_options=None if ipam.get("Options") is None
+        else field_str_map(ipam, "Options", "IPAM."))
     return {"Id": n.id, "Warning": ""}
 
 

@@ -146,7 +146,7 @@ def _create(argv: list[str], ctx: Context) -> int:
             "Attachable": args.attachable, "CheckDuplicate": True,
             "Labels": _kv(args.label, "label"), "Options": _kv(args.opt, "opt"),
             "EnableIPv6": args.ipv6,
-            "IPAM": {"Driver": args.ipam_driver, "Config": configs}}
+            "IPAM": {"Driver": args.ipam_driver, "Config": configs, "Options": {}}}
     out = ctx.backend().network_create(body)
     print(out["Id"], file=ctx.stdout)
     return 0
