@@ -71,6 +71,11 @@ fi
 # Byte-compile once: PYTHONDONTWRITEBYTECODE may be set, and every CLI start would then
 # compile Orlop's modules again (~40 ms).
 "$PY" -m compileall -q src >/dev/null
+# The `orlop` command: pip's console script is replaced by a launcher whose interpreter
+# runs with -S, so that no .pth file's code in site-packages runs before each command
+# (src/orlop/launcher.py says why, docs/performance.md what it saves); written only when
+# it differs.  `python -m orlop` is unchanged.
+PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m orlop.launcher
 # The busybox image every test and the demo use, built from Debian's busybox-static.
 bash scripts/build-busybox.sh .cache/busybox.tar >/dev/null
 echo "setup: done"
