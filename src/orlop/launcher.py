@@ -22,7 +22,8 @@ visible is ``sys.flags.no_site`` (1).  Should Orlop itself only be reachable thr
 ``.pth`` import hook (an editable install made with a finder), the launcher runs the
 whole of ``site.main()`` and goes on.  ``python -m orlop`` is unchanged.
 
-Also used by the engine's ``-I -S`` children (the monitor's finish phase), which need
+Also used by the engine's ``-I -S`` children (the monitor's finish phase, the monitor
+spawned from a threaded process, an external runtime's image-root helper): they need
 site-packages on their path and nothing of a ``.pth`` file's code.  Standard library only.
 """
 
@@ -35,15 +36,16 @@ def add_site_paths() -> None:
     """Put on ``sys.path`` what ``site`` would at start-up, running no ``.pth`` code.
 
     For an interpreter started with ``-S`` (``sys.flags.no_site``); ``sys.path[0]`` (the
-    script's directory, or '' for ``-c``) is left as it is, as ``site`` runs before it
-    is set.  ``site`` resolves ``exec`` among its module globals first: a no-op there
-    skips the ``.pth`` files' ``import`` lines and nothing else."""
+    script's directory, or '' for ``-c``; with ``-I`` or ``-P`` there is none, and what
+    the caller put first stays first) is left as it is, as ``site`` runs before it is
+    set.  ``site`` resolves ``exec`` among its module globals first: a no-op there skips
+    the ``.pth`` files' ``import`` lines and nothing else."""
     import site
 
     def nothing(*_: object) -> None:
         return None
 
-    first = sys.path.pop(0) if sys.path else None
+    first = sys.path.pop(0) if sys.path and not sys.flags.safe_path else None
     saved = site.execsitecustomize, site.execusercustomize
     site.exec = nothing  # type: ignore[attr-defined]
     site.execsitecustomize = site.execusercustomize = nothing
