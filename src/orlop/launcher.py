@@ -106,6 +106,7 @@ def installed_command() -> str:
 def write(path: str, text: str) -> bool:
     """Write ``text`` at ``path`` (mode 755) unless it is there already; atomically, so
     that a command started meanwhile finds the old launcher or the new one."""
+    import contextlib
     import os
 
     try:
@@ -115,10 +116,15 @@ def write(path: str, text: str) -> bool:
     except (OSError, UnicodeDecodeError):
         pass
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        os.fchmod(f.fileno(), 0o755)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            os.fchmod(f.fileno(), 0o755)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return True
 
 
