@@ -119,3 +119,7 @@ def test_script_and_write(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
     assert not launcher.write(str(path), text)  # already there: left alone
     assert [p.name for p in tmp_path.iterdir()] == ["orlop"]
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(OSError):
+        launcher.write(str(tmp_path / "adir"), text)  # the rename fails: no leftover
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "orlop"]
