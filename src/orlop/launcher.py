@@ -89,17 +89,22 @@ def script(python: str | None = None) -> str:
 
 
 def installed_command() -> str:
-    """The ``orlop`` command pip installed (from the distribution's RECORD)."""
-    import os
-    from importlib.metadata import PackageNotFoundError, distribution
+    """The ``orlop`` command pip installed (from the installed distribution's RECORD).
 
-    try:
-        dist = distribution("orlop")
-    except PackageNotFoundError:
-        raise SystemExit("orlop is not installed (pip install -e .)") from None
-    for f in dist.files or ():
-        if f.name == "orlop" and f.parent.name in ("bin", "Scripts"):
-            return os.path.realpath(str(dist.locate_file(f)))
+    Every ``orlop`` distribution on the path is asked: with ``src`` on ``PYTHONPATH`` (as
+    scripts/setup.sh runs this) the first one found is the ``orlop.egg-info`` an editable
+    build leaves in ``src``, which lists sources and no commands."""
+    import os
+    from importlib.metadata import distributions
+
+    found = False
+    for dist in distributions(name="orlop"):
+        found = True
+        for f in dist.files or ():
+            if f.name == "orlop" and f.parent.name in ("bin", "Scripts"):
+                return os.path.realpath(str(dist.locate_file(f)))
+    if not found:
+        raise SystemExit("orlop is not installed (pip install -e .)")
     raise SystemExit("the orlop distribution lists no `orlop` command")
 
 

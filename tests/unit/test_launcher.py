@@ -76,7 +76,9 @@ def test_pth_paths_without_their_code(tmp_path: Path) -> None:
     assert ours["modules"] == []
     assert str(usersite / "extra") in ours["path"]  # type: ignore[operator]
     assert str(usersite / "missing") not in ours["path"]  # type: ignore[operator]
-    assert ours["path"] == [str(SRC), *normal["path"]]  # type: ignore[misc]
+    # site skips a directory already on the path: SRC is one when this checkout is the
+    # editable install (its .pth names it), as on CI
+    assert ours["path"] == list(dict.fromkeys([str(SRC), *normal["path"]]))  # type: ignore[misc]
 
 
 def _venv(tmp_path: Path) -> tuple[Path, Path]:
@@ -123,3 +125,25 @@ def test_script_and_write(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         launcher.write(str(tmp_path / "adir"), text)  # the rename fails: no leftover
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "orlop"]
+
+
+def test_installed_command_skips_an_egg_info_that_lists_no_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup.sh runs the launcher with src on PYTHONPATH, where an editable build leaves
+    orlop.egg-info (sources only): the command comes from the installed dist-info."""
+    src = tmp_path / "src"
+    (src / "orlop.egg-info").mkdir(parents=True)
+    (src / "orlop.egg-info" / "PKG-INFO").write_text("Name: orlop\nVersion: 0.1.0\n")
+    (src / "orlop.egg-info" / "SOURCES.txt").write_text("src/orlop/__init__.py\n")
+    site = tmp_path / "lib" / "site-packages"
+    info = site / "orlop-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Name: orlop\nVersion: 0.1.0\n")
+    (info / "RECORD").write_text("../../bin/orlop,,\norlop-0.1.0.dist-info/RECORD,,\n")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "orlop").write_text("#!/bin/sh\n")
+    monkeypatch.setattr(sys, "path", [str(src), str(site)])
+    assert launcher.installed_command() == os.path.realpath(tmp_path / "bin" / "orlop")
+    monkeypatch.setattr(sys, "path", [str(src)])
+    with pytest.raises(SystemExit, match="lists no `orlop` command"):
+        launcher.installed_command()
