@@ -15,9 +15,13 @@ containers run with ``--network none`` so that nothing of the host's network is 
 Method: for each row the commands (Orlop's and its peers') are run alternately, ``--runs``
 times after 2 warm-ups, the order rotated each round, so that every command sees the same
 machine; the figure is the median wall time of the whole command (wait4).  Orlop runs as
-``python3 -m orlop`` with ``PYTHONPATH=--src`` (bytecode compiled first), so a checkout of
-an older commit can be measured as "before".  The load average is printed at the start and
-at the end: on a shared machine, only the ratios are comparable between runs.
+the ``orlop`` command scripts/setup.sh installs (orlop/launcher.py: the interpreter with
+``-S`` and site-packages on its path, no .pth code), written for ``--src`` into the bench's
+directory and run with ``PYTHONPATH=--src`` (bytecode compiled first); ``--before`` sources
+run as ``python3 -m orlop`` (a normal start, as pip's console script had it), so a checkout
+of an older commit can be measured as "before".  The pyenv shim a PATH may put in front of
+``orlop`` is measured apart (on the interpreter's floor).  The load average is printed at
+the start and at the end: on a shared machine, only the ratios are comparable between runs.
 """
 
 from __future__ import annotations
@@ -142,8 +146,11 @@ class Bench:
         self.env.pop("ORLOP_HOST", None)
         self.env.pop("DOCKER_HOST", None)
         self.root = base / "root"
-        self.orlop = [sys.executable, "-m", "orlop", "--root", str(self.root),
-                      "--run-root", str(base / "run")]
+        opts = ["--root", str(self.root), "--run-root", str(base / "run")]
+        # What a user types: the launcher setup.sh installs, here for --src (setup()).
+        self.launcher = base / "bin" / "orlop"
+        self.orlop = [str(self.launcher), *opts]
+        self.python_m = [sys.executable, "-m", "orlop", *opts]
         self.dockerd: Dockerd | None = None
         self.podman: list[str] | None = None
         self.orlopd: subprocess.Popen[bytes] | None = None
@@ -154,6 +161,9 @@ class Bench:
         for src in filter(None, (self.args.src, self.args.before)):
             subprocess.run([sys.executable, "-m", "compileall", "-q", src], check=False,
                            capture_output=True)
+        self.launcher.parent.mkdir()
+        subprocess.run([sys.executable, "-m", "orlop.launcher", "-o", str(self.launcher)],
+                       env=self.env, check=True, stdout=subprocess.DEVNULL)
         tar = str(busybox_tar())
         self.o("import", tar, "busybox")
         if DOCKER and self.want_dockerd():
@@ -246,8 +256,11 @@ class Bench:
         if not self.selected(command):
             return Row(command, ours, peers, unit)
         if self.args.before and ours.env is self.env:
-            # The same command from the older sources, in the same rounds: "before".
-            peers = [Contender("before", ours.argv, self.before_env, ours.before), *peers]
+            # The same command from the older sources, in the same rounds: "before", as
+            # `python3 -m orlop` (a normal start: the console script's before the launcher).
+            n, argv = len(self.orlop), ours.argv
+            peers = [Contender("before", lambda i: [*self.python_m, *argv(i)[n:]],
+                               self.before_env, ours.before), *peers]
         paired([ours, *peers], runs or self.args.runs)
         r = Row(command, ours, peers, unit)
         ROWS.append(r)
@@ -268,11 +281,20 @@ class Bench:
                  + self.docker_c("Docker", lambda i: [*run[:1], "--pull", "never",
                                                       *run[1:]]))
         py = sys.executable
+        floor = [Contender("python3 -S", lambda i: [py, "-S", "-c", "pass"]),
+                 Contender("python3 -I -S", lambda i: [py, "-I", "-S", "-c", "pass"])]
+        shim = pyenv_shim()
+        if shim:
+            # What a pyenv shim in front of a command costs (`orlop` too, if PATH has one).
+            floor.append(Contender("pyenv shim python3 -S",
+                                   lambda i: [shim, "-S", "-c", "pass"]))
         self.row("python3 -c pass (the interpreter's floor)",
-                 Contender("python3", lambda i: [py, "-c", "pass"]),
-                 [Contender("python3 -I -S", lambda i: [py, "-I", "-S", "-c", "pass"])])
+                 Contender("python3", lambda i: [py, "-c", "pass"]), floor)
+        pm = self.python_m
         self.row("orlop --help", self.ours(lambda i: ["--help"]),
-                 [Contender("docker --help", lambda i: [DOCKER, "--help"])] if DOCKER else [])
+                 [Contender("python3 -m orlop", lambda i: [*pm, "--help"], self.env)]
+                 + ([Contender("docker --help", lambda i: [DOCKER, "--help"])]
+                    if DOCKER else []))
 
         if DOCKER and self.selected("docker CLI -> orlopd run --rm") and self.start_orlopd():
             d = DOCKER
@@ -400,6 +422,20 @@ class Bench:
             print(f"  idle orlopd RSS: {rss_mb(self.orlopd.pid):.1f} MB")
         if self.dockerd is not None:
             print(f"  idle dockerd RSS (peer): {rss_mb(self.dockerd.proc.pid):.1f} MB")
+
+
+def pyenv_shim() -> str | None:
+    """A pyenv shim for ``python3`` on PATH (a bash script running ``pyenv exec``), past
+    the versions' directory that ``pyenv exec`` put in front of it to run this script."""
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            with open(os.path.join(d, "python3"), "rb") as f:
+                head = f.read(4096)
+                if head.startswith(b"#!") and b"pyenv" in head:
+                    return os.path.join(d, "python3")
+        except OSError:
+            continue
+    return None
 
 
 def rss_mb(pid: int) -> float:

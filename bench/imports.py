@@ -6,8 +6,9 @@
 Runs the verb ``--runs`` times and keeps, per module, the smallest self time seen (on a
 shared machine the minimum is the figure least disturbed by the other processes); prints
 the sum over the modules imported after ``site`` (what Orlop's code pulls in), the count
-of orlop modules, and the costliest modules.  ``site`` itself (and whatever the
-interpreter's .pth files import) is shown apart: it is not Orlop's.
+of orlop modules, and the costliest modules.  The interpreter starts as the installed
+``orlop`` command does (orlop/launcher.py: ``-S``, then site's paths without the .pth
+files' code); ``site`` itself (and whatever it imports) is shown apart.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+_LAUNCH = ("from orlop.launcher import add_site_paths; add_site_paths(); "
+           "from orlop.cli.main import run; run()")
 LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
 
 
 def profile(verb: list[str], root: str, env: dict[str, str]) -> tuple[dict[str, int], int]:
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "orlop", "--root", root,
-                          *verb], env=env, capture_output=True, text=True, check=False)
+    # As the installed `orlop` starts (orlop/launcher.py): -S, then site's paths.
+    res = subprocess.run([sys.executable, "-X", "importtime", "-S", "-c", _LAUNCH,
+                          "--root", root, *verb], env=env, capture_output=True, text=True,
+                         check=False)
     own: dict[str, int] = {}
     site = 0
     for line in res.stderr.splitlines():

@@ -11,4 +11,4 @@ echo "== import-linter"
 echo "== pytest"
 # Tests marked `slow` (hundreds of kill -9 fault injections) are left out (pyproject's
 # addopts): `bash scripts/test.sh -m slow` runs only them, `-m ""` everything.
-"$PY" -m pytest -q -p no:cacheprovider "$@" tests
+"$PY" -m pytest -q -p no:cacheprovider --durations=25 "$@" tests

@@ -37,3 +37,32 @@ def _no_netavark_chains_left() -> Iterator[None]:
     before = netavark_top_chains()
     yield None
     remove_idle_netavark_chains(before)
+
+
+# The forwarding switches netavark turns on for a bridge network (IPv4) and an IPv6 one,
+# as dockerd does; a test session puts back what it found.
+_FORWARDING = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _forwarding_as_found() -> Iterator[None]:
+    """The host's forwarding sysctls are its own: with IPv6 forwarding on, its interfaces
+    ignore router advertisements, so the session sets back the values it found."""
+    found: dict[str, str] = {}
+    if os.geteuid() == 0:
+        for path in _FORWARDING:
+            try:
+                with open(path) as f:
+                    found[path] = f.read().strip()
+            except OSError:
+                pass
+    yield None
+    for path, value in found.items():
+        try:
+            with open(path) as f:
+                if f.read().strip() == value:
+                    continue
+            with open(path, "w") as f:
+                f.write(value + "\n")
+        except OSError:
+            pass

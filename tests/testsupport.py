@@ -189,6 +189,11 @@ def network_leftovers(root: Path) -> list[str]:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             rows = conn.execute("SELECT interface, subnet FROM networks").fetchall()
+            try:  # schema 5: IPv6 subnets, whose rules are ip6tables'
+                subnets6 = [r[0] for r in conn.execute(
+                    "SELECT subnet6 FROM networks WHERE subnet6 != ''")]
+            except sqlite3.Error:
+                subnets6 = []
         finally:
             conn.close()
     except sqlite3.Error:
@@ -201,6 +206,11 @@ def network_leftovers(root: Path) -> list[str]:
                                check=False).stdout
         out += [f"rule {line}" for line in rules.splitlines()
                 if any(subnet in line for _, subnet in rows)]
+    if subnets6:
+        rules = subprocess.run(["ip6tables-save"], capture_output=True, text=True,
+                               check=False).stdout
+        out += [f"rule {line}" for line in rules.splitlines()
+                if any(subnet in line for subnet in subnets6)]
     deadline = time.monotonic() + 3  # aardvark-dns exits on its own after its last entry
     while True:
         servers = []
@@ -233,14 +243,16 @@ _NETAVARK_TOP = [
 
 
 def netavark_top_chains() -> set[str]:
-    """The netavark top-level chains present on the host."""
+    """The netavark top-level chains present on the host, as ``iptables:CHAIN`` and
+    ``ip6tables:CHAIN`` (an IPv6 network makes them in ip6tables too)."""
     out: set[str] = set()
-    for table in ("filter", "nat"):
-        res = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True,
-                             text=True, check=False)
-        out |= {ln.split()[1] for ln in res.stdout.splitlines()
-                if ln.startswith("-N NETAVARK") and ln.split()[1] in
-                {c for _t, c, _n, _j in _NETAVARK_TOP}}
+    for cmd in ("iptables", "ip6tables"):
+        for table in ("filter", "nat"):
+            res = subprocess.run([cmd, "-w", "-t", table, "-S"], capture_output=True,
+                                 text=True, check=False)
+            out |= {f"{cmd}:{ln.split()[1]}" for ln in res.stdout.splitlines()
+                    if ln.startswith("-N NETAVARK") and ln.split()[1] in
+                    {c for _t, c, _n, _j in _NETAVARK_TOP}}
     return out
 
 
@@ -248,25 +260,31 @@ def remove_idle_netavark_chains(keep: set[str]) -> None:
     """Remove netavark's top-level chains that the tests made (not in ``keep``, the
     ones present before them) once no network on the host uses them: no per-network
     ``NETAVARK-<hash>`` chain is left (another root's or Podman's live network keeps
-    them all) and each holds only its fixed rules."""
-    nat = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True,
+    them all) and each holds only its fixed rules.  IPv4 and IPv6 alike."""
+    for cmd in ("iptables", "ip6tables"):
+        if shutil.which(cmd):
+            _remove_idle_chains(cmd, keep)
+
+
+def _remove_idle_chains(cmd: str, keep: set[str]) -> None:
+    nat = subprocess.run([cmd, "-w", "-t", "nat", "-S"], capture_output=True,
                          text=True, check=False).stdout.splitlines()
     top = {c for _t, c, _n, _j in _NETAVARK_TOP}
     if any(ln.startswith("-N NETAVARK") and ln.split()[1] not in top for ln in nat):
         return
     for table, chain, fixed, jumps in _NETAVARK_TOP:
-        if chain in keep:
+        if f"{cmd}:{chain}" in keep:
             continue
-        rules = subprocess.run(["iptables", "-w", "-t", table, "-S", chain],
+        rules = subprocess.run([cmd, "-w", "-t", table, "-S", chain],
                                capture_output=True, text=True, check=False)
         if rules.returncode != 0 or len(rules.stdout.splitlines()) - 1 > fixed:
             continue
         for jump in jumps:
-            subprocess.run(["iptables", "-w", "-t", table, "-D", *jump],
+            subprocess.run([cmd, "-w", "-t", table, "-D", *jump],
                            capture_output=True, check=False)
-        subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True,
+        subprocess.run([cmd, "-w", "-t", table, "-F", chain], capture_output=True,
                        check=False)
-        subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True,
+        subprocess.run([cmd, "-w", "-t", table, "-X", chain], capture_output=True,
                        check=False)
 
 

@@ -45,7 +45,14 @@ class _Pty:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             self.pump(0.1)
-        return self.proc.wait(timeout=1)
+        code = self.proc.wait(timeout=1)
+        # What it wrote just before exiting may still wait in the terminal (the
+        # test holds the other side open: no EOF comes): read until nothing is left.
+        while True:
+            size = len(self.out)
+            self.pump(0.05)
+            if len(self.out) == size:
+                return code
 
     def close(self) -> None:
         if self.proc.poll() is None:

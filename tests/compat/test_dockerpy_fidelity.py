@@ -260,23 +260,34 @@ def test_network_names_may_have_spaces_as_dockerds(client: Any, bbd: Server) -> 
         assert exc.value.status_code == 400
 
 
-def test_endpoint_driver_opts_and_link_local_ips_are_refused(client: Any) -> None:
+def test_endpoint_driver_opts_and_link_local_ips_are_kept_and_shown(client: Any) -> None:
+    """As dockerd 20.10: an endpoint's DriverOpts and IPAMConfig.LinkLocalIPs, given at
+    create or connect, are in inspect whether or not the container runs.  A link-local
+    address that does not parse is a 400 at once (dockerd refuses it when it starts the
+    container, with the same text)."""
     api = client.api
     client.networks.create("epnet")
+    opts, lls = {"k": "v"}, ["169.254.8.8"]
     try:
-        for kw, key in (({"driver_opt": {"k": "v"}}, "DriverOpts"),
-                        ({"link_local_ips": ["169.254.8.8"]}, "LinkLocalIPs")):
-            with pytest.raises(docker.errors.APIError) as exc:
-                api.create_container("busybox", "true", networking_config=api.
-                                     create_networking_config({"epnet": api.
-                                                               create_endpoint_config(**kw)}),
-                                     host_config=api.create_host_config(network_mode="epnet"))
-            assert exc.value.status_code == 501 and key in str(exc.value)
-            cid = api.create_container("busybox", "true")["Id"]
-            with pytest.raises(docker.errors.APIError) as exc:
-                api.connect_container_to_network(cid, "epnet", **kw)
-            assert exc.value.status_code == 501 and key in str(exc.value)
-            api.remove_container(cid)
+        cid = api.create_container(
+            "busybox", "true", networking_config=api.create_networking_config(
+                {"epnet": api.create_endpoint_config(driver_opt=opts, link_local_ips=lls)}),
+            host_config=api.create_host_config(network_mode="epnet"))["Id"]
+        ep = api.inspect_container(cid)["NetworkSettings"]["Networks"]["epnet"]
+        assert ep["DriverOpts"] == opts and ep["IPAMConfig"] == {"LinkLocalIPs": lls}
+        other = api.create_container("busybox", "true")["Id"]
+        api.connect_container_to_network(other, "epnet", driver_opt=opts,
+                                         link_local_ips=lls)
+        ep = api.inspect_container(other)["NetworkSettings"]["Networks"]["epnet"]
+        assert ep["DriverOpts"] == opts and ep["IPAMConfig"] == {"LinkLocalIPs": lls}
+        client.networks.create("epnet2")
+        with pytest.raises(docker.errors.APIError) as exc:
+            api.connect_container_to_network(other, "epnet2", link_local_ips=["x"])
+        assert exc.value.status_code == 400 and "Invalid link-local IP address: x" \
+            in str(exc.value)
+        for c in (cid, other):
+            api.remove_container(c)
         assert client.containers.list(all=True) == []
     finally:
-        client.networks.get("epnet").remove()
+        for n in client.networks.list(names=["epnet", "epnet2"]):
+            n.remove()

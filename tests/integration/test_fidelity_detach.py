@@ -76,7 +76,18 @@ class PtyCli:
                     self.out += os.read(self.master, 65536)
                 except OSError:
                     pass
-        return self.proc.wait(timeout=1)
+        code = self.proc.wait(timeout=1)
+        # What it wrote just before exiting may still wait in the terminal (the test
+        # holds the other side open: no EOF comes): read until nothing is left.
+        while select.select([self.master], [], [], 0.05)[0]:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self.out += data
+        return code
 
     def lflag(self) -> int:
         return int(termios.tcgetattr(self.slave)[3])

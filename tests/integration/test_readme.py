@@ -65,13 +65,18 @@ def _free_port() -> int:
 
 
 def _bin(d: Path) -> Path:
-    """`orlop` and `orlopd` of this checkout (the interpreter running the tests)."""
+    """`orlop` and `orlopd` of this checkout (the interpreter running the tests); `orlop`
+    runs the launcher scripts/setup.sh installs (orlop/launcher.py: python3 -S)."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     d.mkdir()
-    for name, module in (("orlop", "orlop"), ("orlopd", "orlop.server.main")):
+    launcher = d / ".orlop-launcher"
+    subprocess.run([sys.executable, "-m", "orlop.launcher", "-o", str(launcher)], check=True,
+                   env={**os.environ, "PYTHONPATH": src}, stdout=subprocess.DEVNULL)
+    for name, run in (("orlop", str(launcher)),
+                      ("orlopd", f"{sys.executable} -m orlop.server.main")):
         p = d / name
         p.write_text(f'#!/bin/sh\nPYTHONPATH={src}${{PYTHONPATH:+:$PYTHONPATH}} '
-                     f'exec {sys.executable} -m {module} "$@"\n')
+                     f'exec {run} "$@"\n')
         p.chmod(0o755)
     return d
 

@@ -6,8 +6,7 @@ the TLS flags need) must not pull in every endpoint group and the HTTP machinery
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing for `--help`
 if TYPE_CHECKING:
     from orlop.client.api import APIClient, APIError
     from orlop.client.transport import Endpoint, TLSOptions

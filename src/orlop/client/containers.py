@@ -144,9 +144,11 @@ class ContainerAPI(BaseClient):
                                       {"condition": condition})
         return PendingWait(conn, resp)
 
-    def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        self.request("DELETE", f"/containers/{quote(ref)}",
-                     params={"force": force, "v": volumes})
+    def remove_container(self, ref: str, force: bool = False, volumes: bool = False,
+                         link: bool = False) -> None:
+        """``link``: ``ref`` is a link's name (``/this/alias``): that link is removed."""
+        self.request("DELETE", f"/containers/{quote(ref.removeprefix('/') if link else ref)}",
+                     params={"force": force, "v": volumes, "link": link or None})
 
     def prune_containers(self, filters: dict[str, list[str]] | None = None
                          ) -> dict[str, Any]:

@@ -33,12 +33,20 @@ class NetworkAPI(BaseClient):
         return list(out.get("NetworksDeleted") or [])
 
     def connect_network(self, net: str, container: str, ip: str = "",
-                        aliases: Sequence[str] = ()) -> None:
+                        aliases: Sequence[str] = (), links: Sequence[str] = (), *,
+                        ip6: str = "", link_local_ips: Sequence[str] = (),
+                        driver_opts: Mapping[str, str] | None = None) -> None:
         endpoint: dict[str, Any] = {}
-        if ip:
-            endpoint["IPAMConfig"] = {"IPv4Address": ip}
+        ipam = {k: v for k, v in (("IPv4Address", ip), ("IPv6Address", ip6),
+                                  ("LinkLocalIPs", list(link_local_ips))) if v}
+        if ipam:
+            endpoint["IPAMConfig"] = ipam
         if aliases:
             endpoint["Aliases"] = list(aliases)
+        if links:
+            endpoint["Links"] = list(links)
+        if driver_opts:
+            endpoint["DriverOpts"] = dict(driver_opts)
         self.request("POST", f"/networks/{quote(net)}/connect",
                      body={"Container": container, "EndpointConfig": endpoint or None})
 

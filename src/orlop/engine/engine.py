@@ -103,6 +103,13 @@ class Engine(Services):
         return remove(self, self.get_container(ref), ref, force=force, volumes=volumes,
                       locked=locked)
 
+    def remove_link(self, name: str) -> None:
+        """``rm --link /this/alias``: one legacy link goes (engine/net/links.py)."""
+        from orlop.engine.net.links import remove_link
+
+        self.reconcile()
+        remove_link(self, name)
+
     def kill_container(self, c: Container) -> None:
         """SIGKILL the container's PID 1 and wait until its monitor has let go."""
         from orlop.engine.containers.remove import kill

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orlop.mounts.spec import MountSpec
+    from orlop.network.model import EndpointExtras
 
 
 # States in which a monitor holds the container's lock.
@@ -43,6 +44,12 @@ class RunOptions:
     add_host: list[str] = field(default_factory=list)
     # API NetworkingConfig.EndpointsConfig beyond the NetworkMode's: network -> (ip, aliases)
     extra_networks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # The NetworkMode's endpoint: --ip6, --link-local-ip, and (API) DriverOpts
+    ip6: str = ""
+    link_local_ips: list[str] = field(default_factory=list)
+    endpoint_driver_opts: dict[str, str] = field(default_factory=dict)
+    # ... and the same of the extra networks (network -> its settings), where given
+    extra_endpoints: dict[str, EndpointExtras] = field(default_factory=dict)
     interactive: bool = False
     tty: bool = False
     auto_remove: bool = False
@@ -91,6 +98,10 @@ class RunOptions:
     platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
     isolation: str = ""  # HostConfig.Isolation: "" or "default" (Linux's only one)
     memory_swappiness: int | None = None  # --memory-swappiness 0..100; None = the kernel's
+    # --link / HostConfig.Links ("target[:alias]"), and each endpoint's Links by network
+    # name (NetworkingConfig.EndpointsConfig.N.Links): engine/net/links.py
+    links: list[str] = field(default_factory=list)
+    endpoint_links: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,80 @@ def delete_creating(conn: sqlite3.Connection, container_id: str) -> None:
                  (container_id,))
 
 
+# --- links (engine/net/links.py) ---------------------------------------------------
+
+
+def insert_legacy_links(conn: sqlite3.Connection, container_id: str,
+                        links: Sequence[tuple[str, str]]) -> None:
+    """(alias, target id) pairs; a second link with the same alias is ignored, as
+    dockerd ignores a link whose name is taken."""
+    conn.executemany("INSERT OR IGNORE INTO legacy_links (container_id, alias, target_id) "
+                     "VALUES (?,?,?)", [(container_id, a, t) for a, t in links])
+
+
+def legacy_links(conn: sqlite3.Connection, container_id: str) -> list[tuple[str, str]]:
+    """The container's legacy links: (alias, target id), in the order made."""
+    return [(r["alias"], r["target_id"]) for r in conn.execute(
+        "SELECT alias, target_id FROM legacy_links WHERE container_id = ? ORDER BY rowid",
+        (container_id,))]
+
+
+def legacy_parents(conn: sqlite3.Connection, target_id: str) -> list[tuple[str, str]]:
+    """Who links to ``target_id``: (linking container id, alias)."""
+    return [(r["container_id"], r["alias"]) for r in conn.execute(
+        "SELECT container_id, alias FROM legacy_links WHERE target_id = ? ORDER BY rowid",
+        (target_id,))]
+
+
+def legacy_link_names(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """target id -> the names its legacy links give it (``/this/alias``), which dockerd
+    lists in its ``Names`` after its own."""
+    out: dict[str, list[str]] = {}
+    for r in conn.execute("SELECT l.target_id, c.name, l.alias FROM legacy_links l JOIN "
+                          "containers c ON c.id = l.container_id ORDER BY l.rowid"):
+        out.setdefault(r["target_id"], []).append(f"/{r['name']}/{r['alias']}")
+    return out
+
+
+def delete_legacy_link(conn: sqlite3.Connection, container_id: str, alias: str) -> str | None:
+    """Remove one legacy link; its target's id, or None when there was no such link."""
+    row = conn.execute("SELECT target_id FROM legacy_links WHERE container_id = ? AND "
+                       "alias = ?", (container_id, alias)).fetchone()
+    if row is None:
+        return None
+    conn.execute("DELETE FROM legacy_links WHERE container_id = ? AND alias = ?",
+                 (container_id, alias))
+    return str(row["target_id"])
+
+
+def insert_endpoint_links(conn: sqlite3.Connection, container_id: str, network_id: str,
+                          links: Sequence[tuple[str, str]]) -> None:
+    """An endpoint's ``Links`` ((target name, alias) pairs, in order); the endpoint's row
+    must exist (the foreign key)."""
+    conn.executemany(
+        "INSERT INTO endpoint_links (container_id, network_id, position, target, alias) "
+        "VALUES (?,?,?,?,?)",
+        [(container_id, network_id, i, t, a) for i, (t, a) in enumerate(links)])
+
+
+def endpoint_links(conn: sqlite3.Connection, container_id: str
+                   ) -> dict[str, list[tuple[str, str]]]:
+    """network id -> the container's endpoint links there: (target name, alias)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for r in conn.execute("SELECT network_id, target, alias FROM endpoint_links WHERE "
+                          "container_id = ? ORDER BY network_id, position", (container_id,)):
+        out.setdefault(r["network_id"], []).append((r["target"], r["alias"]))
+    return out
+
+
+def endpoint_links_on(conn: sqlite3.Connection, network_id: str
+                      ) -> list[tuple[str, str, str]]:
+    """Every endpoint link on a network: (linking container id, target name, alias)."""
+    return [(r["container_id"], r["target"], r["alias"]) for r in conn.execute(
+        "SELECT container_id, target, alias FROM endpoint_links WHERE network_id = ? "
+        "ORDER BY container_id, position", (network_id,))]
+
+
 class ContainerStore:
     """The container records over the shared database, for callers with no transaction
     of their own: each method is one transaction.  :meth:`read` and :meth:`write` give

@@ -66,3 +66,21 @@ def quiesce(fd: int, names: Sequence[str]) -> None:
     subprocess.run(["nsenter", f"--net=/proc/{os.getpid()}/fd/{fd}", "ip", "-force",
                     "-batch", "-"], input=script.encode(), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+
+
+def add_addresses(netns: str, iface: str, cidrs: Sequence[str]) -> None:
+    """Add ``cidrs`` (``ADDR/LEN``) to ``iface`` in the namespace at path ``netns``: an
+    endpoint's link-local addresses (IPAMConfig.LinkLocalIPs), which libnetwork adds
+    beside the network's address and netavark has no field for.  One ``ip -batch`` run
+    by ``nsenter``, as ``quiesce``."""
+    import subprocess
+
+    if not cidrs:
+        return
+    script = "".join(f"address add {c} dev {iface}\n" for c in cidrs)
+    res = subprocess.run(["nsenter", f"--net={netns}", "ip", "-batch", "-"],
+                         input=script.encode(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, timeout=10, check=False)
+    if res.returncode != 0:
+        raise OSError(f"adding {', '.join(cidrs)} to {iface}: "
+                      f"{res.stderr.decode(errors='replace').strip()}")

@@ -50,11 +50,13 @@ def key(n: Network) -> str:
 
 
 def network_info(n: Network) -> dict[str, Any]:
+    subnets = [{"subnet": n.subnet, "gateway": n.gateway}]
+    if n.ipv6:  # netavark adds the address and route, aardvark-dns answers AAAA
+        subnets.append({"subnet": n.subnet6, "gateway": n.gateway6})
     info: dict[str, Any] = {
         "name": key(n), "id": n.id, "driver": "bridge", "network_interface": n.interface,
-        "subnets": [{"subnet": n.subnet, "gateway": n.gateway}],
-        "ipv6_enabled": False, "internal": n.internal, "dns_enabled": n.dns,
-        "ipam_options": {"driver": "host-local"},
+        "subnets": subnets, "ipv6_enabled": n.ipv6, "internal": n.internal,
+        "dns_enabled": n.dns, "ipam_options": {"driver": "host-local"},
     }
     mtu = n.options.get("com.docker.network.driver.mtu")
     if mtu and mtu != "1500":
@@ -68,7 +70,8 @@ def options_json(container_id: str, container_name: str,
                  ) -> dict[str, Any]:
     networks: dict[str, Any] = {}
     for n, ep in endpoints:
-        per: dict[str, Any] = {"interface_name": ep.interface, "static_ips": [ep.ip]}
+        per: dict[str, Any] = {"interface_name": ep.interface,
+                               "static_ips": [ep.ip, *([ep.ip6] if ep.ip6 else [])]}
         if n.dns:
             per["aliases"] = [*ep.aliases, container_id[:12]]
         if ep.mac:

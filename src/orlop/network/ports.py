@@ -67,8 +67,8 @@ def parse_publish(spec: str) -> PortBindings:
             raise InvalidParameterError(f"invalid IP address: {host_ip}") from None
         if addr_obj.version == 6:
             raise InvalidParameterError(
-                f"cannot publish on the IPv6 address {host_ip}: IPv6 is not enabled on "
-                "Orlop networks (--ipv6 is not supported)")
+                f"cannot publish on the IPv6 address {host_ip}: IPv6 is not enabled for "
+                "published ports (Orlop publishes on IPv4 host addresses only)")
     if not ctr:
         raise InvalidParameterError(f"no port specified: {spec}<empty>")
     c_start, c_end = _port_range(ctr, "containerPort")

@@ -105,9 +105,11 @@ def mount_image_root(rootfs: str | Path, lower_dirs: Sequence[str | Path], upper
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
-# ``python -I`` ignores PYTHONPATH: the child imports this module from the same tree.
+# ``python -I`` ignores PYTHONPATH: the child imports this module from the same tree;
+# ``-S`` with add_site_paths: site-packages without their .pth files' code (launcher.py).
 _SRC_DIR = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from orlop.launcher import add_site_paths; add_site_paths(); "
          "from orlop.runtime.imageroot import exec_main; exec_main(sys.argv[2:])")
 
 
@@ -117,7 +119,7 @@ def exec_in_image_root_argv(rootfs: str | Path, lower_dirs: Sequence[str | Path]
     """The command that runs ``argv`` in a mount namespace of its own (rslave, see
     :func:`private_namespace`) where the image root is already mounted on ``rootfs``:
     how an external runtime gets its bundle's rootfs without any mount on the host."""
-    return [sys.executable, "-I", "-c", _BOOT, _SRC_DIR, str(rootfs), str(upper), str(work),
+    return [sys.executable, "-I", "-S", "-c", _BOOT, _SRC_DIR, str(rootfs), str(upper), str(work),
             *(str(d) for d in lower_dirs), "--", *argv]
 
 

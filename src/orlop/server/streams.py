@@ -174,12 +174,48 @@ async def open_stream(request: web.Request, *, tty: bool, want_input: bool,
             transport.set_protocol(_HalfClose(protocol, reader))
         if want_input:
             client_input = reader
+        await _head_read(request)
     else:
         resp = web.StreamResponse(status=200, headers=headers)
         resp.enable_chunked_encoding()
         await resp.prepare(request)
     resp.force_close()
     return resp, client_input
+
+
+# How long a hijacked stream's first bytes wait for the client to read the 101 head.
+HEAD_READ_WAIT = 0.25
+
+
+async def _head_read(request: web.Request) -> None:
+    """Wait (briefly) until the client has read the 101 head, over a unix socket.
+
+    docker-py reads the head with http.client, whose buffered reader takes whatever has
+    arrived by then, and then reads the stream from the raw socket: bytes sent right
+    behind the head (an exited container's logs, a quick exec's output) can be lost in
+    that buffer, and ``attach(logs=True, stream=False)`` returns nothing.  dockerd wins
+    that race by being slower; Orlop waits for the peer to consume the head: a unix
+    socket's SIOCOUTQ counts the bytes the peer has not read yet.  Over TCP the kernel
+    cannot tell, and nothing waits."""
+    import socket
+
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        return
+    import fcntl
+    import termios
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HEAD_READ_WAIT
+    while True:
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ,
+                                                    b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if unread <= 0 or loop.time() >= deadline:
+            return
+        await asyncio.sleep(0.001)
 
 
 async def copy_input(source: asyncio.Queue[bytes | None], stdin: asyncio.StreamWriter,

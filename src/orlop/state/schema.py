@@ -143,6 +143,49 @@ MIGRATIONS: list[str] = [
         UNIQUE (network_id, ip)
     );
     """,
+    # 4 -> 5: container links (engine/net/links.py).  A legacy link (``--link`` on the
+    # default bridge) names its target by id: the link follows a rename of either
+    # container, and goes with either one's removal, as dockerd's link index does.  An
+    # endpoint's ``Links`` (a user network) keep the target's name as given (dockerd
+    # resolves it when asked) and go with the endpoint (disconnect, removal).
+    """
+    CREATE TABLE legacy_links (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        alias        TEXT NOT NULL,          -- the name the linking container uses
+        target_id    TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        PRIMARY KEY (container_id, alias)
+    );
+    CREATE INDEX legacy_links_target ON legacy_links(target_id);
+    CREATE TABLE endpoint_links (
+        container_id TEXT NOT NULL,
+        network_id   TEXT NOT NULL,
+        position     INTEGER NOT NULL,       -- the order given
+        target       TEXT NOT NULL,          -- the target container's name, as given
+        alias        TEXT NOT NULL,
+        PRIMARY KEY (container_id, network_id, position),
+        FOREIGN KEY (container_id, network_id)
+            REFERENCES endpoints(container_id, network_id) ON DELETE CASCADE
+    );
+    CREATE INDEX endpoint_links_network ON endpoint_links(network_id);
+    """,
+    # 5 -> 6: IPv6 networks, auxiliary addresses, an endpoint's IPv6 address, link-local
+    # addresses and driver options (network/service.py).  A partial unique index makes a
+    # duplicate IPv6 address impossible, as UNIQUE (network_id, ip) does for IPv4.
+    """
+    ALTER TABLE networks ADD COLUMN ipv6 INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE networks ADD COLUMN subnet6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN gateway6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN gateway6_given INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE networks ADD COLUMN ip_range6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN aux_addresses TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE networks ADD COLUMN aux_addresses6 TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE networks ADD COLUMN ipam_options TEXT NOT NULL DEFAULT '{}'; -- or 'null'
+    ALTER TABLE endpoints ADD COLUMN ip6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE endpoints ADD COLUMN static_ip6 INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE endpoints ADD COLUMN link_local_ips TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE endpoints ADD COLUMN driver_opts TEXT NOT NULL DEFAULT '{}';
+    CREATE UNIQUE INDEX endpoints_ip6 ON endpoints(network_id, ip6) WHERE ip6 != '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

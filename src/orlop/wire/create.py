@@ -25,6 +25,7 @@ from orlop.wire.fields import (
 
 if TYPE_CHECKING:
     from orlop.engine.models import RunOptions
+    from orlop.network.model import EndpointRequest
 
 __all__ = ["absolute_bind", "console_size", "create_body", "run_options"]
 
@@ -73,10 +74,14 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
     bindings = parse_publish_all(opts.publish)
     exposed: dict[str, Any] = {**parse_expose(opts.expose), **{k: {} for k in bindings}}
     endpoint: dict[str, Any] = {}
-    if opts.ip:
-        endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+    ipam = {k: v for k, v in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6),
+                              ("LinkLocalIPs", list(opts.link_local_ips))) if v}
+    if ipam:
+        endpoint["IPAMConfig"] = ipam
     if opts.network_aliases:
         endpoint["Aliases"] = list(opts.network_aliases)
+    if opts.endpoint_driver_opts:
+        endpoint["DriverOpts"] = dict(opts.endpoint_driver_opts)
     tmpfs = {raw.partition(":")[0]: raw.partition(":")[2] for raw in opts.tmpfs}
     name, _, count = opts.restart.partition(":")
     if count and not count.isdigit():
@@ -96,7 +101,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "PortBindings": bindings or None, "PublishAllPorts": opts.publish_all,
         "Dns": list(opts.dns) or None, "DnsSearch": list(opts.dns_search) or None,
         "DnsOptions": list(opts.dns_options) or None,
-        "ExtraHosts": list(opts.add_host) or None,
+        "ExtraHosts": list(opts.add_host) or None, "Links": list(opts.links) or None,
         "Ulimits": [u.to_api() for u in opts.ulimits] or None, "ShmSize": opts.shm_size,
         "MemorySwap": opts.memory_swap,
         "CpuShares": opts.cpu_shares, "CpusetCpus": opts.cpuset_cpus,
@@ -287,7 +292,7 @@ _UNAPPLIED: dict[str, tuple[object, ...]] = {
     "OomKillDisable": (False,), "CpuCount": (0,), "CpuPercent": (0,),
     "IOMaximumIOps": (0,), "IOMaximumBandwidth": (0,), "CgroupParent": ("",),
     "IpcMode": ("", "private", "shareable"), "UsernsMode": ("", "host"), "Cgroup": ("",),
-    "Links": ([],), "DeviceRequests": ([],),
+    "DeviceRequests": ([],),
     "StorageOpt": ({},),
 }
 
@@ -304,20 +309,31 @@ def refuse_unapplied(host: dict[str, Any]) -> None:
         raise UnsupportedError(f"HostConfig.{key}={json_text(value)} is not supported by Orlop")
 
 
-def refuse_unapplied_endpoint(cfg: dict[str, Any], where: str) -> None:
-    """An endpoint's settings Orlop does not apply, refused rather than dropped:
-    ``DriverOpts`` (kept for the network driver by dockerd) and
-    ``IPAMConfig.LinkLocalIPs`` (extra link-local addresses; netavark has none).
-    ``Links`` are left alone: docker-compose sends its ``links:`` there, and the names
-    resolve through the network's DNS all the same."""
-    from orlop.errors import UnsupportedError
+def endpoint_request(network: str, cfg: dict[str, Any], where: str) -> EndpointRequest:
+    """One ``EndpointSettings`` (a create's NetworkingConfig entry, a connect's
+    EndpointConfig) as the engine takes it: the addresses asked for (dockerd 20.10's
+    checks and texts), aliases, MAC, link-local addresses and driver options.
+    ``Links`` are read by the callers and applied by engine/net/links.py."""
+    import ipaddress
 
-    ipam = cfg.get("IPAMConfig")
-    for key, value in (("DriverOpts", cfg.get("DriverOpts")),
-                       ("IPAMConfig.LinkLocalIPs",
-                        ipam.get("LinkLocalIPs") if isinstance(ipam, dict) else None)):
-        if value:
-            raise UnsupportedError(f"{where}{key}={json_text(value)} is not supported by Orlop")
+    from orlop.network.model import EndpointRequest
+
+    ipam = field_object(cfg, "IPAMConfig", where)
+    at = where + "IPAMConfig."
+    ip, ip6 = field_str(ipam, "IPv4Address", at), field_str(ipam, "IPv6Address", at)
+    for text, version in ((ip, 4), (ip6, 6)):
+        try:
+            ok = not text or ipaddress.ip_address(text).version == version
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InvalidParameterError(f"invalid IPv{version} address: {text}")
+    return EndpointRequest(
+        network=network, ip=ip, ip6=ip6,
+        aliases=tuple(field_str_list(cfg, "Aliases", where) or ()),
+        mac=field_str(cfg, "MacAddress", where),
+        link_local_ips=tuple(field_str_list(ipam, "LinkLocalIPs", at) or ()),
+        driver_opts=field_str_map(cfg, "DriverOpts", where))
 
 
 def json_text(value: object) -> str:
@@ -339,28 +355,35 @@ def _object_list(host: dict[str, Any], key: str, go_type: str) -> list[dict[str,
 def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
                      ) -> dict[str, Any]:
     """Ports, DNS, hosts and the endpoints of ``NetworkingConfig.EndpointsConfig``."""
+    from orlop.network.model import EndpointExtras
     from orlop.network.ports import check_bindings
 
     exposed = field_object(body, "ExposedPorts")
     endpoints = field_object(field_object(body, "NetworkingConfig"), "EndpointsConfig",
                              "NetworkingConfig.")
     primary = "bridge" if mode == "default" else mode
-    ip, aliases, extra = "", [], {}
+    ip, ip6, aliases, extra, extras = "", "", [], {}, {}
+    link_local: list[str] = []
+    driver_opts: dict[str, str] = {}
+    links: dict[str, list[str]] = {}
     # API 1.44 moved --mac-address into the endpoint (the docker CLI >= 25 sends it there)
     mac = field_str(body, "MacAddress")
     for name, cfg in endpoints.items():
         if not isinstance(cfg, dict):
             cfg = {}
-        refuse_unapplied_endpoint(cfg, f"NetworkingConfig.EndpointsConfig.{name}.")
-        ipam = cfg.get("IPAMConfig") or {}
-        ep_ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
-        ep_aliases = [str(a) for a in cfg.get("Aliases") or []]
+        req = endpoint_request(name, cfg, f"NetworkingConfig.EndpointsConfig.{name}.")
+        ep_links = list(field_str_list(cfg, "Links",
+                                       f"NetworkingConfig.EndpointsConfig.{name}.") or [])
+        if ep_links:
+            links[name] = ep_links
         if name == primary or name == mode:
-            ip, aliases = ep_ip, ep_aliases
-            mac = field_str(cfg, "MacAddress", f"NetworkingConfig.EndpointsConfig.{name}.") \
-                or mac
+            ip, ip6, aliases = req.ip, req.ip6, list(req.aliases)
+            link_local, driver_opts = list(req.link_local_ips), dict(req.driver_opts)
+            mac = req.mac or mac
         else:
-            extra[name] = (ep_ip, tuple(ep_aliases))
+            extra[name] = (req.ip, req.aliases)
+            if req.ip6 or req.link_local_ips or req.driver_opts:
+                extras[name] = EndpointExtras(req.ip6, req.link_local_ips, req.driver_opts)
     return {
         "port_bindings": check_bindings(host.get("PortBindings")),
         "publish_all": field_bool(host, "PublishAllPorts", "HostConfig."),
@@ -372,6 +395,10 @@ def _network_options(body: dict[str, Any], host: dict[str, Any], mode: str
         "domainname": field_str(body, "Domainname"),
         "mac_address": mac,
         "ip": ip, "network_aliases": aliases, "extra_networks": extra,
+        "ip6": ip6, "link_local_ips": link_local, "endpoint_driver_opts": driver_opts,
+        "extra_endpoints": extras,
+        "links": list(field_str_list(host, "Links", "HostConfig.") or []),
+        "endpoint_links": links,
     }
 
 

@@ -41,6 +41,8 @@ def container_sizes(engine: Engine, c: Container) -> dict[str, int]:
 
 def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any]],
                    lowers: list[Path], api: tuple[int, int] | None = None) -> dict[str, Any]:
+    from orlop.engine.net.links import inspect_legacy
+
     cfg, hc = c.config, c.host_config
     image = engine.images.get(c.image_id)
     img_cfg = image.container_config
@@ -87,7 +89,7 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": host_config_json(hc),
+        "HostConfig": host_config_json(hc, inspect_legacy(engine, c)),
         "GraphDriver": {
             "Data": {
                 "LowerDir": ":".join(str(d) for d in reversed(lowers)),
@@ -129,10 +131,11 @@ def container_json(engine: Engine, c: Container, mount_specs: list[dict[str, Any
     }
 
 
-def host_config_json(hc: HostConfig) -> dict[str, Any]:
+def host_config_json(hc: HostConfig, links: list[str] | None = None) -> dict[str, Any]:
     """``HostConfig`` with every key dockerd 20.10 (API 1.41) gives, in its order and
     with its defaults, so templates like ``{{.HostConfig.CpuShares}}`` work; the
-    resource keys Orlop has no flag for hold Docker's "unset" values.  ``Tmpfs``,
+    resource keys Orlop has no flag for hold Docker's "unset" values.  ``links``: the
+    legacy links as dockerd shows them (``/target:/this/alias``).  ``Tmpfs``,
     ``Mounts`` and ``Init`` (omitempty in moby) are always given, as before."""
     return {
         "Binds": hc.binds,
@@ -157,7 +160,7 @@ def host_config_json(hc: HostConfig) -> dict[str, Any]:
         "GroupAdd": hc.group_add,
         "IpcMode": "private",
         "Cgroup": "",
-        "Links": None,
+        "Links": links,
         "OomScoreAdj": 0,
         "PidMode": hc.pid_mode,
         "Privileged": hc.privileged,

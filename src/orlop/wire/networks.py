@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from orlop.engine.models import Container
 from orlop.engine.net.networks import PSEUDO, find, pseudo_id, select
 from orlop.errors import InvalidParameterError
+from orlop.network.ipam import is_ipv6_subnet
 from orlop.network.model import Endpoint, Network
+from orlop.wire.fields import field_str_map
 from orlop.wire.version import API_VERSION
 
 CURRENT_API = (int(API_VERSION.split(".")[0]), int(API_VERSION.split(".")[1]))
@@ -24,6 +26,34 @@ def _prefix(n: Network) -> int:
     return ipaddress.ip_network(n.subnet).prefixlen
 
 
+def _prefix6(n: Network) -> int:
+    return ipaddress.ip_network(n.subnet6).prefixlen if n.subnet6 else 0
+
+
+def ipam_config(n: Network) -> list[dict[str, Any]]:
+    """``IPAM.Config``, in moby's field order (Subnet, IPRange, Gateway,
+    AuxiliaryAddresses, each omitted when empty).  The IPv6 entry shows what was asked
+    for (dockerd 20.10's buildIpamResources: no Gateway unless given); the IPv4 one
+    always shows its gateway (Orlop's record does not keep whether it was given)."""
+    v4: dict[str, Any] = {"Subnet": n.subnet}
+    if n.ip_range:
+        v4["IPRange"] = n.ip_range
+    v4["Gateway"] = n.gateway
+    if n.aux_addresses:
+        v4["AuxiliaryAddresses"] = dict(n.aux_addresses)
+    configs = [v4]
+    if n.ipv6 and n.subnet6:
+        v6: dict[str, Any] = {"Subnet": n.subnet6}
+        if n.ip_range6:
+            v6["IPRange"] = n.ip_range6
+        if n.gateway6_given:
+            v6["Gateway"] = n.gateway6
+        if n.aux_addresses6:
+            v6["AuxiliaryAddresses"] = dict(n.aux_addresses6)
+        configs.append(v6)
+    return configs
+
+
 def network_json(engine: Services | None, n: Network | str, with_containers: bool = True
                  ) -> dict[str, Any]:
     if isinstance(n, str):  # host / none
@@ -33,9 +63,6 @@ def network_json(engine: Services | None, n: Network | str, with_containers: boo
                 "Internal": False, "Attachable": False, "Ingress": False,
                 "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
                 "Options": {}, "Labels": {}}
-    ipam_cfg: dict[str, str] = {"Subnet": n.subnet, "Gateway": n.gateway}
-    if n.ip_range:
-        ipam_cfg["IPRange"] = n.ip_range
     containers: dict[str, Any] = {}
     if engine is not None and with_containers:
         eps = engine.networks.endpoints_on(n.id)
@@ -47,11 +74,14 @@ def network_json(engine: Services | None, n: Network | str, with_containers: boo
                     containers[c.id] = {"Name": c.name, "EndpointID": ep.endpoint_id,
                                         "MacAddress": ep.mac,
                                         "IPv4Address": f"{ep.ip}/{_prefix(n)}",
-                                        "IPv6Address": ""}
+                                        "IPv6Address": f"{ep.ip6}/{_prefix6(n)}"
+                                        if ep.ip6 else ""}
     return {"Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
-            "Driver": n.driver, "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": None if n.predefined else {},
-                     "Config": [ipam_cfg]},
+            "Driver": n.driver, "EnableIPv6": n.ipv6,
+            "IPAM": {"Driver": "default",
+                     "Options": None if n.predefined or n.ipam_options is None
+                     else dict(n.ipam_options),
+                     "Config": ipam_config(n)},
             "Internal": n.internal, "Attachable": False, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
             "Options": dict(n.options), "Labels": dict(n.labels)}
@@ -78,18 +108,30 @@ def create_network(engine: Engine, body: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidParameterError(f'IPAM driver "{ipam.get("Driver")}" is not supported '
                                     "by Orlop (default only)")
     configs = ipam.get("Config") or []
-    if len(configs) > 1:
-        raise InvalidParameterError("Orlop networks have one IPv4 subnet: give one --subnet")
-    cfg = configs[0] if configs else {}
-    if cfg.get("AuxiliaryAddresses"):
-        raise InvalidParameterError("--aux-address is not supported by Orlop")
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise InvalidParameterError("json: cannot unmarshal into Go struct field "
+                                    "IPAM.Config of type []network.IPAMConfig")
+    # moby's getIpamConfig: each config goes to its subnet's family
+    v6 = [c for c in configs if is_ipv6_subnet(str(c.get("Subnet") or ""))]
+    v4 = [c for c in configs if not is_ipv6_subnet(str(c.get("Subnet") or ""))]
+    if len(v4) > 1 or len(v6) > 1:
+        raise InvalidParameterError("Orlop networks have at most one IPv4 and one IPv6 "
+                                    "subnet: give one --subnet of each")
+    cfg = v4[0] if v4 else {}
+    cfg6 = v6[0] if v6 else {}
     n = engine.networks.create(
         str(body.get("Name") or ""), driver=str(body.get("Driver") or "bridge"),
         subnet=str(cfg.get("Subnet") or ""), gateway=str(cfg.get("Gateway") or ""),
         ip_range=str(cfg.get("IPRange") or ""), internal=bool(body.get("Internal")),
         labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
         options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
-        ipv6=bool(body.get("EnableIPv6")))
+        ipv6=bool(body.get("EnableIPv6")),
+        subnet6=str(cfg6.get("Subnet") or ""), gateway6=str(cfg6.get("Gateway") or ""),
+        ip_range6=str(cfg6.get("IPRange") or ""),
+        aux_addresses=field_str_map(cfg, "AuxiliaryAddresses", "IPAM.Config."),
+        aux_addresses6=field_str_map(cfg6, "AuxiliaryAddresses", "IPAM.Config."),
+        ipam_options=None if ipam.get("Options") is None
+        else field_str_map(ipam, "Options", "IPAM."))
     return {"Id": n.id, "Warning": ""}
 
 
@@ -111,7 +153,8 @@ def _mac_given(ep: Endpoint) -> bool:
 
 
 def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_id: str,
-                   c: Container, api: tuple[int, int]) -> dict[str, Any]:
+                   c: Container, api: tuple[int, int], links: list[str] | None = None
+                   ) -> dict[str, Any]:
     aliases: list[str] | None = None
     dns_names: list[str] | None = None
     if n is not None and ep is not None and not n.predefined:
@@ -123,15 +166,24 @@ def _endpoint_json(n: Network | None, ep: Endpoint | None, live: bool, network_i
         # moby's buildEndpointDNSNames: deduplicated, in this order
         names = [c.name, *ep.aliases, c.short_id, c.config.hostname]
         dns_names = list(dict.fromkeys(x for x in names if x))
-    ipam = {"IPv4Address": ep.ip} if ep is not None and ep.static_ip else None
+    ipam: dict[str, Any] | None = None
+    if ep is not None:  # EndpointIPAMConfig: what was asked for, each field omitempty
+        ipam = {k: v for k, v in (("IPv4Address", ep.ip if ep.static_ip else ""),
+                                  ("IPv6Address", ep.ip6 if ep.static_ip6 else ""),
+                                  ("LinkLocalIPs", list(ep.link_local_ips))) if v} or None
     on = live and ep is not None and n is not None
-    return {"IPAMConfig": ipam, "Links": None, "Aliases": aliases, "NetworkID": network_id,
+    on6 = on and ep is not None and bool(ep.ip6)
+    return {"IPAMConfig": ipam, "Links": links or None, "Aliases": aliases,
+            "NetworkID": network_id,
             "EndpointID": ep.endpoint_id if on and ep else "",
             "Gateway": n.gateway if on and n else "",
             "IPAddress": ep.ip if on and ep else "",
             "IPPrefixLen": _prefix(n) if on and n else 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "MacAddress": ep.mac if ep and (on or _mac_given(ep)) else "", "DriverOpts": None,
+            "IPv6Gateway": n.gateway6 if on6 and n else "",
+            "GlobalIPv6Address": ep.ip6 if on6 and ep else "",
+            "GlobalIPv6PrefixLen": _prefix6(n) if on6 and n else 0,
+            "MacAddress": ep.mac if ep and (on or _mac_given(ep)) else "",
+            "DriverOpts": dict(ep.driver_opts) if ep and ep.driver_opts else None,
             **({"DNSNames": dns_names} if api >= _DNS_NAMES else {})}
 
 
@@ -169,8 +221,14 @@ def network_settings(engine: Services, c: Container,
     if mode in ("host", "none"):
         networks[mode] = _endpoint_json(None, None, live, pseudo_id(mode), c, api)
     elif not mode.startswith("container:"):
-        for n, ep in engine.networks.endpoints(c.id):
-            entry = _endpoint_json(n, ep, live, n.id, c, api)
+        from orlop.engine.net.links import inspect_endpoint
+
+        joined = engine.networks.endpoints(c.id)
+        # Only user networks have endpoint links: no query for the default bridge's.
+        links = inspect_endpoint(engine, c) if any(
+            not n.predefined for n, _ep in joined) else {}
+        for n, ep in joined:
+            entry = _endpoint_json(n, ep, live, n.id, c, api, links.get(n.id))
             networks[n.name] = entry
             if n.predefined:
                 top.update({k: entry[k] for k in top})

@@ -155,10 +155,14 @@ def list_summaries(e: Engine, *, all_: bool = False, filters: dict[str, list[str
     cs = sorted(cs, key=lambda c: c.created, reverse=True)
     now = time.time()
     out = []
+    from orlop.engine import store
     from orlop.engine.containers import health
 
+    with e.containers.read() as conn:  # the legacy links' names, in one query
+        link_names = store.legacy_link_names(conn)
     for c in cs:
         item = container_summary(e, c, now)
+        item["Names"] += link_names.get(c.id, [])
         item["Status"] += health.status_suffix(e.config, c)
         if "health" in f and health.health_status(e.config, c) not in f["health"]:
             continue

@@ -177,7 +177,11 @@ class LocalContainers:
 
     # --- lifecycle -----------------------------------------------------------------
 
-    def container_remove(self, ref: str, force: bool, volumes: bool) -> None:
+    def container_remove(self, ref: str, force: bool, volumes: bool, *,
+                         link: bool = False) -> None:
+        if link:
+            self.engine.remove_link(ref)
+            return
         self.engine.remove_container(ref, force=force, volumes=volumes)
 
     def container_prune(self, filters: dict[str, list[str]] | None) -> dict[str, Any]:
@@ -472,8 +476,9 @@ class RemoteContainers:
 
     # --- lifecycle -----------------------------------------------------------------
 
-    def container_remove(self, ref: str, force: bool, volumes: bool) -> None:
-        self.api.remove_container(ref, force=force, volumes=volumes)
+    def container_remove(self, ref: str, force: bool, volumes: bool, *,
+                         link: bool = False) -> None:
+        self.api.remove_container(ref, force=force, volumes=volumes, link=link)
 
     def container_prune(self, filters: dict[str, list[str]] | None) -> dict[str, Any]:
         return self.api.prune_containers(filters)

@@ -39,11 +39,14 @@ class LocalNetworks:
 
         return prune_networks(self.engine, filters)
 
-    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str]
-                        ) -> None:
+    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str],
+                        links: Sequence[str] = (), *, ip6: str = "",
+                        link_local_ips: Sequence[str] = (),
+                        driver_opts: Mapping[str, str] | None = None) -> None:
         from orlop.engine.net.networks import connect
 
-        connect(self.engine, net, container, ip, aliases)
+        connect(self.engine, net, container, ip, aliases, links=links, ip6=ip6,
+                link_local_ips=link_local_ips, driver_opts=driver_opts)
 
     def network_disconnect(self, net: str, container: str, force: bool) -> None:
         from orlop.engine.net.networks import disconnect
@@ -69,9 +72,12 @@ class RemoteNetworks:
     def network_prune(self, filters: Mapping[str, list[str]] | None) -> list[str]:
         return self.api.prune_networks(filters)
 
-    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str]
-                        ) -> None:
-        self.api.connect_network(net, container, ip, aliases)
+    def network_connect(self, net: str, container: str, ip: str, aliases: Sequence[str],
+                        links: Sequence[str] = (), *, ip6: str = "",
+                        link_local_ips: Sequence[str] = (),
+                        driver_opts: Mapping[str, str] | None = None) -> None:
+        self.api.connect_network(net, container, ip, aliases, links, ip6=ip6,
+                                 link_local_ips=link_local_ips, driver_opts=driver_opts)
 
     def network_disconnect(self, net: str, container: str, force: bool) -> None:
         self.api.disconnect_network(net, container, force)

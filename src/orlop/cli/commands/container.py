@@ -154,6 +154,15 @@ _DEFAULT_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t"
                   "{{.Status}}\t{{.Ports}}\t{{.Names}}")
 
 
+def _names_column(names: list[str], trunc: bool) -> str:
+    """The docker CLI's NAMES: every name (links' ``this/alias`` too) with --no-trunc,
+    else the container's own (the first without a "/")."""
+    stripped = [n.removeprefix("/") for n in names]
+    if trunc:
+        stripped = next(([n] for n in stripped if "/" not in n), stripped)
+    return ",".join(stripped)
+
+
 def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     """One ``GET /containers/json`` entry as the fields of ``ps --format``."""
     from orlop.cli.units import human_duration
@@ -175,7 +184,7 @@ def _ps_item(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
         "RunningFor": human_duration(now - created) + " ago",
         "Status": str(c.get("Status") or ""),
         "Ports": _ports_column(c.get("Ports") or []),
-        "Names": ",".join(n.lstrip("/") for n in c.get("Names") or []),
+        "Names": _names_column(c.get("Names") or [], trunc),
         "State": str(c.get("State") or ""),
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "Mounts": ",".join(mounts),
@@ -257,7 +266,9 @@ def _rm(argv: list[str], ctx: Context) -> int:
                    help="Force the removal of a running container (uses SIGKILL)")
     p.add_argument("-v", "--volumes", action="store_true",
                    help="Remove anonymous volumes associated with the container")
+    p.add_argument("-l", "--link", action="store_true", help="Remove the specified link")
     args = parse_with_args(p, argv, "rm", at_least=1, positional="containers")
     backend = ctx.backend()
     return for_each(args.containers, ctx,
-                    lambda ref: backend.container_remove(ref, args.force, args.volumes))
+                    lambda ref: backend.container_remove(ref, args.force, args.volumes,
+                                                         link=args.link))

@@ -44,10 +44,77 @@ def _kv(values: list[str], flag: str) -> dict[str, str]:
     return out
 
 
-def _one(values: list[str], flag: str) -> str:
-    if len(values) > 1:
-        raise UsageError(f"Orlop networks have one IPv4 subnet: give one --{flag}")
-    return values[0] if values else ""
+def _driver_opts(values: list[str]) -> dict[str, str]:
+    """The docker CLI's convertDriverOpt: KEY=VALUE, both trimmed."""
+    out = {}
+    for raw in values:
+        key, sep, value = raw.partition("=")
+        if not sep:
+            raise UsageError("invalid key/value pair format in driver options")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _csv(values: list[str]) -> list[str]:
+    """A pflag StringSlice: each use of the flag may hold several comma-separated
+    values."""
+    return [v for raw in values for v in raw.split(",") if v]
+
+
+def _matches(subnet: str, data: str) -> bool:
+    """The docker CLI's subnetMatches: whether ``data`` (an address or a CIDR) lies in
+    ``subnet``."""
+    import ipaddress
+
+    try:
+        net = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        raise UsageError(f"invalid subnet: invalid CIDR address: {subnet}") from None
+    try:
+        ip = ipaddress.ip_interface(data).ip if "/" in data else ipaddress.ip_address(data)
+    except ValueError:
+        if "/" in data:
+            raise UsageError(f"invalid CIDR address: {data}") from None
+        return False
+    return ip.version == net.version and ip in net
+
+
+def consolidate_ipam(subnets: list[str], ranges: list[str], gateways: list[str],
+                     aux: dict[str, str]) -> list[dict[str, Any]]:
+    """The docker CLI's consolidateIpam: one IPAM config per --subnet, with the
+    --ip-range, --gateway and --aux-address that lie in it (its checks and texts)."""
+    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
+        raise UsageError("every ip-range or gateway must have a corresponding subnet")
+    data: dict[str, dict[str, Any]] = {}
+    for s in subnets:
+        for k in data:
+            if _matches(s, k.split("/")[0]) or _matches(k, s.split("/")[0]):
+                raise UsageError("multiple overlapping subnet configuration is not supported")
+        data[s] = {"Subnet": s}
+    for what, values, key in (("range", ranges, "IPRange"), ("gateway", gateways, "Gateway")):
+        for r in values:
+            match = False
+            for s in subnets:
+                if not _matches(s, r):
+                    continue
+                if data[s].get(key):
+                    plural = "ranges" if key == "IPRange" else "gateways"
+                    prep = "on" if key == "IPRange" else "for"
+                    raise UsageError(f"cannot configure multiple {plural} ({r}, "
+                                     f"{data[s][key]}) {prep} the same subnet ({s})")
+                data[s][key] = r
+                match = True
+            if not match:
+                raise UsageError(f"no matching subnet for {what} {r}")
+    for name, addr in aux.items():
+        match = False
+        for s in subnets:
+            if _matches(s, addr):
+                data[s].setdefault("AuxiliaryAddresses", {})[name] = addr
+                match = True
+        if not match:
+            raise UsageError(f"no matching subnet for aux-address {addr}")
+    return [data[s] for s in subnets]
 
 
 def _create(argv: list[str], ctx: Context) -> int:
@@ -62,7 +129,7 @@ def _create(argv: list[str], ctx: Context) -> int:
                    help="Allocate container ip from a sub-range")
     p.add_argument("--internal", action="store_true",
                    help="Restrict external access to the network")
-    p.add_argument("--ipv6", action="store_true", help="Enable IPv6 (refused)")
+    p.add_argument("--ipv6", action="store_true", help="Enable IPv6 networking")
     p.add_argument("--attachable", action="store_true",
                    help="Enable manual container attachment")
     p.add_argument("--label", action="append", default=[],
@@ -71,23 +138,15 @@ def _create(argv: list[str], ctx: Context) -> int:
                    help="Set driver specific options")
     p.add_argument("--ipam-driver", default="default", help="IP Address Management Driver")
     p.add_argument("--aux-address", action="append", default=[],
-                   help="Auxiliary IPv4 addresses (refused)")
+                   help="Auxiliary IPv4 or IPv6 addresses used by Network driver")
     args = parse_with_args(p, argv, "network create", exactly=1, positional="names")
-    if args.ipv6:
-        raise UsageError("IPv6 networks (--ipv6) are not supported: Orlop networks are IPv4 only")
-    cfg: dict[str, Any] = {}
-    for key, values, flag in (("Subnet", args.subnet, "subnet"),
-                              ("Gateway", args.gateway, "gateway"),
-                              ("IPRange", args.ip_range, "ip-range")):
-        value = _one(values, flag)
-        if value:
-            cfg[key] = value
-    if args.aux_address:
-        cfg["AuxiliaryAddresses"] = _kv(args.aux_address, "aux-address")
+    configs = consolidate_ipam(args.subnet, args.ip_range, args.gateway,
+                               _kv(args.aux_address, "aux-address"))
     body = {"Name": args.names[0], "Driver": args.driver, "Internal": args.internal,
             "Attachable": args.attachable, "CheckDuplicate": True,
             "Labels": _kv(args.label, "label"), "Options": _kv(args.opt, "opt"),
-            "IPAM": {"Driver": args.ipam_driver, "Config": [cfg] if cfg else []}}
+            "EnableIPv6": args.ipv6,
+            "IPAM": {"Driver": args.ipam_driver, "Config": configs, "Options": {}}}
     out = ctx.backend().network_create(body)
     print(out["Id"], file=ctx.stdout)
     return 0
@@ -98,13 +157,18 @@ def _connect(argv: list[str], ctx: Context) -> int:
     p.add_argument("--alias", action="append", default=[],
                    help="Add network-scoped alias for the container")
     p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
-    p.add_argument("--ip6", default="", help="IPv6 address (refused)")
+    p.add_argument("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
+    p.add_argument("--link-local-ip", action="append", default=[],
+                   help="Add a link-local address for the container")
+    p.add_argument("--driver-opt", action="append", default=[],
+                   help="driver options for the network")
     p.add_argument("--link", action="append", default=[],
-                   help="Add link to another container (refused)")
+                   help="Add link to another container")
     args = parse_with_args(p, argv, "network connect", exactly=2)
-    if args.ip6 or args.link:
-        raise UsageError("--ip6 and --link are not supported by Orlop networks")
-    ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias))
+    ctx.backend().network_connect(args.args[0], args.args[1], args.ip, list(args.alias),
+                                  list(args.link), ip6=args.ip6,
+                                  link_local_ips=_csv(args.link_local_ip),
+                                  driver_opts=_driver_opts(_csv(args.driver_opt)))
     return 0
 
 

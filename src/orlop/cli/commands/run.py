@@ -155,7 +155,9 @@ def _parser(name: str) -> Parser:
     p.add_argument("--network-alias", "--net-alias", action="append", default=[],
                    help="Add network-scoped alias for the container")
     p.add_argument("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
-    p.add_argument("--ip6", default="", help="IPv6 address (refused: IPv4 only)")
+    p.add_argument("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
+    p.add_argument("--link-local-ip", action="append", default=[],
+                   help="Container IPv4/IPv6 link-local addresses")
     p.add_argument("--mac-address", default="", help="Container MAC address")
     p.add_argument("--domainname", default="", help="Container NIS domain name")
     p.add_argument("--dns", action="append", default=[], help="Set custom DNS servers")
@@ -166,7 +168,7 @@ def _parser(name: str) -> Parser:
     p.add_argument("--add-host", action="append", default=[],
                    help="Add a custom host-to-IP mapping (host:ip)")
     p.add_argument("--link", action="append", default=[],
-                   help="Add link to another container (refused: use a network)")
+                   help="Add link to another container")
     p.add_argument("-i", "--interactive", action="store_true",
                    help="Keep STDIN open even if not attached")
     p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
@@ -360,11 +362,6 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
     if getattr(args, "detach", False) and args.attach:
         raise UsageError("Conflicting options: -a and -d")
-    if args.link:
-        raise UsageError("--link is not supported by Orlop: put the containers on a "
-                         "user-defined network (orlop network create) and use their names")
-    if args.ip6:
-        raise UsageError("--ip6 is not supported: Orlop networks are IPv4 only")
     from orlop.engine.models import RunOptions
 
     log_opts = {}
@@ -413,8 +410,10 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         stop_signal=args.stop_signal, stop_timeout=args.stop_timeout,
         publish=list(args.publish), publish_all=args.publish_all, expose=list(args.expose),
         network_aliases=list(args.network_alias), ip=args.ip, mac_address=args.mac_address,
+        ip6=args.ip6, link_local_ips=list(args.link_local_ip),
         domainname=args.domainname, dns=list(args.dns), dns_search=list(args.dns_search),
         dns_options=list(args.dns_option), add_host=list(args.add_host),
+        links=list(args.link),
         healthcheck=_healthcheck(args), **_host_flags(args),
     )
     streams = _streams(args.attach, args.interactive)

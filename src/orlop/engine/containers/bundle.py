@@ -99,15 +99,18 @@ def replace_or_append(defaults: Sequence[str], overrides: Sequence[str]) -> list
 
 
 def process_env(config_env: Sequence[str], hostname: str, home: str, terminal: bool,
-                extra: Sequence[str] = ()) -> list[str]:
+                extra: Sequence[str] = (), *, linked: Sequence[str] = ()) -> list[str]:
     """The process's environment as dockerd and runc make it: moby's defaults (PATH,
     HOSTNAME, TERM on a terminal) with the container's ``Config.Env`` on top, then
     ``extra`` (an exec's ``-e``) on top of that (``replace_or_append`` each time); runc
     sets the entries one by one, so a repeated key keeps its first place and its last
-    value; and HOME, if still unset, is the user's home (runc's ``setupUser``)."""
+    value; and HOME, if still unset, is the user's home (runc's ``setupUser``).
+    ``linked``: the legacy links' variables, among the defaults (moby's
+    ``CreateDaemonEnvironment``), so ``Config.Env`` overrides them."""
     defaults = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if terminal:
         defaults.append("TERM=xterm")
+    defaults += linked
     env = replace_or_append(defaults, config_env)
     if extra:
         env = replace_or_append(env, extra)

@@ -65,6 +65,11 @@ def create(svc: Services, opts: RunOptions) -> Container:
     img_cfg = image.container_config
     net = netopts.check(svc.containers, svc.networks, opts,
                         img_cfg.get("ExposedPorts") or None)
+    link_plan = None
+    if opts.links or opts.endpoint_links:
+        from orlop.engine.net import links
+
+        link_plan = links.plan(svc.containers, opts)
     image_volumes = sorted((img_cfg.get("Volumes") or {}).keys())
     with svc.containers.read() as conn:
         sources = volumes_from_sources(conn, specs.volumes_from)
@@ -86,8 +91,9 @@ def create(svc: Services, opts: RunOptions) -> Container:
             store.insert(conn, _build(cid, name, runtime, image, opts, net, None, "creating"),
                          [])
             # Addresses in the same transaction: concurrent creates queue here.
-            for req in net.requests:
-                svc.networks.connect_in(conn, cid, name, req)
+            joined = [svc.networks.connect_in(conn, cid, name, req) for req in net.requests]
+            if link_plan is not None:
+                links.record(conn, cid, link_plan, joined)
         _fault(fault, "create.after_insert")
         cdir = config.containers_dir / cid
         plan = None

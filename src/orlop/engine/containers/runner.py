@@ -48,6 +48,8 @@ from orlop.mounts.spec import MountPoint
 from orlop.state import inflight
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from orlop.engine.net.setup import Attachment
     from orlop.engine.services import Services
     from orlop.runtime.spec import Mount, Spec
@@ -125,10 +127,14 @@ def prepare(engine: Services, c: Container,
     if jobs:
         copy_up(rootfs, lowers, upper, work, jobs, engine.volumes.copy_up)
     points = apply_ownership(engine, c, points, lowers, cdir)  # U: chown to the user
+    from orlop.engine.net.links import at_start, refresh_parents
     from orlop.engine.net.setup import attach
 
+    linked = at_start(engine, c)  # before any network: a refused link leaves none
     spec = _spec_for(engine, c, points, lowers, cdir,
-                     attach(cfg, engine.networks, engine.containers, c))
+                     attach(cfg, engine.networks, engine.containers, c, linked.hosts),
+                     linked.env)
+    refresh_parents(engine, c, linked.parents)
     if (c.runtime or "orlop") != "orlop":
         from orlop.engine.containers.destcheck import rehearse_mounts
 
@@ -336,7 +342,7 @@ def external_cgroup(c: Container) -> dict[str, Any]:
 
 
 def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: list[Path],
-              cdir: Path, net: Attachment) -> Spec:
+              cdir: Path, net: Attachment, link_env: Sequence[str] = ()) -> Spec:
     from orlop.engine.containers.rro import recursive_ro_error
     from orlop.mounts.oci import oci_mount
     from orlop.runtime.spec import Mount
@@ -373,7 +379,7 @@ def _spec_for(engine: Services, c: Container, points: list[MountPoint], lowers: 
         extra.append(Mount(INIT_PATH, "bind", init, ["rbind", "ro", "rprivate"]))
         args = [INIT_PATH, "--", *args]
     env = process_env(config_env(img_cfg.get("Env") or [], cfg.env), hostname, user.home,
-                      cfg.tty)
+                      cfg.tty, linked=link_env)
     spec = build_spec(
         args=args, env=env, cwd=cfg.working_dir or img_cfg.get("WorkingDir") or "/",
         user=user, hostname=hostname, terminal=cfg.tty, rootfs=cdir / "rootfs",

@@ -137,8 +137,12 @@ def _until(text: str) -> float:
 
 
 def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
-            aliases: Sequence[str] = (), *, mac: str = "") -> None:
-    """Docker's connect: recorded at once; applied now if the container runs."""
+            aliases: Sequence[str] = (), *, mac: str = "", links: Sequence[str] = (),
+            ip6: str = "", link_local_ips: Sequence[str] = (),
+            driver_opts: Mapping[str, str] | None = None) -> None:
+    """Docker's connect: recorded at once; applied now if the container runs.
+    ``links``: the endpoint's ``Links`` (``target:alias``, engine/net/links.py)."""
+    from orlop.engine.net import links as netlinks
     from orlop.engine.net import setup as netsetup
     from orlop.network import netavark
 
@@ -154,16 +158,34 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
             "be connected to any other network" if mode != "none" else
             "container cannot be connected to multiple networks with one of the networks "
             "in private (none) mode")
+    if links and n.predefined:
+        raise InvalidParameterError(
+            "links on the default bridge network are given at create (--link), not to "
+            "network connect")
+    netlinks.parse_endpoint_links(links)  # Docker's format errors, before anything
     net, ep = engine.networks.connect(c.id, c.name, EndpointRequest(
-        network=n.id, ip=ip, aliases=tuple(aliases), mac=mac))
+        network=n.id, ip=ip, aliases=tuple(aliases), mac=mac, ip6=ip6,
+        link_local_ips=tuple(link_local_ips), driver_opts=dict(driver_opts or {})))
+    try:
+        link_hosts = netlinks.connect_links(engine, c, net, links)
+    except BaseException:
+        engine.networks.disconnect(c.id, c.name, net.id)
+        raise
     full = netsetup.read_state(engine.config, c.id)
     if c.status != "running" or not c.pid or full is None:
         return  # applied at the next start
     path = f"/proc/{c.pid}/ns/net"
-    doc = netavark.options_json(c.id, c.name, [(net, ep)], [])
+    doc = netavark.options_json(
+        c.id, c.name, netlinks.with_dns_aliases(engine.containers, c, [(net, ep)]), [])
     try:
         status = netavark.setup(path, doc, netsetup.aardvark_dir(engine.config))
     except BaseException:
+        engine.networks.disconnect(c.id, c.name, net.id)
+        raise
+    try:
+        netsetup.add_link_local(path, ep)
+    except BaseException:
+        netavark.teardown(path, doc, netsetup.aardvark_dir(engine.config))
         engine.networks.disconnect(c.id, c.name, net.id)
         raise
     given = netavark.macs_of(status).get(netavark.key(net))
@@ -172,11 +194,12 @@ def connect(engine: Services, net_ref: str, container_ref: str, ip: str = "",
     full.setdefault("networks", {}).update(doc["networks"])
     full.setdefault("network_info", {}).update(doc["network_info"])
     netsetup.write_state(engine.config, c.id, full)
-    _update_files(engine, c, add=(ep.ip, [*netsetup.host_names(c), *ep.aliases]))
+    _update_files(engine, c, add=(ep.ip, [*netsetup.host_names(c), *ep.aliases]),
+                  extra=link_hosts)
 
 
 def _update_files(engine: Services, c: Container, *, add: tuple[str, list[str]] | None = None,
-                  remove: str = "") -> None:
+                  remove: str = "", extra: Sequence[tuple[str, str]] = ()) -> None:
     """A running container's /etc/hosts and /etc/resolv.conf after connect/disconnect
     (libnetwork's join/leave): its address on that network with its names added or
     removed, and the resolver pointed at a network DNS server if it now has one (or
@@ -191,6 +214,7 @@ def _update_files(engine: Services, c: Container, *, add: tuple[str, list[str]] 
             hosts = files.add_hosts_entry(hosts, *add)
         if remove:
             hosts = files.remove_hosts_entry(hosts, remove)
+        hosts += "".join(f"{ip}\t{names}\n" for names, ip in extra)  # the links'
         _rewrite(cdir / "hosts", hosts)
         resolv = netsetup.resolv_for(c, [n for n, _ep in engine.networks.endpoints(c.id)])
         if (cdir / "resolv.conf").read_text() != resolv:

@@ -62,7 +62,7 @@ def check(containers: ContainerStore, networks: NetworkService, opts: RunOptions
     if mode == "host":
         if opts.mac_address:
             raise _conflict("mac-address")
-        if opts.ip or opts.network_aliases:
+        if opts.ip or opts.ip6 or opts.network_aliases:
             raise InvalidParameterError(
                 "user specified IP address and aliases are supported on user defined "
                 "networks only")
@@ -75,16 +75,23 @@ def check(containers: ContainerStore, networks: NetworkService, opts: RunOptions
         if publishes:
             raise InvalidParameterError(
                 "port publishing needs a network: this container has --network none")
-        if opts.ip or opts.network_aliases or opts.mac_address:
+        if opts.ip or opts.ip6 or opts.network_aliases or opts.mac_address \
+                or opts.link_local_ips:
             raise InvalidParameterError(
-                "--ip, --network-alias and --mac-address need a network: this container "
-                "has --network none")
+                "--ip, --ip6, --link-local-ip, --network-alias and --mac-address need a "
+                "network: this container has --network none")
         plan.exposed_ports = exposed
         return plan
     target = "bridge" if mode == "default" else mode
     main = EndpointRequest(network=target, ip=opts.ip,
-                           aliases=tuple(opts.network_aliases), mac=opts.mac_address)
-    extra = [EndpointRequest(network=name, ip=ip, aliases=tuple(aliases))
+                           aliases=tuple(opts.network_aliases), mac=opts.mac_address,
+                           ip6=opts.ip6, link_local_ips=tuple(opts.link_local_ips),
+                           driver_opts=dict(opts.endpoint_driver_opts))
+    more = opts.extra_endpoints
+    extra = [EndpointRequest(network=name, ip=ip, aliases=tuple(aliases),
+                             ip6=more[name].ip6 if name in more else "",
+                             link_local_ips=more[name].link_local_ips if name in more else (),
+                             driver_opts=dict(more[name].driver_opts) if name in more else {})
              for name, (ip, aliases) in opts.extra_networks.items() if name != target]
     # Every named network must exist before anything is made (Docker's error).
     for req in [main, *extra]:

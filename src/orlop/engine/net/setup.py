@@ -106,8 +106,9 @@ def _taken_ports(config: EngineConfig) -> set[tuple[int, str]]:
 
 
 def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerStore,
-           c: Container) -> Attachment:
-    """Make the container's network ready before its runtime starts."""
+           c: Container, link_hosts: Sequence[tuple[str, str]] = ()) -> Attachment:
+    """Make the container's network ready before its runtime starts; ``link_hosts``:
+    the /etc/hosts lines of its links (engine/net/links.py), after ``--add-host``'s."""
     from orlop.network import files, ports
 
     hc = c.host_config
@@ -142,7 +143,9 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
         endpoints = warm
     else:
         mappings = ports.allocate(wanted, _taken_ports(cfg))
-        _setup(cfg, networks, c, endpoints, mappings)
+        from orlop.engine.net.links import with_dns_aliases
+
+        _setup(cfg, networks, c, with_dns_aliases(containers, c, endpoints), mappings)
         if not keeper:  # after this start's own setup, which it would otherwise delay
             from orlop.engine.net.poolwire import spawn_keeper
 
@@ -150,7 +153,7 @@ def attach(cfg: EngineConfig, networks: NetworkService, containers: ContainerSto
     first: Network = endpoints[0][0]
     aliases = [a for _n, ep in endpoints for a in ep.aliases]
     hosts = files.hosts_file(hostname, c.config.domainname, [endpoints[0][1].ip], aliases,
-                             _extra_hosts(hc.extra_hosts, first.gateway))
+                             [*_extra_hosts(hc.extra_hosts, first.gateway), *link_hosts])
     path = f"/proc/{os.getpid()}/fd/{HELD[c.id]}"
     return Attachment(path, hostname, hosts, resolv_for(c, [n for n, _ep in endpoints]))
 
@@ -168,6 +171,8 @@ def _setup(cfg: EngineConfig, networks: NetworkService, c: Container,
     _write_state(cfg, c.id, {**doc, HOLDER: path})  # first: a crash mid-setup is undone
     try:
         status = netavark.setup(path, doc, aardvark_dir(cfg))
+        for _n, ep in endpoints:
+            add_link_local(path, ep)
     except BaseException:
         detach(cfg, c.id)
         raise
@@ -178,17 +183,33 @@ def _setup(cfg: EngineConfig, networks: NetworkService, c: Container,
             networks.set_mac(c.id, n.id, mac)
 
 
+def add_link_local(netns: str, ep: Endpoint) -> None:
+    """The endpoint's IPAMConfig.LinkLocalIPs on its interface, after netavark's setup
+    (libnetwork adds them as extra addresses; netavark has no field for them)."""
+    from orlop.errors import SystemFailureError
+    from orlop.kernel.netns import add_addresses
+    from orlop.network.ipam import link_local_cidrs
+
+    if not ep.link_local_ips:
+        return
+    try:
+        add_addresses(netns, ep.interface, link_local_cidrs(ep.link_local_ips))
+    except (OSError, ValueError) as err:
+        raise SystemFailureError(f"link-local address of {ep.interface}: {err}") from err
+
+
 def _poolable(endpoints: Sequence[tuple[Network, Endpoint]]) -> bool:
     """Whether a warm namespace is exactly what this container's own setup would make:
-    one endpoint, on the default bridge, with a pool address and Docker's MAC for it
-    (no --mac-address), no published ports (checked by the caller)."""
+    one endpoint, on the default bridge (IPv4 only), with a pool address and Docker's MAC
+    for it (no --mac-address), no link-local addresses, no published ports (checked by
+    the caller)."""
     from orlop.network.ipam import mac_from_ip, parse_ip
 
     if len(endpoints) != 1:
         return False
     n, ep = endpoints[0]
-    return (n.predefined and not ep.static_ip and ep.position == 0
-            and ep.mac == mac_from_ip(parse_ip(ep.ip)))
+    return (n.predefined and not ep.static_ip and ep.position == 0 and not n.ipv6
+            and not ep.link_local_ips and ep.mac == mac_from_ip(parse_ip(ep.ip)))
 
 
 def _take_warm(cfg: EngineConfig, networks: NetworkService, c: Container,

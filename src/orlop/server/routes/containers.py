@@ -549,6 +549,9 @@ async def remove(request: web.Request) -> web.Response:
     force = query_bool(request, "force")
     volumes = query_bool(request, "v")
     ctx = ctx_of(request)
+    if query_bool(request, "link"):  # ref is a link's name: /this/alias
+        await ctx.call(lambda e: e.remove_link(ref))
+        return web.Response(status=204)
     c = await _get(request, ref)
     await ctx.call(lambda e: e.remove_container(c.id, force=force, volumes=volumes))
     if force:
@@ -680,7 +683,7 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/containers/{id}/kill", kill)
     routes.add("POST", "/containers/{id}/restart", restart)
     routes.add("POST", "/containers/{id}/resize", resize)
-    routes.add("DELETE", "/containers/{id}", remove)
+    routes.add("DELETE", "/containers/{id:.+}", remove)  # .+: a link's name has a "/"
     routes.add("POST", "/containers/{id}/rename", rename)
     routes.add("POST", "/containers/{id}/pause", pause)
     routes.add("POST", "/containers/{id}/unpause", pause)

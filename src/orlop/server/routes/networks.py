@@ -11,12 +11,13 @@ from aiohttp import web
 from orlop.errors import InvalidParameterError
 from orlop.server.context import ctx_of, engine_json
 from orlop.server.wire import json_body, json_response, query_filters
-from orlop.wire.create import refuse_unapplied_endpoint
-from orlop.wire.fields import field_bool, field_str
+from orlop.wire.create import endpoint_request
+from orlop.wire.fields import field_bool, field_str, field_str_list
 from orlop.wire.prune import networks_report
 
 if TYPE_CHECKING:
     from orlop.engine import Engine
+    from orlop.network.model import EndpointRequest
     from orlop.server.routing import Routes
 
 
@@ -59,16 +60,12 @@ async def prune(request: web.Request) -> web.Response:
     return json_response(networks_report(deleted))
 
 
-def _endpoint(body: dict[str, Any]) -> tuple[str, list[str], str]:
+def _endpoint(ref: str, body: dict[str, Any]) -> EndpointRequest:
     cfg = body.get("EndpointConfig") or {}
     if not isinstance(cfg, dict):
         raise InvalidParameterError("json: cannot unmarshal into Go struct field "
                                     "NetworkConnect.EndpointConfig")
-    refuse_unapplied_endpoint(cfg, "EndpointConfig.")
-    ipam = cfg.get("IPAMConfig") or {}
-    ip = str(ipam.get("IPv4Address") or "") if isinstance(ipam, dict) else ""
-    aliases = [str(a) for a in cfg.get("Aliases") or []]
-    return ip, aliases, field_str(cfg, "MacAddress", "NetworkConnect.EndpointConfig.")
+    return endpoint_request(ref, cfg, "NetworkConnect.EndpointConfig.")
 
 
 async def connect(request: web.Request) -> web.Response:
@@ -78,13 +75,23 @@ async def connect(request: web.Request) -> web.Response:
     ref = request.match_info["id"]
     body = await json_body(request, ctx.body_limit)
     container = field_str(body, "Container")
-    ip, aliases, mac = _endpoint(body)
+    req = _endpoint(ref, body)
+    links = _links(body)
 
     def run(e: Engine) -> None:
-        go(e, ref, container, ip, aliases, mac=mac)
+        go(e, ref, container, req.ip, req.aliases, mac=req.mac, links=links, ip6=req.ip6,
+           link_local_ips=req.link_local_ips, driver_opts=req.driver_opts)
 
     await ctx.call(run)
     return web.Response(status=200)
+
+
+def _links(body: dict[str, Any]) -> list[str]:
+    """``EndpointConfig.Links`` (``target:alias``), applied (engine/net/links.py)."""
+    cfg = body.get("EndpointConfig")
+    if not isinstance(cfg, dict):
+        return []
+    return list(field_str_list(cfg, "Links", "EndpointConfig.") or [])
 
 
 async def disconnect(request: web.Request) -> web.Response:
