@@ -57,7 +57,7 @@ def run_step(engine: Engine, image_id: str, cmd: list[str], env: list[str], netw
              out: Callable[[str], None], *, extra_hosts: tuple[str, ...] = (),
              shm_size: int = 0) -> RunResult:
     from orlop.engine.containers.procio import Stdio
-    from orlop.engine.models import RunOptions
+    from orlop.engine.runoptions import RunOptions
 
     opts = RunOptions(image=image_id, command=list(cmd), entrypoint=[], env=list(env),
                       network=network or "default", add_host=list(extra_hosts),

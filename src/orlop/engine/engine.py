@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.files.changes import Change
-    from orlop.engine.models import Container, RunOptions
+    from orlop.engine.models import Container
+    from orlop.engine.runoptions import RunOptions
 
 
 class Engine(Services):

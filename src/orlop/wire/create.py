@@ -24,7 +24,7 @@ from orlop.wire.fields import (
 )
 
 if TYPE_CHECKING:
-    from orlop.engine.models import RunOptions
+    from orlop.engine.runoptions import RunOptions
     from orlop.network.model import EndpointRequest
 
 __all__ = ["absolute_bind", "console_size", "create_body", "run_options"]
@@ -171,7 +171,7 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
     Raises:
         InvalidParameterError: a field of the wrong type or a refused value (400).
     """
-    from orlop.engine.models import RunOptions
+    from orlop.engine.runoptions import RunOptions
     from orlop.wire.mounts import from_api_mount
 
     image = field_str(body, "Image")
@@ -244,7 +244,7 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
     """Ulimits, ShmSize, CPU, devices, namespaces modes, GroupAdd, VolumeDriver and the log
     driver: typed as moby's HostConfig declares them; the engine checks the values."""
     from orlop.engine.containers.hostopts import check_cgroup_rule
-    from orlop.engine.models import DeviceMapping, Ulimit
+    from orlop.engine.runoptions import DeviceMapping, Ulimit
 
     where = "HostConfig."
     ulimits = []

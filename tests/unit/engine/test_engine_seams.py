@@ -15,7 +15,8 @@ from orlop.config import EngineConfig
 from orlop.engine.containers import mountpoints
 from orlop.engine.containers.attach import MonitorAttach
 from orlop.engine.containers.monitor import log_limits, log_path, open_log
-from orlop.engine.models import Container, RunOptions
+from orlop.engine.models import Container
+from orlop.engine.runoptions import RunOptions
 
 
 class _Volume:

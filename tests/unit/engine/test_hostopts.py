@@ -14,7 +14,7 @@ from orlop.engine.containers.hostopts import (
     parse_ulimit,
     validate_host_options,
 )
-from orlop.engine.models import DeviceMapping, RunOptions, Ulimit
+from orlop.engine.runoptions import DeviceMapping, RunOptions, Ulimit
 from orlop.errors import InvalidParameterError, NotFoundError, OrlopError, UnsupportedError
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from orlop.engine.models import Container, ContainerConfig, HostConfig, RunOptions
+from orlop.engine.models import Container, ContainerConfig, HostConfig
 from orlop.engine.net.links import plan
+from orlop.engine.runoptions import RunOptions
 from orlop.errors import ContainerNotFoundError, InvalidParameterError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from orlop.engine.models import RunOptions
+from orlop.engine.runoptions import RunOptions
 from orlop.errors import InvalidParameterError
 from orlop.wire.create import create_body, run_options
 

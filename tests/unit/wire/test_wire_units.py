@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from orlop.engine.models import Container, ContainerConfig, HostConfig, RunOptions
+from orlop.engine.models import Container, ContainerConfig, HostConfig
+from orlop.engine.runoptions import RunOptions
 from orlop.mounts.parser import parse_mount_flag
 from orlop.wire.create import create_body, run_options
 from orlop.wire.inspect import _host_mounts

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from orlop.engine.containers.attach import MonitorAttach
     from orlop.engine.containers.exec import ExecOptions
     from orlop.engine.containers.logs import LogCursor
-    from orlop.engine.models import RunOptions
+    from orlop.engine.runoptions import RunOptions
 
 STREAMS = ("stdin", "stdout", "stderr")
 

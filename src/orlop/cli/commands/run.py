@@ -362,7 +362,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError(f'"orlop {name}" requires at least 1 argument.')
     if getattr(args, "detach", False) and args.attach:
         raise UsageError("Conflicting options: -a and -d")
-    from orlop.engine.models import RunOptions
+    from orlop.engine.runoptions import RunOptions
 
     log_opts = {}
     for item in args.log_opt:

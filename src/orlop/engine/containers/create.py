@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
 from orlop.engine.containers.hostopts import DEFAULT_SHM_SIZE
-from orlop.engine.models import Container, ContainerConfig, HostConfig, RunOptions
+from orlop.engine.models import Container, ContainerConfig, HostConfig
+from orlop.engine.runoptions import RunOptions
 from orlop.engine.timefmt import ZERO_TIME, now_rfc3339
 from orlop.errors import ConflictError, InvalidParameterError
 from orlop.state import inflight

@@ -15,11 +15,11 @@ import re
 import stat
 from typing import TYPE_CHECKING
 
-from orlop.engine.models import DeviceMapping, Ulimit
+from orlop.engine.runoptions import DeviceMapping, Ulimit
 from orlop.errors import InvalidParameterError, NotFoundError, UnsupportedError
 
 if TYPE_CHECKING:
-    from orlop.engine.models import RunOptions
+    from orlop.engine.runoptions import RunOptions
 
 # go-units ulimitNameMapping: the names --ulimit knows, and their setrlimit resource.
 ULIMIT_NAMES = {

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
 from orlop.engine.containers.ownership import check_bind_chown
-from orlop.engine.models import RunOptions
+from orlop.engine.runoptions import RunOptions
 from orlop.errors import InvalidParameterError
 from orlop.mounts.parser import (
     check_duplicates,

@@ -38,7 +38,8 @@ from orlop.errors import (
 if TYPE_CHECKING:
     import sqlite3
 
-    from orlop.engine.models import Container, RunOptions
+    from orlop.engine.models import Container
+    from orlop.engine.runoptions import RunOptions
     from orlop.engine.services import Services
     from orlop.engine.store import ContainerStore
     from orlop.network.model import Endpoint, Network

@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.models import RunOptions
+from orlop.engine.runoptions import RunOptions
 from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest
 
