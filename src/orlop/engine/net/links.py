@@ -22,7 +22,6 @@ Two kinds, as in dockerd:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -268,7 +267,7 @@ def with_dns_aliases(containers: ContainerStore, c: Container,
     with containers.read() as conn:
         for n, ep in endpoints:
             extra = [a for a in dns_aliases(conn, c, n) if a not in ep.aliases]
-            out.append((n, dataclasses.replace(ep, aliases=[*ep.aliases, *extra])
+            out.append((n, ep.replace(aliases=[*ep.aliases, *extra])
                         if extra else ep))
     return out
 
