@@ -1,17 +1,16 @@
 """Typed network objects: what a network and an endpoint are, as stored.
 
-Plain classes with slots, not dataclasses: every ``run`` imports this module, and building
-its five frozen dataclasses cost ~4.5 ms at each start (``dataclasses._process_class``
-compiles an ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` per class).
-:class:`_Frozen` gives them what ``@dataclass(frozen=True)`` gave: equality and hash by
-field values in order, the same ``repr``, and ``FrozenInstanceError`` on assignment; each
-``__init__`` is written out, with the same parameters and defaults (a ``_NEW`` default is
-a new empty dict per object, as ``field(default_factory=dict)`` was).
+Records with slots (orlop/records.py), not dataclasses: every ``run`` imports this module,
+and building its five frozen dataclasses cost ~4.5 ms at each start.  Each ``__init__`` is
+written out with the dataclass's parameters and defaults (a ``_NEW`` default stands for a
+new empty dict per object, as ``field(default_factory=dict)`` made).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Final
+
+from orlop.records import FrozenRecord
 
 # Docker's names for the modes that are not networks of their own.
 DEFAULT_BRIDGE = "bridge"
@@ -21,52 +20,7 @@ BUILTIN_MODES = ("none", "host")
 _NEW: Final[dict[str, str]] = {}
 
 
-class _Frozen:
-    """Value semantics of a frozen dataclass over ``_fields`` (a subclass's ``__slots__``,
-    in the order of its ``__init__``'s parameters)."""
-
-    __slots__ = ()
-    _fields: ClassVar[tuple[str, ...]] = ()
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with ``changes`` (what ``dataclasses.replace`` made of a dataclass)."""
-        return self.__class__(**{**{n: getattr(self, n) for n in self._fields}, **changes})
-
-    def _set(self, **values: Any) -> None:
-        """Set the fields in ``__init__`` (past the frozen ``__setattr__``)."""
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, _Frozen)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{self.__class__.__qualname__}({fields})"
-
-    if not TYPE_CHECKING:  # a __setattr__ mypy saw would let any name be assigned
-
-        def __setattr__(self, name: str, value: object) -> None:
-            from dataclasses import FrozenInstanceError
-
-            raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-        def __delattr__(self, name: str) -> None:
-            from dataclasses import FrozenInstanceError
-
-            raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-class Network(_Frozen):
+class Network(FrozenRecord):
     _fields = ("id", "name", "driver", "subnet", "gateway", "ip_range", "internal", "dns",
                "interface", "labels", "options", "created", "ipv6", "subnet6", "gateway6",
                "gateway6_given", "ip_range6", "aux_addresses", "aux_addresses6",
@@ -123,7 +77,7 @@ class Network(_Frozen):
         return self.name == DEFAULT_BRIDGE
 
 
-class Endpoint(_Frozen):
+class Endpoint(FrozenRecord):
     _fields = ("container_id", "network_id", "endpoint_id", "ip", "mac", "aliases",
                "static_ip", "position", "ip6", "static_ip6", "link_local_ips",
                "driver_opts")
@@ -160,7 +114,7 @@ class Endpoint(_Frozen):
         return f"eth{self.position}"
 
 
-class EndpointRequest(_Frozen):
+class EndpointRequest(FrozenRecord):
     """What a create/connect asks of one network (--ip, --alias, --mac-address, --ip6,
     --link-local-ip, --driver-opt)."""
 
@@ -182,7 +136,7 @@ class EndpointRequest(_Frozen):
                   driver_opts={} if driver_opts is _NEW else driver_opts)
 
 
-class EndpointExtras(_Frozen):
+class EndpointExtras(FrozenRecord):
     """An API endpoint's settings beyond its address and aliases (the NetworkingConfig of
     a network other than the NetworkMode's: ``RunOptions.extra_endpoints``)."""
 
@@ -198,7 +152,7 @@ class EndpointExtras(_Frozen):
                   driver_opts={} if driver_opts is _NEW else driver_opts)
 
 
-class PortMapping(_Frozen):
+class PortMapping(FrozenRecord):
     """One published port as netavark takes it (``range`` ports from each start)."""
 
     _fields = ("container_port", "host_port", "protocol", "host_ip", "range")

@@ -5,17 +5,22 @@ mapping in one place).  Keys we do not model are kept in ``extra`` so that a con
 written by another tool (``crun spec``, Docker) survives a load/save round trip.
 ``default_spec()`` is Docker's default container: the same capabilities, masked and
 read-only paths, mounts and namespaces as moby's daemon/pkg/oci/defaults.go.
+
+Records (orlop/records.py), not dataclasses: ``run`` and ``exec`` build a spec at every
+start, and creating these twelve classes as dataclasses cost ~5 ms of it.  Each
+``__init__`` has the dataclass's parameters and defaults; a ``None`` default of a list,
+dict or object field stands for a new one per object (``field(default_factory=...)``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orlop.kernel.caps import DOCKER_DEFAULT_CAPS
+from orlop.records import FrozenRecord, Record
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -49,11 +54,18 @@ def _rest(data: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in known}
 
 
-@dataclass
-class User:
-    uid: int = 0
-    gid: int = 0
-    additional_gids: list[int] = field(default_factory=list)
+class User(Record):
+    _fields = ("uid", "gid", "additional_gids")
+    __slots__ = _fields
+    uid: int
+    gid: int
+    additional_gids: list[int]
+
+    def __init__(self, uid: int = 0, gid: int = 0,
+                 additional_gids: list[int] | None = None) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.additional_gids = [] if additional_gids is None else additional_gids
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> User:
@@ -67,15 +79,25 @@ class User:
         return out
 
 
-@dataclass
-class Capabilities:
-    bounding: list[str] = field(default_factory=list)
-    effective: list[str] = field(default_factory=list)
-    permitted: list[str] = field(default_factory=list)
-    inheritable: list[str] = field(default_factory=list)
-    ambient: list[str] = field(default_factory=list)
-
+class Capabilities(Record):
     _SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+    _fields = _SETS
+    __slots__ = _fields
+    bounding: list[str]
+    effective: list[str]
+    permitted: list[str]
+    inheritable: list[str]
+    ambient: list[str]
+
+    def __init__(self, bounding: list[str] | None = None,
+                 effective: list[str] | None = None, permitted: list[str] | None = None,
+                 inheritable: list[str] | None = None,
+                 ambient: list[str] | None = None) -> None:
+        self.bounding = [] if bounding is None else bounding
+        self.effective = [] if effective is None else effective
+        self.permitted = [] if permitted is None else permitted
+        self.inheritable = [] if inheritable is None else inheritable
+        self.ambient = [] if ambient is None else ambient
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Capabilities:
@@ -85,11 +107,17 @@ class Capabilities:
         return {k: list(getattr(self, k)) for k in self._SETS}
 
 
-@dataclass
-class Rlimit:
+class Rlimit(Record):
+    _fields = ("type", "hard", "soft")
+    __slots__ = _fields
     type: str  # "RLIMIT_NOFILE"
     hard: int
     soft: int
+
+    def __init__(self, type: str, hard: int, soft: int) -> None:
+        self.type = type
+        self.hard = hard
+        self.soft = soft
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Rlimit:
@@ -99,17 +127,34 @@ class Rlimit:
         return {"type": self.type, "hard": self.hard, "soft": self.soft}
 
 
-@dataclass
-class Process:
-    args: list[str] = field(default_factory=list)
-    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
-    cwd: str = "/"
-    terminal: bool = False
-    user: User = field(default_factory=User)
-    capabilities: Capabilities | None = None
-    no_new_privileges: bool = False
-    rlimits: list[Rlimit] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+class Process(Record):
+    _fields = ("args", "env", "cwd", "terminal", "user", "capabilities", "no_new_privileges",
+               "rlimits", "extra")
+    __slots__ = _fields
+    args: list[str]
+    env: list[str]
+    cwd: str
+    terminal: bool
+    user: User
+    capabilities: Capabilities | None
+    no_new_privileges: bool
+    rlimits: list[Rlimit] | None
+    extra: dict[str, Any]
+
+    def __init__(self, args: list[str] | None = None, env: list[str] | None = None,
+                 cwd: str = "/", terminal: bool = False, user: User | None = None,
+                 capabilities: Capabilities | None = None, no_new_privileges: bool = False,
+                 rlimits: list[Rlimit] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.args = [] if args is None else args
+        self.env = [f"PATH={DEFAULT_PATH}"] if env is None else env
+        self.cwd = cwd
+        self.terminal = terminal
+        self.user = User() if user is None else user
+        self.capabilities = capabilities
+        self.no_new_privileges = no_new_privileges
+        self.rlimits = rlimits
+        self.extra = {} if extra is None else extra
 
     _KNOWN = ("args", "env", "cwd", "terminal", "user", "capabilities", "noNewPrivileges",
               "rlimits")
@@ -153,10 +198,15 @@ class Process:
         return value
 
 
-@dataclass
-class Root:
-    path: str = "rootfs"
-    readonly: bool = False
+class Root(Record):
+    _fields = ("path", "readonly")
+    __slots__ = _fields
+    path: str
+    readonly: bool
+
+    def __init__(self, path: str = "rootfs", readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Root:
@@ -166,14 +216,22 @@ class Root:
         return {"path": self.path, "readonly": self.readonly}
 
 
-@dataclass
-class Mount:
+class Mount(Record):
     """One ``mounts[]`` entry; options are mount(8)-style words, see runtime/mountopts.py."""
 
+    _fields = ("destination", "type", "source", "options")
+    __slots__ = _fields
     destination: str
-    type: str = "bind"
-    source: str = ""
-    options: list[str] = field(default_factory=list)
+    type: str
+    source: str
+    options: list[str]
+
+    def __init__(self, destination: str, type: str = "bind", source: str = "",
+                 options: list[str] | None = None) -> None:
+        self.destination = destination
+        self.type = type
+        self.source = source
+        self.options = [] if options is None else options
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Mount:
@@ -191,10 +249,15 @@ class Mount:
         return out
 
 
-@dataclass
-class Namespace:
+class Namespace(Record):
+    _fields = ("type", "path")
+    __slots__ = _fields
     type: str
-    path: str | None = None
+    path: str | None
+
+    def __init__(self, type: str, path: str | None = None) -> None:
+        self.type = type
+        self.path = path
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Namespace:
@@ -221,12 +284,16 @@ def _u64(value: Any, what: str) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class SeccompArg:
+class SeccompArg(FrozenRecord):
+    _fields = ("index", "value", "op", "value_two")
+    __slots__ = _fields
     index: int
     value: int
     op: str
-    value_two: int = 0
+    value_two: int
+
+    def __init__(self, index: int, value: int, op: str, value_two: int = 0) -> None:
+        self._set(index=index, value=value, op=op, value_two=value_two)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeccompArg:
@@ -246,12 +313,17 @@ class SeccompArg:
         return out
 
 
-@dataclass(frozen=True)
-class SeccompRule:
+class SeccompRule(FrozenRecord):
+    _fields = ("names", "action", "errno_ret", "args")
+    __slots__ = _fields
     names: tuple[str, ...]
     action: str
-    errno_ret: int | None = None
-    args: tuple[SeccompArg, ...] = ()
+    errno_ret: int | None
+    args: tuple[SeccompArg, ...]
+
+    def __init__(self, names: tuple[str, ...], action: str, errno_ret: int | None = None,
+                 args: tuple[SeccompArg, ...] = ()) -> None:
+        self._set(names=names, action=action, errno_ret=errno_ret, args=args)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeccompRule:
@@ -270,17 +342,27 @@ class SeccompRule:
         return out
 
 
-@dataclass(frozen=True)
-class Seccomp:
+class Seccomp(FrozenRecord):
     """``linux.seccomp``: already resolved (no Docker includes/excludes left)."""
 
+    _fields = ("default_action", "default_errno_ret", "architectures", "flags", "syscalls",
+               "listener_path", "listener_metadata")
+    __slots__ = _fields
     default_action: str
-    default_errno_ret: int | None = None
-    architectures: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
-    syscalls: tuple[SeccompRule, ...] = ()
-    listener_path: str = ""
-    listener_metadata: str = ""
+    default_errno_ret: int | None
+    architectures: tuple[str, ...]
+    flags: tuple[str, ...]
+    syscalls: tuple[SeccompRule, ...]
+    listener_path: str
+    listener_metadata: str
+
+    def __init__(self, default_action: str, default_errno_ret: int | None = None,
+                 architectures: tuple[str, ...] = (), flags: tuple[str, ...] = (),
+                 syscalls: tuple[SeccompRule, ...] = (), listener_path: str = "",
+                 listener_metadata: str = "") -> None:
+        self._set(default_action=default_action, default_errno_ret=default_errno_ret,
+                  architectures=architectures, flags=flags, syscalls=syscalls,
+                  listener_path=listener_path, listener_metadata=listener_metadata)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Seccomp:
@@ -311,20 +393,36 @@ class Seccomp:
         return out
 
 
-@dataclass
-class Linux:
+class Linux(Record):
     """``linux``.  ``rootfs_propagation`` and ``cgroups_path`` are for crun and runc: the
     built-in runtime always makes "/" rslave, and the engine applies cgroups around
     ``launch()``; ``resources`` (likewise only theirs) stays in ``extra``."""
 
-    namespaces: list[Namespace] = field(default_factory=list)
-    masked_paths: list[str] = field(default_factory=list)
-    readonly_paths: list[str] = field(default_factory=list)
-    seccomp: Seccomp | None = None
-    sysctl: dict[str, str] = field(default_factory=dict)
-    rootfs_propagation: str = ""
-    cgroups_path: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    _fields = ("namespaces", "masked_paths", "readonly_paths", "seccomp", "sysctl",
+               "rootfs_propagation", "cgroups_path", "extra")
+    __slots__ = _fields
+    namespaces: list[Namespace]
+    masked_paths: list[str]
+    readonly_paths: list[str]
+    seccomp: Seccomp | None
+    sysctl: dict[str, str]
+    rootfs_propagation: str
+    cgroups_path: str
+    extra: dict[str, Any]
+
+    def __init__(self, namespaces: list[Namespace] | None = None,
+                 masked_paths: list[str] | None = None,
+                 readonly_paths: list[str] | None = None, seccomp: Seccomp | None = None,
+                 sysctl: dict[str, str] | None = None, rootfs_propagation: str = "",
+                 cgroups_path: str = "", extra: dict[str, Any] | None = None) -> None:
+        self.namespaces = [] if namespaces is None else namespaces
+        self.masked_paths = [] if masked_paths is None else masked_paths
+        self.readonly_paths = [] if readonly_paths is None else readonly_paths
+        self.seccomp = seccomp
+        self.sysctl = {} if sysctl is None else sysctl
+        self.rootfs_propagation = rootfs_propagation
+        self.cgroups_path = cgroups_path
+        self.extra = {} if extra is None else extra
 
     _KNOWN = ("namespaces", "maskedPaths", "readonlyPaths", "seccomp", "sysctl",
               "rootfsPropagation", "cgroupsPath")
@@ -369,16 +467,31 @@ class Linux:
         return None
 
 
-@dataclass
-class Spec:
-    process: Process = field(default_factory=Process)
-    root: Root = field(default_factory=Root)
-    hostname: str = ""
-    mounts: list[Mount] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)
-    linux: Linux = field(default_factory=Linux)
-    oci_version: str = OCI_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
+class Spec(Record):
+    _fields = ("process", "root", "hostname", "mounts", "annotations", "linux",
+               "oci_version", "extra")
+    __slots__ = _fields
+    process: Process
+    root: Root
+    hostname: str
+    mounts: list[Mount]
+    annotations: dict[str, str]
+    linux: Linux
+    oci_version: str
+    extra: dict[str, Any]
+
+    def __init__(self, process: Process | None = None, root: Root | None = None,
+                 hostname: str = "", mounts: list[Mount] | None = None,
+                 annotations: dict[str, str] | None = None, linux: Linux | None = None,
+                 oci_version: str = OCI_VERSION, extra: dict[str, Any] | None = None) -> None:
+        self.process = Process() if process is None else process
+        self.root = Root() if root is None else root
+        self.hostname = hostname
+        self.mounts = [] if mounts is None else mounts
+        self.annotations = {} if annotations is None else annotations
+        self.linux = Linux() if linux is None else linux
+        self.oci_version = oci_version
+        self.extra = {} if extra is None else extra
 
     _KNOWN = ("ociVersion", "process", "root", "hostname", "mounts", "annotations", "linux")
 

@@ -16,7 +16,6 @@ is the start's error.  The container is not running, so nothing changes in betwe
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,4 +80,4 @@ def _rehearse_in_child(spec: Spec, bundle: Path, lowers: Sequence[Path],
                                                  *(str(d) for d in reversed(lowers))])
     annotations[ANNOTATION_UPPERDIR] = str(scratch / "u")
     annotations[ANNOTATION_WORKDIR] = str(scratch / "w")
-    prepare_rootfs(dataclasses.replace(spec, annotations=annotations), bundle)
+    prepare_rootfs(spec.replace(annotations=annotations), bundle)

@@ -83,8 +83,8 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
     # the exec's -e (a bare KEY unsets; the client has filled in the ones it has)
     env = process_env(config_env(image.container_config.get("Env") or [], c.config.env),
                       spec.hostname, home, opts.tty, opts.env)
-    spec = replace(spec, process=replace(
-        proc, args=list(opts.command), env=env, cwd=opts.workdir or proc.cwd, user=user,
+    spec = spec.replace(process=proc.replace(
+        args=list(opts.command), env=env, cwd=opts.workdir or proc.cwd, user=user,
         terminal=opts.tty))
     pidfd = _pidfd_of(engine.containers, c)
     master = slave = -1
