@@ -11,9 +11,9 @@ ever contacted: the domain is only part of the name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from orlop.errors import InvalidParameterError
+from orlop.records import FrozenRecord
 
 DEFAULT_TAG = "latest"
 DEFAULT_DOMAIN = "docker.io"
@@ -44,13 +44,17 @@ class InvalidReferenceError(InvalidParameterError):
     """Docker's ``invalid reference format`` family."""
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(FrozenRecord):
     """A parsed reference: ``repository`` in familiar form, ``tag`` ("" if none given)."""
 
+    _fields = ("repository", "tag", "digest")
+    __slots__ = _fields
     repository: str
-    tag: str = ""
-    digest: str = ""
+    tag: str
+    digest: str
+
+    def __init__(self, repository: str, tag: str = "", digest: str = "") -> None:
+        self._set(repository=repository, tag=tag, digest=digest)
 
     @property
     def tagged(self) -> str:

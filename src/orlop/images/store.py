@@ -39,7 +39,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -59,6 +58,7 @@ from orlop.images.reference import (
     split_tagged,
 )
 from orlop.kernel.process import abandoned_entries
+from orlop.records import FrozenRecord
 from orlop.state import Database
 
 if TYPE_CHECKING:
@@ -92,19 +92,33 @@ def short_id(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
 
-@dataclass(frozen=True)
-class Image:
+class Image(FrozenRecord):
     """One image as stored; ``config`` is the whole image config JSON (with ``config``,
     ``rootfs``, ``history`` ...), not only the container config inside it."""
 
+    _fields = ("id", "repo_tags", "config", "diff_ids", "created", "size", "last_tag_time",
+               "repo_digests")
+    __slots__ = _fields
     id: str  # "sha256:<hex>" of the config JSON
     repo_tags: tuple[str, ...]  # "repository:tag", sorted
-    config: dict[str, Any] = field(hash=False, compare=False)
-    diff_ids: tuple[str, ...] = ()  # bottom layer first
-    created: str = ZERO_TIME
-    size: int = 0  # bytes of content of all layers (Docker's Size)
-    last_tag_time: str = ZERO_TIME
-    repo_digests: tuple[str, ...] = ()  # "repository@sha256:<manifest>", sorted
+    config: dict[str, Any]  # neither compared nor hashed (the id is its digest)
+    diff_ids: tuple[str, ...]  # bottom layer first
+    created: str
+    size: int  # bytes of content of all layers (Docker's Size)
+    last_tag_time: str
+    repo_digests: tuple[str, ...]  # "repository@sha256:<manifest>", sorted
+
+    def __init__(self, id: str, repo_tags: tuple[str, ...], config: dict[str, Any],
+                 diff_ids: tuple[str, ...] = (), created: str = ZERO_TIME, size: int = 0,
+                 last_tag_time: str = ZERO_TIME, repo_digests: tuple[str, ...] = ()) -> None:
+        self._set(id=id, repo_tags=repo_tags, config=config, diff_ids=diff_ids,
+                  created=created, size=size, last_tag_time=last_tag_time,
+                  repo_digests=repo_digests)
+
+    def _values(self) -> tuple[Any, ...]:
+        """Compared and hashed: every field but ``config`` (the dataclass's compare=False)."""
+        return (self.id, self.repo_tags, self.diff_ids, self.created, self.size,
+                self.last_tag_time, self.repo_digests)
 
     @property
     def short_id(self) -> str:
@@ -117,13 +131,18 @@ class Image:
         return inner if isinstance(inner, dict) else {}
 
 
-@dataclass(frozen=True)
-class _Staged:
+class _Staged(FrozenRecord):
+    _fields = ("path", "stats", "diff_id", "split", "tar_size")
+    __slots__ = _fields
     path: Path
     stats: ExtractStats
     diff_id: str  # stats.diff_id, or the canonical digest when no split reproduces it
     split: Path | None  # the recorded tar-split, published beside the layer
     tar_size: int
+
+    def __init__(self, path: Path, stats: ExtractStats, diff_id: str, split: Path | None,
+                 tar_size: int) -> None:
+        self._set(path=path, stats=stats, diff_id=diff_id, split=split, tar_size=tar_size)
 
 
 class ImageStore:

@@ -29,7 +29,6 @@ import fcntl
 import json
 import os
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -37,6 +36,7 @@ from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
 from orlop.kernel.fdio import read_all_and_close
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, TIOCSCTTY, CloneFlag
+from orlop.records import FrozenRecord
 from orlop.runtime.failure import InitStepError, encode, report, step_error
 from orlop.runtime.procsetup import (
     MSG_EXEC,
@@ -58,14 +58,20 @@ EXEC_NAMESPACES: dict[str, CloneFlag] = {
 }
 
 
-@dataclass(frozen=True)
-class ExecRequest:
-    spec: Spec                 # the container's spec with process replaced by the exec's
-    pidfd: int                 # of the container's PID 1
-    pid: int                   # the same, for /proc/<pid>/root
-    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files to join
-    detach: bool = False       # no one waits: E2 is not the caller's child
-    seccomp_cache: Path | None = None  # where compiled seccomp programs are kept
+class ExecRequest(FrozenRecord):
+    _fields = ("spec", "pidfd", "pid", "cgroup_procs", "detach", "seccomp_cache")
+    __slots__ = _fields
+    spec: Spec  # the container's spec with process replaced by the exec's
+    pidfd: int  # of the container's PID 1
+    pid: int  # the same, for /proc/<pid>/root
+    cgroup_procs: tuple[str, ...]  # cgroup.procs files to join
+    detach: bool  # no one waits: E2 is not the caller's child
+    seccomp_cache: Path | None  # where compiled seccomp programs are kept
+
+    def __init__(self, spec: Spec, pidfd: int, pid: int, cgroup_procs: tuple[str, ...] = (),
+                 detach: bool = False, seccomp_cache: Path | None = None) -> None:
+        self._set(spec=spec, pidfd=pidfd, pid=pid, cgroup_procs=cgroup_procs, detach=detach,
+                  seccomp_cache=seccomp_cache)
 
 
 def resolve_in_container(pid: int, name: str, path_env: str) -> str:

@@ -24,10 +24,10 @@ import errno
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orlop.records import FrozenRecord
 from orlop.runtime.failure import InitStepError
 from orlop.runtime.spec import Seccomp
 
@@ -40,10 +40,14 @@ FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
 _CACHE_FORMAT = "1"  # bump when what is cached, or how it is made, changes
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(FrozenRecord):
+    _fields = ("bpf", "flags")
+    __slots__ = _fields
     bpf: bytes  # struct sock_filter[]
     flags: int  # SECCOMP_FILTER_FLAG_*
+
+    def __init__(self, bpf: bytes, flags: int) -> None:
+        self._set(bpf=bpf, flags=flags)
 
 
 def compile_program(profile: Seccomp, cache_dir: Path | None = None) -> Program:

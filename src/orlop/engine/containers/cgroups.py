@@ -29,10 +29,10 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from orlop.errors import RuntimeFailedError
+from orlop.records import FrozenRecord, Record
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "orlop"
@@ -42,34 +42,67 @@ USER_HZ = 100  # the unit of cpuacct.stat (Linux's USER_HZ is 100 on every archi
 _V1_UNLIMITED = 1 << 62  # memory.limit_in_bytes of "no limit" is PAGE_COUNTER_MAX pages
 
 
-@dataclass(frozen=True)
-class Resources:
-    memory: int = 0  # bytes; 0 = unlimited
-    pids_limit: int = 0  # 0 or negative = unlimited
-    nano_cpus: int = 0  # 1e9 = one CPU
-    memory_swap: int = 0  # memory + swap, bytes; 0 = the kernel's default, -1 = unlimited
-    cpu_shares: int = 0  # --cpu-shares (v1 cpu.shares; v2 cpu.weight); 0 = the default
-    cpuset_cpus: str = ""  # --cpuset-cpus "0-1"; "" = every CPU
-    memory_swappiness: int = -1  # 0..100 (v1 memory.swappiness); -1 = the kernel's
+class Resources(FrozenRecord):
+    _fields = ("memory", "pids_limit", "nano_cpus", "memory_swap", "cpu_shares",
+               "cpuset_cpus", "memory_swappiness")
+    __slots__ = _fields
+    memory: int  # bytes; 0 = unlimited
+    pids_limit: int  # 0 or negative = unlimited
+    nano_cpus: int  # 1e9 = one CPU
+    memory_swap: int  # memory + swap, bytes; 0 = the kernel's default, -1 = unlimited
+    cpu_shares: int  # --cpu-shares (v1 cpu.shares; v2 cpu.weight); 0 = the default
+    cpuset_cpus: str  # --cpuset-cpus "0-1"; "" = every CPU
+    memory_swappiness: int  # 0..100 (v1 memory.swappiness); -1 = the kernel's
+
+    def __init__(self, memory: int = 0, pids_limit: int = 0, nano_cpus: int = 0,
+                 memory_swap: int = 0, cpu_shares: int = 0, cpuset_cpus: str = "",
+                 memory_swappiness: int = -1) -> None:
+        self._set(memory=memory, pids_limit=pids_limit, nano_cpus=nano_cpus,
+                  memory_swap=memory_swap, cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus,
+                  memory_swappiness=memory_swappiness)
 
 
-@dataclass
-class Usage:
+class Usage(Record):
     """What ``stats`` reports of one container, in Docker's units (ns, bytes)."""
 
-    cpu_total: int = 0
-    cpu_user: int = 0
-    cpu_kernel: int = 0
-    percpu: list[int] | None = None
-    throttling: tuple[int, int, int] = (0, 0, 0)  # periods, throttled periods, ns
-    memory_usage: int = 0
-    memory_max_usage: int = 0  # v1 only
-    memory_limit: int = 0  # 0: none (the caller puts the host's memory)
-    memory_failcnt: int = 0
-    memory_stats: dict[str, int] | None = None
-    pids_current: int = 0
-    pids_limit: int = 0  # 0: none
-    blkio: list[tuple[int, int, str, int]] | None = None  # major, minor, op, bytes
+    _fields = ("cpu_total", "cpu_user", "cpu_kernel", "percpu", "throttling",
+               "memory_usage", "memory_max_usage", "memory_limit", "memory_failcnt",
+               "memory_stats", "pids_current", "pids_limit", "blkio")
+    __slots__ = _fields
+    cpu_total: int
+    cpu_user: int
+    cpu_kernel: int
+    percpu: list[int] | None
+    throttling: tuple[int, int, int]  # periods, throttled periods, ns
+    memory_usage: int
+    memory_max_usage: int  # v1 only
+    memory_limit: int  # 0: none (the caller puts the host's memory)
+    memory_failcnt: int
+    memory_stats: dict[str, int] | None
+    pids_current: int
+    pids_limit: int  # 0: none
+    blkio: list[tuple[int, int, str, int]] | None  # major, minor, op, bytes
+
+    def __init__(self, cpu_total: int = 0, cpu_user: int = 0, cpu_kernel: int = 0,
+                 percpu: list[int] | None = None,
+                 throttling: tuple[int, int, int] = (0, 0, 0), memory_usage: int = 0,
+                 memory_max_usage: int = 0, memory_limit: int = 0, memory_failcnt: int = 0,
+                 memory_stats: dict[str, int] | None = None, pids_current: int = 0,
+                 pids_limit: int = 0,
+                 blkio: list[tuple[int, int, str, int]] | None = None) -> None:
+        self.cpu_total = cpu_total
+        self.cpu_user = cpu_user
+        self.cpu_kernel = cpu_kernel
+        self.percpu = percpu
+        self.throttling = throttling
+        self.memory_usage = memory_usage
+        self.memory_max_usage = memory_max_usage
+        self.memory_limit = memory_limit
+        self.memory_failcnt = memory_failcnt
+        self.memory_stats = memory_stats
+        self.pids_current = pids_current
+        self.pids_limit = pids_limit
+        self.blkio = blkio
 
 
 def unified_only(root: Path = CGROUP_ROOT) -> bool:

@@ -12,11 +12,11 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from orlop.engine.models import Container
 from orlop.errors import ContainerStateError
+from orlop.records import FrozenRecord
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,20 +28,31 @@ if TYPE_CHECKING:
     from orlop.runtime.exec import ExecRequest
 
 
-@dataclass(frozen=True)
-class ExecOptions:
+class ExecOptions(FrozenRecord):
+    _fields = ("command", "detach", "interactive", "tty", "env", "workdir", "user",
+               "exec_id", "detach_keys", "detach_keys_text")
+    __slots__ = _fields
     command: list[str]
-    detach: bool = False
-    interactive: bool = False
-    tty: bool = False
-    env: list[str] = field(default_factory=list)
-    workdir: str = ""
-    user: str = ""
-    exec_id: str = ""  # the API's exec id, for the events (a fresh one if empty)
+    detach: bool
+    interactive: bool
+    tty: bool
+    env: list[str]
+    workdir: str
+    user: str
+    exec_id: str  # the API's exec id, for the events (a fresh one if empty)
     # -it on our own terminal: the bytes that detach (--detach-keys, the config's,
     # else Ctrl-P Ctrl-Q); empty: not detachable (orlopd's helpers scan for them)
-    detach_keys: bytes = b""
-    detach_keys_text: str = ""  # as given (flag or config), for orlopd's DetachKeys
+    detach_keys: bytes
+    detach_keys_text: str  # as given (flag or config), for orlopd's DetachKeys
+
+    def __init__(self, command: list[str], detach: bool = False, interactive: bool = False,
+                 tty: bool = False, env: list[str] | None = None, workdir: str = "",
+                 user: str = "", exec_id: str = "", detach_keys: bytes = b"",
+                 detach_keys_text: str = "") -> None:
+        self._set(command=command, detach=detach, interactive=interactive, tty=tty,
+                  env=[] if env is None else env, workdir=workdir, user=user,
+                  exec_id=exec_id, detach_keys=detach_keys,
+                  detach_keys_text=detach_keys_text)
 
 
 def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) -> int:
@@ -106,7 +117,7 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
         exec_id = _exec_events(engine.events, c, opts)
         if opts.detach:
             with start_failures():
-                _start_watched(engine.events.path.parent, c, replace(req, detach=False),
+                _start_watched(engine.events.path.parent, c, req.replace(detach=False),
                                exec_id)
             return 0
         if master >= 0 and opts.interactive and opts.detach_keys and \

@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -247,7 +246,7 @@ def rename(containers: ContainerStore, events: EventLog, c: Container, new: str)
 
             raise ContainerNotFoundError(c.name)
         store.set_state(conn, c.id, name=new)
-    events.container(replace(c, name=new), "rename", {"oldName": "/" + c.name})
+    events.container(c.replace(name=new), "rename", {"oldName": "/" + c.name})
 
 
 def top(containers: ContainerStore, run_root: Path, c: Container, ps_args: list[str]

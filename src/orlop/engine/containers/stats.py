@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
@@ -356,8 +356,7 @@ def update_container(engine: Services, ref: str, opts: UpdateOptions) -> dict[st
     c = engine.get_container(ref)
     _validate(c, opts)
     hc = c.host_config
-    new = replace(
-        hc,
+    new = hc.replace(
         memory=opts.memory if opts.memory is not None else hc.memory,
         memory_swap=opts.memory_swap if opts.memory_swap is not None else hc.memory_swap,
         pids_limit=(opts.pids_limit if opts.pids_limit > 0 else None)

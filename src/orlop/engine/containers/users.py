@@ -10,19 +10,24 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel.safepath import open_in_root
+from orlop.records import FrozenRecord
 
 
-@dataclass(frozen=True)
-class ResolvedUser:
+class ResolvedUser(FrozenRecord):
+    _fields = ("uid", "gid", "additional_gids", "home")
+    __slots__ = _fields
     uid: int
     gid: int
     additional_gids: tuple[int, ...]
     home: str
+
+    def __init__(self, uid: int, gid: int, additional_gids: tuple[int, ...],
+                 home: str) -> None:
+        self._set(uid=uid, gid=gid, additional_gids=additional_gids, home=home)
 
 
 def _read_from_layers(dirs: Sequence[Path], name: str) -> str:
