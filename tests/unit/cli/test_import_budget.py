@@ -106,4 +106,15 @@ def test_run(tmp_path: Path) -> None:
     code, modules = _probe(tmp_path, "run", "--pull", "never", "--rm", "--network", "none",
                            "nosuchimage", "true")
     assert code == 125
-    _check(modules, 80, _NEVER)
+    _check(modules, 78, _NEVER)
+
+
+def test_exec(tmp_path: Path) -> None:
+    """`exec` up to the container lookup (No such container: 1, as Docker).  No
+    dataclasses (with inspect, ast, dis, tokenize): the records it builds are
+    orlop/records.py's; nor what only create/run need (the run options, the mount
+    parsers, the networks, Docker's create JSON)."""
+    code, modules = _probe(tmp_path, "exec", "nosuchcontainer", "true")
+    assert code == 1
+    _check(modules, 57, (*_NEVER, "dataclasses", "inspect", "ast", "orlop.engine.runoptions",
+                         "orlop.mounts.parser", "orlop.network", "orlop.wire.create"))
