@@ -9,7 +9,6 @@ unmarshal`` 400s); everything is checked before the engine creates anything.
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 from typing import TYPE_CHECKING, Any
 
@@ -234,7 +233,7 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
     }
     optional.update(_host_options(host, platform))
     refuse_unapplied(host)
-    known = {f.name for f in dataclasses.fields(RunOptions)}
+    known = set(RunOptions._fields)
     kwargs.update({k: v for k, v in optional.items() if k in known})
     kwargs.update(_network_options(body, host, network))
     return RunOptions(**kwargs)
