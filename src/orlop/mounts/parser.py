@@ -22,7 +22,6 @@ import csv
 import posixpath
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
@@ -166,7 +165,7 @@ def parse_volume_flag(raw: str, cwd: str) -> MountSpec:
     spec = _normalise(spec)  # validated just above, with -v's error prefix
     if spec.type == "volume" and spec.source and spec.mode == "":
         # moby setBindModeIfNull: a named local volume from -v shows Mode "z".
-        spec = replace(spec, mode="z")
+        spec = spec.replace(mode="z")
     return spec
 
 
@@ -470,7 +469,7 @@ def _normalise(spec: MountSpec) -> MountSpec:
     mode = changes.get("mode", spec.mode)
     if spec.chown and "U" not in mode.split(","):
         changes["mode"] = f"{mode},U" if mode else "U"  # so that inspect shows it
-    return replace(spec, **changes)
+    return spec.replace(**changes)
 
 
 def _snapshot_changes(spec: MountSpec) -> dict[str, Any]:

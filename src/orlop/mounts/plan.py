@@ -20,30 +20,34 @@ Pure: the engine looks containers up, creates volumes and takes references.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 from orlop.mounts.parser import check_duplicates, parse_image_volume
 from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import clean_target, is_read_write
+from orlop.records import FrozenRecord
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class VolumesFrom:
+class VolumesFrom(FrozenRecord):
     """One ``--volumes-from`` source, looked up by the engine.
 
     ``mode`` is the second part of ``parse_volumes_from`` (``""``, ``"ro"``, ``"rw,z"``).
     """
 
+    _fields = ("container_id", "mode", "mount_points")
+    __slots__ = _fields
     container_id: str
     mode: str
     mount_points: Sequence[MountPoint]
 
+    def __init__(self, container_id: str, mode: str,
+                 mount_points: Sequence[MountPoint]) -> None:
+        self._set(container_id=container_id, mode=mode, mount_points=mount_points)
 
-@dataclass(frozen=True)
-class MountPlan:
+
+class MountPlan(FrozenRecord):
     """The outcome of ``merge_mounts``.
 
     ``entries``: one per target, in the order targets were first registered; a
@@ -53,8 +57,14 @@ class MountPlan:
     held for them (moby ``dereferenceIfExists``).
     """
 
+    _fields = ("entries", "released")
+    __slots__ = _fields
     entries: tuple[MountSpec | MountPoint, ...]
-    released: tuple[MountPoint, ...] = ()
+    released: tuple[MountPoint, ...]
+
+    def __init__(self, entries: tuple[MountSpec | MountPoint, ...],
+                 released: tuple[MountPoint, ...] = ()) -> None:
+        self._set(entries=entries, released=released)
 
     @property
     def specs(self) -> list[MountSpec]:
@@ -78,7 +88,7 @@ def inherit_mount_points(container_id: str, mode: str,
     """
     writable = is_read_write(mode)
     return [
-        replace(mp, rw=mp.rw and writable, mode="", copy_up=False, chown=False,
+        mp.replace(rw=mp.rw and writable, mode="", copy_up=False, chown=False,
                 from_volumes_from=container_id)
         for mp in points if mp.type != "tmpfs"
     ]

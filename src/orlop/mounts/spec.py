@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from orlop.errors import InvalidMountError
+from orlop.records import FrozenRecord
 
 MountType = Literal["volume", "bind", "tmpfs"]
 MountOrigin = Literal["volume-flag", "mount-flag", "tmpfs-flag", "image"]
@@ -29,7 +29,7 @@ DEFAULT_BIND_PROPAGATION = "rprivate"
 
 
 class FrozenMap(Mapping[str, str]):
-    """A read-only, hashable str -> str mapping, so that frozen dataclasses stay hashable."""
+    """A read-only, hashable str -> str mapping, so that frozen records stay hashable."""
 
     __slots__ = ("_data",)
 
@@ -57,12 +57,11 @@ class FrozenMap(Mapping[str, str]):
         return f"FrozenMap({self._data!r})"
 
 
-def _empty_map() -> FrozenMap:
-    return FrozenMap()
+def _frozen_map(data: Mapping[str, str] | None) -> FrozenMap:
+    return data if isinstance(data, FrozenMap) else FrozenMap(data)
 
 
-@dataclass(frozen=True)
-class MountSpec:
+class MountSpec(FrozenRecord):
     """One mount request, parsed and validated; no volume exists for it yet.
 
     ``mode`` is what Docker shows as ``Mode`` in inspect for a local-driver mount: the
@@ -71,41 +70,56 @@ class MountSpec:
     otherwise.  ``raw`` keeps the user's text for ``HostConfig.Binds`` / ``Tmpfs``.
     """
 
+    _fields = ("type", "target", "source", "read_only", "origin", "raw", "mode",
+               "propagation", "copy_up", "create_host_path", "volume_driver",
+               "volume_labels", "volume_options", "volume_subpath", "volume_snapshot",
+               "bind_recursive", "tmpfs_size", "tmpfs_mode", "tmpfs_options", "chown")
+    __slots__ = _fields
     type: MountType
     target: str
-    source: str = ""
-    read_only: bool = False
-    origin: MountOrigin = "mount-flag"
-    raw: str = ""
-    mode: str = ""
-    propagation: str = ""
-    copy_up: bool = True
-    create_host_path: bool = False
-    volume_driver: str = ""
-    volume_labels: Mapping[str, str] = field(default_factory=_empty_map)
-    volume_options: Mapping[str, str] = field(default_factory=_empty_map)
-    volume_subpath: str = ""
+    source: str
+    read_only: bool
+    origin: MountOrigin
+    raw: str
+    mode: str
+    propagation: str
+    copy_up: bool
+    create_host_path: bool
+    volume_driver: str
+    volume_labels: Mapping[str, str]
+    volume_options: Mapping[str, str]
+    volume_subpath: str
     # Orlop's: mount this snapshot of the volume (``-v NAME@SNAP:/dst``, ``--mount
     # ...,volume-snapshot=SNAP``), always read-only; the engine binds the snapshot's data.
-    volume_snapshot: str = ""
-    bind_recursive: BindRecursive = "enabled"
-    tmpfs_size: int | None = None
-    tmpfs_mode: int | None = None
-    tmpfs_options: tuple[str, ...] = ()
+    volume_snapshot: str
+    bind_recursive: BindRecursive
+    tmpfs_size: int | None
+    tmpfs_mode: int | None
+    tmpfs_options: tuple[str, ...]
     # Podman's ``U`` (``-v data:/d:U``, ``--mount ...,U``, ``--tmpfs /t:U``): before each
     # start, the source is chowned (recursively) to the container's user; a tmpfs is
     # mounted with that user's ``uid=``/``gid=`` (engine/containers/ownership.py).
-    chown: bool = False
+    chown: bool
 
-    def __post_init__(self) -> None:
-        # Callers may pass plain dicts; freeze them so the spec really is immutable.
-        if not isinstance(self.volume_labels, FrozenMap):
-            object.__setattr__(self, "volume_labels", FrozenMap(self.volume_labels))
-        if not isinstance(self.volume_options, FrozenMap):
-            object.__setattr__(self, "volume_options", FrozenMap(self.volume_options))
-        options: object = self.tmpfs_options  # a list from a careless caller
-        if not isinstance(options, tuple):
-            object.__setattr__(self, "tmpfs_options", tuple(self.tmpfs_options))
+    def __init__(self, type: MountType, target: str, source: str = "",
+                 read_only: bool = False, origin: MountOrigin = "mount-flag", raw: str = "",
+                 mode: str = "", propagation: str = "", copy_up: bool = True,
+                 create_host_path: bool = False, volume_driver: str = "",
+                 volume_labels: Mapping[str, str] | None = None,
+                 volume_options: Mapping[str, str] | None = None, volume_subpath: str = "",
+                 volume_snapshot: str = "", bind_recursive: BindRecursive = "enabled",
+                 tmpfs_size: int | None = None, tmpfs_mode: int | None = None,
+                 tmpfs_options: tuple[str, ...] = (), chown: bool = False) -> None:
+        # Callers may pass plain dicts, or a list of options: frozen here, so that the
+        # spec really is immutable.
+        self._set(type=type, target=target, source=source, read_only=read_only,
+                  origin=origin, raw=raw, mode=mode, propagation=propagation,
+                  copy_up=copy_up, create_host_path=create_host_path,
+                  volume_driver=volume_driver, volume_labels=_frozen_map(volume_labels),
+                  volume_options=_frozen_map(volume_options),
+                  volume_subpath=volume_subpath, volume_snapshot=volume_snapshot,
+                  bind_recursive=bind_recursive, tmpfs_size=tmpfs_size,
+                  tmpfs_mode=tmpfs_mode, tmpfs_options=tuple(tmpfs_options), chown=chown)
 
     @property
     def anonymous(self) -> bool:
@@ -116,11 +130,11 @@ class MountSpec:
         """A plain dict with stable snake_case keys, for the state database (a
         container's recorded ``--mount`` requests)."""
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in self._fields:
+            value = getattr(self, name)
             if isinstance(value, FrozenMap):
                 value = dict(value)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
     @classmethod
@@ -134,12 +148,11 @@ class MountSpec:
         if not isinstance(data, Mapping) or data.get("type") not in MOUNT_TYPES \
                 or not isinstance(data.get("target"), str):
             raise InvalidMountError(f"invalid mount spec record: {data!r}")
-        names = {f.name for f in fields(cls)}
+        names = set(cls._fields)
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-@dataclass(frozen=True)
-class MountPoint:
+class MountPoint(FrozenRecord):
     """A mount as recorded for a container after the engine resolved its spec.
 
     ``source`` is the host path (a volume's ``_data`` dir, or, once the engine resolved
@@ -147,28 +160,40 @@ class MountPoint:
     ``from_volumes_from`` is the id of the container it was inherited from, or ``""``.
     """
 
+    _fields = ("type", "destination", "source", "name", "driver", "mode", "rw",
+               "propagation", "copy_up", "subpath", "bind_recursive", "tmpfs_size",
+               "tmpfs_mode", "tmpfs_options", "origin", "from_volumes_from", "chown")
+    __slots__ = _fields
     type: MountType
     destination: str
-    source: str = ""
-    name: str = ""
-    driver: str = ""
-    mode: str = ""
-    rw: bool = True
-    propagation: str = ""
-    copy_up: bool = True
-    subpath: str = ""
-    bind_recursive: BindRecursive = "enabled"
-    tmpfs_size: int | None = None
-    tmpfs_mode: int | None = None
-    tmpfs_options: tuple[str, ...] = ()
-    origin: MountOrigin | Literal[""] = ""
-    from_volumes_from: str = ""
-    chown: bool = False  # ``U``: chown the source to the container's user at each start
+    source: str
+    name: str
+    driver: str
+    mode: str
+    rw: bool
+    propagation: str
+    copy_up: bool
+    subpath: str
+    bind_recursive: BindRecursive
+    tmpfs_size: int | None
+    tmpfs_mode: int | None
+    tmpfs_options: tuple[str, ...]
+    origin: MountOrigin | Literal[""]
+    from_volumes_from: str
+    chown: bool  # ``U``: chown the source to the container's user at each start
 
-    def __post_init__(self) -> None:
-        options: object = self.tmpfs_options  # a list from a careless caller
-        if not isinstance(options, tuple):
-            object.__setattr__(self, "tmpfs_options", tuple(self.tmpfs_options))
+    def __init__(self, type: MountType, destination: str, source: str = "", name: str = "",
+                 driver: str = "", mode: str = "", rw: bool = True, propagation: str = "",
+                 copy_up: bool = True, subpath: str = "",
+                 bind_recursive: BindRecursive = "enabled", tmpfs_size: int | None = None,
+                 tmpfs_mode: int | None = None, tmpfs_options: tuple[str, ...] = (),
+                 origin: MountOrigin | Literal[""] = "", from_volumes_from: str = "",
+                 chown: bool = False) -> None:
+        self._set(type=type, destination=destination, source=source, name=name,
+                  driver=driver, mode=mode, rw=rw, propagation=propagation, copy_up=copy_up,
+                  subpath=subpath, bind_recursive=bind_recursive, tmpfs_size=tmpfs_size,
+                  tmpfs_mode=tmpfs_mode, tmpfs_options=tuple(tmpfs_options), origin=origin,
+                  from_volumes_from=from_volumes_from, chown=chown)
 
     @classmethod
     def from_spec(cls, spec: MountSpec, *, source: str = "", name: str = "",
@@ -204,9 +229,9 @@ class MountPoint:
     def to_json(self) -> dict[str, Any]:
         """A plain dict with stable snake_case keys, for the state database."""
         out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+        for name in self._fields:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
     @classmethod
@@ -221,21 +246,21 @@ class MountPoint:
         if not isinstance(obj, Mapping):
             raise InvalidMountError(f"invalid mount point record: {obj!r}")
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in obj:
+        for name in cls._fields:
+            if name not in obj:
                 continue
-            value = obj[f.name]
-            if f.name == "tmpfs_options":
-                value = tuple(_expect_str_list(f.name, value))
-            elif f.name in ("tmpfs_size", "tmpfs_mode"):
+            value = obj[name]
+            if name == "tmpfs_options":
+                value = tuple(_expect_str_list(name, value))
+            elif name in ("tmpfs_size", "tmpfs_mode"):
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                    raise InvalidMountError(f"invalid mount point record: {f.name}={value!r}")
-            elif f.name in ("rw", "copy_up", "chown"):
+                    raise InvalidMountError(f"invalid mount point record: {name}={value!r}")
+            elif name in ("rw", "copy_up", "chown"):
                 if not isinstance(value, bool):
-                    raise InvalidMountError(f"invalid mount point record: {f.name}={value!r}")
+                    raise InvalidMountError(f"invalid mount point record: {name}={value!r}")
             elif not isinstance(value, str):
-                raise InvalidMountError(f"invalid mount point record: {f.name}={value!r}")
-            kwargs[f.name] = value
+                raise InvalidMountError(f"invalid mount point record: {name}={value!r}")
+            kwargs[name] = value
         if kwargs.get("type") not in MOUNT_TYPES or "destination" not in kwargs:
             raise InvalidMountError(f"invalid mount point record: {dict(obj)!r}")
         if kwargs.get("bind_recursive", "enabled") not in BIND_RECURSIVE_VALUES:

@@ -39,7 +39,6 @@ import socket
 import termios
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -47,6 +46,7 @@ from orlop.kernel import process
 from orlop.kernel.flags import TIOCSCTTY
 from orlop.kernel.net import interface_up
 from orlop.kernel.safepath import mkdir_all_in_root
+from orlop.records import Record
 from orlop.runtime.failure import InitStepError, encode, report, step_error
 from orlop.runtime.finalize import finalize_rootfs
 from orlop.runtime.pivot import pivot_root
@@ -74,22 +74,43 @@ __all__ = ["MSG_CREATED", "MSG_EXEC", "InitContext", "close_fds_from", "containe
            "exit_code_for", "finalize_namespace", "lookup_path", "path_env", "step",
            "wait_exec_fifo"]
 
-@dataclass
-class InitContext:
+class InitContext(Record):
     """Everything the init needs, inherited across the forks (no serialisation)."""
 
+    _fields = ("spec", "bundle", "error_fd", "stdio", "console", "console_socket",
+               "console_size", "new_netns", "exec_fifo_fd", "c1_pidfd", "caller_pidfd",
+               "seccomp")
+    __slots__ = _fields
     spec: Spec
     bundle: Path
-    error_fd: int               # CLOEXEC write end: EOF at the caller means execve happened
+    error_fd: int  # CLOEXEC write end: EOF at the caller means execve happened
     stdio: tuple[int, int, int]
     console: int | None
     console_socket: int | None  # allocate the terminal in the container's devpts
     console_size: bytes | None  # struct winsize for it (TIOCSWINSZ)
     new_netns: bool
-    exec_fifo_fd: int | None    # read end of exec.fifo (O_NONBLOCK), for create/start
-    c1_pidfd: int | None        # pidfd of C1 (our parent until it exits)
-    caller_pidfd: int | None    # pidfd of the launching process, when dying with it
-    seccomp: Program | None = None  # made by the caller before the fork (runtime/seccomp.py)
+    exec_fifo_fd: int | None  # read end of exec.fifo (O_NONBLOCK), for create/start
+    c1_pidfd: int | None  # pidfd of C1 (our parent until it exits)
+    caller_pidfd: int | None  # pidfd of the launching process, when dying with it
+    seccomp: Program | None  # made by the caller before the fork (runtime/seccomp.py)
+
+    def __init__(self, spec: Spec, bundle: Path, error_fd: int, stdio: tuple[int, int, int],
+                 console: int | None, console_socket: int | None,
+                 console_size: bytes | None, new_netns: bool, exec_fifo_fd: int | None,
+                 c1_pidfd: int | None, caller_pidfd: int | None,
+                 seccomp: Program | None = None) -> None:
+        self.spec = spec
+        self.bundle = bundle
+        self.error_fd = error_fd
+        self.stdio = stdio
+        self.console = console
+        self.console_socket = console_socket
+        self.console_size = console_size
+        self.new_netns = new_netns
+        self.exec_fifo_fd = exec_fifo_fd
+        self.c1_pidfd = c1_pidfd
+        self.caller_pidfd = caller_pidfd
+        self.seccomp = seccomp
 
 
 @contextmanager

@@ -24,7 +24,6 @@ import json
 import os
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -32,6 +31,7 @@ from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
 from orlop.kernel.fdio import read_all_and_close
 from orlop.kernel.flags import CloneFlag
+from orlop.records import FrozenRecord
 from orlop.runtime.failure import InitStepError, report, step_error
 from orlop.runtime.init import MSG_CREATED, MSG_EXEC, InitContext, container_init, exit_code_for
 from orlop.runtime.procsetup import compile_seccomp
@@ -44,9 +44,13 @@ NAMESPACE_FLAGS: dict[str, CloneFlag] = {
 }
 
 
-@dataclass(frozen=True)
-class Launched:
+class Launched(FrozenRecord):
+    _fields = ("pid",)
+    __slots__ = _fields
     pid: int  # host pid of the container's PID 1
+
+    def __init__(self, pid: int) -> None:
+        self._set(pid=pid)
 
 
 def launch(bundle: Path, spec: Spec, *, stdin: int, stdout: int, stderr: int,

@@ -13,9 +13,9 @@ and Docker's tmpfs word merging (mounts/tmpfs.py) read it too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from orlop.kernel.flags import MOUNT_ATTR__ATIME, MountAttr, MountFlag
+from orlop.records import FrozenRecord
 
 # word -> (clear?, flag)
 FLAGS: dict[str, tuple[bool, MountFlag]] = {
@@ -73,8 +73,7 @@ _ATTR: dict[MountFlag, int] = {
 _ATIME = MountFlag.NOATIME | MountFlag.STRICTATIME | MountFlag.RELATIME
 
 
-@dataclass(frozen=True)
-class MountOptions:
+class MountOptions(FrozenRecord):
     """A parsed ``options`` list.
 
     Attributes:
@@ -85,11 +84,20 @@ class MountOptions:
         data: the filesystem-specific words, joined with "," for mount(2).
     """
 
-    flags: MountFlag = MountFlag.none()  # noqa: RUF009 - an immutable IntFlag value
-    clear: MountFlag = MountFlag.none()  # noqa: RUF009
-    propagation: tuple[MountFlag, ...] = ()
-    recursive_ro: bool = False
-    data: tuple[str, ...] = field(default_factory=tuple)
+    _fields = ("flags", "clear", "propagation", "recursive_ro", "data")
+    __slots__ = _fields
+    flags: MountFlag
+    clear: MountFlag
+    propagation: tuple[MountFlag, ...]
+    recursive_ro: bool
+    data: tuple[str, ...]
+
+    def __init__(self, flags: MountFlag = MountFlag.none(),  # noqa: B008 - an immutable
+                 clear: MountFlag = MountFlag.none(),  # noqa: B008 - IntFlag value
+                 propagation: tuple[MountFlag, ...] = (), recursive_ro: bool = False,
+                 data: tuple[str, ...] = ()) -> None:
+        self._set(flags=flags, clear=clear, propagation=propagation,
+                  recursive_ro=recursive_ro, data=data)
 
     @property
     def is_bind(self) -> bool:

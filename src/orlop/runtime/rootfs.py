@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from orlop.kernel.flags import (
@@ -44,6 +43,7 @@ from orlop.kernel.safepath import (
     open_in_root,
 )
 from orlop.kernel.syscalls import LINUX, PROC_SUPER_MAGIC, Syscalls, attach_tree
+from orlop.records import Record
 from orlop.runtime.failure import InitStepError, describe
 from orlop.runtime.imageroot import mount_overlay
 from orlop.runtime.mountopts import MountOptions, parse_mount_options
@@ -66,17 +66,24 @@ DEV_SYMLINKS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass
-class RootfsState:
+class RootfsState(Record):
     """What prepare_rootfs hands to pivot_root and finalize_rootfs."""
 
+    _fields = ("root_fd", "deferred_ro", "console")
+    __slots__ = _fields
     root_fd: int
     # tmpfs mounts asked to be "ro": mounted rw so that nested mount points can be
     # created in them, and made read-only by finalize_rootfs (runc does the same).
-    deferred_ro: list[str] = field(default_factory=list)
+    deferred_ro: list[str]
     # With a console socket: the slave of the terminal allocated in the container's
     # devpts (its master went to the caller), already bound onto /dev/console.
-    console: int | None = None
+    console: int | None
+
+    def __init__(self, root_fd: int, deferred_ro: list[str] | None = None,
+                 console: int | None = None) -> None:
+        self.root_fd = root_fd
+        self.deferred_ro = [] if deferred_ro is None else deferred_ro
+        self.console = console
 
 
 def prepare_rootfs(spec: Spec, bundle: Path, console: int | None = None,

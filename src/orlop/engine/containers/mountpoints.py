@@ -13,7 +13,6 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +30,7 @@ from orlop.mounts.parser import (
 from orlop.mounts.plan import VolumesFrom, merge_mounts
 from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation
+from orlop.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     from orlop.volumes.model import Volume
@@ -56,27 +56,47 @@ class VolumeMaker(VolumeRemover, Protocol):
         """The host path of a snapshot's data, for a read-only bind (``-v v@snap:/d``)."""
 
 
-@dataclass
-class MountPlan:
+class MountPlan(Record):
     """The outcome of registration, ready to be stored with the container."""
 
+    _fields = ("points", "binds", "mounts", "tmpfs", "config_volumes", "created_volumes",
+               "created_dirs")
+    __slots__ = _fields
     points: list[MountPoint]
     binds: list[str] | None
     mounts: list[MountSpec] | None  # the --mount requests, as HostConfig records them
     tmpfs: dict[str, str] | None
     config_volumes: dict[str, dict[str, Any]] | None
-    created_volumes: list[str] = field(default_factory=list)
-    created_dirs: list[str] = field(default_factory=list)
+    created_volumes: list[str]
+    created_dirs: list[str]
+
+    def __init__(self, points: list[MountPoint], binds: list[str] | None,
+                 mounts: list[MountSpec] | None, tmpfs: dict[str, str] | None,
+                 config_volumes: dict[str, dict[str, Any]] | None,
+                 created_volumes: list[str] | None = None,
+                 created_dirs: list[str] | None = None) -> None:
+        self.points = points
+        self.binds = binds
+        self.mounts = mounts
+        self.tmpfs = tmpfs
+        self.config_volumes = config_volumes
+        self.created_volumes = [] if created_volumes is None else created_volumes
+        self.created_dirs = [] if created_dirs is None else created_dirs
 
 
-@dataclass(frozen=True)
-class UserSpecs:
+class UserSpecs(FrozenRecord):
     """A create's mount flags, parsed and checked once (parse_user_specs)."""
 
+    _fields = ("volumes", "mounts", "tmpfs", "volumes_from")
+    __slots__ = _fields
     volumes: list[MountSpec]  # -v / HostConfig.Binds
     mounts: list[MountSpec]  # --mount / HostConfig.Mounts
     tmpfs: list[MountSpec]  # --tmpfs / HostConfig.Tmpfs
     volumes_from: list[tuple[str, str]]  # --volumes-from: (container, mode)
+
+    def __init__(self, volumes: list[MountSpec], mounts: list[MountSpec],
+                 tmpfs: list[MountSpec], volumes_from: list[tuple[str, str]]) -> None:
+        self._set(volumes=volumes, mounts=mounts, tmpfs=tmpfs, volumes_from=volumes_from)
 
 
 def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
@@ -105,7 +125,7 @@ def parse_user_specs(opts: RunOptions, engine_root: Path) -> UserSpecs:
         check_bind_chown(spec, root)  # U on /etc, $HOME...: refused before anything exists
     if opts.volume_driver:
         # HostConfig.VolumeDriver: the driver of the volumes -v creates (moby's rule).
-        vflags = [replace(s, volume_driver=opts.volume_driver)
+        vflags = [s.replace(volume_driver=opts.volume_driver)
                   if s.type == "volume" and not s.volume_driver else s for s in vflags]
     return UserSpecs(vflags, mflags, tflags, volumes_from)
 
@@ -140,7 +160,7 @@ def _daemon_root_checked(spec: MountSpec, root: str) -> MountSpec:
     if spec.type != "bind":
         return spec
     propagation = bind_daemon_root_propagation(spec, os.path.realpath(spec.source), root)
-    return spec if propagation == spec.propagation else replace(spec, propagation=propagation)
+    return spec if propagation == spec.propagation else spec.replace(propagation=propagation)
 
 
 def volumes_from_sources(conn: sqlite3.Connection, volumes_from: list[tuple[str, str]]
@@ -194,7 +214,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeMaker, plan: MountPlan) -> Mou
         # A snapshot is mounted as a read-only bind of its data (volumes/snapshots.py):
         # the volume must exist already, and nothing is created for it.
         path = volumes.snapshot_path(spec.source, spec.volume_snapshot)
-        return MountPoint.from_spec(replace(spec, type="bind", source=path, read_only=True))
+        return MountPoint.from_spec(spec.replace(type="bind", source=path, read_only=True))
     if spec.type == "volume":
         name = spec.source or secrets.token_hex(32)
         vol, created = volumes.ensure(

@@ -27,7 +27,6 @@ import os
 import pwd
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -128,7 +127,7 @@ def apply_ownership(engine: Services, c: Container, points: Sequence[MountPoint]
     out: list[MountPoint] = []
     for mp in points:
         if mp.chown and mp.type == "tmpfs":
-            mp = replace(mp, tmpfs_options=(*mp.tmpfs_options, f"uid={user.uid}",
+            mp = mp.replace(tmpfs_options=(*mp.tmpfs_options, f"uid={user.uid}",
                                             f"gid={user.gid}"))
         elif mp.chown:
             chown_source(mp, user.uid, user.gid, root)

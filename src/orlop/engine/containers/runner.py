@@ -258,10 +258,9 @@ def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None, *,
                  sc: Syscalls = LINUX) -> MountPoint:
     """The mount point with its host source: the volume's path, or a pin of its subpath
     (in ``pins``; beside the volume's ``_data`` when not given).  ``sc``: the kernel."""
-    from dataclasses import replace
 
     if not mp.subpath:
-        return replace(mp, source=volume_path)
+        return mp.replace(source=volume_path)
     from orlop.kernel.flags import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS
     from orlop.kernel.fs import openat2
 
@@ -300,7 +299,7 @@ def _with_source(mp: MountPoint, volume_path: str, pins: Path | None = None, *,
         sc.mount(None, pin, None, MountFlag.PRIVATE)
     finally:
         os.close(sfd)
-    return replace(mp, source=pin)
+    return mp.replace(source=pin)
 
 
 def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: list[Path],

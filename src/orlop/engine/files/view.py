@@ -33,7 +33,7 @@ import signal
 import stat
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,7 +142,7 @@ def opened(engine: Services, ref: str, *, with_mounts: bool = True,
                     if mp.type == "volume" and mp.name:
                         path = engine.volumes.mount(mp.name, c.id)
                         taken.append(mp.name)
-                        mp = replace(mp, source=_subpath_source(engine, path, mp))
+                        mp = mp.replace(source=_subpath_source(engine, path, mp))
                     view.mounts.append(mp)
             yield view
         finally:

@@ -23,7 +23,6 @@ Two kinds, as in dockerd:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orlop.engine import store
@@ -33,6 +32,7 @@ from orlop.errors import (
     InvalidParameterError,
     SystemFailureError,
 )
+from orlop.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     import sqlite3
@@ -49,13 +49,19 @@ _CONTAINER_CONFLICT = ("conflicting options: container type network can't be use
                        "links. This would result in undefined behavior")
 
 
-@dataclass
-class LinkPlan:
+class LinkPlan(Record):
     """What a create records: legacy links (alias, target id) and endpoint links by the
     network name they were given for ((target name, alias) pairs)."""
 
-    legacy: list[tuple[str, str]] = field(default_factory=list)
-    endpoint: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _fields = ("legacy", "endpoint")
+    __slots__ = _fields
+    legacy: list[tuple[str, str]]
+    endpoint: dict[str, list[tuple[str, str]]]
+
+    def __init__(self, legacy: list[tuple[str, str]] | None = None,
+                 endpoint: dict[str, list[tuple[str, str]]] | None = None) -> None:
+        self.legacy = [] if legacy is None else legacy
+        self.endpoint = {} if endpoint is None else endpoint
 
     def for_network(self, n: Network) -> list[tuple[str, str]]:
         return [pair for key in dict.fromkeys((n.name, n.id))
@@ -137,15 +143,22 @@ def parse_endpoint_links(texts: Sequence[str]) -> list[tuple[str, str]]:
 # --- start ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(FrozenRecord):
     """What a start gives the container for its links: /etc/hosts lines (names, ip)
     and the legacy links' variables; ``parents``: the containers with a legacy link to
     it ((id, alias): :func:`refresh_parents`)."""
 
-    hosts: list[tuple[str, str]] = field(default_factory=list)
-    env: list[str] = field(default_factory=list)
-    parents: list[tuple[str, str]] = field(default_factory=list)
+    _fields = ("hosts", "env", "parents")
+    __slots__ = _fields
+    hosts: list[tuple[str, str]]
+    env: list[str]
+    parents: list[tuple[str, str]]
+
+    def __init__(self, hosts: list[tuple[str, str]] | None = None,
+                 env: list[str] | None = None,
+                 parents: list[tuple[str, str]] | None = None) -> None:
+        self._set(hosts=[] if hosts is None else hosts, env=[] if env is None else env,
+                  parents=[] if parents is None else parents)
 
 
 def at_start(svc: Services, c: Container) -> Applied:

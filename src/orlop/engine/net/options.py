@@ -5,25 +5,36 @@ exposed ports (image's ``EXPOSE``, ``--expose``, and every published port)."""
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine.runoptions import RunOptions
 from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest
+from orlop.records import Record
 
 if TYPE_CHECKING:
     from orlop.engine.store import ContainerStore
     from orlop.network.service import NetworkService
 
 
-@dataclass
-class NetPlan:
+class NetPlan(Record):
+    _fields = ("mode", "requests", "port_bindings", "exposed_ports", "default_hostname")
+    __slots__ = _fields
     mode: str
-    requests: list[EndpointRequest] = field(default_factory=list)
-    port_bindings: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    exposed_ports: dict[str, dict[str, Any]] = field(default_factory=dict)
-    default_hostname: str = ""
+    requests: list[EndpointRequest]
+    port_bindings: dict[str, list[dict[str, str]]]
+    exposed_ports: dict[str, dict[str, Any]]
+    default_hostname: str
+
+    def __init__(self, mode: str, requests: list[EndpointRequest] | None = None,
+                 port_bindings: dict[str, list[dict[str, str]]] | None = None,
+                 exposed_ports: dict[str, dict[str, Any]] | None = None,
+                 default_hostname: str = "") -> None:
+        self.mode = mode
+        self.requests = [] if requests is None else requests
+        self.port_bindings = {} if port_bindings is None else port_bindings
+        self.exposed_ports = {} if exposed_ports is None else exposed_ports
+        self.default_hostname = default_hostname
 
 
 def _conflict(what: str) -> InvalidParameterError:

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from orlop.config import EngineConfig, env_number
 from orlop.engine.models import Container
 from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
 from orlop.network.model import Endpoint, PortMapping
+from orlop.records import FrozenRecord
 
 if TYPE_CHECKING:
     from orlop.engine.store import ContainerStore
@@ -36,12 +36,16 @@ if TYPE_CHECKING:
     from orlop.network.service import NetworkService
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(FrozenRecord):
+    _fields = ("netns", "hostname", "hosts", "resolv")
+    __slots__ = _fields
     netns: str  # "" = a new, empty namespace (none) or none at all (host)
     hostname: str
     hosts: str
     resolv: str
+
+    def __init__(self, netns: str, hostname: str, hosts: str, resolv: str) -> None:
+        self._set(netns=netns, hostname=hostname, hosts=hosts, resolv=resolv)
 
 
 def netns_dir(config: EngineConfig) -> Path:

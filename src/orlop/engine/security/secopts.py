@@ -10,17 +10,20 @@ what the container really gets, and refuses a profile or label it could not appl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from orlop.engine.security.seccomp import PROFILE_DEFAULT, PROFILE_UNCONFINED
 from orlop.errors import InvalidParameterError, UnsupportedError
 from orlop.goparse import parse_bool
+from orlop.records import FrozenRecord
 
 
-@dataclass(frozen=True)
-class SecurityOptions:
-    seccomp_profile: str = ""  # "" = the default; "unconfined"; "builtin"; a profile's JSON
-    no_new_privileges: bool = False
+class SecurityOptions(FrozenRecord):
+    _fields = ("seccomp_profile", "no_new_privileges")
+    __slots__ = _fields
+    seccomp_profile: str  # "" = the default; "unconfined"; "builtin"; a profile's JSON
+    no_new_privileges: bool
+
+    def __init__(self, seccomp_profile: str = "", no_new_privileges: bool = False) -> None:
+        self._set(seccomp_profile=seccomp_profile, no_new_privileges=no_new_privileges)
 
     @property
     def seccomp_unconfined(self) -> bool:
