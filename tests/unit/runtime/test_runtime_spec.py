@@ -1,4 +1,4 @@
-"""Spec dataclasses: round trip, Docker's defaults, tolerance of other tools' keys."""
+"""The spec classes: round trip, Docker's defaults, tolerance of other tools' keys."""
 
 from __future__ import annotations
 
