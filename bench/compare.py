@@ -18,8 +18,9 @@ machine; the figure is the median wall time of the whole command (wait4).  Orlop
 the ``orlop`` command scripts/setup.sh installs (orlop/launcher.py: the interpreter with
 ``-S`` and site-packages on its path, no .pth code), written for ``--src`` into the bench's
 directory and run with ``PYTHONPATH=--src`` (bytecode compiled first); ``--before`` sources
-run as ``python3 -m orlop`` (a normal start, as pip's console script had it), so a checkout
-of an older commit can be measured as "before".  The pyenv shim a PATH may put in front of
+run the same way when they have the launcher (orlop/launcher.py, since the third pass),
+else as ``python3 -m orlop`` (a normal start, as pip's console script had it), so a
+checkout of an older commit can be measured as "before".  The pyenv shim a PATH may put in front of
 ``orlop`` is measured apart (on the interpreter's floor).  The load average is printed at
 the start and at the end: on a shared machine, only the ratios are comparable between runs.
 """
@@ -151,6 +152,9 @@ class Bench:
         self.launcher = base / "bin" / "orlop"
         self.orlop = [str(self.launcher), *opts]
         self.python_m = [sys.executable, "-m", "orlop", *opts]
+        # "before": its own launcher when its sources have one (setup()), else python -m.
+        self.before_launcher = base / "bin-before" / "orlop"
+        self.before_cmd = self.python_m
         self.dockerd: Dockerd | None = None
         self.podman: list[str] | None = None
         self.orlopd: subprocess.Popen[bytes] | None = None
@@ -164,6 +168,15 @@ class Bench:
         self.launcher.parent.mkdir()
         subprocess.run([sys.executable, "-m", "orlop.launcher", "-o", str(self.launcher)],
                        env=self.env, check=True, stdout=subprocess.DEVNULL)
+        if self.args.before and (Path(self.args.before) / "orlop" / "launcher.py").exists():
+            self.before_launcher.parent.mkdir()
+            subprocess.run([sys.executable, "-m", "orlop.launcher", "-o",
+                            str(self.before_launcher)], env=self.before_env, check=True,
+                           stdout=subprocess.DEVNULL)
+            self.before_cmd = [str(self.before_launcher), *self.orlop[1:]]
+        if self.args.before:
+            how = "its launcher" if self.before_cmd is not self.python_m else "python3 -m orlop"
+            print(f"before: {self.args.before}, run by {how}", flush=True)
         tar = str(busybox_tar())
         self.o("import", tar, "busybox")
         if DOCKER and self.want_dockerd():
@@ -256,10 +269,11 @@ class Bench:
         if not self.selected(command):
             return Row(command, ours, peers, unit)
         if self.args.before and ours.env is self.env:
-            # The same command from the older sources, in the same rounds: "before", as
-            # `python3 -m orlop` (a normal start: the console script's before the launcher).
+            # The same command from the older sources, in the same rounds: "before", by
+            # their launcher, or as `python3 -m orlop` (the console script's start before
+            # there was one).
             n, argv = len(self.orlop), ours.argv
-            peers = [Contender("before", lambda i: [*self.python_m, *argv(i)[n:]],
+            peers = [Contender("before", lambda i: [*self.before_cmd, *argv(i)[n:]],
                                self.before_env, ours.before), *peers]
         paired([ours, *peers], runs or self.args.runs)
         r = Row(command, ours, peers, unit)
