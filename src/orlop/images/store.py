@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import builtins
 import fcntl
-import hashlib
 import json
 import os
 import re
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -453,6 +451,8 @@ class ImageStore:
         # The id is the digest of the exact bytes stored, so it can be re-verified.
         if blob is None:
             blob = json.dumps(config, separators=(",", ":"), ensure_ascii=False)
+        import hashlib  # here: exec, ps, inspect, run read images and never hash one
+
         image_id = "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
         conn.execute(
             "INSERT OR IGNORE INTO images (id, config, created, size) VALUES (?, ?, ?, ?)",
@@ -680,11 +680,15 @@ def _rmtree(path: Path) -> None:
         if path.is_symlink() or not path.is_dir():
             path.unlink()
         else:
+            import shutil  # here: with zlib, bz2, lzma (~3 ms) that exec never needs
+
             shutil.rmtree(path)
 
 
 def _canonical_digest(layer_fd: int) -> tuple[str, int]:
     """diff_id and size of the canonical serialisation of a layer directory."""
+    import hashlib
+
     from orlop.images.archive import write_layer
 
     hasher = hashlib.sha256()
@@ -699,6 +703,8 @@ def _canonical_digest(layer_fd: int) -> tuple[str, int]:
 def _whole_tar_split(stream: BinaryIO, split: Path, diff_id: str) -> None:
     """Rewrite ``split`` to hold the whole uncompressed tar (no file references), checked
     against ``diff_id`` as it is copied."""
+    import hashlib
+
     from orlop.archive.extract import open_decompressed
     from orlop.images.tarsplit import SplitRecorder
 

@@ -114,8 +114,10 @@ def test_exec(tmp_path: Path) -> None:
     """`exec` up to the container lookup (No such container: 1, as Docker).  No
     dataclasses (with inspect, ast, dis, tokenize): the records it builds are
     orlop/records.py's; nor what only create/run need (the run options, the mount
-    parsers, the networks, Docker's create JSON)."""
+    parsers, the networks, Docker's create JSON); nor shutil (with zlib, bz2, lzma:
+    only removing a container or an image's directory needs it)."""
     code, modules = _probe(tmp_path, "exec", "nosuchcontainer", "true")
     assert code == 1
     _check(modules, 57, (*_NEVER, "dataclasses", "inspect", "ast", "orlop.engine.runoptions",
-                         "orlop.mounts.parser", "orlop.network", "orlop.wire.create"))
+                         "orlop.mounts.parser", "orlop.network", "orlop.wire.create",
+                         "shutil"))
