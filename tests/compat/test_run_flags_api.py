@@ -158,6 +158,22 @@ def test_docker_py_runtime_runc(client: Any) -> None:
     assert _api_error(client, runtime="nosuch") == (400, "Unknown runtime specified nosuch")
 
 
+def test_docker_py_api_client_runtime_beside_config_is_applied(client: Any) -> None:
+    """APIClient.create_container(runtime=) puts Runtime at the body's top level, which
+    dockerd ignores; Orlop runs the runtime asked for."""
+    if not shutil.which("runc"):
+        pytest.skip("runc is not installed")
+    api = client.api
+    ct = api.create_container("busybox", ["sleep", "0.5"], runtime="runc",
+                              host_config=api.create_host_config(network_mode="none"))
+    assert api.inspect_container(ct)["HostConfig"]["Runtime"] == "runc"
+    api.start(ct)
+    assert api.wait(ct)["StatusCode"] == 0
+    api.remove_container(ct)
+    with pytest.raises(Exception, match="Unknown runtime specified nosuch"):
+        api.create_container("busybox", "true", runtime="nosuch")
+
+
 def test_docker_py_env_without_value_is_kept(client: Any) -> None:
     c = client.containers.create("busybox", "env", environment=["Foo", "A=1"],
                                  network_mode="none")

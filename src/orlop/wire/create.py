@@ -206,7 +206,11 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
         "hostname": field_str(body, "Hostname"), "network": network,
         "interactive": field_bool(body, "OpenStdin"), "tty": field_bool(body, "Tty"),
         "auto_remove": field_bool(host, "AutoRemove", "HostConfig."),
-        "runtime": field_str(host, "Runtime", "HostConfig."), "volumes": volumes,
+        # docker-py's APIClient.create_container(runtime=...) sends it beside Config's
+        # fields, where dockerd ignores it (its default runtime runs the container):
+        # Orlop applies it, the runtime the user asked for (docs/differences.md).
+        "runtime": field_str(host, "Runtime", "HostConfig.") or field_str(body, "Runtime"),
+        "volumes": volumes,
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
         "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
