@@ -323,6 +323,17 @@ def test_docker_cli_flags_orlop_does_not_apply_are_refused(bbd: Server, args: li
     assert bbd.ok("ps", "-aq") == ""
 
 
+def test_ipc_and_userns_modes_are_kept_as_given_through_the_api(client: Any, bbd: Server
+                                                                ) -> None:
+    c = client.containers.create("busybox", "true", network_mode="none",
+                                 ipc_mode="shareable", userns_mode="host")
+    assert (c.attrs["HostConfig"]["IpcMode"], c.attrs["HostConfig"]["UsernsMode"]) == \
+        ("shareable", "host")
+    c.remove()
+    bbd.ok("create", "--name", "ipcr", "--ipc", "shareable", "busybox", "true")
+    assert bbd.ok("inspect", "-f", "{{.HostConfig.IpcMode}}", "ipcr").strip() == "shareable"
+
+
 def test_docker_py_memswap_limit_is_applied(client: Any) -> None:
     assert _api_error(client, memswap_limit="100m") == (
         400, "You should always set the Memory limit when using Memoryswap limit, see usage")

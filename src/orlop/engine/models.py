@@ -98,6 +98,11 @@ class RunOptions:
     platform: str = ""  # --platform / ?platform=: must be the image's (no emulation)
     isolation: str = ""  # HostConfig.Isolation: "" or "default" (Linux's only one)
     memory_swappiness: int | None = None  # --memory-swappiness 0..100; None = the kernel's
+    # --ipc "" | private | shareable (one private IPC namespace each: Orlop has no
+    # ``container:`` mode that would join a shareable one); --userns "" | host (Orlop
+    # has no user namespace remapping).  Kept as given, shown by inspect.
+    ipc_mode: str = ""
+    userns_mode: str = ""
     # --link / HostConfig.Links ("target[:alias]"), and each endpoint's Links by network
     # name (NetworkingConfig.EndpointsConfig.N.Links): engine/net/links.py
     links: list[str] = field(default_factory=list)
@@ -207,6 +212,8 @@ class HostConfig:
     group_add: list[str] | None = None
     isolation: str = ""  # as given: "" or "default"
     memory_swappiness: int | None = None  # None: unset (Docker shows null)
+    ipc_mode: str = "private"  # as given; dockerd 20.10's default-ipc-mode when not
+    userns_mode: str = ""  # as given: "" or "host"
     # HostConfig.Mounts as records written before the specs were kept typed held it:
     # Docker's entries, shown as they are (never written again).
     legacy_api_mounts: list[dict[str, Any]] | None = None
