@@ -158,6 +158,22 @@ def test_docker_py_runtime_runc(client: Any) -> None:
     assert _api_error(client, runtime="nosuch") == (400, "Unknown runtime specified nosuch")
 
 
+def test_docker_py_api_client_runtime_beside_config_is_applied(client: Any) -> None:
+    """APIClient.create_container(runtime=) puts Runtime at the body's top level, which
+    dockerd ignores; Orlop runs the runtime asked for."""
+    if not shutil.which("runc"):
+        pytest.skip("runc is not installed")
+    api = client.api
+    ct = api.create_container("busybox", ["sleep", "0.5"], runtime="runc",
+                              host_config=api.create_host_config(network_mode="none"))
+    assert api.inspect_container(ct)["HostConfig"]["Runtime"] == "runc"
+    api.start(ct)
+    assert api.wait(ct)["StatusCode"] == 0
+    api.remove_container(ct)
+    with pytest.raises(Exception, match="Unknown runtime specified nosuch"):
+        api.create_container("busybox", "true", runtime="nosuch")
+
+
 def test_docker_py_env_without_value_is_kept(client: Any) -> None:
     c = client.containers.create("busybox", "env", environment=["Foo", "A=1"],
                                  network_mode="none")
@@ -305,6 +321,17 @@ def test_docker_cli_flags_orlop_does_not_apply_are_refused(bbd: Server, args: li
     res = bbd.docker(*RUN, *args, "busybox", "true")
     assert res.returncode == 125 and text in res.stderr, res.stderr
     assert bbd.ok("ps", "-aq") == ""
+
+
+def test_ipc_and_userns_modes_are_kept_as_given_through_the_api(client: Any, bbd: Server
+                                                                ) -> None:
+    c = client.containers.create("busybox", "true", network_mode="none",
+                                 ipc_mode="shareable", userns_mode="host")
+    assert (c.attrs["HostConfig"]["IpcMode"], c.attrs["HostConfig"]["UsernsMode"]) == \
+        ("shareable", "host")
+    c.remove()
+    bbd.ok("create", "--name", "ipcr", "--ipc", "shareable", "busybox", "true")
+    assert bbd.ok("inspect", "-f", "{{.HostConfig.IpcMode}}", "ipcr").strip() == "shareable"
 
 
 def test_docker_py_memswap_limit_is_applied(client: Any) -> None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from testsupport import busybox_tarball, mounts_under, scratch_dir  # noqa: F401 - mounts_under: for the tests
+from testsupport import (  # noqa: F401 - mounts_under: for the tests
+    busybox_tarball,
+    mounts_under,
+    orlop_cli,
+    scratch_dir,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +41,7 @@ class Orlop:
     def __call__(self, *args: str, input: bytes | str | None = None, check: bool = False,
                  timeout: float = 60, env: dict[str, str] | None = None,
                  ) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "orlop", "--root", str(self.root), *args]
+        cmd = [*orlop_cli(), "--root", str(self.root), *args]
         full_env = {**os.environ, **(env or {})}
         full_env.pop("ORLOP_ROOT", None)
         res = subprocess.run(

@@ -79,6 +79,24 @@ def test_cp_volume_paths_of_stopped_container_reference_2_15(bb: Orlop) -> None:
     assert _names(_cp_stream(bb, "c_cp:/data")) == ["data/", "data/f", "data/h.txt"]
 
 
+def test_cp_of_a_stopped_containers_network_files_reads_the_engines(bb: Orlop) -> None:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf are the engine's files bound at
+    start: a stopped container's cp reads them (dockerd mounts them for its archive
+    path), not the layer's empty ones; export keeps the layer's."""
+    bb.ok("run", "--name", "c_net", "--hostname", "nethost", "--add-host", "db:10.9.8.7",
+          "--network", "none", "busybox", "true")
+    bb.ok("cp", "c_net:/etc/hostname", "./hostname.out")
+    assert (bb.cwd / "hostname.out").read_text() == "nethost\n"
+    bb.ok("cp", "c_net:/etc/hosts", "./hosts.out")
+    assert "10.9.8.7\tdb" in (bb.cwd / "hosts.out").read_text()
+    exported = subprocess.run([sys.executable, "-m", "orlop", "--root", str(bb.root),
+                               "export", "c_net"], check=True, capture_output=True,
+                              cwd=bb.cwd).stdout
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tf:
+        member = tf.extractfile("etc/hostname")
+        assert member is not None and member.read() == b""
+
+
 def test_cp_into_ro_volume_bind_and_tmpfs_of_stopped_container(bb: Orlop) -> None:
     (bb.cwd / "h.txt").write_text("from-host\n")
     bb.ok("volume", "create", "cp_vol")

@@ -425,6 +425,17 @@ def test_docker_cli_flags_asking_for_nothing_are_accepted(bb: Orlop) -> None:
     assert res.returncode == 125 and "unrecognized arguments: -d" in res.stderr
 
 
+def test_ipc_and_userns_modes_are_kept_as_given(bb: Orlop) -> None:
+    """``--ipc shareable`` / ``--userns host`` ask for what Orlop's containers are: shown
+    by inspect as given (they read private and "" before); dockerd 20.10's defaults."""
+    bb.ok("create", "--name", "ipc1", "--ipc", "shareable", "--userns", "host",
+          "--network", "none", "busybox", "true")
+    bb.ok("create", "--name", "ipc2", "--network", "none", "busybox", "true")
+    fmt = "{{.HostConfig.IpcMode}}/{{.HostConfig.UsernsMode}}"
+    assert bb.ok("inspect", "-f", fmt, "ipc1").strip() == "shareable/host"
+    assert bb.ok("inspect", "-f", fmt, "ipc2").strip() == "private/"
+
+
 def test_cidfile_label_file_and_quiet(bb: Orlop) -> None:
     cwd = bb.cwd
     cid = bb.ok("create", "-q", "--cidfile", "cid", "--network", "none", "busybox",

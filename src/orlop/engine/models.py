@@ -89,7 +89,7 @@ class HostConfig(Record):
                "dns_options", "extra_hosts", "shm_size", "cpu_shares", "cpuset_cpus",
                "devices", "device_cgroup_rules", "ulimits", "pid_mode", "uts_mode",
                "cgroupns_mode", "group_add", "isolation", "memory_swappiness",
-               "legacy_api_mounts")
+               "ipc_mode", "userns_mode", "legacy_api_mounts")
     __slots__ = _fields
     binds: list[str] | None
     mounts: list[MountSpec] | None
@@ -132,6 +132,8 @@ class HostConfig(Record):
     group_add: list[str] | None
     isolation: str  # as given: "" or "default"
     memory_swappiness: int | None  # None: unset (Docker shows null)
+    ipc_mode: str  # as given; dockerd 20.10's default-ipc-mode ("private") when not
+    userns_mode: str  # as given: "" or "host"
     # HostConfig.Mounts as records written before the specs were kept typed held it:
     # Docker's entries, shown as they are (never written again).
     legacy_api_mounts: list[dict[str, Any]] | None
@@ -157,7 +159,8 @@ class HostConfig(Record):
                  ulimits: list[dict[str, Any]] | None = None, pid_mode: str = "",
                  uts_mode: str = "", cgroupns_mode: str = "host",
                  group_add: list[str] | None = None, isolation: str = "",
-                 memory_swappiness: int | None = None,
+                 memory_swappiness: int | None = None, ipc_mode: str = "private",
+                 userns_mode: str = "",
                  legacy_api_mounts: list[dict[str, Any]] | None = None) -> None:
         self.binds = binds
         self.mounts = mounts
@@ -201,6 +204,8 @@ class HostConfig(Record):
         self.group_add = group_add
         self.isolation = isolation
         self.memory_swappiness = memory_swappiness
+        self.ipc_mode = ipc_mode
+        self.userns_mode = userns_mode
         self.legacy_api_mounts = legacy_api_mounts
 
     def to_json(self) -> str:

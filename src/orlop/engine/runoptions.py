@@ -34,7 +34,8 @@ class RunOptions(FrozenRecord):
                "security_opt", "sysctls", "stop_signal", "stop_timeout", "healthcheck",
                "log_driver", "ulimits", "shm_size", "cpu_shares", "cpuset_cpus", "devices",
                "device_cgroup_rules", "pid_mode", "uts_mode", "cgroupns_mode", "group_add",
-               "platform", "isolation", "memory_swappiness", "links", "endpoint_links")
+               "platform", "isolation", "memory_swappiness", "ipc_mode", "userns_mode",
+               "links", "endpoint_links")
     __slots__ = _fields
     image: str
     command: list[str]
@@ -115,6 +116,11 @@ class RunOptions(FrozenRecord):
     platform: str  # --platform / ?platform=: must be the image's (no emulation)
     isolation: str  # HostConfig.Isolation: "" or "default" (Linux's only one)
     memory_swappiness: int | None  # --memory-swappiness 0..100; None = the kernel's
+    # --ipc "" | private | shareable (one private IPC namespace each: Orlop has no
+    # ``container:`` mode that would join a shareable one); --userns "" | host (Orlop
+    # has no user namespace remapping).  Kept as given, shown by inspect.
+    ipc_mode: str
+    userns_mode: str
     # --link / HostConfig.Links ("target[:alias]"), and each endpoint's Links by network
     # name (NetworkingConfig.EndpointsConfig.N.Links): engine/net/links.py
     links: list[str]
@@ -191,6 +197,8 @@ class RunOptions(FrozenRecord):
         platform: str = "",
         isolation: str = "",
         memory_swappiness: int | None = None,
+        ipc_mode: str = "",
+        userns_mode: str = "",
         links: list[str] | None = None,
         endpoint_links: dict[str, list[str]] | None = None,
     ) -> None:
@@ -264,6 +272,8 @@ class RunOptions(FrozenRecord):
             platform=platform,
             isolation=isolation,
             memory_swappiness=memory_swappiness,
+            ipc_mode=ipc_mode,
+            userns_mode=userns_mode,
             links=[] if links is None else links,
             endpoint_links={} if endpoint_links is None else endpoint_links,
         )

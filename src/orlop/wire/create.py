@@ -109,6 +109,7 @@ def create_body(opts: RunOptions, streams: frozenset[str] = frozenset(),
         "PidMode": opts.pid_mode, "UTSMode": opts.uts_mode, "CgroupnsMode": opts.cgroupns_mode,
         "GroupAdd": list(opts.group_add) or None, "Isolation": opts.isolation,
         "MemorySwappiness": opts.memory_swappiness,
+        "IpcMode": opts.ipc_mode, "UsernsMode": opts.userns_mode,
     }
     if console is not None and opts.tty:
         host["ConsoleSize"] = console
@@ -205,7 +206,11 @@ def run_options(body: dict[str, Any], name: str, platform: str = "") -> RunOptio
         "hostname": field_str(body, "Hostname"), "network": network,
         "interactive": field_bool(body, "OpenStdin"), "tty": field_bool(body, "Tty"),
         "auto_remove": field_bool(host, "AutoRemove", "HostConfig."),
-        "runtime": field_str(host, "Runtime", "HostConfig."), "volumes": volumes,
+        # docker-py's APIClient.create_container(runtime=...) sends it beside Config's
+        # fields, where dockerd ignores it (its default runtime runs the container):
+        # Orlop applies it, the runtime the user asked for (docs/differences.md).
+        "runtime": field_str(host, "Runtime", "HostConfig.") or field_str(body, "Runtime"),
+        "volumes": volumes,
         "mount_specs": mount_specs, "tmpfs": tmpfs,
         "volumes_from": list(field_str_list(host, "VolumesFrom", "HostConfig.") or []),
         "volume_driver": field_str(host, "VolumeDriver", "HostConfig."),
@@ -271,6 +276,9 @@ def _host_options(host: dict[str, Any], platform: str) -> dict[str, Any]:
         "cgroupns_mode": field_str(host, "CgroupnsMode", where),
         "group_add": list(field_str_list(host, "GroupAdd", where) or []),
         "isolation": field_str(host, "Isolation", where),
+        # refuse_unapplied let only the values Orlop's containers are: kept as given
+        "ipc_mode": field_str(host, "IpcMode", where),
+        "userns_mode": field_str(host, "UsernsMode", where),
         # -1 is what the docker CLI sends when the flag is not given: unset.
         "memory_swappiness": None if host.get("MemorySwappiness") in (None, -1)
         else field_int(host, "MemorySwappiness", where),

@@ -158,7 +158,7 @@ def host_config_json(hc: HostConfig, links: list[str] | None = None) -> dict[str
         "DnsSearch": hc.dns_search or [],
         "ExtraHosts": hc.extra_hosts,
         "GroupAdd": hc.group_add,
-        "IpcMode": "private",
+        "IpcMode": hc.ipc_mode,
         "Cgroup": "",
         "Links": links,
         "OomScoreAdj": 0,
@@ -169,7 +169,7 @@ def host_config_json(hc: HostConfig, links: list[str] | None = None) -> dict[str
         "SecurityOpt": hc.security_opt,
         "Tmpfs": hc.tmpfs,
         "UTSMode": hc.uts_mode,
-        "UsernsMode": "",
+        "UsernsMode": hc.userns_mode,
         "ShmSize": hc.shm_size,
         # omitempty in moby's HostConfig
         **({"Sysctls": hc.sysctls} if hc.sysctls else {}),

@@ -168,9 +168,19 @@ def test_same_on_every_truncation(corpus: list[bytes]) -> None:
 
 
 def test_same_on_corruptions(corpus: list[bytes]) -> None:
+    """100 corruptions of each archive (the slow test below makes 1,000)."""
+    _corruptions(corpus, 100)
+
+
+@pytest.mark.slow
+def test_same_on_many_corruptions(corpus: list[bytes]) -> None:
+    _corruptions(corpus, 1000)
+
+
+def _corruptions(corpus: list[bytes], count: int) -> None:
     rnd = random.Random(17)
     for raw in corpus:
-        for _ in range(300):
+        for _ in range(count):
             data = bytearray(raw)
             block = rnd.randrange(min(len(raw), 30 * 512) // 512) * 512
             field = rnd.choice([0, 100, 108, 124, 136, 148, 156, 157, 257, 345, 512, 520])

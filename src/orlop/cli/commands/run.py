@@ -404,6 +404,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         container_id_file=args.cidfile, read_only=args.read_only, cwd=cwd,
         restart=args.restart, log_opts=log_opts, memory=memory, memory_swap=memory_swap,
         memory_swappiness=swappiness, isolation=args.isolation,
+        ipc_mode=(args.ipc or [""])[-1], userns_mode=(args.userns or [""])[-1],
         pids_limit=args.pids_limit, nano_cpus=nano_cpus, cap_add=list(args.cap_add),
         cap_drop=list(args.cap_drop), init=args.init, privileged=args.privileged,
         security_opt=_security_opts(args.security_opt), sysctls=_sysctls(args.sysctl),

@@ -144,6 +144,7 @@ def opened(engine: Services, ref: str, *, with_mounts: bool = True,
                         taken.append(mp.name)
                         mp = mp.replace(source=_subpath_source(engine, path, mp))
                     view.mounts.append(mp)
+                view.mounts += _network_files(cdir, {mp.destination for mp in points})
             yield view
         finally:
             from orlop.engine.containers.runner import release_pinned
@@ -156,6 +157,19 @@ def opened(engine: Services, ref: str, *, with_mounts: bool = True,
                 import shutil
 
                 shutil.rmtree(view.work, ignore_errors=True)
+
+
+def _network_files(cdir: Path, taken: set[str]) -> list[MountPoint]:
+    """The engine's /etc/hostname, /etc/hosts and /etc/resolv.conf of a container that
+    ran (runner.py binds them at each start): a stopped container's ``cp`` reads and
+    writes them, as dockerd's archive path mounts its network files; ``export`` and
+    ``diff`` show the layer's own (files/initlayer.py)."""
+    out = []
+    for name in ("hostname", "hosts", "resolv.conf"):
+        dest = f"/etc/{name}"
+        if dest not in taken and (cdir / name).is_file():
+            out.append(MountPoint(type="bind", destination=dest, source=str(cdir / name)))
+    return out
 
 
 def _subpath_source(engine: Services, volume_path: str, mp: MountPoint) -> str:
