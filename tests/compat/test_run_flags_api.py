@@ -147,9 +147,7 @@ def test_docker_py_cgroupns_private(client: Any) -> None:
 def test_docker_py_runtime_runc(client: Any) -> None:
     if not shutil.which("runc"):
         pytest.skip("runc is not installed")
-    # Not "true": a detached crun/runc container that exits at once sometimes loses its
-    # monitor (a race also on main, reported separately).
-    c = client.containers.create("busybox", ["sleep", "0.5"], runtime="runc",
+    c = client.containers.create("busybox", "true", runtime="runc",
                                  network_mode="none")
     assert c.attrs["HostConfig"]["Runtime"] == "runc"
     c.start()

@@ -681,11 +681,16 @@ def start_external_detached(engine: Services, c: Container, cdir: Path, lowers: 
     pause = 0.001
     deadline = time.monotonic() + 30
     while True:
+        # Whether the runtime has exited is asked before the pid file is read: a
+        # container that exits at once takes its runtime with it, which must not be
+        # taken for a runtime that never started it.
+        exited = _has_exited(proc.pid)
         with contextlib.suppress(OSError, ValueError):
             text = pid_file.read_text().strip()
             if text:
+                _UNREAPED.append(proc)
                 return proc.pid, int(text)
-        if proc.poll() is not None or time.monotonic() > deadline:
+        if exited or time.monotonic() > deadline:
             if proc.returncode is None:
                 proc.kill()
             proc.wait()
@@ -697,6 +702,23 @@ def start_external_detached(engine: Services, c: Container, cdir: Path, lowers: 
             raise RuntimeFailedError(f"{os.path.basename(exe)}: {detail}")
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
+
+
+# The runtime processes of detached crun/runc containers, kept referenced until the
+# monitor execs its watcher: a Popen's __del__ (and subprocess's _cleanup of the ones it
+# keeps) reaps an exited child, after which the watcher could neither open a pidfd of it
+# nor read its exit status, and the monitor died before reporting the start.
+_UNREAPED: list[subprocess.Popen[bytes]] = []
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether our child ``pid`` has exited, leaving it unreaped (a zombie, waitid's
+    WNOWAIT): its exit status stays for the watcher (watch.py) to read."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None and info.si_pid != 0
 
 
 def delete_external(exe: str, state_root: Path, cid: str) -> None:
