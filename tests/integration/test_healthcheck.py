@@ -148,3 +148,27 @@ def test_image_healthcheck_is_used_merged_and_disabled(bb: Orlop,
     bb.ok("run", "-d", "--name", "off", "--no-healthcheck", "hc:1", "sleep", "60")
     assert _health(bb, "off") == {}
     assert "(health" not in bb.ok("ps", "--filter", "name=off", "--format", "{{.Status}}")
+
+
+def test_probe_that_cannot_start_is_logged_as_dockerd_does(bb: Orlop,
+                                                           tmp_orlop_dir: Path) -> None:
+    """A probe command that cannot be started is dockerd's probe error (moby
+    daemon/health.go): ExitCode -1 and the exec start's error as Output, not the 126
+    and "\\r\\n"-ended message of `exec`; a shell form whose command is missing is the
+    shell's own failure (127)."""
+    _image_with_healthcheck(bb, tmp_orlop_dir, {
+        "Test": ["CMD", "/nosuch"], "Interval": 1_000_000_000, "Retries": 1})
+    bb.ok("run", "-d", "--name", "nostart", "hc:1", "sleep", "60")
+    bb.ok("run", "-d", "--name", "shell", "--health-cmd", "/nosuch", "--health-interval",
+          "1s", "--health-retries", "1", "busybox", "sleep", "60")
+    entry = _until(bb, "nostart", "unhealthy")["Log"][0]  # type: ignore[index]
+    assert entry["ExitCode"] == -1
+    assert entry["Output"] == ('OCI runtime exec failed: exec failed: unable to start '
+                               'container process: exec: "/nosuch": stat /nosuch: no such '
+                               'file or directory: unknown')
+    entry = _until(bb, "shell", "unhealthy")["Log"][0]  # type: ignore[index]
+    assert entry["ExitCode"] == 127 and "/nosuch: not found" in entry["Output"]
+    # the probe that failed is still an exec, with its exec_create event as in dockerd
+    actions = bb.ok("events", "--since", "1m", "--until", "0s", "--filter",
+                    "container=nostart", "--format", "{{.Action}}").split("\n")
+    assert "exec_create: /nosuch " in actions

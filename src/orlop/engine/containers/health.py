@@ -11,8 +11,12 @@ bytes of output.  Each change of status is a ``health_status: <status>`` event.
 The state lives in the container's directory (``health.json``, replaced atomically),
 so every ``orlop`` process and orlopd read it without a daemon holding it.  The probe
 loop is a child of the detached monitor (:func:`spawn_prober`) that dies with the
-container; each probe is ``orlop exec``, so it goes through the exec machinery (its
-namespaces, user, cgroup and events) like any other exec.
+container; each probe is a process of its own (:func:`probe_main`) that runs the engine's
+exec, so it goes through the exec machinery (its namespaces, user, cgroup and events)
+like any other exec.  A probe whose command cannot start is dockerd's probe error, not
+an exit status: ``ExitCode`` -1 and the exec start's error as ``Output`` (moby
+daemon/health.go records ``err.Error()`` of ContainerExecStart), which the probe
+process reports on a pipe of its own, apart from the command's output.
 """
 
 from __future__ import annotations
@@ -321,22 +325,69 @@ def probe_loop(config: EngineConfig, c: Container, pid: int) -> None:
             _event(config, c, f"health_status: {state['Status']}")
 
 
+_PROBE_BOOT = ("import sys; from orlop.engine.containers.health import probe_main; "
+               "probe_main(sys.argv[1:])")
+
+
 def _probe(config: EngineConfig, cid: str, argv: list[str], timeout: float
            ) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("ORLOP_HOST", "DOCKER_HOST", "ORLOP_ROOT", "ORLOP_RUN_ROOT")}
-    cmd = [sys.executable, "-m", "orlop", "--root", str(config.root), "--run-root",
-           str(config.run_root), "exec", cid, *argv]
+    r, w = os.pipe()
     try:
-        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                             timeout=timeout, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        _reap_strays()
-        return -1, f"Health check exceeded timeout ({_go_duration(timeout)})"
-    except OSError as err:
-        return -1, str(err)
+        cmd = [sys.executable, "-c", _PROBE_BOOT, str(config.root), str(config.run_root),
+               cid, str(w), *argv]
+        try:
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                                 timeout=timeout, env=env, check=False, pass_fds=(w,))
+        except subprocess.TimeoutExpired:
+            _reap_strays()
+            return -1, f"Health check exceeded timeout ({_go_duration(timeout)})"
+        except OSError as err:
+            return -1, str(err)
+        os.close(w)
+        w = -1
+        os.set_blocking(r, False)
+        try:
+            error = os.read(r, MAX_OUTPUT)
+        except BlockingIOError:
+            error = b""
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    if error:  # the command never ran: what it may have printed is not its output
+        return -1, error.decode(errors="replace")
     out = (res.stdout + res.stderr)[:MAX_OUTPUT].decode(errors="replace")
     return res.returncode, out
+
+
+def probe_main(argv: list[str]) -> None:
+    """``ROOT RUN_ROOT ID REPORT_FD COMMAND...``: one probe, the exec of ``COMMAND`` in
+    the container with the probe's stdout and stderr; exits with its status.  An exec
+    that cannot start (a missing command, a container no longer running) writes its
+    error on ``REPORT_FD`` instead, which dockerd records as the probe's output
+    with exit code -1 (not the 126 an `exec` reports)."""
+    from orlop.config import EngineConfig
+    from orlop.engine.containers.exec import ExecOptions, exec_container
+    from orlop.engine.containers.procio import Stdio
+    from orlop.engine.services import open_services
+    from orlop.errors import OrlopError
+
+    root, run_root, cid, report_s, *command = argv
+    report = int(report_s)
+    os.set_inheritable(report, False)  # the probe's command must not hold it
+    engine = open_services(EngineConfig.from_env(root, run_root))
+    code = 1
+    try:
+        code = exec_container(engine, cid, ExecOptions(command=command), Stdio(0, 1, 2))
+    except OrlopError as err:
+        with contextlib.suppress(OSError):
+            os.write(report, (str(err) or type(err).__name__).encode()[:MAX_OUTPUT])
+    finally:
+        engine.close()
+    sys.stdout.flush()
+    os._exit(code)
 
 
 def _go_duration(seconds: float) -> str:
