@@ -168,7 +168,13 @@ def test_probe_that_cannot_start_is_logged_as_dockerd_does(bb: Orlop,
                                'file or directory: unknown')
     entry = _until(bb, "shell", "unhealthy")["Log"][0]  # type: ignore[index]
     assert entry["ExitCode"] == 127 and "/nosuch: not found" in entry["Output"]
-    # the probe that failed is still an exec, with its exec_create event as in dockerd
-    actions = bb.ok("events", "--since", "1m", "--until", "0s", "--filter",
-                    "container=nostart", "--format", "{{.Action}}").split("\n")
+    # The probe that failed is still an exec, with its exec_create event as in dockerd
+    # (`--until 0s` counts whole seconds: the event may be of the current one).
+    deadline = time.monotonic() + 5
+    while True:
+        actions = bb.ok("events", "--since", "1m", "--until", "0s", "--filter",
+                        "container=nostart", "--format", "{{.Action}}").split("\n")
+        if "exec_create: /nosuch " in actions or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     assert "exec_create: /nosuch " in actions
