@@ -164,6 +164,10 @@ def test_orlop_remote_build(bbd: Server) -> None:
     prune = subprocess.run([sys.executable, "-m", "orlop", "-H", bbd.host, "builder", "prune",
                             "-f"], capture_output=True, text=True, timeout=60, check=False)
     assert prune.returncode == 0 and "Total reclaimed space" in prune.stdout
+    res = subprocess.run([*cmd[:-3], "--compress", "-t", "remote:gz", "."], cwd=ctx,
+                         capture_output=True, text=True, timeout=180, check=False)
+    assert res.returncode == 0, res.stderr
+    assert bbd.ok("run", "--rm", "remote:gz") == "hello world\nfile a\n"
 
 
 @pytest.mark.parametrize("remote", [False, True], ids=["local", "remote"])

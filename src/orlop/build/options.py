@@ -30,6 +30,9 @@ class BuildOptions:
     shm_size: int = 0
     # --cache-from: only these images (and their parents) are reused as cache; () = any.
     cache_from: tuple[str, ...] = ()
+    # --compress: the context goes to orlopd gzipped (the docker CLI's); a local build
+    # reads the directory itself, where nothing travels.
+    compress: bool = False
 
 
 def check_isolation(value: str) -> None:

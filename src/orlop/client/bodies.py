@@ -20,6 +20,19 @@ def chunks(stream: Any, size: int = 1 << 20) -> Iterator[bytes]:
         yield data
 
 
+def gzipped(parts: Iterator[bytes]) -> Iterator[bytes]:
+    """``parts`` as one gzip stream (the docker CLI's ``build --compress``: the daemon
+    recognises a compressed context by its magic bytes)."""
+    import zlib
+
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    for data in parts:
+        out = z.compress(data)
+        if out:
+            yield out
+    yield z.flush()
+
+
 def copy_body(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
               out_fd: int, progress: Callable[[int], None] | None = None) -> int:
     """Write a response body to ``out_fd`` as it comes; the bytes written."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from orlop.client.base import BaseClient, quote
-from orlop.client.bodies import chunks, copy_body
+from orlop.client.bodies import chunks, copy_body, gzipped
 from orlop.errors import SystemFailureError
 
 
@@ -174,7 +174,8 @@ class BuildAPI(BaseClient):
             pairs.append(("shmsize", str(opts.shm_size)))
         if opts.cache_from:
             pairs.append(("cachefrom", json.dumps(list(opts.cache_from))))
-        conn, resp = self.open_stream("POST", f"/build{query(pairs)}", body=chunks(body),
+        data = gzipped(chunks(body)) if opts.compress else chunks(body)
+        conn, resp = self.open_stream("POST", f"/build{query(pairs)}", body=data,
                                       headers={"Content-Type": "application/x-tar"})
         image_id = ""
         try:

@@ -59,7 +59,7 @@ def _add_refused(p: Parser) -> None:
 
     for flags, metavar, help_text, _param, _neutral in _REFUSED:
         p.add_argument(*flags, action="append", default=[], metavar=metavar, help=help_text)
-    # --compress: how the context travels to a daemon (gzip); the build is the same
+    # --compress: the context sent to orlopd gzipped (BuildOptions.compress)
     go_bool_flag(p, "--compress", "Compress the build context using gzip", False)
     go_bool_flag(p, "--disable-content-trust", "Skip image verification (default true)",
                  True)
@@ -143,7 +143,7 @@ def _build(argv: list[str], ctx: Context) -> int:
         no_cache=args.no_cache, pull=args.pull, quiet=args.quiet, network=args.network,
         platform=args.platform, remove=remove, force_rm=args.force_rm, iidfile=args.iidfile,
         extra_hosts=tuple(add_hosts(args.add_host)), shm_size=_shm_size(args.shm_size),
-        cache_from=tuple(args.cache_from))
+        cache_from=tuple(args.cache_from), compress=args.compress)
     path = args.args[0]
     stream: Any = None
     dockerfile_text: str | None = None
