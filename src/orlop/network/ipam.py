@@ -3,10 +3,10 @@ endpoint gets.  The store calls ``next_address`` inside its write transaction.""
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Iterable, Iterator
 
+from orlop.digest import sha256_hex
 from orlop.errors import (
     ConflictError,
     InvalidParameterError,
@@ -164,7 +164,7 @@ def candidates(seed: str | None) -> Iterator[Net]:
         for c in range(0, 256, 16):
             yield ipaddress.IPv4Network(f"192.168.{c}.0/20")
         return
-    start = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % 32768
+    start = int(sha256_hex(seed.encode())[:8], 16) % 32768
     for i in range(32768):
         n = (start + i) % 32768
         yield ipaddress.IPv4Network(f"10.{128 + n // 256}.{n % 256}.0/24")

@@ -8,17 +8,16 @@ Nothing here touches the kernel: netavark.py does, at start and exit.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import os
 import re
-import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from orlop.config import DEFAULT_ROOT, EngineConfig
+from orlop.digest import sha256_hex
 from orlop.errors import (
     ConflictError,
     InvalidParameterError,
@@ -63,7 +62,7 @@ def bridge_settings(config: EngineConfig) -> tuple[str, str | None]:
     ``ORLOP_BRIDGE_SUBNET`` override both (read when the network is first made)."""
     name = os.environ.get("ORLOP_BRIDGE") or (
         "orlop0" if str(config.root) == DEFAULT_ROOT
-        else "orl" + hashlib.sha256(str(config.root).encode()).hexdigest()[:10])
+        else "orl" + sha256_hex(str(config.root).encode())[:10])
     return name, os.environ.get("ORLOP_BRIDGE_SUBNET") or None
 
 
@@ -129,7 +128,7 @@ class NetworkService:
             "SELECT subnet FROM networks")]
         subnet = (ipam.parse_subnet(subnet_text) if subnet_text
                   else ipam.choose_subnet(_seed(self.config), used))
-        n = Network(id=secrets.token_hex(32), name=DEFAULT_BRIDGE, driver="bridge",
+        n = Network(id=os.urandom(32).hex(), name=DEFAULT_BRIDGE, driver="bridge",
                     subnet=str(subnet), gateway=str(next(subnet.hosts())), ip_range="",
                     internal=False, dns=False, interface=iface, labels={},
                     options={OPT_BRIDGE_NAME: iface, OPT_MTU: "1500",
@@ -245,7 +244,7 @@ class NetworkService:
             gw = next(net.hosts())
         aux4 = _aux(name, aux_addresses, net, str(gw or ""))
         aux6 = _aux(name, aux_addresses6, net6, str(gw6 or ""))
-        nid = secrets.token_hex(32)
+        nid = os.urandom(32).hex()
         iface = iface or f"br-{nid[:12]}"
         with self.db.write() as conn:
             self._default_in(conn)
@@ -350,7 +349,7 @@ class NetworkService:
                                "container_id = ?", (container_id,)).fetchone()
         position = 0 if pos_row["p"] is None else int(pos_row["p"]) + 1
         ep = Endpoint(container_id=container_id, network_id=n.id,
-                      endpoint_id=secrets.token_hex(32), ip=str(ip),
+                      endpoint_id=os.urandom(32).hex(), ip=str(ip),
                       mac=req.mac.lower() or ipam.mac_from_ip(ip),
                       aliases=list(req.aliases), static_ip=bool(req.ip), position=position,
                       ip6=ip6, static_ip6=bool(req.ip6), link_local_ips=link_local,

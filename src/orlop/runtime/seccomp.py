@@ -21,12 +21,12 @@ namespace exists, and the init only makes the one seccomp(2) call.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orlop.digest import sha256_hex
 from orlop.records import FrozenRecord
 from orlop.runtime.failure import InitStepError
 from orlop.runtime.spec import Seccomp
@@ -61,8 +61,8 @@ def compile_program(profile: Seccomp, cache_dir: Path | None = None) -> Program:
         if name not in FLAGS:
             raise InitStepError(f"seccomp: unknown flag {name!r}", errno.EINVAL)
         flags |= FLAGS[name]
-    key = hashlib.sha256(json.dumps([_CACHE_FORMAT, os.uname().machine, profile.to_dict()],
-                                    sort_keys=True).encode()).hexdigest()
+    key = sha256_hex(json.dumps([_CACHE_FORMAT, os.uname().machine, profile.to_dict()],
+                                sort_keys=True).encode())
     path = cache_dir / f"{key}.bpf" if cache_dir is not None else None
     if path is not None:
         try:

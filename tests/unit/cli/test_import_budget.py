@@ -107,7 +107,8 @@ def test_run(tmp_path: Path) -> None:
                            "nosuchimage", "true")
     assert code == 125
     # Nor dataclasses (with inspect, ast, dis, tokenize): its records are orlop/records.py's.
-    _check(modules, 78, (*_NEVER, "dataclasses", "inspect", "ast"))
+    # 79 since orlop.digest took hashlib's and secrets' place (~3 ms of OpenSSL and hmac).
+    _check(modules, 79, (*_NEVER, "dataclasses", "inspect", "ast", "hashlib", "secrets"))
 
 
 def test_exec(tmp_path: Path) -> None:
@@ -120,4 +121,27 @@ def test_exec(tmp_path: Path) -> None:
     assert code == 1
     _check(modules, 57, (*_NEVER, "dataclasses", "inspect", "ast", "orlop.engine.runoptions",
                          "orlop.mounts.parser", "orlop.network", "orlop.wire.create",
-                         "shutil"))
+                         "shutil", "hashlib", "secrets"))
+
+
+def test_exec_in_a_root_with_a_live_keeper(tmp_path: Path) -> None:
+    """A root that has run bridge containers has ``run/netpool`` (a live namespace
+    keeper holds its lock) and ``run/netns``: reconcile looks at both on every command,
+    and only a dead keeper or an abandoned set-up needs the keeper's module (secrets,
+    socket, threading: ~7 ms) or the network set-up's."""
+    import fcntl
+
+    pool = tmp_path / "run" / "netpool"
+    pool.mkdir(parents=True)
+    (tmp_path / "run" / "netns").mkdir()
+    fd = os.open(pool / "keeper.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as the live keeper holds it
+        code, modules = _probe(tmp_path, "exec", "nosuchcontainer", "true")
+    finally:
+        os.close(fd)
+    assert code == 1
+    # 57 plus the lock test, the netns scan and procio (whose lock test the scan uses)
+    _check(modules, 60, ("orlop.engine.net.pool", "orlop.engine.net.setup",
+                         "orlop.engine.net.poolwire", "secrets", "socket"))
+    assert (pool / "keeper.lock").exists()  # a live keeper's files are left alone

@@ -79,9 +79,9 @@ def create(svc: Services, opts: RunOptions) -> Container:
             store.check_name_free(conn, name)
         else:
             name = _free_random_name(conn)
-    import secrets  # here: 3 ms of imports (hmac, base64) that exec never needs
+    from orlop.randomness import token_hex
 
-    cid = secrets.token_hex(32)
+    cid = token_hex(32)
     runtime = opts.runtime or config.runtime
 
     fault = os.environ.get("ORLOP_FAULT")  # tests only: die at a named point

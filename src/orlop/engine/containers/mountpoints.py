@@ -10,7 +10,6 @@ spec leaves no volume and no directory behind.
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from orlop.mounts.parser import (
 from orlop.mounts.plan import VolumesFrom, merge_mounts
 from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation
+from orlop.randomness import token_hex
 from orlop.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def _resolve_spec(spec: MountSpec, volumes: VolumeMaker, plan: MountPlan) -> Mou
         path = volumes.snapshot_path(spec.source, spec.volume_snapshot)
         return MountPoint.from_spec(spec.replace(type="bind", source=path, read_only=True))
     if spec.type == "volume":
-        name = spec.source or secrets.token_hex(32)
+        name = spec.source or token_hex(32)
         vol, created = volumes.ensure(
             name, spec.volume_driver,  # "": the recorded driver, a plugin having it, or local
             options=dict(spec.volume_options) or None,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
-
 from orlop.errors import InvalidParameterError
+from orlop.randomness import choice, randbelow
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -39,5 +38,5 @@ _RIGHT = [
 def random_name(retry: int = 0) -> str:
     """``adjective_surname``; after the first try (``retry`` > 0) with a random digit
     added, as Docker's ``namesgenerator.GetRandomName``."""
-    name = f"{secrets.choice(_LEFT)}_{secrets.choice(_RIGHT)}"
-    return f"{name}{secrets.randbelow(10)}" if retry > 0 else name
+    name = f"{choice(_LEFT)}_{choice(_RIGHT)}"
+    return f"{name}{randbelow(10)}" if retry > 0 else name

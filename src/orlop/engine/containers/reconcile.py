@@ -65,19 +65,28 @@ def reconcile(svc: Services) -> None:
     if dead or half or inflight.dead_markers(config.root):
         repair(svc)
     if os.path.isdir(config.run_root / "netns"):
-        from orlop.engine.net.setup import sweep
+        from orlop.engine.net.sweep import sweep
 
         sweep(config, lambda cid: not is_locked(config.run_root, cid))
-    if os.path.isdir(config.run_root / "netpool"):  # a keeper, alive or killed
-        from orlop.engine.net.pool import sweep as sweep_pool
-
-        sweep_pool(config, svc.networks)
+    if os.path.isdir(config.run_root / "netpool"):  # a keeper has run here
+        _sweep_dead_keeper(svc)
     if removed:
         from orlop.engine.containers.remove import remove
     for cid in removed:
         with contextlib.suppress(OrlopError):
             c = svc.containers.resolve(cid)
             remove(svc, c, cid, force=True, volumes=True, locked=False)
+
+
+def _sweep_dead_keeper(svc: Services) -> None:
+    """Repair after a namespace keeper killed without its exit; a live one (the usual
+    case) is told by its lock alone, without importing the keeper's module."""
+    from orlop.engine.net.poollock import keeper_alive
+
+    if not keeper_alive(str(svc.config.run_root / "netpool")):
+        from orlop.engine.net.pool import sweep as sweep_pool
+
+        sweep_pool(svc.config, svc.networks)
 
 
 def repair(svc: Services) -> None:

@@ -4,7 +4,7 @@ exposed ports (image's ``EXPOSE``, ``--expose``, and every published port)."""
 
 from __future__ import annotations
 
-import socket
+import os
 from typing import TYPE_CHECKING, Any
 
 from orlop.engine.runoptions import RunOptions
@@ -80,7 +80,7 @@ def check(containers: ContainerStore, networks: NetworkService, opts: RunOptions
         # Docker discards published ports with the host's network (the ports are the
         # host's own); it keeps them exposed.
         plan.exposed_ports = {**exposed, **{k: {} for k in bindings}}
-        plan.default_hostname = socket.gethostname()
+        plan.default_hostname = os.uname().nodename  # gethostname(2) is uname's nodename
         return plan
     if mode == "none":
         if publishes:

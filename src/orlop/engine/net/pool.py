@@ -49,10 +49,10 @@ from typing import Any
 
 from orlop.config import EngineConfig
 from orlop.engine.net import poolwire
+from orlop.engine.net.poollock import LOCK_NAME
 from orlop.engine.net.setup import HELD, HOLDER, aardvark_dir, read_doc, teardown_claimed
 from orlop.network.model import Endpoint, Network
 
-LOCK_NAME = "keeper.lock"
 RETRY_SECONDS = 5.0  # after a failed set-up (netavark missing, no addresses left)
 REFILL_DELAY = 0.25  # after a take, before setting up the next namespace
 

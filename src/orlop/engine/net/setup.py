@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -530,22 +530,3 @@ def _release(cid: str) -> None:
     if fd >= 0:
         with contextlib.suppress(OSError):
             os.close(fd)
-
-
-def sweep(config: EngineConfig, abandoned: Callable[[str], bool]) -> None:
-    """Reconcile: tear down the network of every container whose starter or monitor
-    holds its lock no more (killed CLI, monitor or orlopd)."""
-    try:
-        names = os.listdir(netns_dir(config))
-    except FileNotFoundError:
-        return
-    for name in names:  # a teardown whose process died: claim it again
-        parts = name.split(".")
-        if len(parts) == 3 and parts[2] == "teardown" and parts[1].isdigit() \
-                and not os.path.exists(f"/proc/{parts[1]}"):
-            with contextlib.suppress(OSError):
-                os.rename(netns_dir(config) / name, _state_path(config, parts[0]))
-    ids = {n.split(".")[0] for n in names if n.endswith((".json", ".teardown"))}
-    for cid in ids:
-        if len(cid) == 64 and abandoned(cid):
-            detach(config, cid)
