@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,7 @@ from orlop.kernel.flags import MNT_DETACH
 from orlop.kernel.mountinfo import mount_points_under
 from orlop.kernel.process import process_alive_since
 from orlop.state import inflight
+from orlop.volumes.fsutil import remove_path
 
 if TYPE_CHECKING:
     from orlop.config import EngineConfig
@@ -138,7 +138,8 @@ def sweep_container_dirs(cfg: EngineConfig, containers: ContainerStore) -> None:
     known = containers.ids()
     for name in names:
         if name not in known and len(name) == 64:
-            shutil.rmtree(d / name, ignore_errors=True)
+            with contextlib.suppress(OSError):  # a mount still there stops it (EBUSY)
+                remove_path(d / name)
 
 
 def sweep_run_files(cfg: EngineConfig, containers: ContainerStore) -> None:

@@ -110,6 +110,20 @@ def remove_tree(dir_fd: int, name: str) -> None:
     os.rmdir(name, dir_fd=dir_fd)
 
 
+def remove_path(path: str | os.PathLike[str]) -> None:
+    """:func:`remove_tree` of an absolute path's last component, below its parent opened
+    as it is (the engine's own directories: a container's, a staging one).  Where
+    ``shutil.rmtree(path, ignore_errors=True)`` was: the same, except that a mount left
+    inside stops it (EBUSY) instead of having what it shows deleted; callers that
+    ignored errors suppress ``OSError``."""
+    parent, name = os.path.split(os.fspath(path))
+    fd = os.open(parent or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        remove_tree(fd, name)
+    finally:
+        os.close(fd)
+
+
 def _empty_dir(fd: int) -> None:
     with os.scandir(fd) as it:
         entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]

@@ -27,6 +27,17 @@ class LocalImages:
 
         return inspect_image(self.engine, ref)
 
+    def image_present(self, ref: str) -> bool:
+        """Whether ``ref`` names a local image (``run``'s ``--pull missing``): the
+        store's lookup alone, not the inspect JSON (wire/images.py, ~7 ms of a run)."""
+        from orlop.errors import NotFoundError
+
+        try:
+            self.engine.images.get(ref)
+        except NotFoundError:
+            return False
+        return True
+
     def image_history(self, ref: str) -> list[dict[str, Any]]:
         from orlop.wire.images import image_history
 
@@ -125,6 +136,16 @@ class RemoteImages:
 
     def image_inspect(self, ref: str) -> dict[str, Any]:
         return self.api.inspect_image(ref)
+
+    def image_present(self, ref: str) -> bool:
+        """Whether orlopd has ``ref`` (``GET /images/{name}/json``, as the docker CLI)."""
+        from orlop.errors import NotFoundError
+
+        try:
+            self.api.inspect_image(ref)
+        except NotFoundError:
+            return False
+        return True
 
     def image_history(self, ref: str) -> list[dict[str, Any]]:
         return self.api.image_history(ref)

@@ -591,15 +591,10 @@ def _ensure_image(ctx: Context, image: str, policy: str, quiet: bool = False) ->
     ``quiet`` (``-q``): no word of it."""
     if policy == "never":
         return
-    from orlop.errors import NotFoundError
-
     backend = ctx.backend()
     if policy == "missing":
-        try:
-            backend.image_inspect(image)
+        if backend.image_present(image):
             return
-        except NotFoundError:
-            pass
         from orlop.distribution.reference import parse_remote
 
         if not quiet:

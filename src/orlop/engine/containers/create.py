@@ -13,8 +13,8 @@ container exists outside the store before the record does.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from orlop.engine.runoptions import RunOptions
 from orlop.engine.timefmt import ZERO_TIME, now_rfc3339
 from orlop.errors import ConflictError, InvalidParameterError
 from orlop.state import inflight
+from orlop.volumes.fsutil import remove_path
 
 if TYPE_CHECKING:
     from orlop.engine.containers.mountpoints import MountPlan
@@ -131,7 +132,8 @@ def create(svc: Services, opts: RunOptions) -> Container:
         except BaseException:
             if plan is not None:
                 rollback(plan, svc.volumes)
-            shutil.rmtree(cdir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # a mount left inside stops it
+                remove_path(cdir)
             svc.containers.delete_creating(cid)
             unlink_run_files(config.run_root, cid)
             raise

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -325,8 +324,19 @@ def probe_loop(config: EngineConfig, c: Container, pid: int) -> None:
             _event(config, c, f"health_status: {state['Status']}")
 
 
-_PROBE_BOOT = ("import sys; from orlop.engine.containers.health import probe_main; "
-               "probe_main(sys.argv[1:])")
+# As the monitor's phases start (engine/containers/monitor.py): -I -S, this tree first,
+# site-packages without their .pth code (~25 ms of every probe here).
+_PROBE_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from orlop.launcher import add_site_paths; add_site_paths(); "
+               "from orlop.engine.containers.health import probe_main; "
+               "probe_main(sys.argv[2:])")
+
+
+def _src_dir() -> str:
+    """The directory this ``orlop`` package is in (what the probe puts first)."""
+    import orlop
+
+    return os.path.dirname(os.path.dirname(os.path.realpath(orlop.__file__)))
 
 
 def _probe(config: EngineConfig, cid: str, argv: list[str], timeout: float
@@ -335,8 +345,10 @@ def _probe(config: EngineConfig, cid: str, argv: list[str], timeout: float
            if k not in ("ORLOP_HOST", "DOCKER_HOST", "ORLOP_ROOT", "ORLOP_RUN_ROOT")}
     r, w = os.pipe()
     try:
-        cmd = [sys.executable, "-c", _PROBE_BOOT, str(config.root), str(config.run_root),
-               cid, str(w), *argv]
+        cmd = [sys.executable, "-I", "-S", "-c", _PROBE_BOOT, _src_dir(), str(config.root),
+               str(config.run_root), cid, str(w), *argv]
+        import subprocess  # here: ~2 ms of every run's imports, for the probes alone
+
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                                  timeout=timeout, env=env, check=False, pass_fds=(w,))

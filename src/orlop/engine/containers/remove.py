@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orlop.engine import store
 from orlop.errors import ConflictError, ContainerStateError, OrlopError
 from orlop.state import inflight
+from orlop.volumes.fsutil import remove_path
 
 if TYPE_CHECKING:
     from orlop.config import EngineConfig
@@ -83,7 +83,8 @@ def _remove(svc: Services, c: Container, ref: str, *, force: bool, volumes: bool
         from orlop.engine.net.setup import detach
 
         detach(config, c.id)
-        shutil.rmtree(config.containers_dir / c.id, ignore_errors=True)
+        with contextlib.suppress(OSError):  # a mount left inside stops it
+            remove_path(config.containers_dir / c.id)
         # The exit code stays for `wait` only where the container removed itself.
         unlink_run_files(config.run_root, c.id, exit_file=not c.host_config.auto_remove)
     finally:
@@ -130,7 +131,8 @@ def remove_half_created(config: EngineConfig, containers: ContainerStore,
             with contextlib.suppress(OrlopError):
                 volumes.remove(name, force=True)
         containers.delete_creating(cid)
-        shutil.rmtree(config.containers_dir / cid, ignore_errors=True)
+        with contextlib.suppress(OSError):  # a mount left inside stops it
+            remove_path(config.containers_dir / cid)
         unlink_run_files(config.run_root, cid)
     finally:
         os.close(fd)

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 
 BUILTIN_RUNTIME = "orlop"
 # The oldest crun checked to apply "rro" (tests/integration/test_mount_security.py).
@@ -47,6 +46,8 @@ def recursive_ro_error(runtime: str) -> str | None:
 
 def _feature_mount_options(exe: str) -> list[str] | None:
     """``mountOptions`` of ``EXE features`` (OCI runtime-spec features), or None."""
+    import subprocess  # here: only an external runtime is asked
+
     try:
         res = subprocess.run([exe, "features"], capture_output=True, text=True, timeout=10,
                              check=False)
@@ -60,6 +61,8 @@ def _feature_mount_options(exe: str) -> list[str] | None:
 
 
 def _crun_version(exe: str) -> tuple[int, int]:
+    import subprocess  # here: only an external runtime is asked
+
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10,
                              check=False).stdout

@@ -13,7 +13,6 @@ import errno
 import os
 import signal
 import stat
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,7 @@ from orlop.mounts.spec import MountPoint
 from orlop.state import inflight
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Sequence
 
     from orlop.engine.net.setup import Attachment
@@ -311,6 +311,8 @@ def _external_runtime(exe: str, runtime_args: list[str], cdir: Path, lowers: lis
     container mount reaches the host; on a hybrid cgroup host whose v2 hierarchy holds
     controllers, crun 1.8 refuses to run ("cgroups in hybrid mode not supported"), so
     that mount is hidden in the namespace."""
+    import subprocess  # here: the built-in runtime's run never needs it
+
     from orlop.runtime.imageroot import exec_in_image_root_argv
 
     argv = [exe, *_runtime_flags(exe), *runtime_args]
@@ -617,6 +619,7 @@ def _run_external(engine: Services, c: Container, cdir: Path, runtime: str, stdi
     ("cgroups in hybrid mode not supported"); the v2 mount is hidden in that namespace.
     """
     import shutil
+    import subprocess  # here: the built-in runtime's run never needs it
 
     exe = runtime if "/" in runtime else shutil.which(runtime)
     if not exe or not os.access(exe, os.X_OK):
@@ -722,6 +725,8 @@ def _has_exited(pid: int) -> bool:
 
 
 def delete_external(exe: str, state_root: Path, cid: str) -> None:
+    import subprocess  # here: the built-in runtime's run never needs it
+
     subprocess.run([exe, "--root", str(state_root), "delete", "--force", cid],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
