@@ -137,12 +137,29 @@ class Parser(argparse.ArgumentParser):
         if docker_help:
             self.add_argument("-h", "--help", action=_HelpAction)
 
+    _checker: argparse.HelpFormatter | None = None  # add_argument's metavar check's
+
     def add_argument(self, *args: Any, **kw: Any) -> argparse.Action:
         taken = self._option_string_actions.get("-h")
         if "-h" in args and isinstance(taken, _HelpAction):
             del self._option_string_actions["-h"]  # -h is the command's own flag
             taken.option_strings = [o for o in taken.option_strings if o != "-h"]
-        return super().add_argument(*args, **kw)
+        self._adding = True
+        try:
+            return super().add_argument(*args, **kw)
+        finally:
+            self._adding = False
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        """argparse's add_argument makes a formatter to check each option's metavar (a
+        terminal-size lookup each: 123 for ``run``'s parser, ~1 ms of every run); that
+        check formats and keeps nothing, so one formatter serves all of them.  Help
+        text gets a fresh one, as argparse gives it."""
+        if getattr(self, "_adding", False):
+            if self._checker is None:
+                self._checker = super()._get_formatter()
+            return self._checker
+        return super()._get_formatter()
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
