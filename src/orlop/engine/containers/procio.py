@@ -61,9 +61,18 @@ def container_lock(run_root: Path, container_id: str) -> Iterator[int]:
 
 def is_locked(run_root: Path, container_id: str) -> bool:
     """Whether a live monitor holds the container's lock."""
-    path = run_root / "containers" / f"{container_id}.lock"
+    return lock_held(run_root / "containers" / f"{container_id}.lock")
+
+
+def lock_held(path: str | os.PathLike[str]) -> bool:
+    """True while some process holds the lock file ``path``: a monitor its container's,
+    a namespace keeper its pool's, each for its whole life (flock(2) locks go with the
+    process, so a lock nobody holds is an owner that died, kill -9 included).  False
+    when the file is missing or nobody holds it.  The probe's own lock (exclusive, not
+    waited for) is dropped at once; two probes at the same moment may see each other as
+    the owner, which only puts a repair off to the next command."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:
