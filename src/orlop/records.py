@@ -19,7 +19,9 @@ and defaults as the dataclass had) and take the rest from here:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 
 class Record:

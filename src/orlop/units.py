@@ -11,7 +11,10 @@ and distribution/ may all import it.
 from __future__ import annotations
 
 import re
-from typing import Final
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Final
 
 # go-units RAMInBytes: a decimal number, at most one space, an optional binary unit
 # (k m g t p, either case) with optional "i" and "b": "512", "1g", "1.5GiB", "10 MB".

@@ -6,11 +6,13 @@ verbs build it, and its 71-field frozen dataclass costs ~4 ms to create at impor
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from orlop.records import Record
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.mounts.spec import MountSpec
 
 

@@ -10,11 +10,12 @@ annotations, ``__init__``'s parameters (keyword: every caller names them) and it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from orlop.records import FrozenRecord
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.mounts.spec import MountSpec
     from orlop.network.model import EndpointExtras
 

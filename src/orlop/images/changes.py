@@ -15,9 +15,12 @@ import re
 import shlex
 import signal
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from orlop.errors import InvalidParameterError
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The container config of an image, in the order and with the empty values Docker's
 # JSON has (moby api/types/container.Config).

@@ -9,9 +9,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from orlop.images.changes import apply_changes, empty_container_config, merge_env
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 EMPTY_LAYER_DIFF_ID = \
     "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"

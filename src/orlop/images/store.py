@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from orlop.config import EngineConfig
 from orlop.errors import (
@@ -59,7 +58,10 @@ from orlop.kernel.process import abandoned_entries
 from orlop.records import FrozenRecord
 from orlop.state import Database
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO
+
     # The extractor (tarfile, hashlib, zstd) is loaded only by the verbs that read
     # archives, not by every `run`.
     from orlop.archive.extract import ExtractStats

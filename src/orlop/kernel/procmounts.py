@@ -7,7 +7,10 @@ the same rules to user requests earlier, with the same texts.  Pure: no I/O here
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Final
+
 
 # runc checkProcMount's allowlist: procfs files that lxcfs emulates, bind-mounted over
 # the container's own /proc.  Nothing else may be mounted under /proc.

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Final
 
 from orlop.errors import InvalidMountError
 from orlop.kernel.flags import MountFlag
 from orlop.mounts.validate import go_quote
 from orlop.runtime.mountopts import FLAGS as MOUNT_FLAG_WORDS
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Final
 
 DEFAULT_TMPFS_OPTIONS: Final = ("nosuid", "nodev", "noexec")
 

@@ -8,9 +8,11 @@ new empty dict per object, as ``field(default_factory=dict)`` made).
 
 from __future__ import annotations
 
-from typing import Final
-
 from orlop.records import FrozenRecord
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Final
 
 # Docker's names for the modes that are not networks of their own.
 DEFAULT_BRIDGE = "bridge"

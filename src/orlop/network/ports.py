@@ -9,10 +9,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from orlop.errors import ConflictError, InvalidParameterError
 from orlop.network.model import PortMapping
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 PortBindings = dict[str, list[dict[str, str]]]

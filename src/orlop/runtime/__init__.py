@@ -7,9 +7,10 @@ the whole contract.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.runtime.launcher import Launched, launch
     from orlop.runtime.mountopts import MountOptions, parse_mount_options
     from orlop.runtime.spec import (

@@ -30,7 +30,6 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
@@ -49,7 +48,10 @@ from orlop.runtime.procsetup import (
 )
 from orlop.runtime.spec import Spec
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from orlop.runtime.seccomp import Program
 
 EXEC_NAMESPACES: dict[str, CloneFlag] = {

@@ -10,7 +10,10 @@ from __future__ import annotations
 import errno as errno_mod
 import json
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class InitStepError(Exception):

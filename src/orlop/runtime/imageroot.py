@@ -16,7 +16,6 @@ import sys
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import NoReturn
 
 from orlop.kernel.flags import (
     AT_FDCWD,
@@ -30,6 +29,10 @@ from orlop.kernel.flags import (
     MountFlag,
 )
 from orlop.kernel.syscalls import LINUX, Syscalls
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 

@@ -40,7 +40,6 @@ import termios
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 from orlop.kernel import process
 from orlop.kernel.flags import TIOCSCTTY
@@ -64,7 +63,10 @@ from orlop.runtime.rootfs import prepare_rootfs
 from orlop.runtime.spec import Spec
 from orlop.runtime.sysctl import write_sysctls
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from orlop.runtime.seccomp import Program
 
 _path_env = path_env  # the name tests/unit/runtime know it by

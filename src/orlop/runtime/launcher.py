@@ -25,7 +25,6 @@ import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import libc, process
@@ -36,6 +35,10 @@ from orlop.runtime.failure import InitStepError, report, step_error
 from orlop.runtime.init import MSG_CREATED, MSG_EXEC, InitContext, container_init, exit_code_for
 from orlop.runtime.procsetup import compile_seccomp
 from orlop.runtime.spec import Spec
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 NAMESPACE_FLAGS: dict[str, CloneFlag] = {
     "pid": CloneFlag.NEWPID, "network": CloneFlag.NEWNET, "mount": CloneFlag.NEWNS,
@@ -198,8 +201,6 @@ def _c1(ctx: InitContext, caller: int, pid_r: int, pid_w: int, err_r: int,
     except BaseException as err:
         report(ctx.error_fd, step_error("init", err))
     os._exit(code)
-
-
 
 
 def _read_messages(fd: int, stop_at_created: bool) -> list[dict[str, Any]]:

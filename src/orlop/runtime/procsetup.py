@@ -14,13 +14,13 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orlop.errors import RuntimeFailedError
 from orlop.kernel import caps, libc, process
 from orlop.runtime.failure import InitStepError
 from orlop.runtime.spec import DEFAULT_PATH, Spec
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.runtime.seccomp import Program
 

@@ -24,13 +24,13 @@ import errno
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orlop.digest import sha256_hex
 from orlop.records import FrozenRecord
 from orlop.runtime.failure import InitStepError
 from orlop.runtime.spec import Seccomp
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.kernel.seccomp import Filter
 

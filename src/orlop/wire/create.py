@@ -10,7 +10,6 @@ unmarshal`` 400s); everything is checked before the engine creates anything.
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any
 
 from orlop.errors import InvalidParameterError
 from orlop.wire.fields import (
@@ -22,7 +21,10 @@ from orlop.wire.fields import (
     field_str_map,
 )
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.engine.runoptions import RunOptions
     from orlop.network.model import EndpointRequest
 

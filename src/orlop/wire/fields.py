@@ -6,9 +6,12 @@ field reads as the type's zero value, as Go decodes it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from orlop.errors import InvalidParameterError
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def json_kind(value: Any) -> str:

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO
+
     from orlop.build.options import BuildOptions, Emit
     from orlop.client import APIClient
     from orlop.distribution.progress import Progress

@@ -8,9 +8,11 @@ the remote side asks orlopd.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.client import APIClient
     from orlop.engine import Engine
 

@@ -4,9 +4,11 @@ from orlopd's ``/networks`` routes (which call the same engine functions)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.client import APIClient
     from orlop.engine import Engine
 

@@ -3,8 +3,7 @@ daemon's message (the local backend has the engine's typed errors instead)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.errors import OrlopError
 

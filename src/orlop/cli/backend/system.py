@@ -3,9 +3,10 @@ local side calls wire/system.py, as orlopd's routes do)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.client import APIClient
     from orlop.engine import Engine
 

@@ -17,7 +17,6 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
 from orlop.engine.containers.hostopts import DEFAULT_SHM_SIZE
@@ -28,7 +27,10 @@ from orlop.errors import ConflictError, InvalidParameterError
 from orlop.state import inflight
 from orlop.volumes.fsutil import remove_path
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.engine.containers.mountpoints import MountPlan
     from orlop.engine.net.options import NetPlan
     from orlop.engine.services import Services

@@ -12,12 +12,12 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from orlop.engine.models import Container
 from orlop.errors import ContainerStateError
 from orlop.records import FrozenRecord
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from pathlib import Path
 

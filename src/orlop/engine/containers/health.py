@@ -26,11 +26,13 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
 from orlop.engine.timefmt import now_rfc3339
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.config import EngineConfig
     from orlop.engine.models import Container
 

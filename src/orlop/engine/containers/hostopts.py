@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-from typing import TYPE_CHECKING
 
 from orlop.engine.runoptions import DeviceMapping, Ulimit
 from orlop.errors import InvalidParameterError, NotFoundError, UnsupportedError
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.engine.runoptions import RunOptions
 

@@ -14,12 +14,12 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orlop.engine import store
 from orlop.engine.models import LIVE_STATES, Container
 from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.engine.events import EventLog
     from orlop.engine.services import Services

@@ -28,7 +28,6 @@ import pwd
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orlop.engine.containers.users import resolve_user
 from orlop.errors import InvalidMountError
@@ -37,6 +36,7 @@ from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import go_quote, is_within
 from orlop.volumes.fsutil import chown_tree
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.engine.models import Container
     from orlop.engine.services import Services

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orlop.engine import store
 from orlop.errors import ConflictError, ContainerStateError, OrlopError
 from orlop.state import inflight
 from orlop.volumes.fsutil import remove_path
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.config import EngineConfig
     from orlop.engine.models import Container

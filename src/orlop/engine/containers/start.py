@@ -4,11 +4,11 @@ under a monitor process of its own (engine/containers/monitor.py)."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
 
 from orlop.engine import store
 from orlop.errors import ContainerStateError, OrlopError
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.models import Container

@@ -23,7 +23,6 @@ Two kinds, as in dockerd:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from orlop.engine import store
 from orlop.engine.net.linkenv import link_env, parse_link
@@ -34,6 +33,7 @@ from orlop.errors import (
 )
 from orlop.records import FrozenRecord, Record
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     import sqlite3
 

@@ -5,14 +5,16 @@ exposed ports (image's ``EXPOSE``, ``--expose``, and every published port)."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from orlop.engine.runoptions import RunOptions
 from orlop.errors import InvalidParameterError
 from orlop.network.model import EndpointRequest
 from orlop.records import Record
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.engine.store import ContainerStore
     from orlop.network.service import NetworkService
 

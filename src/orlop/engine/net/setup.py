@@ -22,7 +22,6 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig, env_number
 from orlop.engine.models import Container
@@ -30,7 +29,10 @@ from orlop.errors import ContainerStateError, InvalidParameterError, OrlopError
 from orlop.network.model import Endpoint, PortMapping
 from orlop.records import FrozenRecord
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.engine.store import ContainerStore
     from orlop.network.model import Network
     from orlop.network.service import NetworkService

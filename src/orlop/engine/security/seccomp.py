@@ -17,9 +17,12 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from orlop.errors import InvalidParameterError
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Docker's special --security-opt seccomp= values (docker/cli, moby daemon/config).
 PROFILE_DEFAULT = "builtin"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from orlop.errors import (
     NotFoundError,
@@ -30,7 +29,10 @@ from orlop.errors import (
 from orlop.volumes.fsutil import read_file, write_file
 from orlop.volumes.plugins.discovery import PluginInfo
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     # http.client (and ssl through it) only when a plugin is called: `volume ls` of
     # local volumes never pays for it (tests/unit/cli/test_import_budget.py).
     from orlop.volumes.plugins.client import PluginClient
