@@ -7,6 +7,24 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+# The --format descriptions of the docker CLI (formatter.FormatHelp / InspectFormatHelp),
+# for the commands' parsers (here, not in cli/help.py: a command that runs imports this
+# module anyway, and not the help renderer with textwrap).
+FORMAT_TABLE = (
+    "Format output using a custom template:\n"
+    "'table':            Print output in table format with column headers (default)\n"
+    "'table TEMPLATE':   Print output in table format using the given Go template\n"
+    "'json':             Print in JSON format\n"
+    "'TEMPLATE':         Print output using the given Go template.\n"
+    "Refer to https://docs.docker.com/go/formatting/ for more information about "
+    "formatting output with templates")
+FORMAT_PLAIN = (
+    "Format output using a custom template:\n"
+    "'json':             Print in JSON format\n"
+    "'TEMPLATE':         Print output using the given Go template.\n"
+    "Refer to https://docs.docker.com/go/formatting/ for more information about "
+    "formatting output with templates")
+
 
 def tabwrite(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:
     """Go's tabwriter as the docker CLI sets it up (minwidth 10, padding 3): every cell but

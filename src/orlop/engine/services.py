@@ -3,8 +3,10 @@
 What the container verbs below the facade (engine/containers/, files/, net/, repair.py)
 are handed when they need most of them: a container run touches the container
 records, the images, the volumes, the networks and the event log.  A verb that needs
-fewer takes only those.  The facade (engine/engine.py) is one of these plus the verbs;
-a monitor or prober process makes its own from the configuration, without the facade.
+fewer takes only those.  The facade (engine/engine.py) is a :class:`RootServices` plus
+the verbs; a monitor or prober process makes its own from the configuration, without
+the facade; the CLI's volume verbs take a :class:`RootServices` alone (issue 17: the
+facade's module is not imported for them).
 """
 
 from __future__ import annotations
@@ -108,6 +110,39 @@ class Services:
         if "events" in self.__dict__:
             self.events.close()
         self.db.close()
+
+
+class RootServices(Services):
+    """The services of the root the CLI or orlopd works on: the roots prepared (made
+    when missing, refused when not writable), and the state reconciled once, before the
+    first verb that reads it (a container's monitor uses plain :class:`Services`)."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        from orlop.state import Database
+
+        prepare_roots(config)
+        super().__init__(config, Database(config.db_path))
+        self._reconciled = False
+
+    def skip_reconcile(self) -> None:
+        """For a container's own monitor: it must not take its container for dead."""
+        self._reconciled = True
+
+    def reconcile(self, force: bool = False) -> None:
+        """Repair what a killed monitor or CLI left behind, once per engine (cheap when
+        nothing is wrong); ``force``: again (engine/containers/reconcile.py)."""
+        if self._reconciled and not force:
+            return
+        self._reconciled = True
+        from orlop.engine.containers.reconcile import reconcile
+
+        reconcile(self)
+
+    def repair(self) -> None:
+        """The full reconciliation, after a kill (engine/repair.py)."""
+        from orlop.engine.containers.reconcile import repair
+
+        repair(self)
 
 
 def open_services(config: EngineConfig) -> Services:

@@ -13,7 +13,7 @@ import os
 import re
 
 from orlop.errors import InvalidVolumeNameError
-from orlop.mounts.validate import validate_volume_name
+from orlop.mounts.volname import validate_volume_name
 
 _VALID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 NAME_MAX = 255

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, TypeAlias
 if TYPE_CHECKING:
     from orlop.cli.backend.local import LocalBackend
     from orlop.cli.backend.remote import RemoteBackend
+    from orlop.cli.backend.volumes import LocalVolumeVerbs
     from orlop.client import TLSOptions
 
     Backend: TypeAlias = LocalBackend | RemoteBackend
+    # What `orlop volume create | inspect | ls | rm | prune | update | rename` call
+    # (Context.volume_backend): in-process, the volume service without the facade.
+    VolumeBackend: TypeAlias = LocalVolumeVerbs | RemoteBackend
 
 
 ORLOP_PLATFORM = "Orlop Engine"  # Platform.Name in orlopd's GET /version

@@ -25,14 +25,13 @@ from orlop.cli.context import (
     parse_no_args,
     parse_with_args,
 )
-from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
-from orlop.cli.output import write_inspect, write_listing
+from orlop.cli.output import FORMAT_PLAIN, FORMAT_TABLE, write_inspect, write_listing
 from orlop.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from orlop.cli.backend import Backend
+    from orlop.cli.backend import VolumeBackend
 
-# Every verb goes through ctx.backend(): in-process, or orlopd with -H.
+# Every verb goes through ctx.volume_backend(): in-process, or orlopd with -H.
 REMOTE = frozenset({"volume"})
 
 _ALIASES = {"list": "ls", "remove": "rm"}
@@ -69,8 +68,8 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
     return dispatch("volume", argv, sub, _COMMANDS, ctx)
 
 
-def _backend(ctx: Context) -> Backend:
-    return ctx.backend()
+def _backend(ctx: Context) -> VolumeBackend:
+    return ctx.volume_backend()
 
 
 # --- create -------------------------------------------------------------------------

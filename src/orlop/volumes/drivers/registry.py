@@ -6,20 +6,27 @@ Orlop has one built-in driver, ``local``; it is also the *default*, the driver o
 directory that reconcile adopts (moby's adoption makes local volumes too).  Every other
 name is a Docker volume plugin (drivers/plugin.py), found by Docker's discovery rules in
 the engine's plugin directories (volumes/plugins/discovery.py) when first used, so a
-plugin started after Orlop is seen by the next command.
+plugin started after Orlop is seen by the next command.  The plugin driver's module is
+imported when a plugin is first named or found (``volume create NAME`` with the local
+driver never needs it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from orlop.errors import NotFoundError
-from orlop.volumes.drivers.base import VolumeDriver
 from orlop.volumes.drivers.local import LocalDriver
-from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.model import LOCAL_DRIVER
 from orlop.volumes.plugins import discovery
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import TypeGuard
+
+    from orlop.volumes.drivers.base import VolumeDriver
+    from orlop.volumes.drivers.plugin import PluginDriver
 
 
 class DriverRegistry:
@@ -44,6 +51,8 @@ class DriverRegistry:
         """The plugin driver ``name`` (found or not: its calls say so)."""
         drv = self._plugins.get(name)
         if drv is None:
+            from orlop.volumes.drivers.plugin import PluginDriver
+
             dirs = self.plugin_dirs
             drv = self._plugins[name] = PluginDriver(
                 name, lambda: discovery.find(dirs, name))
@@ -52,6 +61,12 @@ class DriverRegistry:
     def plugins(self) -> list[PluginDriver]:
         """The plugins discovered now, by name."""
         return [self.plugin(info.name) for info in discovery.discover(self.plugin_dirs)]
+
+    def is_plugin(self, drv: VolumeDriver | None) -> TypeGuard[PluginDriver]:
+        """Whether ``drv`` (one this registry gave) is a plugin's: every driver that is
+        not a built-in one is (what ``isinstance(drv, PluginDriver)`` tells, without
+        importing that module for a local volume)."""
+        return drv is not None and self._drivers.get(drv.name) is not drv
 
     def get(self, name: str) -> VolumeDriver | None:
         drv = self._drivers.get(name)
