@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from orlop.errors import OrlopError, PermissionDeniedError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -11,11 +11,13 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from orlop.errors import ContainerNotFoundError, InvalidParameterError, NameConflictError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.engine.models import Container, HostConfig
     from orlop.state import Database
 

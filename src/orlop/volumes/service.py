@@ -40,7 +40,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig
 from orlop.errors import (
@@ -62,14 +61,17 @@ from orlop.volumes.dirs import (
     rename_noreplace,
     staging_name,
 )
-from orlop.volumes.drivers.base import VolumeDriver
 from orlop.volumes.drivers.registry import DriverRegistry
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
 from orlop.volumes.store import VolumeStore, VolumeUser
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
+    from orlop.volumes.drivers.base import VolumeDriver
     from orlop.volumes.drivers.plugin import PluginDriver
     from orlop.volumes.filters import VolumeFilter
     from orlop.volumes.plugins.status import PluginStatus

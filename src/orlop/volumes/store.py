@@ -18,13 +18,16 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orlop.errors import InvalidParameterError, VolumeInUseError, VolumeNotFoundError
 from orlop.state import Database
+from orlop.tuples import NamedTuple
 from orlop.volumes.model import Volume, inspect_dict
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.volumes.filters import VolumeFilter
 
 COLUMNS = "name, driver, created_at, labels, options, anonymous"

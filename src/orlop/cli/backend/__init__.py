@@ -13,9 +13,10 @@ from ``DOCKER_HOST`` is used only once it says it is orlopd (see :func:`check_do
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from orlop.cli.backend.local import LocalBackend
     from orlop.cli.backend.remote import RemoteBackend
     from orlop.cli.backend.volumes import LocalVolumeVerbs

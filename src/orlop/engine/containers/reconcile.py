@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
 
 from orlop.engine import store
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import OrlopError
 from orlop.state import inflight
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
     from orlop.engine.services import Services
 

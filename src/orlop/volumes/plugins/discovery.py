@@ -20,7 +20,8 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+
+from orlop.tuples import NamedTuple
 
 DOCKER_PLUGIN_DIRS: tuple[Path, ...] = (
     Path("/run/docker/plugins"), Path("/etc/docker/plugins"), Path("/usr/lib/docker/plugins"))
