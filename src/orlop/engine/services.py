@@ -19,6 +19,7 @@ from orlop.errors import OrlopError, PermissionDeniedError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from orlop.config import EngineConfig
@@ -59,7 +60,7 @@ class Services:
         from orlop.volumes.service import VolumeService
 
         service = VolumeService(self.config, self.db)
-        service.on_event = self.events.volume
+        service.on_event = self.volume_event
         # Reconciled before first use: a `volume rm` right after a killed `run` must
         # not find the volume "in use" by references the kill left.
         self.__dict__["volumes"] = service  # reconcile() uses it: no second one
@@ -96,6 +97,11 @@ class Services:
         self.reconcile()
         cs = self.containers.list_all()
         return cs if all_ else [c for c in cs if c.alive]
+
+    def volume_event(self, name: str, action: str, attributes: Mapping[str, str]) -> None:
+        """A volume event into the log, opened at the first one (``volume ls`` and
+        ``inspect`` record none, and do not import the event log's module)."""
+        self.events.volume(name, action, attributes)
 
     def image_event(self, image_id: str, action: str, name: str) -> None:
         """Image events carry the image's labels (moby LogImageEvent), unless it is gone."""

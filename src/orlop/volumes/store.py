@@ -17,6 +17,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 
 from orlop.errors import InvalidParameterError, VolumeInUseError, VolumeNotFoundError
@@ -138,12 +139,26 @@ class VolumeTx:
 
     def brief(self, flt: VolumeFilter) -> builtins.list[tuple[str, str]]:
         """(driver, name) of each volume the filter selects, by name: what ``volume ls``
-        prints by default and with ``-q``.  Unfiltered, one query over the two columns
-        and nothing built per row; filtered, the rows :meth:`inspect` matches."""
+        prints by default and with ``-q``.  Unfiltered, from the name index (below);
+        filtered, the rows :meth:`inspect` matches."""
         if flt.selects_all and not flt.used_by:
-            cur = self.conn.cursor()
-            cur.row_factory = None
-            return cur.execute("SELECT driver, name FROM volumes ORDER BY name").fetchall()
+            drivers = [d for (d,) in self.conn.execute("SELECT DISTINCT driver FROM volumes")]
+            if len(drivers) != 1:
+                cur = self.conn.cursor()
+                cur.row_factory = None
+                return cur.execute("SELECT driver, name FROM volumes ORDER BY name").fetchall()
+            # One driver (the usual case): the names as one string, from the name index
+            # alone, split in C.  10,000 volumes: ~1.5 ms against ~4 ms for a row per
+            # volume (each row a tuple, each driver a lookup in the table).  A volume
+            # name is one path component, never containing "/".  group_concat keeps the
+            # index's order in practice, but SQLite does not promise it: the sort, on a
+            # sorted list one pass of comparisons in C, makes "by name" certain.
+            text = self.conn.execute(
+                "SELECT group_concat(name, '/') FROM (SELECT name FROM volumes ORDER BY name)"
+            ).fetchone()[0]
+            names = text.split("/")
+            names.sort()
+            return list(zip(repeat(drivers[0]), names))
         dangling = flt.dangling is not None
         out: list[tuple[str, str]] = []
         labels: dict[str | None, dict[str, str] | None] = {None: None}

@@ -15,7 +15,6 @@ import contextlib
 import os
 
 from orlop.engine import store
-from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import OrlopError
 from orlop.state import inflight
 
@@ -46,6 +45,7 @@ def reconcile(svc: Services) -> None:
     removed = []
     for cid in dead:
         from orlop.engine.containers.cgroups import Cgroup
+        from orlop.engine.timefmt import now_rfc3339
 
         cg = Cgroup(cid)
         oom = cg.oom_killed() if cg.exists() else False

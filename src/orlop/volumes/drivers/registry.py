@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from orlop.errors import NotFoundError
 from orlop.volumes.drivers.local import LocalDriver
 from orlop.volumes.model import LOCAL_DRIVER
-from orlop.volumes.plugins import discovery
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -36,9 +35,17 @@ class DriverRegistry:
                  plugin_dirs: Sequence[Path] | None = None) -> None:
         self._drivers = {d.name: d for d in drivers}
         self.default = self._drivers[default]
-        self.plugin_dirs: tuple[Path, ...] = tuple(
-            discovery.DOCKER_PLUGIN_DIRS if plugin_dirs is None else plugin_dirs)
+        self._plugin_dirs = None if plugin_dirs is None else tuple(plugin_dirs)
         self._plugins: dict[str, PluginDriver] = {}
+
+    @property
+    def plugin_dirs(self) -> tuple[Path, ...]:
+        """Where plugins are looked for (None given: Docker's directories)."""
+        if self._plugin_dirs is None:
+            from orlop.volumes.plugins import discovery
+
+            self._plugin_dirs = discovery.DOCKER_PLUGIN_DIRS
+        return self._plugin_dirs
 
     @classmethod
     def builtin(cls, volumes_dir: Path,
@@ -52,6 +59,7 @@ class DriverRegistry:
         drv = self._plugins.get(name)
         if drv is None:
             from orlop.volumes.drivers.plugin import PluginDriver
+            from orlop.volumes.plugins import discovery
 
             dirs = self.plugin_dirs
             drv = self._plugins[name] = PluginDriver(
@@ -60,6 +68,8 @@ class DriverRegistry:
 
     def plugins(self) -> list[PluginDriver]:
         """The plugins discovered now, by name."""
+        from orlop.volumes.plugins import discovery
+
         return [self.plugin(info.name) for info in discovery.discover(self.plugin_dirs)]
 
     def is_plugin(self, drv: VolumeDriver | None) -> TypeGuard[PluginDriver]:
@@ -78,8 +88,11 @@ class DriverRegistry:
         """The driver ``name``, or NotFoundError in moby's words (``create v: error
         looking up volume plugin x: plugin "x" not found``)."""
         drv = self._drivers.get(name)
-        if drv is None and name and discovery.find(self.plugin_dirs, name) is not None:
-            drv = self.plugin(name)
+        if drv is None and name:
+            from orlop.volumes.plugins import discovery
+
+            if discovery.find(self.plugin_dirs, name) is not None:
+                drv = self.plugin(name)
         if drv is None:
             raise NotFoundError(f"{verb} {volume}: error looking up volume plugin {name}: "
                                 f'plugin "{name}" not found')
