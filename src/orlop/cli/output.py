@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -50,6 +49,8 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def dump_json(value: Any) -> str:
     """Docker's inspect output: 4-space indent, and <, >, & kept literal."""
+    import json
+
     return json.dumps(value, indent=4, ensure_ascii=False)
 
 

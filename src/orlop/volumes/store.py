@@ -13,7 +13,6 @@ their rename inside it, while what is read and written is named here once
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -74,8 +73,8 @@ class VolumeTx:
             name=str(name), driver=str(driver),
             mountpoint=Path(self._mountpoint(str(driver), str(name))),
             created_at=str(created_at),
-            labels=None if labels is None else json.loads(str(labels)),
-            options=None if options is None else json.loads(str(options)),
+            labels=None if labels is None else _loads(labels),
+            options=None if options is None else _loads(options),
             anonymous=bool(anonymous),
         )
 
@@ -165,7 +164,7 @@ class VolumeTx:
         for row in self.select(flt):
             name, driver, labels_text = row[0], row[1], row[3]
             if labels_text not in labels:
-                labels[labels_text] = json.loads(labels_text)
+                labels[labels_text] = _loads(labels_text)
             if flt.selects_all or flt.match(name, driver, labels[labels_text],
                                             bool(row[6]) if dangling else None):
                 out.append((driver, name))
@@ -188,7 +187,7 @@ class VolumeTx:
             if value is None:
                 # Never handed out as is: inspect_dict copies it (sorted), so rows
                 # sharing one text share no dict in the result.
-                value = parsed[text] = json.loads(text)
+                value = parsed[text] = _loads(text)
             return value
 
         every = flt.selects_all
@@ -246,6 +245,8 @@ class VolumeTx:
             "ORDER BY container_id", (name,))]
 
     def users(self, name: str) -> builtins.list[VolumeUser]:
+        import json
+
         rows = self.conn.execute(
             "SELECT c.name, c.id, c.status, m.destination, m.spec FROM mount_points m "
             "JOIN containers c ON c.id = m.container_id WHERE m.volume_name = ? "
@@ -344,6 +345,8 @@ class VolumeStore:
                       remove: Sequence[str]) -> None:
         """Add (or replace) and remove labels in one transaction (read-modify-write under
         the write lock: two concurrent updates of different keys both land)."""
+        import json
+
         with self.db.write() as conn:
             row = conn.execute("SELECT labels FROM volumes WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -394,7 +397,17 @@ class VolumeStore:
                 tx.release_mount_ref(name, ref)
 
 
+def _loads(text: object) -> Any:
+    """``json.loads``, json imported at the first call: `volume ls` parses no JSON and
+    does not import it (issue 17)."""
+    import json
+
+    return json.loads(str(text))
+
+
 def _json(value: Mapping[str, str] | None) -> str | None:
+    import json
+
     return None if value is None else json.dumps(dict(value), sort_keys=True)
 
 

@@ -15,7 +15,6 @@ the volume directory fd, never a path re-walked by the kernel.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 from collections.abc import Mapping
@@ -94,6 +93,8 @@ class LocalDriver:
     # --- layout --------------------------------------------------------------------
 
     def create(self, volume_fd: int, name: str, options: Mapping[str, str] | None) -> None:
+        import json
+
         os.mkdir(DATA_DIR, 0o755, dir_fd=volume_fd)
         with _DirFd(DATA_DIR, volume_fd) as data_fd:
             os.fchmod(data_fd, 0o755)  # not subject to the umask, as Docker's _data
@@ -127,6 +128,8 @@ class LocalDriver:
 
     def read_options(self, volume_fd: int) -> dict[str, str] | None:
         """The options recorded in a volume directory (for adoption by reconcile)."""
+        import json
+
         raw = read_file(volume_fd, OPTS_FILE)
         if raw is None:
             return None

@@ -15,7 +15,6 @@ so that tests, and engines that must not see the host's plugins, use their own.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -93,6 +92,8 @@ def _is_socket(path: Path) -> bool:
 
 
 def _read_spec(name: str, path: Path) -> PluginInfo | None:
+    import json
+
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError):
