@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from orlop.client import TLSOptions
     from orlop.config import EngineConfig
     from orlop.engine import Engine
-    from orlop.engine.services import RootServices
+    from orlop.engine.root import RootServices
 
 
 class Context:
@@ -78,7 +78,7 @@ class Context:
             return self.backend()
         if self._volume_backend is None:
             from orlop.cli.backend.volumes import LocalVolumeVerbs
-            from orlop.engine.services import RootServices
+            from orlop.engine.root import RootServices
 
             self._root = RootServices(self.config)
             self._volume_backend = LocalVolumeVerbs(self._root)

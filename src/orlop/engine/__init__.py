@@ -2,7 +2,7 @@
 
 ``Engine`` is loaded on first use (a module ``__getattr__``): the modules below the
 facade (services, stores, events, reconciliation) are imported without it, as the CLI's
-volume verbs do (engine/services.py's RootServices).
+volume verbs do (engine/root.py's RootServices).
 """
 
 from __future__ import annotations

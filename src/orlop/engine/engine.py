@@ -3,14 +3,14 @@
 Each verb resolves its container (after the reconciliation) and hands the work to the
 module of that verb, with the stores and services it needs (engine/services.py); none
 of those modules knows this class.  The roots, the services and the reconciliation are
-RootServices' (engine/services.py), which the CLI's volume verbs use without it.
+RootServices' (engine/root.py), which the CLI's volume verbs use without it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orlop.engine.services import RootServices
+from orlop.engine.root import RootServices
 from orlop.state import inflight
 
 if TYPE_CHECKING:

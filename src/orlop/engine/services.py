@@ -3,24 +3,22 @@
 What the container verbs below the facade (engine/containers/, files/, net/, repair.py)
 are handed when they need most of them: a container run touches the container
 records, the images, the volumes, the networks and the event log.  A verb that needs
-fewer takes only those.  The facade (engine/engine.py) is a :class:`RootServices` plus
-the verbs; a monitor or prober process makes its own from the configuration, without
-the facade; the CLI's volume verbs take a :class:`RootServices` alone (issue 17: the
-facade's module is not imported for them).
+fewer takes only those.  A monitor or prober process makes its own from the
+configuration; the CLI and orlopd use them as engine/root.py's ``RootServices`` (roots
+prepared, state reconciled), which the facade (engine/engine.py) extends with the verbs
+and the CLI's volume verbs use alone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from functools import cached_property
 
-from orlop.errors import OrlopError, PermissionDeniedError
+from orlop.errors import OrlopError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
     from orlop.config import EngineConfig
     from orlop.engine.events import EventLog
@@ -118,68 +116,9 @@ class Services:
         self.db.close()
 
 
-class RootServices(Services):
-    """The services of the root the CLI or orlopd works on: the roots prepared (made
-    when missing, refused when not writable), and the state reconciled once, before the
-    first verb that reads it (a container's monitor uses plain :class:`Services`)."""
-
-    def __init__(self, config: EngineConfig) -> None:
-        from orlop.state import Database
-
-        prepare_roots(config)
-        super().__init__(config, Database(config.db_path))
-        self._reconciled = False
-
-    def skip_reconcile(self) -> None:
-        """For a container's own monitor: it must not take its container for dead."""
-        self._reconciled = True
-
-    def reconcile(self, force: bool = False) -> None:
-        """Repair what a killed monitor or CLI left behind, once per engine (cheap when
-        nothing is wrong); ``force``: again (engine/containers/reconcile.py)."""
-        if self._reconciled and not force:
-            return
-        self._reconciled = True
-        from orlop.engine.containers.reconcile import reconcile
-
-        reconcile(self)
-
-    def repair(self) -> None:
-        """The full reconciliation, after a kill (engine/repair.py)."""
-        from orlop.engine.containers.reconcile import repair
-
-        repair(self)
-
-
 def open_services(config: EngineConfig) -> Services:
     """The services of ``config``'s root, for a process of its own (a container's
     monitor): no reconciliation, which is the CLI's and the server's to run."""
     from orlop.state import Database
 
     return Services(config, Database(config.db_path))
-
-
-def prepare_roots(config: EngineConfig) -> None:
-    """Make the root (0710 as Docker's; repairs a root of an older Orlop) and the run
-    root, or say why they cannot be used."""
-    from orlop.state.layout import prepare_root
-
-    for d in (config.root, config.run_root):
-        try:
-            if d == config.root:
-                prepare_root(d)
-            else:
-                os.makedirs(d, mode=0o711, exist_ok=True)
-        except OSError as err:
-            raise PermissionDeniedError(
-                f"cannot use {d} as the engine's root: {err.strerror}") from err
-    if not os.access(config.root, os.W_OK) or _read_only_fs(config.root):
-        raise PermissionDeniedError(
-            f"cannot use {config.root} as the engine's root: not writable")
-
-
-def _read_only_fs(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False

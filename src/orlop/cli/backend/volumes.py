@@ -3,7 +3,7 @@ volume service in-process or from orlopd's ``/volumes`` routes (which call the s
 
 In-process, the calls of ``orlop volume create | inspect | ls | rm | prune | update |
 rename`` need the volume service alone: :class:`LocalVolumeVerbs` takes the services of
-the root (engine/services.py's RootServices, reconciled before the volume service's
+the root (engine/root.py's RootServices, reconciled before the volume service's
 first use as the engine's are) and is those verbs' whole backend
 (``Context.volume_backend``), so that they import neither the engine facade nor the
 other areas' calls (issue 17).  :class:`LocalVolumes` adds what needs the facade (a
