@@ -65,7 +65,7 @@ def rename_noreplace(dir_fd: int, old: str, new: str) -> None:
     so no other Orlop process renames volume directories meanwhile.
     """
     # Here, not at import: the kernel's ctypes wrappers (~1.5 ms) are needed by what
-    # renames (create, rm), never by `volume ls` or `inspect`.
+    # renames a volume into place (create, import, rename), never by `ls` or `inspect`.
     from orlop.kernel import fs
     from orlop.kernel.flags import RENAME_NOREPLACE
 

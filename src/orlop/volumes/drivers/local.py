@@ -93,13 +93,13 @@ class LocalDriver:
     # --- layout --------------------------------------------------------------------
 
     def create(self, volume_fd: int, name: str, options: Mapping[str, str] | None) -> None:
-        import json
-
         os.mkdir(DATA_DIR, 0o755, dir_fd=volume_fd)
         with _DirFd(DATA_DIR, volume_fd) as data_fd:
             os.fchmod(data_fd, 0o755)  # not subject to the umask, as Docker's _data
         if not options:
             return
+        import json
+
         # opts.json keeps the options with the data: the directory is the truth if the
         # database row is ever lost (reconcile adopts the directory with its options).
         write_file(volume_fd, OPTS_FILE,
