@@ -11,10 +11,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-    from orlop.cli.backend import Backend
+    from orlop.cli.backend import Backend, VolumeBackend
     from orlop.client import TLSOptions
     from orlop.config import EngineConfig
     from orlop.engine import Engine
+    from orlop.engine.root import RootServices
 
 
 class Context:
@@ -33,6 +34,8 @@ class Context:
         self.tls = tls
         self._engine: Engine | None = None
         self._backend: Backend | None = None
+        self._root: RootServices | None = None  # the volume verbs' (volume_backend)
+        self._volume_backend: VolumeBackend | None = None
 
     @property
     def remote(self) -> bool:
@@ -66,9 +69,26 @@ class Context:
                 self._backend = LocalBackend(self.engine())
         return self._backend
 
+    def volume_backend(self) -> VolumeBackend:
+        """The backend of ``orlop volume create | inspect | ls | rm | prune | update |
+        rename``: remote as :meth:`backend`; in-process, the volume service of the
+        root's services (reconciled as the engine's are), without the engine facade or
+        the other areas' calls, which those verbs never use (issue 17)."""
+        if self.host is not None or self._backend is not None:
+            return self.backend()
+        if self._volume_backend is None:
+            from orlop.cli.backend.volumes import LocalVolumeVerbs
+            from orlop.engine.root import RootServices
+
+            self._root = RootServices(self.config)
+            self._volume_backend = LocalVolumeVerbs(self._root)
+        return self._volume_backend
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
+        if self._root is not None:
+            self._root.close()
 
 
 class UsageError(Exception):

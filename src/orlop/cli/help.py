@@ -138,20 +138,3 @@ def top_help(description: str, global_options: list[str]) -> str:
              *global_options, "",
              "Run 'orlop COMMAND --help' for more information on a command."]
     return "\n".join(lines)
-
-
-# The --format descriptions of the docker CLI (formatter.FormatHelp / InspectFormatHelp).
-FORMAT_TABLE = (
-    "Format output using a custom template:\n"
-    "'table':            Print output in table format with column headers (default)\n"
-    "'table TEMPLATE':   Print output in table format using the given Go template\n"
-    "'json':             Print in JSON format\n"
-    "'TEMPLATE':         Print output using the given Go template.\n"
-    "Refer to https://docs.docker.com/go/formatting/ for more information about "
-    "formatting output with templates")
-FORMAT_PLAIN = (
-    "Format output using a custom template:\n"
-    "'json':             Print in JSON format\n"
-    "'TEMPLATE':         Print output using the given Go template.\n"
-    "Refer to https://docs.docker.com/go/formatting/ for more information about "
-    "formatting output with templates")

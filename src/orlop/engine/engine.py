@@ -2,20 +2,20 @@
 
 Each verb resolves its container (after the reconciliation) and hands the work to the
 module of that verb, with the stores and services it needs (engine/services.py); none
-of those modules knows this class.
+of those modules knows this class.  The roots, the services and the reconciliation are
+RootServices' (engine/root.py), which the CLI's volume verbs use without it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orlop.config import EngineConfig
-from orlop.engine.services import Services, prepare_roots
-from orlop.state import Database, inflight
+from orlop.engine.root import RootServices
+from orlop.state import inflight
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.files.changes import Change
@@ -23,33 +23,8 @@ if TYPE_CHECKING:
     from orlop.engine.runoptions import RunOptions
 
 
-class Engine(Services):
-    def __init__(self, config: EngineConfig) -> None:
-        prepare_roots(config)
-        super().__init__(config, Database(config.db_path))
-        self._reconciled = False
-
-    def skip_reconcile(self) -> None:
-        """For a container's own monitor: it must not take its container for dead."""
-        self._reconciled = True
-
-    # --- reconciliation (engine/containers/reconcile.py) ----------------------------
-
-    def reconcile(self, force: bool = False) -> None:
-        """Repair what a killed monitor or CLI left behind, once per engine (cheap when
-        nothing is wrong); ``force``: again."""
-        if self._reconciled and not force:
-            return
-        self._reconciled = True
-        from orlop.engine.containers.reconcile import reconcile
-
-        reconcile(self)
-
-    def repair(self) -> None:
-        """The full reconciliation, after a kill (engine/repair.py)."""
-        from orlop.engine.containers.reconcile import repair
-
-        repair(self)
+class Engine(RootServices):
+    """The verbs; the stores, the services and the reconciliation are RootServices'."""
 
     # --- containers ---------------------------------------------------------------
 

@@ -30,11 +30,13 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orlop.errors import InvalidParameterError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.engine.models import Container
     from orlop.mounts.spec import MountPoint
     from orlop.network.model import Network
@@ -43,7 +45,7 @@ LOG_NAME = "events.log"
 DEFAULT_MAX_BYTES = 4 << 20  # ~10,000 events per file; Docker keeps 256 in memory
 POLL_INTERVAL = 0.1  # seconds between two looks at the file when following
 
-Event = dict[str, Any]
+Event = dict[str, "Any"]  # a string: typing is not imported at run time
 
 
 def max_bytes() -> int:

@@ -19,6 +19,7 @@ from orlop.errors import InvalidParameterError, OrlopError
 
 if TYPE_CHECKING:
     from orlop.engine.engine import Engine
+    from orlop.engine.services import Services
 
 PRUNABLE = ("exited", "created", "dead")
 _FILTERS = ("label", "label!", "until")
@@ -88,7 +89,7 @@ def prune_containers(engine: Engine, filters: Mapping[str, list[str]] | None = N
     return deleted, reclaimed
 
 
-def prune_volumes(engine: Engine, all_: bool, filters: Mapping[str, list[str]] | None,
+def prune_volumes(engine: Services, all_: bool, filters: Mapping[str, list[str]] | None,
                   dry_run: bool = False) -> tuple[list[str], int]:
     """``volume prune``: the volume service's prune with ``until`` parsed as image and
     container prune parse it (a Go duration or a timestamp)."""

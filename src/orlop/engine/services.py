@@ -3,21 +3,22 @@
 What the container verbs below the facade (engine/containers/, files/, net/, repair.py)
 are handed when they need most of them: a container run touches the container
 records, the images, the volumes, the networks and the event log.  A verb that needs
-fewer takes only those.  The facade (engine/engine.py) is one of these plus the verbs;
-a monitor or prober process makes its own from the configuration, without the facade.
+fewer takes only those.  A monitor or prober process makes its own from the
+configuration; the CLI and orlopd use them as engine/root.py's ``RootServices`` (roots
+prepared, state reconciled), which the facade (engine/engine.py) extends with the verbs
+and the CLI's volume verbs use alone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from functools import cached_property
-from typing import TYPE_CHECKING
 
-from orlop.errors import OrlopError, PermissionDeniedError
+from orlop.errors import OrlopError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Mapping
 
     from orlop.config import EngineConfig
     from orlop.engine.events import EventLog
@@ -57,7 +58,7 @@ class Services:
         from orlop.volumes.service import VolumeService
 
         service = VolumeService(self.config, self.db)
-        service.on_event = self.events.volume
+        service.on_event = self.volume_event
         # Reconciled before first use: a `volume rm` right after a killed `run` must
         # not find the volume "in use" by references the kill left.
         self.__dict__["volumes"] = service  # reconcile() uses it: no second one
@@ -95,6 +96,11 @@ class Services:
         cs = self.containers.list_all()
         return cs if all_ else [c for c in cs if c.alive]
 
+    def volume_event(self, name: str, action: str, attributes: Mapping[str, str]) -> None:
+        """A volume event into the log, opened at the first one (``volume ls`` and
+        ``inspect`` record none, and do not import the event log's module)."""
+        self.events.volume(name, action, attributes)
+
     def image_event(self, image_id: str, action: str, name: str) -> None:
         """Image events carry the image's labels (moby LogImageEvent), unless it is gone."""
         labels: dict[str, str] = {}
@@ -116,29 +122,3 @@ def open_services(config: EngineConfig) -> Services:
     from orlop.state import Database
 
     return Services(config, Database(config.db_path))
-
-
-def prepare_roots(config: EngineConfig) -> None:
-    """Make the root (0710 as Docker's; repairs a root of an older Orlop) and the run
-    root, or say why they cannot be used."""
-    from orlop.state.layout import prepare_root
-
-    for d in (config.root, config.run_root):
-        try:
-            if d == config.root:
-                prepare_root(d)
-            else:
-                os.makedirs(d, mode=0o711, exist_ok=True)
-        except OSError as err:
-            raise PermissionDeniedError(
-                f"cannot use {d} as the engine's root: {err.strerror}") from err
-    if not os.access(config.root, os.W_OK) or _read_only_fs(config.root):
-        raise PermissionDeniedError(
-            f"cannot use {config.root} as the engine's root: not writable")
-
-
-def _read_only_fs(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False

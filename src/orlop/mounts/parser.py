@@ -58,8 +58,8 @@ from orlop.mounts.validate import (
     validate_image_volume_target,
     validate_mount_spec,
     validate_not_over_procfs,
-    validate_volume_name,
 )
+from orlop.mounts.volname import validate_volume_name
 from orlop.units import ram_in_bytes
 
 __all__ = [

@@ -11,22 +11,16 @@ Docker's errors keep working.  Nothing here does I/O.
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import TYPE_CHECKING, Final
 
-from orlop.errors import InvalidMountError, InvalidVolumeNameError
+from orlop.errors import InvalidMountError
 from orlop.kernel.procmounts import proc_mount_error
+
+# Re-exported: the mount code and Docker-text writers take Go's %q from here.
+from orlop.mounts.volname import go_quote as go_quote
 
 if TYPE_CHECKING:
     from orlop.mounts.spec import MountSpec
-
-# moby daemon/names: RestrictedNameChars / RestrictedNamePattern (the local driver's rule).
-VOLUME_NAME_CHARS: Final = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
-# fullmatch, not match + "$": Python's "$" also matches before a trailing newline, which
-# would let "ab\n" through (Go's "$" without (?m) only matches at the very end).
-_VOLUME_NAME_RE: Final = re.compile(VOLUME_NAME_CHARS + "+")
-# A volume name becomes a directory name under <root>/volumes: NAME_MAX on Linux.
-MAX_VOLUME_NAME_BYTES: Final = 255
 
 PROPAGATION_MODES: Final = frozenset(
     {"private", "rprivate", "shared", "rshared", "slave", "rslave"})
@@ -35,30 +29,6 @@ LABEL_MODES: Final = frozenset({"z", "Z"})  # SELinux relabel; accepted and only
 COPY_MODES: Final = frozenset({"nocopy"})
 CONSISTENCY_MODES: Final = frozenset({"consistent", "cached", "delegated"})  # macOS only
 OWNER_MODES: Final = frozenset({"U"})  # Podman's: chown the source to the container's user
-
-
-def go_quote(text: str) -> str:
-    """Quote ``text`` as Go's ``%q`` does, because Docker's texts embed ``%q`` names."""
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch == " " or ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES: Final = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-                      "\t": "\\t", "\v": "\\v"}
 
 
 def check_no_nul(what: str, value: str) -> None:
@@ -178,32 +148,6 @@ def bind_daemon_root_propagation(spec: MountSpec, source: str, root: str) -> str
         'invalid mount config: must use either propagation mode "rslave" or "rshared" when '
         f"mount source is within the daemon root, daemon root: {go_quote(root)}, bind mount "
         f"source: {go_quote(spec.source)}, propagation: {go_quote(spec.propagation)}")
-
-
-def validate_volume_name(name: str) -> None:
-    """Check a local volume name as Docker's local driver does (``create NAME: ...``).
-
-    Docker: 1 byte -> "too short"; otherwise ``^[a-zA-Z0-9][a-zA-Z0-9_.-]+$``.  Orlop
-    also refuses names over 255 bytes (Docker fails later, at mkdir, with "file name too
-    long") so nothing is half-created.
-
-    Raises:
-        InvalidVolumeNameError: with Docker's text, prefixed ``create NAME: ``.
-    """
-    size = len(name.encode("utf-8", "surrogateescape"))
-    if size == 1:
-        raise InvalidVolumeNameError(
-            f"create {name}: volume name is too short, names should be at least two "
-            "alphanumeric characters")
-    if _VOLUME_NAME_RE.fullmatch(name) is None:
-        raise InvalidVolumeNameError(
-            f"create {name}: {go_quote(name)} includes invalid characters for a local volume "
-            f"name, only {go_quote(VOLUME_NAME_CHARS)} are allowed. If you intended to pass a "
-            "host directory, use absolute path")
-    if size > MAX_VOLUME_NAME_BYTES:
-        raise InvalidVolumeNameError(
-            f"create {name}: volume name is too long ({size} bytes), names can be at most "
-            f"{MAX_VOLUME_NAME_BYTES} bytes")
 
 
 def valid_mount_mode(mode: str) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without threading (~0.8 ms)
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +29,7 @@ DIR_NAME = ".inflight"
 REPAIR_LOCK = ".repair"  # serialises the full reconciliation between processes
 
 _held: dict[str, tuple[int, Path, int]] = {}  # root -> (fd, marker path, nesting depth)
-_mutex = threading.Lock()
+_mutex = allocate_lock()  # orlopd's threads share _held
 
 
 @contextlib.contextmanager

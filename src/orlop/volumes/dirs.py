@@ -13,13 +13,13 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from orlop.errors import SystemFailureError, VolumeNotFoundError
-from orlop.kernel import fs
-from orlop.kernel.flags import RENAME_NOREPLACE
-from orlop.kernel.process import process_alive_since
 from orlop.volumes.fsutil import open_dir, opened_dir, remove_tree
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
@@ -37,6 +37,8 @@ def staging_name(prefix: str = TMP_PREFIX) -> str:
 def maker_alive(name: str, mtime: float) -> bool:
     """Whether the process named in a :func:`staging_name` (``<prefix><pid>-...``) still
     runs, and is the one that made the entry (it started before ``mtime``)."""
+    from orlop.kernel.process import process_alive_since  # reconcile's, not a verb's
+
     pid = name.split("-")[1]
     return pid.isdigit() and process_alive_since(int(pid), mtime)
 
@@ -62,6 +64,11 @@ def rename_noreplace(dir_fd: int, old: str, new: str) -> None:
     ``new`` exists) is atomically replaced.  The callers hold the database write lock,
     so no other Orlop process renames volume directories meanwhile.
     """
+    # Here, not at import: the kernel's ctypes wrappers (~1.5 ms) are needed by what
+    # renames a volume into place (create, import, rename), never by `ls` or `inspect`.
+    from orlop.kernel import fs
+    from orlop.kernel.flags import RENAME_NOREPLACE
+
     try:
         fs.renameat2(dir_fd, old, dir_fd, new, RENAME_NOREPLACE)
     except OSError as err:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from orlop.errors import InvalidParameterError
+from orlop.tuples import NamedTuple
 
 # Docker's accepted keys (moby daemon/volume/service/convert.go).  Orlop also accepts
 # ``label!`` in ``ls``: Docker refuses it there but it is harmless and symmetric with prune.

@@ -14,9 +14,6 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from orlop.kernel.flags import RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV
-from orlop.kernel.fs import openat2
-
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -42,6 +39,11 @@ def is_mountpoint(dir_fd: int, name: str) -> bool:
     openat2 with RESOLVE_NO_XDEV fails with EXDEV exactly when resolving ``name`` crosses
     a mount, which st_dev comparison cannot tell for a bind mount of the same filesystem.
     """
+    # Here, not at import: openat2 is ctypes (~1.5 ms of imports), and `volume ls`,
+    # `inspect` and a `create` that succeeds never ask.
+    from orlop.kernel.flags import RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV
+    from orlop.kernel.fs import openat2
+
     try:
         fd = openat2(dir_fd, name, os.O_PATH | os.O_NOFOLLOW,
                      RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)

@@ -13,7 +13,6 @@ import os
 import re
 
 from orlop.errors import InvalidVolumeNameError
-from orlop.mounts.validate import validate_volume_name
 
 _VALID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 NAME_MAX = 255
@@ -27,6 +26,8 @@ def is_valid_name(name: str) -> bool:
 
 def check_create_name(name: str, volumes_dir: os.PathLike[str] | str) -> None:
     """Refuse a name ``volume create`` cannot use, with Docker's texts."""
+    from orlop.mounts.volname import validate_volume_name  # `ls`, `inspect`: not needed
+
     validate_volume_name(name)
     if _VALID.fullmatch(name) is None:  # defence in depth: never trust one check for a path
         raise InvalidVolumeNameError(f'create {name}: "{name}" includes invalid characters for '

@@ -40,7 +40,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orlop.config import EngineConfig
 from orlop.errors import (
@@ -54,7 +53,6 @@ from orlop.errors import (
     VolumeNotFoundError,
 )
 from orlop.state import Database, inflight
-from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.dirs import (
     TMP_PREFIX,
     TRASH_PREFIX,
@@ -63,15 +61,18 @@ from orlop.volumes.dirs import (
     rename_noreplace,
     staging_name,
 )
-from orlop.volumes.drivers.base import VolumeDriver
-from orlop.volumes.drivers.plugin import PluginDriver
 from orlop.volumes.drivers.registry import DriverRegistry
 from orlop.volumes.fsutil import opened_dir, remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, LOCAL_DRIVER, Volume, inspect_dict
 from orlop.volumes.names import check_create_name, is_valid_name
 from orlop.volumes.store import VolumeStore, VolumeUser
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
+    from orlop.volumes.drivers.base import VolumeDriver
+    from orlop.volumes.drivers.plugin import PluginDriver
     from orlop.volumes.filters import VolumeFilter
     from orlop.volumes.plugins.status import PluginStatus
     from orlop.volumes.reconcile import ReconcileReport
@@ -403,7 +404,7 @@ class VolumeService:
             drv = self.drivers.get(vol.driver)
             if vol_fd is not None and drv is not None and drv.is_mounted(vol_fd):
                 drv.unmount(vol_fd, name)  # a stale mount: nobody holds a reference
-            if isinstance(drv, PluginDriver) and driver_remove:
+            if self.drivers.is_plugin(drv) and driver_remove:
                 _plugin_remove(drv, name, purge_on_error)
             trash = staging_name(TRASH_PREFIX)
             moved = False
@@ -497,7 +498,7 @@ class VolumeService:
             assert vol_fd is not None
             vol = self.get(name)
             drv = self._driver(vol)
-            if isinstance(drv, PluginDriver):
+            if self.drivers.is_plugin(drv):
                 return self._mount_plugin(drv, name, ref)
             mounted_here = False
             if drv.needs_mount(vol.options) and not drv.is_mounted(vol_fd):
@@ -522,7 +523,7 @@ class VolumeService:
             if vol is None:
                 return
             drv = self.drivers.layout(vol.driver)
-            if isinstance(drv, PluginDriver):
+            if self.drivers.is_plugin(drv):
                 self._unmount_plugin(drv, name, ref)
                 return
             with self.store.read() as tx:
@@ -614,6 +615,8 @@ class VolumeService:
         with os.scandir(volume_dir_fd) as it:
             if any(True for _ in it):
                 return False
+        from orlop.volumes.copy import copy_tree_fd  # shutil, zlib, bz2, lzma: only here
+
         copy_tree_fd(source_dir_fd, volume_dir_fd, root_metadata=True)
         return True
 
@@ -694,7 +697,7 @@ class VolumeService:
         another host) is forgotten, as moby purges it: VolumeNotFoundError.  A local
         volume's object is returned as it is."""
         drv = self.drivers.layout(vol.driver)
-        if not isinstance(drv, PluginDriver):
+        if not self.drivers.is_plugin(drv):
             return out
         found = drv.get(vol.name)
         if found is None and self._purge_gone(vol):
@@ -715,7 +718,8 @@ class VolumeService:
             names = tx.held_by(ref)
         for name in names:
             vol = self._lookup(name)
-            if vol is not None and isinstance(self.drivers.layout(vol.driver), PluginDriver):
+            if vol is not None and self.drivers.is_plugin(
+                    self.drivers.layout(vol.driver)):
                 with suppress(OrlopError, OSError):
                     self.unmount(name, ref)
 

@@ -13,18 +13,21 @@ their rename inside it, while what is read and written is named here once
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orlop.errors import InvalidParameterError, VolumeInUseError, VolumeNotFoundError
 from orlop.state import Database
+from orlop.tuples import NamedTuple
 from orlop.volumes.model import Volume, inspect_dict
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.volumes.filters import VolumeFilter
 
 COLUMNS = "name, driver, created_at, labels, options, anonymous"
@@ -70,8 +73,8 @@ class VolumeTx:
             name=str(name), driver=str(driver),
             mountpoint=Path(self._mountpoint(str(driver), str(name))),
             created_at=str(created_at),
-            labels=None if labels is None else json.loads(str(labels)),
-            options=None if options is None else json.loads(str(options)),
+            labels=None if labels is None else _loads(labels),
+            options=None if options is None else _loads(options),
             anonymous=bool(anonymous),
         )
 
@@ -135,19 +138,33 @@ class VolumeTx:
 
     def brief(self, flt: VolumeFilter) -> builtins.list[tuple[str, str]]:
         """(driver, name) of each volume the filter selects, by name: what ``volume ls``
-        prints by default and with ``-q``.  Unfiltered, one query over the two columns
-        and nothing built per row; filtered, the rows :meth:`inspect` matches."""
+        prints by default and with ``-q``.  Unfiltered, from the name index (below);
+        filtered, the rows :meth:`inspect` matches."""
         if flt.selects_all and not flt.used_by:
-            cur = self.conn.cursor()
-            cur.row_factory = None
-            return cur.execute("SELECT driver, name FROM volumes ORDER BY name").fetchall()
+            drivers = [d for (d,) in self.conn.execute("SELECT DISTINCT driver FROM volumes")]
+            if len(drivers) != 1:
+                cur = self.conn.cursor()
+                cur.row_factory = None
+                return cur.execute("SELECT driver, name FROM volumes ORDER BY name").fetchall()
+            # One driver (the usual case): the names as one string, from the name index
+            # alone, split in C.  10,000 volumes: ~1.5 ms against ~4 ms for a row per
+            # volume (each row a tuple, each driver a lookup in the table).  A volume
+            # name is one path component, never containing "/".  group_concat keeps the
+            # index's order in practice, but SQLite does not promise it: the sort, on a
+            # sorted list one pass of comparisons in C, makes "by name" certain.
+            text = self.conn.execute(
+                "SELECT group_concat(name, '/') FROM (SELECT name FROM volumes ORDER BY name)"
+            ).fetchone()[0]
+            names = text.split("/")
+            names.sort()
+            return list(zip(repeat(drivers[0]), names))
         dangling = flt.dangling is not None
         out: list[tuple[str, str]] = []
         labels: dict[str | None, dict[str, str] | None] = {None: None}
         for row in self.select(flt):
             name, driver, labels_text = row[0], row[1], row[3]
             if labels_text not in labels:
-                labels[labels_text] = json.loads(labels_text)
+                labels[labels_text] = _loads(labels_text)
             if flt.selects_all or flt.match(name, driver, labels[labels_text],
                                             bool(row[6]) if dangling else None):
                 out.append((driver, name))
@@ -170,7 +187,7 @@ class VolumeTx:
             if value is None:
                 # Never handed out as is: inspect_dict copies it (sorted), so rows
                 # sharing one text share no dict in the result.
-                value = parsed[text] = json.loads(text)
+                value = parsed[text] = _loads(text)
             return value
 
         every = flt.selects_all
@@ -228,6 +245,8 @@ class VolumeTx:
             "ORDER BY container_id", (name,))]
 
     def users(self, name: str) -> builtins.list[VolumeUser]:
+        import json
+
         rows = self.conn.execute(
             "SELECT c.name, c.id, c.status, m.destination, m.spec FROM mount_points m "
             "JOIN containers c ON c.id = m.container_id WHERE m.volume_name = ? "
@@ -326,6 +345,8 @@ class VolumeStore:
                       remove: Sequence[str]) -> None:
         """Add (or replace) and remove labels in one transaction (read-modify-write under
         the write lock: two concurrent updates of different keys both land)."""
+        import json
+
         with self.db.write() as conn:
             row = conn.execute("SELECT labels FROM volumes WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -376,7 +397,17 @@ class VolumeStore:
                 tx.release_mount_ref(name, ref)
 
 
+def _loads(text: object) -> Any:
+    """``json.loads``, json imported at the first call: `volume ls` parses no JSON and
+    does not import it (issue 17)."""
+    import json
+
+    return json.loads(str(text))
+
+
 def _json(value: Mapping[str, str] | None) -> str | None:
+    import json
+
     return None if value is None else json.dumps(dict(value), sort_keys=True)
 
 

@@ -277,12 +277,12 @@ def test_create_without_rename_noreplace_support_falls_back(
         svc: VolumeService, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from orlop.volumes import dirs as dirs_mod
+    from orlop.kernel import fs  # volumes/dirs.py imports it when it renames
 
     def no_noreplace(*args: object) -> None:
         raise OSError(errno.EINVAL, "Invalid argument")
 
-    monkeypatch.setattr(dirs_mod.fs, "renameat2", no_noreplace)
+    monkeypatch.setattr(fs, "renameat2", no_noreplace)
     vol = svc.create("fallback")
     assert vol.mountpoint.is_dir()
     assert _entries(svc) == ["fallback"]

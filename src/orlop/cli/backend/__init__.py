@@ -13,14 +13,19 @@ from ``DOCKER_HOST`` is used only once it says it is orlopd (see :func:`check_do
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from orlop.cli.backend.local import LocalBackend
     from orlop.cli.backend.remote import RemoteBackend
+    from orlop.cli.backend.volumes import LocalVolumeVerbs
     from orlop.client import TLSOptions
 
     Backend: TypeAlias = LocalBackend | RemoteBackend
+    # What `orlop volume create | inspect | ls | rm | prune | update | rename` call
+    # (Context.volume_backend): in-process, the volume service without the facade.
+    VolumeBackend: TypeAlias = LocalVolumeVerbs | RemoteBackend
 
 
 ORLOP_PLATFORM = "Orlop Engine"  # Platform.Name in orlopd's GET /version

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class LocalBackend(LocalContainers, LocalImages, LocalVolumes, LocalSystem, LocalData,
                    LocalMonitoring, LocalNetworks):
     remote = False
+    engine: Engine
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,18 +1,36 @@
 """Volume calls of the backends: Docker's volume dicts (wire/volumes.py), from the
-volume service in-process or from orlopd's ``/volumes`` routes (which call the same)."""
+volume service in-process or from orlopd's ``/volumes`` routes (which call the same).
+
+In-process, the calls of ``orlop volume create | inspect | ls | rm | prune | update |
+rename`` need the volume service alone: :class:`LocalVolumeVerbs` takes the services of
+the root (engine/root.py's RootServices, reconciled before the volume service's
+first use as the engine's are) and is those verbs' whole backend
+(``Context.volume_backend``), so that they import neither the engine facade nor the
+other areas' calls (issue 17).  :class:`LocalVolumes` adds what needs the facade (a
+consistent snapshot pauses containers) and is the composed LocalBackend's part.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.client import APIClient
     from orlop.engine import Engine
+    from orlop.engine.services import Services
 
 
-class LocalVolumes:
-    engine: Engine
+class LocalVolumeVerbs:
+    """The volume verbs of ``orlop volume``, on the volume service of ``engine``."""
+
+    remote = False
+    engine: Services
+
+    def __init__(self, engine: Services) -> None:
+        self.engine = engine
 
     def volume_create(self, name: str | None, driver: str, options: Mapping[str, str] | None,
                       labels: Mapping[str, str] | None) -> dict[str, Any]:
@@ -53,6 +71,15 @@ class LocalVolumes:
 
         return prune_volumes(self.engine, all_, filters, dry_run)
 
+    def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
+        return [s.to_wire() for s in self.engine.volumes.plugins(filters)]
+
+
+class LocalVolumes(LocalVolumeVerbs):
+    """The in-process volume calls of the composed LocalBackend: also the snapshots."""
+
+    engine: Engine
+
     def volume_snapshot_create(self, volume: str, name: str | None,
                                consistent: bool = False) -> dict[str, Any]:
         from orlop.engine.files.volumebackup import create_snapshot
@@ -73,10 +100,6 @@ class LocalVolumes:
         from orlop.volumes.snapshots import SnapshotStore
 
         return SnapshotStore(self.engine.volumes).restore(volume, name).to_wire()
-
-
-    def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
-        return [s.to_wire() for s in self.engine.volumes.plugins(filters)]
 
 
 class RemoteVolumes:

@@ -17,8 +17,7 @@ from orlop.cli.context import (
     parse_no_args,
     parse_with_args,
 )
-from orlop.cli.help import FORMAT_TABLE
-from orlop.cli.output import format_template, render_table
+from orlop.cli.output import FORMAT_TABLE, format_template, render_table
 from orlop.errors import NotFoundError
 
 # Every command of this module, and the whole `container` group, works through orlopd.

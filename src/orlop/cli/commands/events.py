@@ -12,8 +12,7 @@ import datetime as dt
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError
-from orlop.cli.help import FORMAT_PLAIN
-from orlop.cli.output import format_template
+from orlop.cli.output import FORMAT_PLAIN, format_template
 
 REMOTE = frozenset({"events"})
 

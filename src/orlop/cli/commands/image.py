@@ -16,8 +16,13 @@ from orlop.cli.context import (
     parse_with_args,
     require_args,
 )
-from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
-from orlop.cli.output import format_template, render_table, write_inspect
+from orlop.cli.output import (
+    FORMAT_PLAIN,
+    FORMAT_TABLE,
+    format_template,
+    render_table,
+    write_inspect,
+)
 
 # Every verb goes through ctx.backend(): in-process, or orlopd with -H.
 REMOTE = frozenset({"import", "images", "rmi", "tag", "image", "history"})

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orlop.cli.context import Context, Parser, parse_with_args
-from orlop.cli.help import FORMAT_PLAIN
-from orlop.cli.output import write_inspect
+from orlop.cli.output import FORMAT_PLAIN, write_inspect
 
 # Containers, images and volumes are inspected through the backend, local or remote.
 REMOTE = frozenset({"inspect"})

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, for_each, parse_with_args
-from orlop.cli.help import FORMAT_TABLE
-from orlop.cli.output import format_template, tabwrite
+from orlop.cli.output import FORMAT_TABLE, format_template, tabwrite
 from orlop.errors import OrlopError
 from orlop.units import bytes_size, human_size
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, add_prune_flags, parse_no_args
-from orlop.cli.help import FORMAT_PLAIN, FORMAT_TABLE
+from orlop.cli.output import FORMAT_PLAIN, FORMAT_TABLE
 
 # All but `system service` (which becomes orlopd here: local only) work with -H.
 REMOTE = frozenset({"system", "version", "info"})

@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orlop.cli.context import Context, Parser, UsageError, for_each, parse_with_args
-from orlop.cli.help import FORMAT_TABLE
-from orlop.cli.output import write_listing
+from orlop.cli.output import FORMAT_TABLE, write_listing
 
 _HEADERS = {"Name": "SNAPSHOT", "Volume": "VOLUME", "ID": "ID", "CreatedAt": "CREATED AT",
             "CreatedSince": "CREATED", "Size": "SIZE", "Method": "METHOD", "Kind": "KIND"}

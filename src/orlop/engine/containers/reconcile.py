@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
 
 from orlop.engine import store
-from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import OrlopError
 from orlop.state import inflight
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
     from orlop.engine.services import Services
 
@@ -46,6 +45,7 @@ def reconcile(svc: Services) -> None:
     removed = []
     for cid in dead:
         from orlop.engine.containers.cgroups import Cgroup
+        from orlop.engine.timefmt import now_rfc3339
 
         cg = Cgroup(cid)
         oom = cg.oom_killed() if cg.exists() else False

@@ -15,22 +15,21 @@ the volume directory fd, never a path re-walked by the kernel.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import shutil
 import stat
 from collections.abc import Mapping
 from contextlib import suppress
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orlop.errors import InvalidParameterError, SystemFailureError
-from orlop.kernel import fs, loop
-from orlop.kernel.flags import MNT_DETACH, MountFlag
-from orlop.units import ram_in_bytes
 from orlop.volumes.fsutil import is_mountpoint, open_dir, read_file, tree_size, write_file
 
+# What only sizes, mounts and size= images need (orlop.units, the kernel's mount and
+# loop calls with ctypes and the flag enums, shutil) is imported where it is used:
+# `volume create NAME`, `ls` and `inspect` of plain volumes never need it (issue 17).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.volumes.drivers.mountopts import DriverMountOptions
 
 DATA_DIR = "_data"
@@ -70,6 +69,8 @@ class LocalDriver:
                     raise InvalidParameterError(
                         f'invalid option: "size" cannot be combined with "{other}" '
                         "(size makes an ext4 image volume of its own)")
+            from orlop.units import ram_in_bytes
+
             try:
                 size = ram_in_bytes(options["size"].strip())
             except ValueError as err:
@@ -97,11 +98,15 @@ class LocalDriver:
             os.fchmod(data_fd, 0o755)  # not subject to the umask, as Docker's _data
         if not options:
             return
+        import json
+
         # opts.json keeps the options with the data: the directory is the truth if the
         # database row is ever lost (reconcile adopts the directory with its options).
         write_file(volume_fd, OPTS_FILE,
                    json.dumps(dict(options), sort_keys=True).encode(), 0o600)
         if "size" in options:
+            from orlop.units import ram_in_bytes
+
             self._make_image(volume_fd, name, ram_in_bytes(options["size"].strip()))
 
     def _make_image(self, volume_fd: int, name: str, size: int) -> None:
@@ -123,6 +128,8 @@ class LocalDriver:
 
     def read_options(self, volume_fd: int) -> dict[str, str] | None:
         """The options recorded in a volume directory (for adoption by reconcile)."""
+        import json
+
         raw = read_file(volume_fd, OPTS_FILE)
         if raw is None:
             return None
@@ -170,6 +177,7 @@ class LocalDriver:
         if not options:
             return
         target_path = str(self.volumes_dir / name / DATA_DIR)  # for messages only
+        from orlop.kernel.flags import MountFlag
         from orlop.volumes.drivers.mountopts import parse_driver_options  # only here
 
         mo = parse_driver_options(options.get("o", ""))
@@ -191,6 +199,8 @@ class LocalDriver:
 
     def _mount_device(self, fstype: str, device: str, target: str, target_path: str,
                       mo: DriverMountOptions) -> None:
+        from orlop.kernel.flags import MountFlag
+
         if mo.flags & MountFlag.BIND:
             # Bind a host directory.  A missing source is refused with Docker's text
             # rather than letting mount(2) fail later with a bare ENOENT.
@@ -216,6 +226,9 @@ class LocalDriver:
 
     def _mount_loop(self, img_fd: int, fstype: str, target: str, target_path: str,
                     mo: DriverMountOptions, device: str) -> None:
+        from orlop.kernel import loop
+        from orlop.kernel.flags import MountFlag
+
         read_only = bool(mo.flags & MountFlag.RDONLY)
         try:
             lfd, dev = loop.attach(img_fd, read_only=read_only)
@@ -231,6 +244,8 @@ class LocalDriver:
 
     def _call_mount(self, source: str, target: str, fstype: str | None, flags: int,
                     data: str | None, target_path: str, mo: DriverMountOptions) -> None:
+        from orlop.kernel import fs
+
         try:
             fs.mount(source, target, fstype, flags, data)
         except OSError as err:
@@ -240,6 +255,9 @@ class LocalDriver:
         """Flags of a bind mount and any propagation need a second mount(2) call, made
         on a *re-opened* fd: the fd used as the target still names the directory under
         the new mount, and remounting that would change the store's own filesystem."""
+        from orlop.kernel import fs
+        from orlop.kernel.flags import MNT_DETACH, MountFlag
+
         with _DirFd(DATA_DIR, volume_fd, os.O_PATH) as top:
             target = f"/proc/self/fd/{top}"
             try:
@@ -256,6 +274,9 @@ class LocalDriver:
     def unmount(self, volume_fd: int, name: str) -> None:
         """Detach the mount on ``_data``; the kernel frees it (and an autoclear loop
         device) once the last open file on it is closed."""
+        from orlop.kernel import fs
+        from orlop.kernel.flags import MNT_DETACH
+
         with _DirFd(DATA_DIR, volume_fd, os.O_PATH) as top:
             try:
                 fs.umount2(f"/proc/self/fd/{top}", MNT_DETACH)
@@ -293,6 +314,8 @@ def _mount_error(source: str, target_path: str, mo: DriverMountOptions, err: int
 
 
 def _run(argv: list[str], fd: int, name: str) -> None:
+    import shutil  # with zlib, bz2, lzma: for size= volumes only
+
     if shutil.which(argv[0]) is None:
         raise SystemFailureError(f"create {name}: {argv[0]} is needed for size= volumes but "
                                  "is not installed (package e2fsprogs)")

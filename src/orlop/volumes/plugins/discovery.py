@@ -15,12 +15,12 @@ so that tests, and engines that must not see the host's plugins, use their own.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+
+from orlop.tuples import NamedTuple
 
 DOCKER_PLUGIN_DIRS: tuple[Path, ...] = (
     Path("/run/docker/plugins"), Path("/etc/docker/plugins"), Path("/usr/lib/docker/plugins"))
@@ -92,6 +92,8 @@ def _is_socket(path: Path) -> bool:
 
 
 def _read_spec(name: str, path: Path) -> PluginInfo | None:
+    import json
+
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError):
