@@ -8,14 +8,14 @@ RootServices' (engine/root.py), which the CLI's volume verbs use without it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from orlop.engine.root import RootServices
 from orlop.state import inflight
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+    from typing import Any
 
     from orlop.engine.containers.procio import Stdio
     from orlop.engine.files.changes import Change

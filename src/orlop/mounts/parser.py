@@ -22,7 +22,6 @@ import csv
 import posixpath
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from orlop.errors import InvalidMountError, InvalidMountFlagError, InvalidVolumeNameError
 from orlop.goparse import parse_bool
@@ -61,6 +60,10 @@ from orlop.mounts.validate import (
 )
 from orlop.mounts.volname import validate_volume_name
 from orlop.units import ram_in_bytes
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "check_duplicates",

@@ -20,14 +20,17 @@ Pure: the engine looks containers up, creates volumes and takes references.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
 
 from orlop.mounts.parser import check_duplicates, parse_image_volume
 from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import clean_target, is_read_write
 from orlop.records import FrozenRecord
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 class VolumesFrom(FrozenRecord):
@@ -143,11 +146,7 @@ def _depth(path: str) -> int:
     return 0 if cleaned == "/" else cleaned.count("/")
 
 
-@overload
-def sort_mounts(mounts: Iterable[str]) -> list[str]: ...
-@overload
-def sort_mounts(mounts: Iterable[T], key: Callable[[T], str]) -> list[T]: ...
-def sort_mounts(mounts: Iterable[Any], key: Callable[[Any], str] | None = None) -> list[Any]:
+def sort_mounts(mounts: Iterable[T], key: Callable[[T], str] | None = None) -> list[T]:
     """Order mounts parents first: by number of path components, stable otherwise.
 
     moby ``sortMounts`` ("/etc must be mounted before /etc/resolv.conf"); Docker's sort is

@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, get_args
 
 from orlop.errors import InvalidMountError
 from orlop.records import FrozenRecord
 
-MountType = Literal["volume", "bind", "tmpfs"]
-MountOrigin = Literal["volume-flag", "mount-flag", "tmpfs-flag", "image"]
-BindRecursive = Literal["enabled", "disabled", "writable", "readonly"]
+# The values, at run time; the same as Literal types for the type checker only (no
+# typing at run time, issue 17; tests/unit/mounts/test_mount_literals.py compares them).
+MOUNT_TYPES: tuple[str, ...] = ("volume", "bind", "tmpfs")
+BIND_RECURSIVE_VALUES: tuple[str, ...] = ("enabled", "disabled", "writable", "readonly")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
-MOUNT_TYPES: tuple[str, ...] = get_args(MountType)
-BIND_RECURSIVE_VALUES: tuple[str, ...] = get_args(BindRecursive)
+    MountType = Literal["volume", "bind", "tmpfs"]
+    MountOrigin = Literal["volume-flag", "mount-flag", "tmpfs-flag", "image"]
+    BindRecursive = Literal["enabled", "disabled", "writable", "readonly"]
+else:
+    MountType = MountOrigin = BindRecursive = str  # what a value of each is
 DEFAULT_DRIVER = "local"
 DEFAULT_BIND_PROPAGATION = "rprivate"
 

@@ -11,7 +11,6 @@ Docker's errors keep working.  Nothing here does I/O.
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Final
 
 from orlop.errors import InvalidMountError
 from orlop.kernel.procmounts import proc_mount_error
@@ -19,7 +18,10 @@ from orlop.kernel.procmounts import proc_mount_error
 # Re-exported: the mount code and Docker-text writers take Go's %q from here.
 from orlop.mounts.volname import go_quote as go_quote
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Final
+
     from orlop.mounts.spec import MountSpec
 
 PROPAGATION_MODES: Final = frozenset(

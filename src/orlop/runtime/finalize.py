@@ -21,9 +21,13 @@ from orlop.kernel.flags import (
     MountAttr,
 )
 from orlop.kernel.safepath import open_in_root, open_nofollow_in_root
-from orlop.kernel.syscalls import LINUX, Syscalls, attach_tree, clone_tree
+from orlop.kernel.syscalls import LINUX, attach_tree, clone_tree
 from orlop.runtime.failure import InitStepError, describe
 from orlop.runtime.spec import Spec
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from orlop.kernel.syscalls import Syscalls
 
 
 def finalize_rootfs(root_fd: int, spec: Spec, deferred_ro: list[str], *,

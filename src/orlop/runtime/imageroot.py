@@ -28,11 +28,13 @@ from orlop.kernel.flags import (
     CloneFlag,
     MountFlag,
 )
-from orlop.kernel.syscalls import LINUX, Syscalls
+from orlop.kernel.syscalls import LINUX
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from typing import NoReturn
+
+    from orlop.kernel.syscalls import Syscalls
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 

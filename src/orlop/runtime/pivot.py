@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 
 from orlop.kernel.flags import MNT_DETACH, MountFlag
-from orlop.kernel.syscalls import LINUX, Syscalls
+from orlop.kernel.syscalls import LINUX
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from orlop.kernel.syscalls import Syscalls
 
 
 def pivot_root(root_fd: int, *, sc: Syscalls = LINUX) -> int:

@@ -42,7 +42,7 @@ from orlop.kernel.safepath import (
     mkdir_all_in_root,
     open_in_root,
 )
-from orlop.kernel.syscalls import LINUX, PROC_SUPER_MAGIC, Syscalls, attach_tree
+from orlop.kernel.syscalls import LINUX, PROC_SUPER_MAGIC, attach_tree
 from orlop.records import Record
 from orlop.runtime.failure import InitStepError, describe
 from orlop.runtime.imageroot import mount_overlay
@@ -54,6 +54,10 @@ from orlop.runtime.spec import (
     Mount,
     Spec,
 )
+
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from orlop.kernel.syscalls import Syscalls
 
 # runc's defaultDevices (libcontainer/specconv): name, major, minor.
 DEFAULT_DEVICES: tuple[tuple[str, int, int], ...] = (

@@ -16,13 +16,16 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orlop.cli.backend.starterror import start_error
 from orlop.cli.backend.terminal import Terminal, relay, terminal_size
 from orlop.kernel.fdio import write_all
+from orlop.tuples import NamedTuple
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any
+
     from orlop.client import APIClient
     from orlop.engine import Engine
     from orlop.engine.containers.attach import MonitorAttach

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from orlop.errors import NotFoundError
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from orlop.client import APIClient
     from orlop.engine import Engine
 
@@ -114,6 +116,8 @@ class RemoteData:
             counted = hc.ReportingReader(resp, progress)
             dir_fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
+                from typing import IO, cast  # here: only a remote cp's download needs it
+
                 hc.extract_rebased(cast(IO[bytes], counted), dir_fd,
                                    "" if hc.contents_only(path) else hc.base(path), prefix,
                                    keep_owner=keep_owner)

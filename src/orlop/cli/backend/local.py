@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from orlop.cli.backend.containers import LocalContainers
 from orlop.cli.backend.data import LocalData
 from orlop.cli.backend.images import LocalImages
@@ -12,6 +10,7 @@ from orlop.cli.backend.networks import LocalNetworks
 from orlop.cli.backend.system import LocalSystem
 from orlop.cli.backend.volumes import LocalVolumes
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     from orlop.engine import Engine
 

@@ -7,11 +7,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
 
 from orlop.cli.context import Context, Parser, UsageError
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 # Every flag of run/create works through orlopd too (cli/backend/containers.py).
 REMOTE = frozenset({"run", "create"})

@@ -13,7 +13,6 @@ import os
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from orlop.engine import store
 from orlop.engine.containers.ownership import check_bind_chown
@@ -32,28 +31,32 @@ from orlop.mounts.validate import bind_daemon_root_propagation
 from orlop.randomness import token_hex
 from orlop.records import FrozenRecord, Record
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from orlop.volumes.model import Volume
 
 
-class VolumeRemover(Protocol):
-    """What :func:`rollback` needs: remove a volume registration created."""
+if TYPE_CHECKING:  # Protocols are the type checker's: no typing at run time (issue 17)
+    class VolumeRemover(Protocol):
+        """What :func:`rollback` needs: remove a volume registration created."""
 
-    def remove(self, name: str, force: bool = False) -> None: ...
+        def remove(self, name: str, force: bool = False) -> None: ...
 
 
-class VolumeMaker(VolumeRemover, Protocol):
-    """What registration needs of the volume service: make a volume, remove it again,
-    find a snapshot (engine/containers/create.py hands one that records anonymous ones
-    first)."""
+    class VolumeMaker(VolumeRemover, Protocol):
+        """What registration needs of the volume service: make a volume, remove it again,
+        find a snapshot (engine/containers/create.py hands one that records anonymous ones
+        first)."""
 
-    def ensure(self, name: str | None = None, driver: str = "local",
-               options: Mapping[str, str] | None = None,
-               labels: Mapping[str, str] | None = None, *, anonymous: bool = False
-               ) -> tuple[Volume, bool]: ...
+        def ensure(self, name: str | None = None, driver: str = "local",
+                   options: Mapping[str, str] | None = None,
+                   labels: Mapping[str, str] | None = None, *, anonymous: bool = False
+                   ) -> tuple[Volume, bool]: ...
 
-    def snapshot_path(self, volume: str, snapshot: str) -> str:
-        """The host path of a snapshot's data, for a read-only bind (``-v v@snap:/d``)."""
+        def snapshot_path(self, volume: str, snapshot: str) -> str:
+            """The host path of a snapshot's data, for a read-only bind (``-v v@snap:/d``)."""
 
 
 class MountPlan(Record):

@@ -19,9 +19,9 @@ import time
 import tty as ttymod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 from orlop.errors import ContainerStateError
+from orlop.tuples import NamedTuple
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
               signal.SIGUSR2)

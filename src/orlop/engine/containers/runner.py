@@ -15,7 +15,6 @@ import signal
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orlop.engine import store
 from orlop.engine.containers.bundle import build_spec, process_env
@@ -41,17 +40,20 @@ from orlop.images.commit import config_env
 from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.pty import recv_fd
-from orlop.kernel.syscalls import LINUX, Syscalls
+from orlop.kernel.syscalls import LINUX
 from orlop.mounts.plan import sort_mounts
 from orlop.mounts.spec import MountPoint
 from orlop.state import inflight
 
+TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Sequence
+    from typing import Any
 
     from orlop.engine.net.setup import Attachment
     from orlop.engine.services import Services
+    from orlop.kernel.syscalls import Syscalls
     from orlop.runtime.spec import Mount, Spec
 
 # Moved to procio (exec needs them without this module's imports); the old names stay.
