@@ -9,7 +9,6 @@ the command's parser declares them; nothing here imports more than argparse.
 from __future__ import annotations
 
 import argparse
-import textwrap
 
 from orlop.cli.registry import COMMON, INDEX, MANAGEMENT, Command, members, top_level
 
@@ -75,6 +74,8 @@ def option_rows(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
 def _format_options(rows: list[tuple[str, str]]) -> list[str]:
     col = max(len(text) for text, _ in rows) + 3
     width = max(24, 72 - col)  # where pflag wraps when there is no terminal (80 columns)
+    import textwrap  # here: only help text wraps (~0.7 ms of every other verb)
+
     out = []
     for text, desc in rows:
         lines: list[str] = []
@@ -98,6 +99,8 @@ def command_help(invoked: str, parser: argparse.ArgumentParser | None) -> str:
     if rows:
         lines += ["", "Options:", *_format_options(rows)]
     if cmd.examples:
+        import textwrap
+
         lines += ["", "Examples:", textwrap.indent(cmd.examples.strip("\n"), "  ")]
     return "\n".join(lines)
 
