@@ -168,7 +168,7 @@ class StepBase:
 
     def _new_image(self, state: StageState, run_config: dict[str, Any], *, empty: bool,
                    container: str = "") -> None:
-        from orlop.images.store import now_rfc3339
+        from orlop.timestamps import now_rfc3339
 
         created = now_rfc3339()
         entry: dict[str, Any] = {"created": created,

@@ -7,11 +7,11 @@ caller's transaction (several steps in one transaction: a create, a remove), and
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from orlop.errors import ContainerNotFoundError, InvalidParameterError, NameConflictError
+from orlop.state.sqlite import sqlite3
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 
+from orlop.timestamps import now_rfc3339
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
-
-def now_rfc3339() -> str:
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+__all__ = ["ZERO_TIME", "human_duration", "now_rfc3339", "parse_rfc3339"]
 
 
 def parse_rfc3339(text: str) -> float:

@@ -33,11 +33,8 @@ import fcntl
 import json
 import os
 import re
-import sqlite3
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
 from orlop.config import EngineConfig
@@ -57,6 +54,8 @@ from orlop.images.reference import (
 from orlop.kernel.process import abandoned_entries
 from orlop.records import FrozenRecord
 from orlop.state import Database
+from orlop.state.sqlite import sqlite3
+from orlop.timestamps import now_rfc3339
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
@@ -78,13 +77,6 @@ _ID_PREFIX = re.compile(r"(?:sha256:)?([a-f0-9]{1,64})\Z")
 _STAGING = re.compile(r"(layer|trash|save|load)-(\d+)-[0-9a-f]+\Z")
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
          "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
-
-
-def now_rfc3339() -> str:
-    """UTC, RFC 3339 with nanosecond digits, as Docker prints ``Created``."""
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
 
 
 def short_id(image_id: str) -> str:

@@ -12,9 +12,7 @@ import ipaddress
 import json
 import os
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 
 from orlop.config import DEFAULT_ROOT, EngineConfig
 from orlop.digest import sha256_hex
@@ -27,6 +25,8 @@ from orlop.errors import (
 from orlop.network import ipam
 from orlop.network.model import DEFAULT_BRIDGE, Endpoint, EndpointRequest, Network
 from orlop.state import Database
+from orlop.state.sqlite import sqlite3
+from orlop.timestamps import now_rfc3339
 
 _IFNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
 _MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
@@ -50,7 +50,7 @@ class NetworkNotFoundError(NotFoundError):
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return now_rfc3339(6)
 
 
 def bridge_settings(config: EngineConfig) -> tuple[str, str | None]:

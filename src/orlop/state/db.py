@@ -9,13 +9,13 @@ a read->write upgrade, and a busy timeout long enough for a slow disk.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from orlop.errors import SystemFailureError
 from orlop.state.schema import MIGRATIONS, SCHEMA_VERSION
+from orlop.state.sqlite import sqlite3
 
 BUSY_TIMEOUT_S = 30.0
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 
@@ -36,6 +35,7 @@ from orlop.errors import (
     VolumeNotFoundError,
 )
 from orlop.state import inflight
+from orlop.state.sqlite import sqlite3
 from orlop.volumes.dirs import VolumesDir, rename_noreplace
 from orlop.volumes.fsutil import opened_dir
 from orlop.volumes.model import LOCAL_DRIVER

@@ -38,7 +38,6 @@ import fcntl
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
 from orlop.config import EngineConfig
@@ -53,6 +52,7 @@ from orlop.errors import (
     VolumeNotFoundError,
 )
 from orlop.state import Database, inflight
+from orlop.timestamps import now_rfc3339
 from orlop.volumes.dirs import (
     TMP_PREFIX,
     TRASH_PREFIX,
@@ -797,6 +797,8 @@ def _plugin_remove(drv: PluginDriver, name: str, purge_on_error: bool) -> None:
 
 
 def _epoch(created_at: str) -> float:
+    from datetime import UTC, datetime  # here: only the time filters parse a date
+
     try:
         return datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=UTC).timestamp()
@@ -805,4 +807,4 @@ def _epoch(created_at: str) -> float:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now_rfc3339(0)

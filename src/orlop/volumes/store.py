@@ -13,7 +13,6 @@ their rename inside it, while what is read and written is named here once
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import repeat
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from orlop.errors import InvalidParameterError, VolumeInUseError, VolumeNotFoundError
 from orlop.state import Database
+from orlop.state.sqlite import sqlite3
 from orlop.tuples import NamedTuple
 from orlop.volumes.model import Volume, inspect_dict
 

@@ -44,7 +44,9 @@ print(json.dumps({"code": code, "modules": modules}))
 
 # Never wanted by a local CLI verb below: the server, the registry client, TLS, asyncio.
 _NEVER = ("orlop.server", "orlop.build", "orlop.distribution", "ssl", "asyncio", "aiohttp",
-          "http.client")
+          "http.client",
+          # the binding is the C module (orlop/state/sqlite.py); times are orlop/timestamps.py's
+          "sqlite3", "datetime")
 # What a volume verb has no use for: the container models and spec, the mount parsers,
 # images and networks, the archive code, and modules only a UUID or hash would pull.
 # Nor dataclasses (with inspect, ast, dis, tokenize: ~5 ms): the volume modules' records
@@ -108,21 +110,22 @@ def test_volume_ls(tmp_path: Path, verb: tuple[str, ...]) -> None:
     assert _probe(tmp_path, "volume", "create", "budgetvol")[0] == 0
     code, modules = _probe(tmp_path, *verb)
     assert code == 0
-    _check(modules, 37, (*_VOLUME_READ_FORBIDDEN, "json"))
+    # +2 below: orlop.state.sqlite and orlop.timestamps, in place of sqlite3 and datetime
+    _check(modules, 39, (*_VOLUME_READ_FORBIDDEN, "json"))
 
 
 def test_volume_create(tmp_path: Path) -> None:
     code, modules = _probe(tmp_path, "volume", "create", "budgetvol")
     assert code == 0
     # Nor plugin discovery: the local driver is built in.
-    _check(modules, 43, (*_VOLUME_VERBS_FORBIDDEN, "orlop.volumes.plugins"))
+    _check(modules, 45, (*_VOLUME_VERBS_FORBIDDEN, "orlop.volumes.plugins"))
 
 
 def test_volume_inspect(tmp_path: Path) -> None:
     assert _probe(tmp_path, "volume", "create", "budgetvol")[0] == 0
     code, modules = _probe(tmp_path, "volume", "inspect", "budgetvol")
     assert code == 0
-    _check(modules, 36, _VOLUME_READ_FORBIDDEN)
+    _check(modules, 38, _VOLUME_READ_FORBIDDEN)
 
 
 def test_run(tmp_path: Path) -> None:
@@ -132,10 +135,11 @@ def test_run(tmp_path: Path) -> None:
                            "nosuchimage", "true")
     assert code == 125
     # Nor dataclasses (with inspect, ast, dis, tokenize): its records are orlop/records.py's.
-    # 81: orlop.digest took hashlib's and secrets' place (~3 ms of OpenSSL and hmac),
+    # 83: orlop.state.sqlite and orlop.timestamps (sqlite3 and datetime: ~3 ms),
+    # orlop.digest took hashlib's and secrets' place (~3 ms of OpenSSL and hmac),
     # orlop.tuples typing's (~3 ms), and the facade's base, engine/root.py's RootServices,
     # is a module of its own.
-    _check(modules, 81, (*_NEVER, "dataclasses", "inspect", "ast", "hashlib", "secrets",
+    _check(modules, 83, (*_NEVER, "dataclasses", "inspect", "ast", "hashlib", "secrets",
                          "typing"))
 
 
@@ -147,8 +151,8 @@ def test_exec(tmp_path: Path) -> None:
     only removing a container or an image's directory needs it)."""
     code, modules = _probe(tmp_path, "exec", "nosuchcontainer", "true")
     assert code == 1
-    # 58 with orlop.tuples (the named tuples without typing, ~3 ms)
-    _check(modules, 58, (*_NEVER, "dataclasses", "inspect", "ast", "orlop.engine.runoptions",
+    # 59 with orlop.tuples (the named tuples without typing, ~3 ms) and orlop.state.sqlite
+    _check(modules, 59, (*_NEVER, "dataclasses", "inspect", "ast", "orlop.engine.runoptions",
                          "orlop.mounts.parser", "orlop.network", "orlop.wire.create",
                          "shutil", "hashlib", "secrets", "typing"))
 
@@ -170,7 +174,7 @@ def test_exec_in_a_root_with_a_live_keeper(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert code == 1
-    # 58 plus the lock test, the netns scan and procio (whose lock test the scan uses)
-    _check(modules, 61, ("orlop.engine.net.pool", "orlop.engine.net.setup",
+    # 59 plus the lock test, the netns scan and procio (whose lock test the scan uses)
+    _check(modules, 62, ("orlop.engine.net.pool", "orlop.engine.net.setup",
                          "orlop.engine.net.poolwire", "secrets", "socket"))
     assert (pool / "keeper.lock").exists()  # a live keeper's files are left alone

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Mapping
 
 from orlop.engine import store
@@ -25,6 +24,7 @@ from orlop.engine.runoptions import RunOptions
 from orlop.engine.timefmt import ZERO_TIME, now_rfc3339
 from orlop.errors import ConflictError, InvalidParameterError
 from orlop.state import inflight
+from orlop.state.sqlite import sqlite3
 from orlop.volumes.fsutil import remove_path
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)

@@ -10,7 +10,6 @@ spec leaves no volume and no directory behind.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from orlop.mounts.spec import MountPoint, MountSpec
 from orlop.mounts.validate import bind_daemon_root_propagation
 from orlop.randomness import token_hex
 from orlop.records import FrozenRecord, Record
+from orlop.state.sqlite import sqlite3
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:

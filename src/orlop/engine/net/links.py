@@ -35,13 +35,12 @@ from orlop.records import FrozenRecord, Record
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
-    import sqlite3
-
     from orlop.engine.models import Container
     from orlop.engine.runoptions import RunOptions
     from orlop.engine.services import Services
     from orlop.engine.store import ContainerStore
     from orlop.network.model import Endpoint, Network
+    from orlop.state.sqlite import sqlite3
 
 _HOST_CONFLICT = ("conflicting options: host type networking can't be used with links. "
                   "This would result in undefined behavior")
