@@ -5,7 +5,6 @@ that the caller reads (a tar made while it is consumed)."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 
 
@@ -64,6 +63,8 @@ class PipeProducer:
                 self._failure.append(err)
             finally:
                 os.close(wfd)
+
+        import threading  # here: most commands read and write fds without a thread
 
         self._thread = threading.Thread(target=run, name=name, daemon=True)
         self._thread.start()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _socket  # socket's C part: socket.py would add enum classes and selectors (~3 ms)
 import fcntl
-import socket
 import struct
 
 from orlop.kernel.flags import IFF_UP, SIOCGIFFLAGS, SIOCSIFFLAGS
@@ -13,10 +13,13 @@ _IFREQ = "16sH22x"  # struct ifreq: char ifr_name[IFNAMSIZ]; short ifr_flags; un
 
 def interface_up(name: str = "lo") -> None:
     """Set IFF_UP on ``name`` with SIOCSIFFLAGS: no `ip` binary, no netlink, one socket."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
         req = struct.pack(_IFREQ, name.encode(), 0)
         res = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, req)
         flags = struct.unpack(_IFREQ, res)[1]
         if not flags & IFF_UP:
             fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, name.encode(),
                                                                    flags | IFF_UP))
+    finally:
+        sock.close()

@@ -9,10 +9,10 @@ instance is /dev/pts/N there, as with Docker.
 
 from __future__ import annotations
 
+import _socket  # socket's C part: socket.py would add its enum classes and selectors
 import errno
 import fcntl
 import os
-import socket
 import stat
 import struct
 
@@ -59,20 +59,25 @@ def open_pty_in(dir_fd: int, ptmx: str, *, in_root: bool = False) -> tuple[int, 
 
 def send_fd(sock_fd: int, fd: int) -> None:
     """Send ``fd`` over the unix socket ``sock_fd`` (which stays open)."""
-    sock = socket.socket(fileno=sock_fd)
-    try:
-        socket.send_fds(sock, [b"\0"], [fd])
+    sock = _socket.socket(fileno=sock_fd)
+    try:  # what socket.send_fds sends: one byte, the fd in one SCM_RIGHTS message
+        sock.sendmsg([b"\0"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                 struct.pack("i", fd))])
     finally:
         sock.detach()
 
 
 def recv_fd(sock_fd: int) -> int:
     """Receive one fd sent with :func:`send_fd` (close-on-exec); EOF is an error."""
-    sock = socket.socket(fileno=sock_fd)
-    try:
-        _msg, fds, _flags, _addr = socket.recv_fds(sock, 1, 1, socket.MSG_CMSG_CLOEXEC)
+    sock = _socket.socket(fileno=sock_fd)
+    try:  # socket.recv_fds(sock, 1, 1, MSG_CMSG_CLOEXEC), as it parses the reply
+        _msg, ancdata, _flags, _addr = sock.recvmsg(1, _socket.CMSG_LEN(struct.calcsize("i")),
+                                                    _socket.MSG_CMSG_CLOEXEC)
     finally:
         sock.detach()
+    fds: list[int] = [fd for level, kind, data in ancdata
+           if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+           for (fd,) in struct.iter_unpack("i", data[:len(data) - len(data) % 4])]
     if not fds:
         raise OSError(errno.EPIPE, "no terminal was received from the container")
     for extra in fds[1:]:

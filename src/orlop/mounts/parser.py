@@ -18,7 +18,6 @@ filesystem, ``validate_bind_source``, takes an ``exists`` function.
 
 from __future__ import annotations
 
-import csv
 import posixpath
 import re
 from collections.abc import Callable, Iterable
@@ -378,6 +377,8 @@ def parse_mount_flag(raw: str, cwd: str) -> MountSpec:
         InvalidMountError: Docker's daemon texts (``invalid mount config for type ...``).
         InvalidVolumeNameError: ``create NAME: ...``.
     """
+    import csv  # here: only --mount is CSV
+
     check_no_nul("mount specification", raw)
 
     def flag_error(message: str) -> InvalidMountFlagError:

@@ -7,7 +7,6 @@ host port can be taken (Docker's userland proxy would fail the same way)."""
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 
 from orlop.errors import ConflictError, InvalidParameterError
@@ -139,12 +138,16 @@ def requested(port_bindings: Mapping[str, Sequence[Mapping[str, str]]] | None,
 
 
 def _sock_type(proto: str) -> int:
+    import socket  # here: only a published port needs it
+
     return socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 
 
 def check_bindable(host_ip: str, port: int, proto: str) -> bool:
     """Whether nothing on the host holds ``host_ip:port`` (a listener the DNAT rule
     would silently shadow)."""
+    import socket  # here: only a published port needs it
+
     if proto == "sctp":
         return True
     with socket.socket(socket.AF_INET, _sock_type(proto)) as s:
@@ -157,6 +160,8 @@ def check_bindable(host_ip: str, port: int, proto: str) -> bool:
 
 def free_port(host_ip: str, proto: str) -> int:
     """A host port the kernel considers free (Docker takes one from the ephemeral range)."""
+    import socket  # here: only a published port needs it
+
     with socket.socket(socket.AF_INET, _sock_type(proto if proto != "sctp" else "tcp")) as s:
         s.bind((host_ip or "0.0.0.0", 0))
         return int(s.getsockname()[1])

@@ -29,13 +29,13 @@ Every module this file needs is imported at the top, before the fork.
 
 from __future__ import annotations
 
+import _socket  # socket's C part: sethostname, without socket.py's imports
 import errno
 import fcntl
 import os
 import resource
 import select
 import signal
-import socket
 import termios
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,7 +190,7 @@ def _init(ctx: InitContext) -> None:
     # --- the rest of the environment --------------------------------------------------
     if spec.hostname and spec.linux.namespace("uts") is not None:
         with step("sethostname"):
-            socket.sethostname(spec.hostname)
+            _socket.sethostname(spec.hostname)
     with step("rlimits"):
         for rl in spec.process.rlimits or []:
             # OCI's uint64 "unlimited" (2**64 - 1) is Python's RLIM_INFINITY.

@@ -18,7 +18,6 @@ import signal
 from collections.abc import Callable, Iterator
 
 from orlop.cli.backend.starterror import start_error
-from orlop.cli.backend.terminal import Terminal, relay, terminal_size
 from orlop.kernel.fdio import write_all
 from orlop.tuples import NamedTuple
 
@@ -117,6 +116,7 @@ class LocalContainers:
     def _start_and_attach(self, cid: str, detach_keys: str, auto_remove: bool) -> int:
         """Start ``cid`` under its monitor with our terminal's size, and attach to it
         from the first byte of its output (the log read from where it ends now)."""
+        from orlop.cli.backend.terminal import terminal_size
         from orlop.engine.containers.console import request_size
         from orlop.engine.containers.logs import LogCursor
         from orlop.errors import OrlopError
@@ -221,6 +221,7 @@ class LocalContainers:
         terminal's replies go to the container and not to our shell afterwards) and
         restored on every way out; the detach keys end the attach, the container runs
         on (:class:`~orlop.detachkeys.Detached`)."""
+        from orlop.cli.backend.terminal import Terminal
         from orlop.detachkeys import Detached, resolve_detach_keys
         from orlop.engine.containers.attach import MonitorAttach
         from orlop.engine.containers.console import resize
@@ -355,6 +356,7 @@ class RemoteContainers:
         Raises:
             Detached: the detach keys were typed (the container runs on).
         """
+        from orlop.cli.backend.terminal import Terminal, relay, terminal_size
         from orlop.detachkeys import resolve_detach_keys
         from orlop.errors import OrlopError
         from orlop.wire.create import create_body  # not at start-up: it costs 3 ms
@@ -422,6 +424,7 @@ class RemoteContainers:
 
     def container_start_attached(self, ref: str, interactive: bool,
                                  detach_keys: str = "") -> int:
+        from orlop.cli.backend.terminal import Terminal, relay
         from orlop.detachkeys import resolve_detach_keys
         from orlop.errors import OrlopError
 
@@ -508,6 +511,7 @@ class RemoteContainers:
 
     def container_attach(self, ref: str, *, stdin: bool, sig_proxy: bool,
                          detach_keys: str = "", cursor: LogCursor | None = None) -> int:
+        from orlop.cli.backend.terminal import Terminal, relay
         from orlop.detachkeys import resolve_detach_keys
 
         info = self.api.inspect_container(ref)
@@ -531,6 +535,8 @@ class RemoteContainers:
     def container_exec(self, ref: str, opts: ExecOptions) -> int:
         """docker exec: exec create, a hijacked exec start (none with ``-d``), the exit
         code from exec inspect once the stream ends."""
+        from orlop.cli.backend.terminal import Terminal, relay, terminal_size
+
         console = terminal_size(1) if opts.tty else None
         body: dict[str, Any] = {
             "AttachStdin": opts.interactive and not opts.detach,

@@ -14,7 +14,6 @@ import functools
 import json
 import os
 import re
-import shutil
 
 BUILTIN_RUNTIME = "orlop"
 # The oldest crun checked to apply "rro" (tests/integration/test_mount_security.py).
@@ -24,6 +23,8 @@ CRUN_RRO_SINCE = (1, 8)
 @functools.cache
 def recursive_ro_error(runtime: str) -> str | None:
     """``None`` when ``rro`` works with ``runtime``; otherwise Docker's reason text."""
+    import shutil
+
     from orlop.kernel.fs import mount_setattr_supported
 
     if not mount_setattr_supported():

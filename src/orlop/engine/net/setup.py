@@ -350,12 +350,12 @@ def detach_later(config: EngineConfig, cid: str) -> None:
     before the caller returns, so no reconcile takes it for abandoned; the next setup
     waits for it (netavark's lock).
     Only from a single-threaded process (the CLI): orlopd detaches in place."""
-    import threading
-
     claimed = _claim(config, cid)
     if claimed is None:
         _release(cid)
         return
+    import threading  # here: a container without a network namespace never needs it
+
     if _hand_to_keeper(config, cid, claimed):
         return  # the root's keeper took the namespace and the claim: no fork on the way out
     if threading.active_count() > 1:
