@@ -10,8 +10,11 @@ always: ustar and GNU headers (octal or base-256 numbers), and a PAX extended he
 (``x``) in front of one.  It hands every other header to ``tarfile``'s own code on the
 same stream, byte for byte as ``tarfile`` would have read it: GNU long names and long
 links (``L``, ``K``), GNU sparse files (``S``, and PAX headers with ``GNU.sparse``
-records), global PAX headers (``g``) and whatever follows one, Solaris ``X`` headers,
-PAX headers with ``hdrcharset`` or larger than 64 KiB.  Sparse members are read back
+records), global PAX headers (``g``) themselves and every member after one that holds
+``GNU.sparse`` or ``hdrcharset`` records, Solaris ``X`` headers, PAX headers with
+``hdrcharset`` or larger than 64 KiB.  The members after an ordinary global header (a
+``volume export`` archive starts with one) are read here, the global records applied as
+``tarfile`` applies them.  Sparse members are read back
 through ``tarfile.ExFileObject``, which fills their holes.
 
 What is kept from ``TarFile.next`` exactly (tests/unit/archive/test_tarread.py compares
@@ -148,6 +151,12 @@ def _apply_pax_info(info: tarfile.TarInfo, pax_headers: dict[str, str]) -> None:
     info.pax_headers = pax_headers.copy()
 
 
+def _odd(pax_headers: dict[str, str]) -> bool:
+    """Global records that change how tarfile reads the members after them: sparse maps
+    and names, and a header charset."""
+    return any(k.startswith("GNU.sparse.") or k == "hdrcharset" for k in pax_headers)
+
+
 def _decode_pax(value: bytes) -> str:
     try:
         return value.decode("utf-8", "strict")
@@ -237,6 +246,9 @@ class TarStream:
         self.errors = _ERRORS
         self.offset = 0  # where the next header starts
         self.pax_headers: dict[str, str] = {}  # global ones
+        # The global records hold something only tarfile's code applies (GNU.sparse,
+        # hdrcharset): every header goes to it.
+        self._odd_globals = False
 
     # --- tarfile.TarFile.next -------------------------------------------------
 
@@ -272,7 +284,7 @@ class TarStream:
         src = self.fileobj
         buf = src.read(_BLOCK)
         kind = buf[156:157]
-        if kind in _DELEGATED or self.pax_headers:
+        if kind in _DELEGATED or self._odd_globals:
             return self._delegate(buf)
         obj = _frombuf(buf)
         obj.offset = src.tell() - _BLOCK
@@ -283,6 +295,8 @@ class TarStream:
         if obj.type in _REGULAR or obj.type not in _SUPPORTED:
             offset += _block(obj.size)
         self.offset = offset
+        if self.pax_headers:  # after the offset, as tarfile: a global size moves nothing
+            _apply_pax_info(obj, self.pax_headers)
         if obj.type == tarfile.DIRTYPE:
             obj.name = obj.name.rstrip("/")
         return obj
@@ -290,19 +304,23 @@ class TarStream:
     def _delegate(self, buf: bytes) -> tarfile.TarInfo:
         """tarfile's own code for the header in ``buf`` (put back) and what follows."""
         self.fileobj.unread(buf)
-        return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        try:
+            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        finally:
+            # A global header (read by tarfile's code, here or after a long name) may
+            # have changed the records every later member gets.
+            self._odd_globals = _odd(self.pax_headers)
 
     def _proc_pax(self, obj: tarfile.TarInfo, head: bytes) -> tarfile.TarInfo:
         """tarfile's _proc_pax for an extended header without sparse or charset records."""
         src = self.fileobj
         if obj.size > _PAX_MAX:
-            src.unread(head)
-            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+            return self._delegate(head)
         buf = src.read(_block(obj.size))
         if b"hdrcharset=" in buf or b"GNU.sparse." in buf:
-            src.unread(head + buf)
-            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
-        pax_headers: dict[str, str] = {}
+            return self._delegate(head + buf)
+        # tarfile: the records of the global headers, then this header's over them.
+        pax_headers = self.pax_headers.copy()
         pos = 0
         while True:
             # The record "%d %s=%s\n": tarfile's regex (\d+) ([^=]+)= at pos.
