@@ -27,6 +27,7 @@ names it is read through are looked up once below.
 
 from __future__ import annotations
 
+import re
 import struct
 import tarfile
 import zlib
@@ -62,6 +63,11 @@ _GNU_TYPES = tarfile.GNU_TYPES
 _PAX_FIELDS = tarfile.PAX_FIELDS
 _PAX_NUMBER_FIELDS = tarfile.PAX_NUMBER_FIELDS
 _SIGNED = struct.Struct("148b8x356b")
+# mode, uid, gid, size, mtime and checksum as tarfile, GNU tar and Orlop write them
+# (zero-padded octal digits, a NUL; the checksum's six digits, a NUL, a space): each is
+# then what _nti gives, read without its per-field checks.
+_PLAIN = re.compile(rb"[0-7]{7}\0[0-7]{7}\0[0-7]{7}\0[0-7]{11}\0[0-7]{11}\0[0-7]{6}\0 ")
+_NO_DEVICE = (b"0000000\0" * 2, b"\0" * 16)  # devmajor and devminor both 0
 
 
 def _nts(s: bytes) -> str:
@@ -107,25 +113,37 @@ def _frombuf(buf: bytes) -> tarfile.TarInfo:
         raise _TruncatedHeaderError("truncated header")
     if buf == _EOF_BLOCK:
         raise _EOFHeaderError("end of file header")
-    chksum = _nti(buf[148:156])
+    plain = _PLAIN.fullmatch(buf, 100, 156) is not None
+    chksum = int(buf[148:154], 8) if plain else _nti(buf[148:156])
     unsigned = 256 + sum(buf) - sum(buf[148:156])
     if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
         raise _InvalidHeaderError("bad checksum")
     obj = tarfile.TarInfo()
     obj.name = _nts(buf[0:100])
-    obj.mode = _nti(buf[100:108])
-    obj.uid = _nti(buf[108:116])
-    obj.gid = _nti(buf[116:124])
-    obj.size = _nti(buf[124:136])
-    obj.mtime = _nti(buf[136:148])
+    if plain:
+        obj.mode = int(buf[100:107], 8)
+        obj.uid = int(buf[108:115], 8)
+        obj.gid = int(buf[116:123], 8)
+        obj.size = int(buf[124:135], 8)
+        obj.mtime = int(buf[136:147], 8)
+    else:
+        obj.mode = _nti(buf[100:108])
+        obj.uid = _nti(buf[108:116])
+        obj.gid = _nti(buf[116:124])
+        obj.size = _nti(buf[124:136])
+        obj.mtime = _nti(buf[136:148])
     obj.chksum = chksum
     obj.type = kind = buf[156:157]
-    obj.linkname = _nts(buf[157:257])
-    obj.uname = _nts(buf[265:297])
-    obj.gname = _nts(buf[297:329])
-    obj.devmajor = _nti(buf[329:337])
-    obj.devminor = _nti(buf[337:345])
-    prefix = _nts(buf[345:500])
+    # An empty field (its first byte NUL) is "" without a call: most of them are.
+    obj.linkname = _nts(buf[157:257]) if buf[157] else ""
+    obj.uname = _nts(buf[265:297]) if buf[265] else ""
+    obj.gname = _nts(buf[297:329]) if buf[297] else ""
+    if buf[329:345] in _NO_DEVICE:
+        obj.devmajor = obj.devminor = 0
+    else:
+        obj.devmajor = _nti(buf[329:337])
+        obj.devminor = _nti(buf[337:345])
+    prefix = _nts(buf[345:500]) if buf[345] else ""
     if kind == tarfile.AREGTYPE and obj.name.endswith("/"):
         obj.type = kind = tarfile.DIRTYPE
     if kind == tarfile.DIRTYPE:
@@ -168,8 +186,9 @@ class _Source:
     """Forward-only reads, ``tell`` and ``seek`` over the stream (what tarfile's
     ``_Stream`` gives its parser), with blocks put back for tarfile to read again."""
 
-    def __init__(self, stream: Readable) -> None:
+    def __init__(self, stream: Readable, fill: int = _FILL) -> None:
         self._stream = stream
+        self._fill = fill
         self._buf = b""
         self._pos = 0  # next byte of _buf
         self._at = 0  # stream offset of _buf[_pos]
@@ -184,16 +203,18 @@ class _Source:
             self._pos = end
             self._at += size
             return buf[pos:end]
-        parts = [buf[pos:]]
+        parts = [buf[pos:]] if pos < len(buf) else []
         have = len(buf) - pos
         self._buf, self._pos = b"", 0
+        fill = self._fill
         while have < size:
             want = size - have
-            chunk = self._stream.read(want if want >= _FILL else _FILL)
+            chunk = self._stream.read(want if want >= fill else fill)
             if not chunk:
                 break
             if len(chunk) > want:
-                self._buf = chunk[want:]
+                # The rest stays where it is (no copy of the read-ahead).
+                self._buf, self._pos = chunk, want
                 chunk = chunk[:want]
             parts.append(chunk)
             have += len(chunk)
@@ -240,8 +261,10 @@ class TarStream:
     """The members of a tar stream, one :meth:`next` at a time, as ``TarFile`` in
     ``r|`` mode gives them (see the module docstring)."""
 
-    def __init__(self, stream: Readable) -> None:
-        self.fileobj = _Source(stream)  # the names tarfile's TarInfo code reads
+    def __init__(self, stream: Readable, *, fill: int = _FILL) -> None:
+        # ``fill``: bytes read from ``stream`` at a time for headers and small members;
+        # larger than the default only when no tarsplit recording follows the reads.
+        self.fileobj = _Source(stream, fill)  # the names tarfile's TarInfo code reads
         self.encoding = _ENCODING
         self.errors = _ERRORS
         self.offset = 0  # where the next header starts
