@@ -40,17 +40,16 @@ from orlop.archive.header import file_header, pax_header
 from orlop.archive.paxtime import pax_mtime
 from orlop.archive.streams import Hasher
 from orlop.archive.whiteout import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from orlop.archive.writepipe import WritePipe, write_all
 
 BLOCK = 512
 _CHUNK = 1 << 20
 # Small files (header, data and padding within this) are gathered, read straight into
-# one buffer, and written (and hashed) a batch at a time: a write per batch instead of
-# one or three per file, and no Python object per file's data.  Not larger: a write of
-# 1 MiB asks the page cache for large folios, which on a VM with free page reporting
-# (virtio-balloon) are the host-reclaimed blocks, each page faulted in again: measured
-# here, 256 MiB written in 1 MiB writes cost 5 times the system time of 64 or 128 KiB
-# writes (docs/performance.md, fifth pass).
-_BATCH = 128 << 10
+# one buffer, and written (and hashed) a batch at a time: a few writes per batch instead
+# of one or three per file, and no Python object per file's data.  During add_tree the
+# batches (headers and padding too) are hashed and written by a WritePipe's thread while
+# the next one is filled.
+_BATCH = 512 << 10
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _ZEROS = bytes(BLOCK * 2)
 _XATTR_PREFIXES = ("user.", "trusted.")
@@ -142,27 +141,55 @@ class TarWriter:
         self._buf = bytearray(_CHUNK)
         self._batch: memoryview | None = None  # made on first use
         self._pending = 0  # bytes of _batch not written yet (already counted in size)
+        self._pipe: WritePipe | None = None  # during add_tree
 
     # --- raw output ------------------------------------------------------------
 
     def _emit(self, data: bytes | memoryview) -> None:
-        if self._pending:
-            self._flush()
+        n = len(data)
+        if self._pipe is not None and n <= _BATCH:
+            # Into the batch, behind what is there (the thread writes it in order).
+            if self._pending + n > _BATCH:
+                self._flush()
+            batch = self._room()
+            batch[self._pending:self._pending + n] = data
+            self._pending += n
+            self.size += n
+            return
+        self._sync()
         self._out(data)
-        self.size += len(data)
+        self.size += n
+
+    def _room(self) -> memoryview:
+        """The batch being filled."""
+        if self._batch is None:
+            self._batch = self._pipe.take() if self._pipe is not None else \
+                memoryview(bytearray(_BATCH))
+        return self._batch
 
     def _flush(self) -> None:
-        """Write the batched small files (their bytes are already counted in size)."""
-        assert self._batch is not None
+        """Write the batch (its bytes are already counted in size), or hand it to the
+        writer thread and take another."""
         n, self._pending = self._pending, 0
-        self._out(self._batch[:n])
+        if not n:
+            return
+        assert self._batch is not None
+        if self._pipe is not None:
+            self._pipe.submit(self._batch, n)
+            self._batch = None
+        else:
+            self._out(self._batch[:n])
+
+    def _sync(self) -> None:
+        """Everything before this point written: what follows goes to out_fd directly."""
+        self._flush()
+        if self._pipe is not None:
+            self._pipe.drain()
 
     def _out(self, data: bytes | memoryview) -> None:
         if self.hasher is not None:
             self.hasher.update(data)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.out_fd, view):]
+        write_all(self.out_fd, data)
 
     def _header(self, info: tarfile.TarInfo) -> None:
         self._emit(pax_header(info))
@@ -209,6 +236,7 @@ class TarWriter:
         if self.hasher is None and offset is not None:
             # No one needs to see the bytes: let the kernel move them (sendfile works to
             # files, pipes and sockets), half the copies of read()+write().
+            self._sync()  # the header before them
             while done < size:
                 try:
                     n = os.sendfile(self.out_fd, fd, offset + done, min(size - done, 1 << 30))
@@ -330,6 +358,22 @@ class TarWriter:
                  *, include_root: bool = True) -> None:
         """Archive the directory ``dir_fd`` as ``prefix`` (``""``: its content at the top
         of the archive, the directory itself as ``./``)."""
+        if self._pipe is not None:
+            self._add_tree(dir_fd, prefix, opts, include_root)
+            return
+        self._sync()
+        self._batch = None  # the pipe's buffers from here
+        self._pipe = WritePipe(self.out_fd, self.hasher, _BATCH)
+        try:
+            self._add_tree(dir_fd, prefix, opts, include_root)
+            self._sync()
+        finally:
+            pipe, self._pipe = self._pipe, None
+            self._batch, self._pending = None, 0
+            pipe.close()
+
+    def _add_tree(self, dir_fd: int, prefix: str, opts: TreeOptions | None,
+                  include_root: bool) -> None:
         opts = opts or TreeOptions()
         st = os.fstat(dir_fd)
         root_dev = st.st_dev
@@ -407,8 +451,8 @@ class TarWriter:
             if opts.skip is not None and opts.skip(dir_fd, name, arcname, st):
                 continue
             self.add_entry(dir_fd, name, arcname, st, opts, root_dev)
-        if self._pending:
-            self._flush()
+        if self._pipe is None:
+            self._flush()  # nothing left behind when add_entry called this
 
     def _small_file_of(self, dir_fd: int, name: str, arcname: str, ino: int,
                        opts: TreeOptions) -> bool:
@@ -436,11 +480,9 @@ class TarWriter:
             total = h + size + (-size % BLOCK)
             if total > _BATCH:
                 return False
-            batch = self._batch
-            if batch is None:
-                batch = self._batch = memoryview(bytearray(_BATCH))
             if self._pending + total > _BATCH:
                 self._flush()
+            batch = self._room()
             at = self._pending
             batch[at:at + h] = hdr
             got = 0

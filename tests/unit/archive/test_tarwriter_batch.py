@@ -83,3 +83,54 @@ def test_batched_files_are_written_as_the_general_path_writes_them(
     with tarfile.open(tmp_path / "fast.tar") as tf:
         names = tf.getnames()
     assert "d2/inner/f039" in names and "big" in names and "linked2" in names
+
+
+def test_a_writer_error_is_raised_in_the_walk_and_the_thread_ends(tmp_path: Path) -> None:
+    """The batches are written by add_tree's writer thread: its error (here a pipe
+    whose reader is gone) is raised where the walk is, and no thread is left behind."""
+    import threading
+
+    root = tmp_path / "tree"
+    _tree(root)
+    before = threading.active_count()
+    r, w = os.pipe()
+    os.close(r)
+    dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        writer = TarWriter(w, hasher=hashlib.sha256())
+        with pytest.raises(BrokenPipeError):
+            writer.add_tree(dfd, "")
+    finally:
+        os.close(dfd)
+        os.close(w)
+    assert threading.active_count() == before
+
+
+def test_a_tree_into_a_pipe_reads_back(tmp_path: Path) -> None:
+    """Through a pipe (the thread's writes are partial there) the stream is whole."""
+    import threading
+
+    root = tmp_path / "tree"
+    _tree(root)
+    r, w = os.pipe()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while data := os.read(r, 1 << 16):
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        writer = TarWriter(w)
+        writer.add_tree(dfd, "")
+        writer.close()
+    finally:
+        os.close(dfd)
+        os.close(w)
+    reader.join()
+    os.close(r)
+    general = _write(root, tmp_path / "general.tar", general=True, hasher=False,
+                     sparse=False, opts=TreeOptions())[0]
+    assert b"".join(chunks) == general
