@@ -45,7 +45,6 @@ import stat
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Literal, Protocol, cast
 
 from orlop.archive.paxtime import parse_pax_time
@@ -61,6 +60,7 @@ from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.fs import openat2
 from orlop.kernel.safepath import mkdir_all_in_root, open_nofollow_in_root
+from orlop.records import FrozenRecord, Record
 
 WhiteoutMode = Literal["oci", "keep", "overlay"]
 """How OCI whiteout entries (``.wh.NAME``, ``.wh..wh..opq``) are handled.
@@ -86,16 +86,23 @@ _XZ_MAGIC = b"\xfd7zXZ\x00"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-@dataclass(frozen=True)
-class ExtractStats:
-    """What one extraction read and wrote."""
+class ExtractStats(FrozenRecord):
+    """What one extraction read and wrote.  (Records, not dataclasses, as every class
+    on the volume export and import paths: orlop/records.py says why.)"""
 
+    _fields = ("diff_id", "tar_size", "content_size", "entries", "skipped", "compression")
+    __slots__ = _fields
     diff_id: str  # "sha256:<hex>" of the *uncompressed* tar stream, trailer included
     tar_size: int  # bytes of the uncompressed tar stream
     content_size: int  # bytes of regular files (each inode once) and symlink targets
     entries: int  # tar members seen
     skipped: int  # members deliberately not written (devices when not allowed, aufs metadata)
     compression: str  # "none", "gzip", "bzip2", "xz" or "zstd"
+
+    def __init__(self, diff_id: str, tar_size: int, content_size: int, entries: int,
+                 skipped: int, compression: str) -> None:
+        self._set(diff_id=diff_id, tar_size=tar_size, content_size=content_size,
+                  entries=entries, skipped=skipped, compression=compression)
 
 
 class SplitSink(Protocol):
@@ -259,32 +266,39 @@ def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
         view, offset = view[k:], offset + k
 
 
-@dataclass
-class _DirMeta:
+class _DirMeta(Record):
+    _fields = ("mode", "mtime_ns", "atime_ns")
+    __slots__ = _fields
     mode: int
     mtime_ns: int
     atime_ns: int
 
+    def __init__(self, mode: int, mtime_ns: int, atime_ns: int) -> None:
+        self.mode = mode
+        self.mtime_ns = mtime_ns
+        self.atime_ns = atime_ns
 
-@dataclass
+
 class _Extractor:
-    dest_fd: int
-    keep_owner: bool
-    allow_devices: bool
-    whiteouts: WhiteoutMode
-    split: SplitSink | None = None
-    # Set when the archive removed something it had itself written (a duplicate name,
-    # a whiteout of its own file): a recorded payload may be gone from the tree.
-    clobbered: bool = False
-    dir_meta: dict[tuple[str, ...], _DirMeta] = field(default_factory=dict)
-    written: set[tuple[str, ...]] = field(default_factory=set)
-    seen_inodes: set[tuple[int, int]] = field(default_factory=set)
-    content_size: int = 0
-    skipped: int = 0
-    # The parent of the last regular file written, kept open for the next one in the
-    # same directory (most of an archive): (its path components, its O_PATH fd).
-    cached_parent: tuple[tuple[str, ...], int] | None = None
-    parent_stale: bool = False
+    def __init__(self, dest_fd: int, keep_owner: bool, allow_devices: bool,
+                 whiteouts: WhiteoutMode, split: SplitSink | None = None) -> None:
+        self.dest_fd = dest_fd
+        self.keep_owner = keep_owner
+        self.allow_devices = allow_devices
+        self.whiteouts = whiteouts
+        self.split = split
+        # Set when the archive removed something it had itself written (a duplicate
+        # name, a whiteout of its own file): a recorded payload may be gone from the tree.
+        self.clobbered = False
+        self.dir_meta: dict[tuple[str, ...], _DirMeta] = {}
+        self.written: set[tuple[str, ...]] = set()
+        self.seen_inodes: set[tuple[int, int]] = set()
+        self.content_size = 0
+        self.skipped = 0
+        # The parent of the last regular file written, kept open for the next one in
+        # the same directory (most of an archive): (its path components, its O_PATH fd).
+        self.cached_parent: tuple[tuple[str, ...], int] | None = None
+        self.parent_stale = False
 
     # --- helpers -------------------------------------------------------------
 

@@ -33,7 +33,6 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from orlop.archive.header import file_header, pax_header
@@ -41,6 +40,7 @@ from orlop.archive.paxtime import pax_mtime
 from orlop.archive.streams import Hasher
 from orlop.archive.whiteout import OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 from orlop.archive.writepipe import WritePipe, write_all
+from orlop.records import Record
 
 BLOCK = 512
 _CHUNK = 1 << 20
@@ -96,30 +96,53 @@ def _is_opaque(fd: int) -> bool:
         return False
 
 
-@dataclass
-class WriteStats:
-    entries: int = 0
-    content_size: int = 0  # bytes of regular file data written
-    skipped: list[str] = field(default_factory=list)  # vanished/changed while read
+class WriteStats(Record):
+    """What a writer wrote.  (Records, not dataclasses, as every class on the volume
+    export and import paths: orlop/records.py says why.)"""
+
+    _fields = ("entries", "content_size", "skipped")
+    __slots__ = _fields
+    entries: int
+    content_size: int  # bytes of regular file data written
+    skipped: list[str]  # vanished/changed while read
+
+    def __init__(self, entries: int = 0, content_size: int = 0,
+                 skipped: list[str] | None = None) -> None:
+        self.entries = entries
+        self.content_size = content_size
+        self.skipped = [] if skipped is None else skipped
 
 
-@dataclass
-class TreeOptions:
+class TreeOptions(Record):
     """How :meth:`TarWriter.add_tree` walks a tree."""
 
-    overlay_whiteouts: bool = False  # an overlay upper dir: write OCI whiteouts
-    one_file_system: bool = False  # do not descend into other mounts
+    _fields = ("overlay_whiteouts", "one_file_system", "descend", "skip", "owner",
+               "whole_seconds")
+    __slots__ = _fields
+    overlay_whiteouts: bool  # an overlay upper dir: write OCI whiteouts
+    one_file_system: bool  # do not descend into other mounts
     # Called with the archive path of a directory ("data/sub"): False = write the
     # directory entry but not its content (commit: volume mount points stay empty).
-    descend: Callable[[str], bool] | None = None
+    descend: Callable[[str], bool] | None
     # Called with the parent's fd, the name, the archive path and the lstat of each
     # entry below the top: True = leave it out (commit: the engine's own mount points).
-    skip: Callable[[int, str, str, os.stat_result], bool] | None = None
-    owner: tuple[int, int] | None = None  # force uid/gid on every entry
+    skip: Callable[[int, str, str, os.stat_result], bool] | None
+    owner: tuple[int, int] | None  # force uid/gid on every entry
     # Times in the ustar field only.  Otherwise a time with a fraction of a second also
     # goes into a PAX ``mtime`` record with all nine digits (GNU tar, Go, Python and
     # Orlop's own extractor read it), so nothing loses its nanoseconds in a copy.
-    whole_seconds: bool = False
+    whole_seconds: bool
+
+    def __init__(self, overlay_whiteouts: bool = False, one_file_system: bool = False,
+                 descend: Callable[[str], bool] | None = None,
+                 skip: Callable[[int, str, str, os.stat_result], bool] | None = None,
+                 owner: tuple[int, int] | None = None, whole_seconds: bool = False) -> None:
+        self.overlay_whiteouts = overlay_whiteouts
+        self.one_file_system = one_file_system
+        self.descend = descend
+        self.skip = skip
+        self.owner = owner
+        self.whole_seconds = whole_seconds
 
 
 class TarWriter:

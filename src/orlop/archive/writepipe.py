@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from queue import SimpleQueue
+from _queue import SimpleQueue  # queue.SimpleQueue itself, without queue's other imports
 
 from orlop.archive.streams import Hasher
 
