@@ -56,6 +56,7 @@ from orlop.archive.whiteout import (
     WHITEOUT_PREFIX,
     whiteout_problem,
 )
+from orlop.archive.writepipe import WRITE_SIZE
 from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.fs import openat2
@@ -262,7 +263,8 @@ def _write_sparse(fd: int, data: bytes, offset: int) -> bool:
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while view:
-        k = os.pwrite(fd, view, offset)
+        # At most WRITE_SIZE a call, for the page cache's sake (orlop.archive.writepipe).
+        k = os.pwrite(fd, view[:WRITE_SIZE], offset)
         view, offset = view[k:], offset + k
 
 

@@ -223,6 +223,11 @@ class _Source:
 
     def seek(self, pos: int) -> None:
         """Forward to ``pos`` (or the stream's end, before it)."""
+        skip = pos - self._at
+        if 0 < skip <= len(self._buf) - self._pos:  # within the read-ahead: no copy
+            self._pos += skip
+            self._at = pos
+            return
         while self._at < pos:
             if not self.read(min(pos - self._at, 1 << 20)):
                 break
