@@ -462,7 +462,7 @@ class TarWriter:
             arcname = _join(prefix, name)
             # A regular file (by the listing's d_type) is opened and read by its fd
             # without an lstat first: the listing's inode number is what the fstat must
-            # show.  Anything else, or a file _small_file leaves, takes the general path.
+            # show.  Anything else, or a file _small_file_of leaves, takes the general path.
             if fast and entry.is_file(follow_symlinks=False) and \
                     self._small_file_of(dir_fd, name, arcname, entry.inode(), opts):
                 continue
