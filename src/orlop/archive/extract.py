@@ -45,7 +45,6 @@ import stat
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Literal, Protocol, cast
 
 from orlop.archive.paxtime import parse_pax_time
@@ -57,10 +56,12 @@ from orlop.archive.whiteout import (
     WHITEOUT_PREFIX,
     whiteout_problem,
 )
+from orlop.archive.writepipe import WRITE_SIZE
 from orlop.errors import InvalidArchiveError
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 from orlop.kernel.fs import openat2
 from orlop.kernel.safepath import mkdir_all_in_root, open_nofollow_in_root
+from orlop.records import FrozenRecord, Record
 
 WhiteoutMode = Literal["oci", "keep", "overlay"]
 """How OCI whiteout entries (``.wh.NAME``, ``.wh..wh..opq``) are handled.
@@ -76,6 +77,9 @@ opaque marker empties the directory of what this archive did not write).
 
 _XATTR_PAX_PREFIX = "SCHILY.xattr."
 _CHUNK = 1 << 20
+# The tar reader's read-ahead when no tarsplit recording follows the stream (which keeps
+# only 64 KiB behind its position): many small members per read of the stream.
+_FILL = 1 << 20
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZIP2_MAGIC = b"BZh"
@@ -83,16 +87,23 @@ _XZ_MAGIC = b"\xfd7zXZ\x00"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-@dataclass(frozen=True)
-class ExtractStats:
-    """What one extraction read and wrote."""
+class ExtractStats(FrozenRecord):
+    """What one extraction read and wrote.  (Records, not dataclasses, as every class
+    on the volume export and import paths: orlop/records.py says why.)"""
 
+    _fields = ("diff_id", "tar_size", "content_size", "entries", "skipped", "compression")
+    __slots__ = _fields
     diff_id: str  # "sha256:<hex>" of the *uncompressed* tar stream, trailer included
     tar_size: int  # bytes of the uncompressed tar stream
     content_size: int  # bytes of regular files (each inode once) and symlink targets
     entries: int  # tar members seen
     skipped: int  # members deliberately not written (devices when not allowed, aufs metadata)
     compression: str  # "none", "gzip", "bzip2", "xz" or "zstd"
+
+    def __init__(self, diff_id: str, tar_size: int, content_size: int, entries: int,
+                 skipped: int, compression: str) -> None:
+        self._set(diff_id=diff_id, tar_size=tar_size, content_size=content_size,
+                  entries=entries, skipped=skipped, compression=compression)
 
 
 class SplitSink(Protocol):
@@ -252,32 +263,44 @@ def _write_sparse(fd: int, data: bytes, offset: int) -> bool:
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while view:
-        k = os.pwrite(fd, view, offset)
+        # At most WRITE_SIZE a call, for the page cache's sake (orlop.archive.writepipe).
+        k = os.pwrite(fd, view[:WRITE_SIZE], offset)
         view, offset = view[k:], offset + k
 
 
-@dataclass
-class _DirMeta:
+class _DirMeta(Record):
+    _fields = ("mode", "mtime_ns", "atime_ns")
+    __slots__ = _fields
     mode: int
     mtime_ns: int
     atime_ns: int
 
+    def __init__(self, mode: int, mtime_ns: int, atime_ns: int) -> None:
+        self.mode = mode
+        self.mtime_ns = mtime_ns
+        self.atime_ns = atime_ns
 
-@dataclass
+
 class _Extractor:
-    dest_fd: int
-    keep_owner: bool
-    allow_devices: bool
-    whiteouts: WhiteoutMode
-    split: SplitSink | None = None
-    # Set when the archive removed something it had itself written (a duplicate name,
-    # a whiteout of its own file): a recorded payload may be gone from the tree.
-    clobbered: bool = False
-    dir_meta: dict[tuple[str, ...], _DirMeta] = field(default_factory=dict)
-    written: set[tuple[str, ...]] = field(default_factory=set)
-    seen_inodes: set[tuple[int, int]] = field(default_factory=set)
-    content_size: int = 0
-    skipped: int = 0
+    def __init__(self, dest_fd: int, keep_owner: bool, allow_devices: bool,
+                 whiteouts: WhiteoutMode, split: SplitSink | None = None) -> None:
+        self.dest_fd = dest_fd
+        self.keep_owner = keep_owner
+        self.allow_devices = allow_devices
+        self.whiteouts = whiteouts
+        self.split = split
+        # Set when the archive removed something it had itself written (a duplicate
+        # name, a whiteout of its own file): a recorded payload may be gone from the tree.
+        self.clobbered = False
+        self.dir_meta: dict[tuple[str, ...], _DirMeta] = {}
+        self.written: set[tuple[str, ...]] = set()
+        self.seen_inodes: set[tuple[int, int]] = set()
+        self.content_size = 0
+        self.skipped = 0
+        # The parent of the last regular file written, kept open for the next one in
+        # the same directory (most of an archive): (its path components, its O_PATH fd).
+        self.cached_parent: tuple[tuple[str, ...], int] | None = None
+        self.parent_stale = False
 
     # --- helpers -------------------------------------------------------------
 
@@ -311,6 +334,10 @@ class _Extractor:
         else:
             os.unlink(name, dir_fd=parent_fd)
         self.clobbered = True
+        # What was removed may have been on the way to the cached parent (a symlink or
+        # directory its path goes through): that path is resolved again for the next
+        # member (the fd stays open until then: the caller may be using it).
+        self.parent_stale = True
         return False
 
     def _owner(self, member: tarfile.TarInfo) -> tuple[int, int]:
@@ -364,18 +391,49 @@ class _Extractor:
                 or member.ischr() or member.isblk() or member.isfifo()):
             self.skipped += 1  # an unknown type flag: nothing safe to make of it
             return
-        parent = self._parent(member, parts)
-        try:
+        if member.isreg():
+            # A new regular file cannot change how its own parent's path resolves (every
+            # component of it exists, and the file is below it); removing something that
+            # was there could, so _clear marks the cached fd stale.
+            parent = self._cached_parent(member, parts)
             self._create(tf, member, parts, parent)
-        finally:
-            os.close(parent)
+        else:
+            self.drop_parent()
+            parent = self._parent(member, parts)
+            try:
+                self._create(tf, member, parts, parent)
+            finally:
+                os.close(parent)
         self.written.add(tuple(parts))
+
+    def _cached_parent(self, member: tarfile.TarInfo, parts: list[str]) -> int:
+        key = tuple(parts[:-1])
+        cached = self.cached_parent
+        if cached is not None:
+            if cached[0] == key and not self.parent_stale:
+                return cached[1]
+            self.drop_parent()
+        fd = self._parent(member, parts)
+        self.cached_parent = (key, fd)
+        return fd
+
+    def drop_parent(self) -> None:
+        self.parent_stale = False
+        if self.cached_parent is not None:
+            os.close(self.cached_parent[1])
+            self.cached_parent = None
 
     def _create(self, tf: TarStream, member: tarfile.TarInfo, parts: list[str],
                 parent: int) -> None:
         name = parts[-1]
         if member.islnk():
             self._hardlink(member, parts, parent)
+            return
+        if member.isreg():
+            if self.split is not None and member.size and not member.issparse():
+                # Before the payload is read: its bytes are the file's, not recorded.
+                self.split.payload(member.offset_data, member.size, "/".join(parts))
+            self._regular(tf, member, name, parent)
             return
         kept_dir = self._clear(parent, name, keep_dir=member.isdir())
         if member.isdir():
@@ -391,11 +449,6 @@ class _Extractor:
                 os.close(fd)
             atime_ns, mtime_ns = self._times(member)
             self.dir_meta[tuple(parts)] = _DirMeta(stat.S_IMODE(member.mode), mtime_ns, atime_ns)
-        elif member.isreg():
-            if self.split is not None and member.size and not member.issparse():
-                # Before the payload is read: its bytes are the file's, not recorded.
-                self.split.payload(member.offset_data, member.size, "/".join(parts))
-            self._regular(tf, member, name, parent)
         elif member.issym():
             if not member.linkname:
                 raise self._refuse(member, "symlink with an empty target")
@@ -425,8 +478,15 @@ class _Extractor:
 
     def _regular(self, tf: TarStream, member: tarfile.TarInfo, name: str,
                  parent: int) -> None:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, 0o600, dir_fd=parent)
+        except FileExistsError:
+            # Something is there (a name twice in the archive, an import over content):
+            # removed, never written through, then the file is made new.  Tried first
+            # and cleared only on EEXIST: one call per file instead of an lstat and an open.
+            self._clear(parent, name, keep_dir=False)
+            fd = os.open(name, flags, 0o600, dir_fd=parent)
         try:
             src = tf.extractfile(member)
             written = 0
@@ -562,7 +622,7 @@ class _Extractor:
                 os.close(fd)
 
 
-def iter_members(stream: Readable, *, empty_ok: bool = False,
+def iter_members(stream: Readable, *, empty_ok: bool = False, fill: int | None = None,
                  ) -> Iterator[tuple[TarStream, tarfile.TarInfo]]:
     """The members of a tar read as a stream, each with its reader (for ``extractfile``);
     a parse error is an :class:`InvalidArchiveError`.
@@ -572,7 +632,7 @@ def iter_members(stream: Readable, *, empty_ok: bool = False,
     The headers are read by orlop.archive.tarread, which gives ``tarfile``'s members and
     errors (``tarfile.open(mode="r|")``) at a fraction of its cost per member (issue 17).
     """
-    tf = TarStream(stream)
+    tf = TarStream(stream) if fill is None else TarStream(stream, fill=fill)
     try:
         member = tf.next()
     except tarfile.TarError as err:
@@ -626,11 +686,15 @@ def extract_tar(
     ex = _Extractor(dest_fd=dest_dir_fd, keep_owner=keep_owner, allow_devices=allow_devices,
                     whiteouts=whiteouts, split=split)
     entries = 0
-    for tf, member in iter_members(reader, empty_ok=empty_ok):
-        entries += 1
-        if on_entry is not None:
-            on_entry(member)
-        ex.extract(tf, member)
+    try:
+        for tf, member in iter_members(reader, empty_ok=empty_ok,
+                                       fill=_FILL if split is None else None):
+            entries += 1
+            if on_entry is not None:
+                on_entry(member)
+            ex.extract(tf, member)
+    finally:
+        ex.drop_parent()
     reader.drain()
     ex.finish()
     if split is not None and ex.clobbered:

@@ -48,6 +48,40 @@ def _pax_records(pax: Mapping[str, str]) -> bytes | None:
     return b"".join(out)
 
 
+_NS = 1_000_000_000
+_PAX_BLOCKS: dict[int, bytes] = {}  # the extended header's own block, by record length
+
+
+def file_header(name: str, mode: int, uid: int, gid: int, size: int, mtime_ns: int,
+                whole_seconds: bool = False) -> bytes | None:
+    """:func:`pax_header` of a regular file with no PAX record but its ``mtime`` (the
+    one :func:`orlop.archive.paxtime.pax_mtime` gives; none with ``whole_seconds``),
+    without a ``TarInfo``: what a tree walk writes for almost every file.  None when
+    the entry needs more (a non-ASCII or long name, a large id, size or time): build a
+    ``TarInfo`` and call :func:`pax_header` then."""
+    mtime, frac = divmod(mtime_ns, _NS)
+    if not (name.isascii() and len(name) <= 100 and 0 <= uid < _MAX7 and 0 <= gid < _MAX7
+            and 0 <= size < _MAX11 and 0 <= mtime < _MAX11):
+        return None
+    head = _block(name.encode("ascii"), mode & 0o7777, uid, gid, size, mtime,
+                  tarfile.REGTYPE, b"")
+    if whole_seconds or not frac:
+        return head
+    value = b"%d.%09d" % (mtime, frac)
+    n = len(value) + 8  # "mtime", " ", "=", "\n" and the value; then the length's digits
+    p = 0
+    while True:
+        q = n + len(str(p))
+        if q == p:
+            break
+        p = q
+    record = b"%d mtime=%s\n" % (p, value)
+    pax = _PAX_BLOCKS.get(p)
+    if pax is None:
+        pax = _PAX_BLOCKS[p] = _block(b"././@PaxHeader", 0, 0, 0, p, 0, tarfile.XHDTYPE, b"")
+    return b"".join((pax, record, b"\0" * (512 - p), head))
+
+
 def pax_header(info: tarfile.TarInfo) -> bytes:
     """``info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")``, byte for byte."""
     kind = info.type

@@ -10,8 +10,11 @@ always: ustar and GNU headers (octal or base-256 numbers), and a PAX extended he
 (``x``) in front of one.  It hands every other header to ``tarfile``'s own code on the
 same stream, byte for byte as ``tarfile`` would have read it: GNU long names and long
 links (``L``, ``K``), GNU sparse files (``S``, and PAX headers with ``GNU.sparse``
-records), global PAX headers (``g``) and whatever follows one, Solaris ``X`` headers,
-PAX headers with ``hdrcharset`` or larger than 64 KiB.  Sparse members are read back
+records), global PAX headers (``g``) themselves and every member after one that holds
+``GNU.sparse`` or ``hdrcharset`` records, Solaris ``X`` headers, PAX headers with
+``hdrcharset`` or larger than 64 KiB.  The members after an ordinary global header (a
+``volume export`` archive starts with one) are read here, the global records applied as
+``tarfile`` applies them.  Sparse members are read back
 through ``tarfile.ExFileObject``, which fills their holes.
 
 What is kept from ``TarFile.next`` exactly (tests/unit/archive/test_tarread.py compares
@@ -24,6 +27,7 @@ names it is read through are looked up once below.
 
 from __future__ import annotations
 
+import re
 import struct
 import tarfile
 import zlib
@@ -59,6 +63,11 @@ _GNU_TYPES = tarfile.GNU_TYPES
 _PAX_FIELDS = tarfile.PAX_FIELDS
 _PAX_NUMBER_FIELDS = tarfile.PAX_NUMBER_FIELDS
 _SIGNED = struct.Struct("148b8x356b")
+# mode, uid, gid, size, mtime and checksum as tarfile, GNU tar and Orlop write them
+# (zero-padded octal digits, a NUL; the checksum's six digits, a NUL, a space): each is
+# then what _nti gives, read without its per-field checks.
+_PLAIN = re.compile(rb"[0-7]{7}\0[0-7]{7}\0[0-7]{7}\0[0-7]{11}\0[0-7]{11}\0[0-7]{6}\0 ")
+_NO_DEVICE = (b"0000000\0" * 2, b"\0" * 16)  # devmajor and devminor both 0
 
 
 def _nts(s: bytes) -> str:
@@ -104,25 +113,37 @@ def _frombuf(buf: bytes) -> tarfile.TarInfo:
         raise _TruncatedHeaderError("truncated header")
     if buf == _EOF_BLOCK:
         raise _EOFHeaderError("end of file header")
-    chksum = _nti(buf[148:156])
+    plain = _PLAIN.fullmatch(buf, 100, 156) is not None
+    chksum = int(buf[148:154], 8) if plain else _nti(buf[148:156])
     unsigned = 256 + sum(buf) - sum(buf[148:156])
     if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
         raise _InvalidHeaderError("bad checksum")
     obj = tarfile.TarInfo()
     obj.name = _nts(buf[0:100])
-    obj.mode = _nti(buf[100:108])
-    obj.uid = _nti(buf[108:116])
-    obj.gid = _nti(buf[116:124])
-    obj.size = _nti(buf[124:136])
-    obj.mtime = _nti(buf[136:148])
+    if plain:
+        obj.mode = int(buf[100:107], 8)
+        obj.uid = int(buf[108:115], 8)
+        obj.gid = int(buf[116:123], 8)
+        obj.size = int(buf[124:135], 8)
+        obj.mtime = int(buf[136:147], 8)
+    else:
+        obj.mode = _nti(buf[100:108])
+        obj.uid = _nti(buf[108:116])
+        obj.gid = _nti(buf[116:124])
+        obj.size = _nti(buf[124:136])
+        obj.mtime = _nti(buf[136:148])
     obj.chksum = chksum
     obj.type = kind = buf[156:157]
-    obj.linkname = _nts(buf[157:257])
-    obj.uname = _nts(buf[265:297])
-    obj.gname = _nts(buf[297:329])
-    obj.devmajor = _nti(buf[329:337])
-    obj.devminor = _nti(buf[337:345])
-    prefix = _nts(buf[345:500])
+    # An empty field (its first byte NUL) is "" without a call: most of them are.
+    obj.linkname = _nts(buf[157:257]) if buf[157] else ""
+    obj.uname = _nts(buf[265:297]) if buf[265] else ""
+    obj.gname = _nts(buf[297:329]) if buf[297] else ""
+    if buf[329:345] in _NO_DEVICE:
+        obj.devmajor = obj.devminor = 0
+    else:
+        obj.devmajor = _nti(buf[329:337])
+        obj.devminor = _nti(buf[337:345])
+    prefix = _nts(buf[345:500]) if buf[345] else ""
     if kind == tarfile.AREGTYPE and obj.name.endswith("/"):
         obj.type = kind = tarfile.DIRTYPE
     if kind == tarfile.DIRTYPE:
@@ -148,6 +169,12 @@ def _apply_pax_info(info: tarfile.TarInfo, pax_headers: dict[str, str]) -> None:
     info.pax_headers = pax_headers.copy()
 
 
+def _odd(pax_headers: dict[str, str]) -> bool:
+    """Global records that change how tarfile reads the members after them: sparse maps
+    and names, and a header charset."""
+    return any(k.startswith("GNU.sparse.") or k == "hdrcharset" for k in pax_headers)
+
+
 def _decode_pax(value: bytes) -> str:
     try:
         return value.decode("utf-8", "strict")
@@ -159,8 +186,9 @@ class _Source:
     """Forward-only reads, ``tell`` and ``seek`` over the stream (what tarfile's
     ``_Stream`` gives its parser), with blocks put back for tarfile to read again."""
 
-    def __init__(self, stream: Readable) -> None:
+    def __init__(self, stream: Readable, fill: int = _FILL) -> None:
         self._stream = stream
+        self._fill = fill
         self._buf = b""
         self._pos = 0  # next byte of _buf
         self._at = 0  # stream offset of _buf[_pos]
@@ -175,16 +203,18 @@ class _Source:
             self._pos = end
             self._at += size
             return buf[pos:end]
-        parts = [buf[pos:]]
+        parts = [buf[pos:]] if pos < len(buf) else []
         have = len(buf) - pos
         self._buf, self._pos = b"", 0
+        fill = self._fill
         while have < size:
             want = size - have
-            chunk = self._stream.read(want if want >= _FILL else _FILL)
+            chunk = self._stream.read(want if want >= fill else fill)
             if not chunk:
                 break
             if len(chunk) > want:
-                self._buf = chunk[want:]
+                # The rest stays where it is (no copy of the read-ahead).
+                self._buf, self._pos = chunk, want
                 chunk = chunk[:want]
             parts.append(chunk)
             have += len(chunk)
@@ -193,6 +223,11 @@ class _Source:
 
     def seek(self, pos: int) -> None:
         """Forward to ``pos`` (or the stream's end, before it)."""
+        skip = pos - self._at
+        if 0 < skip <= len(self._buf) - self._pos:  # within the read-ahead: no copy
+            self._pos += skip
+            self._at = pos
+            return
         while self._at < pos:
             if not self.read(min(pos - self._at, 1 << 20)):
                 break
@@ -231,12 +266,17 @@ class TarStream:
     """The members of a tar stream, one :meth:`next` at a time, as ``TarFile`` in
     ``r|`` mode gives them (see the module docstring)."""
 
-    def __init__(self, stream: Readable) -> None:
-        self.fileobj = _Source(stream)  # the names tarfile's TarInfo code reads
+    def __init__(self, stream: Readable, *, fill: int = _FILL) -> None:
+        # ``fill``: bytes read from ``stream`` at a time for headers and small members;
+        # larger than the default only when no tarsplit recording follows the reads.
+        self.fileobj = _Source(stream, fill)  # the names tarfile's TarInfo code reads
         self.encoding = _ENCODING
         self.errors = _ERRORS
         self.offset = 0  # where the next header starts
         self.pax_headers: dict[str, str] = {}  # global ones
+        # The global records hold something only tarfile's code applies (GNU.sparse,
+        # hdrcharset): every header goes to it.
+        self._odd_globals = False
 
     # --- tarfile.TarFile.next -------------------------------------------------
 
@@ -272,7 +312,7 @@ class TarStream:
         src = self.fileobj
         buf = src.read(_BLOCK)
         kind = buf[156:157]
-        if kind in _DELEGATED or self.pax_headers:
+        if kind in _DELEGATED or self._odd_globals:
             return self._delegate(buf)
         obj = _frombuf(buf)
         obj.offset = src.tell() - _BLOCK
@@ -283,6 +323,8 @@ class TarStream:
         if obj.type in _REGULAR or obj.type not in _SUPPORTED:
             offset += _block(obj.size)
         self.offset = offset
+        if self.pax_headers:  # after the offset, as tarfile: a global size moves nothing
+            _apply_pax_info(obj, self.pax_headers)
         if obj.type == tarfile.DIRTYPE:
             obj.name = obj.name.rstrip("/")
         return obj
@@ -290,19 +332,23 @@ class TarStream:
     def _delegate(self, buf: bytes) -> tarfile.TarInfo:
         """tarfile's own code for the header in ``buf`` (put back) and what follows."""
         self.fileobj.unread(buf)
-        return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        try:
+            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        finally:
+            # A global header (read by tarfile's code, here or after a long name) may
+            # have changed the records every later member gets.
+            self._odd_globals = _odd(self.pax_headers)
 
     def _proc_pax(self, obj: tarfile.TarInfo, head: bytes) -> tarfile.TarInfo:
         """tarfile's _proc_pax for an extended header without sparse or charset records."""
         src = self.fileobj
         if obj.size > _PAX_MAX:
-            src.unread(head)
-            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
+            return self._delegate(head)
         buf = src.read(_block(obj.size))
         if b"hdrcharset=" in buf or b"GNU.sparse." in buf:
-            src.unread(head + buf)
-            return tarfile.TarInfo.fromtarfile(cast(tarfile.TarFile, self))
-        pax_headers: dict[str, str] = {}
+            return self._delegate(head + buf)
+        # tarfile: the records of the global headers, then this header's over them.
+        pax_headers = self.pax_headers.copy()
         pos = 0
         while True:
             # The record "%d %s=%s\n": tarfile's regex (\d+) ([^=]+)= at pos.

@@ -44,16 +44,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import stat
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orlop.archive.extract import ExtractStats, extract_tar, open_decompressed
 from orlop.archive.paxtime import pax_mtime
 from orlop.archive.streams import Prefixed, Readable, read_exact
 from orlop.archive.tarwriter import TarWriter
@@ -65,11 +62,17 @@ from orlop.errors import (
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
 from orlop.kernel.fs import renameat2, syncfs
+from orlop.records import FrozenRecord
 from orlop.state.inflight import fault
 from orlop.volumes.copy import copy_tree_fd
 from orlop.volumes.dirs import staging_name
 from orlop.volumes.fsutil import remove_tree
 from orlop.volumes.model import ANONYMOUS_LABEL, Volume
+
+if TYPE_CHECKING:
+    # The reader side (extract, tarread) is imported by import_volume only: an export
+    # does not load it.
+    from orlop.archive.extract import ExtractStats
 
 FORMAT = "orlop-volume/1"
 SUM_PREFIX = "orlop-volume-sum "
@@ -97,26 +100,41 @@ def new_hasher(algorithm: str) -> Any:
     if algorithm == "crc32":
         return _Crc32()
     if algorithm == "sha256":
+        import hashlib  # only then: _hashlib costs ~2 ms of every start
+
         return hashlib.sha256()
     raise InvalidParameterError(
         f"unknown checksum {algorithm!r}: use one of {', '.join(CHECKSUMS)}")
 
 
-@dataclass(frozen=True)
-class ArchiveMeta:
+class ArchiveMeta(FrozenRecord):
+    """What the leading global header says.  (Records, not dataclasses, as every class
+    on the volume export and import paths: orlop/records.py says why.)"""
+
+    _fields = ("name", "driver", "labels", "options", "created_at", "checksum", "state",
+               "state_name", "base", "base_name")
+    __slots__ = _fields
     name: str
     driver: str
     labels: dict[str, str] | None
     options: dict[str, str] | None
-    created_at: str = ""
-    checksum: str = "crc32"
+    created_at: str
+    checksum: str
     # Incremental exports (incremental.py): the id and name of the snapshot this archive
     # brings a volume to ("" for live content, which no later archive can build on), and
     # of the snapshot it is based on ("" for a full archive).
-    state: str = ""
-    state_name: str = ""
-    base: str = ""
-    base_name: str = ""
+    state: str
+    state_name: str
+    base: str
+    base_name: str
+
+    def __init__(self, name: str, driver: str, labels: dict[str, str] | None,
+                 options: dict[str, str] | None, created_at: str = "",
+                 checksum: str = "crc32", state: str = "", state_name: str = "",
+                 base: str = "", base_name: str = "") -> None:
+        self._set(name=name, driver=driver, labels=labels, options=options,
+                  created_at=created_at, checksum=checksum, state=state,
+                  state_name=state_name, base=base, base_name=base_name)
 
     def to_comment(self) -> str:
         body: dict[str, Any] = {
@@ -153,14 +171,20 @@ class ArchiveMeta:
             raise InvalidArchiveError(f"invalid volume archive header: {err}") from None
 
 
-@dataclass(frozen=True)
-class ImportResult:
+class ImportResult(FrozenRecord):
+    _fields = ("volume", "created", "verified", "meta", "size", "entries")
+    __slots__ = _fields
     volume: Volume
     created: bool  # the volume did not exist before
     verified: bool  # the archive carried a checksum and it matched
     meta: ArchiveMeta | None
     size: int  # bytes of the uncompressed tar stream
     entries: int
+
+    def __init__(self, volume: Volume, created: bool, verified: bool,
+                 meta: ArchiveMeta | None, size: int, entries: int) -> None:
+        self._set(volume=volume, created=created, verified=verified, meta=meta, size=size,
+                  entries=entries)
 
 
 # --- export ----------------------------------------------------------------------------
@@ -328,6 +352,8 @@ def import_volume(service: Any, name: str, stream: Readable, *,
     The volume is created if missing, with the driver, labels and options recorded in the
     archive.  Refused for a volume that containers reference unless ``force``.
     """
+    from orlop.archive.extract import open_decompressed
+
     raw, _compression = open_decompressed(stream)
     head = read_exact(raw, _BLOCK)
     meta: ArchiveMeta | None = None
@@ -496,6 +522,8 @@ def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
     """Extract the archive into ``dest_fd`` (a directory no one sees yet), check its
     checksum and make it durable.  ``incremental``: over a copy of the current content,
     OCI whiteouts applied as deletions."""
+    from orlop.archive.extract import extract_tar
+
     if not incremental:
         # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
         os.fchmod(dest_fd, 0o755)

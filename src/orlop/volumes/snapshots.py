@@ -41,9 +41,7 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +54,7 @@ from orlop.errors import (
 )
 from orlop.kernel.flags import RENAME_EXCHANGE
 from orlop.kernel.fs import renameat2, syncfs
+from orlop.records import FrozenRecord
 from orlop.state import inflight
 from orlop.volumes.copy import copy_file_data, copy_tree_fd
 from orlop.volumes.dirs import TMP_PREFIX, TRASH_PREFIX, rename_noreplace, staging_name
@@ -84,17 +83,24 @@ class SnapshotNotFoundError(NotFoundError):
         super().__init__(f"no such snapshot: {volume}@{name}")
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """One snapshot, as ``snapshot.json`` records it."""
+class Snapshot(FrozenRecord):
+    """One snapshot, as ``snapshot.json`` records it.  (A record, not a dataclass:
+    ``volume export`` imports this module; orlop/records.py says why.)"""
 
+    _fields = ("volume", "name", "id", "created_at", "method", "size", "kind")
+    __slots__ = _fields
     volume: str
     name: str
     id: str
     created_at: str
     method: str  # "reflink" or "copy"
     size: int  # bytes of the copied data (the image's apparent size for size= volumes)
-    kind: str = "tree"  # "tree" (_data) or "image" (disk.img of a size= volume)
+    kind: str  # "tree" (_data) or "image" (disk.img of a size= volume)
+
+    def __init__(self, volume: str, name: str, id: str, created_at: str, method: str,
+                 size: int, kind: str = "tree") -> None:
+        self._set(volume=volume, name=name, id=id, created_at=created_at, method=method,
+                  size=size, kind=kind)
 
     def to_wire(self) -> dict[str, Any]:
         return {"Volume": self.volume, "Name": self.name, "ID": self.id,
@@ -273,7 +279,7 @@ class SnapshotStore:
                         remove_tree(sdir, stage)  # nothing left once it was renamed
 
     def _fill(self, vol: Volume, vol_fd: int, stage_fd: int, name: str) -> Snapshot:
-        snap_id = secrets.token_hex(16)
+        snap_id = os.urandom(16).hex()  # as secrets.token_hex, without its hmac/hashlib import
         created = _now()
         if vol.options and "size" in vol.options:
             drv = self.service.drivers.layout(vol.driver)
@@ -450,7 +456,7 @@ def probe_reflink(dir_fd: int) -> str:
     """``"reflink"`` if a file in ``dir_fd`` can be cloned with FICLONE (copies on this
     filesystem then share extents), else ``"copy"``: what ``snapshot ls`` shows as the
     method, measured rather than guessed from the filesystem's name."""
-    name = f".probe-{os.getpid()}-{secrets.token_hex(4)}"
+    name = f".probe-{os.getpid()}-{os.urandom(4).hex()}"
     src = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                   0o600, dir_fd=dir_fd)
     try:

@@ -52,3 +52,34 @@ def test_fast_path_is_taken_for_a_plain_file() -> None:
     info.size, info.mtime, info.mode = 65536, 1_700_000_000, 0o644
     info.pax_headers = {"mtime": "1700000000.5"}
     assert pax_header(info) == info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_file_header_is_pax_header(seed: int) -> None:
+    """file_header (no TarInfo) gives pax_header's bytes for a regular file with its
+    nanosecond mtime record, or None where it leaves the entry to pax_header."""
+    from orlop.archive.header import file_header
+    from orlop.archive.paxtime import pax_mtime
+
+    rng = random.Random(seed)
+    for _ in range(300):
+        name = rng.choice(["a", "d000/f00001", "x" * 100, "y" * 101, "é", "./rel", ""])
+        mode = rng.choice([0o644, 0o100755, 0o4755, 0])
+        uid, gid = rng.choice([0, 1000, 8 ** 7 - 1, 8 ** 7]), rng.choice([0, 8 ** 7 + 5])
+        size = rng.choice([0, 1, 512, 1 << 20, 8 ** 11 - 1, 8 ** 11])
+        mtime_ns = rng.choice([0, 1, 999_999_999, 1_700_000_000 * 10 ** 9,
+                               1_700_000_000_123_456_789, 5 * 10 ** 9 + 10 ** 8,
+                               8 ** 11 * 10 ** 9, -1, -(10 ** 9)])
+        whole = rng.random() < 0.2
+        info = tarfile.TarInfo(name)
+        info.mode, info.uid, info.gid, info.size = mode & 0o7777, uid, gid, size
+        info.mtime = mtime_ns // 10 ** 9
+        if not whole:
+            info.pax_headers = pax_mtime(mtime_ns)
+        got = file_header(name, mode, uid, gid, size, mtime_ns, whole)
+        if got is not None:
+            assert got == pax_header(info), (name, mode, uid, gid, size, mtime_ns, whole)
+        else:
+            assert not (name.isascii() and len(name) <= 100 and uid < 8 ** 7
+                        and gid < 8 ** 7 and size < 8 ** 11
+                        and 0 <= mtime_ns < 8 ** 11 * 10 ** 9)

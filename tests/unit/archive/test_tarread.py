@@ -142,10 +142,57 @@ def _gnu_tar_archives(tmp: Path) -> list[bytes]:
     return out
 
 
+def _global(records: dict[str, str]) -> bytes:
+    return tarfile.TarInfo.create_pax_global_header(records)
+
+
+def _global_archives() -> list[bytes]:
+    """PAX global headers (``g``) in front of and between members, as ``volume export``
+    writes them (a leading one with a comment, a trailing one with a checksum and an
+    mtime), and with the records tarfile applies to every later member."""
+    def member(name: str, data: bytes = b"", **kw: object) -> bytes:
+        info = _info(name, size=len(data), **kw)
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + data + \
+            b"\0" * (-len(data) % 512)
+
+    def pax_member(name: str, data: bytes, pax: dict[str, str]) -> bytes:
+        return member(name, data, mtime=1700000000, pax_headers=pax)
+
+    end = b"\0" * 1024
+    body = (member("./", type=tarfile.DIRTYPE, mode=0o755)
+            + pax_member("d/f", b"x" * 700, {"mtime": "1700000000.5"})
+            + member("d/", type=tarfile.DIRTYPE) + member("g", b"plain", mode=0o600)
+            + member("l", type=tarfile.SYMTYPE, linkname="d/f")
+            + member("h", type=tarfile.LNKTYPE, linkname="g"))
+    vol = _global({"comment": 'orlop-volume/1 {"name":"v"}'})
+    out = [vol + body + _global({"comment": "orlop-volume-sum crc32:01234567",
+                                 "mtime": "1700000000.25"})
+           + member("./", type=tarfile.DIRTYPE) + end]
+    for records in ({"uid": "7", "gid": "8", "uname": "u", "gname": "g"},
+                    {"mtime": "12.5", "atime": "3"}, {"path": "renamed/"},
+                    {"size": "3"}, {"uid": "bad"}, {"linkpath": "elsewhere"},
+                    {"SCHILY.xattr.user.k": "v"}, {"hdrcharset": "BINARY"},
+                    {"GNU.sparse.name": "sparse-name"}, {"GNU.sparse.size": "9"}):
+        g = _global(records)
+        out.append(g + body + end)
+        out.append(member("first", b"1") + g + body + g + _global({"comment": "2"}) + body
+                   + end)
+    with_tarfile = io.BytesIO()
+    with tarfile.open(fileobj=with_tarfile, mode="w", format=tarfile.PAX_FORMAT,
+                      pax_headers={"comment": "global", "mtime": "5.5"}) as tf:
+        tf.addfile(_info("a", size=1), io.BytesIO(b"a"))
+        x = _info("b", size=2)
+        x.pax_headers = {"comment": "own", "uid": "9"}
+        tf.addfile(x, io.BytesIO(b"bb"))
+    out.append(with_tarfile.getvalue())
+    return out
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     archives = [_tarfile_archive(f) for f in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT,
                                               tarfile.PAX_FORMAT)]
+    archives += _global_archives()
     archives += _gnu_tar_archives(tmp_path_factory.mktemp("gnutar"))
     return archives
 

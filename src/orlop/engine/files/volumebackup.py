@@ -22,7 +22,7 @@ them visibly paused, for ``orlop unpause``, never silently stuck.
 from __future__ import annotations
 
 import contextlib
-import secrets
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -106,7 +106,7 @@ def export_volume(engine: Engine, name: str, out_fd: int, *,
         with frozen(engine, name):
             return run(None)
     snaps = SnapshotStore(engine.volumes)
-    temp = f"export-{secrets.token_hex(6)}"
+    temp = f"export-{os.urandom(6).hex()}"  # secrets.token_hex, without hmac and hashlib
     with frozen(engine, name):
         snaps.create(name, temp)
     try:

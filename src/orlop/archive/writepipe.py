@@ -1,0 +1,99 @@
+"""A thread that hashes and writes a tar stream's filled buffers while the walk that
+fills them goes on (``TarWriter.add_tree``).
+
+Why: archiving a tree of small files alternates two kinds of work, opening and reading
+the files (system calls and Python) and hashing and writing the archive (a CRC-32 or
+sha256 over every byte, then the copy into the output), and the second does not need
+the interpreter: ``zlib.crc32``, ``hashlib`` and ``os.write`` release the GIL.  So
+filled buffers go to one writer thread, in order, and come back to be filled again
+(a few of them: the walk waits when all are out).  The bytes and the order are exactly
+what writing them in place gives; an error of the writer (a closed pipe, a full disk)
+is raised in the walking thread at its next hand-over or at :meth:`WritePipe.drain`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from _queue import SimpleQueue  # queue.SimpleQueue itself, without queue's other imports
+
+from orlop.archive.streams import Hasher
+
+# The size of one write(2).  Not larger: a write of 1 MiB asks the page cache for large
+# folios, which on a VM with free page reporting (virtio-balloon) are the blocks the host
+# took back, each page faulted in again: 256 MiB in 1 MiB writes measured 5 times the
+# system time of 64 or 128 KiB writes here (docs/performance.md, fifth pass).
+WRITE_SIZE = 128 << 10
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """All of ``data`` to ``fd``, at most :data:`WRITE_SIZE` bytes a call."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view[:WRITE_SIZE]):]
+
+
+class WritePipe:
+    """``count`` buffers of ``size`` bytes, written (and hashed) to ``out_fd`` by one
+    thread in the order :meth:`submit` gives them."""
+
+    def __init__(self, out_fd: int, hasher: Hasher | None, size: int, count: int = 3) -> None:
+        self._out_fd = out_fd
+        self._hasher = hasher
+        self._todo: SimpleQueue[tuple[memoryview, int] | None] = SimpleQueue()
+        self._done: SimpleQueue[memoryview] = SimpleQueue()
+        self._free = [memoryview(bytearray(size)) for _ in range(count)]
+        self._out = 0  # buffers submitted and not back yet
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tar-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._todo.get()
+            if job is None:
+                return
+            buf, n = job
+            if self._error is None:  # after an error the rest is dropped, not written
+                try:
+                    if self._hasher is not None:
+                        self._hasher.update(buf[:n])
+                    write_all(self._out_fd, buf[:n])
+                except BaseException as err:  # handed to the walking thread
+                    self._error = err
+            self._done.put(buf)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def take(self) -> memoryview:
+        """A buffer to fill (waiting for the writer when every buffer is out)."""
+        if not self._free:
+            self._free.append(self._done.get())
+            self._out -= 1
+        self._raise()
+        return self._free.pop()
+
+    def submit(self, buf: memoryview, n: int) -> None:
+        """Write the first ``n`` bytes of ``buf`` (one :meth:`take` gave) after what was
+        submitted before; ``buf`` is not to be touched until :meth:`take` returns it."""
+        self._todo.put((buf, n))
+        self._out += 1
+
+    def drain(self) -> None:
+        """Return once everything submitted is written (or raise the writer's error)."""
+        while self._out:
+            self._free.append(self._done.get())
+            self._out -= 1
+        self._raise()
+
+    def close(self) -> None:
+        """Stop the thread after what was submitted (errors are not raised: call
+        :meth:`drain` first for them)."""
+        self._todo.put(None)
+        self._thread.join()
+
+
+__all__ = ["WRITE_SIZE", "WritePipe", "write_all"]
