@@ -147,12 +147,26 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 # What a call may need, imported once by the fork server (and so inherited by the
 # helpers it forks, and by the container's monitor, which the engine forks from one).
+# A module a helper imports after the fork costs it the path search and the load every
+# time (a foreground `docker run` imported 30 after the fork: ~5 ms of its start): the
+# start of a container (start, runner's prepare, the built-in runtime's launcher and
+# init, the network set-up, the seccomp profile), the record of its exit and its
+# removal are all here.
 _WARM = ("orlop.engine.engine", "orlop.engine.containers.monitor",
          "orlop.engine.containers.runner", "orlop.engine.containers.bundle",
          "orlop.engine.containers.cgroups", "orlop.engine.containers.mountpoints",
          "orlop.engine.containers.logs", "orlop.engine.containers.exec",
          "orlop.engine.files.view", "orlop.runtime", "orlop.runtime.exec",
-         "orlop.volumes.service", "orlop.images.store", "orlop.kernel.pty")
+         "orlop.volumes.service", "orlop.images.store", "orlop.kernel.pty",
+         "orlop.engine.containers.start", "orlop.engine.containers.reconcile",
+         "orlop.engine.containers.remove", "orlop.engine.containers.health",
+         "orlop.engine.containers.hostopts", "orlop.engine.containers.rro",
+         "orlop.engine.events", "orlop.engine.net.setup", "orlop.engine.net.links",
+         "orlop.engine.net.linkenv", "orlop.engine.security.seccomp",
+         "orlop.engine.security.secopts", "orlop.mounts.oci", "orlop.network.service",
+         "orlop.network.files", "orlop.network.ipam", "orlop.network.ports",
+         "orlop.runtime.launcher", "orlop.runtime.init", "orlop.runtime.seccomp",
+         "orlop.state.layout")
 
 
 def _serve_forks(args: argparse.Namespace) -> int:
@@ -167,12 +181,19 @@ def _serve_forks(args: argparse.Namespace) -> int:
     ``{"pid": N}`` with the child's pidfd, or ``{"error": ...}``.  This process is
     single-threaded and never makes an engine call itself, so each fork is clean; it
     reaps its children (their outcome goes to orlopd on the status pipe)."""
+    import gc
     import importlib
     import signal
 
     for name in _WARM:
         with contextlib.suppress(ImportError):  # a cache only: a missing one costs time
             importlib.import_module(name)
+    # What the imports made is kept out of the collector's sight, in this process and in
+    # every child: a collection in a child would otherwise walk (and write to: the GC
+    # header of every object) all of the engine's objects, copying each page it touches
+    # from this process.
+    gc.collect()
+    gc.freeze()
     sock = socket.socket(fileno=os.dup(0))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # the socket is the server's alone: no child may inherit it
