@@ -123,7 +123,11 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     if args.op == "attach":
         code = engine.start_attached(args.container, Stdio(0, 1, 2),
                                      interactive=args.interactive)
-        return {"event": "exit", "code": code}
+        _release_stdio()
+        # "removed": the container is gone (a --rm one removed itself above), so that
+        # orlopd answers a `wait?condition=removed` without asking the store again.
+        return {"event": "exit", "code": code,
+                "removed": engine.containers.get(args.container) is None}
     if args.op == "start":
         c = engine.start_detached(args.container)
         return {"event": "ok", "result": {"id": c.id}}
@@ -291,6 +295,22 @@ def _child(sock: socket.socket, server_status_fd: int, args: argparse.Namespace,
 
 
 _STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+def _release_stdio() -> None:
+    """Once the container has ended (and a --rm one is removed): its stdio, which is
+    this process's, is let go, so that orlopd's relay reads the end of the container's
+    output now rather than when this process has exited (an exit unmaps what the fork
+    copied: ~1 ms)."""
+    for f in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            f.flush()
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in _STDIO.values():
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _announce_start(engine: Engine, report: Callable[[dict[str, object]], None]) -> None:
