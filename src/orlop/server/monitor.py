@@ -184,7 +184,13 @@ def _serve_forks(args: argparse.Namespace) -> int:
     and makes the call exactly as a helper started for it (``_run``).  The reply is
     ``{"pid": N}`` with the child's pidfd, or ``{"error": ...}``.  This process is
     single-threaded and never makes an engine call itself, so each fork is clean; it
-    reaps its children (their outcome goes to orlopd on the status pipe)."""
+    reaps its children (their outcome goes to orlopd on the status pipe).
+
+    The child for the next call is forked ahead of it (``_Spare``): a call is handed to
+    it, and another is forked once the reply is sent.  A fork costs the call 2 to 5 ms
+    that are not work (the child's start on a busy 2-core host, the pages it copies
+    first), and the spare has opened the store's connection too; a spare that cannot be
+    had is replaced by a fork made for the call, as before."""
     import gc
     import importlib
     import signal
@@ -203,6 +209,8 @@ def _serve_forks(args: argparse.Namespace) -> int:
     os.dup2(null, 0)  # the socket is the server's alone: no child may inherit it
     os.close(null)
     signal.signal(signal.SIGCHLD, _reap_children)
+    server_fds = [sock.fileno(), args.status_fd]  # a child closes them (and the spare's)
+    spare = _Spare.fork(args, server_fds)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
@@ -214,15 +222,11 @@ def _serve_forks(args: argparse.Namespace) -> int:
         pidfd = -1
         try:
             child, given = _child_args(args, msg, fds)
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-            try:
-                pid = os.fork()
-                if pid == 0:
-                    _child(sock, args.status_fd, child, given)
-                # Before the child can be reaped (SIGCHLD is blocked): it is ours.
-                pidfd = os.pidfd_open(pid)
-            finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            if spare is not None and spare.hand(msg, fds):
+                pid, pidfd = spare.pid, spare.pidfd
+            else:  # none, or it could not take the call (and is dropped)
+                pid, pidfd = _fork(_child, server_fds, child, given)
+            spare = None
             reply = {"pid": pid}
         except (OSError, ValueError, TypeError, KeyError) as err:
             reply = {"error": f"cannot fork a helper: {err}"}
@@ -236,6 +240,69 @@ def _serve_forks(args: argparse.Namespace) -> int:
         finally:
             if pidfd >= 0:
                 os.close(pidfd)
+        if spare is None:
+            spare = _Spare.fork(args, server_fds)
+
+
+def _fork(child: Callable[..., None], *args: Any) -> tuple[int, int]:
+    """Fork a child that runs ``child(*args)`` (which never returns): (pid, pidfd)."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    try:
+        pid = os.fork()
+        if pid == 0:
+            child(*args)
+        # Before the child can be reaped (SIGCHLD is blocked): it is ours.
+        return pid, os.pidfd_open(pid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+
+class _Spare:
+    """The helper for the next call, forked ahead of it: it has left the fork server
+    (its own session, none of the server's descriptors) and opened the engine, and
+    waits on a socket of its own for the call, which the fork server passes on as it
+    came (the message and its descriptors).  It ends on EOF there: the fork server is
+    gone, or dropped it."""
+
+    def __init__(self, pid: int, pidfd: int, sock: socket.socket,
+                 server_fds: list[int]) -> None:
+        self.pid, self.pidfd, self.sock = pid, pidfd, sock
+        self.server_fds = server_fds
+        server_fds.append(sock.fileno())  # the server's: no later child may hold it
+
+    @classmethod
+    def fork(cls, args: argparse.Namespace, server_fds: list[int]) -> _Spare | None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid, pidfd = _fork(_spare, [*server_fds, ours.fileno()], args, theirs)
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        return cls(pid, pidfd, ours, server_fds)
+
+    def hand(self, msg: bytes, fds: list[int]) -> bool:
+        """Pass the call on; False (and the spare dropped) if it cannot take it."""
+        try:
+            socket.send_fds(self.sock, [msg], fds)
+        except OSError:  # it died, or the call is too large for one message
+            self.drop()
+            return False
+        self._close_sock()  # its EOF, once it has the call, means nothing
+        return True
+
+    def drop(self) -> None:
+        """Let it go: EOF on its socket ends it."""
+        os.close(self.pidfd)
+        self.pidfd = -1
+        self._close_sock()
+
+    def _close_sock(self) -> None:
+        self.server_fds.remove(self.sock.fileno())  # its number may be reused
+        self.sock.close()
 
 
 def _reap_children(_signum: int = 0, _frame: object = None) -> None:
@@ -269,29 +336,77 @@ def _child_args(args: argparse.Namespace, msg: bytes,
     return child, dict(zip(names, fds, strict=True))
 
 
-def _child(sock: socket.socket, server_status_fd: int, args: argparse.Namespace,
-           given: dict[str, int]) -> None:
-    """In the forked child: become a helper for the call, make it, end (never returns)."""
+def _leave_server(server_fds: list[int]) -> None:
+    """In a child of the fork server: its signal handling back to the default, none of
+    its descriptors, a session of its own."""
     import signal
 
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    for fd in server_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    os.setsid()
+
+
+def _take_call(args: argparse.Namespace, given: dict[str, int],
+               engine: Engine | None = None) -> int:
+    """Become the helper of the call: its descriptors in place, then the call."""
+    for name, target in _STDIO.items():
+        if name in given:
+            os.dup2(given[name], target)  # inheritable: the container's stdio
+    args.status_fd = os.dup(given["status"])
+    os.set_inheritable(args.status_fd, False)
+    args.resize_fd = os.dup(given["resize"]) if "resize" in given else -1
+    for fd in given.values():
+        os.close(fd)
+    return _run(args, engine)
+
+
+def _child(server_fds: list[int], args: argparse.Namespace, given: dict[str, int]) -> None:
+    """In a child forked for a call: become its helper, make it, end (never returns)."""
     code = 125
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-        sock.close()
-        os.close(server_status_fd)
-        os.setsid()
-        for name, target in _STDIO.items():
-            if name in given:
-                os.dup2(given[name], target)  # inheritable: the container's stdio
-        args.status_fd = os.dup(given["status"])
-        os.set_inheritable(args.status_fd, False)
-        args.resize_fd = os.dup(given["resize"]) if "resize" in given else -1
-        for fd in given.values():
-            os.close(fd)
-        code = _run(args)
+        _leave_server(server_fds)
+        code = _take_call(args, given)
     finally:
         _exit(code)
+
+
+def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) -> None:
+    """In a spare (``_Spare``): leave the server, open the engine, wait for the call on
+    ``own`` and make it; end without one (never returns)."""
+    code = 125
+    try:
+        _leave_server(server_fds)
+        engine = _open_engine(args)
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(own, 1 << 20, 8)
+        except OSError:
+            msg, fds = b"", []
+        own.close()
+        if not msg:
+            code = 0
+            return
+        child, given = _child_args(args, msg, fds)  # checked by the server already
+        code = _take_call(child, given, engine)
+    finally:
+        _exit(code)
+
+
+def _open_engine(args: argparse.Namespace) -> Engine | None:
+    """The engine a call will use, with the store's connection open; None if it cannot
+    be had now (the call makes it again, and reports why it cannot)."""
+    from orlop.config import EngineConfig
+    from orlop.engine import Engine
+
+    try:
+        engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
+        with engine.db.read():
+            pass
+    except Exception:
+        return None
+    return engine
 
 
 _STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
@@ -366,8 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
-def _run(args: argparse.Namespace) -> int:
-    """Make the call; its outcome as one JSON line on the status descriptor."""
+def _run(args: argparse.Namespace, engine: Engine | None = None) -> int:
+    """Make the call (with ``engine`` if one was opened for it); its outcome as one
+    JSON line on the status descriptor."""
     from orlop.config import EngineConfig
     from orlop.engine import Engine
     from orlop.errors import ErrorKind, OrlopError
@@ -380,7 +496,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         _remote_terminal(args)
-        engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
+        if engine is None:
+            engine = Engine(EngineConfig.from_env(args.root, args.run_root,
+                                                  args.runtime or None))
         if args.op == "attach":
             _announce_start(engine, report)
         try:
