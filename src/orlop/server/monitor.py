@@ -408,15 +408,18 @@ def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) 
 
 
 def _open_engine(args: argparse.Namespace) -> Engine | None:
-    """The engine a call will use, with the store's connection open; None if it cannot
-    be had now (the call makes it again, and reports why it cannot)."""
+    """The engine a call will use, with the store's connection open and the stores a
+    start reads opened; None if it cannot be had now (the call makes it again, and
+    reports why it cannot).  The reconciliation's query is made once too, for what it
+    warms (the statement, the pages of the store and of the code a child copies from
+    the fork server on first use): the call reconciles again, as a helper always did."""
     from orlop.config import EngineConfig
     from orlop.engine import Engine
 
     try:
         engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
-        with engine.db.read():
-            pass
+        engine.containers.live()
+        _ = engine.images, engine.networks, engine.events
     except Exception:
         return None
     return engine
