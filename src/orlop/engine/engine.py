@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 
 class Engine(Services):
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, db: Database | None = None) -> None:
+        """``db``: the store's connection to use (orlopd keeps one per worker thread),
+        else one of its own."""
         prepare_roots(config)
-        super().__init__(config, Database(config.db_path))
+        super().__init__(config, db if db is not None else Database(config.db_path))
         self._reconciled = False
 
     def skip_reconcile(self) -> None:
