@@ -250,3 +250,23 @@ def test_spare_killed_before_its_call_is_replaced(bbd: Server) -> None:
     assert _until(lambda: len(_spares(bbd)) == 1 and spare not in _spares(bbd))
     res = bbd.docker("run", "--rm", "--network", "none", "busybox", "echo", "spare")
     assert (res.returncode, res.stdout) == (0, "spare\n")
+
+
+def test_store_made_again_under_orlopd_is_the_one_used(bbd: Server,
+                                                        busybox_tar: Path) -> None:
+    """orlopd's worker threads and its spare helper keep a connection to the store: a
+    store deleted under them (and made again) is not written through a stale one."""
+    bbd.ok("run", "--rm", "--network", "none", "busybox", "true")  # connections, a spare
+    assert _until(lambda: len(_spares(bbd)) == 1)
+    (bbd.root / "orlop.db").unlink()
+    assert bbd.ok("ps", "-aq") == ""  # a new, empty store
+    with open(busybox_tar, "rb") as f:
+        res = subprocess.run(["docker", "import", "-", "busybox:latest"], stdin=f,
+                             capture_output=True, check=False,
+                             env={**os.environ, "DOCKER_HOST": bbd.host,
+                                  "DOCKER_CONFIG": str(bbd.dir / "cfg")})
+    assert res.returncode == 0, res.stderr
+    res = bbd.docker("run", "--network", "none", "--name", "kept", "busybox", "echo", "new")
+    assert (res.returncode, res.stdout) == (0, "new\n"), res.stderr
+    assert bbd.ok("inspect", "-f", "{{.State.Status}}", "kept").strip() == "exited"
+    bbd.ok("rm", "kept")

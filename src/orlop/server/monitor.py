@@ -54,6 +54,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.engine import Engine
 
 OPS = ("attach", "start", "exec", "stat", "archive-get", "archive-put", "export")
@@ -392,7 +394,7 @@ def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) 
     code = 125
     try:
         _leave_server(server_fds)
-        engine = _open_engine(args)
+        engine, store = _open_engine(args)
         try:
             msg, fds, _flags, _addr = socket.recv_fds(own, 1 << 20, 8)
         except OSError:
@@ -402,17 +404,31 @@ def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) 
             code = 0
             return
         child, given = _child_args(args, msg, fds)  # checked by the server already
+        if engine is not None and _file_identity(engine.config.db_path) != store:
+            # The store is not the file it opened (the root was deleted and made again
+            # while it waited): the call opens the one there now.
+            engine.close()
+            engine = None
         code = _take_call(child, given, engine)
     finally:
         _exit(code)
 
 
-def _open_engine(args: argparse.Namespace) -> Engine | None:
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _open_engine(args: argparse.Namespace) -> tuple[Engine | None, tuple[int, int] | None]:
     """The engine a call will use, with the store's connection open and the stores a
-    start reads opened; None if it cannot be had now (the call makes it again, and
-    reports why it cannot).  The reconciliation's query is made once too, for what it
-    warms (the statement, the pages of the store and of the code a child copies from
-    the fork server on first use): the call reconciles again, as a helper always did."""
+    start reads opened, and the identity of the store's file; None if it cannot be had
+    now (the call makes it again, and reports why it cannot).  The reconciliation's
+    query is made once too, for what it warms (the statement, the pages of the store
+    and of the code a child copies from the fork server on first use): the call
+    reconciles again, as a helper always did."""
     from orlop.config import EngineConfig
     from orlop.engine import Engine
 
@@ -421,8 +437,8 @@ def _open_engine(args: argparse.Namespace) -> Engine | None:
         engine.containers.live()
         _ = engine.images, engine.networks, engine.events
     except Exception:
-        return None
-    return engine
+        return None, None
+    return engine, _file_identity(engine.config.db_path)
 
 
 _STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
