@@ -20,9 +20,11 @@ the ``orlop`` command scripts/setup.sh installs (orlop/launcher.py: the interpre
 directory and run with ``PYTHONPATH=--src`` (bytecode compiled first); ``--before`` sources
 run the same way when they have the launcher (orlop/launcher.py, since the third pass),
 else as ``python3 -m orlop`` (a normal start, as pip's console script had it), so a
-checkout of an older commit can be measured as "before".  The pyenv shim a PATH may put in front of
-``orlop`` is measured apart (on the interpreter's floor).  The load average is printed at
-the start and at the end: on a shared machine, only the ratios are comparable between runs.
+checkout of an older commit can be measured as "before" (the docker CLI row then talks to
+a second orlopd started from them, with a root of its own).  The pyenv shim a PATH may put
+in front of ``orlop`` is measured apart (on the interpreter's floor).  The load average is
+printed at the start and at the end: on a shared machine, only the ratios are comparable
+between runs.
 """
 
 from __future__ import annotations
@@ -159,6 +161,9 @@ class Bench:
         self.podman: list[str] | None = None
         self.orlopd: subprocess.Popen[bytes] | None = None
         self.orlopd_sock = str(base / "orlopd.sock")
+        # With --before: a second orlopd from those sources (own root and socket).
+        self.orlopd_before: subprocess.Popen[bytes] | None = None
+        self.orlopd_before_sock = str(base / "orlopd-before.sock")
 
     # -- set-up ------------------------------------------------------------------------
     def setup(self) -> None:
@@ -208,31 +213,48 @@ class Bench:
                               capture_output=True, text=True).stdout
 
     def start_orlopd(self) -> bool:
-        self.orlopd = subprocess.Popen(
-            [sys.executable, "-m", "orlop.server.main", "-H", f"unix://{self.orlopd_sock}",
-             "--root", str(self.base / "droot"), "--run-root", str(self.base / "drun"),
-             "--log-level", "warning"], env=self.env)
+        self.orlopd = self._orlopd(self.orlopd_sock, "d", self.env)
+        if self.orlopd is None:
+            return False
+        if self.args.before:
+            self.orlopd_before = self._orlopd(self.orlopd_before_sock, "dbefore",
+                                              self.before_env)
+        return True
+
+    def _orlopd(self, sock: str, name: str, env: dict[str, str]
+                ) -> subprocess.Popen[bytes] | None:
+        """An orlopd of ``env``'s sources on ``sock`` (root ``<name>root``, run root
+        ``<name>run``), with busybox imported; None if it did not come up."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orlop.server.main", "-H", f"unix://{sock}",
+             "--root", str(self.base / f"{name}root"), "--run-root",
+             str(self.base / f"{name}run"), "--log-level", "warning"], env=env)
         for _ in range(400):
             try:
                 with socket.socket(socket.AF_UNIX) as s:
-                    s.connect(self.orlopd_sock)
+                    s.connect(sock)
                 break
             except OSError:
                 time.sleep(0.05)
         else:
-            return False
-        c = UnixConn(self.orlopd_sock)
+            stop_process(proc)
+            return None
+        c = UnixConn(sock)
         with open(busybox_tar(), "rb") as f:
             c.request("POST", "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
                       body=f.read(), headers={"Content-Type": "application/x-tar"})
             r = c.getresponse()
             r.read()
         c.close()
-        return r.status == 200
+        if r.status != 200:
+            stop_process(proc)
+            return None
+        return proc
 
     def close(self) -> None:
-        if self.orlopd is not None:
-            stop_process(self.orlopd)
+        for proc in (self.orlopd, self.orlopd_before):
+            if proc is not None:
+                stop_process(proc)
         for args in (["rm", "-f", "bex"],):
             subprocess.run([*self.orlop, *args], env=self.env, capture_output=True,
                            check=False)
@@ -315,9 +337,13 @@ class Bench:
             dr = ["run", "--pull", "never", "--rm", "--network", "none", "busybox", "true"]
             env = {**os.environ, "DOCKER_HOST": f"unix://{self.orlopd_sock}",
                    "DOCKER_CONFIG": str(self.base / "dcfg")}
+            before = []
+            if self.orlopd_before is not None:  # the same CLI against the older orlopd
+                benv = {**env, "DOCKER_HOST": f"unix://{self.orlopd_before_sock}"}
+                before = [Contender("before", lambda i: [d, *dr], benv)]
             self.row("docker CLI -> orlopd run --rm", Contender("Orlop", lambda i: [d, *dr],
                                                                 env),
-                     self.docker_c("dockerd", lambda i: dr))
+                     before + self.docker_c("dockerd", lambda i: dr))
 
         if self.selected("exec CTR true"):
             self.o("run", "-d", "--name", "bex", "--network", "none", "busybox", "sleep",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -188,4 +190,39 @@ def test_detached_container_that_exits_at_once_keeps_its_monitor(bb: Orlop,
     states = bb.ok("inspect", "-f", "{{.State.Status}} {{.State.Error}}", *cids).splitlines()
     assert states == ["exited "] * runs
     bb.ok("rm", *cids)
+    assert not mounts_under(str(bb.root))
+
+
+def test_run_rm_removes_before_letting_go_and_keeps_exit_code(bb: Orlop) -> None:
+    """A foreground --rm container is removed by its runner under its lock, its exit
+    code kept for `wait` in the run root; die then destroy, as Docker's."""
+    res = bb("run", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 3")
+    assert res.returncode == 3, res.stderr
+    assert _records(bb) == []
+    exits = [p for p in (bb.root / "run" / "containers").glob("*.exit")
+             if not p.name.startswith(".")]  # not the sweeps' stamp
+    assert [p.read_text() for p in exits] == ["3"]
+    cid = exits[0].name.removesuffix(".exit")
+    deadline = time.monotonic() + 10
+    while True:  # --until 0s counts whole seconds: the last events enter the window late
+        events = [json.loads(line) for line in bb.ok(
+            "events", "--since", "0", "--until", "0s", "--filter", f"container={cid}",
+            "--format", "{{json .}}").splitlines()]
+        if [e["Action"] for e in events][-1:] == ["destroy"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [e["Action"] for e in events][-2:] == ["die", "destroy"], events
+    assert events[-2]["Actor"]["Attributes"]["exitCode"] == "3"
+    assert not (bb.root / "containers" / cid).exists()
+
+
+def test_run_rm_killed_after_exit_is_removed_by_next_command(bb: Orlop) -> None:
+    """Killed between the end of an --rm container and its removal: its record says it
+    runs with no monitor; the next command marks it exited and removes it."""
+    res = bb("run", "--rm", "--name", "half-rm", "busybox", "true",
+             env={"ORLOP_FAULT": "run.rm_after_exit"})
+    assert res.returncode == 137, res.stderr
+    assert bb.ok("ps", "-aq") == ""
+    assert _records(bb) == []
+    assert os.listdir(bb.root / "containers") == []
     assert not mounts_under(str(bb.root))

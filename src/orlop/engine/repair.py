@@ -18,7 +18,7 @@ kill can leave, and what repairs it here:
 * subpath pins (``<run root>/pins/<pid>-...``) of dead processes: unmounted, removed;
 * host mounts below a container's directory whose container nobody runs: unmounted;
 * container directories without a record (an `rm` killed after its delete), run files
-  of containers that are gone, ``.exit`` files older than :data:`EXIT_FILE_TTL_S`.
+  of containers that are gone, ``.exit`` files older than ``exitfile.EXIT_FILE_TTL_S``.
 
 It is cheap enough to run after every kill (a few listdirs, one read of the mount table,
 one query per table) but not on every command: the reconciliation runs it only when a
@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orlop.engine.containers.exitfile import sweep_exit_files
 from orlop.engine.containers.procio import is_locked
 from orlop.engine.containers.runner import pins_dir
 from orlop.errors import OrlopError
@@ -50,9 +50,6 @@ if TYPE_CHECKING:
     from orlop.images.store import ImageStore
     from orlop.volumes.service import VolumeService
 
-# How long the exit code of a container that is gone is kept for `wait` (an --rm
-# container is removed by its monitor as soon as it ends; `wait` reads the code after).
-EXIT_FILE_TTL_S = 60.0
 _RUN_SUFFIXES = (".lock", ".stdin", ".fifo", ".exit")
 
 
@@ -162,20 +159,6 @@ def sweep_run_files(cfg: EngineConfig, containers: ContainerStore) -> None:
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-
-
-def sweep_exit_files(d: Path, names: list[str] | None = None) -> None:
-    """``.exit`` files older than :data:`EXIT_FILE_TTL_S` (the monitor calls this when
-    it writes one, so they never pile up).  `wait` reads one only once the container's
-    record is gone, which its monitor removed right before writing it."""
-    if names is None:
-        names = _listdir(d)
-    now = time.time()
-    for name in names:
-        if name.endswith(".exit"):
-            with contextlib.suppress(FileNotFoundError):
-                if now - os.lstat(d / name).st_mtime > EXIT_FILE_TTL_S:
-                    os.unlink(d / name)
 
 
 def _listdir(d: Path) -> list[str]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from orlop.config import EngineConfig
+    from orlop.state import Database
 
 
 class RootServices(Services):
@@ -25,11 +26,13 @@ class RootServices(Services):
     reconciled once, before the first verb that reads it (a container's monitor uses
     plain :class:`Services`, engine/services.py's ``open_services``)."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, db: Database | None = None) -> None:
+        """``db``: the store's connection to use (orlopd keeps one per worker thread),
+        else one of its own."""
         from orlop.state import Database
 
         prepare_roots(config)
-        super().__init__(config, Database(config.db_path))
+        super().__init__(config, db if db is not None else Database(config.db_path))
         self._reconciled = False
 
     def skip_reconcile(self) -> None:

@@ -539,11 +539,16 @@ class Spec(Record):
         ``durable`` also fsyncs before the rename, so the file survives a power loss.
         The engine passes False: it writes the bundle anew on every start, and the
         fsync would cost each start several milliseconds.
+
+        Compact JSON, as containerd writes a bundle's: ``json.dumps`` without an indent
+        is the C encoder, ten times faster than the indenting one (~25 KB with the
+        default seccomp profile: 1 to 4 ms of every start).
         """
         target = Path(path)
         tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        text = json.dumps(self.to_dict(), separators=(",", ":"))
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2)
+            f.write(text)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())

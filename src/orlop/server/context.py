@@ -1,10 +1,13 @@
 """What every handler shares: the engine config, the worker threads and the live sessions.
 
-The engine is synchronous and keeps one SQLite connection per ``Engine``; sqlite3
-connections must not be shared across threads.  Each call therefore builds a short-lived
-``Engine`` inside a worker thread (0.1 ms: the connection opens lazily) and closes it
-there, so the event loop never blocks on the database or the disk, and every request sees
-freshly reconciled state (a dead monitor is noticed by the next request).
+The engine is synchronous; sqlite3 connections must not be shared across threads.  Each
+call therefore builds a short-lived ``Engine`` inside a worker thread and closes it there,
+so the event loop never blocks on the database or the disk, and every request sees
+freshly reconciled state (a dead monitor is noticed by the next request).  The store's
+connection is the worker thread's own, kept between its calls (``_ThreadDatabase``):
+opening one (the file, the pragmas, the schema) was most of a short call's cost
+(0.28 -> 0.05 ms for a container lookup).  Each call still reads in transactions of its
+own, so it sees what every process committed before it.
 
 The one long-lived reader is ``volume_list`` (``GET /volumes``): a listing of thousands
 of volumes costs milliseconds to build, so its encoded answer is kept on a connection of
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,8 +30,12 @@ from aiohttp import web
 
 from orlop.config import EngineConfig
 from orlop.server.wire import json_response
+from orlop.state import Database
 
 if TYPE_CHECKING:
+    import sqlite3
+    from pathlib import Path
+
     from orlop.engine import Engine
     from orlop.server.sessions import Sessions
     from orlop.server.volumelist import VolumeListCache
@@ -72,7 +81,9 @@ class ServerContext:
     def _run(self, fn: Callable[[Engine], T]) -> T:
         from orlop.engine import Engine
 
-        engine = Engine(self.config)
+        db = _thread_database(self.config)
+        engine = Engine(self.config, db)  # the roots made (again) first
+        db.revalidate()
         try:
             return fn(engine)
         finally:
@@ -82,6 +93,49 @@ class ServerContext:
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.volume_list.close()
+
+
+class _ThreadDatabase(Database):
+    """A worker thread's connection to the store: an engine's ``close`` leaves it open
+    for the thread's next call.  Before each call it is checked to be the file that is
+    there now (a root deleted and made again gets a new connection)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.identity: tuple[int, int] | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        fresh = self._conn is None
+        conn = super()._connect()
+        if fresh:
+            self.identity = _file_identity(self.path)
+        return conn
+
+    def revalidate(self) -> None:
+        if self._conn is not None and self.identity != _file_identity(self.path):
+            super().close()  # the next use opens the file that is there now
+
+    def close(self) -> None:
+        """Kept: the thread's next call uses it."""
+
+
+_local = threading.local()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _thread_database(config: EngineConfig) -> _ThreadDatabase:
+    """This worker thread's connection to ``config``'s store (opened on first use)."""
+    db: _ThreadDatabase | None = getattr(_local, "db", None)
+    if db is None or db.path != config.db_path:
+        db = _local.db = _ThreadDatabase(config.db_path)
+    return db
 
 
 CONTEXT = web.AppKey("orlop_context", ServerContext)

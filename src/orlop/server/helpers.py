@@ -220,10 +220,14 @@ class Helper:
             os.close(self.resize_fd)
             self.resize_fd = -1
 
-    async def outcome(self) -> dict[str, Any]:
+    async def outcome(self, *, exited: bool = True) -> dict[str, Any]:
+        """The outcome the helper reported (an error if it ended without one).  With
+        ``exited`` False a reported outcome is returned at once: the helper's last step
+        is its exit, which holds nothing (and is reaped by the fork server or asyncio)."""
         try:
             out = await self.status
-            await self.proc.wait()
+            if exited or not out:
+                await self.proc.wait()
         finally:
             self.close_resize()
         if not out:

@@ -54,6 +54,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orlop.engine import Engine
 
 OPS = ("attach", "start", "exec", "stat", "archive-get", "archive-put", "export")
@@ -123,7 +125,11 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     if args.op == "attach":
         code = engine.start_attached(args.container, Stdio(0, 1, 2),
                                      interactive=args.interactive)
-        return {"event": "exit", "code": code}
+        _release_stdio()
+        # "removed": the container is gone (a --rm one removed itself above), so that
+        # orlopd answers a `wait?condition=removed` without asking the store again.
+        return {"event": "exit", "code": code,
+                "removed": engine.containers.get(args.container) is None}
     if args.op == "start":
         c = engine.start_detached(args.container)
         return {"event": "ok", "result": {"id": c.id}}
@@ -147,12 +153,26 @@ def _call(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
 
 # What a call may need, imported once by the fork server (and so inherited by the
 # helpers it forks, and by the container's monitor, which the engine forks from one).
+# A module a helper imports after the fork costs it the path search and the load every
+# time (a foreground `docker run` imported 30 after the fork: ~5 ms of its start): the
+# start of a container (start, runner's prepare, the built-in runtime's launcher and
+# init, the network set-up, the seccomp profile), the record of its exit and its
+# removal are all here.
 _WARM = ("orlop.engine.engine", "orlop.engine.containers.monitor",
          "orlop.engine.containers.runner", "orlop.engine.containers.bundle",
          "orlop.engine.containers.cgroups", "orlop.engine.containers.mountpoints",
          "orlop.engine.containers.logs", "orlop.engine.containers.exec",
          "orlop.engine.files.view", "orlop.runtime", "orlop.runtime.exec",
-         "orlop.volumes.service", "orlop.images.store", "orlop.kernel.pty")
+         "orlop.volumes.service", "orlop.images.store", "orlop.kernel.pty",
+         "orlop.engine.containers.start", "orlop.engine.containers.reconcile",
+         "orlop.engine.containers.remove", "orlop.engine.containers.health",
+         "orlop.engine.containers.hostopts", "orlop.engine.containers.rro",
+         "orlop.engine.events", "orlop.engine.net.setup", "orlop.engine.net.links",
+         "orlop.engine.net.linkenv", "orlop.engine.security.seccomp",
+         "orlop.engine.security.secopts", "orlop.mounts.oci", "orlop.network.service",
+         "orlop.network.files", "orlop.network.ipam", "orlop.network.ports",
+         "orlop.runtime.launcher", "orlop.runtime.init", "orlop.runtime.seccomp",
+         "orlop.state.layout")
 
 
 def _serve_forks(args: argparse.Namespace) -> int:
@@ -166,18 +186,34 @@ def _serve_forks(args: argparse.Namespace) -> int:
     and makes the call exactly as a helper started for it (``_run``).  The reply is
     ``{"pid": N}`` with the child's pidfd, or ``{"error": ...}``.  This process is
     single-threaded and never makes an engine call itself, so each fork is clean; it
-    reaps its children (their outcome goes to orlopd on the status pipe)."""
+    reaps its children (their outcome goes to orlopd on the status pipe).
+
+    The child for the next call is forked ahead of it (``_Spare``): a call is handed to
+    it, and another is forked once the reply is sent.  A fork costs the call 2 to 5 ms
+    that are not work (the child's start on a busy 2-core host, the pages it copies
+    first), and the spare has opened the store's connection too; a spare that cannot be
+    had is replaced by a fork made for the call, as before."""
+    import gc
     import importlib
     import signal
 
     for name in _WARM:
         with contextlib.suppress(ImportError):  # a cache only: a missing one costs time
             importlib.import_module(name)
+    _warm_caches()
+    # What the imports made is kept out of the collector's sight, in this process and in
+    # every child: a collection in a child would otherwise walk (and write to: the GC
+    # header of every object) all of the engine's objects, copying each page it touches
+    # from this process.
+    gc.collect()
+    gc.freeze()
     sock = socket.socket(fileno=os.dup(0))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # the socket is the server's alone: no child may inherit it
     os.close(null)
     signal.signal(signal.SIGCHLD, _reap_children)
+    server_fds = [sock.fileno(), args.status_fd]  # a child closes them (and the spare's)
+    spare = _Spare.fork(args, server_fds)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
@@ -189,15 +225,11 @@ def _serve_forks(args: argparse.Namespace) -> int:
         pidfd = -1
         try:
             child, given = _child_args(args, msg, fds)
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-            try:
-                pid = os.fork()
-                if pid == 0:
-                    _child(sock, args.status_fd, child, given)
-                # Before the child can be reaped (SIGCHLD is blocked): it is ours.
-                pidfd = os.pidfd_open(pid)
-            finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            if spare is not None and spare.hand(msg, fds):
+                pid, pidfd = spare.pid, spare.pidfd
+            else:  # none, or it could not take the call (and is dropped)
+                pid, pidfd = _fork(_child, server_fds, child, given)
+            spare = None
             reply = {"pid": pid}
         except (OSError, ValueError, TypeError, KeyError) as err:
             reply = {"error": f"cannot fork a helper: {err}"}
@@ -211,6 +243,81 @@ def _serve_forks(args: argparse.Namespace) -> int:
         finally:
             if pidfd >= 0:
                 os.close(pidfd)
+        if spare is None:
+            spare = _Spare.fork(args, server_fds)
+
+
+def _warm_caches() -> None:
+    """What every start of a container computes the same way, computed once here and
+    inherited by the helpers: the default seccomp profile resolved for Docker's default
+    capabilities (``resolve`` keeps it; 13 KB of JSON parsed and resolved, ~1 ms a
+    start otherwise)."""
+    with contextlib.suppress(Exception):  # a cache only: the start computes it then
+        from orlop.engine.security.seccomp import resolve
+        from orlop.kernel.caps import DOCKER_DEFAULT_CAPS
+
+        resolve("", list(DOCKER_DEFAULT_CAPS))
+
+
+def _fork(child: Callable[..., None], *args: Any) -> tuple[int, int]:
+    """Fork a child that runs ``child(*args)`` (which never returns): (pid, pidfd)."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    try:
+        pid = os.fork()
+        if pid == 0:
+            child(*args)
+        # Before the child can be reaped (SIGCHLD is blocked): it is ours.
+        return pid, os.pidfd_open(pid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+
+class _Spare:
+    """The helper for the next call, forked ahead of it: it has left the fork server
+    (its own session, none of the server's descriptors) and opened the engine, and
+    waits on a socket of its own for the call, which the fork server passes on as it
+    came (the message and its descriptors).  It ends on EOF there: the fork server is
+    gone, or dropped it."""
+
+    def __init__(self, pid: int, pidfd: int, sock: socket.socket,
+                 server_fds: list[int]) -> None:
+        self.pid, self.pidfd, self.sock = pid, pidfd, sock
+        self.server_fds = server_fds
+        server_fds.append(sock.fileno())  # the server's: no later child may hold it
+
+    @classmethod
+    def fork(cls, args: argparse.Namespace, server_fds: list[int]) -> _Spare | None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid, pidfd = _fork(_spare, [*server_fds, ours.fileno()], args, theirs)
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        return cls(pid, pidfd, ours, server_fds)
+
+    def hand(self, msg: bytes, fds: list[int]) -> bool:
+        """Pass the call on; False (and the spare dropped) if it cannot take it."""
+        try:
+            socket.send_fds(self.sock, [msg], fds)
+        except OSError:  # it died, or the call is too large for one message
+            self.drop()
+            return False
+        self._close_sock()  # its EOF, once it has the call, means nothing
+        return True
+
+    def drop(self) -> None:
+        """Let it go: EOF on its socket ends it."""
+        os.close(self.pidfd)
+        self.pidfd = -1
+        self._close_sock()
+
+    def _close_sock(self) -> None:
+        self.server_fds.remove(self.sock.fileno())  # its number may be reused
+        self.sock.close()
 
 
 def _reap_children(_signum: int = 0, _frame: object = None) -> None:
@@ -244,32 +351,113 @@ def _child_args(args: argparse.Namespace, msg: bytes,
     return child, dict(zip(names, fds, strict=True))
 
 
-def _child(sock: socket.socket, server_status_fd: int, args: argparse.Namespace,
-           given: dict[str, int]) -> None:
-    """In the forked child: become a helper for the call, make it, end (never returns)."""
+def _leave_server(server_fds: list[int]) -> None:
+    """In a child of the fork server: its signal handling back to the default, none of
+    its descriptors, a session of its own."""
     import signal
 
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    for fd in server_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    os.setsid()
+
+
+def _take_call(args: argparse.Namespace, given: dict[str, int],
+               engine: Engine | None = None) -> int:
+    """Become the helper of the call: its descriptors in place, then the call."""
+    for name, target in _STDIO.items():
+        if name in given:
+            os.dup2(given[name], target)  # inheritable: the container's stdio
+    args.status_fd = os.dup(given["status"])
+    os.set_inheritable(args.status_fd, False)
+    args.resize_fd = os.dup(given["resize"]) if "resize" in given else -1
+    for fd in given.values():
+        os.close(fd)
+    return _run(args, engine)
+
+
+def _child(server_fds: list[int], args: argparse.Namespace, given: dict[str, int]) -> None:
+    """In a child forked for a call: become its helper, make it, end (never returns)."""
     code = 125
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-        sock.close()
-        os.close(server_status_fd)
-        os.setsid()
-        for name, target in _STDIO.items():
-            if name in given:
-                os.dup2(given[name], target)  # inheritable: the container's stdio
-        args.status_fd = os.dup(given["status"])
-        os.set_inheritable(args.status_fd, False)
-        args.resize_fd = os.dup(given["resize"]) if "resize" in given else -1
-        for fd in given.values():
-            os.close(fd)
-        code = _run(args)
+        _leave_server(server_fds)
+        code = _take_call(args, given)
     finally:
         _exit(code)
 
 
+def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) -> None:
+    """In a spare (``_Spare``): leave the server, open the engine, wait for the call on
+    ``own`` and make it; end without one (never returns)."""
+    code = 125
+    try:
+        _leave_server(server_fds)
+        engine, store = _open_engine(args)
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(own, 1 << 20, 8)
+        except OSError:
+            msg, fds = b"", []
+        own.close()
+        if not msg:
+            code = 0
+            return
+        child, given = _child_args(args, msg, fds)  # checked by the server already
+        if engine is not None and _file_identity(engine.config.db_path) != store:
+            # The store is not the file it opened (the root was deleted and made again
+            # while it waited): the call opens the one there now.
+            engine.close()
+            engine = None
+        code = _take_call(child, given, engine)
+    finally:
+        _exit(code)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _open_engine(args: argparse.Namespace) -> tuple[Engine | None, tuple[int, int] | None]:
+    """The engine a call will use, with the store's connection open and the stores a
+    start reads opened, and the identity of the store's file; None if it cannot be had
+    now (the call makes it again, and reports why it cannot).  The reconciliation's
+    query is made once too, for what it warms (the statement, the pages of the store
+    and of the code a child copies from the fork server on first use): the call
+    reconciles again, as a helper always did."""
+    from orlop.config import EngineConfig
+    from orlop.engine import Engine
+
+    try:
+        engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
+        engine.containers.live()
+        _ = engine.images, engine.networks, engine.events
+    except Exception:
+        return None, None
+    return engine, _file_identity(engine.config.db_path)
+
+
 _STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+def _release_stdio() -> None:
+    """Once the container has ended (and a --rm one is removed): its stdio, which is
+    this process's, is let go, so that orlopd's relay reads the end of the container's
+    output now rather than when this process has exited (an exit unmaps what the fork
+    copied: ~1 ms)."""
+    for f in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            f.flush()
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in _STDIO.values():
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _announce_start(engine: Engine, report: Callable[[dict[str, object]], None]) -> None:
@@ -325,8 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
-def _run(args: argparse.Namespace) -> int:
-    """Make the call; its outcome as one JSON line on the status descriptor."""
+def _run(args: argparse.Namespace, engine: Engine | None = None) -> int:
+    """Make the call (with ``engine`` if one was opened for it); its outcome as one
+    JSON line on the status descriptor."""
     from orlop.config import EngineConfig
     from orlop.engine import Engine
     from orlop.errors import ErrorKind, OrlopError
@@ -339,7 +528,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         _remote_terminal(args)
-        engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
+        if engine is None:
+            engine = Engine(EngineConfig.from_env(args.root, args.run_root,
+                                                  args.runtime or None))
         if args.op == "attach":
             _announce_start(engine, report)
         try:

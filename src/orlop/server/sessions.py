@@ -46,6 +46,11 @@ class Session:
     log: JsonLog | None = None  # the container's log (the monitor's writer), or None
 
     @property
+    def removed(self) -> bool:
+        """Whether the helper reported the container gone once it ended (--rm)."""
+        return bool(self.outcome and self.outcome.get("removed"))
+
+    @property
     def exit_code(self) -> int:
         if self.outcome and self.outcome.get("event") == "exit":
             return int(self.outcome.get("code", 0))
@@ -183,7 +188,10 @@ class Sessions:
         h = sess.helper
         try:
             await asyncio.gather(pump(h.stdout, 1), pump(h.stderr, 2))
-            sess.outcome = await h.outcome()
+            # Not waiting for its exit: it reports once it holds nothing any more (the
+            # container's lock and operation marker are let go, a --rm container is
+            # removed), and a client's wait ends on this.
+            sess.outcome = await h.outcome(exited=False)
         finally:
             if sess.outcome is None:
                 sess.outcome = {"event": "error", "kind": "system",

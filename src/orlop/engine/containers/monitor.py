@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import orlop
 from orlop.config import EngineConfig
 from orlop.engine import store
+from orlop.engine.containers.exitfile import write_exit_file
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339, parse_rfc3339
 from orlop.errors import ContainerNotFoundError, ContainerStateError, OrlopError, RuntimeFailedError
@@ -491,16 +492,6 @@ def _reap(pid: int) -> None:
             return
         if got == 0:
             return
-
-
-def write_exit_file(config: EngineConfig, cid: str, code: int) -> None:
-    """For `wait` on a container that --rm removes as soon as it ends."""
-    path = config.run_root / "containers" / f"{cid}.exit"
-    with contextlib.suppress(OSError):
-        path.write_text(str(code))
-    from orlop.engine.repair import sweep_exit_files
-
-    sweep_exit_files(path.parent)
 
 
 def should_restart(policy: dict[str, Any], code: int, restart_count: int,

@@ -226,6 +226,8 @@ async def _wait_removed(request: web.Request, c: Container, code: int) -> int:
         if sess is not None:
             await sess.done.wait()
             code = sessions.last_exit[c.id] = sess.exit_code
+            if sess.removed:  # its helper saw it gone before it reported
+                return code
             continue
         if _running(request, c.id):  # under the engine's detached monitor
             await _unlocked(request, c.id)
