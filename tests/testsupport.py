@@ -368,3 +368,42 @@ def run_on_pty(argv: list[str], env: dict[str, str], cwd: Path,
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+# What a CLI verb imports, as the installed `orlop` starts it (orlop/launcher.py: -S,
+# then site's paths without the .pth files' code): the modules its main() adds.
+_IMPORT_PROBE = r"""
+import os, sys
+before = set(sys.modules) | {"site", "_sitebuiltins", "orlop.launcher"}
+from orlop.launcher import add_site_paths
+add_site_paths()
+from orlop.cli.main import main
+out = os.dup(1)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+sys.stdout.flush()
+os.dup2(out, 1)
+modules = sorted(set(sys.modules) - before)
+import json  # only now: whether the verb imported json is part of what is measured
+print(json.dumps({"code": code, "modules": modules}))
+"""
+
+
+def import_probe(root: Path, *argv: str) -> tuple[int, list[str]]:
+    """(exit code, modules imported after start-up) of ``orlop --root ROOT ARGV...``."""
+    import json
+    import sys
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    for var in ("ORLOP_HOST", "DOCKER_HOST", "DOCKER_TLS_VERIFY"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, "-S", "-c", _IMPORT_PROBE, "--root", str(root),
+                          "--run-root", str(root / "run"), *argv], env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return int(out["code"]), list(out["modules"])

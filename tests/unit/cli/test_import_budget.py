@@ -13,34 +13,15 @@ needs it) or raise the budget with a reason.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from testsupport import import_probe
+
 SRC = Path(__file__).resolve().parents[3] / "src"
 
-_PROBE = r"""
-import os, sys
-before = set(sys.modules) | {"site", "_sitebuiltins", "orlop.launcher"}
-from orlop.launcher import add_site_paths
-add_site_paths()
-from orlop.cli.main import main
-out = os.dup(1)
-os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-try:
-    code = main(sys.argv[1:])
-except SystemExit as e:
-    code = e.code
-sys.stdout.flush()
-os.dup2(out, 1)
-modules = sorted(set(sys.modules) - before)
-import json  # only now: whether the verb imported json is part of what is measured
-print(json.dumps({"code": code, "modules": modules}))
-"""
 
 # Never wanted by a local CLI verb below: the server, the registry client, TLS, asyncio.
 _NEVER = ("orlop.server", "orlop.build", "orlop.distribution", "ssl", "asyncio", "aiohttp",
@@ -61,15 +42,7 @@ _VOLUME_FORBIDDEN = (*_NEVER, "orlop.engine.models", "orlop.runtime.spec",
 
 
 def _probe(root: Path, *argv: str) -> tuple[int, list[str]]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    for var in ("ORLOP_HOST", "DOCKER_HOST", "DOCKER_TLS_VERIFY"):
-        env.pop(var, None)
-    res = subprocess.run([sys.executable, "-S", "-c", _PROBE, "--root", str(root),
-                          "--run-root", str(root / "run"), *argv], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    return int(out["code"]), list(out["modules"])
+    return import_probe(root, *argv)
 
 
 def _check(modules: list[str], budget: int, forbidden: tuple[str, ...]) -> None:
