@@ -13,7 +13,7 @@ from harness import Orlop
 from testsupport import import_probe
 
 _OFF_THE_PATH = ("typing", "datetime", "sqlite3", "_hashlib", "hashlib", "hmac", "secrets",
-                 "socket", "selectors", "subprocess", "shutil", "csv", "textwrap",
+                 "socket", "selectors", "threading", "subprocess", "shutil", "csv", "textwrap",
                  "dataclasses", "inspect", "ast")
 
 
