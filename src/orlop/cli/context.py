@@ -11,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-    from orlop.cli.backend import Backend, VolumeBackend
+    from orlop.cli.backend import Backend, ContainerBackend, VolumeBackend
     from orlop.client import TLSOptions
     from orlop.config import EngineConfig
     from orlop.engine import Engine
@@ -68,6 +68,15 @@ class Context:
 
                 self._backend = LocalBackend(self.engine())
         return self._backend
+
+    def container_backend(self) -> ContainerBackend:
+        """``exec``'s backend: remote as :meth:`backend`; in-process, the container calls
+        alone over the engine (cli/backend/containers.py ``LocalContainerVerbs``)."""
+        if self.host is not None or self._backend is not None:
+            return self.backend()
+        from orlop.cli.backend.containers import LocalContainerVerbs
+
+        return LocalContainerVerbs(self.engine())
 
     def volume_backend(self) -> VolumeBackend:
         """The backend of ``orlop volume create | inspect | ls | rm | prune | update |

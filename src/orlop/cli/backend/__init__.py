@@ -17,6 +17,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from orlop.cli.backend.containers import LocalContainers
     from orlop.cli.backend.local import LocalBackend
     from orlop.cli.backend.remote import RemoteBackend
     from orlop.cli.backend.volumes import LocalVolumeVerbs
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     # What `orlop volume create | inspect | ls | rm | prune | update | rename` call
     # (Context.volume_backend): in-process, the volume service without the facade.
     VolumeBackend: TypeAlias = LocalVolumeVerbs | RemoteBackend
+    # What `orlop exec` calls (Context.container_backend).
+    ContainerBackend: TypeAlias = LocalContainers | RemoteBackend
 
 
 ORLOP_PLATFORM = "Orlop Engine"  # Platform.Name in orlopd's GET /version

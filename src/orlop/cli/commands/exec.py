@@ -52,16 +52,16 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         parse_detach_keys(keys_text)
     keys = resolve_detach_keys(keys_text) if args.tty and args.interactive else b""
 
-    from orlop.cli.commands.run import _env_file, resolve_env
+    from orlop.cli.envfile import env_options
 
-    env = resolve_env([*(e for f in args.env_file for e in _env_file(f)), *args.env])
+    env = env_options(args.env_file, args.env)
     opts = ExecOptions(command=list(args.command), detach=args.detach,
                        interactive=args.interactive, tty=args.tty, env=env,
                        workdir=args.workdir, user=args.user, detach_keys=keys,
                        detach_keys_text=keys_text)
     sys.stdout.flush()
     try:
-        return ctx.backend().container_exec(args.container, opts)
+        return ctx.container_backend().container_exec(args.container, opts)
     except Detached as d:
         # The docker CLI's exec, as its attach: moby/term's EscapeError, exit 1; the
         # process runs on.

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from orlop.cli.context import Context, Parser, UsageError
+from orlop.cli.envfile import env_file, env_options
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
@@ -262,28 +263,6 @@ def _parser(name: str) -> Parser:
     return p
 
 
-def resolve_env(entries: list[str]) -> list[str]:
-    """docker/cli's ValidateEnv: a bare NAME takes the value it has here, or stays bare
-    (the daemon then unsets it: moby's ReplaceOrAppendEnvValues)."""
-    return [e if "=" in e or e not in os.environ else f"{e}={os.environ[e]}"
-            for e in entries]
-
-
-def _env_file(path: str) -> list[str]:
-    out = []
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if not line.strip() or line.lstrip().startswith("#"):
-                    continue
-                out.append(line.lstrip())
-    except OSError as err:
-        raise UsageError(f"open {path}: {err.strerror.lower() if err.strerror else err}") \
-            from None
-    return out
-
-
 def _labels(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -317,7 +296,7 @@ def add_hosts(values: list[str]) -> list[str]:
 def _label_file(path: str) -> list[str]:
     """docker/cli's kvfile for ``--label-file``: as an env file, but a line without ``=``
     is left out (there is no environment to take its value from)."""
-    return [line for line in _env_file(path) if "=" in line]
+    return [line for line in env_file(path) if "=" in line]
 
 
 def _memory(text: str) -> int:
@@ -386,7 +365,7 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
             raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag: failed '
                              f'to parse {args.cpus} as a rational number') from None
 
-    env = resolve_env([*(e for f in args.env_file for e in _env_file(f)), *args.env])
+    env = env_options(args.env_file, args.env)
     entrypoint = None
     if args.entrypoint is not None:
         entrypoint = [args.entrypoint] if args.entrypoint else []
