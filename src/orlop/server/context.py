@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from aiohttp import web
 from orlop.config import EngineConfig
 from orlop.server.wire import json_response
 from orlop.state import Database
+from orlop.state.db import file_identity
 
 if TYPE_CHECKING:
     import sqlite3
@@ -108,11 +108,11 @@ class _ThreadDatabase(Database):
         fresh = self._conn is None
         conn = super()._connect()
         if fresh:
-            self.identity = _file_identity(self.path)
+            self.identity = file_identity(self.path)
         return conn
 
     def revalidate(self) -> None:
-        if self._conn is not None and self.identity != _file_identity(self.path):
+        if self._conn is not None and self.identity != file_identity(self.path):
             super().close()  # the next use opens the file that is there now
 
     def close(self) -> None:
@@ -120,14 +120,6 @@ class _ThreadDatabase(Database):
 
 
 _local = threading.local()
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _thread_database(config: EngineConfig) -> _ThreadDatabase:

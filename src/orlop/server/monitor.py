@@ -54,7 +54,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from orlop.engine import Engine
 
@@ -404,7 +403,9 @@ def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) 
             code = 0
             return
         child, given = _child_args(args, msg, fds)  # checked by the server already
-        if engine is not None and _file_identity(engine.config.db_path) != store:
+        from orlop.state.db import file_identity
+
+        if engine is not None and file_identity(engine.config.db_path) != store:
             # The store is not the file it opened (the root was deleted and made again
             # while it waited): the call opens the one there now.
             engine.close()
@@ -412,14 +413,6 @@ def _spare(server_fds: list[int], args: argparse.Namespace, own: socket.socket) 
         code = _take_call(child, given, engine)
     finally:
         _exit(code)
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _open_engine(args: argparse.Namespace) -> tuple[Engine | None, tuple[int, int] | None]:
@@ -431,6 +424,7 @@ def _open_engine(args: argparse.Namespace) -> tuple[Engine | None, tuple[int, in
     reconciles again, as a helper always did."""
     from orlop.config import EngineConfig
     from orlop.engine import Engine
+    from orlop.state.db import file_identity
 
     try:
         engine = Engine(EngineConfig.from_env(args.root, args.run_root, args.runtime or None))
@@ -438,7 +432,7 @@ def _open_engine(args: argparse.Namespace) -> tuple[Engine | None, tuple[int, in
         _ = engine.images, engine.networks, engine.events
     except Exception:
         return None, None
-    return engine, _file_identity(engine.config.db_path)
+    return engine, file_identity(engine.config.db_path)
 
 
 _STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}

@@ -9,6 +9,7 @@ a read->write upgrade, and a busy timeout long enough for a slow disk.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,3 +109,14 @@ def _split_sql(script: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(device, inode) of the store's file, None when there is none: whether a
+    connection kept open (orlopd's worker threads, its spare helper) still reads the
+    file at ``path``, or one of a root deleted and made again meanwhile."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
