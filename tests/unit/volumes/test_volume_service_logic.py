@@ -231,8 +231,10 @@ def test_reconcile_repairs_leftovers_rows_and_dirs(
     held = svc.create("held_dir")
     containers.add("held_dir")
     svc.mount("kept", "deadbeef")
-    (svc.volumes_dir / ".tmp-123").mkdir()
-    (svc.volumes_dir / ".trash-456" / "x").mkdir(parents=True)
+    # Makers that cannot be alive: pids above any pid_max (a low pid such as 456 may be a
+    # process of the suite's that started just before, after the pid numbers wrapped).
+    (svc.volumes_dir / ".tmp-999999123-x").mkdir()
+    (svc.volumes_dir / ".trash-999999456-x" / "x").mkdir(parents=True)
     orphan = svc.volumes_dir / "orphan"
     (orphan / "_data").mkdir(parents=True)
     (orphan / "opts.json").write_text('{"size": "8m"}')
@@ -243,7 +245,7 @@ def test_reconcile_repairs_leftovers_rows_and_dirs(
 
     report = svc.reconcile(set())
 
-    assert sorted(report.leftovers_removed) == [".tmp-123", ".trash-456"]
+    assert sorted(report.leftovers_removed) == [".tmp-999999123-x", ".trash-999999456-x"]
     assert report.rows_dropped == ["gone_dir"]
     assert report.dirs_recreated == ["held_dir"]
     assert report.dirs_adopted == ["orphan"]
