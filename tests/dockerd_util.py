@@ -120,7 +120,9 @@ def start_dockerd(*, insecure: tuple[str, ...] = (), timeout: float = 60,
         return None, "dockerd is not installed (apt-get install docker.io)"
     base = Path(tempfile.mkdtemp(prefix="odk", dir="/tmp"))
     sock = str(base / "d.sock")
-    tag = f"orloptest{os.getpid()}x{base.name[3:]}"
+    # containerd's namespace names: alphanumeric runs joined by single [._-], and
+    # mkdtemp's suffix may hold a "_" anywhere (one at its end failed every start).
+    tag = f"orloptest{os.getpid()}x" + "".join(c for c in base.name[3:] if c.isalnum())
     argv = [DOCKERD, "--data-root", str(base / "data"), "--exec-root", str(base / "x"),
             "-H", f"unix://{sock}", "--pidfile", str(base / "dockerd.pid"),
             "--iptables=false", "--ip6tables=false", f"--bridge={bridge}", "--ip-forward=false",
