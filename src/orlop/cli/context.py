@@ -5,6 +5,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _untranslated_plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+# argparse passes each of its texts through gettext, which looks for a message catalogue
+# (the locale module, several stats) the first time and on every call after: ~1 ms of a
+# run's parser.  Orlop's texts are Docker's, in English whatever the locale (the docker
+# CLI does not translate either), so argparse's stay untranslated too.
+argparse._ = _untranslated  # type: ignore[attr-defined]
+argparse.ngettext = _untranslated_plural  # type: ignore[attr-defined]
+
 # Neither typing nor orlop.config (pathlib, urllib.parse, ipaddress) at import: `orlop
 # --help` needs neither (~3 ms); mypy takes any TYPE_CHECKING name as True.
 TYPE_CHECKING = False

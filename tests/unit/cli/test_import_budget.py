@@ -27,7 +27,9 @@ SRC = Path(__file__).resolve().parents[3] / "src"
 _NEVER = ("orlop.server", "orlop.build", "orlop.distribution", "ssl", "asyncio", "aiohttp",
           "http.client",
           # the binding is the C module (orlop/state/sqlite.py); times are orlop/timestamps.py's
-          "sqlite3", "datetime")
+          "sqlite3", "datetime",
+          # argparse's texts are not translated (cli/context.py): no catalogue lookups
+          "locale")
 # What a volume verb has no use for: the container models and spec, the mount parsers,
 # images and networks, the archive code, and modules only a UUID or hash would pull.
 # Nor dataclasses (with inspect, ast, dis, tokenize: ~5 ms): the volume modules' records
