@@ -170,6 +170,12 @@ class Bench:
         for src in filter(None, (self.args.src, self.args.before)):
             subprocess.run([sys.executable, "-m", "compileall", "-q", src], check=False,
                            capture_output=True)
+        # ... and the module cache, as scripts/setup.sh writes it (sources that have one)
+        for src, env in ((self.args.src, self.env),
+                         (self.args.before, self.before_env)):
+            if src and (Path(src) / "orlop" / "modcachebuild.py").exists():
+                subprocess.run([sys.executable, "-m", "orlop.modcachebuild"], env=env,
+                               check=True, stdout=subprocess.DEVNULL)
         self.launcher.parent.mkdir()
         subprocess.run([sys.executable, "-m", "orlop.launcher", "-o", str(self.launcher)],
                        env=self.env, check=True, stdout=subprocess.DEVNULL)
