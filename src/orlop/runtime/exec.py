@@ -32,7 +32,7 @@ import signal
 from pathlib import Path
 
 from orlop.errors import RuntimeFailedError
-from orlop.kernel import libc, process
+from orlop.kernel import cgwarm, libc, process
 from orlop.kernel.fdio import read_all_and_close
 from orlop.kernel.flags import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, TIOCSCTTY, CloneFlag
 from orlop.records import FrozenRecord
@@ -135,6 +135,7 @@ def exec_in(req: ExecRequest, *, stdin: int, stdout: int, stderr: int,
         os.close(err_w)
     raw = read_all_and_close(pid_r)
     os.waitpid(e1, 0)
+    cgwarm.stop()  # the cgroups are joined (or failed to be): no more warming
     messages = [json.loads(line) for line in read_all_and_close(err_r).splitlines() if line]
     e2 = int(raw) if raw.strip() else 0
     failure = next((m for m in messages if "message" in m), None)

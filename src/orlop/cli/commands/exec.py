@@ -36,6 +36,12 @@ def main(name: str, argv: list[str], ctx: Context) -> int:
         raise UsageError('"orlop exec" requires at least 2 arguments.')
     if args.privileged:
         raise UsageError("exec --privileged is not supported by Orlop")
+    if not ctx.remote:
+        # The exec joins the container's cgroups ~25 ms from now: the kernel's grace
+        # period for that first migration passes meanwhile (kernel/cgwarm.py).
+        from orlop.kernel import cgwarm
+
+        cgwarm.start()
     from orlop.detachkeys import (
         Detached,
         detach_keys_text,
