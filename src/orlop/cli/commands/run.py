@@ -413,8 +413,10 @@ def _create_or_run(name: str, args: argparse.Namespace, opts: Any, streams: froz
                    cidfile: CidFile, ctx: Context) -> int:
     backend = ctx.backend()
     if name == "create" or getattr(args, "detach", False):
-        cid = (backend.container_create(opts) if name == "create"
-               else backend.container_run_detached(opts))
+        if name == "create":
+            cid = backend.container_create(opts)
+        else:
+            cid = _run_detached(backend, opts, ctx)
         cidfile.write(cid)
         print(cid, file=ctx.stdout)
         return 0
@@ -428,6 +430,21 @@ def _create_or_run(name: str, args: argparse.Namespace, opts: Any, streams: froz
         return backend.container_run(opts, streams, detach_keys=keys, created=cidfile.write)
     except Detached:
         return 0  # the docker CLI's run: detached, silently, exit 0
+
+
+def _run_detached(backend: Any, opts: Any, ctx: Context) -> str:
+    """``run -d``: its monitor moves the container into its cgroups; this process keeps
+    the kernel's migration lock warm meanwhile (kernel/cgwarm.py: the first move after a
+    quiet spell waits out an RCU grace period, 8 to 18 ms here)."""
+    if ctx.remote:
+        return str(backend.container_run_detached(opts))
+    from orlop.kernel import cgwarm
+
+    cgwarm.start()
+    try:
+        return str(backend.container_run_detached(opts))
+    finally:
+        cgwarm.stop()
 
 
 class CidFile:
