@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from orlop.images.changes import apply_changes, empty_container_config, merge_env
+from orlop.images.configenv import config_env
 
 TYPE_CHECKING = False  # typing at type-checking time only (issue 17)
 if TYPE_CHECKING:
@@ -18,16 +19,6 @@ if TYPE_CHECKING:
 
 EMPTY_LAYER_DIFF_ID = \
     "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
-
-
-def config_env(image_env: Sequence[str], user_env: Sequence[str]) -> list[str]:
-    """A container's ``Config.Env`` as dockerd records it (moby's ``merge`` in
-    daemon/commit.go): the user's entries as given (a bare ``KEY`` too), then the image's
-    entries whose key the user did not name.  dockerd keeps the order it is sent; the
-    docker CLI 28 itself sends ``-e`` entries in a rotated order now and then (it walks a
-    Go map), which is why ``docker create -e A -e B=1`` can show ``["B=1", "A"]``."""
-    keys = {item.partition("=")[0] for item in user_env}
-    return [*user_env, *(item for item in image_env if item.partition("=")[0] not in keys)]
 
 
 def container_config_for_commit(image_config: Mapping[str, Any], *, hostname: str,

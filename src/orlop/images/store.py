@@ -44,7 +44,6 @@ from orlop.errors import (
     InvalidArchiveError,
     InvalidParameterError,
 )
-from orlop.images.changes import apply_changes, empty_container_config
 from orlop.images.reference import (
     InvalidReferenceError,
     parse_reference,
@@ -380,6 +379,8 @@ class ImageStore:
         The reference and the changes are checked before the stream is read.  The
         layer and the image are recorded in one transaction.
         """
+        from orlop.images.changes import apply_changes, empty_container_config
+
         ref = parse_tag_target(reference).tagged if reference else None
         container_config = apply_changes(empty_container_config(), changes)
         self.reconcile()

@@ -61,7 +61,7 @@ def exec_container(engine: Services, ref: str, opts: ExecOptions, stdio: Stdio) 
     from orlop.engine.containers.procio import copy_winsize as _copy_winsize
     from orlop.engine.containers.procio import is_locked
     from orlop.engine.containers.procio import wait_process as _wait
-    from orlop.images.commit import config_env
+    from orlop.images.configenv import config_env
     from orlop.runtime.exec import ExecRequest, exec_in
     from orlop.runtime.spec import Spec, User
 

@@ -36,7 +36,7 @@ from orlop.engine.files.initlayer import ensure_mtab
 from orlop.engine.models import Container
 from orlop.engine.timefmt import now_rfc3339
 from orlop.errors import InvalidParameterError, OrlopError, RuntimeFailedError
-from orlop.images.commit import config_env
+from orlop.images.configenv import config_env
 from orlop.kernel import fs
 from orlop.kernel.flags import MNT_DETACH, MountFlag
 from orlop.kernel.syscalls import LINUX

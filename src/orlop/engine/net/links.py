@@ -229,7 +229,7 @@ def _legacy_names(alias: str, t: Container) -> str:
 def _image_env(svc: Services) -> Callable[[Container], list[str]]:
     """The target's ``Config.Env`` as dockerd records it: the image's with the
     container's on top (Orlop keeps the container's own only)."""
-    from orlop.images.commit import config_env
+    from orlop.images.configenv import config_env
 
     def env(t: Container) -> list[str]:
         try:
