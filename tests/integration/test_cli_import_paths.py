@@ -5,7 +5,8 @@ lookup; here a real container starts, runs and goes, so the runtime, the removal
 exec's namespaces are on the way too.  None of them may bring back what the fifth pass
 took off these paths (~20 ms together): typing, the sqlite3 package with datetime,
 hashlib's OpenSSL, secrets, socket, threading, subprocess, shutil, csv, textwrap,
-dataclasses."""
+dataclasses; nor what the sixth pass took off (locale, with argparse's texts untranslated;
+the commit code: copy, shlex, images/changes.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from testsupport import import_probe
 
 _OFF_THE_PATH = ("typing", "datetime", "sqlite3", "_hashlib", "hashlib", "hmac", "secrets",
                  "socket", "selectors", "threading", "subprocess", "shutil", "csv", "textwrap",
-                 "dataclasses", "inspect", "ast")
+                 "dataclasses", "inspect", "ast", "locale", "copy", "shlex",
+                 "orlop.images.changes", "orlop.images.commit")
 
 
 def _unwanted(modules: list[str], *allowed: str) -> list[str]:

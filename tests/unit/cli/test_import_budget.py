@@ -116,8 +116,10 @@ def test_run(tmp_path: Path) -> None:
     # orlop.digest took hashlib's and secrets' place (~3 ms of OpenSSL and hmac),
     # orlop.tuples typing's (~3 ms), and the facade's base, engine/root.py's RootServices,
     # is a module of its own.
+    # Nor the commit code (images/configenv.py: copy, shlex, the --change parser).
     _check(modules, 83, (*_NEVER, "dataclasses", "inspect", "ast", "hashlib", "secrets",
-                         "typing"))
+                         "typing", "orlop.images.changes", "orlop.images.commit", "shlex",
+                         "copy"))
 
 
 def test_exec(tmp_path: Path) -> None:
