@@ -147,3 +147,23 @@ def test_installed_command_skips_an_egg_info_that_lists_no_command(
     monkeypatch.setattr(sys, "path", [str(src)])
     with pytest.raises(SystemExit, match="lists no `orlop` command"):
         launcher.installed_command()
+
+
+def test_the_command_runs_with_the_launchers_collector_thresholds(tmp_path: Path) -> None:
+    """The launcher's text and ``python -m orlop`` set GC_THRESHOLDS before the CLI's
+    imports (a command whose ``run()`` is replaced by a report of them)."""
+    text = launcher.script(sys.executable).replace(
+        "\nrun()\n", "\nimport gc; print(list(gc.get_threshold()))\n")
+    cmd = tmp_path / "orlop"
+    cmd.write_text(text)
+    cmd.chmod(0o755)
+    env = {**_env(), "PYTHONPATH": str(SRC)}
+    out = subprocess.run([str(cmd)], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == list(launcher.GC_THRESHOLDS)
+    probe = ("import runpy, gc, orlop.cli.main as m\n"
+             "m.run = lambda: print(list(gc.get_threshold()))\n"
+             "runpy.run_module('orlop', run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout) == list(launcher.GC_THRESHOLDS)
+    assert launcher.GC_THRESHOLDS[0] > 700
