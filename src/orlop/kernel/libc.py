@@ -11,7 +11,7 @@ import ctypes
 import errno
 import os
 
-from orlop.kernel.flags import (
+from orlop.kernel.consts import (
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_RECURSIVE,

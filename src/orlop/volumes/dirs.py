@@ -67,7 +67,7 @@ def rename_noreplace(dir_fd: int, old: str, new: str) -> None:
     # Here, not at import: the kernel's ctypes wrappers (~1.5 ms) are needed by what
     # renames a volume into place (create, import, rename), never by `ls` or `inspect`.
     from orlop.kernel import fs
-    from orlop.kernel.flags import RENAME_NOREPLACE
+    from orlop.kernel.consts import RENAME_NOREPLACE
 
     try:
         fs.renameat2(dir_fd, old, dir_fd, new, RENAME_NOREPLACE)
