@@ -40,7 +40,9 @@ _VOLUME_FORBIDDEN = (*_NEVER, "orlop.engine.models", "orlop.runtime.spec",
                      "orlop.images.store", "orlop.network.service", "orlop.wire.create",
                      "orlop.archive", "hashlib", "uuid", "secrets", "dataclasses",
                      "subprocess", "orlop.volumes.reconcile", "orlop.volumes.rename",
-                     "orlop.volumes.drivers.mountopts")
+                     "orlop.volumes.drivers.mountopts",
+                     # pathlib's, but only for Path.as_uri (orlop/config.py)
+                     "urllib.parse", "ipaddress")
 
 
 def _probe(root: Path, *argv: str) -> tuple[int, list[str]]:
@@ -135,7 +137,8 @@ def test_exec(tmp_path: Path) -> None:
     # 59 with orlop.tuples (the named tuples without typing, ~3 ms) and orlop.state.sqlite
     _check(modules, 59, (*_NEVER, "dataclasses", "inspect", "ast", "orlop.engine.runoptions",
                          "orlop.mounts.parser", "orlop.network", "orlop.wire.create",
-                         "shutil", "hashlib", "secrets", "typing"))
+                         "shutil", "hashlib", "secrets", "typing", "urllib.parse",
+                         "ipaddress"))
 
 
 def test_exec_in_a_root_with_a_live_keeper(tmp_path: Path) -> None:
