@@ -59,6 +59,14 @@ def _package(tmp_path: Path) -> Path:
     return pkg
 
 
+def _another(where: Path, value: str) -> Path:
+    """Another ``mcpkg`` package, in ``where``; returns its ``__init__.py``."""
+    (where / "mcpkg").mkdir(parents=True)
+    init = where / "mcpkg" / "__init__.py"
+    init.write_text(f"VALUE = {value!r}\n")
+    return init
+
+
 def _cache(pkg: Path) -> int:
     modules = {"mcpkg": (str(pkg / "__init__.py"), True),
                "mcpkg.a": (str(pkg / "a.py"), False),
@@ -104,10 +112,9 @@ def test_a_module_found_earlier_on_the_path_wins(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     _cache(pkg)
     other = tmp_path / "other"
-    (other / "mcpkg").mkdir(parents=True)
-    (other / "mcpkg" / "__init__.py").write_text("VALUE = 'other'\n")
+    init = _another(other, "other")
     out = _run(pkg, ["mcpkg"], path_head=[str(other), str(pkg.parent)])
-    assert out["mcpkg"] == ["SourceFileLoader", str(other / "mcpkg" / "__init__.py"), "other"]
+    assert out["mcpkg"] == ["SourceFileLoader", str(init), "other"]
     # ... and the package's submodules then come from that package's directory
     (other / "mcpkg" / "a.py").write_text("VALUE = 'other a'\n")
     out = _run(pkg, ["mcpkg.a"], path_head=[str(other), str(pkg.parent)])
@@ -118,11 +125,9 @@ def test_not_on_the_path_not_served(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     _cache(pkg)
     elsewhere = tmp_path / "copy"
-    (elsewhere / "mcpkg").mkdir(parents=True)
-    (elsewhere / "mcpkg" / "__init__.py").write_text("VALUE = 'copy'\n")
+    init = _another(elsewhere, "copy")
     out = _run(pkg, ["mcpkg"], path_head=[str(elsewhere)])
-    assert out["mcpkg"] == ["SourceFileLoader", str(elsewhere / "mcpkg" / "__init__.py"),
-                            "copy"]
+    assert out["mcpkg"] == ["SourceFileLoader", str(init), "copy"]
 
 
 def test_a_damaged_or_foreign_file_is_ignored(tmp_path: Path) -> None:

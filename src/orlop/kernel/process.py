@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from orlop.kernel import libc
-from orlop.kernel.flags import (
+from orlop.kernel.consts import (
     PR_GET_NO_NEW_PRIVS,
     PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
