@@ -16,7 +16,7 @@ from testsupport import import_probe
 _OFF_THE_PATH = ("typing", "datetime", "sqlite3", "_hashlib", "hashlib", "hmac", "secrets",
                  "socket", "selectors", "threading", "subprocess", "shutil", "csv", "textwrap",
                  "dataclasses", "inspect", "ast", "locale", "copy", "shlex",
-                 "orlop.images.changes", "orlop.images.commit")
+                 "orlop.images.changes", "orlop.images.commit", "orlop.cli.backend.local")
 
 
 def _unwanted(modules: list[str], *allowed: str) -> list[str]:

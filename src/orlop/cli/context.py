@@ -52,6 +52,7 @@ class Context:
         self._backend: Backend | None = None
         self._root: RootServices | None = None  # the volume verbs' (volume_backend)
         self._volume_backend: VolumeBackend | None = None
+        self._container_backend: ContainerBackend | None = None
 
     @property
     def remote(self) -> bool:
@@ -86,13 +87,16 @@ class Context:
         return self._backend
 
     def container_backend(self) -> ContainerBackend:
-        """``exec``'s backend: remote as :meth:`backend`; in-process, the container calls
-        alone over the engine (cli/backend/containers.py ``LocalContainerVerbs``)."""
+        """``exec``'s, ``run``'s and ``create``'s backend: remote as :meth:`backend`;
+        in-process, the container calls alone over the engine (cli/backend/containers.py
+        ``LocalContainerVerbs``), made once."""
         if self.host is not None or self._backend is not None:
             return self.backend()
-        from orlop.cli.backend.containers import LocalContainerVerbs
+        if self._container_backend is None:
+            from orlop.cli.backend.containers import LocalContainerVerbs
 
-        return LocalContainerVerbs(self.engine())
+            self._container_backend = LocalContainerVerbs(self.engine())
+        return self._container_backend
 
     def volume_backend(self) -> VolumeBackend:
         """The backend of ``orlop volume create | inspect | ls | rm | prune | update |

@@ -123,7 +123,9 @@ def test_run(tmp_path: Path) -> None:
     # Nor the commit code (images/configenv.py: copy, shlex, the --change parser).
     _check(modules, 83, (*_NEVER, "dataclasses", "inspect", "ast", "hashlib", "secrets",
                          "typing", "orlop.images.changes", "orlop.images.commit", "shlex",
-                         "copy"))
+                         "copy",
+                         # the container calls alone (Context.container_backend)
+                         "orlop.cli.backend.local", "orlop.cli.backend.volumes"))
 
 
 def test_exec(tmp_path: Path) -> None:

@@ -91,6 +91,19 @@ class LocalContainers:
         finally:
             os.close(null)
 
+    def image_present(self, ref: str) -> bool:
+        """Whether ``ref`` names a local image (``run``'s ``--pull missing``): the
+        store's lookup alone, not the inspect JSON (wire/images.py, ~7 ms of a run).
+        Here, not with the images calls: ``run`` works on the container calls alone
+        (Context.container_backend) unless it has to pull."""
+        from orlop.errors import NotFoundError
+
+        try:
+            self.engine.images.get(ref)
+        except NotFoundError:
+            return False
+        return True
+
     def container_run_detached(self, opts: RunOptions) -> str:
         return self.engine.run_detached(opts).id
 

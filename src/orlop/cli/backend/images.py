@@ -29,17 +29,6 @@ class LocalImages:
 
         return inspect_image(self.engine, ref)
 
-    def image_present(self, ref: str) -> bool:
-        """Whether ``ref`` names a local image (``run``'s ``--pull missing``): the
-        store's lookup alone, not the inspect JSON (wire/images.py, ~7 ms of a run)."""
-        from orlop.errors import NotFoundError
-
-        try:
-            self.engine.images.get(ref)
-        except NotFoundError:
-            return False
-        return True
-
     def image_history(self, ref: str) -> list[dict[str, Any]]:
         from orlop.wire.images import image_history
 
