@@ -149,12 +149,16 @@ class TarWriter:
     """A PAX tar stream written to ``out_fd`` (a file, a pipe or a socket).
 
     ``hasher`` sees every byte written (e.g. the sha256 of a layer, its diff_id);
-    ``progress`` is called with the number of file bytes written so far.
+    ``progress`` is called with the number of file bytes written so far; ``writeback``:
+    start the output file's write-out as :meth:`add_tree` writes it
+    (:class:`~orlop.archive.writepipe.WritePipe` says when that pays).
     """
 
     def __init__(self, out_fd: int, *, hasher: Hasher | None = None,
-                 progress: Callable[[int], None] | None = None, sparse: bool = False) -> None:
+                 progress: Callable[[int], None] | None = None, sparse: bool = False,
+                 writeback: bool = False) -> None:
         self.out_fd = out_fd
+        self.writeback = writeback
         self.sparse = sparse  # write files with holes in GNU's PAX sparse format 1.0
         self.hasher = hasher
         self.progress = progress
@@ -386,7 +390,7 @@ class TarWriter:
             return
         self._sync()
         self._batch = None  # the pipe's buffers from here
-        self._pipe = WritePipe(self.out_fd, self.hasher, _BATCH)
+        self._pipe = WritePipe(self.out_fd, self.hasher, _BATCH, writeback=self.writeback)
         try:
             self._add_tree(dir_fd, prefix, opts, include_root)
             self._sync()

@@ -26,11 +26,8 @@ from orlop.kernel.fs import start_writeback
 # took back, each page faulted in again: 256 MiB in 1 MiB writes measured 5 times the
 # system time of 64 or 128 KiB writes here (docs/performance.md, fifth pass).
 WRITE_SIZE = 128 << 10
-# Into a regular file, the write-out of every this many bytes is started as soon as they
-# are written (sync_file_range, waiting for nothing).  Otherwise all of it is started at
-# the end, in the rename that replaces a previous archive (ext4's auto_da_alloc flushes
-# the new file then) or the close after tar's truncation: 272 MB took 140 ms there, with
-# the disk idle while the archive was written.
+# With ``writeback``, the write-out of every this many bytes is started as soon as they
+# are written (WritePipe says when).
 WRITEBACK_EVERY = 8 << 20
 
 
@@ -43,9 +40,21 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 class WritePipe:
     """``count`` buffers of ``size`` bytes, written (and hashed) to ``out_fd`` by one
-    thread in the order :meth:`submit` gives them."""
+    thread in the order :meth:`submit` gives them.
 
-    def __init__(self, out_fd: int, hasher: Hasher | None, size: int, count: int = 3) -> None:
+    ``writeback``: ``out_fd`` is a regular file that will replace an existing one (the CLI's
+    ``-o`` over a previous archive), so the thread starts its write-out to the disk every
+    :data:`WRITEBACK_EVERY` bytes (sync_file_range, waiting for nothing).  Otherwise the
+    rename over the old file starts all of it at the end and waits for the disk's queue
+    (ext4's ``auto_da_alloc``, as tar's close after its truncation does): 140 ms of the
+    bench's 272 MB archive, with the disk idle while it was written.  Not for a new name:
+    there the kernel writes it back after the command, and starting it here costs the
+    writer thread ~20 to 40 ms of block allocation.  Durability is what it was either way
+    (nothing waits for the disk; the pages only leave sooner).
+    """
+
+    def __init__(self, out_fd: int, hasher: Hasher | None, size: int, count: int = 3,
+                 *, writeback: bool = False) -> None:
         self._out_fd = out_fd
         self._hasher = hasher
         self._todo: SimpleQueue[tuple[memoryview, int] | None] = SimpleQueue()
@@ -53,11 +62,11 @@ class WritePipe:
         self._free = [memoryview(bytearray(size)) for _ in range(count)]
         self._out = 0  # buffers submitted and not back yet
         self._error: BaseException | None = None
-        # Where the file's write-out was last started (None: not a regular file, or
-        # sync_file_range refused it once).
+        # Where the file's write-out was last started (None: not asked, not a regular
+        # file, or sync_file_range refused it once).
         self._flushed: int | None = None
         try:
-            if stat.S_ISREG(os.fstat(out_fd).st_mode):
+            if writeback and stat.S_ISREG(os.fstat(out_fd).st_mode):
                 self._flushed = os.lseek(out_fd, 0, os.SEEK_CUR)
         except OSError:
             pass

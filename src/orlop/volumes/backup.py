@@ -194,13 +194,14 @@ class ImportResult(FrozenRecord):
 def export_volume(service: Any, name: str, out_fd: int, *,
                   progress: Callable[[int], None] | None = None,
                   checksum: str = "crc32", snapshot: str | None = None,
-                  since: str | None = None) -> int:
+                  since: str | None = None, writeback: bool = False) -> int:
     """Write the self-describing archive of volume ``name`` to ``out_fd``; returns its size.
 
     ``snapshot``: the content of that snapshot instead of the live content (the archive
     then records the snapshot's id as the state it brings a volume to).  ``since``: only
     what changed since that snapshot (incremental.py), the archive recording it as its
-    base, which ``volume import`` checks.
+    base, which ``volume import`` checks.  ``writeback``: ``out_fd`` is a file that will
+    replace an existing one (archive/writepipe.py's ``writeback``).
     """
     from orlop.volumes.snapshots import SnapshotStore
 
@@ -222,7 +223,8 @@ def export_volume(service: Any, name: str, out_fd: int, *,
         # CRC-32 by libdeflate where the system has it (archive/crc32.py: 5x zlib's).
         hasher = Crc32() if checksum == "crc32" else new_hasher(checksum)
         # sparse: holes travel in GNU's PAX sparse format, not as zeros.
-        w = TarWriter(out_fd, hasher=hasher, progress=progress, sparse=True)
+        w = TarWriter(out_fd, hasher=hasher, progress=progress, sparse=True,
+                      writeback=writeback)
         labels = None if vol.labels is None else {
             k: v for k, v in vol.labels.items() if k != ANONYMOUS_LABEL}
         meta = ArchiveMeta(name=vol.name, driver=vol.driver, labels=labels,

@@ -1,6 +1,6 @@
-"""WritePipe starts the write-out of a regular file as it writes it (every
-WRITEBACK_EVERY bytes, contiguous ranges from where the file was), never of a pipe, and
-writes the same bytes whether the hint works or not."""
+"""WritePipe with ``writeback`` starts the write-out of a regular file as it writes it
+(every WRITEBACK_EVERY bytes, contiguous ranges from where the file was), never of a
+pipe nor unasked, and writes the same bytes whether the hint works or not."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from orlop.archive.writepipe import WRITEBACK_EVERY, WritePipe
 _SIZE = 1 << 20
 
 
-def _write(fd: int, chunks: int) -> bytes:
-    pipe = WritePipe(fd, None, _SIZE)
+def _write(fd: int, chunks: int, writeback: bool = True) -> bytes:
+    pipe = WritePipe(fd, None, _SIZE, writeback=writeback)
     out = []
     try:
         for i in range(chunks):
@@ -86,4 +86,14 @@ def test_pipe_never(monkeypatch: pytest.MonkeyPatch) -> None:
         reader.join()
         os.close(r)
     assert bytes(got) == data
+    assert calls == []
+
+
+def test_not_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(writepipe, "start_writeback", lambda *a: calls.append(a))
+    path = tmp_path / "out"
+    with open(path, "wb") as f:
+        data = _write(f.fileno(), 2 * WRITEBACK_EVERY // _SIZE + 1, writeback=False)
+    assert path.read_bytes() == data
     assert calls == []

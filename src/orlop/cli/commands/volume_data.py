@@ -78,14 +78,18 @@ def _export(argv: list[str], ctx: Context) -> int:
     progress = _progress(ctx, "Exporting")
     on_bytes = progress.update if progress is not None else None
     sizes: list[int] = []
+    output = "" if args.output == "-" else args.output
     # -o FILE is written beside the target and renamed into place: a failed export never
     # leaves a truncated archive under that name.  Not fsync'ed, as GNU tar and
-    # `docker save` do not: `sync` it if it must survive a power cut.
-    write_archive(ctx, "" if args.output == "-" else args.output,
+    # `docker save` do not: `sync` it if it must survive a power cut.  Over an existing
+    # file the rename would start the whole archive's write-out and wait for the disk:
+    # the export starts it as it writes instead (archive/writepipe.py).
+    writeback = bool(output) and os.path.isfile(output)
+    write_archive(ctx, output,
                   lambda fd: sizes.append(backend.volume_export(
                       args.args[0], fd, progress=on_bytes, checksum=args.checksum,
                       consistent=args.consistent, snapshot=args.snapshot or None,
-                      since=args.since or None)))
+                      since=args.since or None, writeback=writeback)))
     size = sizes[0]
     if progress is not None:
         progress.finish(f"Exported {human_size(size)}")
