@@ -494,9 +494,14 @@ class TarWriter:
         try:
             st = os.fstat(fd)
             size = st.st_size
+            try:
+                # Almost always none: then not _read_xattrs' filtering and its records.
+                xattrs = os.listxattr(fd)
+            except OSError:
+                xattrs = [""]  # _read_xattrs tells (it ignores ENOTSUP and the like)
             if (st.st_ino != ino or not stat.S_ISREG(st.st_mode) or st.st_nlink != 1
                     or (self.sparse and st.st_blocks * 512 < size) or size > _BATCH
-                    or _read_xattrs(fd)):
+                    or (xattrs and _read_xattrs(fd))):
                 return False
             uid, gid = opts.owner if opts.owner is not None else (st.st_uid, st.st_gid)
             hdr = file_header(arcname, st.st_mode, uid, gid, size, st.st_mtime_ns,
@@ -521,7 +526,9 @@ class TarWriter:
                 got += n
             # A file that shrank under us keeps the stream well-formed (zeros), as the
             # padding does; one that grew is cut at the size in the header.
-            batch[start + got:at + total] = bytes(at + total - start - got)
+            end = at + total
+            pad = end - start - got
+            batch[start + got:end] = _ZEROS[:pad] if pad <= BLOCK else bytes(pad)
             self._pending = at + total
             self.size += total
             self.stats.entries += 1
