@@ -67,7 +67,7 @@ def _export(argv: list[str], ctx: Context) -> int:
     args = parse_with_args(p, argv, ctx.command, exactly=1)
     # Freezing the volume's writers takes the engine facade; anything else the volume
     # service alone (Context.volume_backend: the facade and the other areas' calls are
-    # not imported, ~5 ms of the command's start).
+    # not imported, ~4 ms of the command's start).
     backend: VolumeBackend | Backend = (ctx.backend() if args.consistent and not args.snapshot
                                         else ctx.volume_backend())
     if not args.consistent and not args.snapshot:
