@@ -24,28 +24,36 @@ from collections.abc import Callable
 _SMALL = 2048
 
 
-def _load() -> Callable[[int, int, int], int] | None:
+def _load() -> None:
+    """Look for the library once, at the first large buffer (not at import: not every
+    module importing this one hashes, and dlopen takes ~1 ms)."""
+    global _libdeflate_crc32, _looked
     try:
         lib = ctypes.CDLL("libdeflate.so.0")
         fn = lib.libdeflate_crc32
+        fn.restype = ctypes.c_uint32
+        fn.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t]
+        _libdeflate_crc32 = fn
     except (OSError, AttributeError):
-        return None
-    fn.restype = ctypes.c_uint32
-    fn.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t]
-    f: Callable[[int, int, int], int] = fn
-    return f
+        pass  # zlib's then: the same values
+    _looked = True  # last: a thread seeing it set sees the function too
 
 
-_libdeflate_crc32 = _load()
+_looked = False
+_libdeflate_crc32: Callable[[int, int, int], int] | None = None  # after _load, if found
 _addressof = ctypes.addressof
 _cell = ctypes.c_char.from_buffer  # a view of the first byte: its address, no copy
 
 
 def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
     """``zlib.crc32(data, value)``, by libdeflate when it can."""
-    fast = _libdeflate_crc32
     n = len(data)
-    if fast is None or n < _SMALL:
+    if n < _SMALL:
+        return zlib.crc32(data, value)
+    if not _looked:
+        _load()
+    fast = _libdeflate_crc32
+    if fast is None:
         return zlib.crc32(data, value)
     kind = type(data)
     if kind is bytes:
@@ -81,6 +89,8 @@ class Crc32:
 
 def accelerated() -> bool:
     """Whether libdeflate computes it here (the bench and the docs say which ran)."""
+    if not _looked:
+        _load()
     return _libdeflate_crc32 is not None
 
 

@@ -25,6 +25,7 @@ def _buffers() -> list[object]:
 @pytest.mark.parametrize("fast", [True, False])
 def test_same_values_as_zlib(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if not fast:
+        monkeypatch.setattr(mod, "_looked", True)
         monkeypatch.setattr(mod, "_libdeflate_crc32", None)
     for data in _buffers():
         for start in (0, 1, 0xFFFFFFFF, 0x12345678):
@@ -51,3 +52,13 @@ def test_non_contiguous_refused_as_zlib_does() -> None:
 
 def test_accelerated_says_which() -> None:
     assert mod.accelerated() == (mod._libdeflate_crc32 is not None)
+    assert mod._looked
+
+
+def test_loaded_at_the_first_large_buffer_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mod, "_looked", False)
+    monkeypatch.setattr(mod, "_libdeflate_crc32", None)
+    assert crc32(b"short") == zlib.crc32(b"short")
+    assert not mod._looked
+    assert crc32(_DATA) == zlib.crc32(_DATA)
+    assert mod._looked
