@@ -26,6 +26,9 @@ command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 # Seccomp filters are built by libseccomp (through the pyseccomp binding, from PyPI).
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_apt+=(libseccomp2)
+# volume export's CRC-32 (src/orlop/archive/crc32.py): libdeflate's, 5x zlib's; without
+# it zlib computes the same values, slower.
+ldconfig -p 2>/dev/null | grep -q 'libdeflate\.so\.0 ' || need_apt+=(libdeflate0)
 # tests/integration/test_seccomp.py builds a tiny static syscall prober (glibc's libc.a).
 { command -v gcc >/dev/null 2>&1 && ls /usr/lib/*-linux-gnu/libc.a >/dev/null 2>&1; } \
   || need_apt+=(gcc libc6-dev)

@@ -14,7 +14,11 @@ import tarfile
 from collections.abc import Mapping
 
 _MAGIC = b"ustar\x0000"  # tarfile.POSIX_MAGIC
-_TAIL = b"\0" * (32 + 32 + 8 + 8 + 155)  # uname, gname, devmajor, devminor, prefix (empty)
+_TAIL = b"\0" * (32 + 32 + 8 + 8 + 155 + 12)  # uname, gname, devmajor, devminor, prefix
+# (empty), then the block's last 12 bytes
+# What the checksum counts of the fixed fields: the magic and version, and the checksum
+# field itself as eight spaces.
+_FIXED_SUM = sum(_MAGIC) + 8 * ord(" ")
 _DEVICES = (tarfile.CHRTYPE, tarfile.BLKTYPE)
 _MAX7 = 8 ** 7
 _MAX11 = 8 ** 11
@@ -22,12 +26,14 @@ _MAX11 = 8 ** 11
 
 def _block(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, kind: bytes,
            link: bytes) -> bytes:
-    buf = b"".join((name.ljust(100, b"\0"), b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (
-        mode, uid, gid, size, mtime), b"        ", kind, link.ljust(100, b"\0"), _MAGIC,
-        _TAIL)).ljust(512, b"\0")
+    numbers = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, uid, gid, size, mtime)
     # tarfile's checksum: the sum of the bytes with the field as spaces, written as six
-    # octal digits, a NUL, and the field's last space left as it was.
-    return b"%s%06o\0%s" % (buf[:148], sum(buf), buf[155:])
+    # octal digits, a NUL, and the field's last space left as it was.  Summed over the
+    # fields that vary (the rest is zeros or _FIXED_SUM), not over the 512 bytes: half
+    # the time of a file's header, which a tree walk makes for every file.
+    check = sum(name) + sum(numbers) + kind[0] + sum(link) + _FIXED_SUM
+    return b"".join((name.ljust(100, b"\0"), numbers, b"%06o\0 " % check, kind,
+                     link.ljust(100, b"\0"), _MAGIC, _TAIL))
 
 
 def _pax_records(pax: Mapping[str, str]) -> bytes | None:

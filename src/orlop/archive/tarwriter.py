@@ -149,12 +149,16 @@ class TarWriter:
     """A PAX tar stream written to ``out_fd`` (a file, a pipe or a socket).
 
     ``hasher`` sees every byte written (e.g. the sha256 of a layer, its diff_id);
-    ``progress`` is called with the number of file bytes written so far.
+    ``progress`` is called with the number of file bytes written so far; ``writeback``:
+    start the output file's write-out as :meth:`add_tree` writes it
+    (:class:`~orlop.archive.writepipe.WritePipe` says when that pays).
     """
 
     def __init__(self, out_fd: int, *, hasher: Hasher | None = None,
-                 progress: Callable[[int], None] | None = None, sparse: bool = False) -> None:
+                 progress: Callable[[int], None] | None = None, sparse: bool = False,
+                 writeback: bool = False) -> None:
         self.out_fd = out_fd
+        self.writeback = writeback
         self.sparse = sparse  # write files with holes in GNU's PAX sparse format 1.0
         self.hasher = hasher
         self.progress = progress
@@ -386,7 +390,7 @@ class TarWriter:
             return
         self._sync()
         self._batch = None  # the pipe's buffers from here
-        self._pipe = WritePipe(self.out_fd, self.hasher, _BATCH)
+        self._pipe = WritePipe(self.out_fd, self.hasher, _BATCH, writeback=self.writeback)
         try:
             self._add_tree(dir_fd, prefix, opts, include_root)
             self._sync()
@@ -490,9 +494,14 @@ class TarWriter:
         try:
             st = os.fstat(fd)
             size = st.st_size
+            try:
+                # Almost always none: then not _read_xattrs' filtering and its records.
+                xattrs = os.listxattr(fd)
+            except OSError:
+                xattrs = [""]  # _read_xattrs tells (it ignores ENOTSUP and the like)
             if (st.st_ino != ino or not stat.S_ISREG(st.st_mode) or st.st_nlink != 1
                     or (self.sparse and st.st_blocks * 512 < size) or size > _BATCH
-                    or _read_xattrs(fd)):
+                    or (xattrs and _read_xattrs(fd))):
                 return False
             uid, gid = opts.owner if opts.owner is not None else (st.st_uid, st.st_gid)
             hdr = file_header(arcname, st.st_mode, uid, gid, size, st.st_mtime_ns,
@@ -517,7 +526,9 @@ class TarWriter:
                 got += n
             # A file that shrank under us keeps the stream well-formed (zeros), as the
             # padding does; one that grew is cut at the size in the header.
-            batch[start + got:at + total] = bytes(at + total - start - got)
+            end = at + total
+            pad = end - start - got
+            batch[start + got:end] = _ZEROS[:pad] if pad <= BLOCK else bytes(pad)
             self._pending = at + total
             self.size += total
             self.stats.entries += 1

@@ -205,11 +205,13 @@ class Engine(RootServices):
 
     def volume_export(self, name: str, out_fd: int, *, progress: Any = None,
                       checksum: str = "crc32", consistent: bool = False,
-                      snapshot: str | None = None, since: str | None = None) -> int:
+                      snapshot: str | None = None, since: str | None = None,
+                      writeback: bool = False) -> int:
         from orlop.engine.files.volumebackup import export_volume
 
         return export_volume(self, name, out_fd, progress=progress, checksum=checksum,
-                             consistent=consistent, snapshot=snapshot, since=since)
+                             consistent=consistent, snapshot=snapshot, since=since,
+                             writeback=writeback)
 
     def volume_import(self, name: str, stream: Any, *, force: bool = False) -> Any:
         from orlop.volumes.backup import import_volume

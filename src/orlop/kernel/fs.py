@@ -53,11 +53,18 @@ def syncfs(fd: int) -> None:
     libc.syncfs(fd)
 
 
+def start_writeback(fd: int, offset: int, nbytes: int) -> None:
+    """sync_file_range(SYNC_FILE_RANGE_WRITE): start writing the range's dirty pages to
+    the disk now, waiting for none (a file written in one go reaches the disk while it
+    is written, not all at its close or rename; nothing about durability changes)."""
+    libc.sync_file_range(fd, offset, nbytes, libc.SYNC_FILE_RANGE_WRITE)
+
+
 def ficlone(dst_fd: int, src_fd: int) -> None:
     """ioctl(FICLONE): a reflink copy; OSError EOPNOTSUPP/EXDEV/EINVAL where the
     filesystem cannot share extents."""
     libc.ficlone(dst_fd, src_fd)
 
 
-__all__ = ["ficlone", "mount", "mount_setattr_supported", "openat2", "renameat2", "syncfs",
-           "umount2", "unshare"]
+__all__ = ["ficlone", "mount", "mount_setattr_supported", "openat2", "renameat2",
+           "start_writeback", "syncfs", "umount2", "unshare"]

@@ -253,6 +253,15 @@ def syncfs(fd: int) -> None:
     _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")
 
 
+SYNC_FILE_RANGE_WRITE = 2  # start write-out of the range's dirty pages; wait for nothing
+
+
+def sync_file_range(fd: int, offset: int, nbytes: int, flags: int) -> None:
+    _check(_libc.sync_file_range(ctypes.c_int(fd), ctypes.c_int64(offset),
+                                 ctypes.c_int64(nbytes), ctypes.c_uint(flags)),
+           "sync_file_range")
+
+
 FICLONE = 0x40049409  # _IOW(0x94, 9, int): share all extents of a file (reflink)
 
 

@@ -109,6 +109,27 @@ def test_volume_inspect(tmp_path: Path) -> None:
     _check(modules, 38, _VOLUME_READ_FORBIDDEN)
 
 
+# `volume export` (without --consistent) runs on the root's services as the volume verbs
+# do, and imports neither the snapshot store (datetime) nor the reader side of the
+# archive code (import's) nor hashlib (--checksum sha256 only).
+_VOLUME_EXPORT_FORBIDDEN = (*_NEVER, "orlop.engine.engine", "orlop.engine.files",
+                            "orlop.cli.backend.local", "orlop.cli.backend.containers",
+                            "orlop.cli.backend.images", "orlop.cli.backend.data",
+                            "orlop.volumes.snapshots", "orlop.archive.extract",
+                            "orlop.archive.tarread", "hashlib", "orlop.engine.models",
+                            "orlop.runtime.spec", "orlop.images.store",
+                            "orlop.network.service", "dataclasses", "subprocess")
+
+
+def test_volume_export(tmp_path: Path) -> None:
+    assert _probe(tmp_path, "volume", "create", "budgetvol")[0] == 0
+    (tmp_path / "volumes" / "budgetvol" / "_data" / "f").write_bytes(b"x")
+    out = tmp_path / "out.tar"
+    code, modules = _probe(tmp_path, "volume", "export", "budgetvol", "-o", str(out))
+    assert code == 0 and out.stat().st_size > 0
+    _check(modules, 57, _VOLUME_EXPORT_FORBIDDEN)
+
+
 def test_run(tmp_path: Path) -> None:
     """`run` as far as a unit test can take it: the image is missing and --pull never
     stops it after parsing, the engine and the image lookup (125, as Docker)."""

@@ -2,17 +2,18 @@
 volume service in-process or from orlopd's ``/volumes`` routes (which call the same).
 
 In-process, the calls of ``orlop volume create | inspect | ls | rm | prune | update |
-rename`` need the volume service alone: :class:`LocalVolumeVerbs` takes the services of
-the root (engine/root.py's RootServices, reconciled before the volume service's
-first use as the engine's are) and is those verbs' whole backend
-(``Context.volume_backend``), so that they import neither the engine facade nor the
-other areas' calls (issue 17).  :class:`LocalVolumes` adds what needs the facade (a
-consistent snapshot pauses containers) and is the composed LocalBackend's part.
+rename`` and ``volume export`` (without ``--consistent``) need the volume service alone:
+:class:`LocalVolumeVerbs` takes the services of the root (engine/root.py's RootServices,
+reconciled before the volume service's first use as the engine's are) and is those
+verbs' whole backend (``Context.volume_backend``), so that they import neither the
+engine facade nor the other areas' calls (issue 17).  :class:`LocalVolumes` adds what
+needs the facade (a consistent snapshot or export pauses containers) and is the
+composed LocalBackend's part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~2 ms)
 if TYPE_CHECKING:
@@ -74,11 +75,36 @@ class LocalVolumeVerbs:
     def plugin_list(self, filters: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:
         return [s.to_wire() for s in self.engine.volumes.plugins(filters)]
 
+    def volume_export(self, name: str, out_fd: int, *,
+                      progress: Callable[[int], None] | None = None,
+                      checksum: str = "crc32", consistent: bool = False,
+                      snapshot: str | None = None, since: str | None = None,
+                      writeback: bool = False) -> int:
+        """``volume export`` of the live content or a snapshot's; ``consistent`` (freezing
+        the volume's running writers) takes the facade: :class:`LocalVolumes`."""
+        if consistent and not snapshot:
+            raise TypeError("volume_export(consistent=True) needs the engine facade "
+                            "(Context.backend)")
+        from orlop.volumes.backup import export_volume
+
+        return export_volume(self.engine.volumes, name, out_fd, progress=progress,
+                             checksum=checksum, snapshot=snapshot, since=since,
+                             writeback=writeback)
+
 
 class LocalVolumes(LocalVolumeVerbs):
     """The in-process volume calls of the composed LocalBackend: also the snapshots."""
 
     engine: Engine
+
+    def volume_export(self, name: str, out_fd: int, *,
+                      progress: Callable[[int], None] | None = None,
+                      checksum: str = "crc32", consistent: bool = False,
+                      snapshot: str | None = None, since: str | None = None,
+                      writeback: bool = False) -> int:
+        return self.engine.volume_export(name, out_fd, progress=progress, checksum=checksum,
+                                         consistent=consistent, snapshot=snapshot,
+                                         since=since, writeback=writeback)
 
     def volume_snapshot_create(self, volume: str, name: str | None,
                                consistent: bool = False) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from orlop.cli.context import (
 from orlop.cli.units import human_size
 
 if TYPE_CHECKING:
+    from orlop.cli.backend import Backend, VolumeBackend
     from orlop.cli.transfer import TransferLine
 
 
@@ -64,7 +65,11 @@ def _export(argv: list[str], ctx: Context) -> int:
     p.add_argument("--since", default="", metavar="string",
                    help="Write only what changed since this snapshot (incremental)")
     args = parse_with_args(p, argv, ctx.command, exactly=1)
-    backend = ctx.backend()
+    # Freezing the volume's writers takes the engine facade; anything else the volume
+    # service alone (Context.volume_backend: the facade and the other areas' calls are
+    # not imported, ~4 ms of the command's start).
+    backend: VolumeBackend | Backend = (ctx.backend() if args.consistent and not args.snapshot
+                                        else ctx.volume_backend())
     if not args.consistent and not args.snapshot:
         # Docker's way: say what was not done rather than do it silently.
         users = [u.get("Name", "") for u in
@@ -78,14 +83,18 @@ def _export(argv: list[str], ctx: Context) -> int:
     progress = _progress(ctx, "Exporting")
     on_bytes = progress.update if progress is not None else None
     sizes: list[int] = []
+    output = "" if args.output == "-" else args.output
     # -o FILE is written beside the target and renamed into place: a failed export never
     # leaves a truncated archive under that name.  Not fsync'ed, as GNU tar and
-    # `docker save` do not: `sync` it if it must survive a power cut.
-    write_archive(ctx, "" if args.output == "-" else args.output,
+    # `docker save` do not: `sync` it if it must survive a power cut.  Over an existing
+    # file the rename would start the whole archive's write-out and wait for the disk:
+    # the export starts it as it writes instead (archive/writepipe.py).
+    writeback = bool(output) and os.path.isfile(output)
+    write_archive(ctx, output,
                   lambda fd: sizes.append(backend.volume_export(
                       args.args[0], fd, progress=on_bytes, checksum=args.checksum,
                       consistent=args.consistent, snapshot=args.snapshot or None,
-                      since=args.since or None)))
+                      since=args.since or None, writeback=writeback)))
     size = sizes[0]
     if progress is not None:
         progress.finish(f"Exported {human_size(size)}")

@@ -87,15 +87,15 @@ def can_reflink(engine: Engine) -> bool:
 def export_volume(engine: Engine, name: str, out_fd: int, *,
                   progress: Callable[[int], None] | None = None, checksum: str = "crc32",
                   consistent: bool = False, snapshot: str | None = None,
-                  since: str | None = None) -> int:
+                  since: str | None = None, writeback: bool = False) -> int:
     """``volume export`` with the module's ``--consistent`` (ignored for a snapshot's
-    content, which is a point in time already)."""
+    content, which is a point in time already); ``writeback`` as volumes/backup.py's."""
     from orlop.volumes.backup import export_volume as export
     from orlop.volumes.snapshots import SnapshotStore
 
     def run(snap: str | None) -> int:
         return export(engine.volumes, name, out_fd, progress=progress, checksum=checksum,
-                      snapshot=snap, since=since)
+                      snapshot=snap, since=since, writeback=writeback)
 
     if not consistent or snapshot:
         return run(snapshot)
