@@ -13,10 +13,7 @@ import errno
 import fcntl
 import os
 import signal
-import struct
-import termios
 import time
-import tty as ttymod
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,6 +117,8 @@ class RemoteTerminal:
     def winsize(self) -> bytes | None:
         if not self.rows and not self.cols:
             return None
+        import struct
+
         return struct.pack("HHHH", self.rows, self.cols, 0, 0)
 
 
@@ -137,6 +136,8 @@ def winsize_of(fd: int) -> bytes | None:
     """The terminal size of ``fd`` (struct winsize), None if it is not a terminal."""
     if _remote is not None and fd == _remote.fd:
         return _remote.winsize()
+    import termios  # here: a command without a terminal never needs it (issue 17)
+
     try:
         return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
     except OSError:
@@ -146,6 +147,8 @@ def winsize_of(fd: int) -> bytes | None:
 def copy_winsize(src: int, dst: int) -> None:
     ws = winsize_of(src)
     if ws is not None:
+        import termios
+
         with contextlib.suppress(OSError):
             fcntl.ioctl(dst, termios.TIOCSWINSZ, ws)
 
@@ -153,6 +156,9 @@ def copy_winsize(src: int, dst: int) -> None:
 def set_winsize(fd: int, rows: int, cols: int) -> None:
     """Set the window size of the pty ``fd`` (either side); the kernel signals SIGWINCH
     to its foreground process group when the size changed."""
+    import struct
+    import termios
+
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
@@ -209,6 +215,9 @@ def _relay(master: int, stdio: Stdio, interactive: bool, detach_keys: bytes = b"
 
     raw_saved = None
     if interactive and os.isatty(stdio.stdin):
+        import termios
+        import tty as ttymod
+
         raw_saved = termios.tcgetattr(stdio.stdin)
         ttymod.setraw(stdio.stdin)
     control = _remote.control if _remote is not None else -1
