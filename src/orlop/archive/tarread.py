@@ -221,6 +221,17 @@ class _Source:
         self._at += have
         return b"".join(parts)
 
+    def view(self, size: int) -> bytes | memoryview:
+        """``read(size)``, as a view of the read-ahead when it holds them (a member's
+        data goes to ``pwrite`` without a copy)."""
+        buf, pos = self._buf, self._pos
+        end = pos + size
+        if end <= len(buf):
+            self._pos = end
+            self._at += size
+            return memoryview(buf)[pos:end]
+        return self.read(size)
+
     def seek(self, pos: int) -> None:
         """Forward to ``pos`` (or the stream's end, before it)."""
         skip = pos - self._at
@@ -255,6 +266,22 @@ class _Member:
         if source.tell() != self._offset:
             source.seek(self._offset)
         data = source.read(n)
+        if len(data) != n:
+            raise tarfile.ReadError("unexpected end of data")
+        self._offset += n
+        self._left -= n
+        return data
+
+    def readview(self, size: int) -> bytes | memoryview:
+        """``read``, as a view of the reader's buffer where it can (no copy of the
+        data): what the extractor writes from."""
+        n = min(size, self._left)
+        if n <= 0:
+            return b""
+        source = self._source
+        if source.tell() != self._offset:
+            source.seek(self._offset)
+        data = source.view(n)
         if len(data) != n:
             raise tarfile.ReadError("unexpected end of data")
         self._offset += n

@@ -535,7 +535,8 @@ def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
         # digest=False: the archive carries its own checksum, checked by _verify; a
         # second sha256 of the same bytes would only cost time.
         stats = extract_tar(reader, dest_fd, keep_owner=True, allow_devices=True,
-                            whiteouts="oci" if incremental else "keep", digest=False)
+                            whiteouts="oci" if incremental else "keep", digest=False,
+                            threaded=True)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InvalidArchiveError(
