@@ -305,8 +305,10 @@ class _Extractor:
         # name, a whiteout of its own file): a recorded payload may be gone from the tree.
         self.clobbered = False
         self.dir_meta: dict[tuple[str, ...], _DirMeta] = {}
+        # What this archive made, for an opaque whiteout (which keeps it): only with
+        # whiteouts applied ("oci", "overlay").
         self.written: set[tuple[str, ...]] = set()
-        self.seen_inodes: set[tuple[int, int]] = set()
+        self.track_written = whiteouts != "keep"
         self.content_size = 0
         self.skipped = 0
         # The parent of the last regular file written, kept open for the next one in
@@ -358,10 +360,13 @@ class _Extractor:
     def _times(self, member: tarfile.TarInfo) -> tuple[int, int]:
         # From the PAX record's digits when there is one: tarfile's float mtime has lost
         # the last of the nine (orlop.archive.paxtime).
-        mtime_ns = parse_pax_time(member.pax_headers.get("mtime", ""))
+        pax = member.pax_headers
+        text = pax.get("mtime")
+        mtime_ns = None if text is None else parse_pax_time(text)
         if mtime_ns is None:
             mtime_ns = int(member.mtime) * 1_000_000_000
-        atime_ns = parse_pax_time(member.pax_headers.get("atime", ""))
+        text = pax.get("atime")  # rarely there: no parse of "" then
+        atime_ns = None if text is None else parse_pax_time(text)
         return (mtime_ns if atime_ns is None else atime_ns), mtime_ns
 
     def _meta_on_path_fd(self, member: tarfile.TarInfo, fd: int, *, chmod: bool = True) -> None:
@@ -416,7 +421,8 @@ class _Extractor:
                 self._create(tf, member, parts, parent)
             finally:
                 os.close(parent)
-        self.written.add(tuple(parts))
+        if self.track_written:
+            self.written.add(tuple(parts))
 
     def _cached_parent(self, member: tarfile.TarInfo, parts: list[str]) -> int:
         key = tuple(parts[:-1])
@@ -525,10 +531,9 @@ class _Extractor:
             os.fchmod(fd, stat.S_IMODE(member.mode))
             _set_xattrs(fd, _xattrs(member))
             os.utime(fd, ns=self._times(member))
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) not in self.seen_inodes:
-                self.seen_inodes.add((st.st_dev, st.st_ino))
-                self.content_size += member.size
+            # A new inode (O_EXCL) each time: counted without an fstat (a hard link to
+            # it adds nothing, in _hardlink).
+            self.content_size += member.size
         finally:
             os.close(fd)
 
