@@ -186,15 +186,15 @@ def run(members: Iterable[tuple[Any, tarfile.TarInfo]],
     entries = 0
     try:
         for tf, member in members:
-            if pipe.error is not None:
-                break
             entries += 1
             if on_entry is not None:
                 on_entry(member)
-            if not member.isreg():  # the one kind whose data the extractor reads
+            if member.isreg():  # the one kind whose data the extractor reads
+                _send_data(pipe, member, tf.extractfile(member))
+            else:
                 pipe.give((member, [], False))
-                continue
-            _send_data(pipe, member, tf.extractfile(member))
+            if pipe.error is not None:
+                break  # before the next header: finding it would read the rest of this data
     except BaseException:
         _stop(pipe, writer)
         raise
@@ -208,7 +208,7 @@ def _send_data(pipe: _Pipe, member: tarfile.TarInfo, src: Readable) -> None:
     read: Callable[[int], bytes | memoryview] = getattr(src, "readview", src.read)
     pieces: list[bytes | memoryview | BaseException] = []
     first = True
-    while True:
+    while pipe.error is None:  # else the writer stopped: the rest of a large file unread
         try:
             piece = read(_PIECE)
         except tarfile.ReadError as err:

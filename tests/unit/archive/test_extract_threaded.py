@@ -163,3 +163,24 @@ def test_not_with_a_split_recording(target: tuple[Path, int]) -> None:
     extract_tar(io.BytesIO(_archive(("f", b"12345"))), fd, keep_owner=False, split=Sink())
     assert ("payload", "f") in calls
     assert (root / "f").read_bytes() == b"12345"
+
+
+def test_after_a_writer_error_a_large_member_is_not_read_to_its_end(
+        target: tuple[Path, int]) -> None:
+    root, fd = target
+    size = 3 * extractpipe._DEPTH * extractpipe._PIECE
+    data = _archive(("x", b"file"), ("x/f", b"data"), ("big", b"\1" * size))
+
+    class Counting(io.BytesIO):
+        taken = 0
+
+        def read(self, n: int | None = -1, /) -> bytes:
+            out = super().read(n)
+            Counting.taken += len(out)
+            return out
+
+    with pytest.raises(InvalidArchiveError, match='"x/f"'):
+        extract_tar(Counting(data), fd, keep_owner=False)
+    # The reader is at most _DEPTH items ahead when the writer fails, then it stops.
+    assert Counting.taken < (extractpipe._DEPTH + 4) * extractpipe._PIECE
+    assert sorted(os.listdir(root)) == ["x"]
