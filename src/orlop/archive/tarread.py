@@ -104,9 +104,18 @@ def _block(count: int) -> int:
     return -(-count // _BLOCK) * _BLOCK
 
 
+def _byte_sum(buf: bytes) -> int:
+    """``sum(buf)`` of a header block, four times faster: Adler-32's first half is the
+    sum of the bytes modulo 65521, which 256 bytes (at most 65,280) never reach."""
+    if len(buf) != _BLOCK:
+        return sum(buf)
+    view = memoryview(buf)
+    return (zlib.adler32(view[:256], 0) & 0xFFFF) + (zlib.adler32(view[256:], 0) & 0xFFFF)
+
+
 def _check_sum(buf: bytes, chksum: int) -> None:
     """tarfile's header checksum test: unsigned bytes, or signed as some old tars."""
-    unsigned = 256 + sum(buf) - sum(buf[148:156])
+    unsigned = 256 + _byte_sum(buf) - sum(buf[148:156])
     if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
         raise _InvalidHeaderError("bad checksum")
 
