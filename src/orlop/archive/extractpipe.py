@@ -13,8 +13,9 @@ in the archive's order, with the same code (``_Extractor.extract``) and the same
 checks; the reader touches no file of the destination.  A member's data is read by the
 reader and handed over as the pieces ``extractfile`` would have given (at most 1 MiB
 each, a read error as the piece where it happened), so the writer sees the same bytes
-and raises the same errors at the same member.  The reader is at most ``_DEPTH`` pieces
-ahead (16 MiB at most in memory).  Errors keep the one-thread order: a member's error
+and raises the same errors at the same member.  The reader is at most ``_DEPTH`` items
+ahead (a member with its first piece, or a further piece: about 16 MiB at most in memory,
+the read-ahead buffers its views hold).  Errors keep the one-thread order: a member's error
 in the writer stops it (the rest is only drained) and is raised by the caller; an error
 of the reader (a corrupt header, a failed decompression, ``on_entry``) is raised after
 the writer has made every member before it, as one thread would have left them; and
