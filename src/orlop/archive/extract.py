@@ -37,7 +37,6 @@ from __future__ import annotations
 import bz2
 import errno
 import gzip
-import hashlib
 import lzma
 import os
 import shutil
@@ -127,7 +126,10 @@ class HashingReader:
                  split: SplitSink | None = None) -> None:
         self._inner = inner
         self.compression = compression
-        self.hasher = hashlib.sha256()
+        if digest:
+            import hashlib  # only then: ~3 ms of a `volume import` start (digest=False)
+
+            self.hasher = hashlib.sha256()
         self._digest = digest
         self._split = split  # sees the same bytes, to reproduce the stream later
         self.size = 0
@@ -237,7 +239,7 @@ def _set_xattrs(target: str | int, xattrs: dict[str, bytes], *, follow: bool = T
 _HOLE = 1 << 16  # zero runs of this size (aligned in the file) become holes
 
 
-def _write_sparse(fd: int, data: bytes, offset: int) -> bool:
+def _write_sparse(fd: int, data: bytes | memoryview, offset: int) -> bool:
     """Write ``data`` at ``offset``, leaving aligned all-zero 64 KiB blocks as holes;
     whether its last byte was written (False: it ended in a hole, so the file is still
     shorter than ``offset + len(data)``).
@@ -252,8 +254,9 @@ def _write_sparse(fd: int, data: bytes, offset: int) -> bool:
     run = 0  # start of the pending non-zero run
     while i < n:
         j = min(n, (offset + i) // _HOLE * _HOLE + _HOLE - offset)  # next aligned boundary
-        if j - i == _HOLE and data[i] == 0 and data[j - 1] == 0 and \
-                data.count(0, i, j) == j - i:
+        if j - i == _HOLE and data[i] == 0 and data[j - 1] == 0 and (
+                data.count(0, i, j) if isinstance(data, bytes)
+                else bytes(view[i:j]).count(0)) == j - i:
             _pwrite_all(fd, view[run:i], offset + run)
             run = j
         i = j
@@ -266,6 +269,17 @@ def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
         # At most WRITE_SIZE a call, for the page cache's sake (orlop.archive.writepipe).
         k = os.pwrite(fd, view[:WRITE_SIZE], offset)
         view, offset = view[k:], offset + k
+
+
+class _MemberData(Protocol):
+    def read(self, size: int = -1, /) -> bytes | memoryview: ...
+
+
+class _Members(Protocol):
+    """Where a member's data comes from: the TarStream, or what the reading thread
+    sent (orlop.archive.extractpipe)."""
+
+    def extractfile(self, member: tarfile.TarInfo, /) -> _MemberData | None: ...
 
 
 class _DirMeta(Record):
@@ -293,8 +307,10 @@ class _Extractor:
         # name, a whiteout of its own file): a recorded payload may be gone from the tree.
         self.clobbered = False
         self.dir_meta: dict[tuple[str, ...], _DirMeta] = {}
+        # What this archive made, for an opaque whiteout (which keeps it): only with
+        # whiteouts applied ("oci", "overlay").
         self.written: set[tuple[str, ...]] = set()
-        self.seen_inodes: set[tuple[int, int]] = set()
+        self.track_written = whiteouts != "keep"
         self.content_size = 0
         self.skipped = 0
         # The parent of the last regular file written, kept open for the next one in
@@ -346,10 +362,13 @@ class _Extractor:
     def _times(self, member: tarfile.TarInfo) -> tuple[int, int]:
         # From the PAX record's digits when there is one: tarfile's float mtime has lost
         # the last of the nine (orlop.archive.paxtime).
-        mtime_ns = parse_pax_time(member.pax_headers.get("mtime", ""))
+        pax = member.pax_headers
+        text = pax.get("mtime")
+        mtime_ns = None if text is None else parse_pax_time(text)
         if mtime_ns is None:
             mtime_ns = int(member.mtime) * 1_000_000_000
-        atime_ns = parse_pax_time(member.pax_headers.get("atime", ""))
+        text = pax.get("atime")  # rarely there: no parse of "" then
+        atime_ns = None if text is None else parse_pax_time(text)
         return (mtime_ns if atime_ns is None else atime_ns), mtime_ns
 
     def _meta_on_path_fd(self, member: tarfile.TarInfo, fd: int, *, chmod: bool = True) -> None:
@@ -365,7 +384,7 @@ class _Extractor:
 
     # --- one entry -----------------------------------------------------------
 
-    def extract(self, tf: TarStream, member: tarfile.TarInfo) -> None:
+    def extract(self, tf: _Members, member: tarfile.TarInfo) -> None:
         parts = clean_name(member.name)
         if parts is None:
             raise self._refuse(member, "the path is outside of the destination")
@@ -404,7 +423,8 @@ class _Extractor:
                 self._create(tf, member, parts, parent)
             finally:
                 os.close(parent)
-        self.written.add(tuple(parts))
+        if self.track_written:
+            self.written.add(tuple(parts))
 
     def _cached_parent(self, member: tarfile.TarInfo, parts: list[str]) -> int:
         key = tuple(parts[:-1])
@@ -423,7 +443,7 @@ class _Extractor:
             os.close(self.cached_parent[1])
             self.cached_parent = None
 
-    def _create(self, tf: TarStream, member: tarfile.TarInfo, parts: list[str],
+    def _create(self, tf: _Members, member: tarfile.TarInfo, parts: list[str],
                 parent: int) -> None:
         name = parts[-1]
         if member.islnk():
@@ -476,7 +496,7 @@ class _Extractor:
             finally:
                 os.close(fd)
 
-    def _regular(self, tf: TarStream, member: tarfile.TarInfo, name: str,
+    def _regular(self, tf: _Members, member: tarfile.TarInfo, name: str,
                  parent: int) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
@@ -492,9 +512,11 @@ class _Extractor:
             written = 0
             whole = True  # the file's length is already `written` (it is new: O_EXCL)
             if src is not None:
+                # The TarStream's reader gives views of its buffer: no copy of the data.
+                read: Callable[[int], bytes | memoryview] = getattr(src, "readview", src.read)
                 while True:
                     try:
-                        data = src.read(_CHUNK)
+                        data = read(_CHUNK)
                     except tarfile.ReadError as err:
                         raise self._refuse(member, f"truncated archive ({err})") from err
                     if not data:
@@ -511,10 +533,9 @@ class _Extractor:
             os.fchmod(fd, stat.S_IMODE(member.mode))
             _set_xattrs(fd, _xattrs(member))
             os.utime(fd, ns=self._times(member))
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) not in self.seen_inodes:
-                self.seen_inodes.add((st.st_dev, st.st_ino))
-                self.content_size += member.size
+            # A new inode (O_EXCL) each time: counted without an fstat (a hard link to
+            # it adds nothing, in _hardlink).
+            self.content_size += member.size
         finally:
             os.close(fd)
 
@@ -660,6 +681,7 @@ def extract_tar(
     digest: bool = True,
     split: SplitSink | None = None,
     empty_ok: bool = False,
+    threaded: bool = False,
 ) -> ExtractStats:
     """Extract a tar (plain, gzip, bzip2, xz, or zstd if available) into ``dest_dir_fd``.
 
@@ -679,20 +701,27 @@ def extract_tar(
     ``split`` records what is needed to reproduce the uncompressed stream from the
     extracted files (orlop.images.tarsplit); it is marked invalid when the archive
     removed something it had written itself.  ``empty_ok``: no bytes at all is an
-    empty tar (``import``), not an error.
+    empty tar (``import``), not an error.  ``threaded``: the entries are made on a
+    second thread while the archive is read (orlop.archive.extractpipe; not with
+    ``split``, which must hear of a payload before its bytes are read).
     """
     raw, compression = open_decompressed(stream)
     reader = HashingReader(raw, compression, digest, split)
     ex = _Extractor(dest_fd=dest_dir_fd, keep_owner=keep_owner, allow_devices=allow_devices,
                     whiteouts=whiteouts, split=split)
     entries = 0
+    members = iter_members(reader, empty_ok=empty_ok, fill=_FILL if split is None else None)
     try:
-        for tf, member in iter_members(reader, empty_ok=empty_ok,
-                                       fill=_FILL if split is None else None):
-            entries += 1
-            if on_entry is not None:
-                on_entry(member)
-            ex.extract(tf, member)
+        if threaded and split is None:
+            from orlop.archive import extractpipe
+
+            entries = extractpipe.run(members, ex.extract, on_entry)
+        else:
+            for tf, member in members:
+                entries += 1
+                if on_entry is not None:
+                    on_entry(member)
+                ex.extract(tf, member)
     finally:
         ex.drop_parent()
     reader.drain()

@@ -104,6 +104,22 @@ def _block(count: int) -> int:
     return -(-count // _BLOCK) * _BLOCK
 
 
+def _byte_sum(buf: bytes) -> int:
+    """``sum(buf)`` of a header block, four times faster: Adler-32's first half is the
+    sum of the bytes modulo 65521, which 256 bytes (at most 65,280) never reach."""
+    if len(buf) != _BLOCK:
+        return sum(buf)
+    view = memoryview(buf)
+    return (zlib.adler32(view[:256], 0) & 0xFFFF) + (zlib.adler32(view[256:], 0) & 0xFFFF)
+
+
+def _check_sum(buf: bytes, chksum: int) -> None:
+    """tarfile's header checksum test: unsigned bytes, or signed as some old tars."""
+    unsigned = 256 + _byte_sum(buf) - sum(buf[148:156])
+    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
+        raise _InvalidHeaderError("bad checksum")
+
+
 def _frombuf(buf: bytes) -> tarfile.TarInfo:
     """``tarfile.TarInfo.frombuf(buf, ENCODING, "surrogateescape")`` for every type but
     GNU sparse (``S``, whose extra fields the caller leaves to tarfile)."""
@@ -115,9 +131,7 @@ def _frombuf(buf: bytes) -> tarfile.TarInfo:
         raise _EOFHeaderError("end of file header")
     plain = _PLAIN.fullmatch(buf, 100, 156) is not None
     chksum = int(buf[148:154], 8) if plain else _nti(buf[148:156])
-    unsigned = 256 + sum(buf) - sum(buf[148:156])
-    if chksum != unsigned and chksum != 256 + sum(_SIGNED.unpack_from(buf)):
-        raise _InvalidHeaderError("bad checksum")
+    _check_sum(buf, chksum)
     obj = tarfile.TarInfo()
     obj.name = _nts(buf[0:100])
     if plain:
@@ -221,6 +235,17 @@ class _Source:
         self._at += have
         return b"".join(parts)
 
+    def view(self, size: int) -> bytes | memoryview:
+        """``read(size)``, as a view of the read-ahead when it holds them (a member's
+        data goes to ``pwrite`` without a copy)."""
+        buf, pos = self._buf, self._pos
+        end = pos + size
+        if end <= len(buf):
+            self._pos = end
+            self._at += size
+            return memoryview(buf)[pos:end]
+        return self.read(size)
+
     def seek(self, pos: int) -> None:
         """Forward to ``pos`` (or the stream's end, before it)."""
         skip = pos - self._at
@@ -255,6 +280,22 @@ class _Member:
         if source.tell() != self._offset:
             source.seek(self._offset)
         data = source.read(n)
+        if len(data) != n:
+            raise tarfile.ReadError("unexpected end of data")
+        self._offset += n
+        self._left -= n
+        return data
+
+    def readview(self, size: int) -> bytes | memoryview:
+        """``read``, as a view of the reader's buffer where it can (no copy of the
+        data): what the extractor writes from."""
+        n = min(size, self._left)
+        if n <= 0:
+            return b""
+        source = self._source
+        if source.tell() != self._offset:
+            source.seek(self._offset)
+        data = source.view(n)
         if len(data) != n:
             raise tarfile.ReadError("unexpected end of data")
         self._offset += n
@@ -308,22 +349,31 @@ class TarStream:
             raise tarfile.ReadError(f"zlib error: {e}") from None
         return None
 
-    def _fromtarfile(self) -> tarfile.TarInfo:
+    def _fromtarfile(self, after_pax: bool = False) -> tarfile.TarInfo:
         src = self.fileobj
         buf = src.read(_BLOCK)
         kind = buf[156:157]
         if kind in _DELEGATED or self._odd_globals:
             return self._delegate(buf)
+        if kind == tarfile.XHDTYPE and len(buf) == _BLOCK and \
+                _PLAIN.fullmatch(buf, 100, 156) is not None:
+            # The extended header's own fields: only its size is used, after the checks
+            # _frombuf makes (its checksum; plain octal numbers cannot be invalid).
+            _check_sum(buf, int(buf[148:154], 8))
+            return self._proc_pax(int(buf[124:135], 8), src.tell() - _BLOCK, buf)
         obj = _frombuf(buf)
         obj.offset = src.tell() - _BLOCK
         if kind == tarfile.XHDTYPE:
-            return self._proc_pax(obj, buf)
+            return self._proc_pax(obj.size, obj.offset, buf)
         # tarfile's _proc_builtin (no global PAX headers here: they are delegated)
         obj.offset_data = offset = src.tell()
         if obj.type in _REGULAR or obj.type not in _SUPPORTED:
             offset += _block(obj.size)
         self.offset = offset
-        if self.pax_headers:  # after the offset, as tarfile: a global size moves nothing
+        # After the offset, as tarfile: a global size moves nothing.  After a PAX header
+        # _proc_pax applies the global records with its own over them, which sets every
+        # field this would.
+        if self.pax_headers and not after_pax:
             _apply_pax_info(obj, self.pax_headers)
         if obj.type == tarfile.DIRTYPE:
             obj.name = obj.name.rstrip("/")
@@ -339,12 +389,13 @@ class TarStream:
             # have changed the records every later member gets.
             self._odd_globals = _odd(self.pax_headers)
 
-    def _proc_pax(self, obj: tarfile.TarInfo, head: bytes) -> tarfile.TarInfo:
-        """tarfile's _proc_pax for an extended header without sparse or charset records."""
+    def _proc_pax(self, size: int, offset: int, head: bytes) -> tarfile.TarInfo:
+        """tarfile's _proc_pax for an extended header (at ``offset``, ``size`` bytes of
+        records) without sparse or charset records."""
         src = self.fileobj
-        if obj.size > _PAX_MAX:
+        if size > _PAX_MAX:
             return self._delegate(head)
-        buf = src.read(_block(obj.size))
+        buf = src.read(_block(size))
         if b"hdrcharset=" in buf or b"GNU.sparse." in buf:
             return self._delegate(head + buf)
         # tarfile: the records of the global headers, then this header's over them.
@@ -366,11 +417,11 @@ class TarStream:
             pax_headers[keyword] = _decode_pax(buf[eq + 1:pos + length - 1])
             pos += length
         try:
-            nxt = self._fromtarfile()
+            nxt = self._fromtarfile(after_pax=True)
         except tarfile.HeaderError as e:
             raise _SubsequentHeaderError(str(e)) from None
         _apply_pax_info(nxt, pax_headers)
-        nxt.offset = obj.offset
+        nxt.offset = offset
         if "size" in pax_headers:
             offset = nxt.offset_data
             if nxt.type in _REGULAR or nxt.type not in _SUPPORTED:

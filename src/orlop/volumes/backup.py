@@ -533,6 +533,47 @@ def _opened(name: str, dir_fd: int) -> Iterator[int]:
         os.close(fd)
 
 
+class _EarlyWriteback:
+    """Writes back what the import has extracted so far, while it extracts the rest: a
+    ``syncfs`` on a thread of its own each time another ``_KICK`` bytes of files were
+    read, one at a time.  The kernel would otherwise start nothing before the final
+    ``syncfs`` (256 MiB is far below its background threshold), which then waits for
+    all of it (0.17 s of the bench's import; 0.02 s after this).  Durability does not
+    depend on it: the final ``syncfs`` is still made, and reports any error this one
+    had (its own fd: the kernel reports a writeback error once per open file)."""
+
+    _KICK = 32 << 20
+
+    def __init__(self, dest_fd: int) -> None:
+        self._fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dest_fd)
+        self._since = 0
+        self._thread: Any = None
+        self.error: OSError | None = None
+
+    def entry(self, member: Any) -> None:
+        self._since += member.size
+        if self._since < self._KICK or (self._thread is not None
+                                        and self._thread.is_alive()):
+            return
+        import threading
+
+        self._since = 0
+        self._thread = threading.Thread(target=self._sync, name="orlop-writeback",
+                                        daemon=True)
+        self._thread.start()
+
+    def _sync(self) -> None:
+        try:
+            syncfs(self._fd)
+        except OSError as err:
+            self.error = err
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        os.close(self._fd)
+
+
 def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
              name: str, *, incremental: bool = False) -> ExtractStats:
     """Extract the archive into ``dest_fd`` (a directory no one sees yet), check its
@@ -543,6 +584,7 @@ def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
     if not incremental:
         # A tar without a "./" entry leaves the root as a fresh volume's: 0755.
         os.fchmod(dest_fd, 0o755)
+    writeback = _EarlyWriteback(dest_fd)
     try:
         # Device nodes are restored (issue 10: a volume round-trips every file type):
         # the archive is the administrator's, and a node in a volume gives a container
@@ -551,18 +593,23 @@ def _extract(reader: _TailHashing, meta: ArchiveMeta | None, dest_fd: int,
         # digest=False: the archive carries its own checksum, checked by _verify; a
         # second sha256 of the same bytes would only cost time.
         stats = extract_tar(reader, dest_fd, keep_owner=True, allow_devices=True,
-                            whiteouts="oci" if incremental else "keep", digest=False)
+                            whiteouts="oci" if incremental else "keep", digest=False,
+                            threaded=True, on_entry=writeback.entry)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InvalidArchiveError(
                 f"volume import: no space left while extracting the archive "
                 f"into {name} (the previous content is kept)") from err
         raise
+    finally:
+        writeback.close()
     _verify(reader, meta)
     # Durable before success is reported, with one call: syncfs(2) writes back every
     # file the extraction wrote (and the directories), where an fsync per file would
     # wait for the disk thousands of times; the directory's own fsync was not enough.
     syncfs(dest_fd)
+    if writeback.error is not None:
+        raise writeback.error  # a writeback error the final syncfs no longer reports
     return stats
 
 

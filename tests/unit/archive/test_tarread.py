@@ -294,3 +294,15 @@ def test_split_recording_reproduces_the_stream(tmp_path: Path) -> None:
         for fd in (layer, split_fd, out_fd):
             os.close(fd)
     assert (tmp_path / "out").read_bytes() == raw
+
+
+def test_byte_sum_is_sum() -> None:
+    """The header checksum's sum of bytes, by Adler-32 halves: every byte value, the
+    largest sums, other lengths."""
+    from orlop.archive.tarread import _byte_sum
+
+    blocks = [bytes(512), b"\xff" * 512, bytes(range(256)) * 2, b"\xff" * 256 + bytes(256),
+              b"", b"\x01" * 100, b"\xff" * 1024]
+    blocks += [os.urandom(512) for _ in range(200)]
+    for block in blocks:
+        assert _byte_sum(block) == sum(block)
