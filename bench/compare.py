@@ -293,15 +293,18 @@ class Bench:
         return Contender("Orlop", lambda i: [*o, *args(i)], self.env)
 
     def row(self, command: str, ours: Contender, peers: list[Contender],
-            unit: str = "ms", runs: int | None = None) -> Row:
+            unit: str = "ms", runs: int | None = None,
+            before_args: Callable[[int], Sequence[str]] | None = None) -> Row:
         if not self.selected(command):
             return Row(command, ours, peers, unit)
         if self.args.before and ours.env is self.env:
             # The same command from the older sources, in the same rounds: "before", by
             # their launcher, or as `python3 -m orlop` (the console script's start before
-            # there was one).
+            # there was one).  ``before_args``: its own arguments where the same ones
+            # would find ours' work done (a volume of that name already made).
             n, argv = len(self.orlop), ours.argv
-            peers = [Contender("before", lambda i: [*self.before_cmd, *argv(i)[n:]],
+            args = before_args or (lambda i: argv(i)[n:])
+            peers = [Contender("before", lambda i: [*self.before_cmd, *args(i)],
                                self.before_env, ours.before), *peers]
         paired([ours, *peers], runs or self.args.runs)
         r = Row(command, ours, peers, unit)
@@ -369,9 +372,12 @@ class Bench:
                     print(f"podman run -d: {e}")
             self.row("exec CTR true", self.ours(lambda i: ["exec", "bex", "true"]), peers)
 
+        # Every contender makes a new volume each time (the before's names are its own:
+        # a create of an existing name returns at once, as Docker's does).
         self.row("volume create", self.ours(lambda i: ["volume", "create", f"c{i:04d}"]),
                  self.docker_c("Docker", lambda i: ["volume", "create", f"c{i:04d}"])
-                 + self.podman_c(lambda i: ["volume", "create", f"c{i:04d}"]))
+                 + self.podman_c(lambda i: ["volume", "create", f"c{i:04d}"]),
+                 before_args=lambda i: ["volume", "create", f"b{i:04d}"])
 
         n = self.args.volumes
         if self.selected("volume ls"):
