@@ -27,7 +27,9 @@ time.sleep(0.1)
 during = open("/proc/self/cgroup").read()
 threads_during = len(os.listdir("/proc/self/task"))
 cgwarm.stop()
-time.sleep(0.1)
+deadline = time.monotonic() + 10  # its next wake-up: 4 ms, or a grace period still waited
+while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < deadline:
+    time.sleep(0.01)
 print(started, before == during == open("/proc/self/cgroup").read(), threads_during,
       len(os.listdir("/proc/self/task")))
 """
