@@ -12,7 +12,6 @@ import os
 import sys
 import tarfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,17 +48,6 @@ def _threaded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(extract_tar.__kwdefaults__, "threaded", True)
 
 
-@pytest.fixture
-def target(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    root = tmp_path / "t"
-    root.mkdir()
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        yield root, fd
-    finally:
-        os.close(fd)
-
-
 def _archive(*members: tuple[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
@@ -72,8 +60,8 @@ def _archive(*members: tuple[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_large_members_in_pieces_and_many_members(target: tuple[Path, int]) -> None:
-    root, fd = target
+def test_large_members_in_pieces_and_many_members(dest: tuple[Path, int]) -> None:
+    root, fd = dest
     big = os.urandom(3 * extractpipe._PIECE + 12345)
     members = [("a/big", big), ("a/empty", b"")] + [
         (f"b/f{i}", bytes([i]) * (i * 1000)) for i in range(3 * extractpipe._DEPTH)]
@@ -83,8 +71,8 @@ def test_large_members_in_pieces_and_many_members(target: tuple[Path, int]) -> N
         assert (root / name).read_bytes() == data
 
 
-def test_truncated_data_is_the_members_error(target: tuple[Path, int]) -> None:
-    root, fd = target
+def test_truncated_data_is_the_members_error(dest: tuple[Path, int]) -> None:
+    root, fd = dest
     data = _archive(("a", b"first"), ("b", os.urandom(2 * extractpipe._PIECE)))
     cut = data[:len(data) - 2048 - extractpipe._PIECE]  # inside b's data
     with pytest.raises(InvalidArchiveError, match='"b": truncated archive'):
@@ -93,8 +81,8 @@ def test_truncated_data_is_the_members_error(target: tuple[Path, int]) -> None:
 
 
 def test_an_earlier_members_error_wins_over_a_later_read_error(
-        target: tuple[Path, int]) -> None:
-    root, fd = target
+        dest: tuple[Path, int]) -> None:
+    root, fd = dest
     # "x/f" cannot be made (x is a file); the reader meanwhile fails at the header after.
     data = _archive(("x", b"file"), ("x/f", b"data"), ("y", b"y"), ("z", b"z"))
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
@@ -110,8 +98,8 @@ def test_an_earlier_members_error_wins_over_a_later_read_error(
     assert sorted(os.listdir(root)) == ["x"]
 
 
-def test_a_reader_error_comes_after_the_members_before_it(target: tuple[Path, int]) -> None:
-    root, fd = target
+def test_a_reader_error_comes_after_the_members_before_it(dest: tuple[Path, int]) -> None:
+    root, fd = dest
     seen: list[str] = []
 
     def on_entry(member: tarfile.TarInfo) -> None:
@@ -131,8 +119,8 @@ def test_a_reader_error_comes_after_the_members_before_it(target: tuple[Path, in
     assert sys.getswitchinterval() == switch  # the process's own setting is back
 
 
-def test_a_writer_error_stops_the_reader(target: tuple[Path, int]) -> None:
-    root, fd = target
+def test_a_writer_error_stops_the_reader(dest: tuple[Path, int]) -> None:
+    root, fd = dest
     read: list[str] = []
 
     def on_entry(member: tarfile.TarInfo) -> None:
@@ -146,9 +134,9 @@ def test_a_writer_error_stops_the_reader(target: tuple[Path, int]) -> None:
     assert sorted(os.listdir(root)) == ["x"]
 
 
-def test_not_with_a_split_recording(target: tuple[Path, int]) -> None:
+def test_not_with_a_split_recording(dest: tuple[Path, int]) -> None:
     """A tarsplit recording hears of a payload before its bytes: one thread then."""
-    root, fd = target
+    root, fd = dest
     calls: list[Any] = []
 
     class Sink:
@@ -166,8 +154,8 @@ def test_not_with_a_split_recording(target: tuple[Path, int]) -> None:
 
 
 def test_after_a_writer_error_a_large_member_is_not_read_to_its_end(
-        target: tuple[Path, int]) -> None:
-    root, fd = target
+        dest: tuple[Path, int]) -> None:
+    root, fd = dest
     size = 3 * extractpipe._DEPTH * extractpipe._PIECE
     data = _archive(("x", b"file"), ("x/f", b"data"), ("big", b"\1" * size))
 
