@@ -273,29 +273,21 @@ class _Member:
         self._left = size
 
     def read(self, size: int = -1, /) -> bytes:
-        n = self._left if size < 0 else min(size, self._left)
-        if n <= 0:
-            return b""
-        source = self._source
-        if source.tell() != self._offset:
-            source.seek(self._offset)
-        data = source.read(n)
-        if len(data) != n:
-            raise tarfile.ReadError("unexpected end of data")
-        self._offset += n
-        self._left -= n
-        return data
+        return bytes(self._take(self._left if size < 0 else size, False))
 
     def readview(self, size: int) -> bytes | memoryview:
         """``read``, as a view of the reader's buffer where it can (no copy of the
         data): what the extractor writes from."""
+        return self._take(size, True)
+
+    def _take(self, size: int, view: bool) -> bytes | memoryview:
         n = min(size, self._left)
         if n <= 0:
             return b""
         source = self._source
         if source.tell() != self._offset:
             source.seek(self._offset)
-        data = source.view(n)
+        data = source.view(n) if view else source.read(n)
         if len(data) != n:
             raise tarfile.ReadError("unexpected end of data")
         self._offset += n
