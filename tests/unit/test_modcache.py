@@ -135,8 +135,13 @@ def test_a_damaged_or_foreign_file_is_ignored(tmp_path: Path) -> None:
     _cache(pkg)
     path = Path(modcache.cache_path(str(pkg)))
     good = path.read_bytes()
-    for bad in (b"", b"garbage", good.replace(modcache.header(), b"cpython-99 0\n"),
-                good[:len(good) // 3], good[:60] + b"\xff" * 40 + good[100:]):
+    foreign = good.replace(modcache.header(), b"cpython-99 0\n")
+    for bad in (b"", b"garbage", foreign):  # not this interpreter's cache: not installed
+        path.write_bytes(bad)
+        out = _run(pkg, ["mcpkg.sub.b"])
+        assert out["installed"] is False
+        assert out["mcpkg.sub.b"] == ["SourceFileLoader", str(pkg / "sub" / "b.py"), "ab"]
+    for bad in (good[:len(good) // 3], good[:60] + b"\xff" * 40 + good[100:]):
         path.write_bytes(bad)
         out = _run(pkg, ["mcpkg.sub.b"])
         assert out["mcpkg.sub.b"][1:] == [str(pkg / "sub" / "b.py"), "ab"]  # type: ignore[index]
