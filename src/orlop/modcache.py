@@ -104,7 +104,10 @@ class _Finder:
         is on ``sys.path`` and no entry before it could hold ``name`` (a directory
         whose listing has it, or anything that is not a plain directory)."""
         for entry in sys.path:
-            where = entry or os.getcwd()
+            try:
+                where = entry or os.getcwd()
+            except OSError:  # '' for a working directory that is gone: the path finder's
+                return False
             if where == home:
                 return True
             if where not in self._listings:

@@ -213,3 +213,23 @@ def test_built_for_orlop_and_used_by_the_cli(tmp_path: Path) -> None:
                          text=True, check=True, env=env).stdout.split(" ", 2)
     assert out[:2] == ["Loader", "Loader"]
     assert out[2].strip() == "[]"
+
+
+def test_a_working_directory_that_is_gone_leaves_imports_to_python(tmp_path: Path) -> None:
+    """``''`` on ``sys.path`` (``python -c``) is the working directory; when that was
+    removed, the finder gives the module up instead of failing the import."""
+    pkg = _package(tmp_path)
+    _cache(pkg)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    extra = f"""
+os.chdir({str(gone)!r})
+os.rmdir({str(gone)!r})
+sys.path.insert(0, "")
+import mcpkg.sub
+out['gone'] = [type(mcpkg.__loader__).__name__, mcpkg.VALUE, mcpkg.sub.VALUE]
+"""
+    out = _run(pkg, [], path_head=[str(pkg.parent)], extra=extra)
+    # the top-level name (the one looked for on sys.path) from its source; its
+    # submodule, found in the package's own directory, from the cache as always
+    assert out["gone"] == ["SourceFileLoader", "pkg", "sub"]
