@@ -103,7 +103,10 @@ class _Finder:
         """Whether the path finder would find top-level ``name`` in ``home``: ``home``
         is on ``sys.path`` and no entry before it could hold ``name`` (a directory
         whose listing has it, or anything that is not a plain directory)."""
-        for entry in sys.path:
+        entries: list[object] = list(sys.path)  # typed str; bytes or a path do occur
+        for entry in entries:
+            if not isinstance(entry, str):
+                return False  # the path finder's to read
             try:
                 where = entry or os.getcwd()
             except OSError:  # '' for a working directory that is gone: the path finder's

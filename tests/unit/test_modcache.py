@@ -233,3 +233,15 @@ out['gone'] = [type(mcpkg.__loader__).__name__, mcpkg.VALUE, mcpkg.sub.VALUE]
     # the top-level name (the one looked for on sys.path) from its source; its
     # submodule, found in the package's own directory, from the cache as always
     assert out["gone"] == ["SourceFileLoader", "pkg", "sub"]
+
+
+def test_a_bytes_entry_on_the_path_leaves_imports_to_python(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _cache(pkg)
+    extra = """
+sys.path.insert(0, b"/nonexistent-orlop-test")
+import mcpkg.a
+out['bytes'] = [type(mcpkg.__loader__).__name__, mcpkg.a.VALUE]
+"""
+    out = _run(pkg, [], path_head=[str(pkg.parent)], extra=extra)
+    assert out["bytes"] == ["SourceFileLoader", "a"]
